@@ -1,0 +1,177 @@
+/**
+ * Incremental frame decoder over a list of received chunks.
+ *
+ * Frames that arrive whole inside one chunk are decoded in place: the body is a
+ * view into that chunk, never copied. Only a frame that straddles chunks is
+ * copied, once, into a buffer of exactly its size. The size limit is checked as
+ * soon as the 4-byte length is known, before anything is allocated.
+ */
+import { errors, ProtocolError } from './errors.js';
+import { type Frame, parseFrame } from './frames.js';
+import { PRELUDE_SIZE, MIN_FRAME_SIZE } from './codec.js';
+import { unpack } from './msgpack.js';
+
+export type FrameHandler = (frame: Frame) => void;
+
+export class FrameDecoder {
+  /** Chunks not yet consumed; the first may be partly consumed (see offset). */
+  private chunks: Buffer[] = [];
+  /** Bytes already consumed from chunks[0]. */
+  private offset = 0;
+  /** Unconsumed bytes across all chunks. */
+  private buffered = 0;
+  /** Set after a protocol error: the stream cannot be resynchronised. */
+  private failed = false;
+
+  /** Largest accepted frame, length prefix included. */
+  maxFrameSize: number;
+
+  constructor(maxFrameSize: number) {
+    this.maxFrameSize = maxFrameSize;
+  }
+
+  /** Bytes received but not yet decoded into a frame. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  /**
+   * Feeds one chunk; calls onFrame for every complete frame, in order.
+   * Throws ProtocolError (and stays failed) on invalid input.
+   */
+  push(chunk: Buffer, onFrame: FrameHandler): void {
+    if (this.failed) throw errors.frameError('decoder already failed');
+    if (chunk.length === 0) return;
+    try {
+      if (this.buffered === 0) {
+        this.decodeFromChunk(chunk, onFrame);
+      } else {
+        this.chunks.push(chunk);
+        this.buffered += chunk.length;
+        this.decodeFromList(onFrame);
+      }
+    } catch (err) {
+      this.failed = true;
+      this.chunks = [];
+      this.buffered = 0;
+      throw err;
+    }
+  }
+
+  /** Fast path: nothing pending, decode frames straight out of this chunk. */
+  private decodeFromChunk(chunk: Buffer, onFrame: FrameHandler): void {
+    let pos = 0;
+    const end = chunk.length;
+    while (end - pos >= 4) {
+      const total = this.checkSize(chunk.readUInt32BE(pos));
+      if (end - pos < total) break;
+      this.emit(chunk, pos, total, onFrame);
+      pos += total;
+    }
+    if (pos < end) {
+      this.chunks.push(pos === 0 ? chunk : chunk.subarray(pos));
+      this.offset = 0;
+      this.buffered = end - pos;
+    }
+  }
+
+  /** Slow path: frames may straddle the chunks in the list. */
+  private decodeFromList(onFrame: FrameHandler): void {
+    while (this.buffered >= 4) {
+      const total = this.checkSize(this.peekUInt32());
+      if (this.buffered < total) return;
+      const first = this.chunks[0]!;
+      if (first.length - this.offset >= total) {
+        // Whole frame in the first chunk: decode in place.
+        const start = this.offset;
+        this.consume(total);
+        this.emit(first, start, total, onFrame);
+      } else {
+        const frame = Buffer.allocUnsafeSlow(total);
+        this.copyOut(frame, total);
+        this.emit(frame, 0, total, onFrame);
+      }
+      if (this.chunks.length === 1 && this.buffered > 0) {
+        // Back to one chunk: let the fast path take the rest.
+        const rest = this.chunks[0]!.subarray(this.offset);
+        this.chunks = [];
+        this.buffered = 0;
+        this.offset = 0;
+        this.decodeFromChunk(rest, onFrame);
+        return;
+      }
+    }
+  }
+
+  /** Validates the length field; returns the frame's total length. */
+  private checkSize(size: number): number {
+    const total = size + 4;
+    if (total > this.maxFrameSize) throw errors.frameTooLarge(total, this.maxFrameSize);
+    if (total < MIN_FRAME_SIZE) throw errors.frameError(`frame size ${size} is below the minimum of ${MIN_FRAME_SIZE - 4}`);
+    return total;
+  }
+
+  private emit(buf: Buffer, start: number, total: number, onFrame: FrameHandler): void {
+    const type = buf[start + 4]!;
+    const headerSize = buf.readUInt32BE(start + 5);
+    if (headerSize < 1 || headerSize > total - PRELUDE_SIZE) {
+      throw errors.frameError(`header size ${headerSize} does not fit a frame of ${total} bytes`);
+    }
+    const headerStart = start + PRELUDE_SIZE;
+    const bodyStart = headerStart + headerSize;
+    let header: unknown;
+    try {
+      header = unpack(buf.subarray(headerStart, bodyStart));
+    } catch (err) {
+      throw errors.frameError(`frame header is not valid MessagePack: ${(err as Error).message}`, err);
+    }
+    onFrame(parseFrame(type, header, buf.subarray(bodyStart, start + total)));
+  }
+
+  private peekUInt32(): number {
+    const first = this.chunks[0]!;
+    if (first.length - this.offset >= 4) return first.readUInt32BE(this.offset);
+    let value = 0;
+    let chunkIndex = 0;
+    let pos = this.offset;
+    for (let i = 0; i < 4; i++) {
+      let chunk = this.chunks[chunkIndex]!;
+      while (pos >= chunk.length) {
+        chunk = this.chunks[++chunkIndex]!;
+        pos = 0;
+      }
+      value = value * 256 + chunk[pos++]!;
+    }
+    return value;
+  }
+
+  /** Drops n bytes from the front (they have been read in place). */
+  private consume(n: number): void {
+    this.buffered -= n;
+    while (n > 0) {
+      const first = this.chunks[0]!;
+      const left = first.length - this.offset;
+      if (left > n) {
+        this.offset += n;
+        return;
+      }
+      n -= left;
+      this.chunks.shift();
+      this.offset = 0;
+    }
+  }
+
+  /** Copies n bytes from the front into target and drops them. */
+  private copyOut(target: Buffer, n: number): void {
+    let written = 0;
+    while (written < n) {
+      const first = this.chunks[0]!;
+      const take = Math.min(first.length - this.offset, n - written);
+      first.copy(target, written, this.offset, this.offset + take);
+      written += take;
+      this.consume(take);
+    }
+  }
+}
+
+export { ProtocolError };

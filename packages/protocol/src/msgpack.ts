@@ -1,0 +1,35 @@
+/**
+ * One MessagePack configuration for the whole protocol: plain maps and arrays
+ * that any standard msgpack library reads (no msgpackr records or bundled
+ * strings), `undefined` written as nil, 64-bit integers read as numbers.
+ */
+import { Packr, Unpackr, RESET_BUFFER_MODE } from 'msgpackr';
+
+const options = {
+  useRecords: false,
+  mapsAsObjects: true,
+  encodeUndefinedAsNil: true,
+  variableMapSize: true,
+  int64AsType: 'number',
+  moreTypes: false,
+} as const;
+
+export const packr = new Packr(options);
+export const unpackr = new Unpackr(options);
+
+/**
+ * Encodes into msgpackr's shared scratch buffer. The result is only valid
+ * until the next call: copy it out at once.
+ */
+export function packScratch(value: unknown): Buffer {
+  return packr.pack(value, RESET_BUFFER_MODE) as Buffer;
+}
+
+/** Encodes into a buffer the caller may keep. */
+export function pack(value: unknown): Buffer {
+  return Buffer.from(packr.pack(value));
+}
+
+export function unpack(buffer: Buffer): unknown {
+  return unpackr.unpack(buffer);
+}
