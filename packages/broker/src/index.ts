@@ -1,1 +1,4 @@
-export {};
+export { startBroker, Broker } from './broker.js';
+export { type BrokerOptions, DEFAULT_PORT } from './options.js';
+export { hashPassword, verifyPassword, type UserConfig } from './auth.js';
+export { createLogger } from './logger.js';

@@ -1,0 +1,85 @@
+import { totalmem } from 'node:os';
+import { resolve } from 'node:path';
+import { DEFAULT_FRAME_MAX, checkFrameMax } from '@warren/protocol';
+import type { LevelWithSilent } from 'pino';
+import type { Logger } from './logger.js';
+import type { UserConfig } from './auth.js';
+import type { SyncMode } from './storage/index.js';
+
+export const DEFAULT_PORT = 5680;
+
+export interface BrokerOptions {
+  /** TCP port; 0 picks a free one (see broker.port). Default 5680. */
+  port?: number;
+  /** Interface to listen on. Default 0.0.0.0. */
+  host?: string;
+  /** Data folder for durable topology and messages. Default ./.warren-data. */
+  dataDir?: string;
+  /** Keep nothing on disk: durable entities behave as transient. Default false. */
+  inMemory?: boolean;
+  logLevel?: LevelWithSilent;
+  /** Human-readable logs instead of JSON (needs pino-pretty). */
+  prettyLogs?: boolean;
+  /** Use this pino logger instead of creating one. */
+  logger?: Logger;
+  /** 'always' (default): a confirm means fdatasync'ed. 'never': faster, loses recent confirms on power loss. */
+  sync?: SyncMode;
+  /** Users in addition to the default guest user. */
+  users?: UserConfig[];
+  usersFile?: string;
+  /** Create the guest/guest user (loopback only). Default true unless users are given. */
+  defaultGuest?: boolean;
+  /** Let guest log in from other hosts (tests and demos only). Default false. */
+  allowGuestRemote?: boolean;
+  /** Largest frame (and so message) accepted, in bytes. Default 16 MiB. */
+  frameMax?: number;
+  /** Heartbeat interval the server proposes, in ms; 0 disables. Default 60000. */
+  heartbeatMs?: number;
+  /** Time a client has to complete the handshake. Default 10000 ms. */
+  handshakeTimeoutMs?: number;
+  /** Delay before refusing a bad login, to slow password guessing. Default 1000 ms. */
+  authFailureDelayMs?: number;
+  maxConnections?: number;
+  /** Message bodies kept in RAM; durable bodies beyond it are read back from disk. Default 25% of RAM, at most 2 GiB. */
+  memoryBudget?: number;
+  /** Above this many bytes of in-memory bodies publishers are blocked. Default 2 × memoryBudget. */
+  memoryHighWatermark?: number;
+  /** Publishers are blocked when free disk space under dataDir falls below this. Default 50 MiB. */
+  diskFreeLimit?: number;
+  /** How often free disk space is checked. Default 5000 ms. */
+  diskCheckIntervalMs?: number;
+}
+
+export type ResolvedOptions = Required<Omit<BrokerOptions, 'logger' | 'usersFile' | 'users' | 'defaultGuest'>> & {
+  usersFile: string | undefined;
+  users: UserConfig[];
+  defaultGuest: boolean;
+};
+
+export function resolveOptions(o: BrokerOptions): ResolvedOptions {
+  const frameMax = o.frameMax ?? DEFAULT_FRAME_MAX;
+  checkFrameMax(frameMax);
+  const memoryBudget = o.memoryBudget ?? Math.min(2 * 1024 ** 3, Math.floor(totalmem() / 4));
+  return {
+    port: o.port ?? DEFAULT_PORT,
+    host: o.host ?? '0.0.0.0',
+    dataDir: resolve(o.dataDir ?? '.warren-data'),
+    inMemory: o.inMemory ?? false,
+    logLevel: o.logLevel ?? 'info',
+    prettyLogs: o.prettyLogs ?? false,
+    sync: o.sync ?? 'always',
+    users: o.users ?? [],
+    usersFile: o.usersFile,
+    defaultGuest: o.defaultGuest ?? ((o.users ?? []).length === 0 && o.usersFile === undefined),
+    allowGuestRemote: o.allowGuestRemote ?? false,
+    frameMax,
+    heartbeatMs: o.heartbeatMs ?? 60_000,
+    handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
+    authFailureDelayMs: o.authFailureDelayMs ?? 1000,
+    maxConnections: o.maxConnections ?? 10_000,
+    memoryBudget,
+    memoryHighWatermark: o.memoryHighWatermark ?? 2 * memoryBudget,
+    diskFreeLimit: o.diskFreeLimit ?? 50 * 1024 * 1024,
+    diskCheckIntervalMs: o.diskCheckIntervalMs ?? 5000,
+  };
+}

@@ -1,0 +1,221 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCodes, FrameType, PROTOCOL_VERSION, encodeFrame, type ErrorFrame, type OkFrame } from '@warren/protocol';
+import { RawClient, startTestBroker, type TestBroker } from './helpers.js';
+import { UserStore, hashPassword, verifyPassword } from '../src/auth.js';
+
+let tb: TestBroker | undefined;
+const clients: RawClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await tb?.stop();
+  tb = undefined;
+});
+
+async function raw(port: number): Promise<RawClient> {
+  const c = await RawClient.connect(port);
+  clients.push(c);
+  return c;
+}
+async function open(port: number, o?: Parameters<typeof RawClient.open>[1]): Promise<RawClient> {
+  const c = await RawClient.open(port, o);
+  clients.push(c);
+  return c;
+}
+
+function openFrame(username: string, password: string, version = PROTOCOL_VERSION) {
+  return {
+    type: FrameType.OPEN,
+    version,
+    properties: {},
+    credentials: { mechanism: 'PLAIN' as const, username, password },
+    frameMax: 0,
+    heartbeatMs: 0,
+  };
+}
+
+/** Asserts an ERROR (requestId 0) with this code, then CLOSE, then the socket closes. */
+async function expectClosedWith(c: RawClient, code: number): Promise<void> {
+  const err = (await c.next(FrameType.ERROR)) as ErrorFrame;
+  expect(err.requestId).toBe(0);
+  expect(err.code).toBe(code);
+  const close = await c.next(FrameType.CLOSE);
+  expect(close).toMatchObject({ code });
+  await c.closedPromise;
+}
+
+describe('handshake', () => {
+  it('opens with guest and negotiates frame max and heartbeat', async () => {
+    tb = await startTestBroker({ heartbeatMs: 5000, frameMax: 1024 * 1024 });
+    const c = await raw(tb.port);
+    c.send({ ...openFrame('guest', 'guest'), frameMax: 8 * 1024 * 1024, heartbeatMs: 10_000 });
+    const ok = await c.next();
+    expect(ok).toMatchObject({ type: FrameType.OPEN_OK, version: PROTOCOL_VERSION, frameMax: 1024 * 1024, heartbeatMs: 5000 });
+    expect((ok as { properties: Record<string, unknown> }).properties['product']).toBe('warren');
+  });
+
+  it('refuses a wrong password with ACCESS_REFUSED and closes', async () => {
+    tb = await startTestBroker();
+    const c = await raw(tb.port);
+    c.send(openFrame('guest', 'nope'));
+    await expectClosedWith(c, ErrorCodes.ACCESS_REFUSED);
+  });
+
+  it('refuses an unknown user', async () => {
+    tb = await startTestBroker();
+    const c = await raw(tb.port);
+    c.send(openFrame('mallory', 'guest'));
+    await expectClosedWith(c, ErrorCodes.ACCESS_REFUSED);
+  });
+
+  it('accepts configured users with scrypt hashes and plain passwords', async () => {
+    tb = await startTestBroker({ users: [{ username: 'alice', passwordHash: await hashPassword('s3cret') }, { username: 'bob', password: 'pw' }] });
+    await open(tb.port, { username: 'alice', password: 's3cret' });
+    await open(tb.port, { username: 'bob', password: 'pw' });
+    // guest is not created when users are configured
+    const c = await raw(tb.port);
+    c.send(openFrame('guest', 'guest'));
+    await expectClosedWith(c, ErrorCodes.ACCESS_REFUSED);
+  });
+
+  it('rejects an unsupported protocol version', async () => {
+    tb = await startTestBroker();
+    const c = await raw(tb.port);
+    c.send(openFrame('guest', 'guest', 99));
+    await expectClosedWith(c, ErrorCodes.UNSUPPORTED_VERSION);
+  });
+
+  it('closes with COMMAND_INVALID when the first frame is not OPEN', async () => {
+    tb = await startTestBroker();
+    const c = await raw(tb.port);
+    c.send({ type: FrameType.QUEUE_PURGE, requestId: 1, queue: 'q' });
+    await expectClosedWith(c, ErrorCodes.COMMAND_INVALID);
+  });
+
+  it('closes a client that never completes the handshake', async () => {
+    tb = await startTestBroker({ handshakeTimeoutMs: 100 });
+    const c = await raw(tb.port);
+    await expectClosedWith(c, ErrorCodes.TIMEOUT);
+  });
+
+  it('refuses connections over the limit with RESOURCE_LIMIT', async () => {
+    tb = await startTestBroker({ maxConnections: 1 });
+    await open(tb.port);
+    const c = await raw(tb.port);
+    await expectClosedWith(c, ErrorCodes.RESOURCE_LIMIT);
+  });
+});
+
+describe('guest from a remote address', () => {
+  it('is refused unless allowed', async () => {
+    const store = await UserStore.create([], { defaultGuest: true, allowGuestRemote: false });
+    expect(await store.authenticate('guest', 'guest', '127.0.0.1')).toEqual({ ok: true });
+    expect(await store.authenticate('guest', 'guest', '::ffff:127.0.0.1')).toEqual({ ok: true });
+    expect(await store.authenticate('guest', 'guest', '::1')).toEqual({ ok: true });
+    const remote = await store.authenticate('guest', 'guest', '10.1.2.3');
+    expect(remote.ok).toBe(false);
+    const permissive = await UserStore.create([], { defaultGuest: true, allowGuestRemote: true });
+    expect(await permissive.authenticate('guest', 'guest', '10.1.2.3')).toEqual({ ok: true });
+  });
+
+  it('hashes passwords with scrypt and verifies them', async () => {
+    const hash = await hashPassword('pw');
+    expect(hash.startsWith('scrypt$')).toBe(true);
+    expect(await verifyPassword('pw', hash)).toBe(true);
+    expect(await verifyPassword('px', hash)).toBe(false);
+  });
+});
+
+describe('protocol violations', () => {
+  it('answers a malformed frame with FRAME_ERROR and closes, other clients unaffected', async () => {
+    tb = await startTestBroker();
+    const bystander = await open(tb.port);
+    const c = await open(tb.port);
+    // size 6: type 0x12, header_size 1, header byte 0xc1 (never used in msgpack)
+    c.write(Buffer.from([0, 0, 0, 6, 0x12, 0, 0, 0, 1, 0xc1]));
+    await expectClosedWith(c, ErrorCodes.FRAME_ERROR);
+    bystander.send({ type: FrameType.QUEUE_DECLARE, requestId: 7, queue: 'still-alive', options: {} });
+    expect(await bystander.next()).toMatchObject({ type: FrameType.OK, requestId: 7 });
+  });
+
+  it('answers an oversized frame before authentication with FRAME_TOO_LARGE', async () => {
+    tb = await startTestBroker();
+    const c = await raw(tb.port);
+    const prefix = Buffer.alloc(4);
+    prefix.writeUInt32BE(1024 * 1024);
+    c.write(prefix);
+    await expectClosedWith(c, ErrorCodes.FRAME_TOO_LARGE);
+  });
+
+  it('answers a frame above the negotiated maximum with FRAME_TOO_LARGE', async () => {
+    tb = await startTestBroker({ frameMax: 64 * 1024 });
+    const c = await open(tb.port);
+    const frame = encodeFrame({
+      type: FrameType.PUBLISH,
+      seq: 1,
+      exchange: '',
+      routingKey: 'q',
+      flags: 0,
+      properties: null,
+      body: Buffer.alloc(100 * 1024),
+    });
+    c.write(frame);
+    await expectClosedWith(c, ErrorCodes.FRAME_TOO_LARGE);
+  });
+
+  it('closes on a publish sequence number out of order', async () => {
+    tb = await startTestBroker();
+    const c = await open(tb.port);
+    c.send({ type: FrameType.PUBLISH, seq: 5, exchange: '', routingKey: 'q', flags: 0, properties: null, body: Buffer.from('x') });
+    await expectClosedWith(c, ErrorCodes.COMMAND_INVALID);
+  });
+});
+
+describe('requests', () => {
+  it('a failed request answers with its id and leaves the connection open', async () => {
+    tb = await startTestBroker();
+    const c = await open(tb.port);
+    c.send({ type: FrameType.QUEUE_DECLARE, requestId: 3, queue: 'missing', options: { passive: true } });
+    const err = (await c.next()) as ErrorFrame;
+    expect(err).toMatchObject({ type: FrameType.ERROR, requestId: 3, code: ErrorCodes.NOT_FOUND, name: 'NOT_FOUND' });
+    c.send({ type: FrameType.QUEUE_DECLARE, requestId: 4, queue: 'present', options: {} });
+    const ok = (await c.next()) as OkFrame;
+    expect(ok).toMatchObject({ type: FrameType.OK, requestId: 4, result: { queue: 'present', messageCount: 0, consumerCount: 0 } });
+  });
+
+  it('an ack with an unknown delivery tag gets PRECONDITION_FAILED and the connection stays open', async () => {
+    tb = await startTestBroker();
+    const c = await open(tb.port);
+    c.send({ type: FrameType.ACK, deliveryTag: 42, multiple: false });
+    const err = (await c.next()) as ErrorFrame;
+    expect(err).toMatchObject({ type: FrameType.ERROR, requestId: 0, code: ErrorCodes.PRECONDITION_FAILED });
+    c.send({ type: FrameType.QUEUE_DECLARE, requestId: 1, queue: '', options: {} });
+    expect(await c.next()).toMatchObject({ type: FrameType.OK, requestId: 1 });
+  });
+});
+
+describe('heartbeats', () => {
+  it('sends heartbeats to an idle client', async () => {
+    tb = await startTestBroker({ heartbeatMs: 100 });
+    const c = await open(tb.port, { heartbeatMs: 100 });
+    const hb = await c.next(FrameType.HEARTBEAT);
+    expect(hb.type).toBe(FrameType.HEARTBEAT);
+    c.close();
+  });
+
+  it('drops a silent peer with TIMEOUT', async () => {
+    tb = await startTestBroker({ heartbeatMs: 100 });
+    const c = await open(tb.port, { heartbeatMs: 100 });
+    await expectClosedWith(c, ErrorCodes.TIMEOUT);
+  });
+
+  it('keeps a peer that sends heartbeats', async () => {
+    tb = await startTestBroker({ heartbeatMs: 100 });
+    const c = await open(tb.port, { heartbeatMs: 100 });
+    const timer = setInterval(() => c.send({ type: FrameType.HEARTBEAT }), 40);
+    await new Promise((r) => setTimeout(r, 600));
+    clearInterval(timer);
+    expect(c.closed).toBe(false);
+    c.send({ type: FrameType.QUEUE_DECLARE, requestId: 9, queue: '', options: {} });
+    expect(await c.next()).toMatchObject({ type: FrameType.OK, requestId: 9 });
+  });
+});

@@ -1,0 +1,114 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect as netConnect, type Socket } from 'node:net';
+import {
+  DEFAULT_FRAME_MAX,
+  FrameDecoder,
+  FrameType,
+  PROTOCOL_VERSION,
+  encodeFrame,
+  type Frame,
+} from '@warren/protocol';
+import { startBroker, type Broker, type BrokerOptions } from '@warren/broker';
+
+export interface TestBroker {
+  broker: Broker;
+  port: number;
+  dataDir: string;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A broker on a free port with its own temporary data folder. */
+export async function startTestBroker(options: BrokerOptions = {}): Promise<TestBroker> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'warren-test-')));
+  const broker = await startBroker({ port: 0, host: '127.0.0.1', logLevel: 'silent', authFailureDelayMs: 10, ...options, dataDir });
+  return {
+    broker,
+    port: broker.port,
+    dataDir,
+    url: `warren://guest:guest@127.0.0.1:${broker.port}`,
+    async stop() {
+      await broker.close();
+      if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A client speaking raw frames, for protocol-level tests. */
+export class RawClient {
+  private readonly decoder = new FrameDecoder(DEFAULT_FRAME_MAX);
+  readonly frames: Frame[] = [];
+  private waiters: Array<() => void> = [];
+  closed = false;
+  readonly closedPromise: Promise<void>;
+
+  private constructor(readonly socket: Socket) {
+    socket.on('data', (chunk) => {
+      this.decoder.push(chunk, (f) => this.frames.push(f));
+      this.wake();
+    });
+    this.closedPromise = new Promise((resolve) =>
+      socket.on('close', () => {
+        this.closed = true;
+        this.wake();
+        resolve();
+      }),
+    );
+    socket.on('error', () => {});
+  }
+
+  static async connect(port: number): Promise<RawClient> {
+    const socket = netConnect({ port, host: '127.0.0.1' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    return new RawClient(socket);
+  }
+
+  /** Connects and completes the handshake as guest. */
+  static async open(port: number, overrides: { heartbeatMs?: number; username?: string; password?: string } = {}): Promise<RawClient> {
+    const c = await RawClient.connect(port);
+    c.send({
+      type: FrameType.OPEN,
+      version: PROTOCOL_VERSION,
+      properties: { name: 'raw-test' },
+      credentials: { mechanism: 'PLAIN', username: overrides.username ?? 'guest', password: overrides.password ?? 'guest' },
+      frameMax: 0,
+      heartbeatMs: overrides.heartbeatMs ?? 0,
+    });
+    const ok = await c.next();
+    if (ok.type !== FrameType.OPEN_OK) throw new Error(`handshake failed: ${JSON.stringify(ok)}`);
+    return c;
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  send(frame: Frame): void {
+    this.socket.write(encodeFrame(frame));
+  }
+
+  write(bytes: Buffer): void {
+    this.socket.write(bytes);
+  }
+
+  /** The next frame (optionally of a given type, skipping heartbeats); rejects if the socket closes first. */
+  async next(type?: number): Promise<Frame> {
+    for (;;) {
+      const i = this.frames.findIndex((f) => (type === undefined ? f.type !== FrameType.HEARTBEAT : f.type === type));
+      if (i >= 0) return this.frames.splice(i, 1)[0]!;
+      if (this.closed) throw new Error(`socket closed while waiting for frame ${type ?? 'any'}`);
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { buildProgram } from './program.js';
+import { runMain } from './output.js';
+
+await runMain(() => buildProgram().parseAsync(process.argv));

@@ -1,0 +1,13 @@
+import { Command } from 'commander';
+import { hashPassword } from '@warren/broker';
+
+export function hashPasswordCommand(): Command {
+  return new Command('hash-password')
+    .description('Print a users-file line (name:scrypt-hash) for a user')
+    .argument('<username>')
+    .argument('<password>')
+    .addHelpText('after', '\nExample:\n  $ warren hash-password alice s3cret >> users.txt\n  $ warren server --users-file users.txt')
+    .action(async (username: string, password: string) => {
+      process.stdout.write(`${username}:${await hashPassword(password)}\n`);
+    });
+}

@@ -1,0 +1,90 @@
+import { Command, Option } from 'commander';
+import { startBroker, DEFAULT_PORT, type BrokerOptions } from '@warren/broker';
+import { ExitCode, UsageError } from '../output.js';
+
+function int(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${name} must be a non-negative integer, got '${value}'`);
+    return n;
+  };
+}
+
+function parseUser(value: string, previous: string[] = []): string[] {
+  if (!value.includes(':')) throw new UsageError(`--user expects name:password, got '${value}'`);
+  return [...previous, value];
+}
+
+export function serverCommand(): Command {
+  return new Command('server')
+    .description('Start a Warren broker in the foreground')
+    .addOption(new Option('-p, --port <port>', 'TCP port to listen on').env('WARREN_PORT').default(DEFAULT_PORT).argParser(int('port')))
+    .addOption(new Option('-H, --host <host>', 'interface to listen on').env('WARREN_HOST').default('0.0.0.0'))
+    .addOption(new Option('-d, --data-dir <dir>', 'data folder for durable queues and messages').env('WARREN_DATA_DIR').default('./.warren-data'))
+    .addOption(new Option('--in-memory', 'keep nothing on disk (durable queues behave as transient)').env('WARREN_IN_MEMORY'))
+    .addOption(
+      new Option('--sync <mode>', "'always': confirm only after fdatasync; 'never': faster, may lose recent confirms on power loss")
+        .choices(['always', 'never'])
+        .env('WARREN_SYNC')
+        .default('always'),
+    )
+    .addOption(new Option('--memory-budget <bytes>', 'message bodies kept in RAM before paging durable ones to disk').env('WARREN_MEMORY_BUDGET').argParser(int('memory budget')))
+    .addOption(new Option('--disk-free-limit <bytes>', 'block publishers when free disk space falls below this').env('WARREN_DISK_FREE_LIMIT').argParser(int('disk free limit')))
+    .addOption(new Option('--max-connections <n>', 'refuse connections above this many').env('WARREN_MAX_CONNECTIONS').argParser(int('max connections')))
+    .addOption(new Option('--frame-max <bytes>', 'largest frame (message) accepted').env('WARREN_FRAME_MAX').argParser(int('frame max')))
+    .addOption(new Option('--heartbeat <ms>', 'heartbeat interval proposed to clients (0 disables)').env('WARREN_HEARTBEAT_MS').argParser(int('heartbeat')))
+    .addOption(new Option('--user <name:password>', 'add a user (repeatable); disables the default guest user').argParser(parseUser))
+    .addOption(new Option('--users-file <path>', 'users file: lines of name:scrypt$... (see `warren hash-password`)').env('WARREN_USERS_FILE'))
+    .addOption(new Option('--allow-guest-remote', 'let guest/guest log in from other hosts (demos only)').env('WARREN_ALLOW_GUEST_REMOTE'))
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .env('WARREN_LOG_LEVEL')
+        .default('info'),
+    )
+    .addOption(new Option('--log-format <format>', "'json' for collectors, 'pretty' for a terminal").choices(['json', 'pretty']).env('WARREN_LOG_FORMAT'))
+    .addHelpText('after', '\nExample:\n  $ warren server --port 5680 --data-dir /var/lib/warren\n  $ WARREN_PORT=5681 warren server --sync never')
+    .action(async (o) => {
+      const options: BrokerOptions = {
+        port: o.port,
+        host: o.host,
+        dataDir: o.dataDir,
+        inMemory: Boolean(o.inMemory),
+        sync: o.sync,
+        logLevel: o.logLevel,
+        prettyLogs: (o.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json')) === 'pretty',
+        allowGuestRemote: Boolean(o.allowGuestRemote),
+        users: ((o.user as string[] | undefined) ?? []).map((u) => {
+          const i = u.indexOf(':');
+          return { username: u.slice(0, i), password: u.slice(i + 1) };
+        }),
+        ...(o.usersFile !== undefined ? { usersFile: o.usersFile } : {}),
+        ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
+        ...(o.diskFreeLimit !== undefined ? { diskFreeLimit: o.diskFreeLimit } : {}),
+        ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+        ...(o.frameMax !== undefined ? { frameMax: o.frameMax } : {}),
+        ...(o.heartbeat !== undefined ? { heartbeatMs: o.heartbeat } : {}),
+      };
+      const broker = await startBroker(options);
+      process.stdout.write(
+        `warren ${String(broker.serverProperties['version'])} listening on ${broker.host}:${broker.port}\n` +
+          `data folder: ${options.inMemory ? '(in memory)' : broker.dataDir}  sync: ${options.sync}\n`,
+      );
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        broker.logger.info({ signal }, 'shutting down');
+        void broker.close().then(() => process.exit(broker.fatal !== null ? ExitCode.STORAGE_FATAL : 0));
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      const watch = setInterval(() => {
+        if (broker.fatal !== null && !stopping) {
+          stopping = true;
+          void broker.close().then(() => process.exit(ExitCode.STORAGE_FATAL));
+        }
+      }, 200);
+      watch.unref();
+    });
+}

@@ -1,0 +1,118 @@
+/**
+ * Delivered messages and their acknowledgements.
+ *
+ * A message remembers the Session (one socket's lifetime) it arrived on. Once
+ * that session ends, settling is a no-op: the broker requeues whatever was
+ * unacknowledged, and a tag from an old socket must never reach a new one.
+ */
+import { FrameType, type MessageProperties } from '@warren/protocol';
+import type { Transport } from './transport.js';
+
+/** A message received from a queue, by a consumer or by {@link Connection.get}. */
+export interface Message {
+  /** The payload. A view into the received bytes: copy it if you keep it past the handler for long. */
+  readonly body: Buffer;
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly properties: MessageProperties;
+  /** True when the broker delivered this message before (to any consumer). */
+  readonly redelivered: boolean;
+  /** How many times the broker has delivered this message, this delivery included. */
+  readonly deliveryCount: number;
+  /** Identifies this delivery on this connection; used by ack/nack/reject. */
+  readonly deliveryTag: number;
+  /** The consumer it was delivered to; undefined for {@link Connection.get}. */
+  readonly consumerTag: string | undefined;
+  /** True once acked, nacked or rejected (by this message or a `multiple` one), for noAck deliveries, or after the connection closed. */
+  readonly settled: boolean;
+  /** Acknowledges the message; `multiple` also acknowledges every earlier unsettled delivery on this connection. Only the first settle call counts. */
+  ack(opts?: { multiple?: boolean }): void;
+  /** Negatively acknowledges; `requeue` (default true) puts it back in the queue, false dead-letters or drops it. */
+  nack(opts?: { requeue?: boolean; multiple?: boolean }): void;
+  /** Rejects this one message; `requeue` defaults to true. */
+  reject(opts?: { requeue?: boolean }): void;
+}
+
+/** The state of one socket that settled messages need; replaced on reconnect. */
+export class Session {
+  open = true;
+  /** Every delivery tag <= this was settled by a `multiple` ack or nack. */
+  settledUpTo = 0;
+  // Reused header arrays: the writer encodes them before sendRaw returns.
+  private readonly ackHeader: unknown[] = [0, false];
+  private readonly nackHeader: unknown[] = [0, false, true];
+  private readonly rejectHeader: unknown[] = [0, true];
+
+  constructor(readonly transport: Transport) {}
+
+  ack(tag: number, multiple: boolean): void {
+    if (multiple && tag > this.settledUpTo) this.settledUpTo = tag;
+    const h = this.ackHeader;
+    h[0] = tag;
+    h[1] = multiple;
+    this.transport.sendRaw(FrameType.ACK, h);
+  }
+
+  nack(tag: number, multiple: boolean, requeue: boolean): void {
+    if (multiple && tag > this.settledUpTo) this.settledUpTo = tag;
+    const h = this.nackHeader;
+    h[0] = tag;
+    h[1] = multiple;
+    h[2] = requeue;
+    this.transport.sendRaw(FrameType.NACK, h);
+  }
+
+  reject(tag: number, requeue: boolean): void {
+    const h = this.rejectHeader;
+    h[0] = tag;
+    h[1] = requeue;
+    this.transport.sendRaw(FrameType.REJECT, h);
+  }
+}
+
+const EMPTY_PROPERTIES: MessageProperties = Object.freeze({});
+
+/** The one Message implementation; methods live on the prototype so a delivery allocates one object. */
+export class Delivery implements Message {
+  readonly properties: MessageProperties;
+  private done: boolean;
+
+  constructor(
+    private readonly session: Session,
+    readonly body: Buffer,
+    readonly exchange: string,
+    readonly routingKey: string,
+    properties: MessageProperties | null,
+    readonly redelivered: boolean,
+    readonly deliveryCount: number,
+    readonly deliveryTag: number,
+    readonly consumerTag: string | undefined,
+    noAck: boolean,
+  ) {
+    this.properties = properties ?? EMPTY_PROPERTIES;
+    this.done = noAck;
+  }
+
+  get settled(): boolean {
+    return this.done || !this.session.open || this.deliveryTag <= this.session.settledUpTo;
+  }
+
+  ack(opts?: { multiple?: boolean }): void {
+    if (this.claim()) this.session.ack(this.deliveryTag, opts?.multiple === true);
+  }
+
+  nack(opts?: { requeue?: boolean; multiple?: boolean }): void {
+    if (this.claim()) this.session.nack(this.deliveryTag, opts?.multiple === true, opts?.requeue !== false);
+  }
+
+  reject(opts?: { requeue?: boolean }): void {
+    if (this.claim()) this.session.reject(this.deliveryTag, opts?.requeue !== false);
+  }
+
+  /** Marks settled; false when it already was, so the frame is not sent twice. */
+  private claim(): boolean {
+    if (this.settled) return false;
+    this.done = true;
+    return true;
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * One end-to-end pass against the real broker: declare, bind, publish with
+ * confirms, consume and ack, get, then a clean close on both sides.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBroker } from '@warren/broker';
+import { connect, MessageReturnedError, type Message } from '../src/index.js';
+
+type Broker = Awaited<ReturnType<typeof startBroker>>;
+
+describe('against the real broker', () => {
+  let dir: string;
+  let broker: Broker;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'warren-client-smoke-'));
+    broker = await startBroker({ port: 0, host: '127.0.0.1', dataDir: dir, logLevel: 'silent' });
+  });
+
+  afterEach(async () => {
+    await broker.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('declares, publishes, consumes and acks', async () => {
+    await using conn = await connect({ port: broker.port, name: 'smoke' });
+    const { queue } = await conn.declareQueue('', { exclusive: true });
+    expect(queue).not.toBe('');
+    await conn.declareExchange('smoke.x', 'direct');
+    await conn.bindQueue(queue, 'smoke.x', 'k');
+
+    await Promise.all([1, 2, 3].map((i) => conn.publish('smoke.x', 'k', `m${i}`, { messageId: String(i) })));
+    const returned = conn.publish('smoke.x', 'nowhere', 'x', { mandatory: true });
+    await expect(returned).rejects.toBeInstanceOf(MessageReturnedError);
+
+    const consumer = await conn.consume(queue, { prefetch: 2 });
+    const seen: string[] = [];
+    for await (const msg of consumer) {
+      seen.push(msg.body.toString());
+      msg.ack();
+      if (seen.length === 3) break;
+    }
+    expect(seen).toEqual(['m1', 'm2', 'm3']);
+
+    await conn.publish('', queue, 'by get');
+    const got = (await conn.get(queue)) as Message;
+    expect(got.body.toString()).toBe('by get');
+    got.ack();
+    expect(await conn.get(queue)).toBeNull();
+    expect((await conn.purgeQueue(queue)).messageCount).toBe(0);
+  });
+});

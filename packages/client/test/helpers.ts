@@ -1,0 +1,47 @@
+import { afterEach } from 'vitest';
+import type { Frame, OpenOkFrame } from '@warren/protocol';
+import { connect, type Connection } from '../src/connection.js';
+import type { ConnectOptions } from '../src/options.js';
+import { FakeServer, type FakePeer } from './fake-server.js';
+
+const servers: FakeServer[] = [];
+
+afterEach(async () => {
+  // Dropping the server's sockets closes every client connection too.
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+export async function fakeServer(): Promise<FakeServer> {
+  const server = await FakeServer.start();
+  servers.push(server);
+  return server;
+}
+
+export interface Pair {
+  server: FakeServer;
+  peer: FakePeer;
+  conn: Connection;
+}
+
+/** A fake server and a client connected to it, past the handshake. */
+export async function openPair(opts: ConnectOptions = {}, openOk: Partial<OpenOkFrame> = {}, extra: Frame[] = []): Promise<Pair> {
+  const server = await fakeServer();
+  const connecting = connect({ port: server.port, ...opts });
+  const peer = await server.nextPeer();
+  await peer.handshake(openOk, extra);
+  const conn = await connecting;
+  return { server, peer, conn };
+}
+
+/** Resolves with how a promise settled, so a rejection is never left unhandled. */
+export function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+
+/** Lets pending I/O callbacks and microtasks run. */
+export function tick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
