@@ -9,7 +9,7 @@
 import { errors, ProtocolError } from './errors.js';
 import { type Frame, parseFrame } from './frames.js';
 import { PRELUDE_SIZE, MIN_FRAME_SIZE } from './codec.js';
-import { unpack } from './msgpack.js';
+import { unpackRange } from './msgpack.js';
 
 export type FrameHandler = (frame: Frame) => void;
 
@@ -121,7 +121,7 @@ export class FrameDecoder {
     const bodyStart = headerStart + headerSize;
     let header: unknown;
     try {
-      header = unpack(buf.subarray(headerStart, bodyStart));
+      header = unpackRange(buf, headerStart, bodyStart);
     } catch (err) {
       throw errors.frameError(`frame header is not valid MessagePack: ${(err as Error).message}`, err);
     }

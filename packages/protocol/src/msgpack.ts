@@ -33,3 +33,12 @@ export function pack(value: unknown): Buffer {
 export function unpack(buffer: Buffer): unknown {
   return unpackr.unpack(buffer);
 }
+
+/**
+ * Decodes the one value in buffer[start, end). Cheaper than unpack(subarray):
+ * msgpackr caches a DataView on the buffer it is given, so a received chunk
+ * gets one DataView instead of one Buffer view and one DataView per frame.
+ */
+export function unpackRange(buffer: Buffer, start: number, end: number): unknown {
+  return unpackr.unpack(buffer, { start, end });
+}

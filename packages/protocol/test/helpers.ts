@@ -1,0 +1,407 @@
+/**
+ * Shared test fixtures: a seeded PRNG, the header field schema of every frame
+ * type (also checked against protocol-spec.md), sample frames and decode helpers.
+ */
+import { encodeFrame, FrameDecoder, FrameType, type Frame, type FrameTypeName, PRELUDE_SIZE } from '@warren/protocol';
+
+// ---------------------------------------------------------------------------
+// Seeded PRNG (mulberry32) so every random test reproduces from its seed.
+// ---------------------------------------------------------------------------
+
+export interface Rng {
+  /** Float in [0, 1). */
+  next(): number;
+  /** Integer in [min, max] inclusive. */
+  int(min: number, max: number): number;
+  bytes(n: number): Buffer;
+  pick<T>(items: readonly T[]): T;
+}
+
+export function rng(seed: number): Rng {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1));
+  return {
+    next,
+    int,
+    bytes(n) {
+      const b = Buffer.allocUnsafe(n);
+      for (let i = 0; i < n; i++) b[i] = int(0, 255);
+      return b;
+    },
+    pick: (items) => items[int(0, items.length - 1)]!,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Header schema: field names and wire kinds, in header order, per frame type.
+// The spec's per-frame tables must list exactly these (spec-examples.test.ts).
+// ---------------------------------------------------------------------------
+
+export type FieldKind = 'uint' | 'str' | 'bool' | 'map/nil' | 'properties/nil' | 'credentials/nil' | 'any';
+export type Field = readonly [name: string, kind: FieldKind];
+
+const requestOnly: Field[] = [['requestId', 'uint']];
+const bind = (a: string, b: string): Field[] => [
+  ['requestId', 'uint'],
+  [a, 'str'],
+  [b, 'str'],
+  ['routingKey', 'str'],
+  ['arguments', 'map/nil'],
+];
+
+export const SCHEMA: Record<FrameTypeName, readonly Field[]> = {
+  OPEN: [
+    ['version', 'uint'],
+    ['properties', 'map/nil'],
+    ['credentials', 'credentials/nil'],
+    ['frameMax', 'uint'],
+    ['heartbeatMs', 'uint'],
+  ],
+  OPEN_OK: [
+    ['version', 'uint'],
+    ['properties', 'map/nil'],
+    ['frameMax', 'uint'],
+    ['heartbeatMs', 'uint'],
+    ['connectionId', 'str'],
+  ],
+  CLOSE: [
+    ['code', 'uint'],
+    ['name', 'str'],
+    ['message', 'str'],
+  ],
+  CLOSE_OK: [],
+  HEARTBEAT: [],
+  ERROR: [
+    ['requestId', 'uint'],
+    ['code', 'uint'],
+    ['name', 'str'],
+    ['message', 'str'],
+    ['details', 'map/nil'],
+  ],
+  OK: [
+    ['requestId', 'uint'],
+    ['result', 'any'],
+  ],
+  FLOW: [
+    ['blocked', 'bool'],
+    ['reason', 'str'],
+  ],
+  EXCHANGE_DECLARE: [
+    ['requestId', 'uint'],
+    ['exchange', 'str'],
+    ['exchangeType', 'str'],
+    ['options', 'map/nil'],
+  ],
+  EXCHANGE_DELETE: [
+    ['requestId', 'uint'],
+    ['exchange', 'str'],
+    ['options', 'map/nil'],
+  ],
+  QUEUE_DECLARE: [
+    ['requestId', 'uint'],
+    ['queue', 'str'],
+    ['options', 'map/nil'],
+  ],
+  QUEUE_DELETE: [
+    ['requestId', 'uint'],
+    ['queue', 'str'],
+    ['options', 'map/nil'],
+  ],
+  QUEUE_PURGE: [
+    ['requestId', 'uint'],
+    ['queue', 'str'],
+  ],
+  QUEUE_BIND: bind('queue', 'exchange'),
+  QUEUE_UNBIND: bind('queue', 'exchange'),
+  EXCHANGE_BIND: bind('destination', 'source'),
+  EXCHANGE_UNBIND: bind('destination', 'source'),
+  PUBLISH: [
+    ['seq', 'uint'],
+    ['exchange', 'str'],
+    ['routingKey', 'str'],
+    ['flags', 'uint'],
+    ['properties', 'properties/nil'],
+  ],
+  CONFIRM: [
+    ['seq', 'uint'],
+    ['multiple', 'bool'],
+  ],
+  PUBLISH_NACK: [
+    ['seq', 'uint'],
+    ['code', 'uint'],
+    ['name', 'str'],
+    ['message', 'str'],
+  ],
+  RETURN: [
+    ['seq', 'uint'],
+    ['code', 'uint'],
+    ['name', 'str'],
+    ['exchange', 'str'],
+    ['routingKey', 'str'],
+    ['properties', 'properties/nil'],
+  ],
+  CONSUME: [
+    ['requestId', 'uint'],
+    ['queue', 'str'],
+    ['options', 'map/nil'],
+  ],
+  CANCEL: [
+    ['requestId', 'uint'],
+    ['consumerTag', 'str'],
+  ],
+  CANCELLED: [
+    ['consumerTag', 'str'],
+    ['code', 'uint'],
+    ['name', 'str'],
+    ['message', 'str'],
+  ],
+  DELIVER: [
+    ['consumerTag', 'str'],
+    ['deliveryTag', 'uint'],
+    ['redelivered', 'bool'],
+    ['deliveryCount', 'uint'],
+    ['exchange', 'str'],
+    ['routingKey', 'str'],
+    ['properties', 'properties/nil'],
+  ],
+  ACK: [
+    ['deliveryTag', 'uint'],
+    ['multiple', 'bool'],
+  ],
+  NACK: [
+    ['deliveryTag', 'uint'],
+    ['multiple', 'bool'],
+    ['requeue', 'bool'],
+  ],
+  REJECT: [
+    ['deliveryTag', 'uint'],
+    ['requeue', 'bool'],
+  ],
+  GET: [
+    ['requestId', 'uint'],
+    ['queue', 'str'],
+    ['options', 'map/nil'],
+  ],
+  GET_OK: [
+    ['requestId', 'uint'],
+    ['deliveryTag', 'uint'],
+    ['redelivered', 'bool'],
+    ['deliveryCount', 'uint'],
+    ['exchange', 'str'],
+    ['routingKey', 'str'],
+    ['properties', 'properties/nil'],
+    ['messageCount', 'uint'],
+  ],
+  QUEUE_LIST: requestOnly,
+  EXCHANGE_LIST: requestOnly,
+  BINDING_LIST: requestOnly,
+  STATUS: requestOnly,
+};
+
+// ---------------------------------------------------------------------------
+// Sample frames: at least one of every type, in canonical form (the decoder
+// returns exactly these: no nil-valued properties, maps instead of nil where
+// the decoder substitutes {}).
+// ---------------------------------------------------------------------------
+
+const json = Buffer.from('{"id":42,"item":"widget"}');
+
+export function sampleFrames(): Frame[] {
+  return [
+    {
+      type: FrameType.OPEN,
+      version: 1,
+      properties: { product: 'test-client', capabilities: { 'x.example': true }, nested: { a: [1, 2, null] } },
+      credentials: { mechanism: 'PLAIN', username: 'guest', password: 'güest ✓' },
+      frameMax: 16 * 1024 * 1024,
+      heartbeatMs: 30_000,
+    },
+    { type: FrameType.OPEN, version: 1, properties: {}, credentials: null, frameMax: 4096, heartbeatMs: 0 },
+    {
+      type: FrameType.OPEN_OK,
+      version: 1,
+      properties: { product: 'warren', version: '0.1.0', capabilities: {} },
+      frameMax: 1 << 20,
+      heartbeatMs: 60_000,
+      connectionId: 'c-7f3a',
+    },
+    { type: FrameType.CLOSE, code: 320, name: 'CONNECTION_FORCED', message: 'server shutting down' },
+    { type: FrameType.CLOSE, code: 0, name: 'OK', message: '' },
+    { type: FrameType.CLOSE_OK },
+    { type: FrameType.HEARTBEAT },
+    { type: FrameType.ERROR, requestId: 9, code: 404, name: 'NOT_FOUND', message: "queue 'q' not found", details: null },
+    {
+      type: FrameType.ERROR,
+      requestId: 0,
+      code: 406,
+      name: 'PRECONDITION_FAILED',
+      message: 'unknown delivery tag 77',
+      details: { deliveryTag: 77 },
+    },
+    { type: FrameType.OK, requestId: 1, result: null },
+    { type: FrameType.OK, requestId: 2, result: { queue: 'q', messageCount: 3, consumerCount: 1 } },
+    { type: FrameType.OK, requestId: 3, result: [1, 'two', true, 1.5, -7, Buffer.from([0, 255])] },
+    { type: FrameType.FLOW, blocked: true, reason: 'memory alarm' },
+    { type: FrameType.FLOW, blocked: false, reason: '' },
+    {
+      type: FrameType.EXCHANGE_DECLARE,
+      requestId: 4,
+      exchange: 'orders',
+      exchangeType: 'topic',
+      options: { durable: true, alternateExchange: 'unrouted', arguments: { 'x-custom': 1 } },
+    },
+    { type: FrameType.EXCHANGE_DELETE, requestId: 5, exchange: 'orders', options: { ifUnused: true } },
+    { type: FrameType.QUEUE_DECLARE, requestId: 6, queue: '', options: {} },
+    {
+      type: FrameType.QUEUE_DECLARE,
+      requestId: 7,
+      queue: 'jobs',
+      options: { durable: true, exclusive: false, autoDelete: false, arguments: { 'x-max-length': 1000 } },
+    },
+    { type: FrameType.QUEUE_DELETE, requestId: 8, queue: 'jobs', options: { ifUnused: false, ifEmpty: true } },
+    { type: FrameType.QUEUE_PURGE, requestId: 10, queue: 'jobs' },
+    { type: FrameType.QUEUE_BIND, requestId: 11, queue: 'jobs', exchange: 'orders', routingKey: 'order.*', arguments: null },
+    {
+      type: FrameType.QUEUE_UNBIND,
+      requestId: 12,
+      queue: 'jobs',
+      exchange: 'hdrs',
+      routingKey: '',
+      arguments: { 'x-match': 'all', region: 'eu' },
+    },
+    { type: FrameType.EXCHANGE_BIND, requestId: 13, destination: 'b', source: 'a', routingKey: '#', arguments: null },
+    { type: FrameType.EXCHANGE_UNBIND, requestId: 14, destination: 'b', source: 'a', routingKey: '#', arguments: {} },
+    {
+      type: FrameType.PUBLISH,
+      seq: 1,
+      exchange: 'orders',
+      routingKey: 'order.created',
+      flags: 1,
+      properties: {
+        persistent: true,
+        contentType: 'application/json',
+        contentEncoding: 'identity',
+        headers: { 'x-trace': 'abc', retries: 2 },
+        messageId: 'm-1',
+        correlationId: 'c-1',
+        replyTo: 'replies',
+        expiration: 60_000,
+        priority: 5,
+        timestamp: 1_700_000_000_000,
+        type: 'order',
+        appId: 'shop',
+        userId: 'guest',
+      },
+      body: json,
+    },
+    { type: FrameType.PUBLISH, seq: 2, exchange: '', routingKey: 'jobs', flags: 0, properties: null, body: Buffer.alloc(0) },
+    { type: FrameType.CONFIRM, seq: 1, multiple: false },
+    { type: FrameType.CONFIRM, seq: 4_294_967_295, multiple: true },
+    { type: FrameType.PUBLISH_NACK, seq: 3, code: 429, name: 'RESOURCE_LIMIT', message: 'queue full' },
+    {
+      type: FrameType.RETURN,
+      seq: 4,
+      code: 312,
+      name: 'NO_ROUTE',
+      exchange: 'orders',
+      routingKey: 'nowhere',
+      properties: { contentType: 'text/plain' },
+      body: Buffer.from('lost'),
+    },
+    { type: FrameType.CONSUME, requestId: 15, queue: 'jobs', options: { prefetch: 10, noAck: false, exclusive: false } },
+    { type: FrameType.CONSUME, requestId: 16, queue: 'jobs', options: { consumerTag: 'mine', arguments: { 'x-priority': 1 } } },
+    { type: FrameType.CANCEL, requestId: 17, consumerTag: 'mine' },
+    { type: FrameType.CANCELLED, consumerTag: 'mine', code: 404, name: 'NOT_FOUND', message: 'queue deleted' },
+    {
+      type: FrameType.DELIVER,
+      consumerTag: 'ctag-1',
+      deliveryTag: 1,
+      redelivered: false,
+      deliveryCount: 1,
+      exchange: 'orders',
+      routingKey: 'order.created',
+      properties: { persistent: true, contentType: 'application/json' },
+      body: json,
+    },
+    {
+      type: FrameType.DELIVER,
+      consumerTag: 'ctag-1',
+      deliveryTag: Number.MAX_SAFE_INTEGER,
+      redelivered: true,
+      deliveryCount: 3,
+      exchange: '',
+      routingKey: 'jobs',
+      properties: null,
+      body: Buffer.from([0, 1, 2, 3, 0xff]),
+    },
+    { type: FrameType.ACK, deliveryTag: 1, multiple: false },
+    { type: FrameType.ACK, deliveryTag: 2 ** 40, multiple: true },
+    { type: FrameType.NACK, deliveryTag: 5, multiple: true, requeue: false },
+    { type: FrameType.REJECT, deliveryTag: 6, requeue: true },
+    { type: FrameType.GET, requestId: 18, queue: 'jobs', options: { noAck: true } },
+    {
+      type: FrameType.GET_OK,
+      requestId: 18,
+      deliveryTag: 7,
+      redelivered: false,
+      deliveryCount: 1,
+      exchange: 'orders',
+      routingKey: 'order.created',
+      properties: { headers: {} },
+      messageCount: 41,
+      body: json,
+    },
+    { type: FrameType.QUEUE_LIST, requestId: 19 },
+    { type: FrameType.EXCHANGE_LIST, requestId: 20 },
+    { type: FrameType.BINDING_LIST, requestId: 21 },
+    { type: FrameType.STATUS, requestId: 22 },
+  ];
+}
+
+// ---------------------------------------------------------------------------
+// Decode helpers
+// ---------------------------------------------------------------------------
+
+/** Feeds the chunks in order to a fresh decoder; returns every frame. */
+export function decodeChunks(chunks: readonly Buffer[], maxFrameSize = 16 * 1024 * 1024): Frame[] {
+  const decoder = new FrameDecoder(maxFrameSize);
+  const out: Frame[] = [];
+  for (const chunk of chunks) decoder.push(chunk, (f) => out.push(f));
+  return out;
+}
+
+/**
+ * Cheap equality for long frame lists: the frames re-encode to the same bytes.
+ * (Deep equality of large Buffers is slow; roundtrip.test.ts checks it directly.)
+ */
+export function sameFrames(got: readonly Frame[], want: readonly Frame[]): boolean {
+  return got.length === want.length && Buffer.concat(got.map(encodeFrame)).equals(Buffer.concat(want.map(encodeFrame)));
+}
+
+/** Splits buf at the given sorted offsets. */
+export function splitAt(buf: Buffer, offsets: readonly number[]): Buffer[] {
+  const parts: Buffer[] = [];
+  let prev = 0;
+  for (const o of offsets) {
+    parts.push(buf.subarray(prev, o));
+    prev = o;
+  }
+  parts.push(buf.subarray(prev));
+  return parts;
+}
+
+/** A frame assembled by hand: prelude + header bytes + body, with optional overrides. */
+export function rawFrame(type: number, header: Buffer, body: Buffer = Buffer.alloc(0), o: { size?: number; headerSize?: number } = {}): Buffer {
+  const prelude = Buffer.alloc(PRELUDE_SIZE);
+  prelude.writeUInt32BE(o.size ?? 5 + header.length + body.length, 0);
+  prelude[4] = type;
+  prelude.writeUInt32BE(o.headerSize ?? header.length, 5);
+  return Buffer.concat([prelude, header, body]);
+}
