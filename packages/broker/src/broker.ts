@@ -17,8 +17,8 @@ import { createLogger, type Logger } from './logger.js';
 import { UserStore, readUsersFile } from './auth.js';
 import { VirtualHost } from './vhost.js';
 import { Connection, NO_REPLY } from './connection.js';
-import type { Message, QueuedMessage } from './message.js';
-import type { Consumer, Queue, QueueHost } from './queue.js';
+import { newMessage, type Message, type QueuedMessage } from './message.js';
+import type { DeathReason, Queue, QueueHost } from './queue.js';
 import type { BrokerContext } from './context.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { MessageStore, TopologyStore, DiskMonitor } from './storage/index.js';
@@ -118,6 +118,8 @@ export class Broker implements BrokerContext, QueueHost {
         recovered++;
       }
     }
+    // The recovered lists are now owned by the queues.
+    this.store.releaseRecovered();
     const stats = this.store.recoveryStats;
     this.logger.info({ ...stats, messages: recovered, queues: this.vhost.queues.size }, 'storage recovered');
     this.diskMonitor = new DiskMonitor(o.dataDir, o.diskFreeLimit, o.diskCheckIntervalMs, (alarm, free) => {
@@ -289,7 +291,11 @@ export class Broker implements BrokerContext, QueueHost {
       messages,
       unacked,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed, bodyBytes: this.bodyBytes, budget: this.options.memoryBudget },
-      disk: { dataDir: this.options.inMemory ? null : this.options.dataDir, usedBytes: this.store?.diskUsage() ?? 0 },
+      disk: {
+        dataDir: this.options.inMemory ? null : this.options.dataDir,
+        usedBytes: this.store?.diskUsage() ?? 0,
+        freeBytes: this.diskMonitor !== null && Number.isFinite(this.diskMonitor.freeBytes) ? this.diskMonitor.freeBytes : null,
+      },
       alarms: { memory: this.memoryAlarm, disk: this.diskAlarm },
     };
   }
@@ -336,8 +342,82 @@ export class Broker implements BrokerContext, QueueHost {
     for (const c of this.connections) c.setBlocked(reason);
   }
 
-  rejected(queue: Queue, consumer: Consumer | null, qm: QueuedMessage): void {
-    queue.settle(consumer, qm);
+  releaseBody(message: Message): void {
+    if (message.refs === 0 && message.body !== null) {
+      message.body = null;
+      this.releaseBytes(message.bodySize);
+    }
+  }
+
+  deadLetter(queue: Queue, qm: QueuedMessage, reason: DeathReason): void {
+    const m = qm.message;
+    if (queue.policy.deadLetterExchange === null || queue.deleted) {
+      this.settled(queue, qm);
+      return;
+    }
+    if (m.body === null) {
+      // Evicted to disk: read it back first. The message keeps its ref meanwhile.
+      this.loadBodies([m]).then(
+        () => this.deadLetter(queue, qm, reason),
+        () => this.settled(queue, qm),
+      );
+      return;
+    }
+    const durableCopy = this.republishDead(queue, m, reason, () => this.settleInStore(queue, m));
+    this.releaseRef(m);
+    if (!durableCopy) this.settleInStore(queue, m);
+  }
+
+  deadLetterRefused(queue: Queue, message: Message): void {
+    this.republishDead(queue, message, 'maxlen', () => {});
+  }
+
+  /**
+   * Publishes a dead-lettered copy to the queue's dead-letter exchange with an
+   * x-death record. Returns true when the copy is being stored: the source is
+   * then settled in storage only once the copy is durable (at-least-once).
+   */
+  private republishDead(queue: Queue, m: Message, reason: DeathReason, onCopyDurable: () => void): boolean {
+    const policy = queue.policy;
+    const exchange = policy.deadLetterExchange!;
+    const routingKey = policy.deadLetterRoutingKey ?? m.routingKey;
+    const properties = { ...(m.properties ?? {}) };
+    const headers: Record<string, unknown> = { ...(properties.headers ?? {}) };
+    if (properties.expiration !== undefined) {
+      headers['original-expiration'] = properties.expiration;
+      delete properties.expiration;
+    }
+    delete headers['x-delay'];
+    delete headers['x-not-before'];
+    recordDeath(headers, queue.name, reason, m);
+    properties.headers = headers;
+    let targets: Queue[];
+    try {
+      targets = [...this.vhost.route(exchange, routingKey, headers, new Set())];
+    } catch (err) {
+      this.logger.warn({ queue: queue.name, exchange, err: (err as Error).message }, 'dead-letter exchange unavailable; message dropped');
+      return false;
+    }
+    // A message expiring or overflowing back into its own queue would cycle forever.
+    if (reason !== 'rejected') targets = targets.filter((t) => t !== queue);
+    targets = targets.filter((t) => !t.rejectsPublish(m));
+    if (targets.length === 0) return false;
+    const copy = newMessage(exchange, routingKey, properties, m.body!);
+    copy.refs = targets.length;
+    let stored = false;
+    if (properties.persistent === true && this.store !== null) {
+      const durable = targets.filter((t) => t.durable).map((t) => t.name);
+      if (durable.length > 0) {
+        stored = true;
+        copy.evictable = durable.length === targets.length;
+        copy.storeId = this.persist(durable, copy, (err) => {
+          if (err === null) onCopyDurable();
+        });
+      }
+    }
+    this.accountBody(copy);
+    for (const t of targets) t.enqueue(copy);
+    return stored;
   }
 
   connectionClosed(conn: Connection): void {
@@ -354,8 +434,15 @@ export class Broker implements BrokerContext, QueueHost {
   // -- QueueHost -------------------------------------------------------------
 
   settled(queue: Queue, qm: QueuedMessage): void {
-    const m = qm.message;
+    this.settleInStore(queue, qm.message);
+    this.releaseRef(qm.message);
+  }
+
+  private settleInStore(queue: Queue, m: Message): void {
     if (m.storeId !== 0 && queue.durable && !queue.deleted) this.store?.settle(queue.name, m.storeId);
+  }
+
+  private releaseRef(m: Message): void {
     if (--m.refs === 0 && m.body !== null) {
       m.body = null;
       this.releaseBytes(m.bodySize);
@@ -387,8 +474,9 @@ export class Broker implements BrokerContext, QueueHost {
     );
   }
 
-  autoDelete(queue: Queue): void {
-    this.vhost.removeQueue(queue, `auto-delete queue '${queue.name}' lost its last consumer`);
+  autoDelete(queue: Queue, reason: string): void {
+    this.logger.info({ queue: queue.name, reason }, 'queue deleted');
+    this.vhost.removeQueue(queue, reason);
     void this.queueRemoved(queue);
   }
 
@@ -434,6 +522,31 @@ export class Broker implements BrokerContext, QueueHost {
   get fatal(): Error | null {
     return this.fatalError;
   }
+}
+
+/**
+ * Adds or updates the x-death entry for (queue, reason), most recent first, as
+ * RabbitMQ does; x-first-death-* keep where the message first died.
+ */
+function recordDeath(headers: Record<string, unknown>, queue: string, reason: DeathReason, m: Message): void {
+  const deaths = Array.isArray(headers['x-death']) ? [...(headers['x-death'] as Array<Record<string, unknown>>)] : [];
+  const i = deaths.findIndex((d) => d['queue'] === queue && d['reason'] === reason);
+  const now = Date.now();
+  if (i >= 0) {
+    const entry = { ...deaths[i]!, count: Number(deaths[i]!['count'] ?? 0) + 1, time: now };
+    deaths.splice(i, 1);
+    deaths.unshift(entry);
+  } else {
+    deaths.unshift({ queue, reason, count: 1, time: now, exchange: m.exchange, 'routing-keys': [m.routingKey] });
+  }
+  headers['x-death'] = deaths;
+  if (headers['x-first-death-queue'] === undefined) {
+    headers['x-first-death-queue'] = queue;
+    headers['x-first-death-reason'] = reason;
+    headers['x-first-death-exchange'] = m.exchange;
+  }
+  headers['x-last-death-queue'] = queue;
+  headers['x-last-death-reason'] = reason;
 }
 
 /** Starts a broker (in-process). Resolves once it listens. */

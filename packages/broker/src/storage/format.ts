@@ -1,0 +1,206 @@
+/**
+ * On-disk layout of message segments (all integers little-endian).
+ *
+ * Segment header (32 B): magic "WSEG" | u16 version | u16 flags | u64 segment no |
+ *   u64 next id at creation | u32 reserved | u32 crc32c(bytes 0..28).
+ * Record: u32 RECORD_MAGIC | u32 len | u32 crc32c(next len bytes) | u8 type | u64 id | payload.
+ *   The CRC covers everything after it (as Kafka's record batch does); the per-record
+ *   magic lets recovery resynchronise after a corrupt length field.
+ * MESSAGE / COPY payload: u16 nQueues, nQueues x (u16 nameLen, name, u32 deliveryCount),
+ *   u32 metaLen, msgpack [exchange, routingKey, properties], body (raw, to the end).
+ * SETTLE / DELIVERED / DROP_QUEUE payload: the queue name (utf8, to the end).
+ */
+import { crc32c } from '@node-rs/crc32';
+
+export const SEGMENT_MAGIC = 0x47455357; // "WSEG" read little-endian
+export const FORMAT_VERSION = 1;
+export const SEGMENT_HEADER_SIZE = 32;
+export const RECORD_MAGIC = 0x1e5257c7; // bytes c7 57 52 1e: not ASCII, not zero
+/** magic + len + crc: the part of a record header the CRC does not cover. */
+export const RECORD_PREFIX = 12;
+/** prefix + type + id. */
+export const RECORD_HEADER_SIZE = 21;
+/** Upper bound for a sane length field (a corrupt one is usually huge). */
+export const MAX_RECORD_LEN = 0x7fff_0000;
+
+export const RecordType = {
+  /** A newly published message. */
+  MESSAGE: 1,
+  /** A still-live message re-appended by compaction: replaces the earlier state of the id. */
+  COPY: 2,
+  SETTLE: 3,
+  DELIVERED: 4,
+  DROP_QUEUE: 5,
+} as const;
+export type RecordTypeValue = (typeof RecordType)[keyof typeof RecordType];
+
+const TWO_32 = 0x1_0000_0000;
+const MAGIC_BYTES = Buffer.alloc(4);
+MAGIC_BYTES.writeUInt32LE(RECORD_MAGIC, 0);
+export const RECORD_MAGIC_BYTES: Buffer = MAGIC_BYTES;
+
+function writeU64(buf: Buffer, value: number, at: number): void {
+  buf.writeUInt32LE(value % TWO_32, at);
+  buf.writeUInt32LE(Math.floor(value / TWO_32), at + 4);
+}
+function readU64(buf: Buffer, at: number): number {
+  const lo = buf.readUInt32LE(at);
+  const hi = buf.readUInt32LE(at + 4);
+  // Keep small ids small integers (no float arithmetic): faster as Map keys.
+  return hi === 0 ? lo : lo + hi * TWO_32;
+}
+
+export function segmentFileName(no: number): string {
+  return `${String(no).padStart(16, '0')}.seg`;
+}
+const SEGMENT_NAME = /^(\d{16})\.seg$/;
+export function parseSegmentFileName(name: string): number | null {
+  const m = SEGMENT_NAME.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+export function encodeSegmentHeader(no: number, nextId: number): Buffer {
+  const buf = Buffer.alloc(SEGMENT_HEADER_SIZE);
+  buf.writeUInt32LE(SEGMENT_MAGIC, 0);
+  buf.writeUInt16LE(FORMAT_VERSION, 4);
+  writeU64(buf, no, 8);
+  writeU64(buf, nextId, 16);
+  buf.writeUInt32LE(crc32c(buf.subarray(0, 28)), 28);
+  return buf;
+}
+
+export type SegmentHeader = { ok: true; version: number; no: number; nextId: number } | { ok: false; reason: string };
+
+export function decodeSegmentHeader(buf: Buffer): SegmentHeader {
+  if (buf.length < SEGMENT_HEADER_SIZE) return { ok: false, reason: 'short header' };
+  if (buf.readUInt32LE(0) !== SEGMENT_MAGIC) return { ok: false, reason: 'bad magic' };
+  if (buf.readUInt32LE(28) !== crc32c(buf.subarray(0, 28))) return { ok: false, reason: 'bad header checksum' };
+  return { ok: true, version: buf.readUInt16LE(4), no: readU64(buf, 8), nextId: readU64(buf, 16) };
+}
+
+/** An encoded record: buffers to write in order (bodies are not copied when large). */
+export interface EncodedRecord {
+  bufs: Buffer[];
+  length: number;
+}
+
+/** Bodies up to this size are copied next to the header: fewer iovecs per writev. */
+const INLINE_BODY_MAX = 4096;
+
+function finish(head: Buffer, body: Buffer | null): EncodedRecord {
+  const len = head.length - RECORD_PREFIX + (body ? body.length : 0);
+  head.writeUInt32LE(RECORD_MAGIC, 0);
+  head.writeUInt32LE(len, 4);
+  let crc = crc32c(head.subarray(RECORD_PREFIX));
+  if (body) crc = crc32c(body, crc);
+  head.writeUInt32LE(crc, 8);
+  return { bufs: body ? [head, body] : [head], length: head.length + (body ? body.length : 0) };
+}
+
+/** MESSAGE or COPY. `meta` is the msgpack of [exchange, routingKey, properties], reused as is by compaction. */
+export function encodeMessage(
+  type: typeof RecordType.MESSAGE | typeof RecordType.COPY,
+  id: number,
+  queues: readonly string[],
+  counts: readonly number[] | null,
+  meta: Buffer,
+  body: Buffer,
+): EncodedRecord {
+  let qBytes = 2;
+  const names = queues.map((q) => Buffer.from(q, 'utf8'));
+  for (const n of names) {
+    if (n.length > 0xffff) throw new RangeError('queue name too long');
+    qBytes += 2 + n.length + 4;
+  }
+  const inline = body.length <= INLINE_BODY_MAX;
+  const head = Buffer.allocUnsafe(RECORD_HEADER_SIZE + qBytes + 4 + meta.length + (inline ? body.length : 0));
+  head.writeUInt8(type, 12);
+  writeU64(head, id, 13);
+  let at = RECORD_HEADER_SIZE;
+  head.writeUInt16LE(names.length, at);
+  at += 2;
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i]!;
+    head.writeUInt16LE(n.length, at);
+    n.copy(head, at + 2);
+    at += 2 + n.length;
+    head.writeUInt32LE(counts ? Math.min(counts[i]!, 0xffff_ffff) : 0, at);
+    at += 4;
+  }
+  head.writeUInt32LE(meta.length, at);
+  meta.copy(head, at + 4);
+  at += 4 + meta.length;
+  if (inline) {
+    body.copy(head, at);
+    return finish(head, null);
+  }
+  return finish(head, body);
+}
+
+/** SETTLE, DELIVERED or DROP_QUEUE (id 0). */
+export function encodeQueueRecord(type: RecordTypeValue, id: number, queue: string): EncodedRecord {
+  const nameLen = Buffer.byteLength(queue, 'utf8');
+  const head = Buffer.allocUnsafe(RECORD_HEADER_SIZE + nameLen);
+  head.writeUInt8(type, 12);
+  writeU64(head, id, 13);
+  head.write(queue, RECORD_HEADER_SIZE, 'utf8');
+  return finish(head, null);
+}
+
+/**
+ * Length of the valid record starting at `pos` (magic, sane length within `end`,
+ * CRC matches), or -1. Never throws.
+ */
+export function validRecordAt(buf: Buffer, pos: number, end: number): number {
+  if (end - pos < RECORD_HEADER_SIZE) return -1;
+  if (buf.readUInt32LE(pos) !== RECORD_MAGIC) return -1;
+  const len = buf.readUInt32LE(pos + 4);
+  if (len < RECORD_HEADER_SIZE - RECORD_PREFIX || len > MAX_RECORD_LEN || len > end - pos - RECORD_PREFIX) return -1;
+  const crc = crc32c(buf.subarray(pos + RECORD_PREFIX, pos + RECORD_PREFIX + len));
+  if (crc !== buf.readUInt32LE(pos + 8)) return -1;
+  return RECORD_PREFIX + len;
+}
+
+export function recordType(buf: Buffer, pos: number): number {
+  return buf.readUInt8(pos + 12);
+}
+export function recordId(buf: Buffer, pos: number): number {
+  return readU64(buf, pos + 13);
+}
+
+/** Parsed MESSAGE / COPY payload; offsets are absolute in the buffer given. */
+export interface MessageLayout {
+  queues: string[];
+  counts: number[];
+  metaStart: number;
+  metaEnd: number;
+  bodyStart: number;
+  bodyEnd: number;
+}
+
+/** Parses a record already validated by validRecordAt. Throws RangeError on an inconsistent payload. */
+export function messageLayout(buf: Buffer, pos: number, recordLength: number, intern?: (s: string) => string): MessageLayout {
+  const end = pos + recordLength;
+  let at = pos + RECORD_HEADER_SIZE;
+  const n = buf.readUInt16LE(at);
+  at += 2;
+  const queues: string[] = [];
+  const counts: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const len = buf.readUInt16LE(at);
+    if (at + 2 + len + 4 > end) throw new RangeError('queue list past record end');
+    const name = buf.toString('utf8', at + 2, at + 2 + len);
+    queues.push(intern ? intern(name) : name);
+    at += 2 + len;
+    counts.push(buf.readUInt32LE(at));
+    at += 4;
+  }
+  const metaLen = buf.readUInt32LE(at);
+  const metaStart = at + 4;
+  if (metaStart + metaLen > end) throw new RangeError('meta past record end');
+  return { queues, counts, metaStart, metaEnd: metaStart + metaLen, bodyStart: metaStart + metaLen, bodyEnd: end };
+}
+
+export function queueRecordName(buf: Buffer, pos: number, recordLength: number): string {
+  return buf.toString('utf8', pos + RECORD_HEADER_SIZE, pos + recordLength);
+}

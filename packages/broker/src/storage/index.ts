@@ -1,0 +1,14 @@
+export type {
+  SyncMode,
+  StoreOptions,
+  StoreHooks,
+  StorageLogger,
+  MessageRecord,
+  RecoveredMessage,
+  RecoveryStats,
+  WriteStats,
+  TopologySnapshot,
+} from './types.js';
+export { MessageStore, DEFAULT_SEGMENT_SIZE } from './message-store.js';
+export { TopologyStore } from './topology-store.js';
+export { DiskMonitor, type StatfsFn } from './disk-monitor.js';

@@ -1,0 +1,213 @@
+/**
+ * MessageStore: durable storage of persistent messages routed to durable queues.
+ * One shared append-only log (group-committed by LogWriter), an in-memory index of
+ * live messages (MessageIndex), recovery at open (recover) and space reclamation
+ * (Reclaimer). Settlements and delivery marks are records in the same log that ride
+ * along with the next sync: a lost one only means a redelivery after a crash.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { ErrorCodes, WarrenError, pack } from '@warren/protocol';
+import { encodeMessage, encodeQueueRecord, messageLayout, recordId, RecordType, validRecordAt } from './format.js';
+import { LogWriter, type DurableCallback } from './log-writer.js';
+import { MessageIndex } from './message-index.js';
+import { Reclaimer } from './reclaimer.js';
+import { recover } from './recovery.js';
+import { SegmentFiles } from './segment-files.js';
+import type { MessageRecord, RecoveredMessage, RecoveryStats, StorageLogger, StoreOptions, WriteStats } from './types.js';
+
+export const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;
+
+export class MessageStore {
+  /** Stats of the recovery run at open. */
+  readonly recoveryStats: RecoveryStats;
+  private recoveredQueues: Map<string, RecoveredMessage[]>;
+  private nextId: number;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    private readonly index: MessageIndex,
+    private readonly files: SegmentFiles,
+    private readonly writer: LogWriter,
+    private readonly reclaimer: Reclaimer,
+    private readonly stats: WriteStats,
+    private readonly logger: StorageLogger,
+    recovered: Map<string, RecoveredMessage[]>,
+    nextId: number,
+    recoveryStats: RecoveryStats,
+  ) {
+    this.recoveredQueues = recovered;
+    this.nextId = nextId;
+    this.recoveryStats = recoveryStats;
+  }
+
+  /** Opens (creating if needed) the store under opts.dir/messages and runs recovery. */
+  static async open(opts: StoreOptions): Promise<MessageStore> {
+    const logger: StorageLogger = opts.logger ?? pino({ base: { service: 'warren', component: 'storage' } });
+    const segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+    const dir = join(opts.dir, 'messages');
+    await mkdir(dir, { recursive: true });
+    const started = performance.now();
+    const rec = await recover(dir, logger);
+
+    const files = new SegmentFiles(dir, opts.hooks);
+    let store: MessageStore | undefined;
+    const firstId = rec.nextId; // never capture `rec`: it holds the recovered lists
+    const writer = new LogWriter({
+      files,
+      sync: opts.sync ?? 'always',
+      segmentSize,
+      logger,
+      onFatal: opts.onFatal ?? (() => undefined),
+      hooks: opts.hooks ?? {},
+      nextId: () => store?.nextId ?? firstId,
+      onRoll: () => store?.reclaimer.schedule(),
+    });
+    for (const s of rec.segments) writer.adopt(s.no, s.size);
+    // Always a fresh head: never append after a tail that was garbage before this open.
+    await writer.start((rec.segments.at(-1)?.no ?? 0) + 1);
+
+    const stats: WriteStats = { records: 0, batches: 0, syncs: 0, segmentsDeleted: 0, compactedMessages: 0 };
+    const reclaimer = new Reclaimer({ index: rec.index, writer, files, logger, segmentSize, stats });
+    rec.stats.durationMs = Math.round(performance.now() - started);
+    store = new MessageStore(rec.index, files, writer, reclaimer, stats, logger, rec.queues, rec.nextId, rec.stats);
+    const level = rec.stats.droppedRecords > 0 ? 'warn' : 'info';
+    logger[level]({ ...rec.stats, segments: rec.segments.length, dir }, 'message store recovered');
+    reclaimer.schedule();
+    return store;
+  }
+
+  /** After open: the unsettled messages of each durable queue, sorted by id. */
+  recovered(): Map<string, RecoveredMessage[]> {
+    return this.recoveredQueues;
+  }
+
+  /** Lets the recovered lists be garbage-collected once the broker has taken them over. */
+  releaseRecovered(): void {
+    this.recoveredQueues = new Map();
+  }
+
+  /** Writer and reclaimer counters (batches < records proves group commit). */
+  get writeStats(): Readonly<WriteStats> {
+    const w = this.writer.stats;
+    return { ...this.stats, records: w.records, batches: w.batches, syncs: w.syncs };
+  }
+
+  /** Live (unsettled) messages held. */
+  get size(): number {
+    return this.index.size;
+  }
+
+  /**
+   * Appends one persistent message routed to these durable queues. Returns its id at
+   * once; onDurable runs once it is written and (sync='always') fdatasync'ed, or with a
+   * STORAGE_ERROR. msg.body is written as is: do not mutate it before onDurable.
+   */
+  append(queues: readonly string[], msg: MessageRecord, onDurable: DurableCallback): number {
+    const id = this.nextId++;
+    const failure = this.refusal();
+    if (failure) {
+      setImmediate(() => {
+        try {
+          onDurable(failure);
+        } catch (err) {
+          this.logger.error({ err: String(err) }, 'message store: onDurable callback threw');
+        }
+      });
+      return id;
+    }
+    const qs = queues.length === 1 ? queues : [...new Set(queues)];
+    if (qs.length === 0) throw new WarrenError(ErrorCodes.INVALID_ARGUMENT, 'append needs at least one queue');
+    const meta = pack([msg.exchange, msg.routingKey, msg.properties ?? null]);
+    const rec = encodeMessage(RecordType.MESSAGE, id, qs, null, meta, msg.body);
+    const loc = this.writer.append(rec, onDurable);
+    if (loc) this.index.add(id, loc.seg, loc.off, rec.length, qs, null);
+    return id;
+  }
+
+  /** Settles message id on queue (ack, reject, dead-letter, expiry, purge). Unknown ids are ignored. */
+  settle(queue: string, id: number): void {
+    if (this.refusal()) return;
+    const r = this.index.removeQueue(id, queue);
+    if (r === 'none') return;
+    this.writer.append(encodeQueueRecord(RecordType.SETTLE, id, queue), null);
+    if (typeof r === 'number' && r !== this.writer.head.no) this.reclaimer.schedule();
+  }
+
+  /** Records one delivery attempt of id on queue. */
+  delivered(queue: string, id: number): void {
+    if (this.refusal()) return;
+    if (this.index.delivered(id, queue)) this.writer.append(encodeQueueRecord(RecordType.DELIVERED, id, queue), null);
+  }
+
+  /** Drops every message of a queue (queue deleted). */
+  dropQueue(queue: string): void {
+    if (this.refusal()) return;
+    if (this.index.dropQueue(queue) === 0) return;
+    this.writer.append(encodeQueueRecord(RecordType.DROP_QUEUE, 0, queue), null);
+    this.reclaimer.schedule();
+  }
+
+  /** Reads the body of a live message back from disk (checksum verified). */
+  async readBody(id: number): Promise<Buffer> {
+    for (let attempt = 0; ; attempt++) {
+      const failure = this.refusal();
+      if (failure) throw failure;
+      const e = this.index.get(id);
+      if (!e) throw new WarrenError(ErrorCodes.NOT_FOUND, `message ${id} is not in the store`);
+      const { seg, off, len } = e;
+      let buf: Buffer;
+      try {
+        await this.writer.whenWritten(seg, off + len);
+        buf = await this.files.read(seg, off, len);
+      } catch (err) {
+        // Compaction may have moved it and deleted the old segment under us: look again.
+        const now = this.index.get(id);
+        if (attempt < 3 && now && (now.seg !== seg || now.off !== off)) continue;
+        if (err instanceof WarrenError) throw err;
+        throw new WarrenError(ErrorCodes.STORAGE_ERROR, `reading message ${id} failed: ${(err as Error).message}`, { cause: err });
+      }
+      if (validRecordAt(buf, 0, len) !== len || recordId(buf, 0) !== id) {
+        throw new WarrenError(ErrorCodes.STORAGE_ERROR, `stored message ${id} failed its checksum`);
+      }
+      const l = messageLayout(buf, 0, len);
+      return buf.subarray(l.bodyStart, l.bodyEnd);
+    }
+  }
+
+  /** Bytes of segment files currently on disk. */
+  diskUsage(): number {
+    let n = 0;
+    for (const s of this.writer.segments.values()) n += s.written;
+    return n;
+  }
+
+  /** Resolves once everything appended so far is written and space reclamation is idle (tests, benchmarks). */
+  async idle(): Promise<void> {
+    for (;;) {
+      const head = this.writer.head;
+      await this.writer.whenWritten(head.no, head.end);
+      await this.reclaimer.idle();
+      if (this.writer.head === head && head.written >= head.end) return;
+    }
+  }
+
+  /** Stops compaction, writes and syncs everything pending, closes the files. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      await this.reclaimer.stop();
+      await this.writer.close();
+      await this.files.closeAll();
+    })();
+    return this.closing;
+  }
+
+  private refusal(): WarrenError | null {
+    if (this.writer.failure) return this.writer.failure;
+    if (this.closed) return new WarrenError(ErrorCodes.STORAGE_ERROR, 'message store is closed');
+    return null;
+  }
+}

@@ -1,0 +1,47 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MessageStore, type StoreOptions } from '../../src/storage/index.js';
+
+export async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'warren-storage-'));
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
+
+export interface LogLine {
+  level: 'info' | 'warn' | 'error';
+  obj: Record<string, unknown>;
+  msg: string | undefined;
+}
+
+export function captureLogger(): { lines: LogLine[]; info: (o: object, m?: string) => void; warn: (o: object, m?: string) => void; error: (o: object, m?: string) => void } {
+  const lines: LogLine[] = [];
+  const at = (level: LogLine['level']) => (obj: object, msg?: string) => lines.push({ level, obj: obj as Record<string, unknown>, msg });
+  return { lines, info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+export function open(dir: string, extra: Partial<StoreOptions> = {}): Promise<MessageStore> {
+  return MessageStore.open({ dir, logger: captureLogger(), ...extra });
+}
+
+/** Appends and resolves with the id once onDurable reports success. */
+export function put(store: MessageStore, queues: string[], body: Buffer | string, routingKey = 'rk'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const id = store.append(
+      queues,
+      { exchange: 'ex', routingKey, properties: { contentType: 'text/plain', headers: { n: 1 } }, body: Buffer.isBuffer(body) ? body : Buffer.from(body) },
+      (err) => (err ? reject(err) : resolve(id)),
+    );
+  });
+}
+
+export async function segmentFiles(dir: string): Promise<string[]> {
+  return (await readdir(join(dir, 'messages'))).filter((n) => n.endsWith('.seg')).sort();
+}
+
+export function ids(store: MessageStore, queue: string): number[] {
+  return (store.recovered().get(queue) ?? []).map((m) => m.id);
+}
