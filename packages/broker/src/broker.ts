@@ -49,7 +49,7 @@ export class Broker implements BrokerContext, QueueHost {
     this.options = resolveOptions(options);
     this.logger = options.logger ?? createLogger(this.options.logLevel, this.options.prettyLogs);
     this.vhost = new VirtualHost(this);
-    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: {} };
+    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true } };
   }
 
   /** The port the broker listens on (useful with port 0). */

@@ -40,7 +40,12 @@ interface Delivery {
   readonly queue: Queue;
   readonly qm: QueuedMessage;
   readonly consumer: Consumer | null;
+  /** When it was delivered, for x-consumer-timeout; 0 when the queue has none. */
+  readonly at: number;
 }
+
+/** How often unacked deliveries are checked against their queue's x-consumer-timeout. */
+const ACK_TIMEOUT_SWEEP_MS = 100;
 
 /** Socket bytes pending above which deliveries to this connection wait for 'drain'. */
 const WRITE_HIGH_WATER = 1024 * 1024;
@@ -62,6 +67,7 @@ export class Connection implements DeliverySink {
   private handshakeTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatMs = 0;
+  private ackTimeoutTimer: NodeJS.Timeout | undefined;
   private sentSinceTick = false;
   private silentTicks = 0;
   private congested = false;
@@ -187,7 +193,7 @@ export class Connection implements DeliverySink {
     this.writer.sendRaw(FrameType.OPEN_OK, [PROTOCOL_VERSION, this.ctx.serverProperties, frameMax, this.heartbeatMs, this.id]);
     this.startHeartbeats();
     logger.info(
-      { conn: this.id, user: this.username, remote: this.remoteAddress, client: open.properties['connectionName'] ?? null },
+      { conn: this.id, user: this.username, remote: this.remoteAddress, client: open.properties['name'] ?? null },
       'connection opened',
     );
     if (this.ctx.publishBlockReason !== null) this.setBlocked(this.ctx.publishBlockReason);
@@ -278,24 +284,49 @@ export class Connection implements DeliverySink {
       confirms.settle(seq, true);
       return;
     }
-    const message = newMessage(frame.exchange, frame.routingKey, frame.properties, frame.body);
-    const persistent = frame.properties?.persistent === true;
+    const properties = frame.properties;
+    const headers = properties?.headers;
+    if (headers !== undefined) normalizeDelay(headers);
+    const message = newMessage(frame.exchange, frame.routingKey, properties, frame.body);
+    // Queues at their length limit with x-overflow reject-publish(-dlx) refuse it; the publish is then nacked.
+    let refusedBy: Queue | null = null;
+    let accepted = queues.size;
+    for (const q of queues) {
+      if (q.rejectsPublish(message)) {
+        refusedBy = q;
+        accepted--;
+      }
+    }
+    const persistent = properties?.persistent === true;
     let durableQueues: string[] | null = null;
     if (persistent && this.ctx.store !== null) {
-      for (const q of queues) if (q.durable) (durableQueues ??= []).push(q.name);
+      for (const q of queues) if (q.durable && (refusedBy === null || !q.rejectsPublish(message))) (durableQueues ??= []).push(q.name);
     }
+    const refusal = refusedBy === null ? null : new WarrenError(ErrorCodes.RESOURCE_LIMIT, `queue '${refusedBy.name}' is full (x-overflow ${refusedBy.policy.overflow})`);
     if (durableQueues !== null) {
-      message.evictable = durableQueues.length === queues.size;
+      message.evictable = durableQueues.length === accepted;
       message.storeId = this.ctx.persist(durableQueues, message, (err) => {
         if (err !== null) this.nackPublish(seq, new WarrenError(ErrorCodes.STORAGE_ERROR, `message not stored: ${err.message}`));
+        else if (refusal !== null) this.nackPublish(seq, refusal);
         else confirms.settle(seq, true);
         this.checkOutstanding();
       });
     }
+    message.refs = accepted;
     this.ctx.accountBody(message);
-    for (const q of queues) q.enqueue(message);
-    if (durableQueues === null) confirms.settle(seq, true);
-    else if (confirms.outstanding > MAX_OUTSTANDING_PUBLISHES) this.pause('confirms');
+    if (refusedBy === null) {
+      for (const q of queues) q.enqueue(message);
+    } else {
+      for (const q of queues) {
+        if (!q.rejectsPublish(message)) q.enqueue(message);
+        else if (q.policy.overflow === 'reject-publish-dlx') this.ctx.deadLetterRefused(q, message);
+      }
+      if (accepted === 0) this.ctx.releaseBody(message);
+    }
+    if (durableQueues === null) {
+      if (refusal !== null) this.nackPublish(seq, refusal);
+      else confirms.settle(seq, true);
+    } else if (confirms.outstanding > MAX_OUTSTANDING_PUBLISHES) this.pause('confirms');
   }
 
   private nackPublish(seq: number, err: WarrenError): void {
@@ -366,7 +397,11 @@ export class Connection implements DeliverySink {
 
   deliver(consumer: Consumer, qm: QueuedMessage): void {
     const tag = this.nextDeliveryTag++;
-    if (!consumer.noAck) this.deliveries.set(tag, { queue: consumer.queue, qm, consumer });
+    if (!consumer.noAck) {
+      const timed = consumer.queue.policy.consumerTimeout !== null;
+      this.deliveries.set(tag, { queue: consumer.queue, qm, consumer, at: timed ? Date.now() : 0 });
+      if (timed) this.startAckTimeoutSweep();
+    }
     const m = qm.message;
     this.delivered++;
     this.send(
@@ -379,13 +414,52 @@ export class Connection implements DeliverySink {
   /** Sends a pulled message (GET_OK) and tracks it for ack unless noAck. */
   deliverGet(requestId: number, queue: Queue, qm: QueuedMessage, noAck: boolean): void {
     const tag = this.nextDeliveryTag++;
-    if (!noAck) this.deliveries.set(tag, { queue, qm, consumer: null });
+    if (!noAck) {
+      const timed = queue.policy.consumerTimeout !== null;
+      this.deliveries.set(tag, { queue, qm, consumer: null, at: timed ? Date.now() : 0 });
+      if (timed) this.startAckTimeoutSweep();
+    }
     const m = qm.message;
     this.send(
       FrameType.GET_OK,
       [requestId, tag, qm.deliveryCount > 0, qm.deliveryCount + 1, m.exchange, m.routingKey, m.properties, queue.messageCount],
       m.body!,
     );
+  }
+
+  private startAckTimeoutSweep(): void {
+    if (this.ackTimeoutTimer !== undefined) return;
+    this.ackTimeoutTimer = setInterval(() => this.sweepAckTimeouts(), ACK_TIMEOUT_SWEEP_MS);
+    this.ackTimeoutTimer.unref();
+  }
+
+  /** Requeues deliveries unacked past their queue's x-consumer-timeout and tells the client which. */
+  private sweepAckTimeouts(): void {
+    const now = Date.now();
+    let timed = 0;
+    const touched = this.touched;
+    for (const [tag, d] of this.deliveries) {
+      if (d.at === 0) continue;
+      timed++;
+      const limit = d.queue.policy.consumerTimeout!;
+      if (now - d.at < limit) continue;
+      this.deliveries.delete(tag);
+      timed--;
+      d.queue.returnToQueue(d.consumer, d.qm);
+      touched.add(d.queue);
+      this.sendError(
+        0,
+        new WarrenError(ErrorCodes.TIMEOUT, `delivery ${tag} was not acknowledged within ${limit} ms; it was requeued`, {
+          details: { deliveryTag: tag, consumerTag: d.consumer?.tag ?? null, queue: d.queue.name },
+        }),
+      );
+    }
+    for (const q of touched) q.drain();
+    touched.clear();
+    if (timed === 0) {
+      clearInterval(this.ackTimeoutTimer);
+      this.ackTimeoutTimer = undefined;
+    }
   }
 
   consumerCancelled(consumer: Consumer, err: WarrenError): void {
@@ -408,7 +482,7 @@ export class Connection implements DeliverySink {
   private onNack(deliveryTag: number, multiple: boolean, requeue: boolean): void {
     const settle = requeue
       ? (d: Delivery) => d.queue.returnToQueue(d.consumer, d.qm)
-      : (d: Delivery) => this.ctx.rejected(d.queue, d.consumer, d.qm);
+      : (d: Delivery) => d.queue.reject(d.consumer, d.qm);
     if (multiple) {
       this.settleUpTo(deliveryTag, settle);
       return;
@@ -488,6 +562,7 @@ export class Connection implements DeliverySink {
     this.state = State.Closed;
     clearTimeout(this.handshakeTimer);
     clearInterval(this.heartbeatTimer);
+    clearInterval(this.ackTimeoutTimer);
     // Consumers go first so requeued messages are not redelivered to them.
     for (const c of this.consumers.values()) c.queue.removeConsumer(c);
     this.consumers.clear();
@@ -501,6 +576,17 @@ export class Connection implements DeliverySink {
     for (const q of touched) q.drain();
     touched.clear();
     if (wasOpen) this.ctx.logger.info({ conn: this.id, user: this.username, remote: this.remoteAddress }, 'connection closed');
+  }
+}
+
+/**
+ * A relative x-delay header becomes an absolute x-not-before, so the due time
+ * survives a restart of the broker.
+ */
+function normalizeDelay(headers: Record<string, unknown>): void {
+  const delay = headers['x-delay'];
+  if (typeof delay === 'number' && delay > 0 && typeof headers['x-not-before'] !== 'number') {
+    headers['x-not-before'] = Date.now() + delay;
   }
 }
 

@@ -2,8 +2,8 @@ import type { Frame } from '@warren/protocol';
 import type { Logger } from './logger.js';
 import type { UserStore } from './auth.js';
 import type { VirtualHost } from './vhost.js';
-import type { Message, QueuedMessage } from './message.js';
-import type { Consumer, Queue } from './queue.js';
+import type { Message } from './message.js';
+import type { Queue } from './queue.js';
 import type { Connection } from './connection.js';
 import type { ResolvedOptions } from './options.js';
 import type { MessageStore } from './storage/index.js';
@@ -24,7 +24,9 @@ export interface BrokerContext {
   persist(queues: string[], message: Message, onDurable: (err: Error | null) => void): number;
   /** Counts a newly published body against the memory budget. */
   accountBody(message: Message): void;
-  /** A delivery was rejected or nacked without requeue. */
-  rejected(queue: Queue, consumer: Consumer | null, qm: QueuedMessage): void;
+  /** Releases the memory of a message no queue took. */
+  releaseBody(message: Message): void;
+  /** x-overflow reject-publish-dlx: the refused message goes to the queue's dead-letter exchange. */
+  deadLetterRefused(queue: Queue, message: Message): void;
   connectionClosed(conn: Connection): void;
 }

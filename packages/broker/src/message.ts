@@ -25,9 +25,13 @@ export interface Message {
 export interface QueuedMessage {
   readonly message: Message;
   /** Position in the queue: requeued messages go back to their original place. */
-  readonly seq: number;
+  seq: number;
   /** Deliveries so far; redelivered = deliveryCount > 0. */
   deliveryCount: number;
+  /** true while it waits in the ready list (false once delivered, expired or dropped). */
+  ready: boolean;
+  /** When its TTL runs out (ms since epoch), 0 for never. */
+  expiresAt: number;
 }
 
 export function newMessage(

@@ -1,13 +1,14 @@
 /**
- * A queue: ready messages in order, its consumers, and the delivery loop.
- *
- * Ready messages sit in a ring buffer in arrival order. Requeued messages go to
- * a small side list sorted by their original position, and the next message
- * delivered is whichever of the two heads came first: so a requeue puts a
- * message back exactly where it was without shifting a long backlog.
+ * A queue: ready messages in order (see MessageList), its consumers, the
+ * delivery loop, and the policies set by its arguments: TTL, dead-lettering,
+ * length limits, delivery limit, priorities, delays, single active consumer
+ * and queue expiry. Timed work uses one heap and one timer per queue, never a
+ * timer per message.
  */
 import { errors, ErrorCodes, WarrenError, type Arguments } from '@warren/protocol';
-import { Deque } from './deque.js';
+import { MessageList } from './message-list.js';
+import { MinHeap } from './heap.js';
+import { parseQueuePolicy, type QueuePolicy } from './queue-policy.js';
 import type { Message, QueuedMessage } from './message.js';
 
 export interface DeliverySink {
@@ -35,16 +36,20 @@ export class Consumer {
   }
 }
 
+export type DeathReason = 'rejected' | 'expired' | 'maxlen' | 'delivery-limit';
+
 /** What a queue needs from the broker around it. */
 export interface QueueHost {
   /** The queue no longer holds qm: settle it in storage if stored, release memory. */
   settled(queue: Queue, qm: QueuedMessage): void;
+  /** The queue gives qm up for this reason: route it to the dead-letter exchange, if any, then settle. */
+  deadLetter(queue: Queue, qm: QueuedMessage, reason: DeathReason): void;
   /** Records a delivery attempt in storage (durable queues). */
   delivering(queue: Queue, qm: QueuedMessage): void;
   /** Loads evicted bodies back from disk before they are delivered. */
   loadBodies(messages: Message[]): Promise<void>;
-  /** An auto-delete queue lost its last consumer. */
-  autoDelete(queue: Queue): void;
+  /** An auto-delete queue lost its last consumer, or an x-expires queue went unused. */
+  autoDelete(queue: Queue, reason: string): void;
 }
 
 export interface QueueOptions {
@@ -57,10 +62,17 @@ export interface QueueOptions {
 /** How many evicted bodies to read back from disk at once. */
 const LOAD_BATCH = 128;
 
+/** The absolute time a message may first be delivered (x-delay / x-not-before headers), or 0. */
+export function deliverAtOf(message: Message): number {
+  const headers = message.properties?.headers;
+  if (headers === undefined) return 0;
+  const notBefore = headers['x-not-before'];
+  return typeof notBefore === 'number' ? notBefore : 0;
+}
+
 export class Queue {
-  private readonly ready = new Deque<QueuedMessage>();
-  /** Requeued messages, sorted by seq; usually short. */
-  private requeued: QueuedMessage[] = [];
+  readonly policy: QueuePolicy;
+  private readonly list: MessageList;
   private nextSeq = 1;
   private consumers: Consumer[] = [];
   private rr = 0;
@@ -70,6 +82,16 @@ export class Queue {
   /** Unacked deliveries across all consumers. */
   unackedCount = 0;
   deleted = false;
+  /** Ready messages by expiry time. Entries of messages no longer ready are skipped. */
+  private readonly expiries = new MinHeap<QueuedMessage>();
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryTimerAt = 0;
+  /** Delayed messages by the time they become deliverable. */
+  private readonly delayed = new MinHeap<QueuedMessage>();
+  private delayTimer: NodeJS.Timeout | undefined;
+  private delayTimerAt = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private lastUsed = Date.now();
 
   constructor(
     readonly name: string,
@@ -77,14 +99,23 @@ export class Queue {
     /** The connection owning an exclusive queue. */
     readonly owner: object | null,
     private readonly host: QueueHost,
-  ) {}
+  ) {
+    this.policy = parseQueuePolicy(options.arguments);
+    this.list = new MessageList(this.policy.maxPriority);
+    if (this.policy.expires !== null) this.armIdleTimer();
+  }
 
   get durable(): boolean {
     return this.options.durable;
   }
 
+  /** Ready messages (delayed ones not included). */
   get messageCount(): number {
-    return this.ready.length + this.requeued.length;
+    return this.list.length;
+  }
+
+  get delayedCount(): number {
+    return this.delayed.size;
   }
 
   get consumerCount(): number {
@@ -95,41 +126,80 @@ export class Queue {
     return this.consumers;
   }
 
+  // -- arrival ---------------------------------------------------------------
+
+  /**
+   * Would this queue refuse a new message (x-overflow reject-publish*)? The
+   * publish path asks before storing or enqueueing.
+   */
+  rejectsPublish(message: Message): boolean {
+    return this.policy.overflow !== 'drop-head' && this.wouldOverflow(message.bodySize);
+  }
+
+  private wouldOverflow(extraBytes: number): boolean {
+    const p = this.policy;
+    return (
+      (p.maxLength !== null && this.list.length + 1 > p.maxLength) ||
+      (p.maxLengthBytes !== null && this.list.bytes + extraBytes > p.maxLengthBytes)
+    );
+  }
+
   /**
    * Adds a newly routed message (or a recovered one, with its delivery count).
    * The caller has counted this queue in message.refs.
    */
   enqueue(message: Message, deliveryCount = 0): void {
-    this.ready.push({ message, seq: this.nextSeq++, deliveryCount });
+    const qm: QueuedMessage = { message, seq: this.nextSeq++, deliveryCount, ready: false, expiresAt: 0 };
+    const deliverAt = deliverAtOf(message);
+    if (deliverAt > Date.now()) {
+      this.delayed.push(deliverAt, qm);
+      this.armDelayTimer();
+      return;
+    }
+    this.admit(qm);
+  }
+
+  /** A message becomes ready: TTL starts, length limits apply, consumers may take it. */
+  private admit(qm: QueuedMessage): void {
+    const ttl = this.ttlOf(qm.message);
+    if (ttl === 0) {
+      // RabbitMQ's rule: a zero TTL message is delivered only if a consumer can take it now.
+      const consumer = this.consumers.length > 0 && this.list.length === 0 && qm.message.body !== null ? this.nextConsumer() : undefined;
+      if (consumer === undefined) {
+        this.host.deadLetter(this, qm, 'expired');
+        return;
+      }
+      this.deliverTo(consumer, qm);
+      return;
+    }
+    if (this.policy.overflow === 'drop-head') {
+      while (this.list.length > 0 && this.wouldOverflow(qm.message.bodySize)) {
+        this.host.deadLetter(this, this.list.shift()!, 'maxlen');
+      }
+      if (this.wouldOverflow(qm.message.bodySize)) {
+        // A limit of 0 (or a body larger than the byte limit) keeps nothing.
+        this.host.deadLetter(this, qm, 'maxlen');
+        return;
+      }
+    }
+    if (ttl > 0) {
+      qm.expiresAt = Date.now() + ttl;
+      this.expiries.push(qm.expiresAt, qm);
+      this.armExpiryTimer();
+    }
+    this.list.push(qm);
     this.drain();
   }
 
-  /** Puts a delivered message back at its original position. */
-  requeue(qm: QueuedMessage): void {
-    const list = this.requeued;
-    let lo = 0;
-    let hi = list.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (list[mid]!.seq < qm.seq) lo = mid + 1;
-      else hi = mid;
-    }
-    list.splice(lo, 0, qm);
+  /** The effective TTL in ms: the smaller of the queue's and the message's, -1 for none. */
+  private ttlOf(message: Message): number {
+    const q = this.policy.messageTtl;
+    const m = message.properties?.expiration;
+    if (q === null) return m ?? -1;
+    return m === undefined ? q : Math.min(q, m);
   }
 
-  /** Takes the next message in queue order. */
-  private take(): QueuedMessage | undefined {
-    const r = this.requeued[0];
-    const h = this.ready.peek();
-    if (r !== undefined && (h === undefined || r.seq < h.seq)) return this.requeued.shift();
-    return this.ready.shift();
-  }
-
-  private peek(): QueuedMessage | undefined {
-    const r = this.requeued[0];
-    const h = this.ready.peek();
-    return r !== undefined && (h === undefined || r.seq < h.seq) ? r : h;
-  }
+  // -- consumers -------------------------------------------------------------
 
   /** Registers a consumer; deliveries start at the next drain() (after the CONSUME reply). */
   addConsumer(consumer: Consumer): void {
@@ -141,6 +211,7 @@ export class Queue {
     }
     this.consumers.push(consumer);
     this.hadConsumer = true;
+    this.touch();
   }
 
   /** Removes a consumer; the caller requeues its unacked deliveries. */
@@ -149,13 +220,26 @@ export class Queue {
     if (i < 0) return;
     this.consumers.splice(i, 1);
     if (this.rr > i) this.rr--;
+    this.touch();
     if (this.consumers.length === 0 && this.hadConsumer && this.options.autoDelete && !this.deleted) {
-      this.host.autoDelete(this);
+      this.host.autoDelete(this, `auto-delete queue '${this.name}' lost its last consumer`);
+      return;
     }
+    // With a single active consumer, the next in line takes over.
+    if (this.policy.singleActiveConsumer && i === 0) this.drain();
+  }
+
+  /** The consumer receiving deliveries when single-active-consumer is on. */
+  get activeConsumer(): Consumer | undefined {
+    return this.policy.singleActiveConsumer ? this.consumers[0] : undefined;
   }
 
   /** Picks the next consumer able to take a delivery, round-robin. */
   private nextConsumer(): Consumer | undefined {
+    if (this.policy.singleActiveConsumer) {
+      const c = this.consumers[0];
+      return c !== undefined && c.ready ? c : undefined;
+    }
     const n = this.consumers.length;
     for (let i = 0; i < n; i++) {
       const index = (this.rr + i) % n;
@@ -168,13 +252,15 @@ export class Queue {
     return undefined;
   }
 
+  // -- delivery --------------------------------------------------------------
+
   /** Delivers as much as consumers can take. Cheap to call when nothing can move. */
   drain(): void {
     if (this.draining || this.loading || this.consumers.length === 0 || this.deleted) return;
     this.draining = true;
     try {
       for (;;) {
-        const head = this.peek();
+        const head = this.list.peek();
         if (head === undefined) return;
         if (head.message.body === null) {
           this.loadAhead();
@@ -182,8 +268,7 @@ export class Queue {
         }
         const consumer = this.nextConsumer();
         if (consumer === undefined) return;
-        const qm = this.take()!;
-        this.deliverTo(consumer, qm);
+        this.deliverTo(consumer, this.list.shift()!);
       }
     } finally {
       this.draining = false;
@@ -204,11 +289,7 @@ export class Queue {
   /** Reads back the bodies of the next messages (they were evicted to disk). */
   private loadAhead(): void {
     const batch: Message[] = [];
-    for (const qm of this.requeued) {
-      if (batch.length >= LOAD_BATCH) break;
-      if (qm.message.body === null) batch.push(qm.message);
-    }
-    for (const qm of this.ready) {
+    for (const qm of this.list.iterate()) {
       if (batch.length >= LOAD_BATCH) break;
       if (qm.message.body === null) batch.push(qm.message);
     }
@@ -226,10 +307,11 @@ export class Queue {
 
   /** Pull one message (basic.get). Bodies on disk are loaded first. */
   async get(noAck: boolean, deliver: (qm: QueuedMessage) => void): Promise<boolean> {
-    const head = this.peek();
+    this.touch();
+    const head = this.list.peek();
     if (head === undefined) return false;
     if (head.message.body === null) await this.host.loadBodies([head.message]);
-    const qm = this.take();
+    const qm = this.list.shift();
     if (qm === undefined) return false;
     if (!noAck) this.unackedCount++;
     this.host.delivering(this, qm);
@@ -239,20 +321,41 @@ export class Queue {
     return true;
   }
 
-  /** An unacked delivery was acked or rejected without requeue. */
+  // -- settlement ------------------------------------------------------------
+
+  /** An unacked delivery was acked. */
   settle(consumer: Consumer | null, qm: QueuedMessage): void {
     this.release(consumer);
     this.host.settled(this, qm);
   }
 
-  /** An unacked delivery goes back to the queue (nack/reject with requeue, consumer gone). */
+  /** An unacked delivery was rejected without requeue: dead-letter it. */
+  reject(consumer: Consumer | null, qm: QueuedMessage): void {
+    this.release(consumer);
+    this.host.deadLetter(this, qm, 'rejected');
+  }
+
+  /** An unacked delivery goes back to the queue (nack/reject with requeue, consumer gone, ack timeout). */
   returnToQueue(consumer: Consumer | null, qm: QueuedMessage): void {
     this.release(consumer);
     if (this.deleted) {
       this.host.settled(this, qm);
       return;
     }
-    this.requeue(qm);
+    const limit = this.policy.deliveryLimit;
+    if (limit !== null && qm.deliveryCount >= limit) {
+      this.host.deadLetter(this, qm, 'delivery-limit');
+      return;
+    }
+    if (qm.expiresAt !== 0) {
+      if (qm.expiresAt <= Date.now()) {
+        this.host.deadLetter(this, qm, 'expired');
+        return;
+      }
+      this.expiries.push(qm.expiresAt, qm);
+      this.armExpiryTimer();
+    }
+    this.list.requeue(qm);
   }
 
   private release(consumer: Consumer | null): void {
@@ -260,18 +363,94 @@ export class Queue {
     this.unackedCount--;
   }
 
-  /** Drops every ready message; returns how many. */
+  // -- timers ----------------------------------------------------------------
+
+  private armExpiryTimer(): void {
+    const next = this.expiries.peekKey();
+    if (next === undefined || this.deleted) return;
+    if (this.expiryTimer !== undefined && this.expiryTimerAt <= next) return;
+    clearTimeout(this.expiryTimer);
+    this.expiryTimerAt = next;
+    this.expiryTimer = setTimeout(() => this.expireDue(), Math.max(0, next - Date.now()));
+    this.expiryTimer.unref();
+  }
+
+  /** Expires every ready message whose TTL ran out, wherever it sits in the queue. */
+  private expireDue(): void {
+    this.expiryTimer = undefined;
+    const now = Date.now();
+    for (;;) {
+      const key = this.expiries.peekKey();
+      if (key === undefined || key > now) break;
+      const qm = this.expiries.pop()!;
+      // Delivered or already gone: its entry is stale.
+      if (!qm.ready || qm.expiresAt > now) continue;
+      this.list.remove(qm);
+      this.host.deadLetter(this, qm, 'expired');
+    }
+    this.armExpiryTimer();
+  }
+
+  private armDelayTimer(): void {
+    const next = this.delayed.peekKey();
+    if (next === undefined || this.deleted) return;
+    if (this.delayTimer !== undefined && this.delayTimerAt <= next) return;
+    clearTimeout(this.delayTimer);
+    this.delayTimerAt = next;
+    this.delayTimer = setTimeout(() => this.releaseDelayed(), Math.max(0, next - Date.now()));
+    this.delayTimer.unref();
+  }
+
+  /** Moves delayed messages whose time has come to the back of the queue. */
+  private releaseDelayed(): void {
+    this.delayTimer = undefined;
+    const now = Date.now();
+    for (;;) {
+      const key = this.delayed.peekKey();
+      if (key === undefined || key > now) break;
+      const qm = this.delayed.pop()!;
+      qm.seq = this.nextSeq++;
+      this.admit(qm);
+    }
+    this.armDelayTimer();
+  }
+
+  /** Marks the queue as used (x-expires counts from the last use). */
+  touch(): void {
+    this.lastUsed = Date.now();
+  }
+
+  private armIdleTimer(): void {
+    const expires = this.policy.expires!;
+    this.idleTimer = setTimeout(() => {
+      if (this.deleted) return;
+      const idleFor = Date.now() - this.lastUsed;
+      if (this.consumers.length === 0 && idleFor >= expires) {
+        this.host.autoDelete(this, `queue '${this.name}' expired after ${expires} ms unused`);
+      } else {
+        this.armIdleTimer();
+      }
+    }, Math.max(1, expires - (Date.now() - this.lastUsed)));
+    this.idleTimer.unref();
+  }
+
+  // -- purge and delete -------------------------------------------------------
+
+  /** Drops every ready (and delayed) message; returns how many were ready. */
   purge(): number {
-    const count = this.messageCount;
-    for (const qm of this.requeued) this.host.settled(this, qm);
-    this.requeued = [];
-    for (const qm of this.ready.drain()) this.host.settled(this, qm);
+    const count = this.list.length;
+    for (const qm of this.list.drain()) this.host.settled(this, qm);
+    for (let qm = this.delayed.pop(); qm !== undefined; qm = this.delayed.pop()) this.host.settled(this, qm);
+    this.expiries.clear();
     return count;
   }
 
   /** Marks the queue deleted, cancels its consumers and drops its messages. */
   delete(reason: string): number {
     this.deleted = true;
+    clearTimeout(this.expiryTimer);
+    clearTimeout(this.delayTimer);
+    clearTimeout(this.idleTimer);
     const count = this.purge();
     const err = new WarrenError(ErrorCodes.NOT_FOUND, reason);
     const consumers = this.consumers;
@@ -280,9 +459,8 @@ export class Queue {
     return count;
   }
 
-  /** Iterates ready messages in order (management and tests). */
-  *readyMessages(): IterableIterator<QueuedMessage> {
-    const merged = [...this.requeued, ...this.ready].sort((a, b) => a.seq - b.seq);
-    yield* merged;
+  /** Ready messages in delivery order (management and tests). */
+  readyMessages(): IterableIterator<QueuedMessage> {
+    return this.list.iterate();
   }
 }

@@ -260,10 +260,15 @@ export class VirtualHost {
 
   /**
    * Routes to queues. The returned set is reused by the next call: consume it
-   * before routing again.
+   * before routing again, or pass your own (dead-lettering routes while a
+   * publish is still walking its set).
    */
-  route(exchangeName: string, routingKey: string, headers: Record<string, unknown> | undefined): Set<Queue> {
-    const out = this.routeOut;
+  route(
+    exchangeName: string,
+    routingKey: string,
+    headers: Record<string, unknown> | undefined,
+    out: Set<Queue> = this.routeOut,
+  ): Set<Queue> {
     out.clear();
     if (exchangeName === '') {
       const q = this.queues.get(routingKey);

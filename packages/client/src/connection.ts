@@ -23,6 +23,10 @@ import {
   type OpenOkFrame,
   type QueueDeclareOptions,
   type QueueDeclareResult,
+  type QueueInfo,
+  type ExchangeInfo,
+  type BindingInfo,
+  type BrokerStatus,
 } from '@warren/protocol';
 import { Consumer, type ConsumeOptions, type ConsumerHost, type MessageHandler } from './consumer.js';
 import { ConnectionClosedError, TimeoutError, remoteError, type ReturnedMessage } from './errors.js';
@@ -194,6 +198,26 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       (requestId) => ({ type: FrameType.QUEUE_PURGE, requestId, queue: name }),
       (result) => ({ messageCount: messageCountOf(result) }),
     );
+  }
+
+  /** Lists queues with their counts and attributes (management). */
+  listQueues(): Promise<QueueInfo[]> {
+    return this.request((requestId) => ({ type: FrameType.QUEUE_LIST, requestId }), (result) => result as QueueInfo[]);
+  }
+
+  /** Lists exchanges, the default exchange ('') included (management). */
+  listExchanges(): Promise<ExchangeInfo[]> {
+    return this.request((requestId) => ({ type: FrameType.EXCHANGE_LIST, requestId }), (result) => result as ExchangeInfo[]);
+  }
+
+  /** Lists bindings (queue and exchange destinations) (management). */
+  listBindings(): Promise<BindingInfo[]> {
+    return this.request((requestId) => ({ type: FrameType.BINDING_LIST, requestId }), (result) => result as BindingInfo[]);
+  }
+
+  /** The broker's version, uptime, counts, memory and disk use (management). */
+  status(): Promise<BrokerStatus> {
+    return this.request((requestId) => ({ type: FrameType.STATUS, requestId }), (result) => result as BrokerStatus);
   }
 
   /** Binds a queue to an exchange. */
@@ -646,7 +670,7 @@ export function connect(url?: string | ConnectOptions): Promise<Connection> {
         platform: `Node.js ${process.version}`,
         ...options.properties,
       };
-      if (options.name !== undefined) properties.connectionName = options.name;
+      if (options.name !== undefined) properties.name = options.name;
       transport.send({
         type: FrameType.OPEN,
         version: PROTOCOL_VERSION,

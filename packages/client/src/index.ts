@@ -33,5 +33,10 @@ export type {
   ExchangeType,
   ExchangeDeclareOptions,
   QueueDeclareOptions,
+  QueueArguments,
   QueueDeclareResult,
+  QueueInfo,
+  ExchangeInfo,
+  BindingInfo,
+  BrokerStatus,
 } from '@warren/protocol';

@@ -153,12 +153,33 @@ export interface ExchangeDeleteFrame {
   exchange: string;
   options: { ifUnused?: boolean };
 }
+/** Queue policies (protocol-spec.md section 9.8); other keys are stored and ignored. */
+export interface QueueArguments {
+  /** ms a message may stay ready in the queue. */
+  'x-message-ttl'?: number;
+  /** ms the queue may stay unused before it is deleted. */
+  'x-expires'?: number;
+  'x-dead-letter-exchange'?: string;
+  'x-dead-letter-routing-key'?: string;
+  'x-max-length'?: number;
+  'x-max-length-bytes'?: number;
+  'x-overflow'?: 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
+  /** Deliveries without an ack before a message is dead-lettered (reason delivery-limit). */
+  'x-delivery-limit'?: number;
+  /** 1-255: makes this a priority queue. */
+  'x-max-priority'?: number;
+  'x-single-active-consumer'?: boolean;
+  /** ms a delivery may stay unacked before it is requeued. */
+  'x-consumer-timeout'?: number;
+  [key: string]: unknown;
+}
+
 export interface QueueDeclareOptions {
   durable?: boolean;
   exclusive?: boolean;
   autoDelete?: boolean;
   passive?: boolean;
-  arguments?: Arguments;
+  arguments?: QueueArguments;
 }
 export interface QueueDeclareFrame {
   type: typeof FrameType.QUEUE_DECLARE;
@@ -312,6 +333,54 @@ export interface GetOkFrame {
 export interface ListFrame {
   type: typeof FrameType.QUEUE_LIST | typeof FrameType.EXCHANGE_LIST | typeof FrameType.BINDING_LIST | typeof FrameType.STATUS;
   requestId: number;
+}
+
+/** One entry of the QUEUE_LIST result. */
+export interface QueueInfo {
+  name: string;
+  durable: boolean;
+  exclusive: boolean;
+  autoDelete: boolean;
+  arguments: Arguments;
+  /** Ready messages. */
+  messages: number;
+  /** Delivered, not yet acknowledged. */
+  unacked: number;
+  consumers: number;
+}
+/** One entry of the EXCHANGE_LIST result. */
+export interface ExchangeInfo {
+  name: string;
+  type: ExchangeType;
+  durable: boolean;
+  autoDelete: boolean;
+  internal: boolean;
+  alternateExchange: string | null;
+  arguments: Arguments;
+  /** Bindings whose source is this exchange. */
+  bindings: number;
+}
+/** One entry of the BINDING_LIST result. */
+export interface BindingInfo {
+  source: string;
+  destination: string;
+  destinationKind: 'queue' | 'exchange';
+  routingKey: string;
+  arguments: Arguments | null;
+}
+/** The STATUS result. */
+export interface BrokerStatus {
+  version: string;
+  uptimeMs: number;
+  connections: number;
+  queues: number;
+  exchanges: number;
+  /** Ready messages across all queues. */
+  messages: number;
+  unacked: number;
+  memory: { rss: number; heapUsed: number; bodyBytes: number; budget: number };
+  disk: { dataDir: string | null; usedBytes: number; freeBytes: number | null };
+  alarms: { memory: boolean; disk: boolean };
 }
 
 export type Frame =
