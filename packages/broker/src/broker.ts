@@ -22,6 +22,7 @@ import type { DeathReason, Queue, QueueHost } from './queue.js';
 import type { BrokerContext } from './context.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { MessageStore, TopologyStore, DiskMonitor } from './storage/index.js';
+import { DataLock } from './data-lock.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -34,6 +35,7 @@ export class Broker implements BrokerContext, QueueHost {
   store: MessageStore | null = null;
   users!: UserStore;
   private topology: TopologyStore | null = null;
+  private lock: DataLock | null = null;
   private diskMonitor: DiskMonitor | null = null;
   private server: Server | null = null;
   private readonly connections = new Set<Connection>();
@@ -87,6 +89,7 @@ export class Broker implements BrokerContext, QueueHost {
   private async openStorage(): Promise<void> {
     const o = this.options;
     await mkdir(o.dataDir, { recursive: true });
+    this.lock = await DataLock.acquire(o.dataDir);
     this.topology = await TopologyStore.open(o.dataDir, { sync: o.sync });
     this.vhost.restore(this.topology.load());
     this.store = await MessageStore.open({
@@ -515,6 +518,7 @@ export class Broker implements BrokerContext, QueueHost {
     await closed;
     this.diskMonitor?.stop();
     await this.store?.close();
+    await this.lock?.release();
     this.logger.info('warren stopped');
   }
 

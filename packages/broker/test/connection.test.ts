@@ -219,3 +219,13 @@ describe('heartbeats', () => {
     expect(await c.next()).toMatchObject({ type: FrameType.OK, requestId: 9 });
   });
 });
+
+describe('data folder', () => {
+  it('refuses a second broker on the same data folder with RESOURCE_LOCKED', async () => {
+    tb = await startTestBroker();
+    const { startBroker } = await import('@warren/broker');
+    await expect(startBroker({ port: 0, host: '127.0.0.1', dataDir: tb.dataDir, logLevel: 'silent' })).rejects.toMatchObject({
+      code: ErrorCodes.RESOURCE_LOCKED,
+    });
+  });
+});
