@@ -23,7 +23,7 @@ describe('handshake', () => {
     expect(open.credentials).toEqual({ mechanism: 'PLAIN', username: 'al@ice', password: 'p:ss' });
     expect(open.frameMax).toBe(1 << 20);
     expect(open.heartbeatMs).toBe(5000);
-    expect(open.properties).toMatchObject({ product: 'warren-client', connectionName: 'orders-api', team: 'payments' });
+    expect(open.properties).toMatchObject({ product: 'warren-client', name: 'orders-api', team: 'payments' });
     expect(conn.connectionId).toBe('c-42');
     expect(conn.serverProperties).toEqual({ product: 'warren', version: '9' });
     expect(conn.frameMax).toBe(65536);
