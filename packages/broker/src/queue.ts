@@ -151,7 +151,7 @@ export class Queue {
   enqueue(message: Message, deliveryCount = 0): void {
     const qm: QueuedMessage = { message, seq: this.nextSeq++, deliveryCount, ready: false, expiresAt: 0 };
     const deliverAt = deliverAtOf(message);
-    if (deliverAt > Date.now()) {
+    if (deliverAt !== 0 && deliverAt > Date.now()) {
       this.delayed.push(deliverAt, qm);
       this.armDelayTimer();
       return;
