@@ -97,6 +97,8 @@ export class Broker implements BrokerContext, QueueHost {
       sync: o.sync,
       logger: this.logger,
       onFatal: (err) => this.onStorageFatal(err),
+      ...(o.segmentSize !== undefined ? { segmentSize: o.segmentSize } : {}),
+      ...(o.storeHooks !== undefined ? { hooks: o.storeHooks } : {}),
     });
     let recovered = 0;
     for (const [queueName, messages] of this.store.recovered()) {

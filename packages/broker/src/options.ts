@@ -4,7 +4,7 @@ import { DEFAULT_FRAME_MAX, checkFrameMax } from '@warren/protocol';
 import type { LevelWithSilent } from 'pino';
 import type { Logger } from './logger.js';
 import type { UserConfig } from './auth.js';
-import type { SyncMode } from './storage/index.js';
+import type { StoreHooks, SyncMode } from './storage/index.js';
 
 export const DEFAULT_PORT = 5680;
 
@@ -48,9 +48,15 @@ export interface BrokerOptions {
   diskFreeLimit?: number;
   /** How often free disk space is checked. Default 5000 ms. */
   diskCheckIntervalMs?: number;
+  /** Segment file size of the message store. Default 64 MiB. */
+  segmentSize?: number;
+  /** @internal Fault-injection hooks of the message store, for tests. */
+  storeHooks?: StoreHooks;
 }
 
-export type ResolvedOptions = Required<Omit<BrokerOptions, 'logger' | 'usersFile' | 'users' | 'defaultGuest'>> & {
+export type ResolvedOptions = Required<Omit<BrokerOptions, 'logger' | 'usersFile' | 'users' | 'defaultGuest' | 'segmentSize' | 'storeHooks'>> & {
+  segmentSize: number | undefined;
+  storeHooks: StoreHooks | undefined;
   usersFile: string | undefined;
   users: UserConfig[];
   defaultGuest: boolean;
@@ -81,5 +87,7 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     memoryHighWatermark: o.memoryHighWatermark ?? 2 * memoryBudget,
     diskFreeLimit: o.diskFreeLimit ?? 50 * 1024 * 1024,
     diskCheckIntervalMs: o.diskCheckIntervalMs ?? 5000,
+    segmentSize: o.segmentSize,
+    storeHooks: o.storeHooks,
   };
 }

@@ -1,0 +1,42 @@
+/** An fsync or write error stops the broker: nothing is confirmed after it. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, type Connection } from '@warren/client';
+import { ErrorCodes } from '@warren/protocol';
+import { startTestBroker, type TestBroker } from './helpers.js';
+
+let tb: TestBroker | undefined;
+let conn: Connection | undefined;
+afterEach(async () => {
+  await conn?.close().catch(() => {});
+  await tb?.stop();
+});
+
+describe('storage failure', () => {
+  it('an fdatasync error nacks the publish, confirms nothing after it, and stops the broker', async () => {
+    let failSync = false;
+    tb = await startTestBroker({
+      storeHooks: {
+        beforeSync: () => {
+          if (failSync) throw Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+        },
+      },
+    });
+    conn = await connect({ url: tb.url, reconnect: false } as Parameters<typeof connect>[0]);
+    await conn.declareQueue('d', { durable: true });
+    await conn.publish('', 'd', 'before', { persistent: true });
+    failSync = true;
+    const outcome = await conn.publish('', 'd', 'during', { persistent: true }).then(
+      () => 'confirmed',
+      (err: { code?: number }) => err.code,
+    );
+    expect(outcome).not.toBe('confirmed');
+    // The broker stops: its fatal error is set and the connection is closed by it.
+    await expect.poll(() => tb!.broker.fatal?.message ?? null, { timeout: 5000 }).toContain('EIO');
+    const after = await conn.publish('', 'd', 'after', { persistent: true }).then(
+      () => 'confirmed',
+      () => 'rejected',
+    );
+    expect(after).toBe('rejected');
+    expect([ErrorCodes.STORAGE_ERROR, ErrorCodes.CONNECTION_FORCED]).toContain(outcome);
+  });
+});
