@@ -244,7 +244,7 @@ export class Broker implements BrokerContext, QueueHost {
         }));
       case FrameType.EXCHANGE_LIST:
         return [
-          { name: '', type: 'direct', durable: true, autoDelete: false, internal: false, arguments: {} },
+          { name: '', type: 'direct', durable: true, autoDelete: false, internal: false, alternateExchange: null, arguments: {}, bindings: 0 },
           ...[...vhost.exchanges.values()].map((e) => ({
             name: e.name,
             type: e.type,

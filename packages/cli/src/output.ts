@@ -1,7 +1,17 @@
 /**
  * Exit codes and error printing shared by every verb: 0 on success, non-zero
  * with the error's code name on stderr, never a stack trace.
+ *
+ * | code | meaning |
+ * |---|---|
+ * | 0 | success |
+ * | 1 | the broker refused the request (NOT_FOUND, PRECONDITION_FAILED, NO_ROUTE, ...) |
+ * | 2 | bad command-line usage (unknown option, bad value, bad --url) |
+ * | 3 | broker unavailable: could not connect, connection lost, timeout, retriable limit |
+ * | 4 | authentication failed (ACCESS_REFUSED during the handshake) |
+ * | 70 | `warren server` stopped because its storage failed |
  */
+import { CommanderError } from 'commander';
 import { WarrenError } from '@warren/protocol';
 
 export const ExitCode = {
@@ -18,10 +28,23 @@ export const ExitCode = {
   STORAGE_FATAL: 70,
 } as const;
 
+/** Bad command-line usage: exit code 2. */
 export class UsageError extends Error {}
 
+/** The broker could not be reached: exit code 3. `code` names the cause (ECONNREFUSED, TIMEOUT, ...). */
+export class UnavailableError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export function exitCodeFor(err: unknown): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
   if (err instanceof UsageError) return ExitCode.USAGE;
+  if (err instanceof UnavailableError) return ExitCode.UNAVAILABLE;
   if (err instanceof WarrenError) {
     if (err.name === 'ACCESS_REFUSED') return ExitCode.ACCESS_REFUSED;
     if (err.retriable) return ExitCode.UNAVAILABLE;
@@ -33,6 +56,8 @@ export function exitCodeFor(err: unknown): number {
 }
 
 export function describeError(err: unknown): string {
+  if (err instanceof UsageError) return err.message;
+  if (err instanceof UnavailableError) return `${err.code}: ${err.message}`;
   if (err instanceof WarrenError) return `${err.name}: ${err.message}`;
   const e = err as NodeJS.ErrnoException | undefined;
   if (e?.code !== undefined) return `${e.code}: ${e.message}`;
@@ -40,10 +65,16 @@ export function describeError(err: unknown): string {
 }
 
 export async function runMain(main: () => Promise<unknown>): Promise<void> {
+  // `warren consume q | head -1`: a closed pipe ends the program quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? ExitCode.OK);
+    throw err;
+  });
   try {
     await main();
   } catch (err) {
-    process.stderr.write(`warren: ${describeError(err)}\n`);
+    // Commander already printed its own usage errors (and help/version are not errors).
+    if (!(err instanceof CommanderError)) process.stderr.write(`warren: ${describeError(err)}\n`);
     process.exitCode = exitCodeFor(err);
   }
 }

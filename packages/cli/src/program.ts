@@ -2,15 +2,54 @@ import { Command } from 'commander';
 import { createRequire } from 'node:module';
 import { serverCommand } from './commands/server.js';
 import { hashPasswordCommand } from './commands/hash-password.js';
+import { exchangeCommand } from './commands/exchange.js';
+import { queueCommand } from './commands/queue.js';
+import { bindCommand, bindingGroupCommand, unbindCommand } from './commands/bind.js';
+import { publishCommand } from './commands/publish.js';
+import { consumeCommand } from './commands/consume.js';
+import { getCommand } from './commands/get.js';
+import { statusCommand } from './commands/status.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+const EPILOG = `
+Connection: --url or WARREN_URL (default warren://guest:guest@127.0.0.1:5680).
+Output: aligned tables by default, --json for scripts.
+Exit codes: 0 ok, 1 broker error (e.g. NOT_FOUND), 2 usage, 3 broker unavailable,
+            4 access refused, 70 server storage failure.
+
+Examples:
+  $ warren server --data-dir /var/lib/warren
+  $ warren queue declare jobs --durable
+  $ warren publish --queue jobs 'hello'
+  $ warren consume jobs --count 1`;
+
+/**
+ * Settings every command needs, which addCommand() does not inherit:
+ * usage errors throw (runMain maps them to exit code 2) instead of exiting 1,
+ * and they end with a hint rather than the whole help.
+ */
+function applyDefaults(cmd: Command): void {
+  cmd.exitOverride().showHelpAfterError('(add --help for usage)');
+  for (const sub of cmd.commands) applyDefaults(sub);
+}
 
 export function buildProgram(): Command {
   const program = new Command('warren')
     .description('Warren: a fast, durable message broker. Run one, and manage it from the terminal.')
     .version(version)
-    .showHelpAfterError();
+    .addHelpText('after', EPILOG);
   program.addCommand(serverCommand());
+  program.addCommand(statusCommand());
+  program.addCommand(exchangeCommand());
+  program.addCommand(queueCommand());
+  program.addCommand(bindCommand());
+  program.addCommand(unbindCommand());
+  program.addCommand(bindingGroupCommand());
+  program.addCommand(publishCommand());
+  program.addCommand(consumeCommand());
+  program.addCommand(getCommand());
   program.addCommand(hashPasswordCommand());
+  applyDefaults(program);
   return program;
 }

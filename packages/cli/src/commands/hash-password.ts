@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { hashPassword } from '@warren/broker';
 
 export function hashPasswordCommand(): Command {
   return new Command('hash-password')
@@ -8,6 +7,7 @@ export function hashPasswordCommand(): Command {
     .argument('<password>')
     .addHelpText('after', '\nExample:\n  $ warren hash-password alice s3cret >> users.txt\n  $ warren server --users-file users.txt')
     .action(async (username: string, password: string) => {
+      const { hashPassword } = await import('@warren/broker');
       process.stdout.write(`${username}:${await hashPassword(password)}\n`);
     });
 }

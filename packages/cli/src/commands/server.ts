@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { startBroker, DEFAULT_PORT, type BrokerOptions } from '@warren/broker';
+import type { BrokerOptions } from '@warren/broker';
+import { DEFAULT_PORT } from '@warren/client';
 import { ExitCode, UsageError } from '../output.js';
 
 function int(name: string) {
@@ -65,6 +66,8 @@ export function serverCommand(): Command {
         ...(o.frameMax !== undefined ? { frameMax: o.frameMax } : {}),
         ...(o.heartbeat !== undefined ? { heartbeatMs: o.heartbeat } : {}),
       };
+      // Loaded here, not at the top: the other verbs start faster without the broker.
+      const { startBroker } = await import('@warren/broker');
       const broker = await startBroker(options);
       process.stdout.write(
         `warren ${String(broker.serverProperties['version'])} listening on ${broker.host}:${broker.port}\n` +

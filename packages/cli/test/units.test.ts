@@ -1,0 +1,202 @@
+/** The CLI's building blocks, in-process: tables, parsers, pacing, progress, ack gating, help texts. */
+import { describe, it, expect } from 'vitest';
+import { Command } from 'commander';
+import { renderTable, formatArgs, formatBytes, formatDuration } from '../src/format.js';
+import { intArg, keyValueArg, looseValue, positiveNumberArg } from '../src/parse.js';
+import { Pacer } from '../src/pace.js';
+import { Progress } from '../src/progress.js';
+import { AckGate, consumerSetup } from '../src/commands/consume.js';
+import { buildProgram } from '../src/program.js';
+import { describeError, exitCodeFor, ExitCode, UnavailableError, UsageError } from '../src/output.js';
+import { WarrenError, ErrorCodes } from '@warren/protocol';
+import type { Message } from '@warren/client';
+
+describe('renderTable', () => {
+  it('aligns columns, right-aligns numeric ones, shows booleans as yes/no, trims trailing spaces', () => {
+    const out = renderTable(['NAME', 'READY', 'DURABLE', 'ARGS'], [
+      ['jobs', 5, true, ''],
+      ['a-much-longer-name', 12345, false, 'x=1'],
+    ]);
+    expect(out).toBe(
+      'NAME                READY  DURABLE  ARGS\n' +
+        'jobs                    5  yes\n' +
+        'a-much-longer-name  12345  no       x=1\n',
+    );
+  });
+
+  it('prints only the header when there are no rows', () => {
+    expect(renderTable(['A', 'B'], [])).toBe('A  B\n');
+  });
+});
+
+describe('formatting helpers', () => {
+  it('formats arguments, sizes and durations', () => {
+    expect(formatArgs({ 'x-max-length': 10, 'x-overflow': 'drop-head', o: { a: 1 } })).toBe('x-max-length=10 x-overflow=drop-head o={"a":1}');
+    expect(formatArgs(null)).toBe('');
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GiB');
+    expect(formatBytes(null)).toBe('?');
+    expect(formatDuration(5_400)).toBe('5s');
+    expect(formatDuration(3_723_000)).toBe('1h 2m 3s');
+    expect(formatDuration(2 * 86_400_000 + 3_600_000)).toBe('2d 1h 0m');
+  });
+});
+
+describe('option parsers', () => {
+  it('key=value values are JSON when they parse, else strings', () => {
+    expect(looseValue('5')).toBe(5);
+    expect(looseValue('true')).toBe(true);
+    expect(looseValue('"5"')).toBe('5');
+    expect(looseValue('{"a":[1]}')).toEqual({ a: [1] });
+    expect(looseValue('drop-head')).toBe('drop-head');
+    expect(keyValueArg('a=b=c', { x: 1 })).toEqual({ x: 1, a: 'b=c' });
+    expect(keyValueArg('empty=', undefined)).toEqual({ empty: '' });
+    expect(() => keyValueArg('novalue', undefined)).toThrow(/key=value/);
+    expect(() => keyValueArg('=v', undefined)).toThrow(/key=value/);
+  });
+
+  it('integers and rates are range-checked', () => {
+    expect(intArg(0)('0')).toBe(0);
+    expect(intArg(1, 255)('255')).toBe(255);
+    for (const bad of ['', '1.5', '-1', 'ten', '256']) expect(() => intArg(0, 255)(bad)).toThrow();
+    expect(positiveNumberArg('0.5')).toBe(0.5);
+    expect(() => positiveNumberArg('0')).toThrow();
+  });
+});
+
+describe('exit codes', () => {
+  it('maps errors to the documented codes', () => {
+    expect(exitCodeFor(new UsageError('x'))).toBe(ExitCode.USAGE);
+    expect(exitCodeFor(new UnavailableError('ECONNREFUSED', 'x'))).toBe(ExitCode.UNAVAILABLE);
+    expect(exitCodeFor(new WarrenError(ErrorCodes.NOT_FOUND, 'x'))).toBe(ExitCode.BROKER_ERROR);
+    expect(exitCodeFor(new WarrenError(ErrorCodes.ACCESS_REFUSED, 'x'))).toBe(ExitCode.ACCESS_REFUSED);
+    expect(exitCodeFor(new WarrenError(ErrorCodes.CONNECTION_FORCED, 'x'))).toBe(ExitCode.UNAVAILABLE);
+    expect(describeError(new WarrenError(ErrorCodes.NOT_FOUND, "queue 'x' not found"))).toBe("NOT_FOUND: queue 'x' not found");
+  });
+});
+
+describe('Pacer', () => {
+  it('schedules the n-th send at n / rate seconds after the start; catches up short stalls, not long ones', async () => {
+    let t = 1000;
+    const sleeps: number[] = [];
+    const pacer = new Pacer(
+      4,
+      () => t,
+      async (ms) => {
+        sleeps.push(ms);
+        t += ms;
+      },
+    );
+    for (let i = 0; i < 4; i++) await pacer.wait();
+    expect(sleeps).toEqual([250, 250, 250]);
+    t += 500; // a short stall: the next two are sent at once to catch up
+    await pacer.wait();
+    await pacer.wait();
+    expect(sleeps).toEqual([250, 250, 250]);
+    await pacer.wait();
+    expect(sleeps).toEqual([250, 250, 250, 250]);
+    t += 5000; // a long stall: no burst, the schedule restarts
+    await pacer.wait();
+    expect(sleeps).toHaveLength(4);
+    await pacer.wait();
+    expect(sleeps).toEqual([250, 250, 250, 250, 250]);
+  });
+});
+
+describe('Progress', () => {
+  const fakeStream = () => {
+    const writes: string[] = [];
+    return { writes, stream: { isTTY: true, write: (s: string) => writes.push(s) } };
+  };
+
+  it('draws count, total, percentage and rate in place, and erases itself', () => {
+    let t = 0;
+    const { writes, stream } = fakeStream();
+    const p = new Progress({ label: 'published', total: 1000, stream, enabled: true, now: () => t, intervalMs: 0 });
+    t = 2000;
+    p.tick(500);
+    expect(writes).toEqual(['\r\x1b[Kpublished 500/1,000 (50%)  250 msg/s']);
+    p.tick(100);
+    p.render();
+    expect(writes[1]).toBe('\r\x1b[Kpublished 600/1,000 (60%)  300 msg/s');
+    p.stop();
+    expect(writes[2]).toBe('\r\x1b[K');
+  });
+
+  it('writes nothing when disabled (stdout not a terminal)', () => {
+    const { writes, stream } = fakeStream();
+    const p = new Progress({ label: 'received', stream, enabled: false, intervalMs: 0 });
+    p.tick(3);
+    p.render();
+    p.stop();
+    expect(writes).toEqual([]);
+    expect(p.done).toBe(3);
+  });
+
+  it('is off by default when stdout is not a TTY', () => {
+    const { stream } = fakeStream();
+    const saved = process.stdout.isTTY;
+    process.stdout.isTTY = false;
+    try {
+      expect(new Progress({ label: 'x', stream, intervalMs: 0 }).enabled).toBe(false);
+    } finally {
+      process.stdout.isTTY = saved;
+    }
+  });
+});
+
+describe('consume --ack and --count', () => {
+  it('picks prefetch and no-ack per mode', () => {
+    expect(consumerSetup({ ack: 'auto' })).toEqual({ noAck: false, prefetch: 100, ackOnArrival: false });
+    expect(consumerSetup({ ack: 'auto', count: 5 })).toEqual({ noAck: false, prefetch: 5, ackOnArrival: false });
+    expect(consumerSetup({ ack: 'auto', count: 5, prefetch: 2 })).toEqual({ noAck: false, prefetch: 2, ackOnArrival: false });
+    expect(consumerSetup({ ack: 'manual' })).toEqual({ noAck: false, prefetch: 0, ackOnArrival: false });
+    expect(consumerSetup({ ack: 'manual', count: 7 })).toEqual({ noAck: false, prefetch: 7, ackOnArrival: false });
+    expect(consumerSetup({ ack: 'none' })).toEqual({ noAck: true, prefetch: 0, ackOnArrival: false });
+    expect(consumerSetup({ ack: 'none', count: 500 })).toEqual({ noAck: false, prefetch: 100, ackOnArrival: true });
+  });
+
+  it('holds back the acks that would let the broker deliver past the count', () => {
+    const acked: number[] = [];
+    const msg = (n: number) => ({ ack: () => acked.push(n) }) as unknown as Message;
+    const gate = new AckGate(5, 2); // at most 5 - 2 = 3 acks before the consumer is cancelled
+    for (let i = 1; i <= 5; i++) gate.ack(msg(i));
+    expect(acked).toEqual([1, 2, 3]);
+    gate.flush();
+    expect(acked).toEqual([1, 2, 3, 4, 5]);
+    const unbounded = new AckGate(undefined, 2);
+    unbounded.ack(msg(9));
+    expect(acked).toHaveLength(6);
+  });
+});
+
+describe('help', () => {
+  const leaves = (cmd: Command): Command[] => (cmd.commands.length === 0 ? [cmd] : cmd.commands.flatMap(leaves));
+  const helpOf = (cmd: Command): string => {
+    let out = '';
+    cmd.configureOutput({ writeOut: (s) => (out += s), writeErr: (s) => (out += s) });
+    cmd.outputHelp();
+    return out;
+  };
+
+  it('every verb has a description and an example', () => {
+    const program = buildProgram();
+    const verbs = leaves(program);
+    expect(verbs.map((c) => c.name()).sort()).toEqual(
+      ['bind', 'consume', 'declare', 'declare', 'delete', 'delete', 'get', 'hash-password', 'list', 'list', 'list', 'publish', 'purge', 'server', 'status', 'unbind'].sort(),
+    );
+    for (const cmd of [...verbs, ...program.commands.filter((c) => c.commands.length > 0)]) {
+      const help = helpOf(cmd);
+      expect(cmd.description(), cmd.name()).not.toBe('');
+      expect(help, cmd.name()).toMatch(/Examples?:\n\s+\$ warren /);
+    }
+  });
+
+  it('every verb that talks to a broker takes --url', () => {
+    for (const cmd of leaves(buildProgram())) {
+      if (cmd.name() === 'server' || cmd.name() === 'hash-password') continue;
+      expect(cmd.options.map((o) => o.long), cmd.name()).toContain('--url');
+    }
+  });
+});
