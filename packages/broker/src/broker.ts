@@ -188,7 +188,8 @@ export class Broker implements BrokerContext, QueueHost {
             if (owned === undefined) this.exclusiveQueues.set(conn, (owned = new Set()));
             owned.add(created);
           }
-          if (created.durable && this.topology !== null) await this.saveTopology();
+          // Exclusive queues die with their connection, so they are never saved.
+          if (created.durable && !created.options.exclusive && this.topology !== null) await this.saveTopology();
         }
         return result;
       }
@@ -486,9 +487,11 @@ export class Broker implements BrokerContext, QueueHost {
   }
 
   private async queueRemoved(queue: Queue): Promise<void> {
-    if (!queue.durable || this.store === null) return;
-    this.store.dropQueue(queue.name);
-    await this.saveTopology();
+    const store = this.store;
+    if (!queue.durable || store === null) return;
+    // The drop must be durable before a topology that may reuse the name is.
+    await new Promise<void>((resolve, reject) => store.dropQueue(queue.name, (err) => (err === null ? resolve() : reject(err))));
+    if (!queue.options.exclusive) await this.saveTopology();
   }
 
   private async saveTopology(): Promise<void> {

@@ -302,7 +302,7 @@ export class VirtualHost {
       }
       for (const b of e.matcher.bindings()) {
         const d = b.destination as Destination;
-        if (!d.durable) continue;
+        if (!d.durable || (!isExchange(d) && d.options.exclusive)) continue;
         snapshot.bindings.push({
           kind: isExchange(d) ? 'exchange' : 'queue',
           destination: d.name,
@@ -313,7 +313,8 @@ export class VirtualHost {
       }
     }
     for (const q of this.queues.values()) {
-      if (!q.durable) continue;
+      // Exclusive queues are deleted with their connection: never restored.
+      if (!q.durable || q.options.exclusive) continue;
       snapshot.queues.push({ name: q.name, durable: true, autoDelete: q.options.autoDelete, arguments: q.options.arguments });
     }
     return snapshot;

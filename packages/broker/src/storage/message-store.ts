@@ -142,11 +142,22 @@ export class MessageStore {
     if (this.index.delivered(id, queue)) this.writer.append(encodeQueueRecord(RecordType.DELIVERED, id, queue), null);
   }
 
-  /** Drops every message of a queue (queue deleted). */
-  dropQueue(queue: string): void {
-    if (this.refusal()) return;
-    if (this.index.dropQueue(queue) === 0) return;
-    this.writer.append(encodeQueueRecord(RecordType.DROP_QUEUE, 0, queue), null);
+  /**
+   * Drops every message of a queue (queue deleted). onDurable, if given, runs
+   * once the drop is on disk: the broker waits for it before it saves a
+   * topology in which the name may be reused, or old messages could come back.
+   */
+  dropQueue(queue: string, onDurable?: (err: Error | null) => void): void {
+    const failure = this.refusal();
+    if (failure) {
+      onDurable?.(failure);
+      return;
+    }
+    if (this.index.dropQueue(queue) === 0) {
+      onDurable?.(null);
+      return;
+    }
+    this.writer.append(encodeQueueRecord(RecordType.DROP_QUEUE, 0, queue), onDurable ?? null);
     this.reclaimer.schedule();
   }
 
