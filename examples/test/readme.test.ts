@@ -1,0 +1,105 @@
+/**
+ * The README stays true: the tour's CLI commands run (in order, against a
+ * fresh broker) and do what its comments say, and every file, link, example
+ * script and npm script it names exists.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { repoRoot, runNode, newBroker } from './helpers.js';
+
+const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+
+/** The text of a `## heading` section, up to the next `## `. */
+function section(heading: string): string {
+  const start = readme.indexOf(`\n## ${heading}\n`);
+  expect(start, `README section "${heading}"`).toBeGreaterThan(-1);
+  const end = readme.indexOf('\n## ', start + 1);
+  return readme.slice(start, end === -1 ? undefined : end);
+}
+
+function shellBlocks(text: string): string[][] {
+  return [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!.split('\n').filter((l) => l.trim() !== ''));
+}
+
+/** Splits a shell line into words: '...' and "..." quoting, and a # comment at the start of a word. */
+function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let word: string | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === "'" || c === '"') {
+      const end = line.indexOf(c, i + 1);
+      if (end === -1) throw new Error(`unterminated quote in: ${line}`);
+      word = (word ?? '') + line.slice(i + 1, end);
+      i = end;
+    } else if (c === ' ') {
+      if (word !== null) words.push(word);
+      word = null;
+    } else if (c === '#' && word === null) {
+      break;
+    } else {
+      word = (word ?? '') + c;
+    }
+  }
+  if (word !== null) words.push(word);
+  return words;
+}
+
+describe('README.md', async () => {
+  const { url } = await newBroker();
+
+  it('the five-minute tour runs as written', async () => {
+    const [cli] = shellBlocks(section('A five-minute tour'));
+    expect(cli![0]).toBe('alias warren="node $PWD/packages/cli/dist/bin.js"');
+    const outputs: string[] = [];
+    for (const line of cli!.slice(1)) {
+      const [command, ...args] = shellWords(line);
+      expect(command, line).toBe('warren');
+      const r = await runNode(['packages/cli/dist/bin.js', ...args], { WARREN_URL: url });
+      expect(r.code, `${line}\n${r.describe()}`).toBe(0);
+      outputs.push(r.output);
+    }
+    const after = (verb: string) => outputs[cli!.slice(1).findIndex((l) => l.startsWith(`warren ${verb}`))]!;
+    expect(after('queue list')).toMatch(/^orders\s+1\s/m);
+    expect(after('get orders')).toBe('{"id": 1}');
+    expect(after('consume orders --count 3')).toBe('job\njob\njob');
+  });
+
+  it('names example scripts that exist', () => {
+    const [, examples] = shellBlocks(section('A five-minute tour'));
+    for (const line of examples!) {
+      const [node, importFlag, loader, script] = shellWords(line);
+      expect([node, importFlag, loader], line).toEqual(['node', '--import', 'tsx']);
+      expect(existsSync(join(repoRoot, script!)), script).toBe(true);
+    }
+    for (const row of section('Examples').split('\n').filter((l) => l.startsWith('| [`examples/'))) {
+      const folder = /\(examples\/([^)]+)\)/.exec(row)![1]!;
+      for (const m of row.matchAll(/([\w-]+\.ts)\b/g)) {
+        expect(existsSync(join(repoRoot, 'examples', folder, m[1]!)), `${folder}/${m[1]}`).toBe(true);
+      }
+    }
+  });
+
+  it('links only to files and headings that exist', () => {
+    const slugs = [...readme.matchAll(/^#+ (.+)$/gm)].map((m) =>
+      m[1]!
+        .toLowerCase()
+        .replace(/[^\w\- ]/g, '')
+        .replace(/ /g, '-'),
+    );
+    for (const [, target] of readme.matchAll(/\]\(([^)]+)\)/g)) {
+      if (/^https?:/.test(target!)) continue;
+      if (target!.startsWith('#')) expect(slugs, target).toContain(target!.slice(1));
+      else expect(existsSync(join(repoRoot, target!)), target).toBe(true);
+    }
+  });
+
+  it('names npm scripts that exist', () => {
+    const scripts = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    for (const [, name] of readme.matchAll(/`npm (?:run )?(start|test|[\w:-]+)\b[^`]*`/g)) {
+      if (['install', 'ci', 'exec'].includes(name!)) continue;
+      expect(Object.keys(scripts), `npm ${name}`).toContain(name);
+    }
+  });
+});
