@@ -101,6 +101,14 @@ export class Broker implements BrokerContext, QueueHost {
       ...(o.storeHooks !== undefined ? { hooks: o.storeHooks } : {}),
     });
     let recovered = 0;
+    // Recovered records each decode their own strings; a backlog mostly shares a few.
+    const strings = new Map<string, string>();
+    const intern = (v: string): string => {
+      const known = strings.get(v);
+      if (known !== undefined) return known;
+      if (strings.size < 65_536) strings.set(v, v);
+      return v;
+    };
     for (const [queueName, messages] of this.store.recovered()) {
       const queue = this.vhost.queues.get(queueName);
       if (queue === undefined || !queue.durable) {
@@ -109,8 +117,8 @@ export class Broker implements BrokerContext, QueueHost {
       }
       for (const r of messages) {
         const message: Message = {
-          exchange: r.exchange,
-          routingKey: r.routingKey,
+          exchange: intern(r.exchange),
+          routingKey: intern(r.routingKey),
           properties: r.properties,
           body: null,
           bodySize: r.bodySize,

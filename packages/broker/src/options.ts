@@ -40,9 +40,12 @@ export interface BrokerOptions {
   /** Delay before refusing a bad login, to slow password guessing. Default 1000 ms. */
   authFailureDelayMs?: number;
   maxConnections?: number;
-  /** Message bodies kept in RAM; durable bodies beyond it are read back from disk. Default 25% of RAM, at most 2 GiB. */
+  /** Bytes of durable message bodies cached in RAM; beyond it they are read back from disk when delivered. Default 256 MiB. */
   memoryBudget?: number;
-  /** Above this many bytes of in-memory bodies publishers are blocked. Default 2 × memoryBudget. */
+  /**
+   * Above this many bytes of message bodies in RAM (transient bodies cannot be paged out) publishers
+   * are blocked until consumers catch up. Default 40% of RAM, as RabbitMQ's vm_memory_high_watermark.
+   */
   memoryHighWatermark?: number;
   /** Publishers are blocked when free disk space under dataDir falls below this. Default 50 MiB. */
   diskFreeLimit?: number;
@@ -65,7 +68,7 @@ export type ResolvedOptions = Required<Omit<BrokerOptions, 'logger' | 'usersFile
 export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   const frameMax = o.frameMax ?? DEFAULT_FRAME_MAX;
   checkFrameMax(frameMax);
-  const memoryBudget = o.memoryBudget ?? Math.min(2 * 1024 ** 3, Math.floor(totalmem() / 4));
+  const memoryBudget = o.memoryBudget ?? 256 * 1024 * 1024;
   return {
     port: o.port ?? DEFAULT_PORT,
     host: o.host ?? '0.0.0.0',
@@ -84,7 +87,7 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     authFailureDelayMs: o.authFailureDelayMs ?? 1000,
     maxConnections: o.maxConnections ?? 10_000,
     memoryBudget,
-    memoryHighWatermark: o.memoryHighWatermark ?? 2 * memoryBudget,
+    memoryHighWatermark: o.memoryHighWatermark ?? Math.max(2 * memoryBudget, Math.floor(totalmem() * 0.4)),
     diskFreeLimit: o.diskFreeLimit ?? 50 * 1024 * 1024,
     diskCheckIntervalMs: o.diskCheckIntervalMs ?? 5000,
     segmentSize: o.segmentSize,

@@ -29,7 +29,8 @@ export function serverCommand(): Command {
         .env('WARREN_SYNC')
         .default('always'),
     )
-    .addOption(new Option('--memory-budget <bytes>', 'message bodies kept in RAM before paging durable ones to disk').env('WARREN_MEMORY_BUDGET').argParser(int('memory budget')))
+    .addOption(new Option('--memory-budget <bytes>', 'durable message bodies cached in RAM before paging to disk (default 256 MiB)').env('WARREN_MEMORY_BUDGET').argParser(int('memory budget')))
+    .addOption(new Option('--memory-high-watermark <bytes>', 'block publishers above this many bytes of bodies in RAM (default 40% of RAM)').env('WARREN_MEMORY_HIGH_WATERMARK').argParser(int('memory high watermark')))
     .addOption(new Option('--disk-free-limit <bytes>', 'block publishers when free disk space falls below this').env('WARREN_DISK_FREE_LIMIT').argParser(int('disk free limit')))
     .addOption(new Option('--max-connections <n>', 'refuse connections above this many').env('WARREN_MAX_CONNECTIONS').argParser(int('max connections')))
     .addOption(new Option('--frame-max <bytes>', 'largest frame (message) accepted').env('WARREN_FRAME_MAX').argParser(int('frame max')))
@@ -61,6 +62,7 @@ export function serverCommand(): Command {
         }),
         ...(o.usersFile !== undefined ? { usersFile: o.usersFile } : {}),
         ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
+        ...(o.memoryHighWatermark !== undefined ? { memoryHighWatermark: o.memoryHighWatermark } : {}),
         ...(o.diskFreeLimit !== undefined ? { diskFreeLimit: o.diskFreeLimit } : {}),
         ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
         ...(o.frameMax !== undefined ? { frameMax: o.frameMax } : {}),
