@@ -1,0 +1,58 @@
+/**
+ * The Warren broker in its own process, for the end-to-end benchmarks.
+ * Plain JavaScript on purpose: it runs without the tsx loader (whose worker
+ * thread would otherwise show up in `--cpu-prof` profiles), on the built
+ * @warren/broker (packages/broker/dist), like `warren server`.
+ * Forked by run.ts with IPC; argv: <dataDir> <always|never>.
+ *
+ *   -> parent  { type: 'listening', port }
+ *   <- parent  { type: 'stats' }   -> { type: 'stats', cpuSeconds, rssBytes, heapUsedBytes }
+ *   <- parent  { type: 'stop' }    closes the broker and exits (a --cpu-prof profile is written then)
+ */
+import { startBroker } from '@warren/broker';
+
+const [dataDir, sync] = process.argv.slice(2);
+if (dataDir === undefined || (sync !== 'always' && sync !== 'never')) {
+  console.error('usage: broker-child.mjs <dataDir> <always|never>');
+  process.exit(2);
+}
+/** @param {unknown} m */
+const send = (m) => {
+  if (process.send !== undefined) process.send(m);
+};
+
+const broker = await startBroker({
+  port: 0,
+  host: '127.0.0.1',
+  dataDir,
+  sync,
+  logLevel: 'warn',
+  heartbeatMs: 0,
+  maxConnections: 100_000,
+});
+
+function stats() {
+  const cpu = process.cpuUsage();
+  const mem = process.memoryUsage();
+  return { type: 'stats', cpuSeconds: (cpu.user + cpu.system) / 1e6, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed };
+}
+
+let stopping = false;
+/** @param {number} code */
+async function stop(code) {
+  if (stopping) return;
+  stopping = true;
+  try {
+    await broker.close();
+  } finally {
+    process.exit(code);
+  }
+}
+
+process.on('message', (/** @type {{ type: string }} */ m) => {
+  if (m.type === 'stats') send(stats());
+  else if (m.type === 'stop') void stop(0);
+});
+process.on('disconnect', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+send({ type: 'listening', port: broker.port });

@@ -1,0 +1,107 @@
+/**
+ * Child processes of the runner (broker, producers, consumers), driven over
+ * IPC: one outstanding request at a time, answered by the child's next
+ * message. A child that reports an error or exits fails what is pending.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+interface Waiter {
+  resolve: (m: Record<string, unknown>) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export class Child {
+  private waiter: Waiter | undefined;
+  private exited = false;
+  private exitError: Error | undefined;
+  private readonly exitPromise: Promise<void>;
+
+  private constructor(
+    readonly name: string,
+    readonly proc: ChildProcess,
+  ) {
+    proc.on('message', (m: Record<string, unknown>) => {
+      if (m.type === 'error') {
+        this.fail(new Error(`${name}: ${String(m.message)}`));
+        return;
+      }
+      const w = this.waiter;
+      if (w === undefined) return;
+      this.waiter = undefined;
+      clearTimeout(w.timer);
+      w.resolve(m);
+    });
+    this.exitPromise = new Promise((resolve) => {
+      proc.on('exit', (code, signal) => {
+        this.exited = true;
+        this.fail(new Error(`${name} exited (code ${code}, signal ${signal})`));
+        resolve();
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  /** Forks bench/e2e/<file> (a .ts file under tsx) and waits for its first message (ready / listening). */
+  static async start(name: string, file: string, args: string[], opts: { execArgv?: string[]; timeoutMs?: number } = {}): Promise<{ child: Child; hello: Record<string, unknown> }> {
+    const proc = fork(join(here, file), args, {
+      // WARREN_BENCH_WORKER_ARGS: extra node flags for producers and consumers (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+      execArgv: [
+        ...(file.endsWith('.ts') ? ['--import', 'tsx'] : []),
+        ...(file === 'worker.ts' ? (process.env.WARREN_BENCH_WORKER_ARGS ?? '').split(' ').filter(Boolean) : []),
+        ...(opts.execArgv ?? []),
+      ],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const child = new Child(name, proc);
+    const hello = await child.next(opts.timeoutMs ?? 60_000);
+    return { child, hello };
+  }
+
+  private next(timeoutMs: number): Promise<Record<string, unknown>> {
+    if (this.exitError !== undefined) return Promise.reject(this.exitError);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.waiter?.timer === timer) this.waiter = undefined;
+        reject(new Error(`${this.name}: no answer within ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      this.waiter = { resolve, reject, timer };
+    });
+  }
+
+  request(msg: Record<string, unknown>, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+    const p = this.next(timeoutMs);
+    if (!this.exited) this.proc.send(msg);
+    return p;
+  }
+
+  private fail(err: Error): void {
+    this.exitError ??= err;
+    const w = this.waiter;
+    this.waiter = undefined;
+    if (w !== undefined) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+  }
+
+  /** Asks the child to stop, then kills it if it has not exited within `graceMs`. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.exited) return;
+    try {
+      this.proc.send({ type: 'stop' });
+    } catch {
+      // IPC already closed
+    }
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), graceMs);
+    await this.exitPromise;
+    clearTimeout(timer);
+  }
+}

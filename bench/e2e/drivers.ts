@@ -1,0 +1,176 @@
+/**
+ * One small interface over the two systems under test: Warren through
+ * @warren/client (the built package) and RabbitMQ through amqplib. Workers and
+ * the runner only talk to a Driver, so every scenario runs the same code
+ * against both.
+ */
+import { connect as warrenConnect, type Connection as WarrenConnection } from '@warren/client';
+import amqp from 'amqplib';
+
+export type SystemName = 'warren' | 'rabbitmq';
+
+export interface Delivered {
+  body: Buffer;
+  ack(): void;
+}
+
+export interface PublishOpts {
+  persistent: boolean;
+}
+
+export interface Driver {
+  readonly system: SystemName;
+  /** publish() settles on the broker's confirm (keep a window of them in flight); else it only signals socket back-pressure. */
+  readonly confirms: boolean;
+  readonly serverProperties: Record<string, unknown>;
+  declareQueue(name: string, durable: boolean): Promise<void>;
+  deleteQueue(name: string): Promise<void>;
+  purgeQueue(name: string): Promise<void>;
+  declareExchange(name: string, type: 'fanout' | 'topic' | 'direct'): Promise<void>;
+  deleteExchange(name: string): Promise<void>;
+  bindQueue(queue: string, exchange: string, key: string): Promise<void>;
+  /**
+   * Publishes. With `confirm` the returned promise settles on the broker's
+   * confirm; without it (RabbitMQ's plain channel) it resolves at once, or
+   * once the socket drained when its buffer is full. Warren always confirms.
+   */
+  publish(exchange: string, key: string, body: Buffer, opts: PublishOpts): Promise<void> | undefined;
+  consume(queue: string, prefetch: number, handler: (m: Delivered) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DriverOptions {
+  /** RabbitMQ: use a confirm channel (publish settles on the broker's ack). */
+  confirm?: boolean;
+}
+
+// ---------------------------------------------------------------------------
+// Warren
+// ---------------------------------------------------------------------------
+
+class WarrenDriver implements Driver {
+  readonly system = 'warren' as const;
+  readonly confirms = true;
+  constructor(private readonly conn: WarrenConnection) {}
+
+  get serverProperties(): Record<string, unknown> {
+    return this.conn.serverProperties;
+  }
+
+  async declareQueue(name: string, durable: boolean): Promise<void> {
+    await this.conn.declareQueue(name, { durable });
+  }
+  async deleteQueue(name: string): Promise<void> {
+    await this.conn.deleteQueue(name);
+  }
+  async purgeQueue(name: string): Promise<void> {
+    await this.conn.purgeQueue(name);
+  }
+  async declareExchange(name: string, type: 'fanout' | 'topic' | 'direct'): Promise<void> {
+    await this.conn.declareExchange(name, type, { durable: false });
+  }
+  async deleteExchange(name: string): Promise<void> {
+    await this.conn.deleteExchange(name);
+  }
+  bindQueue(queue: string, exchange: string, key: string): Promise<void> {
+    return this.conn.bindQueue(queue, exchange, key);
+  }
+  publish(exchange: string, key: string, body: Buffer, opts: PublishOpts): Promise<void> {
+    return this.conn.publish(exchange, key, body, opts.persistent ? PERSISTENT : undefined);
+  }
+  async consume(queue: string, prefetch: number, handler: (m: Delivered) => void): Promise<void> {
+    // A Warren Message already has body and ack().
+    await this.conn.consume(queue, handler, { prefetch });
+  }
+  close(): Promise<void> {
+    return this.conn.close();
+  }
+}
+const PERSISTENT = Object.freeze({ persistent: true });
+
+// ---------------------------------------------------------------------------
+// RabbitMQ (amqplib)
+// ---------------------------------------------------------------------------
+
+class RabbitDriver implements Driver {
+  readonly system = 'rabbitmq' as const;
+
+  constructor(
+    private readonly conn: amqp.ChannelModel,
+    private readonly ch: amqp.Channel | amqp.ConfirmChannel,
+    readonly confirms: boolean,
+  ) {}
+
+  get serverProperties(): Record<string, unknown> {
+    return this.conn.connection.serverProperties as unknown as Record<string, unknown>;
+  }
+
+  async declareQueue(name: string, durable: boolean): Promise<void> {
+    await this.ch.assertQueue(name, { durable, autoDelete: false });
+  }
+  async deleteQueue(name: string): Promise<void> {
+    await this.ch.deleteQueue(name);
+  }
+  async purgeQueue(name: string): Promise<void> {
+    await this.ch.purgeQueue(name);
+  }
+  async declareExchange(name: string, type: 'fanout' | 'topic' | 'direct'): Promise<void> {
+    await this.ch.assertExchange(name, type, { durable: false, autoDelete: false });
+  }
+  async deleteExchange(name: string): Promise<void> {
+    await this.ch.deleteExchange(name);
+  }
+  async bindQueue(queue: string, exchange: string, key: string): Promise<void> {
+    await this.ch.bindQueue(queue, exchange, key);
+  }
+  publish(exchange: string, key: string, body: Buffer, opts: PublishOpts): Promise<void> | undefined {
+    const options = opts.persistent ? PERSISTENT_AMQP : TRANSIENT_AMQP;
+    if (this.confirms) {
+      return new Promise((resolve, reject) => {
+        (this.ch as amqp.ConfirmChannel).publish(exchange, key, body, options, (err) => (err ? reject(err) : resolve()));
+      });
+    }
+    // amqplib buffers without limit and returns false once over its high-water mark: wait for 'drain'.
+    if (!this.ch.publish(exchange, key, body, options)) return new Promise((resolve) => this.ch.once('drain', () => resolve()));
+    return undefined;
+  }
+  async consume(queue: string, prefetch: number, handler: (m: Delivered) => void): Promise<void> {
+    const ch = this.ch;
+    await ch.prefetch(prefetch);
+    await ch.consume(
+      queue,
+      (m) => {
+        if (m === null) return;
+        handler({ body: m.content, ack: () => ch.ack(m) });
+      },
+      { noAck: false },
+    );
+  }
+  async close(): Promise<void> {
+    try {
+      await this.ch.close();
+    } catch {
+      // already closed
+    }
+    await this.conn.close();
+  }
+}
+const PERSISTENT_AMQP = Object.freeze({ persistent: true });
+const TRANSIENT_AMQP = Object.freeze({ persistent: false });
+
+export const RABBIT_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+export async function openDriver(system: SystemName, url: string, opts: DriverOptions = {}): Promise<Driver> {
+  if (system === 'warren') {
+    return new WarrenDriver(await warrenConnect({ url, heartbeatMs: 0, name: 'bench' }));
+  }
+  const conn = await amqp.connect(url, { timeout: 5000 });
+  conn.on('error', () => {
+    // surfaced through the failing operation
+  });
+  const ch = opts.confirm === true ? await conn.createConfirmChannel() : await conn.createChannel();
+  ch.on('error', () => {
+    // idem
+  });
+  return new RabbitDriver(conn, ch, opts.confirm === true);
+}

@@ -1,0 +1,258 @@
+/**
+ * A producer, consumer or idle-connections process of the end-to-end
+ * benchmarks. Forked by run.ts: argv[2] is the JSON of a WorkerSpec. It
+ * connects, sends { type: 'ready' }, then runs one phase per
+ * { type: 'phase', count } message (count = messages to publish, or
+ * deliveries to wait for) and answers each with { type: 'done', ... }.
+ * { type: 'stop' } closes its connections and exits.
+ */
+import amqp from 'amqplib';
+import { connect as warrenConnect } from '@warren/client';
+import { openDriver, type Driver, type SystemName } from './drivers.js';
+import { percentile, topicWorkload, wallMs, type TopicWorkload } from './common.js';
+
+export type WorkerSpec =
+  | {
+      role: 'producer';
+      system: SystemName;
+      url: string;
+      exchange: string;
+      routingKey: string;
+      /** Cycle through the routing keys of this topic workload instead of routingKey. */
+      topic?: { queues: number; bindingsPerQueue: number };
+      bodySize: number;
+      persistent: boolean;
+      /** RabbitMQ: confirm channel. Warren always confirms. */
+      confirm: boolean;
+      /** Unconfirmed publishes in flight. */
+      window: number;
+      /** Messages per second, paced by a catching-up timer; 0 = as fast as possible. */
+      rate: number;
+      /** Write the publish time (float64 ms) into the first 8 bytes of each body. */
+      timestamp: boolean;
+    }
+  | {
+      role: 'consumer';
+      system: SystemName;
+      url: string;
+      queues: string[];
+      /** Connections to spread the queues' consumers over (one consumer per queue). */
+      connections: number;
+      prefetch: number;
+      /** Read the publish time from each body and report latency percentiles. */
+      latency: boolean;
+    }
+  | { role: 'idle'; system: SystemName; url: string; connections: number };
+
+export interface PhaseReport {
+  type: 'done';
+  count: number;
+  startAt: number;
+  endAt: number;
+  /** Consumer: time of the first and last delivery of the phase. */
+  firstAt?: number;
+  lastAt?: number;
+  bytes?: number;
+  latencyMs?: { p50: number; p99: number; p999: number; max: number; mean: number; samples: number };
+}
+
+const spec = JSON.parse(process.argv[2]!) as WorkerSpec;
+const send = (m: unknown): void => {
+  process.send!(m);
+};
+
+process.on('uncaughtException', (err) => {
+  send({ type: 'error', message: String(err?.stack ?? err) });
+  process.exit(1);
+});
+process.on('unhandledRejection', (err) => {
+  send({ type: 'error', message: String((err as Error)?.stack ?? err) });
+  process.exit(1);
+});
+
+let onPhase: (count: number) => Promise<PhaseReport> | void;
+let closeAll: () => Promise<void>;
+
+if (spec.role === 'producer') {
+  const s = spec;
+  const d = await openDriver(s.system, s.url, { confirm: s.confirm });
+  const workload: TopicWorkload | undefined = s.topic ? topicWorkload(s.topic.queues, s.topic.bindingsPerQueue) : undefined;
+  const keys = workload?.keys;
+  const shared = Buffer.alloc(s.bodySize, 0x61);
+  const opts = { persistent: s.persistent };
+  let inflight = 0;
+  let published = 0;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const settled = (): void => {
+    inflight--;
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const failed = (err: unknown): void => {
+    failure ??= err;
+    settled();
+  };
+  const waitSettle = () => new Promise<void>((r) => (wake = r));
+
+  const publishOne = (i: number): Promise<void> | undefined => {
+    let body = shared;
+    if (s.timestamp) {
+      body = Buffer.alloc(s.bodySize);
+      body.writeDoubleLE(wallMs(), 0);
+    }
+    published++;
+    const p = d.publish(s.exchange, keys === undefined ? s.routingKey : keys[i % keys.length]!, body, opts);
+    if (d.confirms) {
+      inflight++;
+      p!.then(settled, failed);
+      return undefined;
+    }
+    return p;
+  };
+
+  const fast = async (count: number): Promise<void> => {
+    for (let i = 0; i < count; i++) {
+      if (failure !== undefined) throw failure;
+      const p = publishOne(i);
+      if (p !== undefined) await p;
+      while (inflight >= s.window) await waitSettle();
+    }
+  };
+
+  const paced = (count: number): Promise<void> =>
+    new Promise((resolve) => {
+      const t0 = performance.now();
+      let sent = 0;
+      const timer = setInterval(() => {
+        const due = Math.min(count, Math.floor(((performance.now() - t0) * s.rate) / 1000));
+        // Catch up on every message due so far: a late timer does not lower the rate.
+        while (sent < due) void publishOne(sent++);
+        if (sent >= count) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 1);
+    });
+
+  onPhase = async (count) => {
+    const startAt = wallMs();
+    let progress = -1;
+    const watchdog = setInterval(() => {
+      if (published === progress) console.error(`[${s.system} producer] stalled: ${published} of ${count} published, ${inflight} unconfirmed`);
+      progress = published;
+    }, 10_000);
+    published = 0;
+    await (s.rate > 0 ? paced(count) : fast(count));
+    while (inflight > 0) await waitSettle();
+    clearInterval(watchdog);
+    if (failure !== undefined) throw failure;
+    return { type: 'done', count, startAt, endAt: wallMs() };
+  };
+  closeAll = () => d.close();
+} else if (spec.role === 'consumer') {
+  const s = spec;
+  const drivers: Driver[] = [];
+  for (let i = 0; i < Math.max(1, Math.min(s.connections, s.queues.length)); i++) drivers.push(await openDriver(s.system, s.url));
+  let received = 0;
+  let target = 0;
+  let bytes = 0;
+  let firstAt = 0;
+  let lastAt = 0;
+  let phaseStart = 0;
+  let latencies: Float64Array | undefined;
+  let nLat = 0;
+  let finish: (() => void) | undefined;
+  const handler = (m: { body: Buffer; ack(): void }): void => {
+    const now = wallMs();
+    if (latencies !== undefined && nLat < latencies.length) latencies[nLat++] = now - m.body.readDoubleLE(0);
+    m.ack();
+    if (received === phaseStart) firstAt = now;
+    received++;
+    bytes += m.body.length;
+    lastAt = now;
+    if (received >= target && finish !== undefined) {
+      const f = finish;
+      finish = undefined;
+      f();
+    }
+  };
+  for (let q = 0; q < s.queues.length; q++) await drivers[q % drivers.length]!.consume(s.queues[q]!, s.prefetch, handler);
+
+  onPhase = async (count) => {
+    const startAt = wallMs();
+    phaseStart = received;
+    bytes = 0;
+    target += count;
+    latencies = s.latency ? new Float64Array(count) : undefined;
+    nLat = 0;
+    if (received < target) {
+      // Say so when deliveries stop arriving: a hang then shows where it is.
+      let seen = received;
+      const watchdog = setInterval(() => {
+        if (received === seen) console.error(`[${s.system} consumer] stalled: ${received - phaseStart} of ${count} deliveries after ${((wallMs() - startAt) / 1000).toFixed(0)} s`);
+        seen = received;
+      }, 10_000);
+      await new Promise<void>((r) => (finish = r));
+      clearInterval(watchdog);
+    }
+    const report: PhaseReport = { type: 'done', count, startAt, endAt: wallMs(), firstAt, lastAt, bytes };
+    if (latencies !== undefined) {
+      const sorted = latencies.subarray(0, nLat).sort();
+      let sum = 0;
+      for (const v of sorted) sum += v;
+      report.latencyMs = {
+        p50: percentile(sorted, 50),
+        p99: percentile(sorted, 99),
+        p999: percentile(sorted, 99.9),
+        max: sorted[sorted.length - 1] ?? NaN,
+        mean: sum / sorted.length,
+        samples: sorted.length,
+      };
+    }
+    return report;
+  };
+  closeAll = async () => {
+    await Promise.all(drivers.map((d) => d.close()));
+  };
+} else {
+  // Idle connections: no channels, no consumers, just the connection (heartbeats off on Warren's side).
+  const s = spec;
+  const closers: (() => Promise<void>)[] = [];
+  for (let i = 0; i < s.connections; i += 50) {
+    const batch = Array.from({ length: Math.min(50, s.connections - i) }, async () => {
+      if (s.system === 'warren') {
+        const c = await warrenConnect({ url: s.url, heartbeatMs: 0 });
+        closers.push(() => c.close());
+      } else {
+        const c = await amqp.connect(s.url, { timeout: 10_000 });
+        c.on('error', () => {});
+        closers.push(() => c.close());
+      }
+    });
+    await Promise.all(batch);
+  }
+  onPhase = () => {};
+  closeAll = async () => {
+    await Promise.all(closers.map((c) => c().catch(() => {})));
+  };
+}
+
+process.on('message', (m: { type: string; count?: number }) => {
+  if (m.type === 'phase') {
+    void Promise.resolve(onPhase(m.count!)).then(
+      (report) => send(report ?? { type: 'done', count: 0, startAt: 0, endAt: 0 }),
+      (err: unknown) => {
+        send({ type: 'error', message: String((err as Error)?.stack ?? err) });
+        process.exit(1);
+      },
+    );
+  } else if (m.type === 'stop') {
+    void closeAll()
+      .catch(() => {})
+      .finally(() => process.exit(0));
+  }
+});
+process.on('disconnect', () => process.exit(0));
+send({ type: 'ready' });
