@@ -18,6 +18,8 @@ export interface FrameSink {
   readonly destroyed?: boolean;
 }
 
+/** Slabs start small (idle connections cost little) and double up to this. */
+const FIRST_SLAB_SIZE = 4 * 1024;
 const SLAB_SIZE = 64 * 1024;
 /** Bodies at least this large are written as their own chunk instead of copied. */
 const COPY_THRESHOLD = 8 * 1024;
@@ -25,7 +27,9 @@ const COPY_THRESHOLD = 8 * 1024;
 const FLUSH_THRESHOLD = 256 * 1024;
 
 export class FrameWriter {
-  private slab: Buffer = Buffer.allocUnsafeSlow(SLAB_SIZE);
+  /** Allocated on the first send. */
+  private slab: Buffer = Buffer.alloc(0);
+  private slabSize = 0;
   /** Start of the slab region not yet queued as a chunk. */
   private slabStart = 0;
   private slabPos = 0;
@@ -100,7 +104,8 @@ export class FrameWriter {
 
   private newSlab(minSize: number): void {
     if (this.slabPos > this.slabStart) this.chunks.push(this.slab.subarray(this.slabStart, this.slabPos));
-    this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_SIZE, minSize));
+    this.slabSize = this.slabSize === 0 ? FIRST_SLAB_SIZE : Math.min(SLAB_SIZE, this.slabSize * 2);
+    this.slab = Buffer.allocUnsafeSlow(Math.max(this.slabSize, minSize));
     this.slabStart = 0;
     this.slabPos = 0;
   }
