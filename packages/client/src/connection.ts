@@ -1,11 +1,22 @@
 /**
- * The connection: handshake, request/reply, publishing, consuming and the
- * close handshake, over one Transport. Per-socket state (transport, pending
- * requests, publish sequence, delivery tags) is kept apart from what outlives
- * a socket (options, topology, consumers), so reconnecting can be added later
- * by swapping the former and replaying the latter.
+ * The connection: handshake, request/reply, publishing, consuming, automatic
+ * reconnection with topology recovery, and the draining close.
+ *
+ * A Connection outlives its sockets. What belongs to one socket (transport,
+ * request table, delivery-tag session, negotiated values) is a Link; what
+ * outlives it (options, recorded topology, consumers, the publish buffer,
+ * the status stream) lives on the Connection. When a link is lost the
+ * connection schedules reconnect attempts with back-off; on a new link it
+ * first replays the topology (exchanges, queues, exchange bindings, queue
+ * bindings, consumers), then re-attaches the publisher, which re-sends what
+ * was in flight, then runs the requests that were made meanwhile.
+ *
+ * Link states: 'open' (usable), 'recovering' (a new link is up, topology is
+ * being replayed; user requests and publishes wait), 'reconnecting' (no
+ * link; waiting for the next attempt), 'closed' (for good).
  */
 import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import {
   ErrorCodes,
@@ -15,7 +26,10 @@ import {
   WarrenError,
   errors,
   type Arguments,
+  type BindingInfo,
+  type BrokerStatus,
   type ExchangeDeclareOptions,
+  type ExchangeInfo,
   type ExchangeType,
   type Frame,
   type GetOkFrame,
@@ -24,50 +38,89 @@ import {
   type QueueDeclareOptions,
   type QueueDeclareResult,
   type QueueInfo,
-  type ExchangeInfo,
-  type BindingInfo,
-  type BrokerStatus,
 } from '@warren/protocol';
 import { Consumer, type ConsumeOptions, type ConsumerHost, type MessageHandler } from './consumer.js';
-import { ConnectionClosedError, TimeoutError, remoteError, type ReturnedMessage } from './errors.js';
+import { AbortError, ConnectionClosedError, TimeoutError, remoteError, type ReturnedMessage } from './errors.js';
 import { Delivery, Session, type Message } from './message.js';
-import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
+import { backoffDelay, resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { checkFrameSize, checkProperties } from './publish-checks.js';
-import { Publisher } from './publisher.js';
+import { Publisher, type PublishLimits } from './publisher.js';
 import { RequestTable, type ReplyMapper } from './requests.js';
-import { Topology } from './topology.js';
+import { StatusStream, type QueueRenamedEvent, type RecoveryItem, type StatusEvent, type ConnectedEvent, type DisconnectedEvent, type ReconnectingEvent, type BlockedEvent, type UnblockedEvent, type ClosedEvent } from './status.js';
+import { Topology, type BindingRecord, type QueueRecord } from './topology.js';
 import { Transport } from './transport.js';
 
 export const CLIENT_VERSION = '0.1.0';
 
-/** Options for {@link Connection.publish}: message properties plus `mandatory`. */
+/** Options for {@link Connection.publish}: message properties plus `mandatory` and per-call limits. */
 export type PublishOptions = MessageProperties & {
   /** Return the message (reject with MessageReturnedError) when no queue is bound to receive it. */
   mandatory?: boolean;
+  /**
+   * Abort waiting for this publish: the promise rejects with AbortError. If
+   * the message was still buffered it is dropped and never sent; if it was
+   * already written it may still be delivered.
+   */
+  signal?: AbortSignal;
+  /**
+   * Deadline in ms for the broker's confirm, buffering included (TimeoutError,
+   * same rules as `signal`). Defaults to the connection's `publishTimeoutMs`.
+   */
+  timeoutMs?: number;
 };
 
+/** Options for {@link Connection.close}. */
+export interface CloseOptions {
+  /**
+   * How long close() may spend draining (cancelling consumers, waiting for
+   * running handlers and for the confirms of every publish made so far,
+   * including reconnecting to send buffered ones) before it gives up: what is
+   * left then fails with ConnectionClosedError and the connection closes
+   * anyway. Default 30000; Infinity waits as long as it takes.
+   */
+  drainTimeoutMs?: number;
+}
+
+/** close() gives draining this long unless told otherwise. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+
 /**
- * Events of a {@link Connection}. There is deliberately no 'error' event:
- * failures surface through promises and through 'close'.
+ * Events of a {@link Connection}. There is deliberately no 'error' event, so
+ * an EventEmitter without listeners can never crash the process: failures
+ * surface through promises, through {@link Connection.statusEvents} and the status
+ * events below, 'handlerError' (a handler or listener threw), 'recoveryError'
+ * and 'serverError'. Listener exceptions are caught and reported on
+ * 'handlerError'.
+ *
+ * The six status events ('connected', 'disconnected', 'reconnecting',
+ * 'blocked', 'unblocked', 'closed') carry the same object that
+ * {@link Connection.statusEvents} yields.
  */
 export type ConnectionEvents = {
+  connected: [event: ConnectedEvent];
+  disconnected: [event: DisconnectedEvent];
+  reconnecting: [event: ReconnectingEvent];
   /**
    * The server stopped reading from this connection (memory or disk alarm).
    * Until 'unblocked', publishes wait in the client (their promises stay
-   * pending) and close() waits for them.
+   * pending) and close() waits for them (up to its drain deadline).
    */
-  blocked: [reason: string];
-  unblocked: [];
-  /** The connection is closed. `err` is undefined after a normal close (yours, or the server's with code 0), else why it closed. */
+  blocked: [event: BlockedEvent];
+  unblocked: [event: UnblockedEvent];
+  closed: [event: ClosedEvent];
+  /** Same moment as 'closed', kept for compatibility: `err` is undefined after a normal close, else why it closed. */
   close: [err?: WarrenError];
+  /** A server-named queue got a new name after a reconnect; consumers and bindings of the old name already follow it. */
+  queueRenamed: [event: QueueRenamedEvent];
+  /** A recorded topology item could not be re-declared after a reconnect; it was dropped (a consumer is ended with `err`). */
+  recoveryError: [err: WarrenError, item: RecoveryItem];
   /** A mandatory publish came back unroutable (its publish() promise also rejects). */
   return: [msg: ReturnedMessage];
   /** A consumer handler threw or rejected (`msg` set), or an event listener threw (`msg` undefined). */
   handlerError: [err: unknown, msg: Message | undefined];
   /**
    * A connection-level ERROR (requestId 0), e.g. an ack for an unknown delivery
-   * tag. Usually harmless; when fatal, the server's CLOSE follows and 'close'
-   * reports it.
+   * tag. Usually harmless; when fatal, the server's CLOSE follows.
    */
   serverError: [err: WarrenError];
 };
@@ -75,41 +128,65 @@ export type ConnectionEvents = {
 /** Internal: lets tests look at the recorded topology without making it public API. */
 export const kTopology = Symbol('warren.topology');
 
-type State = 'open' | 'closing' | 'closed';
+type LinkState = 'open' | 'recovering' | 'reconnecting' | 'closed';
+
+/** One socket's worth of state. */
+interface Link {
+  readonly transport: Transport;
+  readonly session: Session;
+  readonly requests: RequestTable;
+  readonly openOk: OpenOkFrame;
+  /** We sent CLOSE on it. */
+  closeSent: boolean;
+  /** It ended by a normal close handshake. */
+  graceful: boolean;
+}
 
 const GET_OK_MARK = Symbol('getOk');
 interface GetOkReply {
   [GET_OK_MARK]: GetOkFrame;
 }
 
+/** Thrown inside recovery when its link is gone: the next link starts over. */
+const LINK_GONE = Symbol('link gone');
+
+const noop = (): void => {};
+
 /**
- * An open connection to a Warren broker. Create one with {@link connect}.
- * Every method returns a promise; after the connection closes they reject at
+ * A connection to a Warren broker that reconnects by itself. Create one with
+ * {@link connect}.
+ *
+ * While the link is down: publishes wait in a bounded buffer (see
+ * `maxBufferedPublishes`), requests (declare, bind, get, consume...) wait
+ * for the reconnect, consumers resume by themselves, and acks for messages
+ * of the lost link are no-ops. Requests already sent when the link dropped
+ * reject with a retriable ConnectionClosedError (their outcome is unknown);
+ * unconfirmed publishes are re-sent or rejected per `publishRecovery`.
+ * After the connection is closed for good (close(), gave up reconnecting,
+ * reconnect disabled, or a non-retriable error) every method rejects at
  * once with ConnectionClosedError.
  */
 export class Connection extends EventEmitter<ConnectionEvents> implements ConsumerHost {
-  /** Assigned by the server; shows up in its logs and management tools. */
-  readonly connectionId: string;
-  /** What the server said about itself in OPEN_OK (product, version, ...). */
-  readonly serverProperties: Record<string, unknown>;
-  /** The negotiated largest frame, in bytes, prelude and header included. */
-  readonly frameMax: number;
-  /** The negotiated heartbeat interval in ms (0 = none). */
-  readonly heartbeatMs: number;
-  /** Resolves when the connection closes: null after a normal close, else the reason. Never rejects. */
+  /** Resolves when the connection closes for good: null after a normal close, else the reason. Never rejects. */
   readonly closed: Promise<WarrenError | null>;
 
-  private state: State = 'open';
+  private linkState: LinkState = 'open';
+  /** close() was called: new calls reject, draining is under way. */
+  private closing = false;
+  private link: Link | undefined;
+  private lastOpenOk: OpenOkFrame;
   private readonly options: ResolvedOptions;
-  private readonly transport: Transport;
-  private readonly session: Session;
-  private readonly requests = new RequestTable();
   private readonly publisher: Publisher;
   private readonly topology = new Topology();
+  private readonly statusStream = new StatusStream();
+  private readonly clientId = randomBytes(6).toString('base64url');
+  private openWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private reconnectAttempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private connectAbort: AbortController | undefined;
+  private lastLinkError: WarrenError | undefined;
   private closeReason: WarrenError | undefined;
   private closePromise: Promise<void> | undefined;
-  private closeSent = false;
-  private graceful = false;
   private isBlocked = false;
   private consumerCount = 0;
   private warnedNoHandlerErrorListener = false;
@@ -118,20 +195,40 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   /** @internal Use {@link connect}. */
   constructor(transport: Transport, options: ResolvedOptions, openOk: OpenOkFrame) {
     super();
-    this.transport = transport;
     this.options = options;
-    this.connectionId = openOk.connectionId;
-    this.serverProperties = openOk.properties;
-    this.frameMax = openOk.frameMax;
-    this.heartbeatMs = openOk.heartbeatMs;
-    this.session = new Session(transport);
-    this.publisher = new Publisher(transport, options.publishWindow);
+    this.lastOpenOk = openOk;
+    this.publisher = new Publisher({
+      window: options.publishWindow,
+      maxBuffered: options.maxBufferedPublishes,
+      whenFull: options.whenBufferFull,
+      recovery: options.publishRecovery,
+    });
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
-    transport.setHandlers({ frame: (f) => this.onFrame(f), close: (err) => this.onTransportClose(err) });
-    transport.setFrameMax(openOk.frameMax);
-    transport.startHeartbeat(openOk.heartbeatMs);
+    const link = this.adoptLink(transport, openOk);
+    this.publisher.attach(link.transport);
+    this.setStatus({ type: 'connected', connectionId: openOk.connectionId, reconnected: false, attempts: 0, recoveryErrors: [] });
+  }
+
+  /** Assigned by the server to the current (or last) link; shows up in its logs and management tools. Changes on reconnect. */
+  get connectionId(): string {
+    return this.lastOpenOk.connectionId;
+  }
+
+  /** What the server said about itself in OPEN_OK (product, version, ...), on the current (or last) link. */
+  get serverProperties(): Record<string, unknown> {
+    return this.lastOpenOk.properties;
+  }
+
+  /** The negotiated largest frame, in bytes, prelude and header included (current or last link). */
+  get frameMax(): number {
+    return this.lastOpenOk.frameMax;
+  }
+
+  /** The negotiated heartbeat interval in ms (0 = none), current or last link. */
+  get heartbeatMs(): number {
+    return this.lastOpenOk.heartbeatMs;
   }
 
   /** True while the server has flow-blocked publishers (see the 'blocked' event). */
@@ -139,16 +236,48 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     return this.isBlocked;
   }
 
+  /** True while a link is up and its topology recovered (publishes go straight out). */
+  get isConnected(): boolean {
+    return this.linkState === 'open';
+  }
+
+  /** Publishes accepted but not yet written to a socket (see `maxBufferedPublishes`). */
+  get bufferedPublishes(): number {
+    return this.publisher.buffered;
+  }
+
   /** @internal */
   get [kTopology](): Topology {
     return this.topology;
+  }
+
+  /** @internal For tests: the current link's transport. */
+  private get transport(): Transport | undefined {
+    return this.link?.transport;
+  }
+
+  /**
+   * This connection's status as an async iterable. Each call returns a new
+   * iterator; it first yields the current state (the latest 'connected',
+   * 'disconnected', 'reconnecting' or 'closed' event), then every status
+   * event as it happens, and ends after 'closed'. Leaving the loop
+   * (`break`) unsubscribes. An iterator that is not read keeps at most the
+   * latest 1000 events.
+   *
+   * @example
+   * for await (const s of conn.statusEvents()) {
+   *   if (s.type === 'reconnecting') log.warn(`reconnecting (attempt ${s.attempt}): ${s.error.message}`);
+   * }
+   */
+  statusEvents(): AsyncIterableIterator<StatusEvent> {
+    return this.statusStream.subscribe();
   }
 
   // ---------------------------------------------------------------------------
   // Topology
   // ---------------------------------------------------------------------------
 
-  /** Declares an exchange (idempotent when the attributes match; PRECONDITION_FAILED otherwise). */
+  /** Declares an exchange (idempotent when the attributes match; PRECONDITION_FAILED otherwise). Re-declared after a reconnect. */
   declareExchange(name: string, type: ExchangeType, opts: ExchangeDeclareOptions = {}): Promise<void> {
     return this.request(
       (requestId) => ({ type: FrameType.EXCHANGE_DECLARE, requestId, exchange: name, exchangeType: type, options: opts }),
@@ -164,17 +293,16 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     );
   }
 
-  /** Declares a queue. An empty or omitted name asks the server to pick one; read it from the result. */
+  /**
+   * Declares a queue. An empty or omitted name asks the server to pick one;
+   * read it from the result. Re-declared after a reconnect; a server-named
+   * queue that did not survive gets a new name then ('queueRenamed').
+   */
   declareQueue(name = '', opts: QueueDeclareOptions = {}): Promise<QueueDeclareResult> {
     return this.request(
       (requestId) => ({ type: FrameType.QUEUE_DECLARE, requestId, queue: name, options: opts }),
       (result) => {
-        const r = asRecord(result);
-        const declared: QueueDeclareResult = {
-          queue: typeof r.queue === 'string' ? r.queue : name,
-          messageCount: count(r.messageCount),
-          consumerCount: count(r.consumerCount),
-        };
+        const declared = declareResult(result, name);
         this.topology.queueDeclared(declared.queue, opts, name === '');
         return declared;
       },
@@ -198,26 +326,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       (requestId) => ({ type: FrameType.QUEUE_PURGE, requestId, queue: name }),
       (result) => ({ messageCount: messageCountOf(result) }),
     );
-  }
-
-  /** Lists queues with their counts and attributes (management). */
-  listQueues(): Promise<QueueInfo[]> {
-    return this.request((requestId) => ({ type: FrameType.QUEUE_LIST, requestId }), (result) => result as QueueInfo[]);
-  }
-
-  /** Lists exchanges, the default exchange ('') included (management). */
-  listExchanges(): Promise<ExchangeInfo[]> {
-    return this.request((requestId) => ({ type: FrameType.EXCHANGE_LIST, requestId }), (result) => result as ExchangeInfo[]);
-  }
-
-  /** Lists bindings (queue and exchange destinations) (management). */
-  listBindings(): Promise<BindingInfo[]> {
-    return this.request((requestId) => ({ type: FrameType.BINDING_LIST, requestId }), (result) => result as BindingInfo[]);
-  }
-
-  /** The broker's version, uptime, counts, memory and disk use (management). */
-  status(): Promise<BrokerStatus> {
-    return this.request((requestId) => ({ type: FrameType.STATUS, requestId }), (result) => result as BrokerStatus);
   }
 
   /** Binds a queue to an exchange. */
@@ -248,15 +356,39 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     routingKey: string,
     args: Arguments | undefined,
   ): Promise<void> {
-    const record = { kind, destination, source, routingKey, arguments: args ?? null };
+    const record: BindingRecord = { kind, destination, source, routingKey, arguments: args ?? null };
     const bind = type === FrameType.QUEUE_BIND || type === FrameType.EXCHANGE_BIND;
     return this.request(
-      (requestId) =>
-        kind === 'queue'
-          ? { type: type as 0x15 | 0x16, requestId, queue: destination, exchange: source, routingKey, arguments: record.arguments }
-          : { type: type as 0x17 | 0x18, requestId, destination, source, routingKey, arguments: record.arguments },
+      (requestId) => bindingFrame(type, record, requestId),
       () => (bind ? this.topology.bound(record) : this.topology.unbound(record)),
     );
+  }
+
+  // ---------------------------------------------------------------------------
+  // Management (protocol-spec 8.5: results are server-defined; passed through as received)
+  // ---------------------------------------------------------------------------
+
+  /** Lists queues with their counts and attributes (management). */
+  listQueues(): Promise<QueueInfo[]> {
+    return this.request((requestId) => ({ type: FrameType.QUEUE_LIST, requestId }), asArray<QueueInfo>);
+  }
+
+  /** Lists exchanges, the default exchange ('') included (management). */
+  listExchanges(): Promise<ExchangeInfo[]> {
+    return this.request((requestId) => ({ type: FrameType.EXCHANGE_LIST, requestId }), asArray<ExchangeInfo>);
+  }
+
+  /** Lists bindings (queue and exchange destinations) (management). */
+  listBindings(): Promise<BindingInfo[]> {
+    return this.request((requestId) => ({ type: FrameType.BINDING_LIST, requestId }), asArray<BindingInfo>);
+  }
+
+  /**
+   * The broker's version, uptime, counts, memory and disk use (management
+   * STATUS request). For this connection's own state see {@link statusEvents}.
+   */
+  status(): Promise<BrokerStatus> {
+    return this.request((requestId) => ({ type: FrameType.STATUS, requestId }), (r) => r as BrokerStatus);
   }
 
   // ---------------------------------------------------------------------------
@@ -265,23 +397,29 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
 
   /**
    * Publishes a message and resolves once the server has confirmed it
-   * (stored, for persistent messages to durable queues).
+   * (stored, for persistent messages to durable queues). A resolved publish
+   * is never lost: it survives reconnects and, if persistent to a durable
+   * queue, broker restarts.
    *
    * Rejects with PublishNackedError (the server's code) when refused,
    * MessageReturnedError when `mandatory` and unroutable, MessageTooLargeError
-   * (nothing sent) when it cannot fit one frame, ConnectionClosedError when
-   * the connection drops before the confirm (it may or may not have been
-   * stored: retry idempotently).
+   * (nothing sent) when it cannot fit one frame, PublishBufferFullError when
+   * the buffer is full and `whenBufferFull` is 'reject', AbortError or
+   * TimeoutError per `signal`/`timeoutMs`, and ConnectionClosedError when the
+   * connection is closed for good, or when the link drops before the confirm
+   * and `publishRecovery` is 'reject' (it may or may not have been stored:
+   * retry idempotently). With the default 'resend' it is sent again after
+   * the reconnect instead, so it may be delivered twice.
    *
    * Back-pressure: at most `publishWindow` publishes are unconfirmed, and
-   * none are handed to the socket while its buffer is over 1 MiB or the
-   * server has flow-blocked the connection; later calls wait, in call order,
-   * so an un-awaited loop does not flood the socket. Properties are checked
-   * first (INVALID_ARGUMENT) because a mistyped one would cost the connection.
-   * Do not modify `body` until the promise settles.
+   * none are handed to the socket while its buffer is over 1 MiB, the server
+   * has flow-blocked the connection, or the link is down; later calls wait
+   * in the publish buffer, in call order. Properties are checked first
+   * (INVALID_ARGUMENT) because a mistyped one would cost the connection.
+   * Do not modify `body` until the promise settles (it may be sent again).
    */
   publish(exchange: string, routingKey: string, body: Buffer | Uint8Array | string, opts?: PublishOptions): Promise<void> {
-    if (this.state !== 'open') return Promise.reject(this.closedError());
+    if (this.closing || this.linkState === 'closed') return Promise.reject(this.closedError());
     let buf: Buffer;
     if (Buffer.isBuffer(body)) buf = body;
     else if (typeof body === 'string') buf = Buffer.from(body, 'utf8');
@@ -289,20 +427,29 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     else return Promise.reject(errors.invalidArgument('body must be a Buffer, Uint8Array or string'));
     let properties: MessageProperties | null = null;
     let mandatory = false;
+    let limits: PublishLimits | undefined;
     if (opts !== undefined) {
-      if (opts.mandatory !== undefined) {
-        const { mandatory: m, ...rest } = opts;
+      if (opts.mandatory !== undefined || opts.signal !== undefined || opts.timeoutMs !== undefined) {
+        const { mandatory: m, signal, timeoutMs, ...rest } = opts;
         mandatory = m === true;
         properties = rest;
+        if (signal !== undefined || timeoutMs !== undefined) {
+          if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+          if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
+            return Promise.reject(errors.invalidArgument('timeoutMs must be a non-negative number'));
+          }
+          limits = { signal, timeoutMs: timeoutMs ?? this.options.publishTimeoutMs };
+        }
       } else {
         properties = opts;
       }
     }
+    if (limits === undefined && this.options.publishTimeoutMs > 0) limits = { timeoutMs: this.options.publishTimeoutMs };
     const invalid =
       (properties === null ? undefined : checkProperties(properties)) ??
-      checkFrameSize(this.frameMax, exchange, routingKey, properties, buf.length);
+      checkFrameSize(this.lastOpenOk.frameMax, exchange, routingKey, properties, buf.length);
     if (invalid !== undefined) return Promise.reject(invalid);
-    return this.publisher.publish(exchange, routingKey, buf, properties, mandatory);
+    return this.publisher.publish(exchange, routingKey, buf, properties, mandatory, limits);
   }
 
   // ---------------------------------------------------------------------------
@@ -313,73 +460,127 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    * Starts a consumer. With a handler, each delivery is passed to it (see
    * {@link MessageHandler} for the error rule); without one, iterate the
    * returned Consumer with `for await`. Set `prefetch` to bound unacknowledged
-   * deliveries (and so the iterator's buffer).
+   * deliveries (and so the iterator's buffer and handler concurrency: a slow
+   * consumer never gets more than `prefetch` messages at once). The consumer
+   * is re-subscribed after every reconnect until it is cancelled.
    */
   consume(queue: string, handler: MessageHandler, opts?: ConsumeOptions): Promise<Consumer>;
   consume(queue: string, opts?: ConsumeOptions): Promise<Consumer>;
   consume(queue: string, a?: MessageHandler | ConsumeOptions, b?: ConsumeOptions): Promise<Consumer> {
-    if (this.state !== 'open') return Promise.reject(this.closedError());
+    if (this.closing || this.linkState === 'closed') return Promise.reject(this.closedError());
     const handler = typeof a === 'function' ? a : undefined;
-    const opts = (typeof a === 'function' ? b : a) ?? {};
+    const { signal, timeoutMs, ...wire } = (typeof a === 'function' ? b : a) ?? {};
+    if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+    if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
+      return Promise.reject(errors.invalidArgument('timeoutMs must be a non-negative number'));
+    }
     // The client picks the tag and registers the consumer before sending
     // CONSUME, so deliveries that race the reply still find it.
-    const tag = opts.consumerTag ?? `ctag-${this.connectionId}-${++this.consumerCount}`;
+    const tag = wire.consumerTag ?? `ctag-${this.clientId}-${++this.consumerCount}`;
     if (this.topology.consumers.has(tag)) {
       return Promise.reject(errors.preconditionFailed(`consumer tag "${tag}" is already in use on this connection`));
     }
-    const options: ConsumeOptions = { ...opts, consumerTag: tag };
-    const consumer = new Consumer(this, tag, queue, options, handler);
+    const consumer = new Consumer(this, tag, queue, { ...wire, consumerTag: tag }, handler);
+    this.topology.consumers.set(tag, consumer);
+    const started = this.startConsumer(consumer);
+    if (signal === undefined && !(timeoutMs !== undefined && timeoutMs > 0)) return started;
+    const cancel = (): void => void consumer.cancel().catch(noop);
+    if (signal !== undefined) {
+      signal.addEventListener('abort', cancel, { once: true });
+      void consumer.cancelled.then(() => signal.removeEventListener('abort', cancel));
+    }
+    return withLimits(started, signal, timeoutMs, 'consume() not confirmed', cancel);
+  }
+
+  private startConsumer(consumer: Consumer): Promise<Consumer> {
     const consumers = this.topology.consumers;
-    consumers.set(tag, consumer);
-    return this.request(
-      (requestId) => ({ type: FrameType.CONSUME, requestId, queue, options }),
-      (result) => {
-        const r = typeof result === 'string' ? { consumerTag: result } : asRecord(result);
-        if (typeof r.consumerTag === 'string' && r.consumerTag !== tag && consumers.get(tag) === consumer) {
-          consumers.delete(tag);
-          consumers.set(r.consumerTag, consumer);
-          consumer.retag(r.consumerTag);
-        }
-        return consumer;
-      },
-    ).catch((err: unknown) => {
+    const send = (): Promise<Consumer> => {
+      if (consumer.isEnded || consumer.cancelRequested) return Promise.reject(new ConnectionClosedError('the consumer was cancelled before it started'));
+      const link = this.link;
+      if (this.linkState !== 'open' || link === undefined) return this.whenOpen().then(send);
+      consumer.consumeSent = true;
+      return this.sendRequest(
+        link,
+        (requestId) => ({ type: FrameType.CONSUME, requestId, queue: consumer.queue, options: consumer.options }),
+        (result) => {
+          this.consumeConfirmed(consumer, result);
+          consumer.established = true;
+          return consumer;
+        },
+      );
+    };
+    return send().catch((err: unknown) => {
       if (consumers.get(consumer.tag) === consumer) consumers.delete(consumer.tag);
       consumer.end(err instanceof WarrenError ? err : null, true);
       throw err;
     });
   }
 
+  /** The server may answer CONSUME with another tag than asked for; follow it. */
+  private consumeConfirmed(consumer: Consumer, result: unknown): void {
+    const consumers = this.topology.consumers;
+    const r = typeof result === 'string' ? { consumerTag: result } : asRecord(result);
+    if (typeof r.consumerTag === 'string' && r.consumerTag !== consumer.tag && consumers.get(consumer.tag) === consumer) {
+      consumers.delete(consumer.tag);
+      consumers.set(r.consumerTag, consumer);
+      consumer.retag(r.consumerTag);
+    }
+  }
+
   /** Fetches one message, or null when the queue is empty. Settle it unless `noAck`. */
   get(queue: string, opts: { noAck?: boolean } = {}): Promise<Message | null> {
     const noAck = opts.noAck === true;
+    let session: Session | undefined;
     return this.request(
-      (requestId) => ({ type: FrameType.GET, requestId, queue, options: opts }),
+      (requestId) => {
+        session = this.link!.session;
+        return { type: FrameType.GET, requestId, queue, options: opts };
+      },
       (reply): Message | null => {
         if (typeof reply !== 'object' || reply === null || !(GET_OK_MARK in reply)) return null;
         const f = (reply as GetOkReply)[GET_OK_MARK];
-        return new Delivery(this.session, f.body, f.exchange, f.routingKey, f.properties, f.redelivered, f.deliveryCount, f.deliveryTag, undefined, noAck);
+        return new Delivery(session!, f.body, f.exchange, f.routingKey, f.properties, f.redelivered, f.deliveryCount, f.deliveryTag, undefined, noAck);
       },
     );
   }
 
-  /** @internal Called by Consumer.cancel. */
+  /** @internal Called by Consumer.cancel (and by close()). */
   async cancelConsumer(consumer: Consumer): Promise<void> {
-    // Nothing to do once it ended, or once close() is under way (closing ends it).
-    if (consumer.isEnded || this.state !== 'open') return;
+    consumer.cancelRequested = true;
     const stop = (): void => {
       if (this.topology.consumers.get(consumer.tag) === consumer) this.topology.consumers.delete(consumer.tag);
       consumer.end(null, false);
     };
-    try {
-      // Unregister while the OK is dispatched: nothing after it is routed here.
-      await this.request((requestId) => ({ type: FrameType.CANCEL, requestId, consumerTag: consumer.tag }), stop);
-    } catch (err) {
-      if (err instanceof ConnectionClosedError) return;
-      if (err instanceof WarrenError && err.code === ErrorCodes.NOT_FOUND) {
-        stop(); // the broker no longer knows it: it is cancelled
+    for (;;) {
+      if (consumer.isEnded) return;
+      const link = this.link;
+      // No link, or the broker never heard of it on this one: nothing to tell the broker.
+      if (link === undefined || this.linkState === 'closed' || (!consumer.established && !consumer.consumeSent)) {
+        stop();
         return;
       }
-      throw err;
+      if (this.linkState === 'recovering') {
+        // Recovery skips (and stops) it; wait for the link to open, then look again.
+        try {
+          await this.whenOpen();
+        } catch {
+          stop();
+          return;
+        }
+        continue;
+      }
+      try {
+        // Unregister while the OK is dispatched: nothing after it is routed here.
+        await this.sendRequest(link, (requestId) => ({ type: FrameType.CANCEL, requestId, consumerTag: consumer.tag }), stop);
+        return;
+      } catch (err) {
+        // The link died (the broker dropped the consumer with it) or the broker no longer knows it: cancelled either way.
+        if (err instanceof ConnectionClosedError || (err instanceof WarrenError && err.code === ErrorCodes.NOT_FOUND)) {
+          stop();
+          return;
+        }
+        throw err;
+      }
     }
   }
 
@@ -404,36 +605,65 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   // ---------------------------------------------------------------------------
 
   /**
-   * Closes gracefully: new calls reject at once, publishes already made are
-   * awaited until confirmed (or failed), then CLOSE is sent and CLOSE_OK
-   * awaited (up to `timeoutMs`). Resolves once the socket is closed; never
-   * rejects. Idempotent. Waiting for confirms has no deadline of its own: while
-   * the server keeps the connection flow-blocked, close() waits with it.
+   * Closes gracefully, draining first: new calls reject at once; consumers
+   * are cancelled (no new deliveries); running handler calls are awaited;
+   * every publish made so far is awaited until confirmed or failed (while
+   * reconnecting, the client keeps trying so buffered publishes go out);
+   * then CLOSE is sent and CLOSE_OK awaited (up to `timeoutMs`). The drain
+   * is bounded by `drainTimeoutMs` (default 30 s): past it, what is left
+   * fails with ConnectionClosedError. Resolves once the connection is closed;
+   * never rejects. Idempotent (later calls return the first call's promise).
    */
-  close(): Promise<void> {
+  close(opts: CloseOptions = {}): Promise<void> {
     if (this.closePromise !== undefined) return this.closePromise;
-    if (this.state === 'closed') return Promise.resolve();
-    this.state = 'closing';
-    this.closePromise = this.runClose();
+    if (this.linkState === 'closed') return Promise.resolve();
+    this.closing = true;
+    this.closePromise = this.runClose(opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
     return this.closePromise;
   }
 
-  /** Same as {@link close}: `await using conn = await connect(...)`. */
+  /** Same as {@link close} with its defaults: `await using conn = await connect(...)`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
 
-  private async runClose(): Promise<void> {
-    await this.publisher.whenIdle();
-    if (this.state === 'closed') return;
-    this.closeSent = true;
-    // Deliveries after CLOSE are requeued by the server; settling them is pointless.
-    this.session.open = false;
-    this.transport.send({ type: FrameType.CLOSE, code: 0, name: 'OK', message: 'closed by client' });
+  private async runClose(drainTimeoutMs: number): Promise<void> {
+    let expired = false;
     let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      if (Number.isFinite(drainTimeoutMs)) {
+        timer = setTimeout(() => {
+          expired = true;
+          resolve();
+        }, Math.max(0, drainTimeoutMs));
+      }
+    });
+    const within = (p: Promise<unknown>): Promise<unknown> => Promise.race([p.then(noop, noop), deadline]);
+    const consumers = [...this.topology.consumers.values()];
+    try {
+      // Stop consuming, then let running handlers finish (they may still ack).
+      await within(Promise.all(consumers.map((c) => this.cancelConsumer(c).catch(noop))));
+      if (!expired) await within(Promise.all(consumers.map((c) => c.whenIdle())));
+      if (!expired) await within(this.publisher.whenIdle());
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.linkState === 'closed') return;
+    if (expired) {
+      this.publisher.failAll(new ConnectionClosedError(`close(): not confirmed within the drain deadline of ${drainTimeoutMs} ms`));
+    }
+    const link = this.link;
+    if (link === undefined) {
+      this.finalize(undefined);
+      return;
+    }
+    link.closeSent = true;
+    // Deliveries after CLOSE are requeued by the server; settling them is pointless.
+    link.session.open = false;
+    link.transport.send({ type: FrameType.CLOSE, code: 0, name: 'OK', message: 'closed by client' });
     if (this.options.timeoutMs > 0) {
       timer = setTimeout(
-        () => this.transport.destroy(new TimeoutError(`no CLOSE_OK within ${this.options.timeoutMs} ms`)),
+        () => link.transport.destroy(new TimeoutError(`no CLOSE_OK within ${this.options.timeoutMs} ms`)),
         this.options.timeoutMs,
       );
     }
@@ -443,47 +673,285 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
 
   private closedError(): ConnectionClosedError {
     const cause = this.closeReason;
-    if (this.state === 'closing') return new ConnectionClosedError('connection is closing');
+    if (this.closing && this.linkState !== 'closed') return new ConnectionClosedError('connection is closing');
     return new ConnectionClosedError(cause === undefined ? 'connection is closed' : `connection is closed: ${cause.message}`, { cause });
   }
 
-  private onTransportClose(reason: WarrenError): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.session.open = false;
-    const err = this.graceful ? undefined : reason;
-    this.closeReason = err;
+  // ---------------------------------------------------------------------------
+  // Links, reconnection and recovery
+  // ---------------------------------------------------------------------------
+
+  private adoptLink(transport: Transport, openOk: OpenOkFrame): Link {
+    const link: Link = { transport, session: new Session(transport), requests: new RequestTable(), openOk, closeSent: false, graceful: false };
+    this.link = link;
+    this.lastOpenOk = openOk;
+    transport.setHandlers({ frame: (f) => this.onFrame(link, f), close: (err) => this.onLinkClosed(link, err) });
+    transport.setFrameMax(openOk.frameMax);
+    transport.startHeartbeat(openOk.heartbeatMs);
+    return link;
+  }
+
+  private onLinkClosed(link: Link, reason: WarrenError): void {
+    if (link !== this.link) return;
+    this.link = undefined;
+    link.session.open = false;
+    const wasOpen = this.linkState === 'open';
+    const err = link.graceful ? undefined : reason;
     const failure =
       err === undefined
-        ? new ConnectionClosedError(this.closeSent ? 'connection closed by the client' : 'connection closed by the server')
+        ? new ConnectionClosedError(link.closeSent ? 'connection closed by the client' : 'connection closed by the server')
         : err instanceof ConnectionClosedError
           ? err
           : new ConnectionClosedError(`connection closed: ${err.message}`, { cause: err });
-    this.requests.failAll(failure);
+    link.requests.failAll(failure);
+    if (this.linkState === 'closed') return;
+    const retry = this.options.reconnect !== false && !link.closeSent && err !== undefined && err.retriable;
+    if (!retry) {
+      if (wasOpen && err !== undefined && !link.closeSent) this.setStatus({ type: 'disconnected', error: err, willReconnect: false });
+      this.finalize(err);
+      return;
+    }
+    this.linkState = 'reconnecting';
+    this.lastLinkError = err;
+    this.publisher.detach(failure);
+    for (const consumer of this.topology.consumers.values()) consumer.linkLost();
+    if (wasOpen) this.setStatus({ type: 'disconnected', error: err, willReconnect: true });
+    if (this.isBlocked) {
+      this.isBlocked = false;
+      this.setStatus({ type: 'unblocked' });
+    }
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    const policy = this.options.reconnect;
+    if (policy === false || this.linkState !== 'reconnecting') return;
+    const attempt = ++this.reconnectAttempt;
+    const last = this.lastLinkError ?? new ConnectionClosedError('connection lost');
+    if (attempt > policy.maxRetries) {
+      this.finalize(new ConnectionClosedError(`gave up reconnecting after ${attempt - 1} attempts: ${last.message}`, { cause: last }));
+      return;
+    }
+    const delayMs = backoffDelay(attempt, policy);
+    this.setStatus({ type: 'reconnecting', attempt, delayMs, error: last });
+    if (this.linkState !== 'reconnecting') return; // a listener closed us
+    this.reconnectTimer = setTimeout(() => this.attemptReconnect(), delayMs);
+  }
+
+  private attemptReconnect(): void {
+    this.reconnectTimer = undefined;
+    if (this.linkState !== 'reconnecting') return;
+    const ac = new AbortController();
+    this.connectAbort = ac;
+    openLink(this.options, ac.signal, (transport, openOk) => {
+      this.connectAbort = undefined;
+      const link = this.adoptLink(transport, openOk);
+      this.linkState = 'recovering';
+      this.recover(link).catch((err: unknown) => {
+        // A bug in recovery must not leave the connection half-open: drop the link and retry.
+        link.transport.destroy(new ConnectionClosedError(`recovery failed: ${String(err)}`, { cause: err }));
+      });
+    }).then(undefined, (err: unknown) => {
+      if (this.connectAbort === ac) this.connectAbort = undefined;
+      if (this.linkState !== 'reconnecting') return;
+      const e = err instanceof WarrenError ? err : new ConnectionClosedError(`reconnect failed: ${String(err)}`, { cause: err });
+      this.lastLinkError = e;
+      // Refused for good (bad credentials, unsupported version): retrying cannot help.
+      if (!e.retriable) this.finalize(e);
+      else this.scheduleReconnect();
+    });
+  }
+
+  /**
+   * Replays the recorded topology on a new link in dependency order, each
+   * stage pipelined, then opens the link for publishes and waiting requests.
+   * Items the broker refuses are reported and dropped; RESOURCE_LOCKED (the
+   * broker has not yet noticed that our old socket is gone and still holds
+   * its exclusive queue or consumer) drops the link to try again later.
+   */
+  private async recover(link: Link): Promise<void> {
+    const topo = this.topology;
+    const recoveryErrors: WarrenError[] = [];
+    const failed = (item: RecoveryItem, drop: (err: WarrenError) => void) => (err: unknown): void => {
+      if (this.link !== link || !(err instanceof WarrenError) || err instanceof ConnectionClosedError) throw LINK_GONE;
+      if (err.code === ErrorCodes.RESOURCE_LOCKED) {
+        link.transport.destroy(new ConnectionClosedError(`recovery: ${err.message}; retrying on a new connection`, { cause: err }));
+        throw LINK_GONE;
+      }
+      drop(err);
+      recoveryErrors.push(err);
+      this.safeEmit('recoveryError', err, item);
+    };
+    const stage = async (jobs: Promise<unknown>[]): Promise<void> => {
+      await Promise.all(jobs);
+      if (this.link !== link) throw LINK_GONE;
+    };
+    try {
+      await stage(
+        [...topo.exchanges.values()].map((x) =>
+          this.sendRequest(link, (requestId) => ({ type: FrameType.EXCHANGE_DECLARE, requestId, exchange: x.name, exchangeType: x.type, options: x.options }), noop).catch(
+            failed({ kind: 'exchange', name: x.name }, () => topo.exchangeDeleted(x.name)),
+          ),
+        ),
+      );
+      await stage(
+        [...topo.queues.values()].map((q) =>
+          this.recoverQueue(link, q).catch(failed({ kind: 'queue', name: q.name }, () => this.dropQueue(q.name))),
+        ),
+      );
+      const bindings = [...topo.bindings.values()];
+      for (const kind of ['exchange', 'queue'] as const) {
+        await stage(
+          bindings
+            .filter((b) => b.kind === kind)
+            .map((b) =>
+              this.sendRequest(link, (requestId) => bindingFrame(kind === 'queue' ? FrameType.QUEUE_BIND : FrameType.EXCHANGE_BIND, b, requestId), noop).catch(
+                failed(
+                  { kind: 'binding', destinationKind: b.kind, destination: b.destination, source: b.source, routingKey: b.routingKey },
+                  () => topo.unbound(b),
+                ),
+              ),
+            ),
+        );
+      }
+      const consumers: Consumer[] = [];
+      for (const c of topo.consumers.values()) {
+        if (!c.established || c.isEnded) continue; // not started yet: its own consume() call sends it
+        if (c.cancelRequested || this.closing) {
+          topo.consumers.delete(c.tag);
+          c.end(null, true);
+          continue;
+        }
+        consumers.push(c);
+      }
+      await stage(
+        consumers.map((c) => {
+          c.consumeSent = true;
+          return this.sendRequest(link, (requestId) => ({ type: FrameType.CONSUME, requestId, queue: c.queue, options: c.options }), (r) =>
+            this.consumeConfirmed(c, r),
+          ).catch(
+            failed({ kind: 'consumer', tag: c.tag, queue: c.queue }, (err) => {
+              if (topo.consumers.get(c.tag) === c) topo.consumers.delete(c.tag);
+              c.end(err, true);
+            }),
+          );
+        }),
+      );
+    } catch (err) {
+      if (err === LINK_GONE) return;
+      throw err;
+    }
+    this.linkOpened(link, recoveryErrors);
+  }
+
+  /** A server-named queue: keep the old name if the queue survived (passive check), else declare a new one. */
+  private async recoverQueue(link: Link, q: QueueRecord): Promise<void> {
+    const declare = (name: string, options: QueueDeclareOptions): Promise<QueueDeclareResult> =>
+      this.sendRequest(link, (requestId) => ({ type: FrameType.QUEUE_DECLARE, requestId, queue: name, options }), (r) => declareResult(r, name));
+    if (!q.serverNamed) {
+      await declare(q.name, q.options);
+      return;
+    }
+    if (q.options.exclusive !== true) {
+      try {
+        await declare(q.name, { ...q.options, passive: true });
+        return;
+      } catch (err) {
+        if (!(err instanceof WarrenError) || (err.code !== ErrorCodes.NOT_FOUND && err.code !== ErrorCodes.RESOURCE_LOCKED)) throw err;
+      }
+    }
+    const { queue } = await declare('', q.options);
+    if (queue !== q.name) this.renameQueue(q.name, queue);
+  }
+
+  private renameQueue(oldName: string, newName: string): void {
+    this.topology.queueRenamed(oldName, newName);
+    for (const c of this.topology.consumers.values()) if (c.queue === oldName) c.renameQueue(newName);
+    this.safeEmit('queueRenamed', { oldName, newName });
+  }
+
+  private dropQueue(name: string): void {
+    this.topology.queueDeleted(name);
+  }
+
+  /** Recovery done: publishes flow again, waiting requests go out. */
+  private linkOpened(link: Link, recoveryErrors: WarrenError[]): void {
+    if (this.link !== link || this.linkState !== 'recovering') return;
+    this.linkState = 'open';
+    const attempts = this.reconnectAttempt;
+    this.reconnectAttempt = 0;
+    this.lastLinkError = undefined;
+    const frameMax = link.openOk.frameMax;
+    this.publisher.rejectBuffered((e) => checkFrameSize(frameMax, e.exchange, e.routingKey, e.properties, e.body.length));
+    this.publisher.attach(link.transport);
+    const waiters = this.openWaiters;
+    this.openWaiters = [];
+    for (const w of waiters) w.resolve();
+    this.setStatus({ type: 'connected', connectionId: link.openOk.connectionId, reconnected: true, attempts, recoveryErrors });
+  }
+
+  /** Resolves when a link is open (at once if it is); rejects if the connection closes for good first. */
+  private whenOpen(): Promise<void> {
+    if (this.linkState === 'open') return Promise.resolve();
+    if (this.linkState === 'closed') return Promise.reject(this.closedError());
+    return new Promise((resolve, reject) => this.openWaiters.push({ resolve, reject }));
+  }
+
+  /** Closed for good: everything still waiting fails, consumers end, 'closed' is reported. */
+  private finalize(err: WarrenError | undefined): void {
+    if (this.linkState === 'closed') return;
+    this.linkState = 'closed';
+    this.closeReason = err;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.connectAbort?.abort();
+    this.connectAbort = undefined;
+    const failure =
+      err === undefined
+        ? new ConnectionClosedError(this.closing ? 'connection closed by the client' : 'connection closed by the server')
+        : err instanceof ConnectionClosedError
+          ? err
+          : new ConnectionClosedError(`connection closed: ${err.message}`, { cause: err });
+    const link = this.link;
+    if (link !== undefined) {
+      this.link = undefined;
+      link.session.open = false;
+      link.requests.failAll(failure);
+      link.transport.destroy(failure);
+    }
     this.publisher.failAll(failure);
+    const waiters = this.openWaiters;
+    this.openWaiters = [];
+    for (const w of waiters) w.reject(failure);
     for (const consumer of this.topology.consumers.values()) consumer.end(err === undefined ? null : failure, true);
     this.resolveClosed(err ?? null);
+    this.setStatus({ type: 'closed', error: err });
     this.safeEmit('close', err);
+  }
+
+  private setStatus(event: StatusEvent): void {
+    this.statusStream.push(event);
+    this.safeEmit(event.type, event as never);
   }
 
   // ---------------------------------------------------------------------------
   // Inbound frames
   // ---------------------------------------------------------------------------
 
-  private onFrame(frame: Frame): void {
+  private onFrame(link: Link, frame: Frame): void {
     // After our CLOSE only CLOSE and CLOSE_OK matter (protocol-spec 4.5).
-    if (this.closeSent && frame.type !== FrameType.CLOSE && frame.type !== FrameType.CLOSE_OK) return;
+    if (link.closeSent && frame.type !== FrameType.CLOSE && frame.type !== FrameType.CLOSE_OK) return;
     switch (frame.type) {
       case FrameType.DELIVER: {
         const consumer = this.topology.consumers.get(frame.consumerTag);
         if (consumer === undefined) {
           // Raced a cancel: hand it back instead of leaving it unacked.
-          if (this.session.open) this.session.reject(frame.deliveryTag, true);
+          if (link.session.open) link.session.reject(frame.deliveryTag, true);
           return;
         }
         consumer.deliver(
           new Delivery(
-            this.session,
+            link.session,
             frame.body,
             frame.exchange,
             frame.routingKey,
@@ -501,14 +969,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
         this.publisher.confirm(frame.seq, frame.multiple);
         return;
       case FrameType.OK:
-        this.requests.reply(frame.requestId, frame.result);
+        link.requests.reply(frame.requestId, frame.result);
         return;
       case FrameType.GET_OK:
-        this.requests.reply(frame.requestId, { [GET_OK_MARK]: frame } satisfies GetOkReply);
+        link.requests.reply(frame.requestId, { [GET_OK_MARK]: frame } satisfies GetOkReply);
         return;
       case FrameType.ERROR: {
         const err = remoteError(frame.code, frame.name, frame.message, frame.details);
-        if (frame.requestId === 0 || !this.requests.fail(frame.requestId, err)) this.safeEmit('serverError', err);
+        if (frame.requestId === 0 || !link.requests.fail(frame.requestId, err)) this.safeEmit('serverError', err);
         return;
       }
       case FrameType.PUBLISH_NACK:
@@ -538,38 +1006,48 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
         if (frame.blocked === this.isBlocked) return;
         this.isBlocked = frame.blocked;
         this.publisher.setBlocked(frame.blocked);
-        if (frame.blocked) this.safeEmit('blocked', frame.reason);
-        else this.safeEmit('unblocked');
+        this.setStatus(frame.blocked ? { type: 'blocked', reason: frame.reason } : { type: 'unblocked' });
         return;
       case FrameType.HEARTBEAT:
         return;
       case FrameType.CLOSE: {
         // Crossing CLOSEs count as the close we asked for; code 0 is a normal close.
-        if (this.closeSent || frame.code === 0) this.graceful = true;
+        if (link.closeSent || frame.code === 0) link.graceful = true;
         const err = remoteError(frame.code, frame.name, frame.message);
-        this.transport.send({ type: FrameType.CLOSE_OK });
-        this.session.open = false;
-        this.transport.end(err);
+        link.transport.send({ type: FrameType.CLOSE_OK });
+        link.session.open = false;
+        link.transport.end(err);
         return;
       }
       case FrameType.CLOSE_OK:
-        if (this.closeSent) {
-          this.graceful = true;
-          this.transport.end(new ConnectionClosedError('connection closed by the client'));
+        if (link.closeSent) {
+          link.graceful = true;
+          link.transport.end(new ConnectionClosedError('connection closed by the client'));
         }
         return;
       default: {
         const err = new ProtocolError(ErrorCodes.COMMAND_INVALID, `unexpected frame 0x${frame.type.toString(16)} from the server`);
-        this.transport.send({ type: FrameType.CLOSE, code: err.code, name: err.name, message: err.message });
-        this.transport.end(err);
+        link.transport.send({ type: FrameType.CLOSE, code: err.code, name: err.name, message: err.message });
+        link.transport.end(err);
       }
     }
   }
 
+  /** A user request: rejected once closing; waits for the link while reconnecting. */
   private request<T>(build: (requestId: number) => Frame, map: ReplyMapper<T>): Promise<T> {
-    if (this.state !== 'open') return Promise.reject(this.closedError());
-    const { id, promise } = this.requests.start(map);
-    this.transport.send(build(id));
+    if (this.closing || this.linkState === 'closed') return Promise.reject(this.closedError());
+    return this.requestWhenOpen(build, map);
+  }
+
+  private requestWhenOpen<T>(build: (requestId: number) => Frame, map: ReplyMapper<T>): Promise<T> {
+    const link = this.link;
+    if (this.linkState === 'open' && link !== undefined) return this.sendRequest(link, build, map);
+    return this.whenOpen().then(() => this.requestWhenOpen(build, map));
+  }
+
+  private sendRequest<T>(link: Link, build: (requestId: number) => Frame, map: ReplyMapper<T>): Promise<T> {
+    const { id, promise } = link.requests.start(map);
+    link.transport.send(build(id));
     return promise;
   }
 
@@ -583,6 +1061,24 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   }
 }
 
+function bindingFrame(type: number, b: BindingRecord, requestId: number): Frame {
+  return b.kind === 'queue'
+    ? { type: type as 0x15 | 0x16, requestId, queue: b.destination, exchange: b.source, routingKey: b.routingKey, arguments: b.arguments }
+    : { type: type as 0x17 | 0x18, requestId, destination: b.destination, source: b.source, routingKey: b.routingKey, arguments: b.arguments };
+}
+
+function declareResult(result: unknown, name: string): QueueDeclareResult {
+  const r = asRecord(result);
+  return {
+    queue: typeof r.queue === 'string' ? r.queue : name,
+    messageCount: count(r.messageCount),
+    consumerCount: count(r.consumerCount),
+  };
+}
+
+function asArray<T>(v: unknown): T[] {
+  return Array.isArray(v) ? (v as T[]) : [];
+}
 function asRecord(v: unknown): Record<string, unknown> {
   return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
 }
@@ -594,34 +1090,60 @@ function messageCountOf(result: unknown): number {
 }
 
 /**
- * Opens a connection: TCP connect, OPEN, then OPEN_OK (or the server's ERROR,
- * as a typed rejection). `timeoutMs` bounds the whole handshake (TimeoutError);
- * `signal` aborts it (rejects with `signal.reason`).
- *
- * @example
- * const conn = await connect('warren://guest:guest@127.0.0.1:5680');
+ * `p`, or AbortError / TimeoutError if `signal` fires or `timeoutMs` passes
+ * first; `onGiveUp` then undoes what `p` was doing. `p` is always observed,
+ * so its late rejection is never unhandled.
  */
-export function connect(url?: string | ConnectOptions): Promise<Connection> {
-  let options: ResolvedOptions;
-  try {
-    options = resolveOptions(url);
-  } catch (err) {
-    return Promise.reject(err);
-  }
-  const signal = options.signal;
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise<Connection>((resolve, reject) => {
+function withLimits<T>(p: Promise<T>, signal: AbortSignal | undefined, timeoutMs: number | undefined, what: string, onGiveUp: () => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (): boolean => {
+      if (done) return false;
+      done = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      return true;
+    };
+    const giveUp = (err: WarrenError): void => {
+      if (!finish()) return;
+      reject(err);
+      onGiveUp();
+    };
+    const onAbort = (): void => giveUp(new AbortError(signal!.reason));
+    if (timeoutMs !== undefined && timeoutMs > 0) timer = setTimeout(() => giveUp(new TimeoutError(`${what} within ${timeoutMs} ms`)), timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        if (finish()) resolve(v);
+      },
+      (err: unknown) => {
+        if (finish()) reject(err);
+      },
+    );
+  });
+}
+
+/**
+ * TCP connect, OPEN, then OPEN_OK (or the server's ERROR, as a typed
+ * rejection). On OPEN_OK, `adopt` is called synchronously, inside the frame
+ * dispatch, so frames right behind OPEN_OK reach whatever handlers it
+ * installs. `options.timeoutMs` bounds the whole handshake (TimeoutError);
+ * `signal` aborts it (AbortError with `cause` = signal.reason).
+ */
+function openLink(options: ResolvedOptions, signal: AbortSignal | undefined, adopt: (transport: Transport, openOk: OpenOkFrame) => void): Promise<void> {
+  if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
+  return new Promise<void>((resolve, reject) => {
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
-    const onAbort = (): void => fail(signal!.reason, true);
-    const fail = (err: unknown, destroy: boolean): void => {
+    const onAbort = (): void => fail(new AbortError(signal!.reason), true);
+    const fail = (err: WarrenError, destroy: boolean): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      const reason = err instanceof WarrenError ? err : new ConnectionClosedError('connect aborted', { cause: err });
-      if (destroy) transport.destroy(reason);
-      else transport.end(reason);
+      if (destroy) transport.destroy(err);
+      else transport.end(err);
       reject(err);
     };
     const socket = net.connect({ host: options.host, port: options.port });
@@ -637,8 +1159,14 @@ export function connect(url?: string | ConnectOptions): Promise<Connection> {
             settled = true;
             clearTimeout(timer);
             signal?.removeEventListener('abort', onAbort);
-            // Built synchronously so frames right behind OPEN_OK reach it.
-            resolve(new Connection(transport, options, frame));
+            try {
+              adopt(transport, frame);
+            } catch (err) {
+              transport.destroy(new ConnectionClosedError(`internal client error: ${String(err)}`, { cause: err }));
+              reject(err);
+              return;
+            }
+            resolve();
             return;
           }
           case FrameType.ERROR:
@@ -681,4 +1209,29 @@ export function connect(url?: string | ConnectOptions): Promise<Connection> {
       });
     });
   });
+}
+
+/**
+ * Opens a connection: TCP connect, OPEN, then OPEN_OK (or the server's ERROR,
+ * as a typed rejection). This first connect is not retried: it fails fast
+ * (ConnectionClosedError when nothing listens, the server's error when it
+ * refuses). `timeoutMs` bounds the handshake (TimeoutError); `signal` aborts
+ * it (AbortError, `cause` = signal.reason). Once connected, the connection
+ * reconnects by itself (see {@link ConnectOptions.reconnect}).
+ *
+ * @example
+ * const conn = await connect('warren://guest:guest@127.0.0.1:5680');
+ * conn.on('reconnecting', (e) => log.warn(`broker link lost: ${e.error.message}; retry #${e.attempt} in ${e.delayMs} ms`));
+ */
+export function connect(url?: string | ConnectOptions): Promise<Connection> {
+  let options: ResolvedOptions;
+  try {
+    options = resolveOptions(url);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  let conn: Connection | undefined;
+  return openLink(options, options.signal, (transport, openOk) => {
+    conn = new Connection(transport, options, openOk);
+  }).then(() => conn!);
 }

@@ -98,3 +98,42 @@ export class MessageTooLargeError extends WarrenError {
   }
 }
 brand(MessageTooLargeError, 'warren.client.MessageTooLargeError');
+
+/**
+ * Code of {@link AbortError}: client-side only, never sent on the wire, and
+ * not in the protocol's catalogue (499 as in "client closed request").
+ */
+export const ABORTED = 499;
+
+/**
+ * The caller's AbortSignal fired before the operation finished. `cause` is
+ * `signal.reason`. Its `name` is "AbortError" (not a catalogue name) so that
+ * the usual `err.name === 'AbortError'` checks recognise it. Not retriable:
+ * you asked for it. An aborted publish that had already been written to the
+ * socket may still be delivered.
+ */
+export class AbortError extends WarrenError {
+  constructor(reason?: unknown) {
+    super(ABORTED, reason instanceof Error && reason.message !== '' ? `aborted: ${reason.message}` : 'the operation was aborted', {
+      cause: reason,
+    });
+    Object.defineProperty(this, 'name', { value: 'AbortError' });
+  }
+}
+brand(AbortError, 'warren.client.AbortError');
+
+/**
+ * `whenBufferFull: 'reject'` and the publish buffer (publishes accepted but not
+ * yet written to a socket: while disconnected, flow-blocked or waiting for the
+ * publish window) already holds `maxBufferedPublishes`. Nothing was sent.
+ * Retriable (RESOURCE_LIMIT): try again once the connection catches up.
+ */
+export class PublishBufferFullError extends WarrenError {
+  /** The configured maxBufferedPublishes. */
+  readonly limit: number;
+  constructor(limit: number) {
+    super(ErrorCodes.RESOURCE_LIMIT, `the publish buffer is full (${limit} publishes waiting to be sent)`);
+    this.limit = limit;
+  }
+}
+brand(PublishBufferFullError, 'warren.client.PublishBufferFullError');

@@ -1,18 +1,58 @@
 /**
  * @warren/client: the Node.js client for the Warren message broker.
  *
+ * A connection survives broker restarts and network drops: it reconnects
+ * with back-off, re-declares the exchanges, queues, bindings and consumers
+ * declared through it, re-sends publishes whose confirm was lost, buffers
+ * publishes (bounded) while down, and makes acks of stale deliveries no-ops.
+ * Nothing throws asynchronously and there is no 'error' event: watch
+ * `conn.statusEvents()` (or the 'disconnected' / 'reconnecting' /
+ * 'connected' / 'closed' events) and 'handlerError'.
+ *
  * @example
  * import { connect } from '@warren/client';
  * await using conn = await connect('warren://guest:guest@127.0.0.1:5680');
  * await conn.declareQueue('jobs', { durable: true });
- * await conn.publish('', 'jobs', JSON.stringify({ id: 1 }), { persistent: true });
+ * await conn.publish('', 'jobs', JSON.stringify({ id: 1 }), { persistent: true, timeoutMs: 5000 });
  * const consumer = await conn.consume('jobs', { prefetch: 10 });
  * for await (const msg of consumer) { handle(msg.body); msg.ack(); }
+ *
+ * @example
+ * // Watching the link.
+ * for await (const s of conn.statusEvents()) {
+ *   if (s.type === 'reconnecting') console.warn(`lost the broker (${s.error.message}); attempt ${s.attempt} in ${s.delayMs} ms`);
+ * }
  */
-export { connect, Connection, type ConnectionEvents, type PublishOptions } from './connection.js';
+export {
+  connect,
+  Connection,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  type CloseOptions,
+  type ConnectionEvents,
+  type PublishOptions,
+} from './connection.js';
 export { Consumer, type ConsumeOptions, type MessageHandler } from './consumer.js';
 export type { Message } from './message.js';
-export { parseUrl, DEFAULT_PORT, type ConnectOptions, type ParsedUrl } from './options.js';
+export {
+  parseUrl,
+  backoffDelay,
+  DEFAULT_PORT,
+  DEFAULT_RECONNECT,
+  type ConnectOptions,
+  type ParsedUrl,
+  type ReconnectOptions,
+} from './options.js';
+export type {
+  StatusEvent,
+  ConnectedEvent,
+  DisconnectedEvent,
+  ReconnectingEvent,
+  BlockedEvent,
+  UnblockedEvent,
+  ClosedEvent,
+  QueueRenamedEvent,
+  RecoveryItem,
+} from './status.js';
 export {
   WarrenError,
   ProtocolError,
@@ -23,6 +63,9 @@ export {
   MessageReturnedError,
   PublishNackedError,
   MessageTooLargeError,
+  AbortError,
+  PublishBufferFullError,
+  ABORTED,
   type ErrorName,
   type ErrorCode,
   type ReturnedMessage,

@@ -23,18 +23,30 @@ export interface Message {
   readonly deliveryTag: number;
   /** The consumer it was delivered to; undefined for {@link Connection.get}. */
   readonly consumerTag: string | undefined;
-  /** True once acked, nacked or rejected (by this message or a `multiple` one), for noAck deliveries, or after the connection closed. */
+  /**
+   * True once acked, nacked or rejected (by this message or a `multiple` one),
+   * for noAck deliveries, and once the connection it arrived on was lost
+   * (even if the client has since reconnected: the broker requeued it).
+   */
   readonly settled: boolean;
-  /** Acknowledges the message; `multiple` also acknowledges every earlier unsettled delivery on this connection. Only the first settle call counts. */
-  ack(opts?: { multiple?: boolean }): void;
-  /** Negatively acknowledges; `requeue` (default true) puts it back in the queue, false dead-letters or drops it. */
-  nack(opts?: { requeue?: boolean; multiple?: boolean }): void;
-  /** Rejects this one message; `requeue` defaults to true. */
-  reject(opts?: { requeue?: boolean }): void;
+  /**
+   * Acknowledges the message; `multiple` also acknowledges every earlier
+   * unsettled delivery on this connection. Only the first settle call counts.
+   * Returns true when the ACK was sent, false when it was a no-op: the
+   * message was already settled, or it arrived on a connection that has
+   * since been lost (the broker requeued it and will deliver it again; a
+   * stale delivery tag never reaches the new connection).
+   */
+  ack(opts?: { multiple?: boolean }): boolean;
+  /** Negatively acknowledges; `requeue` (default true) puts it back in the queue, false drops it. Returns like {@link ack}. */
+  nack(opts?: { requeue?: boolean; multiple?: boolean }): boolean;
+  /** Rejects this one message; `requeue` defaults to true. Returns like {@link ack}. */
+  reject(opts?: { requeue?: boolean }): boolean;
 }
 
 /** The state of one socket that settled messages need; replaced on reconnect. */
 export class Session {
+  /** False once the socket is gone (or CLOSE was sent): settling is then a no-op. */
   open = true;
   /** Every delivery tag <= this was settled by a `multiple` ack or nack. */
   settledUpTo = 0;
@@ -97,16 +109,22 @@ export class Delivery implements Message {
     return this.done || !this.session.open || this.deliveryTag <= this.session.settledUpTo;
   }
 
-  ack(opts?: { multiple?: boolean }): void {
-    if (this.claim()) this.session.ack(this.deliveryTag, opts?.multiple === true);
+  ack(opts?: { multiple?: boolean }): boolean {
+    if (!this.claim()) return false;
+    this.session.ack(this.deliveryTag, opts?.multiple === true);
+    return true;
   }
 
-  nack(opts?: { requeue?: boolean; multiple?: boolean }): void {
-    if (this.claim()) this.session.nack(this.deliveryTag, opts?.multiple === true, opts?.requeue !== false);
+  nack(opts?: { requeue?: boolean; multiple?: boolean }): boolean {
+    if (!this.claim()) return false;
+    this.session.nack(this.deliveryTag, opts?.multiple === true, opts?.requeue !== false);
+    return true;
   }
 
-  reject(opts?: { requeue?: boolean }): void {
-    if (this.claim()) this.session.reject(this.deliveryTag, opts?.requeue !== false);
+  reject(opts?: { requeue?: boolean }): boolean {
+    if (!this.claim()) return false;
+    this.session.reject(this.deliveryTag, opts?.requeue !== false);
+    return true;
   }
 
   /** Marks settled; false when it already was, so the frame is not sent twice. */

@@ -22,15 +22,75 @@ export interface ConnectOptions {
   frameMax?: number;
   /** Heartbeat interval to propose, in ms; 0 disables. The server's answer wins. Default 30000. */
   heartbeatMs?: number;
-  /** Deadline for TCP connect plus the OPEN handshake, and for the CLOSE handshake. Default 10000. */
+  /** Deadline for TCP connect plus the OPEN handshake (each reconnect attempt too), and for the CLOSE handshake. Default 10000. */
   timeoutMs?: number;
-  /** Aborts connecting; the promise then rejects with `signal.reason`. */
+  /** Aborts the first connect; connect() then rejects with AbortError (`cause` = `signal.reason`). Ignored once connected. */
   signal?: AbortSignal;
   /** Maximum unconfirmed publishes in flight; further publishes wait. Default 1000. */
   publishWindow?: number;
   /** Extra client properties sent in OPEN. */
   properties?: Record<string, unknown>;
+  /**
+   * Automatic reconnection after the connection is lost (socket error or
+   * close, heartbeat timeout, broker shutdown or restart). On by default;
+   * `false` turns it off, `true` or an object turns it on (missing fields take
+   * their defaults). Only the first connect() is not retried: it fails fast.
+   * See {@link ReconnectOptions}.
+   */
+  reconnect?: ReconnectOptions | boolean;
+  /**
+   * What happens to publishes that were written to a connection that is then
+   * lost before the broker confirmed them (their outcome is unknown):
+   * - `'resend'` (default): they are sent again, in their original order,
+   *   once the client has reconnected and recovered its topology. A message
+   *   may then arrive twice (at-least-once): make consumers idempotent.
+   * - `'reject'`: their promises reject with a retriable ConnectionClosedError
+   *   and you decide.
+   * Publishes not yet written when the link drops are never lost either way:
+   * they wait in the publish buffer and go out after the reconnect.
+   */
+  publishRecovery?: 'resend' | 'reject';
+  /**
+   * Bound on the publish buffer: publishes accepted but not yet written to a
+   * socket (while disconnected, flow-blocked, or waiting for the publish
+   * window). Default 10000. See `whenBufferFull`.
+   */
+  maxBufferedPublishes?: number;
+  /**
+   * When the publish buffer is full: `'wait'` (default) keeps the publish()
+   * promise pending until there is room (and then until its confirm), so an
+   * awaiting producer slows down; bound the wait with a per-call `timeoutMs`
+   * or `signal`. `'reject'` fails the publish at once with
+   * PublishBufferFullError (retriable), the fail-fast choice for producers.
+   */
+  whenBufferFull?: 'wait' | 'reject';
+  /** Default per-publish deadline in ms (TimeoutError), for publishes that pass none; 0 = none (default). */
+  publishTimeoutMs?: number;
 }
+
+/**
+ * Reconnection policy. The delay before attempt n (1, 2, ...) is
+ * `min(maxDelayMs, initialDelayMs * factor^(n-1))`, multiplied by a random
+ * factor in `[1 - jitter, 1 + jitter]` (then capped at maxDelayMs again) so
+ * that many clients do not reconnect in lock step.
+ */
+export interface ReconnectOptions {
+  /** Delay before the first attempt, in ms. Default 100. */
+  initialDelayMs?: number;
+  /** Largest delay between attempts, in ms. Default 30000. */
+  maxDelayMs?: number;
+  /** Growth of the delay per failed attempt. Default 2. */
+  factor?: number;
+  /** Randomisation of each delay, a fraction in [0, 1]. Default 0.2. */
+  jitter?: number;
+  /**
+   * Consecutive failed attempts after which the client gives up and closes
+   * (the 'closed' event and `closed` carry the last error). Default Infinity.
+   */
+  maxRetries?: number;
+}
+
+export type ResolvedReconnect = Required<ReconnectOptions>;
 
 export interface ResolvedOptions {
   host: string;
@@ -44,7 +104,20 @@ export interface ResolvedOptions {
   signal: AbortSignal | undefined;
   publishWindow: number;
   properties: Record<string, unknown>;
+  reconnect: ResolvedReconnect | false;
+  publishRecovery: 'resend' | 'reject';
+  maxBufferedPublishes: number;
+  whenBufferFull: 'wait' | 'reject';
+  publishTimeoutMs: number;
 }
+
+export const DEFAULT_RECONNECT: Readonly<ResolvedReconnect> = Object.freeze({
+  initialDelayMs: 100,
+  maxDelayMs: 30_000,
+  factor: 2,
+  jitter: 0.2,
+  maxRetries: Infinity,
+});
 
 export const DEFAULT_PORT = 5680;
 
@@ -100,6 +173,8 @@ export function resolveOptions(input: string | ConnectOptions | undefined): Reso
   checkFrameMax(frameMax);
   const publishWindow = nonNegativeInt(o.publishWindow ?? 1000, 'publishWindow');
   if (publishWindow < 1) throw errors.invalidArgument('publishWindow must be at least 1');
+  const maxBufferedPublishes = nonNegativeInt(o.maxBufferedPublishes ?? 10_000, 'maxBufferedPublishes');
+  if (maxBufferedPublishes < 1) throw errors.invalidArgument('maxBufferedPublishes must be at least 1');
   return {
     host: o.host ?? fromUrl.host ?? '127.0.0.1',
     port,
@@ -112,5 +187,42 @@ export function resolveOptions(input: string | ConnectOptions | undefined): Reso
     signal: o.signal,
     publishWindow,
     properties: o.properties ?? {},
+    reconnect: resolveReconnect(o.reconnect),
+    publishRecovery: oneOf(o.publishRecovery ?? 'resend', ['resend', 'reject'] as const, 'publishRecovery'),
+    maxBufferedPublishes,
+    whenBufferFull: oneOf(o.whenBufferFull ?? 'wait', ['wait', 'reject'] as const, 'whenBufferFull'),
+    publishTimeoutMs: nonNegativeInt(o.publishTimeoutMs ?? 0, 'publishTimeoutMs'),
   };
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], what: string): T {
+  if (!(allowed as readonly string[]).includes(value)) throw errors.invalidArgument(`${what} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
+  return value as T;
+}
+
+function resolveReconnect(r: ReconnectOptions | boolean | undefined): ResolvedReconnect | false {
+  if (r === false) return false;
+  if (r === undefined || r === true) return { ...DEFAULT_RECONNECT };
+  const out: ResolvedReconnect = {
+    initialDelayMs: nonNegativeInt(r.initialDelayMs ?? DEFAULT_RECONNECT.initialDelayMs, 'reconnect.initialDelayMs'),
+    maxDelayMs: nonNegativeInt(r.maxDelayMs ?? DEFAULT_RECONNECT.maxDelayMs, 'reconnect.maxDelayMs'),
+    factor: r.factor ?? DEFAULT_RECONNECT.factor,
+    jitter: r.jitter ?? DEFAULT_RECONNECT.jitter,
+    maxRetries: r.maxRetries ?? DEFAULT_RECONNECT.maxRetries,
+  };
+  if (out.maxDelayMs < out.initialDelayMs) throw errors.invalidArgument('reconnect.maxDelayMs must be at least reconnect.initialDelayMs');
+  if (!Number.isFinite(out.factor) || out.factor < 1) throw errors.invalidArgument('reconnect.factor must be a number >= 1');
+  if (!(out.jitter >= 0 && out.jitter <= 1)) throw errors.invalidArgument('reconnect.jitter must be between 0 and 1');
+  if (out.maxRetries !== Infinity && (!Number.isSafeInteger(out.maxRetries) || out.maxRetries < 0)) {
+    throw errors.invalidArgument('reconnect.maxRetries must be a non-negative integer or Infinity');
+  }
+  return out;
+}
+
+/** Delay before reconnect attempt `attempt` (1-based), per {@link ReconnectOptions}. `random` returns [0, 1). */
+export function backoffDelay(attempt: number, r: ResolvedReconnect, random: () => number = Math.random): number {
+  // initialDelayMs 0 stays 0 (0 * Infinity would be NaN after many attempts).
+  const base = r.initialDelayMs === 0 ? 0 : Math.min(r.maxDelayMs, r.initialDelayMs * r.factor ** Math.max(0, attempt - 1));
+  const jittered = base * (1 + r.jitter * (2 * random() - 1));
+  return Math.max(0, Math.min(r.maxDelayMs, Math.round(jittered)));
 }

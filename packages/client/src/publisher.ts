@@ -1,54 +1,99 @@
 /**
- * Publisher confirms and back-pressure.
+ * Publisher confirms, back-pressure and publishes that outlive a socket.
  *
- * Each PUBLISH gets the next sequence number (from 1). Unconfirmed publishes
- * live in a ring indexed by seq, so a confirm is O(1), a cumulative confirm is
- * O(confirmed), and confirms are matched by number, never by arrival order.
+ * Each PUBLISH on a link gets the next sequence number (from 1; a new link
+ * starts again at 1). Unconfirmed publishes live in a ring indexed by seq, so
+ * a confirm is O(1), a cumulative confirm is O(confirmed), and confirms are
+ * matched by number, never by arrival order.
  *
- * A publish is sent at once only when nothing is queued before it, the server
- * has not flow-blocked us, fewer than `window` publishes are unconfirmed and
- * the socket's write buffer is under WRITE_HIGH_WATER. Otherwise it waits in
- * a FIFO (keeping publish order) until a confirm, an unblock or a socket
- * 'drain' makes room: a tight loop of publishes then waits on the server
- * instead of growing the socket buffer without bound.
+ * A publish is sent at once only when a link is attached, nothing is queued
+ * before it, the server has not flow-blocked us, fewer than `window`
+ * publishes are unconfirmed and the socket's write buffer is under
+ * WRITE_HIGH_WATER. Otherwise it waits in a FIFO (keeping publish order),
+ * "the buffer", until a confirm, an unblock, a socket 'drain' or a new link
+ * makes room: a tight loop of publishes then waits on the server instead of
+ * growing the socket buffer without bound.
+ *
+ * When the link is lost, publishes that were written but not confirmed have
+ * an unknown outcome. With the 'resend' policy they go back to the front of
+ * the buffer (in seq order) and are sent again, with new seqs, on the next
+ * link; with 'reject' they fail with the (retriable) link error.
  */
 import { FrameType, PublishFlags, type MessageProperties, type WarrenError } from '@warren/protocol';
-import { MessageReturnedError, PublishNackedError, type ReturnedMessage } from './errors.js';
+import { AbortError, MessageReturnedError, PublishBufferFullError, PublishNackedError, TimeoutError, type ReturnedMessage } from './errors.js';
 import type { Transport } from './transport.js';
 
 /** Stop handing publishes to the socket while more than this is waiting to be written. */
 export const WRITE_HIGH_WATER = 1024 * 1024;
 
-interface Queued {
+type Resolve = () => void;
+type Reject = (err: unknown) => void;
+
+/** A publish waiting in the buffer (sent ones live in the ring's parallel arrays instead: no allocation on the hot path). */
+interface Entry {
   exchange: string;
   routingKey: string;
   flags: number;
   properties: MessageProperties | null;
   body: Buffer;
-  resolve: () => void;
-  reject: (err: unknown) => void;
+  resolve: Resolve;
+  reject: Reject;
+  ticket: Ticket | undefined;
 }
 
-type Resolve = () => void;
-type Reject = (err: unknown) => void;
+/** Only for publishes with a signal or deadline. */
+interface Ticket {
+  /** Seq on the current link; 0 while it waits in the buffer. */
+  seq: number;
+  /** Its promise already settled (abort or timeout): never send it again, settle it silently. */
+  cancelled: boolean;
+}
+
+/** Per-call limits of a publish. */
+export interface PublishLimits {
+  signal?: AbortSignal | undefined;
+  /** 0 or undefined: none. */
+  timeoutMs?: number | undefined;
+}
+
+export interface PublisherOptions {
+  window: number;
+  maxBuffered: number;
+  whenFull: 'wait' | 'reject';
+  recovery: 'resend' | 'reject';
+}
 
 export class Publisher {
+  private transport: Transport | undefined;
   private nextSeq = 1;
   /** Lowest seq whose ring slot may still be occupied. */
   private base = 1;
+  // The ring, by seq & mask: what an unconfirmed publish needs to settle or be re-sent.
   private resolves: (Resolve | undefined)[];
   private rejects: (Reject | undefined)[];
+  private exchanges: (string | undefined)[];
+  private routingKeys: (string | undefined)[];
+  private flagsRing: Uint8Array;
+  private props: (MessageProperties | null | undefined)[];
+  private bodies: (Buffer | undefined)[];
+  private tickets: (Ticket | undefined)[];
   private mask: number;
-  /** Publishes sent and not yet confirmed or nacked. */
+  /** Publishes sent on this link and not yet confirmed or nacked. */
   private unconfirmed = 0;
-  private queue: Queued[] = [];
+  private queue: Entry[] = [];
   private queueHead = 0;
+  /** Entries in the queue whose promise was already settled by abort or timeout. */
+  private cancelledQueued = 0;
   private waitingForDrain = false;
   private blocked = false;
   /** RETURN arrives before the CONFIRM of the same seq; hold it until then. Rare. */
   private returned: Map<number, ReturnedMessage> | undefined;
   private idleWaiters: (() => void)[] = [];
   private failure: WarrenError | undefined;
+  private readonly window: number;
+  private readonly maxBuffered: number;
+  private readonly rejectWhenFull: boolean;
+  private readonly resend: boolean;
   // Reused header array: the writer encodes it before sendRaw returns.
   private readonly header: unknown[] = [0, '', '', 0, null];
   private readonly pumpBound = (): void => {
@@ -56,32 +101,116 @@ export class Publisher {
     this.pump();
   };
 
-  constructor(
-    private readonly transport: Transport,
-    private readonly window: number,
-  ) {
+  constructor(options: PublisherOptions) {
+    this.window = options.window;
+    this.maxBuffered = options.maxBuffered;
+    this.rejectWhenFull = options.whenFull === 'reject';
+    this.resend = options.recovery === 'resend';
     let capacity = 16;
-    while (capacity < window) capacity *= 2;
+    while (capacity < this.window) capacity *= 2;
     this.resolves = new Array<Resolve | undefined>(capacity);
     this.rejects = new Array<Reject | undefined>(capacity);
+    this.exchanges = new Array<string | undefined>(capacity);
+    this.routingKeys = new Array<string | undefined>(capacity);
+    this.flagsRing = new Uint8Array(capacity);
+    this.props = new Array<MessageProperties | null | undefined>(capacity);
+    this.bodies = new Array<Buffer | undefined>(capacity);
+    this.tickets = new Array<Ticket | undefined>(capacity);
     this.mask = capacity - 1;
   }
 
-  /** Publishes queued or unconfirmed. */
+  /** Publishes buffered or unconfirmed (not counting ones already settled by abort or timeout while buffered). */
   get outstanding(): number {
-    return this.unconfirmed + this.queue.length - this.queueHead;
+    return this.unconfirmed + this.buffered;
   }
 
-  publish(exchange: string, routingKey: string, body: Buffer, properties: MessageProperties | null, mandatory: boolean): Promise<void> {
+  /** Publishes waiting in the buffer to be written. */
+  get buffered(): number {
+    return this.queue.length - this.queueHead - this.cancelledQueued;
+  }
+
+  /** A new link is up (and its topology recovered): send what the buffer holds. */
+  attach(transport: Transport): void {
+    this.transport = transport;
+    this.pump();
+  }
+
+  /**
+   * The link is gone. Written-but-unconfirmed publishes go back to the front
+   * of the buffer ('resend') or fail with `err` ('reject'). Numbering starts
+   * again at 1 on the next link.
+   */
+  detach(err: WarrenError): void {
+    this.transport = undefined;
+    this.waitingForDrain = false;
+    this.blocked = false;
+    this.returned = undefined;
+    const resend: Entry[] = [];
+    const failed: Reject[] = [];
+    for (let s = this.base; s < this.nextSeq; s++) {
+      const slot = s & this.mask;
+      const resolve = this.resolves[slot];
+      if (resolve === undefined) continue;
+      const reject = this.rejects[slot]!;
+      const ticket = this.tickets[slot];
+      const e: Entry = {
+        exchange: this.exchanges[slot]!,
+        routingKey: this.routingKeys[slot]!,
+        flags: this.flagsRing[slot]!,
+        properties: this.props[slot]!,
+        body: this.bodies[slot]!,
+        resolve,
+        reject,
+        ticket,
+      };
+      this.clearSlot(slot);
+      if (ticket !== undefined) {
+        ticket.seq = 0;
+        if (ticket.cancelled) continue;
+      }
+      if (this.resend) resend.push(e);
+      else failed.push(reject);
+    }
+    this.nextSeq = 1;
+    this.base = 1;
+    this.unconfirmed = 0;
+    if (resend.length > 0) {
+      this.queue = resend.concat(this.queueHead === 0 ? this.queue : this.queue.slice(this.queueHead));
+      this.queueHead = 0;
+    }
+    for (const reject of failed) reject(err);
+    this.notifyIdle();
+  }
+
+  publish(
+    exchange: string,
+    routingKey: string,
+    body: Buffer,
+    properties: MessageProperties | null,
+    mandatory: boolean,
+    limits?: PublishLimits,
+  ): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const flags = mandatory ? PublishFlags.MANDATORY : 0;
     return new Promise<void>((resolve, reject) => {
       if (this.queueHead === this.queue.length && this.canSend()) {
-        this.send(exchange, routingKey, flags, properties, body, resolve, reject);
-      } else {
-        this.queue.push({ exchange, routingKey, flags, properties, body, resolve, reject });
-        this.waitForRoom();
+        if (limits === undefined) {
+          this.send(exchange, routingKey, flags, properties, body, resolve, reject, undefined);
+        } else {
+          const e: Entry = { exchange, routingKey, flags, properties, body, resolve, reject, ticket: undefined };
+          this.arm(e, limits);
+          this.send(exchange, routingKey, flags, properties, body, e.resolve, e.reject, e.ticket);
+        }
+        return;
       }
+      if (this.rejectWhenFull && this.buffered >= this.maxBuffered) {
+        reject(new PublishBufferFullError(this.maxBuffered));
+        return;
+      }
+      const e: Entry = { exchange, routingKey, flags, properties, body, resolve, reject, ticket: undefined };
+      if (limits !== undefined) this.arm(e, limits);
+      this.queue.push(e);
+      this.waitForRoom();
     });
   }
 
@@ -107,21 +236,25 @@ export class Publisher {
     (this.returned ??= new Map()).set(seq, msg);
   }
 
-  /** Resolves when nothing is queued or unconfirmed (at once if already so). */
+  /** Resolves when nothing is buffered or unconfirmed (at once if already so). */
   whenIdle(): Promise<void> {
     if (this.outstanding === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Rejects everything queued or unconfirmed, and every later publish. */
+  /** Rejects everything buffered or unconfirmed, and every later publish. */
   failAll(err: WarrenError): void {
     this.failure ??= err;
     const queue = this.queue;
     const head = this.queueHead;
     this.queue = [];
     this.queueHead = 0;
+    this.cancelledQueued = 0;
     for (let s = this.base; s < this.nextSeq; s++) this.settle(s, err);
-    for (let i = head; i < queue.length; i++) queue[i]!.reject(err);
+    for (let i = head; i < queue.length; i++) {
+      const e = queue[i]!;
+      if (e.ticket === undefined || !e.ticket.cancelled) e.reject(err);
+    }
     this.returned = undefined;
     this.notifyIdle();
   }
@@ -132,8 +265,23 @@ export class Publisher {
     if (!blocked) this.pump();
   }
 
+  /** Fails buffered publishes for which `tooLarge` returns an error (the new link negotiated a smaller frameMax). */
+  rejectBuffered(tooLarge: (e: { exchange: string; routingKey: string; properties: MessageProperties | null; body: Buffer }) => WarrenError | undefined): void {
+    for (let i = this.queueHead; i < this.queue.length; i++) {
+      const e = this.queue[i]!;
+      if (e.ticket?.cancelled === true) continue;
+      const err = tooLarge(e);
+      if (err === undefined) continue;
+      (e.ticket ??= { seq: 0, cancelled: false }).cancelled = true;
+      this.cancelledQueued++;
+      e.reject(err);
+    }
+    this.notifyIdle();
+  }
+
   private canSend(): boolean {
-    return !this.blocked && this.unconfirmed < this.window && this.transport.bufferedBytes <= WRITE_HIGH_WATER;
+    const t = this.transport;
+    return t !== undefined && !this.blocked && this.unconfirmed < this.window && t.bufferedBytes <= WRITE_HIGH_WATER;
   }
 
   private send(
@@ -144,6 +292,7 @@ export class Publisher {
     body: Buffer,
     resolve: Resolve,
     reject: Reject,
+    ticket: Ticket | undefined,
   ): void {
     const seq = this.nextSeq;
     if (seq - this.base > this.mask) this.grow();
@@ -151,6 +300,13 @@ export class Publisher {
     const slot = seq & this.mask;
     this.resolves[slot] = resolve;
     this.rejects[slot] = reject;
+    this.exchanges[slot] = exchange;
+    this.routingKeys[slot] = routingKey;
+    this.flagsRing[slot] = flags;
+    this.props[slot] = properties;
+    this.bodies[slot] = body;
+    this.tickets[slot] = ticket;
+    if (ticket !== undefined) ticket.seq = seq;
     this.unconfirmed++;
     const h = this.header;
     h[0] = seq;
@@ -158,8 +314,21 @@ export class Publisher {
     h[2] = routingKey;
     h[3] = flags;
     h[4] = properties;
-    this.transport.sendRaw(FrameType.PUBLISH, h, body);
+    this.transport!.sendRaw(FrameType.PUBLISH, h, body);
     h[4] = null; // do not pin the caller's properties object
+  }
+
+  /**
+   * Empties a slot. Only what could pin memory is cleared (the caller's
+   * properties and body, the promise's functions); exchange, routing key,
+   * flags and ticket are overwritten by the next send into the slot and never
+   * read while `resolves[slot]` is undefined.
+   */
+  private clearSlot(slot: number): void {
+    this.resolves[slot] = undefined;
+    this.rejects[slot] = undefined;
+    this.props[slot] = undefined;
+    this.bodies[slot] = undefined;
   }
 
   /** Settles one seq if still outstanding; err undefined = confirmed. */
@@ -169,8 +338,8 @@ export class Publisher {
     const resolve = this.resolves[slot];
     if (resolve === undefined) return false;
     const reject = this.rejects[slot]!;
-    this.resolves[slot] = undefined;
-    this.rejects[slot] = undefined;
+    const ticket = this.tickets[slot];
+    this.clearSlot(slot);
     this.unconfirmed--;
     if (this.returned !== undefined) {
       const msg = this.returned.get(seq);
@@ -179,6 +348,7 @@ export class Publisher {
         err ??= new MessageReturnedError(msg);
       }
     }
+    if (ticket !== undefined && ticket.cancelled) return true;
     if (err === undefined) resolve();
     else reject(err);
     return true;
@@ -191,17 +361,22 @@ export class Publisher {
     else this.notifyIdle();
   }
 
-  /** Sends queued publishes while there is room. */
+  /** Sends buffered publishes while there is room. */
   private pump(): void {
     const queue = this.queue;
     while (this.queueHead < queue.length && this.failure === undefined) {
+      const q = queue[this.queueHead]!;
+      if (q.ticket !== undefined && q.ticket.cancelled) {
+        queue[this.queueHead++] = undefined as unknown as Entry;
+        this.cancelledQueued--;
+        continue;
+      }
       if (!this.canSend()) {
         this.waitForRoom();
         return;
       }
-      const q = queue[this.queueHead]!;
-      queue[this.queueHead++] = undefined as unknown as Queued;
-      this.send(q.exchange, q.routingKey, q.flags, q.properties, q.body, q.resolve, q.reject);
+      queue[this.queueHead++] = undefined as unknown as Entry;
+      this.send(q.exchange, q.routingKey, q.flags, q.properties, q.body, q.resolve, q.reject, q.ticket);
     }
     if (this.queueHead === queue.length) {
       this.queue = [];
@@ -213,13 +388,54 @@ export class Publisher {
     this.notifyIdle();
   }
 
-  /** A confirm or unblock will call pump(); only a full socket buffer needs 'drain'. */
+  /** A confirm, an unblock or a new link will call pump(); only a full socket buffer needs 'drain'. */
   private waitForRoom(): void {
-    if (this.waitingForDrain || this.blocked || this.unconfirmed >= this.window) return;
-    if (this.transport.bufferedBytes > WRITE_HIGH_WATER) {
+    const t = this.transport;
+    if (t === undefined || this.waitingForDrain || this.blocked || this.unconfirmed >= this.window) return;
+    if (t.bufferedBytes > WRITE_HIGH_WATER) {
       this.waitingForDrain = true;
-      this.transport.onceDrained(this.pumpBound);
+      t.onceDrained(this.pumpBound);
     }
+  }
+
+  /**
+   * Wraps the entry's settle functions with a deadline and/or an abort signal.
+   * When either fires first the promise rejects and the entry is marked
+   * cancelled: dropped if still buffered, ignored when its confirm arrives,
+   * never re-sent after a reconnect.
+   */
+  private arm(e: Entry, limits: PublishLimits): void {
+    const { signal, timeoutMs } = limits;
+    const resolve = e.resolve;
+    const reject = e.reject;
+    const ticket: Ticket = { seq: 0, cancelled: false };
+    e.ticket = ticket;
+    let timer: NodeJS.Timeout | undefined;
+    const cleanup = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const cancel = (err: WarrenError): void => {
+      if (ticket.cancelled) return;
+      ticket.cancelled = true;
+      cleanup();
+      if (ticket.seq === 0 && this.failure === undefined) this.cancelledQueued++;
+      reject(err);
+      this.notifyIdle();
+    };
+    const onAbort = (): void => cancel(new AbortError(signal!.reason));
+    e.resolve = () => {
+      cleanup();
+      resolve();
+    };
+    e.reject = (err) => {
+      cleanup();
+      reject(err);
+    };
+    if (timeoutMs !== undefined && timeoutMs > 0) {
+      timer = setTimeout(() => cancel(new TimeoutError(`publish not confirmed within ${timeoutMs} ms`)), timeoutMs);
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
   }
 
   private notifyIdle(): void {
@@ -232,15 +448,22 @@ export class Publisher {
   private grow(): void {
     const oldMask = this.mask;
     const capacity = (oldMask + 1) * 2;
-    const resolves = new Array<Resolve | undefined>(capacity);
-    const rejects = new Array<Reject | undefined>(capacity);
     const mask = capacity - 1;
-    for (let s = this.base; s < this.nextSeq; s++) {
-      resolves[s & mask] = this.resolves[s & oldMask];
-      rejects[s & mask] = this.rejects[s & oldMask];
-    }
-    this.resolves = resolves;
-    this.rejects = rejects;
+    const move = <T>(from: T[]): T[] => {
+      const to = new Array<T>(capacity);
+      for (let s = this.base; s < this.nextSeq; s++) to[s & mask] = from[s & oldMask]!;
+      return to;
+    };
+    const flags = new Uint8Array(capacity);
+    for (let s = this.base; s < this.nextSeq; s++) flags[s & mask] = this.flagsRing[s & oldMask]!;
+    this.resolves = move(this.resolves);
+    this.rejects = move(this.rejects);
+    this.exchanges = move(this.exchanges);
+    this.routingKeys = move(this.routingKeys);
+    this.props = move(this.props);
+    this.bodies = move(this.bodies);
+    this.tickets = move(this.tickets);
+    this.flagsRing = flags;
     this.mask = mask;
   }
 }

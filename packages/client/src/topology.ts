@@ -1,8 +1,9 @@
 /**
  * What this connection has declared and subscribed, in one place, so that a
- * future automatic reconnect can replay it in order: exchanges, queues,
- * bindings, then consumers. Updated only after the server confirmed a change.
- * Passive declares change nothing and are not recorded.
+ * reconnect can replay it in dependency order: exchanges, queues, exchange
+ * bindings, queue bindings, then consumers. Updated only after the server
+ * confirmed a change; deletions remove the entity and every binding that
+ * mentions it. Passive declares change nothing and are not recorded.
  */
 import type { Arguments, ExchangeDeclareOptions, ExchangeType, QueueDeclareOptions } from '@warren/protocol';
 import type { Consumer } from './consumer.js';
@@ -55,6 +56,25 @@ export class Topology {
     for (const [key, b] of this.bindings) {
       if (b.kind === 'queue' && b.destination === name) this.bindings.delete(key);
     }
+  }
+
+  /**
+   * A server-named queue came back under a new name: the record and every
+   * queue binding that pointed at the old name follow it.
+   */
+  queueRenamed(oldName: string, newName: string): void {
+    const record = this.queues.get(oldName);
+    if (record === undefined) return;
+    this.queues.delete(oldName);
+    this.queues.set(newName, { ...record, name: newName });
+    const renamed: BindingRecord[] = [];
+    for (const [key, b] of this.bindings) {
+      if (b.kind === 'queue' && b.destination === oldName) {
+        this.bindings.delete(key);
+        renamed.push({ ...b, destination: newName });
+      }
+    }
+    for (const b of renamed) this.bound(b);
   }
 
   bound(binding: BindingRecord): void {

@@ -52,4 +52,21 @@ describe('against the real broker', () => {
     expect(await conn.get(queue)).toBeNull();
     expect((await conn.purgeQueue(queue)).messageCount).toBe(0);
   });
+
+  it('management calls pass the broker\'s lists and status through', async () => {
+    await using conn = await connect({ port: broker.port });
+    await conn.declareExchange('mgmt.x', 'fanout');
+    await conn.declareQueue('mgmt.q', { durable: true });
+    await conn.bindQueue('mgmt.q', 'mgmt.x');
+    await conn.publish('', 'mgmt.q', 'one');
+    expect((await conn.listQueues()).find((q) => q.name === 'mgmt.q')).toMatchObject({ durable: true, messages: 1, unacked: 0, consumers: 0 });
+    const exchanges = (await conn.listExchanges()).map((e) => e.name);
+    expect(exchanges).toEqual(expect.arrayContaining(['', 'amq.direct', 'mgmt.x']));
+    expect(await conn.listBindings()).toEqual(
+      expect.arrayContaining([expect.objectContaining({ source: 'mgmt.x', destination: 'mgmt.q', destinationKind: 'queue', routingKey: '' })]),
+    );
+    const status = await conn.status();
+    expect(status).toMatchObject({ connections: 1, alarms: { memory: false, disk: false } });
+    expect(typeof status.version).toBe('string');
+  });
 });

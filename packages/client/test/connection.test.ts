@@ -2,13 +2,14 @@ import { describe, expect, it } from 'vitest';
 import * as net from 'node:net';
 import { ErrorCodes, FrameType, WarrenError, PRE_AUTH_FRAME_MAX } from '@warren/protocol';
 import { connect, kTopology } from '../src/connection.js';
-import { ConnectionClosedError, TimeoutError } from '../src/errors.js';
+import { AbortError, ConnectionClosedError, TimeoutError } from '../src/errors.js';
 import { fakeServer, openPair, settle } from './helpers.js';
 
 describe('handshake', () => {
   it('sends OPEN with version, credentials, frameMax, heartbeat and properties; exposes OPEN_OK', async () => {
     const server = await fakeServer();
     const connecting = connect({
+      reconnect: false,
       url: `warren://al%40ice:p%3Ass@127.0.0.1:${server.port}`,
       name: 'orders-api',
       frameMax: 1 << 20,
@@ -77,17 +78,25 @@ describe('handshake', () => {
     expect(((r as { error: WarrenError }).error).code).toBe(ErrorCodes.TIMEOUT);
   });
 
-  it('aborts with signal.reason', async () => {
+  it('aborts with AbortError carrying signal.reason', async () => {
     const server = await fakeServer();
     const ac = new AbortController();
     const connecting = settle(connect({ port: server.port, signal: ac.signal }));
     await (await server.nextPeer()).take(FrameType.OPEN);
     const reason = new Error('stop');
     ac.abort(reason);
-    expect(await connecting).toEqual({ ok: false, error: reason });
+    const r = (await connecting) as { ok: false; error: AbortError };
+    expect(r.ok).toBe(false);
+    expect(r.error).toBeInstanceOf(AbortError);
+    expect(r.error).toBeInstanceOf(WarrenError);
+    expect(r.error.name).toBe('AbortError');
+    expect(r.error.cause).toBe(reason);
+    expect(r.error.retriable).toBe(false);
     const pre = new AbortController();
     pre.abort(reason);
-    expect(await settle(connect({ port: server.port, signal: pre.signal }))).toEqual({ ok: false, error: reason });
+    const r2 = (await settle(connect({ port: server.port, signal: pre.signal }))) as { ok: false; error: AbortError };
+    expect(r2.error).toBeInstanceOf(AbortError);
+    expect(r2.error.cause).toBe(reason);
   });
 
   it('a refused connection rejects with ConnectionClosedError', async () => {
@@ -102,7 +111,7 @@ describe('handshake', () => {
 
   it('frames sent right behind OPEN_OK reach the connection', async () => {
     const server = await fakeServer();
-    const connecting = connect({ port: server.port });
+    const connecting = connect({ port: server.port, reconnect: false });
     const peer = await server.nextPeer();
     await peer.handshake({}, [{ type: FrameType.FLOW, blocked: true, reason: 'memory' }]);
     const conn = await connecting;
@@ -205,8 +214,8 @@ describe('connection-level events', () => {
   it('emits blocked/unblocked on FLOW', async () => {
     const { peer, conn } = await openPair();
     const events: unknown[] = [];
-    conn.on('blocked', (reason) => events.push(['blocked', reason]));
-    conn.on('unblocked', () => events.push(['unblocked']));
+    conn.on('blocked', (e) => events.push(['blocked', e.reason]));
+    conn.on('unblocked', (e) => events.push([e.type]));
     peer.send({ type: FrameType.FLOW, blocked: true, reason: 'disk' });
     await new Promise((resolve) => conn.once('blocked', resolve));
     peer.send({ type: FrameType.FLOW, blocked: false, reason: '' });
@@ -371,6 +380,8 @@ describe('close', () => {
     await consuming;
     conn.on('blocked', () => got.push('blocked'));
     const closing = conn.close();
+    // close() drains: it cancels consumers before sending CLOSE.
+    peer.ok((await peer.take(FrameType.CANCEL)).requestId);
     await peer.take(FrameType.CLOSE);
     peer.send(
       { type: FrameType.DELIVER, consumerTag: req.options.consumerTag!, deliveryTag: 1, redelivered: false, deliveryCount: 1, exchange: '', routingKey: 'q', properties: null, body: Buffer.from('late') },

@@ -23,10 +23,14 @@ export interface Pair {
   conn: Connection;
 }
 
-/** A fake server and a client connected to it, past the handshake. */
+/**
+ * A fake server and a client connected to it, past the handshake. Reconnection
+ * is off unless `opts.reconnect` says otherwise: these tests are about one
+ * socket's lifetime (resilience*.test.ts cover reconnecting).
+ */
 export async function openPair(opts: ConnectOptions = {}, openOk: Partial<OpenOkFrame> = {}, extra: Frame[] = []): Promise<Pair> {
   const server = await fakeServer();
-  const connecting = connect({ port: server.port, ...opts });
+  const connecting = connect({ port: server.port, reconnect: false, ...opts });
   const peer = await server.nextPeer();
   await peer.handshake(openOk, extra);
   const conn = await connecting;
