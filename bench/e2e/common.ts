@@ -11,16 +11,9 @@ export function wallMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../test-support/prng.js';
+
+export { prng };
 
 // ---------------------------------------------------------------------------
 // Topic workload (scenario 6)

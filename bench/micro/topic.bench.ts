@@ -8,17 +8,8 @@
  */
 import { Bench } from 'tinybench';
 import { TopicMatcher } from '../../packages/broker/src/routing/topic.js';
+import { prng } from '../../test-support/prng.js';
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = prng(42);
 const vocabulary = Array.from({ length: 30 }, (_, i) => `w${i}`);

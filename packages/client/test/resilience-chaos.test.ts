@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { startBroker } from '@warren/broker';
 import { connect, type Connection } from '../src/index.js';
 import { TcpProxy } from './tcp-proxy.js';
+import { prng } from '../../../test-support/prng.js';
 
 type Broker = Awaited<ReturnType<typeof startBroker>>;
 
@@ -22,17 +23,6 @@ const SEED = 0x5eed_2026;
 const CUTS = 20;
 const PRODUCERS = 8;
 
-/** mulberry32: a tiny seeded PRNG, so a failing run can be replayed with the same choices. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function until(cond: () => boolean): Promise<void> {

@@ -3,6 +3,7 @@
  * type (also checked against protocol-spec.md), sample frames and decode helpers.
  */
 import { encodeFrame, FrameDecoder, FrameType, type Frame, type FrameTypeName, PRELUDE_SIZE } from '@warren/protocol';
+import { prng } from '../../../test-support/prng.js';
 
 // ---------------------------------------------------------------------------
 // Seeded PRNG (mulberry32) so every random test reproduces from its seed.
@@ -18,14 +19,7 @@ export interface Rng {
 }
 
 export function rng(seed: number): Rng {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = prng(seed);
   const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1));
   return {
     next,

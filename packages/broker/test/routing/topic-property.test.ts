@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TopicMatcher } from '../../src/routing/index.js';
+import { prng } from '../../../../test-support/prng.js';
 
-/** mulberry32: small seeded PRNG so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Slow reference (tests only): a regex per pattern over the key with a dot
