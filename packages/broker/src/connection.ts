@@ -288,21 +288,20 @@ export class Connection implements DeliverySink {
     const headers = properties?.headers;
     if (headers !== undefined) normalizeDelay(headers);
     const message = newMessage(frame.exchange, frame.routingKey, properties, frame.body);
-    // Queues at their length limit with x-overflow reject-publish(-dlx) refuse it; the publish is then nacked.
-    let refusedBy: Queue | null = null;
-    let accepted = queues.size;
-    for (const q of queues) {
-      if (q.rejectsPublish(message)) {
-        refusedBy = q;
-        accepted--;
-      }
-    }
+    // Queues at their length limit with x-overflow reject-publish(-dlx) refuse it; the publish is then
+    // nacked. Decided once per queue, before anything is enqueued or dead-lettered.
+    let refused: Queue[] | null = null;
+    for (const q of queues) if (q.rejectsPublish(message)) (refused ??= []).push(q);
+    const accepted = queues.size - (refused === null ? 0 : refused.length);
     const persistent = properties?.persistent === true;
     let durableQueues: string[] | null = null;
     if (persistent && this.ctx.store !== null) {
-      for (const q of queues) if (q.durable && (refusedBy === null || !q.rejectsPublish(message))) (durableQueues ??= []).push(q.name);
+      for (const q of queues) if (q.durable && (refused === null || !refused.includes(q))) (durableQueues ??= []).push(q.name);
     }
-    const refusal = refusedBy === null ? null : new WarrenError(ErrorCodes.RESOURCE_LIMIT, `queue '${refusedBy.name}' is full (x-overflow ${refusedBy.policy.overflow})`);
+    const refusal =
+      refused === null
+        ? null
+        : new WarrenError(ErrorCodes.RESOURCE_LIMIT, `queue '${refused[0]!.name}' is full (x-overflow ${refused[0]!.policy.overflow})`);
     if (durableQueues !== null) {
       message.evictable = durableQueues.length === accepted;
       message.storeId = this.ctx.persist(durableQueues, message, (err) => {
@@ -314,13 +313,11 @@ export class Connection implements DeliverySink {
     }
     message.refs = accepted;
     this.ctx.accountBody(message);
-    if (refusedBy === null) {
+    if (refused === null) {
       for (const q of queues) q.enqueue(message);
     } else {
-      for (const q of queues) {
-        if (!q.rejectsPublish(message)) q.enqueue(message);
-        else if (q.policy.overflow === 'reject-publish-dlx') this.ctx.deadLetterRefused(q, message);
-      }
+      for (const q of queues) if (!refused.includes(q)) q.enqueue(message);
+      for (const q of refused) if (q.policy.overflow === 'reject-publish-dlx') this.ctx.deadLetterRefused(q, message);
       if (accepted === 0) this.ctx.releaseBody(message);
     }
     if (durableQueues === null) {

@@ -151,6 +151,23 @@ describe('overflow reject-publish', () => {
     expect(deaths(dead[0]!)[0]).toMatchObject({ reason: 'maxlen' });
   });
 
+  it('decides every target once: a refused queue dead-lettering into a sibling target does not steal its place', async () => {
+    const c = await setup();
+    await c.declareExchange('fx', 'fanout');
+    await c.declareExchange('dlxB', 'fanout');
+    await c.declareQueue('A', { arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish-dlx', 'x-dead-letter-exchange': 'dlxB' } });
+    await c.declareQueue('B', { arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' } });
+    await c.bindQueue('A', 'fx');
+    await c.bindQueue('B', 'fx');
+    await c.bindQueue('B', 'dlxB');
+    await expect(c.publish('fx', '', 'x')).rejects.toMatchObject({ code: ErrorCodes.RESOURCE_LIMIT });
+    const inB = await drain(c, 'B');
+    expect(bodies(inB)).toEqual(['x']);
+    // B took the original; the dead-lettered copy found B full and was dropped.
+    expect(inB[0]!.properties.headers?.['x-death']).toBeUndefined();
+    expect((await c.status()).memory.bodyBytes).toBe(0);
+  });
+
   it('limits by bytes', async () => {
     const c = await setup();
     await c.declareQueue('bytes', { arguments: { 'x-max-length-bytes': 10 } });
