@@ -32,4 +32,4 @@ RUN npm run build \
 USER node
 ENV WARREN_DATA_DIR=/data
 EXPOSE 5680
-CMD ["node", "packages/cli/dist/bin.js", "server"]
+CMD ["node", "--max-semi-space-size=64", "packages/cli/dist/bin.js", "server"]

@@ -67,12 +67,23 @@ function commandOf(service: string): string[] {
   return asStrings(asMap(services[service], service).command, `${service}.command`).map((a) => interpolate(a));
 }
 
-/** `node [--import tsx] <script> args...` -> its parts; anything else fails. */
+/** `node [node flags] [--import tsx] <script> args...` -> its parts; anything else fails. */
 function nodeCommand(argv: string[], what: string): { script: string; args: string[]; tsx: boolean } {
   expect(argv[0], `${what} runs node`).toBe('node');
-  const tsx = argv[1] === '--import';
-  if (tsx) expect(argv[2], `${what}: --import`).toBe('tsx');
-  const rest = argv.slice(tsx ? 3 : 1);
+  let i = 1;
+  let tsx = false;
+  while (argv[i]?.startsWith('--')) {
+    if (argv[i] === '--import') {
+      expect(argv[i + 1], `${what}: --import`).toBe('tsx');
+      tsx = true;
+      i += 2;
+      continue;
+    }
+    const flag = argv[i]!.split('=')[0]!;
+    expect(process.allowedNodeEnvironmentFlags.has(flag), `${what}: ${flag} is a node flag`).toBe(true);
+    i++;
+  }
+  const rest = argv.slice(i);
   return { script: rest[0]!, args: rest.slice(1), tsx };
 }
 
@@ -272,7 +283,7 @@ describe('Dockerfile and .dockerignore', () => {
 
   it('runs the CLI that the build produces, with the data folder the compose volume mounts', () => {
     const cmd = instructions.filter((l) => l.startsWith('CMD ')).at(-1)!;
-    expect(JSON.parse(cmd.slice(4))).toEqual(['node', CLI, 'server']);
+    expect(JSON.parse(cmd.slice(4))).toEqual(['node', '--max-semi-space-size=64', CLI, 'server']);
     expect(dockerfile).toMatch(/ENV WARREN_DATA_DIR=\/data/);
     expect(dockerfile).toMatch(/chown node:node \/data/);
     expect(asStrings(asMap(services.broker, 'broker').volumes, 'volumes')).toContain('warren-data:/data');
