@@ -10,6 +10,9 @@
  *   <- parent  { type: 'stop' }    closes the broker and exits (a --cpu-prof profile is written then)
  */
 import { startBroker } from '@warren/broker';
+import { traceGc } from './gc-trace.mjs';
+
+traceGc('broker-warren');
 
 const [dataDir, sync] = process.argv.slice(2);
 if (dataDir === undefined || (sync !== 'always' && sync !== 'never')) {

@@ -6,8 +6,11 @@
  * deliveries to wait for) and answers each with { type: 'done', ... }.
  * { type: 'stop' } closes its connections and exits.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import amqp from 'amqplib';
 import { connect as warrenConnect } from '@warren/client';
+import { traceGc } from './gc-trace.mjs';
 import { openDriver, type Driver, type SystemName } from './drivers.js';
 import { percentile, topicWorkload, wallMs, type TopicWorkload } from './common.js';
 
@@ -57,6 +60,7 @@ export interface PhaseReport {
 }
 
 const spec = JSON.parse(process.argv[2]!) as WorkerSpec;
+traceGc(`${spec.role}-${spec.system}`);
 const send = (m: unknown): void => {
   process.send!(m);
 };
@@ -162,11 +166,18 @@ if (spec.role === 'producer') {
   let lastAt = 0;
   let phaseStart = 0;
   let latencies: Float64Array | undefined;
+  /** Publish times of the samples, kept only when WARREN_BENCH_DUMP names a folder for the raw samples. */
+  let sentTimes: Float64Array | undefined;
   let nLat = 0;
+  const dumpDir = process.env.WARREN_BENCH_DUMP;
   let finish: (() => void) | undefined;
   const handler = (m: { body: Buffer; ack(): void }): void => {
     const now = wallMs();
-    if (latencies !== undefined && nLat < latencies.length) latencies[nLat++] = now - m.body.readDoubleLE(0);
+    if (latencies !== undefined && nLat < latencies.length) {
+      const sentAt = m.body.readDoubleLE(0);
+      if (sentTimes !== undefined) sentTimes[nLat] = sentAt;
+      latencies[nLat++] = now - sentAt;
+    }
     m.ack();
     if (received === phaseStart) firstAt = now;
     received++;
@@ -186,6 +197,7 @@ if (spec.role === 'producer') {
     bytes = 0;
     target += count;
     latencies = s.latency ? new Float64Array(count) : undefined;
+    sentTimes = s.latency && dumpDir !== undefined ? new Float64Array(count) : undefined;
     nLat = 0;
     if (received < target) {
       // Say so when deliveries stop arriving: a hang then shows where it is.
@@ -198,6 +210,12 @@ if (spec.role === 'producer') {
       clearInterval(watchdog);
     }
     const report: PhaseReport = { type: 'done', count, startAt, endAt: wallMs(), firstAt, lastAt, bytes };
+    if (latencies !== undefined && sentTimes !== undefined) {
+      // Raw samples for offline analysis: CSV of publish time (ms since epoch) and latency (ms).
+      const lines = ['sentAtMs,latencyMs'];
+      for (let i = 0; i < nLat; i++) lines.push(`${sentTimes[i]!.toFixed(3)},${latencies[i]!.toFixed(4)}`);
+      writeFileSync(join(dumpDir!, `latency-${s.system}-${process.pid}-${phaseStart}.csv`), lines.join('\n') + '\n');
+    }
     if (latencies !== undefined) {
       const sorted = latencies.subarray(0, nLat).sort();
       let sum = 0;

@@ -144,7 +144,8 @@ export class Broker implements BrokerContext, QueueHost {
   }
 
   private listen(): Promise<void> {
-    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    // Paused: the connection switches the socket to arena reads before the first read.
+    const server = createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -169,6 +170,7 @@ export class Broker implements BrokerContext, QueueHost {
       writer.sendRaw(FrameType.CLOSE, [ErrorCodes.RESOURCE_LIMIT, 'RESOURCE_LIMIT', msg]);
       writer.flush();
       socket.on('error', () => {});
+      socket.resume(); // discard what the client sends; see its FIN
       socket.end();
       return;
     }

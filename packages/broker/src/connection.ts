@@ -9,8 +9,11 @@
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import {
+  ARENA_COPY_BELOW,
   ErrorCodes,
   FrameDecoder,
+  ReadArena,
+  adoptArenaReads,
   FrameType,
   FrameWriter,
   PRE_AUTH_FRAME_MAX,
@@ -55,7 +58,7 @@ const MAX_OUTSTANDING_PUBLISHES = 16_384;
 export class Connection implements DeliverySink {
   readonly id = randomUUID();
   private state = State.AwaitOpen;
-  private readonly decoder = new FrameDecoder(PRE_AUTH_FRAME_MAX);
+  private readonly decoder = new FrameDecoder(PRE_AUTH_FRAME_MAX, { copyBodiesBelow: ARENA_COPY_BELOW });
   private readonly writer: FrameWriter;
   private readonly confirms: ConfirmTracker;
   private readonly deliveries = new Map<number, Delivery>();
@@ -81,6 +84,8 @@ export class Connection implements DeliverySink {
   clientProperties: Record<string, unknown> = {};
   published = 0;
   delivered = 0;
+  /** Reads land in arenas (ReadArena); false when this Node only allowed 'data' events. */
+  readonly readsIntoArenas: boolean;
 
   constructor(
     private readonly socket: Socket,
@@ -92,7 +97,10 @@ export class Connection implements DeliverySink {
       confirm: (seq, multiple) => this.writer.sendRaw(FrameType.CONFIRM, [seq, multiple]),
     });
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // The server accepts paused (pauseOnConnect): reads start here, into arenas where Node allows it.
+    const onData = (chunk: Buffer): void => this.onData(chunk);
+    this.readsIntoArenas = adoptArenaReads(socket, new ReadArena(this.decoder, onData));
+    if (!this.readsIntoArenas) socket.on('data', onData);
     socket.on('drain', () => this.onDrain());
     socket.on('error', (err) => this.ctx.logger.debug({ conn: this.id, err: err.message }, 'socket error'));
     socket.on('close', () => this.onClose());

@@ -17,7 +17,6 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import * as net from 'node:net';
 import {
   ErrorCodes,
   FrameType,
@@ -1146,8 +1145,7 @@ function openLink(options: ResolvedOptions, signal: AbortSignal | undefined, ado
       else transport.end(err);
       reject(err);
     };
-    const socket = net.connect({ host: options.host, port: options.port });
-    const transport = new Transport(socket, {
+    const transport = new Transport(options.host, options.port, {
       frame: (frame) => {
         if (settled) return;
         switch (frame.type) {
@@ -1191,7 +1189,7 @@ function openLink(options: ResolvedOptions, signal: AbortSignal | undefined, ado
       );
     }
     signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => {
+    transport.rawSocket.once('connect', () => {
       const properties: Record<string, unknown> = {
         product: 'warren-client',
         version: CLIENT_VERSION,

@@ -10,7 +10,11 @@ import type { Transport } from './transport.js';
 
 /** A message received from a queue, by a consumer or by {@link Connection.get}. */
 export interface Message {
-  /** The payload. A view into the received bytes: copy it if you keep it past the handler for long. */
+  /**
+   * The payload. Bodies under 16 KiB are their own copy; larger ones are views
+   * into the 256 KiB buffer they were read into, which stays allocated while
+   * you hold the body (copy a large body you keep for long).
+   */
   readonly body: Buffer;
   readonly exchange: string;
   readonly routingKey: string;

@@ -3,9 +3,11 @@
  * heartbeats. Knows nothing about requests, publishes or consumers; the
  * connection above it supplies a frame handler and a close handler.
  */
-import type { Socket } from 'node:net';
+import * as net from 'node:net';
 import {
+  ARENA_COPY_BELOW,
   FrameDecoder,
+  ReadArena,
   FrameWriter,
   FrameType,
   PRE_AUTH_FRAME_MAX,
@@ -26,7 +28,8 @@ const HEARTBEAT_HEADER: unknown[] = [];
 const END_GRACE_MS = 5000;
 
 export class Transport {
-  private readonly decoder = new FrameDecoder(PRE_AUTH_FRAME_MAX);
+  private readonly decoder = new FrameDecoder(PRE_AUTH_FRAME_MAX, { copyBodiesBelow: ARENA_COPY_BELOW });
+  private readonly socket: net.Socket;
   private readonly writer: FrameWriter;
   private handlers: TransportHandlers;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -43,19 +46,23 @@ export class Transport {
   // Stable function: handlers may be swapped in the middle of one chunk's frames.
   private readonly dispatch = (frame: Frame): void => this.handlers.frame(frame);
 
-  constructor(
-    private readonly socket: Socket,
-    handlers: TransportHandlers,
-  ) {
+  /** Connects to host:port; reads go into arenas (ReadArena), frames to `handlers.frame`. */
+  constructor(host: string, port: number, handlers: TransportHandlers) {
     this.handlers = handlers;
+    const arena = new ReadArena(this.decoder, (chunk) => this.onData(chunk));
+    const socket = net.connect({ host, port, noDelay: true, onread: arena.onread });
+    this.socket = socket;
     this.writer = new FrameWriter(socket);
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => {
       this.socketError ??= err;
     });
     socket.on('drain', () => this.onDrain());
     socket.on('close', () => this.onClose());
+  }
+
+  /** The underlying socket (for 'connect' and addresses). */
+  get rawSocket(): net.Socket {
+    return this.socket;
   }
 
   /** True once the socket has closed (or is being destroyed). */

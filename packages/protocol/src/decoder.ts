@@ -2,9 +2,17 @@
  * Incremental frame decoder over a list of received chunks.
  *
  * Frames that arrive whole inside one chunk are decoded in place: the body is a
- * view into that chunk, never copied. Only a frame that straddles chunks is
- * copied, once, into a buffer of exactly its size. The size limit is checked as
- * soon as the 4-byte length is known, before anything is allocated.
+ * view into that chunk, never copied. A chunk that continues the previous one in
+ * memory (consecutive reads into one arena, see ReadArena) is merged with it, so
+ * a frame split across such reads is still decoded in place. Only a frame that
+ * straddles unrelated chunks is copied, once, into a buffer of exactly its size.
+ * The size limit is checked as soon as the 4-byte length is known, before
+ * anything is allocated.
+ *
+ * Bodies smaller than `copyBodiesBelow` are copied out of the chunk: a small
+ * message kept for long (queued, or held by the application) must not keep a
+ * whole read buffer alive. Larger bodies stay views, which bounds what any
+ * retained body can pin to a small multiple of its own size.
  */
 import { errors, ProtocolError } from './errors.js';
 import { type Frame, parseFrame } from './frames.js';
@@ -25,14 +33,46 @@ export class FrameDecoder {
 
   /** Largest accepted frame, length prefix included. */
   maxFrameSize: number;
+  /** Bodies shorter than this are copied into their own (pooled) buffer; 0 = never. */
+  private readonly copyBodiesBelow: number;
 
-  constructor(maxFrameSize: number) {
+  constructor(maxFrameSize: number, options: { copyBodiesBelow?: number } = {}) {
     this.maxFrameSize = maxFrameSize;
+    this.copyBodiesBelow = options.copyBodiesBelow ?? 0;
   }
 
   /** Bytes received but not yet decoded into a frame. */
   get bufferedBytes(): number {
     return this.buffered;
+  }
+
+  /**
+   * Bytes still missing to complete the frame that has started arriving, or 0
+   * when nothing is pending or its length is not known yet.
+   */
+  get missingBytes(): number {
+    if (this.buffered < 4 || this.failed) return 0;
+    return Math.max(0, this.peekUInt32() + 4 - this.buffered);
+  }
+
+  /**
+   * Copies the pending bytes to the start of `target` and continues from there
+   * (used by ReadArena to keep a partial frame contiguous with the next reads).
+   * Returns how many bytes were moved.
+   */
+  moveBufferedTo(target: Buffer): number {
+    const n = this.buffered;
+    if (n === 0) return 0;
+    if (target.length < n) throw new RangeError(`moveBufferedTo: ${n} bytes do not fit ${target.length}`);
+    let written = 0;
+    for (let i = 0; i < this.chunks.length; i++) {
+      const chunk = this.chunks[i]!;
+      const from = i === 0 ? this.offset : 0;
+      written += chunk.copy(target, written, from);
+    }
+    this.chunks = [target.subarray(0, n)];
+    this.offset = 0;
+    return n;
   }
 
   /**
@@ -46,7 +86,14 @@ export class FrameDecoder {
       if (this.buffered === 0) {
         this.decodeFromChunk(chunk, onFrame);
       } else {
-        this.chunks.push(chunk);
+        const chunks = this.chunks;
+        const last = chunks[chunks.length - 1]!;
+        if (last.buffer === chunk.buffer && last.byteOffset + last.length === chunk.byteOffset) {
+          // The next read into the same arena: one contiguous chunk.
+          chunks[chunks.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + chunk.length);
+        } else {
+          chunks.push(chunk);
+        }
         this.buffered += chunk.length;
         this.decodeFromList(onFrame);
       }
@@ -125,7 +172,16 @@ export class FrameDecoder {
     } catch (err) {
       throw errors.frameError(`frame header is not valid MessagePack: ${(err as Error).message}`, err);
     }
-    onFrame(parseFrame(type, header, buf.subarray(bodyStart, start + total)));
+    const end = start + total;
+    const bodyLength = end - bodyStart;
+    let body: Buffer;
+    if (bodyLength > 0 && bodyLength < this.copyBodiesBelow) {
+      body = Buffer.allocUnsafe(bodyLength);
+      buf.copy(body, 0, bodyStart, end);
+    } else {
+      body = buf.subarray(bodyStart, end);
+    }
+    onFrame(parseFrame(type, header, body));
   }
 
   private peekUInt32(): number {

@@ -1,7 +1,8 @@
 /**
  * One MessagePack configuration for the whole protocol: plain maps and arrays
  * that any standard msgpack library reads (no msgpackr records or bundled
- * strings), `undefined` written as nil, 64-bit integers read as numbers.
+ * strings), `undefined` written as nil, 64-bit integers read as numbers,
+ * binary values copied out of the received bytes.
  */
 import { Packr, Unpackr, RESET_BUFFER_MODE } from 'msgpackr';
 
@@ -12,6 +13,8 @@ const options = {
   variableMapSize: true,
   int64AsType: 'number',
   moreTypes: false,
+  // Binary header values get their own bytes: a view would keep the whole read buffer alive.
+  copyBuffers: true,
 } as const;
 
 export const packr = new Packr(options);

@@ -2,7 +2,7 @@
  * Shared test fixtures: a seeded PRNG, the header field schema of every frame
  * type (also checked against protocol-spec.md), sample frames and decode helpers.
  */
-import { encodeFrame, FrameDecoder, FrameType, type Frame, type FrameTypeName, PRELUDE_SIZE } from '@warren/protocol';
+import { encodeFrame, FrameDecoder, FrameType, type Frame, type FrameTypeName, type PublishFrame, PRELUDE_SIZE } from '@warren/protocol';
 import { prng } from '../../../test-support/prng.js';
 
 // ---------------------------------------------------------------------------
@@ -377,6 +377,11 @@ export function decodeChunks(chunks: readonly Buffer[], maxFrameSize = 16 * 1024
  */
 export function sameFrames(got: readonly Frame[], want: readonly Frame[]): boolean {
   return got.length === want.length && Buffer.concat(got.map(encodeFrame)).equals(Buffer.concat(want.map(encodeFrame)));
+}
+
+/** A PUBLISH frame to exchange 'ex', routing key 'rk', with no properties. */
+export function publishFrame(seq: number, body: Buffer): PublishFrame {
+  return { type: FrameType.PUBLISH, seq, exchange: 'ex', routingKey: 'rk', flags: 0, properties: null, body };
 }
 
 /** Splits buf at the given sorted offsets. */

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { FrameWriter, FrameType, encodeFrame, type Frame, type FrameSink } from '@warren/protocol';
-import { sampleFrames, decodeChunks, sameFrames } from './helpers.js';
+import { sampleFrames, decodeChunks, sameFrames, publishFrame as publish } from './helpers.js';
 
 /** Records what the writer hands to the socket. Keeps references, never copies. */
 class RecordingSink implements FrameSink {
@@ -23,15 +23,6 @@ class RecordingSink implements FrameSink {
 /** Lets the writer's queued microtask flush run. Ordering, not timing. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-const publish = (seq: number, body: Buffer): Frame => ({
-  type: FrameType.PUBLISH,
-  seq,
-  exchange: 'ex',
-  routingKey: 'rk',
-  flags: 0,
-  properties: null,
-  body,
-});
 
 describe('FrameWriter', () => {
   it('output decodes to the same frames, byte-identical to encodeFrame', async () => {

@@ -1,0 +1,115 @@
+/**
+ * Socket reads into arenas instead of one fresh buffer per read.
+ *
+ * By default Node allocates a 64 KiB buffer for every read, so a frame larger
+ * than that always arrives in pieces and must be copied back together, and
+ * every read costs an ArrayBuffer for the garbage collector. Here each read
+ * fills the free tail of a larger arena: consecutive reads are contiguous in
+ * memory, the decoder merges them (FrameDecoder.push), and a frame split across
+ * reads is decoded in place. When the arena cannot hold the rest of a pending
+ * frame, a new one is allocated (sized for that frame if it is larger) and only
+ * the bytes already received are moved; a huge frame is thus read straight
+ * into a buffer of its own size.
+ *
+ * Arenas are never reused: a body view keeps its arena alive, no longer. The
+ * decoder copies small bodies out (copyBodiesBelow) so that they do not pin one.
+ *
+ * Client sockets take this through `net.connect({ onread })`. Node has no such
+ * option for accepted sockets, so `adoptArenaReads` sets the same fields the
+ * option sets, found by their symbol descriptions; when they are not there (a
+ * future Node), it returns false and the caller reads 'data' events instead.
+ */
+import type { Socket } from 'node:net';
+import type { FrameDecoder } from './decoder.js';
+
+/** Arena size: 4 frames of 64 KiB per arena, reads of up to 256 KiB. */
+export const ARENA_SIZE = 256 * 1024;
+/** A read gets at least this much room; a fuller arena is replaced. */
+const MIN_READ = 16 * 1024;
+/** Bodies below this are copied out of the arena (see FrameDecoder): no retained body pins more than 16x its size. */
+export const ARENA_COPY_BELOW = ARENA_SIZE / 16;
+
+const EMPTY = Buffer.alloc(0);
+
+export type ChunkHandler = (chunk: Buffer) => void;
+
+export class ReadArena {
+  private arena: Buffer = EMPTY;
+  /** Start of the arena's free tail: where the next read lands. */
+  private pos = 0;
+
+  constructor(
+    private readonly decoder: FrameDecoder,
+    private readonly onChunk: ChunkHandler,
+    private readonly arenaSize = ARENA_SIZE,
+  ) {}
+
+  /** The buffer the next read fills: the arena's free tail, or a new arena. */
+  readonly nextBuffer = (): Buffer => {
+    const want = Math.max(this.decoder.missingBytes, MIN_READ);
+    if (this.arena.length - this.pos >= want) return this.arena.subarray(this.pos);
+    const pending = this.decoder.bufferedBytes;
+    const arena = Buffer.allocUnsafeSlow(Math.max(this.arenaSize, pending + want));
+    this.decoder.moveBufferedTo(arena);
+    this.arena = arena;
+    this.pos = pending;
+    return arena.subarray(pending);
+  };
+
+  /** A read put `n` bytes at the start of `buf` (the last nextBuffer()). True: keep reading. */
+  readonly onRead = (n: number, buf: Uint8Array): boolean => {
+    this.pos = buf.byteOffset - this.arena.byteOffset + n;
+    this.onChunk(Buffer.from(buf.buffer, buf.byteOffset, n));
+    return true;
+  };
+
+  /** For `net.connect({ onread })`. */
+  get onread(): { buffer: () => Buffer; callback: (n: number, buf: Uint8Array) => boolean } {
+    return { buffer: this.nextBuffer, callback: this.onRead };
+  }
+}
+
+/** The three fields of net.Socket that its `onread` option sets. */
+interface OnreadSymbols {
+  buffer: symbol;
+  bufferGen: symbol;
+  bufferCb: symbol;
+}
+
+let onreadSymbols: OnreadSymbols | null | undefined;
+
+function findOnreadSymbols(socket: Socket): OnreadSymbols | null {
+  if (onreadSymbols !== undefined) return onreadSymbols;
+  const byName = new Map(Object.getOwnPropertySymbols(socket).map((s) => [s.description, s]));
+  const buffer = byName.get('kBuffer');
+  const bufferGen = byName.get('kBufferGen');
+  const bufferCb = byName.get('kBufferCb');
+  onreadSymbols = buffer !== undefined && bufferGen !== undefined && bufferCb !== undefined ? { buffer, bufferGen, bufferCb } : null;
+  return onreadSymbols;
+}
+
+interface HandleWithUserBuffer {
+  useUserBuffer?: (buf: Uint8Array) => void;
+  reading?: boolean;
+}
+
+/**
+ * Switches an accepted socket that has not started reading (the server was
+ * created with `pauseOnConnect`) to arena reads, then starts reading. Returns
+ * false, leaving the socket untouched and paused, when this Node does not
+ * allow it; the caller then listens for 'data' (which also starts reading).
+ */
+export function adoptArenaReads(socket: Socket, arena: ReadArena): boolean {
+  const handle = (socket as unknown as { _handle?: HandleWithUserBuffer | null })._handle;
+  const symbols = findOnreadSymbols(socket);
+  if (symbols === null || handle == null || typeof handle.useUserBuffer !== 'function' || handle.reading === true) return false;
+  const target = socket as unknown as Record<symbol, unknown>;
+  if (target[symbols.buffer] !== null || target[symbols.bufferGen] !== null || target[symbols.bufferCb] !== null) return false;
+  const first = arena.nextBuffer();
+  target[symbols.buffer] = first;
+  target[symbols.bufferGen] = arena.nextBuffer;
+  target[symbols.bufferCb] = arena.onRead;
+  handle.useUserBuffer(first);
+  socket.resume();
+  return true;
+}

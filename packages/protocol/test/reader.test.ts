@@ -1,0 +1,219 @@
+import { describe, it, expect, afterEach } from 'vitest';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import {
+  adoptArenaReads,
+  ARENA_COPY_BELOW,
+  ARENA_SIZE,
+  encodeFrame,
+  FrameDecoder,
+  FrameType,
+  ReadArena,
+  type Frame,
+  type PublishFrame,
+} from '@warren/protocol';
+import { rng, sameFrames, splitAt, publishFrame as publish } from './helpers.js';
+
+
+/**
+ * Plays the kernel: copies the stream into whatever buffer the arena hands
+ * out, `sizes()` bytes per read (never more than the buffer holds).
+ */
+function readThroughArena(stream: Buffer, sizes: () => number, decoder = new FrameDecoder(64 * 1024 * 1024)): Frame[] {
+  const frames: Frame[] = [];
+  const arena = new ReadArena(decoder, (chunk) => decoder.push(chunk, (f) => frames.push(f)));
+  let pos = 0;
+  let buf = arena.nextBuffer();
+  while (pos < stream.length) {
+    const n = Math.min(sizes(), buf.length, stream.length - pos);
+    stream.copy(buf, 0, pos, pos + n);
+    pos += n;
+    arena.onRead(n, buf);
+    buf = arena.nextBuffer();
+  }
+  return frames;
+}
+
+describe('FrameDecoder over contiguous reads', () => {
+  it('merges a chunk that continues the previous one in memory: a split frame is decoded in place', () => {
+    const frame = publish(1, Buffer.alloc(100_000, 7));
+    const bytes = encodeFrame(frame);
+    const arena = Buffer.allocUnsafeSlow(bytes.length + 10);
+    bytes.copy(arena);
+    const decoder = new FrameDecoder(1 << 20);
+    const got: Frame[] = [];
+    for (const part of splitAt(arena.subarray(0, bytes.length), [30_000, 65_536])) decoder.push(part, (f) => got.push(f));
+    expect(got).toHaveLength(1);
+    const body = (got[0] as PublishFrame).body;
+    expect(body.equals(frame.body)).toBe(true);
+    // A view into the arena, not a copy.
+    expect(body.buffer).toBe(arena.buffer);
+  });
+
+  it('still copies a frame split across unrelated chunks', () => {
+    const frame = publish(1, Buffer.alloc(50_000, 3));
+    const bytes = encodeFrame(frame);
+    const a = Buffer.from(bytes.subarray(0, 20_000));
+    const b = Buffer.from(bytes.subarray(20_000));
+    const got: Frame[] = [];
+    const decoder = new FrameDecoder(1 << 20);
+    decoder.push(a, (f) => got.push(f));
+    decoder.push(b, (f) => got.push(f));
+    const body = (got[0] as PublishFrame).body;
+    expect(body.equals(frame.body)).toBe(true);
+    expect(body.buffer).not.toBe(a.buffer);
+    expect(body.buffer).not.toBe(b.buffer);
+  });
+
+  it('copies bodies below copyBodiesBelow out of the chunk, and keeps larger ones as views', () => {
+    const small = publish(1, Buffer.alloc(200, 1));
+    const large = publish(2, Buffer.alloc(ARENA_COPY_BELOW, 2));
+    const chunk = Buffer.concat([encodeFrame(small), encodeFrame(large)]);
+    const got: PublishFrame[] = [];
+    new FrameDecoder(1 << 20, { copyBodiesBelow: ARENA_COPY_BELOW }).push(chunk, (f) => got.push(f as PublishFrame));
+    expect(got[0]!.body.equals(small.body)).toBe(true);
+    expect(got[0]!.body.buffer).not.toBe(chunk.buffer);
+    expect(got[1]!.body.equals(large.body)).toBe(true);
+    expect(got[1]!.body.buffer).toBe(chunk.buffer);
+    // The copy does not alias the input.
+    chunk.fill(0);
+    expect(got[0]!.body.equals(small.body)).toBe(true);
+  });
+
+  it('binary header values are copied out too: they do not alias the received bytes', () => {
+    const frame: PublishFrame = { ...publish(1, Buffer.alloc(ARENA_COPY_BELOW, 1)), properties: { headers: { blob: Buffer.from('abcdef') } } };
+    const chunk = encodeFrame(frame);
+    const got: PublishFrame[] = [];
+    new FrameDecoder(1 << 20).push(chunk, (f) => got.push(f as PublishFrame));
+    const blob = got[0]!.properties!.headers!['blob'] as Uint8Array;
+    expect(Buffer.from(blob).toString()).toBe('abcdef');
+    expect(blob.buffer).not.toBe(chunk.buffer);
+  });
+
+  it('moveBufferedTo gathers pending bytes from several chunks, consumed offset included', () => {
+    const frames = [publish(1, Buffer.alloc(10, 1)), publish(2, Buffer.alloc(3000, 2))];
+    const bytes = Buffer.concat(frames.map(encodeFrame));
+    const firstLen = encodeFrame(frames[0]!).length;
+    const decoder = new FrameDecoder(1 << 20);
+    const got: Frame[] = [];
+    // Unrelated chunks: the first holds frame 1 and the start of frame 2.
+    for (const part of splitAt(bytes, [firstLen + 5, firstLen + 700, firstLen + 1500])) {
+      decoder.push(Buffer.from(part), (f) => got.push(f));
+      if (got.length === 1 && decoder.bufferedBytes > 0) break;
+    }
+    expect(got).toHaveLength(1);
+    const pending = decoder.bufferedBytes;
+    expect(decoder.missingBytes).toBe(bytes.length - firstLen - pending);
+    const target = Buffer.alloc(bytes.length);
+    expect(decoder.moveBufferedTo(target)).toBe(pending);
+    expect(target.subarray(0, pending).equals(bytes.subarray(firstLen, firstLen + pending))).toBe(true);
+    decoder.push(bytes.subarray(firstLen + pending), (f) => got.push(f));
+    expect(sameFrames(got, frames)).toBe(true);
+  });
+});
+
+describe('ReadArena', () => {
+  it('decodes any mix of frame sizes and read sizes (seeded)', () => {
+    const r = rng(0xa4e7a);
+    for (let round = 0; round < 30; round++) {
+      const tiny = round < 5; // byte-sized reads: small frames only, or the test crawls
+      const frames: Frame[] = [];
+      for (let i = 0; i < 40; i++) {
+        const size = r.pick(tiny ? [0, 1, 200, 4000] : [0, 1, 200, 4000, ARENA_COPY_BELOW - 1, 65_536, 200_000, 700_000]);
+        const body = Buffer.alloc(size, i);
+        if (size > 0) body[size - 1] = r.int(0, 255);
+        frames.push(r.next() < 0.1 ? { type: FrameType.HEARTBEAT } : publish(i + 1, body));
+      }
+      const stream = Buffer.concat(frames.map(encodeFrame));
+      const readMax = tiny ? r.pick([1, 3, 7]) : r.pick([100, 1000, 65_536, 1 << 20]);
+      const got = readThroughArena(stream, () => r.int(1, readMax));
+      if (!sameFrames(got, frames)) expect.fail(`round ${round} (reads up to ${readMax} bytes) decoded differently`);
+    }
+  });
+
+  it('keeps 64 KiB frames in place: bodies are views into shared arenas, several frames per arena', () => {
+    const frames = Array.from({ length: 40 }, (_, i) => publish(i + 1, Buffer.alloc(65_536, i)));
+    const stream = Buffer.concat(frames.map(encodeFrame));
+    const got = readThroughArena(stream, () => 65_536) as PublishFrame[];
+    expect(sameFrames(got, frames)).toBe(true);
+    const arenas = new Set(got.map((f) => f.body.buffer));
+    // Three or four frames per 256 KiB arena, never one buffer per frame.
+    expect(arenas.size).toBeLessThanOrEqual(frames.length / 2);
+    for (const f of got) expect(f.body.buffer.byteLength).toBeGreaterThanOrEqual(ARENA_SIZE);
+  });
+
+  it('reads a frame larger than an arena into a buffer of its own size', () => {
+    const big = publish(1, Buffer.alloc(3 * ARENA_SIZE, 9));
+    const tail = publish(2, Buffer.alloc(100, 1));
+    const stream = Buffer.concat([encodeFrame(big), encodeFrame(tail)]);
+    const got = readThroughArena(stream, () => 65_536) as PublishFrame[];
+    expect(sameFrames(got, [big, tail])).toBe(true);
+    const frameLength = encodeFrame(big).length;
+    expect(got[0]!.body.buffer.byteLength).toBeLessThanOrEqual(frameLength + 64 * 1024);
+  });
+});
+
+describe('adoptArenaReads on accepted sockets', () => {
+  let server: Server | undefined;
+  const sockets: Socket[] = [];
+  afterEach(async () => {
+    for (const s of sockets) s.destroy();
+    sockets.length = 0;
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    server = undefined;
+  });
+
+  /** A server whose connection handler gets each accepted socket; resolves with the port. */
+  function listen(pauseOnConnect: boolean, onSocket: (s: Socket) => void): Promise<number> {
+    server = createServer({ pauseOnConnect }, (s) => {
+      sockets.push(s);
+      onSocket(s);
+    });
+    return new Promise((resolve) => server!.listen(0, '127.0.0.1', () => resolve((server!.address() as { port: number }).port)));
+  }
+
+  it('switches a paused accepted socket to arena reads on this Node, and frames arrive intact', async () => {
+    const frames = Array.from({ length: 30 }, (_, i) => publish(i + 1, Buffer.alloc(i % 2 === 0 ? 100_000 : 50, i)));
+    let adopted: boolean | undefined;
+    const got: Frame[] = [];
+    const done = new Promise<void>((resolve) => {
+      void listen(true, (s) => {
+        const decoder = new FrameDecoder(1 << 20);
+        adopted = adoptArenaReads(
+          s,
+          new ReadArena(decoder, (chunk) =>
+            decoder.push(chunk, (f) => {
+              got.push(f);
+              if (got.length === frames.length) resolve();
+            }),
+          ),
+        );
+      }).then((port) => {
+        const c = connect(port, '127.0.0.1', () => c.end(Buffer.concat(frames.map(encodeFrame))));
+        sockets.push(c);
+      });
+    });
+    await done;
+    expect(adopted).toBe(true);
+    expect(sameFrames(got, frames)).toBe(true);
+    // The 100 KB bodies are views into arenas, not per-frame copies.
+    const big = got.filter((f): f is PublishFrame => f.type === FrameType.PUBLISH && f.body.length === 100_000);
+    expect(big.every((f) => f.body.buffer.byteLength >= ARENA_SIZE)).toBe(true);
+  });
+
+  it('declines a socket that is already reading, and leaves it working', async () => {
+    let adopted: boolean | undefined;
+    const received = new Promise<Buffer>((resolve) => {
+      void listen(false, (s) => {
+        adopted = adoptArenaReads(s, new ReadArena(new FrameDecoder(1 << 20), () => {}));
+        const parts: Buffer[] = [];
+        s.on('data', (d: Buffer) => parts.push(d));
+        s.on('end', () => resolve(Buffer.concat(parts)));
+      }).then((port) => {
+        const c = connect(port, '127.0.0.1', () => c.end('hello'));
+        sockets.push(c);
+      });
+    });
+    expect((await received).toString()).toBe('hello');
+    expect(adopted).toBe(false);
+  });
+});
