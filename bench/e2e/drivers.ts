@@ -2,12 +2,16 @@
  * One small interface over the two systems under test: Warren through
  * @warren/client (the built package) and RabbitMQ through amqplib. Workers and
  * the runner only talk to a Driver, so every scenario runs the same code
- * against both.
+ * against both. A third, 'relay', is the latency floor: raw TCP through
+ * relay-child.mjs, with no broker or client logic.
  */
+import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as warrenConnect, type Connection as WarrenConnection } from '@warren/client';
 import amqp from 'amqplib';
 
-export type SystemName = 'warren' | 'rabbitmq';
+export type SystemName = 'warren' | 'rabbitmq' | 'relay';
+/** The systems compared in the tables. */
+export type ComparedSystem = Exclude<SystemName, 'relay'>;
 
 export interface Delivered {
   body: Buffer;
@@ -42,6 +46,12 @@ export interface Driver {
 export interface DriverOptions {
   /** RabbitMQ: use a confirm channel (publish settles on the broker's ack). */
   confirm?: boolean;
+  /**
+   * RabbitMQ: turn Nagle's algorithm off, as a latency-sensitive amqplib user
+   * would (amqplib leaves it on; with delayed ACKs that costs 40 ms stalls).
+   * Warren's client always sets it.
+   */
+  noDelay?: boolean;
 }
 
 // ---------------------------------------------------------------------------
@@ -158,13 +168,103 @@ class RabbitDriver implements Driver {
 const PERSISTENT_AMQP = Object.freeze({ persistent: true });
 const TRANSIENT_AMQP = Object.freeze({ persistent: false });
 
+// ---------------------------------------------------------------------------
+// Relay: the floor (raw TCP, 4-byte length + body records, 4-byte acks)
+// ---------------------------------------------------------------------------
+
+class RelayDriver implements Driver {
+  readonly system = 'relay' as const;
+  readonly confirms = false;
+  readonly serverProperties: Record<string, unknown> = {};
+  private role: 'P' | 'C' | undefined;
+  private pending: Buffer[] = [];
+  private scheduled = false;
+  private readonly flush = (): void => {
+    this.scheduled = false;
+    const chunks = this.pending;
+    this.pending = [];
+    this.socket.cork();
+    for (const c of chunks) this.socket.write(c);
+    this.socket.uncork();
+  };
+
+  constructor(private readonly socket: Socket) {}
+
+  async declareQueue(): Promise<void> {}
+  async deleteQueue(): Promise<void> {}
+  async purgeQueue(): Promise<void> {}
+  async declareExchange(): Promise<void> {}
+  async deleteExchange(): Promise<void> {}
+  async bindQueue(): Promise<void> {}
+
+  /** Like the brokers' clients: everything sent in one turn goes out in one write. */
+  private send(chunk: Buffer): void {
+    this.pending.push(chunk);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  private claim(role: 'P' | 'C'): void {
+    if (this.role !== undefined) return;
+    this.role = role;
+    this.send(Buffer.from(role));
+  }
+
+  publish(_exchange: string, _key: string, body: Buffer): undefined {
+    if (this.role === undefined) {
+      this.claim('P');
+      this.socket.on('data', () => {}); // the consumer's acks, echoed back like confirms
+    }
+    const prefix = Buffer.allocUnsafe(4);
+    prefix.writeUInt32BE(body.length, 0);
+    this.send(prefix);
+    this.send(body);
+    return undefined;
+  }
+
+  async consume(_queue: string, _prefetch: number, handler: (m: Delivered) => void): Promise<void> {
+    this.claim('C');
+    const ackBytes = Buffer.alloc(4);
+    const ack = (): void => this.send(ackBytes);
+    let rest: Buffer = Buffer.alloc(0);
+    this.socket.on('data', (chunk: Buffer) => {
+      let buf = rest.length === 0 ? chunk : Buffer.concat([rest, chunk]);
+      while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+        const n = buf.readUInt32BE(0);
+        handler({ body: buf.subarray(4, 4 + n), ack });
+        buf = buf.subarray(4 + n);
+      }
+      rest = buf;
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.socket.once('close', () => resolve());
+      this.socket.end();
+    });
+  }
+}
+
 export const RABBIT_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 export async function openDriver(system: SystemName, url: string, opts: DriverOptions = {}): Promise<Driver> {
   if (system === 'warren') {
     return new WarrenDriver(await warrenConnect({ url, heartbeatMs: 0, name: 'bench' }));
   }
-  const conn = await amqp.connect(url, { timeout: 5000 });
+  if (system === 'relay') {
+    const { hostname, port } = new URL(url);
+    const socket = tcpConnect({ host: hostname, port: Number(port), noDelay: true });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    socket.on('error', () => {});
+    return new RelayDriver(socket);
+  }
+  const conn = await amqp.connect(url, { timeout: 5000, noDelay: opts.noDelay === true });
   conn.on('error', () => {
     // surfaced through the failing operation
   });

@@ -71,6 +71,25 @@ export function rows(results: ScenarioResult[]): Row[] {
   return out;
 }
 
+/**
+ * Scenario 4 also measures a relay with no broker logic (relay-child.mjs) with
+ * the same workers: what three Node processes on this machine can do at best.
+ */
+export function floorNotes(results: ScenarioResult[]): string[] {
+  const out: string[] = [];
+  for (const s of results) {
+    const w = s.warren;
+    if (w === undefined || !finite(w.floorP99)) continue;
+    const rabbitP99 = s.rabbitmq?.p99;
+    out.push(
+      `scenario ${s.id} floor: the same producer and consumer through a bare TCP relay (no broker, no client library) ` +
+        `measured p50 ${fmt(w.floorP50, 'ms')} / p99 ${fmt(w.floorP99, 'ms')} / p99.9 ${fmt(w.floorP999, 'ms')} ms in this run` +
+        (finite(rabbitP99) ? `; one fifth of RabbitMQ's p99 is ${fmt(rabbitP99 / 5, 'ms')} ms.` : '.'),
+    );
+  }
+  return out;
+}
+
 export function fmt(v: number | undefined, unit = ''): string {
   if (!finite(v)) return '-';
   if (unit === 'ms' || unit === 's') return v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0);
@@ -130,7 +149,7 @@ Scenarios:
 ${titles.map((t) => `- ${t}`).join('\n')}
 
 ${markdownTable(main)}
-${run.scenarios.flatMap((s) => s.notes ?? []).map((n) => `\nNote: ${n}`).join('')}
+${[...run.scenarios.flatMap((s) => s.notes ?? []), ...floorNotes(run.scenarios)].map((n) => `\nNote: ${n}`).join('')}
 ![Warren advantage per metric](results/ratios.svg)
 
 "Warren advantage" is Warren/RabbitMQ for throughput and RabbitMQ/Warren for latency, CPU and memory:
@@ -151,14 +170,20 @@ ${resources.scenarios.flatMap((s) => s.notes ?? []).map((n) => `\nNote: ${n}`).j
 
 - Broker, producer and consumer run in separate processes (\`bench/e2e/run.ts\` forks \`broker-child.mjs\`
   and \`worker.ts\`); the clients are the built \`@warren/client\` and amqplib.
-- Each scenario publishes a warm-up batch (10% of the count, at least 200; 1 s of traffic for the latency
-  scenario) through the same processes before the measured batch.
+- Each scenario publishes a warm-up batch (10% of the count, at least 200; 5 s of traffic for the latency
+  scenario, whose tail would otherwise measure the JIT compiler) through the same processes before the
+  measured batch.
 - With \`--repeat N\` Warren and RabbitMQ take turns N times per scenario and each number is the median.
 - Throughput = messages delivered / (consumer's last delivery - producer's first publish).
 - Warren publishes always wait for confirms (window of 1,000 in flight); RabbitMQ uses a plain channel
   (no confirms) except in scenario 2, where it uses a confirm channel with 1,000 in flight.
 - Latency: the producer writes its clock into the body at publish time; the consumer subtracts it on
-  delivery. The producer is paced by a 1 ms timer that publishes every message due so far.
+  delivery. The producer is paced by a 1 ms timer that publishes every message due so far. amqplib runs
+  with Nagle's algorithm off here (\`noDelay\`, as Warren's client always does): with it on, RabbitMQ's
+  tail gets 40 ms delayed-ACK stalls that are the client's setting, not the broker. Elsewhere amqplib keeps
+  its default, which gave RabbitMQ the better throughput.
+- The latency floor (note under the table): the same producer and consumer processes through
+  \`relay-child.mjs\`, a bare TCP relay that forwards records and echoes acks, measured right after Warren.
 - Broker CPU: Warren's process.cpuUsage() (reported by the broker child), RabbitMQ's beam.smp utime+stime
   from /proc, over the measured batch.
 `;

@@ -4,7 +4,7 @@
  *   npm run bench -- <all|resources|1..6|alias>[,...] [options]      (from the repo root; run `npx tsc -b` first)
  *
  *   --count N         messages per scenario (overrides the defaults)
- *   --quick           a tenth of the default counts
+ *   --quick           a tenth of the default counts, 1 s of latency warm-up instead of 5
  *   --repeat N        alternate Warren and RabbitMQ N times per scenario; report medians (noisy machines)
  *   --no-rabbit       Warren only, even when RabbitMQ answers on 127.0.0.1:5672
  *   --out FILE        where to write the JSON (default bench/results/latest.json)
@@ -19,9 +19,9 @@ import { connect as tcpConnect } from 'node:net';
 import { cpus, loadavg, totalmem, type as osType, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RABBIT_URL, openDriver, type SystemName } from './drivers.js';
+import { RABBIT_URL, openDriver, type ComparedSystem } from './drivers.js';
 import { SCENARIOS, findScenario, withSystem, type Measurements, type RunOptions, type Scenario } from './scenarios.js';
-import { consoleTable, ratiosSvg, resultsMarkdown, rows, type MachineFacts, type RunResult, type ScenarioResult } from './report.js';
+import { consoleTable, floorNotes, ratiosSvg, resultsMarkdown, rows, type MachineFacts, type RunResult, type ScenarioResult } from './report.js';
 import { summarise } from './profile-summary.js';
 
 const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
   const version = rabbit ? await rabbitVersion() : null;
   if (rabbit && version === null) rabbit = false;
   if (args.rabbit && !rabbit) log('RabbitMQ does not answer on 127.0.0.1:5672 (guest/guest): Warren only.');
-  const systems: SystemName[] = rabbit ? ['warren', 'rabbitmq'] : ['warren'];
+  const systems: ComparedSystem[] = rabbit ? ['warren', 'rabbitmq'] : ['warren'];
   const machine = machineFacts(version);
   log(`Node ${machine.node}, ${machine.cores} cores, RabbitMQ ${version ?? '-'}; systems: ${systems.join(', ')}`);
 
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     log(`\n[${s.id}] ${s.title} (${count.toLocaleString('en-US')} messages)`);
     const r: ScenarioResult = { id: s.id, alias: s.alias, title: s.title, count, repeat: args.repeat, metrics: s.metrics, errors: {}, notes: [] };
     // With --repeat N the systems take turns N times and each number is the median of its N runs.
-    const reps: Partial<Record<SystemName, Measurements[]>> = {};
+    const reps: Partial<Record<ComparedSystem, Measurements[]>> = {};
     for (let rep = 0; rep < args.repeat; rep++) {
       for (const system of systems) {
         if (r.errors[system] !== undefined) continue;
@@ -194,7 +194,7 @@ async function main(): Promise<void> {
   machine.loadAvgAtEnd = Number(loadavg()[0]!.toFixed(2));
   const run: RunResult = { machine, command: `npm run bench -- ${process.argv.slice(2).join(' ')}`, scenarios: results };
   log(`\n${consoleTable(rows(results))}`);
-  for (const note of results.flatMap((r) => r.notes)) log(`note: ${note}`);
+  for (const note of [...results.flatMap((r) => r.notes), ...floorNotes(results)]) log(`note: ${note}`);
   writeJson(args.out, run);
   log(`\nJSON: ${args.out}`);
 

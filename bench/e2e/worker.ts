@@ -33,6 +33,8 @@ export type WorkerSpec =
       rate: number;
       /** Write the publish time (float64 ms) into the first 8 bytes of each body. */
       timestamp: boolean;
+      /** RabbitMQ: Nagle off (see DriverOptions.noDelay). */
+      noDelay?: boolean;
     }
   | {
       role: 'consumer';
@@ -44,6 +46,8 @@ export type WorkerSpec =
       prefetch: number;
       /** Read the publish time from each body and report latency percentiles. */
       latency: boolean;
+      /** RabbitMQ: Nagle off (see DriverOptions.noDelay). */
+      noDelay?: boolean;
     }
   | { role: 'idle'; system: SystemName; url: string; connections: number };
 
@@ -79,7 +83,7 @@ let closeAll: () => Promise<void>;
 
 if (spec.role === 'producer') {
   const s = spec;
-  const d = await openDriver(s.system, s.url, { confirm: s.confirm });
+  const d = await openDriver(s.system, s.url, { confirm: s.confirm, noDelay: s.noDelay === true });
   const workload: TopicWorkload | undefined = s.topic ? topicWorkload(s.topic.queues, s.topic.bindingsPerQueue) : undefined;
   const keys = workload?.keys;
   const shared = Buffer.alloc(s.bodySize, 0x61);
@@ -158,7 +162,7 @@ if (spec.role === 'producer') {
 } else if (spec.role === 'consumer') {
   const s = spec;
   const drivers: Driver[] = [];
-  for (let i = 0; i < Math.max(1, Math.min(s.connections, s.queues.length)); i++) drivers.push(await openDriver(s.system, s.url));
+  for (let i = 0; i < Math.max(1, Math.min(s.connections, s.queues.length)); i++) drivers.push(await openDriver(s.system, s.url, { noDelay: s.noDelay === true }));
   let received = 0;
   let target = 0;
   let bytes = 0;

@@ -15,6 +15,7 @@ const scenarios: Record<string, string[]> = {
   '1': ['deliveredPerSec', 'publishedPerSec', 'brokerCpuSecPer100k'],
   '2': ['deliveredPerSec', 'publishedPerSec', 'brokerCpuSecPer100k'],
   '3': ['deliveredPerSec', 'publishedPerSec'],
+  '4': ['p50', 'p99', 'floorP50', 'floorP99'],
   '5': ['mbPerSec', 'deliveredPerSec'],
 };
 
@@ -24,10 +25,10 @@ describe('bench e2e harness (smoke)', () => {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
-  it('runs scenarios 1, 2, 3 and 5 against Warren and writes positive numbers', async () => {
+  it('runs scenarios 1 to 5 against Warren (4 with its relay floor) and writes positive numbers', async () => {
     dir = await mkdtemp(join(tmpdir(), 'warren-bench-smoke-'));
     const out = join(dir, 'smoke.json');
-    const args = ['--import', 'tsx', 'bench/e2e/run.ts', Object.keys(scenarios).join(','), '--count', '200', '--no-rabbit', '--out', out];
+    const args = ['--import', 'tsx', 'bench/e2e/run.ts', Object.keys(scenarios).join(','), '--count', '200', '--quick', '--no-rabbit', '--out', out];
     await new Promise<void>((resolve, reject) => {
       execFile(process.execPath, args, { cwd: repo, timeout: 90_000 }, (err, stdout, stderr) =>
         err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve(),
