@@ -12,7 +12,7 @@ import type { Transport } from './transport.js';
 export interface Message {
   /**
    * The payload. Bodies under 16 KiB are their own copy; larger ones are views
-   * into the 256 KiB buffer they were read into, which stays allocated while
+   * into the buffer (up to 256 KiB) they were read into, which stays allocated while
    * you hold the body (copy a large body you keep for long).
    */
   readonly body: Buffer;

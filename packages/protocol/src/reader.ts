@@ -13,6 +13,8 @@
  *
  * Arenas are never reused: a body view keeps its arena alive, no longer. The
  * decoder copies small bodies out (copyBodiesBelow) so that they do not pin one.
+ * The first arena is small and each next one twice the size, up to ARENA_SIZE:
+ * an idle connection holds 4 KiB, a busy one reads 256 KiB at a time.
  *
  * Client sockets take this through `net.connect({ onread })`. Node has no such
  * option for accepted sockets, so `adoptArenaReads` sets the same fields the
@@ -22,10 +24,11 @@
 import type { Socket } from 'node:net';
 import type { FrameDecoder } from './decoder.js';
 
-/** Arena size: 4 frames of 64 KiB per arena, reads of up to 256 KiB. */
+/** Largest arena: 4 frames of 64 KiB per arena, reads of up to 256 KiB. */
 export const ARENA_SIZE = 256 * 1024;
-/** A read gets at least this much room; a fuller arena is replaced. */
+/** A read gets at least this much room (less in the first, small arenas); a fuller arena is replaced. */
 const MIN_READ = 16 * 1024;
+const FIRST_ARENA_SIZE = 4 * 1024;
 /** Bodies below this are copied out of the arena (see FrameDecoder): no retained body pins more than 16x its size. */
 export const ARENA_COPY_BELOW = ARENA_SIZE / 16;
 
@@ -37,19 +40,22 @@ export class ReadArena {
   private arena: Buffer = EMPTY;
   /** Start of the arena's free tail: where the next read lands. */
   private pos = 0;
+  /** Size of the next arena (unless a pending frame needs more). */
+  private nextSize = FIRST_ARENA_SIZE;
 
   constructor(
     private readonly decoder: FrameDecoder,
     private readonly onChunk: ChunkHandler,
-    private readonly arenaSize = ARENA_SIZE,
+    private readonly maxArenaSize = ARENA_SIZE,
   ) {}
 
   /** The buffer the next read fills: the arena's free tail, or a new arena. */
   readonly nextBuffer = (): Buffer => {
-    const want = Math.max(this.decoder.missingBytes, MIN_READ);
+    const want = Math.max(this.decoder.missingBytes, Math.min(MIN_READ, this.nextSize));
     if (this.arena.length - this.pos >= want) return this.arena.subarray(this.pos);
     const pending = this.decoder.bufferedBytes;
-    const arena = Buffer.allocUnsafeSlow(Math.max(this.arenaSize, pending + want));
+    const arena = Buffer.allocUnsafeSlow(Math.max(this.nextSize, pending + want));
+    this.nextSize = Math.min(this.maxArenaSize, this.nextSize * 2);
     this.decoder.moveBufferedTo(arena);
     this.arena = arena;
     this.pos = pending;
