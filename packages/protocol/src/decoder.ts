@@ -30,6 +30,8 @@ export class FrameDecoder {
   private buffered = 0;
   /** Set after a protocol error: the stream cannot be resynchronised. */
   private failed = false;
+  /** Total length of the last frame decoded (ReadArena sizes its reads by it). */
+  lastFrameSize = 0;
 
   /** Largest accepted frame, length prefix included. */
   maxFrameSize: number;
@@ -159,6 +161,7 @@ export class FrameDecoder {
   }
 
   private emit(buf: Buffer, start: number, total: number, onFrame: FrameHandler): void {
+    this.lastFrameSize = total;
     const type = buf[start + 4]!;
     const headerSize = buf.readUInt32BE(start + 5);
     if (headerSize < 1 || headerSize > total - PRELUDE_SIZE) {

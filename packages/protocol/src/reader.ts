@@ -29,6 +29,8 @@ export const ARENA_SIZE = 256 * 1024;
 /** A read gets at least this much room (less in the first, small arenas); a fuller arena is replaced. */
 const MIN_READ = 16 * 1024;
 const FIRST_ARENA_SIZE = 4 * 1024;
+/** Frames at least this large make reads stop at frame boundaries (see nextBuffer). */
+const LARGE_FRAME = 16 * 1024;
 /** Bodies below this are copied out of the arena (see FrameDecoder): no retained body pins more than 16x its size. */
 export const ARENA_COPY_BELOW = ARENA_SIZE / 16;
 
@@ -49,17 +51,46 @@ export class ReadArena {
     private readonly maxArenaSize = ARENA_SIZE,
   ) {}
 
-  /** The buffer the next read fills: the arena's free tail, or a new arena. */
+  /**
+   * The buffer the next read fills: the arena's free tail, or a new arena.
+   *
+   * While large frames flow (the last one was at least LARGE_FRAME), a read is
+   * cut to end where a frame like the last one would end, so the arena holds
+   * whole frames and the next frame starts in the next arena instead of being
+   * moved there half-read. A frame larger than half an arena is read in two
+   * steps: enough to learn its length, then the rest straight into an arena of
+   * its size. Small frames read the whole free tail: moving a partial small
+   * frame costs little.
+   */
   readonly nextBuffer = (): Buffer => {
-    const want = Math.max(this.decoder.missingBytes, Math.min(MIN_READ, this.nextSize));
-    if (this.arena.length - this.pos >= want) return this.arena.subarray(this.pos);
-    const pending = this.decoder.bufferedBytes;
-    const arena = Buffer.allocUnsafeSlow(Math.max(this.nextSize, pending + want));
-    this.nextSize = Math.min(this.maxArenaSize, this.nextSize * 2);
-    this.decoder.moveBufferedTo(arena);
-    this.arena = arena;
-    this.pos = pending;
-    return arena.subarray(pending);
+    const decoder = this.decoder;
+    const missing = decoder.missingBytes;
+    const pending = decoder.bufferedBytes;
+    const typical = decoder.lastFrameSize;
+    const large = typical >= LARGE_FRAME;
+    const huge = typical > this.maxArenaSize / 2;
+    // Room this read needs: the rest of the pending frame, or a whole frame like the last.
+    const need = missing > 0 ? missing : large && !huge ? typical - pending : 0;
+    const minRoom = Math.max(need, Math.min(MIN_READ, this.nextSize));
+    let room = this.arena.length - this.pos;
+    if (room < minRoom) {
+      const arena = Buffer.allocUnsafeSlow(Math.max(this.nextSize, pending + minRoom));
+      this.nextSize = Math.min(this.maxArenaSize, this.nextSize * 2);
+      decoder.moveBufferedTo(arena);
+      this.arena = arena;
+      this.pos = pending;
+      room = arena.length - pending;
+    }
+    let length = room;
+    if (huge) {
+      length = missing > 0 ? missing : Math.min(room, MIN_READ);
+    } else if (large) {
+      // The rest of the current frame (which began `pending` bytes ago when its length is not known
+      // yet), then as many whole frames like the last as fit.
+      const frameRest = missing > 0 ? missing : -pending;
+      length = frameRest + Math.floor((room - frameRest) / typical) * typical;
+    }
+    return this.arena.subarray(this.pos, this.pos + Math.max(1, Math.min(room, length)));
   };
 
   /** A read put `n` bytes at the start of `buf` (the last nextBuffer()). True: keep reading. */
