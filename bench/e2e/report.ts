@@ -149,7 +149,7 @@ Scenarios:
 ${titles.map((t) => `- ${t}`).join('\n')}
 
 ${markdownTable(main)}
-${[...run.scenarios.flatMap((s) => s.notes ?? []), ...floorNotes(run.scenarios)].map((n) => `\nNote: ${n}`).join('')}
+${[...run.scenarios.flatMap((s) => s.notes ?? []), ...floorNotes(run.scenarios)].map((n) => `\nNote: ${n}\n`).join('')}
 ![Warren advantage per metric](results/ratios.svg)
 
 "Warren advantage" is Warren/RabbitMQ for throughput and RabbitMQ/Warren for latency, CPU and memory:
