@@ -81,10 +81,13 @@ export function floorNotes(results: ScenarioResult[]): string[] {
     const w = s.warren;
     if (w === undefined || !finite(w.floorP99)) continue;
     const rabbitP99 = s.rabbitmq?.p99;
+    const above = (p99: number | undefined) => (finite(p99) ? fmt(p99 - w.floorP99!, 'ms') : '-');
     out.push(
       `scenario ${s.id} floor: the same producer and consumer through a bare TCP relay (no broker, no client library) ` +
         `measured p50 ${fmt(w.floorP50, 'ms')} / p99 ${fmt(w.floorP99, 'ms')} / p99.9 ${fmt(w.floorP999, 'ms')} ms in this run` +
-        (finite(rabbitP99) ? `; one fifth of RabbitMQ's p99 is ${fmt(rabbitP99 / 5, 'ms')} ms.` : '.'),
+        (finite(rabbitP99)
+          ? `; one fifth of RabbitMQ's p99 is ${fmt(rabbitP99 / 5, 'ms')} ms. Above the floor, Warren adds ${above(w.p99)} ms to the p99, RabbitMQ ${above(rabbitP99)} ms.`
+          : '.'),
     );
   }
   return out;
