@@ -40,7 +40,8 @@ import {
 } from '@warren/protocol';
 import { Consumer, type ConsumeOptions, type ConsumerHost, type MessageHandler } from './consumer.js';
 import { AbortError, ConnectionClosedError, TimeoutError, remoteError, type ReturnedMessage } from './errors.js';
-import { Delivery, Session, type Message } from './message.js';
+import { Delivery, type Message } from './message.js';
+import { Session } from './session.js';
 import { backoffDelay, resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { checkFrameSize, checkProperties } from './publish-checks.js';
 import { Publisher, type PublishLimits } from './publisher.js';
@@ -657,7 +658,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       return;
     }
     link.closeSent = true;
-    // Deliveries after CLOSE are requeued by the server; settling them is pointless.
+    // Acks still waiting for the end of this turn go before CLOSE; deliveries after CLOSE are
+    // requeued by the server, so settling them is pointless.
+    link.session.flushAcks();
     link.session.open = false;
     link.transport.send({ type: FrameType.CLOSE, code: 0, name: 'OK', message: 'closed by client' });
     if (this.options.timeoutMs > 0) {

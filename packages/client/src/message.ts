@@ -5,8 +5,8 @@
  * that session ends, settling is a no-op: the broker requeues whatever was
  * unacknowledged, and a tag from an old socket must never reach a new one.
  */
-import { FrameType, type MessageProperties } from '@warren/protocol';
-import type { Transport } from './transport.js';
+import type { MessageProperties } from '@warren/protocol';
+import type { Session } from './session.js';
 
 /** A message received from a queue, by a consumer or by {@link Connection.get}. */
 export interface Message {
@@ -36,7 +36,9 @@ export interface Message {
   /**
    * Acknowledges the message; `multiple` also acknowledges every earlier
    * unsettled delivery on this connection. Only the first settle call counts.
-   * Returns true when the ACK was sent, false when it was a no-op: the
+   * The ack goes out at the end of the current event-loop turn, together with
+   * the turn's other acks (one cumulative ACK where the tags allow it).
+   * Returns true when the ack was sent or queued, false when it was a no-op: the
    * message was already settled, or it arrived on a connection that has
    * since been lost (the broker requeued it and will deliver it again; a
    * stale delivery tag never reaches the new connection).
@@ -46,44 +48,6 @@ export interface Message {
   nack(opts?: { requeue?: boolean; multiple?: boolean }): boolean;
   /** Rejects this one message; `requeue` defaults to true. Returns like {@link ack}. */
   reject(opts?: { requeue?: boolean }): boolean;
-}
-
-/** The state of one socket that settled messages need; replaced on reconnect. */
-export class Session {
-  /** False once the socket is gone (or CLOSE was sent): settling is then a no-op. */
-  open = true;
-  /** Every delivery tag <= this was settled by a `multiple` ack or nack. */
-  settledUpTo = 0;
-  // Reused header arrays: the writer encodes them before sendRaw returns.
-  private readonly ackHeader: unknown[] = [0, false];
-  private readonly nackHeader: unknown[] = [0, false, true];
-  private readonly rejectHeader: unknown[] = [0, true];
-
-  constructor(readonly transport: Transport) {}
-
-  ack(tag: number, multiple: boolean): void {
-    if (multiple && tag > this.settledUpTo) this.settledUpTo = tag;
-    const h = this.ackHeader;
-    h[0] = tag;
-    h[1] = multiple;
-    this.transport.sendRaw(FrameType.ACK, h);
-  }
-
-  nack(tag: number, multiple: boolean, requeue: boolean): void {
-    if (multiple && tag > this.settledUpTo) this.settledUpTo = tag;
-    const h = this.nackHeader;
-    h[0] = tag;
-    h[1] = multiple;
-    h[2] = requeue;
-    this.transport.sendRaw(FrameType.NACK, h);
-  }
-
-  reject(tag: number, requeue: boolean): void {
-    const h = this.rejectHeader;
-    h[0] = tag;
-    h[1] = requeue;
-    this.transport.sendRaw(FrameType.REJECT, h);
-  }
 }
 
 const EMPTY_PROPERTIES: MessageProperties = Object.freeze({});
@@ -107,6 +71,7 @@ export class Delivery implements Message {
   ) {
     this.properties = properties ?? EMPTY_PROPERTIES;
     this.done = noAck;
+    if (noAck) session.settledOnArrival(deliveryTag);
   }
 
   get settled(): boolean {

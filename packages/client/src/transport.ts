@@ -43,6 +43,7 @@ export class Transport {
   private closedFlag = false;
   private ending = false;
   private drainCallbacks: (() => void)[] = [];
+  private beforeNextSend: (() => void) | undefined;
   // Stable function: handlers may be swapped in the middle of one chunk's frames.
   private readonly dispatch = (frame: Frame): void => this.handlers.frame(frame);
 
@@ -85,14 +86,30 @@ export class Transport {
   }
 
   send(frame: Frame): void {
+    if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
     this.sentSinceTick = true;
     this.writer.send(frame);
   }
 
   /** Hot-path send: `header` may be a reused array, it is encoded before this returns. */
   sendRaw(type: number, header: unknown[], body?: Buffer): void {
+    if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
     this.sentSinceTick = true;
     this.writer.sendRaw(type, header, body);
+  }
+
+  /**
+   * Runs `fn` once, right before the next frame is sent: the session's acks
+   * that wait for the end of the turn go out ahead of anything sent after them.
+   */
+  setBeforeNextSend(fn: (() => void) | undefined): void {
+    this.beforeNextSend = fn;
+  }
+
+  private runBeforeNextSend(): void {
+    const fn = this.beforeNextSend!;
+    this.beforeNextSend = undefined;
+    fn();
   }
 
   /** Calls `cb` once the socket's write buffer drains (or the socket closes). */
