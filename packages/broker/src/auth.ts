@@ -1,8 +1,17 @@
 /**
  * Users and password checks. Passwords are stored as scrypt hashes in the
  * form `scrypt$N$r$p$salt$hash` (base64), so a users file never holds secrets.
+ *
+ * scrypt is deliberately expensive (16 MiB and ~50 ms of a libuv thread per
+ * check), and it runs on the thread pool that file I/O, fsync included, also
+ * needs. So a login does not pay it every time: once a user's password has been
+ * verified, later logins with the same password compare an HMAC of it under a
+ * key made at start (in memory only) instead. Logins that need scrypt share at
+ * most SCRYPT_CONCURRENCY threads, and identical checks in flight are run once:
+ * a thousand clients reconnecting at once cost one scrypt, not a thousand, and
+ * durable publishes keep their fsyncs moving meanwhile.
  */
-import { scrypt, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, scrypt, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 
@@ -14,6 +23,8 @@ export interface UserConfig {
 }
 
 const SCRYPT = { N: 16384, r: 8, p: 1, keyLength: 32 };
+/** Password checks running scrypt at once: half of libuv's default pool of 4, the rest stays free for file I/O. */
+export const SCRYPT_CONCURRENCY = 2;
 
 function scryptAsync(password: string, salt: Buffer, N: number, r: number, p: number, keyLength: number): Promise<Buffer> {
   return new Promise((resolve, reject) =>
@@ -62,11 +73,47 @@ export function readUsersFile(path: string): UserConfig[] {
 
 export type AuthResult = { ok: true } | { ok: false; reason: string };
 
+/** Runs at most `limit` tasks at once, the rest in arrival order. */
+class Limiter {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+  peak = 0;
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    this.peak = Math.max(this.peak, this.running);
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next !== undefined) next();
+      else this.running--;
+    }
+  }
+}
+
 export class UserStore {
   private readonly users = new Map<string, string>();
+  /** Per process, never stored: HMACs of verified passwords mean nothing outside it. */
+  private readonly macKey = randomBytes(32);
+  /** username -> HMAC of the password last verified for it with scrypt. */
+  private readonly verified = new Map<string, Buffer>();
+  /** Checks running or queued, by username and HMAC: the same check asked again joins it. */
+  private readonly inFlight = new Map<string, Promise<boolean>>();
+  private readonly limiter = new Limiter(SCRYPT_CONCURRENCY);
+  /** scrypt checks started since creation (for tests and diagnostics). */
+  scryptChecks = 0;
 
   /** guest may log in only from loopback unless allowGuestRemote. */
   constructor(private readonly allowGuestRemote: boolean) {}
+
+  /** Most scrypt checks that ran at the same time. */
+  get peakConcurrentChecks(): number {
+    return this.limiter.peak;
+  }
 
   static async create(users: UserConfig[], opts: { defaultGuest: boolean; allowGuestRemote: boolean }): Promise<UserStore> {
     const store = new UserStore(opts.allowGuestRemote);
@@ -81,13 +128,35 @@ export class UserStore {
 
   async authenticate(username: string, password: string, remoteAddress: string | undefined): Promise<AuthResult> {
     const hash = this.users.get(username);
-    // Hash even for unknown users so timing does not reveal which names exist.
-    const ok = await verifyPassword(password, hash ?? DUMMY_HASH);
+    const ok = await this.check(username, password, hash);
     if (hash === undefined || !ok) return { ok: false, reason: `login refused for user '${username}'` };
     if (username === 'guest' && !this.allowGuestRemote && !isLoopback(remoteAddress)) {
       return { ok: false, reason: `user 'guest' may only connect from loopback` };
     }
     return { ok: true };
+  }
+
+  private check(username: string, password: string, hash: string | undefined): Promise<boolean> {
+    const mac = createHmac('sha256', this.macKey).update(password).digest();
+    const known = this.verified.get(username);
+    if (hash !== undefined && known !== undefined && timingSafeEqual(mac, known)) return Promise.resolve(true);
+    const key = `${username}\0${mac.toString('base64')}`;
+    let pending = this.inFlight.get(key);
+    if (pending === undefined) {
+      pending = this.limiter
+        .run(() => {
+          this.scryptChecks++;
+          // Hash even for unknown users so timing does not reveal which names exist.
+          return verifyPassword(password, hash ?? DUMMY_HASH);
+        })
+        .then((ok) => {
+          if (ok && hash !== undefined) this.verified.set(username, mac);
+          return ok;
+        })
+        .finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    return pending;
   }
 }
 

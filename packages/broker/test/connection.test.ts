@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, FrameType, PROTOCOL_VERSION, encodeFrame, type ErrorFrame, type OkFrame } from '@warren/protocol';
 import { RawClient, startTestBroker, type TestBroker } from './helpers.js';
-import { UserStore, hashPassword, verifyPassword } from '../src/auth.js';
+import { SCRYPT_CONCURRENCY, UserStore, hashPassword, verifyPassword } from '../src/auth.js';
 
 let tb: TestBroker | undefined;
 const clients: RawClient[] = [];
@@ -122,6 +122,51 @@ describe('guest from a remote address', () => {
     expect(hash.startsWith('scrypt$')).toBe(true);
     expect(await verifyPassword('pw', hash)).toBe(true);
     expect(await verifyPassword('px', hash)).toBe(false);
+  });
+});
+
+describe('password checks', () => {
+  it('run scrypt once for a verified password, and once for identical logins in flight', async () => {
+    const store = await UserStore.create([{ username: 'alice', password: 'right' }], { defaultGuest: false, allowGuestRemote: false });
+    const burst = await Promise.all(Array.from({ length: 20 }, () => store.authenticate('alice', 'right', '127.0.0.1')));
+    expect(burst.every((r) => r.ok)).toBe(true);
+    expect(store.scryptChecks).toBe(1);
+    expect(await store.authenticate('alice', 'right', '127.0.0.1')).toEqual({ ok: true });
+    expect(store.scryptChecks).toBe(1);
+  });
+
+  it('never accept a wrong password, another user or an unknown user from the cache', async () => {
+    const store = await UserStore.create(
+      [
+        { username: 'alice', password: 'a-pass' },
+        { username: 'bob', password: 'b-pass' },
+      ],
+      { defaultGuest: false, allowGuestRemote: false },
+    );
+    expect((await store.authenticate('alice', 'a-pass', '127.0.0.1')).ok).toBe(true);
+    expect((await store.authenticate('alice', 'wrong', '127.0.0.1')).ok).toBe(false);
+    expect((await store.authenticate('bob', 'a-pass', '127.0.0.1')).ok).toBe(false);
+    expect((await store.authenticate('carol', 'a-pass', '127.0.0.1')).ok).toBe(false);
+    // Each refusal ran scrypt (nothing refused is cached); alice's password still works without it.
+    expect(store.scryptChecks).toBe(4);
+    expect((await store.authenticate('alice', 'a-pass', '127.0.0.1')).ok).toBe(true);
+    expect((await store.authenticate('bob', 'b-pass', '127.0.0.1')).ok).toBe(true);
+    expect(store.scryptChecks).toBe(5);
+  });
+
+  it('run at most SCRYPT_CONCURRENCY scrypt checks at once', async () => {
+    const store = await UserStore.create([{ username: 'alice', password: 'right' }], { defaultGuest: false, allowGuestRemote: false });
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => store.authenticate('alice', `wrong-${i}`, '127.0.0.1')));
+    expect(results.some((r) => r.ok)).toBe(false);
+    expect(store.scryptChecks).toBe(6);
+    expect(store.peakConcurrentChecks).toBe(SCRYPT_CONCURRENCY);
+  });
+
+  it('let a burst of connections with the same credentials in on one scrypt', async () => {
+    tb = await startTestBroker();
+    const before = tb.broker.users.scryptChecks;
+    await Promise.all(Array.from({ length: 30 }, () => open(tb!.port)));
+    expect(tb.broker.users.scryptChecks - before).toBe(1);
   });
 });
 
