@@ -13,8 +13,12 @@
  *
  * Arenas are never reused: a body view keeps its arena alive, no longer. The
  * decoder copies small bodies out (copyBodiesBelow) so that they do not pin one.
- * The first arena is small and each next one twice the size, up to ARENA_SIZE:
- * an idle connection holds 4 KiB, a busy one reads 256 KiB at a time.
+ * The first arena is small (4 KiB). An arena is replaced when its free tail is
+ * under a quarter of its size (at most MIN_READ), so a quiet connection serves
+ * many small reads from one arena; an arena used up within ARENA_BUSY_MS is
+ * followed by one twice its size, up to ARENA_SIZE, and one that took longer by
+ * one half its size: a busy connection reads 256 KiB at a time, an idle one
+ * (handshake, heartbeats, close) never allocates more than its first 4 KiB.
  *
  * Client sockets take this through `net.connect({ onread })`. Node has no such
  * option for accepted sockets, so `adoptArenaReads` sets the same fields the
@@ -29,6 +33,8 @@ export const ARENA_SIZE = 256 * 1024;
 /** A read gets at least this much room (less in the first, small arenas); a fuller arena is replaced. */
 const MIN_READ = 16 * 1024;
 const FIRST_ARENA_SIZE = 4 * 1024;
+/** An arena used up faster than this means a busy connection: the next one is twice the size. */
+const ARENA_BUSY_MS = 1000;
 /** Frames at least this large make reads stop at frame boundaries (see nextBuffer). */
 const LARGE_FRAME = 16 * 1024;
 /** Bodies below this are copied out of the arena (see FrameDecoder): no retained body pins more than 16x its size. */
@@ -44,11 +50,15 @@ export class ReadArena {
   private pos = 0;
   /** Size of the next arena (unless a pending frame needs more). */
   private nextSize = FIRST_ARENA_SIZE;
+  /** When the current arena was allocated (the clock's ms). */
+  private arenaSince = 0;
 
   constructor(
     private readonly decoder: FrameDecoder,
     private readonly onChunk: ChunkHandler,
     private readonly maxArenaSize = ARENA_SIZE,
+    /** Milliseconds clock (tests pass a fake one). */
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /**
@@ -71,11 +81,16 @@ export class ReadArena {
     const huge = typical > this.maxArenaSize / 2;
     // Room this read needs: the rest of the pending frame, or a whole frame like the last.
     const need = missing > 0 ? missing : large && !huge ? typical - pending : 0;
-    const minRoom = Math.max(need, Math.min(MIN_READ, this.nextSize));
+    const minRoom = Math.max(need, 1, Math.min(MIN_READ, this.arena.length >>> 2));
     let room = this.arena.length - this.pos;
     if (room < minRoom) {
+      const now = this.now();
+      if (this.arena !== EMPTY) {
+        const busy = now - this.arenaSince < ARENA_BUSY_MS;
+        this.nextSize = busy ? Math.min(this.maxArenaSize, this.nextSize * 2) : Math.max(FIRST_ARENA_SIZE, this.nextSize >>> 1);
+      }
       const arena = Buffer.allocUnsafeSlow(Math.max(this.nextSize, pending + minRoom));
-      this.nextSize = Math.min(this.maxArenaSize, this.nextSize * 2);
+      this.arenaSince = now;
       decoder.moveBufferedTo(arena);
       this.arena = arena;
       this.pos = pending;

@@ -166,6 +166,59 @@ describe('ReadArena', () => {
     expect(arena.nextBuffer().buffer.byteLength).toBeLessThanOrEqual(4 * 1024);
   });
 
+  /** Small frames read one per read through an arena on a fake clock; the ArrayBuffer of each read. */
+  function smallReads(count: number, msPerRead: number): ArrayBuffer[] {
+    let clock = 0;
+    const decoder = new FrameDecoder(1 << 20);
+    const arena = new ReadArena(decoder, (chunk) => decoder.push(chunk, () => {}), ARENA_SIZE, () => clock);
+    const frame = encodeFrame(publish(1, Buffer.alloc(60, 1)));
+    const used: ArrayBuffer[] = [];
+    for (let i = 0; i < count; i++) {
+      const buf = arena.nextBuffer();
+      frame.copy(buf);
+      arena.onRead(frame.length, buf);
+      used.push(buf.buffer as ArrayBuffer);
+      clock += msPerRead;
+    }
+    return used;
+  }
+
+  it('serves many small reads from one arena: a quiet connection allocates one 4 KiB arena per ~3 KiB read', () => {
+    // Handshake, heartbeats, close: one small frame per read, seconds apart.
+    const used = smallReads(400, 5000);
+    const frameLength = encodeFrame(publish(1, Buffer.alloc(60, 1))).length;
+    const distinct = new Set(used);
+    for (const b of distinct) expect(b.byteLength).toBeLessThanOrEqual(4 * 1024);
+    // Each arena is used until less than a quarter of it is left.
+    expect(distinct.size).toBeLessThanOrEqual(Math.ceil((400 * frameLength) / (3 * 1024)) + 1);
+    expect(used.slice(0, 20).every((b) => b === used[0])).toBe(true);
+  });
+
+  it('grows the arenas of a busy connection, and shrinks them again when it quiets down', () => {
+    const busy = smallReads(20_000, 0);
+    expect(busy.at(-1)!.byteLength).toBe(ARENA_SIZE);
+    let clock = 0;
+    const decoder = new FrameDecoder(1 << 20);
+    const arena = new ReadArena(decoder, (chunk) => decoder.push(chunk, () => {}), ARENA_SIZE, () => clock);
+    const frame = encodeFrame(publish(1, Buffer.alloc(4000, 1)));
+    const sizes: number[] = [];
+    const read = () => {
+      const buf = arena.nextBuffer();
+      const n = Math.min(frame.length, buf.length);
+      frame.copy(buf, 0, 0, n);
+      arena.onRead(n, buf);
+      sizes.push(buf.buffer.byteLength);
+    };
+    // Busy: the arenas double up to ARENA_SIZE.
+    while (sizes.at(-1) !== ARENA_SIZE) read();
+    // Quiet (a frame a second): each arena lasts longer than a second, so the next one is half the size.
+    for (let i = 0; i < 2000 && sizes.at(-1)! > 4 * 1024; i++) {
+      clock += 1000;
+      read();
+    }
+    expect(sizes.at(-1)).toBe(4 * 1024);
+  });
+
   it('reads a frame larger than an arena into a buffer of its own size', () => {
     const big = publish(1, Buffer.alloc(3 * ARENA_SIZE, 9));
     const tail = publish(2, Buffer.alloc(100, 1));
