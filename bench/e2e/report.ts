@@ -132,7 +132,14 @@ export function markdownTable(all: Row[]): string {
   return lines.join('\n');
 }
 
-export function resultsMarkdown(run: RunResult, resources: RunResult | undefined): string {
+/** A scenario outside the main table (see Scenario.extra), with the run that measured it last. */
+export interface ExtraSection {
+  heading: string;
+  note: string;
+  run: RunResult;
+}
+
+export function resultsMarkdown(run: RunResult, extras: ExtraSection[]): string {
   const m = run.machine;
   const main = rows(run.scenarios);
   const titles = run.scenarios.map((s) => `${s.id}. ${s.title} — ${s.count.toLocaleString('en-US')} messages${(s.repeat ?? 1) > 1 ? `, median of ${s.repeat} alternating runs` : ''}${Object.keys(s.errors).length ? ` (errors: ${JSON.stringify(s.errors)})` : ''}`);
@@ -158,14 +165,16 @@ ${[...run.scenarios.flatMap((s) => s.notes ?? []), ...floorNotes(run.scenarios)]
 "Warren advantage" is Warren/RabbitMQ for throughput and RabbitMQ/Warren for latency, CPU and memory:
 above 1x Warren is ahead.
 `;
-  if (resources !== undefined) {
+  for (const x of extras) {
+    const em = x.run.machine;
     md += `
-## Resources (\`npm run bench -- resources --write-results\`, ${resources.machine.date})
+## ${x.heading} (\`${x.run.command}\`, ${em.date})
 
-${resources.scenarios.map((s) => `${s.title}; RSS of the broker process (RabbitMQ: the whole beam.smp VM).`).join('\n')}
+${x.run.scenarios.map((s) => `${s.title}${(s.repeat ?? 1) > 1 ? ` (median of ${s.repeat} alternating runs)` : ''}. ${x.note}`).join('\n')}
+1-minute load average ${em.loadAvgAtStart ?? '?'} at the start, ${em.loadAvgAtEnd ?? '?'} at the end.
 
-${markdownTable(rows(resources.scenarios))}
-${resources.scenarios.flatMap((s) => s.notes ?? []).map((n) => `\nNote: ${n}`).join('')}
+${markdownTable(rows(x.run.scenarios))}
+${x.run.scenarios.flatMap((s) => s.notes ?? []).map((n) => `\nNote: ${n}`).join('')}
 `;
   }
   md += `
@@ -189,6 +198,10 @@ ${resources.scenarios.flatMap((s) => s.notes ?? []).map((n) => `\nNote: ${n}`).j
   \`relay-child.mjs\`, a bare TCP relay that forwards records and echoes acks, measured right after Warren.
 - Broker CPU: Warren's process.cpuUsage() (reported by the broker child), RabbitMQ's beam.smp utime+stime
   from /proc, over the measured batch.
+- Connection storm (\`logins\`): the latency producer and consumer run twice at 1,000 msg/s, persistent
+  messages on a durable queue; in the second run a third process opens 1,000 connections (50 at a time,
+  all as guest, as services reconnecting after a restart do), then closes them all at once. Connections/s
+  counts from the first connect to the last login; the latency percentiles cover the whole second run.
 `;
   return md;
 }

@@ -1,7 +1,7 @@
 /**
  * End-to-end benchmarks, Warren side by side with RabbitMQ.
  *
- *   npm run bench -- <all|resources|1..6|alias>[,...] [options]      (from the repo root; run `npx tsc -b` first)
+ *   npm run bench -- <all|resources|logins|1..6|alias>[,...] [options]      (from the repo root; run `npx tsc -b` first)
  *
  *   --count N         messages per scenario (overrides the defaults)
  *   --quick           a tenth of the default counts, 1 s of latency warm-up instead of 5
@@ -11,8 +11,9 @@
  *   --write-results   also regenerate bench/RESULTS.md and bench/results/ratios.svg
  *   --profile         run the Warren broker under --cpu-prof; summaries in bench/results/profile-<alias>.txt
  *
- * Scenarios: 1 transient, 2 durable, 3 fanout, 4 latency, 5 large, 6 topic; `all` = 1-6;
- * `resources` (RSS with 1,000 idle connections and with 1M queued messages) runs only when asked.
+ * Scenarios: 1 transient, 2 durable, 3 fanout, 4 latency, 5 large, 6 topic; `all` = 1-6.
+ * Extras run only when named and get their own section in RESULTS.md: `resources` (RSS with 1,000
+ * idle connections and with 1M queued messages), `logins` (a connection storm under live traffic).
  */
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
@@ -40,7 +41,7 @@ interface Args {
 
 function usage(msg?: string): never {
   if (msg) console.error(msg);
-  console.error('usage: npm run bench -- <all|resources|1..6|alias>[,...] [--count N] [--repeat N] [--quick] [--no-rabbit] [--out FILE] [--write-results] [--profile]');
+  console.error('usage: npm run bench -- <all|resources|logins|1..6|alias>[,...] [--count N] [--repeat N] [--quick] [--no-rabbit] [--out FILE] [--write-results] [--profile]');
   console.error(`scenarios: ${SCENARIOS.map((s) => `${s.id}/${s.alias}`).join(', ')}`);
   process.exit(2);
 }
@@ -69,7 +70,7 @@ function parseArgs(argv: string[]): Args {
   }
   if (names.length === 0) names.push('all');
   for (const n of names) {
-    if (n === 'all') a.scenarios.push(...SCENARIOS.filter((s) => s.id !== 'resources'));
+    if (n === 'all') a.scenarios.push(...SCENARIOS.filter((s) => s.extra === undefined));
     else a.scenarios.push(findScenario(n) ?? usage(`unknown scenario ${n}`));
   }
   a.scenarios = [...new Set(a.scenarios)];
@@ -199,14 +200,18 @@ async function main(): Promise<void> {
   log(`\nJSON: ${args.out}`);
 
   if (args.writeResults) {
-    const main = results.filter((s) => s.id !== 'resources');
-    const res = results.filter((s) => s.id === 'resources');
+    // The main table (scenarios 1-6) and each extra keep their own file, so that regenerating one
+    // leaves the others' latest numbers in RESULTS.md.
+    const main = results.filter((r) => findScenario(r.id)?.extra === undefined);
     if (main.length > 0) writeJson(join(resultsDir, 'main.json'), { ...run, scenarios: main });
-    if (res.length > 0) writeJson(join(resultsDir, 'resources.json'), { ...run, scenarios: res });
+    for (const r of results) if (findScenario(r.id)?.extra !== undefined) writeJson(join(resultsDir, `${r.alias}.json`), { ...run, scenarios: [r] });
     const mainRun = readRun(join(resultsDir, 'main.json'));
-    const resRun = readRun(join(resultsDir, 'resources.json'));
+    const extras = SCENARIOS.flatMap((s) => {
+      const run = s.extra === undefined ? undefined : readRun(join(resultsDir, `${s.alias}.json`));
+      return run === undefined ? [] : [{ run, heading: s.extra!.heading, note: s.extra!.note }];
+    });
     if (mainRun !== undefined) {
-      writeFileSync(join(benchDir, 'RESULTS.md'), resultsMarkdown(mainRun, resRun));
+      writeFileSync(join(benchDir, 'RESULTS.md'), resultsMarkdown(mainRun, extras));
       writeFileSync(join(resultsDir, 'ratios.svg'), ratiosSvg(rows(mainRun.scenarios), `Warren vs RabbitMQ ${mainRun.machine.rabbitmqVersion ?? ''} (${mainRun.machine.date.slice(0, 10)}, ${mainRun.machine.cores} cores)`));
       log(`Wrote ${join(benchDir, 'RESULTS.md')} and ${join(resultsDir, 'ratios.svg')}`);
     }

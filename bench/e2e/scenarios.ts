@@ -61,6 +61,11 @@ export interface Scenario {
   quickCount: number;
   /** Durable storage settings of the Warren broker. */
   sync: 'always' | 'never';
+  /**
+   * Not part of `all`: runs only when named, and gets its own section in RESULTS.md
+   * (its numbers are kept in bench/results/<alias>.json).
+   */
+  extra?: { heading: string; note: string };
   run(ctx: SystemContext, count: number, opts: RunOptions): Promise<Measurements>;
 }
 
@@ -165,6 +170,8 @@ interface FlowSpec {
   expected: (count: number) => number;
   warmup: number;
   count: number;
+  /** Runs alongside the measured phase (not the warm-up); the phase ends when both are done. */
+  during?: () => Promise<void>;
 }
 
 interface FlowResult {
@@ -185,17 +192,17 @@ async function flow(ctx: SystemContext, spec: FlowSpec, opts: RunOptions): Promi
     children.push(consumer);
     const producer = (await Child.start(`${ctx.system} producer`, 'worker.ts', [JSON.stringify({ role: 'producer', ...base, ...spec.producer })])).child;
     children.push(producer);
-    const phase = async (count: number): Promise<[PhaseReport, PhaseReport]> => {
+    const phase = async (count: number, during?: () => Promise<void>): Promise<[PhaseReport, PhaseReport]> => {
       const timeout = 120_000 + count * 2;
       const c = consumer.request({ type: 'phase', count: spec.expected(count) }, timeout);
       const p = producer.request({ type: 'phase', count }, timeout);
-      const [pr, cr] = await Promise.all([p, c]);
+      const [pr, cr] = await Promise.all([p, c, during?.()]);
       return [pr as unknown as PhaseReport, cr as unknown as PhaseReport];
     };
     if (spec.warmup > 0) await phase(spec.warmup);
     await sleep(200);
     const before = await ctx.stats();
-    const [pr, cr] = await phase(spec.count);
+    const [pr, cr] = await phase(spec.count, spec.during);
     const after = await ctx.stats();
     const seconds = (cr.lastAt! - pr.startAt) / 1000;
     opts.log(`    ${ctx.system}: ${spec.count} published, ${cr.count} delivered in ${seconds.toFixed(2)} s`);
@@ -232,7 +239,7 @@ async function singleQueue(
   name: string,
   count: number,
   opts: RunOptions,
-  o: { durable: boolean; bodySize: number; rate?: number; latency?: boolean; warmupSeconds?: number },
+  o: { durable: boolean; bodySize: number; rate?: number; latency?: boolean; warmupSeconds?: number; during?: () => Promise<void> },
 ): Promise<FlowResult> {
   const queue = `${PREFIX}.${name}`;
   await resetTopology(ctx, [queue], []);
@@ -257,12 +264,30 @@ async function singleQueue(
         expected: (n) => n,
         warmup: o.rate !== undefined ? Math.round(o.rate * (o.warmupSeconds ?? 1)) : warm(count),
         count,
+        ...(o.during ? { during: o.during } : {}),
       },
       opts,
     );
   } finally {
     await dropTopology(ctx, [queue], []);
   }
+}
+
+/**
+ * How many idle connections to open: 1,000, except that RabbitMQ caps sockets at ~90% of its
+ * open-files limit (1,024 here, so ~900 sockets); under 1,250 it gets 80% of the limit.
+ */
+function idleConnections(ctx: SystemContext): { conns: number; fdLimit: number | undefined } {
+  const fdLimit = ctx.system === 'rabbitmq' && ctx.pid !== undefined ? openFilesLimit(ctx.pid) : undefined;
+  const conns = fdLimit !== undefined && fdLimit < 1250 ? Math.floor((fdLimit * 0.8) / 100) * 100 : 1000;
+  return { conns, fdLimit };
+}
+
+/** Forks a worker that opens `conns` connections (50 at a time) and is ready once all are open. */
+async function openIdle(ctx: SystemContext, conns: number): Promise<{ child: Child; connectMs: number }> {
+  const spec = JSON.stringify({ role: 'idle', system: ctx.system, url: ctx.url, connections: conns });
+  const { child, hello } = await Child.start(`${ctx.system} idle`, 'worker.ts', [spec], { timeoutMs: 120_000 });
+  return { child, connectMs: hello.connectMs as number };
 }
 
 // ---------------------------------------------------------------------------
@@ -428,15 +453,12 @@ export const SCENARIOS: Scenario[] = [
     defaultCount: 1_000_000,
     quickCount: 100_000,
     sync: 'always',
+    extra: { heading: 'Resources', note: 'RSS of the broker process (RabbitMQ: the whole beam.smp VM).' },
     run: async (ctx, count, opts) => {
       const m: Measurements = {};
-      // Idle connections. RabbitMQ caps sockets at ~90% of its open-files limit (1,024 here, so ~900
-      // sockets): when that is under 1,000, open 80% of the limit and extrapolate to 1,000.
-      let conns = 1000;
-      const fdLimit = ctx.system === 'rabbitmq' && ctx.pid !== undefined ? openFilesLimit(ctx.pid) : undefined;
-      if (fdLimit !== undefined && fdLimit < 1250) conns = Math.floor((fdLimit * 0.8) / 100) * 100;
+      const { conns, fdLimit } = idleConnections(ctx);
       const base = await ctx.stats();
-      const idle = (await Child.start(`${ctx.system} idle`, 'worker.ts', [JSON.stringify({ role: 'idle', system: ctx.system, url: ctx.url, connections: conns })], { timeoutMs: 120_000 })).child;
+      const idle = (await openIdle(ctx, conns)).child;
       try {
         await sleep(2000);
         const s = await ctx.stats();
@@ -481,6 +503,64 @@ export const SCENARIOS: Scenario[] = [
       opts.log(`    ${ctx.system}: ${count} queued: RSS ${m.queuedRssMB?.toFixed(0)} MB`);
       await dropTopology(ctx, [queue], []);
       return m;
+    },
+  },
+  {
+    id: 'logins',
+    alias: 'logins',
+    title:
+      'connection storm: 1,000 clients connect and log in (50 at a time, one user) and then disconnect, while a producer ' +
+      'publishes persistent 256 B messages at 1,000 msg/s with confirms to a durable queue and a consumer acks them',
+    metrics: [
+      { key: 'connectPerSec', label: 'connections opened (connect + log in)', unit: 'conn/s', better: 'higher', headline: true },
+      { key: 'stormP99', label: 'delivery latency p99 during the storm', unit: 'ms', better: 'lower', headline: true },
+      { key: 'stormMax', label: 'delivery latency max during the storm', unit: 'ms', better: 'lower', headline: true },
+      { key: 'quietP99', label: 'delivery latency p99 without the storm', unit: 'ms', better: 'lower', headline: false },
+    ],
+    // Messages of the measured phase at 1,000 msg/s: the storm starts 1 s into it and must end before it does.
+    defaultCount: 15_000,
+    quickCount: 5_000,
+    sync: 'always',
+    extra: {
+      heading: 'Connection storm',
+      note:
+        'Services reconnecting together after a restart or a deploy: the storm must not stall the traffic that is already flowing. ' +
+        'Delivery latency = publish to delivery, persistent messages (fsync before confirm on both brokers).',
+    },
+    run: async (ctx, count, opts) => {
+      const flowOpts = { durable: true, bodySize: BODY, rate: 1000, latency: true, warmupSeconds: opts.quick ? 1 : 3 };
+      const quiet = await singleQueue(ctx, 'logins', count, opts, flowOpts);
+      const limit = idleConnections(ctx);
+      const conns = opts.quick ? Math.min(100, limit.conns) : limit.conns;
+      const fdLimit = limit.fdLimit;
+      let connectMs = NaN;
+      let stormMs = NaN;
+      const storm = async () => {
+        await sleep(1000);
+        const t0 = performance.now();
+        const idle = await openIdle(ctx, conns);
+        connectMs = idle.connectMs;
+        await idle.child.stop(60_000);
+        stormMs = performance.now() - t0;
+      };
+      const r = await singleQueue(ctx, 'logins', count, opts, { ...flowOpts, during: storm });
+      const phaseMs = r.consumer.lastAt! - r.producer.startAt;
+      if (stormMs + 1000 > phaseMs) {
+        ctx.notes.push(`${ctx.system}: the storm (${(stormMs / 1000).toFixed(1)} s) outlasted the measured traffic; raise --count.`);
+      }
+      if (opts.quick) ctx.notes.push(`--quick: the storm opened ${conns} connections.`);
+      else if (conns !== 1000) ctx.notes.push(`${ctx.system}: its open-files limit is ${fdLimit}, so the storm opened ${conns} connections.`);
+      const l = r.consumer.latencyMs!;
+      opts.log(`    ${ctx.system}: ${conns} connections opened in ${(connectMs / 1000).toFixed(2)} s; latency p99 ${l.p99.toFixed(2)} ms, max ${l.max.toFixed(2)} ms`);
+      return {
+        connectPerSec: conns / (connectMs / 1000),
+        stormP99: l.p99,
+        stormMax: l.max,
+        stormP50: l.p50,
+        quietP99: quiet.consumer.latencyMs!.p99,
+        quietMax: quiet.consumer.latencyMs!.max,
+        stormSeconds: stormMs / 1000,
+      };
     },
   },
 ];

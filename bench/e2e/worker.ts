@@ -4,6 +4,8 @@
  * connects, sends { type: 'ready' }, then runs one phase per
  * { type: 'phase', count } message (count = messages to publish, or
  * deliveries to wait for) and answers each with { type: 'done', ... }.
+ * The idle role opens its connections (50 at a time) before it is ready,
+ * and says how long that took (connectMs).
  * { type: 'stop' } closes its connections and exits.
  */
 import { writeFileSync } from 'node:fs';
@@ -80,6 +82,8 @@ process.on('unhandledRejection', (err) => {
 
 let onPhase: (count: number) => Promise<PhaseReport> | void;
 let closeAll: () => Promise<void>;
+/** Extra fields of the ready message (idle: how long opening the connections took). */
+const readyInfo: { connectMs?: number } = {};
 
 if (spec.role === 'producer') {
   const s = spec;
@@ -242,6 +246,7 @@ if (spec.role === 'producer') {
   // Idle connections: no channels, no consumers, just the connection (heartbeats off on Warren's side).
   const s = spec;
   const closers: (() => Promise<void>)[] = [];
+  const t0 = performance.now();
   for (let i = 0; i < s.connections; i += 50) {
     const batch = Array.from({ length: Math.min(50, s.connections - i) }, async () => {
       if (s.system === 'warren') {
@@ -255,6 +260,7 @@ if (spec.role === 'producer') {
     });
     await Promise.all(batch);
   }
+  readyInfo.connectMs = performance.now() - t0;
   onPhase = () => {};
   closeAll = async () => {
     await Promise.all(closers.map((c) => c().catch(() => {})));
@@ -277,4 +283,4 @@ process.on('message', (m: { type: string; count?: number }) => {
   }
 });
 process.on('disconnect', () => process.exit(0));
-send({ type: 'ready' });
+send({ type: 'ready', ...readyInfo });

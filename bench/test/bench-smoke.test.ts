@@ -17,6 +17,7 @@ const scenarios: Record<string, string[]> = {
   '3': ['deliveredPerSec', 'publishedPerSec'],
   '4': ['p50', 'p99', 'floorP50', 'floorP99'],
   '5': ['mbPerSec', 'deliveredPerSec'],
+  logins: ['connectPerSec', 'stormP99', 'quietP99'],
 };
 
 describe('bench e2e harness (smoke)', () => {
@@ -25,7 +26,7 @@ describe('bench e2e harness (smoke)', () => {
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
-  it('runs scenarios 1 to 5 against Warren (4 with its relay floor) and writes positive numbers', async () => {
+  it('runs scenarios 1 to 5 and the connection storm against Warren (4 with its relay floor) and writes positive numbers', async () => {
     dir = await mkdtemp(join(tmpdir(), 'warren-bench-smoke-'));
     const out = join(dir, 'smoke.json');
     const args = ['--import', 'tsx', 'bench/e2e/run.ts', Object.keys(scenarios).join(','), '--count', '200', '--quick', '--no-rabbit', '--out', out];
