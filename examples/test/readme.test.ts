@@ -95,6 +95,29 @@ describe('README.md', async () => {
     }
   });
 
+  it('names benchmark scenarios, options and scripts that exist', async () => {
+    const [block] = shellBlocks(section('Benchmarks'));
+    // The harness lists its scenarios and options in its usage text.
+    const usage = await runNode(['--import', 'tsx', 'bench/e2e/run.ts', '--help']);
+    const names = new Set(/scenarios: (.*)/.exec(usage.stderr)![1]!.split(', ').flatMap((s) => s.split('/')));
+    names.add('all');
+    const options = new Set(usage.stderr.match(/--[\w-]+/g));
+    const benchScripts = (JSON.parse(readFileSync(join(repoRoot, 'bench', 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    let runs = 0;
+    for (const line of block!) {
+      const words = shellWords(line);
+      if (words.slice(0, 4).join(' ') === 'npm run bench --') {
+        runs++;
+        const [list, ...flags] = words.slice(4);
+        for (const n of list!.split(',')) expect(names, `${line}: scenario ${n}`).toContain(n);
+        for (const f of flags.filter((w) => w.startsWith('--'))) expect(options, `${line}: option ${f}`).toContain(f);
+      } else if (words.slice(0, 4).join(' ') === 'npm run -w bench') {
+        expect(Object.keys(benchScripts), line).toContain(words[4]);
+      }
+    }
+    expect(runs).toBeGreaterThan(0);
+  });
+
   it('names npm scripts that exist', () => {
     const scripts = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
     for (const [, name] of readme.matchAll(/`npm (?:run )?(start|test|[\w:-]+)\b[^`]*`/g)) {
