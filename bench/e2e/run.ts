@@ -8,7 +8,9 @@
  *   --repeat N        alternate Warren and RabbitMQ N times per scenario; report medians (noisy machines)
  *   --no-rabbit       Warren only, even when RabbitMQ answers on 127.0.0.1:5672
  *   --out FILE        where to write the JSON (default bench/results/latest.json)
- *   --write-results   also regenerate bench/RESULTS.md and bench/results/ratios.svg
+ *   --write-results   also regenerate bench/RESULTS.md and its plots (bench/results/*.svg)
+ *
+ *   npm run bench -- report      regenerates RESULTS.md and the plots from the saved results, running nothing
  *   --profile         run the Warren broker under --cpu-prof; summaries in bench/results/profile-<alias>.txt
  *
  * Scenarios: 1 transient, 2 durable, 3 fanout, 4 latency, 5 large, 6 topic; `all` = 1-6.
@@ -22,13 +24,15 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RABBIT_URL, openDriver, type ComparedSystem } from './drivers.js';
 import { SCENARIOS, findScenario, withSystem, type Measurements, type RunOptions, type Scenario } from './scenarios.js';
-import { consoleTable, floorNotes, ratiosSvg, resultsMarkdown, rows, type MachineFacts, type RunResult, type ScenarioResult } from './report.js';
+import { consoleTable, floorNotes, ratiosSvg, resultsMarkdown, rows, sideBySideSvg, type MachineFacts, type RunResult, type ScenarioResult } from './report.js';
 import { summarise } from './profile-summary.js';
 
 const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const resultsDir = join(benchDir, 'results');
 
 interface Args {
+  /** Only regenerate RESULTS.md and the plots from bench/results/*.json. */
+  reportOnly: boolean;
   scenarios: Scenario[];
   count?: number;
   repeat: number;
@@ -42,12 +46,13 @@ interface Args {
 function usage(msg?: string): never {
   if (msg) console.error(msg);
   console.error('usage: npm run bench -- <all|resources|logins|1..6|alias>[,...] [--count N] [--repeat N] [--quick] [--no-rabbit] [--out FILE] [--write-results] [--profile]');
+  console.error('       npm run bench -- report     (RESULTS.md and plots from the saved results)');
   console.error(`scenarios: ${SCENARIOS.map((s) => `${s.id}/${s.alias}`).join(', ')}`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { scenarios: [], repeat: 1, quick: false, rabbit: true, out: join(resultsDir, 'latest.json'), writeResults: false, profile: false };
+  const a: Args = { reportOnly: false, scenarios: [], repeat: 1, quick: false, rabbit: true, out: join(resultsDir, 'latest.json'), writeResults: false, profile: false };
   const names: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -67,6 +72,10 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--help' || arg === '-h') usage();
     else if (arg.startsWith('-')) usage(`unknown option ${arg}`);
     else names.push(...arg.split(',').filter(Boolean));
+  }
+  if (names.length === 1 && names[0] === 'report') {
+    a.reportOnly = true;
+    return a;
   }
   if (names.length === 0) names.push('all');
   for (const n of names) {
@@ -139,9 +148,31 @@ function readRun(path: string): RunResult | undefined {
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as RunResult) : undefined;
 }
 
+/** RESULTS.md and its plots from the saved results (main.json and each extra's <alias>.json). */
+function writeReport(log: (line: string) => void): void {
+  const mainRun = readRun(join(resultsDir, 'main.json'));
+  const extras = SCENARIOS.flatMap((s) => {
+    const run = s.extra === undefined ? undefined : readRun(join(resultsDir, `${s.alias}.json`));
+    return run === undefined ? [] : [{ run, heading: s.extra!.heading, note: s.extra!.note }];
+  });
+  if (mainRun === undefined) {
+    log(`No ${join(resultsDir, 'main.json')} yet: run \`npm run bench -- all --write-results\` first.`);
+    return;
+  }
+  writeFileSync(join(benchDir, 'RESULTS.md'), resultsMarkdown(mainRun, extras));
+  const title = `Warren vs RabbitMQ ${mainRun.machine.rabbitmqVersion ?? ''} (${mainRun.machine.date.slice(0, 10)}, ${mainRun.machine.cores} cores)`;
+  writeFileSync(join(resultsDir, 'ratios.svg'), ratiosSvg(rows(mainRun.scenarios), title));
+  writeFileSync(join(resultsDir, 'side-by-side.svg'), sideBySideSvg(mainRun));
+  log(`Wrote ${join(benchDir, 'RESULTS.md')}, ${join(resultsDir, 'ratios.svg')} and ${join(resultsDir, 'side-by-side.svg')}`);
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const log = (line: string) => console.log(line);
+  if (args.reportOnly) {
+    writeReport(log);
+    return;
+  }
   let rabbit = args.rabbit && (await reachable('127.0.0.1', 5672));
   const version = rabbit ? await rabbitVersion() : null;
   if (rabbit && version === null) rabbit = false;
@@ -205,16 +236,7 @@ async function main(): Promise<void> {
     const main = results.filter((r) => findScenario(r.id)?.extra === undefined);
     if (main.length > 0) writeJson(join(resultsDir, 'main.json'), { ...run, scenarios: main });
     for (const r of results) if (findScenario(r.id)?.extra !== undefined) writeJson(join(resultsDir, `${r.alias}.json`), { ...run, scenarios: [r] });
-    const mainRun = readRun(join(resultsDir, 'main.json'));
-    const extras = SCENARIOS.flatMap((s) => {
-      const run = s.extra === undefined ? undefined : readRun(join(resultsDir, `${s.alias}.json`));
-      return run === undefined ? [] : [{ run, heading: s.extra!.heading, note: s.extra!.note }];
-    });
-    if (mainRun !== undefined) {
-      writeFileSync(join(benchDir, 'RESULTS.md'), resultsMarkdown(mainRun, extras));
-      writeFileSync(join(resultsDir, 'ratios.svg'), ratiosSvg(rows(mainRun.scenarios), `Warren vs RabbitMQ ${mainRun.machine.rabbitmqVersion ?? ''} (${mainRun.machine.date.slice(0, 10)}, ${mainRun.machine.cores} cores)`));
-      log(`Wrote ${join(benchDir, 'RESULTS.md')} and ${join(resultsDir, 'ratios.svg')}`);
-    }
+    writeReport(log);
   }
   const failed = results.some((r) => Object.keys(r.errors).length > 0);
   process.exitCode = failed ? 1 : 0;

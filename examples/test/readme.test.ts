@@ -101,6 +101,7 @@ describe('README.md', async () => {
     const usage = await runNode(['--import', 'tsx', 'bench/e2e/run.ts', '--help']);
     const names = new Set(/scenarios: (.*)/.exec(usage.stderr)![1]!.split(', ').flatMap((s) => s.split('/')));
     names.add('all');
+    if (usage.stderr.includes('npm run bench -- report')) names.add('report');
     const options = new Set(usage.stderr.match(/--[\w-]+/g));
     const benchScripts = (JSON.parse(readFileSync(join(repoRoot, 'bench', 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
     let runs = 0;
