@@ -57,6 +57,7 @@ export class SegmentFiles {
 
   /** fsync of the directory: makes created and unlinked names durable. */
   async syncDir(): Promise<void> {
+    await this.hooks.beforeSyncDir?.();
     const fh = await open(this.dir, 'r');
     try {
       await fh.sync();

@@ -19,6 +19,8 @@ export interface StoreHooks {
   beforeSync?: (segment: number) => void | Promise<void>;
   /** Before a segment file is deleted. */
   beforeRemove?: (segment: number) => void | Promise<void>;
+  /** Before the fsync of the segment directory (which makes created and deleted names durable). */
+  beforeSyncDir?: () => void | Promise<void>;
 }
 
 export interface StoreOptions {

@@ -33,26 +33,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '@warren/client';
-import { client, closeAllClients, killAllChildren, prng, removeDir, spawnBroker, tempDir, type ChildBroker } from './harness.js';
+import { client, closeAllClients, idOfBody, killAllChildren, numberedBody, prng, removeDir, spawnBroker, tempDir, type ChildBroker } from './harness.js';
 
 const N = 3000;
 const BODY_SIZE = 200;
 const FENCE_EVERY = 40;
 
-function bodyOf(id: number): Buffer {
-  const b = Buffer.alloc(BODY_SIZE);
-  const head = `msg-${id}|`;
-  b.write(head, 0, 'latin1');
-  const r = prng(id + 1);
-  for (let i = head.length; i < BODY_SIZE; i++) b[i] = r.int(0, 255);
-  return b;
-}
-
-function idOf(body: Buffer): number {
-  const m = /^msg-(\d+)\|/.exec(body.subarray(0, 20).toString('latin1'));
-  if (m === null) throw new Error(`not one of our bodies: ${body.subarray(0, 20).toString('hex')}`);
-  return Number(m[1]);
-}
+const bodyOf = (id: number): Buffer => numberedBody(id, BODY_SIZE);
+const idOf = idOfBody;
 
 const dirs: string[] = [];
 afterEach(async () => {

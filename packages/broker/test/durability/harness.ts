@@ -164,3 +164,20 @@ export function captureLog(): CapturedLog {
     find: (msg) => lines.filter((l) => l['msg'] === msg).at(-1),
   };
 }
+
+/** The body of message `id`: "msg-<id>|" then seeded bytes, `size` bytes in all. */
+export function numberedBody(id: number, size: number): Buffer {
+  const b = Buffer.alloc(size);
+  const head = `msg-${id}|`;
+  b.write(head, 0, 'latin1');
+  const r = prng(id + 1);
+  for (let i = head.length; i < size; i++) b[i] = r.int(0, 255);
+  return b;
+}
+
+/** The id a numberedBody carries; throws on anything else. */
+export function idOfBody(body: Buffer): number {
+  const m = /^msg-(\d+)\|/.exec(body.subarray(0, 20).toString('latin1'));
+  if (m === null) throw new Error(`not one of our bodies: ${body.subarray(0, 20).toString('hex')}`);
+  return Number(m[1]);
+}
