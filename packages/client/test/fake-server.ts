@@ -15,7 +15,11 @@ import {
   type OpenOkFrame,
 } from '@warren/protocol';
 
-type FrameOf<T extends number> = Extract<Frame, { type: T }>;
+/**
+ * The frame shapes whose type can be T. Not `Extract<Frame, { type: T }>`: a
+ * shape shared by two types (QUEUE_BIND/QUEUE_UNBIND) would extract to never.
+ */
+export type FrameOf<T extends number> = Frame extends infer F ? (F extends { type: infer U } ? (T extends U ? F : never) : never) : never;
 
 export class FakePeer {
   readonly frames: Frame[] = [];

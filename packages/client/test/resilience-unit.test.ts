@@ -11,7 +11,7 @@ import { AbortError, ConnectionClosedError, MessageTooLargeError, PublishBufferF
 import type { Message } from '../src/message.js';
 import { backoffDelay, resolveOptions, type ConnectOptions } from '../src/options.js';
 import type { ConnectedEvent, QueueRenamedEvent, RecoveryItem, StatusEvent } from '../src/status.js';
-import { FakeServer, type FakePeer } from './fake-server.js';
+import { FakeServer, type FakePeer, type FrameOf } from './fake-server.js';
 import { settle } from './helpers.js';
 
 const FAST = { initialDelayMs: 1, maxDelayMs: 10, jitter: 0 };
@@ -43,7 +43,7 @@ async function reconnectingPair(opts: ConnectOptions = {}, openOk: Partial<OpenO
 }
 
 /** Takes the next frame of `type` and answers OK with `result` (or what `result(frame)` returns). */
-async function answer<T extends number>(peer: FakePeer, type: T, result: unknown = null): Promise<Extract<Frame, { type: T }>> {
+async function answer<T extends number>(peer: FakePeer, type: T, result: unknown = null): Promise<FrameOf<T>> {
   const f = await peer.take(type);
   const r = typeof result === 'function' ? (result as (f: unknown) => unknown)(f) : result;
   peer.ok((f as unknown as { requestId: number }).requestId, r);
