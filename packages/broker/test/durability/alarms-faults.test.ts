@@ -16,7 +16,8 @@ import { startBroker, type Broker } from '@warren/broker';
 import { ErrorCodes, FrameType, type ConfirmFrame, type FlowFrame, type Frame } from '@warren/protocol';
 import { MessageStore, type StoreHooks, type StoreOptions } from '../../src/storage/index.js';
 import { RawClient } from '../helpers.js';
-import { client, closeAllClients, removeDir, tempDir } from './harness.js';
+import { client, closeAllClients } from './harness.js';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 
 const dirs: string[] = [];
 const brokers: Broker[] = [];

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker } from '@warren/broker';
 import { SEGMENT_HEADER_SIZE, recordId, recordType, RecordType, segmentFileName } from '../../src/storage/format.js';
 import { scanSegment } from '../../src/storage/recovery.js';
-import { captureLog, client, closeAllClients, prng, removeDir, tempDir } from './harness.js';
+import { captureLog, client, closeAllClients, prng } from './harness.js';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 
 interface Rec {
   id: number;

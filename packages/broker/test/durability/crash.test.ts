@@ -33,7 +33,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '@warren/client';
-import { client, closeAllClients, idOfBody, killAllChildren, numberedBody, prng, removeDir, spawnBroker, tempDir, type ChildBroker } from './harness.js';
+import { client, closeAllClients, idOfBody, killAllChildren, numberedBody, prng, spawnBroker, type ChildBroker } from './harness.js';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 
 const N = 3000;
 const BODY_SIZE = 200;

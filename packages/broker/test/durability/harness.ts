@@ -1,10 +1,8 @@
 /**
  * Shared helpers of the durability suite: child-process brokers (for SIGKILL),
- * temp data folders, a seeded PRNG, and a pino log capture.
+ * a seeded PRNG with an integer helper, and a pino log capture.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -125,14 +123,6 @@ export async function closeAllClients(): Promise<void> {
   const all = [...clients];
   clients.clear();
   await Promise.all(all.map((c) => c.close().catch(() => {})));
-}
-
-export async function tempDir(prefix = 'warren-durability-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
-}
-
-export async function removeDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
 }
 
 /** A seeded PRNG with an integer helper, so every crash point can be replayed. */

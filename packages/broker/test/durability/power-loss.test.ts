@@ -22,7 +22,8 @@ import { closeSync, cpSync, openSync, readdirSync, rmSync, statSync, truncateSyn
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker, type Broker } from '@warren/broker';
-import { client, closeAllClients, idOfBody, numberedBody, prng, removeDir, tempDir } from './harness.js';
+import { client, closeAllClients, idOfBody, numberedBody, prng } from './harness.js';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 import { parseSegmentFileName, segmentFileName } from '../../src/storage/format.js';
 
 const N = 2000;

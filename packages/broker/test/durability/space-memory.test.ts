@@ -16,7 +16,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startBroker, type Broker } from '@warren/broker';
 import type { Connection, Message } from '@warren/client';
 import { MessageStore, type StoreOptions } from '../../src/storage/index.js';
-import { client, closeAllClients, prng, removeDir, tempDir } from './harness.js';
+import { client, closeAllClients, prng } from './harness.js';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 
 const dirs: string[] = [];
 const brokers: Broker[] = [];
