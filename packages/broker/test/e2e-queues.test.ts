@@ -4,6 +4,7 @@ import { connect, type Connection, type Message } from '@warren/client';
 import { ErrorCodes, FrameType, type DeliverFrame } from '@warren/protocol';
 import { RawClient } from './helpers.js';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
+import { deferred } from '../../../test-support/wait.js';
 
 let tb: TestBroker;
 let conn: Connection;
@@ -22,12 +23,6 @@ async function another(): Promise<Connection> {
   const c = await connect(tb.url);
   extra.push(c);
   return c;
-}
-
-function deferred<T>() {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
 }
 
 async function publishN(queue: string, n: number, prefix = 'm'): Promise<void> {

@@ -3,7 +3,8 @@ import * as net from 'node:net';
 import { ErrorCodes, FrameType, WarrenError, PRE_AUTH_FRAME_MAX } from '@warren/protocol';
 import { connect, kTopology } from '../src/connection.js';
 import { AbortError, ConnectionClosedError, TimeoutError } from '../src/errors.js';
-import { fakeServer, openPair, settle } from './helpers.js';
+import { fakeServer, openPair } from './helpers.js';
+import { settle } from '../../../test-support/wait.js';
 
 describe('handshake', () => {
   it('sends OPEN with version, credentials, frameMax, heartbeat and properties; exposes OPEN_OK', async () => {

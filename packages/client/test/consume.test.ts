@@ -3,7 +3,8 @@ import { ErrorCodes, FrameType, WarrenError, type DeliverFrame } from '@warren/p
 import type { Message } from '../src/message.js';
 import { ConnectionClosedError } from '../src/errors.js';
 import type { FakePeer } from './fake-server.js';
-import { openPair, settle } from './helpers.js';
+import { openPair } from './helpers.js';
+import { settle } from '../../../test-support/wait.js';
 
 function deliver(peer: FakePeer, consumerTag: string, deliveryTag: number, body: string, extra: Partial<DeliverFrame> = {}): void {
   peer.send({

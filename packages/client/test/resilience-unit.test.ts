@@ -12,7 +12,7 @@ import type { Message } from '../src/message.js';
 import { backoffDelay, resolveOptions, type ConnectOptions } from '../src/options.js';
 import type { ConnectedEvent, QueueRenamedEvent, RecoveryItem, StatusEvent } from '../src/status.js';
 import { FakeServer, type FakePeer, type FrameOf } from './fake-server.js';
-import { settle } from './helpers.js';
+import { nextEvent, settle, tracked } from '../../../test-support/wait.js';
 
 const FAST = { initialDelayMs: 1, maxDelayMs: 10, jitter: 0 };
 
@@ -64,24 +64,12 @@ function deliver(peer: FakePeer, consumerTag: string, deliveryTag: number, body:
   peer.send({ type: FrameType.DELIVER, consumerTag, deliveryTag, redelivered: false, deliveryCount: 1, exchange: '', routingKey: 'q', properties: null, body: Buffer.from(body) });
 }
 
-function once<T>(conn: Connection, event: 'connected' | 'queueRenamed' | 'closed' | 'disconnected'): Promise<T> {
-  return new Promise((resolve) => conn.once(event, resolve as never));
-}
-
 /** Kills the current socket and completes the handshake on the client's next one. */
 async function relink(server: FakeServer, peer: FakePeer, connectionId = 'link-2'): Promise<FakePeer> {
   peer.socket.destroy();
   const next = await server.nextPeer();
   await next.handshake({ connectionId });
   return next;
-}
-
-function tracked<T>(p: Promise<T>): { settled: () => boolean; result: Promise<{ ok: true; value: T } | { ok: false; error: unknown }> } {
-  let done = false;
-  const result = settle(p).finally(() => {
-    done = true;
-  });
-  return { settled: () => done, result };
 }
 
 describe('status', () => {
@@ -95,7 +83,7 @@ describe('status', () => {
     const iterating = (async () => {
       for await (const e of conn.statusEvents()) seen.push(e);
     })();
-    const reconnected = once<ConnectedEvent>(conn, 'connected');
+    const reconnected = nextEvent<ConnectedEvent>(conn, 'connected');
     const peer2 = await relink(server, peer);
     await reconnected;
     expect(conn.connectionId).toBe('link-2');
@@ -188,8 +176,8 @@ describe('topology recovery', () => {
     await answer(peer, FrameType.CANCEL);
     await cancelling;
 
-    const renamed = once<QueueRenamedEvent>(conn, 'queueRenamed');
-    const reconnected = once<ConnectedEvent>(conn, 'connected');
+    const renamed = nextEvent<QueueRenamedEvent>(conn, 'queueRenamed');
+    const reconnected = nextEvent<ConnectedEvent>(conn, 'connected');
     const p2 = await relink(server, peer);
 
     const exchanges = [await p2.take(FrameType.EXCHANGE_DECLARE), await p2.take(FrameType.EXCHANGE_DECLARE)];
@@ -252,7 +240,7 @@ describe('topology recovery', () => {
     await lost;
     const renames: QueueRenamedEvent[] = [];
     conn.on('queueRenamed', (e) => renames.push(e));
-    const reconnected = once<ConnectedEvent>(conn, 'connected');
+    const reconnected = nextEvent<ConnectedEvent>(conn, 'connected');
     const p2 = await relink(server, peer);
     const a = await answer(p2, FrameType.QUEUE_DECLARE, queueOk('amq.gen-kept'));
     expect(a).toMatchObject({ queue: 'amq.gen-kept', options: { autoDelete: true, passive: true } });
@@ -279,7 +267,7 @@ describe('topology recovery', () => {
 
     const reported: [WarrenError, RecoveryItem][] = [];
     conn.on('recoveryError', (err, item) => reported.push([err, item]));
-    const reconnected = once<ConnectedEvent>(conn, 'connected');
+    const reconnected = nextEvent<ConnectedEvent>(conn, 'connected');
     const p2 = await relink(server, peer);
     await answer(p2, FrameType.QUEUE_DECLARE, queueOk('q'));
     const b = await p2.take(FrameType.QUEUE_BIND);
@@ -307,7 +295,7 @@ describe('topology recovery', () => {
     const q = await p2.take(FrameType.QUEUE_DECLARE);
     p2.send({ type: FrameType.ERROR, requestId: q.requestId, code: ErrorCodes.RESOURCE_LOCKED, name: 'RESOURCE_LOCKED', message: 'exclusive to another connection', details: null });
     await p2.closedPromise;
-    const reconnected = once<ConnectedEvent>(conn, 'connected');
+    const reconnected = nextEvent<ConnectedEvent>(conn, 'connected');
     const p3 = await server.nextPeer();
     await p3.handshake({ connectionId: 'link-3' });
     await answer(p3, FrameType.QUEUE_DECLARE, queueOk('mine'));
@@ -321,12 +309,12 @@ describe('topology recovery', () => {
     const consuming = conn.consume('q', () => {});
     await answer(peer, FrameType.CONSUME, consumeOk);
     const consumer = await consuming;
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     await disconnected;
     await consumer.cancel();
     expect(await consumer.cancelled).toBeNull();
-    const reconnected = once<ConnectedEvent>(conn, 'connected');
+    const reconnected = nextEvent<ConnectedEvent>(conn, 'connected');
     const p2 = await server.nextPeer();
     await p2.handshake();
     await reconnected;
@@ -347,7 +335,7 @@ describe('deliveries across a reconnect', () => {
     const [o1, o2, o3] = got as [Message, Message, Message];
     expect(o1.settled).toBe(false);
 
-    const reconnected = once<ConnectedEvent>(conn, 'connected');
+    const reconnected = nextEvent<ConnectedEvent>(conn, 'connected');
     const p2 = await relink(server, peer);
     await answer(p2, FrameType.CONSUME, consumeOk);
     await reconnected;
@@ -403,7 +391,7 @@ describe('publishes across a reconnect', () => {
     for (let i = 0; i < 3; i++) await peer.take(FrameType.PUBLISH);
     peer.send({ type: FrameType.CONFIRM, seq: 2, multiple: false });
     await pubs[1]!.result;
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     await disconnected;
     const d = tracked(conn.publish('', 'q', 'd'));
@@ -450,7 +438,7 @@ describe('publishes across a reconnect', () => {
 
   it("buffer full: 'reject' fails fast with PublishBufferFullError and sends nothing for it", async () => {
     const { server, peer, conn } = await reconnectingPair({ maxBufferedPublishes: 2, whenBufferFull: 'reject' });
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     await disconnected;
     expect(conn.isConnected).toBe(false);
@@ -472,7 +460,7 @@ describe('publishes across a reconnect', () => {
 
   it("buffer full: 'wait' keeps the publish pending until there is room, then sends it", async () => {
     const { server, peer, conn } = await reconnectingPair({ maxBufferedPublishes: 2, whenBufferFull: 'wait' });
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     await disconnected;
     const pubs = ['1', '2', '3'].map((s) => tracked(conn.publish('', 'q', s)));
@@ -487,7 +475,7 @@ describe('publishes across a reconnect', () => {
 
   it('a buffered publish that times out or is aborted rejects and is never sent, and frees its buffer slot', async () => {
     const { server, peer, conn } = await reconnectingPair({ maxBufferedPublishes: 2, whenBufferFull: 'reject' });
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     await disconnected;
     const ac = new AbortController();
@@ -515,7 +503,7 @@ describe('publishes across a reconnect', () => {
 
   it('a buffered publish that no longer fits the new socket\'s smaller frameMax fails with MessageTooLargeError', async () => {
     const { server, peer, conn } = await reconnectingPair();
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     await disconnected;
     const big = settle(conn.publish('', 'q', Buffer.alloc(8000)));
@@ -536,7 +524,7 @@ describe('requests across a reconnect', () => {
     const { server, peer, conn } = await reconnectingPair();
     const inFlight = settle(conn.purgeQueue('q'));
     await peer.take(FrameType.QUEUE_PURGE);
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     const r = (await inFlight) as { ok: false; error: WarrenError };
     expect(r.error).toBeInstanceOf(ConnectionClosedError);
@@ -559,7 +547,7 @@ describe('giving up', () => {
     const consumer = await consuming;
     const attempts: number[] = [];
     conn.on('reconnecting', (e) => attempts.push(e.attempt));
-    const closedEvent = once<{ error: WarrenError }>(conn, 'closed');
+    const closedEvent = nextEvent<{ error: WarrenError }>(conn, 'closed');
     await server.close(); // nothing listens any more
     const waiting = settle(conn.publish('', 'q', 'never sent'));
     const loop = settle(
@@ -715,7 +703,7 @@ describe('close drains', () => {
 
   it('while reconnecting: close() keeps trying so buffered publishes go out, then closes', async () => {
     const { server, peer, conn } = await reconnectingPair();
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     await disconnected;
     const pub = conn.publish('', 'q', 'buffered');
@@ -733,7 +721,7 @@ describe('close drains', () => {
 
   it('while reconnecting with nothing to drain: close() resolves without waiting for the broker, and stops reconnecting', async () => {
     const { server, peer, conn } = await reconnectingPair({ reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     await disconnected;
     await conn.close();
