@@ -1,13 +1,16 @@
 /**
  * Waiting in tests without asserting a timing: poll a condition, take the
  * next event, let pending I/O run, see how a promise settled. Every poll is
- * bounded well under vitest's test timeout, so a hang fails naming what it
- * waited for instead of "Test timed out".
+ * bounded (WAIT_LIMIT_MS) well under vitest's test timeout.
  */
 import type { EventEmitter } from 'node:events';
 
-/** The longest any one wait may take (vitest's test timeout is 30 s). */
-export const WAIT_LIMIT_MS = 15_000;
+/**
+ * The longest any one wait may take: a third of the integration tests' timeout
+ * (60 s, vitest.config.ts), so a hang fails here, with what was awaited (and a
+ * child's output), rather than as "Test timed out".
+ */
+export const WAIT_LIMIT_MS = 20_000;
 
 export interface UntilOptions {
   /** Fail after this long (a guard against hangs, not a timing assertion). */
@@ -16,12 +19,15 @@ export interface UntilOptions {
   everyMs?: number;
 }
 
-/** Polls `check` until it returns true; rejects naming `what` once the limit passes. */
-export async function until(check: () => boolean | Promise<boolean>, what = 'condition', options: UntilOptions = {}): Promise<void> {
+/**
+ * Polls `check` until it returns true; once the limit passes, rejects naming
+ * `what` (a function is called then, so it can include output seen so far).
+ */
+export async function until(check: () => boolean | Promise<boolean>, what: string | (() => string) = 'condition', options: UntilOptions = {}): Promise<void> {
   const { limitMs = WAIT_LIMIT_MS, everyMs = 5 } = options;
   const deadline = Date.now() + limitMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${limitMs / 1000} s waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${limitMs / 1000} s waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
