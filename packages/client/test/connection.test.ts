@@ -375,10 +375,7 @@ describe('close', () => {
   it('ignores everything but CLOSE/CLOSE_OK after sending CLOSE', async () => {
     const { peer, conn } = await openPair();
     const got: unknown[] = [];
-    const consuming = conn.consume('q', (m) => void got.push(m));
-    const req = await peer.take(FrameType.CONSUME);
-    peer.ok(req.requestId, { consumerTag: req.options.consumerTag });
-    await consuming;
+    const req = await peer.acceptConsume(conn.consume('q', (m) => void got.push(m)));
     conn.on('blocked', () => got.push('blocked'));
     const closing = conn.close();
     // close() drains: it cancels consumers before sending CLOSE.

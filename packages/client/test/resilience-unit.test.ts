@@ -5,7 +5,7 @@
  * new socket's handshake completes, so no assertion depends on timing.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, FrameType, WarrenError, type Frame, type OpenOkFrame } from '@warren/protocol';
+import { ErrorCodes, FrameType, WarrenError, type OpenOkFrame } from '@warren/protocol';
 import { connect, kTopology, type Connection } from '../src/connection.js';
 import { AbortError, ConnectionClosedError, MessageTooLargeError, PublishBufferFullError, PublishNackedError, TimeoutError } from '../src/errors.js';
 import type { Message } from '../src/message.js';
@@ -52,17 +52,6 @@ async function answer<T extends number>(peer: FakePeer, type: T, result: unknown
 
 const consumeOk = (f: { options: { consumerTag?: string } }) => ({ consumerTag: f.options.consumerTag });
 const queueOk = (queue: string) => ({ queue, messageCount: 0, consumerCount: 0 });
-
-/** Round-trips a request so every frame the client sent before it has arrived. */
-async function sync(peer: FakePeer, conn: Connection): Promise<void> {
-  const p = conn.purgeQueue('sync');
-  peer.ok((await peer.take(FrameType.QUEUE_PURGE)).requestId, 0);
-  await p;
-}
-
-function deliver(peer: FakePeer, consumerTag: string, deliveryTag: number, body: string): void {
-  peer.send({ type: FrameType.DELIVER, consumerTag, deliveryTag, redelivered: false, deliveryCount: 1, exchange: '', routingKey: 'q', properties: null, body: Buffer.from(body) });
-}
 
 /** Kills the current socket and completes the handshake on the client's next one. */
 async function relink(server: FakeServer, peer: FakePeer, connectionId = 'link-2'): Promise<FakePeer> {
@@ -117,7 +106,7 @@ describe('status', () => {
     peer.send({ type: FrameType.FLOW, blocked: true, reason: 'memory alarm' });
     await new Promise((r) => conn.once('blocked', r));
     const held = conn.publish('', 'q', 'held');
-    await sync(peer, conn);
+    await peer.sync(conn);
     expect(peer.all(FrameType.PUBLISH)).toHaveLength(0);
 
     const peer2 = await relink(server, peer);
@@ -130,7 +119,7 @@ describe('status', () => {
     peer2.send({ type: FrameType.FLOW, blocked: true, reason: 'disk alarm' });
     await new Promise((r) => conn.once('blocked', r));
     const held2 = conn.publish('', 'q', 'held again');
-    await sync(peer2, conn);
+    await peer2.sync(conn);
     expect(peer2.all(FrameType.PUBLISH)).toHaveLength(1);
     peer2.send({ type: FrameType.FLOW, blocked: false, reason: '' });
     const f2 = await peer2.take(FrameType.PUBLISH);
@@ -224,8 +213,8 @@ describe('topology recovery', () => {
     expect([...topo.queues.keys()].sort()).toEqual(['amq.gen-2', 'named']);
     expect([...topo.bindings.values()].filter((b) => b.destination === 'amq.gen-2')).toHaveLength(1);
 
-    deliver(p2, consumer.tag, 1, 'after the reconnect');
-    await sync(p2, conn);
+    p2.deliver(consumer.tag, 1, 'after the reconnect');
+    await p2.sync(conn);
     expect(got).toEqual(['after the reconnect']);
     expect(p2.all(FrameType.ACK)).toEqual([{ type: FrameType.ACK, deliveryTag: 1, multiple: false }]);
   });
@@ -281,7 +270,7 @@ describe('topology recovery', () => {
     expect((await consumer.cancelled)?.code).toBe(ErrorCodes.NOT_FOUND);
     expect(conn[kTopology].bindings.size).toBe(0);
     expect(conn[kTopology].consumers.size).toBe(0);
-    await sync(p2, conn);
+    await p2.sync(conn);
   });
 
   it('RESOURCE_LOCKED (the broker still holds our old exclusive queue) retries the whole recovery on a new socket', async () => {
@@ -318,7 +307,7 @@ describe('topology recovery', () => {
     const p2 = await server.nextPeer();
     await p2.handshake();
     await reconnected;
-    await sync(p2, conn);
+    await p2.sync(conn);
     expect(p2.all(FrameType.CONSUME, FrameType.CANCEL)).toEqual([]);
   });
 });
@@ -330,8 +319,8 @@ describe('deliveries across a reconnect', () => {
     const consuming = conn.consume('q', (m) => void got.push(m));
     await answer(peer, FrameType.CONSUME, consumeOk);
     const consumer = await consuming;
-    for (let tag = 1; tag <= 3; tag++) deliver(peer, consumer.tag, tag, `old-${tag}`);
-    await sync(peer, conn);
+    for (let tag = 1; tag <= 3; tag++) peer.deliver(consumer.tag, tag, `old-${tag}`);
+    await peer.sync(conn);
     const [o1, o2, o3] = got as [Message, Message, Message];
     expect(o1.settled).toBe(false);
 
@@ -347,13 +336,13 @@ describe('deliveries across a reconnect', () => {
 
     const serverErrors: unknown[] = [];
     conn.on('serverError', (e) => serverErrors.push(e));
-    deliver(p2, consumer.tag, 7, 'new');
-    await sync(p2, conn);
+    p2.deliver(consumer.tag, 7, 'new');
+    await p2.sync(conn);
     const fresh = got[3]!;
     expect(fresh.body.toString()).toBe('new');
     expect(fresh.ack()).toBe(true);
     expect(fresh.ack()).toBe(false); // settled once
-    await sync(p2, conn);
+    await p2.sync(conn);
     expect(p2.all(FrameType.ACK, FrameType.NACK, FrameType.REJECT)).toEqual([{ type: FrameType.ACK, deliveryTag: 7, multiple: false }]);
     expect(peer.all(FrameType.ACK, FrameType.NACK, FrameType.REJECT)).toEqual([]);
     expect(serverErrors).toEqual([]);
@@ -364,16 +353,16 @@ describe('deliveries across a reconnect', () => {
     const consuming = conn.consume('q', { prefetch: 10 });
     await answer(peer, FrameType.CONSUME, consumeOk);
     const consumer = await consuming;
-    deliver(peer, consumer.tag, 1, 'taken');
-    deliver(peer, consumer.tag, 2, 'buffered, then stale');
-    await sync(peer, conn);
+    peer.deliver(consumer.tag, 1, 'taken');
+    peer.deliver(consumer.tag, 2, 'buffered, then stale');
+    await peer.sync(conn);
     const it = consumer[Symbol.asyncIterator]();
     const first = await it.next();
     expect(first.value?.body.toString()).toBe('taken');
 
     const p2 = await relink(server, peer);
     await answer(p2, FrameType.CONSUME, consumeOk);
-    deliver(p2, consumer.tag, 1, 'redelivered');
+    p2.deliver(consumer.tag, 1, 'redelivered');
     const next = await it.next();
     expect(next.done).toBe(false);
     expect(next.value?.body.toString()).toBe('redelivered');
@@ -404,7 +393,7 @@ describe('publishes across a reconnect', () => {
       [2, 'c'],
       [3, 'd'],
     ]);
-    await sync(p2, conn);
+    await p2.sync(conn);
     expect([pubs[0]!.settled(), pubs[2]!.settled(), d.settled()]).toEqual([false, false, false]);
     p2.send(
       { type: FrameType.CONFIRM, seq: 3, multiple: false },
@@ -453,7 +442,7 @@ describe('publishes across a reconnect', () => {
     const sent = [await p2.take(FrameType.PUBLISH), await p2.take(FrameType.PUBLISH)];
     p2.send({ type: FrameType.CONFIRM, seq: 2, multiple: true });
     await Promise.all(kept);
-    await sync(p2, conn);
+    await p2.sync(conn);
     expect(sent.map((f) => f.body.toString())).toEqual(['1', '2']);
     expect(p2.all(FrameType.PUBLISH)).toHaveLength(2);
   });
@@ -493,7 +482,7 @@ describe('publishes across a reconnect', () => {
     const sent = [await p2.take(FrameType.PUBLISH), await p2.take(FrameType.PUBLISH)];
     p2.send({ type: FrameType.CONFIRM, seq: 2, multiple: true });
     await Promise.all(kept);
-    await sync(p2, conn);
+    await p2.sync(conn);
     expect(sent.map((f) => [f.seq, f.body.toString()])).toEqual([
       [1, 'kept-1'],
       [2, 'kept-2'],
@@ -664,10 +653,10 @@ describe('close drains', () => {
     });
     await answer(peer, FrameType.CONSUME, consumeOk);
     const consumer = await consuming;
-    deliver(peer, consumer.tag, 1, 'slow');
+    peer.deliver(consumer.tag, 1, 'slow');
     const pub = conn.publish('', 'q', 'last words');
     const f = await peer.take(FrameType.PUBLISH);
-    await sync(peer, conn);
+    await peer.sync(conn);
     expect(handled).toBeDefined();
 
     const closing = conn.close();

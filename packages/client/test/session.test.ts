@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FrameType, type DeliverFrame } from '@warren/protocol';
+import { FrameType } from '@warren/protocol';
 import { Session } from '../src/session.js';
 import type { Transport } from '../src/transport.js';
 import type { Message } from '../src/message.js';
 import { prng } from '../../../test-support/prng.js';
 import { nextTurn } from '../../../test-support/wait.js';
-import type { FakePeer } from './fake-server.js';
 import { openPair } from './helpers.js';
 
 interface Sent {
@@ -198,32 +197,13 @@ describe('Session: acks coalesced per turn', () => {
   });
 });
 
-function deliver(peer: FakePeer, consumerTag: string, deliveryTags: number[]): void {
-  peer.send(
-    ...deliveryTags.map(
-      (deliveryTag): DeliverFrame => ({
-        type: FrameType.DELIVER,
-        consumerTag,
-        deliveryTag,
-        redelivered: false,
-        deliveryCount: 1,
-        exchange: '',
-        routingKey: 'q',
-        properties: null,
-        body: Buffer.from(String(deliveryTag)),
-      }),
-    ),
-  );
-}
 
 describe('coalesced acks on the wire', () => {
   it('a handler acking each delivery of one read sends one cumulative ACK', async () => {
     const { peer, conn } = await openPair();
     const consuming = conn.consume('q', (m) => void m.ack());
-    const req = await peer.take(FrameType.CONSUME);
-    peer.ok(req.requestId, { consumerTag: req.options.consumerTag });
-    await consuming;
-    deliver(peer, req.options.consumerTag!, [1, 2, 3, 4, 5, 6, 7, 8]);
+    const req = await peer.acceptConsume(consuming);
+    peer.deliver(req.options.consumerTag!, [1, 2, 3, 4, 5, 6, 7, 8]);
     const first = await peer.take(FrameType.ACK);
     expect(first).toMatchObject({ deliveryTag: 8, multiple: true });
     expect(peer.all(FrameType.ACK)).toHaveLength(1);
@@ -233,10 +213,8 @@ describe('coalesced acks on the wire', () => {
     const { peer, conn } = await openPair();
     const got: Message[] = [];
     const consuming = conn.consume('q', (m) => void got.push(m));
-    const req = await peer.take(FrameType.CONSUME);
-    peer.ok(req.requestId, { consumerTag: req.options.consumerTag });
-    await consuming;
-    deliver(peer, req.options.consumerTag!, [1]);
+    const req = await peer.acceptConsume(consuming);
+    peer.deliver(req.options.consumerTag!, [1]);
     while (got.length === 0) await nextTurn();
     got[0]!.ack();
     const purging = conn.purgeQueue('q');
