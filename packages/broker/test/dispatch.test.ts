@@ -10,7 +10,7 @@ import { Answer, DispatchTable, type Access, type Handler } from '../src/dispatc
 import { registerHandlers } from '../src/handlers/index.js';
 import type { BrokerServices } from '../src/services.js';
 import type { Session } from '../src/session.js';
-import { startTestBroker, type TestBroker } from './helpers.js';
+import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 
 const session = {} as Session;
 const services = {} as BrokerServices;
@@ -87,11 +87,11 @@ describe('authorisation hook on a running broker', () => {
   it('a refused request fails with the authorizer error; the connection and other requests go on', async () => {
     tb = await startTestBroker({ inMemory: true });
     tb.broker.handlers.setAuthorizer({
-      authorize(_s, _f, access) {
+      authorize(_s: Session, _f: Frame, access: Access) {
         if (access === 'configure') throw errors.accessRefused('configure is not allowed');
       },
     });
-    const c = await connect(tb.url, { reconnect: false });
+    const c = await connect({ url: tb.url, reconnect: false });
     const err = await c.declareQueue('q').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WarrenError);
     expect((err as WarrenError).code).toBe(ErrorCodes.ACCESS_REFUSED);
