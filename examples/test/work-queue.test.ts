@@ -43,8 +43,25 @@ describe.concurrent('examples/work-queue', () => {
     expect((await run('work-queue/producer.ts', ['Graceful...'], { WARREN_URL: url })).code).toBe(0);
     await worker.waitFor('Received "Graceful..."');
     expect(await worker.kill('SIGTERM')).toEqual({ code: 0, signal: null });
-    const lines = worker.lines.slice(-2);
-    expect(lines[0]).toMatch(/Done "Graceful\.\.\."$/);
-    expect(lines[1]).toMatch(/Stopped$/);
+    const lines = worker.lines.slice(-3);
+    // The stop is acknowledged at once, not only when the task ends.
+    expect(lines[0]).toMatch(/Stopping after the current task \(Ctrl\+C again to quit now\)$/);
+    expect(lines[1]).toMatch(/Done "Graceful\.\.\."$/);
+    expect(lines[2]).toMatch(/Stopped$/);
+  });
+
+  it('says it is waiting before it prints tasks that were already queued', async () => {
+    const { url } = await newBroker();
+    expect((await run('work-queue/producer.ts', ['Queued.'], { WARREN_URL: url })).code).toBe(0);
+    const worker = start('work-queue/worker.ts', [], { WARREN_URL: url, WORK_MS_PER_DOT: '10' });
+    await worker.waitFor('Done "Queued."');
+    expect(await worker.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    expect(worker.lines.map((l) => l.replace(/^\[worker \d+\] /, ''))).toEqual([
+      'Waiting for tasks. To exit press CTRL+C',
+      'Received "Queued."',
+      'Done "Queued."',
+      'Stopping',
+      'Stopped',
+    ]);
   });
 });
