@@ -251,6 +251,7 @@ export class Broker implements BrokerContext, QueueHost {
           arguments: q.options.arguments,
           messages: q.messageCount,
           unacked: q.unackedCount,
+          delayed: q.delayedCount,
           consumers: q.consumerCount,
         }));
       case FrameType.EXCHANGE_LIST:

@@ -300,13 +300,16 @@ describe('warren get', () => {
     expect(empty.stderr).toBe("warren: queue 'g-q' is empty\n");
   });
 
-  it('--ack manual peeks: the messages stay in the queue', async () => {
+  it('has no --ack manual: it would requeue the message redelivered with a higher delivery count', async () => {
     await fill('g-peek', 'p1', 'p2');
     const r = await cli(['get', 'g-peek', '--count', '2', '--ack', 'manual']);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toBe('p1\np2\n');
-    await until(async () => (await queueInfo('g-peek')).messages === 2, 'requeue');
-    expect(bodies(await drain('g-peek'))).toEqual(['p1', 'p2']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/get has no 'manual' mode: a message fetched and not acked goes back marked redelivered/);
+    // Untouched: never delivered, so not redelivered and first delivery.
+    const all = await drain('g-peek');
+    expect(bodies(all)).toEqual(['p1', 'p2']);
+    expect(all.map((m) => [m.redelivered, m.deliveryCount])).toEqual([[false, 1], [false, 1]]);
   });
 
   it('unknown queue is NOT_FOUND, exit 1', async () => {
