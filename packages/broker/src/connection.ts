@@ -80,6 +80,9 @@ export class Connection implements DeliverySink {
   private isPublisher = false;
   username = '';
   readonly remoteAddress: string;
+  private openedAt = 0;
+  /** 'debug' for the CLI's short-lived management connections, else 'info'. */
+  private logLevel: 'info' | 'debug' = 'info';
   readonly connectedAt = Date.now();
   clientProperties: Record<string, unknown> = {};
   published = 0;
@@ -200,7 +203,10 @@ export class Connection implements DeliverySink {
     this.state = State.Open;
     this.writer.sendRaw(FrameType.OPEN_OK, [PROTOCOL_VERSION, this.ctx.serverProperties, frameMax, this.heartbeatMs, this.id]);
     this.startHeartbeats();
-    logger.info(
+    // The CLI's one-shot calls (health checks every few seconds) log at debug; services at info.
+    this.openedAt = Date.now();
+    this.logLevel = typeof open.properties['name'] === 'string' && open.properties['name'].startsWith('warren-cli ') ? 'debug' : 'info';
+    logger[this.logLevel](
       { conn: this.id, user: this.username, remote: this.remoteAddress, client: open.properties['name'] ?? null },
       'connection opened',
     );
@@ -580,7 +586,10 @@ export class Connection implements DeliverySink {
     this.ctx.connectionClosed(this);
     for (const q of touched) q.drain();
     touched.clear();
-    if (wasOpen) this.ctx.logger.info({ conn: this.id, user: this.username, remote: this.remoteAddress }, 'connection closed');
+    if (wasOpen) {
+      const durationMs = Date.now() - this.openedAt;
+      this.ctx.logger[this.logLevel]({ conn: this.id, user: this.username, remote: this.remoteAddress, durationMs }, 'connection closed');
+    }
   }
 }
 

@@ -65,6 +65,7 @@ export {
   MessageTooLargeError,
   AbortError,
   PublishBufferFullError,
+  NotWarrenBrokerError,
   ABORTED,
   type ErrorName,
   type ErrorCode,

@@ -1,14 +1,35 @@
+/**
+ * `warren server`: the broker in the foreground. Flags are checked by their
+ * parsers, before anything touches the data folder; a port that cannot be
+ * listened on is one line with a hint. Logs: pretty one-line events with the
+ * plain banner on a terminal, JSON only on stdout otherwise (the banner then
+ * goes to stderr, so stdout stays one format).
+ */
 import { Command, Option } from 'commander';
 import type { BrokerOptions } from '@warren/broker';
 import { DEFAULT_PORT } from '@warren/client';
-import { ExitCode, UsageError } from '../output.js';
+import { ExitCode, StartError, UsageError } from '../output.js';
 
-function int(name: string) {
+function int(name: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`${name} must be a non-negative integer, got '${value}'`);
+    if (value.trim() === '' || !Number.isSafeInteger(n) || n < 0 || n > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? 'a non-negative integer' : `an integer from 0 to ${max}`;
+      throw new UsageError(`${name} must be ${range}, got '${value}'`);
+    }
     return n;
   };
+}
+
+/** A listen failure the user can fix, as one line with the fix; undefined for anything else. */
+export function listenFailure(err: unknown, host: string, port: number): string | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE') {
+    return `EADDRINUSE: port ${port} on ${host} is already in use (another warren server?): stop it, or choose another port with --port or WARREN_PORT`;
+  }
+  if (code === 'EACCES') return `EACCES: not allowed to listen on port ${port} (ports below 1024 need privileges): choose another with --port or WARREN_PORT`;
+  if (code === 'EADDRNOTAVAIL') return `EADDRNOTAVAIL: ${host} is not an address of this machine: choose another with --host or WARREN_HOST`;
+  return undefined;
 }
 
 function parseUser(value: string, previous: string[] = []): string[] {
@@ -19,7 +40,7 @@ function parseUser(value: string, previous: string[] = []): string[] {
 export function serverCommand(): Command {
   return new Command('server')
     .description('Start a Warren broker in the foreground')
-    .addOption(new Option('-p, --port <port>', 'TCP port to listen on').env('WARREN_PORT').default(DEFAULT_PORT).argParser(int('port')))
+    .addOption(new Option('-p, --port <port>', 'TCP port to listen on (0: any free port)').env('WARREN_PORT').default(DEFAULT_PORT).argParser(int('port', 65535)))
     .addOption(new Option('-H, --host <host>', 'interface to listen on').env('WARREN_HOST').default('0.0.0.0'))
     .addOption(new Option('-d, --data-dir <dir>', 'data folder for durable queues and messages').env('WARREN_DATA_DIR').default('./.warren-data'))
     .addOption(new Option('--in-memory', 'keep nothing on disk (durable queues behave as transient)').env('WARREN_IN_MEMORY'))
@@ -70,8 +91,16 @@ export function serverCommand(): Command {
       };
       // Loaded here, not at the top: the other verbs start faster without the broker.
       const { startBroker } = await import('@warren/broker');
-      const broker = await startBroker(options);
-      process.stdout.write(
+      let broker;
+      try {
+        broker = await startBroker(options);
+      } catch (err) {
+        const line = listenFailure(err, o.host, o.port);
+        if (line !== undefined) throw new StartError(line);
+        throw err;
+      }
+      // Plain text beside pretty logs (or no logs); with JSON logs, stdout carries JSON only.
+      (options.prettyLogs || options.logLevel === 'silent' ? process.stdout : process.stderr).write(
         `warren ${String(broker.serverProperties['version'])} listening on ${broker.host}:${broker.port}\n` +
           `data folder: ${options.inMemory ? '(in memory)' : broker.dataDir}  sync: ${options.sync}\n`,
       );
