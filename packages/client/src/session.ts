@@ -18,6 +18,7 @@
  */
 import { FrameType } from '@warren/protocol';
 import type { Transport } from './transport.js';
+import { jsonCodec, type Codec } from './codec.js';
 
 /**
  * Tags settled out of order are remembered until the tags below them settle.
@@ -45,7 +46,11 @@ export class Session {
   private readonly nackHeader: unknown[] = [0, false, true];
   private readonly rejectHeader: unknown[] = [0, true];
 
-  constructor(readonly transport: Transport) {}
+  constructor(
+    readonly transport: Transport,
+    /** The connection's codec, for Message.decode(). */
+    readonly codec: Codec = jsonCodec,
+  ) {}
 
   /** A delivery that needs no settle frame (noAck) still takes its tag. */
   settledOnArrival(tag: number): void {
