@@ -80,6 +80,23 @@ describe('warren server', () => {
     }
   });
 
+  it('checks the first user from the environment (WARREN_USER with WARREN_PASSWORD or WARREN_PASSWORD_FILE) before starting', async () => {
+    const dataDir = join(tmp, 'user-env');
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ WARREN_USER: 'app' }, /^warren: user 'app' has no password: set WARREN_PASSWORD or WARREN_PASSWORD_FILE\n$/],
+      [{ WARREN_PASSWORD: 'x' }, /^warren: a password was given .* but no user: set WARREN_USER too\n$/],
+      [{ WARREN_USER: 'app', WARREN_PASSWORD: 'x', WARREN_PASSWORD_FILE: join(tmp, 'pw') }, /^warren: give WARREN_PASSWORD or WARREN_PASSWORD_FILE, not both\n$/],
+      [{ WARREN_USER: 'app', WARREN_PASSWORD_FILE: join(tmp, 'no-such-file') }, /^warren: cannot read the password file '.*no-such-file': ENOENT/],
+      [{ WARREN_REQUIRE_USER: 'true' }, /^warren: no user configured, and guest cannot log in from other hosts/],
+    ];
+    for (const [env, message] of cases) {
+      const r = await run(['server', '--port', '0', '--data-dir', dataDir], { env });
+      expect(r.stderr, JSON.stringify(env)).toMatch(message);
+      expect(r.code).toBe(2);
+    }
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
   it('a port in use is one clear line with a hint (exit 1), no raw stack or error object', async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));

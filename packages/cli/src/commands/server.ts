@@ -6,6 +6,7 @@
  * goes to stderr, so stdout stays one format).
  */
 import { Command, Option } from 'commander';
+import { readFile } from 'node:fs/promises';
 import type { BrokerOptions } from '@warren/broker';
 import { DEFAULT_PORT } from '@warren/client';
 import { ExitCode, StartError, UsageError } from '../output.js';
@@ -19,6 +20,29 @@ function int(name: string, max = Number.MAX_SAFE_INTEGER) {
     }
     return n;
   };
+}
+
+/**
+ * The user from --user-name / WARREN_USER with its password from
+ * WARREN_PASSWORD or a file (Docker secrets): checked before anything starts.
+ */
+async function namedUser(o: { userName?: string; password?: string; passwordFile?: string }): Promise<{ username: string; password: string } | undefined> {
+  if (o.userName === undefined) {
+    if (o.password !== undefined || o.passwordFile !== undefined) throw new UsageError('a password was given (WARREN_PASSWORD or WARREN_PASSWORD_FILE) but no user: set WARREN_USER too');
+    return undefined;
+  }
+  if (o.userName === '' || o.userName.includes(':')) throw new UsageError(`WARREN_USER must be a non-empty name without ':', got '${o.userName}'`);
+  if (o.password !== undefined && o.passwordFile !== undefined) throw new UsageError('give WARREN_PASSWORD or WARREN_PASSWORD_FILE, not both');
+  let password = o.password;
+  if (o.passwordFile !== undefined) {
+    try {
+      password = (await readFile(o.passwordFile, 'utf8')).replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new UsageError(`cannot read the password file '${o.passwordFile}': ${(err as Error).message}`);
+    }
+  }
+  if (password === undefined || password === '') throw new UsageError(`user '${o.userName}' has no password: set WARREN_PASSWORD or WARREN_PASSWORD_FILE`);
+  return { username: o.userName, password };
 }
 
 /** A listen failure the user can fix, as one line with the fix; undefined for anything else. */
@@ -58,6 +82,10 @@ export function serverCommand(): Command {
     .addOption(new Option('--heartbeat <ms>', 'heartbeat interval proposed to clients (0 disables)').env('WARREN_HEARTBEAT_MS').argParser(int('heartbeat')))
     .addOption(new Option('--user <name:password>', 'add a user (repeatable); disables the default guest user').argParser(parseUser))
     .addOption(new Option('--users-file <path>', 'users file: lines of name:scrypt$... (see `warren hash-password`)').env('WARREN_USERS_FILE'))
+    .addOption(new Option('--user-name <name>', 'a user to create, with WARREN_PASSWORD or --password-file (keeps the password out of ps); disables guest').env('WARREN_USER'))
+    .addOption(new Option('--password-file <path>', "that user's password, read from a file (a Docker secret, say); a trailing newline is ignored").env('WARREN_PASSWORD_FILE'))
+    .addOption(new Option('--password <password>', "that user's password; prefer the variable or --password-file, a flag shows in ps").env('WARREN_PASSWORD'))
+    .addOption(new Option('--require-user', 'refuse to start with only the guest user, who cannot log in from other hosts (the Docker image sets this)').env('WARREN_REQUIRE_USER'))
     .addOption(new Option('--allow-guest-remote', 'let guest/guest log in from other hosts (demos only)').env('WARREN_ALLOW_GUEST_REMOTE'))
     .addOption(
       new Option('--log-level <level>', 'log level')
@@ -68,6 +96,12 @@ export function serverCommand(): Command {
     .addOption(new Option('--log-format <format>', "'json' for collectors, 'pretty' for a terminal").choices(['json', 'pretty']).env('WARREN_LOG_FORMAT'))
     .addHelpText('after', '\nExample:\n  $ warren server --port 5680 --data-dir /var/lib/warren\n  $ WARREN_PORT=5681 warren server --sync never')
     .action(async (o) => {
+      const firstUser = await namedUser(o);
+      if (o.requireUser === true && firstUser === undefined && o.user === undefined && o.usersFile === undefined) {
+        throw new UsageError(
+          'no user configured, and guest cannot log in from other hosts: set WARREN_USER and WARREN_PASSWORD (or WARREN_PASSWORD_FILE), or give --users-file',
+        );
+      }
       const options: BrokerOptions = {
         port: o.port,
         host: o.host,
@@ -77,10 +111,13 @@ export function serverCommand(): Command {
         logLevel: o.logLevel,
         prettyLogs: (o.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json')) === 'pretty',
         allowGuestRemote: Boolean(o.allowGuestRemote),
-        users: ((o.user as string[] | undefined) ?? []).map((u) => {
-          const i = u.indexOf(':');
-          return { username: u.slice(0, i), password: u.slice(i + 1) };
-        }),
+        users: [
+          ...(firstUser !== undefined ? [firstUser] : []),
+          ...((o.user as string[] | undefined) ?? []).map((u) => {
+            const i = u.indexOf(':');
+            return { username: u.slice(0, i), password: u.slice(i + 1) };
+          }),
+        ],
         ...(o.usersFile !== undefined ? { usersFile: o.usersFile } : {}),
         ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
         ...(o.memoryHighWatermark !== undefined ? { memoryHighWatermark: o.memoryHighWatermark } : {}),
