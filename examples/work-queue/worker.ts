@@ -44,7 +44,7 @@ async function work(msg: Message): Promise<void> {
 console.log(`[${me}] Waiting for tasks. To exit press CTRL+C`);
 // prefetch 1: do not send this worker a new task until it acked the previous one,
 // so a long task does not hold back tasks that an idle worker could do.
-const consumer = await conn.consume(
+const consuming = conn.consume(
   QUEUE,
   (msg) => {
     inFlight = work(msg).finally(() => (inFlight = undefined));
@@ -59,10 +59,12 @@ async function stop(): Promise<void> {
   stopping = true;
   // Said at once, so the first Ctrl+C is not met with silence while a long task runs.
   console.log(`[${me}] Stopping${inFlight !== undefined ? ' after the current task (Ctrl+C again to quit now)' : ''}`);
-  await consumer.cancel(); // no new tasks...
+  await (await consuming).cancel(); // no new tasks...
   await inFlight; // ...but finish (and ack) the current one
   await conn.close();
   console.log(`[${me}] Stopped`);
 }
+// Installed before the first task can arrive, so a stop during it is never missed.
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
+await consuming;
