@@ -26,9 +26,14 @@ interface Packed {
 let project: string;
 let packed: Packed[];
 
+/** npm settings worth keeping from the environment: where the cache and the registry are, and how to reach it. */
+const KEPT_NPM_SETTINGS = /^npm_config_(cache|registry|userconfig|https?_proxy|proxy|noproxy|strict_ssl|cafile)$/i;
+
 /** An environment without the npm_* settings of the `npm test` that runs us (workspace, prefix, ...). */
 function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_') && !k.startsWith('WARREN_')));
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => (!k.toLowerCase().startsWith('npm_') || KEPT_NPM_SETTINGS.test(k)) && !k.startsWith('WARREN_')),
+  );
 }
 
 async function inProject(cmd: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
