@@ -40,7 +40,7 @@ describe.concurrent('examples/work-queue', () => {
     const { url } = await newBroker();
     // Queued before the worker starts: it arrives as soon as the worker subscribes.
     expect((await run('work-queue/producer.ts', ['Graceful...'], { WARREN_URL: url })).code).toBe(0);
-    const worker = start('work-queue/worker.ts', [], { WARREN_URL: url, WORK_MS_PER_DOT: '2000' });
+    const worker = start('work-queue/worker.ts', [], { WARREN_URL: url, WORK_MS_PER_DOT: '1000' });
     await worker.waitFor('Received "Graceful..."');
     expect(await worker.kill('SIGTERM')).toEqual({ code: 0, signal: null });
     expect(worker.lines.map((l) => l.replace(/^\[worker \d+\] /, ''))).toEqual([
@@ -50,5 +50,5 @@ describe.concurrent('examples/work-queue', () => {
       'Done "Graceful..."',
       'Stopped',
     ]);
-  });
+  }, 60_000); // two node --import tsx processes: slow to start on a busy machine
 });
