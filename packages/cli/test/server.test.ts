@@ -1,11 +1,12 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { existsSync, mkdtempSync, rmSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@warren/client';
 import { startBroker } from '@warren/broker';
-import { ensureBuilt, run, start, until, type Running } from './helpers.js';
+import { ensureBuilt, run, start, type Running } from './helpers.js';
+import { removeDir, tempDir } from '../../../test-support/temp-dir.js';
+import { until } from '../../../test-support/wait.js';
 
 /** Starts `warren server` on a free port; resolves with the port once its banner is out (on stdout or stderr). */
 async function startServer(args: string[]): Promise<{ server: Running; port: number }> {
@@ -26,11 +27,11 @@ async function someTraffic(port: number): Promise<void> {
 }
 
 let tmp: string;
-beforeAll(() => {
+beforeAll(async () => {
   ensureBuilt();
-  tmp = realpathSync(mkdtempSync(join(tmpdir(), 'warren-cli-server-')));
+  tmp = realpathSync(await tempDir('warren-cli-server-'));
 });
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => removeDir(tmp));
 
 describe('warren server', () => {
   it('with --port 0 prints the real port and its data folder, serves clients, and exits 0 on SIGTERM', async () => {

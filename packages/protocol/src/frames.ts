@@ -1,10 +1,8 @@
 /**
- * The frame catalogue of Warren protocol v1: type bytes, typed frame objects,
- * and the mapping between a frame object and its positional MessagePack header.
- * `protocol-spec.md` documents every field below at byte level; keep them in step.
+ * The frame catalogue of Warren protocol v1: type bytes and typed frame
+ * objects. The header layout of each type (field order and wire kinds) is in
+ * frame-schema.ts; `protocol-spec.md` documents both at byte level.
  */
-import { errors } from './errors.js';
-
 export const PROTOCOL_VERSION = 1;
 
 export const FrameType = {
@@ -284,9 +282,8 @@ export interface CancelledFrame {
   name: string;
   message: string;
 }
-export interface DeliverFrame {
-  type: typeof FrameType.DELIVER;
-  consumerTag: string;
+/** A delivered message: what DELIVER (pushed to a consumer) and GET_OK (pulled) both carry. */
+export interface DeliveredMessage {
   deliveryTag: number;
   redelivered: boolean;
   deliveryCount: number;
@@ -294,6 +291,10 @@ export interface DeliverFrame {
   routingKey: string;
   properties: MessageProperties | null;
   body: Buffer;
+}
+export interface DeliverFrame extends DeliveredMessage {
+  type: typeof FrameType.DELIVER;
+  consumerTag: string;
 }
 export interface AckFrame {
   type: typeof FrameType.ACK;
@@ -317,18 +318,11 @@ export interface GetFrame {
   queue: string;
   options: { noAck?: boolean };
 }
-export interface GetOkFrame {
+export interface GetOkFrame extends DeliveredMessage {
   type: typeof FrameType.GET_OK;
   requestId: number;
-  deliveryTag: number;
-  redelivered: boolean;
-  deliveryCount: number;
-  exchange: string;
-  routingKey: string;
-  properties: MessageProperties | null;
   /** Messages left ready in the queue after this one. */
   messageCount: number;
-  body: Buffer;
 }
 export interface ListFrame {
   type: typeof FrameType.QUEUE_LIST | typeof FrameType.EXCHANGE_LIST | typeof FrameType.BINDING_LIST | typeof FrameType.STATUS;
@@ -419,329 +413,5 @@ export type Frame =
 /** Frames that carry a message body after the header. */
 export type BodyFrame = PublishFrame | ReturnFrame | DeliverFrame | GetOkFrame;
 
-// ---------------------------------------------------------------------------
-// Frame object -> positional header array
-// ---------------------------------------------------------------------------
-
-const EMPTY: unknown[] = [];
-
-/** The MessagePack header array for a frame, in the field order the spec gives. */
-export function headerOf(frame: Frame): unknown[] {
-  switch (frame.type) {
-    case FrameType.OPEN:
-      return [frame.version, frame.properties, frame.credentials, frame.frameMax, frame.heartbeatMs];
-    case FrameType.OPEN_OK:
-      return [frame.version, frame.properties, frame.frameMax, frame.heartbeatMs, frame.connectionId];
-    case FrameType.CLOSE:
-      return [frame.code, frame.name, frame.message];
-    case FrameType.CLOSE_OK:
-    case FrameType.HEARTBEAT:
-      return EMPTY;
-    case FrameType.ERROR:
-      return [frame.requestId, frame.code, frame.name, frame.message, frame.details];
-    case FrameType.OK:
-      return [frame.requestId, frame.result ?? null];
-    case FrameType.FLOW:
-      return [frame.blocked, frame.reason];
-    case FrameType.EXCHANGE_DECLARE:
-      return [frame.requestId, frame.exchange, frame.exchangeType, frame.options];
-    case FrameType.EXCHANGE_DELETE:
-    case FrameType.QUEUE_DELETE:
-      return [frame.requestId, frame.type === FrameType.EXCHANGE_DELETE ? frame.exchange : frame.queue, frame.options];
-    case FrameType.QUEUE_DECLARE:
-      return [frame.requestId, frame.queue, frame.options];
-    case FrameType.QUEUE_PURGE:
-      return [frame.requestId, frame.queue];
-    case FrameType.QUEUE_BIND:
-    case FrameType.QUEUE_UNBIND:
-      return [frame.requestId, frame.queue, frame.exchange, frame.routingKey, frame.arguments];
-    case FrameType.EXCHANGE_BIND:
-    case FrameType.EXCHANGE_UNBIND:
-      return [frame.requestId, frame.destination, frame.source, frame.routingKey, frame.arguments];
-    case FrameType.PUBLISH:
-      return [frame.seq, frame.exchange, frame.routingKey, frame.flags, frame.properties];
-    case FrameType.CONFIRM:
-      return [frame.seq, frame.multiple];
-    case FrameType.PUBLISH_NACK:
-      return [frame.seq, frame.code, frame.name, frame.message];
-    case FrameType.RETURN:
-      return [frame.seq, frame.code, frame.name, frame.exchange, frame.routingKey, frame.properties];
-    case FrameType.CONSUME:
-      return [frame.requestId, frame.queue, frame.options];
-    case FrameType.CANCEL:
-      return [frame.requestId, frame.consumerTag];
-    case FrameType.CANCELLED:
-      return [frame.consumerTag, frame.code, frame.name, frame.message];
-    case FrameType.DELIVER:
-      return [
-        frame.consumerTag,
-        frame.deliveryTag,
-        frame.redelivered,
-        frame.deliveryCount,
-        frame.exchange,
-        frame.routingKey,
-        frame.properties,
-      ];
-    case FrameType.ACK:
-      return [frame.deliveryTag, frame.multiple];
-    case FrameType.NACK:
-      return [frame.deliveryTag, frame.multiple, frame.requeue];
-    case FrameType.REJECT:
-      return [frame.deliveryTag, frame.requeue];
-    case FrameType.GET:
-      return [frame.requestId, frame.queue, frame.options];
-    case FrameType.GET_OK:
-      return [
-        frame.requestId,
-        frame.deliveryTag,
-        frame.redelivered,
-        frame.deliveryCount,
-        frame.exchange,
-        frame.routingKey,
-        frame.properties,
-        frame.messageCount,
-      ];
-    case FrameType.QUEUE_LIST:
-    case FrameType.EXCHANGE_LIST:
-    case FrameType.BINDING_LIST:
-    case FrameType.STATUS:
-      return [frame.requestId];
-  }
-}
-
-/** Whether this frame type carries a body after its header. */
-export function hasBody(type: number): boolean {
-  return type === FrameType.PUBLISH || type === FrameType.DELIVER || type === FrameType.RETURN || type === FrameType.GET_OK;
-}
-
-// ---------------------------------------------------------------------------
-// Positional header array -> validated frame object
-// ---------------------------------------------------------------------------
-
-function fieldError(type: number, index: number, expected: string): never {
-  throw errors.frameError(`${frameTypeNames[type] ?? `frame 0x${type.toString(16)}`} header field ${index}: expected ${expected}`);
-}
-function str(h: unknown[], t: number, i: number): string {
-  const v = h[i];
-  return typeof v === 'string' ? v : fieldError(t, i, 'a string');
-}
-function uint(h: unknown[], t: number, i: number): number {
-  const v = h[i];
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : fieldError(t, i, 'a non-negative integer');
-}
-function bool(h: unknown[], t: number, i: number): boolean {
-  const v = h[i];
-  return typeof v === 'boolean' ? v : fieldError(t, i, 'a boolean');
-}
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v) && !(v instanceof Date) && !(v instanceof Map);
-}
-/** A map, or nil/absent which reads as an empty options object. */
-function opts<T extends object>(h: unknown[], t: number, i: number): T {
-  const v = h[i];
-  if (v === null || v === undefined) return {} as T;
-  return isPlainObject(v) ? (v as T) : fieldError(t, i, 'a map or nil');
-}
-function mapOrNull(h: unknown[], t: number, i: number): Record<string, unknown> | null {
-  const v = h[i];
-  if (v === null || v === undefined) return null;
-  return isPlainObject(v) ? v : fieldError(t, i, 'a map or nil');
-}
-
-const propertyChecks: Record<string, (v: unknown) => boolean> = {
-  persistent: (v) => typeof v === 'boolean',
-  contentType: (v) => typeof v === 'string',
-  contentEncoding: (v) => typeof v === 'string',
-  headers: isPlainObject,
-  messageId: (v) => typeof v === 'string',
-  correlationId: (v) => typeof v === 'string',
-  replyTo: (v) => typeof v === 'string',
-  expiration: (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0,
-  priority: (v) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 255,
-  timestamp: (v) => typeof v === 'number' && Number.isSafeInteger(v),
-  type: (v) => typeof v === 'string',
-  appId: (v) => typeof v === 'string',
-  userId: (v) => typeof v === 'string',
-};
-
-/** Validates message properties; unknown keys are kept (forward compatibility), nil values dropped. */
-function properties(h: unknown[], t: number, i: number): MessageProperties | null {
-  const v = h[i];
-  if (v === null || v === undefined) return null;
-  if (!isPlainObject(v)) fieldError(t, i, 'a properties map or nil');
-  for (const key in v) {
-    const value = v[key];
-    if (value === null || value === undefined) {
-      delete v[key];
-      continue;
-    }
-    const check = propertyChecks[key];
-    if (check !== undefined && !check(value)) fieldError(t, i, `a valid "${key}" property`);
-  }
-  return v as MessageProperties;
-}
-
-function credentials(h: unknown[], t: number, i: number): Credentials | null {
-  const v = h[i];
-  if (v === null || v === undefined) return null;
-  if (!isPlainObject(v) || v.mechanism !== 'PLAIN' || typeof v.username !== 'string' || typeof v.password !== 'string') {
-    fieldError(t, i, 'credentials {mechanism: "PLAIN", username, password} or nil');
-  }
-  return v as unknown as Credentials;
-}
-
-const NO_BODY = Buffer.alloc(0);
-
-/**
- * Validates a decoded header and builds the typed frame. Throws ProtocolError
- * (FRAME_ERROR) for an unknown type, a non-array header or a wrong field.
- * Extra trailing header fields are ignored so that minor revisions can add them.
- */
-export function parseFrame(type: number, h: unknown, body: Buffer): Frame {
-  if (!Array.isArray(h)) throw errors.frameError(`frame header must be a MessagePack array`);
-  if (!hasBody(type) && body.length > 0) {
-    throw errors.frameError(`${frameTypeNames[type] ?? 'unknown frame'} must not carry a body`);
-  }
-  const t = type;
-  switch (type) {
-    case FrameType.OPEN:
-      return {
-        type,
-        version: uint(h, t, 0),
-        properties: mapOrNull(h, t, 1) ?? {},
-        credentials: credentials(h, t, 2),
-        frameMax: uint(h, t, 3),
-        heartbeatMs: uint(h, t, 4),
-      };
-    case FrameType.OPEN_OK:
-      return {
-        type,
-        version: uint(h, t, 0),
-        properties: mapOrNull(h, t, 1) ?? {},
-        frameMax: uint(h, t, 2),
-        heartbeatMs: uint(h, t, 3),
-        connectionId: str(h, t, 4),
-      };
-    case FrameType.CLOSE:
-      return { type, code: uint(h, t, 0), name: str(h, t, 1), message: str(h, t, 2) };
-    case FrameType.CLOSE_OK:
-    case FrameType.HEARTBEAT:
-      return { type };
-    case FrameType.ERROR:
-      return {
-        type,
-        requestId: uint(h, t, 0),
-        code: uint(h, t, 1),
-        name: str(h, t, 2),
-        message: str(h, t, 3),
-        details: mapOrNull(h, t, 4),
-      };
-    case FrameType.OK:
-      return { type, requestId: uint(h, t, 0), result: h[1] ?? null };
-    case FrameType.FLOW:
-      return { type, blocked: bool(h, t, 0), reason: str(h, t, 1) };
-    case FrameType.EXCHANGE_DECLARE:
-      return { type, requestId: uint(h, t, 0), exchange: str(h, t, 1), exchangeType: str(h, t, 2), options: opts(h, t, 3) };
-    case FrameType.EXCHANGE_DELETE:
-      return { type, requestId: uint(h, t, 0), exchange: str(h, t, 1), options: opts(h, t, 2) };
-    case FrameType.QUEUE_DECLARE:
-      return { type, requestId: uint(h, t, 0), queue: str(h, t, 1), options: opts(h, t, 2) };
-    case FrameType.QUEUE_DELETE:
-      return { type, requestId: uint(h, t, 0), queue: str(h, t, 1), options: opts(h, t, 2) };
-    case FrameType.QUEUE_PURGE:
-      return { type, requestId: uint(h, t, 0), queue: str(h, t, 1) };
-    case FrameType.QUEUE_BIND:
-    case FrameType.QUEUE_UNBIND:
-      return {
-        type,
-        requestId: uint(h, t, 0),
-        queue: str(h, t, 1),
-        exchange: str(h, t, 2),
-        routingKey: str(h, t, 3),
-        arguments: mapOrNull(h, t, 4),
-      };
-    case FrameType.EXCHANGE_BIND:
-    case FrameType.EXCHANGE_UNBIND:
-      return {
-        type,
-        requestId: uint(h, t, 0),
-        destination: str(h, t, 1),
-        source: str(h, t, 2),
-        routingKey: str(h, t, 3),
-        arguments: mapOrNull(h, t, 4),
-      };
-    case FrameType.PUBLISH:
-      return {
-        type,
-        seq: uint(h, t, 0),
-        exchange: str(h, t, 1),
-        routingKey: str(h, t, 2),
-        flags: uint(h, t, 3),
-        properties: properties(h, t, 4),
-        body,
-      };
-    case FrameType.CONFIRM:
-      return { type, seq: uint(h, t, 0), multiple: bool(h, t, 1) };
-    case FrameType.PUBLISH_NACK:
-      return { type, seq: uint(h, t, 0), code: uint(h, t, 1), name: str(h, t, 2), message: str(h, t, 3) };
-    case FrameType.RETURN:
-      return {
-        type,
-        seq: uint(h, t, 0),
-        code: uint(h, t, 1),
-        name: str(h, t, 2),
-        exchange: str(h, t, 3),
-        routingKey: str(h, t, 4),
-        properties: properties(h, t, 5),
-        body,
-      };
-    case FrameType.CONSUME:
-      return { type, requestId: uint(h, t, 0), queue: str(h, t, 1), options: opts(h, t, 2) };
-    case FrameType.CANCEL:
-      return { type, requestId: uint(h, t, 0), consumerTag: str(h, t, 1) };
-    case FrameType.CANCELLED:
-      return { type, consumerTag: str(h, t, 0), code: uint(h, t, 1), name: str(h, t, 2), message: str(h, t, 3) };
-    case FrameType.DELIVER:
-      return {
-        type,
-        consumerTag: str(h, t, 0),
-        deliveryTag: uint(h, t, 1),
-        redelivered: bool(h, t, 2),
-        deliveryCount: uint(h, t, 3),
-        exchange: str(h, t, 4),
-        routingKey: str(h, t, 5),
-        properties: properties(h, t, 6),
-        body,
-      };
-    case FrameType.ACK:
-      return { type, deliveryTag: uint(h, t, 0), multiple: bool(h, t, 1) };
-    case FrameType.NACK:
-      return { type, deliveryTag: uint(h, t, 0), multiple: bool(h, t, 1), requeue: bool(h, t, 2) };
-    case FrameType.REJECT:
-      return { type, deliveryTag: uint(h, t, 0), requeue: bool(h, t, 1) };
-    case FrameType.GET:
-      return { type, requestId: uint(h, t, 0), queue: str(h, t, 1), options: opts(h, t, 2) };
-    case FrameType.GET_OK:
-      return {
-        type,
-        requestId: uint(h, t, 0),
-        deliveryTag: uint(h, t, 1),
-        redelivered: bool(h, t, 2),
-        deliveryCount: uint(h, t, 3),
-        exchange: str(h, t, 4),
-        routingKey: str(h, t, 5),
-        properties: properties(h, t, 6),
-        messageCount: uint(h, t, 7),
-        body,
-      };
-    case FrameType.QUEUE_LIST:
-    case FrameType.EXCHANGE_LIST:
-    case FrameType.BINDING_LIST:
-    case FrameType.STATUS:
-      return { type, requestId: uint(h, t, 0) };
-    default:
-      throw errors.frameError(`unknown frame type 0x${type.toString(16).padStart(2, '0')}`);
-  }
-}
-
-export { NO_BODY };
+/** The body of a frame without one. */
+export const NO_BODY = Buffer.alloc(0);

@@ -16,7 +16,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startBroker, type Broker } from '@warren/broker';
 import type { Connection, Message } from '@warren/client';
 import { MessageStore, type StoreOptions } from '../../src/storage/index.js';
-import { client, closeAllClients, prng, removeDir, tempDir } from './harness.js';
+import { client, closeAllClients } from './harness.js';
+import { rng } from '../../../../test-support/prng.js';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 
 const dirs: string[] = [];
 const brokers: Broker[] = [];
@@ -42,7 +44,7 @@ async function stop(broker: Broker): Promise<void> {
 
 function body(id: number, size: number): Buffer {
   const b = Buffer.allocUnsafe(size);
-  const r = prng(id * 7919 + 1);
+  const r = rng(id * 7919 + 1);
   for (let i = 0; i + 4 <= size; i += 4) b.writeUInt32LE(Math.floor(r.next() * 0x1_0000_0000), i);
   for (let i = size - (size % 4); i < size; i++) b[i] = id & 0xff;
   b.writeUInt32LE(id, 0);
@@ -162,9 +164,9 @@ describe('memory budget', () => {
     const bodyBytes = () => (broker.status().memory as { bodyBytes: number }).bodyBytes;
     // Peak probe: sample right after every body is counted in (the moment it is highest).
     let maxPublishing = 0;
-    const accountBody = broker.accountBody.bind(broker);
-    vi.spyOn(broker, 'accountBody').mockImplementation((m) => {
-      accountBody(m);
+    const add = broker.memory.add.bind(broker.memory);
+    vi.spyOn(broker.memory, 'add').mockImplementation((bytes) => {
+      add(bytes);
       maxPublishing = Math.max(maxPublishing, bodyBytes());
     });
     let blocked = 0;
