@@ -64,6 +64,9 @@ export class Connection implements DeliverySink, Session {
   private isPublisher = false;
   username = '';
   readonly remoteAddress: string;
+  private openedAt = 0;
+  /** 'debug' for the CLI's short-lived management connections, else 'info'. */
+  private logLevel: 'info' | 'debug' = 'info';
   readonly connectedAt = Date.now();
   clientProperties: Record<string, unknown> = {};
   published = 0;
@@ -159,7 +162,10 @@ export class Connection implements DeliverySink, Session {
     this.state = State.Open;
     this.writer.openOk(PROTOCOL_VERSION, this.ctx.serverProperties, frameMax, this.heartbeatMs, this.id);
     this.fs.startHeartbeat(this.heartbeatMs);
-    logger.info(
+    // The CLI's one-shot calls (health checks every few seconds) log at debug; services at info.
+    this.openedAt = Date.now();
+    this.logLevel = typeof open.properties['name'] === 'string' && open.properties['name'].startsWith('warren-cli ') ? 'debug' : 'info';
+    logger[this.logLevel](
       { conn: this.id, user: this.username, remote: this.remoteAddress, client: open.properties['name'] ?? null },
       'connection opened',
     );
@@ -373,6 +379,9 @@ export class Connection implements DeliverySink, Session {
     this.deliveries.returnAll();
     this.ctx.connectionClosed(this);
     this.deliveries.drainReturned();
-    if (wasOpen) this.ctx.logger.info({ conn: this.id, user: this.username, remote: this.remoteAddress }, 'connection closed');
+    if (wasOpen) {
+      const durationMs = Date.now() - this.openedAt;
+      this.ctx.logger[this.logLevel]({ conn: this.id, user: this.username, remote: this.remoteAddress, durationMs }, 'connection closed');
+    }
   }
 }
