@@ -46,6 +46,13 @@ export class Broker implements BrokerContext, QueueHost {
   private diskAlarm = false;
   private closing: Promise<void> | null = null;
   private fatalError: Error | null = null;
+  private markStopped!: (err: Error | null) => void;
+  /**
+   * Resolves once the broker has stopped, whoever stopped it: with the storage
+   * error that made it stop itself, or null after close(). A process that runs
+   * a broker exits from here, so a fatal error can never end in exit code 0.
+   */
+  readonly stopped = new Promise<Error | null>((resolve) => (this.markStopped = resolve));
 
   constructor(options: BrokerOptions) {
     this.options = resolveOptions(options);
@@ -535,9 +542,10 @@ export class Broker implements BrokerContext, QueueHost {
     await this.store?.close();
     await this.lock?.release();
     this.logger.info('warren stopped');
+    this.markStopped(this.fatalError);
   }
 
-  /** Resolves when the broker stopped because storage failed (never otherwise). */
+  /** The storage error that stopped the broker, or null. */
   get fatal(): Error | null {
     return this.fatalError;
   }

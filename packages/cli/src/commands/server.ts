@@ -75,21 +75,13 @@ export function serverCommand(): Command {
         `warren ${String(broker.serverProperties['version'])} listening on ${broker.host}:${broker.port}\n` +
           `data folder: ${options.inMemory ? '(in memory)' : broker.dataDir}  sync: ${options.sync}\n`,
       );
-      let stopping = false;
+      // Exit once the broker has stopped, whether a signal or a storage failure stopped it.
+      void broker.stopped.then((err) => process.exit(err !== null ? ExitCode.STORAGE_FATAL : 0));
       const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
         broker.logger.info({ signal }, 'shutting down');
-        void broker.close().then(() => process.exit(broker.fatal !== null ? ExitCode.STORAGE_FATAL : 0));
+        void broker.close();
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
-      const watch = setInterval(() => {
-        if (broker.fatal !== null && !stopping) {
-          stopping = true;
-          void broker.close().then(() => process.exit(ExitCode.STORAGE_FATAL));
-        }
-      }, 200);
-      watch.unref();
     });
 }
