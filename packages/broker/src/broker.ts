@@ -4,6 +4,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import {
   ErrorCodes,
@@ -18,7 +19,9 @@ import { UserStore, readUsersFile } from './auth.js';
 import { VirtualHost } from './vhost.js';
 import { Connection, NO_REPLY } from './connection.js';
 import { newMessage, type Message, type QueuedMessage } from './message.js';
-import type { DeathReason, Queue, QueueHost } from './queue.js';
+import type { DeathReason, PagingConfig, Queue, QueueHost } from './queue.js';
+import { QueueSpill } from './queue-spill.js';
+import { MemoryMonitor } from './memory-monitor.js';
 import type { BrokerContext } from './context.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { MessageStore, TopologyStore, DiskMonitor } from './storage/index.js';
@@ -42,7 +45,9 @@ export class Broker implements BrokerContext, QueueHost {
   private readonly exclusiveQueues = new Map<Connection, Set<Queue>>();
   /** Bytes of message bodies held in RAM by queues. */
   private bodyBytes = 0;
-  private memoryAlarm = false;
+  private memoryMonitor: MemoryMonitor | null = null;
+  /** Where queues page out their tails; null for an in-memory broker or pagingWindow 0. */
+  paging: PagingConfig | null = null;
   private diskAlarm = false;
   private closing: Promise<void> | null = null;
   private fatalError: Error | null = null;
@@ -77,7 +82,7 @@ export class Broker implements BrokerContext, QueueHost {
 
   get publishBlockReason(): string | null {
     if (this.diskAlarm) return `disk alarm: free space under ${this.options.dataDir} is below ${this.options.diskFreeLimit} bytes`;
-    if (this.memoryAlarm) return `memory alarm: message bodies in memory exceed ${this.options.memoryHighWatermark} bytes`;
+    if (this.memoryMonitor?.alarm === true) return `memory alarm: the broker's memory (RSS) is above its limit of ${this.options.memoryHighWatermark} bytes`;
     return null;
   }
 
@@ -86,6 +91,15 @@ export class Broker implements BrokerContext, QueueHost {
     const users = [...o.users, ...(o.usersFile !== undefined ? readUsersFile(o.usersFile) : [])];
     this.users = await UserStore.create(users, { defaultGuest: o.defaultGuest, allowGuestRemote: o.allowGuestRemote });
     if (!o.inMemory) await this.openStorage();
+    this.memoryMonitor = new MemoryMonitor(
+      o.memoryHighWatermark,
+      (alarm, sample) => {
+        this.logger.warn({ ...sample, limit: o.memoryHighWatermark }, alarm ? 'memory alarm set: blocking publishers' : 'memory alarm cleared');
+        this.updateBlocked();
+      },
+      o.memorySampler,
+    );
+    this.memoryMonitor.start();
     await this.listen();
     this.logger.info(
       { port: this.port, host: o.host, dataDir: o.inMemory ? null : o.dataDir, sync: o.sync, version },
@@ -97,6 +111,12 @@ export class Broker implements BrokerContext, QueueHost {
     const o = this.options;
     await mkdir(o.dataDir, { recursive: true });
     this.lock = await DataLock.acquire(o.dataDir);
+    if (o.pagingWindow > 0) {
+      // Paged-out messages do not outlive the process: durable ones are recovered from the message store.
+      const dir = join(o.dataDir, 'spill');
+      QueueSpill.resetDir(dir);
+      this.paging = { dir, window: o.pagingWindow };
+    }
     this.topology = await TopologyStore.open(o.dataDir, { sync: o.sync });
     this.vhost.restore(this.topology.load());
     this.store = await MessageStore.open({
@@ -319,7 +339,7 @@ export class Broker implements BrokerContext, QueueHost {
         usedBytes: this.store?.diskUsage() ?? 0,
         freeBytes: this.diskMonitor !== null && Number.isFinite(this.diskMonitor.freeBytes) ? this.diskMonitor.freeBytes : null,
       },
-      alarms: { memory: this.memoryAlarm, disk: this.diskAlarm },
+      alarms: { memory: this.memoryMonitor?.alarm ?? false, disk: this.diskAlarm },
     };
   }
 
@@ -344,20 +364,18 @@ export class Broker implements BrokerContext, QueueHost {
 
   accountBody(message: Message): void {
     this.bodyBytes += message.bodySize;
-    if (!this.memoryAlarm && this.bodyBytes > this.options.memoryHighWatermark) {
-      this.memoryAlarm = true;
-      this.logger.warn({ bodyBytes: this.bodyBytes }, 'memory alarm set: blocking publishers');
-      this.updateBlocked();
-    }
   }
 
   private releaseBytes(n: number): void {
     this.bodyBytes -= n;
-    if (this.memoryAlarm && this.bodyBytes < this.options.memoryHighWatermark * 0.8) {
-      this.memoryAlarm = false;
-      this.logger.warn({ bodyBytes: this.bodyBytes }, 'memory alarm cleared');
-      this.updateBlocked();
-    }
+  }
+
+  pagedOut(message: Message): void {
+    this.releaseRef(message);
+  }
+
+  pagedIn(message: Message): void {
+    if (message.body !== null) this.bodyBytes += message.bodySize;
   }
 
   private updateBlocked(): void {
@@ -539,6 +557,7 @@ export class Broker implements BrokerContext, QueueHost {
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await closed;
     this.diskMonitor?.stop();
+    this.memoryMonitor?.stop();
     await this.store?.close();
     await this.lock?.release();
     this.logger.info('warren stopped');
