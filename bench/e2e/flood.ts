@@ -115,7 +115,8 @@ async function stalledConsumer(port: number, queue: string): Promise<() => void>
   return () => socket.destroy();
 }
 
-export async function runFloodCase(c: FloodCase, seconds: number, limitBytes: number, log: (s: string) => void): Promise<FloodResult> {
+/** Floods for `seconds`, or until `maxMessages` were sent if that comes first. */
+export async function runFloodCase(c: FloodCase, seconds: number, limitBytes: number, log: (s: string) => void, maxMessages = Infinity): Promise<FloodResult> {
   const broker = await startBroker(limitBytes);
   const queue = `flood.${c.id}`;
   let conn: Connection | undefined;
@@ -148,7 +149,7 @@ export async function runFloodCase(c: FloodCase, seconds: number, limitBytes: nu
     const WINDOW = 2000;
     const inFlight = new Set<Promise<void>>();
     try {
-      while (performance.now() < end) {
+      while (performance.now() < end && published < maxMessages) {
         const p = conn.publish('', queue, body).then(() => {
           inFlight.delete(p);
         });
@@ -161,7 +162,8 @@ export async function runFloodCase(c: FloodCase, seconds: number, limitBytes: nu
           log(`    ${c.id}: ${published} published, RSS ${((s?.rssBytes ?? 0) / MIB).toFixed(0)} MiB, peak ${(peak / MIB).toFixed(0)} MiB, blocked ${(blockedMs / 1000).toFixed(1)} s`);
         }
       }
-      // Whatever is still in flight is blocked or unconfirmed; it is not counted as queued.
+      // Let the last window land (a blocked publisher's stays in flight: it is not counted as queued).
+      await Promise.race([Promise.all(inFlight), sleep(5000)]);
     } finally {
       clearInterval(sampler);
     }
