@@ -61,7 +61,12 @@ describe('a flood of wrong passwords', () => {
         done();
       },
     });
-    tb = await startTestBroker({ users: [{ username: 'alice', password: 'alice-pw' }], logger: pino({ level: 'warn' }, sink) });
+    tb = await startTestBroker({
+      users: [{ username: 'alice', password: 'alice-pw' }],
+      logger: pino({ level: 'warn' }, sink),
+      // Longer than the test: on a loaded machine a handshake timeout must not stand in for an answer.
+      handshakeTimeoutMs: 120_000,
+    });
     const port = tb.port;
 
     const flood: Awaited<ReturnType<typeof attempt>>[] = [];
