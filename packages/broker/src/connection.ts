@@ -152,7 +152,10 @@ export class Connection implements DeliverySink, Session {
     }
     const result = await this.ctx.users.authenticate(open.credentials.username, open.credentials.password, this.fs.socket.remoteAddress);
     if (this.state !== State.Authenticating) return;
-    if (!result.ok) return this.refuse(result.reason, open.credentials.username);
+    if (!result.ok) {
+      if (result.shed) return this.shed(result.reason, open.credentials.username);
+      return this.refuse(result.reason, open.credentials.username, result.logReason);
+    }
     clearTimeout(this.handshakeTimer);
     this.username = open.credentials.username;
     this.clientProperties = open.properties;
@@ -172,10 +175,16 @@ export class Connection implements DeliverySink, Session {
     if (this.ctx.publishBlockReason !== null) this.setBlocked(this.ctx.publishBlockReason);
   }
 
-  private refuse(reason: string, username?: string): void {
-    this.ctx.logger.warn({ conn: this.id, user: username ?? null, remote: this.remoteAddress, reason }, 'authentication failed');
-    // A short delay makes password guessing slow.
+  /** Wrong credentials: the client learns only that it was refused, and only after a delay that slows guessing. */
+  private refuse(reason: string, username?: string, logReason = reason): void {
+    this.ctx.logger.warn({ conn: this.id, user: username ?? null, remote: this.remoteAddress, reason: logReason }, 'authentication failed');
     setTimeout(() => this.fail(errors.accessRefused(reason)), this.ctx.options.authFailureDelayMs).unref();
+  }
+
+  /** Too many logins pending, or too many failures from this address: refused at once, before any password check. */
+  private shed(reason: string, username: string): void {
+    this.ctx.logger.warn({ conn: this.id, user: username, remote: this.remoteAddress, reason }, 'login refused for load');
+    this.fail(errors.resourceLimit(reason));
   }
 
   // -- requests --------------------------------------------------------------

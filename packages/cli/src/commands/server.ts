@@ -75,7 +75,8 @@ export function serverCommand(): Command {
         .default('always'),
     )
     .addOption(new Option('--memory-budget <bytes>', 'durable message bodies cached in RAM before paging to disk (default 256 MiB)').env('WARREN_MEMORY_BUDGET').argParser(int('memory budget')))
-    .addOption(new Option('--memory-high-watermark <bytes>', 'block publishers above this many bytes of bodies in RAM (default 40% of RAM)').env('WARREN_MEMORY_HIGH_WATERMARK').argParser(int('memory high watermark')))
+    .addOption(new Option('--memory-high-watermark <bytes>', "block publishers while the broker's memory (RSS) is above this (default 40% of RAM)").env('WARREN_MEMORY_HIGH_WATERMARK').argParser(int('memory high watermark')))
+    .addOption(new Option('--paging-window <n>', 'ready messages a queue keeps in RAM; the rest are paged to disk (default 2048, 0: never page)').env('WARREN_PAGING_WINDOW').argParser(int('paging window')))
     .addOption(new Option('--disk-free-limit <bytes>', 'block publishers when free disk space falls below this').env('WARREN_DISK_FREE_LIMIT').argParser(int('disk free limit')))
     .addOption(new Option('--max-connections <n>', 'refuse connections above this many').env('WARREN_MAX_CONNECTIONS').argParser(int('max connections')))
     .addOption(new Option('--frame-max <bytes>', 'largest frame (message) accepted').env('WARREN_FRAME_MAX').argParser(int('frame max')))
@@ -121,6 +122,7 @@ export function serverCommand(): Command {
         ...(o.usersFile !== undefined ? { usersFile: o.usersFile } : {}),
         ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
         ...(o.memoryHighWatermark !== undefined ? { memoryHighWatermark: o.memoryHighWatermark } : {}),
+        ...(o.pagingWindow !== undefined ? { pagingWindow: o.pagingWindow } : {}),
         ...(o.diskFreeLimit !== undefined ? { diskFreeLimit: o.diskFreeLimit } : {}),
         ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
         ...(o.frameMax !== undefined ? { frameMax: o.frameMax } : {}),
@@ -141,21 +143,13 @@ export function serverCommand(): Command {
         `warren ${String(broker.serverProperties['version'])} listening on ${broker.host}:${broker.port}\n` +
           `data folder: ${options.inMemory ? '(in memory)' : broker.dataDir}  sync: ${options.sync}\n`,
       );
-      let stopping = false;
+      // Exit once the broker has stopped, whether a signal or a storage failure stopped it.
+      void broker.stopped.then((err) => process.exit(err !== null ? ExitCode.STORAGE_FATAL : 0));
       const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
         broker.logger.info({ signal }, 'shutting down');
-        void broker.close().then(() => process.exit(broker.fatal !== null ? ExitCode.STORAGE_FATAL : 0));
+        void broker.close();
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
-      const watch = setInterval(() => {
-        if (broker.fatal !== null && !stopping) {
-          stopping = true;
-          void broker.close().then(() => process.exit(ExitCode.STORAGE_FATAL));
-        }
-      }, 200);
-      watch.unref();
     });
 }
