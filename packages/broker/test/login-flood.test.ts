@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { connect as netConnect, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { DEFAULT_FRAME_MAX, ErrorCodes, FrameDecoder, FrameType, PROTOCOL_VERSION, encodeFrame, type Frame } from '@warren/protocol';
-import { startTestBroker, type TestBroker } from './helpers.js';
+import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 import { DEFAULT_LOGIN_LIMITS } from '../src/login-gate.js';
 
 const ATTEMPTS = 1000;

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker, type Broker, type BrokerOptions } from '@warren/broker';
 import type { Connection, Message } from '@warren/client';
-import { client, closeAllClients, removeDir, tempDir } from './durability/harness.js';
+import { client, closeAllClients } from './durability/harness.js';
+import { removeDir, tempDir } from '../../../test-support/temp-dir.js';
 import { MemoryMonitor, type MemorySample } from '../src/memory-monitor.js';
 
 const dirs: string[] = [];
