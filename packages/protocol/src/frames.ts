@@ -46,6 +46,15 @@ export const FrameType = {
   EXCHANGE_LIST: 0x41,
   BINDING_LIST: 0x42,
   STATUS: 0x43,
+
+  STREAM_SUBSCRIBE: 0x50,
+  STREAM_UNSUBSCRIBE: 0x51,
+  STREAM_DELIVER: 0x52,
+  STREAM_CREDIT: 0x53,
+  STREAM_COMMIT: 0x54,
+  STREAM_INFO: 0x55,
+  STREAM_LIST: 0x56,
+  STREAM_CANCELLED: 0x57,
 } as const;
 
 export type FrameTypeName = keyof typeof FrameType;
@@ -383,6 +392,89 @@ export interface BrokerStatus {
   alarms: { memory: boolean; disk: boolean };
 }
 
+/** Where a stream subscription starts when its name has no committed offset (section 8.6). */
+export type StreamOffsetSpec = 'first' | 'last' | 'next' | number;
+export interface StreamSubscribeOptions {
+  consumerTag?: string;
+  /** 'first', 'last', 'next' (default) or an offset; clamped to the stream's ends. */
+  offset?: StreamOffsetSpec;
+  /** Start at the first message stored at or after this time (ms since the epoch); overrides `offset`. */
+  timestamp?: number;
+  /** Named consumer: resumes after its committed offset, which STREAM_COMMIT stores. */
+  name?: string;
+  /** Messages the server may send before the client grants more with STREAM_CREDIT. */
+  credit?: number;
+  /** Only messages whose `headers[header]` is one of `values` are sent. */
+  filter?: { header: string; values: unknown[] };
+  /** With `name`: one subscriber of that name reads at a time; the next takes over at the committed offset. */
+  singleActive?: boolean;
+}
+export interface StreamSubscribeFrame {
+  type: typeof FrameType.STREAM_SUBSCRIBE;
+  requestId: number;
+  stream: string;
+  options: StreamSubscribeOptions;
+}
+export interface StreamUnsubscribeFrame {
+  type: typeof FrameType.STREAM_UNSUBSCRIBE;
+  requestId: number;
+  consumerTag: string;
+}
+export interface StreamDeliverFrame {
+  type: typeof FrameType.STREAM_DELIVER;
+  consumerTag: string;
+  offset: number;
+  /** Broker time the message was appended, ms since the epoch. */
+  timestamp: number;
+  exchange: string;
+  routingKey: string;
+  properties: MessageProperties | null;
+  body: Buffer;
+}
+export interface StreamCreditFrame {
+  type: typeof FrameType.STREAM_CREDIT;
+  consumerTag: string;
+  credit: number;
+}
+export interface StreamCommitFrame {
+  type: typeof FrameType.STREAM_COMMIT;
+  requestId: number;
+  stream: string;
+  name: string;
+  offset: number;
+}
+export interface StreamInfoFrame {
+  type: typeof FrameType.STREAM_INFO;
+  requestId: number;
+  stream: string;
+}
+export interface StreamListFrame {
+  type: typeof FrameType.STREAM_LIST;
+  requestId: number;
+}
+export interface StreamCancelledFrame {
+  type: typeof FrameType.STREAM_CANCELLED;
+  consumerTag: string;
+  code: number;
+  name: string;
+  message: string;
+}
+/** STREAM_INFO result, and each entry of STREAM_LIST (section 8.6). */
+export interface StreamInfo {
+  name: string;
+  first: number;
+  next: number;
+  messages: number;
+  bytes: number;
+  segments: number;
+  firstTimestamp: number | null;
+  lastTimestamp: number | null;
+  maxAge: number | null;
+  maxLengthBytes: number | null;
+  subscribers: number;
+  consumers: Array<{ name: string; committed: number | null; lag: number; subscribers: number }>;
+}
+
 export type Frame =
   | OpenFrame
   | OpenOkFrame
@@ -412,10 +504,18 @@ export type Frame =
   | RejectFrame
   | GetFrame
   | GetOkFrame
-  | ListFrame;
+  | ListFrame
+  | StreamSubscribeFrame
+  | StreamUnsubscribeFrame
+  | StreamDeliverFrame
+  | StreamCreditFrame
+  | StreamCommitFrame
+  | StreamInfoFrame
+  | StreamListFrame
+  | StreamCancelledFrame;
 
 /** Frames that carry a message body after the header. */
-export type BodyFrame = PublishFrame | ReturnFrame | DeliverFrame | GetOkFrame;
+export type BodyFrame = PublishFrame | ReturnFrame | DeliverFrame | GetOkFrame | StreamDeliverFrame;
 
 // ---------------------------------------------------------------------------
 // Frame object -> positional header array
@@ -503,13 +603,34 @@ export function headerOf(frame: Frame): unknown[] {
     case FrameType.EXCHANGE_LIST:
     case FrameType.BINDING_LIST:
     case FrameType.STATUS:
+    case FrameType.STREAM_LIST:
       return [frame.requestId];
+    case FrameType.STREAM_SUBSCRIBE:
+      return [frame.requestId, frame.stream, frame.options];
+    case FrameType.STREAM_UNSUBSCRIBE:
+      return [frame.requestId, frame.consumerTag];
+    case FrameType.STREAM_DELIVER:
+      return [frame.consumerTag, frame.offset, frame.timestamp, frame.exchange, frame.routingKey, frame.properties];
+    case FrameType.STREAM_CREDIT:
+      return [frame.consumerTag, frame.credit];
+    case FrameType.STREAM_COMMIT:
+      return [frame.requestId, frame.stream, frame.name, frame.offset];
+    case FrameType.STREAM_INFO:
+      return [frame.requestId, frame.stream];
+    case FrameType.STREAM_CANCELLED:
+      return [frame.consumerTag, frame.code, frame.name, frame.message];
   }
 }
 
 /** Whether this frame type carries a body after its header. */
 export function hasBody(type: number): boolean {
-  return type === FrameType.PUBLISH || type === FrameType.DELIVER || type === FrameType.RETURN || type === FrameType.GET_OK;
+  return (
+    type === FrameType.PUBLISH ||
+    type === FrameType.DELIVER ||
+    type === FrameType.RETURN ||
+    type === FrameType.GET_OK ||
+    type === FrameType.STREAM_DELIVER
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -736,7 +857,31 @@ export function parseFrame(type: number, h: unknown, body: Buffer): Frame {
     case FrameType.EXCHANGE_LIST:
     case FrameType.BINDING_LIST:
     case FrameType.STATUS:
+    case FrameType.STREAM_LIST:
       return { type, requestId: uint(h, t, 0) };
+    case FrameType.STREAM_SUBSCRIBE:
+      return { type, requestId: uint(h, t, 0), stream: str(h, t, 1), options: opts(h, t, 2) };
+    case FrameType.STREAM_UNSUBSCRIBE:
+      return { type, requestId: uint(h, t, 0), consumerTag: str(h, t, 1) };
+    case FrameType.STREAM_DELIVER:
+      return {
+        type,
+        consumerTag: str(h, t, 0),
+        offset: uint(h, t, 1),
+        timestamp: uint(h, t, 2),
+        exchange: str(h, t, 3),
+        routingKey: str(h, t, 4),
+        properties: properties(h, t, 5),
+        body,
+      };
+    case FrameType.STREAM_CREDIT:
+      return { type, consumerTag: str(h, t, 0), credit: uint(h, t, 1) };
+    case FrameType.STREAM_COMMIT:
+      return { type, requestId: uint(h, t, 0), stream: str(h, t, 1), name: str(h, t, 2), offset: uint(h, t, 3) };
+    case FrameType.STREAM_INFO:
+      return { type, requestId: uint(h, t, 0), stream: str(h, t, 1) };
+    case FrameType.STREAM_CANCELLED:
+      return { type, consumerTag: str(h, t, 0), code: uint(h, t, 1), name: str(h, t, 2), message: str(h, t, 3) };
     default:
       throw errors.frameError(`unknown frame type 0x${type.toString(16).padStart(2, '0')}`);
   }

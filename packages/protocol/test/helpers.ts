@@ -197,6 +197,44 @@ export const SCHEMA: Record<FrameTypeName, readonly Field[]> = {
   EXCHANGE_LIST: requestOnly,
   BINDING_LIST: requestOnly,
   STATUS: requestOnly,
+  STREAM_SUBSCRIBE: [
+    ['requestId', 'uint'],
+    ['stream', 'str'],
+    ['options', 'map/nil'],
+  ],
+  STREAM_UNSUBSCRIBE: [
+    ['requestId', 'uint'],
+    ['consumerTag', 'str'],
+  ],
+  STREAM_DELIVER: [
+    ['consumerTag', 'str'],
+    ['offset', 'uint'],
+    ['timestamp', 'uint'],
+    ['exchange', 'str'],
+    ['routingKey', 'str'],
+    ['properties', 'properties/nil'],
+  ],
+  STREAM_CREDIT: [
+    ['consumerTag', 'str'],
+    ['credit', 'uint'],
+  ],
+  STREAM_COMMIT: [
+    ['requestId', 'uint'],
+    ['stream', 'str'],
+    ['name', 'str'],
+    ['offset', 'uint'],
+  ],
+  STREAM_INFO: [
+    ['requestId', 'uint'],
+    ['stream', 'str'],
+  ],
+  STREAM_LIST: requestOnly,
+  STREAM_CANCELLED: [
+    ['consumerTag', 'str'],
+    ['code', 'uint'],
+    ['name', 'str'],
+    ['message', 'str'],
+  ],
 };
 
 // ---------------------------------------------------------------------------
@@ -356,6 +394,28 @@ export function sampleFrames(): Frame[] {
     { type: FrameType.EXCHANGE_LIST, requestId: 20 },
     { type: FrameType.BINDING_LIST, requestId: 21 },
     { type: FrameType.STATUS, requestId: 22 },
+    {
+      type: FrameType.STREAM_SUBSCRIBE,
+      requestId: 23,
+      stream: 'orders',
+      options: { offset: 'first', name: 'billing', credit: 100, filter: { header: 'region', values: ['eu'] }, singleActive: true },
+    },
+    { type: FrameType.STREAM_UNSUBSCRIBE, requestId: 24, consumerTag: 'stag-1' },
+    {
+      type: FrameType.STREAM_DELIVER,
+      consumerTag: 'stag-1',
+      offset: 2 ** 40,
+      timestamp: 1_767_225_600_000,
+      exchange: 'orders',
+      routingKey: 'order.created',
+      properties: { contentType: 'application/json' },
+      body: json,
+    },
+    { type: FrameType.STREAM_CREDIT, consumerTag: 'stag-1', credit: 500 },
+    { type: FrameType.STREAM_COMMIT, requestId: 25, stream: 'orders', name: 'billing', offset: 41 },
+    { type: FrameType.STREAM_INFO, requestId: 26, stream: 'orders' },
+    { type: FrameType.STREAM_LIST, requestId: 27 },
+    { type: FrameType.STREAM_CANCELLED, consumerTag: 'stag-1', code: 404, name: 'NOT_FOUND', message: "stream 'orders' was deleted" },
   ];
 }
 
