@@ -23,6 +23,8 @@ import type { BrokerContext } from './context.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { MessageStore, TopologyStore, DiskMonitor } from './storage/index.js';
 import { DataLock } from './data-lock.js';
+import { Streams } from './streams/streams.js';
+import { isStreamDeclaration } from './streams/stream-arguments.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -33,6 +35,7 @@ export class Broker implements BrokerContext, QueueHost {
   readonly serverProperties: Record<string, unknown>;
   readonly startedAt = Date.now();
   store: MessageStore | null = null;
+  streams: Streams | null = null;
   users!: UserStore;
   private topology: TopologyStore | null = null;
   private lock: DataLock | null = null;
@@ -51,7 +54,7 @@ export class Broker implements BrokerContext, QueueHost {
     this.options = resolveOptions(options);
     this.logger = options.logger ?? createLogger(this.options.logLevel, this.options.prettyLogs);
     this.vhost = new VirtualHost(this);
-    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true } };
+    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true, streams: true } };
   }
 
   /** The port the broker listens on (useful with port 0). */
@@ -92,6 +95,10 @@ export class Broker implements BrokerContext, QueueHost {
     this.lock = await DataLock.acquire(o.dataDir);
     this.topology = await TopologyStore.open(o.dataDir, { sync: o.sync });
     this.vhost.restore(this.topology.load());
+    this.streams = new Streams({ dataDir: o.dataDir, sync: o.sync, onFatal: (err) => this.onStorageFatal(err) });
+    for (const q of this.vhost.queues.values()) {
+      if (q.isStream) await this.streams.openStream(q.name, Streams.check(q.options));
+    }
     this.store = await MessageStore.open({
       dir: o.dataDir,
       sync: o.sync,
@@ -191,7 +198,17 @@ export class Broker implements BrokerContext, QueueHost {
         if (vhost.deleteExchange(frame.exchange, frame.options.ifUnused ?? false)) await this.saveTopology();
         return null;
       case FrameType.QUEUE_DECLARE: {
+        const stream = !frame.options.passive && isStreamDeclaration(frame.options.arguments) ? Streams.check(frame.options) : null;
+        if (stream !== null && this.streams === null) throw errors.preconditionFailed('streams need a data folder; this broker runs in memory');
         const { result, created } = vhost.declareQueue(frame.queue, frame.options, conn);
+        if (created !== null && stream !== null) {
+          try {
+            await this.streams!.openStream(created.name, stream);
+          } catch (err) {
+            vhost.removeQueue(created, `stream '${created.name}' could not be created`);
+            throw new WarrenError(ErrorCodes.STORAGE_ERROR, `stream '${created.name}' could not be created: ${(err as Error).message}`);
+          }
+        }
         if (created !== null) {
           if (created.owner !== null) {
             let owned = this.exclusiveQueues.get(conn);
@@ -205,6 +222,7 @@ export class Broker implements BrokerContext, QueueHost {
       }
       case FrameType.QUEUE_DELETE: {
         const { count, queue } = vhost.deleteQueue(frame.queue, frame.options, conn);
+        if (queue.isStream) await this.streams?.remove(queue.name);
         await this.queueRemoved(queue);
         return { messageCount: count };
       }
@@ -227,6 +245,7 @@ export class Broker implements BrokerContext, QueueHost {
         const prefetch = o.prefetch ?? 0;
         if (!Number.isSafeInteger(prefetch) || prefetch < 0) throw errors.invalidArgument('prefetch must be a non-negative integer');
         const queue = vhost.queueFor(frame.queue, conn);
+        if (queue.isStream) throw errors.preconditionFailed(`'${queue.name}' is a stream: read it with STREAM_SUBSCRIBE`);
         const consumer = conn.addConsumer(queue, o.consumerTag, prefetch, o.noAck ?? false, o.exclusive ?? false);
         // Reply before the first delivery, so the client knows the tag.
         conn.reply(frame.requestId, { consumerTag: consumer.tag });
@@ -238,6 +257,7 @@ export class Broker implements BrokerContext, QueueHost {
         return null;
       case FrameType.GET: {
         const queue = vhost.queueFor(frame.queue, conn);
+        if (queue.isStream) throw errors.preconditionFailed(`'${queue.name}' is a stream: read it with STREAM_SUBSCRIBE`);
         const noAck = frame.options.noAck ?? false;
         const found = await queue.get(noAck, (qm) => conn.deliverGet(frame.requestId, queue, qm, noAck));
         return found ? NO_REPLY : null;
@@ -286,6 +306,10 @@ export class Broker implements BrokerContext, QueueHost {
       case FrameType.STATUS:
         return this.status();
       default:
+        if (Streams.handles(frame.type)) {
+          if (this.streams === null) throw errors.notFound('streams (this broker runs in memory)');
+          return this.streams.handleRequest(conn, frame);
+        }
         throw errors.commandInvalid(`frame type 0x${frame.type.toString(16)} is not a request`);
     }
   }
@@ -532,6 +556,7 @@ export class Broker implements BrokerContext, QueueHost {
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await closed;
     this.diskMonitor?.stop();
+    await this.streams?.close();
     await this.store?.close();
     await this.lock?.release();
     this.logger.info('warren stopped');

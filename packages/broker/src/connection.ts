@@ -47,6 +47,11 @@ interface Delivery {
   readonly at: number;
 }
 
+interface StreamWait {
+  left: number;
+  err: WarrenError | null;
+}
+
 /** How often unacked deliveries are checked against their queue's x-consumer-timeout. */
 const ACK_TIMEOUT_SWEEP_MS = 100;
 
@@ -64,6 +69,8 @@ export class Connection implements DeliverySink {
   private readonly deliveries = new Map<number, Delivery>();
   private nextDeliveryTag = 1;
   private readonly consumers = new Map<string, Consumer>();
+  /** Publishes routed to streams, waiting for their appends (and the rest of their route) to be durable. */
+  private readonly streamWaits = new Map<number, StreamWait>();
   private consumerCounter = 0;
   /** Queues touched by one multiple-ack, drained once at the end. */
   private readonly touched = new Set<Queue>();
@@ -154,6 +161,9 @@ export class Connection implements DeliverySink {
         return this.onNack(frame.deliveryTag, false, frame.requeue);
       case FrameType.HEARTBEAT:
         return;
+      case FrameType.STREAM_CREDIT:
+        this.ctx.streams?.credit(this, frame.consumerTag, frame.credit);
+        return;
       case FrameType.CLOSE:
         this.writer.sendRaw(FrameType.CLOSE_OK, []);
         this.writer.flush();
@@ -172,6 +182,8 @@ export class Connection implements DeliverySink {
       case FrameType.DELIVER:
       case FrameType.CANCELLED:
       case FrameType.GET_OK:
+      case FrameType.STREAM_DELIVER:
+      case FrameType.STREAM_CANCELLED:
         throw errors.commandInvalid(`frame type 0x${frame.type.toString(16)} is not sent by clients`);
       default:
         void this.onRequest(frame);
@@ -258,6 +270,11 @@ export class Connection implements DeliverySink {
     this.send(FrameType.ERROR, [requestId, err.code, err.name, err.message, err.details ?? null]);
   }
 
+  /** Sends one frame (stream subscriptions write their own frames). */
+  sendFrame(type: number, header: unknown[], body?: Buffer): void {
+    this.send(type, header, body);
+  }
+
   private send(type: number, header: unknown[], body?: Buffer): void {
     this.sentSinceTick = true;
     this.writer.sendRaw(type, header, body);
@@ -284,6 +301,7 @@ export class Connection implements DeliverySink {
       this.nackPublish(seq, err as WarrenError);
       return;
     }
+    if (this.ctx.streams !== null && queues.size > 0 && !this.appendToStreams(frame, queues)) return;
     if (queues.size === 0) {
       if ((frame.flags & PublishFlags.MANDATORY) !== 0) {
         const e = ErrorCodes.NO_ROUTE;
@@ -313,9 +331,8 @@ export class Connection implements DeliverySink {
     if (durableQueues !== null) {
       message.evictable = durableQueues.length === accepted;
       message.storeId = this.ctx.persist(durableQueues, message, (err) => {
-        if (err !== null) this.nackPublish(seq, new WarrenError(ErrorCodes.STORAGE_ERROR, `message not stored: ${err.message}`));
-        else if (refusal !== null) this.nackPublish(seq, refusal);
-        else confirms.settle(seq, true);
+        if (err !== null) this.settlePublish(seq, new WarrenError(ErrorCodes.STORAGE_ERROR, `message not stored: ${err.message}`));
+        else this.settlePublish(seq, refusal);
         this.checkOutstanding();
       });
     }
@@ -328,10 +345,49 @@ export class Connection implements DeliverySink {
       for (const q of refused) if (q.policy.overflow === 'reject-publish-dlx') this.ctx.deadLetterRefused(q, message);
       if (accepted === 0) this.ctx.releaseBody(message);
     }
-    if (durableQueues === null) {
-      if (refusal !== null) this.nackPublish(seq, refusal);
-      else confirms.settle(seq, true);
-    } else if (confirms.outstanding > MAX_OUTSTANDING_PUBLISHES) this.pause('confirms');
+    if (durableQueues === null) this.settlePublish(seq, refusal);
+    else if (confirms.outstanding > MAX_OUTSTANDING_PUBLISHES) this.pause('confirms');
+  }
+
+  /**
+   * Appends the message to the streams among the routed queues and takes them out of
+   * the set; the publish is then settled once every stream and the rest of the route
+   * are done (see settlePublish). Returns false when only streams were routed to: the
+   * publish is then fully handled here.
+   */
+  private appendToStreams(frame: PublishFrame, queues: Set<Queue>): boolean {
+    let streams: Queue[] | null = null;
+    for (const q of queues) if (q.isStream) (streams ??= []).push(q);
+    if (streams === null) return true;
+    for (const q of streams) queues.delete(q);
+    const seq = frame.seq;
+    const onlyStreams = queues.size === 0;
+    const wait: StreamWait = { left: streams.length + (onlyStreams ? 0 : 1), err: null };
+    this.streamWaits.set(seq, wait);
+    const done = (err: Error | null): void => {
+      if (err !== null) wait.err ??= new WarrenError(ErrorCodes.STORAGE_ERROR, `message not stored in stream: ${err.message}`);
+      this.settlePublish(seq, null);
+      this.checkOutstanding();
+    };
+    const p = frame.properties;
+    for (const q of streams) this.ctx.streams!.append(q.name, frame.exchange, frame.routingKey, p, frame.body, done);
+    if (this.confirms.outstanding > MAX_OUTSTANDING_PUBLISHES) this.pause('confirms');
+    return !onlyStreams;
+  }
+
+  /** One part of a publish's route is done: confirm or nack it once all parts are (streams add parts). */
+  private settlePublish(seq: number, err: WarrenError | null): void {
+    if (this.streamWaits.size !== 0) {
+      const wait = this.streamWaits.get(seq);
+      if (wait !== undefined) {
+        if (err !== null) wait.err ??= err;
+        if (--wait.left > 0) return;
+        this.streamWaits.delete(seq);
+        err = wait.err;
+      }
+    }
+    if (err !== null) this.nackPublish(seq, err);
+    else this.confirms.settle(seq, true);
   }
 
   private nackPublish(seq: number, err: WarrenError): void {
@@ -382,6 +438,7 @@ export class Connection implements DeliverySink {
     if (!this.congested) return;
     this.congested = false;
     for (const c of this.consumers.values()) c.queue.drain();
+    this.ctx.streams?.drained(this);
   }
 
   addConsumer(queue: Queue, tag: string | undefined, prefetch: number, noAck: boolean, exclusive: boolean): Consumer {
@@ -578,6 +635,7 @@ export class Connection implements DeliverySink {
     }
     this.deliveries.clear();
     this.ctx.connectionClosed(this);
+    this.ctx.streams?.connectionClosed(this);
     for (const q of touched) q.drain();
     touched.clear();
     if (wasOpen) this.ctx.logger.info({ conn: this.id, user: this.username, remote: this.remoteAddress }, 'connection closed');

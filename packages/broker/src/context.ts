@@ -7,6 +7,7 @@ import type { Queue } from './queue.js';
 import type { Connection } from './connection.js';
 import type { ResolvedOptions } from './options.js';
 import type { MessageStore } from './storage/index.js';
+import type { Streams } from './streams/streams.js';
 
 /** What a connection needs from the broker. */
 export interface BrokerContext {
@@ -15,6 +16,8 @@ export interface BrokerContext {
   readonly users: UserStore;
   readonly vhost: VirtualHost;
   readonly store: MessageStore | null;
+  /** The streams (null when the broker keeps nothing on disk). */
+  readonly streams: Streams | null;
   readonly serverProperties: Record<string, unknown>;
   /** Why publishers are blocked right now (memory or disk alarm), or null. */
   readonly publishBlockReason: string | null;

@@ -37,6 +37,7 @@ import {
   type QueueDeclareOptions,
   type QueueDeclareResult,
   type QueueInfo,
+  type StreamInfo,
 } from '@warren/protocol';
 import { Consumer, type ConsumeOptions, type ConsumerHost, type MessageHandler } from './consumer.js';
 import { AbortError, ConnectionClosedError, TimeoutError, remoteError, type ReturnedMessage } from './errors.js';
@@ -49,6 +50,13 @@ import { RequestTable, type ReplyMapper } from './requests.js';
 import { StatusStream, type QueueRenamedEvent, type RecoveryItem, type StatusEvent, type ConnectedEvent, type DisconnectedEvent, type ReconnectingEvent, type BlockedEvent, type UnblockedEvent, type ClosedEvent } from './status.js';
 import { Topology, type BindingRecord, type QueueRecord } from './topology.js';
 import { Transport } from './transport.js';
+import {
+  StreamConsumer,
+  subscribeOptions,
+  type StreamConsumeOptions,
+  type StreamConsumerHost,
+  type StreamMessageHandler,
+} from './stream-consumer.js';
 
 export const CLIENT_VERSION = '0.1.0';
 
@@ -166,7 +174,7 @@ const noop = (): void => {};
  * reconnect disabled, or a non-retriable error) every method rejects at
  * once with ConnectionClosedError.
  */
-export class Connection extends EventEmitter<ConnectionEvents> implements ConsumerHost {
+export class Connection extends EventEmitter<ConnectionEvents> implements ConsumerHost, StreamConsumerHost {
   /** Resolves when the connection closes for good: null after a normal close, else the reason. Never rejects. */
   readonly closed: Promise<WarrenError | null>;
 
@@ -188,6 +196,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   private closeReason: WarrenError | undefined;
   private closePromise: Promise<void> | undefined;
   private isBlocked = false;
+  /** Stream subscriptions of the current link, by tag. */
+  private readonly streamConsumers = new Map<string, StreamConsumer>();
+  private streamConsumerCount = 0;
   private consumerCount = 0;
   private warnedNoHandlerErrorListener = false;
   private resolveClosed!: (err: WarrenError | null) => void;
@@ -307,6 +318,101 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
         return declared;
       },
     );
+  }
+
+  /**
+   * Declares a stream (protocol-spec 8.6): a durable, append-only log that exchanges
+   * route to like a queue and that any number of consumers read from any offset.
+   * `maxAge` (ms, or a string such as '7d', '12h', '30m') and `maxLengthBytes` set
+   * retention; whole segments of `segmentBytes` are deleted from the old end.
+   */
+  declareStream(name: string, opts: { maxAge?: number | string; maxLengthBytes?: number; segmentBytes?: number } = {}): Promise<QueueDeclareResult> {
+    const args: Arguments = { 'x-queue-type': 'stream' };
+    if (opts.maxAge !== undefined) args['x-max-age'] = durationMs(opts.maxAge);
+    if (opts.maxLengthBytes !== undefined) args['x-max-length-bytes'] = opts.maxLengthBytes;
+    if (opts.segmentBytes !== undefined) args['x-stream-segment-bytes'] = opts.segmentBytes;
+    return this.declareQueue(name, { durable: true, arguments: args });
+  }
+
+  /** Deletes a stream with everything stored in it. */
+  deleteStream(name: string): Promise<void> {
+    return this.deleteQueue(name).then(() => undefined);
+  }
+
+  /**
+   * Reads a stream from `offset` ('first', 'last', 'next' (default), a number or a
+   * Date) or, for a named consumer, after its last committed offset. With a handler,
+   * messages are passed to it one at a time, in order; without one, iterate the
+   * returned consumer with `for await`. See {@link StreamConsumer}.
+   */
+  consumeStream(stream: string, handler: StreamMessageHandler, opts?: StreamConsumeOptions): Promise<StreamConsumer>;
+  consumeStream(stream: string, opts?: StreamConsumeOptions): Promise<StreamConsumer>;
+  async consumeStream(stream: string, a?: StreamMessageHandler | StreamConsumeOptions, b?: StreamConsumeOptions): Promise<StreamConsumer> {
+    const handler = typeof a === 'function' ? a : undefined;
+    const opts = (typeof a === 'function' ? b : a) ?? {};
+    if (opts.autoCommit && opts.name === undefined) throw errors.invalidArgument('autoCommit needs a consumer name');
+    this.requireStreams();
+    const consumer = new StreamConsumer(stream, opts, this, handler);
+    const tag = opts.consumerTag ?? `stag-${this.clientId}-${++this.streamConsumerCount}`;
+    consumer.tag = tag;
+    if (this.streamConsumers.has(tag)) throw errors.preconditionFailed(`stream consumer tag "${tag}" is already in use on this connection`);
+    this.streamConsumers.set(tag, consumer);
+    try {
+      const result = await this.request(
+        (requestId) => ({ type: FrameType.STREAM_SUBSCRIBE, requestId, stream, options: { ...subscribeOptions(opts), consumerTag: tag } }),
+        asRecord,
+      );
+      consumer.startOffset = typeof result.offset === 'number' ? result.offset : null;
+      return consumer;
+    } catch (err) {
+      this.streamConsumers.delete(tag);
+      consumer.end(err instanceof WarrenError ? err : null);
+      throw err;
+    }
+  }
+
+  /** Stores `offset` as the last processed offset of the named consumer `name` on `stream` (durably). */
+  commitStreamOffset(stream: string, name: string, offset: number): Promise<void> {
+    return this.request((requestId) => ({ type: FrameType.STREAM_COMMIT, requestId, stream, name, offset }), () => undefined);
+  }
+
+  /** A stream's offsets, size, retention and named consumers with their committed offset and lag. */
+  streamInfo(stream: string): Promise<StreamInfo> {
+    this.requireStreams();
+    return this.request((requestId) => ({ type: FrameType.STREAM_INFO, requestId, stream }), (r) => r as StreamInfo);
+  }
+
+  /** Every stream, as {@link streamInfo} describes it. */
+  listStreams(): Promise<StreamInfo[]> {
+    this.requireStreams();
+    return this.request((requestId) => ({ type: FrameType.STREAM_LIST, requestId }), asArray<StreamInfo>);
+  }
+
+  /** @internal Called by stream consumers as they process messages. */
+  grantCredit(tag: string, credit: number): void {
+    if (this.streamConsumers.has(tag)) this.link?.transport.send({ type: FrameType.STREAM_CREDIT, consumerTag: tag, credit });
+  }
+
+  /** @internal Called by StreamConsumer.cancel. */
+  async unsubscribeStream(consumer: StreamConsumer): Promise<void> {
+    if (this.streamConsumers.get(consumer.tag) !== consumer) return;
+    this.streamConsumers.delete(consumer.tag);
+    const link = this.link;
+    if (link === undefined || this.linkState !== 'open') return;
+    await this.sendRequest(link, (requestId) => ({ type: FrameType.STREAM_UNSUBSCRIBE, requestId, consumerTag: consumer.tag }), () => undefined).catch(
+      noop,
+    );
+  }
+
+  private requireStreams(): void {
+    const caps = asRecord(this.serverProperties['capabilities']);
+    if (caps['streams'] !== true) throw new WarrenError(ErrorCodes.NOT_IMPLEMENTED, 'this server does not support streams');
+  }
+
+  private endStreamConsumers(err: WarrenError | null): void {
+    const consumers = [...this.streamConsumers.values()];
+    this.streamConsumers.clear();
+    for (const c of consumers) c.end(err);
   }
 
   /** Deletes a queue and returns how many messages it held. */
@@ -706,6 +812,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
           ? err
           : new ConnectionClosedError(`connection closed: ${err.message}`, { cause: err });
     link.requests.failAll(failure);
+    this.endStreamConsumers(err === undefined && link.closeSent ? null : failure);
     if (this.linkState === 'closed') return;
     const retry = this.options.reconnect !== false && !link.closeSent && err !== undefined && err.retriable;
     if (!retry) {
@@ -926,6 +1033,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     this.openWaiters = [];
     for (const w of waiters) w.reject(failure);
     for (const consumer of this.topology.consumers.values()) consumer.end(err === undefined ? null : failure, true);
+    this.endStreamConsumers(err === undefined ? null : failure);
     this.resolveClosed(err ?? null);
     this.setStatus({ type: 'closed', error: err });
     this.safeEmit('close', err);
@@ -965,6 +1073,16 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
             consumer.noAck,
           ),
         );
+        return;
+      }
+      case FrameType.STREAM_DELIVER:
+        this.streamConsumers.get(frame.consumerTag)?.deliver(frame.offset, frame.timestamp, frame.exchange, frame.routingKey, frame.properties, frame.body);
+        return;
+      case FrameType.STREAM_CANCELLED: {
+        const consumer = this.streamConsumers.get(frame.consumerTag);
+        if (consumer === undefined) return;
+        this.streamConsumers.delete(frame.consumerTag);
+        consumer.end(remoteError(frame.code, frame.name, frame.message));
         return;
       }
       case FrameType.CONFIRM:
@@ -1235,4 +1353,14 @@ export function connect(url?: string | ConnectOptions): Promise<Connection> {
   return openLink(options, options.signal, (transport, openOk) => {
     conn = new Connection(transport, options, openOk);
   }).then(() => conn!);
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration in ms from a number of ms or a string such as '7d', '12h', '30m', '10s', '500ms'. */
+function durationMs(v: number | string): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+)\s*(ms|s|m|h|d)$/i.exec(v.trim());
+  if (m === null) throw errors.invalidArgument(`'${v}' is not a duration such as '7d', '12h', '30m', '10s' or '500ms'`);
+  return Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!;
 }

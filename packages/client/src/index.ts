@@ -34,6 +34,12 @@ export {
 export { Consumer, type ConsumeOptions, type MessageHandler } from './consumer.js';
 export type { Message } from './message.js';
 export {
+  StreamConsumer,
+  type StreamConsumeOptions,
+  type StreamMessage,
+  type StreamMessageHandler,
+} from './stream-consumer.js';
+export {
   parseUrl,
   backoffDelay,
   DEFAULT_PORT,
@@ -82,4 +88,6 @@ export type {
   ExchangeInfo,
   BindingInfo,
   BrokerStatus,
+  StreamInfo,
+  StreamOffsetSpec,
 } from '@warren/protocol';

@@ -191,9 +191,11 @@ export class StreamLog {
         break;
       }
       this.committedNext = batch[batch.length - 1]!.offset + 1;
+      // Retention first (a loop over nothing unless a segment just filled up), so whoever
+      // sees the confirm also sees the limits applied.
+      if (this.maxAgeMs > 0 || this.maxBytes > 0) await this.applyRetention().catch(() => undefined);
       for (const p of batch) if (p.cb) safeCall(p.cb, null, p.offset);
       this.wake();
-      if (this.maxAgeMs > 0 || this.maxBytes > 0) await this.applyRetention().catch(() => undefined);
     }
     this.running = false;
     const idle = this.idleWaiters;
@@ -345,9 +347,8 @@ export class StreamLog {
   // -- retention ---------------------------------------------------------------
 
   /** Deletes whole segments from the old end while age or size limits are exceeded; returns how many. */
-  async applyRetention(): Promise<number> {
+  async applyRetention(now = this.clock()): Promise<number> {
     let deleted = 0;
-    const now = this.clock();
     let total = this.bytes;
     while (this.segments.length > 1 && !this.closed) {
       const oldest = this.segments[0]!;

@@ -1,0 +1,345 @@
+/**
+ * The broker's streams: the open log and offset store of every stream queue, the
+ * append from the publish path, and the stream requests (STREAM_SUBSCRIBE,
+ * STREAM_UNSUBSCRIBE, STREAM_CREDIT, STREAM_COMMIT, STREAM_INFO, STREAM_LIST), with
+ * single-active-consumer groups and retention timers. A stream is a queue declared
+ * with `x-queue-type: stream`: the topology (declare, bind, delete, persistence) is
+ * the queues'; what is stored and how it is read is here.
+ *
+ * Files: <dataDir>/streams/<hex of the name>/ holds the segments and offsets.log.
+ */
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  ErrorCodes,
+  FrameType,
+  WarrenError,
+  errors,
+  pack,
+  type Frame,
+  type MessageProperties,
+  type StreamCommitFrame,
+  type StreamInfo,
+  type StreamSubscribeFrame,
+  type StreamSubscribeOptions,
+} from '@warren/protocol';
+import { OffsetStore } from './offset-store.js';
+import { parseStreamDeclaration, type StreamSettings } from './stream-arguments.js';
+import { StreamLog, type StartSpec, type StreamSyncMode } from './stream-log.js';
+import { StreamSubscription, type StreamFilter, type StreamSink } from './subscription.js';
+
+export interface StreamsOptions {
+  dataDir: string;
+  sync: StreamSyncMode;
+  /** Default segment size for streams that do not set x-stream-segment-bytes. */
+  segmentBytes?: number;
+  /** How often age retention runs when nothing is appended. */
+  retentionIntervalMs?: number;
+  clock?: () => number;
+  onFatal: (err: Error) => void;
+}
+
+interface OpenStream {
+  name: string;
+  log: StreamLog;
+  offsets: OffsetStore;
+  settings: StreamSettings;
+  subscriptions: Set<StreamSubscription>;
+  /** Single-active-consumer groups by consumer name: the first subscription is the active one. */
+  groups: Map<string, StreamSubscription[]>;
+  /** Where each waiting single-active subscriber starts when it has no committed offset. */
+  pendingStart: Map<StreamSubscription, StartSpec>;
+}
+
+const DEFAULT_CREDIT = 1000;
+const MAX_NAME_BYTES_AS_HEX = 100;
+
+/** A folder name for a stream: its name in hex (reversible, any bytes), hashed when long. */
+export function streamFolder(name: string): string {
+  const bytes = Buffer.from(name, 'utf8');
+  return bytes.length <= MAX_NAME_BYTES_AS_HEX ? `x${bytes.toString('hex')}` : `h${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+export class Streams {
+  private readonly open = new Map<string, OpenStream>();
+  private readonly bySink = new Map<StreamSink, Map<string, StreamSubscription>>();
+  private tagCounter = 0;
+  private retentionTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: StreamsOptions) {}
+
+  get count(): number {
+    return this.open.size;
+  }
+
+  has(name: string): boolean {
+    return this.open.has(name);
+  }
+
+  /** Checks a stream declaration before the queue is created. */
+  static check(opts: Parameters<typeof parseStreamDeclaration>[0]): StreamSettings {
+    return parseStreamDeclaration(opts);
+  }
+
+  /** Opens (or creates) the log of a declared stream. */
+  async openStream(name: string, settings: StreamSettings): Promise<void> {
+    if (this.open.has(name)) return;
+    const dir = join(this.o.dataDir, 'streams', streamFolder(name));
+    const log = await StreamLog.open({
+      dir,
+      sync: this.o.sync,
+      segmentBytes: settings.segmentBytes ?? this.o.segmentBytes,
+      maxAgeMs: settings.maxAgeMs ?? 0,
+      maxBytes: settings.maxBytes ?? 0,
+      ...(this.o.clock ? { clock: this.o.clock } : {}),
+      onFatal: this.o.onFatal,
+    });
+    const offsets = await OffsetStore.open(dir, this.o.sync, this.o.onFatal);
+    this.open.set(name, { name, log, offsets, settings, subscriptions: new Set(), groups: new Map(), pendingStart: new Map() });
+    if (settings.maxAgeMs !== null) this.startRetentionTimer();
+  }
+
+  /** The log of a stream (tests and the management view). */
+  log(name: string): StreamLog | undefined {
+    return this.open.get(name)?.log;
+  }
+
+  /** Appends a routed message; `done` runs once it is durable (or failed). */
+  append(stream: string, exchange: string, routingKey: string, properties: MessageProperties | null, body: Buffer, done: (err: Error | null) => void): void {
+    const s = this.open.get(stream);
+    if (s === undefined) {
+      setImmediate(done, errors.notFound(`stream '${stream}'`));
+      return;
+    }
+    s.log.append(pack([exchange, routingKey, properties]), body, done);
+  }
+
+  /** A stream was deleted: its subscribers are told, its files removed. */
+  async remove(name: string): Promise<void> {
+    const s = this.open.get(name);
+    if (s === undefined) return;
+    this.open.delete(name);
+    const err = errors.notFound(`stream '${name}'`);
+    for (const sub of [...s.subscriptions]) {
+      this.detach(sub);
+      sub.sink.sendFrame(FrameType.STREAM_CANCELLED, [sub.tag, err.code, err.name, `stream '${name}' was deleted`]);
+    }
+    await s.offsets.close();
+    await s.log.destroy();
+  }
+
+  // -- requests ----------------------------------------------------------------
+
+  /** Whether this frame type is a stream request or STREAM_CREDIT. */
+  static handles(type: number): boolean {
+    return type >= 0x50 && type <= 0x5f;
+  }
+
+  /** Answers a stream request; returns the OK result. */
+  async handleRequest(sink: StreamSink, frame: Frame): Promise<unknown> {
+    switch (frame.type) {
+      case FrameType.STREAM_SUBSCRIBE:
+        return this.subscribe(sink, frame);
+      case FrameType.STREAM_UNSUBSCRIBE: {
+        const sub = this.bySink.get(sink)?.get(frame.consumerTag);
+        if (sub === undefined) throw errors.notFound(`stream consumer '${frame.consumerTag}'`);
+        this.detach(sub);
+        return null;
+      }
+      case FrameType.STREAM_COMMIT:
+        await this.commit(frame);
+        return null;
+      case FrameType.STREAM_INFO:
+        return this.info(this.streamOrThrow(frame.stream));
+      case FrameType.STREAM_LIST:
+        return [...this.open.values()].map((s) => this.info(s));
+      default:
+        throw errors.commandInvalid(`frame type 0x${frame.type.toString(16)} is not a stream request`);
+    }
+  }
+
+  /** STREAM_CREDIT: more messages this subscription may be sent. Unknown tags are ignored (it may have just ended). */
+  credit(sink: StreamSink, consumerTag: string, credit: number): void {
+    this.bySink.get(sink)?.get(consumerTag)?.addCredit(credit);
+  }
+
+  /** The connection's socket drained: restart its subscriptions. */
+  drained(sink: StreamSink): void {
+    const subs = this.bySink.get(sink);
+    if (subs !== undefined) for (const sub of subs.values()) sub.pump();
+  }
+
+  connectionClosed(sink: StreamSink): void {
+    const subs = this.bySink.get(sink);
+    if (subs === undefined) return;
+    for (const sub of [...subs.values()]) this.detach(sub);
+    this.bySink.delete(sink);
+  }
+
+  private streamOrThrow(name: string): OpenStream {
+    const s = this.open.get(name);
+    if (s === undefined) throw errors.notFound(`stream '${name}'`);
+    return s;
+  }
+
+  private async subscribe(sink: StreamSink, frame: StreamSubscribeFrame): Promise<unknown> {
+    const s = this.streamOrThrow(frame.stream);
+    const o = frame.options;
+    const start = startSpecOf(o);
+    const name = optionalString(o.name, 'name');
+    const filter = filterOf(o.filter);
+    const credit = o.credit ?? DEFAULT_CREDIT;
+    if (!Number.isSafeInteger(credit) || credit < 0) throw errors.invalidArgument('credit must be a non-negative integer');
+    if (o.singleActive === true && name === null) throw errors.invalidArgument('singleActive needs a consumer name');
+    let subs = this.bySink.get(sink);
+    if (subs === undefined) this.bySink.set(sink, (subs = new Map()));
+    const tag = o.consumerTag === undefined || o.consumerTag === '' ? `stag-${sink.id.slice(0, 8)}-${++this.tagCounter}` : o.consumerTag;
+    if (typeof tag !== 'string') throw errors.invalidArgument('consumerTag must be a string');
+    if (subs.has(tag)) throw errors.preconditionFailed(`stream consumer tag '${tag}' is already in use on this connection`);
+    const sub = new StreamSubscription(tag, sink, s.name, s.log, name, filter, credit, (failed, err) => this.failed(failed, err));
+    subs.set(tag, sub);
+    s.subscriptions.add(sub);
+    let active = true;
+    if (o.singleActive === true) {
+      let group = s.groups.get(name!);
+      if (group === undefined) s.groups.set(name!, (group = []));
+      group.push(sub);
+      active = group.length === 1;
+    }
+    sub.active = active;
+    if (!active) {
+      s.pendingStart.set(sub, start);
+      return { consumerTag: tag, offset: null, active: false };
+    }
+    const offset = await this.startOffset(s, name, start);
+    // Reply first: the OK precedes the first STREAM_DELIVER.
+    setImmediate(() => sub.start(offset));
+    return { consumerTag: tag, offset, active: true };
+  }
+
+  /** A named consumer resumes after its committed offset; otherwise the requested start applies. */
+  private async startOffset(s: OpenStream, name: string | null, start: StartSpec): Promise<number> {
+    const committed = name === null ? undefined : s.offsets.get(name);
+    if (committed !== undefined) return s.log.clamp(committed + 1);
+    return s.log.resolveStart(start);
+  }
+
+  private async commit(frame: StreamCommitFrame): Promise<void> {
+    const s = this.streamOrThrow(frame.stream);
+    if (frame.name === '') throw errors.invalidArgument('a committed offset needs a consumer name');
+    if (frame.offset >= s.log.next) {
+      throw errors.invalidArgument(`offset ${frame.offset} is beyond the stream's last offset ${s.log.next - 1}`);
+    }
+    await s.offsets.commit(frame.name, frame.offset);
+  }
+
+  private detach(sub: StreamSubscription): void {
+    const s = this.open.get(sub.stream);
+    this.bySink.get(sub.sink)?.delete(sub.tag);
+    void sub.close();
+    if (s === undefined) return;
+    s.subscriptions.delete(sub);
+    s.pendingStart.delete(sub);
+    if (sub.name === null) return;
+    const group = s.groups.get(sub.name);
+    if (group === undefined) return;
+    const i = group.indexOf(sub);
+    if (i < 0) return;
+    group.splice(i, 1);
+    if (group.length === 0) s.groups.delete(sub.name);
+    else if (i === 0) void this.activate(s, group[0]!);
+  }
+
+  /** The next subscriber of a single-active group takes over at the committed offset. */
+  private async activate(s: OpenStream, sub: StreamSubscription): Promise<void> {
+    const start = s.pendingStart.get(sub) ?? 'next';
+    s.pendingStart.delete(sub);
+    const offset = await this.startOffset(s, sub.name, start);
+    sub.active = true;
+    sub.start(offset);
+  }
+
+  private failed(sub: StreamSubscription, err: Error): void {
+    const e = err instanceof WarrenError ? err : new WarrenError(ErrorCodes.STORAGE_ERROR, `stream read failed: ${err.message}`);
+    this.detach(sub);
+    sub.sink.sendFrame(FrameType.STREAM_CANCELLED, [sub.tag, e.code, e.name, e.message]);
+  }
+
+  private info(s: OpenStream): StreamInfo {
+    const log = s.log;
+    const tail = log.next - 1;
+    const consumers = new Map<string, { name: string; committed: number | null; lag: number; subscribers: number }>();
+    for (const [name, committed] of s.offsets.entries()) {
+      consumers.set(name, { name, committed, lag: Math.max(0, tail - committed), subscribers: 0 });
+    }
+    for (const sub of s.subscriptions) {
+      if (sub.name === null) continue;
+      let c = consumers.get(sub.name);
+      if (c === undefined) consumers.set(sub.name, (c = { name: sub.name, committed: null, lag: log.next - log.first, subscribers: 0 }));
+      c.subscribers++;
+    }
+    return {
+      name: s.name,
+      first: log.first,
+      next: log.next,
+      messages: log.messages,
+      bytes: log.bytes,
+      segments: log.segments.length,
+      firstTimestamp: log.firstTimestamp,
+      lastTimestamp: log.lastTimestamp,
+      maxAge: s.settings.maxAgeMs,
+      maxLengthBytes: s.settings.maxBytes,
+      subscribers: s.subscriptions.size,
+      consumers: [...consumers.values()],
+    };
+  }
+
+  // -- lifecycle -----------------------------------------------------------------
+
+  private startRetentionTimer(): void {
+    if (this.retentionTimer !== undefined) return;
+    this.retentionTimer = setInterval(() => void this.applyRetention(), this.o.retentionIntervalMs ?? 10_000);
+    this.retentionTimer.unref();
+  }
+
+  /** Runs age and size retention on every stream now. */
+  async applyRetention(): Promise<void> {
+    for (const s of this.open.values()) await s.log.applyRetention().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.retentionTimer);
+    for (const sink of [...this.bySink.keys()]) this.connectionClosed(sink);
+    for (const s of this.open.values()) {
+      await s.log.close();
+      await s.offsets.close();
+    }
+    this.open.clear();
+  }
+}
+
+function optionalString(v: unknown, field: string): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' || v === '') throw errors.invalidArgument(`${field} must be a non-empty string`);
+  return v;
+}
+
+function startSpecOf(o: StreamSubscribeOptions): StartSpec {
+  if (o.timestamp !== undefined && o.timestamp !== null) {
+    if (typeof o.timestamp !== 'number' || !Number.isSafeInteger(o.timestamp)) throw errors.invalidArgument('timestamp must be an integer (ms)');
+    return { timestamp: o.timestamp };
+  }
+  const v = o.offset ?? 'next';
+  if (v === 'first' || v === 'last' || v === 'next') return v;
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return { offset: v };
+  throw errors.invalidArgument(`offset must be 'first', 'last', 'next' or a non-negative integer, got ${JSON.stringify(v)}`);
+}
+
+function filterOf(v: unknown): StreamFilter | null {
+  if (v === undefined || v === null) return null;
+  const f = v as { header?: unknown; values?: unknown };
+  if (typeof f !== 'object' || typeof f.header !== 'string' || !Array.isArray(f.values)) {
+    throw errors.invalidArgument('filter must be {header: string, values: array}');
+  }
+  return { header: f.header, values: f.values };
+}
