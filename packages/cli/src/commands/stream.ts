@@ -3,11 +3,11 @@
  * the terminal. `read` prints messages from a starting point up to the end of the
  * stream as it was when the command started, or keeps following it (--follow).
  */
-import { isUtf8 } from 'node:buffer';
 import { Command, InvalidArgumentError } from 'commander';
 import type { StreamInfo, StreamMessage } from '@warren/client';
 import { open, withConnection, withJsonOption, withUrlOption } from '../connection.js';
 import { formatBytes, plural, print, printJson, renderTable } from '../format.js';
+import { bodyJson } from '../messages.js';
 import { intArg } from '../parse.js';
 
 /** A duration: ms as a number, or 7d / 12h / 30m / 10s / 500ms. */
@@ -117,19 +117,8 @@ function infoCommand(): Command {
 
 function messageLine(m: StreamMessage, json: boolean): string | Buffer {
   if (json) {
-    const utf8 = isUtf8(m.body);
-    return (
-      JSON.stringify({
-        stream: m.stream,
-        offset: m.offset,
-        timestamp: m.timestamp,
-        exchange: m.exchange,
-        routingKey: m.routingKey,
-        properties: m.properties,
-        body: utf8 ? m.body.toString('utf8') : m.body.toString('base64'),
-        bodyEncoding: utf8 ? 'utf8' : 'base64',
-      }) + '\n'
-    );
+    const { stream, offset, timestamp, exchange, routingKey, properties } = m;
+    return JSON.stringify({ stream, offset, timestamp, exchange, routingKey, properties, ...bodyJson(m.body) }) + '\n';
   }
   return Buffer.concat([m.body, Buffer.from('\n')]);
 }
