@@ -275,6 +275,17 @@ export class Connection implements DeliverySink {
     this.send(type, header, body);
   }
 
+  private readonly streamHead: unknown[] = ['', 0, 0];
+
+  sendStreamDelivery(consumerTag: string, offset: number, timestamp: number, meta: Buffer, body: Buffer): void {
+    const head = this.streamHead;
+    head[0] = consumerTag;
+    head[1] = offset;
+    head[2] = timestamp;
+    this.sentSinceTick = true;
+    this.writer.sendWithEncodedTail(FrameType.STREAM_DELIVER, head, meta, body);
+  }
+
   private send(type: number, header: unknown[], body?: Buffer): void {
     this.sentSinceTick = true;
     this.writer.sendRaw(type, header, body);

@@ -28,6 +28,27 @@ export interface StreamMessage {
   commit(): Promise<void>;
 }
 
+/** A StreamMessage as delivered: one object per message, commit() on the prototype. */
+class StreamDelivery implements StreamMessage {
+  constructor(
+    private readonly consumer: StreamConsumer,
+    readonly offset: number,
+    readonly timestamp: number,
+    readonly exchange: string,
+    readonly routingKey: string,
+    readonly properties: MessageProperties,
+    readonly body: Buffer,
+  ) {}
+
+  get stream(): string {
+    return this.consumer.stream;
+  }
+
+  commit(): Promise<void> {
+    return this.consumer.commit(this.offset);
+  }
+}
+
 export interface StreamConsumeOptions {
   /** Where to start when the name has no committed offset: 'first', 'last', 'next' (default), an offset, or a Date. */
   offset?: StreamOffsetSpec | Date;
@@ -101,17 +122,7 @@ export class StreamConsumer implements AsyncIterable<StreamMessage> {
   /** @internal A STREAM_DELIVER for this consumer. */
   deliver(offset: number, timestamp: number, exchange: string, routingKey: string, properties: MessageProperties | null, body: Buffer): void {
     if (this.endReason !== undefined) return;
-    const msg: StreamMessage = {
-      stream: this.stream,
-      offset,
-      timestamp,
-      exchange,
-      routingKey,
-      properties: properties ?? {},
-      body,
-      commit: () => this.commit(offset),
-    };
-    this.buffer.push(msg);
+    this.buffer.push(new StreamDelivery(this, offset, timestamp, exchange, routingKey, properties ?? {}, body));
     if (this.handler !== undefined) void this.runHandler();
     else this.wake();
   }

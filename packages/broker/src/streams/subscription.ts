@@ -5,7 +5,7 @@
  * one or the publishers; a subscription with a filter sends only matching messages
  * (others cost neither credit nor bandwidth).
  */
-import { FrameType, unpack, type MessageProperties } from '@warren/protocol';
+import { unpack, type MessageProperties } from '@warren/protocol';
 import type { StreamLog } from './stream-log.js';
 import type { StreamReader } from './stream-reader.js';
 
@@ -15,6 +15,8 @@ export interface StreamSink {
   /** false while the socket is congested: the subscription waits for onDrained. */
   readonly writable: boolean;
   sendFrame(type: number, header: unknown[], body?: Buffer): void;
+  /** STREAM_DELIVER with the stored `[exchange, routingKey, properties]` bytes spliced in as they are. */
+  sendStreamDelivery(consumerTag: string, offset: number, timestamp: number, meta: Buffer, body: Buffer): void;
 }
 
 export interface StreamFilter {
@@ -23,7 +25,7 @@ export interface StreamFilter {
 }
 
 /** Records read per turn at most (bounded further by credit and the reader's batch size). */
-const MAX_RECORDS_PER_READ = 512;
+const MAX_RECORDS_PER_READ = 4096;
 
 export class StreamSubscription {
   credit: number;
@@ -88,10 +90,11 @@ export class StreamSubscription {
           this.wake = null;
           continue;
         }
+        const filter = this.filter;
         for (const r of records) {
-          const [exchange, routingKey, properties] = unpack(r.meta) as [string, string, MessageProperties | null];
-          if (this.filter !== null && !matches(this.filter, properties)) continue;
-          this.sink.sendFrame(FrameType.STREAM_DELIVER, [this.tag, r.offset, r.timestamp, exchange, routingKey, properties], r.body);
+          // Only a filter needs the properties decoded; otherwise the stored bytes go out as they are.
+          if (filter !== null && !matches(filter, (unpack(r.meta) as [string, string, MessageProperties | null])[2])) continue;
+          this.sink.sendStreamDelivery(this.tag, r.offset, r.timestamp, r.meta, r.body);
           this.credit--;
           this.delivered++;
         }
