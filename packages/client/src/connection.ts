@@ -1,27 +1,27 @@
 /**
- * The connection: handshake, request/reply, publishing, consuming, automatic
- * reconnection with topology recovery, and the draining close.
+ * The public Connection: topology and management requests, publish, consume,
+ * get, the draining close, events and status. What it is built from:
  *
- * A Connection outlives its sockets. What belongs to one socket (transport,
- * request table, delivery-tag session, negotiated values) is a Link; what
- * outlives it (options, recorded topology, consumers, the publish buffer,
- * the status stream) lives on the Connection. When a link is lost the
- * connection schedules reconnect attempts with back-off; on a new link it
- * first replays the topology (exchanges, queues, exchange bindings, queue
- * bindings, consumers), then re-attaches the publisher, which re-sends what
- * was in flight, then runs the requests that were made meanwhile.
+ * - handshake.ts   opens a link (TCP connect, OPEN, OPEN_OK);
+ * - link.ts        what a link is, and the link state machine (linkTransition);
+ * - link-keeper.ts keeps the connection linked: reconnects with back-off,
+ *                  recovers, opens the new link, or closes for good;
+ * - recovery.ts    replays the recorded topology (topology.ts) on a new link;
+ * - inbound.ts     what every frame from the server does;
+ * - publisher.ts, session.ts, requests.ts: publishes with confirms, acks,
+ *                  request/reply matching, on top of transport.ts.
  *
- * Link states: 'open' (usable), 'recovering' (a new link is up, topology is
- * being replayed; user requests and publishes wait), 'reconnecting' (no
- * link; waiting for the next attempt), 'closed' (for good).
+ * A Connection outlives its sockets: what belongs to one socket is a Link;
+ * options, recorded topology, consumers, the publish buffer and the status
+ * stream live here. On a new link the topology is replayed first, then the
+ * publisher re-attaches (re-sending what was in flight), then the requests
+ * made meanwhile run.
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import {
   ErrorCodes,
   FrameType,
-  PROTOCOL_VERSION,
-  ProtocolError,
   WarrenError,
   errors,
   type Arguments,
@@ -30,8 +30,6 @@ import {
   type ExchangeDeclareOptions,
   type ExchangeInfo,
   type ExchangeType,
-  type Frame,
-  type GetOkFrame,
   type MessageProperties,
   type OpenOkFrame,
   type QueueDeclareOptions,
@@ -40,25 +38,33 @@ import {
   type StreamInfo,
 } from '@warren/protocol';
 import { Consumer, type ConsumeOptions, type ConsumerHost, type MessageHandler } from './consumer.js';
-import { AbortError, ConnectionClosedError, TimeoutError, remoteError, type ReturnedMessage } from './errors.js';
+import { AbortError, ConnectionClosedError, TimeoutError, type ReturnedMessage } from './errors.js';
+import { openLink } from './handshake.js';
+import { withLimits } from './limits.js';
+import { dispatchFrame, getOkOf, type InboundTarget } from './inbound.js';
+import { sendRequest, type SendRequest } from './link.js';
+import { LinkKeeper, type LinkOwner } from './link-keeper.js';
 import { Delivery, type Message } from './message.js';
-import { Session } from './session.js';
-import { backoffDelay, resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
+import type { Session } from './session.js';
+import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { checkFrameSize, checkProperties } from './publish-checks.js';
 import { Publisher, type PublishLimits } from './publisher.js';
-import { RequestTable, type ReplyMapper } from './requests.js';
+import { recoverTopology, type RecoveryTarget } from './recovery.js';
+import { asArray, asRecord, declareResult, messageCountOf } from './replies.js';
+import type { ReplyMapper } from './requests.js';
 import { StatusStream, type QueueRenamedEvent, type RecoveryItem, type StatusEvent, type ConnectedEvent, type DisconnectedEvent, type ReconnectingEvent, type BlockedEvent, type UnblockedEvent, type ClosedEvent } from './status.js';
-import { Topology, type BindingRecord, type QueueRecord } from './topology.js';
-import { Transport } from './transport.js';
+import { Topology, sendBinding, type BindingRecord } from './topology.js';
+import type { Transport } from './transport.js';
 import {
   StreamConsumer,
+  StreamConsumers,
   subscribeOptions,
   type StreamConsumeOptions,
   type StreamConsumerHost,
   type StreamMessageHandler,
 } from './stream-consumer.js';
 
-export const CLIENT_VERSION = '0.1.0';
+export { CLIENT_VERSION } from './handshake.js';
 
 /** Options for {@link Connection.publish}: message properties plus `mandatory` and per-call limits. */
 export type PublishOptions = MessageProperties & {
@@ -136,29 +142,9 @@ export type ConnectionEvents = {
 /** Internal: lets tests look at the recorded topology without making it public API. */
 export const kTopology = Symbol('warren.topology');
 
-type LinkState = 'open' | 'recovering' | 'reconnecting' | 'closed';
-
-/** One socket's worth of state. */
-interface Link {
-  readonly transport: Transport;
-  readonly session: Session;
-  readonly requests: RequestTable;
-  readonly openOk: OpenOkFrame;
-  /** We sent CLOSE on it. */
-  closeSent: boolean;
-  /** It ended by a normal close handshake. */
-  graceful: boolean;
-}
-
-const GET_OK_MARK = Symbol('getOk');
-interface GetOkReply {
-  [GET_OK_MARK]: GetOkFrame;
-}
-
-/** Thrown inside recovery when its link is gone: the next link starts over. */
-const LINK_GONE = Symbol('link gone');
-
 const noop = (): void => {};
+
+const CLIENT_CLOSE = { code: 0, name: 'OK', message: 'closed by client' } as const;
 
 /**
  * A connection to a Warren broker that reconnects by itself. Create one with
@@ -178,28 +164,19 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   /** Resolves when the connection closes for good: null after a normal close, else the reason. Never rejects. */
   readonly closed: Promise<WarrenError | null>;
 
-  private linkState: LinkState = 'open';
-  /** close() was called: new calls reject, draining is under way. */
   private closing = false;
-  private link: Link | undefined;
-  private lastOpenOk: OpenOkFrame;
   private readonly options: ResolvedOptions;
+  private readonly links: LinkKeeper;
   private readonly publisher: Publisher;
   private readonly topology = new Topology();
   private readonly statusStream = new StatusStream();
   private readonly clientId = randomBytes(6).toString('base64url');
-  private openWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
-  private reconnectAttempt = 0;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private connectAbort: AbortController | undefined;
-  private lastLinkError: WarrenError | undefined;
-  private closeReason: WarrenError | undefined;
   private closePromise: Promise<void> | undefined;
   private isBlocked = false;
-  /** Stream subscriptions of the current link, by tag. */
-  private readonly streamConsumers = new Map<string, StreamConsumer>();
-  private streamConsumerCount = 0;
   private consumerCount = 0;
+  /** Stream subscriptions of the current link (they end with it). */
+  private readonly streamConsumers = new StreamConsumers();
+  private streamConsumerCount = 0;
   private warnedNoHandlerErrorListener = false;
   private resolveClosed!: (err: WarrenError | null) => void;
 
@@ -207,7 +184,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   constructor(transport: Transport, options: ResolvedOptions, openOk: OpenOkFrame) {
     super();
     this.options = options;
-    this.lastOpenOk = openOk;
     this.publisher = new Publisher({
       window: options.publishWindow,
       maxBuffered: options.maxBufferedPublishes,
@@ -217,29 +193,29 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
-    const link = this.adoptLink(transport, openOk);
-    this.publisher.attach(link.transport);
+    this.links = new LinkKeeper(this.linkOwner(), transport, openOk);
+    this.publisher.attach(transport);
     this.setStatus({ type: 'connected', connectionId: openOk.connectionId, reconnected: false, attempts: 0, recoveryErrors: [] });
   }
 
   /** Assigned by the server to the current (or last) link; shows up in its logs and management tools. Changes on reconnect. */
   get connectionId(): string {
-    return this.lastOpenOk.connectionId;
+    return this.links.lastOpenOk.connectionId;
   }
 
   /** What the server said about itself in OPEN_OK (product, version, ...), on the current (or last) link. */
   get serverProperties(): Record<string, unknown> {
-    return this.lastOpenOk.properties;
+    return this.links.lastOpenOk.properties;
   }
 
   /** The negotiated largest frame, in bytes, prelude and header included (current or last link). */
   get frameMax(): number {
-    return this.lastOpenOk.frameMax;
+    return this.links.lastOpenOk.frameMax;
   }
 
   /** The negotiated heartbeat interval in ms (0 = none), current or last link. */
   get heartbeatMs(): number {
-    return this.lastOpenOk.heartbeatMs;
+    return this.links.lastOpenOk.heartbeatMs;
   }
 
   /** True while the server has flow-blocked publishers (see the 'blocked' event). */
@@ -249,7 +225,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
 
   /** True while a link is up and its topology recovered (publishes go straight out). */
   get isConnected(): boolean {
-    return this.linkState === 'open';
+    return this.links.state === 'open';
   }
 
   /** Publishes accepted but not yet written to a socket (see `maxBufferedPublishes`). */
@@ -264,7 +240,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
 
   /** @internal For tests: the current link's transport. */
   private get transport(): Transport | undefined {
-    return this.link?.transport;
+    return this.links.current?.transport;
   }
 
   /**
@@ -291,7 +267,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   /** Declares an exchange (idempotent when the attributes match; PRECONDITION_FAILED otherwise). Re-declared after a reconnect. */
   declareExchange(name: string, type: ExchangeType, opts: ExchangeDeclareOptions = {}): Promise<void> {
     return this.request(
-      (requestId) => ({ type: FrameType.EXCHANGE_DECLARE, requestId, exchange: name, exchangeType: type, options: opts }),
+      (w, requestId) => w.exchangeDeclare(requestId, name, type, opts),
       () => this.topology.exchangeDeclared(name, type, opts),
     );
   }
@@ -299,7 +275,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   /** Deletes an exchange; `ifUnused` fails with PRECONDITION_FAILED while it has bindings. */
   deleteExchange(name: string, opts: { ifUnused?: boolean } = {}): Promise<void> {
     return this.request(
-      (requestId) => ({ type: FrameType.EXCHANGE_DELETE, requestId, exchange: name, options: opts }),
+      (w, requestId) => w.exchangeDelete(requestId, name, opts),
       () => this.topology.exchangeDeleted(name),
     );
   }
@@ -311,7 +287,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    */
   declareQueue(name = '', opts: QueueDeclareOptions = {}): Promise<QueueDeclareResult> {
     return this.request(
-      (requestId) => ({ type: FrameType.QUEUE_DECLARE, requestId, queue: name, options: opts }),
+      (w, requestId) => w.queueDeclare(requestId, name, opts),
       (result) => {
         const declared = declareResult(result, name);
         this.topology.queueDeclared(declared.queue, opts, name === '');
@@ -328,7 +304,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    */
   declareStream(name: string, opts: { maxAge?: number | string; maxLengthBytes?: number; segmentBytes?: number } = {}): Promise<QueueDeclareResult> {
     const args: Arguments = { 'x-queue-type': 'stream' };
-    if (opts.maxAge !== undefined) args['x-max-age'] = durationMs(opts.maxAge);
+    try {
+      if (opts.maxAge !== undefined) args['x-max-age'] = durationMs(opts.maxAge);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (opts.maxLengthBytes !== undefined) args['x-max-length-bytes'] = opts.maxLengthBytes;
     if (opts.segmentBytes !== undefined) args['x-stream-segment-bytes'] = opts.segmentBytes;
     return this.declareQueue(name, { durable: true, arguments: args });
@@ -343,7 +323,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    * Reads a stream from `offset` ('first', 'last', 'next' (default), a number or a
    * Date) or, for a named consumer, after its last committed offset. With a handler,
    * messages are passed to it one at a time, in order; without one, iterate the
-   * returned consumer with `for await`. See {@link StreamConsumer}.
+   * returned consumer with `for await`. See {@link StreamConsumer}. A stream consumer
+   * ends when the link is lost; subscribe again (a named one resumes after its commit).
    */
   consumeStream(stream: string, handler: StreamMessageHandler, opts?: StreamConsumeOptions): Promise<StreamConsumer>;
   consumeStream(stream: string, opts?: StreamConsumeOptions): Promise<StreamConsumer>;
@@ -353,19 +334,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     if (opts.autoCommit && opts.name === undefined) throw errors.invalidArgument('autoCommit needs a consumer name');
     this.requireStreams();
     const consumer = new StreamConsumer(stream, opts, this, handler);
-    const tag = opts.consumerTag ?? `stag-${this.clientId}-${++this.streamConsumerCount}`;
-    consumer.tag = tag;
-    if (this.streamConsumers.has(tag)) throw errors.preconditionFailed(`stream consumer tag "${tag}" is already in use on this connection`);
-    this.streamConsumers.set(tag, consumer);
+    consumer.tag = opts.consumerTag ?? `stag-${this.clientId}-${++this.streamConsumerCount}`;
+    if (this.streamConsumers.has(consumer.tag)) throw errors.preconditionFailed(`stream consumer tag "${consumer.tag}" is already in use on this connection`);
+    // Registered before STREAM_SUBSCRIBE goes out, so no delivery can miss it.
+    this.streamConsumers.add(consumer);
     try {
-      const result = await this.request(
-        (requestId) => ({ type: FrameType.STREAM_SUBSCRIBE, requestId, stream, options: { ...subscribeOptions(opts), consumerTag: tag } }),
-        asRecord,
-      );
+      const options = { ...subscribeOptions(opts), consumerTag: consumer.tag };
+      const result = await this.request((w, requestId) => w.streamSubscribe(requestId, stream, options), asRecord);
       consumer.startOffset = typeof result.offset === 'number' ? result.offset : null;
       return consumer;
     } catch (err) {
-      this.streamConsumers.delete(tag);
+      this.streamConsumers.remove(consumer);
       consumer.end(err instanceof WarrenError ? err : null);
       throw err;
     }
@@ -373,52 +352,45 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
 
   /** Stores `offset` as the last processed offset of the named consumer `name` on `stream` (durably). */
   commitStreamOffset(stream: string, name: string, offset: number): Promise<void> {
-    return this.request((requestId) => ({ type: FrameType.STREAM_COMMIT, requestId, stream, name, offset }), () => undefined);
+    return this.request((w, requestId) => w.streamCommit(requestId, stream, name, offset), () => undefined);
   }
 
   /** A stream's offsets, size, retention and named consumers with their committed offset and lag. */
   streamInfo(stream: string): Promise<StreamInfo> {
     this.requireStreams();
-    return this.request((requestId) => ({ type: FrameType.STREAM_INFO, requestId, stream }), (r) => r as StreamInfo);
+    return this.request((w, requestId) => w.streamInfo(requestId, stream), (r) => r as StreamInfo);
   }
 
   /** Every stream, as {@link streamInfo} describes it. */
   listStreams(): Promise<StreamInfo[]> {
     this.requireStreams();
-    return this.request((requestId) => ({ type: FrameType.STREAM_LIST, requestId }), asArray<StreamInfo>);
+    return this.request((w, requestId) => w.streamList(requestId), asArray<StreamInfo>);
   }
 
   /** @internal Called by stream consumers as they process messages. */
   grantCredit(tag: string, credit: number): void {
-    if (this.streamConsumers.has(tag)) this.link?.transport.send({ type: FrameType.STREAM_CREDIT, consumerTag: tag, credit });
+    const link = this.links.current;
+    if (link !== undefined && this.links.state === 'open' && this.streamConsumers.has(tag)) link.transport.writer.streamCredit(tag, credit);
   }
 
   /** @internal Called by StreamConsumer.cancel. */
   async unsubscribeStream(consumer: StreamConsumer): Promise<void> {
-    if (this.streamConsumers.get(consumer.tag) !== consumer) return;
-    this.streamConsumers.delete(consumer.tag);
-    const link = this.link;
-    if (link === undefined || this.linkState !== 'open') return;
-    await this.sendRequest(link, (requestId) => ({ type: FrameType.STREAM_UNSUBSCRIBE, requestId, consumerTag: consumer.tag }), () => undefined).catch(
-      noop,
-    );
+    if (!this.streamConsumers.remove(consumer)) return;
+    const link = this.links.current;
+    if (link === undefined || this.links.state !== 'open') return;
+    await sendRequest(link, (w, requestId) => w.streamUnsubscribe(requestId, consumer.tag), () => undefined).catch(() => undefined);
   }
 
   private requireStreams(): void {
-    const caps = asRecord(this.serverProperties['capabilities']);
-    if (caps['streams'] !== true) throw new WarrenError(ErrorCodes.NOT_IMPLEMENTED, 'this server does not support streams');
-  }
-
-  private endStreamConsumers(err: WarrenError | null): void {
-    const consumers = [...this.streamConsumers.values()];
-    this.streamConsumers.clear();
-    for (const c of consumers) c.end(err);
+    if (asRecord(this.serverProperties['capabilities'])['streams'] !== true) {
+      throw new WarrenError(ErrorCodes.NOT_IMPLEMENTED, 'this server does not support streams');
+    }
   }
 
   /** Deletes a queue and returns how many messages it held. */
   deleteQueue(name: string, opts: { ifUnused?: boolean; ifEmpty?: boolean } = {}): Promise<{ messageCount: number }> {
     return this.request(
-      (requestId) => ({ type: FrameType.QUEUE_DELETE, requestId, queue: name, options: opts }),
+      (w, requestId) => w.queueDelete(requestId, name, opts),
       (result) => {
         this.topology.queueDeleted(name);
         return { messageCount: messageCountOf(result) };
@@ -429,7 +401,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   /** Removes every ready message from a queue and returns how many were removed. */
   purgeQueue(name: string): Promise<{ messageCount: number }> {
     return this.request(
-      (requestId) => ({ type: FrameType.QUEUE_PURGE, requestId, queue: name }),
+      (w, requestId) => w.queuePurge(requestId, name),
       (result) => ({ messageCount: messageCountOf(result) }),
     );
   }
@@ -465,7 +437,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     const record: BindingRecord = { kind, destination, source, routingKey, arguments: args ?? null };
     const bind = type === FrameType.QUEUE_BIND || type === FrameType.EXCHANGE_BIND;
     return this.request(
-      (requestId) => bindingFrame(type, record, requestId),
+      (w, requestId) => sendBinding(w, bind, record, requestId),
       () => (bind ? this.topology.bound(record) : this.topology.unbound(record)),
     );
   }
@@ -476,17 +448,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
 
   /** Lists queues with their counts and attributes (management). */
   listQueues(): Promise<QueueInfo[]> {
-    return this.request((requestId) => ({ type: FrameType.QUEUE_LIST, requestId }), asArray<QueueInfo>);
+    return this.request((w, requestId) => w.queueList(requestId), asArray<QueueInfo>);
   }
 
   /** Lists exchanges, the default exchange ('') included (management). */
   listExchanges(): Promise<ExchangeInfo[]> {
-    return this.request((requestId) => ({ type: FrameType.EXCHANGE_LIST, requestId }), asArray<ExchangeInfo>);
+    return this.request((w, requestId) => w.exchangeList(requestId), asArray<ExchangeInfo>);
   }
 
   /** Lists bindings (queue and exchange destinations) (management). */
   listBindings(): Promise<BindingInfo[]> {
-    return this.request((requestId) => ({ type: FrameType.BINDING_LIST, requestId }), asArray<BindingInfo>);
+    return this.request((w, requestId) => w.bindingList(requestId), asArray<BindingInfo>);
   }
 
   /**
@@ -494,7 +466,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    * STATUS request). For this connection's own state see {@link statusEvents}.
    */
   status(): Promise<BrokerStatus> {
-    return this.request((requestId) => ({ type: FrameType.STATUS, requestId }), (r) => r as BrokerStatus);
+    return this.request((w, requestId) => w.status(requestId), (r) => r as BrokerStatus);
   }
 
   // ---------------------------------------------------------------------------
@@ -525,7 +497,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    * Do not modify `body` until the promise settles (it may be sent again).
    */
   publish(exchange: string, routingKey: string, body: Buffer | Uint8Array | string, opts?: PublishOptions): Promise<void> {
-    if (this.closing || this.linkState === 'closed') return Promise.reject(this.closedError());
+    if (this.closing || this.links.state === 'closed') return Promise.reject(this.closedError());
     let buf: Buffer;
     if (Buffer.isBuffer(body)) buf = body;
     else if (typeof body === 'string') buf = Buffer.from(body, 'utf8');
@@ -553,7 +525,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     if (limits === undefined && this.options.publishTimeoutMs > 0) limits = { timeoutMs: this.options.publishTimeoutMs };
     const invalid =
       (properties === null ? undefined : checkProperties(properties)) ??
-      checkFrameSize(this.lastOpenOk.frameMax, exchange, routingKey, properties, buf.length);
+      checkFrameSize(this.links.lastOpenOk.frameMax, exchange, routingKey, properties, buf.length);
     if (invalid !== undefined) return Promise.reject(invalid);
     return this.publisher.publish(exchange, routingKey, buf, properties, mandatory, limits);
   }
@@ -573,7 +545,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   consume(queue: string, handler: MessageHandler, opts?: ConsumeOptions): Promise<Consumer>;
   consume(queue: string, opts?: ConsumeOptions): Promise<Consumer>;
   consume(queue: string, a?: MessageHandler | ConsumeOptions, b?: ConsumeOptions): Promise<Consumer> {
-    if (this.closing || this.linkState === 'closed') return Promise.reject(this.closedError());
+    if (this.closing || this.links.state === 'closed') return Promise.reject(this.closedError());
     const handler = typeof a === 'function' ? a : undefined;
     const { signal, timeoutMs, ...wire } = (typeof a === 'function' ? b : a) ?? {};
     if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
@@ -602,14 +574,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     const consumers = this.topology.consumers;
     const send = (): Promise<Consumer> => {
       if (consumer.isEnded || consumer.cancelRequested) return Promise.reject(new ConnectionClosedError('the consumer was cancelled before it started'));
-      const link = this.link;
-      if (this.linkState !== 'open' || link === undefined) return this.whenOpen().then(send);
+      const link = this.links.current;
+      if (this.links.state !== 'open' || link === undefined) return this.whenOpen().then(send);
       consumer.consumeSent = true;
-      return this.sendRequest(
+      return sendRequest(
         link,
-        (requestId) => ({ type: FrameType.CONSUME, requestId, queue: consumer.queue, options: consumer.options }),
+        (w, requestId) => w.consume(requestId, consumer.queue, consumer.options),
         (result) => {
-          this.consumeConfirmed(consumer, result);
+          this.topology.consumeConfirmed(consumer, result);
           consumer.established = true;
           return consumer;
         },
@@ -622,29 +594,18 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     });
   }
 
-  /** The server may answer CONSUME with another tag than asked for; follow it. */
-  private consumeConfirmed(consumer: Consumer, result: unknown): void {
-    const consumers = this.topology.consumers;
-    const r = typeof result === 'string' ? { consumerTag: result } : asRecord(result);
-    if (typeof r.consumerTag === 'string' && r.consumerTag !== consumer.tag && consumers.get(consumer.tag) === consumer) {
-      consumers.delete(consumer.tag);
-      consumers.set(r.consumerTag, consumer);
-      consumer.retag(r.consumerTag);
-    }
-  }
-
   /** Fetches one message, or null when the queue is empty. Settle it unless `noAck`. */
   get(queue: string, opts: { noAck?: boolean } = {}): Promise<Message | null> {
     const noAck = opts.noAck === true;
     let session: Session | undefined;
     return this.request(
-      (requestId) => {
-        session = this.link!.session;
-        return { type: FrameType.GET, requestId, queue, options: opts };
+      (w, requestId) => {
+        session = this.links.current!.session;
+        w.get(requestId, queue, opts);
       },
       (reply): Message | null => {
-        if (typeof reply !== 'object' || reply === null || !(GET_OK_MARK in reply)) return null;
-        const f = (reply as GetOkReply)[GET_OK_MARK];
+        const f = getOkOf(reply);
+        if (f === undefined) return null;
         return new Delivery(session!, f.body, f.exchange, f.routingKey, f.properties, f.redelivered, f.deliveryCount, f.deliveryTag, undefined, noAck);
       },
     );
@@ -659,13 +620,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     };
     for (;;) {
       if (consumer.isEnded) return;
-      const link = this.link;
+      const link = this.links.current;
       // No link, or the broker never heard of it on this one: nothing to tell the broker.
-      if (link === undefined || this.linkState === 'closed' || (!consumer.established && !consumer.consumeSent)) {
+      if (link === undefined || this.links.state === 'closed' || (!consumer.established && !consumer.consumeSent)) {
         stop();
         return;
       }
-      if (this.linkState === 'recovering') {
+      if (this.links.state === 'recovering') {
         // Recovery skips (and stops) it; wait for the link to open, then look again.
         try {
           await this.whenOpen();
@@ -677,7 +638,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       }
       try {
         // Unregister while the OK is dispatched: nothing after it is routed here.
-        await this.sendRequest(link, (requestId) => ({ type: FrameType.CANCEL, requestId, consumerTag: consumer.tag }), stop);
+        await sendRequest(link, (w, requestId) => w.cancel(requestId, consumer.tag), stop);
         return;
       } catch (err) {
         // The link died (the broker dropped the consumer with it) or the broker no longer knows it: cancelled either way.
@@ -722,7 +683,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    */
   close(opts: CloseOptions = {}): Promise<void> {
     if (this.closePromise !== undefined) return this.closePromise;
-    if (this.linkState === 'closed') return Promise.resolve();
+    if (this.links.state === 'closed') return Promise.resolve();
     this.closing = true;
     this.closePromise = this.runClose(opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
     return this.closePromise;
@@ -754,13 +715,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     } finally {
       clearTimeout(timer);
     }
-    if (this.linkState === 'closed') return;
+    if (this.links.state === 'closed') return;
     if (expired) {
       this.publisher.failAll(new ConnectionClosedError(`close(): not confirmed within the drain deadline of ${drainTimeoutMs} ms`));
     }
-    const link = this.link;
+    const link = this.links.current;
     if (link === undefined) {
-      this.finalize(undefined);
+      this.links.close(undefined);
       return;
     }
     link.closeSent = true;
@@ -768,7 +729,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     // requeued by the server, so settling them is pointless.
     link.session.flushAcks();
     link.session.open = false;
-    link.transport.send({ type: FrameType.CLOSE, code: 0, name: 'OK', message: 'closed by client' });
+    link.transport.writer.close(CLIENT_CLOSE);
     if (this.options.timeoutMs > 0) {
       timer = setTimeout(
         () => link.transport.destroy(new TimeoutError(`no CLOSE_OK within ${this.options.timeoutMs} ms`)),
@@ -780,263 +741,79 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   }
 
   private closedError(): ConnectionClosedError {
-    const cause = this.closeReason;
-    if (this.closing && this.linkState !== 'closed') return new ConnectionClosedError('connection is closing');
+    const cause = this.links.closeReason;
+    if (this.closing && this.links.state !== 'closed') return new ConnectionClosedError('connection is closing');
     return new ConnectionClosedError(cause === undefined ? 'connection is closed' : `connection is closed: ${cause.message}`, { cause });
-  }
-
-  // ---------------------------------------------------------------------------
-  // Links, reconnection and recovery
-  // ---------------------------------------------------------------------------
-
-  private adoptLink(transport: Transport, openOk: OpenOkFrame): Link {
-    const link: Link = { transport, session: new Session(transport), requests: new RequestTable(), openOk, closeSent: false, graceful: false };
-    this.link = link;
-    this.lastOpenOk = openOk;
-    transport.setHandlers({ frame: (f) => this.onFrame(link, f), close: (err) => this.onLinkClosed(link, err) });
-    transport.setFrameMax(openOk.frameMax);
-    transport.startHeartbeat(openOk.heartbeatMs);
-    return link;
-  }
-
-  private onLinkClosed(link: Link, reason: WarrenError): void {
-    if (link !== this.link) return;
-    this.link = undefined;
-    link.session.open = false;
-    const wasOpen = this.linkState === 'open';
-    const err = link.graceful ? undefined : reason;
-    const failure =
-      err === undefined
-        ? new ConnectionClosedError(link.closeSent ? 'connection closed by the client' : 'connection closed by the server')
-        : err instanceof ConnectionClosedError
-          ? err
-          : new ConnectionClosedError(`connection closed: ${err.message}`, { cause: err });
-    link.requests.failAll(failure);
-    this.endStreamConsumers(err === undefined && link.closeSent ? null : failure);
-    if (this.linkState === 'closed') return;
-    const retry = this.options.reconnect !== false && !link.closeSent && err !== undefined && err.retriable;
-    if (!retry) {
-      if (wasOpen && err !== undefined && !link.closeSent) this.setStatus({ type: 'disconnected', error: err, willReconnect: false });
-      this.finalize(err);
-      return;
-    }
-    this.linkState = 'reconnecting';
-    this.lastLinkError = err;
-    this.publisher.detach(failure);
-    for (const consumer of this.topology.consumers.values()) consumer.linkLost();
-    if (wasOpen) this.setStatus({ type: 'disconnected', error: err, willReconnect: true });
-    if (this.isBlocked) {
-      this.isBlocked = false;
-      this.setStatus({ type: 'unblocked' });
-    }
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    const policy = this.options.reconnect;
-    if (policy === false || this.linkState !== 'reconnecting') return;
-    const attempt = ++this.reconnectAttempt;
-    const last = this.lastLinkError ?? new ConnectionClosedError('connection lost');
-    if (attempt > policy.maxRetries) {
-      this.finalize(new ConnectionClosedError(`gave up reconnecting after ${attempt - 1} attempts: ${last.message}`, { cause: last }));
-      return;
-    }
-    const delayMs = backoffDelay(attempt, policy);
-    this.setStatus({ type: 'reconnecting', attempt, delayMs, error: last });
-    if (this.linkState !== 'reconnecting') return; // a listener closed us
-    this.reconnectTimer = setTimeout(() => this.attemptReconnect(), delayMs);
-  }
-
-  private attemptReconnect(): void {
-    this.reconnectTimer = undefined;
-    if (this.linkState !== 'reconnecting') return;
-    const ac = new AbortController();
-    this.connectAbort = ac;
-    openLink(this.options, ac.signal, (transport, openOk) => {
-      this.connectAbort = undefined;
-      const link = this.adoptLink(transport, openOk);
-      this.linkState = 'recovering';
-      this.recover(link).catch((err: unknown) => {
-        // A bug in recovery must not leave the connection half-open: drop the link and retry.
-        link.transport.destroy(new ConnectionClosedError(`recovery failed: ${String(err)}`, { cause: err }));
-      });
-    }).then(undefined, (err: unknown) => {
-      if (this.connectAbort === ac) this.connectAbort = undefined;
-      if (this.linkState !== 'reconnecting') return;
-      const e = err instanceof WarrenError ? err : new ConnectionClosedError(`reconnect failed: ${String(err)}`, { cause: err });
-      this.lastLinkError = e;
-      // Refused for good (bad credentials, unsupported version): retrying cannot help.
-      if (!e.retriable) this.finalize(e);
-      else this.scheduleReconnect();
-    });
-  }
-
-  /**
-   * Replays the recorded topology on a new link in dependency order, each
-   * stage pipelined, then opens the link for publishes and waiting requests.
-   * Items the broker refuses are reported and dropped; RESOURCE_LOCKED (the
-   * broker has not yet noticed that our old socket is gone and still holds
-   * its exclusive queue or consumer) drops the link to try again later.
-   */
-  private async recover(link: Link): Promise<void> {
-    const topo = this.topology;
-    const recoveryErrors: WarrenError[] = [];
-    const failed = (item: RecoveryItem, drop: (err: WarrenError) => void) => (err: unknown): void => {
-      if (this.link !== link || !(err instanceof WarrenError) || err instanceof ConnectionClosedError) throw LINK_GONE;
-      if (err.code === ErrorCodes.RESOURCE_LOCKED) {
-        link.transport.destroy(new ConnectionClosedError(`recovery: ${err.message}; retrying on a new connection`, { cause: err }));
-        throw LINK_GONE;
-      }
-      drop(err);
-      recoveryErrors.push(err);
-      this.safeEmit('recoveryError', err, item);
-    };
-    const stage = async (jobs: Promise<unknown>[]): Promise<void> => {
-      await Promise.all(jobs);
-      if (this.link !== link) throw LINK_GONE;
-    };
-    try {
-      await stage(
-        [...topo.exchanges.values()].map((x) =>
-          this.sendRequest(link, (requestId) => ({ type: FrameType.EXCHANGE_DECLARE, requestId, exchange: x.name, exchangeType: x.type, options: x.options }), noop).catch(
-            failed({ kind: 'exchange', name: x.name }, () => topo.exchangeDeleted(x.name)),
-          ),
-        ),
-      );
-      await stage(
-        [...topo.queues.values()].map((q) =>
-          this.recoverQueue(link, q).catch(failed({ kind: 'queue', name: q.name }, () => this.dropQueue(q.name))),
-        ),
-      );
-      const bindings = [...topo.bindings.values()];
-      for (const kind of ['exchange', 'queue'] as const) {
-        await stage(
-          bindings
-            .filter((b) => b.kind === kind)
-            .map((b) =>
-              this.sendRequest(link, (requestId) => bindingFrame(kind === 'queue' ? FrameType.QUEUE_BIND : FrameType.EXCHANGE_BIND, b, requestId), noop).catch(
-                failed(
-                  { kind: 'binding', destinationKind: b.kind, destination: b.destination, source: b.source, routingKey: b.routingKey },
-                  () => topo.unbound(b),
-                ),
-              ),
-            ),
-        );
-      }
-      const consumers: Consumer[] = [];
-      for (const c of topo.consumers.values()) {
-        if (!c.established || c.isEnded) continue; // not started yet: its own consume() call sends it
-        if (c.cancelRequested || this.closing) {
-          topo.consumers.delete(c.tag);
-          c.end(null, true);
-          continue;
-        }
-        consumers.push(c);
-      }
-      await stage(
-        consumers.map((c) => {
-          c.consumeSent = true;
-          return this.sendRequest(link, (requestId) => ({ type: FrameType.CONSUME, requestId, queue: c.queue, options: c.options }), (r) =>
-            this.consumeConfirmed(c, r),
-          ).catch(
-            failed({ kind: 'consumer', tag: c.tag, queue: c.queue }, (err) => {
-              if (topo.consumers.get(c.tag) === c) topo.consumers.delete(c.tag);
-              c.end(err, true);
-            }),
-          );
-        }),
-      );
-    } catch (err) {
-      if (err === LINK_GONE) return;
-      throw err;
-    }
-    this.linkOpened(link, recoveryErrors);
-  }
-
-  /** A server-named queue: keep the old name if the queue survived (passive check), else declare a new one. */
-  private async recoverQueue(link: Link, q: QueueRecord): Promise<void> {
-    const declare = (name: string, options: QueueDeclareOptions): Promise<QueueDeclareResult> =>
-      this.sendRequest(link, (requestId) => ({ type: FrameType.QUEUE_DECLARE, requestId, queue: name, options }), (r) => declareResult(r, name));
-    if (!q.serverNamed) {
-      await declare(q.name, q.options);
-      return;
-    }
-    if (q.options.exclusive !== true) {
-      try {
-        await declare(q.name, { ...q.options, passive: true });
-        return;
-      } catch (err) {
-        if (!(err instanceof WarrenError) || (err.code !== ErrorCodes.NOT_FOUND && err.code !== ErrorCodes.RESOURCE_LOCKED)) throw err;
-      }
-    }
-    const { queue } = await declare('', q.options);
-    if (queue !== q.name) this.renameQueue(q.name, queue);
-  }
-
-  private renameQueue(oldName: string, newName: string): void {
-    this.topology.queueRenamed(oldName, newName);
-    for (const c of this.topology.consumers.values()) if (c.queue === oldName) c.renameQueue(newName);
-    this.safeEmit('queueRenamed', { oldName, newName });
-  }
-
-  private dropQueue(name: string): void {
-    this.topology.queueDeleted(name);
-  }
-
-  /** Recovery done: publishes flow again, waiting requests go out. */
-  private linkOpened(link: Link, recoveryErrors: WarrenError[]): void {
-    if (this.link !== link || this.linkState !== 'recovering') return;
-    this.linkState = 'open';
-    const attempts = this.reconnectAttempt;
-    this.reconnectAttempt = 0;
-    this.lastLinkError = undefined;
-    const frameMax = link.openOk.frameMax;
-    this.publisher.rejectBuffered((e) => checkFrameSize(frameMax, e.exchange, e.routingKey, e.properties, e.body.length));
-    this.publisher.attach(link.transport);
-    const waiters = this.openWaiters;
-    this.openWaiters = [];
-    for (const w of waiters) w.resolve();
-    this.setStatus({ type: 'connected', connectionId: link.openOk.connectionId, reconnected: true, attempts, recoveryErrors });
   }
 
   /** Resolves when a link is open (at once if it is); rejects if the connection closes for good first. */
   private whenOpen(): Promise<void> {
-    if (this.linkState === 'open') return Promise.resolve();
-    if (this.linkState === 'closed') return Promise.reject(this.closedError());
-    return new Promise((resolve, reject) => this.openWaiters.push({ resolve, reject }));
+    return this.links.whenOpen(() => this.closedError());
   }
 
-  /** Closed for good: everything still waiting fails, consumers end, 'closed' is reported. */
-  private finalize(err: WarrenError | undefined): void {
-    if (this.linkState === 'closed') return;
-    this.linkState = 'closed';
-    this.closeReason = err;
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
-    this.connectAbort?.abort();
-    this.connectAbort = undefined;
-    const failure =
-      err === undefined
-        ? new ConnectionClosedError(this.closing ? 'connection closed by the client' : 'connection closed by the server')
-        : err instanceof ConnectionClosedError
-          ? err
-          : new ConnectionClosedError(`connection closed: ${err.message}`, { cause: err });
-    const link = this.link;
-    if (link !== undefined) {
-      this.link = undefined;
-      link.session.open = false;
-      link.requests.failAll(failure);
-      link.transport.destroy(failure);
-    }
-    this.publisher.failAll(failure);
-    const waiters = this.openWaiters;
-    this.openWaiters = [];
-    for (const w of waiters) w.reject(failure);
-    for (const consumer of this.topology.consumers.values()) consumer.end(err === undefined ? null : failure, true);
-    this.endStreamConsumers(err === undefined ? null : failure);
-    this.resolveClosed(err ?? null);
-    this.setStatus({ type: 'closed', error: err });
-    this.safeEmit('close', err);
+  /** What the LinkKeeper's state changes mean here: publisher, consumers, status events. */
+  private linkOwner(): LinkOwner {
+    const conn = this;
+    const recovery: RecoveryTarget = {
+      topology: this.topology,
+      get closing() {
+        return conn.closing;
+      },
+      isCurrent: (link) => this.links.current === link,
+      recoveryError: (err, item) => this.safeEmit('recoveryError', err, item),
+      queueRenamed: (oldName, newName) => {
+        this.topology.queueRenamedWithConsumers(oldName, newName);
+        this.safeEmit('queueRenamed', { oldName, newName });
+      },
+    };
+    const inbound: InboundTarget = {
+      topology: this.topology,
+      publisher: this.publisher,
+      streams: this.streamConsumers,
+      flow: (blocked, reason) => this.flow(blocked, reason),
+      serverError: (err) => this.safeEmit('serverError', err),
+      returned: (msg) => this.safeEmit('return', msg),
+    };
+    return {
+      options: this.options,
+      get closing() {
+        return conn.closing;
+      },
+      frame: (link, frame) => dispatchFrame(inbound, link, frame),
+      recover: (link) => recoverTopology(recovery, link),
+      attached: (link) => {
+        const frameMax = link.openOk.frameMax;
+        this.publisher.rejectBuffered((e) => checkFrameSize(frameMax, e.exchange, e.routingKey, e.properties, e.body.length));
+        this.publisher.attach(link.transport);
+      },
+      lost: (err, failure, wasOpen) => {
+        this.publisher.detach(failure);
+        this.streamConsumers.endAll(failure);
+        for (const consumer of this.topology.consumers.values()) consumer.linkLost();
+        if (wasOpen) this.setStatus({ type: 'disconnected', error: err, willReconnect: true });
+        if (this.isBlocked) {
+          this.isBlocked = false;
+          this.setStatus({ type: 'unblocked' });
+        }
+      },
+      publishesFail: (failure) => this.publisher.failAll(failure),
+      closedForGood: (err, failure) => {
+        for (const consumer of this.topology.consumers.values()) consumer.end(err === undefined ? null : failure, true);
+        this.streamConsumers.endAll(err === undefined ? null : failure);
+        this.resolveClosed(err ?? null);
+        this.setStatus({ type: 'closed', error: err });
+        this.safeEmit('close', err);
+      },
+      status: (event) => this.setStatus(event),
+    };
+  }
+
+  /** FLOW from the server: publishes wait while it does not read them. */
+  private flow(blocked: boolean, reason: string): void {
+    if (blocked === this.isBlocked) return;
+    this.isBlocked = blocked;
+    this.publisher.setBlocked(blocked);
+    this.setStatus(blocked ? { type: 'blocked', reason } : { type: 'unblocked' });
   }
 
   private setStatus(event: StatusEvent): void {
@@ -1044,131 +821,16 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     this.safeEmit(event.type, event as never);
   }
 
-  // ---------------------------------------------------------------------------
-  // Inbound frames
-  // ---------------------------------------------------------------------------
-
-  private onFrame(link: Link, frame: Frame): void {
-    // After our CLOSE only CLOSE and CLOSE_OK matter (protocol-spec 4.5).
-    if (link.closeSent && frame.type !== FrameType.CLOSE && frame.type !== FrameType.CLOSE_OK) return;
-    switch (frame.type) {
-      case FrameType.DELIVER: {
-        const consumer = this.topology.consumers.get(frame.consumerTag);
-        if (consumer === undefined) {
-          // Raced a cancel: hand it back instead of leaving it unacked.
-          if (link.session.open) link.session.reject(frame.deliveryTag, true);
-          return;
-        }
-        consumer.deliver(
-          new Delivery(
-            link.session,
-            frame.body,
-            frame.exchange,
-            frame.routingKey,
-            frame.properties,
-            frame.redelivered,
-            frame.deliveryCount,
-            frame.deliveryTag,
-            consumer.tag,
-            consumer.noAck,
-          ),
-        );
-        return;
-      }
-      case FrameType.STREAM_DELIVER:
-        this.streamConsumers.get(frame.consumerTag)?.deliver(frame.offset, frame.timestamp, frame.exchange, frame.routingKey, frame.properties, frame.body);
-        return;
-      case FrameType.STREAM_CANCELLED: {
-        const consumer = this.streamConsumers.get(frame.consumerTag);
-        if (consumer === undefined) return;
-        this.streamConsumers.delete(frame.consumerTag);
-        consumer.end(remoteError(frame.code, frame.name, frame.message));
-        return;
-      }
-      case FrameType.CONFIRM:
-        this.publisher.confirm(frame.seq, frame.multiple);
-        return;
-      case FrameType.OK:
-        link.requests.reply(frame.requestId, frame.result);
-        return;
-      case FrameType.GET_OK:
-        link.requests.reply(frame.requestId, { [GET_OK_MARK]: frame } satisfies GetOkReply);
-        return;
-      case FrameType.ERROR: {
-        const err = remoteError(frame.code, frame.name, frame.message, frame.details);
-        if (frame.requestId === 0 || !link.requests.fail(frame.requestId, err)) this.safeEmit('serverError', err);
-        return;
-      }
-      case FrameType.PUBLISH_NACK:
-        this.publisher.nack(frame.seq, frame.code, frame.name, frame.message);
-        return;
-      case FrameType.RETURN: {
-        const msg: ReturnedMessage = {
-          body: frame.body,
-          exchange: frame.exchange,
-          routingKey: frame.routingKey,
-          properties: frame.properties ?? {},
-          code: frame.code,
-          reason: frame.name,
-        };
-        this.publisher.returnMessage(frame.seq, msg);
-        this.safeEmit('return', msg);
-        return;
-      }
-      case FrameType.CANCELLED: {
-        const consumer = this.topology.consumers.get(frame.consumerTag);
-        if (consumer === undefined) return;
-        this.topology.consumers.delete(frame.consumerTag);
-        consumer.end(remoteError(frame.code, frame.name, frame.message), false);
-        return;
-      }
-      case FrameType.FLOW:
-        if (frame.blocked === this.isBlocked) return;
-        this.isBlocked = frame.blocked;
-        this.publisher.setBlocked(frame.blocked);
-        this.setStatus(frame.blocked ? { type: 'blocked', reason: frame.reason } : { type: 'unblocked' });
-        return;
-      case FrameType.HEARTBEAT:
-        return;
-      case FrameType.CLOSE: {
-        // Crossing CLOSEs count as the close we asked for; code 0 is a normal close.
-        if (link.closeSent || frame.code === 0) link.graceful = true;
-        const err = remoteError(frame.code, frame.name, frame.message);
-        link.transport.send({ type: FrameType.CLOSE_OK });
-        link.session.open = false;
-        link.transport.end(err);
-        return;
-      }
-      case FrameType.CLOSE_OK:
-        if (link.closeSent) {
-          link.graceful = true;
-          link.transport.end(new ConnectionClosedError('connection closed by the client'));
-        }
-        return;
-      default: {
-        const err = new ProtocolError(ErrorCodes.COMMAND_INVALID, `unexpected frame 0x${frame.type.toString(16)} from the server`);
-        link.transport.send({ type: FrameType.CLOSE, code: err.code, name: err.name, message: err.message });
-        link.transport.end(err);
-      }
-    }
-  }
-
   /** A user request: rejected once closing; waits for the link while reconnecting. */
-  private request<T>(build: (requestId: number) => Frame, map: ReplyMapper<T>): Promise<T> {
-    if (this.closing || this.linkState === 'closed') return Promise.reject(this.closedError());
+  private request<T>(build: SendRequest, map: ReplyMapper<T>): Promise<T> {
+    if (this.closing || this.links.state === 'closed') return Promise.reject(this.closedError());
     return this.requestWhenOpen(build, map);
   }
 
-  private requestWhenOpen<T>(build: (requestId: number) => Frame, map: ReplyMapper<T>): Promise<T> {
-    const link = this.link;
-    if (this.linkState === 'open' && link !== undefined) return this.sendRequest(link, build, map);
+  private requestWhenOpen<T>(build: SendRequest, map: ReplyMapper<T>): Promise<T> {
+    const link = this.links.current;
+    if (this.links.state === 'open' && link !== undefined) return sendRequest(link, build, map);
     return this.whenOpen().then(() => this.requestWhenOpen(build, map));
-  }
-
-  private sendRequest<T>(link: Link, build: (requestId: number) => Frame, map: ReplyMapper<T>): Promise<T> {
-    const { id, promise } = link.requests.start(map);
-    link.transport.send(build(id));
-    return promise;
   }
 
   /** Listener exceptions must not unwind frame dispatch; they are reported as 'handlerError'. */
@@ -1179,155 +841,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       this.reportHandlerError(err, undefined);
     }
   }
-}
-
-function bindingFrame(type: number, b: BindingRecord, requestId: number): Frame {
-  return b.kind === 'queue'
-    ? { type: type as 0x15 | 0x16, requestId, queue: b.destination, exchange: b.source, routingKey: b.routingKey, arguments: b.arguments }
-    : { type: type as 0x17 | 0x18, requestId, destination: b.destination, source: b.source, routingKey: b.routingKey, arguments: b.arguments };
-}
-
-function declareResult(result: unknown, name: string): QueueDeclareResult {
-  const r = asRecord(result);
-  return {
-    queue: typeof r.queue === 'string' ? r.queue : name,
-    messageCount: count(r.messageCount),
-    consumerCount: count(r.consumerCount),
-  };
-}
-
-function asArray<T>(v: unknown): T[] {
-  return Array.isArray(v) ? (v as T[]) : [];
-}
-function asRecord(v: unknown): Record<string, unknown> {
-  return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
-}
-function count(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
-}
-function messageCountOf(result: unknown): number {
-  return typeof result === 'number' ? result : count(asRecord(result).messageCount);
-}
-
-/**
- * `p`, or AbortError / TimeoutError if `signal` fires or `timeoutMs` passes
- * first; `onGiveUp` then undoes what `p` was doing. `p` is always observed,
- * so its late rejection is never unhandled.
- */
-function withLimits<T>(p: Promise<T>, signal: AbortSignal | undefined, timeoutMs: number | undefined, what: string, onGiveUp: () => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let done = false;
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (): boolean => {
-      if (done) return false;
-      done = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      return true;
-    };
-    const giveUp = (err: WarrenError): void => {
-      if (!finish()) return;
-      reject(err);
-      onGiveUp();
-    };
-    const onAbort = (): void => giveUp(new AbortError(signal!.reason));
-    if (timeoutMs !== undefined && timeoutMs > 0) timer = setTimeout(() => giveUp(new TimeoutError(`${what} within ${timeoutMs} ms`)), timeoutMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        if (finish()) resolve(v);
-      },
-      (err: unknown) => {
-        if (finish()) reject(err);
-      },
-    );
-  });
-}
-
-/**
- * TCP connect, OPEN, then OPEN_OK (or the server's ERROR, as a typed
- * rejection). On OPEN_OK, `adopt` is called synchronously, inside the frame
- * dispatch, so frames right behind OPEN_OK reach whatever handlers it
- * installs. `options.timeoutMs` bounds the whole handshake (TimeoutError);
- * `signal` aborts it (AbortError with `cause` = signal.reason).
- */
-function openLink(options: ResolvedOptions, signal: AbortSignal | undefined, adopt: (transport: Transport, openOk: OpenOkFrame) => void): Promise<void> {
-  if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
-  return new Promise<void>((resolve, reject) => {
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const onAbort = (): void => fail(new AbortError(signal!.reason), true);
-    const fail = (err: WarrenError, destroy: boolean): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      if (destroy) transport.destroy(err);
-      else transport.end(err);
-      reject(err);
-    };
-    const transport = new Transport(options.host, options.port, {
-      frame: (frame) => {
-        if (settled) return;
-        switch (frame.type) {
-          case FrameType.OPEN_OK: {
-            if (frame.version !== PROTOCOL_VERSION) {
-              fail(new ProtocolError(ErrorCodes.UNSUPPORTED_VERSION, `server speaks protocol version ${frame.version}, client ${PROTOCOL_VERSION}`), false);
-              return;
-            }
-            settled = true;
-            clearTimeout(timer);
-            signal?.removeEventListener('abort', onAbort);
-            try {
-              adopt(transport, frame);
-            } catch (err) {
-              transport.destroy(new ConnectionClosedError(`internal client error: ${String(err)}`, { cause: err }));
-              reject(err);
-              return;
-            }
-            resolve();
-            return;
-          }
-          case FrameType.ERROR:
-            fail(remoteError(frame.code, frame.name, frame.message, frame.details), false);
-            return;
-          case FrameType.CLOSE:
-            transport.send({ type: FrameType.CLOSE_OK });
-            fail(remoteError(frame.code, frame.name, frame.message), false);
-            return;
-          case FrameType.HEARTBEAT:
-            return;
-          default:
-            fail(new ProtocolError(ErrorCodes.COMMAND_INVALID, `unexpected frame 0x${frame.type.toString(16)} before OPEN_OK`), false);
-        }
-      },
-      close: (err) => fail(err, true),
-    });
-    if (options.timeoutMs > 0) {
-      timer = setTimeout(
-        () => fail(new TimeoutError(`connecting to ${options.host}:${options.port} timed out after ${options.timeoutMs} ms`), true),
-        options.timeoutMs,
-      );
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
-    transport.rawSocket.once('connect', () => {
-      const properties: Record<string, unknown> = {
-        product: 'warren-client',
-        version: CLIENT_VERSION,
-        platform: `Node.js ${process.version}`,
-        ...options.properties,
-      };
-      if (options.name !== undefined) properties.name = options.name;
-      transport.send({
-        type: FrameType.OPEN,
-        version: PROTOCOL_VERSION,
-        properties,
-        credentials: { mechanism: 'PLAIN', username: options.username, password: options.password },
-        frameMax: options.frameMax,
-        heartbeatMs: options.heartbeatMs,
-      });
-    });
-  });
 }
 
 /**

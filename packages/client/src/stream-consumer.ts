@@ -10,8 +10,8 @@
  * A stream consumer does not outlive its socket: when the connection is lost it ends
  * with the error; subscribe again (a named consumer resumes after its last commit).
  */
-import type { MessageProperties, StreamOffsetSpec, StreamSubscribeOptions } from '@warren/protocol';
-import type { WarrenError } from '@warren/protocol';
+import type { MessageProperties, StreamCancelledFrame, StreamDeliverFrame, StreamOffsetSpec, StreamSubscribeOptions, WarrenError } from '@warren/protocol';
+import { remoteError } from './errors.js';
 
 /** A message read from a stream. */
 export interface StreamMessage {
@@ -220,5 +220,43 @@ export class StreamConsumer implements AsyncIterable<StreamMessage> {
         await this.cancel();
       }
     }
+  }
+}
+
+/** The stream consumers of the current link, by tag: STREAM_DELIVER and STREAM_CANCELLED find theirs here. */
+export class StreamConsumers {
+  private readonly byTag = new Map<string, StreamConsumer>();
+
+  has(tag: string): boolean {
+    return this.byTag.has(tag);
+  }
+
+  add(consumer: StreamConsumer): void {
+    this.byTag.set(consumer.tag, consumer);
+  }
+
+  /** Forgets the consumer; false when it was not (or no longer) registered. */
+  remove(consumer: StreamConsumer): boolean {
+    if (this.byTag.get(consumer.tag) !== consumer) return false;
+    this.byTag.delete(consumer.tag);
+    return true;
+  }
+
+  deliver(f: StreamDeliverFrame): void {
+    this.byTag.get(f.consumerTag)?.deliver(f.offset, f.timestamp, f.exchange, f.routingKey, f.properties, f.body);
+  }
+
+  cancelled(f: StreamCancelledFrame): void {
+    const consumer = this.byTag.get(f.consumerTag);
+    if (consumer === undefined) return;
+    this.byTag.delete(f.consumerTag);
+    consumer.end(remoteError(f.code, f.name, f.message));
+  }
+
+  /** The link is gone (stream subscriptions do not survive it) or the connection closed. */
+  endAll(err: WarrenError | null): void {
+    const all = [...this.byTag.values()];
+    this.byTag.clear();
+    for (const c of all) c.end(err);
   }
 }

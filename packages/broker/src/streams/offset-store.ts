@@ -11,7 +11,7 @@
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
-import { ErrorCodes, WarrenError } from '@warren/protocol';
+import { errors } from '../errors.js';
 import { writeAll } from '../storage/log-writer.js';
 import { readU64, writeU64 } from './record-format.js';
 import { syncDir, type StreamSyncMode } from './stream-log.js';
@@ -109,7 +109,7 @@ export class OffsetStore {
         if (this.sync === 'always') await this.fh.datasync();
         for (const w of waiters) w.resolve();
       } catch (cause) {
-        const err = new WarrenError(ErrorCodes.STORAGE_ERROR, `stream offset commit failed: ${(cause as Error).message}`, { cause });
+        const err = errors.storage(`stream offset commit failed: ${(cause as Error).message}`, cause);
         this.failure = err;
         for (const w of [...waiters, ...this.waiters]) w.reject(err);
         this.waiters = [];

@@ -13,7 +13,8 @@
  */
 import { mkdir, open, readdir, rm, stat, unlink, writeFile, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCodes, WarrenError } from '@warren/protocol';
+import type { WarrenError } from '@warren/protocol';
+import { errors } from '../errors.js';
 import { writeAll } from '../storage/log-writer.js';
 import {
   STREAM_SEGMENT_HEADER_SIZE,
@@ -156,7 +157,7 @@ export class StreamLog {
    */
   append(meta: Buffer, body: Buffer, cb: AppendCallback | null): number {
     if (this.failure || this.closed) {
-      const err = this.failure ?? new WarrenError(ErrorCodes.STORAGE_ERROR, 'stream is closed');
+      const err = this.failure ?? errors.storage('stream is closed');
       if (cb) setImmediate(cb, err, -1);
       return -1;
     }
@@ -261,7 +262,7 @@ export class StreamLog {
 
   private fail(cause: unknown, inFlight: Pending[]): void {
     const message = cause instanceof Error ? cause.message : String(cause);
-    const err = new WarrenError(ErrorCodes.STORAGE_ERROR, `stream write failed: ${message}`, { cause });
+    const err = errors.storage(`stream write failed: ${message}`, cause);
     this.failure = err;
     const victims = [...inFlight, ...this.queue];
     this.queue = [];

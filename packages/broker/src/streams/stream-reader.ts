@@ -10,7 +10,8 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCodes, WarrenError } from '@warren/protocol';
+import type { WarrenError } from '@warren/protocol';
+import { errors } from '../errors.js';
 import { STREAM_SEGMENT_HEADER_SIZE, recordAt, recordLengthAt, recordOffset, segmentName, type StoredRecord } from './record-format.js';
 import type { SegmentIndex } from './segment-index.js';
 import type { StreamLog } from './stream-log.js';
@@ -134,5 +135,5 @@ export class StreamReader {
 }
 
 function corrupt(seg: SegmentIndex, pos: number): WarrenError {
-  return new WarrenError(ErrorCodes.STORAGE_ERROR, `stream segment ${segmentName(seg.base)} is corrupt at byte ${pos}`);
+  return errors.storage(`stream segment ${segmentName(seg.base)} is corrupt at byte ${pos}`);
 }

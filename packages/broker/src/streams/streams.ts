@@ -1,28 +1,19 @@
 /**
  * The broker's streams: the open log and offset store of every stream queue, the
- * append from the publish path, and the stream requests (STREAM_SUBSCRIBE,
- * STREAM_UNSUBSCRIBE, STREAM_CREDIT, STREAM_COMMIT, STREAM_INFO, STREAM_LIST), with
- * single-active-consumer groups and retention timers. A stream is a queue declared
- * with `x-queue-type: stream`: the topology (declare, bind, delete, persistence) is
- * the queues'; what is stored and how it is read is here.
+ * append from the publish path, and what the stream requests do (handlers/streams.ts
+ * maps the frames here): subscriptions with single-active-consumer groups, credit,
+ * commits, info; and retention timers. A stream is a queue declared with
+ * `x-queue-type: stream`: the topology (declare, bind, delete, persistence) is the
+ * queues'; what is stored and how it is read is here.
  *
  * Files: <dataDir>/streams/<hex of the name>/ holds the segments and offsets.log.
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import {
-  ErrorCodes,
-  FrameType,
-  WarrenError,
-  errors,
-  pack,
-  type Frame,
-  type MessageProperties,
-  type StreamCommitFrame,
-  type StreamInfo,
-  type StreamSubscribeFrame,
-  type StreamSubscribeOptions,
-} from '@warren/protocol';
+import { FrameType, WarrenError, pack, type PublishFrame, type StreamInfo, type StreamSubscribeOptions } from '@warren/protocol';
+import type { StoreListener } from '../admission.js';
+import { errors } from '../errors.js';
+import type { Queue } from '../queue.js';
 import { OffsetStore } from './offset-store.js';
 import { parseStreamDeclaration, type StreamSettings } from './stream-arguments.js';
 import { StreamLog, type StartSpec, type StreamSyncMode } from './stream-log.js';
@@ -104,14 +95,29 @@ export class Streams {
     return this.open.get(name)?.log;
   }
 
-  /** Appends a routed message; `done` runs once it is durable (or failed). */
-  append(stream: string, exchange: string, routingKey: string, properties: MessageProperties | null, body: Buffer, done: (err: Error | null) => void): void {
-    const s = this.open.get(stream);
-    if (s === undefined) {
-      setImmediate(done, errors.notFound(`stream '${stream}'`));
-      return;
+  /**
+   * Appends a publish to the streams among its routed queues and takes them out of
+   * the set. Returns null when none was a stream (nothing allocated); else a listener
+   * that settles the publish with `listener` once every append and, when queues
+   * remain in the set, the queues' part (one more stored() call) are done.
+   */
+  appendRouted(frame: PublishFrame, queues: Set<Queue>, listener: StoreListener): StoreListener | null {
+    let streams: Queue[] | null = null;
+    for (const q of queues) if (q.isStream) (streams ??= []).push(q);
+    if (streams === null) return null;
+    for (const q of streams) queues.delete(q);
+    const join = new PublishJoin(listener, streams.length + (queues.size > 0 ? 1 : 0));
+    const meta = pack([frame.exchange, frame.routingKey, frame.properties]);
+    const seq = frame.seq;
+    const done = (err: Error | null): void => {
+      join.stored(seq, err === null ? null : err instanceof WarrenError ? err : errors.storage(`message not stored in stream: ${err.message}`));
+    };
+    for (const q of streams) {
+      const s = this.open.get(q.name);
+      if (s === undefined) join.stored(seq, errors.notFound(`stream '${q.name}'`));
+      else s.log.append(meta, frame.body, done);
     }
-    s.log.append(pack([exchange, routingKey, properties]), body, done);
+    return join;
   }
 
   /** A stream was deleted: its subscribers are told, its files removed. */
@@ -130,32 +136,21 @@ export class Streams {
 
   // -- requests ----------------------------------------------------------------
 
-  /** Whether this frame type is a stream request or STREAM_CREDIT. */
-  static handles(type: number): boolean {
-    return type >= 0x50 && type <= 0x5f;
+  /** STREAM_UNSUBSCRIBE. */
+  unsubscribe(sink: StreamSink, consumerTag: string): void {
+    const sub = this.bySink.get(sink)?.get(consumerTag);
+    if (sub === undefined) throw errors.notFound(`stream consumer '${consumerTag}'`);
+    this.detach(sub);
   }
 
-  /** Answers a stream request; returns the OK result. */
-  async handleRequest(sink: StreamSink, frame: Frame): Promise<unknown> {
-    switch (frame.type) {
-      case FrameType.STREAM_SUBSCRIBE:
-        return this.subscribe(sink, frame);
-      case FrameType.STREAM_UNSUBSCRIBE: {
-        const sub = this.bySink.get(sink)?.get(frame.consumerTag);
-        if (sub === undefined) throw errors.notFound(`stream consumer '${frame.consumerTag}'`);
-        this.detach(sub);
-        return null;
-      }
-      case FrameType.STREAM_COMMIT:
-        await this.commit(frame);
-        return null;
-      case FrameType.STREAM_INFO:
-        return this.info(this.streamOrThrow(frame.stream));
-      case FrameType.STREAM_LIST:
-        return [...this.open.values()].map((s) => this.info(s));
-      default:
-        throw errors.commandInvalid(`frame type 0x${frame.type.toString(16)} is not a stream request`);
-    }
+  /** STREAM_INFO. */
+  infoOf(stream: string): StreamInfo {
+    return this.info(this.streamOrThrow(stream));
+  }
+
+  /** STREAM_LIST. */
+  list(): StreamInfo[] {
+    return [...this.open.values()].map((s) => this.info(s));
   }
 
   /** STREAM_CREDIT: more messages this subscription may be sent. Unknown tags are ignored (it may have just ended). */
@@ -182,9 +177,12 @@ export class Streams {
     return s;
   }
 
-  private async subscribe(sink: StreamSink, frame: StreamSubscribeFrame): Promise<unknown> {
-    const s = this.streamOrThrow(frame.stream);
-    const o = frame.options;
+  /**
+   * STREAM_SUBSCRIBE: the OK result, and what starts the deliveries (to run once the
+   * OK is on its way, so it precedes them), or null for a waiting single-active subscriber.
+   */
+  async subscribe(sink: StreamSink, stream: string, o: StreamSubscribeOptions): Promise<{ result: unknown; start: (() => void) | null }> {
+    const s = this.streamOrThrow(stream);
     const start = startSpecOf(o);
     const name = optionalString(o.name, 'name');
     const filter = filterOf(o.filter);
@@ -209,12 +207,10 @@ export class Streams {
     sub.active = active;
     if (!active) {
       s.pendingStart.set(sub, start);
-      return { consumerTag: tag, offset: null, active: false };
+      return { result: { consumerTag: tag, offset: null, active: false }, start: null };
     }
     const offset = await this.startOffset(s, name, start);
-    // Reply first: the OK precedes the first STREAM_DELIVER.
-    setImmediate(() => sub.start(offset));
-    return { consumerTag: tag, offset, active: true };
+    return { result: { consumerTag: tag, offset, active: true }, start: () => sub.start(offset) };
   }
 
   /** A named consumer resumes after its committed offset; otherwise the requested start applies. */
@@ -224,13 +220,12 @@ export class Streams {
     return s.log.resolveStart(start);
   }
 
-  private async commit(frame: StreamCommitFrame): Promise<void> {
-    const s = this.streamOrThrow(frame.stream);
-    if (frame.name === '') throw errors.invalidArgument('a committed offset needs a consumer name');
-    if (frame.offset >= s.log.next) {
-      throw errors.invalidArgument(`offset ${frame.offset} is beyond the stream's last offset ${s.log.next - 1}`);
-    }
-    await s.offsets.commit(frame.name, frame.offset);
+  /** STREAM_COMMIT: resolves once the offset is durable. */
+  async commit(stream: string, name: string, offset: number): Promise<void> {
+    const s = this.streamOrThrow(stream);
+    if (name === '') throw errors.invalidArgument('a committed offset needs a consumer name');
+    if (offset >= s.log.next) throw errors.invalidArgument(`offset ${offset} is beyond the stream's last offset ${s.log.next - 1}`);
+    await s.offsets.commit(name, offset);
   }
 
   private detach(sub: StreamSubscription): void {
@@ -260,7 +255,7 @@ export class Streams {
   }
 
   private failed(sub: StreamSubscription, err: Error): void {
-    const e = err instanceof WarrenError ? err : new WarrenError(ErrorCodes.STORAGE_ERROR, `stream read failed: ${err.message}`);
+    const e = err instanceof WarrenError ? err : errors.storage(`stream read failed: ${err.message}`, err);
     this.detach(sub);
     sub.sink.sendFrame(FrameType.STREAM_CANCELLED, [sub.tag, e.code, e.name, e.message]);
   }
@@ -342,4 +337,19 @@ function filterOf(v: unknown): StreamFilter | null {
     throw errors.invalidArgument('filter must be {header: string, values: array}');
   }
   return { header: f.header, values: f.values };
+}
+
+/** Settles one publish once all its parts (stream appends, the queues' write) reported; the first error wins. */
+class PublishJoin implements StoreListener {
+  private err: WarrenError | null = null;
+
+  constructor(
+    private readonly listener: StoreListener,
+    private left: number,
+  ) {}
+
+  stored(token: number, err: WarrenError | null): void {
+    if (err !== null) this.err ??= err;
+    if (--this.left === 0) this.listener.stored(token, this.err);
+  }
 }

@@ -1,0 +1,56 @@
+/**
+ * PUBLISH: route the message, then admit it to the queues (admission.ts).
+ * The connection owns the publish sequence and the confirms; this handler
+ * tells it what to answer (a PublishOutcome, or a thrown error to nack with).
+ */
+import { FrameType, PublishFlags, type PublishFrame } from '@warren/protocol';
+import { Answer, PublishOutcome, type DispatchTable } from '../dispatch.js';
+import { newMessage } from '../message.js';
+import type { BrokerServices } from '../services.js';
+import type { Session } from '../session.js';
+
+export function registerPublishHandlers(table: DispatchTable): void {
+  table.register(FrameType.PUBLISH, Answer.Publish, 'write', publish);
+}
+
+function publish(frame: PublishFrame, session: Session, broker: BrokerServices): PublishOutcome {
+  const queues = broker.vhost.route(frame.exchange, frame.routingKey, frame.properties?.headers);
+  if (queues.size === 0) return (frame.flags & PublishFlags.MANDATORY) !== 0 ? PublishOutcome.Returned : PublishOutcome.Confirmed;
+  // Streams in the route append to their logs (and leave the set); the publish is then settled
+  // through `join` once the appends and the queues' part are all done.
+  const join = broker.streams === null ? null : broker.streams.appendRouted(frame, queues, session);
+  if (join !== null && queues.size === 0) return PublishOutcome.Storing;
+  const listener = join ?? session;
+  const properties = frame.properties;
+  const headers = properties?.headers;
+  if (headers !== undefined) normalizeDelay(headers);
+  const message = newMessage(frame.exchange, frame.routingKey, properties, frame.body);
+  const admission = broker.admission;
+  const refused = admission.refusals(message, queues);
+  const storing = admission.admit(message, queues, refused, listener, frame.seq);
+  if (refused !== null) {
+    for (const q of refused) if (q.policy.overflow === 'reject-publish-dlx') broker.deadLetters.refused(q, message);
+    admission.dropUnclaimed(message);
+    // A stored message is nacked with the refusal once its write is done (stored()).
+    if (!storing) {
+      if (join === null) throw admission.refusal(refused);
+      join.stored(frame.seq, admission.refusal(refused));
+      return PublishOutcome.Storing;
+    }
+  }
+  if (storing) return PublishOutcome.Storing;
+  if (join === null) return PublishOutcome.Confirmed;
+  join.stored(frame.seq, null); // the queues' part is done; the streams' follows
+  return PublishOutcome.Storing;
+}
+
+/**
+ * A relative x-delay header becomes an absolute x-not-before, so the due time
+ * survives a restart of the broker.
+ */
+function normalizeDelay(headers: Record<string, unknown>): void {
+  const delay = headers['x-delay'];
+  if (typeof delay === 'number' && delay > 0 && typeof headers['x-not-before'] !== 'number') {
+    headers['x-not-before'] = Date.now() + delay;
+  }
+}
