@@ -33,5 +33,5 @@ describe('examples/event-log', async () => {
     const replay = await run('event-log/analytics.ts', [], env);
     expect(replay.code, replay.describe()).toBe(0);
     expect(replay.lines).toEqual([' [x] Replayed 7 orders: revenue 180 EUR']);
-  });
+  }, 90_000); // five example processes, one after another
 });

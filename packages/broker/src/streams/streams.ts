@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { FrameType, WarrenError, pack, type PublishFrame, type StreamInfo, type StreamSubscribeOptions } from '@warren/protocol';
+import { WarrenError, pack, type PublishFrame, type StreamInfo, type StreamSubscribeOptions } from '@warren/protocol';
 import type { StoreListener } from '../admission.js';
 import { errors } from '../errors.js';
 import type { Queue } from '../queue.js';
@@ -125,10 +125,9 @@ export class Streams {
     const s = this.open.get(name);
     if (s === undefined) return;
     this.open.delete(name);
-    const err = errors.notFound(`stream '${name}'`);
     for (const sub of [...s.subscriptions]) {
       this.detach(sub);
-      sub.sink.sendFrame(FrameType.STREAM_CANCELLED, [sub.tag, err.code, err.name, `stream '${name}' was deleted`]);
+      sub.sink.sendStreamCancelled(sub.tag, errors.queueGone(`stream '${name}' was deleted`));
     }
     await s.offsets.close();
     await s.log.destroy();
@@ -257,7 +256,7 @@ export class Streams {
   private failed(sub: StreamSubscription, err: Error): void {
     const e = err instanceof WarrenError ? err : errors.storage(`stream read failed: ${err.message}`, err);
     this.detach(sub);
-    sub.sink.sendFrame(FrameType.STREAM_CANCELLED, [sub.tag, e.code, e.name, e.message]);
+    sub.sink.sendStreamCancelled(sub.tag, e);
   }
 
   private info(s: OpenStream): StreamInfo {

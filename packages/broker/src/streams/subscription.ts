@@ -5,7 +5,7 @@
  * one or the publishers; a subscription with a filter sends only matching messages
  * (others cost neither credit nor bandwidth).
  */
-import { unpack, type MessageProperties } from '@warren/protocol';
+import { unpack, type MessageProperties, type WarrenError } from '@warren/protocol';
 import type { StreamLog } from './stream-log.js';
 import type { StreamReader } from './stream-reader.js';
 
@@ -14,7 +14,7 @@ export interface StreamSink {
   readonly id: string;
   /** false while the socket is congested: the subscription waits for onDrained. */
   readonly writable: boolean;
-  sendFrame(type: number, header: unknown[], body?: Buffer): void;
+  sendStreamCancelled(consumerTag: string, err: WarrenError): void;
   /** STREAM_DELIVER with the stored `[exchange, routingKey, properties]` bytes spliced in as they are. */
   sendStreamDelivery(consumerTag: string, offset: number, timestamp: number, meta: Buffer, body: Buffer): void;
 }
