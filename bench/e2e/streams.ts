@@ -43,7 +43,7 @@ function args(): { count: number; size: number; only: string[]; out: string } {
     if (argv[i - 1] === '--count') a.count = Number(v);
     else if (argv[i - 1] === '--size') a.size = Number(v);
     else if (argv[i - 1] === '--only') a.only = v!.split(',');
-    else if (argv[i - 1] === '--out') a.out = resolve(v!);
+    else if (argv[i - 1] === '--out') a.out = resolve(process.env.INIT_CWD ?? process.cwd(), v!); // npm -w runs in bench/
     else throw new Error(`unknown option ${argv[i - 1]}`);
   }
   return a;
