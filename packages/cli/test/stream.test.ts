@@ -1,6 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { connect, type Connection } from '@warren/client';
-import { ensureBuilt, run, start, startTestBroker, type TestBroker } from './helpers.js';
+import { ensureBuilt, run, start } from './helpers.js';
+import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 
 let tb: TestBroker;
 let conn: Connection;

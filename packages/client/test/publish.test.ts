@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, FrameType, PublishFlags, WRITE_HIGH_WATER } from '@warren/protocol';
 import { MessageReturnedError, MessageTooLargeError, PublishNackedError, type ReturnedMessage } from '../src/errors.js';
-import { openPair, settle } from './helpers.js';
+import { openPair } from './helpers.js';
+import { settle } from '../../../test-support/wait.js';
 
 describe('publish', () => {
   it('sends PUBLISH with seq from 1, exchange, routing key, properties and body; resolves on CONFIRM', async () => {
@@ -157,9 +158,10 @@ describe('publish', () => {
     await p;
   });
 
-  it('rejects a body of the wrong type', async () => {
+  it('rejects a body that is neither bytes, a string, nor a value the codec can encode', async () => {
     const { conn } = await openPair();
-    await expect(conn.publish('', 'q', 42 as unknown as string)).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
+    await expect(conn.publish('', 'q', undefined as unknown as string)).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
+    await expect(conn.publish('', 'q', (() => 1) as unknown as string)).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
   });
 
   it('rejects mistyped known properties with INVALID_ARGUMENT before sending; unknown keys pass', async () => {

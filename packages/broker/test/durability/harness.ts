@@ -1,110 +1,12 @@
 /**
- * Shared helpers of the durability suite: child-process brokers (for SIGKILL),
- * temp data folders, a seeded PRNG, and a pino log capture.
+ * Shared helpers of the durability suite: clients that never reconnect,
+ * numbered message bodies, and a pino log capture. Child-process brokers (for
+ * SIGKILL) are test-support/broker-process.ts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { connect, type Connection } from '@warren/client';
-import { prng as seededNext } from '../../../../test-support/prng.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, '../../../..');
-const CHILD = join(here, 'broker-child.ts');
-const TSCONFIG = join(here, 'tsconfig.child.json');
-
-export interface ChildHello {
-  port: number;
-  pid: number;
-  /** Ready messages per queue right after recovery. */
-  queues: Record<string, number>;
-  recovery: { records: number; truncatedBytes: number; droppedRecords: number; messages: number } | null;
-}
-
-export interface ChildBroker {
-  readonly hello: ChildHello;
-  readonly port: number;
-  readonly url: string;
-  readonly proc: ChildProcess;
-  /** Resolves with the exit signal (or code) once the process is gone. */
-  readonly exited: Promise<string>;
-  /** SIGKILL now (idempotent); resolves once the process is gone. */
-  kill9(): Promise<string>;
-  /** SIGKILL without waiting: safe to call synchronously from any callback. */
-  kill9Now(): void;
-}
-
-const live = new Set<ChildProcess>();
-
-/** Starts broker-child.ts on dataDir and waits for its hello line. */
-export async function spawnBroker(dataDir: string): Promise<ChildBroker> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir], {
-    cwd: repoRoot,
-    env: { ...process.env, TSX_TSCONFIG_PATH: TSCONFIG },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  live.add(proc);
-  let stderr = '';
-  proc.stderr!.setEncoding('utf8').on('data', (s: string) => {
-    stderr += s;
-  });
-  const exited = new Promise<string>((res) => {
-    proc.once('exit', (code, signal) => {
-      live.delete(proc);
-      res(signal ?? `code ${code}`);
-    });
-  });
-  const hello = await new Promise<ChildHello>((res, rej) => {
-    let out = '';
-    const onData = (s: string): void => {
-      out += s;
-      const nl = out.indexOf('\n');
-      if (nl < 0) return;
-      proc.stdout!.off('data', onData);
-      try {
-        res(JSON.parse(out.slice(0, nl)) as ChildHello);
-      } catch (err) {
-        rej(new Error(`bad hello from broker child: ${out} ${String(err)}`));
-      }
-    };
-    proc.stdout!.setEncoding('utf8').on('data', onData);
-    void exited.then((how) => rej(new Error(`broker child exited before listening (${how}): ${stderr}`)));
-  });
-  const kill9Now = (): void => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-  };
-  return {
-    hello,
-    port: hello.port,
-    url: `warren://guest:guest@127.0.0.1:${hello.port}`,
-    proc,
-    exited,
-    kill9Now,
-    async kill9() {
-      kill9Now();
-      return exited;
-    },
-  };
-}
-
-/** SIGKILLs every child broker still running (afterEach / afterAll). */
-export async function killAllChildren(): Promise<void> {
-  const procs = [...live];
-  await Promise.all(
-    procs.map(
-      (p) =>
-        new Promise<void>((res) => {
-          if (p.exitCode !== null || p.signalCode !== null) return res();
-          p.once('exit', () => res());
-          p.kill('SIGKILL');
-        }),
-    ),
-  );
-}
+import { rng } from '../../../../test-support/prng.js';
 
 const clients = new Set<Connection>();
 
@@ -125,20 +27,6 @@ export async function closeAllClients(): Promise<void> {
   const all = [...clients];
   clients.clear();
   await Promise.all(all.map((c) => c.close().catch(() => {})));
-}
-
-export async function tempDir(prefix = 'warren-durability-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
-}
-
-export async function removeDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
-}
-
-/** A seeded PRNG with an integer helper, so every crash point can be replayed. */
-export function prng(seed: number): { next(): number; int(lo: number, hi: number): number } {
-  const next = seededNext(seed);
-  return { next, int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)) };
 }
 
 export interface CapturedLog {
@@ -170,7 +58,7 @@ export function numberedBody(id: number, size: number): Buffer {
   const b = Buffer.alloc(size);
   const head = `msg-${id}|`;
   b.write(head, 0, 'latin1');
-  const r = prng(id + 1);
+  const r = rng(id + 1);
   for (let i = head.length; i < size; i++) b[i] = r.int(0, 255);
   return b;
 }

@@ -11,7 +11,9 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Connection, StreamConsumer, StreamMessage } from '@warren/client';
-import { client, closeAllClients, killAllChildren, removeDir, spawnBroker, tempDir } from '../durability/harness.js';
+import { client, closeAllClients } from '../durability/harness.js';
+import { killAllChildren, spawnBroker } from '../../../../test-support/broker-process.js';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 import { streamFolder } from '../../src/streams/streams.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -88,7 +90,7 @@ describe('streams and SIGKILL', () => {
     await publishAll(c, 0, 400);
     const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'stream-consumer-child.ts'), b.url], {
       cwd: repoRoot,
-      env: { ...process.env, TSX_TSCONFIG_PATH: join(here, '../durability/tsconfig.child.json') },
+      env: { ...process.env, TSX_TSCONFIG_PATH: join(repoRoot, 'test-support/tsconfig.child.json') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -2,7 +2,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connect, type Connection, type StreamConsumer, type StreamMessage } from '@warren/client';
 import { ErrorCodes, FrameType, type StreamDeliverFrame } from '@warren/protocol';
-import { RawClient, startTestBroker, type TestBroker } from '../helpers.js';
+import { RawClient } from '../helpers.js';
+import { startTestBroker, type TestBroker } from '../../../../test-support/broker.js';
 
 let tb: TestBroker;
 let conn: Connection;
