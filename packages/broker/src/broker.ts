@@ -14,6 +14,7 @@
  *   queue-spill.ts     the paged-out tail of a long queue
  *   topology.ts        saving the topology, exclusive and auto-deleted queues
  *   message-recovery   queues refilled from the store at start
+ *   streams/           stream logs, their readers and subscriptions (handlers/streams)
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { mkdir } from 'node:fs/promises';
@@ -41,6 +42,7 @@ import { DeadLetters } from './dead-letter.js';
 import { Topology } from './topology.js';
 import { restoreMessages } from './message-recovery.js';
 import { statusReport } from './management.js';
+import { Streams } from './streams/streams.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -57,6 +59,7 @@ export class Broker implements BrokerContext {
   readonly serverProperties: Record<string, unknown>;
   readonly startedAt = Date.now();
   store: MessageStore | null = null;
+  streams: Streams | null = null;
   topologyStore: TopologyStore | null = null;
   users!: UserStore;
   private lock: DataLock | null = null;
@@ -102,7 +105,7 @@ export class Broker implements BrokerContext {
     this.vhost = new VirtualHost(queueHost);
     this.deadLetters = new DeadLetters(this.vhost, this.admission, this.logger);
     this.topology = new Topology(this.vhost, this, this.logger);
-    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true } };
+    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true, streams: true } };
   }
 
   /** The port the broker listens on (useful with port 0). */
@@ -149,6 +152,10 @@ export class Broker implements BrokerContext {
     }
     this.topologyStore = await TopologyStore.open(o.dataDir, { sync: o.sync });
     this.vhost.restore(this.topologyStore.load());
+    this.streams = new Streams({ dataDir: o.dataDir, sync: o.sync, onFatal: (err) => this.onStorageFatal(err) });
+    for (const q of this.vhost.queues.values()) {
+      if (q.isStream) await this.streams.openStream(q.name, Streams.check(q.options));
+    }
     this.store = await MessageStore.open({
       dir: o.dataDir,
       sync: o.sync,
@@ -244,6 +251,7 @@ export class Broker implements BrokerContext {
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await closed;
     this.diskMonitor?.stop();
+    await this.streams?.close();
     this.memoryMonitor?.stop();
     await this.store?.close();
     await this.lock?.release();

@@ -212,7 +212,7 @@ export class Connection implements DeliverySink, Session {
     if (this.state !== State.Open) return;
     if (result instanceof AfterReply) {
       this.writer.ok(requestId, result.result);
-      result.then();
+      result.afterwards();
       return;
     }
     this.writer.ok(requestId, result);
@@ -235,6 +235,22 @@ export class Connection implements DeliverySink, Session {
       if (!(err instanceof WarrenError) || err instanceof ProtocolError) throw err;
       this.writer.error(0, err);
     }
+  }
+
+  // -- streams (streams/subscription.ts writes through these) ------------------
+
+  private readonly streamHead: unknown[] = ['', 0, 0];
+
+  sendStreamDelivery(consumerTag: string, offset: number, timestamp: number, meta: Buffer, body: Buffer): void {
+    const head = this.streamHead;
+    head[0] = consumerTag;
+    head[1] = offset;
+    head[2] = timestamp;
+    this.writer.sendWithEncodedTail(FrameType.STREAM_DELIVER, head, meta, body);
+  }
+
+  sendStreamCancelled(consumerTag: string, err: WarrenError): void {
+    if (this.state === State.Open) this.writer.streamCancelled(consumerTag, err);
   }
 
   // -- publish ---------------------------------------------------------------
@@ -316,7 +332,9 @@ export class Connection implements DeliverySink, Session {
   private readonly onDrainBound = (): void => {
     this.congested = false;
     // Also called as the socket closes: nothing more to deliver then.
-    if (!this.fs.closed) this.consumers.drainQueues();
+    if (this.fs.closed) return;
+    this.consumers.drainQueues();
+    this.ctx.streams?.drained(this);
   };
 
   deliver(consumer: Consumer, qm: QueuedMessage): void {
@@ -387,6 +405,7 @@ export class Connection implements DeliverySink, Session {
     this.consumers.removeAll();
     this.deliveries.returnAll();
     this.ctx.connectionClosed(this);
+    this.ctx.streams?.connectionClosed(this);
     this.deliveries.drainReturned();
     if (wasOpen) {
       const durationMs = Date.now() - this.openedAt;

@@ -66,11 +66,15 @@ export interface HandlerEntry {
   handle: Handler;
 }
 
-/** A reply followed by work that must come after it on the wire (a CONSUME's first deliveries). */
+/**
+ * A reply followed by work that must come after it on the wire (a CONSUME's first deliveries).
+ * The work is not called `then`: an async handler resolving to a thenable would have it run
+ * by the promise machinery instead of being answered.
+ */
 export class AfterReply {
   constructor(
     readonly result: unknown,
-    readonly then: () => void,
+    readonly afterwards: () => void,
   ) {}
 }
 

@@ -109,6 +109,8 @@ export class Queue {
   private delayTimerAt = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private lastUsed = Date.now();
+  /** Declared with x-queue-type: stream: routed messages go to its log (see streams/), not to this list. */
+  readonly isStream: boolean;
   /** The paged-out tail (messages behind the first `paging.window`), or null when this queue does not page. */
   private readonly spill: QueueSpill | null;
   private readonly window: number;
@@ -120,6 +122,7 @@ export class Queue {
     readonly owner: object | null,
     private readonly host: QueueHost,
   ) {
+    this.isStream = options.arguments['x-queue-type'] === 'stream';
     this.policy = parseQueuePolicy(options.arguments);
     this.list = new MessageList(this.policy.maxPriority);
     if (this.policy.expires !== null) this.armIdleTimer();

@@ -10,6 +10,7 @@ import type { Logger } from './logger.js';
 import type { ResolvedOptions } from './options.js';
 import type { Topology } from './topology.js';
 import type { VirtualHost } from './vhost.js';
+import type { Streams } from './streams/streams.js';
 
 export interface BrokerServices {
   readonly options: ResolvedOptions;
@@ -18,6 +19,8 @@ export interface BrokerServices {
   readonly topology: Topology;
   readonly admission: Admission;
   readonly deadLetters: DeadLetters;
+  /** The streams (null when the broker keeps nothing on disk). */
+  readonly streams: Streams | null;
   /** The STATUS report. */
   status(): Record<string, unknown>;
 }

@@ -6,8 +6,9 @@
 import type { StoreListener } from './admission.js';
 import type { ConsumerSet } from './consumers.js';
 import type { Deliveries } from './deliveries.js';
+import type { StreamSink } from './streams/subscription.js';
 
-export interface Session extends StoreListener {
+export interface Session extends StoreListener, StreamSink {
   /** Also the owner identity of the exclusive queues it declares. */
   readonly id: string;
   readonly username: string;

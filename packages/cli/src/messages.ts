@@ -22,9 +22,14 @@ Acknowledgement modes (--ack):
           queue's x-delivery-limit, so this is not a harmless peek
   none    no-ack: the broker forgets a message as soon as it sends it (at-most-once)`;
 
-/** One message as a JSON object: the body as UTF-8 text, or base64 when it is not valid UTF-8. */
+/** A body for JSON output: UTF-8 text, or base64 when it is not valid UTF-8. */
+export function bodyJson(body: Buffer): { body: string; bodyEncoding: 'utf8' | 'base64' } {
+  const utf8 = isUtf8(body);
+  return { body: utf8 ? body.toString('utf8') : body.toString('base64'), bodyEncoding: utf8 ? 'utf8' : 'base64' };
+}
+
+/** One message as a JSON object (body as in {@link bodyJson}). */
 export function messageJson(msg: Message, queue: string): Record<string, unknown> {
-  const utf8 = isUtf8(msg.body);
   return {
     queue,
     exchange: msg.exchange,
@@ -32,8 +37,7 @@ export function messageJson(msg: Message, queue: string): Record<string, unknown
     redelivered: msg.redelivered,
     deliveryCount: msg.deliveryCount,
     properties: msg.properties,
-    body: utf8 ? msg.body.toString('utf8') : msg.body.toString('base64'),
-    bodyEncoding: utf8 ? 'utf8' : 'base64',
+    ...bodyJson(msg.body),
   };
 }
 

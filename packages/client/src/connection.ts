@@ -35,6 +35,7 @@ import {
   type QueueDeclareOptions,
   type QueueDeclareResult,
   type QueueInfo,
+  type StreamInfo,
 } from '@warren/protocol';
 import { Consumer, type ConsumeOptions, type ConsumerHost, type MessageHandler } from './consumer.js';
 import { AbortError, ConnectionClosedError, TimeoutError, type ReturnedMessage } from './errors.js';
@@ -50,11 +51,19 @@ import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './opt
 import { checkFrameSize, checkProperties } from './publish-checks.js';
 import { Publisher, type PublishLimits } from './publisher.js';
 import { recoverTopology, type RecoveryTarget } from './recovery.js';
-import { asArray, declareResult, messageCountOf } from './replies.js';
+import { asArray, asRecord, declareResult, messageCountOf } from './replies.js';
 import type { ReplyMapper } from './requests.js';
 import { StatusStream, type QueueRenamedEvent, type RecoveryItem, type StatusEvent, type ConnectedEvent, type DisconnectedEvent, type ReconnectingEvent, type BlockedEvent, type UnblockedEvent, type ClosedEvent } from './status.js';
 import { Topology, sendBinding, type BindingRecord } from './topology.js';
 import type { Transport } from './transport.js';
+import {
+  StreamConsumer,
+  StreamConsumers,
+  subscribeOptions,
+  type StreamConsumeOptions,
+  type StreamConsumerHost,
+  type StreamMessageHandler,
+} from './stream-consumer.js';
 
 export { CLIENT_VERSION } from './handshake.js';
 
@@ -159,7 +168,7 @@ const CLIENT_CLOSE = { code: 0, name: 'OK', message: 'closed by client' } as con
  * reconnect disabled, or a non-retriable error) every method rejects at
  * once with ConnectionClosedError.
  */
-export class Connection extends EventEmitter<ConnectionEvents> implements ConsumerHost {
+export class Connection extends EventEmitter<ConnectionEvents> implements ConsumerHost, StreamConsumerHost {
   /** Resolves when the connection closes for good: null after a normal close, else the reason. Never rejects. */
   readonly closed: Promise<WarrenError | null>;
 
@@ -173,6 +182,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   private closePromise: Promise<void> | undefined;
   private isBlocked = false;
   private consumerCount = 0;
+  /** Stream subscriptions of the current link (they end with it). */
+  private readonly streamConsumers = new StreamConsumers();
+  private streamConsumerCount = 0;
   private warnedNoHandlerErrorListener = false;
   private resolveClosed!: (err: WarrenError | null) => void;
 
@@ -290,6 +302,97 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
         return declared;
       },
     );
+  }
+
+  /**
+   * Declares a stream (protocol-spec 8.6): a durable, append-only log that exchanges
+   * route to like a queue and that any number of consumers read from any offset.
+   * `maxAge` (ms, or a string such as '7d', '12h', '30m') and `maxLengthBytes` set
+   * retention; whole segments of `segmentBytes` are deleted from the old end.
+   */
+  declareStream(name: string, opts: { maxAge?: number | string; maxLengthBytes?: number; segmentBytes?: number } = {}): Promise<QueueDeclareResult> {
+    const args: Arguments = { 'x-queue-type': 'stream' };
+    try {
+      if (opts.maxAge !== undefined) args['x-max-age'] = durationMs(opts.maxAge);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (opts.maxLengthBytes !== undefined) args['x-max-length-bytes'] = opts.maxLengthBytes;
+    if (opts.segmentBytes !== undefined) args['x-stream-segment-bytes'] = opts.segmentBytes;
+    return this.declareQueue(name, { durable: true, arguments: args });
+  }
+
+  /** Deletes a stream with everything stored in it. */
+  deleteStream(name: string): Promise<void> {
+    return this.deleteQueue(name).then(() => undefined);
+  }
+
+  /**
+   * Reads a stream from `offset` ('first', 'last', 'next' (default), a number or a
+   * Date) or, for a named consumer, after its last committed offset. With a handler,
+   * messages are passed to it one at a time, in order; without one, iterate the
+   * returned consumer with `for await`. See {@link StreamConsumer}. A stream consumer
+   * ends when the link is lost; subscribe again (a named one resumes after its commit).
+   */
+  consumeStream(stream: string, handler: StreamMessageHandler, opts?: StreamConsumeOptions): Promise<StreamConsumer>;
+  consumeStream(stream: string, opts?: StreamConsumeOptions): Promise<StreamConsumer>;
+  async consumeStream(stream: string, a?: StreamMessageHandler | StreamConsumeOptions, b?: StreamConsumeOptions): Promise<StreamConsumer> {
+    const handler = typeof a === 'function' ? a : undefined;
+    const opts = (typeof a === 'function' ? b : a) ?? {};
+    if (opts.autoCommit && opts.name === undefined) throw errors.invalidArgument('autoCommit needs a consumer name');
+    this.requireStreams();
+    const consumer = new StreamConsumer(stream, opts, this, handler);
+    consumer.tag = opts.consumerTag ?? `stag-${this.clientId}-${++this.streamConsumerCount}`;
+    if (this.streamConsumers.has(consumer.tag)) throw errors.preconditionFailed(`stream consumer tag "${consumer.tag}" is already in use on this connection`);
+    // Registered before STREAM_SUBSCRIBE goes out, so no delivery can miss it.
+    this.streamConsumers.add(consumer);
+    try {
+      const options = { ...subscribeOptions(opts), consumerTag: consumer.tag };
+      const result = await this.request((w, requestId) => w.streamSubscribe(requestId, stream, options), asRecord);
+      consumer.startOffset = typeof result.offset === 'number' ? result.offset : null;
+      return consumer;
+    } catch (err) {
+      this.streamConsumers.remove(consumer);
+      consumer.end(err instanceof WarrenError ? err : null);
+      throw err;
+    }
+  }
+
+  /** Stores `offset` as the last processed offset of the named consumer `name` on `stream` (durably). */
+  commitStreamOffset(stream: string, name: string, offset: number): Promise<void> {
+    return this.request((w, requestId) => w.streamCommit(requestId, stream, name, offset), () => undefined);
+  }
+
+  /** A stream's offsets, size, retention and named consumers with their committed offset and lag. */
+  streamInfo(stream: string): Promise<StreamInfo> {
+    this.requireStreams();
+    return this.request((w, requestId) => w.streamInfo(requestId, stream), (r) => r as StreamInfo);
+  }
+
+  /** Every stream, as {@link streamInfo} describes it. */
+  listStreams(): Promise<StreamInfo[]> {
+    this.requireStreams();
+    return this.request((w, requestId) => w.streamList(requestId), asArray<StreamInfo>);
+  }
+
+  /** @internal Called by stream consumers as they process messages. */
+  grantCredit(tag: string, credit: number): void {
+    const link = this.links.current;
+    if (link !== undefined && this.links.state === 'open' && this.streamConsumers.has(tag)) link.transport.writer.streamCredit(tag, credit);
+  }
+
+  /** @internal Called by StreamConsumer.cancel. */
+  async unsubscribeStream(consumer: StreamConsumer): Promise<void> {
+    if (!this.streamConsumers.remove(consumer)) return;
+    const link = this.links.current;
+    if (link === undefined || this.links.state !== 'open') return;
+    await sendRequest(link, (w, requestId) => w.streamUnsubscribe(requestId, consumer.tag), () => undefined).catch(() => undefined);
+  }
+
+  private requireStreams(): void {
+    if (asRecord(this.serverProperties['capabilities'])['streams'] !== true) {
+      throw new WarrenError(ErrorCodes.NOT_IMPLEMENTED, 'this server does not support streams');
+    }
   }
 
   /** Deletes a queue and returns how many messages it held. */
@@ -680,6 +783,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     const inbound: InboundTarget = {
       topology: this.topology,
       publisher: this.publisher,
+      streams: this.streamConsumers,
       flow: (blocked, reason) => this.flow(blocked, reason),
       serverError: (err) => this.safeEmit('serverError', err),
       returned: (msg) => this.safeEmit('return', msg),
@@ -698,6 +802,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       },
       lost: (err, failure, wasOpen) => {
         this.publisher.detach(failure);
+        this.streamConsumers.endAll(failure);
         for (const consumer of this.topology.consumers.values()) consumer.linkLost();
         if (wasOpen) this.setStatus({ type: 'disconnected', error: err, willReconnect: true });
         if (this.isBlocked) {
@@ -708,6 +813,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       publishesFail: (failure) => this.publisher.failAll(failure),
       closedForGood: (err, failure) => {
         for (const consumer of this.topology.consumers.values()) consumer.end(err === undefined ? null : failure, true);
+        this.streamConsumers.endAll(err === undefined ? null : failure);
         this.resolveClosed(err ?? null);
         this.setStatus({ type: 'closed', error: err });
         this.safeEmit('close', err);
@@ -774,4 +880,14 @@ export function connect(url?: string | ConnectOptions): Promise<Connection> {
   return openLink(options, options.signal, (transport, openOk) => {
     conn = new Connection(transport, options, openOk);
   }).then(() => conn!);
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration in ms from a number of ms or a string such as '7d', '12h', '30m', '10s', '500ms'. */
+function durationMs(v: number | string): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+)\s*(ms|s|m|h|d)$/i.exec(v.trim());
+  if (m === null) throw errors.invalidArgument(`'${v}' is not a duration such as '7d', '12h', '30m', '10s' or '500ms'`);
+  return Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]!;
 }

@@ -10,6 +10,7 @@ import { ConnectionClosedError, remoteError, type ReturnedMessage } from './erro
 import type { Link } from './link.js';
 import { Delivery } from './message.js';
 import type { Publisher } from './publisher.js';
+import type { StreamConsumers } from './stream-consumer.js';
 import type { Topology } from './topology.js';
 
 const GET_OK_MARK = Symbol('getOk');
@@ -27,6 +28,7 @@ export function getOkOf(reply: unknown): GetOkFrame | undefined {
 export interface InboundTarget {
   readonly topology: Topology;
   readonly publisher: Publisher;
+  readonly streams: StreamConsumers;
   /** FLOW: the server stopped (or resumed) reading our publishes. */
   flow(blocked: boolean, reason: string): void;
   /** A connection-level ERROR, or one for a request no longer waiting. */
@@ -62,6 +64,12 @@ export function dispatchFrame(target: InboundTarget, link: Link, frame: Frame): 
       );
       return;
     }
+    case FrameType.STREAM_DELIVER:
+      target.streams.deliver(frame);
+      return;
+    case FrameType.STREAM_CANCELLED:
+      target.streams.cancelled(frame);
+      return;
     case FrameType.CONFIRM:
       target.publisher.confirm(frame.seq, frame.multiple);
       return;

@@ -36,6 +36,12 @@ export { jsonCodec, type Codec } from './codec.js';
 export { Consumer, type ConsumeOptions, type MessageHandler } from './consumer.js';
 export type { Message } from './message.js';
 export {
+  StreamConsumer,
+  type StreamConsumeOptions,
+  type StreamMessage,
+  type StreamMessageHandler,
+} from './stream-consumer.js';
+export {
   parseUrl,
   backoffDelay,
   DEFAULT_PORT,
@@ -85,4 +91,6 @@ export type {
   ExchangeInfo,
   BindingInfo,
   BrokerStatus,
+  StreamInfo,
+  StreamOffsetSpec,
 } from '@warren/protocol';

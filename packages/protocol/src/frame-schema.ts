@@ -250,6 +250,65 @@ export const FRAME_SCHEMA = {
   EXCHANGE_LIST: requestOnly,
   BINDING_LIST: requestOnly,
   STATUS: requestOnly,
+  STREAM_SUBSCRIBE: {
+    header: [
+      ['requestId', 'uint'],
+      ['stream', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  STREAM_UNSUBSCRIBE: {
+    header: [
+      ['requestId', 'uint'],
+      ['consumerTag', 'str'],
+    ],
+    body: false,
+  },
+  STREAM_DELIVER: {
+    header: [
+      ['consumerTag', 'str'],
+      ['offset', 'uint'],
+      ['timestamp', 'uint'],
+      ['exchange', 'str'],
+      ['routingKey', 'str'],
+      ['properties', 'properties/nil'],
+    ],
+    body: true,
+  },
+  STREAM_CREDIT: {
+    header: [
+      ['consumerTag', 'str'],
+      ['credit', 'uint'],
+    ],
+    body: false,
+  },
+  STREAM_COMMIT: {
+    header: [
+      ['requestId', 'uint'],
+      ['stream', 'str'],
+      ['name', 'str'],
+      ['offset', 'uint'],
+    ],
+    body: false,
+  },
+  STREAM_INFO: {
+    header: [
+      ['requestId', 'uint'],
+      ['stream', 'str'],
+    ],
+    body: false,
+  },
+  STREAM_LIST: requestOnly,
+  STREAM_CANCELLED: {
+    header: [
+      ['consumerTag', 'str'],
+      ['code', 'uint'],
+      ['name', 'str'],
+      ['message', 'str'],
+    ],
+    body: false,
+  },
 } as const satisfies Record<FrameTypeName, FrameLayout>;
 
 export type FrameSchema = typeof FRAME_SCHEMA;

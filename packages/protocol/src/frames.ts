@@ -44,6 +44,15 @@ export const FrameType = {
   EXCHANGE_LIST: 0x41,
   BINDING_LIST: 0x42,
   STATUS: 0x43,
+
+  STREAM_SUBSCRIBE: 0x50,
+  STREAM_UNSUBSCRIBE: 0x51,
+  STREAM_DELIVER: 0x52,
+  STREAM_CREDIT: 0x53,
+  STREAM_COMMIT: 0x54,
+  STREAM_INFO: 0x55,
+  STREAM_LIST: 0x56,
+  STREAM_CANCELLED: 0x57,
 } as const;
 
 export type FrameTypeName = keyof typeof FrameType;
@@ -379,6 +388,89 @@ export interface BrokerStatus {
   alarms: { memory: boolean; disk: boolean };
 }
 
+/** Where a stream subscription starts when its name has no committed offset (section 8.6). */
+export type StreamOffsetSpec = 'first' | 'last' | 'next' | number;
+export interface StreamSubscribeOptions {
+  consumerTag?: string;
+  /** 'first', 'last', 'next' (default) or an offset; clamped to the stream's ends. */
+  offset?: StreamOffsetSpec;
+  /** Start at the first message stored at or after this time (ms since the epoch); overrides `offset`. */
+  timestamp?: number;
+  /** Named consumer: resumes after its committed offset, which STREAM_COMMIT stores. */
+  name?: string;
+  /** Messages the server may send before the client grants more with STREAM_CREDIT. */
+  credit?: number;
+  /** Only messages whose `headers[header]` is one of `values` are sent. */
+  filter?: { header: string; values: unknown[] };
+  /** With `name`: one subscriber of that name reads at a time; the next takes over at the committed offset. */
+  singleActive?: boolean;
+}
+export interface StreamSubscribeFrame {
+  type: typeof FrameType.STREAM_SUBSCRIBE;
+  requestId: number;
+  stream: string;
+  options: StreamSubscribeOptions;
+}
+export interface StreamUnsubscribeFrame {
+  type: typeof FrameType.STREAM_UNSUBSCRIBE;
+  requestId: number;
+  consumerTag: string;
+}
+export interface StreamDeliverFrame {
+  type: typeof FrameType.STREAM_DELIVER;
+  consumerTag: string;
+  offset: number;
+  /** Broker time the message was appended, ms since the epoch. */
+  timestamp: number;
+  exchange: string;
+  routingKey: string;
+  properties: MessageProperties | null;
+  body: Buffer;
+}
+export interface StreamCreditFrame {
+  type: typeof FrameType.STREAM_CREDIT;
+  consumerTag: string;
+  credit: number;
+}
+export interface StreamCommitFrame {
+  type: typeof FrameType.STREAM_COMMIT;
+  requestId: number;
+  stream: string;
+  name: string;
+  offset: number;
+}
+export interface StreamInfoFrame {
+  type: typeof FrameType.STREAM_INFO;
+  requestId: number;
+  stream: string;
+}
+export interface StreamListFrame {
+  type: typeof FrameType.STREAM_LIST;
+  requestId: number;
+}
+export interface StreamCancelledFrame {
+  type: typeof FrameType.STREAM_CANCELLED;
+  consumerTag: string;
+  code: number;
+  name: string;
+  message: string;
+}
+/** STREAM_INFO result, and each entry of STREAM_LIST (section 8.6). */
+export interface StreamInfo {
+  name: string;
+  first: number;
+  next: number;
+  messages: number;
+  bytes: number;
+  segments: number;
+  firstTimestamp: number | null;
+  lastTimestamp: number | null;
+  maxAge: number | null;
+  maxLengthBytes: number | null;
+  subscribers: number;
+  consumers: Array<{ name: string; committed: number | null; lag: number; subscribers: number }>;
+}
+
 export type Frame =
   | OpenFrame
   | OpenOkFrame
@@ -408,10 +500,18 @@ export type Frame =
   | RejectFrame
   | GetFrame
   | GetOkFrame
-  | ListFrame;
+  | ListFrame
+  | StreamSubscribeFrame
+  | StreamUnsubscribeFrame
+  | StreamDeliverFrame
+  | StreamCreditFrame
+  | StreamCommitFrame
+  | StreamInfoFrame
+  | StreamListFrame
+  | StreamCancelledFrame;
 
 /** Frames that carry a message body after the header. */
-export type BodyFrame = PublishFrame | ReturnFrame | DeliverFrame | GetOkFrame;
+export type BodyFrame = PublishFrame | ReturnFrame | DeliverFrame | GetOkFrame | StreamDeliverFrame;
 
 /** The body of a frame without one. */
 export const NO_BODY = Buffer.alloc(0);

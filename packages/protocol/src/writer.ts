@@ -91,18 +91,44 @@ export class FrameWriter {
   sendRaw(type: number, header: unknown[], body?: Buffer): void {
     if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
     this.sentSinceTick = true;
-    const headerBytes = packScratch(header);
+    this.put(type, packScratch(header), null, body);
+  }
+
+  /**
+   * Sends a frame whose header array is the elements of `head` followed by the
+   * elements of `tail`, a MessagePack fixarray that is already encoded (stream
+   * deliveries reuse the stored `[exchange, routingKey, properties]` bytes as they
+   * are, without decoding them). Together they must hold at most 15 elements.
+   */
+  sendWithEncodedTail(type: number, head: unknown[], tail: Buffer, body?: Buffer): void {
+    if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
+    this.sentSinceTick = true;
+    const headBytes = packScratch(head);
+    if (headBytes[0]! >> 4 !== 0x9 || tail[0]! >> 4 !== 0x9 || head.length + (tail[0]! & 0x0f) > 15) {
+      throw new RangeError('sendWithEncodedTail needs fixarrays of 15 elements at most');
+    }
+    this.put(type, headBytes, tail, body);
+  }
+
+  /** Writes prelude, header (`first`, then `tail`'s elements when given) and body into the slab or the chunk list. */
+  private put(type: number, first: Buffer, tail: Buffer | null, body: Buffer | undefined): void {
+    const headerLength = first.length + (tail === null ? 0 : tail.length - 1);
     const bodyLength = body === undefined ? 0 : body.length;
     const copyBody = bodyLength < COPY_THRESHOLD;
-    const inSlab = PRELUDE_SIZE + headerBytes.length + (copyBody ? bodyLength : 0);
+    const inSlab = PRELUDE_SIZE + headerLength + (copyBody ? bodyLength : 0);
     if (this.slab.length - this.slabPos < inSlab) this.newSlab(inSlab);
     const slab = this.slab;
     let p = this.slabPos;
-    slab.writeUInt32BE(5 + headerBytes.length + bodyLength, p);
+    slab.writeUInt32BE(5 + headerLength + bodyLength, p);
     slab[p + 4] = type;
-    slab.writeUInt32BE(headerBytes.length, p + 5);
+    slab.writeUInt32BE(headerLength, p + 5);
     p += PRELUDE_SIZE;
-    p += headerBytes.copy(slab, p);
+    p += first.copy(slab, p);
+    if (tail !== null) {
+      // One array: the head's fixarray count becomes the sum, the tail's own prefix is skipped.
+      slab[p - first.length] = 0x90 | ((first[0]! & 0x0f) + (tail[0]! & 0x0f));
+      p += tail.copy(slab, p, 1);
+    }
     if (body !== undefined && bodyLength > 0) {
       if (copyBody) {
         p += body.copy(slab, p);

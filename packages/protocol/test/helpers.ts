@@ -184,6 +184,28 @@ export function sampleFrames(): Frame[] {
     { type: FrameType.EXCHANGE_LIST, requestId: 20 },
     { type: FrameType.BINDING_LIST, requestId: 21 },
     { type: FrameType.STATUS, requestId: 22 },
+    {
+      type: FrameType.STREAM_SUBSCRIBE,
+      requestId: 23,
+      stream: 'orders',
+      options: { offset: 'first', name: 'billing', credit: 100, filter: { header: 'region', values: ['eu'] }, singleActive: true },
+    },
+    { type: FrameType.STREAM_UNSUBSCRIBE, requestId: 24, consumerTag: 'stag-1' },
+    {
+      type: FrameType.STREAM_DELIVER,
+      consumerTag: 'stag-1',
+      offset: 2 ** 40,
+      timestamp: 1_767_225_600_000,
+      exchange: 'orders',
+      routingKey: 'order.created',
+      properties: { contentType: 'application/json' },
+      body: json,
+    },
+    { type: FrameType.STREAM_CREDIT, consumerTag: 'stag-1', credit: 500 },
+    { type: FrameType.STREAM_COMMIT, requestId: 25, stream: 'orders', name: 'billing', offset: 41 },
+    { type: FrameType.STREAM_INFO, requestId: 26, stream: 'orders' },
+    { type: FrameType.STREAM_LIST, requestId: 27 },
+    { type: FrameType.STREAM_CANCELLED, consumerTag: 'stag-1', code: 404, name: 'NOT_FOUND', message: "stream 'orders' was deleted" },
   ];
 }
 

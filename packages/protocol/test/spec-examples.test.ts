@@ -67,6 +67,23 @@ export const EXAMPLES: Record<string, Frame> = {
   ACK: { type: FrameType.ACK, deliveryTag: 1, multiple: false },
   ERROR: { type: FrameType.ERROR, requestId: 3, code: 404, name: 'NOT_FOUND', message: "queue 'nope' not found", details: null },
   HEARTBEAT: { type: FrameType.HEARTBEAT },
+  STREAM_SUBSCRIBE: {
+    type: FrameType.STREAM_SUBSCRIBE,
+    requestId: 4,
+    stream: 'orders',
+    options: { offset: 'first', name: 'billing', credit: 100 },
+  },
+  STREAM_DELIVER: {
+    type: FrameType.STREAM_DELIVER,
+    consumerTag: 'stag-1',
+    offset: 41,
+    timestamp: 1_767_225_600_000,
+    exchange: 'shop',
+    routingKey: 'order',
+    properties: null,
+    body,
+  },
+  STREAM_COMMIT: { type: FrameType.STREAM_COMMIT, requestId: 5, stream: 'orders', name: 'billing', offset: 41 },
 };
 
 /** The fenced block after an example marker: whole lines up to the closing fence. */

@@ -8,13 +8,14 @@ import { FrameType } from '@warren/protocol';
 import { AfterReply, Answer, type DispatchTable } from '../dispatch.js';
 import { PulledMessage } from '../deliveries.js';
 import { errors } from '../errors.js';
+import type { Queue } from '../queue.js';
 
 export function registerConsumeHandlers(table: DispatchTable): void {
   table.register(FrameType.CONSUME, Answer.Reply, 'read', (f, session, { vhost }) => {
     const o = f.options;
     const prefetch = o.prefetch ?? 0;
     if (!Number.isSafeInteger(prefetch) || prefetch < 0) throw errors.invalidArgument('prefetch must be a non-negative integer');
-    const queue = vhost.queueFor(f.queue, session);
+    const queue = notAStream(vhost.queueFor(f.queue, session));
     const consumer = session.consumers.add(queue, o.consumerTag, prefetch, o.noAck ?? false, o.exclusive ?? false);
     // Deliveries start after the reply, so the client knows the tag first.
     return new AfterReply({ consumerTag: consumer.tag }, () => queue.drain());
@@ -24,7 +25,7 @@ export function registerConsumeHandlers(table: DispatchTable): void {
     return null;
   });
   table.register(FrameType.GET, Answer.Reply, 'read', async (f, session, { vhost }) => {
-    const queue = vhost.queueFor(f.queue, session);
+    const queue = notAStream(vhost.queueFor(f.queue, session));
     const noAck = f.options.noAck ?? false;
     let pulled: PulledMessage | null = null;
     await queue.get(noAck, (qm) => {
@@ -35,4 +36,10 @@ export function registerConsumeHandlers(table: DispatchTable): void {
   table.register(FrameType.ACK, Answer.None, 'read', (f, session) => session.deliveries.ack(f.deliveryTag, f.multiple));
   table.register(FrameType.NACK, Answer.None, 'read', (f, session) => session.deliveries.nack(f.deliveryTag, f.multiple, f.requeue));
   table.register(FrameType.REJECT, Answer.None, 'read', (f, session) => session.deliveries.nack(f.deliveryTag, false, f.requeue));
+}
+
+/** Streams are read with STREAM_SUBSCRIBE (handlers/streams.ts), not consumed or pulled from. */
+function notAStream(queue: Queue): Queue {
+  if (queue.isStream) throw errors.preconditionFailed(`'${queue.name}' is a stream: read it with STREAM_SUBSCRIBE`);
+  return queue;
 }

@@ -7,6 +7,7 @@ import type { DispatchTable } from '../dispatch.js';
 import { registerConsumeHandlers } from './consume.js';
 import { registerManagementHandlers } from './management.js';
 import { registerPublishHandlers } from './publish.js';
+import { registerStreamHandlers } from './streams.js';
 import { registerTopologyHandlers } from './topology.js';
 
 export const CORE_HANDLERS: ReadonlyArray<(table: DispatchTable) => void> = [
@@ -14,6 +15,7 @@ export const CORE_HANDLERS: ReadonlyArray<(table: DispatchTable) => void> = [
   registerPublishHandlers,
   registerConsumeHandlers,
   registerManagementHandlers,
+  registerStreamHandlers,
 ];
 
 /** A table with every concern's handlers. */

@@ -16,20 +16,32 @@ export function registerPublishHandlers(table: DispatchTable): void {
 function publish(frame: PublishFrame, session: Session, broker: BrokerServices): PublishOutcome {
   const queues = broker.vhost.route(frame.exchange, frame.routingKey, frame.properties?.headers);
   if (queues.size === 0) return (frame.flags & PublishFlags.MANDATORY) !== 0 ? PublishOutcome.Returned : PublishOutcome.Confirmed;
+  // Streams in the route append to their logs (and leave the set); the publish is then settled
+  // through `join` once the appends and the queues' part are all done.
+  const join = broker.streams === null ? null : broker.streams.appendRouted(frame, queues, session);
+  if (join !== null && queues.size === 0) return PublishOutcome.Storing;
+  const listener = join ?? session;
   const properties = frame.properties;
   const headers = properties?.headers;
   if (headers !== undefined) normalizeDelay(headers);
   const message = newMessage(frame.exchange, frame.routingKey, properties, frame.body);
   const admission = broker.admission;
   const refused = admission.refusals(message, queues);
-  const storing = admission.admit(message, queues, refused, session, frame.seq);
+  const storing = admission.admit(message, queues, refused, listener, frame.seq);
   if (refused !== null) {
     for (const q of refused) if (q.policy.overflow === 'reject-publish-dlx') broker.deadLetters.refused(q, message);
     admission.dropUnclaimed(message);
     // A stored message is nacked with the refusal once its write is done (stored()).
-    if (!storing) throw admission.refusal(refused);
+    if (!storing) {
+      if (join === null) throw admission.refusal(refused);
+      join.stored(frame.seq, admission.refusal(refused));
+      return PublishOutcome.Storing;
+    }
   }
-  return storing ? PublishOutcome.Storing : PublishOutcome.Confirmed;
+  if (storing) return PublishOutcome.Storing;
+  if (join === null) return PublishOutcome.Confirmed;
+  join.stored(frame.seq, null); // the queues' part is done; the streams' follows
+  return PublishOutcome.Storing;
 }
 
 /**

@@ -5,6 +5,8 @@
  */
 import { FrameType } from '@warren/protocol';
 import { Answer, type DispatchTable } from '../dispatch.js';
+import { errors } from '../errors.js';
+import { isStreamDeclaration, parseStreamDeclaration } from '../streams/stream-arguments.js';
 
 export function registerTopologyHandlers(table: DispatchTable): void {
   table.register(FrameType.EXCHANGE_DECLARE, Answer.Reply, 'configure', async (f, _session, { vhost, topology }) => {
@@ -15,13 +17,25 @@ export function registerTopologyHandlers(table: DispatchTable): void {
     if (vhost.deleteExchange(f.exchange, f.options.ifUnused ?? false)) await topology.save();
     return null;
   });
-  table.register(FrameType.QUEUE_DECLARE, Answer.Reply, 'configure', async (f, session, { vhost, topology }) => {
+  table.register(FrameType.QUEUE_DECLARE, Answer.Reply, 'configure', async (f, session, { vhost, topology, streams }) => {
+    // A stream is a queue declared with x-queue-type stream: checked first, its log opened before the topology is saved.
+    const stream = !f.options.passive && isStreamDeclaration(f.options.arguments) ? parseStreamDeclaration(f.options) : null;
+    if (stream !== null && streams === null) throw errors.preconditionFailed('streams need a data folder; this broker runs in memory');
     const { result, created } = vhost.declareQueue(f.queue, f.options, session);
+    if (created !== null && stream !== null) {
+      try {
+        await streams!.openStream(created.name, stream);
+      } catch (err) {
+        vhost.removeQueue(created, `stream '${created.name}' could not be created`);
+        throw errors.storage(`stream '${created.name}' could not be created: ${(err as Error).message}`, err);
+      }
+    }
     if (created !== null) await topology.created(created);
     return result;
   });
-  table.register(FrameType.QUEUE_DELETE, Answer.Reply, 'configure', async (f, session, { vhost, topology }) => {
+  table.register(FrameType.QUEUE_DELETE, Answer.Reply, 'configure', async (f, session, { vhost, topology, streams }) => {
     const { count, queue } = vhost.deleteQueue(f.queue, f.options, session);
+    if (queue.isStream) await streams?.remove(queue.name);
     await topology.removed(queue);
     return { messageCount: count };
   });

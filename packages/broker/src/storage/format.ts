@@ -39,11 +39,11 @@ const MAGIC_BYTES = Buffer.alloc(4);
 MAGIC_BYTES.writeUInt32LE(RECORD_MAGIC, 0);
 export const RECORD_MAGIC_BYTES: Buffer = MAGIC_BYTES;
 
-function writeU64(buf: Buffer, value: number, at: number): void {
+export function writeU64(buf: Buffer, value: number, at: number): void {
   buf.writeUInt32LE(value % TWO_32, at);
   buf.writeUInt32LE(Math.floor(value / TWO_32), at + 4);
 }
-function readU64(buf: Buffer, at: number): number {
+export function readU64(buf: Buffer, at: number): number {
   const lo = buf.readUInt32LE(at);
   const hi = buf.readUInt32LE(at + 4);
   // Keep small ids small integers (no float arithmetic): faster as Map keys.

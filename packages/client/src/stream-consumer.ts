@@ -1,0 +1,262 @@
+/**
+ * Stream consumers: a subscription to a stream (protocol-spec 8.6) read with
+ * `for await` or a handler. Flow control is by credit: the broker sends at most
+ * `credit` messages ahead, and the consumer grants more as messages are processed
+ * (a message yielded by the iterator counts as processed when the loop asks for the
+ * next one; a handler's message when the handler returns). A named consumer commits
+ * offsets it has processed (`msg.commit()`, `consumer.commit()`, or `autoCommit`),
+ * never merely received ones, so a consumer that comes back resumes with no gap.
+ *
+ * A stream consumer does not outlive its socket: when the connection is lost it ends
+ * with the error; subscribe again (a named consumer resumes after its last commit).
+ */
+import type { MessageProperties, StreamCancelledFrame, StreamDeliverFrame, StreamOffsetSpec, StreamSubscribeOptions, WarrenError } from '@warren/protocol';
+import { remoteError } from './errors.js';
+
+/** A message read from a stream. */
+export interface StreamMessage {
+  readonly stream: string;
+  /** Position in the stream: 0, 1, 2, … */
+  readonly offset: number;
+  /** When the broker stored it (ms since the epoch). */
+  readonly timestamp: number;
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly properties: MessageProperties;
+  readonly body: Buffer;
+  /** Commits this message's offset for the consumer's name (resolves once durable). */
+  commit(): Promise<void>;
+}
+
+/** A StreamMessage as delivered: one object per message, commit() on the prototype. */
+class StreamDelivery implements StreamMessage {
+  constructor(
+    private readonly consumer: StreamConsumer,
+    readonly offset: number,
+    readonly timestamp: number,
+    readonly exchange: string,
+    readonly routingKey: string,
+    readonly properties: MessageProperties,
+    readonly body: Buffer,
+  ) {}
+
+  get stream(): string {
+    return this.consumer.stream;
+  }
+
+  commit(): Promise<void> {
+    return this.consumer.commit(this.offset);
+  }
+}
+
+export interface StreamConsumeOptions {
+  /** Where to start when the name has no committed offset: 'first', 'last', 'next' (default), an offset, or a Date. */
+  offset?: StreamOffsetSpec | Date;
+  /** Named consumer: resumes after its last committed offset. */
+  name?: string;
+  /** Only messages whose header `header` has one of `values`. */
+  filter?: { header: string; values: unknown[] };
+  /** Messages the broker may send ahead (default 1000). */
+  credit?: number;
+  /** With `name`: only one subscriber of this name reads at a time. */
+  singleActive?: boolean;
+  /** With `name`: commit processed offsets automatically (when credit is returned, when idle and on cancel). */
+  autoCommit?: boolean;
+  consumerTag?: string;
+}
+
+export type StreamMessageHandler = (msg: StreamMessage) => void | Promise<void>;
+
+/** What a stream consumer needs from its connection. */
+export interface StreamConsumerHost {
+  grantCredit(tag: string, credit: number): void;
+  commitStreamOffset(stream: string, name: string, offset: number): Promise<void>;
+  unsubscribeStream(consumer: StreamConsumer): Promise<void>;
+  reportHandlerError(err: unknown, msg: undefined): void;
+}
+
+export const DEFAULT_STREAM_CREDIT = 1000;
+
+/** The wire options of a subscription. */
+export function subscribeOptions(o: StreamConsumeOptions): StreamSubscribeOptions {
+  const out: StreamSubscribeOptions = { credit: o.credit ?? DEFAULT_STREAM_CREDIT };
+  if (o.offset instanceof Date) out.timestamp = o.offset.getTime();
+  else if (o.offset !== undefined) out.offset = o.offset;
+  if (o.name !== undefined) out.name = o.name;
+  if (o.filter !== undefined) out.filter = o.filter;
+  if (o.singleActive) out.singleActive = true;
+  if (o.consumerTag !== undefined) out.consumerTag = o.consumerTag;
+  return out;
+}
+
+export class StreamConsumer implements AsyncIterable<StreamMessage> {
+  /** Resolves when the consumer ends: null when cancelled by you, else why. Never rejects. */
+  readonly ended: Promise<WarrenError | null>;
+  tag = '';
+  /** Where the broker started it (null while waiting as an inactive single-active subscriber). */
+  startOffset: number | null = null;
+  private readonly buffer: StreamMessage[] = [];
+  private waiter: (() => void) | null = null;
+  private endReason: WarrenError | null | undefined = undefined;
+  private resolveEnded!: (e: WarrenError | null) => void;
+  private processed = 0;
+  private lastProcessed = -1;
+  private lastCommitted = -1;
+  private handling = false;
+  private readonly window: number;
+
+  constructor(
+    readonly stream: string,
+    readonly options: StreamConsumeOptions,
+    private readonly host: StreamConsumerHost,
+    private readonly handler?: StreamMessageHandler,
+  ) {
+    this.window = options.credit ?? DEFAULT_STREAM_CREDIT;
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+  }
+
+  get name(): string | undefined {
+    return this.options.name;
+  }
+
+  /** @internal A STREAM_DELIVER for this consumer. */
+  deliver(offset: number, timestamp: number, exchange: string, routingKey: string, properties: MessageProperties | null, body: Buffer): void {
+    if (this.endReason !== undefined) return;
+    this.buffer.push(new StreamDelivery(this, offset, timestamp, exchange, routingKey, properties ?? {}, body));
+    if (this.handler !== undefined) void this.runHandler();
+    else this.wake();
+  }
+
+  private async runHandler(): Promise<void> {
+    if (this.handling) return;
+    this.handling = true;
+    while (this.buffer.length > 0 && this.endReason === undefined) {
+      const msg = this.buffer.shift()!;
+      try {
+        await this.handler!(msg);
+      } catch (err) {
+        this.host.reportHandlerError(err, undefined);
+      }
+      this.done(msg.offset);
+    }
+    this.handling = false;
+    this.idle();
+  }
+
+  /** One message processed: count it towards the next credit grant. */
+  private done(offset: number): void {
+    this.lastProcessed = offset;
+    if (++this.processed >= Math.max(1, this.window >> 1)) {
+      this.host.grantCredit(this.tag, this.processed);
+      this.processed = 0;
+      if (this.options.autoCommit) void this.autoCommit();
+    }
+  }
+
+  private idle(): void {
+    if (this.options.autoCommit && this.buffer.length === 0) void this.autoCommit();
+  }
+
+  private async autoCommit(): Promise<void> {
+    if (this.options.name === undefined || this.lastProcessed <= this.lastCommitted) return;
+    await this.commit(this.lastProcessed).catch((err) => this.host.reportHandlerError(err, undefined));
+  }
+
+  /** Commits `offset` (default: the last message processed) as this named consumer's position. */
+  async commit(offset = this.lastProcessed): Promise<void> {
+    const name = this.options.name;
+    if (name === undefined) throw new TypeError('commit() needs a named consumer (the name option)');
+    if (offset < 0) return;
+    await this.host.commitStreamOffset(this.stream, name, offset);
+    if (offset > this.lastCommitted) this.lastCommitted = offset;
+  }
+
+  /** Stops the subscription (with autoCommit, commits what was processed first). */
+  async cancel(): Promise<void> {
+    if (this.endReason !== undefined) return;
+    if (this.options.autoCommit) await this.autoCommit();
+    this.end(null);
+    await this.host.unsubscribeStream(this);
+  }
+
+  /** @internal Ends the consumer (cancelled, stream deleted, connection lost). */
+  end(reason: WarrenError | null): void {
+    if (this.endReason !== undefined) return;
+    this.endReason = reason;
+    this.buffer.length = 0;
+    this.resolveEnded(reason);
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<StreamMessage> {
+    if (this.handler !== undefined) throw new TypeError('this stream consumer has a handler; it cannot also be iterated');
+    let previous: StreamMessage | null = null;
+    try {
+      for (;;) {
+        if (previous !== null) {
+          this.done(previous.offset);
+          previous = null;
+        }
+        while (this.buffer.length === 0 && this.endReason === undefined) {
+          this.idle();
+          await new Promise<void>((resolve) => (this.waiter = resolve));
+        }
+        if (this.endReason !== undefined) {
+          if (this.endReason === null) return;
+          throw this.endReason;
+        }
+        previous = this.buffer.shift()!;
+        yield previous;
+      }
+    } finally {
+      if (this.endReason === undefined) {
+        if (previous !== null) this.lastProcessed = previous.offset;
+        await this.cancel();
+      }
+    }
+  }
+}
+
+/** The stream consumers of the current link, by tag: STREAM_DELIVER and STREAM_CANCELLED find theirs here. */
+export class StreamConsumers {
+  private readonly byTag = new Map<string, StreamConsumer>();
+
+  has(tag: string): boolean {
+    return this.byTag.has(tag);
+  }
+
+  add(consumer: StreamConsumer): void {
+    this.byTag.set(consumer.tag, consumer);
+  }
+
+  /** Forgets the consumer; false when it was not (or no longer) registered. */
+  remove(consumer: StreamConsumer): boolean {
+    if (this.byTag.get(consumer.tag) !== consumer) return false;
+    this.byTag.delete(consumer.tag);
+    return true;
+  }
+
+  deliver(f: StreamDeliverFrame): void {
+    this.byTag.get(f.consumerTag)?.deliver(f.offset, f.timestamp, f.exchange, f.routingKey, f.properties, f.body);
+  }
+
+  cancelled(f: StreamCancelledFrame): void {
+    const consumer = this.byTag.get(f.consumerTag);
+    if (consumer === undefined) return;
+    this.byTag.delete(f.consumerTag);
+    consumer.end(remoteError(f.code, f.name, f.message));
+  }
+
+  /** The link is gone (stream subscriptions do not survive it) or the connection closed. */
+  endAll(err: WarrenError | null): void {
+    const all = [...this.byTag.values()];
+    this.byTag.clear();
+    for (const c of all) c.end(err);
+  }
+}
