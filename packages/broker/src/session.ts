@@ -6,6 +6,7 @@
 import type { StoreListener } from './admission.js';
 import type { ConsumerSet } from './consumers.js';
 import type { Deliveries } from './deliveries.js';
+import type { QueuedMessage } from './message.js';
 
 export interface Session extends StoreListener {
   /** Also the owner identity of the exclusive queues it declares. */
@@ -13,4 +14,8 @@ export interface Session extends StoreListener {
   readonly username: string;
   readonly consumers: ConsumerSet;
   readonly deliveries: Deliveries;
+  /** The connection's negotiated frame maximum. */
+  readonly frameMax: number;
+  /** Whether a GET_OK carrying qm fits frameMax (protocol-spec 2, rule 8). */
+  fitsGetOk(qm: QueuedMessage): boolean;
 }

@@ -57,6 +57,13 @@ export class FrameWriter {
   private pending = 0;
   private scheduled = false;
   private readonly flushBound = () => this.flush();
+  /**
+   * The receiver's frame maximum. A frame longer than this is not sent: the
+   * send returns false and the caller decides (protocol-spec 2, rule 8: the
+   * server never sends a frame above what the receiver negotiated).
+   * Infinity until set.
+   */
+  frameLimit = Infinity;
 
   constructor(private readonly sink: FrameSink) {}
 
@@ -65,8 +72,8 @@ export class FrameWriter {
     return this.pending;
   }
 
-  send(frame: Frame): void {
-    this.sendRaw(frame.type, headerOf(frame), hasBody(frame.type) ? (frame as BodyFrame).body : undefined);
+  send(frame: Frame): boolean {
+    return this.sendRaw(frame.type, headerOf(frame), hasBody(frame.type) ? (frame as BodyFrame).body : undefined);
   }
 
   /**
@@ -87,12 +94,17 @@ export class FrameWriter {
     fn();
   }
 
-  /** Encodes a frame from its type, header array and optional body; `header` may be reused once this returns. */
-  sendRaw(type: number, header: unknown[], body?: Buffer): void {
+  /**
+   * Encodes a frame from its type, header array and optional body; `header`
+   * may be reused once this returns. Returns false, and sends nothing, when
+   * the frame would be longer than `frameLimit`.
+   */
+  sendRaw(type: number, header: unknown[], body?: Buffer): boolean {
     if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
-    this.sentSinceTick = true;
     const headerBytes = packScratch(header);
     const bodyLength = body === undefined ? 0 : body.length;
+    if (PRELUDE_SIZE + headerBytes.length + bodyLength > this.frameLimit) return false;
+    this.sentSinceTick = true;
     const copyBody = bodyLength < COPY_THRESHOLD;
     const inSlab = PRELUDE_SIZE + headerBytes.length + (copyBody ? bodyLength : 0);
     if (this.slab.length - this.slabPos < inSlab) this.newSlab(inSlab);
@@ -119,6 +131,7 @@ export class FrameWriter {
       this.scheduled = true;
       queueMicrotask(this.flushBound);
     }
+    return true;
   }
 
   /** Hands everything pending to the socket in one corked write. */

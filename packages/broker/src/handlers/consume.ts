@@ -27,8 +27,10 @@ export function registerConsumeHandlers(table: DispatchTable): void {
     const queue = vhost.queueFor(f.queue, session);
     const noAck = f.options.noAck ?? false;
     let pulled: PulledMessage | null = null;
-    await queue.get(noAck, (qm) => {
+    await queue.get(noAck, session.frameMax, (qm) => {
+      if (!session.fitsGetOk(qm)) return false;
       pulled = new PulledMessage(queue, qm, noAck);
+      return true;
     });
     return pulled;
   });
