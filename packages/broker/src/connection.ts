@@ -17,6 +17,7 @@ import {
   ErrorCodes,
   FrameSocket,
   FrameType,
+  MECHANISMS,
   PRE_AUTH_FRAME_MAX,
   PROTOCOL_VERSION,
   frameLength,
@@ -49,6 +50,15 @@ const enum State {
 const MAX_OUTSTANDING_PUBLISHES = 16_384;
 /** How long a connection we close waits for the peer's FIN before dropping it. */
 const CLOSE_GRACE_MS = 1000;
+/** The smallest heartbeat interval: smaller non-zero proposals are raised to it (protocol-spec 4.3). */
+export const MIN_HEARTBEAT_MS = 1000;
+
+/** The smaller proposal, 0 (none) when either side proposes 0, never below MIN_HEARTBEAT_MS. */
+function negotiateHeartbeat(client: number, server: number): number {
+  if (client === 0 || server === 0) return 0;
+  return Math.max(MIN_HEARTBEAT_MS, Math.min(client, server));
+}
+
 /** The widest integer a header field holds (encoded in 9 bytes). */
 const MAX_UINT = Number.MAX_SAFE_INTEGER;
 
@@ -153,6 +163,9 @@ export class Connection implements DeliverySink, Session {
     if (open.credentials === null) {
       return this.refuse('credentials are required');
     }
+    if (!(MECHANISMS as readonly string[]).includes(open.credentials.mechanism)) {
+      return this.fail(errors.unknownMechanism(open.credentials.mechanism, MECHANISMS));
+    }
     const result = await this.ctx.users.authenticate(open.credentials.username, open.credentials.password, this.fs.socket.remoteAddress);
     if (this.state !== State.Authenticating) return;
     if (!result.ok) return this.refuse(result.reason, open.credentials.username);
@@ -160,7 +173,7 @@ export class Connection implements DeliverySink, Session {
     this.username = open.credentials.username;
     this.clientProperties = open.properties;
     const frameMax = open.frameMax === 0 ? options.frameMax : Math.min(Math.max(open.frameMax, 4096), options.frameMax);
-    this.heartbeatMs = open.heartbeatMs === 0 || options.heartbeatMs === 0 ? 0 : Math.min(open.heartbeatMs, options.heartbeatMs);
+    this.heartbeatMs = negotiateHeartbeat(open.heartbeatMs, options.heartbeatMs);
     this.fs.setFrameMax(frameMax);
     this.state = State.Open;
     this.writer.openOk(PROTOCOL_VERSION, this.ctx.serverProperties, frameMax, this.heartbeatMs, this.id);

@@ -338,7 +338,7 @@ export class Queue {
    * returns false when the GET_OK frame would exceed the getter's frameMax:
    * that message is dead-lettered (frame-too-large) and the next one is tried.
    */
-  async get(noAck: boolean, frameMax: number, deliver: (qm: QueuedMessage) => boolean): Promise<boolean> {
+  async get(noAck: boolean, deliver: (qm: QueuedMessage) => boolean, frameMax = 0): Promise<boolean> {
     this.touch();
     for (;;) {
       const head = this.list.peek();

@@ -61,7 +61,7 @@ export class ForeignClient {
   closed = false;
   frameMax = 65536;
   openOk: RawFrame | undefined;
-  private pending = Buffer.alloc(0);
+  private pending: Buffer = Buffer.alloc(0);
   private waiters: Array<() => void> = [];
   private nextRequestId = 1;
   private seq = 0;
