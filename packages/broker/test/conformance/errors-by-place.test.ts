@@ -4,45 +4,21 @@
  * (spec 4.3) and unknown authentication mechanisms (spec 4.2): each driven
  * over a raw socket with hand-made frames.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestBroker, type TestBroker } from '../../../../test-support/broker.js';
-import { ForeignClient, T, hex } from './foreign-client.js';
+import { describe, expect, it } from 'vitest';
+import { closedWith, conformanceHarness } from './harness.js';
+import { T, hex } from './foreign-client.js';
 
-let tb: TestBroker;
-const clients: ForeignClient[] = [];
-
-beforeEach(async () => {
-  tb = await startTestBroker();
-});
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await tb.stop();
-});
-
-async function open(o: Parameters<typeof ForeignClient.open>[1] = {}): Promise<ForeignClient> {
-  const c = await ForeignClient.open(tb.port, o);
-  clients.push(c);
-  return c;
-}
-
-/** The ERROR (id 0) and CLOSE a violation gets, then the end of the socket. */
-async function closedWith(c: ForeignClient, code: number): Promise<void> {
-  const error = await c.next(T.ERROR);
-  expect([error.header[0], error.header[1]]).toEqual([0, code]);
-  const close = await c.next(T.CLOSE);
-  expect(close.header[0]).toBe(code);
-  await c.closedBy();
-}
+const h = conformanceHarness();
 
 describe('where a bad value sits decides its error', () => {
   it('a header field of the wrong type is FRAME_ERROR and closes', async () => {
-    const c = await open();
+    const c = await h.open();
     c.send(T.QUEUE_DECLARE, [1, 42, {}]);
     await closedWith(c, 501);
   });
 
   it('a message property out of range is PUBLISH_NACK INVALID_ARGUMENT; the connection stays open', async () => {
-    const c = await open();
+    const c = await h.open();
     await c.ok(T.QUEUE_DECLARE, ['p', {}]);
     const nack = await c.publish('', 'p', { priority: 300 }, Buffer.from('x'));
     expect(nack.type).toBe(T.PUBLISH_NACK);
@@ -54,7 +30,7 @@ describe('where a bad value sits decides its error', () => {
   });
 
   it('an option out of range is ERROR INVALID_ARGUMENT on that request; the connection stays open', async () => {
-    const c = await open();
+    const c = await h.open();
     await c.ok(T.QUEUE_DECLARE, ['o', {}]);
     for (const prefetch of [-1, 1.5]) {
       const reply = await c.request(T.CONSUME, ['o', { prefetch }]);
@@ -70,7 +46,7 @@ describe('requestId range', () => {
     ['2^32', 'cf 00 00 00 01 00 00 00 00'],
   ] as const) {
     it(`a request with requestId ${label} is FRAME_ERROR`, async () => {
-      const c = await open();
+      const c = await h.open();
       // [requestId, "", {}] as QUEUE_DECLARE
       c.send(T.QUEUE_DECLARE, hex(`93 ${bytes} a0 80`));
       await closedWith(c, 501);
@@ -78,7 +54,7 @@ describe('requestId range', () => {
   }
 
   it('accepts 2^32 - 1 and echoes it', async () => {
-    const c = await open();
+    const c = await h.open();
     c.send(T.QUEUE_DECLARE, hex('93 ce ff ff ff ff a0 80'));
     const ok = await c.next(T.OK);
     expect(ok.header[0]).toBe(0xffffffff);
@@ -87,7 +63,7 @@ describe('requestId range', () => {
 
 describe('name limits count UTF-8 bytes', () => {
   it('a 255-byte name is fine, 256 bytes is INVALID_ARGUMENT, however few characters', async () => {
-    const c = await open();
+    const c = await h.open();
     const euro = '€'; // 3 UTF-8 bytes, 1 UTF-16 unit
     await c.ok(T.QUEUE_DECLARE, [euro.repeat(85), {}]);
     const reply = await c.request(T.QUEUE_DECLARE, [euro.repeat(85) + 'x', {}]);
@@ -97,7 +73,7 @@ describe('name limits count UTF-8 bytes', () => {
   });
 
   it('routing keys and consumer tags have the same 255-byte limit', async () => {
-    const c = await open();
+    const c = await h.open();
     await c.ok(T.QUEUE_DECLARE, ['rk', {}]);
     const bind = await c.request(T.QUEUE_BIND, ['rk', 'amq.direct', 'k'.repeat(256), null]);
     expect([bind.type, bind.header[1]]).toEqual([T.ERROR, 400]);
@@ -110,15 +86,14 @@ describe('name limits count UTF-8 bytes', () => {
 
 describe('handshake', () => {
   it('raises a non-zero heartbeat proposal below 1000 ms to 1000 ms', async () => {
-    const c = await open({ heartbeatMs: 1 });
+    const c = await h.open({ heartbeatMs: 1 });
     expect(c.openOk!.header[3]).toBe(1000);
-    const off = await open({ heartbeatMs: 0 });
+    const off = await h.open({ heartbeatMs: 0 });
     expect(off.openOk!.header[3]).toBe(0);
   });
 
   it('refuses an unknown mechanism with ACCESS_REFUSED listing the mechanisms', async () => {
-    const c = await ForeignClient.connect(tb.port);
-    clients.push(c);
+    const c = await h.connect();
     c.send(T.OPEN, [1, {}, { mechanism: 'SCRAM-SHA-256', username: 'guest' }, 0, 0]);
     const error = await c.next(T.ERROR);
     expect(error.header.slice(0, 3)).toEqual([0, 403, 'ACCESS_REFUSED']);

@@ -7,26 +7,11 @@
  * above its frameMax, as a spec-following client must (before the fix this
  * looped: close, requeue, redeliver, close, ...).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestBroker, type TestBroker } from '../../../../test-support/broker.js';
+import { describe, expect, it } from 'vitest';
+import { conformanceHarness } from './harness.js';
 import { ForeignClient, T, frameBytes } from './foreign-client.js';
 
-let tb: TestBroker;
-const clients: ForeignClient[] = [];
-
-beforeEach(async () => {
-  tb = await startTestBroker();
-});
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await tb.stop();
-});
-
-async function open(frameMax = 0): Promise<ForeignClient> {
-  const c = await ForeignClient.open(tb.port, { frameMax });
-  clients.push(c);
-  return c;
-}
+const h = conformanceHarness();
 
 /** Queue `big` dead-letters through the default exchange into queue `dead`. */
 async function declareQueues(c: ForeignClient): Promise<void> {
@@ -36,7 +21,7 @@ async function declareQueues(c: ForeignClient): Promise<void> {
 
 /** The next message dead-lettered into `dead`, read by a consumer with the largest frameMax. */
 async function deadLettered(): Promise<{ body: Buffer; reason: unknown }> {
-  const reader = await open(0);
+  const reader = await h.open({ frameMax: 0 });
   await reader.ok(T.CONSUME, ['dead', { noAck: true }]);
   const d = await reader.next(T.DELIVER);
   const props = d.header[6] as { headers: { 'x-death': Array<{ reason: string }> } };
@@ -45,14 +30,14 @@ async function deadLettered(): Promise<{ body: Buffer; reason: unknown }> {
 
 describe('frames never exceed the receiver frameMax', () => {
   it('negotiates 4096 for a consumer that asks for it', async () => {
-    const small = await open(4096);
+    const small = await h.open({ frameMax: 4096 });
     expect(small.frameMax).toBe(4096);
   });
 
   it('dead-letters a message no consumer can carry (frame-too-large), with no endless loop', async () => {
-    const publisher = await open();
+    const publisher = await h.open({ frameMax: 0 });
     await declareQueues(publisher);
-    const small = await open(4096);
+    const small = await h.open({ frameMax: 4096 });
     const tag = ((await small.ok(T.CONSUME, ['big', { consumerTag: 'small' }])) as { consumerTag: string }).consumerTag;
     const big = Buffer.alloc(10_000, 7);
     expect((await publisher.publish('', 'big', null, big)).type).toBe(T.CONFIRM);
@@ -69,10 +54,10 @@ describe('frames never exceed the receiver frameMax', () => {
   });
 
   it('gives the message to a consumer whose frameMax can carry it', async () => {
-    const publisher = await open();
+    const publisher = await h.open({ frameMax: 0 });
     await declareQueues(publisher);
-    const small = await open(4096);
-    const large = await open(0);
+    const small = await h.open({ frameMax: 4096 });
+    const large = await h.open({ frameMax: 0 });
     await small.ok(T.CONSUME, ['big', { consumerTag: 'small' }]);
     await large.ok(T.CONSUME, ['big', { consumerTag: 'large' }]);
     const big = Buffer.alloc(10_000, 1);
@@ -88,9 +73,9 @@ describe('frames never exceed the receiver frameMax', () => {
   });
 
   it('keeps the exact case of the issue: a 65,536-byte PUBLISH on a 65,536 connection is never sent as a 65,539-byte DELIVER', async () => {
-    const publisher = await open(65536);
+    const publisher = await h.open({ frameMax: 65536 });
     await declareQueues(publisher);
-    const consumer = await open(65536);
+    const consumer = await h.open({ frameMax: 65536 });
     await consumer.ok(T.CONSUME, ['big', {}]);
     // The PUBLISH frame is exactly 65,536 bytes; its DELIVER header is longer.
     const body = Buffer.alloc(65536 - frameBytes(T.PUBLISH, [1, '', 'big', 0, null]).length, 2);
@@ -100,11 +85,11 @@ describe('frames never exceed the receiver frameMax', () => {
   });
 
   it('GET dead-letters a message too large for the getter and answers with the next one', async () => {
-    const publisher = await open();
+    const publisher = await h.open({ frameMax: 0 });
     await declareQueues(publisher);
     await publisher.publish('', 'big', null, Buffer.alloc(10_000, 3));
     await publisher.publish('', 'big', null, Buffer.from('next'));
-    const small = await open(4096);
+    const small = await h.open({ frameMax: 4096 });
     const reply = await small.request(T.GET, ['big', {}]);
     expect(reply.type).toBe(T.GET_OK);
     expect(reply.body.toString()).toBe('next');
@@ -115,7 +100,7 @@ describe('frames never exceed the receiver frameMax', () => {
   });
 
   it('nacks NO_ROUTE a mandatory publish whose RETURN would not fit the publisher', async () => {
-    const publisher = await open(4096);
+    const publisher = await h.open({ frameMax: 4096 });
     // A 4,096-byte PUBLISH frame; its RETURN header is longer.
     const body = Buffer.alloc(4096 - frameBytes(T.PUBLISH, [1, '', 'nowhere', 1, null]).length, 4);
     const outcome = await publisher.publish('', 'nowhere', null, body, 1);

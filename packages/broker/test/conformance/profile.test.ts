@@ -4,33 +4,11 @@
  * integers in application maps are kept exactly (BigInt), while a protocol
  * field above 2^53-1 is FRAME_ERROR. Hand-made header bytes over a raw socket.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestBroker, type TestBroker } from '../../../../test-support/broker.js';
-import { ForeignClient, T, hex } from './foreign-client.js';
+import { describe, expect, it } from 'vitest';
+import { closedWith, conformanceHarness } from './harness.js';
+import { T, hex } from './foreign-client.js';
 
-let tb: TestBroker;
-const clients: ForeignClient[] = [];
-
-beforeEach(async () => {
-  tb = await startTestBroker();
-});
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await tb.stop();
-});
-
-async function open(): Promise<ForeignClient> {
-  const c = await ForeignClient.open(tb.port);
-  clients.push(c);
-  return c;
-}
-
-async function closedWith(c: ForeignClient, code: number): Promise<void> {
-  const error = await c.next(T.ERROR);
-  expect([error.header[0], error.header[1]]).toEqual([0, code]);
-  expect((await c.next(T.CLOSE)).header[0]).toBe(code);
-  await c.closedBy();
-}
+const h = conformanceHarness();
 
 describe('map keys must be strings', () => {
   const cases: [string, string][] = [
@@ -41,14 +19,14 @@ describe('map keys must be strings', () => {
   ];
   for (const [label, bytes] of cases) {
     it(`${label} is FRAME_ERROR`, async () => {
-      const c = await open();
+      const c = await h.open();
       c.send(T.QUEUE_DECLARE, hex(bytes));
       await closedWith(c, 501);
     });
   }
 
   it('headers {7: "x"} in a PUBLISH is FRAME_ERROR', async () => {
-    const c = await open();
+    const c = await h.open();
     // PUBLISH [1, "", "q", 0, {headers: {7: "x"}}]
     c.send(T.PUBLISH, hex('95 01 a0 a1 71 00 81 a7 68 65 61 64 65 72 73 81 07 a1 78'), Buffer.from('b'));
     await closedWith(c, 501);
@@ -57,10 +35,10 @@ describe('map keys must be strings', () => {
 
 describe('strings must be valid UTF-8', () => {
   it('a queue name ff fe is FRAME_ERROR (it is not rewritten to U+FFFD)', async () => {
-    const c = await open();
+    const c = await h.open();
     c.send(T.QUEUE_DECLARE, hex('93 01 a2 ff fe 80'));
     await closedWith(c, 501);
-    const d = await open();
+    const d = await h.open();
     // The same bytes never named a queue: ff fd cannot collide with it either.
     const list = (await d.ok(T.QUEUE_LIST, [])) as Array<{ name: string }>;
     expect(list.map((q) => q.name).filter((n) => n.includes('\ufffd'))).toEqual([]);
@@ -69,7 +47,7 @@ describe('strings must be valid UTF-8', () => {
 
 describe('64-bit integers', () => {
   it('a header value of 2^53+1 comes back exactly, as a 64-bit integer', async () => {
-    const c = await open();
+    const c = await h.open();
     await c.ok(T.QUEUE_DECLARE, ['ints', {}]);
     // PUBLISH [1, "", "ints", 0, {headers: {n: uint64 2^53+1}}]
     c.send(T.PUBLISH, hex('95 01 a0 a4 69 6e 74 73 00 81 a7 68 65 61 64 65 72 73 81 a1 6e cf 00 20 00 00 00 00 00 01'), Buffer.from('b'));
@@ -80,7 +58,7 @@ describe('64-bit integers', () => {
   });
 
   it('a protocol field above 2^53-1 is FRAME_ERROR', async () => {
-    const c = await open();
+    const c = await h.open();
     // ACK [uint64 2^53, false]
     c.send(T.ACK, hex('92 cf 00 20 00 00 00 00 00 00 c2'));
     await closedWith(c, 501);

@@ -4,30 +4,15 @@
  * position (7.3), nil inside headers (3) and x-delay beside x-not-before
  * (9.8). Raw socket, hand-built frames.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestBroker, type TestBroker } from '../../../../test-support/broker.js';
-import { ForeignClient, T, hex } from './foreign-client.js';
+import { describe, expect, it } from 'vitest';
+import { conformanceHarness } from './harness.js';
+import { T, hex } from './foreign-client.js';
 
-let tb: TestBroker;
-const clients: ForeignClient[] = [];
-
-beforeEach(async () => {
-  tb = await startTestBroker();
-});
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  await tb.stop();
-});
-
-async function open(): Promise<ForeignClient> {
-  const c = await ForeignClient.open(tb.port);
-  clients.push(c);
-  return c;
-}
+const h = conformanceHarness();
 
 describe('close sequencing', () => {
   it('an ERROR id 0 that ends the connection is immediately followed by CLOSE', async () => {
-    const c = await open();
+    const c = await h.open();
     c.send(0x09, hex('90'));
     await c.closedBy();
     const types = c.frames.filter((f) => f.type !== T.HEARTBEAT).map((f) => f.type);
@@ -36,7 +21,7 @@ describe('close sequencing', () => {
   });
 
   it('a client CLOSE carrying an error code gets CLOSE_OK and nothing else', async () => {
-    const c = await open();
+    const c = await h.open();
     c.send(T.CLOSE, [503, 'COMMAND_INVALID', 'unexpected frame']);
     await c.closedBy();
     expect(c.frames.filter((f) => f.type !== T.HEARTBEAT).map((f) => f.type)).toEqual([T.CLOSE_OK]);
@@ -45,7 +30,7 @@ describe('close sequencing', () => {
 
 describe('EXCHANGE_DELETE ifUnused', () => {
   it('refuses while the exchange is the destination of a binding', async () => {
-    const c = await open();
+    const c = await h.open();
     await c.ok(T.EXCHANGE_DECLARE, ['src', 'fanout', {}]);
     await c.ok(T.EXCHANGE_DECLARE, ['dst', 'fanout', {}]);
     await c.ok(T.EXCHANGE_BIND, ['dst', 'src', '', null]);
@@ -56,7 +41,7 @@ describe('EXCHANGE_DELETE ifUnused', () => {
 
 describe('messages and headers', () => {
   it('a nacked message goes back to its original position; nil header values are kept', async () => {
-    const c = await open();
+    const c = await h.open();
     await c.ok(T.QUEUE_DECLARE, ['pos', {}]);
     await c.publish('', 'pos', { headers: { keep: null } }, Buffer.from('first'));
     await c.publish('', 'pos', null, Buffer.from('second'));
@@ -69,9 +54,9 @@ describe('messages and headers', () => {
   });
 
   it('x-delay stays beside the x-not-before the server adds', async () => {
-    const c = await open();
+    const c = await h.open();
     await c.ok(T.QUEUE_DECLARE, ['later', {}]);
-    const consumer = await open();
+    const consumer = await h.open();
     await consumer.ok(T.CONSUME, ['later', { noAck: true }]);
     await c.publish('', 'later', { headers: { 'x-delay': 1 } }, Buffer.from('d'));
     const headers = ((await consumer.next(T.DELIVER)).header[6] as { headers: Record<string, unknown> }).headers;
