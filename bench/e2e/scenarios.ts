@@ -446,13 +446,14 @@ export const SCENARIOS: Scenario[] = [
   {
     id: 'resources',
     alias: 'resources',
-    title: 'broker RSS: 1,000 idle connections; 1,000,000 queued transient 256 B messages',
+    title: 'broker RSS: 1,000 idle connections; 1,000,000 queued transient 256 B messages; 10,000,000 queued 16 B ones',
     metrics: [
       { key: 'idleRssMB', label: 'RSS with 1,000 idle connections', unit: 'MB', better: 'lower', headline: true },
       { key: 'idleKBPerConn', label: 'RSS growth per idle connection', unit: 'KB', better: 'lower', headline: true },
       { key: 'queuedRssMB', label: 'RSS with 1M queued 256 B msgs', unit: 'MB', better: 'lower', headline: true },
       { key: 'queuedGrowthMB', label: 'RSS growth for 1M queued msgs', unit: 'MB', better: 'lower', headline: true },
       { key: 'fillPerSec', label: 'publishing the 1M (no consumer)', unit: 'msg/s', better: 'higher', headline: false },
+      { key: 'queued16RssMB', label: 'RSS with 10M queued 16 B msgs', unit: 'MB', better: 'lower', headline: true },
     ],
     defaultCount: 1_000_000,
     quickCount: 100_000,
@@ -505,6 +506,24 @@ export const SCENARIOS: Scenario[] = [
         m.queuedGrowthMB = (after.rssBytes - before.rssBytes) / 1e6;
       }
       opts.log(`    ${ctx.system}: ${count} queued: RSS ${m.queuedRssMB?.toFixed(0)} MB`);
+      await dropTopology(ctx, [queue], []);
+      // Ten times as many 16 B messages: what the per-message overhead (not the bodies) costs.
+      const small = count * 10;
+      await ctx.admin.declareQueue(queue, false);
+      const smallProducer = (
+        await Child.start(`${ctx.system} producer`, 'worker.ts', [
+          JSON.stringify({ role: 'producer', system: ctx.system, url: ctx.url, exchange: '', routingKey: queue, bodySize: 16, persistent: false, confirm: false, window: WINDOW, rate: 0, timestamp: false }),
+        ])
+      ).child;
+      try {
+        await smallProducer.request({ type: 'phase', count: small }, 3_600_000);
+      } finally {
+        await smallProducer.stop();
+      }
+      await sleep(2000);
+      const smallAfter = await ctx.stats();
+      if (smallAfter) m.queued16RssMB = smallAfter.rssBytes / 1e6;
+      opts.log(`    ${ctx.system}: ${small} queued 16 B: RSS ${m.queued16RssMB?.toFixed(0)} MB`);
       await dropTopology(ctx, [queue], []);
       return m;
     },

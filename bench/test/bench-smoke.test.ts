@@ -4,11 +4,11 @@
  * scenario produced positive numbers. Not a performance test.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { removeDir, tempDir } from '../../test-support/temp-dir.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const scenarios: Record<string, string[]> = {
@@ -23,11 +23,11 @@ const scenarios: Record<string, string[]> = {
 describe('bench e2e harness (smoke)', () => {
   let dir: string | undefined;
   afterAll(async () => {
-    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+    if (dir !== undefined) await removeDir(dir);
   });
 
   it('runs scenarios 1 to 5 and the connection storm against Warren (4 with its relay floor) and writes positive numbers', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'warren-bench-smoke-'));
+    dir = await tempDir('warren-bench-smoke-');
     const out = join(dir, 'smoke.json');
     const args = ['--import', 'tsx', 'bench/e2e/run.ts', Object.keys(scenarios).join(','), '--count', '200', '--quick', '--no-rabbit', '--out', out];
     await new Promise<void>((resolve, reject) => {

@@ -5,7 +5,7 @@
  * services are then actually run as plain processes (broker with the compose
  * command and environment, health check, API, worker) against each other.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -137,7 +137,6 @@ describe('docker-compose.yml', () => {
     for (const [name, svc] of Object.entries(services)) {
       const s = asMap(svc, name);
       for (const key of Object.keys(s)) expect(SERVICE_KEYS.includes(key) || key.startsWith('x-'), `${name}.${key}`).toBe(true);
-      expect(s.build, `${name}.build`).toBe('.');
       asStrings(s.command, `${name}.command`);
       if (s.restart !== undefined) expect(s.restart).toMatch(/^(no|always|unless-stopped|on-failure(:\d+)?)$/);
       if (s.init !== undefined) expect(s.init).toMatch(/^(true|false)$/);
@@ -164,6 +163,26 @@ describe('docker-compose.yml', () => {
         if (h.retries !== undefined) expect(h.retries).toMatch(/^\d+$/);
       }
     }
+  });
+
+  it('builds one image, once: the broker builds and tags it, the others run it and never pull it', () => {
+    const image = asMap(services.broker, 'broker').image;
+    expect(asMap(services.broker, 'broker').build).toBe('.');
+    expect(image).toMatch(/^[a-z0-9._/-]+:[\w.-]+$/);
+    for (const name of ['api', 'worker']) {
+      const s = asMap(services[name], name);
+      expect(s.build, `${name}.build`).toBeUndefined();
+      expect(s.image, `${name}.image`).toBe(image);
+      expect(s.pull_policy, `${name}.pull_policy`).toBe('never');
+    }
+  });
+
+  it('gives the broker its user through the environment, never on a command line', () => {
+    const broker = asMap(services.broker, 'broker');
+    const env = environmentOf('broker');
+    expect(Object.keys(env)).toEqual(expect.arrayContaining(['WARREN_USER', 'WARREN_PASSWORD']));
+    expect(commandOf('broker').join(' ')).not.toMatch(/--user|--password|change-me|WARREN_PASSWORD/);
+    expect(JSON.stringify(broker.healthcheck)).not.toMatch(/change-me|PASSWORD/);
   });
 
   it('interpolates only ${VAR} / ${VAR:-default} forms', () => {
@@ -212,7 +231,8 @@ describe('docker-compose.yml', () => {
     try {
       const brokerEnv: Record<string, string> = { ...environmentOf('broker'), WARREN_DATA_DIR: dataDir, WARREN_PORT: '0', WARREN_HOST: '127.0.0.1', WARREN_LOG_LEVEL: 'warn' };
       const broker = startNode(commandOf('broker').slice(1), brokerEnv);
-      const listening = await broker.waitFor(/listening on /);
+      // JSON logs on stdout: the plain banner is on stderr.
+      const listening = await broker.waitForStderrLine(/listening on /);
       const port = /:(\d+)\s*$/.exec(listening)![1]!;
       const local = (url: string) => url.replace(/@(broker|127\.0\.0\.1):5680$/, `@127.0.0.1:${port}`);
 
@@ -259,38 +279,96 @@ describe('Dockerfile and .dockerignore', () => {
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));
   const rootPackage = JSON.parse(read('package.json')) as { workspaces: string[]; scripts: Record<string, string> };
+  /** The instructions of each stage, from its FROM. */
+  const stages = instructions.reduce<string[][]>((acc, l) => {
+    if (l.startsWith('FROM ')) acc.push([l]);
+    else acc.at(-1)!.push(l);
+    return acc;
+  }, []);
+  const build = stages[0]!;
+  const runtime = stages.at(-1)!;
+  const runs = (stage: string[]) => stage.filter((l) => l.startsWith('RUN ')).join('\n');
+  /** ENV lines of a stage as a map (`ENV A=1 B=2` forms). */
+  const envOf = (stage: string[]) =>
+    Object.fromEntries(stage.filter((l) => l.startsWith('ENV ')).flatMap((l) => [...l.slice(4).matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!])));
 
-  it('builds on node:20-slim with npm ci and the build script, and runs as a non-root user', () => {
-    expect(instructions[0]).toBe('FROM node:20-slim');
-    const runs = instructions.filter((l) => l.startsWith('RUN ')).join('\n');
-    expect(runs).toMatch(/\bnpm ci\b/);
-    expect(runs).toMatch(/\bnpm run build\b/);
+  it('builds in a build stage on node:20-slim (npm ci, the build script) and runs a second stage with production dependencies only', () => {
+    expect(stages).toHaveLength(2);
+    expect(build[0]).toBe('FROM node:20-slim AS build');
+    expect(runs(build)).toMatch(/\bnpm ci\b/);
+    expect(runs(build)).toMatch(/\bnpm run build\b/);
     expect(rootPackage.scripts.build).toBeDefined();
-    const user = instructions.filter((l) => l.startsWith('USER ')).at(-1);
-    expect(user).toBeDefined();
-    expect(user).not.toMatch(/^USER (root|0)(:|$)/);
+    expect(runtime[0]).toBe('FROM node:20-slim');
+    expect(runs(runtime)).toMatch(/\bnpm ci --omit=dev\b/);
+    expect(runs(runtime)).not.toMatch(/npm run build|tsc/);
+    // The compiled packages come from the build stage, not from a build in the runtime one.
+    for (const pkg of ['protocol', 'broker', 'client', 'cli']) {
+      expect(runtime, pkg).toContain(`COPY --from=build /app/packages/${pkg}/dist packages/${pkg}/dist`);
+    }
   });
 
-  it('copies every workspace manifest before npm ci, and only paths that exist', () => {
-    const ci = instructions.findIndex((l) => /^RUN .*\bnpm ci\b/.test(l));
-    const copiedBeforeCi = instructions.slice(0, ci).filter((l) => l.startsWith('COPY '));
-    for (const ws of rootPackage.workspaces) {
-      expect(copiedBeforeCi.some((l) => l.includes(`${ws}/package.json`)), `${ws}/package.json`).toBe(true);
+  it('keeps dev dependencies out of the runtime: what the examples run with (tsx) is a production dependency of theirs', () => {
+    const examples = JSON.parse(read('examples/package.json')) as { dependencies: Record<string, string> };
+    expect(rootPackage.workspaces).toContain('examples');
+    expect(Object.keys(examples.dependencies)).toContain('tsx');
+    for (const name of Object.keys(services)) {
+      const { tsx } = nodeCommand(commandOf(name), name);
+      if (tsx) expect(commandOf(name).join(' '), name).toMatch(/ examples\//);
     }
-    expect(copiedBeforeCi.some((l) => l.includes('package-lock.json'))).toBe(true);
-    for (const copy of instructions.filter((l) => l.startsWith('COPY '))) {
+  });
+
+  it('runs as a non-root user and refuses to start without a user of its own', () => {
+    const user = runtime.filter((l) => l.startsWith('USER ')).at(-1);
+    expect(user).toBeDefined();
+    expect(user).not.toMatch(/^USER (root|0)(:|$)/);
+    expect(envOf(runtime).WARREN_REQUIRE_USER).toBe('true');
+  });
+
+  it('copies every workspace manifest before each npm ci, and only paths that exist', () => {
+    for (const stage of stages) {
+      const ci = stage.findIndex((l) => /^RUN .*\bnpm ci\b/.test(l));
+      const copiedBeforeCi = stage.slice(0, ci).filter((l) => l.startsWith('COPY '));
+      for (const ws of rootPackage.workspaces) {
+        expect(copiedBeforeCi.some((l) => l.includes(`${ws}/package.json`)), `${stage[0]}: ${ws}/package.json`).toBe(true);
+      }
+      expect(copiedBeforeCi.some((l) => l.includes('package-lock.json'))).toBe(true);
+    }
+    for (const copy of instructions.filter((l) => l.startsWith('COPY ') && !l.startsWith('COPY --from='))) {
       const parts = copy.split(/\s+/).slice(1).filter((p) => !p.startsWith('--'));
       for (const source of parts.slice(0, -1)) expect(existsSync(join(repoRoot, source)), copy).toBe(true);
     }
   });
 
   it('runs the CLI that the build produces, with the data folder the compose volume mounts', () => {
-    const cmd = instructions.filter((l) => l.startsWith('CMD ')).at(-1)!;
+    const cmd = runtime.filter((l) => l.startsWith('CMD ')).at(-1)!;
     expect(JSON.parse(cmd.slice(4))).toEqual(['node', '--max-semi-space-size=64', CLI, 'server']);
-    expect(dockerfile).toMatch(/ENV WARREN_DATA_DIR=\/data/);
+    expect(envOf(runtime).WARREN_DATA_DIR).toBe('/data');
     expect(dockerfile).toMatch(/chown node:node \/data/);
     expect(asStrings(asMap(services.broker, 'broker').volumes, 'volumes')).toContain('warren-data:/data');
     expect(environmentOf('broker').WARREN_DATA_DIR).toBe('/data');
+  });
+
+  it('the image as `docker run` starts it: without a user it exits at once saying how to set one; with WARREN_USER and a password file it serves that user', async () => {
+    const cmd = JSON.parse(runtime.filter((l) => l.startsWith('CMD ')).at(-1)!.slice(4)) as string[];
+    const dataDir = await tempDir('warren-image-');
+    try {
+      const imageEnv = { ...envOf(runtime), WARREN_DATA_DIR: dataDir, WARREN_PORT: '0', WARREN_HOST: '127.0.0.1', WARREN_LOG_LEVEL: 'warn' };
+      const bare = await runNode(cmd.slice(1), imageEnv);
+      expect(bare.code, bare.describe()).toBe(2);
+      expect(bare.stderr).toMatch(/^warren: no user configured, and guest cannot log in from other hosts: set WARREN_USER and WARREN_PASSWORD \(or WARREN_PASSWORD_FILE\)/);
+
+      const secret = join(dataDir, 'password');
+      writeFileSync(secret, 's3cret\n');
+      const broker = startNode(cmd.slice(1), { ...imageEnv, WARREN_USER: 'app', WARREN_PASSWORD_FILE: secret });
+      const port = /:(\d+)\s*$/.exec(await broker.waitForStderrLine(/listening on /))![1]!;
+      const ok = await runNode([CLI, 'status'], { WARREN_URL: `warren://app:s3cret@127.0.0.1:${port}` });
+      expect(ok.code, ok.describe()).toBe(0);
+      const guest = await runNode([CLI, 'status'], { WARREN_URL: `warren://guest:guest@127.0.0.1:${port}` });
+      expect(guest.code).toBe(4);
+      expect(await broker.kill('SIGTERM')).toEqual({ code: 0, signal: null });
+    } finally {
+      await removeDir(dataDir);
+    }
   });
 
   it('keeps host node_modules and build output out of the build context', () => {

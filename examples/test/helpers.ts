@@ -107,6 +107,11 @@ export class Example {
     return this.waitUntil(() => (this.stderr.includes(text) ? true : undefined), `${JSON.stringify(text)} on stderr`);
   }
 
+  /** Resolves with the first stderr line matching `pattern` (past or future). */
+  waitForStderrLine(pattern: RegExp): Promise<string> {
+    return this.waitUntil(() => this.stderr.split('\n').find((l) => pattern.test(l)), `a stderr line matching ${String(pattern)}`);
+  }
+
   /** Resolves once `count` lines match `pattern`. */
   waitForCount(pattern: RegExp, count: number): Promise<string[]> {
     return this.waitUntil(() => {

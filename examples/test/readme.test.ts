@@ -49,21 +49,29 @@ function shellWords(line: string): string[] {
 describe('README.md', async () => {
   const { url } = await newBroker();
 
-  it('the five-minute tour runs as written', async () => {
+  it('the five-minute tour runs as written: `npx warren` at the root, exit codes as the comments say', async () => {
     const [cli] = shellBlocks(section('A five-minute tour'));
-    expect(cli![0]).toBe('alias warren="node $PWD/packages/cli/dist/bin.js"');
     const outputs: string[] = [];
-    for (const line of cli!.slice(1)) {
-      const [command, ...args] = shellWords(line);
-      expect(command, line).toBe('warren');
+    for (const line of cli!) {
+      const [npx, command, ...args] = shellWords(line);
+      expect([npx, command], line).toEqual(['npx', 'warren']);
+      // `npx warren` runs node_modules/.bin/warren (checked below); the built CLI directly is faster.
       const r = await runNode(['packages/cli/dist/bin.js', ...args], { WARREN_URL: url });
-      expect(r.code, `${line}\n${r.describe()}`).toBe(0);
-      outputs.push(r.output);
+      const expected = Number(/# exit (\d+)/.exec(line)?.[1] ?? 0);
+      expect(r.code, `${line}\n${r.describe()}`).toBe(expected);
+      outputs.push(expected === 0 ? r.output : r.stderr);
     }
-    const after = (verb: string) => outputs[cli!.slice(1).findIndex((l) => l.startsWith(`warren ${verb}`))]!;
+    const after = (verb: string) => outputs[cli!.findIndex((l) => l.startsWith(`npx warren ${verb}`))]!;
+    expect(after('publish --exchange shop --routing-key invoice.sent')).toMatch(/^warren: NO_ROUTE: nothing received the message/);
     expect(after('queue list')).toMatch(/^orders\s+1\s/m);
     expect(after('get orders')).toBe('{"id": 1}');
     expect(after('consume orders --count 3')).toBe('job\njob\njob');
+  });
+
+  it('`npx warren` runs the CLI at the repository root (no alias needed)', async () => {
+    const r = await runNode([join(repoRoot, 'node_modules', '.bin', 'warren'), '--version']);
+    expect(r.code, r.describe()).toBe(0);
+    expect(r.output.trim()).toBe((JSON.parse(readFileSync(join(repoRoot, 'packages', 'cli', 'package.json'), 'utf8')) as { version: string }).version);
   });
 
   it('names example scripts that exist', () => {

@@ -40,9 +40,11 @@ async function work(msg: Message): Promise<void> {
   msg.ack(); // only now does the broker forget the task
 }
 
+// Said before subscribing: tasks already queued arrive as soon as the consumer starts.
+console.log(`[${me}] Waiting for tasks. To exit press CTRL+C`);
 // prefetch 1: do not send this worker a new task until it acked the previous one,
 // so a long task does not hold back tasks that an idle worker could do.
-const consumer = await conn.consume(
+const consuming = conn.consume(
   QUEUE,
   (msg) => {
     inFlight = work(msg).finally(() => (inFlight = undefined));
@@ -50,16 +52,19 @@ const consumer = await conn.consume(
   },
   { prefetch: 1 },
 );
-console.log(`[${me}] Waiting for tasks. To exit press CTRL+C`);
 
 let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) process.exit(130);
   stopping = true;
-  await consumer.cancel(); // no new tasks...
+  // Said at once, so the first Ctrl+C is not met with silence while a long task runs.
+  console.log(`[${me}] Stopping${inFlight !== undefined ? ' after the current task (Ctrl+C again to quit now)' : ''}`);
+  await (await consuming).cancel(); // no new tasks...
   await inFlight; // ...but finish (and ack) the current one
   await conn.close();
   console.log(`[${me}] Stopped`);
 }
+// Installed before the first task can arrive, so a stop during it is never missed.
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
+await consuming;

@@ -10,10 +10,15 @@
  * most SCRYPT_CONCURRENCY threads, and identical checks in flight are run once:
  * a thousand clients reconnecting at once cost one scrypt, not a thousand, and
  * durable publishes keep their fsyncs moving meanwhile.
+ *
+ * Which checks may wait for a thread, and in which order, is the LoginGate's
+ * call (per source address): a flood of wrong passwords is refused early and
+ * waits behind addresses that do not keep failing.
  */
 import { createHmac, scrypt, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { DEFAULT_LOGIN_LIMITS, LoginGate, type LoginLimits } from './login-gate.js';
 
 export interface UserConfig {
   username: string;
@@ -71,29 +76,68 @@ export function readUsersFile(path: string): UserConfig[] {
     });
 }
 
-export type AuthResult = { ok: true } | { ok: false; reason: string };
+/**
+ * A refusal says only "refused" to the client (it must not learn whether the
+ * user exists or why); `logReason` is for the server's log. `shed`: refused
+ * for load or repeated failures before the password was checked, answered at
+ * once with RESOURCE_LIMIT instead of after the failure delay.
+ */
+export type AuthResult = { ok: true } | { ok: false; shed: boolean; reason: string; logReason: string };
 
-/** Runs at most `limit` tasks at once, the rest in arrival order. */
-class Limiter {
+/**
+ * Runs at most `limit` tasks at once. The next to start is the waiting one
+ * whose source ranks lowest (fewest recent failures), then whose source has
+ * the fewest running, then the oldest.
+ */
+class RankedLimiter {
   private running = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly runningBySource = new Map<string, number>();
+  private readonly waiting: { source: string; start: () => void }[] = [];
   peak = 0;
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly rank: (source: string) => number,
+  ) {}
 
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+  async run<T>(source: string, task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((start) => this.waiting.push({ source, start }));
     else this.running++;
     this.peak = Math.max(this.peak, this.running);
+    this.runningBySource.set(source, (this.runningBySource.get(source) ?? 0) + 1);
     try {
       return await task();
     } finally {
-      const next = this.waiting.shift();
+      const left = this.runningBySource.get(source)! - 1;
+      if (left === 0) this.runningBySource.delete(source);
+      else this.runningBySource.set(source, left);
+      const next = this.takeNext();
       if (next !== undefined) next();
       else this.running--;
     }
   }
+
+  /** Linear in the waiting tasks, which the LoginGate keeps few. */
+  private takeNext(): (() => void) | undefined {
+    let best = -1;
+    let bestRank = 0;
+    let bestRunning = 0;
+    for (let i = 0; i < this.waiting.length; i++) {
+      const source = this.waiting[i]!.source;
+      const rank = this.rank(source);
+      const running = this.runningBySource.get(source) ?? 0;
+      if (best < 0 || rank < bestRank || (rank === bestRank && running < bestRunning)) {
+        best = i;
+        bestRank = rank;
+        bestRunning = running;
+      }
+    }
+    return best < 0 ? undefined : this.waiting.splice(best, 1)[0]!.start;
+  }
 }
+
+/** A check's outcome: the password matched or not, or it was refused before being checked. */
+type CheckOutcome = boolean | { shed: string };
 
 export class UserStore {
   private readonly users = new Map<string, string>();
@@ -102,21 +146,40 @@ export class UserStore {
   /** username -> HMAC of the password last verified for it with scrypt. */
   private readonly verified = new Map<string, Buffer>();
   /** Checks running or queued, by username and HMAC: the same check asked again joins it. */
-  private readonly inFlight = new Map<string, Promise<boolean>>();
-  private readonly limiter = new Limiter(SCRYPT_CONCURRENCY);
+  private readonly inFlight = new Map<string, Promise<CheckOutcome>>();
+  readonly gate: LoginGate;
+  private readonly limiter: RankedLimiter;
   /** scrypt checks started since creation (for tests and diagnostics). */
   scryptChecks = 0;
 
   /** guest may log in only from loopback unless allowGuestRemote. */
-  constructor(private readonly allowGuestRemote: boolean) {}
+  constructor(
+    private readonly allowGuestRemote: boolean,
+    limits: LoginLimits = DEFAULT_LOGIN_LIMITS,
+    now: () => number = Date.now,
+    /** The password check itself (scrypt); tests pass one they can hold back. */
+    private readonly verify: (password: string, encoded: string) => Promise<boolean> = verifyPassword,
+  ) {
+    this.gate = new LoginGate(limits, now);
+    this.limiter = new RankedLimiter(SCRYPT_CONCURRENCY, (address) => this.gate.recentFailures(address));
+  }
 
   /** Most scrypt checks that ran at the same time. */
   get peakConcurrentChecks(): number {
     return this.limiter.peak;
   }
 
-  static async create(users: UserConfig[], opts: { defaultGuest: boolean; allowGuestRemote: boolean }): Promise<UserStore> {
-    const store = new UserStore(opts.allowGuestRemote);
+  static async create(
+    users: UserConfig[],
+    opts: {
+      defaultGuest: boolean;
+      allowGuestRemote: boolean;
+      loginLimits?: Partial<LoginLimits>;
+      now?: () => number;
+      verify?: (password: string, encoded: string) => Promise<boolean>;
+    },
+  ): Promise<UserStore> {
+    const store = new UserStore(opts.allowGuestRemote, { ...DEFAULT_LOGIN_LIMITS, ...opts.loginLimits }, opts.now, opts.verify);
     if (opts.defaultGuest) store.users.set('guest', await hashPassword('guest'));
     for (const user of users) {
       const hash = user.passwordHash ?? (user.password !== undefined ? await hashPassword(user.password) : undefined);
@@ -127,33 +190,50 @@ export class UserStore {
   }
 
   async authenticate(username: string, password: string, remoteAddress: string | undefined): Promise<AuthResult> {
+    const address = remoteAddress ?? 'unknown';
+    const may = this.gate.mayTry(address);
+    if (!may.ok) return { ok: false, shed: true, reason: may.reason, logReason: may.reason };
     const hash = this.users.get(username);
-    const ok = await this.check(username, password, hash);
-    if (hash === undefined || !ok) return { ok: false, reason: `login refused for user '${username}'` };
-    if (username === 'guest' && !this.allowGuestRemote && !isLoopback(remoteAddress)) {
-      return { ok: false, reason: `user 'guest' may only connect from loopback` };
+    const outcome = await this.check(username, password, hash, address);
+    if (typeof outcome === 'object') return { ok: false, shed: true, reason: outcome.shed, logReason: outcome.shed };
+    let logReason: string | null = null;
+    if (hash === undefined) logReason = 'unknown user';
+    else if (!outcome) logReason = 'wrong password';
+    else if (username === 'guest' && !this.allowGuestRemote && !isLoopback(remoteAddress)) {
+      // The password was right, but saying so would help a guesser: the client sees the usual refusal.
+      logReason = `user 'guest' may only connect from loopback`;
     }
-    return { ok: true };
+    if (logReason === null) return { ok: true };
+    this.gate.failed(address);
+    return { ok: false, shed: false, reason: `login refused for user '${username}'`, logReason };
   }
 
-  private check(username: string, password: string, hash: string | undefined): Promise<boolean> {
+  private check(username: string, password: string, hash: string | undefined, address: string): Promise<CheckOutcome> {
     const mac = createHmac('sha256', this.macKey).update(password).digest();
     const known = this.verified.get(username);
     if (hash !== undefined && known !== undefined && timingSafeEqual(mac, known)) return Promise.resolve(true);
     const key = `${username}\0${mac.toString('base64')}`;
     let pending = this.inFlight.get(key);
     if (pending === undefined) {
+      const slot = this.gate.reserve(address);
+      if (!slot.ok) return Promise.resolve({ shed: slot.reason });
       pending = this.limiter
-        .run(() => {
+        .run(address, (): Promise<CheckOutcome> => {
+          // Locked out while it waited: refuse without spending scrypt on it.
+          const may = this.gate.mayTry(address);
+          if (!may.ok) return Promise.resolve({ shed: may.reason });
           this.scryptChecks++;
           // Hash even for unknown users so timing does not reveal which names exist.
-          return verifyPassword(password, hash ?? DUMMY_HASH);
+          return this.verify(password, hash ?? DUMMY_HASH);
         })
         .then((ok) => {
-          if (ok && hash !== undefined) this.verified.set(username, mac);
+          if (ok === true && hash !== undefined) this.verified.set(username, mac);
           return ok;
         })
-        .finally(() => this.inFlight.delete(key));
+        .finally(() => {
+          this.inFlight.delete(key);
+          this.gate.release(address);
+        });
       this.inFlight.set(key, pending);
     }
     return pending;

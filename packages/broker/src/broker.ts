@@ -10,11 +10,14 @@
  *   admission.ts       refs, persistence, body memory; settled() releases them
  *   dead-letter.ts     x-death copies republished through admission
  *   memory.ts          the memory budget and the alarms that block publishers
+ *   memory-monitor.ts  samples the process's RSS for the memory alarm
+ *   queue-spill.ts     the paged-out tail of a long queue
  *   topology.ts        saving the topology, exclusive and auto-deleted queues
  *   message-recovery   queues refilled from the store at start
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { ErrorCodes, FrameWriter, WarrenError } from '@warren/protocol';
 import { errors } from './errors.js';
@@ -22,7 +25,9 @@ import { createLogger, type Logger } from './logger.js';
 import { UserStore, readUsersFile } from './auth.js';
 import { VirtualHost } from './vhost.js';
 import { Connection } from './connection.js';
-import type { QueueHost } from './queue.js';
+import type { PagingConfig, QueueHost } from './queue.js';
+import { QueueSpill } from './queue-spill.js';
+import { MemoryMonitor } from './memory-monitor.js';
 import type { BrokerContext } from './context.js';
 import type { Session } from './session.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
@@ -58,8 +63,18 @@ export class Broker implements BrokerContext {
   private diskMonitor: DiskMonitor | null = null;
   private server: Server | null = null;
   private readonly connections = new Set<Connection>();
+  private memoryMonitor: MemoryMonitor | null = null;
+  /** Where queues page out their tails; null for an in-memory broker or pagingWindow 0. */
+  paging: PagingConfig | null = null;
   private closing: Promise<void> | null = null;
   private fatalError: Error | null = null;
+  private markStopped!: (err: Error | null) => void;
+  /**
+   * Resolves once the broker has stopped, whoever stopped it: with the storage
+   * error that made it stop itself, or null after close(). A process that runs
+   * a broker exits from here, so a fatal error can never end in exit code 0.
+   */
+  readonly stopped = new Promise<Error | null>((resolve) => (this.markStopped = resolve));
 
   constructor(options: BrokerOptions) {
     this.options = resolveOptions(options);
@@ -68,8 +83,16 @@ export class Broker implements BrokerContext {
       for (const c of this.connections) c.setBlocked(reason);
     });
     this.admission = new Admission(this, this.memory);
-    // What queues call back for: message lifecycle (admission), dead-lettering, auto-delete.
+    // What queues call back for: message lifecycle (admission), dead-lettering, auto-delete, paging.
+    const broker = this;
     const queueHost: QueueHost = {
+      get paging() {
+        return broker.paging;
+      },
+      pagedOut: (m) => this.admission.release(m),
+      pagedIn: (m) => {
+        if (m.body !== null) this.memory.reloaded(m.bodySize);
+      },
       settled: (queue, qm) => this.admission.settled(queue, qm),
       delivering: (queue, qm) => this.admission.delivering(queue, qm),
       loadBodies: (messages) => this.admission.loadBodies(messages),
@@ -110,6 +133,8 @@ export class Broker implements BrokerContext {
     const users = [...o.users, ...(o.usersFile !== undefined ? readUsersFile(o.usersFile) : [])];
     this.users = await UserStore.create(users, { defaultGuest: o.defaultGuest, allowGuestRemote: o.allowGuestRemote });
     if (!o.inMemory) await this.openStorage();
+    this.memoryMonitor = new MemoryMonitor(o.memoryHighWatermark, (alarm, sample) => this.memory.setMemoryAlarm(alarm, sample), o.memorySampler);
+    this.memoryMonitor.start();
     await this.listen();
     this.logger.info(
       { port: this.port, host: o.host, dataDir: o.inMemory ? null : o.dataDir, sync: o.sync, version },
@@ -121,6 +146,12 @@ export class Broker implements BrokerContext {
     const o = this.options;
     await mkdir(o.dataDir, { recursive: true });
     this.lock = await DataLock.acquire(o.dataDir);
+    if (o.pagingWindow > 0) {
+      // Paged-out messages do not outlive the process: durable ones are recovered from the message store.
+      const dir = join(o.dataDir, 'spill');
+      QueueSpill.resetDir(dir);
+      this.paging = { dir, window: o.pagingWindow };
+    }
     this.topologyStore = await TopologyStore.open(o.dataDir, { sync: o.sync });
     this.vhost.restore(this.topologyStore.load());
     this.store = await MessageStore.open({
@@ -218,12 +249,14 @@ export class Broker implements BrokerContext {
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await closed;
     this.diskMonitor?.stop();
+    this.memoryMonitor?.stop();
     await this.store?.close();
     await this.lock?.release();
     this.logger.info('warren stopped');
+    this.markStopped(this.fatalError);
   }
 
-  /** Resolves when the broker stopped because storage failed (never otherwise). */
+  /** The storage error that stopped the broker, or null. */
   get fatal(): Error | null {
     return this.fatalError;
   }

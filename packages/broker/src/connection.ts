@@ -80,6 +80,9 @@ export class Connection implements DeliverySink, Session {
   private isPublisher = false;
   username = '';
   readonly remoteAddress: string;
+  private openedAt = 0;
+  /** 'debug' for the CLI's short-lived management connections, else 'info'. */
+  private logLevel: 'info' | 'debug' = 'info';
   readonly connectedAt = Date.now();
   clientProperties: Record<string, unknown> = {};
   published = 0;
@@ -168,7 +171,10 @@ export class Connection implements DeliverySink, Session {
     }
     const result = await this.ctx.users.authenticate(open.credentials.username, open.credentials.password, this.fs.socket.remoteAddress);
     if (this.state !== State.Authenticating) return;
-    if (!result.ok) return this.refuse(result.reason, open.credentials.username);
+    if (!result.ok) {
+      if (result.shed) return this.shed(result.reason, open.credentials.username);
+      return this.refuse(result.reason, open.credentials.username, result.logReason);
+    }
     clearTimeout(this.handshakeTimer);
     this.username = open.credentials.username;
     this.clientProperties = open.properties;
@@ -181,17 +187,26 @@ export class Connection implements DeliverySink, Session {
     this.frameMax = frameMax;
     this.writer.frameLimit = frameMax;
     this.fs.startHeartbeat(this.heartbeatMs);
-    logger.info(
+    // The CLI's one-shot calls (health checks every few seconds) log at debug; services at info.
+    this.openedAt = Date.now();
+    this.logLevel = typeof open.properties['name'] === 'string' && open.properties['name'].startsWith('warren-cli ') ? 'debug' : 'info';
+    logger[this.logLevel](
       { conn: this.id, user: this.username, remote: this.remoteAddress, client: open.properties['name'] ?? null },
       'connection opened',
     );
     if (this.ctx.publishBlockReason !== null) this.setBlocked(this.ctx.publishBlockReason);
   }
 
-  private refuse(reason: string, username?: string): void {
-    this.ctx.logger.warn({ conn: this.id, user: username ?? null, remote: this.remoteAddress, reason }, 'authentication failed');
-    // A short delay makes password guessing slow.
+  /** Wrong credentials: the client learns only that it was refused, and only after a delay that slows guessing. */
+  private refuse(reason: string, username?: string, logReason = reason): void {
+    this.ctx.logger.warn({ conn: this.id, user: username ?? null, remote: this.remoteAddress, reason: logReason }, 'authentication failed');
     setTimeout(() => this.fail(errors.accessRefused(reason)), this.ctx.options.authFailureDelayMs).unref();
+  }
+
+  /** Too many logins pending, or too many failures from this address: refused at once, before any password check. */
+  private shed(reason: string, username: string): void {
+    this.ctx.logger.warn({ conn: this.id, user: username, remote: this.remoteAddress, reason }, 'login refused for load');
+    this.fail(errors.resourceLimit(reason));
   }
 
   // -- requests --------------------------------------------------------------
@@ -413,6 +428,9 @@ export class Connection implements DeliverySink, Session {
     this.deliveries.returnAll();
     this.ctx.connectionClosed(this);
     this.deliveries.drainReturned();
-    if (wasOpen) this.ctx.logger.info({ conn: this.id, user: this.username, remote: this.remoteAddress }, 'connection closed');
+    if (wasOpen) {
+      const durationMs = Date.now() - this.openedAt;
+      this.ctx.logger[this.logLevel]({ conn: this.id, user: this.username, remote: this.remoteAddress, durationMs }, 'connection closed');
+    }
   }
 }

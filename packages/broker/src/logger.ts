@@ -10,7 +10,8 @@ export function createLogger(level: LevelWithSilent = 'info', pretty = false): L
   if (pretty) {
     return pino({
       level,
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
+      // One line per event; colours only where pino-pretty sees a colour terminal (and no NO_COLOR).
+      transport: { target: 'pino-pretty', options: { singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
     });
   }
   return pino({ level, base: { service: 'warren' } });

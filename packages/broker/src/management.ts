@@ -17,6 +17,7 @@ export function queueList(vhost: VirtualHost): unknown[] {
     arguments: q.options.arguments,
     messages: q.messageCount,
     unacked: q.unackedCount,
+    delayed: q.delayedCount,
     consumers: q.consumerCount,
   }));
 }

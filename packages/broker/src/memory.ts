@@ -2,14 +2,16 @@
  * The memory budget and the alarms that block publishers.
  *
  * Message bodies held in RAM are counted here (`bodyBytes`). Past the budget,
- * durable bodies are evicted to disk once stored (see admission.ts); past the
- * high watermark, the memory alarm stops reading publishers' sockets until the
- * count falls below 80 % of it. The disk alarm (free space under the limit,
+ * durable bodies are evicted to disk once stored (see admission.ts). The memory
+ * alarm is not on that count but on what the process really uses (RSS, see
+ * memory-monitor.ts): above the high watermark it stops reading publishers'
+ * sockets until memory falls. The disk alarm (free space under the limit,
  * reported by DiskMonitor) blocks them the same way. Consumers are never
  * blocked: they are how memory comes back.
  */
 import type { Logger } from './logger.js';
 import type { ResolvedOptions } from './options.js';
+import type { MemorySample } from './memory-monitor.js';
 
 export class MemoryBudget {
   /** Bytes of message bodies held in RAM by queues. */
@@ -27,7 +29,7 @@ export class MemoryBudget {
   /** Why publishers are blocked right now, or null. */
   get blockReason(): string | null {
     if (this.diskAlarm) return `disk alarm: free space under ${this.options.dataDir} is below ${this.options.diskFreeLimit} bytes`;
-    if (this.memoryAlarm) return `memory alarm: message bodies in memory exceed ${this.options.memoryHighWatermark} bytes`;
+    if (this.memoryAlarm) return `memory alarm: the broker's memory (RSS) is above its limit of ${this.options.memoryHighWatermark} bytes`;
     return null;
   }
 
@@ -39,26 +41,23 @@ export class MemoryBudget {
   /** A newly published body now held in RAM. */
   add(bytes: number): void {
     this.bodyBytes += bytes;
-    if (!this.memoryAlarm && this.bodyBytes > this.options.memoryHighWatermark) {
-      this.memoryAlarm = true;
-      this.logger.warn({ bodyBytes: this.bodyBytes }, 'memory alarm set: blocking publishers');
-      this.onBlockedChange(this.blockReason);
-    }
   }
 
-  /** A body read back from disk for delivery (never raises the alarm: it is on its way out). */
+  /** A body read back from disk (for delivery, or paged back in). */
   reloaded(bytes: number): void {
     this.bodyBytes += bytes;
   }
 
-  /** A body left RAM (delivered and settled, dropped, or evicted to disk). */
+  /** A body left RAM (delivered and settled, dropped, evicted or paged out to disk). */
   release(bytes: number): void {
     this.bodyBytes -= bytes;
-    if (this.memoryAlarm && this.bodyBytes < this.options.memoryHighWatermark * 0.8) {
-      this.memoryAlarm = false;
-      this.logger.warn({ bodyBytes: this.bodyBytes }, 'memory alarm cleared');
-      this.onBlockedChange(this.blockReason);
-    }
+  }
+
+  /** The memory monitor's verdict on the process's memory. */
+  setMemoryAlarm(alarm: boolean, sample: MemorySample): void {
+    this.memoryAlarm = alarm;
+    this.logger.warn({ ...sample, bodyBytes: this.bodyBytes, limit: this.options.memoryHighWatermark }, alarm ? 'memory alarm set: blocking publishers' : 'memory alarm cleared');
+    this.onBlockedChange(this.blockReason);
   }
 
   /** The disk monitor's verdict. */

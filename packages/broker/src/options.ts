@@ -1,10 +1,10 @@
-import { totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_FRAME_MAX, checkFrameMax } from '@warren/protocol';
 import type { LevelWithSilent } from 'pino';
 import type { Logger } from './logger.js';
 import type { UserConfig } from './auth.js';
 import type { StoreHooks, SyncMode } from './storage/index.js';
+import { defaultMemoryLimit, type MemorySampler } from './memory-monitor.js';
 
 export const DEFAULT_PORT = 5680;
 
@@ -43,10 +43,18 @@ export interface BrokerOptions {
   /** Bytes of durable message bodies cached in RAM; beyond it they are read back from disk when delivered. Default 256 MiB. */
   memoryBudget?: number;
   /**
-   * Above this many bytes of message bodies in RAM (transient bodies cannot be paged out) publishers
-   * are blocked until consumers catch up. Default 40% of RAM, as RabbitMQ's vm_memory_high_watermark.
+   * Above this resident set size (RSS: everything the process holds in RAM) publishers are blocked
+   * until memory falls. Default 40% of RAM (or of the container's limit), as RabbitMQ's vm_memory_high_watermark.
    */
   memoryHighWatermark?: number;
+  /**
+   * Ready messages a queue keeps in RAM; the ones behind them are paged out to a spill file under
+   * dataDir and read back as the queue drains. Default 2048; 0 keeps everything in RAM. In-memory
+   * brokers and priority queues do not page.
+   */
+  pagingWindow?: number;
+  /** @internal Memory sampler (tests drive the memory alarm with it). */
+  memorySampler?: MemorySampler;
   /** Publishers are blocked when free disk space under dataDir falls below this. Default 50 MiB. */
   diskFreeLimit?: number;
   /** How often free disk space is checked. Default 5000 ms. */
@@ -57,7 +65,8 @@ export interface BrokerOptions {
   storeHooks?: StoreHooks;
 }
 
-export type ResolvedOptions = Required<Omit<BrokerOptions, 'logger' | 'usersFile' | 'users' | 'defaultGuest' | 'segmentSize' | 'storeHooks'>> & {
+export type ResolvedOptions = Required<Omit<BrokerOptions, 'logger' | 'usersFile' | 'users' | 'defaultGuest' | 'segmentSize' | 'storeHooks' | 'memorySampler'>> & {
+  memorySampler: MemorySampler | undefined;
   segmentSize: number | undefined;
   storeHooks: StoreHooks | undefined;
   usersFile: string | undefined;
@@ -87,7 +96,9 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     authFailureDelayMs: o.authFailureDelayMs ?? 1000,
     maxConnections: o.maxConnections ?? 10_000,
     memoryBudget,
-    memoryHighWatermark: o.memoryHighWatermark ?? Math.max(2 * memoryBudget, Math.floor(totalmem() * 0.4)),
+    memoryHighWatermark: o.memoryHighWatermark ?? defaultMemoryLimit(),
+    pagingWindow: o.pagingWindow ?? 2048,
+    memorySampler: o.memorySampler,
     diskFreeLimit: o.diskFreeLimit ?? 50 * 1024 * 1024,
     diskCheckIntervalMs: o.diskCheckIntervalMs ?? 5000,
     segmentSize: o.segmentSize,

@@ -8,6 +8,7 @@
 import type { Arguments, WarrenError } from '@warren/protocol';
 import { errors } from './errors.js';
 import { MessageList } from './message-list.js';
+import { QueueSpill, type SpilledMessage } from './queue-spill.js';
 import { MinHeap } from './heap.js';
 import { parseQueuePolicy, type QueuePolicy } from './queue-policy.js';
 import type { Message, QueuedMessage } from './message.js';
@@ -56,7 +57,22 @@ export interface QueueHost {
   autoDelete(queue: Queue, reason: string): void;
   /** A message no consumer's frameMax can carry is being dead-lettered: say so in the log. */
   tooLarge(queue: Queue, qm: QueuedMessage, frameMax: number): void;
+  /** Where queues page out their tails, and how many ready messages each keeps in RAM; null: no paging. */
+  readonly paging: PagingConfig | null;
+  /** This queue paged a message out: its reference in RAM is gone (the store still holds it for this queue). */
+  pagedOut(message: Message): void;
+  /** A message read back from the spill file: count its body in RAM. */
+  pagedIn(message: Message): void;
 }
+
+export interface PagingConfig {
+  /** Folder of the spill files (emptied at start). */
+  dir: string;
+  /** Ready messages a queue keeps in RAM; the ones behind them wait in its spill file. */
+  window: number;
+}
+
+let spillFiles = 0;
 
 export interface QueueOptions {
   durable: boolean;
@@ -98,6 +114,9 @@ export class Queue {
   private delayTimerAt = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private lastUsed = Date.now();
+  /** The paged-out tail (messages behind the first `paging.window`), or null when this queue does not page. */
+  private readonly spill: QueueSpill | null;
+  private readonly window: number;
 
   constructor(
     readonly name: string,
@@ -109,15 +128,24 @@ export class Queue {
     this.policy = parseQueuePolicy(options.arguments);
     this.list = new MessageList(this.policy.maxPriority);
     if (this.policy.expires !== null) this.armIdleTimer();
+    // Priority queues keep everything in RAM: a spill file holds one arrival order.
+    const paging = host.paging;
+    this.spill = paging !== null && this.policy.maxPriority === 0 ? new QueueSpill(paging.dir, `q${++spillFiles}`) : null;
+    this.window = paging?.window ?? 0;
   }
 
   get durable(): boolean {
     return this.options.durable;
   }
 
-  /** Ready messages (delayed ones not included). */
+  /** Ready messages, paged out ones included (delayed ones not included). */
   get messageCount(): number {
-    return this.list.length;
+    return this.list.length + (this.spill?.length ?? 0);
+  }
+
+  /** Ready messages paged out to the spill file. */
+  get pagedCount(): number {
+    return this.spill?.length ?? 0;
   }
 
   get delayedCount(): number {
@@ -145,8 +173,8 @@ export class Queue {
   private wouldOverflow(extraBytes: number): boolean {
     const p = this.policy;
     return (
-      (p.maxLength !== null && this.list.length + 1 > p.maxLength) ||
-      (p.maxLengthBytes !== null && this.list.bytes + extraBytes > p.maxLengthBytes)
+      (p.maxLength !== null && this.messageCount + 1 > p.maxLength) ||
+      (p.maxLengthBytes !== null && this.list.bytes + (this.spill?.bytes ?? 0) + extraBytes > p.maxLengthBytes)
     );
   }
 
@@ -175,8 +203,9 @@ export class Queue {
       return;
     }
     if (this.policy.overflow === 'drop-head') {
-      while (this.list.length > 0 && this.wouldOverflow(qm.message.bodySize)) {
-        this.host.deadLetter(this, this.list.shift()!, 'maxlen');
+      while (this.wouldOverflow(qm.message.bodySize) && (this.list.length > 0 || this.pageIn() > 0)) {
+        const head = this.list.shift();
+        if (head !== undefined) this.host.deadLetter(this, head, 'maxlen');
       }
       if (this.wouldOverflow(qm.message.bodySize)) {
         // A limit of 0 (or a body larger than the byte limit) keeps nothing.
@@ -184,13 +213,83 @@ export class Queue {
         return;
       }
     }
+    if (ttl > 0) qm.expiresAt = Date.now() + ttl;
+    const spill = this.spill;
+    // Queues with x-message-ttl do not page: their messages must expire on time, wherever they sit. (A message
+    // with its own expiration that is paged out expires when it is read back, as RabbitMQ's do at the head.)
+    if (spill !== null && this.policy.messageTtl === null && (spill.length > 0 || this.list.length >= this.window)) {
+      this.pageOut(spill, qm);
+      return;
+    }
     if (ttl > 0) {
-      qm.expiresAt = Date.now() + ttl;
       this.expiries.push(qm.expiresAt, qm);
       this.armExpiryTimer();
     }
     this.list.push(qm);
     this.drain();
+  }
+
+  // -- paging ----------------------------------------------------------------
+
+  /**
+   * Appends a ready message to the spill file and drops it from RAM. A durable
+   * message already in the store is written without its body (read back from
+   * the store when delivered).
+   */
+  private pageOut(spill: QueueSpill, qm: QueuedMessage): void {
+    const m = qm.message;
+    const inStore = m.durable && m.storeId !== 0 && this.durable;
+    spill.append({
+      exchange: m.exchange,
+      routingKey: m.routingKey,
+      properties: m.properties,
+      body: inStore ? null : m.body,
+      bodySize: m.bodySize,
+      storeId: this.durable ? m.storeId : 0,
+      durable: inStore,
+      evictable: m.evictable,
+      seq: qm.seq,
+      deliveryCount: qm.deliveryCount,
+      expiresAt: qm.expiresAt,
+    });
+    this.host.pagedOut(m);
+  }
+
+  /** Reads paged-out messages back until the window is full; returns how many came back (expired ones included). */
+  private pageIn(): number {
+    const spill = this.spill;
+    if (spill === null || spill.length === 0) return 0;
+    const batch = spill.take(Math.max(1, this.window - this.list.length));
+    const now = Date.now();
+    for (const r of batch) {
+      const qm = this.fromSpill(r);
+      if (qm.expiresAt !== 0) {
+        if (qm.expiresAt <= now) {
+          this.host.deadLetter(this, qm, 'expired');
+          continue;
+        }
+        this.expiries.push(qm.expiresAt, qm);
+      }
+      this.list.push(qm);
+    }
+    this.armExpiryTimer();
+    return batch.length;
+  }
+
+  private fromSpill(r: SpilledMessage): QueuedMessage {
+    const message: Message = {
+      exchange: r.exchange,
+      routingKey: r.routingKey,
+      properties: r.properties,
+      body: r.body,
+      bodySize: r.bodySize,
+      storeId: r.storeId,
+      refs: 1,
+      durable: r.durable,
+      evictable: r.evictable,
+    };
+    this.host.pagedIn(message);
+    return { message, seq: r.seq, deliveryCount: r.deliveryCount, ready: false, expiresAt: r.expiresAt };
   }
 
   /** The effective TTL in ms: the smaller of the queue's and the message's, -1 for none. */
@@ -262,6 +361,7 @@ export class Queue {
     this.draining = true;
     try {
       for (;;) {
+        if (this.spill !== null && this.list.length <= this.window >> 1 && this.spill.length > 0) this.pageIn();
         const head = this.list.peek();
         if (head === undefined) return;
         if (head.message.body === null) {
@@ -341,6 +441,7 @@ export class Queue {
   async get(noAck: boolean, deliver: (qm: QueuedMessage) => boolean, frameMax = 0): Promise<boolean> {
     this.touch();
     for (;;) {
+      if (this.list.length === 0) this.pageIn();
       const head = this.list.peek();
       if (head === undefined) return false;
       if (head.message.body === null) await this.host.loadBodies([head.message]);
@@ -478,8 +579,16 @@ export class Queue {
 
   /** Drops every ready (and delayed) message; returns how many were ready. */
   purge(): number {
-    const count = this.list.length;
+    const count = this.messageCount;
     for (const qm of this.list.drain()) this.host.settled(this, qm);
+    const spill = this.spill;
+    if (spill !== null && spill.length > 0) {
+      // Stored messages must be settled one by one; the rest just go with the files.
+      if (this.durable && !this.deleted) {
+        while (spill.length > 0) for (const r of spill.take(4096)) this.host.settled(this, this.fromSpill(r));
+      }
+      spill.clear();
+    }
     for (let qm = this.delayed.pop(); qm !== undefined; qm = this.delayed.pop()) this.host.settled(this, qm);
     this.expiries.clear();
     return count;
@@ -499,7 +608,7 @@ export class Queue {
     return count;
   }
 
-  /** Ready messages in delivery order (management and tests). */
+  /** Ready messages in RAM in delivery order (management and tests); paged-out ones are not listed. */
   readyMessages(): IterableIterator<QueuedMessage> {
     return this.list.iterate();
   }

@@ -5,10 +5,17 @@
  * from a broker that is down.
  */
 import { Command, Option } from 'commander';
-import { connect, parseUrl, WarrenError, type Connection, type ConnectOptions } from '@warren/client';
+import { connect, NotWarrenBrokerError, parseUrl, WarrenError, type Connection, type ConnectOptions } from '@warren/client';
 import { UnavailableError, UsageError } from './output.js';
 
 export const DEFAULT_URL = 'warren://guest:guest@127.0.0.1:5680';
+
+/**
+ * Handshake deadline of a CLI call. A broker answers OPEN in milliseconds (a
+ * refused login after about a second); a peer silent for this long is most
+ * likely not a broker, and a command should not hang on it.
+ */
+export const CONNECT_TIMEOUT_MS = 5000;
 
 export interface ConnectionOptions {
   url: string;
@@ -47,10 +54,14 @@ export async function open(opts: ConnectionOptions, verb: string): Promise<Conne
   try {
     // A one-shot command must fail (exit 3) when the link drops, not wait for
     // the broker to come back: no automatic reconnection (clients that have it).
-    const options: ConnectOptions & { reconnect?: unknown } = { url: opts.url, name: `warren-cli ${verb}`, reconnect: false };
+    const options: ConnectOptions & { reconnect?: unknown } = { url: opts.url, name: `warren-cli ${verb}`, reconnect: false, timeoutMs: CONNECT_TIMEOUT_MS };
     return await connect(options);
   } catch (err) {
     if (err instanceof WarrenError && err.name === 'ACCESS_REFUSED') throw err;
+    if (err instanceof NotWarrenBrokerError) {
+      throw new UnavailableError('NOT_A_BROKER', `not a Warren broker at ${host}:${port} (check --url or WARREN_URL): it answered with something else`);
+    }
+    if (err instanceof WarrenError && err.name === 'TIMEOUT') throw new UnavailableError('TIMEOUT', err.message);
     const cause = (err as { cause?: unknown }).cause as NodeJS.ErrnoException | undefined;
     const code = cause?.code ?? (err instanceof WarrenError ? err.name : 'UNAVAILABLE');
     const why = cause?.message ?? (err as Error).message;

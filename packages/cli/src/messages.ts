@@ -5,10 +5,10 @@ import { isUtf8 } from 'node:buffer';
 import type { Message } from '@warren/client';
 
 /**
- * --ack modes:
+ * --ack modes of `consume` (`get` offers auto and none only):
  * - auto: acknowledge each message once it has been written to stdout (at-least-once).
  * - manual: never acknowledge: the messages stay unacked while warren runs and go back
- *   to the queue (marked redelivered) when it exits; a way to look without removing.
+ *   to the queue when it exits, marked redelivered, each delivery counted (x-delivery-limit).
  * - none: the broker counts a message as acknowledged when it sends it (no-ack; at-most-once).
  */
 export const ACK_MODES = ['auto', 'manual', 'none'] as const;
@@ -18,7 +18,8 @@ export const ACK_HELP = `
 Acknowledgement modes (--ack):
   auto    acknowledge each message after it is printed (default; at-least-once)
   manual  never acknowledge: messages stay unacked until warren exits, then go
-          back to the queue marked redelivered (look without removing)
+          back to the queue marked redelivered; each delivery counts toward the
+          queue's x-delivery-limit, so this is not a harmless peek
   none    no-ack: the broker forgets a message as soon as it sends it (at-most-once)`;
 
 /** One message as a JSON object: the body as UTF-8 text, or base64 when it is not valid UTF-8. */

@@ -31,6 +31,9 @@ export const ExitCode = {
 /** Bad command-line usage: exit code 2. */
 export class UsageError extends Error {}
 
+/** `warren server` cannot start for a reason the user can fix; the message says how. Exit code 1. */
+export class StartError extends Error {}
+
 /** The broker could not be reached: exit code 3. `code` names the cause (ECONNREFUSED, TIMEOUT, ...). */
 export class UnavailableError extends Error {
   constructor(
@@ -56,7 +59,7 @@ export function exitCodeFor(err: unknown): number {
 }
 
 export function describeError(err: unknown): string {
-  if (err instanceof UsageError) return err.message;
+  if (err instanceof UsageError || err instanceof StartError) return err.message;
   if (err instanceof UnavailableError) return `${err.code}: ${err.message}`;
   if (err instanceof WarrenError) return `${err.name}: ${err.message}`;
   const e = err as NodeJS.ErrnoException | undefined;

@@ -79,9 +79,9 @@ describe('warren queue', () => {
     const human = await cli('queue', 'list');
     expect(human.code).toBe(0);
     const lines = human.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^NAME\s+READY\s+UNACKED\s+CONSUMERS\s+DURABLE\s+EXCLUSIVE\s+AUTO-DELETE\s+ARGUMENTS$/);
+    expect(lines[0]).toMatch(/^NAME\s+READY\s+UNACKED\s+DELAYED\s+CONSUMERS\s+DURABLE\s+EXCLUSIVE\s+AUTO-DELETE\s+ARGUMENTS$/);
     const row = lines.find((l) => l.startsWith('q-list '))!;
-    expect(row.split(/\s+/)).toEqual(['q-list', '1', '2', '0', 'yes', 'no', 'no', 'x-max-length=100']);
+    expect(row.split(/\s+/)).toEqual(['q-list', '1', '2', '0', '0', 'yes', 'no', 'no', 'x-max-length=100']);
     // Columns are aligned: every row's READY column ends where the header's does.
     const readyEnd = lines[0]!.indexOf('READY') + 'READY'.length;
     for (const l of lines.slice(1)) expect(l[readyEnd - 1]).toMatch(/\d/);
@@ -90,10 +90,22 @@ describe('warren queue', () => {
     const queues = JSON.parse(json.stdout) as QueueInfo[];
     expect(queues.find((q) => q.name === 'q-list')).toEqual({
       name: 'q-list', durable: true, exclusive: false, autoDelete: false,
-      arguments: { 'x-max-length': 100 }, messages: 1, unacked: 2, consumers: 0,
+      arguments: { 'x-max-length': 100 }, messages: 1, unacked: 2, delayed: 0, consumers: 0,
     });
     expect(queues.map((q) => q.name)).toEqual([...queues.map((q) => q.name)].sort());
     held!.ack();
+  });
+
+  it('list shows delayed messages (x-delay, not yet due) apart from the ready ones', async () => {
+    await conn.declareQueue('q-delayed');
+    for (let i = 0; i < 5; i++) await conn.publish('', 'q-delayed', `later${i}`, { headers: { 'x-delay': 3_600_000 } });
+    await conn.publish('', 'q-delayed', 'now');
+    const human = await cli('queue', 'list');
+    const row = human.stdout.split('\n').find((l) => l.startsWith('q-delayed '))!;
+    expect(row.split(/\s+/).slice(0, 5)).toEqual(['q-delayed', '1', '0', '5', '0']);
+    const json = JSON.parse((await cli('queue', 'list', '--json')).stdout) as QueueInfo[];
+    expect(json.find((q) => q.name === 'q-delayed')).toMatchObject({ messages: 1, unacked: 0, delayed: 5 });
+    await conn.deleteQueue('q-delayed');
   });
 
   it('purge and delete report message counts; unknown queue is NOT_FOUND with exit 1 and no stack trace', async () => {

@@ -82,8 +82,31 @@ describe('warren publish', () => {
     const lost = await cli(['publish', '-e', 'p-x', '-k', 'nobody.listens', 'x', '--mandatory']);
     expect(lost.code).toBe(1);
     expect(lost.stderr).toMatch(/^warren: NO_ROUTE: /);
-    const unmandatory = await cli(['publish', '-e', 'p-x', '-k', 'nobody.listens', 'x']);
+    const unmandatory = await cli(['publish', '-e', 'p-x', '-k', 'nobody.listens', 'x', '--no-mandatory']);
     expect(unmandatory.code).toBe(0);
+  });
+
+  it('is mandatory by default: a typo in a queue name fails with NO_ROUTE (exit 1) instead of losing the message', async () => {
+    const typo = await cli(['publish', '--queue', 'nosuchqueue', 'hi']);
+    expect(typo.stdout).toBe('');
+    expect(typo.stderr).toBe(
+      "warren: NO_ROUTE: nothing received the message: no queue named 'nosuchqueue' (declare it, or pass --no-mandatory to publish anyway)\n",
+    );
+    expect(typo.code).toBe(1);
+    const unbound = await cli(['publish', '-e', 'amq.topic', '-k', 'nobody.listens', 'x']);
+    expect(unbound.code).toBe(1);
+    expect(unbound.stderr).toMatch(/exchange 'amq.topic' has no binding that matches routing key 'nobody.listens'/);
+    const optedOut = await cli(['publish', '--queue', 'nosuchqueue', 'hi', '--no-mandatory']);
+    expect(optedOut.code).toBe(0);
+    expect(optedOut.stdout).toMatch(/^published 1 message/);
+  });
+
+  it('refuses an empty stdin as a usage error (exit 2) instead of publishing 0 messages', async () => {
+    await conn.declareQueue('p-empty');
+    const r = await cli(['publish', '--queue', 'p-empty'], '');
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^warren: publish: nothing to publish \(stdin was empty\)/);
+    expect(r.code).toBe(2);
   });
 
   it('publishes a file as one message (binary-safe), and stdin lines as one message each', async () => {
@@ -118,7 +141,10 @@ describe('warren publish', () => {
     const paced = await cli(['publish', '-q', 'p-count', 'tock', '--count', '3', '--rate', '1000']);
     expect(paced.code).toBe(0);
     expect(paced.stderr).toBe('');
-    expect(paced.stdout).toMatch(/^published 3 messages to queue 'p-count' \(default exchange\) \(\d[\d,]* msg\/s\)\n$/);
+    // No rate for a handful of messages: it would mean nothing.
+    expect(paced.stdout).toBe("published 3 messages to queue 'p-count' (default exchange)\n");
+    const many = await cli(['publish', '-q', 'p-count-many', 'x', '--count', '1000', '--no-mandatory']);
+    expect(many.stdout).toMatch(/^published 1000 messages to queue 'p-count-many' \(default exchange\) \(\d[\d,]* msg\/s\)\n$/);
     expect((await queueInfo('p-count')).messages).toBe(253);
 
     // --progress forces the progress line (normally only when stdout is a terminal).
@@ -276,13 +302,16 @@ describe('warren get', () => {
     expect(empty.stderr).toBe("warren: queue 'g-q' is empty\n");
   });
 
-  it('--ack manual peeks: the messages stay in the queue', async () => {
+  it('has no --ack manual: it would requeue the message redelivered with a higher delivery count', async () => {
     await fill('g-peek', 'p1', 'p2');
     const r = await cli(['get', 'g-peek', '--count', '2', '--ack', 'manual']);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toBe('p1\np2\n');
-    await until(async () => (await queueInfo('g-peek')).messages === 2, 'requeue');
-    expect(bodies(await drain('g-peek'))).toEqual(['p1', 'p2']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/get has no 'manual' mode: a message fetched and not acked goes back marked redelivered/);
+    // Untouched: never delivered, so not redelivered and first delivery.
+    const all = await drain('g-peek');
+    expect(bodies(all)).toEqual(['p1', 'p2']);
+    expect(all.map((m) => [m.redelivered, m.deliveryCount])).toEqual([[false, 1], [false, 1]]);
   });
 
   it('unknown queue is NOT_FOUND, exit 1', async () => {

@@ -1,9 +1,30 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { connect } from '@warren/client';
-import { ensureBuilt, run, start } from './helpers.js';
+import { startBroker } from '@warren/broker';
+import { ensureBuilt, run, start, type Running } from './helpers.js';
 import { removeDir, tempDir } from '../../../test-support/temp-dir.js';
+import { until } from '../../../test-support/wait.js';
+
+/** Starts `warren server` on a free port; resolves with the port once its banner is out (on stdout or stderr). */
+async function startServer(args: string[]): Promise<{ server: Running; port: number }> {
+  const server = start(['server', '--port', '0', '--host', '127.0.0.1', ...args]);
+  const banner = /listening on 127\.0\.0\.1:(\d+)\n/;
+  await until(() => banner.test(server.stdout()) || banner.test(server.stderr()) || server.child.exitCode !== null, 'the banner');
+  const m = banner.exec(server.stdout()) ?? banner.exec(server.stderr());
+  if (m === null) throw new Error(`no banner: ${server.stdout()}\n${server.stderr()}`);
+  return { server, port: Number(m[1]) };
+}
+
+/** A named SDK connection opened and closed, then two CLI calls (as a health check makes). */
+async function someTraffic(port: number): Promise<void> {
+  const url = `warren://guest:guest@127.0.0.1:${port}`;
+  const conn = await connect({ url, name: 'billing-service' });
+  await conn.close();
+  for (let i = 0; i < 2; i++) expect((await run(['status', '--url', url])).code).toBe(0);
+}
 
 let tmp: string;
 beforeAll(async () => {
@@ -16,7 +37,7 @@ describe('warren server', () => {
   it('with --port 0 prints the real port and its data folder, serves clients, and exits 0 on SIGTERM', async () => {
     const dataDir = join(tmp, 'data');
     const server = start(['server', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'silent']);
-    const [, port] = await server.waitForStdout(/listening on 127\.0\.0\.1:(\d+)\n/);
+    const [, port] = await server.waitForStdout(/listening on 127\.0\.0\.1:(\d+)\n/); // silent logs: stdout is free for the banner
     expect(Number(port)).toBeGreaterThan(0);
     await server.waitForStdout(/data folder: (.+?)  sync: always\n/);
     expect(server.stdout()).toContain(`data folder: ${dataDir}  sync: always`);
@@ -40,5 +61,104 @@ describe('warren server', () => {
     const r = await run(['server', '--port', 'abc', '--data-dir', join(tmp, 'never')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/port/);
+  });
+
+  it('checks the port range before touching the data folder: one usage line, exit 2, even when the folder is locked', async () => {
+    const fresh = join(tmp, 'untouched');
+    const r = await run(['server', '--port', '99999', '--data-dir', fresh]);
+    expect(r.stderr).toBe("warren: port must be an integer from 0 to 65535, got '99999'\n");
+    expect(r.code).toBe(2);
+    expect(existsSync(fresh)).toBe(false);
+
+    const locked = join(tmp, 'locked');
+    const holder = await startBroker({ port: 0, host: '127.0.0.1', dataDir: locked, logLevel: 'silent' });
+    try {
+      const again = await run(['server', '--port', '99999', '--data-dir', locked], { env: { WARREN_LOG_LEVEL: 'silent' } });
+      expect(again.stderr).toMatch(/^warren: port must be an integer from 0 to 65535/);
+      expect(again.code).toBe(2);
+    } finally {
+      await holder.close();
+    }
+  });
+
+  it('checks the first user from the environment (WARREN_USER with WARREN_PASSWORD or WARREN_PASSWORD_FILE) before starting', async () => {
+    const dataDir = join(tmp, 'user-env');
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ WARREN_USER: 'app' }, /^warren: user 'app' has no password: set WARREN_PASSWORD or WARREN_PASSWORD_FILE\n$/],
+      [{ WARREN_PASSWORD: 'x' }, /^warren: a password was given .* but no user: set WARREN_USER too\n$/],
+      [{ WARREN_USER: 'app', WARREN_PASSWORD: 'x', WARREN_PASSWORD_FILE: join(tmp, 'pw') }, /^warren: give WARREN_PASSWORD or WARREN_PASSWORD_FILE, not both\n$/],
+      [{ WARREN_USER: 'app', WARREN_PASSWORD_FILE: join(tmp, 'no-such-file') }, /^warren: cannot read the password file '.*no-such-file': ENOENT/],
+      [{ WARREN_REQUIRE_USER: 'true' }, /^warren: no user configured, and guest cannot log in from other hosts/],
+    ];
+    for (const [env, message] of cases) {
+      const r = await run(['server', '--port', '0', '--data-dir', dataDir], { env });
+      expect(r.stderr, JSON.stringify(env)).toMatch(message);
+      expect(r.code).toBe(2);
+    }
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it('a port in use is one clear line with a hint (exit 1), no raw stack or error object', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const r = await run(['server', '--port', String(port), '--host', '127.0.0.1', '--data-dir', join(tmp, 'in-use'), '--log-level', 'warn']);
+      expect(r.stderr).toBe(
+        `warren: EADDRINUSE: port ${port} on 127.0.0.1 is already in use (another warren server?): stop it, or choose another port with --port or WARREN_PORT\n`,
+      );
+      expect(r.stdout).toBe('');
+      expect(r.code).toBe(1);
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+});
+
+describe('warren server logs', () => {
+  it('JSON when stdout is not a terminal: stdout is JSON lines only (banner on stderr); CLI calls log at debug, services one line each way with the duration', async () => {
+    const { server, port } = await startServer(['--data-dir', join(tmp, 'logs-json')]);
+    await someTraffic(port);
+    server.child.kill('SIGTERM');
+    const r = await server.exited;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^warren \S+ listening on 127\.0\.0\.1:\d+\ndata folder: .+  sync: always\n$/);
+    const events = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: number; msg: string; client?: string; durationMs?: number });
+    const connectionEvents = events.filter((e) => e.msg.startsWith('connection '));
+    // The two `warren status` calls left nothing at info; the service's connection one line each way.
+    expect(connectionEvents.map((e) => e.msg)).toEqual(['connection opened', 'connection closed']);
+    expect(connectionEvents[0]).toMatchObject({ level: 30, client: 'billing-service' });
+    expect(connectionEvents[1]!.durationMs).toEqual(expect.any(Number));
+  });
+
+  it('CLI connections still show at --log-level debug', async () => {
+    const { server, port } = await startServer(['--data-dir', join(tmp, 'logs-debug'), '--log-level', 'debug']);
+    await someTraffic(port);
+    server.child.kill('SIGTERM');
+    const r = await server.exited;
+    const cli = r.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: number; msg: string; client?: string })
+      .filter((e) => e.msg === 'connection opened' && e.client === 'warren-cli status');
+    expect(cli.map((e) => e.level)).toEqual([20, 20]);
+  });
+
+  it('pretty: the banner, then one line per event', async () => {
+    const { server, port } = await startServer(['--data-dir', join(tmp, 'logs-pretty'), '--log-format', 'pretty']);
+    await someTraffic(port);
+    await until(() => server.stdout().includes('connection closed'), 'the close to be logged');
+    server.child.kill('SIGTERM');
+    const r = await server.exited;
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split('\n');
+    expect(lines.slice(0, 2).join('\n')).toMatch(/^warren \S+ listening on 127\.0\.0\.1:\d+\ndata folder: .+  sync: always$/);
+    const events = lines.slice(2);
+    for (const line of events) expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] (INFO|WARN|ERROR|DEBUG): \S/);
+    expect(events.filter((l) => l.includes('connection opened') && l.includes('"client":"billing-service"'))).toHaveLength(1);
+    expect(events.filter((l) => l.includes('"client":"warren-cli'))).toEqual([]);
   });
 });

@@ -44,6 +44,7 @@ import { dispatchFrame, getOkOf, type InboundTarget } from './inbound.js';
 import { sendRequest, type SendRequest } from './link.js';
 import { LinkKeeper, type LinkOwner } from './link-keeper.js';
 import { Delivery, type Message } from './message.js';
+import { encodeValue, withContentType } from './codec.js';
 import type { Session } from './session.js';
 import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { checkFrameSize, checkProperties } from './publish-checks.js';
@@ -56,6 +57,13 @@ import { Topology, sendBinding, type BindingRecord } from './topology.js';
 import type { Transport } from './transport.js';
 
 export { CLIENT_VERSION } from './handshake.js';
+
+/**
+ * What publish() takes: bytes and strings are sent as they are; any other
+ * value (an object, an array, a number, ...) is encoded by the connection's
+ * codec (JSON unless `connect({ codec })` names another).
+ */
+export type PublishBody = Buffer | Uint8Array | string | object | number | boolean | null;
 
 /** Options for {@link Connection.publish}: message properties plus `mandatory` and per-call limits. */
 export type PublishOptions = MessageProperties & {
@@ -393,13 +401,19 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    * (INVALID_ARGUMENT) because a mistyped one would cost the connection.
    * Do not modify `body` until the promise settles (it may be sent again).
    */
-  publish(exchange: string, routingKey: string, body: Buffer | Uint8Array | string, opts?: PublishOptions): Promise<void> {
+  publish(exchange: string, routingKey: string, body: PublishBody, opts?: PublishOptions): Promise<void> {
     if (this.closing || this.links.state === 'closed') return Promise.reject(this.closedError());
     let buf: Buffer;
     if (Buffer.isBuffer(body)) buf = body;
     else if (typeof body === 'string') buf = Buffer.from(body, 'utf8');
     else if (body instanceof Uint8Array) buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    else return Promise.reject(errors.invalidArgument('body must be a Buffer, Uint8Array or string'));
+    else {
+      // Any other value: the connection's codec (JSON by default), and its contentType unless one is given.
+      const encoded = encodeValue(body, this.options.codec);
+      if (encoded instanceof WarrenError) return Promise.reject(encoded);
+      buf = encoded;
+      opts = withContentType(opts, this.options.codec.contentType);
+    }
     let properties: MessageProperties | null = null;
     let mandatory = false;
     let limits: PublishLimits | undefined;

@@ -63,6 +63,18 @@ export class TimeoutError extends WarrenError {
 }
 brand(TimeoutError, 'warren.client.TimeoutError');
 
+/**
+ * The peer at host:port answered the handshake with bytes that are not Warren
+ * frames (an HTTP server, say): the URL points at something else. `cause` is
+ * the decoding error. Not retriable: trying again will not make it a broker.
+ */
+export class NotWarrenBrokerError extends WarrenError {
+  constructor(host: string, port: number, cause: WarrenError) {
+    super(ErrorCodes.FRAME_ERROR, `not a Warren broker at ${host}:${port}: its reply is not a Warren frame (${cause.message})`, { cause });
+  }
+}
+brand(NotWarrenBrokerError, 'warren.client.NotWarrenBrokerError');
+
 /** A message the server handed back instead of routing it (mandatory publish, no queue bound). */
 export interface ReturnedMessage {
   body: Buffer;

@@ -4,11 +4,16 @@
  * rejection. Used for the first connect and for every reconnect.
  */
 import { ErrorCodes, FrameType, PROTOCOL_VERSION, ProtocolError, type OpenOkFrame, type WarrenError } from '@warren/protocol';
-import { AbortError, ConnectionClosedError, TimeoutError, remoteError } from './errors.js';
+import { AbortError, ConnectionClosedError, NotWarrenBrokerError, TimeoutError, remoteError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { Transport } from './transport.js';
 
 export const CLIENT_VERSION = '0.1.0';
+
+/** A decoding error of the incoming byte stream (as opposed to a socket error or a server's error frame). */
+function isFrameError(err: WarrenError): boolean {
+  return err.code === ErrorCodes.FRAME_ERROR || err.code === ErrorCodes.FRAME_TOO_LARGE;
+}
 
 /**
  * TCP connect, OPEN, then OPEN_OK (or the server's ERROR, as a typed
@@ -21,6 +26,7 @@ export function openLink(options: ResolvedOptions, signal: AbortSignal | undefin
   if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
   return new Promise<void>((resolve, reject) => {
     let settled = false;
+    let connected = false;
     let timer: NodeJS.Timeout | undefined;
     const onAbort = (): void => fail(new AbortError(signal!.reason), true);
     const fail = (err: WarrenError, destroy: boolean): void => {
@@ -67,16 +73,21 @@ export function openLink(options: ResolvedOptions, signal: AbortSignal | undefin
             fail(new ProtocolError(ErrorCodes.COMMAND_INVALID, `unexpected frame 0x${frame.type.toString(16)} before OPEN_OK`), false);
         }
       },
-      close: (err) => fail(err, true),
+      // Undecodable bytes before OPEN_OK: the peer is something else (an HTTP server's "HTTP/1.1 400" read as a length, ...).
+      close: (err) => fail(isFrameError(err) ? new NotWarrenBrokerError(options.host, options.port, err) : err, true),
     });
     if (options.timeoutMs > 0) {
-      timer = setTimeout(
-        () => fail(new TimeoutError(`connecting to ${options.host}:${options.port} timed out after ${options.timeoutMs} ms`), true),
-        options.timeoutMs,
-      );
+      timer = setTimeout(() => {
+        const where = `${options.host}:${options.port}`;
+        const why = connected
+          ? `no answer from ${where} within ${options.timeoutMs} ms of connecting: not a Warren broker, or one too busy to answer`
+          : `connecting to ${where} timed out after ${options.timeoutMs} ms`;
+        fail(new TimeoutError(why), true);
+      }, options.timeoutMs);
     }
     signal?.addEventListener('abort', onAbort, { once: true });
     transport.rawSocket.once('connect', () => {
+      connected = true;
       const properties: Record<string, unknown> = {
         product: 'warren-client',
         version: CLIENT_VERSION,

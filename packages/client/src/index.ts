@@ -13,9 +13,9 @@
  * import { connect } from '@warren/client';
  * await using conn = await connect('warren://guest:guest@127.0.0.1:5680');
  * await conn.declareQueue('jobs', { durable: true });
- * await conn.publish('', 'jobs', JSON.stringify({ id: 1 }), { persistent: true, timeoutMs: 5000 });
+ * await conn.publish('', 'jobs', { id: 1 }, { persistent: true, timeoutMs: 5000 }); // JSON, application/json
  * const consumer = await conn.consume('jobs', { prefetch: 10 });
- * for await (const msg of consumer) { handle(msg.body); msg.ack(); }
+ * for await (const msg of consumer) { handle(msg.json<{ id: number }>()); msg.ack(); }
  *
  * @example
  * // Watching the link.
@@ -30,7 +30,9 @@ export {
   type CloseOptions,
   type ConnectionEvents,
   type PublishOptions,
+  type PublishBody,
 } from './connection.js';
+export { jsonCodec, type Codec } from './codec.js';
 export { Consumer, type ConsumeOptions, type MessageHandler } from './consumer.js';
 export type { Message } from './message.js';
 export {
@@ -65,6 +67,7 @@ export {
   MessageTooLargeError,
   AbortError,
   PublishBufferFullError,
+  NotWarrenBrokerError,
   ABORTED,
   type ErrorName,
   type ErrorCode,

@@ -113,7 +113,7 @@ export class LinkKeeper {
   }
 
   private adopt(transport: Transport, openOk: OpenOkFrame): Link {
-    const link = newLink(transport, openOk);
+    const link = newLink(transport, openOk, this.owner.options.codec);
     this.link = link;
     this.lastOpenOkFrame = openOk;
     transport.setHandlers({ frame: (f) => this.owner.frame(link, f), close: (err) => this.onLinkClosed(link, err) });

@@ -15,6 +15,7 @@
 import type { FrameWriter, OpenOkFrame } from '@warren/protocol';
 import { RequestTable } from './requests.js';
 import { Session } from './session.js';
+import type { Codec } from './codec.js';
 import type { Transport } from './transport.js';
 
 export type LinkState = 'open' | 'recovering' | 'reconnecting' | 'closed';
@@ -45,8 +46,8 @@ export interface Link {
   graceful: boolean;
 }
 
-export function newLink(transport: Transport, openOk: OpenOkFrame): Link {
-  return { transport, session: new Session(transport.writer), requests: new RequestTable(), openOk, closeSent: false, graceful: false };
+export function newLink(transport: Transport, openOk: OpenOkFrame, codec?: Codec): Link {
+  return { transport, session: new Session(transport.writer, codec), requests: new RequestTable(), openOk, closeSent: false, graceful: false };
 }
 
 /** Sends a request frame with the id it was given. */

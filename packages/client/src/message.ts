@@ -48,6 +48,13 @@ export interface Message {
   nack(opts?: { requeue?: boolean; multiple?: boolean }): boolean;
   /** Rejects this one message; `requeue` defaults to true. Returns like {@link ack}. */
   reject(opts?: { requeue?: boolean }): boolean;
+  /**
+   * The body parsed as JSON (UTF-8), typed as you say (not checked: validate
+   * what you do not trust). Throws SyntaxError when the body is not JSON.
+   */
+  json<T = unknown>(): T;
+  /** The body decoded by the connection's codec (JSON unless `connect({ codec })` names another). */
+  decode<T = unknown>(): T;
 }
 
 const EMPTY_PROPERTIES: MessageProperties = Object.freeze({});
@@ -94,6 +101,14 @@ export class Delivery implements Message {
     if (!this.claim()) return false;
     this.session.reject(this.deliveryTag, opts?.requeue !== false);
     return true;
+  }
+
+  json<T = unknown>(): T {
+    return JSON.parse(this.body.toString('utf8')) as T;
+  }
+
+  decode<T = unknown>(): T {
+    return this.session.codec.decode(this.body) as T;
   }
 
   /** Marks settled; false when it already was, so the frame is not sent twice. */

@@ -3,6 +3,7 @@
  * any socket is opened so a bad option fails fast with INVALID_ARGUMENT.
  */
 import { DEFAULT_FRAME_MAX, checkFrameMax, errors } from '@warren/protocol';
+import { checkCodec, type Codec } from './codec.js';
 
 /** Options for {@link connect}. Every field is optional; see each one for its default. */
 export interface ConnectOptions {
@@ -66,6 +67,11 @@ export interface ConnectOptions {
   whenBufferFull?: 'wait' | 'reject';
   /** Default per-publish deadline in ms (TimeoutError), for publishes that pass none; 0 = none (default). */
   publishTimeoutMs?: number;
+  /**
+   * How publish() encodes a body that is not bytes or a string, and what
+   * `msg.decode()` uses. Default: JSON (`application/json`).
+   */
+  codec?: Codec;
 }
 
 /**
@@ -109,6 +115,7 @@ export interface ResolvedOptions {
   maxBufferedPublishes: number;
   whenBufferFull: 'wait' | 'reject';
   publishTimeoutMs: number;
+  codec: Codec;
 }
 
 export const DEFAULT_RECONNECT: Readonly<ResolvedReconnect> = Object.freeze({
@@ -192,6 +199,7 @@ export function resolveOptions(input: string | ConnectOptions | undefined): Reso
     maxBufferedPublishes,
     whenBufferFull: oneOf(o.whenBufferFull ?? 'wait', ['wait', 'reject'] as const, 'whenBufferFull'),
     publishTimeoutMs: nonNegativeInt(o.publishTimeoutMs ?? 0, 'publishTimeoutMs'),
+    codec: checkCodec(o.codec),
   };
 }
 

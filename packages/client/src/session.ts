@@ -18,6 +18,8 @@
  */
 import { SettledPrefix, type FrameWriter } from '@warren/protocol';
 
+import { jsonCodec, type Codec } from './codec.js';
+
 /**
  * Tags settled out of order are remembered until the tags below them settle.
  * A delivery the application never settles would make that set grow without
@@ -38,7 +40,11 @@ export class Session {
   private scheduled = false;
   private readonly flushBound = (): void => this.flushAcks();
   /** The link's writer: the typed sends reuse their header arrays, nothing is allocated per frame. */
-  constructor(private readonly writer: FrameWriter) {}
+  constructor(
+    private readonly writer: FrameWriter,
+    /** The connection's codec, for Message.decode(). */
+    readonly codec: Codec = jsonCodec,
+  ) {}
 
   /** A delivery that needs no settle frame (noAck) still takes its tag. */
   settledOnArrival(tag: number): void {

@@ -158,9 +158,10 @@ describe('publish', () => {
     await p;
   });
 
-  it('rejects a body of the wrong type', async () => {
+  it('rejects a body that is neither bytes, a string, nor a value the codec can encode', async () => {
     const { conn } = await openPair();
-    await expect(conn.publish('', 'q', 42 as unknown as string)).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
+    await expect(conn.publish('', 'q', undefined as unknown as string)).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
+    await expect(conn.publish('', 'q', (() => 1) as unknown as string)).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
   });
 
   it('rejects mistyped known properties with INVALID_ARGUMENT before sending; unknown keys pass', async () => {

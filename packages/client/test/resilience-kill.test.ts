@@ -5,64 +5,22 @@
  * The client reconnects by itself, publishes that were in flight are re-sent,
  * and every confirmed message is delivered (at least once).
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Connection, type StatusEvent } from '../src/index.js';
-
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-const script = fileURLToPath(new URL('./fixtures/broker-process.ts', import.meta.url));
-
-interface Child {
-  process: ChildProcess;
-  port: number;
-  exited: Promise<void>;
-}
-
-/** Starts the broker in a child process and resolves with the port it printed. */
-function spawnBroker(port: number, dataDir: string): Promise<Child> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, String(port), dataDir], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n')[0];
-      if (out.includes('\n') && line !== undefined) resolve({ process: child, port: Number(line), exited });
-    });
-    child.once('exit', (code, signal) => reject(new Error(`broker process exited (${code ?? signal}) before listening: ${err}`)));
-  });
-}
+import { killAllChildren, spawnBroker } from '../../../test-support/broker-process.js';
+import { tempDirPerTest } from '../../../test-support/temp-dir.js';
 
 describe('kill -9', () => {
-  let dir: string;
-  const children: Child[] = [];
+  const tmp = tempDirPerTest('warren-client-kill-');
   const conns: Connection[] = [];
-
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'warren-client-kill-'));
-  });
 
   afterEach(async () => {
     await Promise.all(conns.splice(0).map((c) => c.close({ drainTimeoutMs: 1000 })));
-    for (const c of children.splice(0)) {
-      c.process.kill('SIGKILL');
-      await c.exited;
-    }
-    await rm(dir, { recursive: true, force: true });
+    await killAllChildren();
   });
 
   it('every confirmed message survives a SIGKILLed broker and is delivered after the client reconnects by itself', async () => {
-    const first = await spawnBroker(0, dir);
-    children.push(first);
+    const first = await spawnBroker(tmp.path);
     const conn = await connect({ port: first.port, timeoutMs: 5000, reconnect: { initialDelayMs: 20, maxDelayMs: 200 } });
     conns.push(conn);
     const statuses: string[] = [];
@@ -82,12 +40,10 @@ describe('kill -9', () => {
     expect(confirmed.size).toBe(200);
     // More publishes in flight, then the broker dies under them.
     const inFlight = Array.from({ length: 200 }, (_, i) => publish(200 + i));
-    first.process.kill('SIGKILL');
-    await first.exited;
+    await first.kill9();
 
     const reconnected = new Promise<StatusEvent>((resolve) => conn.once('connected', resolve));
-    const second = await spawnBroker(first.port, dir);
-    children.push(second);
+    await spawnBroker(tmp.path, first.port);
     expect(await reconnected).toMatchObject({ reconnected: true });
     await Promise.all(inFlight); // re-sent on the new connection: all settle
     expect(failed).toEqual([]);

@@ -344,6 +344,8 @@ export interface QueueInfo {
   messages: number;
   /** Delivered, not yet acknowledged. */
   unacked: number;
+  /** Published with x-delay, not yet due (not counted in `messages`). */
+  delayed: number;
   consumers: number;
 }
 /** One entry of the EXCHANGE_LIST result. */

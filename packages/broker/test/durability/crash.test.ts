@@ -33,7 +33,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '@warren/client';
-import { client, closeAllClients, idOfBody, killAllChildren, numberedBody, spawnBroker, type ChildBroker } from './harness.js';
+import { client, closeAllClients, idOfBody, numberedBody } from './harness.js';
+import { killAllChildren, spawnBroker, type ChildBroker } from '../../../../test-support/broker-process.js';
 import { rng, type Rng } from '../../../../test-support/prng.js';
 import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 

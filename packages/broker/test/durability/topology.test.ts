@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Connection } from '@warren/client';
-import { client, closeAllClients, killAllChildren, spawnBroker, type ChildBroker } from './harness.js';
+import { client, closeAllClients } from './harness.js';
+import { killAllChildren, spawnBroker, type ChildBroker } from '../../../../test-support/broker-process.js';
 import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 
 const dirs: string[] = [];

@@ -1,13 +1,28 @@
 import { Command, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import type { Connection, PublishOptions } from '@warren/client';
+import { MessageReturnedError, WarrenError, type Connection, type PublishOptions } from '@warren/client';
 import { withConnection, withJsonOption, withUrlOption } from '../connection.js';
 import { formatRate, plural, print, printJson } from '../format.js';
 import { UsageError } from '../output.js';
 import { intArg, keyValueArg, positiveNumberArg } from '../parse.js';
 import { Pacer } from '../pace.js';
 import { Progress } from '../progress.js';
+
+/** A mandatory publish that no queue received: the broker's NO_ROUTE (exit 1), said plainly, with the way out. */
+class NotRoutedError extends WarrenError {
+  constructor(returned: MessageReturnedError) {
+    const { exchange, routingKey } = returned.returned;
+    const where =
+      exchange === ''
+        ? `no queue named '${routingKey}'`
+        : `exchange '${exchange}' has no binding that matches routing key '${routingKey}'`;
+    super(returned.code, `nothing received the message: ${where} (declare it, or pass --no-mandatory to publish anyway)`);
+  }
+}
+
+/** The summary line gives a rate only from this many messages: for a handful it would mean nothing. */
+const RATE_SHOWN_FROM = 1000;
 
 /** Unconfirmed publishes kept in flight; the client's own window is the same size. */
 const WINDOW = 1000;
@@ -49,7 +64,8 @@ function publishOptions(o: PublishCliOptions): PublishOptions {
   if (o.priority !== undefined) p.priority = o.priority;
   if (o.type !== undefined) p.type = o.type;
   if (o.appId !== undefined) p.appId = o.appId;
-  if (o.mandatory) p.mandatory = true;
+  // Mandatory unless --no-mandatory: a typo in a queue name must not lose the message silently.
+  if (o.mandatory !== false) p.mandatory = true;
   return p;
 }
 
@@ -127,8 +143,9 @@ async function publishAll(
   while (inflight > 0) await new Promise<void>((resolve) => (wake = resolve));
   if (failure) {
     if (confirmed > 0) process.stderr.write(`warren: ${plural(confirmed, 'message')} published before the error\n`);
-    throw failure.err;
+    throw failure.err instanceof MessageReturnedError ? new NotRoutedError(failure.err) : failure.err;
   }
+  if (confirmed === 0) throw new UsageError('publish: nothing to publish (stdin was empty); give a body, --file, or lines on stdin');
   return { published: confirmed, elapsedMs: performance.now() - started };
 }
 
@@ -155,7 +172,8 @@ export function publishCommand(): Command {
         .option('--priority <n>', 'priority 0-255', intArg(0, 255))
         .option('--type <name>', 'type property (application message type)')
         .option('--app-id <name>', 'appId property')
-        .option('-m, --mandatory', 'fail (NO_ROUTE, exit 1) when no queue receives the message')
+        .option('-m, --mandatory', 'fail (NO_ROUTE, exit 1) when no queue receives the message (the default)')
+        .option('--no-mandatory', 'publish even when no queue receives the message (it is dropped)')
         .option('--progress', 'show the progress line on stderr even when stdout is not a terminal')
         .option('--no-progress', 'never show the progress line'),
     ),
@@ -201,7 +219,7 @@ A progress line with the rate is shown on stderr while stdout is a terminal
         printJson({ published, exchange, routingKey, elapsedMs: Math.round(elapsedMs), rate: Math.round(rate) });
       } else {
         const where = exchange === '' ? `queue '${routingKey}' (default exchange)` : `exchange '${exchange}' with key '${routingKey}'`;
-        print(`published ${plural(published, 'message')} to ${where}${published > 1 ? ` (${formatRate(rate)} msg/s)` : ''}`);
+        print(`published ${plural(published, 'message')} to ${where}${published >= RATE_SHOWN_FROM ? ` (${formatRate(rate)} msg/s)` : ''}`);
       }
     });
 }

@@ -119,13 +119,14 @@ function purgeCommand(): Command {
 
 export function queueTable(queues: QueueInfo[]): string {
   return renderTable(
-    ['NAME', 'READY', 'UNACKED', 'CONSUMERS', 'DURABLE', 'EXCLUSIVE', 'AUTO-DELETE', 'ARGUMENTS'],
-    queues.map((q) => [q.name, q.messages, q.unacked, q.consumers, q.durable, q.exclusive, q.autoDelete, formatArgs(q.arguments)]),
+    ['NAME', 'READY', 'UNACKED', 'DELAYED', 'CONSUMERS', 'DURABLE', 'EXCLUSIVE', 'AUTO-DELETE', 'ARGUMENTS'],
+    // `delayed` is absent from brokers older than the field: shown as 0.
+    queues.map((q) => [q.name, q.messages, q.unacked, q.delayed ?? 0, q.consumers, q.durable, q.exclusive, q.autoDelete, formatArgs(q.arguments)]),
   );
 }
 
 function listCommand(): Command {
-  return withJsonOption(withUrlOption(new Command('list').alias('ls').description('List queues: ready and unacked messages, consumers, attributes')))
+  return withJsonOption(withUrlOption(new Command('list').alias('ls').description('List queues: ready, unacked and delayed messages, consumers, attributes')))
     .addHelpText('after', '\nExamples:\n  $ warren queue list\n  $ warren queue list --json | jq \'.[] | select(.messages > 0) | .name\'')
     .action(async (o) => {
       const queues = await withConnection(o, 'queue list', (conn) => conn.listQueues());

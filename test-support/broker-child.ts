@@ -1,10 +1,10 @@
 /**
- * A Warren broker in its own process, for the crash tests (the parent kills it
- * with SIGKILL). Runs the TypeScript sources under tsx; the parent sets
- * TSX_TSCONFIG_PATH to tsconfig.child.json so @warren/* resolve to src, never
- * to a stale dist/.
+ * A Warren broker in its own process, for the tests that kill it with SIGKILL
+ * (broker-process.ts starts it). Runs the TypeScript sources under tsx; the
+ * parent sets TSX_TSCONFIG_PATH to tsconfig.child.json so @warren/* resolve to
+ * src, never to a stale dist/.
  *
- *   node --import tsx broker-child.ts <dataDir>
+ *   node --import tsx broker-child.ts <dataDir> [port]
  *
  * Prints one JSON line on stdout once listening:
  *   { "port": n, "pid": n, "queues": { name: readyCount }, "recovery": RecoveryStats }
@@ -12,14 +12,14 @@
  */
 import { startBroker } from '@warren/broker';
 
-const dataDir = process.argv[2];
+const [dataDir, port = '0'] = process.argv.slice(2);
 if (dataDir === undefined) {
-  console.error('usage: broker-child.ts <dataDir>');
+  console.error('usage: broker-child.ts <dataDir> [port]');
   process.exit(2);
 }
 
 const broker = await startBroker({
-  port: 0,
+  port: Number(port),
   host: '127.0.0.1',
   dataDir,
   logLevel: 'silent',

@@ -1,0 +1,269 @@
+/**
+ * Memory under a flood (issue 18): a `warren server` started with a memory
+ * limit (default 256 MiB) takes transient messages as fast as one publisher
+ * can send them, for a fixed time, into a queue with no consumer, or with a
+ * consumer that subscribed with unlimited prefetch and stopped reading its
+ * socket. The broker's RSS (from /proc) must stay under 1.5x the limit; the
+ * report gives the peak, the queue length reached, and how long the publisher
+ * was blocked (FLOW): only when paging to disk cannot keep up.
+ *
+ *   npm run flood -w bench -- [--seconds 600] [--limit-mib 256] [--cases 16B-none,1KiB-none,16B-stalled,1KiB-stalled]
+ *                             [--queued 10000000] [--json results/flood.json]
+ *
+ * `--queued N` instead fills a queue with N 16 B messages (no consumer, no time limit) and reports the RSS.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect, type Connection } from '@warren/client';
+import { FrameType, PROTOCOL_VERSION, encodeFrame } from '@warren/protocol';
+import { procSample, sleep } from './common.js';
+
+const BIN = fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url));
+const MIB = 1024 * 1024;
+
+export interface FloodCase {
+  id: string;
+  bodySize: number;
+  consumer: 'none' | 'stalled';
+}
+
+export const FLOOD_CASES: FloodCase[] = [
+  { id: '16B-none', bodySize: 16, consumer: 'none' },
+  { id: '1KiB-none', bodySize: 1024, consumer: 'none' },
+  { id: '16B-stalled', bodySize: 16, consumer: 'stalled' },
+  { id: '1KiB-stalled', bodySize: 1024, consumer: 'stalled' },
+];
+
+export interface FloodResult {
+  case: string;
+  seconds: number;
+  limitBytes: number;
+  peakRssBytes: number;
+  /** peak / limit; must stay under 1.5. */
+  peakRatio: number;
+  finalRssBytes: number;
+  queueLength: number;
+  published: number;
+  blockedSeconds: number;
+  blockedEvents: number;
+  /** RSS once the queue was deleted. */
+  rssAfterDeleteBytes: number;
+}
+
+interface Broker {
+  child: ChildProcess;
+  port: number;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+async function startBroker(limitBytes: number): Promise<Broker> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'warren-flood-'));
+  const child = spawn(
+    process.execPath,
+    [BIN, 'server', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--memory-high-watermark', String(limitBytes), '--log-level', 'warn', '--log-format', 'json'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /listening on 127\.0\.0\.1:(\d+)\n/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`broker exited (${code}) before listening: ${out}`)));
+  });
+  return {
+    child,
+    port,
+    dataDir,
+    async stop() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A consumer with unlimited prefetch that reads its first deliveries, then stops reading its socket. */
+async function stalledConsumer(port: number, queue: string): Promise<() => void> {
+  const socket = netConnect({ port, host: '127.0.0.1' });
+  socket.on('error', () => {});
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  socket.write(
+    encodeFrame({
+      type: FrameType.OPEN,
+      version: PROTOCOL_VERSION,
+      properties: { name: 'stalled-consumer' },
+      credentials: { mechanism: 'PLAIN', username: 'guest', password: 'guest' },
+      frameMax: 0,
+      heartbeatMs: 0,
+    }),
+  );
+  socket.write(encodeFrame({ type: FrameType.CONSUME, requestId: 1, queue, options: { prefetch: 0 } }));
+  let seen = 0;
+  socket.on('data', (chunk) => {
+    seen += chunk.length;
+    // Some deliveries read, then never another byte.
+    if (seen > 256 * 1024) socket.pause();
+  });
+  return () => socket.destroy();
+}
+
+/** Floods for `seconds`, or until `maxMessages` were sent if that comes first. */
+export async function runFloodCase(c: FloodCase, seconds: number, limitBytes: number, log: (s: string) => void, maxMessages = Infinity): Promise<FloodResult> {
+  const broker = await startBroker(limitBytes);
+  const queue = `flood.${c.id}`;
+  let conn: Connection | undefined;
+  let stopConsumer = () => {};
+  try {
+    conn = await connect({ url: `warren://guest:guest@127.0.0.1:${broker.port}`, reconnect: false } as Parameters<typeof connect>[0]);
+    await conn.declareQueue(queue);
+    if (c.consumer === 'stalled') stopConsumer = await stalledConsumer(broker.port, queue);
+    let blockedSince = 0;
+    let blockedMs = 0;
+    let blockedEvents = 0;
+    conn.on('blocked', () => {
+      blockedEvents++;
+      blockedSince = performance.now();
+    });
+    conn.on('unblocked', () => {
+      blockedMs += performance.now() - blockedSince;
+      blockedSince = 0;
+    });
+    const body = Buffer.alloc(c.bodySize, 0x61);
+    const end = performance.now() + seconds * 1000;
+    let published = 0;
+    let peak = 0;
+    const pid = broker.child.pid!;
+    const sampler = setInterval(() => {
+      const s = procSample(pid);
+      if (s !== undefined) peak = Math.max(peak, s.rssBytes);
+    }, 100);
+    let lastLog = performance.now();
+    const WINDOW = 2000;
+    const inFlight = new Set<Promise<void>>();
+    try {
+      while (performance.now() < end && published < maxMessages) {
+        const p = conn.publish('', queue, body).then(() => {
+          inFlight.delete(p);
+        });
+        inFlight.add(p);
+        published++;
+        if (inFlight.size >= WINDOW) await Promise.race(inFlight);
+        if (performance.now() - lastLog > 10_000) {
+          lastLog = performance.now();
+          const s = procSample(pid);
+          log(`    ${c.id}: ${published} published, RSS ${((s?.rssBytes ?? 0) / MIB).toFixed(0)} MiB, peak ${(peak / MIB).toFixed(0)} MiB, blocked ${(blockedMs / 1000).toFixed(1)} s`);
+        }
+      }
+      // Let the last window land (a blocked publisher's stays in flight: it is not counted as queued).
+      await Promise.race([Promise.all(inFlight), sleep(5000)]);
+    } finally {
+      clearInterval(sampler);
+    }
+    if (blockedSince !== 0) blockedMs += performance.now() - blockedSince;
+    const final = procSample(pid)?.rssBytes ?? 0;
+    peak = Math.max(peak, final);
+    const info = (await conn.listQueues()).find((q) => q.name === queue) as { messageCount?: number; messages?: number } | undefined;
+    const queueLength = info?.messageCount ?? info?.messages ?? NaN;
+    stopConsumer();
+    await conn.deleteQueue(queue);
+    await sleep(3000);
+    const afterDelete = procSample(pid)?.rssBytes ?? 0;
+    return {
+      case: c.id,
+      seconds,
+      limitBytes,
+      peakRssBytes: peak,
+      peakRatio: peak / limitBytes,
+      finalRssBytes: final,
+      queueLength,
+      published,
+      blockedSeconds: blockedMs / 1000,
+      blockedEvents,
+      rssAfterDeleteBytes: afterDelete,
+    };
+  } finally {
+    stopConsumer();
+    await conn?.close().catch(() => {});
+    await broker.stop();
+  }
+}
+
+/** Fills a queue with `count` 16 B transient messages; returns the broker's RSS before and after. */
+export async function runQueued(count: number, limitBytes: number, log: (s: string) => void): Promise<{ count: number; rssBeforeBytes: number; rssBytes: number; seconds: number }> {
+  const broker = await startBroker(limitBytes);
+  let conn: Connection | undefined;
+  try {
+    conn = await connect({ url: `warren://guest:guest@127.0.0.1:${broker.port}`, reconnect: false } as Parameters<typeof connect>[0]);
+    await conn.declareQueue('queued');
+    const pid = broker.child.pid!;
+    const before = procSample(pid)?.rssBytes ?? 0;
+    const body = Buffer.alloc(16, 0x61);
+    const t0 = performance.now();
+    const inFlight = new Set<Promise<void>>();
+    for (let i = 0; i < count; i++) {
+      const p = conn.publish('', 'queued', body).then(() => {
+        inFlight.delete(p);
+      });
+      inFlight.add(p);
+      if (inFlight.size >= 2000) await Promise.race(inFlight);
+      if (i % 1_000_000 === 0 && i > 0) log(`    queued ${i}: RSS ${((procSample(pid)?.rssBytes ?? 0) / MIB).toFixed(0)} MiB`);
+    }
+    await Promise.all(inFlight);
+    await sleep(2000);
+    return { count, rssBeforeBytes: before, rssBytes: procSample(pid)?.rssBytes ?? 0, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    await conn?.close().catch(() => {});
+    await broker.stop();
+  }
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(arg('seconds') ?? 600);
+  const limitBytes = Number(arg('limit-mib') ?? 256) * MIB;
+  const json = arg('json');
+  const log = (s: string) => console.log(s);
+  const out: Record<string, unknown> = { date: new Date().toISOString(), node: process.version };
+  const queued = arg('queued');
+  if (queued !== undefined) {
+    const r = await runQueued(Number(queued), limitBytes, log);
+    log(`${r.count} queued 16 B messages: RSS ${(r.rssBytes / MIB).toFixed(0)} MiB (empty: ${(r.rssBeforeBytes / MIB).toFixed(0)} MiB), filled in ${r.seconds.toFixed(0)} s`);
+    out['queued'] = r;
+  } else {
+    const ids = (arg('cases') ?? FLOOD_CASES.map((c) => c.id).join(',')).split(',');
+    const results: FloodResult[] = [];
+    for (const id of ids) {
+      const c = FLOOD_CASES.find((x) => x.id === id);
+      if (c === undefined) throw new Error(`unknown case ${id}; cases: ${FLOOD_CASES.map((x) => x.id).join(', ')}`);
+      log(`flood ${c.id}: ${seconds} s, limit ${limitBytes / MIB} MiB`);
+      const r = await runFloodCase(c, seconds, limitBytes, log);
+      results.push(r);
+      log(
+        `  ${r.case}: peak RSS ${(r.peakRssBytes / MIB).toFixed(0)} MiB = ${r.peakRatio.toFixed(2)} x limit ${r.peakRatio < 1.5 ? '(ok, < 1.5)' : '(OVER 1.5)'}; ` +
+          `queue ${r.queueLength}; published ${r.published}; blocked ${r.blockedSeconds.toFixed(1)} s in ${r.blockedEvents} FLOW; ` +
+          `RSS after deleting the queue ${(r.rssAfterDeleteBytes / MIB).toFixed(0)} MiB`,
+      );
+    }
+    out['flood'] = results;
+  }
+  if (json !== undefined) writeFileSync(json, JSON.stringify(out, null, 2) + '\n');
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

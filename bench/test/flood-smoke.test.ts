@@ -1,0 +1,39 @@
+/**
+ * A short version of the memory flood (bench/e2e/flood.ts, issue 18): 300,000
+ * 16 B transient messages into a queue with no consumer, and 1 KiB ones at a
+ * consumer that stopped reading, against a `warren server` limited to 128 MiB.
+ * Each queued message used to cost 1-2 KiB of RSS beyond its body, uncounted:
+ * the first case alone took RSS far past 1.5 x the limit. Paging keeps it under.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { FLOOD_CASES, runFloodCase } from '../e2e/flood.js';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const LIMIT = 128 * 1024 * 1024;
+
+beforeAll(() => {
+  if (!existsSync(fileURLToPath(new URL('../../packages/cli/dist/bin.js', import.meta.url)))) {
+    execFileSync('npx', ['tsc', '-b', 'packages/cli'], { cwd: repo, stdio: 'inherit' });
+  }
+});
+
+describe('memory flood (smoke)', () => {
+  for (const [id, count] of [
+    ['16B-none', 300_000],
+    ['1KiB-stalled', 60_000],
+  ] as const) {
+    it(`${id}: ${count} messages keep RSS under 1.5 x a 128 MiB limit, all of them queued`, async () => {
+      const c = FLOOD_CASES.find((x) => x.id === id)!;
+      const r = await runFloodCase(c, 120, LIMIT, () => {}, count);
+      console.log('[flood]', JSON.stringify(r));
+      expect(r.published).toBe(count);
+      expect(r.peakRatio).toBeLessThan(1.5);
+      // Nothing lost: everything published is in the queue (or, for the stalled consumer, in its socket).
+      if (c.consumer === 'none') expect(r.queueLength).toBe(count);
+      else expect(r.queueLength).toBeGreaterThan(count / 2);
+    }, 180_000);
+  }
+});

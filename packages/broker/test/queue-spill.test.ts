@@ -1,0 +1,98 @@
+/** The paged-out tail of a queue: order, metadata, large bodies, segments, corruption and cleanup. */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QueueSpill, SpillCorruptError, type SpilledMessage } from '../src/queue-spill.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'warren-spill-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function message(i: number, body: Buffer | null = Buffer.from(`body-${i}`)): SpilledMessage {
+  return {
+    exchange: i % 2 === 0 ? '' : 'ex',
+    routingKey: `key-${i}`,
+    properties: i % 3 === 0 ? null : { headers: { n: i }, persistent: i % 2 === 0, priority: i % 5 },
+    body,
+    bodySize: body?.length ?? 100 + i,
+    storeId: i % 2 === 0 ? i * 7 : 0,
+    durable: i % 2 === 0,
+    evictable: i % 4 === 0,
+    seq: i + 1,
+    deliveryCount: i % 3,
+    expiresAt: i % 7 === 0 ? 1_700_000_000_000 + i : 0,
+  };
+}
+
+describe('QueueSpill', () => {
+  it('gives back every message with its metadata, in order, across interleaved appends and takes', () => {
+    const spill = new QueueSpill(dir, 'q');
+    const out: SpilledMessage[] = [];
+    let next = 0;
+    for (let round = 0; round < 20; round++) {
+      for (let k = 0; k < 497; k++) spill.append(message(next++, next % 11 === 0 ? null : undefined));
+      out.push(...spill.take(round % 3 === 0 ? 2000 : 300));
+    }
+    out.push(...spill.take(Number.MAX_SAFE_INTEGER));
+    expect(out.length).toBe(next);
+    expect(out).toEqual(Array.from({ length: next }, (_, i) => message(i, (i + 1) % 11 === 0 ? null : undefined)));
+    expect(spill.length).toBe(0);
+    expect(spill.bytes).toBe(0);
+  });
+
+  it('counts length and body bytes, and a body larger than the write buffer goes through whole', () => {
+    const spill = new QueueSpill(dir, 'q');
+    const big = Buffer.alloc(3 * 1024 * 1024 + 17, 0xab);
+    spill.append(message(1));
+    spill.append({ ...message(2), body: big, bodySize: big.length });
+    spill.append(message(3));
+    expect(spill.length).toBe(3);
+    expect(spill.bytes).toBe(message(1).bodySize + big.length + message(3).bodySize);
+    const [a, b, c] = spill.take(10);
+    expect(a!.routingKey).toBe('key-1');
+    expect(b!.body!.equals(big)).toBe(true);
+    expect(c!.routingKey).toBe('key-3');
+  });
+
+  it('moves to a new segment past 64 MiB and deletes read-through segments; empty, it deletes its files', () => {
+    const spill = new QueueSpill(dir, 'q');
+    const body = Buffer.alloc(1024 * 1024, 1);
+    for (let i = 0; i < 150; i++) spill.append({ ...message(i), body, bodySize: body.length });
+    expect(readdirSync(dir).sort()).toEqual(['q.0', 'q.1', 'q.2']);
+    expect(statSync(join(dir, 'q.0')).size).toBeLessThanOrEqual(64 * 1024 * 1024);
+    spill.take(70);
+    expect(readdirSync(dir).sort()).toEqual(['q.1', 'q.2']);
+    spill.take(80);
+    expect(readdirSync(dir)).toEqual([]);
+    spill.append(message(1));
+    expect(spill.take(1)[0]!.routingKey).toBe('key-1');
+  });
+
+  it('reports a corrupted record instead of returning wrong data', () => {
+    const spill = new QueueSpill(dir, 'q');
+    const body = Buffer.alloc(1024, 2);
+    // Past the 1 MiB write buffer: the first records are in the file, not yet read.
+    for (let i = 0; i < 1100; i++) spill.append({ ...message(i), body, bodySize: body.length });
+    const path = join(dir, 'q.0');
+    const bytes = readFileSync(path);
+    expect(bytes.length).toBeGreaterThan(1000 * 1024);
+    bytes[100]! ^= 0xff;
+    writeFileSync(path, bytes);
+    expect(() => spill.take(1)).toThrow(SpillCorruptError);
+  });
+
+  it('clear() drops everything and deletes the files; resetDir() removes what an earlier run left', () => {
+    const spill = new QueueSpill(dir, 'q');
+    for (let i = 0; i < 10; i++) spill.append(message(i));
+    spill.take(1);
+    spill.clear();
+    expect(spill.length).toBe(0);
+    expect(readdirSync(dir)).toEqual([]);
+    writeFileSync(join(dir, 'old.0'), 'left over');
+    QueueSpill.resetDir(dir);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
