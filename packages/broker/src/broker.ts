@@ -101,11 +101,16 @@ export class Broker implements BrokerContext {
       loadBodies: (messages) => this.admission.loadBodies(messages),
       deadLetter: (queue, qm, reason) => this.deadLetters.deadLetter(queue, qm, reason),
       autoDelete: (queue, reason) => this.topology.autoDelete(queue, reason),
+      tooLarge: (queue, qm, frameMax) =>
+        this.logger.warn(
+          { queue: queue.name, bodySize: qm.message.bodySize, frameMax },
+          'message too large for the frameMax of every consumer of its queue: dead-lettered (frame-too-large)',
+        ),
     };
     this.vhost = new VirtualHost(queueHost);
     this.deadLetters = new DeadLetters(this.vhost, this.admission, this.logger);
     this.topology = new Topology(this.vhost, this, this.logger);
-    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true, streams: true } };
+    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true, streams: true, 'int.exact': true } };
   }
 
   /** The port the broker listens on (useful with port 0). */

@@ -17,7 +17,10 @@ import {
   ErrorCodes,
   FrameSocket,
   FrameType,
+  MECHANISMS,
+  PRE_AUTH_FRAME_MAX,
   PROTOCOL_VERSION,
+  frameLength,
   ProtocolError,
   WarrenError,
   type Frame,
@@ -47,6 +50,17 @@ const enum State {
 const MAX_OUTSTANDING_PUBLISHES = 16_384;
 /** How long a connection we close waits for the peer's FIN before dropping it. */
 const CLOSE_GRACE_MS = 1000;
+/** The smallest heartbeat interval: smaller non-zero proposals are raised to it (protocol-spec 4.3). */
+export const MIN_HEARTBEAT_MS = 1000;
+
+/** The smaller proposal, 0 (none) when either side proposes 0, never below MIN_HEARTBEAT_MS. */
+function negotiateHeartbeat(client: number, server: number): number {
+  if (client === 0 || server === 0) return 0;
+  return Math.max(MIN_HEARTBEAT_MS, Math.min(client, server));
+}
+
+/** The widest integer a header field holds (encoded in 9 bytes). */
+const MAX_UINT = Number.MAX_SAFE_INTEGER;
 
 export class Connection implements DeliverySink, Session {
   readonly id = randomUUID();
@@ -59,6 +73,8 @@ export class Connection implements DeliverySink, Session {
   readonly deliveries: Deliveries;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private heartbeatMs = 0;
+  /** Negotiated in OPEN_OK; until then the pre-authentication limit. */
+  frameMax = PRE_AUTH_FRAME_MAX;
   private congested = false;
   /** Set once this connection has published: only publishers are blocked by alarms. */
   private isPublisher = false;
@@ -150,6 +166,9 @@ export class Connection implements DeliverySink, Session {
     if (open.credentials === null) {
       return this.refuse('credentials are required');
     }
+    if (!(MECHANISMS as readonly string[]).includes(open.credentials.mechanism)) {
+      return this.fail(errors.unknownMechanism(open.credentials.mechanism, MECHANISMS));
+    }
     const result = await this.ctx.users.authenticate(open.credentials.username, open.credentials.password, this.fs.socket.remoteAddress);
     if (this.state !== State.Authenticating) return;
     if (!result.ok) {
@@ -160,10 +179,13 @@ export class Connection implements DeliverySink, Session {
     this.username = open.credentials.username;
     this.clientProperties = open.properties;
     const frameMax = open.frameMax === 0 ? options.frameMax : Math.min(Math.max(open.frameMax, 4096), options.frameMax);
-    this.heartbeatMs = open.heartbeatMs === 0 || options.heartbeatMs === 0 ? 0 : Math.min(open.heartbeatMs, options.heartbeatMs);
+    this.heartbeatMs = negotiateHeartbeat(open.heartbeatMs, options.heartbeatMs);
     this.fs.setFrameMax(frameMax);
     this.state = State.Open;
     this.writer.openOk(PROTOCOL_VERSION, this.ctx.serverProperties, frameMax, this.heartbeatMs, this.id);
+    // From here on nothing longer than the client's frameMax is sent (protocol-spec 2, rule 8).
+    this.frameMax = frameMax;
+    this.writer.frameLimit = frameMax;
     this.fs.startHeartbeat(this.heartbeatMs);
     // The CLI's one-shot calls (health checks every few seconds) log at debug; services at info.
     this.openedAt = Date.now();
@@ -211,11 +233,17 @@ export class Connection implements DeliverySink, Session {
     if (result instanceof PulledMessage) return this.sendPulled(requestId, result);
     if (this.state !== State.Open) return;
     if (result instanceof AfterReply) {
-      this.writer.ok(requestId, result.result);
-      result.afterwards();
+      if (this.sendOk(requestId, result.result)) result.afterwards();
       return;
     }
-    this.writer.ok(requestId, result);
+    this.sendOk(requestId, result);
+  }
+
+  /** OK, or ERROR RESOURCE_LIMIT when the result does not fit the client's frameMax (a very long list). */
+  private sendOk(requestId: number, result: unknown): boolean {
+    if (this.writer.ok(requestId, result)) return true;
+    this.writer.error(requestId, errors.resourceLimit(`the reply does not fit the negotiated frameMax of ${this.frameMax} bytes`));
+    return false;
   }
 
   private requestFailed(requestId: number, err: unknown): void {
@@ -281,7 +309,9 @@ export class Connection implements DeliverySink, Session {
       return;
     }
     if (outcome === PublishOutcome.Returned) {
-      this.writer.return(seq, ErrorCodes.NO_ROUTE, 'NO_ROUTE', frame.exchange, frame.routingKey, frame.properties, frame.body);
+      const returned = this.writer.return(seq, ErrorCodes.NO_ROUTE, 'NO_ROUTE', frame.exchange, frame.routingKey, frame.properties, frame.body);
+      // A RETURN longer than our frameMax cannot be sent: the publish is nacked NO_ROUTE instead (protocol-spec 6.3).
+      if (!returned) return this.nackPublish(seq, errors.noRoute(`message unroutable; its RETURN would exceed the frameMax of ${this.frameMax} bytes`));
     }
     confirms.settle(seq, true);
   }
@@ -337,12 +367,22 @@ export class Connection implements DeliverySink, Session {
     this.ctx.streams?.drained(this);
   };
 
-  deliver(consumer: Consumer, qm: QueuedMessage): void {
-    const queue = consumer.queue;
-    const tag = this.deliveries.track(queue, qm, consumer, consumer.noAck);
+  deliver(consumer: Consumer, qm: QueuedMessage): boolean {
     const m = qm.message;
+    const tag = this.deliveries.nextDeliveryTag;
+    if (!this.writer.deliver(consumer.tag, tag, qm.deliveryCount > 0, qm.deliveryCount + 1, m.exchange, m.routingKey, m.properties, m.body!)) {
+      return false;
+    }
+    this.deliveries.track(consumer.queue, qm, consumer, consumer.noAck);
     this.delivered++;
-    this.writer.deliver(consumer.tag, tag, qm.deliveryCount > 0, qm.deliveryCount + 1, m.exchange, m.routingKey, m.properties, m.body!);
+    return true;
+  }
+
+  fitsGetOk(qm: QueuedMessage): boolean {
+    const m = qm.message;
+    // Widest tag and count: the frame is sent a little later, when both may have grown.
+    const h = [MAX_UINT, MAX_UINT, true, MAX_UINT, m.exchange, m.routingKey, m.properties, MAX_UINT];
+    return frameLength(h, m.bodySize) <= this.frameMax;
   }
 
   /** A GET's answer: GET_OK, tracked for ack unless noAck (back to its queue if we closed meanwhile). */

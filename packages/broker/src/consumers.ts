@@ -5,6 +5,7 @@
  * straight back to a consumer that is going away).
  */
 import { errors } from './errors.js';
+import { checkName } from './vhost.js';
 import { Consumer, type DeliverySink, type Queue } from './queue.js';
 
 export class ConsumerSet {
@@ -22,6 +23,7 @@ export class ConsumerSet {
   }
 
   add(queue: Queue, tag: string | undefined, prefetch: number, noAck: boolean, exclusive: boolean): Consumer {
+    if (tag !== undefined) checkName('consumer tag', tag);
     const consumerTag = tag === undefined || tag === '' ? `ctag-${this.tagPrefix}-${++this.counter}` : tag;
     if (this.byTag.has(consumerTag)) throw errors.preconditionFailed(`consumer tag '${consumerTag}' is already in use on this connection`);
     const consumer = new Consumer(consumerTag, queue, this.sink, prefetch, noAck, exclusive);

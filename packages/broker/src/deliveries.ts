@@ -59,6 +59,11 @@ export class Deliveries {
     return this.byTag.size;
   }
 
+  /** The tag the next track() will give (a frame is encoded with it before it is known to fit). */
+  get nextDeliveryTag(): number {
+    return this.nextTag;
+  }
+
   /** Gives the next delivery tag; tracks the delivery for settlement unless noAck. */
   track(queue: Queue, qm: QueuedMessage, consumer: Consumer | null, noAck: boolean): number {
     const tag = this.nextTag++;

@@ -18,6 +18,11 @@ export const errors = {
   internal: () => new WarrenError(ErrorCodes.INTERNAL_ERROR, 'internal error'),
   unsupportedVersion: (message: string) => new WarrenError(ErrorCodes.UNSUPPORTED_VERSION, message),
   resourceLimit: (message: string) => new WarrenError(ErrorCodes.RESOURCE_LIMIT, message),
+  /** An unroutable mandatory publish whose RETURN would exceed the publisher's frameMax. */
+  noRoute: (message: string) => new WarrenError(ErrorCodes.NO_ROUTE, message),
+  /** OPEN named a mechanism this server does not offer; details list the ones it does. */
+  unknownMechanism: (mechanism: string, mechanisms: readonly string[]) =>
+    new WarrenError(ErrorCodes.ACCESS_REFUSED, `authentication mechanism '${mechanism}' is not supported`, { details: { mechanisms: [...mechanisms] } }),
   /** A queue at its length limit with x-overflow reject-publish(-dlx) refused a message. */
   queueFull: (queue: string, overflow: string) => new WarrenError(ErrorCodes.RESOURCE_LIMIT, `queue '${queue}' is full (x-overflow ${overflow})`),
   /** The store has no message with this id (already settled and compacted). */

@@ -16,7 +16,10 @@ import type { Message, QueuedMessage } from './message.js';
 export interface DeliverySink {
   /** false while this connection's socket is congested: deliveries wait for 'drain'. */
   readonly writable: boolean;
-  deliver(consumer: Consumer, qm: QueuedMessage): void;
+  /** The connection's negotiated frame maximum: no frame sent to it may be longer. */
+  readonly frameMax: number;
+  /** Sends DELIVER; false (nothing sent) when the frame would exceed frameMax. */
+  deliver(consumer: Consumer, qm: QueuedMessage): boolean;
   consumerCancelled(consumer: Consumer, err: WarrenError): void;
 }
 
@@ -38,7 +41,7 @@ export class Consumer {
   }
 }
 
-export type DeathReason = 'rejected' | 'expired' | 'maxlen' | 'delivery-limit';
+export type DeathReason = 'rejected' | 'expired' | 'maxlen' | 'delivery-limit' | 'frame-too-large';
 
 /** What a queue needs from the broker around it. */
 export interface QueueHost {
@@ -52,6 +55,8 @@ export interface QueueHost {
   loadBodies(messages: Message[]): Promise<void>;
   /** An auto-delete queue lost its last consumer, or an x-expires queue went unused. */
   autoDelete(queue: Queue, reason: string): void;
+  /** A message no consumer's frameMax can carry is being dead-lettered: say so in the log. */
+  tooLarge(queue: Queue, qm: QueuedMessage, frameMax: number): void;
   /** Where queues page out their tails, and how many ready messages each keeps in RAM; null: no paging. */
   readonly paging: PagingConfig | null;
   /** This queue paged a message out: its reference in RAM is gone (the store still holds it for this queue). */
@@ -197,11 +202,7 @@ export class Queue {
     if (ttl === 0) {
       // RabbitMQ's rule: a zero TTL message is delivered only if a consumer can take it now.
       const consumer = this.consumers.length > 0 && this.list.length === 0 && qm.message.body !== null ? this.nextConsumer() : undefined;
-      if (consumer === undefined) {
-        this.host.deadLetter(this, qm, 'expired');
-        return;
-      }
-      this.deliverTo(consumer, qm);
+      if (consumer === undefined || !this.deliverTo(consumer, qm)) this.host.deadLetter(this, qm, 'expired');
       return;
     }
     if (this.policy.overflow === 'drop-head') {
@@ -372,22 +373,48 @@ export class Queue {
         }
         const consumer = this.nextConsumer();
         if (consumer === undefined) return;
-        this.deliverTo(consumer, this.list.shift()!);
+        const qm = this.list.shift()!;
+        if (!this.deliverTo(consumer, qm) && !this.deliverTooLarge(consumer, qm)) return;
       }
     } finally {
       this.draining = false;
     }
   }
 
-  private deliverTo(consumer: Consumer, qm: QueuedMessage): void {
+  /** Sends qm to consumer; false (nothing changed) when the DELIVER frame exceeds its connection's frameMax. */
+  private deliverTo(consumer: Consumer, qm: QueuedMessage): boolean {
+    if (!consumer.sink.deliver(consumer, qm)) return false;
     if (!consumer.noAck) {
       consumer.unacked++;
       this.unackedCount++;
     }
     this.host.delivering(this, qm);
-    consumer.sink.deliver(consumer, qm);
     qm.deliveryCount++;
     if (consumer.noAck) this.host.settled(this, qm);
+    return true;
+  }
+
+  /**
+   * qm is too large for `refused`'s frameMax (protocol-spec 2, rule 8). It is
+   * offered to the other ready consumers; when none of them can carry it but
+   * a busy consumer with a larger frameMax could, it waits at the head of the
+   * queue for that one (false: stop draining); when no consumer of the queue
+   * could ever carry it, it is dead-lettered with reason frame-too-large.
+   */
+  private deliverTooLarge(refused: Consumer, qm: QueuedMessage): boolean {
+    let largest = refused.sink.frameMax;
+    for (const c of this.consumers) {
+      if (c === refused || c.sink.frameMax <= largest) continue;
+      if (c.ready && this.deliverTo(c, qm)) return true;
+      largest = c.sink.frameMax;
+    }
+    if (largest > refused.sink.frameMax) {
+      this.list.requeue(qm);
+      return false;
+    }
+    this.host.tooLarge(this, qm, largest);
+    this.host.deadLetter(this, qm, 'frame-too-large');
+    return true;
   }
 
   /** Reads back the bodies of the next messages (they were evicted to disk). */
@@ -409,18 +436,30 @@ export class Queue {
     );
   }
 
-  /** Pull one message (basic.get). Bodies on disk are loaded first. */
-  async get(noAck: boolean, deliver: (qm: QueuedMessage) => void): Promise<boolean> {
+  /**
+   * Pull one message (basic.get). Bodies on disk are loaded first. `deliver`
+   * returns false when the GET_OK frame would exceed the getter's frameMax:
+   * that message is dead-lettered (frame-too-large) and the next one is tried.
+   */
+  async get(noAck: boolean, deliver: (qm: QueuedMessage) => boolean, frameMax = 0): Promise<boolean> {
     this.touch();
-    if (this.list.length === 0) this.pageIn();
-    const head = this.list.peek();
-    if (head === undefined) return false;
-    if (head.message.body === null) await this.host.loadBodies([head.message]);
-    const qm = this.list.shift();
-    if (qm === undefined) return false;
+    for (;;) {
+      if (this.list.length === 0) this.pageIn();
+      const head = this.list.peek();
+      if (head === undefined) return false;
+      if (head.message.body === null) await this.host.loadBodies([head.message]);
+      const qm = this.list.shift();
+      if (qm === undefined) return false;
+      if (this.pulled(noAck, qm, deliver)) return true;
+      this.host.tooLarge(this, qm, frameMax);
+      this.host.deadLetter(this, qm, 'frame-too-large');
+    }
+  }
+
+  private pulled(noAck: boolean, qm: QueuedMessage, deliver: (qm: QueuedMessage) => boolean): boolean {
+    if (!deliver(qm)) return false;
     if (!noAck) this.unackedCount++;
     this.host.delivering(this, qm);
-    deliver(qm);
     qm.deliveryCount++;
     if (noAck) this.host.settled(this, qm);
     return true;

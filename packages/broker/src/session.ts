@@ -7,6 +7,7 @@ import type { StoreListener } from './admission.js';
 import type { ConsumerSet } from './consumers.js';
 import type { Deliveries } from './deliveries.js';
 import type { StreamSink } from './streams/subscription.js';
+import type { QueuedMessage } from './message.js';
 
 export interface Session extends StoreListener, StreamSink {
   /** Also the owner identity of the exclusive queues it declares. */
@@ -14,4 +15,8 @@ export interface Session extends StoreListener, StreamSink {
   readonly username: string;
   readonly consumers: ConsumerSet;
   readonly deliveries: Deliveries;
+  /** The connection's negotiated frame maximum. */
+  readonly frameMax: number;
+  /** Whether a GET_OK carrying qm fits frameMax (protocol-spec 2, rule 8). */
+  fitsGetOk(qm: QueuedMessage): boolean;
 }

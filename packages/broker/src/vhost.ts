@@ -26,8 +26,10 @@ const BUILTIN_EXCHANGES: Array<[string, ExchangeKind]> = [
   ['amq.match', 'headers'],
 ];
 
-function checkName(kind: string, name: string): void {
-  if (name.length > MAX_NAME) throw errors.invalidArgument(`${kind} name longer than ${MAX_NAME} characters`);
+/** Names, routing keys and consumer tags: at most 255 UTF-8 bytes (protocol-spec 5.1), what any language can check. */
+export function checkName(kind: string, name: string): void {
+  // 85 UTF-16 units never exceed 255 UTF-8 bytes: the common case skips the count.
+  if (name.length > MAX_NAME / 3 && Buffer.byteLength(name) > MAX_NAME) throw errors.invalidArgument(`${kind} longer than ${MAX_NAME} UTF-8 bytes`);
 }
 
 function inequivalent(kind: string, name: string, field: string, received: unknown, current: unknown): never {
@@ -56,7 +58,7 @@ export class VirtualHost {
 
   /** Returns true when a durable exchange was created (the topology must be saved). */
   declareExchange(name: string, type: string, opts: ExchangeDeclareOptions): boolean {
-    checkName('exchange', name);
+    checkName('exchange name', name);
     const existing = this.exchanges.get(name);
     if (opts.passive) {
       if (existing === undefined) throw errors.notFound(`exchange '${name}'`);
@@ -143,7 +145,7 @@ export class VirtualHost {
     opts: QueueDeclareOptions,
     owner: object,
   ): { result: QueueDeclareResult; created: Queue | null } {
-    checkName('queue', requested);
+    checkName('queue name', requested);
     if (opts.passive) {
       const q = this.queueFor(requested, owner);
       return { result: { queue: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount }, created: null };
@@ -207,6 +209,7 @@ export class VirtualHost {
 
   /** Returns true when the binding is durable (both ends durable) and was added. */
   bindQueue(queueName: string, exchangeName: string, routingKey: string, args: Arguments | null, owner: object): boolean {
+    checkName('routing key', routingKey);
     const q = this.queueFor(queueName, owner);
     const e = this.bindableSource(exchangeName);
     const added = e.matcher.add(q, routingKey, args);
@@ -222,6 +225,7 @@ export class VirtualHost {
   }
 
   bindExchange(destination: string, source: string, routingKey: string, args: Arguments | null): boolean {
+    checkName('routing key', routingKey);
     const d = this.bindableSource(destination);
     const s = this.bindableSource(source);
     const added = s.matcher.add(d, routingKey, args);

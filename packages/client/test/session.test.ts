@@ -19,9 +19,10 @@ class RecordingWriter extends FrameWriter {
   constructor() {
     super(nowhere);
   }
-  override sendRaw(type: number, header: unknown[]): void {
+  override sendRaw(type: number, header: unknown[]): boolean {
     this.runBeforeNextSend();
     this.sent.push({ type, header: [...header] });
+    return true;
   }
 }
 

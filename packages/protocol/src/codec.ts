@@ -34,6 +34,11 @@ export function frameSize(headerSize: number, bodySize: number): number {
   return PRELUDE_SIZE + headerSize + bodySize;
 }
 
+/** The length a frame with this header array and body length encodes to (encodes the header to measure it). */
+export function frameLength(header: unknown[], bodyLength: number): number {
+  return PRELUDE_SIZE + packScratch(header).length + bodyLength;
+}
+
 /** Encodes one frame into a fresh buffer. The writer has a faster path for streams. */
 export function encodeFrame(frame: Frame): Buffer {
   const header = packScratch(headerOf(frame));

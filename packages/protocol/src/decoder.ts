@@ -19,6 +19,7 @@ import type { Frame } from './frames.js';
 import { parseFrame } from './frame-schema.js';
 import { PRELUDE_SIZE, MIN_FRAME_SIZE } from './codec.js';
 import { unpackRange } from './msgpack.js';
+import { checkProfile } from './profile.js';
 
 export type FrameHandler = (frame: Frame) => void;
 
@@ -172,6 +173,7 @@ export class FrameDecoder {
     const bodyStart = headerStart + headerSize;
     let header: unknown;
     try {
+      checkProfile(buf, headerStart, bodyStart);
       header = unpackRange(buf, headerStart, bodyStart);
     } catch (err) {
       throw errors.frameError(`frame header is not valid MessagePack: ${(err as Error).message}`, err);

@@ -9,14 +9,14 @@
  */
 import { errors } from './errors.js';
 import { FrameType, frameTypeNames, type Credentials, type Frame, type FrameTypeName, type MessageProperties } from './frames.js';
-import { isPlainObject, propertyChecks } from './properties.js';
+import { INVALID_PROPERTY, isPlainObject, propertyChecks } from './properties.js';
 
 /**
  * How a header field travels and is checked. `options` is a map or nil that
  * reads as {} when nil (the spec calls it map/nil, like `map/nil` which reads
  * as null); `any` is not checked and reads nil as null.
  */
-export type FieldKind = 'uint' | 'str' | 'bool' | 'map/nil' | 'options' | 'properties/nil' | 'credentials/nil' | 'any';
+export type FieldKind = 'requestId' | 'uint' | 'str' | 'bool' | 'map/nil' | 'options' | 'properties/nil' | 'credentials/nil' | 'any';
 export type Field = readonly [name: string, kind: FieldKind];
 export interface FrameLayout {
   readonly header: readonly Field[];
@@ -24,11 +24,11 @@ export interface FrameLayout {
   readonly body: boolean;
 }
 
-const requestOnly = { header: [['requestId', 'uint']], body: false } as const;
+const requestOnly = { header: [['requestId', 'requestId']], body: false } as const;
 const binding = <A extends string, B extends string>(a: A, b: B) =>
   ({
     header: [
-      ['requestId', 'uint'],
+      ['requestId', 'requestId'],
       [a, 'str'],
       [b, 'str'],
       ['routingKey', 'str'],
@@ -105,7 +105,7 @@ export const FRAME_SCHEMA = {
   },
   EXCHANGE_DECLARE: {
     header: [
-      ['requestId', 'uint'],
+      ['requestId', 'requestId'],
       ['exchange', 'str'],
       ['exchangeType', 'str'],
       ['options', 'options'],
@@ -114,7 +114,7 @@ export const FRAME_SCHEMA = {
   },
   EXCHANGE_DELETE: {
     header: [
-      ['requestId', 'uint'],
+      ['requestId', 'requestId'],
       ['exchange', 'str'],
       ['options', 'options'],
     ],
@@ -122,7 +122,7 @@ export const FRAME_SCHEMA = {
   },
   QUEUE_DECLARE: {
     header: [
-      ['requestId', 'uint'],
+      ['requestId', 'requestId'],
       ['queue', 'str'],
       ['options', 'options'],
     ],
@@ -130,7 +130,7 @@ export const FRAME_SCHEMA = {
   },
   QUEUE_DELETE: {
     header: [
-      ['requestId', 'uint'],
+      ['requestId', 'requestId'],
       ['queue', 'str'],
       ['options', 'options'],
     ],
@@ -138,7 +138,7 @@ export const FRAME_SCHEMA = {
   },
   QUEUE_PURGE: {
     header: [
-      ['requestId', 'uint'],
+      ['requestId', 'requestId'],
       ['queue', 'str'],
     ],
     body: false,
@@ -186,7 +186,7 @@ export const FRAME_SCHEMA = {
   },
   CONSUME: {
     header: [
-      ['requestId', 'uint'],
+      ['requestId', 'requestId'],
       ['queue', 'str'],
       ['options', 'options'],
     ],
@@ -194,7 +194,7 @@ export const FRAME_SCHEMA = {
   },
   CANCEL: {
     header: [
-      ['requestId', 'uint'],
+      ['requestId', 'requestId'],
       ['consumerTag', 'str'],
     ],
     body: false,
@@ -236,7 +236,7 @@ export const FRAME_SCHEMA = {
   },
   GET: {
     header: [
-      ['requestId', 'uint'],
+      ['requestId', 'requestId'],
       ['queue', 'str'],
       ['options', 'options'],
     ],
@@ -314,8 +314,8 @@ export const FRAME_SCHEMA = {
 export type FrameSchema = typeof FRAME_SCHEMA;
 
 /** The kind protocol-spec.md names in its field tables. */
-export function specKind(kind: FieldKind): Exclude<FieldKind, 'options'> {
-  return kind === 'options' ? 'map/nil' : kind;
+export function specKind(kind: FieldKind): Exclude<FieldKind, 'options' | 'requestId'> {
+  return kind === 'options' ? 'map/nil' : kind === 'requestId' ? 'uint' : kind;
 }
 
 /** Layouts by type byte; undefined for an unknown type. */
@@ -362,7 +362,14 @@ function fieldError(type: number, index: number, expected: string): never {
   throw errors.frameError(`${frameTypeNames[type] ?? `frame 0x${type.toString(16)}`} header field ${index}: expected ${expected}`);
 }
 
+/** requestId of a request: 1 … 2^32−1 (spec 5); 0 and larger values are FRAME_ERROR. */
+const MAX_REQUEST_ID = 0xffffffff;
+
 const readers: Record<FieldKind, Reader> = {
+  requestId(h, t, i) {
+    const v = h[i];
+    return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_REQUEST_ID ? v : fieldError(t, i, 'a request id from 1 to 2^32-1');
+  },
   uint(h, t, i) {
     const v = h[i];
     return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : fieldError(t, i, 'a non-negative integer');
@@ -397,14 +404,19 @@ const readers: Record<FieldKind, Reader> = {
         continue;
       }
       const check = propertyChecks[key];
-      if (check !== undefined && !check(value)) fieldError(t, i, `a valid "${key}" property`);
+      // Not a frame error: the receiver refuses that one message (spec 9.1); the first bad key is kept.
+      if (check !== undefined && !check(value) && (v as { [INVALID_PROPERTY]?: string })[INVALID_PROPERTY] === undefined) {
+        (v as { [INVALID_PROPERTY]?: string })[INVALID_PROPERTY] = key;
+      }
     }
     return v as MessageProperties;
   },
   'credentials/nil'(h, t, i): Credentials | null {
     const v = h[i];
     if (v === null || v === undefined) return null;
-    if (!isPlainObject(v) || v.mechanism !== 'PLAIN' || typeof v.username !== 'string' || typeof v.password !== 'string') {
+    // Any mechanism name parses; the server refuses one it does not offer with ACCESS_REFUSED (spec 4.2).
+    if (!isPlainObject(v) || typeof v.mechanism !== 'string') fieldError(t, i, 'credentials {mechanism: str, ...} or nil');
+    if (v.mechanism === 'PLAIN' && (typeof v.username !== 'string' || typeof v.password !== 'string')) {
       fieldError(t, i, 'credentials {mechanism: "PLAIN", username, password} or nil');
     }
     return v as unknown as Credentials;

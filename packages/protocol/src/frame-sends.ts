@@ -46,7 +46,8 @@ export type SendMethodName<S extends string> = S extends `${infer Head}_${infer 
   ? `${Lowercase<Head>}${Capitalize<SendMethodName<Tail>>}`
   : Lowercase<S>;
 
-export type FrameSends = { [N in FrameTypeName as SendMethodName<N>]: (...args: SendArgs<N>) => void };
+/** Each returns false, sending nothing, when the frame would exceed the writer's frameLimit. */
+export type FrameSends = { [N in FrameTypeName as SendMethodName<N>]: (...args: SendArgs<N>) => boolean };
 
 export function sendMethodName(frameName: string): string {
   return frameName.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -55,7 +56,7 @@ export function sendMethodName(frameName: string): string {
 /** What the generated methods need from their receiver. */
 interface RawSender {
   runBeforeNextSend(): void;
-  sendRaw(type: number, header: unknown[], body?: Buffer): void;
+  sendRaw(type: number, header: unknown[], body?: Buffer): boolean;
 }
 
 const IDENTIFIER = /^[A-Za-z][A-Za-z0-9]*$/;
@@ -68,14 +69,15 @@ const OBJECT_KINDS: ReadonlySet<FieldKind> = new Set(['map/nil', 'options', 'pro
  *   function sendError(requestId, err) {
  *     this.runBeforeNextSend();
  *     h[0] = requestId; h[1] = err.code; h[2] = err.name; h[3] = err.message; h[4] = err.details ?? null;
- *     this.sendRaw(T, h);
+ *     const sent = this.sendRaw(T, h);
  *     h[4] = null;
+ *     return sent;
  *   }
  *
  * Generated once from the constant schema (names checked to be identifiers):
  * a generic loop over `arguments` would cost an allocation per send.
  */
-function compileSend(name: string, type: number, layout: FrameLayout): (this: RawSender, ...args: unknown[]) => void {
+function compileSend(name: string, type: number, layout: FrameLayout): (this: RawSender, ...args: unknown[]) => boolean {
   const fields = layout.header;
   const params: string[] = [];
   const fills: string[] = [];
@@ -104,13 +106,14 @@ function compileSend(name: string, type: number, layout: FrameLayout): (this: Ra
     `'use strict'; return function send${name[0]!.toUpperCase()}${name.slice(1)}(${params.join(', ')}) {`,
     '  this.runBeforeNextSend();',
     ...fills.map((f) => '  ' + f),
-    `  this.sendRaw(T, h${layout.body ? ', body' : ''});`,
+    `  const sent = this.sendRaw(T, h${layout.body ? ', body' : ''});`,
     ...clears.map((c) => '  ' + c),
+    '  return sent;',
     '};',
   ].join('\n');
   const header = new Array<unknown>(fields.length).fill(null);
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- compiled from the constant schema, see above
-  return new Function('T', 'h', source)(type, header) as (this: RawSender, ...args: unknown[]) => void;
+  return new Function('T', 'h', source)(type, header) as (this: RawSender, ...args: unknown[]) => boolean;
 }
 
 /** Adds the typed send methods to a class prototype that has runBeforeNextSend and sendRaw. */

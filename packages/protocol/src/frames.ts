@@ -83,8 +83,12 @@ export interface MessageProperties {
 
 export type Arguments = Record<string, unknown>;
 
+/** Authentication mechanisms of v1 (spec 4.2): PLAIN only; EXTERNAL arrives with TLS client certificates. */
+export const MECHANISMS = ['PLAIN'] as const;
+
 export interface Credentials {
-  mechanism: 'PLAIN';
+  /** 'PLAIN' for the username/password below; a server refuses others it does not offer. */
+  mechanism: string;
   username: string;
   password: string;
 }

@@ -1,7 +1,8 @@
 /**
  * One MessagePack configuration for the whole protocol: plain maps and arrays
  * that any standard msgpack library reads (no msgpackr records or bundled
- * strings), `undefined` written as nil, 64-bit integers read as numbers,
+ * strings), `undefined` written as nil, 64-bit integers read without loss
+ * (BigInt beyond 2^53),
  * binary values copied out of the received bytes.
  */
 import { Packr, Unpackr, RESET_BUFFER_MODE } from 'msgpackr';
@@ -11,7 +12,9 @@ const options = {
   mapsAsObjects: true,
   encodeUndefinedAsNil: true,
   variableMapSize: true,
-  int64AsType: 'number',
+  // int64/uint64 within ±2^53 read as numbers, beyond as BigInt: never rounded (spec 3, "Integers").
+  // ('auto' is supported by msgpackr 2.x but missing from its type declarations.)
+  int64AsType: 'auto' as 'number',
   moreTypes: false,
   // Binary header values get their own bytes: a view would keep the whole read buffer alive.
   copyBuffers: true,

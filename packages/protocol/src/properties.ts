@@ -48,6 +48,20 @@ export function propertyExpectation(key: string, value: unknown): string | undef
   return check === undefined || check(value) ? undefined : (expectations[key] ?? 'a string');
 }
 
+/**
+ * Set by the frame parser on a received properties map that has a known key
+ * with a wrong value (symbol-keyed: never encoded, never enumerated). Such a
+ * message is refused on its own (PUBLISH_NACK INVALID_ARGUMENT, spec 9.1),
+ * the connection stays open.
+ */
+export const INVALID_PROPERTY: unique symbol = Symbol('warren.invalidProperty');
+
+/** The first wrongly typed known property the parser found in a received map, or undefined. */
+export function invalidPropertyOf(properties: object): { key: string; expected: string } | undefined {
+  const key = (properties as { [INVALID_PROPERTY]?: string })[INVALID_PROPERTY];
+  return key === undefined ? undefined : { key, expected: propertyExpectation(key, (properties as Record<string, unknown>)[key]) ?? 'valid' };
+}
+
 /** The first known property with a wrongly typed value, or undefined. Nil values pass (they travel as nil). */
 export function invalidProperty(properties: object): { key: string; expected: string } | undefined {
   for (const key in properties) {

@@ -57,6 +57,13 @@ export class FrameWriter {
   private pending = 0;
   private scheduled = false;
   private readonly flushBound = () => this.flush();
+  /**
+   * The receiver's frame maximum. A frame longer than this is not sent: the
+   * send returns false and the caller decides (protocol-spec 2, rule 8: the
+   * server never sends a frame above what the receiver negotiated).
+   * Infinity until set.
+   */
+  frameLimit = Infinity;
 
   constructor(private readonly sink: FrameSink) {}
 
@@ -65,8 +72,8 @@ export class FrameWriter {
     return this.pending;
   }
 
-  send(frame: Frame): void {
-    this.sendRaw(frame.type, headerOf(frame), hasBody(frame.type) ? (frame as BodyFrame).body : undefined);
+  send(frame: Frame): boolean {
+    return this.sendRaw(frame.type, headerOf(frame), hasBody(frame.type) ? (frame as BodyFrame).body : undefined);
   }
 
   /**
@@ -87,11 +94,14 @@ export class FrameWriter {
     fn();
   }
 
-  /** Encodes a frame from its type, header array and optional body; `header` may be reused once this returns. */
-  sendRaw(type: number, header: unknown[], body?: Buffer): void {
+  /**
+   * Encodes a frame from its type, header array and optional body; `header`
+   * may be reused once this returns. Returns false, and sends nothing, when
+   * the frame would be longer than `frameLimit`.
+   */
+  sendRaw(type: number, header: unknown[], body?: Buffer): boolean {
     if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
-    this.sentSinceTick = true;
-    this.put(type, packScratch(header), null, body);
+    return this.put(type, packScratch(header), null, body);
   }
 
   /**
@@ -99,21 +109,23 @@ export class FrameWriter {
    * elements of `tail`, a MessagePack fixarray that is already encoded (stream
    * deliveries reuse the stored `[exchange, routingKey, properties]` bytes as they
    * are, without decoding them). Together they must hold at most 15 elements.
+   * Returns false, and sends nothing, when the frame would be longer than `frameLimit`.
    */
-  sendWithEncodedTail(type: number, head: unknown[], tail: Buffer, body?: Buffer): void {
+  sendWithEncodedTail(type: number, head: unknown[], tail: Buffer, body?: Buffer): boolean {
     if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
-    this.sentSinceTick = true;
     const headBytes = packScratch(head);
     if (headBytes[0]! >> 4 !== 0x9 || tail[0]! >> 4 !== 0x9 || head.length + (tail[0]! & 0x0f) > 15) {
       throw new RangeError('sendWithEncodedTail needs fixarrays of 15 elements at most');
     }
-    this.put(type, headBytes, tail, body);
+    return this.put(type, headBytes, tail, body);
   }
 
   /** Writes prelude, header (`first`, then `tail`'s elements when given) and body into the slab or the chunk list. */
-  private put(type: number, first: Buffer, tail: Buffer | null, body: Buffer | undefined): void {
+  private put(type: number, first: Buffer, tail: Buffer | null, body: Buffer | undefined): boolean {
     const headerLength = first.length + (tail === null ? 0 : tail.length - 1);
     const bodyLength = body === undefined ? 0 : body.length;
+    if (PRELUDE_SIZE + headerLength + bodyLength > this.frameLimit) return false;
+    this.sentSinceTick = true;
     const copyBody = bodyLength < COPY_THRESHOLD;
     const inSlab = PRELUDE_SIZE + headerLength + (copyBody ? bodyLength : 0);
     if (this.slab.length - this.slabPos < inSlab) this.newSlab(inSlab);
@@ -145,6 +157,7 @@ export class FrameWriter {
       this.scheduled = true;
       queueMicrotask(this.flushBound);
     }
+    return true;
   }
 
   /** Hands everything pending to the socket in one corked write. */

@@ -135,7 +135,7 @@ describe('typed sends', () => {
     const sendRaw = writer.sendRaw.bind(writer);
     writer.sendRaw = (type, header, body) => {
       seen.push(header);
-      sendRaw(type, header, body);
+      return sendRaw(type, header, body);
     };
     writer.publish(1, 'ex', 'rk', 0, { headers: { a: 1 } }, Buffer.from('x'));
     writer.queueDeclare(2, 'q', { durable: true });

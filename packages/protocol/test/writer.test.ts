@@ -132,3 +132,16 @@ describe('FrameWriter', () => {
     )).toBe(true);
   });
 });
+
+describe('frameLimit (spec 2, rule 8)', () => {
+  it('sends nothing and returns false for a frame longer than the limit; exactly the limit is sent', () => {
+    const chunks: Buffer[] = [];
+    const w = new FrameWriter({ write: (c: Buffer) => (chunks.push(Buffer.from(c)), true), cork() {}, uncork() {} });
+    w.frameLimit = 100;
+    // DELIVER header ["c", 1, false, 1, "", "k", nil] is 10 bytes: 9 + 10 + 81 = 100.
+    expect(w.deliver('c', 1, false, 1, '', 'k', null, Buffer.alloc(81))).toBe(true);
+    expect(w.deliver('c', 2, false, 1, '', 'k', null, Buffer.alloc(82))).toBe(false);
+    w.flush();
+    expect(Buffer.concat(chunks).length).toBe(100);
+  });
+});

@@ -28,9 +28,15 @@ export function registerConsumeHandlers(table: DispatchTable): void {
     const queue = notAStream(vhost.queueFor(f.queue, session));
     const noAck = f.options.noAck ?? false;
     let pulled: PulledMessage | null = null;
-    await queue.get(noAck, (qm) => {
-      pulled = new PulledMessage(queue, qm, noAck);
-    });
+    await queue.get(
+      noAck,
+      (qm) => {
+        if (!session.fitsGetOk(qm)) return false;
+        pulled = new PulledMessage(queue, qm, noAck);
+        return true;
+      },
+      session.frameMax,
+    );
     return pulled;
   });
   table.register(FrameType.ACK, Answer.None, 'read', (f, session) => session.deliveries.ack(f.deliveryTag, f.multiple));

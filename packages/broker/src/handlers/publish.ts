@@ -3,7 +3,9 @@
  * The connection owns the publish sequence and the confirms; this handler
  * tells it what to answer (a PublishOutcome, or a thrown error to nack with).
  */
-import { FrameType, PublishFlags, type PublishFrame } from '@warren/protocol';
+import { FrameType, PublishFlags, invalidPropertyOf, type PublishFrame } from '@warren/protocol';
+import { errors } from '../errors.js';
+import { checkName } from '../vhost.js';
 import { Answer, PublishOutcome, type DispatchTable } from '../dispatch.js';
 import { newMessage } from '../message.js';
 import type { BrokerServices } from '../services.js';
@@ -14,6 +16,10 @@ export function registerPublishHandlers(table: DispatchTable): void {
 }
 
 function publish(frame: PublishFrame, session: Session, broker: BrokerServices): PublishOutcome {
+  // A message property of the wrong type or range is this publish's fault, not the connection's (protocol-spec 9.1).
+  const invalid = frame.properties === null ? undefined : invalidPropertyOf(frame.properties);
+  if (invalid !== undefined) throw errors.invalidArgument(`property '${invalid.key}' must be ${invalid.expected}`);
+  checkName('routing key', frame.routingKey);
   const queues = broker.vhost.route(frame.exchange, frame.routingKey, frame.properties?.headers);
   if (queues.size === 0) return (frame.flags & PublishFlags.MANDATORY) !== 0 ? PublishOutcome.Returned : PublishOutcome.Confirmed;
   // Streams in the route append to their logs (and leave the set); the publish is then settled

@@ -84,7 +84,7 @@ async function recoverDir(dir: string, wire = true): Promise<Outcome> {
       await c.close();
     } else {
       const q = broker.vhost.queues.get('q')!;
-      while (await q.get(true, (qm) => got.push(Buffer.from(qm.message.body!))));
+      while (await q.get(true, (qm) => got.push(Buffer.from(qm.message.body!)) > 0));
     }
     const line = log.find('storage recovered');
     expect(line, 'the broker logs its recovery figures').toBeDefined();

@@ -1,0 +1,97 @@
+/**
+ * The MessagePack profile rules (protocol-spec 3) that msgpackr does not
+ * enforce on its own: map keys are strings (msgpackr would turn `{1: true}`
+ * into `{"1": true}`), strings are valid UTF-8 (msgpackr would put U+FFFD in
+ * place of bad bytes, so `ff fe` and `ff fd` would name the same queue), and
+ * no extension types. One pass over the header bytes before they are decoded;
+ * ASCII strings, the usual case, cost one byte test per byte.
+ */
+import { isUtf8 } from 'node:buffer';
+
+/** Throws an Error naming the first rule the MessagePack value in b[start, end) breaks. */
+export function checkProfile(b: Buffer, start: number, end: number): void {
+  if (skipValue(b, start, end, false) > end) throw new Error('value runs past the end of the header');
+}
+
+function u16(b: Buffer, p: number): number {
+  return (b[p]! << 8) | b[p + 1]!;
+}
+
+function u32(b: Buffer, p: number): number {
+  return b.readUInt32BE(p);
+}
+
+/** Returns the position after the value at p. */
+function skipValue(b: Buffer, p: number, end: number, isKey: boolean): number {
+  if (p >= end) throw new Error('value runs past the end of the header');
+  const t = b[p++]!;
+  if (t >= 0xa0 && t <= 0xbf) return skipString(b, p, t & 0x1f, end);
+  if (t === 0xd9) return skipString(b, p + 1, b[p]!, end);
+  if (t === 0xda) return skipString(b, p + 2, u16(b, p), end);
+  if (t === 0xdb) return skipString(b, p + 4, u32(b, p), end);
+  if (isKey) throw new Error('map key is not a string');
+  if (t <= 0x7f || t >= 0xe0) return p;
+  if (t <= 0x8f) return skipMap(b, p, t & 0x0f, end);
+  if (t <= 0x9f) return skipArray(b, p, t & 0x0f, end);
+  switch (t) {
+    case 0xc0:
+    case 0xc2:
+    case 0xc3:
+      return p;
+    case 0xc4:
+      return p + 1 + b[p]!;
+    case 0xc5:
+      return p + 2 + u16(b, p);
+    case 0xc6:
+      return p + 4 + u32(b, p);
+    case 0xcc:
+    case 0xd0:
+      return p + 1;
+    case 0xcd:
+    case 0xd1:
+      return p + 2;
+    case 0xca:
+    case 0xce:
+    case 0xd2:
+      return p + 4;
+    case 0xcb:
+    case 0xcf:
+    case 0xd3:
+      return p + 8;
+    case 0xdc:
+      return skipArray(b, p + 2, u16(b, p), end);
+    case 0xdd:
+      return skipArray(b, p + 4, u32(b, p), end);
+    case 0xde:
+      return skipMap(b, p + 2, u16(b, p), end);
+    case 0xdf:
+      return skipMap(b, p + 4, u32(b, p), end);
+    default:
+      throw new Error(`MessagePack type 0x${t.toString(16)} is not in the profile (extension types are not allowed)`);
+  }
+}
+
+function skipString(b: Buffer, p: number, length: number, end: number): number {
+  const stop = p + length;
+  if (stop > end) throw new Error('string runs past the end of the header');
+  for (let i = p; i < stop; i++) {
+    if (b[i]! >= 0x80) {
+      if (!isUtf8(b.subarray(p, stop))) throw new Error('string is not valid UTF-8');
+      break;
+    }
+  }
+  return stop;
+}
+
+function skipArray(b: Buffer, p: number, n: number, end: number): number {
+  for (let i = 0; i < n; i++) p = skipValue(b, p, end, false);
+  return p;
+}
+
+function skipMap(b: Buffer, p: number, n: number, end: number): number {
+  for (let i = 0; i < n; i++) {
+    p = skipValue(b, p, end, true);
+    p = skipValue(b, p, end, false);
+  }
+  return p;
+}
