@@ -30,8 +30,8 @@ export type PeerSystem = 'nats' | 'jetstream' | 'redis' | 'redis-streams';
 export const PEER_NOTES: Record<PeerSystem | 'rabbitmq', string> = {
   rabbitmq:
     'RabbitMQ through amqplib: plain channel (publishes unconfirmed) except where a scenario asks for confirms (confirm channel, 1,000 in flight); ' +
-    'Nagle off (`noDelay`) in the latency scenarios, amqplib default elsewhere; manual acks, prefetch 1,000. Persistent messages on a durable queue are ' +
-    'confirmed after RabbitMQ has fsynced them (batched).',
+    'Nagle off (`noDelay`) in the latency scenarios, amqplib default elsewhere; manual acks, prefetch 1,000. Durable classic queues (used here) confirm a persistent message once their store has written it; ' +
+    'an fsync before the confirm is not guaranteed (version 2 of the classic queue store only flushes to the page cache; only quorum queues fsync before confirming).',
   nats:
     'NATS core through `nats` (nats.js): publish to a subject, one subscription per queue, `flush()` every 1,000 publishes so the producer cannot run ' +
     'unbounded ahead of the server; at most once, no acks, no storage (a lagging subscriber can lose messages: counted when it happens).',

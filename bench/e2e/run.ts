@@ -6,7 +6,7 @@
  *   npm run bench -- <all|resources|logins|queues|connections|1..7|alias>[,...] [options]   (from the repo root; run `npx tsc -b` first)
  *
  *   --count N         messages per scenario (overrides the defaults)
- *   --quick           a tenth of the default counts, 1 s of latency warm-up instead of 5
+ *   --quick           a tenth of the default counts; latency warm-up 1 s instead of 5, at most the measured batch
  *   --repeat N        the systems take turns N times per scenario; report medians (noisy machines)
  *   --peers LIST      the peers to run beside Warren, of rabbitmq,nats,jetstream,redis,redis-streams
  *                     (default: all; a peer whose server does not answer is skipped)
@@ -180,7 +180,13 @@ function writeJson(path: string, data: unknown): void {
 }
 
 function readRun(path: string): RunResult | undefined {
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as RunResult) : undefined;
+  if (!existsSync(path)) return undefined;
+  const run = JSON.parse(readFileSync(path, 'utf8')) as RunResult;
+  // Results saved before the peers came (Warren and RabbitMQ as fields of their own) read the same way.
+  for (const s of run.scenarios as (ScenarioResult & { warren?: Measurements; rabbitmq?: Measurements })[]) {
+    s.systems ??= { ...(s.warren ? { warren: s.warren } : {}), ...(s.rabbitmq ? { rabbitmq: s.rabbitmq } : {}) };
+  }
+  return run;
 }
 
 /** The plots of the `queues` and `connections` extras: throughput and RSS per step, one line per system. */
@@ -222,6 +228,21 @@ function writeReport(log: (line: string) => void): void {
   writeFileSync(join(resultsDir, 'ratios.svg'), ratiosSvg(rows(mainRun.scenarios), title));
   writeFileSync(join(resultsDir, 'side-by-side.svg'), sideBySideSvg(mainRun));
   log(`Wrote ${join(benchDir, 'RESULTS.md')}, ${join(resultsDir, 'ratios.svg')} and ${join(resultsDir, 'side-by-side.svg')}`);
+}
+
+/** Writes the run's JSON (--out) and, with --write-results, the saved results RESULTS.md is made from. */
+function save(args: Args, machine: MachineFacts, results: ScenarioResult[]): RunResult {
+  machine.loadAvgAtEnd = Number(loadavg()[0]!.toFixed(2));
+  const run: RunResult = { machine, command: `npm run bench -- ${process.argv.slice(2).join(' ')}`, scenarios: results };
+  writeJson(args.out, run);
+  if (args.writeResults) {
+    // The main table (scenarios 1-7) and each extra keep their own file, so that regenerating one
+    // leaves the others' latest numbers in RESULTS.md.
+    const main = results.filter((r) => findScenario(r.id)?.extra === undefined);
+    if (main.length > 0) writeJson(join(resultsDir, 'main.json'), { ...run, scenarios: main });
+    for (const r of results) if (findScenario(r.id)?.extra !== undefined) writeJson(join(resultsDir, `${r.alias}.json`), { ...run, scenarios: [r] });
+  }
+  return run;
 }
 
 async function main(): Promise<void> {
@@ -296,6 +317,8 @@ async function main(): Promise<void> {
       if (args.repeat > 1) (r.repeats ??= {})[key] = list;
     }
     results.push(r);
+    // Saved after every scenario: a long run cut short keeps what it measured (`npm run bench -- report` shows it).
+    save(args, machine, results);
     if (args.profile) {
       const file = join(resultsDir, `warren-${s.alias}.cpuprofile`);
       if (existsSync(file)) {
@@ -306,21 +329,11 @@ async function main(): Promise<void> {
     }
   }
 
-  machine.loadAvgAtEnd = Number(loadavg()[0]!.toFixed(2));
-  const run: RunResult = { machine, command: `npm run bench -- ${process.argv.slice(2).join(' ')}`, scenarios: results };
+  const run = save(args, machine, results);
   log(`\n${consoleTable(rows(results))}`);
   for (const note of [...results.flatMap((r) => r.notes), ...floorNotes(results)]) log(`note: ${note}`);
-  writeJson(args.out, run);
   log(`\nJSON: ${args.out}`);
-
-  if (args.writeResults) {
-    // The main table (scenarios 1-6) and each extra keep their own file, so that regenerating one
-    // leaves the others' latest numbers in RESULTS.md.
-    const main = results.filter((r) => findScenario(r.id)?.extra === undefined);
-    if (main.length > 0) writeJson(join(resultsDir, 'main.json'), { ...run, scenarios: main });
-    for (const r of results) if (findScenario(r.id)?.extra !== undefined) writeJson(join(resultsDir, `${r.alias}.json`), { ...run, scenarios: [r] });
-    writeReport(log);
-  }
+  if (args.writeResults) writeReport(log);
   const failed = results.some((r) => Object.keys(r.errors).length > 0);
   process.exitCode = failed ? 1 : 0;
 }

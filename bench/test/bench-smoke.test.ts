@@ -30,7 +30,7 @@ async function runHarness(dir: string, ids: string[]): Promise<{ machine: { core
   const out = join(dir, `smoke-${ids[0]}.json`);
   const args = ['--import', 'tsx', 'bench/e2e/run.ts', ids.join(','), '--count', '200', '--quick', '--no-peers', '--out', out];
   await new Promise<void>((resolve, reject) => {
-    execFile(process.execPath, args, { cwd: repo, timeout: 290_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, args, { cwd: repo, timeout: 590_000 }, (err, stdout, stderr) =>
       err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve(),
     );
   });
@@ -62,6 +62,7 @@ describe('bench e2e harness (smoke)', () => {
         }
       }
     },
-    300_000,
+    // A ceiling for a busy shared machine (about a minute each on a quiet one), not an expectation.
+    600_000,
   );
 });
