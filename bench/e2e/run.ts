@@ -231,9 +231,9 @@ function writeReport(log: (line: string) => void): void {
 }
 
 /** Writes the run's JSON (--out) and, with --write-results, the saved results RESULTS.md is made from. */
-function save(args: Args, machine: MachineFacts, results: ScenarioResult[]): RunResult {
+function save(args: Args, machine: MachineFacts, results: ScenarioResult[], partial = true): RunResult {
   machine.loadAvgAtEnd = Number(loadavg()[0]!.toFixed(2));
-  const run: RunResult = { machine, command: `npm run bench -- ${process.argv.slice(2).join(' ')}`, scenarios: results };
+  const run: RunResult = { machine, command: `npm run bench -- ${process.argv.slice(2).join(' ')}`, ...(partial ? { partial } : {}), scenarios: results };
   writeJson(args.out, run);
   if (args.writeResults) {
     // The main table (scenarios 1-7) and each extra keep their own file, so that regenerating one
@@ -329,7 +329,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const run = save(args, machine, results);
+  const run = save(args, machine, results, false);
   log(`\n${consoleTable(rows(results))}`);
   for (const note of [...results.flatMap((r) => r.notes), ...floorNotes(results)]) log(`note: ${note}`);
   log(`\nJSON: ${args.out}`);

@@ -224,7 +224,12 @@ async function flow(ctx: SystemContext, spec: FlowSpec, opts: RunOptions): Promi
     opts.log(`    ${ctx.system}: ${spec.count} published, ${cr.count} delivered in ${seconds.toFixed(2)} s`);
     const diff = (k: 'eluActiveMs' | 'eluIdleMs' | 'syncs' | 'writtenBytes') => (before?.[k] !== undefined && after?.[k] !== undefined ? after[k]! - before[k]! : NaN);
     const lost = spec.expected(spec.count) - cr.count;
-    if (lost > 0) ctx.notes.push(`${ctx.system}: ${lost.toLocaleString('en-US')} of ${spec.expected(spec.count).toLocaleString('en-US')} deliveries lost (at most once).`);
+    if (lost > 0) {
+      ctx.notes.push(
+        `${ctx.system}: the measured phase counted ${lost.toLocaleString('en-US')} of ${spec.expected(spec.count).toLocaleString('en-US')} deliveries short ` +
+          (ctx.system === 'nats' ? '(lost: at most once).' : '(as many extra deliveries arrived in the warm-up: duplicates).'),
+      );
+    }
     return {
       brokerElu: diff('eluActiveMs') / (diff('eluActiveMs') + diff('eluIdleMs')),
       brokerSyncs: diff('syncs'),
