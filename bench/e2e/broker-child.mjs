@@ -6,11 +6,38 @@
  * Forked by run.ts with IPC; argv: <dataDir> <always|never>.
  *
  *   -> parent  { type: 'listening', port }
- *   <- parent  { type: 'stats' }   -> { type: 'stats', cpuSeconds, rssBytes, heapUsedBytes }
+ *   <- parent  { type: 'stats' }   -> { type: 'stats', cpuSeconds, rssBytes, heapUsedBytes, eluIdleMs, eluActiveMs, syncs, writtenBytes }
+ *
+ * syncs and writtenBytes count the broker's FileHandle datasync() calls and the bytes it wrote
+ * through FileHandle write/writev (its message store): the group-commit batch size that the
+ * durable floor repeats with raw appends.
  *   <- parent  { type: 'stop' }    closes the broker and exits (a --cpu-prof profile is written then)
  */
+import { open } from 'node:fs/promises';
 import { startBroker } from '@warren/broker';
 import { traceGc } from './gc-trace.mjs';
+
+const io = { syncs: 0, writtenBytes: 0 };
+{
+  const probe = await open(process.execPath, 'r');
+  const proto = Object.getPrototypeOf(probe);
+  await probe.close();
+  const { datasync, write, writev } = proto;
+  proto.datasync = function (/** @type {unknown[]} */ ...args) {
+    io.syncs++;
+    return datasync.apply(this, args);
+  };
+  proto.write = async function (/** @type {unknown[]} */ ...args) {
+    const r = await write.apply(this, args);
+    io.writtenBytes += r.bytesWritten;
+    return r;
+  };
+  proto.writev = async function (/** @type {unknown[]} */ ...args) {
+    const r = await writev.apply(this, args);
+    io.writtenBytes += r.bytesWritten;
+    return r;
+  };
+}
 
 traceGc('broker-warren');
 
@@ -37,7 +64,16 @@ const broker = await startBroker({
 function stats() {
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
-  return { type: 'stats', cpuSeconds: (cpu.user + cpu.system) / 1e6, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed };
+  const elu = performance.eventLoopUtilization();
+  return {
+    type: 'stats',
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
+    rssBytes: mem.rss,
+    heapUsedBytes: mem.heapUsed,
+    eluIdleMs: elu.idle,
+    eluActiveMs: elu.active,
+    ...io,
+  };
 }
 
 let stopping = false;

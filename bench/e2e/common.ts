@@ -2,7 +2,7 @@
  * Helpers shared by the runner and its child processes: wall-clock time that
  * is comparable across processes, a seeded PRNG, the topic-exchange workload
  * (patterns, routing keys and a reference matcher), percentiles and /proc
- * readers for RabbitMQ's Erlang VM.
+ * readers for the peers' server processes.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 
@@ -124,6 +124,23 @@ export function findBeamPid(): number | undefined {
       try {
         const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
         if (cmd.includes('beam.smp') && cmd.includes('rabbit')) return Number(entry);
+      } catch {
+        // gone, or not ours to read
+      }
+    }
+  } catch {
+    // no /proc
+  }
+  return undefined;
+}
+
+/** The pid of a server process by its executable's name (nats-server, redis-server), or undefined. */
+export function findServerPid(name: string): number | undefined {
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === name) return Number(entry);
       } catch {
         // gone, or not ours to read
       }

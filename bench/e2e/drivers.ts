@@ -1,17 +1,21 @@
 /**
- * One small interface over the two systems under test: Warren through
- * @warren/client (the built package) and RabbitMQ through amqplib. Workers and
+ * One small interface over the systems under test: Warren through
+ * @warren/client (the built package), RabbitMQ through amqplib, and the peers
+ * of peers.ts (NATS core, JetStream, Redis lists and streams). Workers and
  * the runner only talk to a Driver, so every scenario runs the same code
- * against both. A third, 'relay', is the latency floor: raw TCP through
- * relay-child.mjs, with no broker or client logic.
+ * against all of them. 'relay' is the floor: raw TCP through relay-child.mjs,
+ * with no broker or client logic.
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as warrenConnect, type Connection as WarrenConnection } from '@warren/client';
 import amqp from 'amqplib';
+import { NoTopology, openPeer, type PeerSystem } from './peers.js';
 
-export type SystemName = 'warren' | 'rabbitmq' | 'relay';
-/** The systems compared in the tables. */
-export type ComparedSystem = Exclude<SystemName, 'relay'>;
+/** The systems compared in the tables, in table order. */
+export const COMPARED = ['warren', 'rabbitmq', 'nats', 'jetstream', 'redis', 'redis-streams'] as const;
+export type ComparedSystem = (typeof COMPARED)[number];
+export type Peer = Exclude<ComparedSystem, 'warren'>;
+export type SystemName = ComparedSystem | 'relay';
 
 export interface Delivered {
   body: Buffer;
@@ -39,7 +43,8 @@ export interface Driver {
    * once the socket drained when its buffer is full. Warren always confirms.
    */
   publish(exchange: string, key: string, body: Buffer, opts: PublishOpts): Promise<void> | undefined;
-  consume(queue: string, prefetch: number, handler: (m: Delivered) => void): Promise<void>;
+  /** `from`: the exchange the queue is bound to (NATS and Redis keep no binding to look up). */
+  consume(queue: string, prefetch: number, handler: (m: Delivered) => void, from?: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -104,6 +109,7 @@ const PERSISTENT = Object.freeze({ persistent: true });
 
 class RabbitDriver implements Driver {
   readonly system = 'rabbitmq' as const;
+  private drained: Promise<void> | undefined;
 
   constructor(
     private readonly conn: amqp.ChannelModel,
@@ -140,8 +146,17 @@ class RabbitDriver implements Driver {
         (this.ch as amqp.ConfirmChannel).publish(exchange, key, body, options, (err) => (err ? reject(err) : resolve()));
       });
     }
-    // amqplib buffers without limit and returns false once over its high-water mark: wait for 'drain'.
-    if (!this.ch.publish(exchange, key, body, options)) return new Promise((resolve) => this.ch.once('drain', () => resolve()));
+    // amqplib buffers without limit and returns false once over its high-water mark: wait for 'drain'
+    // (one listener for every publish that waits meanwhile).
+    if (!this.ch.publish(exchange, key, body, options)) {
+      this.drained ??= new Promise<void>((resolve) =>
+        this.ch.once('drain', () => {
+          this.drained = undefined;
+          resolve();
+        }),
+      );
+      return this.drained;
+    }
     return undefined;
   }
   async consume(queue: string, prefetch: number, handler: (m: Delivered) => void): Promise<void> {
@@ -172,9 +187,12 @@ const TRANSIENT_AMQP = Object.freeze({ persistent: false });
 // Relay: the floor (raw TCP, 4-byte length + body records, 4-byte acks)
 // ---------------------------------------------------------------------------
 
-class RelayDriver implements Driver {
+class RelayDriver extends NoTopology implements Driver {
   readonly system = 'relay' as const;
-  readonly confirms = false;
+  /** The consumer's acks come back to the producer in order: each settles the oldest publish, like a confirm. */
+  readonly confirms = true;
+  private readonly unconfirmed: (() => void)[] = [];
+  private confirmed = 0;
   readonly serverProperties: Record<string, unknown> = {};
   private role: 'P' | 'C' | undefined;
   private pending: Buffer[] = [];
@@ -188,14 +206,9 @@ class RelayDriver implements Driver {
     this.socket.uncork();
   };
 
-  constructor(private readonly socket: Socket) {}
-
-  async declareQueue(): Promise<void> {}
-  async deleteQueue(): Promise<void> {}
-  async purgeQueue(): Promise<void> {}
-  async declareExchange(): Promise<void> {}
-  async deleteExchange(): Promise<void> {}
-  async bindQueue(): Promise<void> {}
+  constructor(private readonly socket: Socket) {
+    super();
+  }
 
   /** Like the brokers' clients: everything sent in one turn goes out in one write. */
   private send(chunk: Buffer): void {
@@ -212,16 +225,27 @@ class RelayDriver implements Driver {
     this.send(Buffer.from(role));
   }
 
-  publish(_exchange: string, _key: string, body: Buffer): undefined {
+  publish(_exchange: string, _key: string, body: Buffer): Promise<void> {
     if (this.role === undefined) {
       this.claim('P');
-      this.socket.on('data', () => {}); // the consumer's acks, echoed back like confirms
+      // The consumer's acks (4 bytes each), relayed back.
+      let bytes = 0;
+      this.socket.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        const n = Math.floor(bytes / 4);
+        bytes -= n * 4;
+        for (let i = 0; i < n; i++) this.unconfirmed[this.confirmed++]!();
+        if (this.confirmed > 4096) {
+          this.unconfirmed.splice(0, this.confirmed);
+          this.confirmed = 0;
+        }
+      });
     }
     const prefix = Buffer.allocUnsafe(4);
     prefix.writeUInt32BE(body.length, 0);
     this.send(prefix);
     this.send(body);
-    return undefined;
+    return new Promise((resolve) => this.unconfirmed.push(resolve));
   }
 
   async consume(_queue: string, _prefetch: number, handler: (m: Delivered) => void): Promise<void> {
@@ -251,6 +275,7 @@ class RelayDriver implements Driver {
 export const RABBIT_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 export async function openDriver(system: SystemName, url: string, opts: DriverOptions = {}): Promise<Driver> {
+  if (system !== 'warren' && system !== 'rabbitmq' && system !== 'relay') return openPeer(system satisfies PeerSystem, url);
   if (system === 'warren') {
     return new WarrenDriver(await warrenConnect({ url, heartbeatMs: 0, name: 'bench' }));
   }

@@ -1,30 +1,51 @@
 /**
- * End-to-end benchmarks, Warren side by side with RabbitMQ.
+ * End-to-end benchmarks, Warren side by side with RabbitMQ, NATS (core and
+ * JetStream) and Redis (lists and streams), with the floors (bare relay, raw
+ * append+fdatasync) measured in the same run.
  *
- *   npm run bench -- <all|resources|logins|1..6|alias>[,...] [options]      (from the repo root; run `npx tsc -b` first)
+ *   npm run bench -- <all|resources|logins|queues|connections|1..7|alias>[,...] [options]   (from the repo root; run `npx tsc -b` first)
  *
  *   --count N         messages per scenario (overrides the defaults)
- *   --quick           a tenth of the default counts, 1 s of latency warm-up instead of 5
- *   --repeat N        alternate Warren and RabbitMQ N times per scenario; report medians (noisy machines)
- *   --no-rabbit       Warren only, even when RabbitMQ answers on 127.0.0.1:5672
+ *   --quick           a tenth of the default counts; latency warm-up 1 s instead of 5, at most the measured batch
+ *   --repeat N        the systems take turns N times per scenario; report medians (noisy machines)
+ *   --peers LIST      the peers to run beside Warren, of rabbitmq,nats,jetstream,redis,redis-streams
+ *                     (default: all; a peer whose server does not answer is skipped)
+ *   --no-rabbit       without RabbitMQ
+ *   --no-peers        Warren and the floors only
  *   --out FILE        where to write the JSON (default bench/results/latest.json)
  *   --write-results   also regenerate bench/RESULTS.md and its plots (bench/results/*.svg)
  *
  *   npm run bench -- report      regenerates RESULTS.md and the plots from the saved results, running nothing
  *   --profile         run the Warren broker under --cpu-prof; summaries in bench/results/profile-<alias>.txt
  *
- * Scenarios: 1 transient, 2 durable, 3 fanout, 4 latency, 5 large, 6 topic; `all` = 1-6.
- * Extras run only when named and get their own section in RESULTS.md: `resources` (RSS with 1,000
- * idle connections and with 1M queued messages), `logins` (a connection storm under live traffic).
+ * Scenarios: 1 transient, 2 durable, 3 fanout, 4 latency (5,000 msg/s), 5 large, 6 topic,
+ * 7 latency-50k (50,000 msg/s); `all` = 1-7. Extras run only when named and get their own section in
+ * RESULTS.md: `resources` (RSS with 1,000 idle connections and with 1M queued messages), `logins` (a
+ * connection storm under live traffic), `queues` and `connections` (cost as queues and publishing
+ * connections grow, plotted).
  */
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { cpus, loadavg, totalmem, type as osType, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RABBIT_URL, openDriver, type ComparedSystem } from './drivers.js';
-import { SCENARIOS, findScenario, withSystem, type Measurements, type RunOptions, type Scenario } from './scenarios.js';
-import { consoleTable, floorNotes, ratiosSvg, resultsMarkdown, rows, sideBySideSvg, type MachineFacts, type RunResult, type ScenarioResult } from './report.js';
+import { COMPARED, openDriver, type ComparedSystem, type Peer } from './drivers.js';
+import { CONNECTION_STEPS, PEER_URL, QUEUE_STEPS, SCENARIOS, findScenario, withSystem, type Measurements, type RunOptions, type Scenario } from './scenarios.js';
+import {
+  COLUMNS,
+  consoleTable,
+  floorNotes,
+  ratiosSvg,
+  resultsMarkdown,
+  rows,
+  scaleSvg,
+  sideBySideSvg,
+  type ExtraSection,
+  type MachineFacts,
+  type RunResult,
+  type ScenarioResult,
+  type SystemKey,
+} from './report.js';
 import { summarise } from './profile-summary.js';
 
 const benchDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -37,7 +58,7 @@ interface Args {
   count?: number;
   repeat: number;
   quick: boolean;
-  rabbit: boolean;
+  peers: Peer[];
   out: string;
   writeResults: boolean;
   profile: boolean;
@@ -45,14 +66,16 @@ interface Args {
 
 function usage(msg?: string): never {
   if (msg) console.error(msg);
-  console.error('usage: npm run bench -- <all|resources|logins|1..6|alias>[,...] [--count N] [--repeat N] [--quick] [--no-rabbit] [--out FILE] [--write-results] [--profile]');
+  console.error(
+    'usage: npm run bench -- <all|resources|logins|queues|connections|1..7|alias>[,...] [--count N] [--repeat N] [--quick] [--peers LIST] [--no-rabbit] [--no-peers] [--out FILE] [--write-results] [--profile]',
+  );
   console.error('       npm run bench -- report     (RESULTS.md and plots from the saved results)');
   console.error(`scenarios: ${SCENARIOS.map((s) => `${s.id}/${s.alias}`).join(', ')}`);
   process.exit(2);
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { reportOnly: false, scenarios: [], repeat: 1, quick: false, rabbit: true, out: join(resultsDir, 'latest.json'), writeResults: false, profile: false };
+  const a: Args = { reportOnly: false, scenarios: [], repeat: 1, quick: false, peers: [...PEERS], out: join(resultsDir, 'latest.json'), writeResults: false, profile: false };
   const names: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -65,7 +88,13 @@ function parseArgs(argv: string[]): Args {
       if (!Number.isSafeInteger(n) || n <= 0) usage('--repeat needs a positive integer');
       a.repeat = n;
     } else if (arg === '--quick') a.quick = true;
-    else if (arg === '--no-rabbit') a.rabbit = false;
+    else if (arg === '--no-rabbit') a.peers = a.peers.filter((p) => p !== 'rabbitmq');
+    else if (arg === '--no-peers') a.peers = [];
+    else if (arg === '--peers') {
+      const list = (argv[++i] ?? '').split(',').filter(Boolean);
+      for (const p of list) if (!(PEERS as string[]).includes(p)) usage(`--peers: unknown peer ${p} (of ${PEERS.join(',')})`);
+      a.peers = list as Peer[];
+    }
     else if (arg === '--write-results') a.writeResults = true;
     else if (arg === '--profile') a.profile = true;
     else if (arg === '--out') a.out = resolve(argv[++i] ?? usage('--out needs a file'));
@@ -85,6 +114,9 @@ function parseArgs(argv: string[]): Args {
   a.scenarios = [...new Set(a.scenarios)];
   return a;
 }
+
+const PEERS: Peer[] = COMPARED.filter((s): s is Peer => s !== 'warren');
+const PORT: Record<Peer, number> = { rabbitmq: 5672, nats: 4222, jetstream: 4222, redis: 6379, 'redis-streams': 6379 };
 
 function medians(list: Measurements[]): Measurements {
   const out: Measurements = {};
@@ -108,9 +140,11 @@ function reachable(host: string, port: number, timeoutMs = 1000): Promise<boolea
   });
 }
 
-async function rabbitVersion(): Promise<string | null> {
+/** The server's version, or null when it does not answer (then the peer is skipped). */
+async function peerVersion(peer: Peer): Promise<string | null> {
+  if (!(await reachable('127.0.0.1', PORT[peer]))) return null;
   try {
-    const d = await openDriver('rabbitmq', RABBIT_URL);
+    const d = await openDriver(peer, PEER_URL[peer]);
     const v = d.serverProperties.version;
     await d.close();
     return typeof v === 'string' ? v : String(v);
@@ -119,7 +153,7 @@ async function rabbitVersion(): Promise<string | null> {
   }
 }
 
-function machineFacts(rabbit: string | null): MachineFacts {
+function machineFacts(versions: Partial<Record<Peer, string>>): MachineFacts {
   let warren: string | null = null;
   try {
     warren = (JSON.parse(readFileSync(join(benchDir, '..', 'packages', 'broker', 'package.json'), 'utf8')) as { version: string }).version;
@@ -133,7 +167,8 @@ function machineFacts(rabbit: string | null): MachineFacts {
     totalMemGB: Math.round(totalmem() / 1024 ** 3),
     node: process.version,
     os: `${osType()} ${release()}`,
-    rabbitmqVersion: rabbit,
+    rabbitmqVersion: versions.rabbitmq ?? null,
+    peerVersions: versions,
     loadAvgAtStart: Number(loadavg()[0]!.toFixed(2)),
     warrenVersion: warren,
   };
@@ -145,25 +180,69 @@ function writeJson(path: string, data: unknown): void {
 }
 
 function readRun(path: string): RunResult | undefined {
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as RunResult) : undefined;
+  if (!existsSync(path)) return undefined;
+  const run = JSON.parse(readFileSync(path, 'utf8')) as RunResult;
+  // Results saved before the peers came (Warren and RabbitMQ as fields of their own) read the same way.
+  for (const s of run.scenarios as (ScenarioResult & { warren?: Measurements; rabbitmq?: Measurements })[]) {
+    s.systems ??= { ...(s.warren ? { warren: s.warren } : {}), ...(s.rabbitmq ? { rabbitmq: s.rabbitmq } : {}) };
+  }
+  return run;
+}
+
+/** The plots of the `queues` and `connections` extras: throughput and RSS per step, one line per system. */
+function scalePlots(run: RunResult): [string, string][] {
+  const out: [string, string][] = [];
+  for (const s of run.scenarios) {
+    const shape = s.alias === 'queues' ? { prefix: 'q', steps: QUEUE_STEPS, what: 'queues' } : s.alias === 'connections' ? { prefix: 'c', steps: CONNECTION_STEPS, what: 'publishing connections' } : undefined;
+    if (shape === undefined) continue;
+    const series = (suffix: string) =>
+      (Object.keys(s.systems) as SystemKey[]).map((key) => ({ key, values: shape.steps.map((n) => s.systems[key]?.[`${shape.prefix}${n}${suffix}`]) }));
+    const title = `Cost as ${shape.what} grow (${run.machine.date.slice(0, 10)}, ${run.machine.cores} cores)`;
+    out.push([
+      `scale-${s.alias}.svg`,
+      scaleSvg(title, shape.steps, shape.what, [
+        { title: 'delivered', unit: 'msg/s', series: series('PerSec') },
+        { title: 'broker RSS', unit: 'MB', series: series('RssMB') },
+      ]),
+    ]);
+  }
+  return out;
 }
 
 /** RESULTS.md and its plots from the saved results (main.json and each extra's <alias>.json). */
 function writeReport(log: (line: string) => void): void {
   const mainRun = readRun(join(resultsDir, 'main.json'));
-  const extras = SCENARIOS.flatMap((s) => {
+  const extras = SCENARIOS.flatMap((s): ExtraSection[] => {
     const run = s.extra === undefined ? undefined : readRun(join(resultsDir, `${s.alias}.json`));
-    return run === undefined ? [] : [{ run, heading: s.extra!.heading, note: s.extra!.note }];
+    if (run === undefined) return [];
+    const plots = scalePlots(run);
+    for (const [file, svg] of plots) writeFileSync(join(resultsDir, file), svg);
+    return [{ run, heading: s.extra!.heading, note: s.extra!.note, plots: plots.map(([file]) => file) }];
   });
   if (mainRun === undefined) {
     log(`No ${join(resultsDir, 'main.json')} yet: run \`npm run bench -- all --write-results\` first.`);
     return;
   }
   writeFileSync(join(benchDir, 'RESULTS.md'), resultsMarkdown(mainRun, extras));
-  const title = `Warren vs RabbitMQ ${mainRun.machine.rabbitmqVersion ?? ''} (${mainRun.machine.date.slice(0, 10)}, ${mainRun.machine.cores} cores)`;
+  const title = `Warren advantage over RabbitMQ ${mainRun.machine.rabbitmqVersion ?? ''} (${mainRun.machine.date.slice(0, 10)}, ${mainRun.machine.cores} cores)`;
   writeFileSync(join(resultsDir, 'ratios.svg'), ratiosSvg(rows(mainRun.scenarios), title));
   writeFileSync(join(resultsDir, 'side-by-side.svg'), sideBySideSvg(mainRun));
   log(`Wrote ${join(benchDir, 'RESULTS.md')}, ${join(resultsDir, 'ratios.svg')} and ${join(resultsDir, 'side-by-side.svg')}`);
+}
+
+/** Writes the run's JSON (--out) and, with --write-results, the saved results RESULTS.md is made from. */
+function save(args: Args, machine: MachineFacts, results: ScenarioResult[], partial = true): RunResult {
+  machine.loadAvgAtEnd = Number(loadavg()[0]!.toFixed(2));
+  const run: RunResult = { machine, command: `npm run bench -- ${process.argv.slice(2).join(' ')}`, ...(partial ? { partial } : {}), scenarios: results };
+  writeJson(args.out, run);
+  if (args.writeResults) {
+    // The main table (scenarios 1-7) and each extra keep their own file, so that regenerating one
+    // leaves the others' latest numbers in RESULTS.md.
+    const main = results.filter((r) => findScenario(r.id)?.extra === undefined);
+    if (main.length > 0) writeJson(join(resultsDir, 'main.json'), { ...run, scenarios: main });
+    for (const r of results) if (findScenario(r.id)?.extra !== undefined) writeJson(join(resultsDir, `${r.alias}.json`), { ...run, scenarios: [r] });
+  }
+  return run;
 }
 
 async function main(): Promise<void> {
@@ -173,13 +252,15 @@ async function main(): Promise<void> {
     writeReport(log);
     return;
   }
-  let rabbit = args.rabbit && (await reachable('127.0.0.1', 5672));
-  const version = rabbit ? await rabbitVersion() : null;
-  if (rabbit && version === null) rabbit = false;
-  if (args.rabbit && !rabbit) log('RabbitMQ does not answer on 127.0.0.1:5672 (guest/guest): Warren only.');
-  const systems: ComparedSystem[] = rabbit ? ['warren', 'rabbitmq'] : ['warren'];
-  const machine = machineFacts(version);
-  log(`Node ${machine.node}, ${machine.cores} cores, RabbitMQ ${version ?? '-'}; systems: ${systems.join(', ')}`);
+  const versions: Partial<Record<Peer, string>> = {};
+  for (const peer of args.peers) {
+    const v = await peerVersion(peer);
+    if (v === null) log(`${peer} does not answer on 127.0.0.1:${PORT[peer]}: skipped.`);
+    else versions[peer] = v;
+  }
+  const available = (Object.keys(versions) as Peer[]).filter((p) => args.peers.includes(p));
+  const machine = machineFacts(versions);
+  log(`Node ${machine.node}, ${machine.cores} cores; systems: warren, ${available.join(', ') || '(no peers)'}; ${JSON.stringify(versions)}`);
 
   if (args.profile) mkdirSync(resultsDir, { recursive: true });
   const opts: RunOptions = { quick: args.quick, log, ...(args.count ? { count: args.count } : {}), ...(args.profile ? { profileDir: resultsDir } : {}) };
@@ -187,32 +268,57 @@ async function main(): Promise<void> {
   for (const s of args.scenarios) {
     const count = args.count ?? (args.quick ? s.quickCount : s.defaultCount);
     log(`\n[${s.id}] ${s.title} (${count.toLocaleString('en-US')} messages)`);
-    const r: ScenarioResult = { id: s.id, alias: s.alias, title: s.title, count, repeat: args.repeat, metrics: s.metrics, errors: {}, notes: [] };
-    // With --repeat N the systems take turns N times and each number is the median of its N runs.
-    const reps: Partial<Record<ComparedSystem, Measurements[]>> = {};
+    const r: ScenarioResult = {
+      id: s.id,
+      alias: s.alias,
+      title: s.title,
+      count,
+      repeat: args.repeat,
+      metrics: s.metrics,
+      ...(s.floor ? { floor: s.floor.describe } : {}),
+      systems: {},
+      errors: {},
+      notes: [],
+    };
+    const systems: ComparedSystem[] = ['warren', ...s.peers.filter((p) => available.includes(p))];
+    // With --repeat N the systems take turns N times and each number is the median of its N runs;
+    // the floor runs last in each turn (the append floor repeats Warren's batch sizes of that turn).
+    const reps: Partial<Record<SystemKey, Measurements[]>> = {};
+    const attempt = async (key: SystemKey, rep: number, fn: () => Promise<Measurements>): Promise<Measurements | undefined> => {
+      if (r.errors[key] !== undefined) return undefined;
+      try {
+        const m = await fn();
+        (reps[key] ??= []).push(m);
+        return m;
+      } catch (err) {
+        r.errors[key] = String((err as Error)?.message ?? err);
+        log(`    ${key}: FAILED (run ${rep + 1}): ${r.errors[key]}`);
+        return undefined;
+      }
+    };
     for (let rep = 0; rep < args.repeat; rep++) {
+      let warren: Measurements | undefined;
       for (const system of systems) {
-        if (r.errors[system] !== undefined) continue;
-        try {
-          const m = await withSystem(system, s, opts, async (ctx) => {
+        const m = await attempt(system, rep, () =>
+          withSystem(system, s, opts, async (ctx) => {
             const m = await s.run(ctx, count, opts);
             if (rep === 0) r.notes.push(...ctx.notes);
             return m;
-          });
-          (reps[system] ??= []).push(m);
-        } catch (err) {
-          r.errors[system] = String((err as Error)?.message ?? err);
-          log(`    ${system}: FAILED: ${r.errors[system]}`);
-        }
+          }),
+        );
+        if (system === 'warren') warren = m;
       }
+      if (s.floor !== undefined) await attempt('floor', rep, () => s.floor!.run(count, opts, warren));
     }
-    for (const system of systems) {
-      const list = reps[system];
-      if (list === undefined || r.errors[system] !== undefined) continue;
-      r[system] = medians(list);
-      if (args.repeat > 1) (r.repeats ??= {})[system] = list;
+    for (const key of COLUMNS) {
+      const list = reps[key];
+      if (list === undefined || r.errors[key] !== undefined) continue;
+      r.systems[key] = medians(list);
+      if (args.repeat > 1) (r.repeats ??= {})[key] = list;
     }
     results.push(r);
+    // Saved after every scenario: a long run cut short keeps what it measured (`npm run bench -- report` shows it).
+    save(args, machine, results);
     if (args.profile) {
       const file = join(resultsDir, `warren-${s.alias}.cpuprofile`);
       if (existsSync(file)) {
@@ -223,21 +329,11 @@ async function main(): Promise<void> {
     }
   }
 
-  machine.loadAvgAtEnd = Number(loadavg()[0]!.toFixed(2));
-  const run: RunResult = { machine, command: `npm run bench -- ${process.argv.slice(2).join(' ')}`, scenarios: results };
+  const run = save(args, machine, results, false);
   log(`\n${consoleTable(rows(results))}`);
   for (const note of [...results.flatMap((r) => r.notes), ...floorNotes(results)]) log(`note: ${note}`);
-  writeJson(args.out, run);
   log(`\nJSON: ${args.out}`);
-
-  if (args.writeResults) {
-    // The main table (scenarios 1-6) and each extra keep their own file, so that regenerating one
-    // leaves the others' latest numbers in RESULTS.md.
-    const main = results.filter((r) => findScenario(r.id)?.extra === undefined);
-    if (main.length > 0) writeJson(join(resultsDir, 'main.json'), { ...run, scenarios: main });
-    for (const r of results) if (findScenario(r.id)?.extra !== undefined) writeJson(join(resultsDir, `${r.alias}.json`), { ...run, scenarios: [r] });
-    writeReport(log);
-  }
+  if (args.writeResults) writeReport(log);
   const failed = results.some((r) => Object.keys(r.errors).length > 0);
   process.exitCode = failed ? 1 : 0;
 }

@@ -25,6 +25,10 @@ export type WorkerSpec =
       routingKey: string;
       /** Cycle through the routing keys of this topic workload instead of routingKey. */
       topic?: { queues: number; bindingsPerQueue: number };
+      /** Cycle through the routing keys `${routingKey}0` .. `${routingKey}${spread - 1}` instead (many queues). */
+      spread?: number;
+      /** Publishing connections, used in turn (default 1). */
+      connections?: number;
       bodySize: number;
       persistent: boolean;
       /** RabbitMQ: confirm channel. Warren always confirms. */
@@ -43,8 +47,12 @@ export type WorkerSpec =
       system: SystemName;
       url: string;
       queues: string[];
+      /** Consume `${queues[0]}0` .. `${queues[0]}${queueCount - 1}` instead (too many names for a command line). */
+      queueCount?: number;
       /** Connections to spread the queues' consumers over (one consumer per queue). */
       connections: number;
+      /** queue -> the exchange it is bound to, for the peers that need it (see Driver.consume). */
+      from?: Record<string, string>;
       prefetch: number;
       /** Read the publish time from each body and report latency percentiles. */
       latency: boolean;
@@ -87,9 +95,14 @@ const readyInfo: { connectMs?: number } = {};
 
 if (spec.role === 'producer') {
   const s = spec;
-  const d = await openDriver(s.system, s.url, { confirm: s.confirm, noDelay: s.noDelay === true });
+  const ds: Driver[] = [];
+  for (let i = 0; i < (s.connections ?? 1); i += 50) {
+    const batch = Array.from({ length: Math.min(50, (s.connections ?? 1) - i) }, () => openDriver(s.system, s.url, { confirm: s.confirm, noDelay: s.noDelay === true }));
+    ds.push(...(await Promise.all(batch)));
+  }
+  const d = ds[0]!;
   const workload: TopicWorkload | undefined = s.topic ? topicWorkload(s.topic.queues, s.topic.bindingsPerQueue) : undefined;
-  const keys = workload?.keys;
+  const keys = workload?.keys ?? (s.spread ? Array.from({ length: s.spread }, (_, i) => `${s.routingKey}${i}`) : undefined);
   const shared = Buffer.alloc(s.bodySize, 0x61);
   const opts = { persistent: s.persistent };
   let inflight = 0;
@@ -115,7 +128,7 @@ if (spec.role === 'producer') {
       body.writeDoubleLE(wallMs(), 0);
     }
     published++;
-    const p = d.publish(s.exchange, keys === undefined ? s.routingKey : keys[i % keys.length]!, body, opts);
+    const p = (ds.length === 1 ? d : ds[i % ds.length]!).publish(s.exchange, keys === undefined ? s.routingKey : keys[i % keys.length]!, body, opts);
     if (d.confirms) {
       inflight++;
       p!.then(settled, failed);
@@ -162,9 +175,12 @@ if (spec.role === 'producer') {
     if (failure !== undefined) throw failure;
     return { type: 'done', count, startAt, endAt: wallMs() };
   };
-  closeAll = () => d.close();
+  closeAll = async () => {
+    await Promise.all(ds.map((x) => x.close()));
+  };
 } else if (spec.role === 'consumer') {
   const s = spec;
+  if (s.queueCount !== undefined) s.queues = Array.from({ length: s.queueCount }, (_, i) => `${s.queues[0]}${i}`);
   const drivers: Driver[] = [];
   for (let i = 0; i < Math.max(1, Math.min(s.connections, s.queues.length)); i++) drivers.push(await openDriver(s.system, s.url, { noDelay: s.noDelay === true }));
   let received = 0;
@@ -197,27 +213,42 @@ if (spec.role === 'producer') {
       f();
     }
   };
-  for (let q = 0; q < s.queues.length; q++) await drivers[q % drivers.length]!.consume(s.queues[q]!, s.prefetch, handler);
+  // Each connection subscribes to its share of the queues in turn, the connections side by side.
+  await Promise.all(
+    drivers.map(async (d, i) => {
+      for (let q = i; q < s.queues.length; q += drivers.length) await d.consume(s.queues[q]!, s.prefetch, handler, s.from?.[s.queues[q]!]);
+    }),
+  );
+  /** NATS core delivers at most once: a subscriber that falls behind loses messages, so a quiet spell ends the phase. */
+  const atMostOnce = s.system === 'nats';
 
   onPhase = async (count) => {
     const startAt = wallMs();
     phaseStart = received;
     bytes = 0;
-    target += count;
+    // At most once: what the last phase lost is not coming.
+    target = atMostOnce ? received + count : target + count;
     latencies = s.latency ? new Float64Array(count) : undefined;
     sentTimes = s.latency && dumpDir !== undefined ? new Float64Array(count) : undefined;
     nLat = 0;
     if (received < target) {
       // Say so when deliveries stop arriving: a hang then shows where it is.
       let seen = received;
-      const watchdog = setInterval(() => {
-        if (received === seen) console.error(`[${s.system} consumer] stalled: ${received - phaseStart} of ${count} deliveries after ${((wallMs() - startAt) / 1000).toFixed(0)} s`);
-        seen = received;
-      }, 10_000);
+      const watchdog = setInterval(
+        () => {
+          if (received === seen && atMostOnce && received > phaseStart && finish !== undefined) {
+            const f = finish;
+            finish = undefined;
+            f();
+          } else if (received === seen) console.error(`[${s.system} consumer] stalled: ${received - phaseStart} of ${count} deliveries after ${((wallMs() - startAt) / 1000).toFixed(0)} s`);
+          seen = received;
+        },
+        atMostOnce ? 3000 : 10_000,
+      );
       await new Promise<void>((r) => (finish = r));
       clearInterval(watchdog);
     }
-    const report: PhaseReport = { type: 'done', count, startAt, endAt: wallMs(), firstAt, lastAt, bytes };
+    const report: PhaseReport = { type: 'done', count: received - phaseStart, startAt, endAt: wallMs(), firstAt, lastAt, bytes };
     if (latencies !== undefined && sentTimes !== undefined) {
       // Raw samples for offline analysis: CSV of publish time (ms since epoch) and latency (ms).
       const lines = ['sentAtMs,latencyMs'];

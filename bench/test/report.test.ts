@@ -3,7 +3,7 @@
  * to the values (throughput per scenario, latency on one shared scale).
  */
 import { describe, expect, it } from 'vitest';
-import { sideBySideSvg, type RunResult } from '../e2e/report.js';
+import { markdownTable, rows, scaleSvg, sideBySideSvg, type RunResult } from '../e2e/report.js';
 
 const run: RunResult = {
   machine: { date: '2026-12-02T00:00:00Z', cores: 2, cpuModel: 'test', totalMemGB: 1, node: 'v20', os: 'Linux', rabbitmqVersion: '3.10.8', warrenVersion: '0.1.0' },
@@ -15,8 +15,7 @@ const run: RunResult = {
       title: 't',
       count: 1,
       metrics: [{ key: 'deliveredPerSec', label: 'delivered', unit: 'msg/s', better: 'higher', headline: true }],
-      warren: { deliveredPerSec: 150_000 },
-      rabbitmq: { deliveredPerSec: 30_000 },
+      systems: { warren: { deliveredPerSec: 150_000 }, rabbitmq: { deliveredPerSec: 30_000 }, nats: { deliveredPerSec: 75_000 }, floor: { deliveredPerSec: 200_000 } },
       errors: {},
       notes: [],
     },
@@ -26,8 +25,7 @@ const run: RunResult = {
       title: 'l',
       count: 1,
       metrics: [{ key: 'mbPerSec', label: 'throughput', unit: 'MB/s', better: 'higher', headline: true }],
-      warren: { mbPerSec: 400 },
-      rabbitmq: { mbPerSec: 800 },
+      systems: { warren: { mbPerSec: 400 }, rabbitmq: { mbPerSec: 800 } },
       errors: {},
       notes: [],
     },
@@ -37,8 +35,7 @@ const run: RunResult = {
       title: 'lat',
       count: 1,
       metrics: [{ key: 'p99', label: 'latency p99', unit: 'ms', better: 'lower', headline: true }],
-      warren: { p50: 0.1, p99: 0.5, p999: 2, floorP50: 0.1, floorP99: 0.4, floorP999: 4 },
-      rabbitmq: { p50: 0.3, p99: 1, p999: 3 },
+      systems: { warren: { p50: 0.1, p99: 0.5, p999: 2 }, rabbitmq: { p50: 0.3, p99: 1, p999: 3 }, floor: { p50: 0.1, p99: 0.4, p999: 4 } },
       errors: {},
       notes: [],
     },
@@ -57,25 +54,55 @@ describe('sideBySideSvg', () => {
   const svg = sideBySideSvg(run);
   const drawn = bars(svg);
 
-  it('draws one bar per measured value: 2 per throughput scenario, 3 (with the floor) per latency percentile', () => {
-    expect(drawn.map(([v]) => v)).toEqual([150_000, 30_000, 400, 800, 0.1, 0.3, 0.1, 0.5, 1, 0.4, 2, 3, 4]);
+  it('draws one bar per measured value, in series order (Warren, RabbitMQ, NATS, ..., floor)', () => {
+    expect(drawn.map(([v]) => v)).toEqual([150_000, 30_000, 75_000, 200_000, 400, 800, 0.1, 0.3, 0.1, 0.5, 1, 0.4, 2, 3, 4]);
     expect(svg).toContain('150,000 msg/s');
     expect(svg).toContain('800.0 MB/s');
     expect(svg.trim().endsWith('</svg>')).toBe(true);
   });
 
   it('scales each throughput scenario to its own largest bar', () => {
-    const [[, w1], [, r1], [, w5], [, r5]] = drawn as [number, number][];
-    expect(w1 / r1).toBeCloseTo(5, 2);
+    const [[, w1], [, r1], [, n1], [, f1], [, w5], [, r5]] = drawn as [number, number][];
+    expect(w1 / r1).toBeCloseTo(5, 1);
+    expect(w1 / n1).toBeCloseTo(2, 2);
     expect(r5 / w5).toBeCloseTo(2, 2);
     // The largest bar of each scenario has the same (full) length.
-    expect(w1).toBeCloseTo(r5, 1);
+    expect(f1).toBeCloseTo(r5, 1);
   });
 
-  it('puts every latency bar on one scale', () => {
-    const latency = drawn.slice(4);
+  it("puts a latency scenario's bars on one scale", () => {
+    const latency = drawn.slice(6);
     const perMs = latency.map(([v, w]) => w / v);
     // Widths are written to 0.1 px: a 0.1 ms bar is only a few pixels long.
     for (const r of perMs) expect(Math.abs(r / perMs.at(-1)! - 1)).toBeLessThan(0.05);
+  });
+});
+
+describe('rows', () => {
+  const [transient, , p99] = rows(run.scenarios);
+
+  it('compares Warren with RabbitMQ, with the closest peer and with the floor', () => {
+    expect(transient!.advantage).toBeCloseTo(5, 5);
+    expect(transient!.vsBest).toEqual({ system: 'nats', ratio: 2 });
+    expect(transient!.ofFloor).toBeCloseTo(0.75, 5);
+  });
+
+  it("gives a latency's distance from the floor in ms", () => {
+    expect(p99!.label).toBe('latency p99');
+    expect(p99!.ofFloor).toBeCloseTo(0.1, 5);
+    expect(markdownTable([p99!])).toContain('+0.10 ms');
+  });
+});
+
+describe('scaleSvg', () => {
+  it('draws a point per measured step and system, higher values higher up', () => {
+    const svg = scaleSvg('t', [1, 100, 10_000], 'queues', [
+      { title: 'delivered', unit: 'msg/s', series: [{ key: 'warren', values: [100, 50, 10] }, { key: 'rabbitmq', values: [20, undefined, 5] }] },
+    ]);
+    const points = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)" r="3" fill="#[0-9a-f]+" data-value="([\d.]+)"\/>/g)].map((m) => [Number(m[1]), Number(m[2]), Number(m[3])]);
+    expect(points.map((p) => p[2])).toEqual([100, 50, 10, 20, 5]);
+    // Log x axis: 100 is halfway between 1 and 10,000.
+    expect(points[1]![0]! - points[0]![0]!).toBeCloseTo(points[2]![0]! - points[1]![0]!, 1);
+    expect(points[0]![1]!).toBeLessThan(points[1]![1]!);
   });
 });
