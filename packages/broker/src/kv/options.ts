@@ -1,0 +1,58 @@
+/**
+ * Bucket options: the wire/SDK map, its defaults and checks, and the comparison
+ * that makes a repeated create idempotent (same options: fine; others: refused).
+ */
+import { errors } from '@warren/protocol';
+
+export interface BucketOptions {
+  /** Revisions kept per key, the latest included (1-64). Default 1. */
+  history?: number;
+  /** Every value expires this many ms after it was written; 0 = never. Default 0. */
+  ttl?: number;
+  /** Largest value in bytes. Default 1 MiB. */
+  maxValueSize?: number;
+  /** Most bytes (keys + values of every kept revision) the bucket holds; 0 = no limit. Default 0. */
+  maxBytes?: number;
+  /** true: every change is fdatasync'ed before it is confirmed; false: held in memory only. Default true. */
+  durable?: boolean;
+  /** How long a delete, purge or expiry marker is kept once it is a key's latest revision (ms). Default 15 min. */
+  markerTtl?: number;
+}
+
+export type BucketConfig = Required<BucketOptions>;
+
+export const MAX_HISTORY = 64;
+export const DEFAULT_MAX_VALUE_SIZE = 1024 * 1024;
+export const DEFAULT_MARKER_TTL = 15 * 60 * 1000;
+
+const KNOWN: ReadonlyArray<keyof BucketOptions> = ['history', 'ttl', 'maxValueSize', 'maxBytes', 'durable', 'markerTtl'];
+
+function uintOption(o: Record<string, unknown>, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const v = o[name];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw errors.invalidArgument(`bucket option ${name} must be an integer from ${min} to ${max}`);
+  }
+  return v;
+}
+
+/** Validates an options map (unknown keys are ignored, section 11) and fills in defaults. */
+export function bucketConfig(options: BucketOptions | Record<string, unknown> | null | undefined): BucketConfig {
+  const o = (options ?? {}) as Record<string, unknown>;
+  const durable = o.durable ?? true;
+  if (typeof durable !== 'boolean') throw errors.invalidArgument('bucket option durable must be a boolean');
+  return {
+    history: uintOption(o, 'history', 1, 1, MAX_HISTORY),
+    ttl: uintOption(o, 'ttl', 0),
+    maxValueSize: uintOption(o, 'maxValueSize', DEFAULT_MAX_VALUE_SIZE, 1),
+    maxBytes: uintOption(o, 'maxBytes', 0),
+    durable,
+    markerTtl: uintOption(o, 'markerTtl', DEFAULT_MARKER_TTL),
+  };
+}
+
+/** The first option whose value differs, or null. */
+export function configDifference(a: BucketConfig, b: BucketConfig): { field: string; received: unknown; current: unknown } | null {
+  for (const k of KNOWN) if (a[k] !== b[k]) return { field: k, received: a[k], current: b[k] };
+  return null;
+}
