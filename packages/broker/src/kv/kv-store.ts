@@ -19,7 +19,7 @@ import { SegmentFiles } from '../storage/segment-files.js';
 import type { StorageLogger, StoreHooks, SyncMode } from '../storage/types.js';
 import { Bucket, type BucketJournal, type Revision } from './bucket.js';
 import { checkBucketName } from './keys.js';
-import { bucketConfig, configDifference, type BucketConfig, type BucketOptions } from './options.js';
+import { bucketConfig, configDifference, type BucketConfig, type CreateOptions } from './options.js';
 import { decodeRecord, encodeBucket, encodeBucketDelete, encodeRevision } from './records.js';
 
 export const DEFAULT_KV_SEGMENT_SIZE = 16 * 1024 * 1024;
@@ -89,17 +89,22 @@ export class KvStore {
     return store;
   }
 
-  /** Creates a bucket, or checks that an existing one has the same options. Resolves once a durable bucket's record is synced. */
-  async create(name: string, options?: BucketOptions | Record<string, unknown> | null): Promise<{ created: boolean; bucket: Bucket }> {
+  /**
+   * Creates a bucket, or opens an existing one after checking the options given (those left
+   * out are not compared). `passive`: only open. Resolves once a durable bucket's record is synced.
+   */
+  async create(name: string, options?: CreateOptions | Record<string, unknown> | null): Promise<{ created: boolean; bucket: Bucket }> {
     this.usable();
     checkBucketName(name);
-    const config = bucketConfig(options);
+    const o = (options ?? {}) as Record<string, unknown>;
+    const config = bucketConfig(o);
     const existing = this.buckets.get(name);
     if (existing) {
-      const diff = configDifference(config, existing.config);
+      const diff = configDifference(o, existing.config);
       if (diff) throw errors.preconditionFailed(`bucket '${name}' exists with ${diff.field} = ${String(diff.current)}`, diff);
       return { created: false, bucket: existing };
     }
+    if (o.passive === true) throw errors.notFound(`bucket '${name}'`);
     const bucket = this.newBucket(name, config);
     this.buckets.set(name, bucket);
     if (bucket.journal) await this.durable(this.appendBucketRecord(bucket));
@@ -123,7 +128,7 @@ export class KvStore {
     const b = this.bucket(name);
     this.buckets.delete(name);
     const durable = b.journal !== null;
-    b.destroy(errors.notFound(`bucket '${name}' was deleted`));
+    b.destroy(new WarrenError(ErrorCodes.NOT_FOUND, `bucket '${name}' was deleted`));
     this.release(b.configSeg, b.configLen);
     if (durable && this.log) await this.durable(this.appendWaited(encodeBucketDelete(name), false).wait);
   }
@@ -352,7 +357,7 @@ export class KvStore {
     if (!b) return; // a record of a deleted bucket
     if (rec.kind === 'bucket-delete') {
       this.buckets.delete(rec.bucket);
-      b.destroy(errors.notFound(`bucket '${rec.bucket}' was deleted`));
+      b.destroy(new WarrenError(ErrorCodes.NOT_FOUND, `bucket '${rec.bucket}' was deleted`));
       this.release(b.configSeg, b.configLen);
       return;
     }
@@ -394,8 +399,9 @@ export class KvStore {
         await this.removeSegment(oldest.no);
         continue;
       }
+      // Logical sizes (queued bytes included): deciding on bytes already written could skip a compaction for good.
       let disk = 0;
-      for (const s of writer.segments.values()) disk += s.written;
+      for (const s of writer.segments.values()) disk += s.end;
       if (disk - log.liveTotal <= log.liveTotal + 2 * segmentSize) return;
       if (!(await this.compact(oldest))) return;
     }

@@ -21,6 +21,11 @@ export interface BucketOptions {
 
 export type BucketConfig = Required<BucketOptions>;
 
+/** Create options: the bucket options plus `passive` (only check that it exists). */
+export interface CreateOptions extends BucketOptions {
+  passive?: boolean;
+}
+
 export const MAX_HISTORY = 64;
 export const DEFAULT_MAX_VALUE_SIZE = 1024 * 1024;
 export const DEFAULT_MARKER_TTL = 15 * 60 * 1000;
@@ -51,8 +56,15 @@ export function bucketConfig(options: BucketOptions | Record<string, unknown> | 
   };
 }
 
-/** The first option whose value differs, or null. */
-export function configDifference(a: BucketConfig, b: BucketConfig): { field: string; received: unknown; current: unknown } | null {
-  for (const k of KNOWN) if (a[k] !== b[k]) return { field: k, received: a[k], current: b[k] };
+/**
+ * The first option given in `options` whose value differs from the bucket's, or null.
+ * Options left out are not compared, so `kv('name')` opens a bucket whatever its options.
+ */
+export function configDifference(options: Record<string, unknown> | null | undefined, current: BucketConfig): { field: string; received: unknown; current: unknown } | null {
+  const received = bucketConfig(options);
+  for (const k of KNOWN) {
+    if (options?.[k] === undefined || options[k] === null) continue;
+    if (received[k] !== current[k]) return { field: k, received: received[k], current: current[k] };
+  }
   return null;
 }

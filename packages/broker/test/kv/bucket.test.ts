@@ -94,6 +94,10 @@ describe('bucket operations', () => {
     expect((err as WarrenError).name).toBe('PRECONDITION_FAILED');
     expect((err as WarrenError).details).toEqual({ field: 'history', received: 4, current: 3 });
     expect(store.list().map((i) => [i.name, i.config.history])).toEqual([['results', 3]]);
+    // Options left out are not compared: a reader opens the bucket whatever its options.
+    expect((await store.create('results')).created).toBe(false);
+    expect(await codeOf(store.create('missing', { passive: true }))).toBe('NOT_FOUND');
+    expect(store.has('missing')).toBe(false);
   });
 
   it('keeps at most `history` revisions per key, oldest dropped first; get by revision', async () => {
