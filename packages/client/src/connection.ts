@@ -31,6 +31,7 @@ import {
   type ExchangeInfo,
   type ExchangeType,
   type Frame,
+  type FrameWriter,
   type GetOkFrame,
   type MessageProperties,
   type OpenOkFrame,
@@ -280,7 +281,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   /** Declares an exchange (idempotent when the attributes match; PRECONDITION_FAILED otherwise). Re-declared after a reconnect. */
   declareExchange(name: string, type: ExchangeType, opts: ExchangeDeclareOptions = {}): Promise<void> {
     return this.request(
-      (requestId) => ({ type: FrameType.EXCHANGE_DECLARE, requestId, exchange: name, exchangeType: type, options: opts }),
+      (w, requestId) => w.exchangeDeclare(requestId, name, type, opts),
       () => this.topology.exchangeDeclared(name, type, opts),
     );
   }
@@ -288,7 +289,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   /** Deletes an exchange; `ifUnused` fails with PRECONDITION_FAILED while it has bindings. */
   deleteExchange(name: string, opts: { ifUnused?: boolean } = {}): Promise<void> {
     return this.request(
-      (requestId) => ({ type: FrameType.EXCHANGE_DELETE, requestId, exchange: name, options: opts }),
+      (w, requestId) => w.exchangeDelete(requestId, name, opts),
       () => this.topology.exchangeDeleted(name),
     );
   }
@@ -300,7 +301,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    */
   declareQueue(name = '', opts: QueueDeclareOptions = {}): Promise<QueueDeclareResult> {
     return this.request(
-      (requestId) => ({ type: FrameType.QUEUE_DECLARE, requestId, queue: name, options: opts }),
+      (w, requestId) => w.queueDeclare(requestId, name, opts),
       (result) => {
         const declared = declareResult(result, name);
         this.topology.queueDeclared(declared.queue, opts, name === '');
@@ -312,7 +313,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   /** Deletes a queue and returns how many messages it held. */
   deleteQueue(name: string, opts: { ifUnused?: boolean; ifEmpty?: boolean } = {}): Promise<{ messageCount: number }> {
     return this.request(
-      (requestId) => ({ type: FrameType.QUEUE_DELETE, requestId, queue: name, options: opts }),
+      (w, requestId) => w.queueDelete(requestId, name, opts),
       (result) => {
         this.topology.queueDeleted(name);
         return { messageCount: messageCountOf(result) };
@@ -323,7 +324,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   /** Removes every ready message from a queue and returns how many were removed. */
   purgeQueue(name: string): Promise<{ messageCount: number }> {
     return this.request(
-      (requestId) => ({ type: FrameType.QUEUE_PURGE, requestId, queue: name }),
+      (w, requestId) => w.queuePurge(requestId, name),
       (result) => ({ messageCount: messageCountOf(result) }),
     );
   }
@@ -359,7 +360,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     const record: BindingRecord = { kind, destination, source, routingKey, arguments: args ?? null };
     const bind = type === FrameType.QUEUE_BIND || type === FrameType.EXCHANGE_BIND;
     return this.request(
-      (requestId) => bindingFrame(type, record, requestId),
+      (w, requestId) => sendBinding(w, type, record, requestId),
       () => (bind ? this.topology.bound(record) : this.topology.unbound(record)),
     );
   }
@@ -370,17 +371,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
 
   /** Lists queues with their counts and attributes (management). */
   listQueues(): Promise<QueueInfo[]> {
-    return this.request((requestId) => ({ type: FrameType.QUEUE_LIST, requestId }), asArray<QueueInfo>);
+    return this.request((w, requestId) => w.queueList(requestId), asArray<QueueInfo>);
   }
 
   /** Lists exchanges, the default exchange ('') included (management). */
   listExchanges(): Promise<ExchangeInfo[]> {
-    return this.request((requestId) => ({ type: FrameType.EXCHANGE_LIST, requestId }), asArray<ExchangeInfo>);
+    return this.request((w, requestId) => w.exchangeList(requestId), asArray<ExchangeInfo>);
   }
 
   /** Lists bindings (queue and exchange destinations) (management). */
   listBindings(): Promise<BindingInfo[]> {
-    return this.request((requestId) => ({ type: FrameType.BINDING_LIST, requestId }), asArray<BindingInfo>);
+    return this.request((w, requestId) => w.bindingList(requestId), asArray<BindingInfo>);
   }
 
   /**
@@ -388,7 +389,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    * STATUS request). For this connection's own state see {@link statusEvents}.
    */
   status(): Promise<BrokerStatus> {
-    return this.request((requestId) => ({ type: FrameType.STATUS, requestId }), (r) => r as BrokerStatus);
+    return this.request((w, requestId) => w.status(requestId), (r) => r as BrokerStatus);
   }
 
   // ---------------------------------------------------------------------------
@@ -501,7 +502,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       consumer.consumeSent = true;
       return this.sendRequest(
         link,
-        (requestId) => ({ type: FrameType.CONSUME, requestId, queue: consumer.queue, options: consumer.options }),
+        (w, requestId) => w.consume(requestId, consumer.queue, consumer.options),
         (result) => {
           this.consumeConfirmed(consumer, result);
           consumer.established = true;
@@ -532,9 +533,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     const noAck = opts.noAck === true;
     let session: Session | undefined;
     return this.request(
-      (requestId) => {
+      (w, requestId) => {
         session = this.link!.session;
-        return { type: FrameType.GET, requestId, queue, options: opts };
+        w.get(requestId, queue, opts);
       },
       (reply): Message | null => {
         if (typeof reply !== 'object' || reply === null || !(GET_OK_MARK in reply)) return null;
@@ -571,7 +572,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       }
       try {
         // Unregister while the OK is dispatched: nothing after it is routed here.
-        await this.sendRequest(link, (requestId) => ({ type: FrameType.CANCEL, requestId, consumerTag: consumer.tag }), stop);
+        await this.sendRequest(link, (w, requestId) => w.cancel(requestId, consumer.tag), stop);
         return;
       } catch (err) {
         // The link died (the broker dropped the consumer with it) or the broker no longer knows it: cancelled either way.
@@ -662,7 +663,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     // requeued by the server, so settling them is pointless.
     link.session.flushAcks();
     link.session.open = false;
-    link.transport.send({ type: FrameType.CLOSE, code: 0, name: 'OK', message: 'closed by client' });
+    link.transport.writer.close(CLIENT_CLOSE);
     if (this.options.timeoutMs > 0) {
       timer = setTimeout(
         () => link.transport.destroy(new TimeoutError(`no CLOSE_OK within ${this.options.timeoutMs} ms`)),
@@ -684,7 +685,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   // ---------------------------------------------------------------------------
 
   private adoptLink(transport: Transport, openOk: OpenOkFrame): Link {
-    const link: Link = { transport, session: new Session(transport), requests: new RequestTable(), openOk, closeSent: false, graceful: false };
+    const link: Link = { transport, session: new Session(transport.writer), requests: new RequestTable(), openOk, closeSent: false, graceful: false };
     this.link = link;
     this.lastOpenOk = openOk;
     transport.setHandlers({ frame: (f) => this.onFrame(link, f), close: (err) => this.onLinkClosed(link, err) });
@@ -791,7 +792,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     try {
       await stage(
         [...topo.exchanges.values()].map((x) =>
-          this.sendRequest(link, (requestId) => ({ type: FrameType.EXCHANGE_DECLARE, requestId, exchange: x.name, exchangeType: x.type, options: x.options }), noop).catch(
+          this.sendRequest(link, (w, requestId) => w.exchangeDeclare(requestId, x.name, x.type, x.options), noop).catch(
             failed({ kind: 'exchange', name: x.name }, () => topo.exchangeDeleted(x.name)),
           ),
         ),
@@ -807,7 +808,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
           bindings
             .filter((b) => b.kind === kind)
             .map((b) =>
-              this.sendRequest(link, (requestId) => bindingFrame(kind === 'queue' ? FrameType.QUEUE_BIND : FrameType.EXCHANGE_BIND, b, requestId), noop).catch(
+              this.sendRequest(link, (w, requestId) => sendBinding(w, kind === 'queue' ? FrameType.QUEUE_BIND : FrameType.EXCHANGE_BIND, b, requestId), noop).catch(
                 failed(
                   { kind: 'binding', destinationKind: b.kind, destination: b.destination, source: b.source, routingKey: b.routingKey },
                   () => topo.unbound(b),
@@ -829,7 +830,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       await stage(
         consumers.map((c) => {
           c.consumeSent = true;
-          return this.sendRequest(link, (requestId) => ({ type: FrameType.CONSUME, requestId, queue: c.queue, options: c.options }), (r) =>
+          return this.sendRequest(link, (w, requestId) => w.consume(requestId, c.queue, c.options), (r) =>
             this.consumeConfirmed(c, r),
           ).catch(
             failed({ kind: 'consumer', tag: c.tag, queue: c.queue }, (err) => {
@@ -849,7 +850,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   /** A server-named queue: keep the old name if the queue survived (passive check), else declare a new one. */
   private async recoverQueue(link: Link, q: QueueRecord): Promise<void> {
     const declare = (name: string, options: QueueDeclareOptions): Promise<QueueDeclareResult> =>
-      this.sendRequest(link, (requestId) => ({ type: FrameType.QUEUE_DECLARE, requestId, queue: name, options }), (r) => declareResult(r, name));
+      this.sendRequest(link, (w, requestId) => w.queueDeclare(requestId, name, options), (r) => declareResult(r, name));
     if (!q.serverNamed) {
       await declare(q.name, q.options);
       return;
@@ -1016,7 +1017,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
         // Crossing CLOSEs count as the close we asked for; code 0 is a normal close.
         if (link.closeSent || frame.code === 0) link.graceful = true;
         const err = remoteError(frame.code, frame.name, frame.message);
-        link.transport.send({ type: FrameType.CLOSE_OK });
+        link.transport.writer.closeOk();
         link.session.open = false;
         link.transport.end(err);
         return;
@@ -1029,27 +1030,27 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
         return;
       default: {
         const err = new ProtocolError(ErrorCodes.COMMAND_INVALID, `unexpected frame 0x${frame.type.toString(16)} from the server`);
-        link.transport.send({ type: FrameType.CLOSE, code: err.code, name: err.name, message: err.message });
+        link.transport.writer.close(err);
         link.transport.end(err);
       }
     }
   }
 
   /** A user request: rejected once closing; waits for the link while reconnecting. */
-  private request<T>(build: (requestId: number) => Frame, map: ReplyMapper<T>): Promise<T> {
+  private request<T>(build: SendRequest, map: ReplyMapper<T>): Promise<T> {
     if (this.closing || this.linkState === 'closed') return Promise.reject(this.closedError());
     return this.requestWhenOpen(build, map);
   }
 
-  private requestWhenOpen<T>(build: (requestId: number) => Frame, map: ReplyMapper<T>): Promise<T> {
+  private requestWhenOpen<T>(build: SendRequest, map: ReplyMapper<T>): Promise<T> {
     const link = this.link;
     if (this.linkState === 'open' && link !== undefined) return this.sendRequest(link, build, map);
     return this.whenOpen().then(() => this.requestWhenOpen(build, map));
   }
 
-  private sendRequest<T>(link: Link, build: (requestId: number) => Frame, map: ReplyMapper<T>): Promise<T> {
+  private sendRequest<T>(link: Link, send: SendRequest, map: ReplyMapper<T>): Promise<T> {
     const { id, promise } = link.requests.start(map);
-    link.transport.send(build(id));
+    send(link.transport.writer, id);
     return promise;
   }
 
@@ -1063,10 +1064,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   }
 }
 
-function bindingFrame(type: number, b: BindingRecord, requestId: number): Frame {
-  return b.kind === 'queue'
-    ? { type: type as 0x15 | 0x16, requestId, queue: b.destination, exchange: b.source, routingKey: b.routingKey, arguments: b.arguments }
-    : { type: type as 0x17 | 0x18, requestId, destination: b.destination, source: b.source, routingKey: b.routingKey, arguments: b.arguments };
+/** Sends a request frame with the id it was given. */
+type SendRequest = (writer: FrameWriter, requestId: number) => void;
+
+const CLIENT_CLOSE = { code: 0, name: 'OK', message: 'closed by client' } as const;
+
+/** QUEUE_BIND, QUEUE_UNBIND, EXCHANGE_BIND or EXCHANGE_UNBIND for a binding record. */
+function sendBinding(w: FrameWriter, type: number, b: BindingRecord, requestId: number): void {
+  if (type === FrameType.QUEUE_BIND) w.queueBind(requestId, b.destination, b.source, b.routingKey, b.arguments);
+  else if (type === FrameType.QUEUE_UNBIND) w.queueUnbind(requestId, b.destination, b.source, b.routingKey, b.arguments);
+  else if (type === FrameType.EXCHANGE_BIND) w.exchangeBind(requestId, b.destination, b.source, b.routingKey, b.arguments);
+  else w.exchangeUnbind(requestId, b.destination, b.source, b.routingKey, b.arguments);
 }
 
 function declareResult(result: unknown, name: string): QueueDeclareResult {
@@ -1174,7 +1182,7 @@ function openLink(options: ResolvedOptions, signal: AbortSignal | undefined, ado
             fail(remoteError(frame.code, frame.name, frame.message, frame.details), false);
             return;
           case FrameType.CLOSE:
-            transport.send({ type: FrameType.CLOSE_OK });
+            transport.writer.closeOk();
             fail(remoteError(frame.code, frame.name, frame.message), false);
             return;
           case FrameType.HEARTBEAT:
@@ -1200,14 +1208,8 @@ function openLink(options: ResolvedOptions, signal: AbortSignal | undefined, ado
         ...options.properties,
       };
       if (options.name !== undefined) properties.name = options.name;
-      transport.send({
-        type: FrameType.OPEN,
-        version: PROTOCOL_VERSION,
-        properties,
-        credentials: { mechanism: 'PLAIN', username: options.username, password: options.password },
-        frameMax: options.frameMax,
-        heartbeatMs: options.heartbeatMs,
-      });
+      const credentials = { mechanism: 'PLAIN', username: options.username, password: options.password } as const;
+      transport.writer.open(PROTOCOL_VERSION, properties, credentials, options.frameMax, options.heartbeatMs);
     });
   });
 }

@@ -1,40 +1,17 @@
 /**
  * Checks a publish before it is encoded. Both failures would otherwise cost
  * the whole connection: a known property with a wrongly typed value is a
- * FRAME_ERROR, and so is a frame over frameMax (protocol-spec 6.2, 9.1).
+ * FRAME_ERROR, and so is a frame over frameMax (protocol-spec 6.2, 9.1). The
+ * property rules are the protocol's own (invalidProperty, the one the server
+ * parses with); here they only become the caller's INVALID_ARGUMENT.
  */
-import { PRELUDE_SIZE, errors, pack, type MessageProperties, type WarrenError } from '@warren/protocol';
+import { FrameType, NO_BODY, PRELUDE_SIZE, errors, headerOf, invalidProperty, pack, type MessageProperties, type WarrenError } from '@warren/protocol';
 import { MessageTooLargeError } from './errors.js';
-
-const isString = (v: unknown): boolean => typeof v === 'string';
-const isPlainObject = (v: unknown): boolean =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Date) && !(v instanceof Map);
-
-const checks: Record<string, [(v: unknown) => boolean, string]> = {
-  persistent: [(v) => typeof v === 'boolean', 'a boolean'],
-  contentType: [isString, 'a string'],
-  contentEncoding: [isString, 'a string'],
-  headers: [isPlainObject, 'a plain object'],
-  messageId: [isString, 'a string'],
-  correlationId: [isString, 'a string'],
-  replyTo: [isString, 'a string'],
-  expiration: [(v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0, 'a non-negative integer (ms)'],
-  priority: [(v) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 255, 'an integer from 0 to 255'],
-  timestamp: [(v) => typeof v === 'number' && Number.isSafeInteger(v), 'an integer (ms since the epoch)'],
-  type: [isString, 'a string'],
-  appId: [isString, 'a string'],
-  userId: [isString, 'a string'],
-};
 
 /** INVALID_ARGUMENT for a known property of the wrong type; unknown keys pass (the server keeps them). */
 export function checkProperties(properties: MessageProperties): WarrenError | undefined {
-  for (const key in properties) {
-    const value = (properties as Record<string, unknown>)[key];
-    if (value === undefined || value === null) continue; // travels as nil, dropped by the server
-    const check = checks[key];
-    if (check !== undefined && !check[0](value)) return errors.invalidArgument(`message property "${key}" must be ${check[1]}`);
-  }
-  return undefined;
+  const invalid = invalidProperty(properties);
+  return invalid === undefined ? undefined : errors.invalidArgument(`message property "${invalid.key}" must be ${invalid.expected}`);
 }
 
 /** An upper bound on the MessagePack size of a value, without encoding it. */
@@ -82,7 +59,8 @@ export function checkFrameSize(
   // array + seq + flags + two strings + properties
   const bound = 1 + 9 + 9 + 10 + 3 * (exchange.length + routingKey.length) + sizeBound(properties, 0);
   if (room >= bound) return undefined;
-  const headerSize = pack([0xffff_ffff, exchange, routingKey, 1, properties]).length;
+  const header = headerOf({ type: FrameType.PUBLISH, seq: 0xffff_ffff, exchange, routingKey, flags: 1, properties, body: NO_BODY });
+  const headerSize = pack(header).length;
   if (headerSize <= room) return undefined;
   return new MessageTooLargeError(PRELUDE_SIZE + headerSize + bodyLength, frameMax);
 }

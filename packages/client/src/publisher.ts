@@ -9,7 +9,7 @@
  * A publish is sent at once only when a link is attached, nothing is queued
  * before it, the server has not flow-blocked us, fewer than `window`
  * publishes are unconfirmed and the socket's write buffer is under
- * WRITE_HIGH_WATER. Otherwise it waits in a FIFO (keeping publish order),
+ * WRITE_HIGH_WATER (@warren/protocol). Otherwise it waits in a FIFO (keeping publish order),
  * "the buffer", until a confirm, an unblock, a socket 'drain' or a new link
  * makes room: a tight loop of publishes then waits on the server instead of
  * growing the socket buffer without bound.
@@ -19,12 +19,9 @@
  * the buffer (in seq order) and are sent again, with new seqs, on the next
  * link; with 'reject' they fail with the (retriable) link error.
  */
-import { FrameType, PublishFlags, type MessageProperties, type WarrenError } from '@warren/protocol';
+import { PublishFlags, type MessageProperties, type WarrenError } from '@warren/protocol';
 import { AbortError, MessageReturnedError, PublishBufferFullError, PublishNackedError, TimeoutError, type ReturnedMessage } from './errors.js';
 import type { Transport } from './transport.js';
-
-/** Stop handing publishes to the socket while more than this is waiting to be written. */
-export const WRITE_HIGH_WATER = 1024 * 1024;
 
 type Resolve = () => void;
 type Reject = (err: unknown) => void;
@@ -94,8 +91,6 @@ export class Publisher {
   private readonly maxBuffered: number;
   private readonly rejectWhenFull: boolean;
   private readonly resend: boolean;
-  // Reused header array: the writer encodes it before sendRaw returns.
-  private readonly header: unknown[] = [0, '', '', 0, null];
   private readonly pumpBound = (): void => {
     this.waitingForDrain = false;
     this.pump();
@@ -281,7 +276,7 @@ export class Publisher {
 
   private canSend(): boolean {
     const t = this.transport;
-    return t !== undefined && !this.blocked && this.unconfirmed < this.window && t.bufferedBytes <= WRITE_HIGH_WATER;
+    return t !== undefined && !this.blocked && this.unconfirmed < this.window && !t.overHighWater;
   }
 
   private send(
@@ -308,14 +303,7 @@ export class Publisher {
     this.tickets[slot] = ticket;
     if (ticket !== undefined) ticket.seq = seq;
     this.unconfirmed++;
-    const h = this.header;
-    h[0] = seq;
-    h[1] = exchange;
-    h[2] = routingKey;
-    h[3] = flags;
-    h[4] = properties;
-    this.transport!.sendRaw(FrameType.PUBLISH, h, body);
-    h[4] = null; // do not pin the caller's properties object
+    this.transport!.writer.publish(seq, exchange, routingKey, flags, properties, body);
   }
 
   /**
@@ -392,7 +380,7 @@ export class Publisher {
   private waitForRoom(): void {
     const t = this.transport;
     if (t === undefined || this.waitingForDrain || this.blocked || this.unconfirmed >= this.window) return;
-    if (t.bufferedBytes > WRITE_HIGH_WATER) {
+    if (t.overHighWater) {
       this.waitingForDrain = true;
       t.onceDrained(this.pumpBound);
     }

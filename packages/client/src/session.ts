@@ -16,8 +16,7 @@
  * Once the socket is gone (or CLOSE was sent) settling is a no-op: the server
  * requeued what was unacknowledged, and a tag must never reach another socket.
  */
-import { FrameType } from '@warren/protocol';
-import type { Transport } from './transport.js';
+import { SettledPrefix, type FrameWriter } from '@warren/protocol';
 
 /**
  * Tags settled out of order are remembered until the tags below them settle.
@@ -31,21 +30,15 @@ export class Session {
   open = true;
   /** Every delivery tag <= this was settled by a `multiple` ack or nack. */
   settledUpTo = 0;
-  /** Every tag below this is settled; the lowest tag that may not be. */
-  private unsettledFrom = 1;
-  /** Settled tags above unsettledFrom. */
-  private readonly settledAhead = new Set<number>();
+  /** Which tags are settled: every tag below `settled.next`, and those above it in its set. */
+  private readonly settled = new SettledPrefix();
   private coalescing = true;
   /** Acks of this turn not yet sent, in call order. */
   private pendingAcks: number[] = [];
   private scheduled = false;
   private readonly flushBound = (): void => this.flushAcks();
-  // Reused header arrays: the writer encodes them before sendRaw returns.
-  private readonly ackHeader: unknown[] = [0, false];
-  private readonly nackHeader: unknown[] = [0, false, true];
-  private readonly rejectHeader: unknown[] = [0, true];
-
-  constructor(readonly transport: Transport) {}
+  /** The link's writer: the typed sends reuse their header arrays, nothing is allocated per frame. */
+  constructor(private readonly writer: FrameWriter) {}
 
   /** A delivery that needs no settle frame (noAck) still takes its tag. */
   settledOnArrival(tag: number): void {
@@ -68,7 +61,7 @@ export class Session {
     if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.flushBound);
-      this.transport.setBeforeNextSend(this.flushBound);
+      this.writer.setBeforeNextSend(this.flushBound);
     }
   }
 
@@ -76,77 +69,60 @@ export class Session {
     this.flushAcks();
     if (multiple) this.markSettledUpTo(tag);
     else this.markSettled(tag);
-    const h = this.nackHeader;
-    h[0] = tag;
-    h[1] = multiple;
-    h[2] = requeue;
-    this.transport.sendRaw(FrameType.NACK, h);
+    this.writer.nack(tag, multiple, requeue);
   }
 
   reject(tag: number, requeue: boolean): void {
     this.flushAcks();
     this.markSettled(tag);
-    const h = this.rejectHeader;
-    h[0] = tag;
-    h[1] = requeue;
-    this.transport.sendRaw(FrameType.REJECT, h);
+    this.writer.reject(tag, requeue);
   }
 
   /** Sends the acks waiting for the end of the turn (also run before any other frame goes out). */
   flushAcks(): void {
     if (!this.scheduled) return;
     this.scheduled = false;
-    this.transport.setBeforeNextSend(undefined);
+    this.writer.setBeforeNextSend(undefined);
     const pending = this.pendingAcks;
     if (pending.length === 0) return;
     this.pendingAcks = [];
     if (!this.open) return;
-    // Every tag below unsettledFrom is settled: the highest pending one below it covers the others.
+    // Every tag below settled.next is settled: the highest pending one below it covers the others.
+    const unsettledFrom = this.settled.next;
     let covered = 0;
     let top = 0;
     for (const tag of pending) {
-      if (tag < this.unsettledFrom) {
+      if (tag < unsettledFrom) {
         covered++;
         if (tag > top) top = tag;
       }
     }
     if (covered > 1) this.sendAck(top, true);
     for (const tag of pending) {
-      if (covered <= 1 || tag >= this.unsettledFrom) this.sendAck(tag, false);
+      if (covered <= 1 || tag >= unsettledFrom) this.sendAck(tag, false);
     }
   }
 
   private sendAck(tag: number, multiple: boolean): void {
-    const h = this.ackHeader;
-    h[0] = tag;
-    h[1] = multiple;
-    this.transport.sendRaw(FrameType.ACK, h);
+    this.writer.ack(tag, multiple);
   }
 
   private markSettled(tag: number): void {
-    if (tag === this.unsettledFrom) {
-      let next = tag + 1;
-      while (this.settledAhead.delete(next)) next++;
-      this.unsettledFrom = next;
-    } else if (tag > this.unsettledFrom && this.coalescing) {
-      this.settledAhead.add(tag);
-      if (this.settledAhead.size > MAX_SETTLED_AHEAD) this.stopCoalescing();
-    }
+    // Once not coalescing, only the prefix is kept (nothing is remembered above a gap).
+    if (!this.coalescing && tag !== this.settled.next) return;
+    this.settled.settle(tag);
+    if (this.settled.aheadCount > MAX_SETTLED_AHEAD) this.stopCoalescing();
   }
 
   private markSettledUpTo(tag: number): void {
     if (tag > this.settledUpTo) this.settledUpTo = tag;
-    if (tag < this.unsettledFrom) return;
-    for (const t of this.settledAhead) if (t <= tag) this.settledAhead.delete(t);
-    let next = tag + 1;
-    while (this.settledAhead.delete(next)) next++;
-    this.unsettledFrom = next;
+    this.settled.settleUpTo(tag);
   }
 
   /** Some delivery stays unsettled for good: ack one by one from now on. */
   private stopCoalescing(): void {
     this.flushAcks();
     this.coalescing = false;
-    this.settledAhead.clear();
+    this.settled.forgetAhead();
   }
 }

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, FrameType, PublishFlags } from '@warren/protocol';
+import { ErrorCodes, FrameType, PublishFlags, WRITE_HIGH_WATER } from '@warren/protocol';
 import { MessageReturnedError, MessageTooLargeError, PublishNackedError, type ReturnedMessage } from '../src/errors.js';
-import { WRITE_HIGH_WATER } from '../src/publisher.js';
 import { openPair, settle } from './helpers.js';
 
 describe('publish', () => {

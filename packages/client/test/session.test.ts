@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FrameType, type DeliverFrame } from '@warren/protocol';
+import { FrameType, FrameWriter, type DeliverFrame } from '@warren/protocol';
 import { Session } from '../src/session.js';
-import type { Transport } from '../src/transport.js';
 import type { Message } from '../src/message.js';
 import { prng } from '../../../test-support/prng.js';
 import type { FakePeer } from './fake-server.js';
@@ -12,26 +11,23 @@ interface Sent {
   header: unknown[];
 }
 
-/** Records frames; runs the before-next-send hook like Transport does. */
-class RecordingTransport {
+const nowhere = { write: () => true, cork: () => {}, uncork: () => {} };
+
+/** A real FrameWriter (typed sends, before-next-send hook) that records each frame as it is sent. */
+class RecordingWriter extends FrameWriter {
   readonly sent: Sent[] = [];
-  private before: (() => void) | undefined;
-  sendRaw(type: number, header: unknown[]): void {
-    if (this.before !== undefined) {
-      const fn = this.before;
-      this.before = undefined;
-      fn();
-    }
-    this.sent.push({ type, header: [...header] });
+  constructor() {
+    super(nowhere);
   }
-  setBeforeNextSend(fn: (() => void) | undefined): void {
-    this.before = fn;
+  override sendRaw(type: number, header: unknown[]): void {
+    this.runBeforeNextSend();
+    this.sent.push({ type, header: [...header] });
   }
 }
 
-function session(): { s: Session; t: RecordingTransport } {
-  const t = new RecordingTransport();
-  return { s: new Session(t as unknown as Transport), t };
+function session(): { s: Session; t: RecordingWriter } {
+  const t = new RecordingWriter();
+  return { s: new Session(t), t };
 }
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -10,7 +10,8 @@
  * A frame's total length is size + 4; limits apply to that total.
  */
 import { errors } from './errors.js';
-import { type Frame, type BodyFrame, headerOf, hasBody, NO_BODY } from './frames.js';
+import { type Frame, type BodyFrame, NO_BODY } from './frames.js';
+import { headerOf, hasBody } from './frame-schema.js';
 import { packScratch } from './msgpack.js';
 
 export const PRELUDE_SIZE = 9;

@@ -15,7 +15,8 @@
  * retained body can pin to a small multiple of its own size.
  */
 import { errors, ProtocolError } from './errors.js';
-import { type Frame, parseFrame } from './frames.js';
+import type { Frame } from './frames.js';
+import { parseFrame } from './frame-schema.js';
 import { PRELUDE_SIZE, MIN_FRAME_SIZE } from './codec.js';
 import { unpackRange } from './msgpack.js';
 

@@ -1,7 +1,12 @@
 export * from './errors.js';
 export * from './frames.js';
+export { FRAME_SCHEMA, headerOf, parseFrame, hasBody, layoutOf, specKind, type FrameSchema, type FrameLayout, type Field, type FieldKind } from './frame-schema.js';
+export { sendMethodName, type ErrorLike, type FrameSends, type SendArgs } from './frame-sends.js';
+export { isPlainObject, invalidProperty, propertyExpectation } from './properties.js';
 export * from './codec.js';
 export { FrameDecoder, type FrameHandler } from './decoder.js';
 export { FrameWriter, type FrameSink } from './writer.js';
 export { ReadArena, adoptArenaReads, ARENA_SIZE, ARENA_COPY_BELOW, type ChunkHandler } from './reader.js';
 export { pack, unpack } from './msgpack.js';
+export { FrameSocket, WRITE_HIGH_WATER, END_GRACE_MS, type FrameSocketHandlers } from './frame-socket.js';
+export { SettledPrefix } from './settled-prefix.js';

@@ -6,10 +6,18 @@
  * loop goes out in one corked write (writev) from a microtask, or earlier once
  * enough bytes are pending. A slab region is never rewritten after it is
  * handed to the socket: a full slab is replaced, not reused.
+ *
+ * Besides `send(frame)` and `sendRaw(type, header, body)` the writer has one
+ * typed method per frame type, derived from FRAME_SCHEMA (frame-sends.ts):
+ * `writer.deliver(consumerTag, deliveryTag, ...)`, `writer.confirm(seq, multiple)`,
+ * `writer.error(requestId, err)`. They fill a reused header array, so a send
+ * allocates nothing but its bytes.
  */
-import { type Frame, headerOf, hasBody, type BodyFrame } from './frames.js';
+import type { Frame, BodyFrame } from './frames.js';
+import { headerOf, hasBody } from './frame-schema.js';
 import { PRELUDE_SIZE } from './codec.js';
 import { packScratch } from './msgpack.js';
+import { installFrameSends, type FrameSends } from './frame-sends.js';
 
 export interface FrameSink {
   write(chunk: Buffer): boolean;
@@ -26,7 +34,19 @@ const COPY_THRESHOLD = 8 * 1024;
 /** Flush inline once this much is pending, without waiting for the microtask. */
 const FLUSH_THRESHOLD = 256 * 1024;
 
+// The typed send methods, installed on the prototype below.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface FrameWriter extends FrameSends {}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class FrameWriter {
+  /**
+   * Set by every send. Whoever sends heartbeats clears it each tick: a tick
+   * that finds it still false knows nothing went out since the last one.
+   */
+  sentSinceTick = false;
+  /** See setBeforeNextSend. */
+  private beforeNextSend: (() => void) | undefined = undefined;
   /** Allocated on the first send. */
   private slab: Buffer = Buffer.alloc(0);
   private slabSize = 0;
@@ -49,8 +69,28 @@ export class FrameWriter {
     this.sendRaw(frame.type, headerOf(frame), hasBody(frame.type) ? (frame as BodyFrame).body : undefined);
   }
 
-  /** Encodes a frame from its type, header array and optional body. */
+  /**
+   * Runs `fn` once, right before the next frame is encoded (or never, when
+   * replaced or cleared with undefined first). The client's session uses it
+   * so that acks waiting for the end of the turn go out ahead of anything
+   * sent after them.
+   */
+  setBeforeNextSend(fn: (() => void) | undefined): void {
+    this.beforeNextSend = fn;
+  }
+
+  /** Runs the setBeforeNextSend hook if one is waiting (the typed sends call it before they fill their header). */
+  runBeforeNextSend(): void {
+    const fn = this.beforeNextSend;
+    if (fn === undefined) return;
+    this.beforeNextSend = undefined;
+    fn();
+  }
+
+  /** Encodes a frame from its type, header array and optional body; `header` may be reused once this returns. */
   sendRaw(type: number, header: unknown[], body?: Buffer): void {
+    if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
+    this.sentSinceTick = true;
     const headerBytes = packScratch(header);
     const bodyLength = body === undefined ? 0 : body.length;
     const copyBody = bodyLength < COPY_THRESHOLD;
@@ -110,3 +150,5 @@ export class FrameWriter {
     this.slabPos = 0;
   }
 }
+
+installFrameSends(FrameWriter.prototype);

@@ -1,8 +1,19 @@
 /**
  * Shared test fixtures: a seeded PRNG, the header field schema of every frame
- * type (also checked against protocol-spec.md), sample frames and decode helpers.
+ * type in the spec's terms (checked against protocol-spec.md), sample frames
+ * and decode helpers.
  */
-import { encodeFrame, FrameDecoder, FrameType, type Frame, type FrameTypeName, type PublishFrame, PRELUDE_SIZE } from '@warren/protocol';
+import {
+  encodeFrame,
+  FRAME_SCHEMA,
+  FrameDecoder,
+  FrameType,
+  specKind,
+  type Frame,
+  type FrameTypeName,
+  type PublishFrame,
+  PRELUDE_SIZE,
+} from '@warren/protocol';
 import { prng } from '../../../test-support/prng.js';
 
 // ---------------------------------------------------------------------------
@@ -34,170 +45,17 @@ export function rng(seed: number): Rng {
 }
 
 // ---------------------------------------------------------------------------
-// Header schema: field names and wire kinds, in header order, per frame type.
-// The spec's per-frame tables must list exactly these (spec-examples.test.ts).
+// Header schema: field names and wire kinds (as the spec names them), in
+// header order, per frame type: FRAME_SCHEMA from the source. The spec's
+// per-frame tables must list exactly these (spec-examples.test.ts).
 // ---------------------------------------------------------------------------
 
 export type FieldKind = 'uint' | 'str' | 'bool' | 'map/nil' | 'properties/nil' | 'credentials/nil' | 'any';
 export type Field = readonly [name: string, kind: FieldKind];
 
-const requestOnly: Field[] = [['requestId', 'uint']];
-const bind = (a: string, b: string): Field[] => [
-  ['requestId', 'uint'],
-  [a, 'str'],
-  [b, 'str'],
-  ['routingKey', 'str'],
-  ['arguments', 'map/nil'],
-];
-
-export const SCHEMA: Record<FrameTypeName, readonly Field[]> = {
-  OPEN: [
-    ['version', 'uint'],
-    ['properties', 'map/nil'],
-    ['credentials', 'credentials/nil'],
-    ['frameMax', 'uint'],
-    ['heartbeatMs', 'uint'],
-  ],
-  OPEN_OK: [
-    ['version', 'uint'],
-    ['properties', 'map/nil'],
-    ['frameMax', 'uint'],
-    ['heartbeatMs', 'uint'],
-    ['connectionId', 'str'],
-  ],
-  CLOSE: [
-    ['code', 'uint'],
-    ['name', 'str'],
-    ['message', 'str'],
-  ],
-  CLOSE_OK: [],
-  HEARTBEAT: [],
-  ERROR: [
-    ['requestId', 'uint'],
-    ['code', 'uint'],
-    ['name', 'str'],
-    ['message', 'str'],
-    ['details', 'map/nil'],
-  ],
-  OK: [
-    ['requestId', 'uint'],
-    ['result', 'any'],
-  ],
-  FLOW: [
-    ['blocked', 'bool'],
-    ['reason', 'str'],
-  ],
-  EXCHANGE_DECLARE: [
-    ['requestId', 'uint'],
-    ['exchange', 'str'],
-    ['exchangeType', 'str'],
-    ['options', 'map/nil'],
-  ],
-  EXCHANGE_DELETE: [
-    ['requestId', 'uint'],
-    ['exchange', 'str'],
-    ['options', 'map/nil'],
-  ],
-  QUEUE_DECLARE: [
-    ['requestId', 'uint'],
-    ['queue', 'str'],
-    ['options', 'map/nil'],
-  ],
-  QUEUE_DELETE: [
-    ['requestId', 'uint'],
-    ['queue', 'str'],
-    ['options', 'map/nil'],
-  ],
-  QUEUE_PURGE: [
-    ['requestId', 'uint'],
-    ['queue', 'str'],
-  ],
-  QUEUE_BIND: bind('queue', 'exchange'),
-  QUEUE_UNBIND: bind('queue', 'exchange'),
-  EXCHANGE_BIND: bind('destination', 'source'),
-  EXCHANGE_UNBIND: bind('destination', 'source'),
-  PUBLISH: [
-    ['seq', 'uint'],
-    ['exchange', 'str'],
-    ['routingKey', 'str'],
-    ['flags', 'uint'],
-    ['properties', 'properties/nil'],
-  ],
-  CONFIRM: [
-    ['seq', 'uint'],
-    ['multiple', 'bool'],
-  ],
-  PUBLISH_NACK: [
-    ['seq', 'uint'],
-    ['code', 'uint'],
-    ['name', 'str'],
-    ['message', 'str'],
-  ],
-  RETURN: [
-    ['seq', 'uint'],
-    ['code', 'uint'],
-    ['name', 'str'],
-    ['exchange', 'str'],
-    ['routingKey', 'str'],
-    ['properties', 'properties/nil'],
-  ],
-  CONSUME: [
-    ['requestId', 'uint'],
-    ['queue', 'str'],
-    ['options', 'map/nil'],
-  ],
-  CANCEL: [
-    ['requestId', 'uint'],
-    ['consumerTag', 'str'],
-  ],
-  CANCELLED: [
-    ['consumerTag', 'str'],
-    ['code', 'uint'],
-    ['name', 'str'],
-    ['message', 'str'],
-  ],
-  DELIVER: [
-    ['consumerTag', 'str'],
-    ['deliveryTag', 'uint'],
-    ['redelivered', 'bool'],
-    ['deliveryCount', 'uint'],
-    ['exchange', 'str'],
-    ['routingKey', 'str'],
-    ['properties', 'properties/nil'],
-  ],
-  ACK: [
-    ['deliveryTag', 'uint'],
-    ['multiple', 'bool'],
-  ],
-  NACK: [
-    ['deliveryTag', 'uint'],
-    ['multiple', 'bool'],
-    ['requeue', 'bool'],
-  ],
-  REJECT: [
-    ['deliveryTag', 'uint'],
-    ['requeue', 'bool'],
-  ],
-  GET: [
-    ['requestId', 'uint'],
-    ['queue', 'str'],
-    ['options', 'map/nil'],
-  ],
-  GET_OK: [
-    ['requestId', 'uint'],
-    ['deliveryTag', 'uint'],
-    ['redelivered', 'bool'],
-    ['deliveryCount', 'uint'],
-    ['exchange', 'str'],
-    ['routingKey', 'str'],
-    ['properties', 'properties/nil'],
-    ['messageCount', 'uint'],
-  ],
-  QUEUE_LIST: requestOnly,
-  EXCHANGE_LIST: requestOnly,
-  BINDING_LIST: requestOnly,
-  STATUS: requestOnly,
-};
+export const SCHEMA = Object.fromEntries(
+  Object.entries(FRAME_SCHEMA).map(([name, layout]) => [name, layout.header.map(([field, kind]): Field => [field, specKind(kind)])]),
+) as unknown as Record<FrameTypeName, readonly Field[]>;
 
 // ---------------------------------------------------------------------------
 // Sample frames: at least one of every type, in canonical form (the decoder

@@ -1,0 +1,60 @@
+/**
+ * The one validator of message properties, used where a frame is parsed (a
+ * wrong type there is a FRAME_ERROR, protocol-spec 6.2) and by the client
+ * before it encodes a publish (so the mistake fails that publish instead of
+ * costing the connection). Unknown keys are valid: peers keep them for
+ * forward compatibility.
+ */
+
+/** A map in the MessagePack sense: not an array, binary, date or Map. */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Date) && !(v instanceof Map);
+}
+
+const isString = (v: unknown): boolean => typeof v === 'string';
+
+/** Per known property, the test its value must pass (the frame parser runs these for every received property). */
+export const propertyChecks: Readonly<Record<string, (v: unknown) => boolean>> = {
+  persistent: (v) => typeof v === 'boolean',
+  contentType: isString,
+  contentEncoding: isString,
+  headers: isPlainObject,
+  messageId: isString,
+  correlationId: isString,
+  replyTo: isString,
+  expiration: (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0,
+  priority: (v) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 255,
+  timestamp: (v) => typeof v === 'number' && Number.isSafeInteger(v),
+  type: isString,
+  appId: isString,
+  userId: isString,
+};
+
+/** How to say what a known property should be. */
+const expectations: Readonly<Record<string, string>> = {
+  persistent: 'a boolean',
+  headers: 'a plain object',
+  expiration: 'a non-negative integer (ms)',
+  priority: 'an integer from 0 to 255',
+  timestamp: 'an integer (ms since the epoch)',
+};
+
+/**
+ * What a non-nil property value should have been, or undefined when it is
+ * fine (every value of an unknown key is).
+ */
+export function propertyExpectation(key: string, value: unknown): string | undefined {
+  const check = propertyChecks[key];
+  return check === undefined || check(value) ? undefined : (expectations[key] ?? 'a string');
+}
+
+/** The first known property with a wrongly typed value, or undefined. Nil values pass (they travel as nil). */
+export function invalidProperty(properties: object): { key: string; expected: string } | undefined {
+  for (const key in properties) {
+    const value = (properties as Record<string, unknown>)[key];
+    if (value === undefined || value === null) continue;
+    const expected = propertyExpectation(key, value);
+    if (expected !== undefined) return { key, expected };
+  }
+  return undefined;
+}
