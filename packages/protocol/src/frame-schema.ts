@@ -24,6 +24,15 @@ export interface FrameLayout {
   readonly body: boolean;
 }
 
+/** One revision of a key, the same in KV_EVENT (a watch) and KV_ENTRY (a KV_GET answer). */
+const kvEntry = [
+  ['key', 'str'],
+  ['revision', 'uint'],
+  ['op', 'str'],
+  ['createdAt', 'uint'],
+  ['expiresAt', 'uint'],
+] as const;
+
 const requestOnly = { header: [['requestId', 'uint']], body: false } as const;
 const binding = <A extends string, B extends string>(a: A, b: B) =>
   ({
@@ -250,6 +259,99 @@ export const FRAME_SCHEMA = {
   EXCHANGE_LIST: requestOnly,
   BINDING_LIST: requestOnly,
   STATUS: requestOnly,
+
+  KV_BUCKET_CREATE: {
+    header: [
+      ['requestId', 'uint'],
+      ['bucket', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  KV_BUCKET_DELETE: {
+    header: [
+      ['requestId', 'uint'],
+      ['bucket', 'str'],
+    ],
+    body: false,
+  },
+  KV_BUCKET_LIST: requestOnly,
+  KV_PUT: {
+    header: [
+      ['requestId', 'uint'],
+      ['bucket', 'str'],
+      ['key', 'str'],
+      ['options', 'options'],
+    ],
+    body: true,
+  },
+  KV_GET: {
+    header: [
+      ['requestId', 'uint'],
+      ['bucket', 'str'],
+      ['key', 'str'],
+      ['revision', 'uint'],
+    ],
+    body: false,
+  },
+  KV_DELETE: {
+    header: [
+      ['requestId', 'uint'],
+      ['bucket', 'str'],
+      ['key', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  KV_KEYS: {
+    header: [
+      ['requestId', 'uint'],
+      ['bucket', 'str'],
+      ['filter', 'map/nil'],
+    ],
+    body: false,
+  },
+  KV_HISTORY: {
+    header: [
+      ['requestId', 'uint'],
+      ['bucket', 'str'],
+      ['key', 'str'],
+    ],
+    body: false,
+  },
+  KV_WATCH: {
+    header: [
+      ['requestId', 'uint'],
+      ['bucket', 'str'],
+      ['filter', 'map/nil'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  KV_UNWATCH: {
+    header: [
+      ['requestId', 'uint'],
+      ['watchId', 'uint'],
+    ],
+    body: false,
+  },
+  KV_EVENT: {
+    header: [['watchId', 'uint'], ...kvEntry],
+    body: true,
+  },
+  KV_WATCH_END: {
+    header: [
+      ['watchId', 'uint'],
+      ['code', 'uint'],
+      ['name', 'str'],
+      ['message', 'str'],
+    ],
+    body: false,
+  },
+  KV_ENTRY: {
+    header: [['requestId', 'uint'], ...kvEntry],
+    body: true,
+  },
 } as const satisfies Record<FrameTypeName, FrameLayout>;
 
 export type FrameSchema = typeof FRAME_SCHEMA;

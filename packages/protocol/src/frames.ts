@@ -44,6 +44,20 @@ export const FrameType = {
   EXCHANGE_LIST: 0x41,
   BINDING_LIST: 0x42,
   STATUS: 0x43,
+
+  KV_BUCKET_CREATE: 0x60,
+  KV_BUCKET_DELETE: 0x61,
+  KV_BUCKET_LIST: 0x62,
+  KV_PUT: 0x63,
+  KV_GET: 0x64,
+  KV_DELETE: 0x65,
+  KV_KEYS: 0x66,
+  KV_HISTORY: 0x67,
+  KV_WATCH: 0x68,
+  KV_UNWATCH: 0x69,
+  KV_EVENT: 0x6a,
+  KV_WATCH_END: 0x6b,
+  KV_ENTRY: 0x6c,
 } as const;
 
 export type FrameTypeName = keyof typeof FrameType;
@@ -329,8 +343,99 @@ export interface GetOkFrame {
   body: Buffer;
 }
 export interface ListFrame {
-  type: typeof FrameType.QUEUE_LIST | typeof FrameType.EXCHANGE_LIST | typeof FrameType.BINDING_LIST | typeof FrameType.STATUS;
+  type: typeof FrameType.QUEUE_LIST | typeof FrameType.EXCHANGE_LIST | typeof FrameType.BINDING_LIST | typeof FrameType.STATUS | typeof FrameType.KV_BUCKET_LIST;
   requestId: number;
+}
+
+// Key-value buckets (spec section 8.7).
+export interface KvBucketFrame {
+  type: typeof FrameType.KV_BUCKET_CREATE;
+  requestId: number;
+  bucket: string;
+  options: Record<string, unknown>;
+}
+export interface KvBucketDeleteFrame {
+  type: typeof FrameType.KV_BUCKET_DELETE;
+  requestId: number;
+  bucket: string;
+}
+export interface KvPutFrame {
+  type: typeof FrameType.KV_PUT;
+  requestId: number;
+  bucket: string;
+  key: string;
+  /** {ttl, expect}. */
+  options: Record<string, unknown>;
+  body: Buffer;
+}
+export interface KvGetFrame {
+  type: typeof FrameType.KV_GET;
+  requestId: number;
+  bucket: string;
+  key: string;
+  /** 0: the latest value. */
+  revision: number;
+}
+export interface KvDeleteFrame {
+  type: typeof FrameType.KV_DELETE;
+  requestId: number;
+  bucket: string;
+  key: string;
+  /** {purge, expect}. */
+  options: Record<string, unknown>;
+}
+export interface KvKeysFrame {
+  type: typeof FrameType.KV_KEYS;
+  requestId: number;
+  bucket: string;
+  /** {prefix} or {pattern}; null: every key. */
+  filter: Record<string, unknown> | null;
+}
+export interface KvHistoryFrame {
+  type: typeof FrameType.KV_HISTORY;
+  requestId: number;
+  bucket: string;
+  key: string;
+}
+export interface KvWatchFrame {
+  type: typeof FrameType.KV_WATCH;
+  requestId: number;
+  bucket: string;
+  filter: Record<string, unknown> | null;
+  /** {includeCurrent, afterRevision}. */
+  options: Record<string, unknown>;
+}
+export interface KvUnwatchFrame {
+  type: typeof FrameType.KV_UNWATCH;
+  requestId: number;
+  watchId: number;
+}
+export interface KvEventFrame {
+  type: typeof FrameType.KV_EVENT;
+  watchId: number;
+  key: string;
+  revision: number;
+  op: string;
+  createdAt: number;
+  expiresAt: number;
+  body: Buffer;
+}
+export interface KvWatchEndFrame {
+  type: typeof FrameType.KV_WATCH_END;
+  watchId: number;
+  code: number;
+  name: string;
+  message: string;
+}
+export interface KvEntryFrame {
+  type: typeof FrameType.KV_ENTRY;
+  requestId: number;
+  key: string;
+  revision: number;
+  op: string;
+  createdAt: number;
+  expiresAt: number;
+  body: Buffer;
 }
 
 /** One entry of the QUEUE_LIST result. */
@@ -410,10 +515,22 @@ export type Frame =
   | RejectFrame
   | GetFrame
   | GetOkFrame
-  | ListFrame;
+  | ListFrame
+  | KvBucketFrame
+  | KvBucketDeleteFrame
+  | KvPutFrame
+  | KvGetFrame
+  | KvDeleteFrame
+  | KvKeysFrame
+  | KvHistoryFrame
+  | KvWatchFrame
+  | KvUnwatchFrame
+  | KvEventFrame
+  | KvWatchEndFrame
+  | KvEntryFrame;
 
 /** Frames that carry a message body after the header. */
-export type BodyFrame = PublishFrame | ReturnFrame | DeliverFrame | GetOkFrame;
+export type BodyFrame = PublishFrame | ReturnFrame | DeliverFrame | GetOkFrame | KvPutFrame | KvEventFrame | KvEntryFrame;
 
 /** The body of a frame without one. */
 export const NO_BODY = Buffer.alloc(0);

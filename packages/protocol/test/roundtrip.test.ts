@@ -47,11 +47,11 @@ describe('round trip', () => {
     }
   });
 
-  it('only PUBLISH, RETURN, DELIVER and GET_OK carry a body', () => {
+  it('only PUBLISH, RETURN, DELIVER, GET_OK and KV_PUT, KV_EVENT, KV_ENTRY carry a body', () => {
     const bodyTypes = Object.entries(FrameType)
       .filter(([, code]) => hasBody(code))
       .map(([name]) => name);
-    expect(bodyTypes.sort()).toEqual(['DELIVER', 'GET_OK', 'PUBLISH', 'RETURN']);
+    expect(bodyTypes.sort()).toEqual(['DELIVER', 'GET_OK', 'KV_ENTRY', 'KV_EVENT', 'KV_PUT', 'PUBLISH', 'RETURN']);
   });
 
   it('decoded bodies are views into the received chunk, not copies', () => {
