@@ -410,15 +410,21 @@ export interface KvUnwatchFrame {
   requestId: number;
   watchId: number;
 }
-export interface KvEventFrame {
-  type: typeof FrameType.KV_EVENT;
-  watchId: number;
+/** One revision of a key: KV_EVENT and KV_ENTRY share these fields. */
+export interface KvEntryFields {
   key: string;
   revision: number;
+  /** "put", "del", "purge" or "expired". */
   op: string;
   createdAt: number;
+  /** 0: never. */
   expiresAt: number;
+  /** The value; empty for a marker. */
   body: Buffer;
+}
+export interface KvEventFrame extends KvEntryFields {
+  type: typeof FrameType.KV_EVENT;
+  watchId: number;
 }
 export interface KvWatchEndFrame {
   type: typeof FrameType.KV_WATCH_END;
@@ -427,15 +433,9 @@ export interface KvWatchEndFrame {
   name: string;
   message: string;
 }
-export interface KvEntryFrame {
+export interface KvEntryFrame extends KvEntryFields {
   type: typeof FrameType.KV_ENTRY;
   requestId: number;
-  key: string;
-  revision: number;
-  op: string;
-  createdAt: number;
-  expiresAt: number;
-  body: Buffer;
 }
 
 /** One entry of the QUEUE_LIST result. */
