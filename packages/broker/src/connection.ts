@@ -1,6 +1,10 @@
 /**
- * One client connection: handshake, request dispatch, the publish path with
- * confirms, deliveries and acks, heartbeats and flow control.
+ * One client connection: the socket (arena reads, heartbeats, flow control),
+ * the handshake, and answering frames. Once open, every frame a client may
+ * send is looked up in the dispatch table (dispatch.ts, handlers/*.ts) and the
+ * connection writes what the handler returns: OK or ERROR for a request, a
+ * CONFIRM, RETURN or PUBLISH_NACK for a publish. It also writes deliveries,
+ * which come from its consumers' queues.
  *
  * Requests fail with an ERROR frame carrying their id and the connection goes
  * on; only protocol violations (bad bytes, a frame not allowed in this state)
@@ -19,17 +23,20 @@ import {
   PRE_AUTH_FRAME_MAX,
   PROTOCOL_VERSION,
   ProtocolError,
-  PublishFlags,
   WarrenError,
-  errors,
   type Frame,
   type OpenFrame,
   type PublishFrame,
 } from '@warren/protocol';
 import { ConfirmTracker } from './confirms.js';
-import { newMessage, type QueuedMessage } from './message.js';
-import { Consumer, type DeliverySink, type Queue } from './queue.js';
+import { ConsumerSet } from './consumers.js';
+import { Deliveries, PulledMessage } from './deliveries.js';
+import { AfterReply, Answer, PublishOutcome, type DispatchTable, type Handler, type HandlerEntry } from './dispatch.js';
+import { errors } from './errors.js';
+import type { QueuedMessage } from './message.js';
+import type { Consumer, DeliverySink } from './queue.js';
 import type { BrokerContext } from './context.js';
+import type { Session } from './session.js';
 
 const enum State {
   AwaitOpen,
@@ -39,38 +46,23 @@ const enum State {
   Closed,
 }
 
-interface Delivery {
-  readonly queue: Queue;
-  readonly qm: QueuedMessage;
-  readonly consumer: Consumer | null;
-  /** When it was delivered, for x-consumer-timeout; 0 when the queue has none. */
-  readonly at: number;
-}
-
-/** How often unacked deliveries are checked against their queue's x-consumer-timeout. */
-const ACK_TIMEOUT_SWEEP_MS = 100;
-
 /** Socket bytes pending above which deliveries to this connection wait for 'drain'. */
 const WRITE_HIGH_WATER = 1024 * 1024;
 /** Unconfirmed publishes above which we stop reading this publisher's socket. */
 const MAX_OUTSTANDING_PUBLISHES = 16_384;
 
-export class Connection implements DeliverySink {
+export class Connection implements DeliverySink, Session {
   readonly id = randomUUID();
   private state = State.AwaitOpen;
   private readonly decoder = new FrameDecoder(PRE_AUTH_FRAME_MAX, { copyBodiesBelow: ARENA_COPY_BELOW });
   private readonly writer: FrameWriter;
   private readonly confirms: ConfirmTracker;
-  private readonly deliveries = new Map<number, Delivery>();
-  private nextDeliveryTag = 1;
-  private readonly consumers = new Map<string, Consumer>();
-  private consumerCounter = 0;
-  /** Queues touched by one multiple-ack, drained once at the end. */
-  private readonly touched = new Set<Queue>();
+  private readonly handlers: DispatchTable;
+  readonly consumers: ConsumerSet;
+  readonly deliveries: Deliveries;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatMs = 0;
-  private ackTimeoutTimer: NodeJS.Timeout | undefined;
   private sentSinceTick = false;
   private silentTicks = 0;
   private congested = false;
@@ -92,10 +84,13 @@ export class Connection implements DeliverySink {
     private readonly ctx: BrokerContext,
   ) {
     this.remoteAddress = socket.remoteAddress ?? 'unknown';
+    this.handlers = ctx.handlers;
     this.writer = new FrameWriter(socket);
     this.confirms = new ConfirmTracker({
       confirm: (seq, multiple) => this.writer.sendRaw(FrameType.CONFIRM, [seq, multiple]),
     });
+    this.consumers = new ConsumerSet(this, this.id.slice(0, 8));
+    this.deliveries = new Deliveries((err) => this.sendError(0, err));
     socket.setNoDelay(true);
     // The server accepts paused (pauseOnConnect): reads start here, into arenas where Node allows it.
     const onData = (chunk: Buffer): void => this.onData(chunk);
@@ -106,7 +101,7 @@ export class Connection implements DeliverySink {
     socket.on('close', () => this.onClose());
     this.handshakeTimer = setTimeout(() => {
       if (this.state === State.AwaitOpen || this.state === State.Authenticating) {
-        this.fail(new WarrenError(ErrorCodes.TIMEOUT, `handshake not completed within ${this.ctx.options.handshakeTimeoutMs} ms`));
+        this.fail(errors.timeout(`handshake not completed within ${this.ctx.options.handshakeTimeoutMs} ms`));
       }
     }, this.ctx.options.handshakeTimeoutMs);
   }
@@ -143,15 +138,14 @@ export class Connection implements DeliverySink {
       case State.Open:
         break;
     }
+    const entry = this.handlers.get(frame.type);
+    if (entry !== undefined) {
+      if (entry.answer === Answer.Publish) return this.onPublish(frame as PublishFrame, entry.handle);
+      if (entry.answer === Answer.None) return this.onSignal(frame, entry.handle);
+      this.onRequest(frame, entry);
+      return;
+    }
     switch (frame.type) {
-      case FrameType.PUBLISH:
-        return this.onPublish(frame);
-      case FrameType.ACK:
-        return this.onAck(frame.deliveryTag, frame.multiple);
-      case FrameType.NACK:
-        return this.onNack(frame.deliveryTag, frame.multiple, frame.requeue);
-      case FrameType.REJECT:
-        return this.onNack(frame.deliveryTag, false, frame.requeue);
       case FrameType.HEARTBEAT:
         return;
       case FrameType.CLOSE:
@@ -160,21 +154,8 @@ export class Connection implements DeliverySink {
         this.state = State.Closing;
         this.socket.end();
         return;
-      case FrameType.OPEN:
-      case FrameType.OPEN_OK:
-      case FrameType.CLOSE_OK:
-      case FrameType.ERROR:
-      case FrameType.OK:
-      case FrameType.FLOW:
-      case FrameType.CONFIRM:
-      case FrameType.PUBLISH_NACK:
-      case FrameType.RETURN:
-      case FrameType.DELIVER:
-      case FrameType.CANCELLED:
-      case FrameType.GET_OK:
-        throw errors.commandInvalid(`frame type 0x${frame.type.toString(16)} is not sent by clients`);
       default:
-        void this.onRequest(frame);
+        throw errors.commandInvalid(`frame type 0x${frame.type.toString(16)} is not sent by clients`);
     }
   }
 
@@ -183,7 +164,7 @@ export class Connection implements DeliverySink {
   private async handshake(open: OpenFrame): Promise<void> {
     const { options, logger } = this.ctx;
     if (open.version !== PROTOCOL_VERSION) {
-      return this.fail(new WarrenError(ErrorCodes.UNSUPPORTED_VERSION, `protocol version ${open.version} is not supported; this server speaks ${PROTOCOL_VERSION}`));
+      return this.fail(errors.unsupportedVersion(`protocol version ${open.version} is not supported; this server speaks ${PROTOCOL_VERSION}`));
     }
     if (open.credentials === null) {
       return this.refuse('credentials are required');
@@ -223,7 +204,7 @@ export class Connection implements DeliverySink {
       // are not reading the socket (flow control) the peer's silence is ours.
       if (this.pauses.size > 0) this.silentTicks = 0;
       else if (++this.silentTicks >= 4) {
-        this.fail(new WarrenError(ErrorCodes.TIMEOUT, `no heartbeat from the client for ${2 * this.heartbeatMs} ms`));
+        this.fail(errors.timeout(`no heartbeat from the client for ${2 * this.heartbeatMs} ms`));
         return;
       }
       if (!this.sentSinceTick && this.writer.pendingBytes === 0) this.writer.sendRaw(FrameType.HEARTBEAT, []);
@@ -234,23 +215,55 @@ export class Connection implements DeliverySink {
 
   // -- requests --------------------------------------------------------------
 
-  private async onRequest(frame: Frame): Promise<void> {
+  /** A request: its handler's result goes back in OK (or GET_OK), its error in ERROR, with the request id. */
+  private onRequest(frame: Frame, entry: HandlerEntry): void {
     const requestId = (frame as { requestId: number }).requestId;
+    let result: unknown;
     try {
-      const result = await this.ctx.handleRequest(this, frame);
-      if (this.state !== State.Open) return;
-      if (result !== NO_REPLY) this.reply(requestId, result);
+      result = entry.handle(frame, this, this.ctx);
     } catch (err) {
-      if (this.state !== State.Open) return;
-      if (err instanceof WarrenError) this.sendError(requestId, err);
-      else {
-        this.ctx.logger.error({ conn: this.id, err }, 'request failed');
-        this.sendError(requestId, new WarrenError(ErrorCodes.INTERNAL_ERROR, 'internal error'));
-      }
+      this.requestFailed(requestId, err);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (value) => this.answer(requestId, value),
+        (err) => this.requestFailed(requestId, err),
+      );
+    } else this.answer(requestId, result);
+  }
+
+  private answer(requestId: number, result: unknown): void {
+    if (result instanceof PulledMessage) return this.sendPulled(requestId, result);
+    if (this.state !== State.Open) return;
+    if (result instanceof AfterReply) {
+      this.reply(requestId, result.result);
+      result.then();
+      return;
+    }
+    this.reply(requestId, result);
+  }
+
+  private requestFailed(requestId: number, err: unknown): void {
+    if (this.state !== State.Open) return;
+    if (err instanceof WarrenError) this.sendError(requestId, err);
+    else {
+      this.ctx.logger.error({ conn: this.id, err }, 'request failed');
+      this.sendError(requestId, errors.internal());
     }
   }
 
-  reply(requestId: number, result: unknown): void {
+  /** ACK, NACK, REJECT: no reply; an error (an unknown delivery tag) goes back with id 0. */
+  private onSignal(frame: Frame, handle: Handler): void {
+    try {
+      handle(frame, this, this.ctx);
+    } catch (err) {
+      if (!(err instanceof WarrenError) || err instanceof ProtocolError) throw err;
+      this.sendError(0, err);
+    }
+  }
+
+  private reply(requestId: number, result: unknown): void {
     this.send(FrameType.OK, [requestId, result ?? null]);
   }
 
@@ -265,7 +278,8 @@ export class Connection implements DeliverySink {
 
   // -- publish ---------------------------------------------------------------
 
-  private onPublish(frame: PublishFrame): void {
+  /** The publish sequence and confirms are the connection's; routing and admission are the handler's. */
+  private onPublish(frame: PublishFrame, handle: Handler): void {
     const confirms = this.confirms;
     if (frame.seq !== confirms.expected) {
       throw errors.commandInvalid(`publish sequence number ${frame.seq} out of order; expected ${confirms.expected}`);
@@ -277,61 +291,30 @@ export class Connection implements DeliverySink {
       if (this.ctx.publishBlockReason !== null) this.setBlocked(this.ctx.publishBlockReason);
     }
     const seq = frame.seq;
-    let queues: Set<Queue>;
+    let outcome: PublishOutcome;
     try {
-      queues = this.ctx.vhost.route(frame.exchange, frame.routingKey, frame.properties?.headers);
+      outcome = handle(frame, this, this.ctx) as PublishOutcome;
     } catch (err) {
-      this.nackPublish(seq, err as WarrenError);
+      if (!(err instanceof WarrenError)) throw err;
+      this.nackPublish(seq, err);
       return;
     }
-    if (queues.size === 0) {
-      if ((frame.flags & PublishFlags.MANDATORY) !== 0) {
-        const e = ErrorCodes.NO_ROUTE;
-        this.send(FrameType.RETURN, [seq, e, 'NO_ROUTE', frame.exchange, frame.routingKey, frame.properties], frame.body);
-      }
-      confirms.settle(seq, true);
+    if (outcome === PublishOutcome.Storing) {
+      if (confirms.outstanding > MAX_OUTSTANDING_PUBLISHES) this.pause('confirms');
       return;
     }
-    const properties = frame.properties;
-    const headers = properties?.headers;
-    if (headers !== undefined) normalizeDelay(headers);
-    const message = newMessage(frame.exchange, frame.routingKey, properties, frame.body);
-    // Queues at their length limit with x-overflow reject-publish(-dlx) refuse it; the publish is then
-    // nacked. Decided once per queue, before anything is enqueued or dead-lettered.
-    let refused: Queue[] | null = null;
-    for (const q of queues) if (q.rejectsPublish(message)) (refused ??= []).push(q);
-    const accepted = queues.size - (refused === null ? 0 : refused.length);
-    const persistent = properties?.persistent === true;
-    let durableQueues: string[] | null = null;
-    if (persistent && this.ctx.store !== null) {
-      for (const q of queues) if (q.durable && (refused === null || !refused.includes(q))) (durableQueues ??= []).push(q.name);
+    if (outcome === PublishOutcome.Returned) {
+      const e = ErrorCodes.NO_ROUTE;
+      this.send(FrameType.RETURN, [seq, e, 'NO_ROUTE', frame.exchange, frame.routingKey, frame.properties], frame.body);
     }
-    const refusal =
-      refused === null
-        ? null
-        : new WarrenError(ErrorCodes.RESOURCE_LIMIT, `queue '${refused[0]!.name}' is full (x-overflow ${refused[0]!.policy.overflow})`);
-    if (durableQueues !== null) {
-      message.evictable = durableQueues.length === accepted;
-      message.storeId = this.ctx.persist(durableQueues, message, (err) => {
-        if (err !== null) this.nackPublish(seq, new WarrenError(ErrorCodes.STORAGE_ERROR, `message not stored: ${err.message}`));
-        else if (refusal !== null) this.nackPublish(seq, refusal);
-        else confirms.settle(seq, true);
-        this.checkOutstanding();
-      });
-    }
-    message.refs = accepted;
-    this.ctx.accountBody(message);
-    if (refused === null) {
-      for (const q of queues) q.enqueue(message);
-    } else {
-      for (const q of queues) if (!refused.includes(q)) q.enqueue(message);
-      for (const q of refused) if (q.policy.overflow === 'reject-publish-dlx') this.ctx.deadLetterRefused(q, message);
-      if (accepted === 0) this.ctx.releaseBody(message);
-    }
-    if (durableQueues === null) {
-      if (refusal !== null) this.nackPublish(seq, refusal);
-      else confirms.settle(seq, true);
-    } else if (confirms.outstanding > MAX_OUTSTANDING_PUBLISHES) this.pause('confirms');
+    confirms.settle(seq, true);
+  }
+
+  /** A stored publish is durable (err null: confirm) or failed or refused (nack). */
+  stored(seq: number, err: WarrenError | null): void {
+    if (err !== null) this.nackPublish(seq, err);
+    else this.confirms.settle(seq, true);
+    this.checkOutstanding();
   }
 
   private nackPublish(seq: number, err: WarrenError): void {
@@ -381,32 +364,12 @@ export class Connection implements DeliverySink {
   private onDrain(): void {
     if (!this.congested) return;
     this.congested = false;
-    for (const c of this.consumers.values()) c.queue.drain();
-  }
-
-  addConsumer(queue: Queue, tag: string | undefined, prefetch: number, noAck: boolean, exclusive: boolean): Consumer {
-    const consumerTag = tag === undefined || tag === '' ? `ctag-${this.id.slice(0, 8)}-${++this.consumerCounter}` : tag;
-    if (this.consumers.has(consumerTag)) throw errors.preconditionFailed(`consumer tag '${consumerTag}' is already in use on this connection`);
-    const consumer = new Consumer(consumerTag, queue, this, prefetch, noAck, exclusive);
-    queue.addConsumer(consumer);
-    this.consumers.set(consumerTag, consumer);
-    return consumer;
-  }
-
-  cancelConsumer(tag: string): void {
-    const consumer = this.consumers.get(tag);
-    if (consumer === undefined) throw errors.notFound(`consumer '${tag}'`);
-    this.consumers.delete(tag);
-    consumer.queue.removeConsumer(consumer);
+    this.consumers.drainQueues();
   }
 
   deliver(consumer: Consumer, qm: QueuedMessage): void {
-    const tag = this.nextDeliveryTag++;
-    if (!consumer.noAck) {
-      const timed = consumer.queue.policy.consumerTimeout !== null;
-      this.deliveries.set(tag, { queue: consumer.queue, qm, consumer, at: timed ? Date.now() : 0 });
-      if (timed) this.startAckTimeoutSweep();
-    }
+    const queue = consumer.queue;
+    const tag = this.deliveries.track(queue, qm, consumer, consumer.noAck);
     const m = qm.message;
     this.delivered++;
     this.send(
@@ -416,116 +379,27 @@ export class Connection implements DeliverySink {
     );
   }
 
-  /** Sends a pulled message (GET_OK) and tracks it for ack unless noAck. */
-  deliverGet(requestId: number, queue: Queue, qm: QueuedMessage, noAck: boolean): void {
-    const tag = this.nextDeliveryTag++;
-    if (!noAck) {
-      const timed = queue.policy.consumerTimeout !== null;
-      this.deliveries.set(tag, { queue, qm, consumer: null, at: timed ? Date.now() : 0 });
-      if (timed) this.startAckTimeoutSweep();
+  /** A GET's answer: GET_OK, tracked for ack unless noAck (back to its queue if we closed meanwhile). */
+  private sendPulled(requestId: number, p: PulledMessage): void {
+    if (this.state !== State.Open) {
+      if (!p.noAck) {
+        p.queue.returnToQueue(null, p.qm);
+        p.queue.drain();
+      }
+      return;
     }
-    const m = qm.message;
+    const tag = this.deliveries.track(p.queue, p.qm, null, p.noAck);
+    const m = p.qm.message;
     this.send(
       FrameType.GET_OK,
-      [requestId, tag, qm.deliveryCount > 0, qm.deliveryCount + 1, m.exchange, m.routingKey, m.properties, queue.messageCount],
-      m.body!,
+      [requestId, tag, p.redelivered, p.deliveryCount, m.exchange, m.routingKey, m.properties, p.messageCount],
+      p.body,
     );
   }
 
-  private startAckTimeoutSweep(): void {
-    if (this.ackTimeoutTimer !== undefined) return;
-    this.ackTimeoutTimer = setInterval(() => this.sweepAckTimeouts(), ACK_TIMEOUT_SWEEP_MS);
-    this.ackTimeoutTimer.unref();
-  }
-
-  /** Requeues deliveries unacked past their queue's x-consumer-timeout and tells the client which. */
-  private sweepAckTimeouts(): void {
-    const now = Date.now();
-    let timed = 0;
-    const touched = this.touched;
-    for (const [tag, d] of this.deliveries) {
-      if (d.at === 0) continue;
-      timed++;
-      const limit = d.queue.policy.consumerTimeout!;
-      if (now - d.at < limit) continue;
-      this.deliveries.delete(tag);
-      timed--;
-      d.queue.returnToQueue(d.consumer, d.qm);
-      touched.add(d.queue);
-      this.sendError(
-        0,
-        new WarrenError(ErrorCodes.TIMEOUT, `delivery ${tag} was not acknowledged within ${limit} ms; it was requeued`, {
-          details: { deliveryTag: tag, consumerTag: d.consumer?.tag ?? null, queue: d.queue.name },
-        }),
-      );
-    }
-    for (const q of touched) q.drain();
-    touched.clear();
-    if (timed === 0) {
-      clearInterval(this.ackTimeoutTimer);
-      this.ackTimeoutTimer = undefined;
-    }
-  }
-
   consumerCancelled(consumer: Consumer, err: WarrenError): void {
-    if (this.consumers.get(consumer.tag) !== consumer) return;
-    this.consumers.delete(consumer.tag);
+    if (!this.consumers.forget(consumer)) return;
     if (this.state === State.Open) this.send(FrameType.CANCELLED, [consumer.tag, err.code, err.name, err.message]);
-  }
-
-  private onAck(deliveryTag: number, multiple: boolean): void {
-    if (multiple) {
-      this.settleUpTo(deliveryTag, (d) => d.queue.settle(d.consumer, d.qm));
-      return;
-    }
-    const d = this.takeDelivery(deliveryTag);
-    if (d === undefined) return;
-    d.queue.settle(d.consumer, d.qm);
-    d.queue.drain();
-  }
-
-  private onNack(deliveryTag: number, multiple: boolean, requeue: boolean): void {
-    const settle = requeue
-      ? (d: Delivery) => d.queue.returnToQueue(d.consumer, d.qm)
-      : (d: Delivery) => d.queue.reject(d.consumer, d.qm);
-    if (multiple) {
-      this.settleUpTo(deliveryTag, settle);
-      return;
-    }
-    const d = this.takeDelivery(deliveryTag);
-    if (d === undefined) return;
-    settle(d);
-    d.queue.drain();
-  }
-
-  private takeDelivery(tag: number): Delivery | undefined {
-    const d = this.deliveries.get(tag);
-    if (d === undefined) {
-      this.sendError(0, errors.preconditionFailed(`unknown delivery tag ${tag}`, { deliveryTag: tag }));
-      return undefined;
-    }
-    this.deliveries.delete(tag);
-    return d;
-  }
-
-  /**
-   * multiple=true: every outstanding delivery up to tag (0 = all), possibly
-   * none. Map order is tag order. A tag never issued is still an error.
-   */
-  private settleUpTo(tag: number, settle: (d: Delivery) => void): void {
-    if (tag >= this.nextDeliveryTag) {
-      this.sendError(0, errors.preconditionFailed(`unknown delivery tag ${tag}`, { deliveryTag: tag }));
-      return;
-    }
-    const touched = this.touched;
-    for (const [t, d] of this.deliveries) {
-      if (tag !== 0 && t > tag) break;
-      this.deliveries.delete(t);
-      settle(d);
-      touched.add(d.queue);
-    }
-    for (const q of touched) q.drain();
-    touched.clear();
   }
 
   get unackedCount(): number {
@@ -553,12 +427,12 @@ export class Connection implements DeliverySink {
 
   /** Server-initiated close (shutdown). */
   close(code: number, reason: string): void {
-    this.fail(new WarrenError(code, reason));
+    this.fail(errors.closing(code, reason));
   }
 
   private internalError(err: unknown): void {
     this.ctx.logger.error({ conn: this.id, err }, 'internal error while handling a frame');
-    this.fail(new WarrenError(ErrorCodes.INTERNAL_ERROR, 'internal error'));
+    this.fail(errors.internal());
   }
 
   private onClose(): void {
@@ -567,33 +441,11 @@ export class Connection implements DeliverySink {
     this.state = State.Closed;
     clearTimeout(this.handshakeTimer);
     clearInterval(this.heartbeatTimer);
-    clearInterval(this.ackTimeoutTimer);
     // Consumers go first so requeued messages are not redelivered to them.
-    for (const c of this.consumers.values()) c.queue.removeConsumer(c);
-    this.consumers.clear();
-    const touched = this.touched;
-    for (const d of this.deliveries.values()) {
-      d.queue.returnToQueue(d.consumer, d.qm);
-      touched.add(d.queue);
-    }
-    this.deliveries.clear();
+    this.consumers.removeAll();
+    this.deliveries.returnAll();
     this.ctx.connectionClosed(this);
-    for (const q of touched) q.drain();
-    touched.clear();
+    this.deliveries.drainReturned();
     if (wasOpen) this.ctx.logger.info({ conn: this.id, user: this.username, remote: this.remoteAddress }, 'connection closed');
   }
 }
-
-/**
- * A relative x-delay header becomes an absolute x-not-before, so the due time
- * survives a restart of the broker.
- */
-function normalizeDelay(headers: Record<string, unknown>): void {
-  const delay = headers['x-delay'];
-  if (typeof delay === 'number' && delay > 0 && typeof headers['x-not-before'] !== 'number') {
-    headers['x-not-before'] = Date.now() + delay;
-  }
-}
-
-/** Returned by a request handler that already replied (GET_OK). */
-export const NO_REPLY = Symbol('no-reply');

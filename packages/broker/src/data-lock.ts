@@ -4,7 +4,7 @@
  */
 import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCodes, WarrenError } from '@warren/protocol';
+import { errors } from './errors.js';
 
 function alive(pid: number): boolean {
   try {
@@ -30,15 +30,15 @@ export class DataLock {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
         if (Number.isSafeInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-          throw new WarrenError(ErrorCodes.RESOURCE_LOCKED, `data folder ${dir} is in use by process ${pid}`);
+          throw errors.resourceLocked(`data folder ${dir} is in use by process ${pid}`);
         }
         if (pid === process.pid) {
-          throw new WarrenError(ErrorCodes.RESOURCE_LOCKED, `data folder ${dir} is already used by another broker in this process`);
+          throw errors.resourceLocked(`data folder ${dir} is already used by another broker in this process`);
         }
         await rm(path, { force: true });
       }
     }
-    throw new WarrenError(ErrorCodes.RESOURCE_LOCKED, `could not lock data folder ${dir}`);
+    throw errors.resourceLocked(`could not lock data folder ${dir}`);
   }
 
   async release(): Promise<void> {

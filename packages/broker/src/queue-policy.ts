@@ -2,7 +2,8 @@
  * Queue arguments that change behaviour, parsed and validated once at
  * declare time. Unknown arguments are kept but ignored, as RabbitMQ does.
  */
-import { errors, type Arguments } from '@warren/protocol';
+import type { Arguments } from '@warren/protocol';
+import { errors } from './errors.js';
 
 export type Overflow = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 

@@ -5,7 +5,8 @@
  * and queue expiry. Timed work uses one heap and one timer per queue, never a
  * timer per message.
  */
-import { errors, ErrorCodes, WarrenError, type Arguments } from '@warren/protocol';
+import type { Arguments, WarrenError } from '@warren/protocol';
+import { errors } from './errors.js';
 import { MessageList } from './message-list.js';
 import { MinHeap } from './heap.js';
 import { parseQueuePolicy, type QueuePolicy } from './queue-policy.js';
@@ -452,7 +453,7 @@ export class Queue {
     clearTimeout(this.delayTimer);
     clearTimeout(this.idleTimer);
     const count = this.purge();
-    const err = new WarrenError(ErrorCodes.NOT_FOUND, reason);
+    const err = errors.queueGone(reason);
     const consumers = this.consumers;
     this.consumers = [];
     for (const c of consumers) c.sink.consumerCancelled(c, err);

@@ -5,7 +5,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  errors,
   type Arguments,
   type ExchangeDeclareOptions,
   type QueueDeclareOptions,
@@ -15,6 +14,8 @@ import { Exchange, isExchange, type Destination, type ExchangeKind } from './exc
 import { Queue, type QueueHost } from './queue.js';
 import { route, isExchangeType } from './routing/index.js';
 import type { TopologySnapshot } from './storage/index.js';
+import { canonical } from './canonical.js';
+import { errors } from './errors.js';
 
 const MAX_NAME = 255;
 const BUILTIN_EXCHANGES: Array<[string, ExchangeKind]> = [
@@ -24,18 +25,6 @@ const BUILTIN_EXCHANGES: Array<[string, ExchangeKind]> = [
   ['amq.headers', 'headers'],
   ['amq.match', 'headers'],
 ];
-
-/** Stable text form of arguments, for equivalence checks. */
-function canonical(value: unknown): string {
-  if (value === null || value === undefined) return 'null';
-  if (Buffer.isBuffer(value)) return `b64:${value.toString('base64')}`;
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (typeof value === 'object') {
-    const keys = Object.keys(value as object).sort();
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
 
 function checkName(kind: string, name: string): void {
   if (name.length > MAX_NAME) throw errors.invalidArgument(`${kind} name longer than ${MAX_NAME} characters`);

@@ -12,7 +12,7 @@
  * The routing key is ignored. Each message is checked against each binding,
  * as in RabbitMQ; a destination already in `out` is not checked again.
  */
-import { errors } from '@warren/protocol';
+import { errors } from '../errors.js';
 import { BaseMatcher, type Binding, type BindingArguments } from './matcher.js';
 
 const X_MATCH_MODES = ['all', 'any', 'all-with-x', 'any-with-x'] as const;

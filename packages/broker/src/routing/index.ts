@@ -1,5 +1,5 @@
 /** Exchange routing: one BindingMatcher per exchange type, and the walk across exchanges. */
-import { errors } from '@warren/protocol';
+import { errors } from '../errors.js';
 import { DirectMatcher } from './direct.js';
 import { FanoutMatcher } from './fanout.js';
 import { HeadersMatcher } from './headers.js';

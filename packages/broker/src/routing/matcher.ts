@@ -4,7 +4,9 @@
  * removeDestination(), and DestSet, the allocation-free destination list the
  * publish path iterates.
  */
-import { errors } from '@warren/protocol';
+import { canonicalArguments } from '../canonical.js';
+
+export { canonicalArguments };
 
 export type BindingArguments = Record<string, unknown>;
 
@@ -26,54 +28,6 @@ export interface BindingMatcher<D> {
   /** Number of bindings. */
   readonly size: number;
   bindings(): Iterable<Binding<D>>;
-}
-
-/**
- * Canonical text of binding arguments, for identity only: keys sorted, byte
- * arrays by content. null and {} are the same (AMQP has no "absent" table).
- */
-export function canonicalArguments(args: BindingArguments | null): string {
-  if (args === null) return '';
-  const keys = Object.keys(args);
-  return keys.length === 0 ? '' : canonicalObject(args, keys);
-}
-
-function canonicalObject(obj: Record<string, unknown>, keys: string[]): string {
-  keys.sort();
-  let s = '{';
-  for (let i = 0; i < keys.length; i++) {
-    if (i > 0) s += ',';
-    s += JSON.stringify(keys[i]) + ':' + canonical(obj[keys[i]!]);
-  }
-  return s + '}';
-}
-
-function canonical(v: unknown): string {
-  if (v === null || v === undefined) return 'null'; // msgpack writes undefined as nil
-  switch (typeof v) {
-    case 'string':
-      return JSON.stringify(v);
-    case 'number':
-    case 'boolean':
-      return String(v);
-    case 'bigint':
-      return `${v}n`;
-    case 'object': {
-      // Tags cannot collide with strings (which start with '"').
-      if (v instanceof Uint8Array) return `b"${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}"`;
-      if (v instanceof Date) return `d${v.getTime()}`;
-      if (Array.isArray(v)) {
-        let s = '[';
-        for (let i = 0; i < v.length; i++) s += (i > 0 ? ',' : '') + canonical(v[i]);
-        return s + ']';
-      }
-      const proto = Object.getPrototypeOf(v) as unknown;
-      if (proto === Object.prototype || proto === null) {
-        return canonicalObject(v as Record<string, unknown>, Object.keys(v));
-      }
-    }
-  }
-  throw errors.invalidArgument('binding arguments must be plain data (strings, numbers, booleans, bytes, arrays, maps)');
 }
 
 /**

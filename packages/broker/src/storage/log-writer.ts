@@ -11,7 +11,8 @@
  * "fsyncgate").
  */
 import type { FileHandle } from 'node:fs/promises';
-import { ErrorCodes, WarrenError } from '@warren/protocol';
+import type { WarrenError } from '@warren/protocol';
+import { errors } from '../errors.js';
 import { encodeSegmentHeader, SEGMENT_HEADER_SIZE, type EncodedRecord } from './format.js';
 import type { SegmentFiles } from './segment-files.js';
 import type { StorageLogger, StoreHooks, SyncMode } from './types.js';
@@ -104,7 +105,7 @@ export class LogWriter {
    */
   append(rec: EncodedRecord, cb: DurableCallback | null, force = false): { seg: number; off: number } | null {
     if (this.error || this.closed) {
-      const err = this.error ?? new WarrenError(ErrorCodes.STORAGE_ERROR, 'message store is closed');
+      const err = this.error ?? errors.storage('message store is closed');
       if (cb) setImmediate(safeCall, cb, err, this.o.logger);
       return null;
     }
@@ -245,7 +246,7 @@ export class LogWriter {
   private fail(cause: unknown): void {
     if (this.error) return;
     const message = cause instanceof Error ? cause.message : String(cause);
-    const err = new WarrenError(ErrorCodes.STORAGE_ERROR, `message store write failed: ${message}`, { cause });
+    const err = errors.storage(`message store write failed: ${message}`, cause);
     this.error = err;
     const victims = [...(this.inFlight ?? []), ...this.queue];
     this.inFlight = null;

@@ -8,7 +8,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { ErrorCodes, WarrenError, pack } from '@warren/protocol';
+import { WarrenError, pack } from '@warren/protocol';
+import { errors } from '../errors.js';
 import { encodeMessage, encodeQueueRecord, messageLayout, recordId, RecordType, validRecordAt } from './format.js';
 import { LogWriter, type DurableCallback } from './log-writer.js';
 import { MessageIndex } from './message-index.js';
@@ -119,7 +120,7 @@ export class MessageStore {
       return id;
     }
     const qs = queues.length === 1 ? queues : [...new Set(queues)];
-    if (qs.length === 0) throw new WarrenError(ErrorCodes.INVALID_ARGUMENT, 'append needs at least one queue');
+    if (qs.length === 0) throw errors.invalidArgument('append needs at least one queue');
     const meta = pack([msg.exchange, msg.routingKey, msg.properties ?? null]);
     const rec = encodeMessage(RecordType.MESSAGE, id, qs, null, meta, msg.body);
     const loc = this.writer.append(rec, onDurable);
@@ -167,7 +168,7 @@ export class MessageStore {
       const failure = this.refusal();
       if (failure) throw failure;
       const e = this.index.get(id);
-      if (!e) throw new WarrenError(ErrorCodes.NOT_FOUND, `message ${id} is not in the store`);
+      if (!e) throw errors.notStored(id);
       const { seg, off, len } = e;
       let buf: Buffer;
       try {
@@ -178,10 +179,10 @@ export class MessageStore {
         const now = this.index.get(id);
         if (attempt < 3 && now && (now.seg !== seg || now.off !== off)) continue;
         if (err instanceof WarrenError) throw err;
-        throw new WarrenError(ErrorCodes.STORAGE_ERROR, `reading message ${id} failed: ${(err as Error).message}`, { cause: err });
+        throw errors.storage(`reading message ${id} failed: ${(err as Error).message}`, err);
       }
       if (validRecordAt(buf, 0, len) !== len || recordId(buf, 0) !== id) {
-        throw new WarrenError(ErrorCodes.STORAGE_ERROR, `stored message ${id} failed its checksum`);
+        throw errors.storage(`stored message ${id} failed its checksum`);
       }
       const l = messageLayout(buf, 0, len);
       return buf.subarray(l.bodyStart, l.bodyEnd);
@@ -218,7 +219,7 @@ export class MessageStore {
 
   private refusal(): WarrenError | null {
     if (this.writer.failure) return this.writer.failure;
-    if (this.closed) return new WarrenError(ErrorCodes.STORAGE_ERROR, 'message store is closed');
+    if (this.closed) return errors.storage('message store is closed');
     return null;
   }
 }

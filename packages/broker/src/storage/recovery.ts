@@ -11,7 +11,8 @@
  */
 import { open, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCodes, WarrenError, unpack, type MessageProperties } from '@warren/protocol';
+import { unpack, type MessageProperties } from '@warren/protocol';
+import { errors } from '../errors.js';
 import {
   decodeSegmentHeader,
   FORMAT_VERSION,
@@ -144,10 +145,7 @@ export async function recover(dir: string, logger: StorageLogger): Promise<Recov
     const header = decodeSegmentHeader(buf);
     if (header.ok) {
       if (header.version > FORMAT_VERSION) {
-        throw new WarrenError(
-          ErrorCodes.STORAGE_ERROR,
-          `segment ${path} has format version ${header.version}; this server reads up to ${FORMAT_VERSION}`,
-        );
+        throw errors.storage(`segment ${path} has format version ${header.version}; this server reads up to ${FORMAT_VERSION}`);
       }
       headerNextId = Math.max(headerNextId, header.nextId);
     } else if (buf.length > 0) {

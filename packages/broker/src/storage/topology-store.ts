@@ -9,7 +9,8 @@
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
-import { ErrorCodes, WarrenError, pack, unpack } from '@warren/protocol';
+import { pack, unpack } from '@warren/protocol';
+import { errors } from '../errors.js';
 import type { SyncMode, TopologySnapshot } from './types.js';
 
 const FILE = 'topology.wtop';
@@ -35,7 +36,7 @@ function encode(snapshot: TopologySnapshot): Buffer {
 
 function decode(buf: Buffer, path: string): TopologySnapshot {
   const bad = (why: string) =>
-    new WarrenError(ErrorCodes.STORAGE_ERROR, `topology file ${path} is unreadable (${why}); refusing to start without it`);
+    errors.storage(`topology file ${path} is unreadable (${why}); refusing to start without it`);
   if (buf.length < HEADER || buf.readUInt32LE(0) !== MAGIC) throw bad('bad header');
   if (buf.readUInt16LE(4) > VERSION) throw bad(`format version ${buf.readUInt16LE(4)}`);
   const len = buf.readUInt32LE(8);
@@ -112,7 +113,7 @@ export class TopologyStore {
         this.saved = job.bytes;
         for (const w of job.waiters) w.resolve();
       } catch (err) {
-        const e = new WarrenError(ErrorCodes.STORAGE_ERROR, `saving the topology failed: ${(err as Error).message}`, { cause: err });
+        const e = errors.storage(`saving the topology failed: ${(err as Error).message}`, err);
         for (const w of job.waiters) w.reject(e);
       }
     }

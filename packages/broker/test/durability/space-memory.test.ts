@@ -162,9 +162,9 @@ describe('memory budget', () => {
     const bodyBytes = () => (broker.status().memory as { bodyBytes: number }).bodyBytes;
     // Peak probe: sample right after every body is counted in (the moment it is highest).
     let maxPublishing = 0;
-    const accountBody = broker.accountBody.bind(broker);
-    vi.spyOn(broker, 'accountBody').mockImplementation((m) => {
-      accountBody(m);
+    const add = broker.memory.add.bind(broker.memory);
+    vi.spyOn(broker.memory, 'add').mockImplementation((bytes) => {
+      add(bytes);
       maxPublishing = Math.max(maxPublishing, bodyBytes());
     });
     let blocked = 0;

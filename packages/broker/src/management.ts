@@ -1,0 +1,95 @@
+/**
+ * What the management requests show: the queue, exchange and binding lists
+ * and the broker's status, as plain objects in the shape protocol-spec.md
+ * documents (the CLI prints them as they are).
+ */
+import type { MemoryBudget } from './memory.js';
+import type { ResolvedOptions } from './options.js';
+import type { MessageStore } from './storage/index.js';
+import type { VirtualHost } from './vhost.js';
+
+export function queueList(vhost: VirtualHost): unknown[] {
+  return [...vhost.queues.values()].map((q) => ({
+    name: q.name,
+    durable: q.durable,
+    exclusive: q.options.exclusive,
+    autoDelete: q.options.autoDelete,
+    arguments: q.options.arguments,
+    messages: q.messageCount,
+    unacked: q.unackedCount,
+    consumers: q.consumerCount,
+  }));
+}
+
+/** The default exchange first: it exists without being declared. */
+export function exchangeList(vhost: VirtualHost): unknown[] {
+  return [
+    { name: '', type: 'direct', durable: true, autoDelete: false, internal: false, alternateExchange: null, arguments: {}, bindings: 0 },
+    ...[...vhost.exchanges.values()].map((e) => ({
+      name: e.name,
+      type: e.type,
+      durable: e.durable,
+      autoDelete: e.options.autoDelete,
+      internal: e.options.internal,
+      alternateExchange: e.options.alternateExchange ?? null,
+      arguments: e.options.arguments,
+      bindings: e.matcher.size,
+    })),
+  ];
+}
+
+export function bindingList(vhost: VirtualHost): unknown[] {
+  const out: unknown[] = [];
+  for (const e of vhost.exchanges.values()) {
+    for (const b of e.matcher.bindings()) {
+      const d = b.destination as { name: string; matcher?: unknown };
+      out.push({
+        source: e.name,
+        destination: d.name,
+        destinationKind: d.matcher !== undefined ? 'exchange' : 'queue',
+        routingKey: b.routingKey,
+        arguments: b.arguments,
+      });
+    }
+  }
+  return out;
+}
+
+/** What STATUS reports about the broker around the vhost. */
+export interface StatusSource {
+  readonly version: string;
+  readonly startedAt: number;
+  readonly connectionCount: number;
+  readonly vhost: VirtualHost;
+  readonly memory: MemoryBudget;
+  readonly options: ResolvedOptions;
+  readonly store: MessageStore | null;
+  /** Free bytes under the data folder, null when unknown (in memory, not measured yet). */
+  readonly diskFreeBytes: number | null;
+}
+
+export function statusReport(s: StatusSource): Record<string, unknown> {
+  let messages = 0;
+  let unacked = 0;
+  for (const q of s.vhost.queues.values()) {
+    messages += q.messageCount;
+    unacked += q.unackedCount;
+  }
+  const mem = process.memoryUsage();
+  return {
+    version: s.version,
+    uptimeMs: Date.now() - s.startedAt,
+    connections: s.connectionCount,
+    queues: s.vhost.queues.size,
+    exchanges: s.vhost.exchanges.size + 1,
+    messages,
+    unacked,
+    memory: { rss: mem.rss, heapUsed: mem.heapUsed, bodyBytes: s.memory.bodyBytes, budget: s.options.memoryBudget },
+    disk: {
+      dataDir: s.options.inMemory ? null : s.options.dataDir,
+      usedBytes: s.store?.diskUsage() ?? 0,
+      freeBytes: s.diskFreeBytes,
+    },
+    alarms: { memory: s.memory.memoryAlarm, disk: s.memory.diskAlarm },
+  };
+}

@@ -1,0 +1,16 @@
+/**
+ * What a request handler sees of the connection it serves: who is asking,
+ * its consumers and its unacknowledged deliveries. Handlers change these and
+ * return their answer; they never write to the socket.
+ */
+import type { StoreListener } from './admission.js';
+import type { ConsumerSet } from './consumers.js';
+import type { Deliveries } from './deliveries.js';
+
+export interface Session extends StoreListener {
+  /** Also the owner identity of the exclusive queues it declares. */
+  readonly id: string;
+  readonly username: string;
+  readonly consumers: ConsumerSet;
+  readonly deliveries: Deliveries;
+}
