@@ -31,7 +31,8 @@ import {
 import { ConfirmTracker } from './confirms.js';
 import { ConsumerSet } from './consumers.js';
 import { Deliveries, PulledMessage } from './deliveries.js';
-import { AfterReply, Answer, PublishOutcome, type DispatchTable, type Handler, type HandlerEntry } from './dispatch.js';
+import { KvSession } from './kv/kv-session.js';
+import { AfterReply, Answer, FrameReply, PublishOutcome, type DispatchTable, type Handler, type HandlerEntry } from './dispatch.js';
 import { errors } from './errors.js';
 import type { QueuedMessage } from './message.js';
 import type { Consumer, DeliverySink } from './queue.js';
@@ -60,6 +61,7 @@ export class Connection implements DeliverySink, Session {
   private readonly handlers: DispatchTable;
   readonly consumers: ConsumerSet;
   readonly deliveries: Deliveries;
+  private kvSession: KvSession | null = null;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatMs = 0;
@@ -236,6 +238,10 @@ export class Connection implements DeliverySink, Session {
   private answer(requestId: number, result: unknown): void {
     if (result instanceof PulledMessage) return this.sendPulled(requestId, result);
     if (this.state !== State.Open) return;
+    if (result instanceof FrameReply) {
+      result.send(requestId);
+      return;
+    }
     if (result instanceof AfterReply) {
       this.reply(requestId, result.result);
       result.then();
@@ -402,6 +408,15 @@ export class Connection implements DeliverySink, Session {
     if (this.state === State.Open) this.send(FrameType.CANCELLED, [consumer.tag, err.code, err.name, err.message]);
   }
 
+  get kv(): KvSession {
+    this.kvSession ??= new KvSession(this.ctx.kv, {
+      send: (type, header, body) => {
+        if (this.state === State.Open) this.send(type, header, body);
+      },
+    });
+    return this.kvSession;
+  }
+
   get unackedCount(): number {
     return this.deliveries.size;
   }
@@ -444,6 +459,7 @@ export class Connection implements DeliverySink, Session {
     // Consumers go first so requeued messages are not redelivered to them.
     this.consumers.removeAll();
     this.deliveries.returnAll();
+    this.kvSession?.close();
     this.ctx.connectionClosed(this);
     this.deliveries.drainReturned();
     if (wasOpen) this.ctx.logger.info({ conn: this.id, user: this.username, remote: this.remoteAddress }, 'connection closed');

@@ -6,6 +6,7 @@
  */
 import type { Admission } from './admission.js';
 import type { DeadLetters } from './dead-letter.js';
+import type { KvStore } from './kv/kv-store.js';
 import type { Logger } from './logger.js';
 import type { ResolvedOptions } from './options.js';
 import type { Topology } from './topology.js';
@@ -18,6 +19,8 @@ export interface BrokerServices {
   readonly topology: Topology;
   readonly admission: Admission;
   readonly deadLetters: DeadLetters;
+  /** Key-value buckets (spec 8.7). */
+  readonly kv: KvStore;
   /** The STATUS report. */
   status(): Record<string, unknown>;
 }

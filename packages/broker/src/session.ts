@@ -6,6 +6,7 @@
 import type { StoreListener } from './admission.js';
 import type { ConsumerSet } from './consumers.js';
 import type { Deliveries } from './deliveries.js';
+import type { KvSession } from './kv/kv-session.js';
 
 export interface Session extends StoreListener {
   /** Also the owner identity of the exclusive queues it declares. */
@@ -13,4 +14,6 @@ export interface Session extends StoreListener {
   readonly username: string;
   readonly consumers: ConsumerSet;
   readonly deliveries: Deliveries;
+  /** Its key-value watches (made on first use). */
+  readonly kv: KvSession;
 }

@@ -5,6 +5,7 @@
  */
 import type { DispatchTable } from '../dispatch.js';
 import { registerConsumeHandlers } from './consume.js';
+import { registerKvHandlers } from './kv.js';
 import { registerManagementHandlers } from './management.js';
 import { registerPublishHandlers } from './publish.js';
 import { registerTopologyHandlers } from './topology.js';
@@ -14,6 +15,7 @@ export const CORE_HANDLERS: ReadonlyArray<(table: DispatchTable) => void> = [
   registerPublishHandlers,
   registerConsumeHandlers,
   registerManagementHandlers,
+  registerKvHandlers,
 ];
 
 /** A table with every concern's handlers. */

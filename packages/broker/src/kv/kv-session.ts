@@ -5,27 +5,10 @@
  * through a FrameOut the connection provides. The connection closes it when
  * it closes, which ends the watches.
  */
-import { errors, type WarrenError } from '@warren/protocol';
+import { errors, FrameType, type WarrenError } from '@warren/protocol';
 import type { Revision, Watch } from './bucket.js';
 import type { KeyFilter } from './keys.js';
 import type { BucketInfo, KvStore } from './kv-store.js';
-
-/** Frame type bytes of section 8.7. */
-export const KvFrame = {
-  KV_BUCKET_CREATE: 0x60,
-  KV_BUCKET_DELETE: 0x61,
-  KV_BUCKET_LIST: 0x62,
-  KV_PUT: 0x63,
-  KV_GET: 0x64,
-  KV_DELETE: 0x65,
-  KV_KEYS: 0x66,
-  KV_HISTORY: 0x67,
-  KV_WATCH: 0x68,
-  KV_UNWATCH: 0x69,
-  KV_EVENT: 0x6a,
-  KV_WATCH_END: 0x6b,
-  KV_ENTRY: 0x6c,
-} as const;
 
 /** How kv frames leave the connection. */
 export interface FrameOut {
@@ -162,7 +145,7 @@ export class KvSession {
   /** Sends a KV_GET answer that is a value. */
   sendEntry(requestId: number, reply: KvEntryReply): void {
     const r = reply.entry;
-    this.out.send(KvFrame.KV_ENTRY, [requestId, ...entryFields(r)], r.value ?? EMPTY);
+    this.out.send(FrameType.KV_ENTRY, [requestId, ...entryFields(r)], r.value ?? EMPTY);
   }
 
   /** The connection closed: its watches end. */
@@ -178,11 +161,11 @@ export class KvSession {
 
   private event(watchId: number, r: Revision): void {
     if (this.closed || !this.watches.has(watchId)) return;
-    this.out.send(KvFrame.KV_EVENT, [watchId, ...entryFields(r)], r.value ?? EMPTY);
+    this.out.send(FrameType.KV_EVENT, [watchId, ...entryFields(r)], r.value ?? EMPTY);
   }
 
   private ended(watchId: number, err: WarrenError): void {
     if (!this.watches.delete(watchId) || this.closed) return;
-    this.out.send(KvFrame.KV_WATCH_END, [watchId, err.code, err.name, err.message]);
+    this.out.send(FrameType.KV_WATCH_END, [watchId, err.code, err.name, err.message]);
   }
 }

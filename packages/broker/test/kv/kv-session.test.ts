@@ -4,7 +4,8 @@
  * ending watches, and a closed session sending nothing more.
  */
 import { describe, expect, it } from 'vitest';
-import { KvFrame, KvSession, KvStore, KvWatchReply, type FrameOut } from '../../src/kv/index.js';
+import { FrameType as KvFrame } from '@warren/protocol';
+import { KvSession, KvStore, KvWatchReply, type FrameOut } from '../../src/kv/index.js';
 import { captureLogger } from '../storage/helpers.js';
 
 function sink(): FrameOut & { frames: Array<[number, unknown[], string]> } {
