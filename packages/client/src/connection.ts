@@ -42,6 +42,7 @@ import {
 import { Consumer, type ConsumeOptions, type ConsumerHost, type MessageHandler } from './consumer.js';
 import { AbortError, ConnectionClosedError, TimeoutError, remoteError, type ReturnedMessage } from './errors.js';
 import { Delivery, type Message } from './message.js';
+import { KV_ENTRY_MARK, KvRegistry, type KvBucket, type KvBucketInfo, type KvBucketOptions, type KvEntryReply, type KvRequest } from './kv.js';
 import { Session } from './session.js';
 import { backoffDelay, resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { checkFrameSize, checkProperties } from './publish-checks.js';
@@ -179,6 +180,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   private readonly options: ResolvedOptions;
   private readonly publisher: Publisher;
   private readonly topology = new Topology();
+  private readonly kvState = new KvRegistry((send, map) => this.request(send, map));
   private readonly statusStream = new StatusStream();
   private readonly clientId = randomBytes(6).toString('base64url');
   private openWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
@@ -390,6 +392,30 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    */
   status(): Promise<BrokerStatus> {
     return this.request((w, requestId) => w.status(requestId), (r) => r as BrokerStatus);
+  }
+
+  /**
+   * Creates a key-value bucket, or opens an existing one (options given are checked:
+   * PRECONDITION_FAILED when they differ; `passive`: only open, NOT_FOUND if missing).
+   * Needs a broker with the `kv` capability.
+   *
+   * @example
+   * const results = await conn.kv('results', { history: 5, ttl: 3_600_000 });
+   * const rev = await results.put('task.42', JSON.stringify({ ok: true }));
+   * const e = await results.get('task.42');
+   */
+  kv(name: string, options: KvBucketOptions & { passive?: boolean } = {}): Promise<KvBucket> {
+    return this.kvState.open(name, options);
+  }
+
+  /** Every key-value bucket of the broker. */
+  listKv(): Promise<KvBucketInfo[]> {
+    return this.kvState.list();
+  }
+
+  /** Deletes a key-value bucket with its keys and history; its watches end with NOT_FOUND. */
+  deleteKv(name: string): Promise<void> {
+    return this.kvState.delete(name);
   }
 
   // ---------------------------------------------------------------------------
@@ -718,6 +744,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     this.lastLinkError = err;
     this.publisher.detach(failure);
     for (const consumer of this.topology.consumers.values()) consumer.linkLost();
+    this.kvState.linkLost();
     if (wasOpen) this.setStatus({ type: 'disconnected', error: err, willReconnect: true });
     if (this.isBlocked) {
       this.isBlocked = false;
@@ -840,6 +867,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
           );
         }),
       );
+      const onLink: KvRequest = (send, map) => this.sendRequest(link, send, map);
+      await stage(this.kvState.recoverBuckets(onLink, (name) => failed({ kind: 'kv-bucket', name }, noop)));
+      await stage(this.kvState.recoverWatches(onLink, (w) => failed({ kind: 'kv-watch', bucket: w.bucket }, (err) => w.end(err))));
     } catch (err) {
       if (err === LINK_GONE) return;
       throw err;
@@ -927,6 +957,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     this.openWaiters = [];
     for (const w of waiters) w.reject(failure);
     for (const consumer of this.topology.consumers.values()) consumer.end(err === undefined ? null : failure, true);
+    this.kvState.closed(err === undefined ? null : failure);
     this.resolveClosed(err ?? null);
     this.setStatus({ type: 'closed', error: err });
     this.safeEmit('close', err);
@@ -973,6 +1004,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
         return;
       case FrameType.OK:
         link.requests.reply(frame.requestId, frame.result);
+        return;
+      case FrameType.KV_ENTRY:
+        link.requests.reply(frame.requestId, { [KV_ENTRY_MARK]: frame } satisfies KvEntryReply);
+        return;
+      case FrameType.KV_EVENT:
+      case FrameType.KV_WATCH_END:
+        this.kvState.frame(frame);
         return;
       case FrameType.GET_OK:
         link.requests.reply(frame.requestId, { [GET_OK_MARK]: frame } satisfies GetOkReply);

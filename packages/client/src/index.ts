@@ -32,6 +32,18 @@ export {
   type PublishOptions,
 } from './connection.js';
 export { Consumer, type ConsumeOptions, type MessageHandler } from './consumer.js';
+export {
+  KvBucket,
+  KvEntry,
+  KvWatch,
+  type KvBucketOptions,
+  type KvBucketInfo,
+  type KvKeyFilter,
+  type KvOp,
+  type KvPutOptions,
+  type KvValue,
+  type KvWatchOptions,
+} from './kv.js';
 export type { Message } from './message.js';
 export {
   parseUrl,

@@ -410,6 +410,22 @@ export interface KvUnwatchFrame {
   requestId: number;
   watchId: number;
 }
+/** Key-value bucket options (spec section 9.9): KV_BUCKET_CREATE `options`. */
+export interface KvBucketOptions {
+  /** Revisions kept per key, the latest included (1-64). Default 1. */
+  history?: number;
+  /** Every value expires this many ms after it was written; 0 = never. Default 0. */
+  ttl?: number;
+  /** Largest value in bytes. Default 1 MiB. */
+  maxValueSize?: number;
+  /** Most bytes (keys + values of every kept revision) the bucket holds; 0 = no limit. Default 0. */
+  maxBytes?: number;
+  /** true: every change is fdatasync'ed before it is confirmed; false: held in memory only. Default true. */
+  durable?: boolean;
+  /** How long a delete, purge or expiry marker is kept once it is a key's latest revision (ms). Default 15 min. */
+  markerTtl?: number;
+}
+
 /** One revision of a key: KV_EVENT and KV_ENTRY share these fields. */
 export interface KvEntryFields {
   key: string;

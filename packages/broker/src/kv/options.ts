@@ -2,22 +2,9 @@
  * Bucket options: the wire/SDK map, its defaults and checks, and the comparison
  * that makes a repeated create idempotent (same options: fine; others: refused).
  */
-import { errors } from '@warren/protocol';
+import { errors, type KvBucketOptions } from '@warren/protocol';
 
-export interface BucketOptions {
-  /** Revisions kept per key, the latest included (1-64). Default 1. */
-  history?: number;
-  /** Every value expires this many ms after it was written; 0 = never. Default 0. */
-  ttl?: number;
-  /** Largest value in bytes. Default 1 MiB. */
-  maxValueSize?: number;
-  /** Most bytes (keys + values of every kept revision) the bucket holds; 0 = no limit. Default 0. */
-  maxBytes?: number;
-  /** true: every change is fdatasync'ed before it is confirmed; false: held in memory only. Default true. */
-  durable?: boolean;
-  /** How long a delete, purge or expiry marker is kept once it is a key's latest revision (ms). Default 15 min. */
-  markerTtl?: number;
-}
+export type BucketOptions = KvBucketOptions;
 
 export type BucketConfig = Required<BucketOptions>;
 
