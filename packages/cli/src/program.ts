@@ -9,6 +9,7 @@ import { publishCommand } from './commands/publish.js';
 import { consumeCommand } from './commands/consume.js';
 import { getCommand } from './commands/get.js';
 import { statusCommand } from './commands/status.js';
+import { kvCommand } from './commands/kv.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -22,7 +23,8 @@ Examples:
   $ warren server --data-dir /var/lib/warren
   $ warren queue declare jobs --durable
   $ warren publish --queue jobs 'hello'
-  $ warren consume jobs --count 1`;
+  $ warren consume jobs --count 1
+  $ warren kv put results task.42 done`;
 
 /**
  * Settings every command needs, which addCommand() does not inherit:
@@ -49,6 +51,7 @@ export function buildProgram(): Command {
   program.addCommand(publishCommand());
   program.addCommand(consumeCommand());
   program.addCommand(getCommand());
+  program.addCommand(kvCommand());
   program.addCommand(hashPasswordCommand());
   applyDefaults(program);
   return program;
