@@ -322,12 +322,20 @@ export class Bucket {
       len: 0,
       live: true,
     };
-    let revs = this.keys.get(key);
-    if (!revs) this.keys.set(key, (revs = []));
-    if (op === 'purge') for (const o of revs.splice(0)) this.drop(o);
-    revs.push(r);
+    // Arrays made as literals have exactly the room they need (push on [] reserves 17 slots):
+    // with a million keys that is most of the memory per key.
+    const revs = this.keys.get(key);
+    if (!revs || op === 'purge') {
+      if (revs) for (const o of revs) this.drop(o);
+      this.keys.set(key, [r]);
+    } else if (revs.length >= this.config.history && this.config.history === 1) {
+      this.drop(revs[0]!);
+      revs[0] = r;
+    } else {
+      revs.push(r);
+      while (revs.length > this.config.history) this.drop(revs.shift()!);
+    }
     this.hold(r);
-    while (revs.length > this.config.history) this.drop(revs.shift()!);
     if (!this.journal) {
       this.notify(r);
       return Promise.resolve(r.rev);
