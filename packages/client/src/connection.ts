@@ -1,27 +1,27 @@
 /**
- * The connection: handshake, request/reply, publishing, consuming, automatic
- * reconnection with topology recovery, and the draining close.
+ * The public Connection: topology and management requests, publish, consume,
+ * get, the draining close, events and status. What it is built from:
  *
- * A Connection outlives its sockets. What belongs to one socket (transport,
- * request table, delivery-tag session, negotiated values) is a Link; what
- * outlives it (options, recorded topology, consumers, the publish buffer,
- * the status stream) lives on the Connection. When a link is lost the
- * connection schedules reconnect attempts with back-off; on a new link it
- * first replays the topology (exchanges, queues, exchange bindings, queue
- * bindings, consumers), then re-attaches the publisher, which re-sends what
- * was in flight, then runs the requests that were made meanwhile.
+ * - handshake.ts   opens a link (TCP connect, OPEN, OPEN_OK);
+ * - link.ts        what a link is, and the link state machine (linkTransition);
+ * - link-keeper.ts keeps the connection linked: reconnects with back-off,
+ *                  recovers, opens the new link, or closes for good;
+ * - recovery.ts    replays the recorded topology (topology.ts) on a new link;
+ * - inbound.ts     what every frame from the server does;
+ * - publisher.ts, session.ts, requests.ts: publishes with confirms, acks,
+ *                  request/reply matching, on top of transport.ts.
  *
- * Link states: 'open' (usable), 'recovering' (a new link is up, topology is
- * being replayed; user requests and publishes wait), 'reconnecting' (no
- * link; waiting for the next attempt), 'closed' (for good).
+ * A Connection outlives its sockets: what belongs to one socket is a Link;
+ * options, recorded topology, consumers, the publish buffer and the status
+ * stream live here. On a new link the topology is replayed first, then the
+ * publisher re-attaches (re-sending what was in flight), then the requests
+ * made meanwhile run.
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import {
   ErrorCodes,
   FrameType,
-  PROTOCOL_VERSION,
-  ProtocolError,
   WarrenError,
   errors,
   type Arguments,
@@ -30,9 +30,6 @@ import {
   type ExchangeDeclareOptions,
   type ExchangeInfo,
   type ExchangeType,
-  type Frame,
-  type FrameWriter,
-  type GetOkFrame,
   type MessageProperties,
   type OpenOkFrame,
   type QueueDeclareOptions,
@@ -40,19 +37,26 @@ import {
   type QueueInfo,
 } from '@warren/protocol';
 import { Consumer, type ConsumeOptions, type ConsumerHost, type MessageHandler } from './consumer.js';
-import { AbortError, ConnectionClosedError, TimeoutError, remoteError, type ReturnedMessage } from './errors.js';
+import { AbortError, ConnectionClosedError, TimeoutError, type ReturnedMessage } from './errors.js';
+import { openLink } from './handshake.js';
+import { withLimits } from './limits.js';
+import { dispatchFrame, getOkOf, type InboundTarget } from './inbound.js';
+import { sendRequest, type SendRequest } from './link.js';
+import { LinkKeeper, type LinkOwner } from './link-keeper.js';
 import { Delivery, type Message } from './message.js';
-import { KV_ENTRY_MARK, KvRegistry, type KvBucket, type KvBucketInfo, type KvBucketOptions, type KvEntryReply, type KvRequest } from './kv.js';
-import { Session } from './session.js';
-import { backoffDelay, resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
+import { KvRegistry, type KvBucket, type KvBucketInfo, type KvBucketOptions } from './kv.js';
+import type { Session } from './session.js';
+import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { checkFrameSize, checkProperties } from './publish-checks.js';
 import { Publisher, type PublishLimits } from './publisher.js';
-import { RequestTable, type ReplyMapper } from './requests.js';
+import { recoverTopology, type RecoveryTarget } from './recovery.js';
+import { asArray, declareResult, messageCountOf } from './replies.js';
+import type { ReplyMapper } from './requests.js';
 import { StatusStream, type QueueRenamedEvent, type RecoveryItem, type StatusEvent, type ConnectedEvent, type DisconnectedEvent, type ReconnectingEvent, type BlockedEvent, type UnblockedEvent, type ClosedEvent } from './status.js';
-import { Topology, type BindingRecord, type QueueRecord } from './topology.js';
-import { Transport } from './transport.js';
+import { Topology, sendBinding, type BindingRecord } from './topology.js';
+import type { Transport } from './transport.js';
 
-export const CLIENT_VERSION = '0.1.0';
+export { CLIENT_VERSION } from './handshake.js';
 
 /** Options for {@link Connection.publish}: message properties plus `mandatory` and per-call limits. */
 export type PublishOptions = MessageProperties & {
@@ -130,29 +134,9 @@ export type ConnectionEvents = {
 /** Internal: lets tests look at the recorded topology without making it public API. */
 export const kTopology = Symbol('warren.topology');
 
-type LinkState = 'open' | 'recovering' | 'reconnecting' | 'closed';
-
-/** One socket's worth of state. */
-interface Link {
-  readonly transport: Transport;
-  readonly session: Session;
-  readonly requests: RequestTable;
-  readonly openOk: OpenOkFrame;
-  /** We sent CLOSE on it. */
-  closeSent: boolean;
-  /** It ended by a normal close handshake. */
-  graceful: boolean;
-}
-
-const GET_OK_MARK = Symbol('getOk');
-interface GetOkReply {
-  [GET_OK_MARK]: GetOkFrame;
-}
-
-/** Thrown inside recovery when its link is gone: the next link starts over. */
-const LINK_GONE = Symbol('link gone');
-
 const noop = (): void => {};
+
+const CLIENT_CLOSE = { code: 0, name: 'OK', message: 'closed by client' } as const;
 
 /**
  * A connection to a Warren broker that reconnects by itself. Create one with
@@ -172,23 +156,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   /** Resolves when the connection closes for good: null after a normal close, else the reason. Never rejects. */
   readonly closed: Promise<WarrenError | null>;
 
-  private linkState: LinkState = 'open';
-  /** close() was called: new calls reject, draining is under way. */
   private closing = false;
-  private link: Link | undefined;
-  private lastOpenOk: OpenOkFrame;
   private readonly options: ResolvedOptions;
+  private readonly links: LinkKeeper;
   private readonly publisher: Publisher;
   private readonly topology = new Topology();
   private readonly kvState = new KvRegistry((send, map) => this.request(send, map));
   private readonly statusStream = new StatusStream();
   private readonly clientId = randomBytes(6).toString('base64url');
-  private openWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
-  private reconnectAttempt = 0;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private connectAbort: AbortController | undefined;
-  private lastLinkError: WarrenError | undefined;
-  private closeReason: WarrenError | undefined;
   private closePromise: Promise<void> | undefined;
   private isBlocked = false;
   private consumerCount = 0;
@@ -199,7 +174,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   constructor(transport: Transport, options: ResolvedOptions, openOk: OpenOkFrame) {
     super();
     this.options = options;
-    this.lastOpenOk = openOk;
     this.publisher = new Publisher({
       window: options.publishWindow,
       maxBuffered: options.maxBufferedPublishes,
@@ -209,29 +183,29 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });
-    const link = this.adoptLink(transport, openOk);
-    this.publisher.attach(link.transport);
+    this.links = new LinkKeeper(this.linkOwner(), transport, openOk);
+    this.publisher.attach(transport);
     this.setStatus({ type: 'connected', connectionId: openOk.connectionId, reconnected: false, attempts: 0, recoveryErrors: [] });
   }
 
   /** Assigned by the server to the current (or last) link; shows up in its logs and management tools. Changes on reconnect. */
   get connectionId(): string {
-    return this.lastOpenOk.connectionId;
+    return this.links.lastOpenOk.connectionId;
   }
 
   /** What the server said about itself in OPEN_OK (product, version, ...), on the current (or last) link. */
   get serverProperties(): Record<string, unknown> {
-    return this.lastOpenOk.properties;
+    return this.links.lastOpenOk.properties;
   }
 
   /** The negotiated largest frame, in bytes, prelude and header included (current or last link). */
   get frameMax(): number {
-    return this.lastOpenOk.frameMax;
+    return this.links.lastOpenOk.frameMax;
   }
 
   /** The negotiated heartbeat interval in ms (0 = none), current or last link. */
   get heartbeatMs(): number {
-    return this.lastOpenOk.heartbeatMs;
+    return this.links.lastOpenOk.heartbeatMs;
   }
 
   /** True while the server has flow-blocked publishers (see the 'blocked' event). */
@@ -241,7 +215,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
 
   /** True while a link is up and its topology recovered (publishes go straight out). */
   get isConnected(): boolean {
-    return this.linkState === 'open';
+    return this.links.state === 'open';
   }
 
   /** Publishes accepted but not yet written to a socket (see `maxBufferedPublishes`). */
@@ -256,7 +230,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
 
   /** @internal For tests: the current link's transport. */
   private get transport(): Transport | undefined {
-    return this.link?.transport;
+    return this.links.current?.transport;
   }
 
   /**
@@ -362,7 +336,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     const record: BindingRecord = { kind, destination, source, routingKey, arguments: args ?? null };
     const bind = type === FrameType.QUEUE_BIND || type === FrameType.EXCHANGE_BIND;
     return this.request(
-      (w, requestId) => sendBinding(w, type, record, requestId),
+      (w, requestId) => sendBinding(w, bind, record, requestId),
       () => (bind ? this.topology.bound(record) : this.topology.unbound(record)),
     );
   }
@@ -446,7 +420,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    * Do not modify `body` until the promise settles (it may be sent again).
    */
   publish(exchange: string, routingKey: string, body: Buffer | Uint8Array | string, opts?: PublishOptions): Promise<void> {
-    if (this.closing || this.linkState === 'closed') return Promise.reject(this.closedError());
+    if (this.closing || this.links.state === 'closed') return Promise.reject(this.closedError());
     let buf: Buffer;
     if (Buffer.isBuffer(body)) buf = body;
     else if (typeof body === 'string') buf = Buffer.from(body, 'utf8');
@@ -474,7 +448,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     if (limits === undefined && this.options.publishTimeoutMs > 0) limits = { timeoutMs: this.options.publishTimeoutMs };
     const invalid =
       (properties === null ? undefined : checkProperties(properties)) ??
-      checkFrameSize(this.lastOpenOk.frameMax, exchange, routingKey, properties, buf.length);
+      checkFrameSize(this.links.lastOpenOk.frameMax, exchange, routingKey, properties, buf.length);
     if (invalid !== undefined) return Promise.reject(invalid);
     return this.publisher.publish(exchange, routingKey, buf, properties, mandatory, limits);
   }
@@ -494,7 +468,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   consume(queue: string, handler: MessageHandler, opts?: ConsumeOptions): Promise<Consumer>;
   consume(queue: string, opts?: ConsumeOptions): Promise<Consumer>;
   consume(queue: string, a?: MessageHandler | ConsumeOptions, b?: ConsumeOptions): Promise<Consumer> {
-    if (this.closing || this.linkState === 'closed') return Promise.reject(this.closedError());
+    if (this.closing || this.links.state === 'closed') return Promise.reject(this.closedError());
     const handler = typeof a === 'function' ? a : undefined;
     const { signal, timeoutMs, ...wire } = (typeof a === 'function' ? b : a) ?? {};
     if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
@@ -523,14 +497,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     const consumers = this.topology.consumers;
     const send = (): Promise<Consumer> => {
       if (consumer.isEnded || consumer.cancelRequested) return Promise.reject(new ConnectionClosedError('the consumer was cancelled before it started'));
-      const link = this.link;
-      if (this.linkState !== 'open' || link === undefined) return this.whenOpen().then(send);
+      const link = this.links.current;
+      if (this.links.state !== 'open' || link === undefined) return this.whenOpen().then(send);
       consumer.consumeSent = true;
-      return this.sendRequest(
+      return sendRequest(
         link,
         (w, requestId) => w.consume(requestId, consumer.queue, consumer.options),
         (result) => {
-          this.consumeConfirmed(consumer, result);
+          this.topology.consumeConfirmed(consumer, result);
           consumer.established = true;
           return consumer;
         },
@@ -543,29 +517,18 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     });
   }
 
-  /** The server may answer CONSUME with another tag than asked for; follow it. */
-  private consumeConfirmed(consumer: Consumer, result: unknown): void {
-    const consumers = this.topology.consumers;
-    const r = typeof result === 'string' ? { consumerTag: result } : asRecord(result);
-    if (typeof r.consumerTag === 'string' && r.consumerTag !== consumer.tag && consumers.get(consumer.tag) === consumer) {
-      consumers.delete(consumer.tag);
-      consumers.set(r.consumerTag, consumer);
-      consumer.retag(r.consumerTag);
-    }
-  }
-
   /** Fetches one message, or null when the queue is empty. Settle it unless `noAck`. */
   get(queue: string, opts: { noAck?: boolean } = {}): Promise<Message | null> {
     const noAck = opts.noAck === true;
     let session: Session | undefined;
     return this.request(
       (w, requestId) => {
-        session = this.link!.session;
+        session = this.links.current!.session;
         w.get(requestId, queue, opts);
       },
       (reply): Message | null => {
-        if (typeof reply !== 'object' || reply === null || !(GET_OK_MARK in reply)) return null;
-        const f = (reply as GetOkReply)[GET_OK_MARK];
+        const f = getOkOf(reply);
+        if (f === undefined) return null;
         return new Delivery(session!, f.body, f.exchange, f.routingKey, f.properties, f.redelivered, f.deliveryCount, f.deliveryTag, undefined, noAck);
       },
     );
@@ -580,13 +543,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     };
     for (;;) {
       if (consumer.isEnded) return;
-      const link = this.link;
+      const link = this.links.current;
       // No link, or the broker never heard of it on this one: nothing to tell the broker.
-      if (link === undefined || this.linkState === 'closed' || (!consumer.established && !consumer.consumeSent)) {
+      if (link === undefined || this.links.state === 'closed' || (!consumer.established && !consumer.consumeSent)) {
         stop();
         return;
       }
-      if (this.linkState === 'recovering') {
+      if (this.links.state === 'recovering') {
         // Recovery skips (and stops) it; wait for the link to open, then look again.
         try {
           await this.whenOpen();
@@ -598,7 +561,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       }
       try {
         // Unregister while the OK is dispatched: nothing after it is routed here.
-        await this.sendRequest(link, (w, requestId) => w.cancel(requestId, consumer.tag), stop);
+        await sendRequest(link, (w, requestId) => w.cancel(requestId, consumer.tag), stop);
         return;
       } catch (err) {
         // The link died (the broker dropped the consumer with it) or the broker no longer knows it: cancelled either way.
@@ -643,7 +606,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    */
   close(opts: CloseOptions = {}): Promise<void> {
     if (this.closePromise !== undefined) return this.closePromise;
-    if (this.linkState === 'closed') return Promise.resolve();
+    if (this.links.state === 'closed') return Promise.resolve();
     this.closing = true;
     this.closePromise = this.runClose(opts.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS);
     return this.closePromise;
@@ -675,13 +638,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     } finally {
       clearTimeout(timer);
     }
-    if (this.linkState === 'closed') return;
+    if (this.links.state === 'closed') return;
     if (expired) {
       this.publisher.failAll(new ConnectionClosedError(`close(): not confirmed within the drain deadline of ${drainTimeoutMs} ms`));
     }
-    const link = this.link;
+    const link = this.links.current;
     if (link === undefined) {
-      this.finalize(undefined);
+      this.links.close(undefined);
       return;
     }
     link.closeSent = true;
@@ -701,266 +664,80 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   }
 
   private closedError(): ConnectionClosedError {
-    const cause = this.closeReason;
-    if (this.closing && this.linkState !== 'closed') return new ConnectionClosedError('connection is closing');
+    const cause = this.links.closeReason;
+    if (this.closing && this.links.state !== 'closed') return new ConnectionClosedError('connection is closing');
     return new ConnectionClosedError(cause === undefined ? 'connection is closed' : `connection is closed: ${cause.message}`, { cause });
-  }
-
-  // ---------------------------------------------------------------------------
-  // Links, reconnection and recovery
-  // ---------------------------------------------------------------------------
-
-  private adoptLink(transport: Transport, openOk: OpenOkFrame): Link {
-    const link: Link = { transport, session: new Session(transport.writer), requests: new RequestTable(), openOk, closeSent: false, graceful: false };
-    this.link = link;
-    this.lastOpenOk = openOk;
-    transport.setHandlers({ frame: (f) => this.onFrame(link, f), close: (err) => this.onLinkClosed(link, err) });
-    transport.setFrameMax(openOk.frameMax);
-    transport.startHeartbeat(openOk.heartbeatMs);
-    return link;
-  }
-
-  private onLinkClosed(link: Link, reason: WarrenError): void {
-    if (link !== this.link) return;
-    this.link = undefined;
-    link.session.open = false;
-    const wasOpen = this.linkState === 'open';
-    const err = link.graceful ? undefined : reason;
-    const failure =
-      err === undefined
-        ? new ConnectionClosedError(link.closeSent ? 'connection closed by the client' : 'connection closed by the server')
-        : err instanceof ConnectionClosedError
-          ? err
-          : new ConnectionClosedError(`connection closed: ${err.message}`, { cause: err });
-    link.requests.failAll(failure);
-    if (this.linkState === 'closed') return;
-    const retry = this.options.reconnect !== false && !link.closeSent && err !== undefined && err.retriable;
-    if (!retry) {
-      if (wasOpen && err !== undefined && !link.closeSent) this.setStatus({ type: 'disconnected', error: err, willReconnect: false });
-      this.finalize(err);
-      return;
-    }
-    this.linkState = 'reconnecting';
-    this.lastLinkError = err;
-    this.publisher.detach(failure);
-    for (const consumer of this.topology.consumers.values()) consumer.linkLost();
-    this.kvState.linkLost();
-    if (wasOpen) this.setStatus({ type: 'disconnected', error: err, willReconnect: true });
-    if (this.isBlocked) {
-      this.isBlocked = false;
-      this.setStatus({ type: 'unblocked' });
-    }
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(): void {
-    const policy = this.options.reconnect;
-    if (policy === false || this.linkState !== 'reconnecting') return;
-    const attempt = ++this.reconnectAttempt;
-    const last = this.lastLinkError ?? new ConnectionClosedError('connection lost');
-    if (attempt > policy.maxRetries) {
-      this.finalize(new ConnectionClosedError(`gave up reconnecting after ${attempt - 1} attempts: ${last.message}`, { cause: last }));
-      return;
-    }
-    const delayMs = backoffDelay(attempt, policy);
-    this.setStatus({ type: 'reconnecting', attempt, delayMs, error: last });
-    if (this.linkState !== 'reconnecting') return; // a listener closed us
-    this.reconnectTimer = setTimeout(() => this.attemptReconnect(), delayMs);
-  }
-
-  private attemptReconnect(): void {
-    this.reconnectTimer = undefined;
-    if (this.linkState !== 'reconnecting') return;
-    const ac = new AbortController();
-    this.connectAbort = ac;
-    openLink(this.options, ac.signal, (transport, openOk) => {
-      this.connectAbort = undefined;
-      const link = this.adoptLink(transport, openOk);
-      this.linkState = 'recovering';
-      this.recover(link).catch((err: unknown) => {
-        // A bug in recovery must not leave the connection half-open: drop the link and retry.
-        link.transport.destroy(new ConnectionClosedError(`recovery failed: ${String(err)}`, { cause: err }));
-      });
-    }).then(undefined, (err: unknown) => {
-      if (this.connectAbort === ac) this.connectAbort = undefined;
-      if (this.linkState !== 'reconnecting') return;
-      const e = err instanceof WarrenError ? err : new ConnectionClosedError(`reconnect failed: ${String(err)}`, { cause: err });
-      this.lastLinkError = e;
-      // Refused for good (bad credentials, unsupported version): retrying cannot help.
-      if (!e.retriable) this.finalize(e);
-      else this.scheduleReconnect();
-    });
-  }
-
-  /**
-   * Replays the recorded topology on a new link in dependency order, each
-   * stage pipelined, then opens the link for publishes and waiting requests.
-   * Items the broker refuses are reported and dropped; RESOURCE_LOCKED (the
-   * broker has not yet noticed that our old socket is gone and still holds
-   * its exclusive queue or consumer) drops the link to try again later.
-   */
-  private async recover(link: Link): Promise<void> {
-    const topo = this.topology;
-    const recoveryErrors: WarrenError[] = [];
-    const failed = (item: RecoveryItem, drop: (err: WarrenError) => void) => (err: unknown): void => {
-      if (this.link !== link || !(err instanceof WarrenError) || err instanceof ConnectionClosedError) throw LINK_GONE;
-      if (err.code === ErrorCodes.RESOURCE_LOCKED) {
-        link.transport.destroy(new ConnectionClosedError(`recovery: ${err.message}; retrying on a new connection`, { cause: err }));
-        throw LINK_GONE;
-      }
-      drop(err);
-      recoveryErrors.push(err);
-      this.safeEmit('recoveryError', err, item);
-    };
-    const stage = async (jobs: Promise<unknown>[]): Promise<void> => {
-      await Promise.all(jobs);
-      if (this.link !== link) throw LINK_GONE;
-    };
-    try {
-      await stage(
-        [...topo.exchanges.values()].map((x) =>
-          this.sendRequest(link, (w, requestId) => w.exchangeDeclare(requestId, x.name, x.type, x.options), noop).catch(
-            failed({ kind: 'exchange', name: x.name }, () => topo.exchangeDeleted(x.name)),
-          ),
-        ),
-      );
-      await stage(
-        [...topo.queues.values()].map((q) =>
-          this.recoverQueue(link, q).catch(failed({ kind: 'queue', name: q.name }, () => this.dropQueue(q.name))),
-        ),
-      );
-      const bindings = [...topo.bindings.values()];
-      for (const kind of ['exchange', 'queue'] as const) {
-        await stage(
-          bindings
-            .filter((b) => b.kind === kind)
-            .map((b) =>
-              this.sendRequest(link, (w, requestId) => sendBinding(w, kind === 'queue' ? FrameType.QUEUE_BIND : FrameType.EXCHANGE_BIND, b, requestId), noop).catch(
-                failed(
-                  { kind: 'binding', destinationKind: b.kind, destination: b.destination, source: b.source, routingKey: b.routingKey },
-                  () => topo.unbound(b),
-                ),
-              ),
-            ),
-        );
-      }
-      const consumers: Consumer[] = [];
-      for (const c of topo.consumers.values()) {
-        if (!c.established || c.isEnded) continue; // not started yet: its own consume() call sends it
-        if (c.cancelRequested || this.closing) {
-          topo.consumers.delete(c.tag);
-          c.end(null, true);
-          continue;
-        }
-        consumers.push(c);
-      }
-      await stage(
-        consumers.map((c) => {
-          c.consumeSent = true;
-          return this.sendRequest(link, (w, requestId) => w.consume(requestId, c.queue, c.options), (r) =>
-            this.consumeConfirmed(c, r),
-          ).catch(
-            failed({ kind: 'consumer', tag: c.tag, queue: c.queue }, (err) => {
-              if (topo.consumers.get(c.tag) === c) topo.consumers.delete(c.tag);
-              c.end(err, true);
-            }),
-          );
-        }),
-      );
-      const onLink: KvRequest = (send, map) => this.sendRequest(link, send, map);
-      await stage(this.kvState.recoverBuckets(onLink, (name) => failed({ kind: 'kv-bucket', name }, noop)));
-      await stage(this.kvState.recoverWatches(onLink, (w) => failed({ kind: 'kv-watch', bucket: w.bucket }, (err) => w.end(err))));
-    } catch (err) {
-      if (err === LINK_GONE) return;
-      throw err;
-    }
-    this.linkOpened(link, recoveryErrors);
-  }
-
-  /** A server-named queue: keep the old name if the queue survived (passive check), else declare a new one. */
-  private async recoverQueue(link: Link, q: QueueRecord): Promise<void> {
-    const declare = (name: string, options: QueueDeclareOptions): Promise<QueueDeclareResult> =>
-      this.sendRequest(link, (w, requestId) => w.queueDeclare(requestId, name, options), (r) => declareResult(r, name));
-    if (!q.serverNamed) {
-      await declare(q.name, q.options);
-      return;
-    }
-    if (q.options.exclusive !== true) {
-      try {
-        await declare(q.name, { ...q.options, passive: true });
-        return;
-      } catch (err) {
-        if (!(err instanceof WarrenError) || (err.code !== ErrorCodes.NOT_FOUND && err.code !== ErrorCodes.RESOURCE_LOCKED)) throw err;
-      }
-    }
-    const { queue } = await declare('', q.options);
-    if (queue !== q.name) this.renameQueue(q.name, queue);
-  }
-
-  private renameQueue(oldName: string, newName: string): void {
-    this.topology.queueRenamed(oldName, newName);
-    for (const c of this.topology.consumers.values()) if (c.queue === oldName) c.renameQueue(newName);
-    this.safeEmit('queueRenamed', { oldName, newName });
-  }
-
-  private dropQueue(name: string): void {
-    this.topology.queueDeleted(name);
-  }
-
-  /** Recovery done: publishes flow again, waiting requests go out. */
-  private linkOpened(link: Link, recoveryErrors: WarrenError[]): void {
-    if (this.link !== link || this.linkState !== 'recovering') return;
-    this.linkState = 'open';
-    const attempts = this.reconnectAttempt;
-    this.reconnectAttempt = 0;
-    this.lastLinkError = undefined;
-    const frameMax = link.openOk.frameMax;
-    this.publisher.rejectBuffered((e) => checkFrameSize(frameMax, e.exchange, e.routingKey, e.properties, e.body.length));
-    this.publisher.attach(link.transport);
-    const waiters = this.openWaiters;
-    this.openWaiters = [];
-    for (const w of waiters) w.resolve();
-    this.setStatus({ type: 'connected', connectionId: link.openOk.connectionId, reconnected: true, attempts, recoveryErrors });
   }
 
   /** Resolves when a link is open (at once if it is); rejects if the connection closes for good first. */
   private whenOpen(): Promise<void> {
-    if (this.linkState === 'open') return Promise.resolve();
-    if (this.linkState === 'closed') return Promise.reject(this.closedError());
-    return new Promise((resolve, reject) => this.openWaiters.push({ resolve, reject }));
+    return this.links.whenOpen(() => this.closedError());
   }
 
-  /** Closed for good: everything still waiting fails, consumers end, 'closed' is reported. */
-  private finalize(err: WarrenError | undefined): void {
-    if (this.linkState === 'closed') return;
-    this.linkState = 'closed';
-    this.closeReason = err;
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
-    this.connectAbort?.abort();
-    this.connectAbort = undefined;
-    const failure =
-      err === undefined
-        ? new ConnectionClosedError(this.closing ? 'connection closed by the client' : 'connection closed by the server')
-        : err instanceof ConnectionClosedError
-          ? err
-          : new ConnectionClosedError(`connection closed: ${err.message}`, { cause: err });
-    const link = this.link;
-    if (link !== undefined) {
-      this.link = undefined;
-      link.session.open = false;
-      link.requests.failAll(failure);
-      link.transport.destroy(failure);
-    }
-    this.publisher.failAll(failure);
-    const waiters = this.openWaiters;
-    this.openWaiters = [];
-    for (const w of waiters) w.reject(failure);
-    for (const consumer of this.topology.consumers.values()) consumer.end(err === undefined ? null : failure, true);
-    this.kvState.closed(err === undefined ? null : failure);
-    this.resolveClosed(err ?? null);
-    this.setStatus({ type: 'closed', error: err });
-    this.safeEmit('close', err);
+  /** What the LinkKeeper's state changes mean here: publisher, consumers, status events. */
+  private linkOwner(): LinkOwner {
+    const conn = this;
+    const recovery: RecoveryTarget = {
+      topology: this.topology,
+      kv: this.kvState,
+      get closing() {
+        return conn.closing;
+      },
+      isCurrent: (link) => this.links.current === link,
+      recoveryError: (err, item) => this.safeEmit('recoveryError', err, item),
+      queueRenamed: (oldName, newName) => {
+        this.topology.queueRenamedWithConsumers(oldName, newName);
+        this.safeEmit('queueRenamed', { oldName, newName });
+      },
+    };
+    const inbound: InboundTarget = {
+      topology: this.topology,
+      kv: this.kvState,
+      publisher: this.publisher,
+      flow: (blocked, reason) => this.flow(blocked, reason),
+      serverError: (err) => this.safeEmit('serverError', err),
+      returned: (msg) => this.safeEmit('return', msg),
+    };
+    return {
+      options: this.options,
+      get closing() {
+        return conn.closing;
+      },
+      frame: (link, frame) => dispatchFrame(inbound, link, frame),
+      recover: (link) => recoverTopology(recovery, link),
+      attached: (link) => {
+        const frameMax = link.openOk.frameMax;
+        this.publisher.rejectBuffered((e) => checkFrameSize(frameMax, e.exchange, e.routingKey, e.properties, e.body.length));
+        this.publisher.attach(link.transport);
+      },
+      lost: (err, failure, wasOpen) => {
+        this.publisher.detach(failure);
+        for (const consumer of this.topology.consumers.values()) consumer.linkLost();
+        this.kvState.linkLost();
+        if (wasOpen) this.setStatus({ type: 'disconnected', error: err, willReconnect: true });
+        if (this.isBlocked) {
+          this.isBlocked = false;
+          this.setStatus({ type: 'unblocked' });
+        }
+      },
+      publishesFail: (failure) => this.publisher.failAll(failure),
+      closedForGood: (err, failure) => {
+        for (const consumer of this.topology.consumers.values()) consumer.end(err === undefined ? null : failure, true);
+        this.kvState.closed(err === undefined ? null : failure);
+        this.resolveClosed(err ?? null);
+        this.setStatus({ type: 'closed', error: err });
+        this.safeEmit('close', err);
+      },
+      status: (event) => this.setStatus(event),
+    };
+  }
+
+  /** FLOW from the server: publishes wait while it does not read them. */
+  private flow(blocked: boolean, reason: string): void {
+    if (blocked === this.isBlocked) return;
+    this.isBlocked = blocked;
+    this.publisher.setBlocked(blocked);
+    this.setStatus(blocked ? { type: 'blocked', reason } : { type: 'unblocked' });
   }
 
   private setStatus(event: StatusEvent): void {
@@ -968,128 +745,16 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     this.safeEmit(event.type, event as never);
   }
 
-  // ---------------------------------------------------------------------------
-  // Inbound frames
-  // ---------------------------------------------------------------------------
-
-  private onFrame(link: Link, frame: Frame): void {
-    // After our CLOSE only CLOSE and CLOSE_OK matter (protocol-spec 4.5).
-    if (link.closeSent && frame.type !== FrameType.CLOSE && frame.type !== FrameType.CLOSE_OK) return;
-    switch (frame.type) {
-      case FrameType.DELIVER: {
-        const consumer = this.topology.consumers.get(frame.consumerTag);
-        if (consumer === undefined) {
-          // Raced a cancel: hand it back instead of leaving it unacked.
-          if (link.session.open) link.session.reject(frame.deliveryTag, true);
-          return;
-        }
-        consumer.deliver(
-          new Delivery(
-            link.session,
-            frame.body,
-            frame.exchange,
-            frame.routingKey,
-            frame.properties,
-            frame.redelivered,
-            frame.deliveryCount,
-            frame.deliveryTag,
-            consumer.tag,
-            consumer.noAck,
-          ),
-        );
-        return;
-      }
-      case FrameType.CONFIRM:
-        this.publisher.confirm(frame.seq, frame.multiple);
-        return;
-      case FrameType.OK:
-        link.requests.reply(frame.requestId, frame.result);
-        return;
-      case FrameType.KV_ENTRY:
-        link.requests.reply(frame.requestId, { [KV_ENTRY_MARK]: frame } satisfies KvEntryReply);
-        return;
-      case FrameType.KV_EVENT:
-      case FrameType.KV_WATCH_END:
-        this.kvState.frame(frame);
-        return;
-      case FrameType.GET_OK:
-        link.requests.reply(frame.requestId, { [GET_OK_MARK]: frame } satisfies GetOkReply);
-        return;
-      case FrameType.ERROR: {
-        const err = remoteError(frame.code, frame.name, frame.message, frame.details);
-        if (frame.requestId === 0 || !link.requests.fail(frame.requestId, err)) this.safeEmit('serverError', err);
-        return;
-      }
-      case FrameType.PUBLISH_NACK:
-        this.publisher.nack(frame.seq, frame.code, frame.name, frame.message);
-        return;
-      case FrameType.RETURN: {
-        const msg: ReturnedMessage = {
-          body: frame.body,
-          exchange: frame.exchange,
-          routingKey: frame.routingKey,
-          properties: frame.properties ?? {},
-          code: frame.code,
-          reason: frame.name,
-        };
-        this.publisher.returnMessage(frame.seq, msg);
-        this.safeEmit('return', msg);
-        return;
-      }
-      case FrameType.CANCELLED: {
-        const consumer = this.topology.consumers.get(frame.consumerTag);
-        if (consumer === undefined) return;
-        this.topology.consumers.delete(frame.consumerTag);
-        consumer.end(remoteError(frame.code, frame.name, frame.message), false);
-        return;
-      }
-      case FrameType.FLOW:
-        if (frame.blocked === this.isBlocked) return;
-        this.isBlocked = frame.blocked;
-        this.publisher.setBlocked(frame.blocked);
-        this.setStatus(frame.blocked ? { type: 'blocked', reason: frame.reason } : { type: 'unblocked' });
-        return;
-      case FrameType.HEARTBEAT:
-        return;
-      case FrameType.CLOSE: {
-        // Crossing CLOSEs count as the close we asked for; code 0 is a normal close.
-        if (link.closeSent || frame.code === 0) link.graceful = true;
-        const err = remoteError(frame.code, frame.name, frame.message);
-        link.transport.writer.closeOk();
-        link.session.open = false;
-        link.transport.end(err);
-        return;
-      }
-      case FrameType.CLOSE_OK:
-        if (link.closeSent) {
-          link.graceful = true;
-          link.transport.end(new ConnectionClosedError('connection closed by the client'));
-        }
-        return;
-      default: {
-        const err = new ProtocolError(ErrorCodes.COMMAND_INVALID, `unexpected frame 0x${frame.type.toString(16)} from the server`);
-        link.transport.writer.close(err);
-        link.transport.end(err);
-      }
-    }
-  }
-
   /** A user request: rejected once closing; waits for the link while reconnecting. */
   private request<T>(build: SendRequest, map: ReplyMapper<T>): Promise<T> {
-    if (this.closing || this.linkState === 'closed') return Promise.reject(this.closedError());
+    if (this.closing || this.links.state === 'closed') return Promise.reject(this.closedError());
     return this.requestWhenOpen(build, map);
   }
 
   private requestWhenOpen<T>(build: SendRequest, map: ReplyMapper<T>): Promise<T> {
-    const link = this.link;
-    if (this.linkState === 'open' && link !== undefined) return this.sendRequest(link, build, map);
+    const link = this.links.current;
+    if (this.links.state === 'open' && link !== undefined) return sendRequest(link, build, map);
     return this.whenOpen().then(() => this.requestWhenOpen(build, map));
-  }
-
-  private sendRequest<T>(link: Link, send: SendRequest, map: ReplyMapper<T>): Promise<T> {
-    const { id, promise } = link.requests.start(map);
-    send(link.transport.writer, id);
-    return promise;
   }
 
   /** Listener exceptions must not unwind frame dispatch; they are reported as 'handlerError'. */
@@ -1100,156 +765,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       this.reportHandlerError(err, undefined);
     }
   }
-}
-
-/** Sends a request frame with the id it was given. */
-type SendRequest = (writer: FrameWriter, requestId: number) => void;
-
-const CLIENT_CLOSE = { code: 0, name: 'OK', message: 'closed by client' } as const;
-
-/** QUEUE_BIND, QUEUE_UNBIND, EXCHANGE_BIND or EXCHANGE_UNBIND for a binding record. */
-function sendBinding(w: FrameWriter, type: number, b: BindingRecord, requestId: number): void {
-  if (type === FrameType.QUEUE_BIND) w.queueBind(requestId, b.destination, b.source, b.routingKey, b.arguments);
-  else if (type === FrameType.QUEUE_UNBIND) w.queueUnbind(requestId, b.destination, b.source, b.routingKey, b.arguments);
-  else if (type === FrameType.EXCHANGE_BIND) w.exchangeBind(requestId, b.destination, b.source, b.routingKey, b.arguments);
-  else w.exchangeUnbind(requestId, b.destination, b.source, b.routingKey, b.arguments);
-}
-
-function declareResult(result: unknown, name: string): QueueDeclareResult {
-  const r = asRecord(result);
-  return {
-    queue: typeof r.queue === 'string' ? r.queue : name,
-    messageCount: count(r.messageCount),
-    consumerCount: count(r.consumerCount),
-  };
-}
-
-function asArray<T>(v: unknown): T[] {
-  return Array.isArray(v) ? (v as T[]) : [];
-}
-function asRecord(v: unknown): Record<string, unknown> {
-  return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
-}
-function count(v: unknown): number {
-  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
-}
-function messageCountOf(result: unknown): number {
-  return typeof result === 'number' ? result : count(asRecord(result).messageCount);
-}
-
-/**
- * `p`, or AbortError / TimeoutError if `signal` fires or `timeoutMs` passes
- * first; `onGiveUp` then undoes what `p` was doing. `p` is always observed,
- * so its late rejection is never unhandled.
- */
-function withLimits<T>(p: Promise<T>, signal: AbortSignal | undefined, timeoutMs: number | undefined, what: string, onGiveUp: () => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let done = false;
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (): boolean => {
-      if (done) return false;
-      done = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      return true;
-    };
-    const giveUp = (err: WarrenError): void => {
-      if (!finish()) return;
-      reject(err);
-      onGiveUp();
-    };
-    const onAbort = (): void => giveUp(new AbortError(signal!.reason));
-    if (timeoutMs !== undefined && timeoutMs > 0) timer = setTimeout(() => giveUp(new TimeoutError(`${what} within ${timeoutMs} ms`)), timeoutMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        if (finish()) resolve(v);
-      },
-      (err: unknown) => {
-        if (finish()) reject(err);
-      },
-    );
-  });
-}
-
-/**
- * TCP connect, OPEN, then OPEN_OK (or the server's ERROR, as a typed
- * rejection). On OPEN_OK, `adopt` is called synchronously, inside the frame
- * dispatch, so frames right behind OPEN_OK reach whatever handlers it
- * installs. `options.timeoutMs` bounds the whole handshake (TimeoutError);
- * `signal` aborts it (AbortError with `cause` = signal.reason).
- */
-function openLink(options: ResolvedOptions, signal: AbortSignal | undefined, adopt: (transport: Transport, openOk: OpenOkFrame) => void): Promise<void> {
-  if (signal?.aborted) return Promise.reject(new AbortError(signal.reason));
-  return new Promise<void>((resolve, reject) => {
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const onAbort = (): void => fail(new AbortError(signal!.reason), true);
-    const fail = (err: WarrenError, destroy: boolean): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      if (destroy) transport.destroy(err);
-      else transport.end(err);
-      reject(err);
-    };
-    const transport = new Transport(options.host, options.port, {
-      frame: (frame) => {
-        if (settled) return;
-        switch (frame.type) {
-          case FrameType.OPEN_OK: {
-            if (frame.version !== PROTOCOL_VERSION) {
-              fail(new ProtocolError(ErrorCodes.UNSUPPORTED_VERSION, `server speaks protocol version ${frame.version}, client ${PROTOCOL_VERSION}`), false);
-              return;
-            }
-            settled = true;
-            clearTimeout(timer);
-            signal?.removeEventListener('abort', onAbort);
-            try {
-              adopt(transport, frame);
-            } catch (err) {
-              transport.destroy(new ConnectionClosedError(`internal client error: ${String(err)}`, { cause: err }));
-              reject(err);
-              return;
-            }
-            resolve();
-            return;
-          }
-          case FrameType.ERROR:
-            fail(remoteError(frame.code, frame.name, frame.message, frame.details), false);
-            return;
-          case FrameType.CLOSE:
-            transport.writer.closeOk();
-            fail(remoteError(frame.code, frame.name, frame.message), false);
-            return;
-          case FrameType.HEARTBEAT:
-            return;
-          default:
-            fail(new ProtocolError(ErrorCodes.COMMAND_INVALID, `unexpected frame 0x${frame.type.toString(16)} before OPEN_OK`), false);
-        }
-      },
-      close: (err) => fail(err, true),
-    });
-    if (options.timeoutMs > 0) {
-      timer = setTimeout(
-        () => fail(new TimeoutError(`connecting to ${options.host}:${options.port} timed out after ${options.timeoutMs} ms`), true),
-        options.timeoutMs,
-      );
-    }
-    signal?.addEventListener('abort', onAbort, { once: true });
-    transport.rawSocket.once('connect', () => {
-      const properties: Record<string, unknown> = {
-        product: 'warren-client',
-        version: CLIENT_VERSION,
-        platform: `Node.js ${process.version}`,
-        ...options.properties,
-      };
-      if (options.name !== undefined) properties.name = options.name;
-      const credentials = { mechanism: 'PLAIN', username: options.username, password: options.password } as const;
-      transport.writer.open(PROTOCOL_VERSION, properties, credentials, options.frameMax, options.heartbeatMs);
-    });
-  });
 }
 
 /**

@@ -47,6 +47,15 @@ export class ConnectionClosedError extends WarrenError {
 brand(ConnectionClosedError, 'warren.client.ConnectionClosedError');
 
 /** A deadline passed: connect/handshake, close handshake, or heartbeats from a silent server. */
+/**
+ * What waiting callers are failed with when a link or the connection closes:
+ * `err` is why (undefined for a normal close, whose side `byClient` names).
+ */
+export function closedErrorFor(err: WarrenError | undefined, byClient: boolean): ConnectionClosedError {
+  if (err === undefined) return new ConnectionClosedError(byClient ? 'connection closed by the client' : 'connection closed by the server');
+  return err instanceof ConnectionClosedError ? err : new ConnectionClosedError(`connection closed: ${err.message}`, { cause: err });
+}
+
 export class TimeoutError extends WarrenError {
   constructor(message: string, options?: ErrorOptions) {
     super(ErrorCodes.TIMEOUT, message, options);

@@ -5,8 +5,9 @@
  * confirmed a change; deletions remove the entity and every binding that
  * mentions it. Passive declares change nothing and are not recorded.
  */
-import type { Arguments, ExchangeDeclareOptions, ExchangeType, QueueDeclareOptions } from '@warren/protocol';
+import type { Arguments, ExchangeDeclareOptions, ExchangeType, FrameWriter, QueueDeclareOptions } from '@warren/protocol';
 import type { Consumer } from './consumer.js';
+import { asRecord } from './replies.js';
 
 export interface ExchangeRecord {
   name: string;
@@ -84,6 +85,31 @@ export class Topology {
   unbound(binding: BindingRecord): void {
     this.bindings.delete(bindingKey(binding));
   }
+
+  /** A server-named queue got a new name: the record, its bindings and its consumers follow it. */
+  queueRenamedWithConsumers(oldName: string, newName: string): void {
+    this.queueRenamed(oldName, newName);
+    for (const c of this.consumers.values()) if (c.queue === oldName) c.renameQueue(newName);
+  }
+
+  /** The server may answer CONSUME with another tag than asked for; the consumer follows it. */
+  consumeConfirmed(consumer: Consumer, result: unknown): void {
+    const r = typeof result === 'string' ? { consumerTag: result } : asRecord(result);
+    if (typeof r.consumerTag === 'string' && r.consumerTag !== consumer.tag && this.consumers.get(consumer.tag) === consumer) {
+      this.consumers.delete(consumer.tag);
+      this.consumers.set(r.consumerTag, consumer);
+      consumer.retag(r.consumerTag);
+    }
+  }
+}
+
+/** The request that makes (`bind`) or removes a binding: QUEUE_(UN)BIND or EXCHANGE_(UN)BIND by its kind. */
+export function sendBinding(w: FrameWriter, bind: boolean, b: BindingRecord, requestId: number): void {
+  if (b.kind === 'queue') {
+    if (bind) w.queueBind(requestId, b.destination, b.source, b.routingKey, b.arguments);
+    else w.queueUnbind(requestId, b.destination, b.source, b.routingKey, b.arguments);
+  } else if (bind) w.exchangeBind(requestId, b.destination, b.source, b.routingKey, b.arguments);
+  else w.exchangeUnbind(requestId, b.destination, b.source, b.routingKey, b.arguments);
 }
 
 function bindingKey(b: BindingRecord): string {

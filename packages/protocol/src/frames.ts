@@ -296,9 +296,8 @@ export interface CancelledFrame {
   name: string;
   message: string;
 }
-export interface DeliverFrame {
-  type: typeof FrameType.DELIVER;
-  consumerTag: string;
+/** A delivered message: what DELIVER (pushed to a consumer) and GET_OK (pulled) both carry. */
+export interface DeliveredMessage {
   deliveryTag: number;
   redelivered: boolean;
   deliveryCount: number;
@@ -306,6 +305,10 @@ export interface DeliverFrame {
   routingKey: string;
   properties: MessageProperties | null;
   body: Buffer;
+}
+export interface DeliverFrame extends DeliveredMessage {
+  type: typeof FrameType.DELIVER;
+  consumerTag: string;
 }
 export interface AckFrame {
   type: typeof FrameType.ACK;
@@ -329,18 +332,11 @@ export interface GetFrame {
   queue: string;
   options: { noAck?: boolean };
 }
-export interface GetOkFrame {
+export interface GetOkFrame extends DeliveredMessage {
   type: typeof FrameType.GET_OK;
   requestId: number;
-  deliveryTag: number;
-  redelivered: boolean;
-  deliveryCount: number;
-  exchange: string;
-  routingKey: string;
-  properties: MessageProperties | null;
   /** Messages left ready in the queue after this one. */
   messageCount: number;
-  body: Buffer;
 }
 export interface ListFrame {
   type: typeof FrameType.QUEUE_LIST | typeof FrameType.EXCHANGE_LIST | typeof FrameType.BINDING_LIST | typeof FrameType.STATUS | typeof FrameType.KV_BUCKET_LIST;

@@ -1,3 +1,20 @@
+/**
+ * @warren/protocol: Warren's wire protocol (protocol-spec.md), shared by the
+ * broker and the client.
+ *
+ * - frames.ts        frame type bytes and typed frame objects;
+ * - frame-schema.ts  the header layout of every frame (FRAME_SCHEMA), and
+ *                    headerOf / parseFrame derived from it;
+ * - frame-sends.ts   the typed send methods derived from it (writer.deliver(...));
+ * - properties.ts    the message property validator;
+ * - codec.ts, msgpack.ts, decoder.ts, writer.ts, reader.ts: bytes <-> frames
+ *                    (prelude, MessagePack, incremental decoding, batched writes,
+ *                    arena reads);
+ * - frame-socket.ts  one socket speaking frames, the layer under the broker's
+ *                    connections and the client's transport;
+ * - settled-prefix.ts which numbers of a sequence are settled (confirms, acks);
+ * - errors.ts        error codes and the typed errors both sides raise.
+ */
 export * from './errors.js';
 export * from './frames.js';
 export { FRAME_SCHEMA, headerOf, parseFrame, hasBody, layoutOf, specKind, type FrameSchema, type FrameLayout, type Field, type FieldKind } from './frame-schema.js';
