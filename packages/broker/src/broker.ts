@@ -16,7 +16,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { ErrorCodes, FrameType, FrameWriter, WarrenError } from '@warren/protocol';
+import { ErrorCodes, FrameWriter, WarrenError } from '@warren/protocol';
+import { errors } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
 import { UserStore, readUsersFile } from './auth.js';
 import { VirtualHost } from './vhost.js';
@@ -159,9 +160,9 @@ export class Broker implements BrokerContext {
     if (this.connections.size >= this.options.maxConnections) {
       this.logger.warn({ remote: socket.remoteAddress, max: this.options.maxConnections }, 'connection refused: limit reached');
       const writer = new FrameWriter(socket);
-      const msg = `connection limit of ${this.options.maxConnections} reached`;
-      writer.sendRaw(FrameType.ERROR, [0, ErrorCodes.RESOURCE_LIMIT, 'RESOURCE_LIMIT', msg, null]);
-      writer.sendRaw(FrameType.CLOSE, [ErrorCodes.RESOURCE_LIMIT, 'RESOURCE_LIMIT', msg]);
+      const err = errors.resourceLimit(`connection limit of ${this.options.maxConnections} reached`);
+      writer.error(0, err);
+      writer.close(err);
       writer.flush();
       socket.on('error', () => {});
       socket.resume(); // discard what the client sends; see its FIN

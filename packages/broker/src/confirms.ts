@@ -1,19 +1,19 @@
 /**
  * Publisher confirms for one connection. Publishes settle out of order (a
- * transient publish settles at once, a persistent one after its fsync);
- * confirms go out once per event-loop turn, as one cumulative CONFIRM for the
+ * transient publish settles at once, a persistent one after its fsync); which
+ * are settled is the protocol's SettledPrefix (shared with the client's acks).
+ * Confirms go out once per event-loop turn, as one cumulative CONFIRM for the
  * contiguous settled prefix plus single CONFIRMs for any settled beyond a gap.
  */
+import { SettledPrefix } from '@warren/protocol';
+
 export interface ConfirmSink {
   confirm(seq: number, multiple: boolean): void;
 }
 
 export class ConfirmTracker {
-  /** Lowest sequence number not yet settled. */
-  private next = 1;
-  /** Settled sequence numbers above `next`. */
-  private readonly settledAhead = new Set<number>();
-  /** Confirmed (not nacked) sequence numbers above `next`, not yet sent. */
+  private readonly settled = new SettledPrefix();
+  /** Confirmed (not nacked) sequence numbers beyond the gap, not yet sent. */
   private unsentAhead: number[] = [];
   /** Every seq <= this has been confirmed or nacked to the client. */
   private sentUpTo = 0;
@@ -35,13 +35,9 @@ export class ConfirmTracker {
   /** A publish settled: ok=false means it was nacked (the nack frame is sent by the caller). */
   settle(seq: number, ok: boolean): void {
     this.outstanding--;
-    if (seq === this.next) {
-      this.next++;
-      while (this.settledAhead.delete(this.next)) this.next++;
-    } else {
-      this.settledAhead.add(seq);
-      if (ok) this.unsentAhead.push(seq);
-    }
+    const beyondGap = seq !== this.settled.next;
+    this.settled.settle(seq);
+    if (ok && beyondGap) this.unsentAhead.push(seq);
     if (ok && !this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.flushBound);
@@ -50,7 +46,7 @@ export class ConfirmTracker {
 
   flush(): void {
     this.scheduled = false;
-    const upTo = this.next - 1;
+    const upTo = this.settled.next - 1;
     if (upTo > this.sentUpTo) {
       this.sink.confirm(upTo, true);
       this.sentUpTo = upTo;

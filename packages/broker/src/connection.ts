@@ -1,10 +1,11 @@
 /**
- * One client connection: the socket (arena reads, heartbeats, flow control),
- * the handshake, and answering frames. Once open, every frame a client may
- * send is looked up in the dispatch table (dispatch.ts, handlers/*.ts) and the
- * connection writes what the handler returns: OK or ERROR for a request, a
- * CONFIRM, RETURN or PUBLISH_NACK for a publish. It also writes deliveries,
- * which come from its consumers' queues.
+ * One client connection: the handshake, then answering frames. The socket
+ * itself (arena reads, decoding, the batching writer, heartbeats, paused
+ * reads, drain, ending) is the protocol's FrameSocket, shared with the client.
+ * Once open, every frame a client may send is looked up in the dispatch table
+ * (dispatch.ts, handlers/*.ts) and the connection writes what the handler
+ * returns: OK or ERROR for a request, CONFIRM, RETURN or PUBLISH_NACK for a
+ * publish. It also writes deliveries, which come from its consumers' queues.
  *
  * Requests fail with an ERROR frame carrying their id and the connection goes
  * on; only protocol violations (bad bytes, a frame not allowed in this state)
@@ -13,18 +14,14 @@
 import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import {
-  ARENA_COPY_BELOW,
   ErrorCodes,
-  FrameDecoder,
-  ReadArena,
-  adoptArenaReads,
+  FrameSocket,
   FrameType,
-  FrameWriter,
-  PRE_AUTH_FRAME_MAX,
   PROTOCOL_VERSION,
   ProtocolError,
   WarrenError,
   type Frame,
+  type FrameWriter,
   type OpenFrame,
   type PublishFrame,
 } from '@warren/protocol';
@@ -47,15 +44,15 @@ const enum State {
   Closed,
 }
 
-/** Socket bytes pending above which deliveries to this connection wait for 'drain'. */
-const WRITE_HIGH_WATER = 1024 * 1024;
 /** Unconfirmed publishes above which we stop reading this publisher's socket. */
 const MAX_OUTSTANDING_PUBLISHES = 16_384;
+/** How long a connection we close waits for the peer's FIN before dropping it. */
+const CLOSE_GRACE_MS = 1000;
 
 export class Connection implements DeliverySink, Session {
   readonly id = randomUUID();
   private state = State.AwaitOpen;
-  private readonly decoder = new FrameDecoder(PRE_AUTH_FRAME_MAX, { copyBodiesBelow: ARENA_COPY_BELOW });
+  private readonly fs: FrameSocket;
   private readonly writer: FrameWriter;
   private readonly confirms: ConfirmTracker;
   private readonly handlers: DispatchTable;
@@ -63,13 +60,8 @@ export class Connection implements DeliverySink, Session {
   readonly deliveries: Deliveries;
   private kvSession: KvSession | null = null;
   private handshakeTimer: NodeJS.Timeout | undefined;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
   private heartbeatMs = 0;
-  private sentSinceTick = false;
-  private silentTicks = 0;
   private congested = false;
-  /** Reasons we stopped reading the socket; reads resume when none is left. */
-  private readonly pauses = new Set<string>();
   /** Set once this connection has published: only publishers are blocked by alarms. */
   private isPublisher = false;
   username = '';
@@ -78,29 +70,24 @@ export class Connection implements DeliverySink, Session {
   clientProperties: Record<string, unknown> = {};
   published = 0;
   delivered = 0;
-  /** Reads land in arenas (ReadArena); false when this Node only allowed 'data' events. */
-  readonly readsIntoArenas: boolean;
 
   constructor(
-    private readonly socket: Socket,
+    socket: Socket,
     private readonly ctx: BrokerContext,
   ) {
     this.remoteAddress = socket.remoteAddress ?? 'unknown';
     this.handlers = ctx.handlers;
-    this.writer = new FrameWriter(socket);
-    this.confirms = new ConfirmTracker({
-      confirm: (seq, multiple) => this.writer.sendRaw(FrameType.CONFIRM, [seq, multiple]),
-    });
-    this.consumers = new ConsumerSet(this, this.id.slice(0, 8));
-    this.deliveries = new Deliveries((err) => this.sendError(0, err));
-    socket.setNoDelay(true);
     // The server accepts paused (pauseOnConnect): reads start here, into arenas where Node allows it.
-    const onData = (chunk: Buffer): void => this.onData(chunk);
-    this.readsIntoArenas = adoptArenaReads(socket, new ReadArena(this.decoder, onData));
-    if (!this.readsIntoArenas) socket.on('data', onData);
-    socket.on('drain', () => this.onDrain());
-    socket.on('error', (err) => this.ctx.logger.debug({ conn: this.id, err: err.message }, 'socket error'));
-    socket.on('close', () => this.onClose());
+    this.fs = new FrameSocket(socket, {
+      frame: (frame) => this.onFrame(frame),
+      fault: (err) => (err instanceof ProtocolError ? this.fail(err) : this.internalError(err)),
+      silent: (heartbeatMs) => this.fail(errors.timeout(`no heartbeat from the client for ${2 * heartbeatMs} ms`)),
+      closed: (err) => this.onClose(err),
+    });
+    const writer = (this.writer = this.fs.writer);
+    this.confirms = new ConfirmTracker({ confirm: (seq, multiple) => writer.confirm(seq, multiple) });
+    this.consumers = new ConsumerSet(this, this.id.slice(0, 8));
+    this.deliveries = new Deliveries((err) => writer.error(0, err));
     this.handshakeTimer = setTimeout(() => {
       if (this.state === State.AwaitOpen || this.state === State.Authenticating) {
         this.fail(errors.timeout(`handshake not completed within ${this.ctx.options.handshakeTimeoutMs} ms`));
@@ -108,20 +95,12 @@ export class Connection implements DeliverySink, Session {
     }, this.ctx.options.handshakeTimeoutMs);
   }
 
-  // -- input -----------------------------------------------------------------
-
-  private readonly onFrameBound = (frame: Frame) => this.onFrame(frame);
-
-  private onData(chunk: Buffer): void {
-    this.silentTicks = 0;
-    if (this.state === State.Closed) return;
-    try {
-      this.decoder.push(chunk, this.onFrameBound);
-    } catch (err) {
-      if (err instanceof ProtocolError) this.fail(err);
-      else this.internalError(err);
-    }
+  /** Reads land in arenas (ReadArena); false when this Node only allowed 'data' events. */
+  get readsIntoArenas(): boolean {
+    return this.fs.readsIntoArenas;
   }
+
+  // -- input -----------------------------------------------------------------
 
   private onFrame(frame: Frame): void {
     switch (this.state) {
@@ -133,7 +112,7 @@ export class Connection implements DeliverySink, Session {
       case State.Authenticating:
         throw errors.commandInvalid('frame received before OPEN_OK');
       case State.Closing:
-        if (frame.type === FrameType.CLOSE_OK || frame.type === FrameType.CLOSE) this.socket.end();
+        if (frame.type === FrameType.CLOSE_OK || frame.type === FrameType.CLOSE) this.fs.end(null);
         return;
       case State.Closed:
         return;
@@ -151,10 +130,9 @@ export class Connection implements DeliverySink, Session {
       case FrameType.HEARTBEAT:
         return;
       case FrameType.CLOSE:
-        this.writer.sendRaw(FrameType.CLOSE_OK, []);
-        this.writer.flush();
+        this.writer.closeOk();
         this.state = State.Closing;
-        this.socket.end();
+        this.fs.end(null);
         return;
       default:
         throw errors.commandInvalid(`frame type 0x${frame.type.toString(16)} is not sent by clients`);
@@ -171,7 +149,7 @@ export class Connection implements DeliverySink, Session {
     if (open.credentials === null) {
       return this.refuse('credentials are required');
     }
-    const result = await this.ctx.users.authenticate(open.credentials.username, open.credentials.password, this.socket.remoteAddress);
+    const result = await this.ctx.users.authenticate(open.credentials.username, open.credentials.password, this.fs.socket.remoteAddress);
     if (this.state !== State.Authenticating) return;
     if (!result.ok) return this.refuse(result.reason, open.credentials.username);
     clearTimeout(this.handshakeTimer);
@@ -179,10 +157,10 @@ export class Connection implements DeliverySink, Session {
     this.clientProperties = open.properties;
     const frameMax = open.frameMax === 0 ? options.frameMax : Math.min(Math.max(open.frameMax, 4096), options.frameMax);
     this.heartbeatMs = open.heartbeatMs === 0 || options.heartbeatMs === 0 ? 0 : Math.min(open.heartbeatMs, options.heartbeatMs);
-    this.decoder.maxFrameSize = frameMax;
+    this.fs.setFrameMax(frameMax);
     this.state = State.Open;
-    this.writer.sendRaw(FrameType.OPEN_OK, [PROTOCOL_VERSION, this.ctx.serverProperties, frameMax, this.heartbeatMs, this.id]);
-    this.startHeartbeats();
+    this.writer.openOk(PROTOCOL_VERSION, this.ctx.serverProperties, frameMax, this.heartbeatMs, this.id);
+    this.fs.startHeartbeat(this.heartbeatMs);
     logger.info(
       { conn: this.id, user: this.username, remote: this.remoteAddress, client: open.properties['name'] ?? null },
       'connection opened',
@@ -194,25 +172,6 @@ export class Connection implements DeliverySink, Session {
     this.ctx.logger.warn({ conn: this.id, user: username ?? null, remote: this.remoteAddress, reason }, 'authentication failed');
     // A short delay makes password guessing slow.
     setTimeout(() => this.fail(errors.accessRefused(reason)), this.ctx.options.authFailureDelayMs).unref();
-  }
-
-  // -- heartbeats ------------------------------------------------------------
-
-  private startHeartbeats(): void {
-    if (this.heartbeatMs === 0) return;
-    const interval = Math.max(1, Math.floor(this.heartbeatMs / 2));
-    this.heartbeatTimer = setInterval(() => {
-      // Two intervals = heartbeatMs; four = 2 × heartbeatMs of silence. While we
-      // are not reading the socket (flow control) the peer's silence is ours.
-      if (this.pauses.size > 0) this.silentTicks = 0;
-      else if (++this.silentTicks >= 4) {
-        this.fail(errors.timeout(`no heartbeat from the client for ${2 * this.heartbeatMs} ms`));
-        return;
-      }
-      if (!this.sentSinceTick && this.writer.pendingBytes === 0) this.writer.sendRaw(FrameType.HEARTBEAT, []);
-      this.sentSinceTick = false;
-    }, interval);
-    this.heartbeatTimer.unref();
   }
 
   // -- requests --------------------------------------------------------------
@@ -243,19 +202,19 @@ export class Connection implements DeliverySink, Session {
       return;
     }
     if (result instanceof AfterReply) {
-      this.reply(requestId, result.result);
+      this.writer.ok(requestId, result.result);
       result.then();
       return;
     }
-    this.reply(requestId, result);
+    this.writer.ok(requestId, result);
   }
 
   private requestFailed(requestId: number, err: unknown): void {
     if (this.state !== State.Open) return;
-    if (err instanceof WarrenError) this.sendError(requestId, err);
+    if (err instanceof WarrenError) this.writer.error(requestId, err);
     else {
       this.ctx.logger.error({ conn: this.id, err }, 'request failed');
-      this.sendError(requestId, errors.internal());
+      this.writer.error(requestId, errors.internal());
     }
   }
 
@@ -265,21 +224,8 @@ export class Connection implements DeliverySink, Session {
       handle(frame, this, this.ctx);
     } catch (err) {
       if (!(err instanceof WarrenError) || err instanceof ProtocolError) throw err;
-      this.sendError(0, err);
+      this.writer.error(0, err);
     }
-  }
-
-  private reply(requestId: number, result: unknown): void {
-    this.send(FrameType.OK, [requestId, result ?? null]);
-  }
-
-  sendError(requestId: number, err: WarrenError): void {
-    this.send(FrameType.ERROR, [requestId, err.code, err.name, err.message, err.details ?? null]);
-  }
-
-  private send(type: number, header: unknown[], body?: Buffer): void {
-    this.sentSinceTick = true;
-    this.writer.sendRaw(type, header, body);
   }
 
   // -- publish ---------------------------------------------------------------
@@ -306,12 +252,11 @@ export class Connection implements DeliverySink, Session {
       return;
     }
     if (outcome === PublishOutcome.Storing) {
-      if (confirms.outstanding > MAX_OUTSTANDING_PUBLISHES) this.pause('confirms');
+      if (confirms.outstanding > MAX_OUTSTANDING_PUBLISHES) this.fs.pause('confirms');
       return;
     }
     if (outcome === PublishOutcome.Returned) {
-      const e = ErrorCodes.NO_ROUTE;
-      this.send(FrameType.RETURN, [seq, e, 'NO_ROUTE', frame.exchange, frame.routingKey, frame.properties], frame.body);
+      this.writer.return(seq, ErrorCodes.NO_ROUTE, 'NO_ROUTE', frame.exchange, frame.routingKey, frame.properties, frame.body);
     }
     confirms.settle(seq, true);
   }
@@ -324,34 +269,25 @@ export class Connection implements DeliverySink, Session {
   }
 
   private nackPublish(seq: number, err: WarrenError): void {
-    if (this.state === State.Open) this.send(FrameType.PUBLISH_NACK, [seq, err.code, err.name, err.message]);
+    if (this.state === State.Open) this.writer.publishNack(seq, err);
     this.confirms.settle(seq, false);
   }
 
   private checkOutstanding(): void {
-    if (this.pauses.has('confirms') && this.confirms.outstanding <= MAX_OUTSTANDING_PUBLISHES / 2) this.resume('confirms');
+    if (this.fs.isPausedFor('confirms') && this.confirms.outstanding <= MAX_OUTSTANDING_PUBLISHES / 2) this.fs.resume('confirms');
   }
 
   // -- flow control ----------------------------------------------------------
 
-  private pause(reason: string): void {
-    if (this.pauses.size === 0) this.socket.pause();
-    this.pauses.add(reason);
-  }
-
-  private resume(reason: string): void {
-    if (this.pauses.delete(reason) && this.pauses.size === 0 && this.state !== State.Closed) this.socket.resume();
-  }
-
   /** A broker alarm: publishers stop being read, and are told why. */
   setBlocked(reason: string | null): void {
     if (this.state !== State.Open || !this.isPublisher) return;
-    if (reason !== null && !this.pauses.has('alarm')) {
-      this.send(FrameType.FLOW, [true, reason]);
-      this.pause('alarm');
-    } else if (reason === null && this.pauses.has('alarm')) {
-      this.send(FrameType.FLOW, [false, '']);
-      this.resume('alarm');
+    if (reason !== null && !this.fs.isPausedFor('alarm')) {
+      this.writer.flow(true, reason);
+      this.fs.pause('alarm');
+    } else if (reason === null && this.fs.isPausedFor('alarm')) {
+      this.writer.flow(false, '');
+      this.fs.resume('alarm');
     }
   }
 
@@ -359,30 +295,27 @@ export class Connection implements DeliverySink, Session {
 
   get writable(): boolean {
     if (this.congested) return false;
-    if (this.socket.writableLength + this.writer.pendingBytes > WRITE_HIGH_WATER) {
+    if (this.fs.overHighWater) {
       this.congested = true;
       this.writer.flush();
+      this.fs.onceDrained(this.onDrainBound);
       return false;
     }
     return this.state === State.Open;
   }
 
-  private onDrain(): void {
-    if (!this.congested) return;
+  private readonly onDrainBound = (): void => {
     this.congested = false;
-    this.consumers.drainQueues();
-  }
+    // Also called as the socket closes: nothing more to deliver then.
+    if (!this.fs.closed) this.consumers.drainQueues();
+  };
 
   deliver(consumer: Consumer, qm: QueuedMessage): void {
     const queue = consumer.queue;
     const tag = this.deliveries.track(queue, qm, consumer, consumer.noAck);
     const m = qm.message;
     this.delivered++;
-    this.send(
-      FrameType.DELIVER,
-      [consumer.tag, tag, qm.deliveryCount > 0, qm.deliveryCount + 1, m.exchange, m.routingKey, m.properties],
-      m.body!,
-    );
+    this.writer.deliver(consumer.tag, tag, qm.deliveryCount > 0, qm.deliveryCount + 1, m.exchange, m.routingKey, m.properties, m.body!);
   }
 
   /** A GET's answer: GET_OK, tracked for ack unless noAck (back to its queue if we closed meanwhile). */
@@ -396,23 +329,21 @@ export class Connection implements DeliverySink, Session {
     }
     const tag = this.deliveries.track(p.queue, p.qm, null, p.noAck);
     const m = p.qm.message;
-    this.send(
-      FrameType.GET_OK,
-      [requestId, tag, p.redelivered, p.deliveryCount, m.exchange, m.routingKey, m.properties, p.messageCount],
-      p.body,
-    );
+    this.writer.getOk(requestId, tag, p.redelivered, p.deliveryCount, m.exchange, m.routingKey, m.properties, p.messageCount, p.body);
   }
 
   consumerCancelled(consumer: Consumer, err: WarrenError): void {
     if (!this.consumers.forget(consumer)) return;
-    if (this.state === State.Open) this.send(FrameType.CANCELLED, [consumer.tag, err.code, err.name, err.message]);
+    if (this.state === State.Open) this.writer.cancelled(consumer.tag, err);
   }
 
   get kv(): KvSession {
+    const open = (): boolean => this.state === State.Open;
+    const w = this.writer;
     this.kvSession ??= new KvSession(this.ctx.kv, {
-      send: (type, header, body) => {
-        if (this.state === State.Open) this.send(type, header, body);
-      },
+      kvEntry: (...args) => open() && w.kvEntry(...args),
+      kvEvent: (...args) => open() && w.kvEvent(...args),
+      kvWatchEnd: (...args) => open() && w.kvWatchEnd(...args),
     });
     return this.kvSession;
   }
@@ -432,12 +363,10 @@ export class Connection implements DeliverySink, Session {
     if (this.state === State.Closed || this.state === State.Closing) return;
     this.ctx.logger.warn({ conn: this.id, remote: this.remoteAddress, code: err.name, reason: err.message }, 'closing connection');
     this.state = State.Closing;
-    this.writer.sendRaw(FrameType.ERROR, [0, err.code, err.name, err.message, err.details ?? null]);
-    this.writer.sendRaw(FrameType.CLOSE, [err.code, err.name, err.message]);
-    this.writer.flush();
-    this.socket.end();
+    this.writer.error(0, err);
+    this.writer.close(err);
     // Do not wait forever for a peer that never reads.
-    setTimeout(() => this.socket.destroy(), 1000).unref();
+    this.fs.end(CLOSE_GRACE_MS);
   }
 
   /** Server-initiated close (shutdown). */
@@ -450,12 +379,12 @@ export class Connection implements DeliverySink, Session {
     this.fail(errors.internal());
   }
 
-  private onClose(): void {
+  private onClose(socketError: Error | undefined): void {
+    if (socketError !== undefined) this.ctx.logger.debug({ conn: this.id, err: socketError.message }, 'socket error');
     if (this.state === State.Closed) return;
     const wasOpen = this.state === State.Open || this.state === State.Closing;
     this.state = State.Closed;
     clearTimeout(this.handshakeTimer);
-    clearInterval(this.heartbeatTimer);
     // Consumers go first so requeued messages are not redelivered to them.
     this.consumers.removeAll();
     this.deliveries.returnAll();

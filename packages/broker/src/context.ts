@@ -1,3 +1,8 @@
+/**
+ * The broker as a connection sees it (the Broker class implements it): the
+ * services handlers use, the handshake's needs and the dispatch table. An
+ * interface, so connection.ts never imports broker.ts.
+ */
 import type { Logger } from './logger.js';
 import type { UserStore } from './auth.js';
 import type { DispatchTable } from './dispatch.js';

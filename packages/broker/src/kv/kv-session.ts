@@ -5,15 +5,13 @@
  * through a FrameOut the connection provides. The connection closes it when
  * it closes, which ends the watches.
  */
-import { errors, FrameType, type WarrenError } from '@warren/protocol';
+import { errors, type FrameSends, type WarrenError } from '@warren/protocol';
 import type { Revision, Watch } from './bucket.js';
 import type { KeyFilter } from './keys.js';
 import type { BucketInfo, KvStore } from './kv-store.js';
 
-/** How kv frames leave the connection. */
-export interface FrameOut {
-  send(type: number, header: unknown[], body?: Buffer): void;
-}
+/** How kv frames leave the connection: the typed sends of its frame writer. */
+export type FrameOut = Pick<FrameSends, 'kvEntry' | 'kvEvent' | 'kvWatchEnd'>;
 
 /** A KV_GET answer that is a value: the connection sends it as KV_ENTRY. */
 export class KvEntryReply {
@@ -40,10 +38,6 @@ export function entryResult(r: Revision): Record<string, unknown> {
   return { key: r.key, revision: r.rev, op: r.op, createdAt: r.createdAt, expiresAt: r.expiresAt, value: r.value };
 }
 
-/** KV_ENTRY header after requestId, and KV_EVENT header after watchId. */
-export function entryFields(r: Revision): [string, number, string, number, number] {
-  return [r.key, r.rev, r.op, r.createdAt, r.expiresAt];
-}
 
 function filterOf(filter: Record<string, unknown> | null | undefined): KeyFilter | undefined {
   if (!filter) return undefined;
@@ -145,7 +139,7 @@ export class KvSession {
   /** Sends a KV_GET answer that is a value. */
   sendEntry(requestId: number, reply: KvEntryReply): void {
     const r = reply.entry;
-    this.out.send(FrameType.KV_ENTRY, [requestId, ...entryFields(r)], r.value ?? EMPTY);
+    this.out.kvEntry(requestId, r.key, r.rev, r.op, r.createdAt, r.expiresAt, r.value ?? EMPTY);
   }
 
   /** The connection closed: its watches end. */
@@ -161,11 +155,11 @@ export class KvSession {
 
   private event(watchId: number, r: Revision): void {
     if (this.closed || !this.watches.has(watchId)) return;
-    this.out.send(FrameType.KV_EVENT, [watchId, ...entryFields(r)], r.value ?? EMPTY);
+    this.out.kvEvent(watchId, r.key, r.rev, r.op, r.createdAt, r.expiresAt, r.value ?? EMPTY);
   }
 
   private ended(watchId: number, err: WarrenError): void {
     if (!this.watches.delete(watchId) || this.closed) return;
-    this.out.send(FrameType.KV_WATCH_END, [watchId, err.code, err.name, err.message]);
+    this.out.kvWatchEnd(watchId, err);
   }
 }

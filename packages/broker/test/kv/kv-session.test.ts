@@ -8,9 +8,17 @@ import { FrameType as KvFrame } from '@warren/protocol';
 import { KvSession, KvStore, KvWatchReply, type FrameOut } from '../../src/kv/index.js';
 import { captureLogger } from '../storage/helpers.js';
 
+/** Records what the session sends, as [type, header fields, body text]. */
 function sink(): FrameOut & { frames: Array<[number, unknown[], string]> } {
   const frames: Array<[number, unknown[], string]> = [];
-  return { frames, send: (type, header, body) => frames.push([type, header, body ? body.toString() : '']) };
+  return {
+    frames,
+    kvEntry: (requestId, key, revision, op, createdAt, expiresAt, body) =>
+      void frames.push([KvFrame.KV_ENTRY, [requestId, key, revision, op, createdAt, expiresAt], body.toString()]),
+    kvEvent: (watchId, key, revision, op, createdAt, expiresAt, body) =>
+      void frames.push([KvFrame.KV_EVENT, [watchId, key, revision, op, createdAt, expiresAt], body.toString()]),
+    kvWatchEnd: (watchId, err) => void frames.push([KvFrame.KV_WATCH_END, [watchId, err.code, err.name, err.message], '']),
+  };
 }
 
 async function session(): Promise<{ s: KvSession; out: ReturnType<typeof sink>; store: KvStore }> {
