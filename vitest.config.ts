@@ -1,7 +1,25 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 import { fileURLToPath } from 'node:url';
 
 const src = (pkg: string) => fileURLToPath(new URL(`./packages/${pkg}/src/index.ts`, import.meta.url));
+
+const ALL = ['packages/*/test/**/*.test.ts', 'bench/test/**/*.test.ts', 'examples/test/**/*.test.ts'];
+
+/**
+ * Unit tests: no child process and no real broker (codec, routing, the store
+ * on a temp folder, the client against the in-process fake server, CLI and
+ * report formatting). `npm run test:unit` runs only these; a test file not
+ * listed here is an integration test.
+ */
+const UNIT = [
+  'packages/protocol/test/**/*.test.ts',
+  'packages/broker/test/routing/**/*.test.ts',
+  'packages/broker/test/storage/**/*.test.ts',
+  'packages/broker/test/kv/**/*.test.ts',
+  'packages/client/test/{options,session,connection,consume,publish,resilience-unit}.test.ts',
+  'packages/cli/test/units.test.ts',
+  'bench/test/report.test.ts',
+];
 
 export default defineConfig({
   resolve: {
@@ -13,9 +31,22 @@ export default defineConfig({
     },
   },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'bench/test/**/*.test.ts', 'examples/test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
     pool: 'forks',
+    // `npm test` runs both projects; `--project unit` only the first.
+    projects: [
+      { extends: true, test: { name: 'unit', include: UNIT, testTimeout: 30_000, hookTimeout: 30_000 } },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ALL,
+          exclude: [...configDefaults.exclude, ...UNIT],
+          // Three times test-support's WAIT_LIMIT_MS: a hung child or broker fails its
+          // wait first, with what it waited for and the child's output.
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
   },
 });

@@ -12,3 +12,28 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+export interface Rng {
+  /** Float in [0, 1). */
+  next(): number;
+  /** Integer in [min, max] inclusive. */
+  int(min: number, max: number): number;
+  bytes(n: number): Buffer;
+  pick<T>(items: readonly T[]): T;
+}
+
+/** prng(seed) with integer, byte and pick helpers. */
+export function rng(seed: number): Rng {
+  const next = prng(seed);
+  const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1));
+  return {
+    next,
+    int,
+    bytes(n) {
+      const b = Buffer.allocUnsafe(n);
+      for (let i = 0; i < n; i++) b[i] = int(0, 255);
+      return b;
+    },
+    pick: (items) => items[int(0, items.length - 1)]!,
+  };
+}

@@ -6,14 +6,13 @@
  * command and environment, health check, API, worker) against each other.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, runNode, startNode } from './helpers.js';
 import { parseYamlSubset, type Yaml } from './yaml-subset.js';
+import { removeDir, tempDir } from '../../test-support/temp-dir.js';
+import { until } from '../../test-support/wait.js';
 
 type Map = { [key: string]: Yaml };
 const isMap = (v: Yaml | undefined): v is Map => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -209,7 +208,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs: broker from its compose command, a passing health check, then the API and a worker against it', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'warren-compose-'));
+    const dataDir = await tempDir('warren-compose-');
     try {
       const brokerEnv: Record<string, string> = { ...environmentOf('broker'), WARREN_DATA_DIR: dataDir, WARREN_PORT: '0', WARREN_HOST: '127.0.0.1', WARREN_LOG_LEVEL: 'warn' };
       const broker = startNode(commandOf('broker').slice(1), brokerEnv);
@@ -232,10 +231,14 @@ describe('docker-compose.yml', () => {
       expect(posted.status).toBe(202);
       const { task_id } = (await posted.json()) as { task_id: string };
       let status: unknown;
-      do {
-        status = await (await fetch(`${base}/${task_id}`)).json();
-        if ((status as { status: string }).status === 'PENDING') await sleep(50);
-      } while ((status as { status: string }).status === 'PENDING');
+      await until(
+        async () => {
+          status = await (await fetch(`${base}/${task_id}`)).json();
+          return (status as { status: string }).status !== 'PENDING';
+        },
+        () => `task ${task_id} to leave PENDING\n${[broker, api, worker].map((p) => p.describe()).join('\n')}`,
+        { everyMs: 50 },
+      );
       expect(status).toEqual({ status: 'SUCCESS', result: true });
 
       // The health check fails once the broker is gone.
@@ -243,7 +246,7 @@ describe('docker-compose.yml', () => {
       const down = await runNode(health, { ...brokerEnv, WARREN_URL: local(brokerEnv.WARREN_URL!) });
       expect(down.code).not.toBe(0);
     } finally {
-      await rm(dataDir, { recursive: true, force: true });
+      await removeDir(dataDir);
     }
   });
 });

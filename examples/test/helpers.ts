@@ -2,20 +2,19 @@
  * Test helpers for the examples: an in-process broker on a free port with a
  * temporary data folder, and the examples run as child processes (exactly as
  * a user runs them: `node --import tsx examples/...`) with WARREN_URL set.
- * Children still running at the end of the test file are killed.
+ * Children still running at the end of the test file are killed. Every wait
+ * gives up after WAIT_LIMIT_MS, well before vitest's test timeout, and fails
+ * with the child's output so far.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 import type { Broker } from '@warren/broker';
+import type { TestBroker as FullTestBroker } from '../../test-support/broker.js';
+import { WAIT_LIMIT_MS } from '../../test-support/wait.js';
 
 export const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
-
-/** Upper bound for any one wait: a hang fails with the output so far instead of the whole suite timing out. */
-const WAIT_LIMIT_MS = 30_000;
 
 export interface TestBroker {
   broker: Broker;
@@ -23,18 +22,13 @@ export interface TestBroker {
 }
 
 const running = new Set<Example>();
-const brokers: { broker: Broker; dataDir: string }[] = [];
+const brokers: FullTestBroker[] = [];
 
 // Children and brokers live until the end of the test file, not of the test:
 // tests may run concurrently, so one test's end must not kill another's children.
 afterAll(async () => {
   await Promise.all([...running].map((p) => p.kill('SIGKILL')));
-  await Promise.all(
-    brokers.splice(0).map(async ({ broker, dataDir }) => {
-      await broker.close();
-      await rm(dataDir, { recursive: true, force: true });
-    }),
-  );
+  await Promise.all(brokers.splice(0).map((b) => b.stop()));
 });
 
 /**
@@ -43,12 +37,11 @@ afterAll(async () => {
  * tests that use the same queue names and run concurrently.
  */
 export async function newBroker(): Promise<TestBroker> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'warren-examples-'));
   // Imported here, so test files that need no broker do not load it.
-  const { startBroker } = await import('@warren/broker');
-  const broker = await startBroker({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent' });
-  brokers.push({ broker, dataDir });
-  return { broker, url: `warren://guest:guest@127.0.0.1:${broker.port}` };
+  const { startTestBroker } = await import('../../test-support/broker.js');
+  const started = await startTestBroker();
+  brokers.push(started);
+  return { broker: started.broker, url: started.url };
 }
 
 /** One example process, with its output collected line by line. */

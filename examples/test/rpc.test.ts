@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { connect } from '@warren/client';
 import { run, start, newBroker } from './helpers.js';
+import { until } from '../../test-support/wait.js';
 
 describe('examples/rpc', async () => {
   const { url } = await newBroker();
@@ -40,10 +40,10 @@ describe('examples/rpc', async () => {
     const conn = await connect(url);
     try {
       let ready = Infinity;
-      while (ready > 0) {
+      await until(async () => {
         ({ messageCount: ready } = await conn.declareQueue('rpc_queue', { passive: true }));
-        if (ready > 0) await sleep(50);
-      }
+        return ready === 0;
+      }, 'the expired request to leave rpc_queue', { everyMs: 50 });
       expect(ready).toBe(0);
     } finally {
       await conn.close();

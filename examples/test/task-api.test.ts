@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { connect } from '@warren/client';
 import { isPrime, MAX_NUMBER } from '../task-api/primes.js';
 import { parseTaskRequest, resultQueue, TASKS_QUEUE } from '../task-api/tasks.js';
 import { start, newBroker, type Example } from './helpers.js';
+import { until } from '../../test-support/wait.js';
 
 const M61 = '2305843009213693951'; // 2^61 - 1, a Mersenne prime
 
@@ -91,18 +91,25 @@ describe.concurrent('examples/task-api: the service', () => {
     return { status: res.status, json: (await res.json()) as Record<string, unknown> };
   }
 
-  async function waitUntilDone(base: string, id: string): Promise<Record<string, unknown>> {
-    for (;;) {
-      const { status, json } = await getTask(base, id);
-      expect(status).toBe(200);
-      if (json.status !== 'PENDING') return json;
-      await sleep(50);
-    }
+  /** Polls the task until it is no longer PENDING; on a hang, fails with the output of `children`. */
+  async function waitUntilDone(base: string, id: string, ...children: Example[]): Promise<Record<string, unknown>> {
+    let json: Record<string, unknown> = {};
+    await until(
+      async () => {
+        const got = await getTask(base, id);
+        expect(got.status).toBe(200);
+        json = got.json;
+        return json.status !== 'PENDING';
+      },
+      () => `task ${id} to leave PENDING\n${children.map((c) => c.describe()).join('\n')}`,
+      { everyMs: 50 },
+    );
+    return json;
   }
 
   it('queues tasks while no worker runs, then a worker answers them', async () => {
     const { url } = await newBroker();
-    const { base } = await startApi(url);
+    const { api, base } = await startApi(url);
     const prime = await post(base, `{"number": ${M61}}`);
     expect(prime.status).toBe(202);
     const primeId = String(prime.json.task_id);
@@ -118,8 +125,8 @@ describe.concurrent('examples/task-api: the service', () => {
 
     const worker = start('task-api/worker.ts', [], { WARREN_URL: url });
     await worker.waitFor('waiting for tasks');
-    expect(await waitUntilDone(base, primeId)).toEqual({ status: 'SUCCESS', result: true });
-    expect(await waitUntilDone(base, compositeId)).toEqual({ status: 'SUCCESS', result: false });
+    expect(await waitUntilDone(base, primeId, api, worker)).toEqual({ status: 'SUCCESS', result: true });
+    expect(await waitUntilDone(base, compositeId, api, worker)).toEqual({ status: 'SUCCESS', result: false });
     // The result stays readable: GET puts it back.
     expect(await getTask(base, primeId)).toEqual({ status: 200, json: { status: 'SUCCESS', result: true } });
   });
@@ -139,8 +146,8 @@ describe.concurrent('examples/task-api: the service', () => {
 
   it('reports FAILURE when the worker cannot compute a task', async () => {
     const { url } = await newBroker();
-    const { base } = await startApi(url);
-    start('task-api/worker.ts', [], { WARREN_URL: url });
+    const { api, base } = await startApi(url);
+    const worker = start('task-api/worker.ts', [], { WARREN_URL: url });
     // A task the API would never accept, put on the queue by hand as another producer might.
     const id = randomUUID();
     const conn = await connect(url);
@@ -150,7 +157,7 @@ describe.concurrent('examples/task-api: the service', () => {
     } finally {
       await conn.close();
     }
-    const done = await waitUntilDone(base, id);
+    const done = await waitUntilDone(base, id, api, worker);
     expect(done.status).toBe('FAILURE');
     expect(done.result).toMatch(/outside/);
   });

@@ -2,6 +2,7 @@
  * The examples run under tsx, which strips types without checking them, and
  * `npx tsc -b` does not cover examples/: type-check them here, against the
  * SDK's published types, so an SDK change that breaks an example fails a test.
+ * (Their tests, examples/test, are checked with every test by tsconfig.test.json.)
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';

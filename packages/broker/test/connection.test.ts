@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, FrameType, PROTOCOL_VERSION, encodeFrame, type ErrorFrame, type OkFrame } from '@warren/protocol';
-import { RawClient, startTestBroker, type TestBroker } from './helpers.js';
+import { RawClient } from './helpers.js';
+import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 import { SCRYPT_CONCURRENCY, UserStore, hashPassword, verifyPassword } from '../src/auth.js';
 
 let tb: TestBroker | undefined;

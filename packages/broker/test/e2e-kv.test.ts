@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startBroker } from '@warren/broker';
 import { connect, WarrenError, type Connection, type KvEntry, type KvWatch } from '@warren/client';
 import { FrameType, type KvEntryFrame } from '@warren/protocol';
-import { RawClient, startTestBroker, type TestBroker } from './helpers.js';
+import { RawClient } from './helpers.js';
+import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 
 let tb: TestBroker;
 let conn: Connection;

@@ -2,7 +2,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connect, type Connection, type Message } from '@warren/client';
 import { ErrorCodes, FrameType, type DeliverFrame } from '@warren/protocol';
-import { RawClient, startTestBroker, type TestBroker } from './helpers.js';
+import { RawClient } from './helpers.js';
+import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
+import { deferred } from '../../../test-support/wait.js';
 
 let tb: TestBroker;
 let conn: Connection;
@@ -21,12 +23,6 @@ async function another(): Promise<Connection> {
   const c = await connect(tb.url);
   extra.push(c);
   return c;
-}
-
-function deferred<T>() {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
 }
 
 async function publishN(queue: string, n: number, prefix = 'm'): Promise<void> {

@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect as netConnect, type Socket } from 'node:net';
 import {
   DEFAULT_FRAME_MAX,
@@ -10,31 +7,6 @@ import {
   encodeFrame,
   type Frame,
 } from '@warren/protocol';
-import { startBroker, type Broker, type BrokerOptions } from '@warren/broker';
-
-export interface TestBroker {
-  broker: Broker;
-  port: number;
-  dataDir: string;
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** A broker on a free port with its own temporary data folder. */
-export async function startTestBroker(options: BrokerOptions = {}): Promise<TestBroker> {
-  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'warren-test-')));
-  const broker = await startBroker({ port: 0, host: '127.0.0.1', logLevel: 'silent', authFailureDelayMs: 10, ...options, dataDir });
-  return {
-    broker,
-    port: broker.port,
-    dataDir,
-    url: `warren://guest:guest@127.0.0.1:${broker.port}`,
-    async stop() {
-      await broker.close();
-      if (options.dataDir === undefined) await rm(dataDir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** A client speaking raw frames, for protocol-level tests. */
 export class RawClient {

@@ -1,8 +1,8 @@
 /** Queue policies end to end: TTL, dead-lettering, limits, priorities, delays, SAC, ack timeout, expiry. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type Connection, type Message } from '@warren/client';
+import { connect, type Connection, type Message, type QueueArguments } from '@warren/client';
 import { ErrorCodes } from '@warren/protocol';
-import { startTestBroker, type TestBroker } from './helpers.js';
+import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 
 let tb: TestBroker | undefined;
 let conn: Connection | undefined;
@@ -234,8 +234,14 @@ describe('consumers', () => {
     const c = await setup();
     await c.declareQueue('sac', { arguments: { 'x-single-active-consumer': true } });
     const got: Record<string, string[]> = { a: [], b: [] };
-    const a = await c.consume('sac', (m) => (got.a!.push(m.body.toString()), m.ack()));
-    await c.consume('sac', (m) => (got.b!.push(m.body.toString()), m.ack()));
+    const a = await c.consume('sac', (m) => {
+      got.a!.push(m.body.toString());
+      m.ack();
+    });
+    await c.consume('sac', (m) => {
+      got.b!.push(m.body.toString());
+      m.ack();
+    });
     for (const b of ['1', '2', '3']) await c.publish('', 'sac', b);
     await expect.poll(() => got.a!.length).toBe(3);
     expect(got.b).toEqual([]);
@@ -250,9 +256,12 @@ describe('consumers', () => {
     await c.declareQueue('sac2', { arguments: { 'x-single-active-consumer': true } });
     const first = await connect(tb!.url);
     const firstGot: string[] = [];
-    await first.consume('sac2', (m) => firstGot.push(m.body.toString()), { prefetch: 10 });
+    await first.consume('sac2', (m) => void firstGot.push(m.body.toString()), { prefetch: 10 });
     const secondGot: string[] = [];
-    await c.consume('sac2', (m) => (secondGot.push(m.body.toString()), m.ack()));
+    await c.consume('sac2', (m) => {
+      secondGot.push(m.body.toString());
+      m.ack();
+    });
     await c.publish('', 'sac2', 'x');
     await expect.poll(() => firstGot.length).toBe(1);
     await first.close();
@@ -266,7 +275,7 @@ describe('consumers', () => {
     const seen: Message[] = [];
     const told: unknown[] = [];
     c.on('serverError', (err: unknown) => told.push(err));
-    await c.consume('slow', (m) => seen.push(m), { prefetch: 1 });
+    await c.consume('slow', (m) => void seen.push(m), { prefetch: 1 });
     await c.publish('', 'slow', 'job');
     await expect.poll(() => seen.length, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
     expect(seen[1]!.redelivered).toBe(true);
@@ -285,7 +294,9 @@ describe('consumers', () => {
 describe('validation and memory', () => {
   it('rejects invalid arguments with INVALID_ARGUMENT', async () => {
     const c = await setup();
-    for (const args of [{ 'x-message-ttl': -1 }, { 'x-max-priority': 300 }, { 'x-overflow': 'explode' }, { 'x-max-length': 'ten' }]) {
+    // Invalid on purpose, so the types cannot describe them.
+    const invalid = [{ 'x-message-ttl': -1 }, { 'x-max-priority': 300 }, { 'x-overflow': 'explode' }, { 'x-max-length': 'ten' }] as unknown as QueueArguments[];
+    for (const args of invalid) {
       await expect(c.declareQueue('bad', { arguments: args })).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
     }
   });

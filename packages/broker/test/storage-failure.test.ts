@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Connection } from '@warren/client';
 import { ErrorCodes } from '@warren/protocol';
-import { startTestBroker, type TestBroker } from './helpers.js';
+import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 
 let tb: TestBroker | undefined;
 let conn: Connection | undefined;

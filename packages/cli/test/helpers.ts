@@ -1,13 +1,10 @@
 /**
  * Runs the built `warren` binary as a child process, against a broker the
- * test starts in-process on port 0.
+ * test starts in-process on port 0 (test-support/broker.ts).
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { startBroker, type Broker } from '@warren/broker';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
@@ -92,36 +89,6 @@ export function start(args: string[], o: RunOptions = {}): Running {
 /** Runs `warren ...args` to completion. */
 export function run(args: string[], o: RunOptions = {}): Promise<RunResult> {
   return start(args, o).exited;
-}
-
-/** Polls `check` until it returns true (a guard against hangs, not a timing assertion). */
-export async function until(check: () => boolean | Promise<boolean>, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-export interface TestBroker {
-  broker: Broker;
-  url: string;
-  dataDir: string;
-  stop(): Promise<void>;
-}
-
-export async function startTestBroker(): Promise<TestBroker> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'warren-cli-test-'));
-  const broker = await startBroker({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', authFailureDelayMs: 5 });
-  return {
-    broker,
-    dataDir,
-    url: `warren://guest:guest@127.0.0.1:${broker.port}`,
-    async stop() {
-      await broker.close();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** No stack trace lines ("    at fn (file:1:2)") in CLI output. */

@@ -1,7 +1,8 @@
 /** `warren kv ...` against a real broker: every verb, its JSON form, stdin values, CAS and error exits, and watch. */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { connect, type Connection } from '@warren/client';
-import { ensureBuilt, run, start, startTestBroker, type TestBroker } from './helpers.js';
+import { ensureBuilt, run, start } from './helpers.js';
+import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 
 let tb: TestBroker;
 let conn: Connection;

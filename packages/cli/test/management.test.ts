@@ -1,10 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { connect, type Connection, type QueueInfo, type ExchangeInfo, type BindingInfo, type BrokerStatus } from '@warren/client';
-import { startBroker } from '@warren/broker';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ensureBuilt, hasStackTrace, run, startTestBroker, type TestBroker } from './helpers.js';
+import { ensureBuilt, hasStackTrace, run } from './helpers.js';
+import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 
 let tb: TestBroker;
 let conn: Connection;
@@ -245,11 +242,9 @@ describe('connection and errors', () => {
   });
 
   it('a broker that is down is exit 3, with the cause', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'warren-cli-down-'));
-    const gone = await startBroker({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent' });
+    const gone = await startTestBroker();
     const port = gone.port;
-    await gone.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await gone.stop();
     const r = await run(['queue', 'list', '--url', `warren://guest:guest@127.0.0.1:${port}`]);
     expect(r.code).toBe(3);
     expect(r.stderr).toBe(`warren: ECONNREFUSED: cannot connect to 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`);

@@ -1,9 +1,11 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type Connection, type Message } from '@warren/client';
-import { ensureBuilt, hasStackTrace, run, start, startTestBroker, until, type TestBroker } from './helpers.js';
+import { ensureBuilt, hasStackTrace, run, start } from './helpers.js';
+import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
+import { removeDir, tempDir } from '../../../test-support/temp-dir.js';
+import { until } from '../../../test-support/wait.js';
 
 let tb: TestBroker;
 let conn: Connection;
@@ -31,12 +33,12 @@ beforeAll(async () => {
   ensureBuilt();
   tb = await startTestBroker();
   conn = await connect(tb.url);
-  tmp = mkdtempSync(join(tmpdir(), 'warren-cli-msg-'));
+  tmp = await tempDir('warren-cli-msg-');
 });
 afterAll(async () => {
   await conn?.close();
   await tb?.stop();
-  rmSync(tmp, { recursive: true, force: true });
+  await removeDir(tmp);
 });
 
 describe('warren publish', () => {

@@ -1,16 +1,16 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, realpathSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '@warren/client';
 import { ensureBuilt, run, start } from './helpers.js';
+import { removeDir, tempDir } from '../../../test-support/temp-dir.js';
 
 let tmp: string;
-beforeAll(() => {
+beforeAll(async () => {
   ensureBuilt();
-  tmp = realpathSync(mkdtempSync(join(tmpdir(), 'warren-cli-server-')));
+  tmp = realpathSync(await tempDir('warren-cli-server-'));
 });
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => removeDir(tmp));
 
 describe('warren server', () => {
   it('with --port 0 prints the real port and its data folder, serves clients, and exits 0 on SIGTERM', async () => {

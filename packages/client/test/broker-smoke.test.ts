@@ -3,26 +3,18 @@
  * confirms, consume and ack, get, then a clean close on both sides.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startBroker } from '@warren/broker';
 import { connect, MessageReturnedError, type Message } from '../src/index.js';
-
-type Broker = Awaited<ReturnType<typeof startBroker>>;
+import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 
 describe('against the real broker', () => {
-  let dir: string;
-  let broker: Broker;
+  let broker: TestBroker;
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'warren-client-smoke-'));
-    broker = await startBroker({ port: 0, host: '127.0.0.1', dataDir: dir, logLevel: 'silent' });
+    broker = await startTestBroker();
   });
 
   afterEach(async () => {
-    await broker.close();
-    await rm(dir, { recursive: true, force: true });
+    await broker.stop();
   });
 
   it('declares, publishes, consumes and acks', async () => {

@@ -3,7 +3,8 @@ import * as net from 'node:net';
 import { ErrorCodes, FrameType, WarrenError, PRE_AUTH_FRAME_MAX } from '@warren/protocol';
 import { connect, kTopology } from '../src/connection.js';
 import { AbortError, ConnectionClosedError, TimeoutError } from '../src/errors.js';
-import { fakeServer, openPair, settle } from './helpers.js';
+import { fakeServer, openPair } from './helpers.js';
+import { settle } from '../../../test-support/wait.js';
 
 describe('handshake', () => {
   it('sends OPEN with version, credentials, frameMax, heartbeat and properties; exposes OPEN_OK', async () => {
@@ -374,10 +375,7 @@ describe('close', () => {
   it('ignores everything but CLOSE/CLOSE_OK after sending CLOSE', async () => {
     const { peer, conn } = await openPair();
     const got: unknown[] = [];
-    const consuming = conn.consume('q', (m) => void got.push(m));
-    const req = await peer.take(FrameType.CONSUME);
-    peer.ok(req.requestId, { consumerTag: req.options.consumerTag });
-    await consuming;
+    const req = await peer.acceptConsume(conn.consume('q', (m) => void got.push(m)));
     conn.on('blocked', () => got.push('blocked'));
     const closing = conn.close();
     // close() drains: it cancels consumers before sending CLOSE.

@@ -1,53 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCodes, FrameType, WarrenError, type DeliverFrame } from '@warren/protocol';
+import { ErrorCodes, FrameType, WarrenError } from '@warren/protocol';
 import type { Message } from '../src/message.js';
 import { ConnectionClosedError } from '../src/errors.js';
-import type { FakePeer } from './fake-server.js';
-import { openPair, settle } from './helpers.js';
-
-function deliver(peer: FakePeer, consumerTag: string, deliveryTag: number, body: string, extra: Partial<DeliverFrame> = {}): void {
-  peer.send({
-    type: FrameType.DELIVER,
-    consumerTag,
-    deliveryTag,
-    redelivered: false,
-    deliveryCount: 1,
-    exchange: 'ex',
-    routingKey: 'rk',
-    properties: null,
-    body: Buffer.from(body),
-    ...extra,
-  });
-}
-
-/** Round-trips a request so that every frame the client sent before it has arrived. */
-async function sync(peer: FakePeer, conn: { purgeQueue(q: string): Promise<unknown> }): Promise<void> {
-  const p = conn.purgeQueue('sync');
-  peer.ok((await peer.take(FrameType.QUEUE_PURGE)).requestId, 0);
-  await p;
-}
-
-async function startConsumer(peer: FakePeer, consuming: Promise<unknown>) {
-  const req = await peer.take(FrameType.CONSUME);
-  peer.ok(req.requestId, { consumerTag: req.options.consumerTag });
-  await consuming;
-  return req;
-}
+import { openPair } from './helpers.js';
+import { settle } from '../../../test-support/wait.js';
 
 describe('consume with a handler', () => {
   it('sends CONSUME with options and a client-chosen tag; hands deliveries to the handler', async () => {
     const { peer, conn } = await openPair();
     const got: Message[] = [];
     const consuming = conn.consume('jobs', (m) => void got.push(m), { prefetch: 10, exclusive: true });
-    const req = await startConsumer(peer, consuming);
+    const req = await peer.acceptConsume(consuming);
     const consumer = await consuming;
     expect(req.queue).toBe('jobs');
     expect(req.options).toMatchObject({ prefetch: 10, exclusive: true });
     expect(req.options.consumerTag).toBe(consumer.tag);
     expect(consumer.queue).toBe('jobs');
 
-    deliver(peer, consumer.tag, 7, 'payload', { redelivered: true, deliveryCount: 3, properties: { messageId: 'm' } });
-    await sync(peer, conn);
+    peer.deliver(consumer.tag, 7, 'payload', { redelivered: true, deliveryCount: 3, properties: { messageId: 'm' } });
+    await peer.sync(conn);
     expect(got).toHaveLength(1);
     const m = got[0]!;
     expect(m.body.toString()).toBe('payload');
@@ -59,7 +30,7 @@ describe('consume with a handler', () => {
     const got: string[] = [];
     const consuming = conn.consume('q', (m) => void got.push(m.body.toString()));
     const req = await peer.take(FrameType.CONSUME);
-    deliver(peer, req.options.consumerTag!, 1, 'early');
+    peer.deliver(req.options.consumerTag!, 1, 'early');
     peer.ok(req.requestId, { consumerTag: req.options.consumerTag });
     await consuming;
     expect(got).toEqual(['early']);
@@ -69,9 +40,9 @@ describe('consume with a handler', () => {
     const { peer, conn } = await openPair();
     const got: Message[] = [];
     const consuming = conn.consume('q', (m) => void got.push(m));
-    const tag = (await startConsumer(peer, consuming)).options.consumerTag!;
-    for (let i = 1; i <= 5; i++) deliver(peer, tag, i, String(i));
-    await sync(peer, conn);
+    const tag = (await peer.acceptConsume(consuming)).options.consumerTag!;
+    for (let i = 1; i <= 5; i++) peer.deliver(tag, i, String(i));
+    await peer.sync(conn);
     const [m1, m2, m3, m4, m5] = got as [Message, Message, Message, Message, Message];
     m1.ack();
     m1.ack();
@@ -82,7 +53,7 @@ describe('consume with a handler', () => {
     m4.ack();
     m5.reject({ requeue: false });
     expect([m1, m2, m3, m4, m5].every((m) => m.settled)).toBe(true);
-    await sync(peer, conn);
+    await peer.sync(conn);
     expect(peer.all(FrameType.ACK)).toEqual([{ type: FrameType.ACK, deliveryTag: 1, multiple: false }]);
     expect(peer.all(FrameType.NACK)).toEqual([
       { type: FrameType.NACK, deliveryTag: 2, multiple: false, requeue: true },
@@ -98,14 +69,14 @@ describe('consume with a handler', () => {
     const { peer, conn } = await openPair();
     const got: Message[] = [];
     const consuming = conn.consume('q', (m) => void got.push(m));
-    const tag = (await startConsumer(peer, consuming)).options.consumerTag!;
-    for (let i = 1; i <= 4; i++) deliver(peer, tag, i, String(i));
-    await sync(peer, conn);
+    const tag = (await peer.acceptConsume(consuming)).options.consumerTag!;
+    for (let i = 1; i <= 4; i++) peer.deliver(tag, i, String(i));
+    await peer.sync(conn);
     got[2]!.ack({ multiple: true });
     got[0]!.ack();
     got[1]!.nack({ multiple: true });
     got[3]!.nack({ multiple: true, requeue: false });
-    await sync(peer, conn);
+    await peer.sync(conn);
     expect(peer.all(FrameType.ACK)).toEqual([{ type: FrameType.ACK, deliveryTag: 3, multiple: true }]);
     expect(peer.all(FrameType.NACK)).toEqual([{ type: FrameType.NACK, deliveryTag: 4, multiple: true, requeue: false }]);
   });
@@ -121,13 +92,13 @@ describe('consume with a handler', () => {
       await Promise.resolve();
       throw new Error(body);
     });
-    const tag = (await startConsumer(peer, consuming)).options.consumerTag!;
-    deliver(peer, tag, 1, 'first-time');
-    deliver(peer, tag, 2, 'poison', { redelivered: true, deliveryCount: 2 });
-    deliver(peer, tag, 3, 'ack-then-throw');
-    await sync(peer, conn);
+    const tag = (await peer.acceptConsume(consuming)).options.consumerTag!;
+    peer.deliver(tag, 1, 'first-time');
+    peer.deliver(tag, 2, 'poison', { redelivered: true, deliveryCount: 2 });
+    peer.deliver(tag, 3, 'ack-then-throw');
+    await peer.sync(conn);
     await new Promise((r) => setImmediate(r));
-    await sync(peer, conn);
+    await peer.sync(conn);
     expect(peer.all(FrameType.NACK)).toEqual([
       { type: FrameType.NACK, deliveryTag: 1, multiple: false, requeue: true },
       { type: FrameType.NACK, deliveryTag: 2, multiple: false, requeue: false },
@@ -148,12 +119,12 @@ describe('consume with a handler', () => {
       throw new Error('sync');
     };
     const c1 = conn.consume('q', throwing);
-    const tag1 = (await startConsumer(peer, c1)).options.consumerTag!;
+    const tag1 = (await peer.acceptConsume(c1)).options.consumerTag!;
     const c2 = conn.consume('q2', throwing, { noAck: true });
-    const tag2 = (await startConsumer(peer, c2)).options.consumerTag!;
-    deliver(peer, tag1, 1, 'a');
-    deliver(peer, tag2, 2, 'b');
-    await sync(peer, conn);
+    const tag2 = (await peer.acceptConsume(c2)).options.consumerTag!;
+    peer.deliver(tag1, 1, 'a');
+    peer.deliver(tag2, 2, 'b');
+    await peer.sync(conn);
     expect(peer.all(FrameType.NACK)).toEqual([{ type: FrameType.NACK, deliveryTag: 1, multiple: false, requeue: true }]);
     expect(peer.all(FrameType.ACK, FrameType.REJECT)).toEqual([]);
     expect(reported).toHaveLength(2);
@@ -163,18 +134,18 @@ describe('consume with a handler', () => {
     const { peer, conn } = await openPair();
     const got: string[] = [];
     const consuming = conn.consume('q', (m) => void got.push(m.body.toString()));
-    const tag = (await startConsumer(peer, consuming)).options.consumerTag!;
+    const tag = (await peer.acceptConsume(consuming)).options.consumerTag!;
     const consumer = await consuming;
     const cancelling = consumer.cancel();
     expect(consumer.cancel()).toBe(cancelling);
     const cancel = await peer.take(FrameType.CANCEL);
     expect(cancel.consumerTag).toBe(tag);
-    deliver(peer, tag, 1, 'in flight'); // sent before the server saw CANCEL: still ours
+    peer.deliver(tag, 1, 'in flight'); // sent before the server saw CANCEL: still ours
     peer.ok(cancel.requestId);
-    deliver(peer, tag, 2, 'stray');
+    peer.deliver(tag, 2, 'stray');
     await cancelling;
     expect(await consumer.cancelled).toBeNull();
-    await sync(peer, conn);
+    await peer.sync(conn);
     expect(got).toEqual(['in flight']);
     expect(peer.all(FrameType.REJECT)).toEqual([{ type: FrameType.REJECT, deliveryTag: 2, requeue: true }]);
   });
@@ -182,7 +153,7 @@ describe('consume with a handler', () => {
   it('broker CANCELLED resolves cancelled with the reason', async () => {
     const { peer, conn } = await openPair();
     const consuming = conn.consume('q', () => {});
-    const tag = (await startConsumer(peer, consuming)).options.consumerTag!;
+    const tag = (await peer.acceptConsume(consuming)).options.consumerTag!;
     const consumer = await consuming;
     peer.send({ type: FrameType.CANCELLED, consumerTag: tag, code: ErrorCodes.NOT_FOUND, name: 'NOT_FOUND', message: 'queue q deleted' });
     const reason = await consumer.cancelled;
@@ -201,13 +172,13 @@ describe('consume with a handler', () => {
     expect(((r as { error: WarrenError }).error).code).toBe(ErrorCodes.NOT_FOUND);
     // The tag is free again.
     const again = conn.consume('missing', () => {}, { consumerTag: req.options.consumerTag! });
-    await startConsumer(peer, again);
+    await peer.acceptConsume(again);
   });
 
   it('rejects a consumer tag already in use on this connection', async () => {
     const { peer, conn } = await openPair();
     const first = conn.consume('q', () => {}, { consumerTag: 'mine' });
-    await startConsumer(peer, first);
+    await peer.acceptConsume(first);
     await expect(conn.consume('q', () => {}, { consumerTag: 'mine' })).rejects.toMatchObject({ code: ErrorCodes.PRECONDITION_FAILED });
   });
 });
@@ -216,10 +187,10 @@ describe('consume with for await', () => {
   it('yields deliveries in order; break cancels and requeues what was buffered', async () => {
     const { peer, conn } = await openPair();
     const consuming = conn.consume('q', { prefetch: 5 });
-    const tag = (await startConsumer(peer, consuming)).options.consumerTag!;
+    const tag = (await peer.acceptConsume(consuming)).options.consumerTag!;
     const consumer = await consuming;
-    for (let i = 1; i <= 4; i++) deliver(peer, tag, i, String(i));
-    await sync(peer, conn);
+    for (let i = 1; i <= 4; i++) peer.deliver(tag, i, String(i));
+    await peer.sync(conn);
     const seen: string[] = [];
     const loop = (async () => {
       for await (const m of consumer) {
@@ -232,7 +203,7 @@ describe('consume with for await', () => {
     peer.ok(cancel.requestId);
     await loop;
     expect(seen).toEqual(['1', '2']);
-    await sync(peer, conn);
+    await peer.sync(conn);
     expect(peer.all(FrameType.ACK).map((f) => f.deliveryTag)).toEqual([1, 2]);
     expect(peer.all(FrameType.NACK)).toEqual([
       { type: FrameType.NACK, deliveryTag: 3, multiple: false, requeue: true },
@@ -244,15 +215,15 @@ describe('consume with for await', () => {
   it('waits for deliveries, and ends cleanly when the consumer is cancelled', async () => {
     const { peer, conn } = await openPair();
     const consuming = conn.consume('q');
-    const tag = (await startConsumer(peer, consuming)).options.consumerTag!;
+    const tag = (await peer.acceptConsume(consuming)).options.consumerTag!;
     const consumer = await consuming;
     const seen: string[] = [];
     const loop = (async () => {
       for await (const m of consumer) seen.push(m.body.toString());
     })();
-    deliver(peer, tag, 1, 'a');
-    deliver(peer, tag, 2, 'b');
-    await sync(peer, conn);
+    peer.deliver(tag, 1, 'a');
+    peer.deliver(tag, 2, 'b');
+    await peer.sync(conn);
     const cancelling = consumer.cancel();
     peer.ok((await peer.take(FrameType.CANCEL)).requestId);
     await cancelling;
@@ -263,9 +234,9 @@ describe('consume with for await', () => {
   it('drains buffered messages, then throws the reason when the broker cancels', async () => {
     const { peer, conn } = await openPair();
     const consuming = conn.consume('q');
-    const tag = (await startConsumer(peer, consuming)).options.consumerTag!;
+    const tag = (await peer.acceptConsume(consuming)).options.consumerTag!;
     const consumer = await consuming;
-    deliver(peer, tag, 1, 'a');
+    peer.deliver(tag, 1, 'a');
     peer.send({ type: FrameType.CANCELLED, consumerTag: tag, code: ErrorCodes.NOT_FOUND, name: 'NOT_FOUND', message: 'queue deleted' });
     await consumer.cancelled;
     const seen: string[] = [];
@@ -281,7 +252,7 @@ describe('consume with for await', () => {
   it('throws ConnectionClosedError when the connection is lost', async () => {
     const { peer, conn } = await openPair();
     const consuming = conn.consume('q');
-    await startConsumer(peer, consuming);
+    await peer.acceptConsume(consuming);
     const consumer = await consuming;
     const loop = settle(
       (async () => {
@@ -296,7 +267,7 @@ describe('consume with for await', () => {
   it('a handler consumer cannot be iterated', async () => {
     const { peer, conn } = await openPair();
     const consuming = conn.consume('q', () => {});
-    await startConsumer(peer, consuming);
+    await peer.acceptConsume(consuming);
     const consumer = await consuming;
     expect(() => consumer[Symbol.asyncIterator]()).toThrow(WarrenError);
   });
@@ -330,7 +301,7 @@ describe('get', () => {
     expect(req2.options).toEqual({ noAck: true });
     peer.ok(req2.requestId, null);
     expect(await empty).toBeNull();
-    await sync(peer, conn);
+    await peer.sync(conn);
     expect(peer.all(FrameType.ACK)).toEqual([{ type: FrameType.ACK, deliveryTag: 11, multiple: false }]);
   });
 

@@ -10,12 +10,17 @@ import {
   FRAME_MAX_LIMIT,
   DEFAULT_FRAME_MAX,
   encodeFrame,
+  type DeliverFrame,
   type Frame,
   type OpenFrame,
   type OpenOkFrame,
 } from '@warren/protocol';
 
-type FrameOf<T extends number> = Extract<Frame, { type: T }>;
+/**
+ * The frame shapes whose type can be T. Not `Extract<Frame, { type: T }>`: a
+ * shape shared by two types (QUEUE_BIND/QUEUE_UNBIND) would extract to never.
+ */
+export type FrameOf<T extends number> = Frame extends infer F ? (F extends { type: infer U } ? (T extends U ? F : never) : never) : never;
 
 export class FakePeer {
   readonly frames: Frame[] = [];
@@ -87,6 +92,45 @@ export class FakePeer {
   /** Answers a request with OK. */
   ok(requestId: number, result: unknown = null): void {
     this.send({ type: FrameType.OK, requestId, result });
+  }
+
+  /** Answers the next CONSUME with OK (the tag the client chose); resolves with it once `consuming` (the client's consume()) has. */
+  async acceptConsume(consuming: Promise<unknown>): Promise<FrameOf<typeof FrameType.CONSUME>> {
+    const req = await this.take(FrameType.CONSUME);
+    this.ok(req.requestId, { consumerTag: req.options.consumerTag });
+    await consuming;
+    return req;
+  }
+
+  /**
+   * DELIVERs one message per tag, in one write; the body is `body`, or the tag
+   * as text. Exchange 'ex' and routing key 'rk' unless `extra` says otherwise.
+   */
+  deliver(consumerTag: string, deliveryTags: number | readonly number[], body?: string, extra: Partial<DeliverFrame> = {}): void {
+    const tags = typeof deliveryTags === 'number' ? [deliveryTags] : deliveryTags;
+    this.send(
+      ...tags.map(
+        (deliveryTag): DeliverFrame => ({
+          type: FrameType.DELIVER,
+          consumerTag,
+          deliveryTag,
+          redelivered: false,
+          deliveryCount: 1,
+          exchange: 'ex',
+          routingKey: 'rk',
+          properties: null,
+          body: Buffer.from(body ?? String(deliveryTag)),
+          ...extra,
+        }),
+      ),
+    );
+  }
+
+  /** Round-trips a request, so every frame the client sent before it has arrived. */
+  async sync(conn: { purgeQueue(queue: string): Promise<unknown> }): Promise<void> {
+    const p = conn.purgeQueue('sync');
+    this.ok((await this.take(FrameType.QUEUE_PURGE)).requestId, 0);
+    await p;
   }
 
   private wake(): void {

@@ -36,16 +36,3 @@ export async function openPair(opts: ConnectOptions = {}, openOk: Partial<OpenOk
   const conn = await connecting;
   return { server, peer, conn };
 }
-
-/** Resolves with how a promise settled, so a rejection is never left unhandled. */
-export function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
-  return p.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-}
-
-/** Lets pending I/O callbacks and microtasks run. */
-export function tick(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}

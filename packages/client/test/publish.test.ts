@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCodes, FrameType, PublishFlags, WRITE_HIGH_WATER } from '@warren/protocol';
 import { MessageReturnedError, MessageTooLargeError, PublishNackedError, type ReturnedMessage } from '../src/errors.js';
-import { openPair, settle } from './helpers.js';
+import { openPair } from './helpers.js';
+import { settle } from '../../../test-support/wait.js';
 
 describe('publish', () => {
   it('sends PUBLISH with seq from 1, exchange, routing key, properties and body; resolves on CONFIRM', async () => {

@@ -4,28 +4,17 @@
  * stale acks after a reconnect, and prefetch bounding a slow consumer.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startBroker } from '@warren/broker';
+import type { Broker } from '@warren/broker';
 import { ConnectionClosedError, TimeoutError, connect, type Connection, type Message, type QueueRenamedEvent, type StatusEvent } from '../src/index.js';
 import { TcpProxy } from './tcp-proxy.js';
-
-type Broker = Awaited<ReturnType<typeof startBroker>>;
+import { startTestBroker } from '../../../test-support/broker.js';
+import { tempDirPerTest } from '../../../test-support/temp-dir.js';
+import { nextEvent, until } from '../../../test-support/wait.js';
 
 const FAST = { initialDelayMs: 5, maxDelayMs: 50, jitter: 0.2 };
 
-/** Waits until `cond()` holds (the test's own timeout bounds it). */
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 5));
-}
-
-function next<T>(conn: Connection, event: 'connected' | 'disconnected' | 'queueRenamed'): Promise<T> {
-  return new Promise((resolve) => conn.once(event, resolve as never));
-}
-
 describe('resilience against the real broker', () => {
-  let dir: string;
+  const tmp = tempDirPerTest('warren-client-resilience-');
   let broker: Broker;
   let proxy: TcpProxy | undefined;
   const conns: Connection[] = [];
@@ -37,8 +26,7 @@ describe('resilience against the real broker', () => {
   };
 
   beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'warren-client-resilience-'));
-    broker = await startBroker({ port: 0, host: '127.0.0.1', dataDir: dir, logLevel: 'silent' });
+    ({ broker } = await startTestBroker({ dataDir: tmp.path }));
   });
 
   afterEach(async () => {
@@ -46,7 +34,6 @@ describe('resilience against the real broker', () => {
     await proxy?.close();
     proxy = undefined;
     await broker.close();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('broker restart on the same port and data folder: reconnects, re-declares, consumers resume, a server-named queue gets a new name', async () => {
@@ -68,11 +55,11 @@ describe('resilience against the real broker', () => {
     await send('before');
     await until(() => work.size === 3 && tempSeen.size === 3);
 
-    const renamed = next<QueueRenamedEvent>(conn, 'queueRenamed');
-    const reconnected = next<StatusEvent>(conn, 'connected');
+    const renamed = nextEvent<QueueRenamedEvent>(conn, 'queueRenamed');
+    const reconnected = nextEvent<StatusEvent>(conn, 'connected');
     await broker.close();
     const during = send('during'); // buffered while the broker is down
-    broker = await startBroker({ port, host: '127.0.0.1', dataDir: dir, logLevel: 'silent' });
+    ({ broker } = await startTestBroker({ port, dataDir: tmp.path }));
     expect(await reconnected).toMatchObject({ reconnected: true });
     await during;
     await send('after');
@@ -101,13 +88,13 @@ describe('resilience against the real broker', () => {
     await conn.publish('', 'net', 'one');
     await until(() => seen.includes('one'));
 
-    const afterCut = next(conn, 'connected');
+    const afterCut = nextEvent(conn, 'connected');
     proxy.cut();
     await conn.publish('', 'net', 'two');
     await afterCut;
     await until(() => seen.includes('two'));
 
-    const stalled = next(conn, 'disconnected');
+    const stalled = nextEvent(conn, 'disconnected');
     proxy.stall();
     const three = conn.publish('', 'net', 'three'); // written into the black hole
     await stalled; // only the heartbeat can tell
@@ -131,7 +118,7 @@ describe('resilience against the real broker', () => {
     await conn.publish('', 'stale', 'm');
     await until(() => held.length === 1);
 
-    const reconnected = next(conn, 'connected');
+    const reconnected = nextEvent(conn, 'connected');
     proxy.cut();
     await reconnected;
     await until(() => held.length === 2); // the broker requeued it and delivers it again

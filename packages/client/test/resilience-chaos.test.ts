@@ -8,30 +8,22 @@
  * 'resend', none fails; the consumer resumes after each cut without user
  * code; the process sees no unhandledRejection or uncaughtException.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startBroker } from '@warren/broker';
 import { connect, type Connection } from '../src/index.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { prng } from '../../../test-support/prng.js';
-
-type Broker = Awaited<ReturnType<typeof startBroker>>;
+import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
+import { until } from '../../../test-support/wait.js';
 
 const SEED = 0x5eed_2026;
 const CUTS = 20;
 const PRODUCERS = 8;
 
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await sleep(2);
-}
 
 describe('chaos', () => {
-  let dir: string;
-  let broker: Broker;
+  let broker: TestBroker;
   let proxy: TcpProxy;
   const conns: Connection[] = [];
   const processErrors: unknown[] = [];
@@ -40,16 +32,14 @@ describe('chaos', () => {
   beforeEach(async () => {
     process.on('unhandledRejection', onProcessError);
     process.on('uncaughtException', onProcessError);
-    dir = await mkdtemp(join(tmpdir(), 'warren-client-chaos-'));
-    broker = await startBroker({ port: 0, host: '127.0.0.1', dataDir: dir, logLevel: 'silent' });
+    broker = await startTestBroker();
     proxy = await TcpProxy.start(broker.port);
   });
 
   afterEach(async () => {
     await Promise.all(conns.splice(0).map((c) => c.close({ drainTimeoutMs: 1000 })));
     await proxy.close();
-    await broker.close();
-    await rm(dir, { recursive: true, force: true });
+    await broker.stop();
     process.off('unhandledRejection', onProcessError);
     process.off('uncaughtException', onProcessError);
   });
@@ -101,11 +91,11 @@ describe('chaos', () => {
 
     for (let cut = 0; cut < CUTS; cut++) {
       // Let both links come back (recovered) and make progress on them, then cut at a random moment.
-      await until(() => reconnects.producer === cut && reconnects.consumer === cut);
+      await until(() => reconnects.producer === cut && reconnects.consumer === cut, `${cut} reconnects of both clients`);
       const confirmedBefore = confirmed.size;
       const deliveredBefore = deliveries;
       const need = 10 + Math.floor(random() * 60);
-      await until(() => confirmed.size >= confirmedBefore + need && deliveries > deliveredBefore);
+      await until(() => confirmed.size >= confirmedBefore + need && deliveries > deliveredBefore, `${need} more confirms and a delivery`);
       await sleep(Math.floor(random() * 25));
       proxy.cut();
     }
@@ -115,10 +105,10 @@ describe('chaos', () => {
     expect(failed).toEqual(new Map());
     expect(confirmed.size).toBe(nextId);
     expect(confirmed.size).toBeGreaterThan(CUTS * 10);
-    await until(() => [...confirmed].every((id) => seen.has(id)));
+    await until(() => [...confirmed].every((id) => seen.has(id)), 'every confirmed message to be consumed');
     expect(proxy.cuts).toBe(CUTS);
     expect(disconnects).toEqual({ producer: CUTS, consumer: CUTS });
-    await until(() => reconnects.producer === CUTS && reconnects.consumer === CUTS);
+    await until(() => reconnects.producer === CUTS && reconnects.consumer === CUTS, `${CUTS} reconnects of both clients`);
     expect(processErrors).toEqual([]);
   });
 });

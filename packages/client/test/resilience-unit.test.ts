@@ -5,14 +5,14 @@
  * new socket's handshake completes, so no assertion depends on timing.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, FrameType, WarrenError, type Frame, type OpenOkFrame } from '@warren/protocol';
+import { ErrorCodes, FrameType, WarrenError, type OpenOkFrame } from '@warren/protocol';
 import { connect, kTopology, type Connection } from '../src/connection.js';
 import { AbortError, ConnectionClosedError, MessageTooLargeError, PublishBufferFullError, PublishNackedError, TimeoutError } from '../src/errors.js';
 import type { Message } from '../src/message.js';
 import { backoffDelay, resolveOptions, type ConnectOptions } from '../src/options.js';
 import type { ConnectedEvent, QueueRenamedEvent, RecoveryItem, StatusEvent } from '../src/status.js';
-import { FakeServer, type FakePeer } from './fake-server.js';
-import { settle } from './helpers.js';
+import { FakeServer, type FakePeer, type FrameOf } from './fake-server.js';
+import { nextEvent, settle, tracked } from '../../../test-support/wait.js';
 
 const FAST = { initialDelayMs: 1, maxDelayMs: 10, jitter: 0 };
 
@@ -43,7 +43,7 @@ async function reconnectingPair(opts: ConnectOptions = {}, openOk: Partial<OpenO
 }
 
 /** Takes the next frame of `type` and answers OK with `result` (or what `result(frame)` returns). */
-async function answer<T extends number>(peer: FakePeer, type: T, result: unknown = null): Promise<Extract<Frame, { type: T }>> {
+async function answer<T extends number>(peer: FakePeer, type: T, result: unknown = null): Promise<FrameOf<T>> {
   const f = await peer.take(type);
   const r = typeof result === 'function' ? (result as (f: unknown) => unknown)(f) : result;
   peer.ok((f as unknown as { requestId: number }).requestId, r);
@@ -53,35 +53,12 @@ async function answer<T extends number>(peer: FakePeer, type: T, result: unknown
 const consumeOk = (f: { options: { consumerTag?: string } }) => ({ consumerTag: f.options.consumerTag });
 const queueOk = (queue: string) => ({ queue, messageCount: 0, consumerCount: 0 });
 
-/** Round-trips a request so every frame the client sent before it has arrived. */
-async function sync(peer: FakePeer, conn: Connection): Promise<void> {
-  const p = conn.purgeQueue('sync');
-  peer.ok((await peer.take(FrameType.QUEUE_PURGE)).requestId, 0);
-  await p;
-}
-
-function deliver(peer: FakePeer, consumerTag: string, deliveryTag: number, body: string): void {
-  peer.send({ type: FrameType.DELIVER, consumerTag, deliveryTag, redelivered: false, deliveryCount: 1, exchange: '', routingKey: 'q', properties: null, body: Buffer.from(body) });
-}
-
-function once<T>(conn: Connection, event: 'connected' | 'queueRenamed' | 'closed' | 'disconnected'): Promise<T> {
-  return new Promise((resolve) => conn.once(event, resolve as never));
-}
-
 /** Kills the current socket and completes the handshake on the client's next one. */
 async function relink(server: FakeServer, peer: FakePeer, connectionId = 'link-2'): Promise<FakePeer> {
   peer.socket.destroy();
   const next = await server.nextPeer();
   await next.handshake({ connectionId });
   return next;
-}
-
-function tracked<T>(p: Promise<T>): { settled: () => boolean; result: Promise<{ ok: true; value: T } | { ok: false; error: unknown }> } {
-  let done = false;
-  const result = settle(p).finally(() => {
-    done = true;
-  });
-  return { settled: () => done, result };
 }
 
 describe('status', () => {
@@ -95,7 +72,7 @@ describe('status', () => {
     const iterating = (async () => {
       for await (const e of conn.statusEvents()) seen.push(e);
     })();
-    const reconnected = once<ConnectedEvent>(conn, 'connected');
+    const reconnected = nextEvent<ConnectedEvent>(conn, 'connected');
     const peer2 = await relink(server, peer);
     await reconnected;
     expect(conn.connectionId).toBe('link-2');
@@ -129,7 +106,7 @@ describe('status', () => {
     peer.send({ type: FrameType.FLOW, blocked: true, reason: 'memory alarm' });
     await new Promise((r) => conn.once('blocked', r));
     const held = conn.publish('', 'q', 'held');
-    await sync(peer, conn);
+    await peer.sync(conn);
     expect(peer.all(FrameType.PUBLISH)).toHaveLength(0);
 
     const peer2 = await relink(server, peer);
@@ -142,7 +119,7 @@ describe('status', () => {
     peer2.send({ type: FrameType.FLOW, blocked: true, reason: 'disk alarm' });
     await new Promise((r) => conn.once('blocked', r));
     const held2 = conn.publish('', 'q', 'held again');
-    await sync(peer2, conn);
+    await peer2.sync(conn);
     expect(peer2.all(FrameType.PUBLISH)).toHaveLength(1);
     peer2.send({ type: FrameType.FLOW, blocked: false, reason: '' });
     const f2 = await peer2.take(FrameType.PUBLISH);
@@ -188,8 +165,8 @@ describe('topology recovery', () => {
     await answer(peer, FrameType.CANCEL);
     await cancelling;
 
-    const renamed = once<QueueRenamedEvent>(conn, 'queueRenamed');
-    const reconnected = once<ConnectedEvent>(conn, 'connected');
+    const renamed = nextEvent<QueueRenamedEvent>(conn, 'queueRenamed');
+    const reconnected = nextEvent<ConnectedEvent>(conn, 'connected');
     const p2 = await relink(server, peer);
 
     const exchanges = [await p2.take(FrameType.EXCHANGE_DECLARE), await p2.take(FrameType.EXCHANGE_DECLARE)];
@@ -236,8 +213,8 @@ describe('topology recovery', () => {
     expect([...topo.queues.keys()].sort()).toEqual(['amq.gen-2', 'named']);
     expect([...topo.bindings.values()].filter((b) => b.destination === 'amq.gen-2')).toHaveLength(1);
 
-    deliver(p2, consumer.tag, 1, 'after the reconnect');
-    await sync(p2, conn);
+    p2.deliver(consumer.tag, 1, 'after the reconnect');
+    await p2.sync(conn);
     expect(got).toEqual(['after the reconnect']);
     expect(p2.all(FrameType.ACK)).toEqual([{ type: FrameType.ACK, deliveryTag: 1, multiple: false }]);
   });
@@ -252,7 +229,7 @@ describe('topology recovery', () => {
     await lost;
     const renames: QueueRenamedEvent[] = [];
     conn.on('queueRenamed', (e) => renames.push(e));
-    const reconnected = once<ConnectedEvent>(conn, 'connected');
+    const reconnected = nextEvent<ConnectedEvent>(conn, 'connected');
     const p2 = await relink(server, peer);
     const a = await answer(p2, FrameType.QUEUE_DECLARE, queueOk('amq.gen-kept'));
     expect(a).toMatchObject({ queue: 'amq.gen-kept', options: { autoDelete: true, passive: true } });
@@ -279,7 +256,7 @@ describe('topology recovery', () => {
 
     const reported: [WarrenError, RecoveryItem][] = [];
     conn.on('recoveryError', (err, item) => reported.push([err, item]));
-    const reconnected = once<ConnectedEvent>(conn, 'connected');
+    const reconnected = nextEvent<ConnectedEvent>(conn, 'connected');
     const p2 = await relink(server, peer);
     await answer(p2, FrameType.QUEUE_DECLARE, queueOk('q'));
     const b = await p2.take(FrameType.QUEUE_BIND);
@@ -293,7 +270,7 @@ describe('topology recovery', () => {
     expect((await consumer.cancelled)?.code).toBe(ErrorCodes.NOT_FOUND);
     expect(conn[kTopology].bindings.size).toBe(0);
     expect(conn[kTopology].consumers.size).toBe(0);
-    await sync(p2, conn);
+    await p2.sync(conn);
   });
 
   it('RESOURCE_LOCKED (the broker still holds our old exclusive queue) retries the whole recovery on a new socket', async () => {
@@ -307,7 +284,7 @@ describe('topology recovery', () => {
     const q = await p2.take(FrameType.QUEUE_DECLARE);
     p2.send({ type: FrameType.ERROR, requestId: q.requestId, code: ErrorCodes.RESOURCE_LOCKED, name: 'RESOURCE_LOCKED', message: 'exclusive to another connection', details: null });
     await p2.closedPromise;
-    const reconnected = once<ConnectedEvent>(conn, 'connected');
+    const reconnected = nextEvent<ConnectedEvent>(conn, 'connected');
     const p3 = await server.nextPeer();
     await p3.handshake({ connectionId: 'link-3' });
     await answer(p3, FrameType.QUEUE_DECLARE, queueOk('mine'));
@@ -321,16 +298,16 @@ describe('topology recovery', () => {
     const consuming = conn.consume('q', () => {});
     await answer(peer, FrameType.CONSUME, consumeOk);
     const consumer = await consuming;
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     await disconnected;
     await consumer.cancel();
     expect(await consumer.cancelled).toBeNull();
-    const reconnected = once<ConnectedEvent>(conn, 'connected');
+    const reconnected = nextEvent<ConnectedEvent>(conn, 'connected');
     const p2 = await server.nextPeer();
     await p2.handshake();
     await reconnected;
-    await sync(p2, conn);
+    await p2.sync(conn);
     expect(p2.all(FrameType.CONSUME, FrameType.CANCEL)).toEqual([]);
   });
 });
@@ -342,12 +319,12 @@ describe('deliveries across a reconnect', () => {
     const consuming = conn.consume('q', (m) => void got.push(m));
     await answer(peer, FrameType.CONSUME, consumeOk);
     const consumer = await consuming;
-    for (let tag = 1; tag <= 3; tag++) deliver(peer, consumer.tag, tag, `old-${tag}`);
-    await sync(peer, conn);
+    for (let tag = 1; tag <= 3; tag++) peer.deliver(consumer.tag, tag, `old-${tag}`);
+    await peer.sync(conn);
     const [o1, o2, o3] = got as [Message, Message, Message];
     expect(o1.settled).toBe(false);
 
-    const reconnected = once<ConnectedEvent>(conn, 'connected');
+    const reconnected = nextEvent<ConnectedEvent>(conn, 'connected');
     const p2 = await relink(server, peer);
     await answer(p2, FrameType.CONSUME, consumeOk);
     await reconnected;
@@ -359,13 +336,13 @@ describe('deliveries across a reconnect', () => {
 
     const serverErrors: unknown[] = [];
     conn.on('serverError', (e) => serverErrors.push(e));
-    deliver(p2, consumer.tag, 7, 'new');
-    await sync(p2, conn);
+    p2.deliver(consumer.tag, 7, 'new');
+    await p2.sync(conn);
     const fresh = got[3]!;
     expect(fresh.body.toString()).toBe('new');
     expect(fresh.ack()).toBe(true);
     expect(fresh.ack()).toBe(false); // settled once
-    await sync(p2, conn);
+    await p2.sync(conn);
     expect(p2.all(FrameType.ACK, FrameType.NACK, FrameType.REJECT)).toEqual([{ type: FrameType.ACK, deliveryTag: 7, multiple: false }]);
     expect(peer.all(FrameType.ACK, FrameType.NACK, FrameType.REJECT)).toEqual([]);
     expect(serverErrors).toEqual([]);
@@ -376,16 +353,16 @@ describe('deliveries across a reconnect', () => {
     const consuming = conn.consume('q', { prefetch: 10 });
     await answer(peer, FrameType.CONSUME, consumeOk);
     const consumer = await consuming;
-    deliver(peer, consumer.tag, 1, 'taken');
-    deliver(peer, consumer.tag, 2, 'buffered, then stale');
-    await sync(peer, conn);
+    peer.deliver(consumer.tag, 1, 'taken');
+    peer.deliver(consumer.tag, 2, 'buffered, then stale');
+    await peer.sync(conn);
     const it = consumer[Symbol.asyncIterator]();
     const first = await it.next();
     expect(first.value?.body.toString()).toBe('taken');
 
     const p2 = await relink(server, peer);
     await answer(p2, FrameType.CONSUME, consumeOk);
-    deliver(p2, consumer.tag, 1, 'redelivered');
+    p2.deliver(consumer.tag, 1, 'redelivered');
     const next = await it.next();
     expect(next.done).toBe(false);
     expect(next.value?.body.toString()).toBe('redelivered');
@@ -403,7 +380,7 @@ describe('publishes across a reconnect', () => {
     for (let i = 0; i < 3; i++) await peer.take(FrameType.PUBLISH);
     peer.send({ type: FrameType.CONFIRM, seq: 2, multiple: false });
     await pubs[1]!.result;
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     await disconnected;
     const d = tracked(conn.publish('', 'q', 'd'));
@@ -416,7 +393,7 @@ describe('publishes across a reconnect', () => {
       [2, 'c'],
       [3, 'd'],
     ]);
-    await sync(p2, conn);
+    await p2.sync(conn);
     expect([pubs[0]!.settled(), pubs[2]!.settled(), d.settled()]).toEqual([false, false, false]);
     p2.send(
       { type: FrameType.CONFIRM, seq: 3, multiple: false },
@@ -450,7 +427,7 @@ describe('publishes across a reconnect', () => {
 
   it("buffer full: 'reject' fails fast with PublishBufferFullError and sends nothing for it", async () => {
     const { server, peer, conn } = await reconnectingPair({ maxBufferedPublishes: 2, whenBufferFull: 'reject' });
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     await disconnected;
     expect(conn.isConnected).toBe(false);
@@ -465,14 +442,14 @@ describe('publishes across a reconnect', () => {
     const sent = [await p2.take(FrameType.PUBLISH), await p2.take(FrameType.PUBLISH)];
     p2.send({ type: FrameType.CONFIRM, seq: 2, multiple: true });
     await Promise.all(kept);
-    await sync(p2, conn);
+    await p2.sync(conn);
     expect(sent.map((f) => f.body.toString())).toEqual(['1', '2']);
     expect(p2.all(FrameType.PUBLISH)).toHaveLength(2);
   });
 
   it("buffer full: 'wait' keeps the publish pending until there is room, then sends it", async () => {
     const { server, peer, conn } = await reconnectingPair({ maxBufferedPublishes: 2, whenBufferFull: 'wait' });
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     await disconnected;
     const pubs = ['1', '2', '3'].map((s) => tracked(conn.publish('', 'q', s)));
@@ -487,7 +464,7 @@ describe('publishes across a reconnect', () => {
 
   it('a buffered publish that times out or is aborted rejects and is never sent, and frees its buffer slot', async () => {
     const { server, peer, conn } = await reconnectingPair({ maxBufferedPublishes: 2, whenBufferFull: 'reject' });
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     await disconnected;
     const ac = new AbortController();
@@ -505,7 +482,7 @@ describe('publishes across a reconnect', () => {
     const sent = [await p2.take(FrameType.PUBLISH), await p2.take(FrameType.PUBLISH)];
     p2.send({ type: FrameType.CONFIRM, seq: 2, multiple: true });
     await Promise.all(kept);
-    await sync(p2, conn);
+    await p2.sync(conn);
     expect(sent.map((f) => [f.seq, f.body.toString()])).toEqual([
       [1, 'kept-1'],
       [2, 'kept-2'],
@@ -515,7 +492,7 @@ describe('publishes across a reconnect', () => {
 
   it('a buffered publish that no longer fits the new socket\'s smaller frameMax fails with MessageTooLargeError', async () => {
     const { server, peer, conn } = await reconnectingPair();
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     await disconnected;
     const big = settle(conn.publish('', 'q', Buffer.alloc(8000)));
@@ -536,7 +513,7 @@ describe('requests across a reconnect', () => {
     const { server, peer, conn } = await reconnectingPair();
     const inFlight = settle(conn.purgeQueue('q'));
     await peer.take(FrameType.QUEUE_PURGE);
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     const r = (await inFlight) as { ok: false; error: WarrenError };
     expect(r.error).toBeInstanceOf(ConnectionClosedError);
@@ -559,7 +536,7 @@ describe('giving up', () => {
     const consumer = await consuming;
     const attempts: number[] = [];
     conn.on('reconnecting', (e) => attempts.push(e.attempt));
-    const closedEvent = once<{ error: WarrenError }>(conn, 'closed');
+    const closedEvent = nextEvent<{ error: WarrenError }>(conn, 'closed');
     await server.close(); // nothing listens any more
     const waiting = settle(conn.publish('', 'q', 'never sent'));
     const loop = settle(
@@ -676,10 +653,10 @@ describe('close drains', () => {
     });
     await answer(peer, FrameType.CONSUME, consumeOk);
     const consumer = await consuming;
-    deliver(peer, consumer.tag, 1, 'slow');
+    peer.deliver(consumer.tag, 1, 'slow');
     const pub = conn.publish('', 'q', 'last words');
     const f = await peer.take(FrameType.PUBLISH);
-    await sync(peer, conn);
+    await peer.sync(conn);
     expect(handled).toBeDefined();
 
     const closing = conn.close();
@@ -715,7 +692,7 @@ describe('close drains', () => {
 
   it('while reconnecting: close() keeps trying so buffered publishes go out, then closes', async () => {
     const { server, peer, conn } = await reconnectingPair();
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     await disconnected;
     const pub = conn.publish('', 'q', 'buffered');
@@ -733,7 +710,7 @@ describe('close drains', () => {
 
   it('while reconnecting with nothing to drain: close() resolves without waiting for the broker, and stops reconnecting', async () => {
     const { server, peer, conn } = await reconnectingPair({ reconnect: { initialDelayMs: 60_000, maxDelayMs: 60_000 } });
-    const disconnected = once(conn, 'disconnected');
+    const disconnected = nextEvent(conn, 'disconnected');
     peer.socket.destroy();
     await disconnected;
     await conn.close();

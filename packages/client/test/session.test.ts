@@ -3,7 +3,7 @@ import { FrameType, FrameWriter, type DeliverFrame } from '@warren/protocol';
 import { Session } from '../src/session.js';
 import type { Message } from '../src/message.js';
 import { prng } from '../../../test-support/prng.js';
-import type { FakePeer } from './fake-server.js';
+import { nextTurn } from '../../../test-support/wait.js';
 import { openPair } from './helpers.js';
 
 interface Sent {
@@ -30,7 +30,6 @@ function session(): { s: Session; t: RecordingWriter } {
   return { s: new Session(t), t };
 }
 
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const ack = (tag: number, multiple = false) => ({ type: FrameType.ACK, header: [tag, multiple] });
 
 describe('Session: acks coalesced per turn', () => {
@@ -38,14 +37,14 @@ describe('Session: acks coalesced per turn', () => {
     const { s, t } = session();
     for (let tag = 1; tag <= 5; tag++) s.ack(tag, false);
     expect(t.sent).toEqual([]);
-    await turn();
+    await nextTurn();
     expect(t.sent).toEqual([ack(5, true)]);
   });
 
   it('a single ack is sent as it is', async () => {
     const { s, t } = session();
     s.ack(1, false);
-    await turn();
+    await nextTurn();
     expect(t.sent).toEqual([ack(1)]);
   });
 
@@ -53,11 +52,11 @@ describe('Session: acks coalesced per turn', () => {
     const { s, t } = session();
     s.ack(2, false);
     s.ack(3, false);
-    await turn();
+    await nextTurn();
     expect(t.sent).toEqual([ack(2), ack(3)]);
     s.ack(1, false);
     s.ack(4, false);
-    await turn();
+    await nextTurn();
     // 1..4 are settled now, but 2 and 3 were already sent: the cumulative ACK may include them.
     expect(t.sent.slice(2)).toEqual([ack(4, true)]);
   });
@@ -80,7 +79,7 @@ describe('Session: acks coalesced per turn', () => {
       ack(7, true),
       { type: FrameType.QUEUE_PURGE, header: [99, 'q'] },
     ]);
-    await turn();
+    await nextTurn();
     expect(t.sent).toHaveLength(6);
   });
 
@@ -89,7 +88,7 @@ describe('Session: acks coalesced per turn', () => {
     s.settledOnArrival(1);
     s.ack(2, false);
     s.ack(3, false);
-    await turn();
+    await nextTurn();
     expect(t.sent).toEqual([ack(3, true)]);
   });
 
@@ -98,7 +97,7 @@ describe('Session: acks coalesced per turn', () => {
     // Tag 1 is held forever; everything after it is acked, one turn at a time.
     for (let tag = 2; tag < 70_002; tag += 1000) {
       for (let k = tag; k < tag + 1000; k++) s.ack(k, false);
-      await turn();
+      await nextTurn();
     }
     const before = t.sent.length;
     s.ack(80_000, false);
@@ -112,7 +111,7 @@ describe('Session: acks coalesced per turn', () => {
     s.ack(1, false);
     s.ack(2, false);
     s.open = false;
-    await turn();
+    await nextTurn();
     expect(t.sent).toEqual([]);
   });
 
@@ -177,11 +176,11 @@ describe('Session: acks coalesced per turn', () => {
           for (const tag of unsettled.filter((x) => x <= upTo)) appOutcome.set(tag, outcome);
           unsettled.splice(0, unsettled.length, ...unsettled.filter((x) => x > upTo));
         } else {
-          await turn();
+          await nextTurn();
         }
         apply();
       }
-      await turn();
+      await nextTurn();
       apply();
       expect(errors, `seed ${seed}`).toEqual([]);
       expect([...outstanding].sort((a, b) => a - b), `seed ${seed}`).toEqual([...unsettled].sort((a, b) => a - b));
@@ -194,32 +193,13 @@ describe('Session: acks coalesced per turn', () => {
   });
 });
 
-function deliver(peer: FakePeer, consumerTag: string, deliveryTags: number[]): void {
-  peer.send(
-    ...deliveryTags.map(
-      (deliveryTag): DeliverFrame => ({
-        type: FrameType.DELIVER,
-        consumerTag,
-        deliveryTag,
-        redelivered: false,
-        deliveryCount: 1,
-        exchange: '',
-        routingKey: 'q',
-        properties: null,
-        body: Buffer.from(String(deliveryTag)),
-      }),
-    ),
-  );
-}
 
 describe('coalesced acks on the wire', () => {
   it('a handler acking each delivery of one read sends one cumulative ACK', async () => {
     const { peer, conn } = await openPair();
     const consuming = conn.consume('q', (m) => void m.ack());
-    const req = await peer.take(FrameType.CONSUME);
-    peer.ok(req.requestId, { consumerTag: req.options.consumerTag });
-    await consuming;
-    deliver(peer, req.options.consumerTag!, [1, 2, 3, 4, 5, 6, 7, 8]);
+    const req = await peer.acceptConsume(consuming);
+    peer.deliver(req.options.consumerTag!, [1, 2, 3, 4, 5, 6, 7, 8]);
     const first = await peer.take(FrameType.ACK);
     expect(first).toMatchObject({ deliveryTag: 8, multiple: true });
     expect(peer.all(FrameType.ACK)).toHaveLength(1);
@@ -229,11 +209,9 @@ describe('coalesced acks on the wire', () => {
     const { peer, conn } = await openPair();
     const got: Message[] = [];
     const consuming = conn.consume('q', (m) => void got.push(m));
-    const req = await peer.take(FrameType.CONSUME);
-    peer.ok(req.requestId, { consumerTag: req.options.consumerTag });
-    await consuming;
-    deliver(peer, req.options.consumerTag!, [1]);
-    while (got.length === 0) await turn();
+    const req = await peer.acceptConsume(consuming);
+    peer.deliver(req.options.consumerTag!, [1]);
+    while (got.length === 0) await nextTurn();
     got[0]!.ack();
     const purging = conn.purgeQueue('q');
     const purge = await peer.take(FrameType.QUEUE_PURGE);

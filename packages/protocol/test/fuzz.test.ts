@@ -16,7 +16,8 @@ import {
   ProtocolError,
   type Frame,
 } from '@warren/protocol';
-import { rng, sampleFrames, type Rng } from './helpers.js';
+import { sampleFrames, splitAt } from './helpers.js';
+import { rng, type Rng } from '../../../test-support/prng.js';
 
 const MAX = 4096;
 const SEED = Number(process.env.FUZZ_SEED ?? 0xc0ffee);
@@ -31,14 +32,7 @@ const referenceHex = reference.toString('hex');
 function randomSplit(r: Rng, buf: Buffer): Buffer[] {
   if (buf.length > 1 && r.next() < 0.05) return Array.from(buf, (_, i) => buf.subarray(i, i + 1));
   const cuts = Array.from({ length: r.int(0, 7) }, () => r.int(0, buf.length)).sort((a, b) => a - b);
-  const parts: Buffer[] = [];
-  let prev = 0;
-  for (const c of cuts) {
-    parts.push(buf.subarray(prev, c));
-    prev = c;
-  }
-  parts.push(buf.subarray(prev));
-  return parts;
+  return splitAt(buf, cuts);
 }
 
 /** A random stream of valid frames, then 1..4 mutations. */

@@ -1,7 +1,6 @@
 /**
- * Shared test fixtures: a seeded PRNG, the header field schema of every frame
- * type in the spec's terms (checked against protocol-spec.md), sample frames
- * and decode helpers.
+ * Shared test fixtures: the header field schema of every frame type (also
+ * checked against protocol-spec.md), sample frames and decode helpers.
  */
 import {
   encodeFrame,
@@ -14,35 +13,6 @@ import {
   type PublishFrame,
   PRELUDE_SIZE,
 } from '@warren/protocol';
-import { prng } from '../../../test-support/prng.js';
-
-// ---------------------------------------------------------------------------
-// Seeded PRNG (mulberry32) so every random test reproduces from its seed.
-// ---------------------------------------------------------------------------
-
-export interface Rng {
-  /** Float in [0, 1). */
-  next(): number;
-  /** Integer in [min, max] inclusive. */
-  int(min: number, max: number): number;
-  bytes(n: number): Buffer;
-  pick<T>(items: readonly T[]): T;
-}
-
-export function rng(seed: number): Rng {
-  const next = prng(seed);
-  const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1));
-  return {
-    next,
-    int,
-    bytes(n) {
-      const b = Buffer.allocUnsafe(n);
-      for (let i = 0; i < n; i++) b[i] = int(0, 255);
-      return b;
-    },
-    pick: (items) => items[int(0, items.length - 1)]!,
-  };
-}
 
 // ---------------------------------------------------------------------------
 // Header schema: field names and wire kinds (as the spec names them), in

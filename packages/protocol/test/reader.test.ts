@@ -11,7 +11,8 @@ import {
   type Frame,
   type PublishFrame,
 } from '@warren/protocol';
-import { rng, sameFrames, splitAt, publishFrame as publish } from './helpers.js';
+import { sameFrames, splitAt, publishFrame as publish } from './helpers.js';
+import { rng } from '../../../test-support/prng.js';
 
 
 /**

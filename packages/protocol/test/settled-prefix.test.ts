@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { SettledPrefix } from '@warren/protocol';
-import { rng } from './helpers.js';
+import { rng } from '../../../test-support/prng.js';
 
 describe('SettledPrefix', () => {
   it('in order: the prefix grows, nothing waits above it', () => {

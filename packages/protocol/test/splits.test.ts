@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { encodeFrame, FrameType, type Frame, type PublishFrame } from '@warren/protocol';
-import { sampleFrames, decodeChunks, splitAt, rng, sameFrames } from './helpers.js';
+import { sampleFrames, decodeChunks, splitAt, sameFrames } from './helpers.js';
+import { rng } from '../../../test-support/prng.js';
 
 // Every sample once, plus a few bodies around chunk-boundary sizes: ~3.5 KB.
 const frames: Frame[] = [

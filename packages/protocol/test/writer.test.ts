@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { FrameWriter, FrameType, encodeFrame, type Frame, type FrameSink } from '@warren/protocol';
 import { sampleFrames, decodeChunks, sameFrames, publishFrame as publish } from './helpers.js';
+import { nextTurn } from '../../../test-support/wait.js';
 
 /** Records what the writer hands to the socket. Keeps references, never copies. */
 class RecordingSink implements FrameSink {
@@ -21,7 +22,6 @@ class RecordingSink implements FrameSink {
 }
 
 /** Lets the writer's queued microtask flush run. Ordering, not timing. */
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 
 describe('FrameWriter', () => {

@@ -16,7 +16,9 @@ import { startBroker, type Broker } from '@warren/broker';
 import { ErrorCodes, FrameType, type ConfirmFrame, type FlowFrame, type Frame } from '@warren/protocol';
 import { MessageStore, type StoreHooks, type StoreOptions } from '../../src/storage/index.js';
 import { RawClient } from '../helpers.js';
-import { client, closeAllClients, removeDir, tempDir } from './harness.js';
+import { client, closeAllClients } from './harness.js';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
+import { tracked } from '../../../../test-support/wait.js';
 
 const dirs: string[] = [];
 const brokers: Broker[] = [];
@@ -38,14 +40,6 @@ async function start(opts: Parameters<typeof startBroker>[0] = {}): Promise<Brok
 }
 
 const urlOf = (b: Broker) => `warren://guest:guest@127.0.0.1:${b.port}`;
-const settledYet = (p: Promise<unknown>) => {
-  let settled = false;
-  p.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  return () => settled;
-};
 /** Lets the broker run: a few request round trips on another connection plus some disk checks. */
 const aWhile = () => new Promise((r) => setTimeout(r, 150));
 
@@ -65,7 +59,7 @@ describe('disk alarm', () => {
     await first;
 
     const second = pub.publish('', 'q', 'second', { persistent: true });
-    const secondDone = settledYet(second);
+    const secondDone = tracked(second).settled;
     second.catch(() => {}); // rejected when the broker closes at the end
 
     // A consumer-only connection is not blocked: it can still fetch and see the alarm.

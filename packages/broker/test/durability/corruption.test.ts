@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker } from '@warren/broker';
 import { SEGMENT_HEADER_SIZE, recordId, recordType, RecordType, segmentFileName } from '../../src/storage/format.js';
 import { scanSegment } from '../../src/storage/recovery.js';
-import { captureLog, client, closeAllClients, prng, removeDir, tempDir } from './harness.js';
+import { captureLog, client, closeAllClients } from './harness.js';
+import { rng } from '../../../../test-support/prng.js';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 
 interface Rec {
   id: number;
@@ -24,7 +26,7 @@ const K = 8;
 /** Varied sizes; the last one tiny (a ~52-byte record) so that sweeping every byte of it stays cheap. */
 const bodies = Array.from({ length: K }, (_, i) => {
   const size = i === K - 1 ? 1 : 40 + ((i * 97) % 500);
-  const r = prng(1000 + i);
+  const r = rng(1000 + i);
   return Buffer.from(Array.from({ length: size }, () => r.int(0, 255)));
 });
 
@@ -129,7 +131,7 @@ describe('recovery of damaged segments through the broker', () => {
   });
 
   it('random truncations (seeded), header included: keeps every record before the cut', async () => {
-    const r = prng(77);
+    const r = rng(77);
     const cuts = [0, 7, SEGMENT_HEADER_SIZE - 1, SEGMENT_HEADER_SIZE, ...Array.from({ length: 10 }, () => r.int(SEGMENT_HEADER_SIZE + 1, image.length - 1))];
     for (const cut of cuts) {
       const intact = records.filter((rec) => rec.pos + rec.len <= cut);

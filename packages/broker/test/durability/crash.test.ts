@@ -33,7 +33,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '@warren/client';
-import { client, closeAllClients, idOfBody, killAllChildren, numberedBody, prng, removeDir, spawnBroker, tempDir, type ChildBroker } from './harness.js';
+import { client, closeAllClients, idOfBody, killAllChildren, numberedBody, spawnBroker, type ChildBroker } from './harness.js';
+import { rng, type Rng } from '../../../../test-support/prng.js';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 
 const N = 3000;
 const BODY_SIZE = 200;
@@ -67,7 +69,7 @@ type Mode = 'heavy-publish' | 'consume' | 'after-confirm' | 'timer' | 'mixed';
  * Runs producer (+ consumer) against the child until the kill lands (the mode and the
  * seeded PRNG pick the moment); returns what the clients observed.
  */
-async function workload(child: ChildBroker, mode: Mode, rand: ReturnType<typeof prng>): Promise<Run> {
+async function workload(child: ChildBroker, mode: Mode, rand: Rng): Promise<Run> {
   const prod = await open(child.url);
   const cons = await open(child.url);
   await prod.declareQueue('q', { durable: true });
@@ -220,7 +222,7 @@ describe('kill -9 while publishing and consuming (child-process broker)', () => 
   it.each(cases)('%s (seed %i): confirmed messages survive, acked ones stay acked', async (mode, seed) => {
     const dir = await tempDir();
     dirs.push(dir);
-    const rand = prng(seed);
+    const rand = rng(seed);
     const child = await spawnBroker(dir);
     const run = await workload(child, mode, rand);
 
@@ -239,7 +241,7 @@ describe('kill -9 while publishing and consuming (child-process broker)', () => 
   it('crash, restart, crash right away, restart: nothing that survived the first restart is lost', async () => {
     const dir = await tempDir();
     dirs.push(dir);
-    const rand = prng(606);
+    const rand = rng(606);
 
     // Crash 1 during a heavy publish.
     const first = await spawnBroker(dir);

@@ -1,16 +1,14 @@
 /**
  * Shared helpers of the durability suite: child-process brokers (for SIGKILL),
- * temp data folders, a seeded PRNG, and a pino log capture.
+ * numbered message bodies, and a pino log capture.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { connect, type Connection } from '@warren/client';
-import { prng as seededNext } from '../../../../test-support/prng.js';
+import { rng } from '../../../../test-support/prng.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '../../../..');
@@ -128,20 +126,6 @@ export async function closeAllClients(): Promise<void> {
   await Promise.all(all.map((c) => c.close().catch(() => {})));
 }
 
-export async function tempDir(prefix = 'warren-durability-'): Promise<string> {
-  return mkdtemp(join(tmpdir(), prefix));
-}
-
-export async function removeDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
-}
-
-/** A seeded PRNG with an integer helper, so every crash point can be replayed. */
-export function prng(seed: number): { next(): number; int(lo: number, hi: number): number } {
-  const next = seededNext(seed);
-  return { next, int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)) };
-}
-
 export interface CapturedLog {
   logger: Logger;
   lines: Array<Record<string, unknown>>;
@@ -171,7 +155,7 @@ export function numberedBody(id: number, size: number): Buffer {
   const b = Buffer.alloc(size);
   const head = `msg-${id}|`;
   b.write(head, 0, 'latin1');
-  const r = prng(id + 1);
+  const r = rng(id + 1);
   for (let i = head.length; i < size; i++) b[i] = r.int(0, 255);
   return b;
 }

@@ -6,7 +6,9 @@
  * sent, revisions never go back, and recovery dropped nothing.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { client, closeAllClients, killAllChildren, prng, removeDir, spawnBroker, tempDir } from './harness.js';
+import { client, closeAllClients, killAllChildren, spawnBroker } from './harness.js';
+import { rng } from '../../../../test-support/prng.js';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -19,7 +21,7 @@ const KEYS = 50;
 
 describe('kv: SIGKILL of the broker', () => {
   it.each([101])('every confirmed put is there after the restart (seed %i)', async (seed) => {
-    const rand = prng(seed);
+    const rand = rng(seed);
     const dir = await tempDir('warren-kv-crash-');
     dirs.push(dir);
     const child = await spawnBroker(dir);

@@ -22,7 +22,9 @@ import { closeSync, cpSync, openSync, readdirSync, rmSync, statSync, truncateSyn
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker, type Broker } from '@warren/broker';
-import { client, closeAllClients, idOfBody, numberedBody, prng, removeDir, tempDir } from './harness.js';
+import { client, closeAllClients, idOfBody, numberedBody } from './harness.js';
+import { rng, type Rng } from '../../../../test-support/prng.js';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 import { parseSegmentFileName, segmentFileName } from '../../src/storage/format.js';
 
 const N = 2000;
@@ -35,7 +37,7 @@ const bodyOf = (id: number): Buffer => numberedBody(id, BODY_SIZE);
 type Fate = 'drop' | 'torn' | 'pages';
 
 /** What a power cut leaves of the bytes after a segment's durable prefix. */
-function cutSegment(path: string, durable: number, fate: Fate, r: ReturnType<typeof prng>): void {
+function cutSegment(path: string, durable: number, fate: Fate, r: Rng): void {
   const size = statSync(path).size;
   if (size <= durable) return;
   if (fate === 'drop') return truncateSync(path, durable);
@@ -72,7 +74,7 @@ afterEach(async () => {
 });
 
 async function powerCut(seed: number, fate: Fate, sync: 'always' | 'never'): Promise<Outcome> {
-  const r = prng(seed);
+  const r = rng(seed);
   const dataDir = await tempDir('warren-power-');
   const copyDir = await tempDir('warren-power-copy-');
   dirs.push(dataDir, copyDir);

@@ -16,7 +16,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startBroker, type Broker } from '@warren/broker';
 import type { Connection, Message } from '@warren/client';
 import { MessageStore, type StoreOptions } from '../../src/storage/index.js';
-import { client, closeAllClients, prng, removeDir, tempDir } from './harness.js';
+import { client, closeAllClients } from './harness.js';
+import { rng } from '../../../../test-support/prng.js';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 
 const dirs: string[] = [];
 const brokers: Broker[] = [];
@@ -42,7 +44,7 @@ async function stop(broker: Broker): Promise<void> {
 
 function body(id: number, size: number): Buffer {
   const b = Buffer.allocUnsafe(size);
-  const r = prng(id * 7919 + 1);
+  const r = rng(id * 7919 + 1);
   for (let i = 0; i + 4 <= size; i += 4) b.writeUInt32LE(Math.floor(r.next() * 0x1_0000_0000), i);
   for (let i = size - (size % 4); i < size; i++) b[i] = id & 0xff;
   b.writeUInt32LE(id, 0);

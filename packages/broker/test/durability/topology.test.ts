@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Connection } from '@warren/client';
-import { client, closeAllClients, killAllChildren, removeDir, spawnBroker, tempDir, type ChildBroker } from './harness.js';
+import { client, closeAllClients, killAllChildren, spawnBroker, type ChildBroker } from './harness.js';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 
 const dirs: string[] = [];
 afterEach(async () => {

@@ -9,7 +9,8 @@ import { appendFile, readdir, readFile, stat, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { WarrenError } from '@warren/protocol';
 import { KvStore, type KvStoreOptions } from '../../src/kv/index.js';
-import { captureLogger, removeDir, tempDir } from '../storage/helpers.js';
+import { captureLogger } from '../storage/helpers.js';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 
 const dirs: string[] = [];
 const stores: KvStore[] = [];

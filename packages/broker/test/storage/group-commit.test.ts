@@ -1,7 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCodes, WarrenError } from '@warren/protocol';
 import type { MessageStore } from '../../src/storage/index.js';
-import { captureLogger, open, put, removeDir, tempDir } from './helpers.js';
+import { captureLogger, open, put } from './helpers.js';
+import { tempDirPerTest } from '../../../../test-support/temp-dir.js';
 
 /** A gate a hook can wait on; `reached` resolves when the hook first runs. */
 function gate() {
@@ -17,18 +18,12 @@ function appendRaw(s: MessageStore, body: string, cb: (err: Error | null) => voi
 }
 
 describe('group commit', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await tempDir();
-  });
-  afterEach(async () => {
-    await removeDir(dir);
-  });
+  const tmp = tempDirPerTest('warren-storage-');
 
   it('appends made while a sync is in flight share one write and one fdatasync; none is durable before its sync', async () => {
     const g = gate();
     let gated = true;
-    const s = await open(dir, {
+    const s = await open(tmp.path, {
       hooks: {
         beforeSync: async () => {
           if (!gated) return;
@@ -70,7 +65,7 @@ describe('group commit', () => {
   });
 
   it('a burst appended in one turn goes out as one batch', async () => {
-    const s = await open(dir);
+    const s = await open(tmp.path);
     await Promise.all(Array.from({ length: 50 }, (_, i) => put(s, ['q'], `b${i}`)));
     expect(s.writeStats.batches).toBe(1);
     expect(s.writeStats.syncs).toBe(1);
@@ -78,7 +73,7 @@ describe('group commit', () => {
   });
 
   it('settlements and delivery marks ride along without a sync of their own', async () => {
-    const s = await open(dir);
+    const s = await open(tmp.path);
     const id = await put(s, ['q'], 'x');
     const syncs = s.writeStats.syncs;
     s.delivered('q', id);
@@ -90,11 +85,11 @@ describe('group commit', () => {
   });
 
   it("sync='never' writes in order without fdatasync, and the data survives a clean reopen", async () => {
-    const s = await open(dir, { sync: 'never' });
+    const s = await open(tmp.path, { sync: 'never' });
     const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => put(s, ['q'], `n${i}`)));
     expect(s.writeStats.syncs).toBe(0);
     await s.close();
-    const r = await open(dir);
+    const r = await open(tmp.path);
     expect(r.recovered().get('q')!.map((m) => m.id)).toEqual(ids);
     await r.close();
   });
@@ -105,7 +100,7 @@ describe('group commit', () => {
       const boom = Object.assign(new Error(`injected ${where} EIO`), { code: 'EIO' });
       const fatal: Error[] = [];
       const logger = captureLogger();
-      const s = await open(dir, {
+      const s = await open(tmp.path, {
         logger,
         onFatal: (e) => fatal.push(e),
         hooks: where === 'write' ? { beforeWrite: () => { if (fail) throw boom; } } : { beforeSync: () => { if (fail) throw boom; } },
@@ -132,7 +127,7 @@ describe('group commit', () => {
 
   it('a throwing onDurable callback is not mistaken for a storage failure', async () => {
     const fatal: Error[] = [];
-    const s = await open(dir, { onFatal: (e) => fatal.push(e) });
+    const s = await open(tmp.path, { onFatal: (e) => fatal.push(e) });
     await new Promise<void>((resolve) =>
       appendRaw(s, 'x', () => {
         setImmediate(resolve);

@@ -1,15 +1,6 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MessageStore, type StoreOptions } from '../../src/storage/index.js';
-
-export async function tempDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'warren-storage-'));
-}
-
-export async function removeDir(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
-}
 
 export interface LogLine {
   level: 'info' | 'warn' | 'error';

@@ -1,10 +1,11 @@
 import { mkdir, open as openFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCodes } from '@warren/protocol';
 import { recordId, recordType, RecordType, SEGMENT_HEADER_SIZE, segmentFileName } from '../../src/storage/format.js';
 import { scanSegment } from '../../src/storage/recovery.js';
-import { captureLogger, ids, open, put, removeDir, segmentFiles, tempDir } from './helpers.js';
+import { captureLogger, ids, open, put, segmentFiles } from './helpers.js';
+import { removeDir, tempDir, tempDirPerTest } from '../../../../test-support/temp-dir.js';
 
 interface Rec {
   id: number;
@@ -38,16 +39,10 @@ async function withSegment(image: Buffer): Promise<string> {
 const bodies = (n: number, size = 8) => Array.from({ length: n }, (_, i) => `m${i}-`.padEnd(size, String.fromCharCode(97 + (i % 26))));
 
 describe('recovery', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await tempDir();
-  });
-  afterEach(async () => {
-    await removeDir(dir);
-  });
+  const tmp = tempDirPerTest('warren-storage-');
 
   it('cuts a torn last record at every byte offset, keeping every intact record', async () => {
-    const b = await build(dir, bodies(4));
+    const b = await build(tmp.path, bodies(4));
     const last = b.records.at(-1)!;
     expect(last.pos + last.len).toBe(b.image.length);
     for (let cut = last.pos; cut < b.image.length; cut++) {
@@ -67,7 +62,7 @@ describe('recovery', () => {
   });
 
   it('cuts at random offsets anywhere in the segment (header included)', async () => {
-    const b = await build(dir, Array.from({ length: 40 }, (_, i) => 'z'.repeat(1 + ((i * 37) % 300))));
+    const b = await build(tmp.path, Array.from({ length: 40 }, (_, i) => 'z'.repeat(1 + ((i * 37) % 300))));
     let seed = 7;
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const cuts = [0, 5, SEGMENT_HEADER_SIZE - 1, SEGMENT_HEADER_SIZE, ...Array.from({ length: 25 }, () => Math.floor(rand() * b.image.length))];
@@ -96,7 +91,7 @@ describe('recovery', () => {
     ['the id', (r: Rec) => r.pos + 13],
   ] as const) {
     it(`a flipped byte in ${what} in the middle drops only that record`, async () => {
-      const b = await build(dir, bodies(10, 200));
+      const b = await build(tmp.path, bodies(10, 200));
       const victim = b.records[4]!;
       const image = Buffer.from(b.image);
       image[at(victim)]! ^= 0x40;
@@ -123,7 +118,7 @@ describe('recovery', () => {
   }
 
   it('a corrupt settlement record only brings its message back (at-least-once)', async () => {
-    const b = await build(dir, bodies(5), (s, written) => {
+    const b = await build(tmp.path, bodies(5), (s, written) => {
       s.settle('q', written[1]!);
       s.settle('q', written[2]!);
       s.settle('q', written[3]!);
@@ -144,7 +139,7 @@ describe('recovery', () => {
   });
 
   it('cuts a zero-filled tail (preallocation) and a garbage tail', async () => {
-    const b = await build(dir, bodies(6));
+    const b = await build(tmp.path, bodies(6));
     for (const tail of [Buffer.alloc(4096), Buffer.from('not a record, just trailing junk bytes')]) {
       const d = await withSegment(Buffer.concat([b.image, tail]));
       try {
@@ -161,7 +156,7 @@ describe('recovery', () => {
   });
 
   it('reopening twice after a torn tail loses nothing that survived the first reopen', async () => {
-    const b = await build(dir, bodies(5));
+    const b = await build(tmp.path, bodies(5));
     const last = b.records.at(-1)!;
     const d = await withSegment(Buffer.concat([b.image.subarray(0, last.pos + 7), Buffer.alloc(100)]));
     try {
@@ -188,8 +183,8 @@ describe('recovery', () => {
   });
 
   it('readBody after recovery verifies the checksum (bit rot after open is reported, not served)', async () => {
-    const b = await build(dir, bodies(3, 100));
-    const s = await open(dir);
+    const b = await build(tmp.path, bodies(3, 100));
+    const s = await open(tmp.path);
     expect((await s.readBody(b.ids[0]!)).toString()).toBe(bodies(3, 100)[0]);
     const r = b.records[1]!;
     const fh = await openFile(b.path, 'r+');
@@ -200,7 +195,7 @@ describe('recovery', () => {
   });
 
   it('refuses a segment written by a newer format version', async () => {
-    const b = await build(dir, bodies(1));
+    const b = await build(tmp.path, bodies(1));
     const image = Buffer.from(b.image);
     const { encodeSegmentHeader } = await import('../../src/storage/format.js');
     const header = encodeSegmentHeader(1, 1);

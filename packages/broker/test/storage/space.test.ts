@@ -1,43 +1,38 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { captureLogger, ids, open, put, removeDir, segmentFiles, tempDir } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { captureLogger, ids, open, put, segmentFiles } from './helpers.js';
+import { tempDirPerTest } from '../../../../test-support/temp-dir.js';
 
 const SEG = 4096;
 const body = (i: number) => `body-${i}-`.padEnd(100, 'x');
 
 describe('space reclamation', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await tempDir();
-  });
-  afterEach(async () => {
-    await removeDir(dir);
-  });
+  const tmp = tempDirPerTest('warren-storage-');
 
   it('deletes segments once everything is settled: disk use returns to at most the head segment', async () => {
-    const s = await open(dir, { segmentSize: SEG });
+    const s = await open(tmp.path, { segmentSize: SEG });
     const all: number[] = [];
     for (let i = 0; i < 300; i++) all.push(await put(s, ['q'], body(i)));
     const peak = s.diskUsage();
-    expect((await segmentFiles(dir)).length).toBeGreaterThan(5);
+    expect((await segmentFiles(tmp.path)).length).toBeGreaterThan(5);
     for (const id of all) s.settle('q', id);
     await s.idle();
     expect(s.writeStats.segmentsDeleted).toBeGreaterThan(5);
     expect(s.writeStats.compactedMessages).toBe(0);
-    expect(await segmentFiles(dir)).toHaveLength(1);
+    expect(await segmentFiles(tmp.path)).toHaveLength(1);
     expect(s.diskUsage()).toBeLessThanOrEqual(SEG);
     expect(s.diskUsage()).toBeLessThan(peak / 5);
     await s.close();
-    const r = await open(dir, { segmentSize: SEG });
+    const r = await open(tmp.path, { segmentSize: SEG });
     expect(r.recovered().size).toBe(0);
     await r.close();
   });
 
   it('dropQueue frees the space of the dropped queue', async () => {
-    const s = await open(dir, { segmentSize: SEG });
+    const s = await open(tmp.path, { segmentSize: SEG });
     for (let i = 0; i < 200; i++) await put(s, ['doomed'], body(i));
     s.dropQueue('doomed');
     await s.idle();
-    expect(await segmentFiles(dir)).toHaveLength(1);
+    expect(await segmentFiles(tmp.path)).toHaveLength(1);
     await s.close();
   });
 
@@ -45,7 +40,7 @@ describe('space reclamation', () => {
     // Segment 1 holds `stuck` and many settled messages; the settlements sit in later
     // segments that hold no live message. Deleting one of those before segment 1 is gone
     // would bring the settled messages back after a restart.
-    const s = await open(dir, { segmentSize: SEG });
+    const s = await open(tmp.path, { segmentSize: SEG });
     const stuck = await put(s, ['q'], body(-1));
     const first: number[] = [];
     for (let i = 0; i < 25; i++) first.push(await put(s, ['q'], body(i)));
@@ -53,14 +48,14 @@ describe('space reclamation', () => {
     for (let i = 0; i < 100; i++) s.settle('q', await put(s, ['q'], body(i)));
     await s.idle();
     await s.close();
-    const r = await open(dir, { segmentSize: SEG });
+    const r = await open(tmp.path, { segmentSize: SEG });
     expect(ids(r, 'q')).toEqual([stuck]);
     expect((await r.readBody(stuck)).toString()).toBe(body(-1));
     await r.close();
   });
 
   it('compaction: one old unacked message does not pin old segments, and stays readable and recoverable', async () => {
-    const s = await open(dir, { segmentSize: SEG });
+    const s = await open(tmp.path, { segmentSize: SEG });
     const big = Buffer.alloc(6000, 0x5a); // larger than a segment, written by reference
     const stuck = await put(s, ['q', 'audit'], body(-1));
     const stuckBig = await put(s, ['q'], big);
@@ -72,14 +67,14 @@ describe('space reclamation', () => {
     expect(s.writeStats.compactedMessages).toBeGreaterThanOrEqual(2);
     // ~40 segments were written; garbage stays within live data + 2 segments (policy), plus the head.
     const liveBytes = 200 + big.length + 100;
-    expect((await segmentFiles(dir)).length).toBeLessThanOrEqual(8);
+    expect((await segmentFiles(tmp.path)).length).toBeLessThanOrEqual(8);
     expect(s.diskUsage()).toBeLessThanOrEqual(2 * liveBytes + 3 * SEG);
     expect((await s.readBody(stuck)).toString()).toBe(body(-1));
     expect((await s.readBody(stuckBig)).equals(big)).toBe(true);
     s.delivered('q', stuck); // after the move: counted on top of the copied count
     await s.close();
 
-    const r = await open(dir, { segmentSize: SEG });
+    const r = await open(tmp.path, { segmentSize: SEG });
     expect(r.recovered().get('q')!.map((m) => [m.id, m.deliveryCount, m.bodySize])).toEqual([
       [stuck, 3, 100],
       [stuckBig, 0, big.length],
@@ -93,7 +88,7 @@ describe('space reclamation', () => {
     for (let i = 0; i < 60; i++) await put(r, ['other'], body(i)); // roll the head past the copies
     await r.idle();
     await r.close();
-    const r2 = await open(dir, { segmentSize: SEG });
+    const r2 = await open(tmp.path, { segmentSize: SEG });
     expect(r2.recovered().has('q')).toBe(false);
     expect(r2.recovered().get('other')).toHaveLength(60);
     await r2.close();
@@ -106,7 +101,7 @@ describe('space reclamation', () => {
     const hit = new Promise<void>((r) => (reached = r));
     let first = true;
     // With sync='never' the only fdatasyncs are compaction's forced ones (and close).
-    const s = await open(dir, {
+    const s = await open(tmp.path, {
       segmentSize: SEG,
       sync: 'never',
       hooks: {
@@ -119,17 +114,17 @@ describe('space reclamation', () => {
       },
     });
     const stuck = await put(s, ['q'], body(-1));
-    const oldest = (await segmentFiles(dir))[0]!;
+    const oldest = (await segmentFiles(tmp.path))[0]!;
     // Appends queue up behind the held sync, so the loop runs alongside.
     const load = (async () => {
       for (let i = 0; i < 1000; i++) s.settle('q', await put(s, ['q'], body(i)));
     })();
     await hit; // the copy is written, its sync is held
-    expect(await segmentFiles(dir)).toContain(oldest);
+    expect(await segmentFiles(tmp.path)).toContain(oldest);
     release();
     await load;
     await s.idle();
-    expect(await segmentFiles(dir)).not.toContain(oldest);
+    expect(await segmentFiles(tmp.path)).not.toContain(oldest);
     expect((await s.readBody(stuck)).toString()).toBe(body(-1));
     await s.close();
   });
@@ -137,7 +132,7 @@ describe('space reclamation', () => {
   it('a failed segment deletion halts reclamation, so no newer segment goes first (no resurrection)', async () => {
     const logger = captureLogger();
     let removals = 0;
-    const s = await open(dir, {
+    const s = await open(tmp.path, {
       segmentSize: SEG,
       logger,
       hooks: {
@@ -148,20 +143,20 @@ describe('space reclamation', () => {
     });
     const all: number[] = [];
     for (let i = 0; i < 300; i++) all.push(await put(s, ['q'], body(i)));
-    const before = await segmentFiles(dir);
+    const before = await segmentFiles(tmp.path);
     for (const id of all) s.settle('q', id);
     await s.idle();
     expect(logger.lines.some((l) => l.level === 'error' && /halted/.test(l.msg ?? ''))).toBe(true);
-    const after = await segmentFiles(dir);
+    const after = await segmentFiles(tmp.path);
     expect(after).toEqual(before.slice(1).concat(after.slice(before.length - 1))); // only the first went
     await s.close();
-    const r = await open(dir, { segmentSize: SEG });
+    const r = await open(tmp.path, { segmentSize: SEG });
     expect(r.recovered().size).toBe(0);
     await r.close();
   });
 
   it('does not rewrite an in-order (FIFO) backlog', async () => {
-    const s = await open(dir, { segmentSize: SEG });
+    const s = await open(tmp.path, { segmentSize: SEG });
     const all: number[] = [];
     for (let i = 0; i < 300; i++) all.push(await put(s, ['q'], body(i)));
     for (const id of all.slice(0, 100)) s.settle('q', id);
@@ -169,7 +164,7 @@ describe('space reclamation', () => {
     expect(s.writeStats.compactedMessages).toBe(0);
     expect(s.writeStats.segmentsDeleted).toBeGreaterThan(0);
     await s.close();
-    const r = await open(dir, { segmentSize: SEG });
+    const r = await open(tmp.path, { segmentSize: SEG });
     expect(ids(r, 'q')).toEqual(all.slice(100));
     await r.close();
   });
@@ -178,7 +173,7 @@ describe('space reclamation', () => {
     let seed = 42;
     const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const live = new Map<number, string>();
-    let s = await open(dir, { segmentSize: SEG });
+    let s = await open(tmp.path, { segmentSize: SEG });
     let compacted = 0;
     for (let round = 0; round < 4; round++) {
       for (let i = 0; i < 200; i++) {
@@ -194,7 +189,7 @@ describe('space reclamation', () => {
       await s.idle();
       compacted += s.writeStats.compactedMessages;
       await s.close();
-      s = await open(dir, { segmentSize: SEG });
+      s = await open(tmp.path, { segmentSize: SEG });
       expect(ids(s, 'q')).toEqual([...live.keys()].sort((a, b) => a - b));
       for (const [id, text] of live) expect((await s.readBody(id)).toString()).toBe(text);
     }

@@ -109,6 +109,7 @@ function historyCommand(): Command {
   return leaf('history', 'List the kept revisions of a key, oldest first (markers included)')
     .argument('<bucket>')
     .argument('<key>')
+    .addHelpText('after', '\nExample:\n  $ warren kv history results task.42')
     .action(async (b: string, key: string, o) => {
       const entries = await withConnection(o, 'kv history', async (conn) => (await bucket(conn, b)).history(key));
       if (o.json) printJson(entries.map(entryJson));
@@ -175,18 +176,21 @@ function bucketCommand(): Command {
     });
   const del = leaf('delete', 'Delete a bucket with all its keys and history')
     .argument('<name>')
+    .addHelpText('after', '\nExample:\n  $ warren kv bucket delete results')
     .action(async (name: string, o) => {
       await withConnection(o, 'kv bucket delete', (conn) => conn.deleteKv(name));
       if (o.json) printJson({ bucket: name, deleted: true });
       else print(`bucket '${name}' deleted`);
     });
-  const list = leaf('list', 'List the buckets').action(async (o) => {
+  const list = leaf('list', 'List the buckets').addHelpText('after', '\nExample:\n  $ warren kv bucket list --json');
+  list.action(async (o) => {
     const buckets = await withConnection(o, 'kv bucket list', (conn) => conn.listKv());
     if (o.json) printJson(buckets);
     else print(bucketTable(buckets.sort((a, b) => a.name.localeCompare(b.name))));
   });
   const info = leaf('info', 'Show one bucket: options, keys, bytes, latest revision')
     .argument('<name>')
+    .addHelpText('after', '\nExample:\n  $ warren kv bucket info results')
     .action(async (name: string, o) => {
       const kv = await withConnection(o, 'kv bucket info', (conn) => bucket(conn, name));
       const { created: _created, ...rest } = kv.info;
@@ -199,6 +203,7 @@ function bucketCommand(): Command {
 export function kvCommand(): Command {
   return new Command('kv')
     .description('Key-value buckets: get, put, del, keys, history, watch; bucket create|delete|list|info')
+    .addHelpText('after', "\nExamples:\n  $ warren kv bucket create results --history 5\n  $ warren kv put results task.42 done\n  $ warren kv watch results 'task.*' --current")
     .addCommand(getCommand())
     .addCommand(putCommand())
     .addCommand(delCommand())
