@@ -7,7 +7,7 @@
  *   node --import tsx broker-child.ts <dataDir> [port]
  *
  * Prints one JSON line on stdout once listening:
- *   { "port": n, "pid": n, "queues": { name: readyCount }, "recovery": RecoveryStats }
+ *   { "port": n, "pid": n, "queues": { name: readyCount }, "recovery": RecoveryStats, "kvRecovery": KvRecoveryStats }
  * SIGTERM closes it gracefully; EOF on stdin (the parent died) exits at once.
  */
 import { startBroker } from '@warren/broker';
@@ -29,7 +29,7 @@ const broker = await startBroker({
 
 const queues: Record<string, number> = {};
 for (const q of broker.vhost.queues.values()) queues[q.name] = q.messageCount;
-process.stdout.write(`${JSON.stringify({ port: broker.port, pid: process.pid, queues, recovery: broker.store?.recoveryStats ?? null })}\n`);
+process.stdout.write(`${JSON.stringify({ port: broker.port, pid: process.pid, queues, recovery: broker.store?.recoveryStats ?? null, kvRecovery: broker.kv.recoveryStats })}\n`);
 
 // Orphaned (the test process died without killing us): stdin reaches EOF, so go.
 process.stdin.on('end', () => process.exit(1));

@@ -18,6 +18,7 @@ export interface ChildHello {
   /** Ready messages per queue right after recovery. */
   queues: Record<string, number>;
   recovery: { records: number; truncatedBytes: number; droppedRecords: number; messages: number } | null;
+  kvRecovery: { records: number; truncatedBytes: number; droppedRecords: number; buckets: number };
 }
 
 export interface ChildBroker {

@@ -33,6 +33,7 @@ import type { BrokerContext } from './context.js';
 import type { Session } from './session.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
 import { MessageStore, TopologyStore, DiskMonitor } from './storage/index.js';
+import { KvStore } from './kv/kv-store.js';
 import { DataLock } from './data-lock.js';
 import { DispatchTable } from './dispatch.js';
 import { registerHandlers } from './handlers/index.js';
@@ -60,6 +61,8 @@ export class Broker implements BrokerContext {
   readonly startedAt = Date.now();
   store: MessageStore | null = null;
   streams: Streams | null = null;
+  /** Key-value buckets; opened by start(). */
+  kv!: KvStore;
   topologyStore: TopologyStore | null = null;
   users!: UserStore;
   private lock: DataLock | null = null;
@@ -110,7 +113,7 @@ export class Broker implements BrokerContext {
     this.vhost = new VirtualHost(queueHost);
     this.deadLetters = new DeadLetters(this.vhost, this.admission, this.logger);
     this.topology = new Topology(this.vhost, this, this.logger);
-    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true, streams: true, 'int.exact': true } };
+    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true, streams: true, kv: true, 'int.exact': true } };
   }
 
   /** The port the broker listens on (useful with port 0). */
@@ -136,6 +139,7 @@ export class Broker implements BrokerContext {
     const users = [...o.users, ...(o.usersFile !== undefined ? readUsersFile(o.usersFile) : [])];
     this.users = await UserStore.create(users, { defaultGuest: o.defaultGuest, allowGuestRemote: o.allowGuestRemote });
     if (!o.inMemory) await this.openStorage();
+    else this.kv = await KvStore.open({ dir: null, logger: this.logger });
     this.memoryMonitor = new MemoryMonitor(o.memoryHighWatermark, (alarm, sample) => this.memory.setMemoryAlarm(alarm, sample), o.memorySampler);
     this.memoryMonitor.start();
     await this.listen();
@@ -169,6 +173,7 @@ export class Broker implements BrokerContext {
       ...(o.segmentSize !== undefined ? { segmentSize: o.segmentSize } : {}),
       ...(o.storeHooks !== undefined ? { hooks: o.storeHooks } : {}),
     });
+    this.kv = await KvStore.open({ dir: o.dataDir, sync: o.sync, logger: this.logger, onFatal: (err) => this.onStorageFatal(err) });
     const restored = restoreMessages(this.store, this.vhost, this.admission);
     const stats = this.store.recoveryStats;
     this.logger.info({ ...stats, messages: restored, queues: this.vhost.queues.size }, 'storage recovered');
@@ -259,6 +264,7 @@ export class Broker implements BrokerContext {
     await this.streams?.close();
     this.memoryMonitor?.stop();
     await this.store?.close();
+    await this.kv?.close();
     await this.lock?.release();
     this.logger.info('warren stopped');
     this.markStopped(this.fatalError);

@@ -31,7 +31,8 @@ import {
 import { ConfirmTracker } from './confirms.js';
 import { ConsumerSet } from './consumers.js';
 import { Deliveries, PulledMessage } from './deliveries.js';
-import { AfterReply, Answer, PublishOutcome, type DispatchTable, type Handler, type HandlerEntry } from './dispatch.js';
+import { KvSession } from './kv/kv-session.js';
+import { AfterReply, Answer, FrameReply, PublishOutcome, type DispatchTable, type Handler, type HandlerEntry } from './dispatch.js';
 import { errors } from './errors.js';
 import type { QueuedMessage } from './message.js';
 import type { Consumer, DeliverySink } from './queue.js';
@@ -71,6 +72,7 @@ export class Connection implements DeliverySink, Session {
   private readonly handlers: DispatchTable;
   readonly consumers: ConsumerSet;
   readonly deliveries: Deliveries;
+  private kvSession: KvSession | null = null;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private heartbeatMs = 0;
   /** Negotiated in OPEN_OK; until then the pre-authentication limit. */
@@ -232,6 +234,10 @@ export class Connection implements DeliverySink, Session {
   private answer(requestId: number, result: unknown): void {
     if (result instanceof PulledMessage) return this.sendPulled(requestId, result);
     if (this.state !== State.Open) return;
+    if (result instanceof FrameReply) {
+      result.send(requestId);
+      return;
+    }
     if (result instanceof AfterReply) {
       if (this.sendOk(requestId, result.result)) result.afterwards();
       return;
@@ -404,6 +410,17 @@ export class Connection implements DeliverySink, Session {
     if (this.state === State.Open) this.writer.cancelled(consumer.tag, err);
   }
 
+  get kv(): KvSession {
+    const open = (): boolean => this.state === State.Open;
+    const w = this.writer;
+    this.kvSession ??= new KvSession(this.ctx.kv, {
+      kvEntry: (...args) => open() && w.kvEntry(...args),
+      kvEvent: (...args) => open() && w.kvEvent(...args),
+      kvWatchEnd: (...args) => open() && w.kvWatchEnd(...args),
+    });
+    return this.kvSession;
+  }
+
   get unackedCount(): number {
     return this.deliveries.size;
   }
@@ -444,6 +461,7 @@ export class Connection implements DeliverySink, Session {
     // Consumers go first so requeued messages are not redelivered to them.
     this.consumers.removeAll();
     this.deliveries.returnAll();
+    this.kvSession?.close();
     this.ctx.connectionClosed(this);
     this.ctx.streams?.connectionClosed(this);
     this.deliveries.drainReturned();

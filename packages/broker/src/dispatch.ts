@@ -66,6 +66,11 @@ export interface HandlerEntry {
   handle: Handler;
 }
 
+/** A reply that is not OK: the handler's own reply frame (KV_GET's KV_ENTRY), sent with the request id. */
+export class FrameReply {
+  constructor(readonly send: (requestId: number) => void) {}
+}
+
 /**
  * A reply followed by work that must come after it on the wire (a CONSUME's first deliveries).
  * The work is not called `then`: an async handler resolving to a thenable would have it run

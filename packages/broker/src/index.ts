@@ -2,3 +2,4 @@ export { startBroker, Broker } from './broker.js';
 export { type BrokerOptions, DEFAULT_PORT } from './options.js';
 export { hashPassword, verifyPassword, type UserConfig } from './auth.js';
 export { createLogger } from './logger.js';
+export { KvStore, type KvStoreOptions, type BucketInfo } from './kv/index.js';

@@ -6,6 +6,7 @@
  */
 import type { Admission } from './admission.js';
 import type { DeadLetters } from './dead-letter.js';
+import type { KvStore } from './kv/kv-store.js';
 import type { Logger } from './logger.js';
 import type { ResolvedOptions } from './options.js';
 import type { Topology } from './topology.js';
@@ -21,6 +22,8 @@ export interface BrokerServices {
   readonly deadLetters: DeadLetters;
   /** The streams (null when the broker keeps nothing on disk). */
   readonly streams: Streams | null;
+  /** Key-value buckets (spec 8.7). */
+  readonly kv: KvStore;
   /** The STATUS report. */
   status(): Record<string, unknown>;
 }

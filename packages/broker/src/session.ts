@@ -8,6 +8,7 @@ import type { ConsumerSet } from './consumers.js';
 import type { Deliveries } from './deliveries.js';
 import type { StreamSink } from './streams/subscription.js';
 import type { QueuedMessage } from './message.js';
+import type { KvSession } from './kv/kv-session.js';
 
 export interface Session extends StoreListener, StreamSink {
   /** Also the owner identity of the exclusive queues it declares. */
@@ -19,4 +20,6 @@ export interface Session extends StoreListener, StreamSink {
   readonly frameMax: number;
   /** Whether a GET_OK carrying qm fits frameMax (protocol-spec 2, rule 8). */
   fitsGetOk(qm: QueuedMessage): boolean;
+  /** Its key-value watches (made on first use). */
+  readonly kv: KvSession;
 }

@@ -10,6 +10,7 @@ import { consumeCommand } from './commands/consume.js';
 import { getCommand } from './commands/get.js';
 import { statusCommand } from './commands/status.js';
 import { streamCommand } from './commands/stream.js';
+import { kvCommand } from './commands/kv.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -24,7 +25,8 @@ Examples:
   $ warren queue declare jobs --durable
   $ warren publish --queue jobs 'hello'
   $ warren consume jobs --count 1
-  $ warren stream read orders --from first --count 10`;
+  $ warren stream read orders --from first --count 10
+  $ warren kv put results task.42 done`;
 
 /**
  * Settings every command needs, which addCommand() does not inherit:
@@ -52,6 +54,7 @@ export function buildProgram(): Command {
   program.addCommand(consumeCommand());
   program.addCommand(getCommand());
   program.addCommand(streamCommand());
+  program.addCommand(kvCommand());
   program.addCommand(hashPasswordCommand());
   applyDefaults(program);
   return program;

@@ -185,9 +185,11 @@ describe('help', () => {
     const verbs = leaves(program);
     expect(verbs.map((c) => c.name()).sort()).toEqual(
       [
-        'bind', 'consume', 'declare', 'declare', 'delete', 'delete', 'get', 'hash-password', 'list', 'list', 'list', 'publish', 'purge', 'server', 'status', 'unbind',
+        ...['bind', 'consume', 'declare', 'declare', 'delete', 'delete', 'get', 'hash-password', 'list', 'list', 'list', 'publish', 'purge', 'server', 'status', 'unbind'],
         // warren stream ...
-        'declare', 'delete', 'list', 'info', 'read',
+        ...['declare', 'delete', 'list', 'info', 'read'],
+        // warren kv ... and warren kv bucket ...
+        ...['get', 'put', 'del', 'keys', 'history', 'watch', 'create', 'delete', 'list', 'info'],
       ].sort(),
     );
     for (const cmd of [...verbs, ...program.commands.filter((c) => c.commands.length > 0)]) {

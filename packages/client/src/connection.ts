@@ -46,6 +46,7 @@ import { sendRequest, type SendRequest } from './link.js';
 import { LinkKeeper, type LinkOwner } from './link-keeper.js';
 import { Delivery, type Message } from './message.js';
 import { encodeValue, withContentType } from './codec.js';
+import { KvRegistry, type KvBucket, type KvBucketInfo, type KvBucketOptions } from './kv.js';
 import type { Session } from './session.js';
 import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { checkFrameSize, checkProperties } from './publish-checks.js';
@@ -177,6 +178,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   private readonly links: LinkKeeper;
   private readonly publisher: Publisher;
   private readonly topology = new Topology();
+  private readonly kvState = new KvRegistry((send, map) => this.request(send, map));
   private readonly statusStream = new StatusStream();
   private readonly clientId = randomBytes(6).toString('base64url');
   private closePromise: Promise<void> | undefined;
@@ -477,6 +479,30 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     return this.request((w, requestId) => w.status(requestId), (r) => r as BrokerStatus);
   }
 
+  /**
+   * Creates a key-value bucket, or opens an existing one (options given are checked:
+   * PRECONDITION_FAILED when they differ; `passive`: only open, NOT_FOUND if missing).
+   * Needs a broker with the `kv` capability.
+   *
+   * @example
+   * const results = await conn.kv('results', { history: 5, ttl: 3_600_000 });
+   * const rev = await results.put('task.42', JSON.stringify({ ok: true }));
+   * const e = await results.get('task.42');
+   */
+  kv(name: string, options: KvBucketOptions & { passive?: boolean } = {}): Promise<KvBucket> {
+    return this.kvState.open(name, options);
+  }
+
+  /** Every key-value bucket of the broker. */
+  listKv(): Promise<KvBucketInfo[]> {
+    return this.kvState.list();
+  }
+
+  /** Deletes a key-value bucket with its keys and history; its watches end with NOT_FOUND. */
+  deleteKv(name: string): Promise<void> {
+    return this.kvState.delete(name);
+  }
+
   // ---------------------------------------------------------------------------
   // Publishing
   // ---------------------------------------------------------------------------
@@ -770,6 +796,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     const conn = this;
     const recovery: RecoveryTarget = {
       topology: this.topology,
+      kv: this.kvState,
       get closing() {
         return conn.closing;
       },
@@ -782,6 +809,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     };
     const inbound: InboundTarget = {
       topology: this.topology,
+      kv: this.kvState,
       publisher: this.publisher,
       streams: this.streamConsumers,
       flow: (blocked, reason) => this.flow(blocked, reason),
@@ -804,6 +832,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
         this.publisher.detach(failure);
         this.streamConsumers.endAll(failure);
         for (const consumer of this.topology.consumers.values()) consumer.linkLost();
+        this.kvState.linkLost();
         if (wasOpen) this.setStatus({ type: 'disconnected', error: err, willReconnect: true });
         if (this.isBlocked) {
           this.isBlocked = false;
@@ -814,6 +843,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       closedForGood: (err, failure) => {
         for (const consumer of this.topology.consumers.values()) consumer.end(err === undefined ? null : failure, true);
         this.streamConsumers.endAll(err === undefined ? null : failure);
+        this.kvState.closed(err === undefined ? null : failure);
         this.resolveClosed(err ?? null);
         this.setStatus({ type: 'closed', error: err });
         this.safeEmit('close', err);

@@ -7,6 +7,7 @@
  */
 import { ErrorCodes, FrameType, ProtocolError, type Frame, type GetOkFrame, type WarrenError } from '@warren/protocol';
 import { ConnectionClosedError, remoteError, type ReturnedMessage } from './errors.js';
+import { KV_ENTRY_MARK, type KvEntryReply, type KvRegistry } from './kv.js';
 import type { Link } from './link.js';
 import { Delivery } from './message.js';
 import type { Publisher } from './publisher.js';
@@ -27,6 +28,8 @@ export function getOkOf(reply: unknown): GetOkFrame | undefined {
 /** What the frames act on, supplied by the Connection. */
 export interface InboundTarget {
   readonly topology: Topology;
+  /** KV_EVENT and KV_WATCH_END go to the connection's watches. */
+  readonly kv: KvRegistry;
   readonly publisher: Publisher;
   readonly streams: StreamConsumers;
   /** FLOW: the server stopped (or resumed) reading our publishes. */
@@ -75,6 +78,13 @@ export function dispatchFrame(target: InboundTarget, link: Link, frame: Frame): 
       return;
     case FrameType.OK:
       link.requests.reply(frame.requestId, frame.result);
+      return;
+    case FrameType.KV_ENTRY:
+      link.requests.reply(frame.requestId, { [KV_ENTRY_MARK]: frame } satisfies KvEntryReply);
+      return;
+    case FrameType.KV_EVENT:
+    case FrameType.KV_WATCH_END:
+      target.kv.frame(frame);
       return;
     case FrameType.GET_OK:
       link.requests.reply(frame.requestId, { [GET_OK_MARK]: frame } satisfies GetOkReply);

@@ -34,6 +34,18 @@ export {
 } from './connection.js';
 export { jsonCodec, type Codec } from './codec.js';
 export { Consumer, type ConsumeOptions, type MessageHandler } from './consumer.js';
+export {
+  KvBucket,
+  KvEntry,
+  KvWatch,
+  type KvBucketOptions,
+  type KvBucketInfo,
+  type KvKeyFilter,
+  type KvOp,
+  type KvPutOptions,
+  type KvValue,
+  type KvWatchOptions,
+} from './kv.js';
 export type { Message } from './message.js';
 export {
   StreamConsumer,

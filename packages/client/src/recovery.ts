@@ -13,10 +13,13 @@ import { sendRequest, type Link } from './link.js';
 import { declareResult } from './replies.js';
 import type { RecoveryItem } from './status.js';
 import { sendBinding, type QueueRecord, type Topology } from './topology.js';
+import type { KvRegistry, KvRequest } from './kv.js';
 
 /** What recovery reads and reports to, supplied by the Connection. */
 export interface RecoveryTarget {
   readonly topology: Topology;
+  /** Key-value buckets and watches, re-opened and resumed after the topology. */
+  readonly kv: KvRegistry;
   /** close() was called: consumers are not re-subscribed. */
   readonly closing: boolean;
   /** The link is still the connection's current one. */
@@ -103,6 +106,9 @@ export async function recoverTopology(target: RecoveryTarget, link: Link): Promi
         );
       }),
     );
+    const onLink: KvRequest = (send, map) => sendRequest(link, send, map);
+    await stage(target.kv.recoverBuckets(onLink, (name) => failed({ kind: 'kv-bucket', name }, noop)));
+    await stage(target.kv.recoverWatches(onLink, (w) => failed({ kind: 'kv-watch', bucket: w.bucket }, (err) => w.end(err))));
   } catch (err) {
     if (err === LINK_GONE) return null;
     throw err;

@@ -71,7 +71,9 @@ export type RecoveryItem =
   | { kind: 'exchange'; name: string }
   | { kind: 'queue'; name: string }
   | { kind: 'binding'; destinationKind: 'queue' | 'exchange'; destination: string; source: string; routingKey: string }
-  | { kind: 'consumer'; tag: string; queue: string };
+  | { kind: 'consumer'; tag: string; queue: string }
+  | { kind: 'kv-bucket'; name: string }
+  | { kind: 'kv-watch'; bucket: string };
 
 /** Status events kept per iterator when it is not read; older ones are dropped first. */
 const MAX_QUEUED = 1000;

@@ -24,6 +24,12 @@ export const ErrorCodes = {
   FRAME_TOO_LARGE: 413,
   /** A limit was reached: connections, queue length (reject-publish), memory, disk. */
   RESOURCE_LIMIT: 429,
+  /** Key-value compare-and-set: the key is not at the expected revision (`details.current` says where it is). */
+  WRONG_REVISION: 460,
+  /** Key-value put: the value is larger than the bucket's `maxValueSize`. */
+  VALUE_TOO_LARGE: 461,
+  /** Key-value put: the bucket would exceed its `maxBytes`. */
+  BUCKET_FULL: 462,
   /** Bytes that are not a valid frame: bad length, bad header, wrong field types. */
   FRAME_ERROR: 501,
   /** A valid frame that is not allowed in the current connection state. */

@@ -24,6 +24,15 @@ export interface FrameLayout {
   readonly body: boolean;
 }
 
+/** One revision of a key, the same in KV_EVENT (a watch) and KV_ENTRY (a KV_GET answer). */
+const kvEntry = [
+  ['key', 'str'],
+  ['revision', 'uint'],
+  ['op', 'str'],
+  ['createdAt', 'uint'],
+  ['expiresAt', 'uint'],
+] as const;
+
 const requestOnly = { header: [['requestId', 'requestId']], body: false } as const;
 const binding = <A extends string, B extends string>(a: A, b: B) =>
   ({
@@ -252,7 +261,7 @@ export const FRAME_SCHEMA = {
   STATUS: requestOnly,
   STREAM_SUBSCRIBE: {
     header: [
-      ['requestId', 'uint'],
+      ['requestId', 'requestId'],
       ['stream', 'str'],
       ['options', 'options'],
     ],
@@ -260,7 +269,7 @@ export const FRAME_SCHEMA = {
   },
   STREAM_UNSUBSCRIBE: {
     header: [
-      ['requestId', 'uint'],
+      ['requestId', 'requestId'],
       ['consumerTag', 'str'],
     ],
     body: false,
@@ -285,7 +294,7 @@ export const FRAME_SCHEMA = {
   },
   STREAM_COMMIT: {
     header: [
-      ['requestId', 'uint'],
+      ['requestId', 'requestId'],
       ['stream', 'str'],
       ['name', 'str'],
       ['offset', 'uint'],
@@ -294,7 +303,7 @@ export const FRAME_SCHEMA = {
   },
   STREAM_INFO: {
     header: [
-      ['requestId', 'uint'],
+      ['requestId', 'requestId'],
       ['stream', 'str'],
     ],
     body: false,
@@ -308,6 +317,98 @@ export const FRAME_SCHEMA = {
       ['message', 'str'],
     ],
     body: false,
+  },
+  KV_BUCKET_CREATE: {
+    header: [
+      ['requestId', 'requestId'],
+      ['bucket', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  KV_BUCKET_DELETE: {
+    header: [
+      ['requestId', 'requestId'],
+      ['bucket', 'str'],
+    ],
+    body: false,
+  },
+  KV_BUCKET_LIST: requestOnly,
+  KV_PUT: {
+    header: [
+      ['requestId', 'requestId'],
+      ['bucket', 'str'],
+      ['key', 'str'],
+      ['options', 'options'],
+    ],
+    body: true,
+  },
+  KV_GET: {
+    header: [
+      ['requestId', 'requestId'],
+      ['bucket', 'str'],
+      ['key', 'str'],
+      ['revision', 'uint'],
+    ],
+    body: false,
+  },
+  KV_DELETE: {
+    header: [
+      ['requestId', 'requestId'],
+      ['bucket', 'str'],
+      ['key', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  KV_KEYS: {
+    header: [
+      ['requestId', 'requestId'],
+      ['bucket', 'str'],
+      ['filter', 'map/nil'],
+    ],
+    body: false,
+  },
+  KV_HISTORY: {
+    header: [
+      ['requestId', 'requestId'],
+      ['bucket', 'str'],
+      ['key', 'str'],
+    ],
+    body: false,
+  },
+  KV_WATCH: {
+    header: [
+      ['requestId', 'requestId'],
+      ['bucket', 'str'],
+      ['filter', 'map/nil'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  KV_UNWATCH: {
+    header: [
+      ['requestId', 'requestId'],
+      ['watchId', 'uint'],
+    ],
+    body: false,
+  },
+  KV_EVENT: {
+    header: [['watchId', 'uint'], ...kvEntry],
+    body: true,
+  },
+  KV_WATCH_END: {
+    header: [
+      ['watchId', 'uint'],
+      ['code', 'uint'],
+      ['name', 'str'],
+      ['message', 'str'],
+    ],
+    body: false,
+  },
+  KV_ENTRY: {
+    header: [['requestId', 'uint'], ...kvEntry],
+    body: true,
   },
 } as const satisfies Record<FrameTypeName, FrameLayout>;
 

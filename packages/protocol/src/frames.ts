@@ -53,6 +53,19 @@ export const FrameType = {
   STREAM_INFO: 0x55,
   STREAM_LIST: 0x56,
   STREAM_CANCELLED: 0x57,
+  KV_BUCKET_CREATE: 0x60,
+  KV_BUCKET_DELETE: 0x61,
+  KV_BUCKET_LIST: 0x62,
+  KV_PUT: 0x63,
+  KV_GET: 0x64,
+  KV_DELETE: 0x65,
+  KV_KEYS: 0x66,
+  KV_HISTORY: 0x67,
+  KV_WATCH: 0x68,
+  KV_UNWATCH: 0x69,
+  KV_EVENT: 0x6a,
+  KV_WATCH_END: 0x6b,
+  KV_ENTRY: 0x6c,
 } as const;
 
 export type FrameTypeName = keyof typeof FrameType;
@@ -338,7 +351,114 @@ export interface GetOkFrame extends DeliveredMessage {
   messageCount: number;
 }
 export interface ListFrame {
-  type: typeof FrameType.QUEUE_LIST | typeof FrameType.EXCHANGE_LIST | typeof FrameType.BINDING_LIST | typeof FrameType.STATUS;
+  type: typeof FrameType.QUEUE_LIST | typeof FrameType.EXCHANGE_LIST | typeof FrameType.BINDING_LIST | typeof FrameType.STATUS | typeof FrameType.KV_BUCKET_LIST;
+  requestId: number;
+}
+
+// Key-value buckets (spec section 8.7).
+export interface KvBucketFrame {
+  type: typeof FrameType.KV_BUCKET_CREATE;
+  requestId: number;
+  bucket: string;
+  options: Record<string, unknown>;
+}
+export interface KvBucketDeleteFrame {
+  type: typeof FrameType.KV_BUCKET_DELETE;
+  requestId: number;
+  bucket: string;
+}
+export interface KvPutFrame {
+  type: typeof FrameType.KV_PUT;
+  requestId: number;
+  bucket: string;
+  key: string;
+  /** {ttl, expect}. */
+  options: Record<string, unknown>;
+  body: Buffer;
+}
+export interface KvGetFrame {
+  type: typeof FrameType.KV_GET;
+  requestId: number;
+  bucket: string;
+  key: string;
+  /** 0: the latest value. */
+  revision: number;
+}
+export interface KvDeleteFrame {
+  type: typeof FrameType.KV_DELETE;
+  requestId: number;
+  bucket: string;
+  key: string;
+  /** {purge, expect}. */
+  options: Record<string, unknown>;
+}
+export interface KvKeysFrame {
+  type: typeof FrameType.KV_KEYS;
+  requestId: number;
+  bucket: string;
+  /** {prefix} or {pattern}; null: every key. */
+  filter: Record<string, unknown> | null;
+}
+export interface KvHistoryFrame {
+  type: typeof FrameType.KV_HISTORY;
+  requestId: number;
+  bucket: string;
+  key: string;
+}
+export interface KvWatchFrame {
+  type: typeof FrameType.KV_WATCH;
+  requestId: number;
+  bucket: string;
+  filter: Record<string, unknown> | null;
+  /** {includeCurrent, afterRevision}. */
+  options: Record<string, unknown>;
+}
+export interface KvUnwatchFrame {
+  type: typeof FrameType.KV_UNWATCH;
+  requestId: number;
+  watchId: number;
+}
+/** Key-value bucket options (spec section 9.9): KV_BUCKET_CREATE `options`. */
+export interface KvBucketOptions {
+  /** Revisions kept per key, the latest included (1-64). Default 1. */
+  history?: number;
+  /** Every value expires this many ms after it was written; 0 = never. Default 0. */
+  ttl?: number;
+  /** Largest value in bytes. Default 1 MiB. */
+  maxValueSize?: number;
+  /** Most bytes (keys + values of every kept revision) the bucket holds; 0 = no limit. Default 0. */
+  maxBytes?: number;
+  /** true: every change is fdatasync'ed before it is confirmed; false: held in memory only. Default true. */
+  durable?: boolean;
+  /** How long a delete, purge or expiry marker is kept once it is a key's latest revision (ms). Default 15 min. */
+  markerTtl?: number;
+}
+
+/** One revision of a key: KV_EVENT and KV_ENTRY share these fields. */
+export interface KvEntryFields {
+  key: string;
+  revision: number;
+  /** "put", "del", "purge" or "expired". */
+  op: string;
+  createdAt: number;
+  /** 0: never. */
+  expiresAt: number;
+  /** The value; empty for a marker. */
+  body: Buffer;
+}
+export interface KvEventFrame extends KvEntryFields {
+  type: typeof FrameType.KV_EVENT;
+  watchId: number;
+}
+export interface KvWatchEndFrame {
+  type: typeof FrameType.KV_WATCH_END;
+  watchId: number;
+  code: number;
+  name: string;
+  message: string;
+}
+export interface KvEntryFrame extends KvEntryFields {
+  type: typeof FrameType.KV_ENTRY;
   requestId: number;
 }
 
@@ -512,10 +632,22 @@ export type Frame =
   | StreamCommitFrame
   | StreamInfoFrame
   | StreamListFrame
-  | StreamCancelledFrame;
+  | StreamCancelledFrame
+  | KvBucketFrame
+  | KvBucketDeleteFrame
+  | KvPutFrame
+  | KvGetFrame
+  | KvDeleteFrame
+  | KvKeysFrame
+  | KvHistoryFrame
+  | KvWatchFrame
+  | KvUnwatchFrame
+  | KvEventFrame
+  | KvWatchEndFrame
+  | KvEntryFrame;
 
 /** Frames that carry a message body after the header. */
-export type BodyFrame = PublishFrame | ReturnFrame | DeliverFrame | GetOkFrame | StreamDeliverFrame;
+export type BodyFrame = PublishFrame | ReturnFrame | DeliverFrame | GetOkFrame | StreamDeliverFrame | KvPutFrame | KvEventFrame | KvEntryFrame;
 
 /** The body of a frame without one. */
 export const NO_BODY = Buffer.alloc(0);

@@ -206,6 +206,19 @@ export function sampleFrames(): Frame[] {
     { type: FrameType.STREAM_INFO, requestId: 26, stream: 'orders' },
     { type: FrameType.STREAM_LIST, requestId: 27 },
     { type: FrameType.STREAM_CANCELLED, consumerTag: 'stag-1', code: 404, name: 'NOT_FOUND', message: "stream 'orders' was deleted" },
+    { type: FrameType.KV_BUCKET_CREATE, requestId: 23, bucket: 'results', options: { history: 5, ttl: 60_000, durable: true } },
+    { type: FrameType.KV_BUCKET_DELETE, requestId: 24, bucket: 'results' },
+    { type: FrameType.KV_BUCKET_LIST, requestId: 25 },
+    { type: FrameType.KV_PUT, requestId: 26, bucket: 'results', key: 'task.42', options: { expect: 7 }, body: json },
+    { type: FrameType.KV_GET, requestId: 27, bucket: 'results', key: 'task.42', revision: 0 },
+    { type: FrameType.KV_DELETE, requestId: 28, bucket: 'results', key: 'task.42', options: { purge: true } },
+    { type: FrameType.KV_KEYS, requestId: 29, bucket: 'results', filter: { pattern: 'task.*' } },
+    { type: FrameType.KV_HISTORY, requestId: 30, bucket: 'results', key: 'task.42' },
+    { type: FrameType.KV_WATCH, requestId: 31, bucket: 'results', filter: null, options: { includeCurrent: true } },
+    { type: FrameType.KV_UNWATCH, requestId: 32, watchId: 1 },
+    { type: FrameType.KV_EVENT, watchId: 1, key: 'task.42', revision: 2 ** 33, op: 'put', createdAt: 1_700_000_000_000, expiresAt: 0, body: json },
+    { type: FrameType.KV_WATCH_END, watchId: 1, code: 404, name: 'NOT_FOUND', message: "bucket 'results' was deleted" },
+    { type: FrameType.KV_ENTRY, requestId: 27, key: 'task.42', revision: 8, op: 'put', createdAt: 1_700_000_000_000, expiresAt: 1_700_000_060_000, body: Buffer.alloc(0) },
   ];
 }
 

@@ -47,11 +47,11 @@ describe('round trip', () => {
     }
   });
 
-  it('only PUBLISH, RETURN, DELIVER, GET_OK and STREAM_DELIVER carry a body', () => {
+  it('only PUBLISH, RETURN, DELIVER, GET_OK, STREAM_DELIVER and KV_PUT, KV_EVENT, KV_ENTRY carry a body', () => {
     const bodyTypes = Object.entries(FrameType)
       .filter(([, code]) => hasBody(code))
       .map(([name]) => name);
-    expect(bodyTypes.sort()).toEqual(['DELIVER', 'GET_OK', 'PUBLISH', 'RETURN', 'STREAM_DELIVER']);
+    expect(bodyTypes.sort()).toEqual(['DELIVER', 'GET_OK', 'KV_ENTRY', 'KV_EVENT', 'KV_PUT', 'PUBLISH', 'RETURN', 'STREAM_DELIVER']);
   });
 
   it('decoded bodies are views into the received chunk, not copies', () => {

@@ -84,6 +84,17 @@ export const EXAMPLES: Record<string, Frame> = {
     body,
   },
   STREAM_COMMIT: { type: FrameType.STREAM_COMMIT, requestId: 5, stream: 'orders', name: 'billing', offset: 41 },
+  KV_PUT: { type: FrameType.KV_PUT, requestId: 4, bucket: 'results', key: 'task.42', options: { expect: 0 }, body: Buffer.from('done') },
+  KV_PUT_OK: { type: FrameType.OK, requestId: 4, result: { revision: 7 } },
+  KV_WRONG_REVISION: {
+    type: FrameType.ERROR,
+    requestId: 5,
+    code: 460,
+    name: 'WRONG_REVISION',
+    message: "key 'task.42' is at revision 7, not 6",
+    details: { key: 'task.42', expected: 6, current: 7 },
+  },
+  KV_EVENT: { type: FrameType.KV_EVENT, watchId: 1, key: 'task.42', revision: 7, op: 'put', createdAt: 1_767_225_600_000, expiresAt: 0, body: Buffer.from('done') },
 };
 
 /** The fenced block after an example marker: whole lines up to the closing fence. */

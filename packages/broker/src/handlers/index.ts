@@ -5,6 +5,7 @@
  */
 import type { DispatchTable } from '../dispatch.js';
 import { registerConsumeHandlers } from './consume.js';
+import { registerKvHandlers } from './kv.js';
 import { registerManagementHandlers } from './management.js';
 import { registerPublishHandlers } from './publish.js';
 import { registerStreamHandlers } from './streams.js';
@@ -16,6 +17,7 @@ export const CORE_HANDLERS: ReadonlyArray<(table: DispatchTable) => void> = [
   registerConsumeHandlers,
   registerManagementHandlers,
   registerStreamHandlers,
+  registerKvHandlers,
 ];
 
 /** A table with every concern's handlers. */

@@ -87,7 +87,8 @@ export interface EncodedRecord {
 /** Bodies up to this size are copied next to the header: fewer iovecs per writev. */
 const INLINE_BODY_MAX = 4096;
 
-function finish(head: Buffer, body: Buffer | null): EncodedRecord {
+/** Seals a record: writes magic, length and the CRC of everything after it (body may be a separate buffer). */
+export function finish(head: Buffer, body: Buffer | null): EncodedRecord {
   const len = head.length - RECORD_PREFIX + (body ? body.length : 0);
   head.writeUInt32LE(RECORD_MAGIC, 0);
   head.writeUInt32LE(len, 4);

@@ -1,0 +1,392 @@
+/**
+ * One key-value bucket in memory: per key its kept revisions (at most `history`,
+ * oldest first), the bucket's revision counter, compare-and-set, limits, expiry
+ * by an injected clock, and the watch fan-out. Values live in memory (as in
+ * Redis); a durable bucket also hands every change to its journal (the kv log),
+ * and then answers and tells watchers only once the journal says it is on disk.
+ */
+import { ErrorCodes, WarrenError, errors } from '@warren/protocol';
+import { MinHeap } from '../heap.js';
+import { checkKey, keyMatcher, type KeyFilter, type KeyMatcher } from './keys.js';
+import type { BucketConfig } from './options.js';
+
+export type KvOp = 'put' | 'del' | 'purge' | 'expired';
+
+/** One revision of one key. Markers (del, purge, expired) have no value. */
+export interface Revision {
+  readonly key: string;
+  readonly rev: number;
+  readonly op: KvOp;
+  readonly value: Buffer | null;
+  /** ms since the epoch (the bucket's clock). */
+  readonly createdAt: number;
+  /** When it ages out (ms since the epoch); 0 = never. */
+  readonly expiresAt: number;
+  /** Where its record is in the kv log (-1: not on disk). */
+  seg: number;
+  off: number;
+  len: number;
+  /** false once it has left the bucket (trimmed, purged, expired, bucket deleted). */
+  live: boolean;
+}
+
+/** Where a durable bucket's changes go; the kv store implements it over its log. */
+export interface BucketJournal {
+  /** Appends r's record and sets r.seg/off/len; onDurable (if any) runs once it is synced. */
+  write(bucket: Bucket, r: Revision, onDurable: ((err: Error | null) => void) | null): void;
+  /** r left the bucket: its record is garbage now. */
+  release(r: Revision): void;
+}
+
+export interface WatchListener {
+  change(r: Revision): void;
+  /** The watch ended without being closed by its owner (the bucket was deleted). */
+  end(err: WarrenError): void;
+}
+
+export interface WatchOptions {
+  /** Start with the latest revision of every matching key. */
+  includeCurrent?: boolean;
+  /** Resume: start with the latest revision (markers included) of every matching key changed after this revision. */
+  afterRevision?: number;
+}
+
+export interface Watch {
+  /** Revisions to send before the live feed, oldest first. */
+  readonly initial: Revision[];
+  /** Live changes come after this revision. */
+  readonly startRevision: number;
+  close(): void;
+}
+
+export interface PutOptions {
+  /** ms until this value expires; overrides the bucket's ttl; 0 = never. */
+  ttl?: number;
+  /** Compare-and-set: 0 = only if the key has no value (create), n = only if its latest revision is n (update). */
+  expect?: number;
+}
+
+export interface DeleteOptions {
+  /** Drop every kept revision of the key, not only add a delete marker. */
+  purge?: boolean;
+  expect?: number;
+}
+
+interface WatchEntry {
+  match: KeyMatcher;
+  listener: WatchListener;
+  from: number;
+}
+
+export class Bucket {
+  lastRevision = 0;
+  /** Bytes of keys and values of every kept revision (what maxBytes limits). */
+  bytes = 0;
+  /** Location of the bucket's own record in the kv log (durable buckets). */
+  configSeg = -1;
+  configLen = 0;
+  private readonly keys = new Map<string, Revision[]>();
+  private readonly watches = new Set<WatchEntry>();
+  private readonly expiry = new MinHeap<Revision>();
+  /** Live revisions in `expiry` (the rest are stale entries, dropped lazily). */
+  private expiring = 0;
+  private closed = false;
+
+  constructor(
+    readonly name: string,
+    readonly config: BucketConfig,
+    private readonly clock: () => number,
+    readonly journal: BucketJournal | null,
+    /** The earliest expiry of this bucket moved to `at` (ms): the owner arms a timer. */
+    private readonly onExpiryDue: (at: number) => void = () => undefined,
+  ) {}
+
+  /** Keys with a value (markers excluded). */
+  get size(): number {
+    let n = 0;
+    for (const revs of this.keys.values()) if (revs[revs.length - 1]!.op === 'put') n++;
+    return n;
+  }
+
+  async put(key: string, value: Buffer, opts: PutOptions = {}): Promise<number> {
+    this.open();
+    checkKey(key);
+    this.expireDue();
+    const { maxValueSize, maxBytes, history } = this.config;
+    if (value.length > maxValueSize) {
+      throw new WarrenError(ErrorCodes.VALUE_TOO_LARGE, `value of ${value.length} bytes is larger than bucket '${this.name}' allows (${maxValueSize})`, {
+        details: { size: value.length, maxValueSize },
+      });
+    }
+    const revs = this.keys.get(key);
+    this.checkExpected(key, revs, opts.expect);
+    if (maxBytes > 0) {
+      const freed = revs && revs.length >= history ? sizeOf(revs[0]!) : 0;
+      const need = key.length + value.length;
+      if (this.bytes - freed + need > maxBytes) {
+        throw new WarrenError(ErrorCodes.BUCKET_FULL, `bucket '${this.name}' is full (${this.bytes} of ${maxBytes} bytes used)`, {
+          details: { bytes: this.bytes, maxBytes },
+        });
+      }
+    }
+    const ttl = opts.ttl ?? this.config.ttl;
+    if (!Number.isSafeInteger(ttl) || ttl < 0) throw errors.invalidArgument('ttl must be a non-negative integer (ms)');
+    // Copy: the caller's buffer may be a slice of a read arena that is reused.
+    return this.commit(key, 'put', Buffer.from(value), ttl);
+  }
+
+  async delete(key: string, opts: DeleteOptions = {}): Promise<number> {
+    this.open();
+    checkKey(key);
+    this.expireDue();
+    this.checkExpected(key, this.keys.get(key), opts.expect);
+    return this.commit(key, opts.purge ? 'purge' : 'del', null, 0);
+  }
+
+  /** The latest value of key (null when it has none), or the given revision of key if still kept (markers included). */
+  get(key: string, revision?: number): Revision | null {
+    this.open();
+    checkKey(key);
+    this.expireDue();
+    const revs = this.keys.get(key);
+    if (!revs) return null;
+    if (revision === undefined || revision === 0) {
+      const latest = revs[revs.length - 1]!;
+      return latest.op === 'put' ? latest : null;
+    }
+    for (const r of revs) if (r.rev === revision) return r;
+    return null;
+  }
+
+  /** Kept revisions of key, oldest first (markers included). */
+  history(key: string): Revision[] {
+    this.open();
+    checkKey(key);
+    this.expireDue();
+    return [...(this.keys.get(key) ?? [])];
+  }
+
+  /** Keys that have a value, sorted, optionally filtered. */
+  keyList(filter?: KeyFilter): string[] {
+    this.open();
+    const match = keyMatcher(filter);
+    this.expireDue();
+    const out: string[] = [];
+    for (const [key, revs] of this.keys) if (revs[revs.length - 1]!.op === 'put' && match(key)) out.push(key);
+    return out.sort();
+  }
+
+  watch(filter: KeyFilter | undefined, opts: WatchOptions, listener: WatchListener): Watch {
+    this.open();
+    const match = keyMatcher(filter);
+    this.expireDue();
+    const initial: Revision[] = [];
+    const after = opts.afterRevision;
+    if (opts.includeCurrent || after !== undefined) {
+      for (const [key, revs] of this.keys) {
+        const latest = revs[revs.length - 1]!;
+        if (!match(key)) continue;
+        if (after !== undefined ? latest.rev > after : latest.op === 'put') initial.push(latest);
+      }
+      initial.sort((a, b) => a.rev - b.rev);
+    }
+    const entry: WatchEntry = { match, listener, from: this.lastRevision };
+    this.watches.add(entry);
+    return { initial, startRevision: entry.from, close: () => this.watches.delete(entry) };
+  }
+
+  /** Expires everything due by the clock; returns how many revisions left. Called before every operation. */
+  expireDue(): number {
+    const now = this.clock();
+    let n = 0;
+    for (let at = this.expiry.peekKey(); at !== undefined && at <= now; at = this.expiry.peekKey()) {
+      const r = this.expiry.pop()!;
+      if (!r.live) continue;
+      this.expiring--;
+      n++;
+      const revs = this.keys.get(r.key)!;
+      const latest = revs[revs.length - 1]!;
+      if (r !== latest) {
+        revs.splice(revs.indexOf(r), 1);
+        this.drop(r);
+      } else if (r.op === 'put') {
+        // The current value expired: that is a change, with a revision (no fsync wait: recovery redoes it).
+        revs.pop();
+        this.drop(r);
+        void this.commit(r.key, 'expired', null, 0, r.expiresAt);
+      } else {
+        // A marker aged out: the key is gone for good.
+        for (const o of revs) this.drop(o);
+        this.keys.delete(r.key);
+      }
+    }
+    this.shrinkExpiryHeap();
+    const next = this.expiry.peekKey();
+    if (next !== undefined) this.onExpiryDue(next);
+    return n;
+  }
+
+  /** Earliest expiry time held, if any. */
+  nextExpiry(): number | undefined {
+    return this.expiry.peekKey();
+  }
+
+  /** Revisions to copy during compaction and recovery bookkeeping. */
+  *revisions(): IterableIterator<Revision> {
+    for (const revs of this.keys.values()) yield* revs;
+  }
+
+  /** The live revision `rev` of key, if kept. */
+  find(key: string, rev: number): Revision | undefined {
+    const revs = this.keys.get(key);
+    if (!revs) return undefined;
+    for (const r of revs) if (r.rev === rev) return r;
+    return undefined;
+  }
+
+  /** Puts back a revision read from the log at open (no journal write, no events). */
+  restore(r: Revision): void {
+    if (r.rev > this.lastRevision) this.lastRevision = r.rev;
+    let revs = this.keys.get(r.key);
+    if (!revs) this.keys.set(r.key, (revs = []));
+    let i = revs.length;
+    while (i > 0 && revs[i - 1]!.rev >= r.rev) i--;
+    if (i < revs.length && revs[i]!.rev === r.rev) {
+      // The same revision twice (a compaction copy whose original survived): keep the later copy.
+      const old = revs[i]!;
+      revs[i] = r;
+      this.drop(old);
+      this.hold(r);
+      return;
+    }
+    for (let k = i; k < revs.length; k++) {
+      if (revs[k]!.op === 'purge') {
+        // Older than a purge already kept: it was purged.
+        r.live = false;
+        this.journal?.release(r);
+        return;
+      }
+    }
+    if (r.op === 'purge') {
+      for (const o of revs.splice(0, i)) this.drop(o);
+      i = 0;
+    }
+    revs.splice(i, 0, r);
+    this.hold(r);
+    while (revs.length > this.config.history) this.drop(revs.shift()!);
+  }
+
+  /** Ends every watch and frees everything (bucket deleted or store closed). */
+  destroy(reason: WarrenError): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of [...this.watches]) w.listener.end(reason);
+    this.watches.clear();
+    for (const revs of this.keys.values()) for (const r of revs) this.drop(r);
+    this.keys.clear();
+    this.expiry.clear();
+    this.expiring = 0;
+  }
+
+  private open(): void {
+    if (this.closed) throw errors.notFound(`bucket '${this.name}'`);
+  }
+
+  private checkExpected(key: string, revs: Revision[] | undefined, expect: number | undefined): void {
+    if (expect === undefined) return;
+    const latest = revs?.[revs.length - 1];
+    const current = latest?.rev ?? 0;
+    const ok = expect === 0 ? !latest || latest.op !== 'put' : current === expect && latest!.op === 'put';
+    if (ok) return;
+    const message =
+      expect === 0
+        ? `key '${key}' already has a value (revision ${current})`
+        : latest && latest.op !== 'put' && current === expect
+          ? `key '${key}' has no value (revision ${current} is a ${latest.op} marker)`
+          : `key '${key}' is at revision ${current}, not ${expect}`;
+    throw new WarrenError(ErrorCodes.WRONG_REVISION, message, { details: { key, expected: expect, current } });
+  }
+
+  private commit(key: string, op: KvOp, value: Buffer | null, ttl: number, at?: number): Promise<number> {
+    const now = at ?? this.clock();
+    const life = op === 'put' ? ttl : this.config.markerTtl;
+    const r: Revision = {
+      key,
+      rev: ++this.lastRevision,
+      op,
+      value,
+      createdAt: now,
+      expiresAt: life > 0 ? now + life : 0,
+      seg: -1,
+      off: 0,
+      len: 0,
+      live: true,
+    };
+    // Arrays made as literals have exactly the room they need (push on [] reserves 17 slots):
+    // with a million keys that is most of the memory per key.
+    const revs = this.keys.get(key);
+    if (!revs || op === 'purge') {
+      if (revs) for (const o of revs) this.drop(o);
+      this.keys.set(key, [r]);
+    } else if (revs.length >= this.config.history && this.config.history === 1) {
+      this.drop(revs[0]!);
+      revs[0] = r;
+    } else {
+      revs.push(r);
+      while (revs.length > this.config.history) this.drop(revs.shift()!);
+    }
+    this.hold(r);
+    if (!this.journal) {
+      this.notify(r);
+      return Promise.resolve(r.rev);
+    }
+    if (op === 'expired') {
+      // Nobody waits for an expiry marker: it rides along with the next sync.
+      this.journal.write(this, r, (err) => {
+        if (!err) this.notify(r);
+      });
+      return Promise.resolve(r.rev);
+    }
+    return new Promise((resolve, reject) => {
+      this.journal!.write(this, r, (err) => {
+        if (err) return reject(err);
+        this.notify(r);
+        resolve(r.rev);
+      });
+    });
+  }
+
+  private notify(r: Revision): void {
+    for (const w of this.watches) {
+      if (r.rev > w.from && w.match(r.key)) w.listener.change(r);
+    }
+  }
+
+  private hold(r: Revision): void {
+    this.bytes += sizeOf(r);
+    if (r.expiresAt > 0) {
+      this.expiry.push(r.expiresAt, r);
+      this.expiring++;
+      if (this.expiry.peekKey() === r.expiresAt) this.onExpiryDue(r.expiresAt);
+    }
+  }
+
+  private drop(r: Revision): void {
+    if (!r.live) return;
+    r.live = false;
+    this.bytes -= sizeOf(r);
+    if (r.expiresAt > 0) this.expiring--;
+    this.journal?.release(r);
+  }
+
+  /** Overwrites leave stale heap entries behind: rebuild once they outnumber the live ones. */
+  private shrinkExpiryHeap(): void {
+    if (this.expiry.size <= 2 * this.expiring + 1024) return;
+    this.expiry.clear();
+    for (const revs of this.keys.values()) for (const r of revs) if (r.expiresAt > 0) this.expiry.push(r.expiresAt, r);
+  }
+}
+
+function sizeOf(r: Revision): number {
+  return r.key.length + (r.value ? r.value.length : 0);
+}

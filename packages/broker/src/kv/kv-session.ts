@@ -1,0 +1,165 @@
+/**
+ * One connection's side of the key-value buckets: turns kv request frames into
+ * KvStore calls and results into wire shapes (section 8.7 of the spec), and
+ * owns the connection's watches, whose changes go out as KV_EVENT frames
+ * through a FrameOut the connection provides. The connection closes it when
+ * it closes, which ends the watches.
+ */
+import { errors, type FrameSends, type WarrenError } from '@warren/protocol';
+import type { Revision, Watch } from './bucket.js';
+import type { KeyFilter } from './keys.js';
+import type { BucketInfo, KvStore } from './kv-store.js';
+
+/** How kv frames leave the connection: the typed sends of its frame writer. */
+export type FrameOut = Pick<FrameSends, 'kvEntry' | 'kvEvent' | 'kvWatchEnd'>;
+
+/** A KV_GET answer that is a value: the connection sends it as KV_ENTRY. */
+export class KvEntryReply {
+  constructor(readonly entry: Revision) {}
+}
+
+/** A KV_WATCH answer: OK first, then `initial` as KV_EVENT frames. */
+export class KvWatchReply {
+  constructor(
+    readonly result: { watchId: number; revision: number },
+    readonly sendInitial: () => void,
+  ) {}
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export function bucketInfoResult(info: BucketInfo, created?: boolean): Record<string, unknown> {
+  const r: Record<string, unknown> = { name: info.name };
+  if (created !== undefined) r.created = created;
+  return { ...r, ...info.config, keys: info.keys, bytes: info.bytes, revision: info.revision };
+}
+
+export function entryResult(r: Revision): Record<string, unknown> {
+  return { key: r.key, revision: r.rev, op: r.op, createdAt: r.createdAt, expiresAt: r.expiresAt, value: r.value };
+}
+
+
+function filterOf(filter: Record<string, unknown> | null | undefined): KeyFilter | undefined {
+  if (!filter) return undefined;
+  const { prefix, pattern } = filter;
+  if (prefix !== undefined && prefix !== null && typeof prefix !== 'string') throw errors.invalidArgument('filter prefix must be a string');
+  if (pattern !== undefined && pattern !== null && typeof pattern !== 'string') throw errors.invalidArgument('filter pattern must be a string');
+  return { prefix: prefix ?? undefined, pattern: pattern ?? undefined };
+}
+
+function optUint(o: Record<string, unknown>, name: string): number | undefined {
+  const v = o[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw errors.invalidArgument(`option ${name} must be a non-negative integer`);
+  return v;
+}
+
+function optBool(o: Record<string, unknown>, name: string): boolean | undefined {
+  const v = o[name];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw errors.invalidArgument(`option ${name} must be a boolean`);
+  return v;
+}
+
+export class KvSession {
+  private readonly watches = new Map<number, Watch>();
+  private nextWatchId = 1;
+  private closed = false;
+
+  constructor(
+    private readonly store: KvStore,
+    private readonly out: FrameOut,
+  ) {}
+
+  async createBucket(bucket: string, options: Record<string, unknown> | null): Promise<Record<string, unknown>> {
+    const { created, bucket: b } = await this.store.create(bucket, options);
+    return bucketInfoResult(this.store.info(b), created);
+  }
+
+  async deleteBucket(bucket: string): Promise<null> {
+    await this.store.delete(bucket);
+    return null;
+  }
+
+  listBuckets(): Array<Record<string, unknown>> {
+    return this.store.list().map((i) => bucketInfoResult(i));
+  }
+
+  async put(bucket: string, key: string, options: Record<string, unknown> | null, value: Buffer): Promise<{ revision: number }> {
+    const o = options ?? {};
+    const revision = await this.store.bucket(bucket).put(key, value, { ttl: optUint(o, 'ttl'), expect: optUint(o, 'expect') });
+    return { revision };
+  }
+
+  get(bucket: string, key: string, revision: number): KvEntryReply | null {
+    const r = this.store.bucket(bucket).get(key, revision);
+    return r ? new KvEntryReply(r) : null;
+  }
+
+  async delete(bucket: string, key: string, options: Record<string, unknown> | null): Promise<{ revision: number }> {
+    const o = options ?? {};
+    const revision = await this.store.bucket(bucket).delete(key, { purge: optBool(o, 'purge'), expect: optUint(o, 'expect') });
+    return { revision };
+  }
+
+  keys(bucket: string, filter: Record<string, unknown> | null): string[] {
+    return this.store.bucket(bucket).keyList(filterOf(filter));
+  }
+
+  history(bucket: string, key: string): Array<Record<string, unknown>> {
+    return this.store.bucket(bucket).history(key).map(entryResult);
+  }
+
+  watch(bucket: string, filter: Record<string, unknown> | null, options: Record<string, unknown> | null): KvWatchReply {
+    if (this.closed) throw errors.commandInvalid('connection is closing');
+    const o = options ?? {};
+    const watchId = this.nextWatchId++;
+    const w = this.store.bucket(bucket).watch(
+      filterOf(filter),
+      { includeCurrent: optBool(o, 'includeCurrent'), afterRevision: optUint(o, 'afterRevision') },
+      {
+        change: (r) => this.event(watchId, r),
+        end: (err) => this.ended(watchId, err),
+      },
+    );
+    this.watches.set(watchId, w);
+    return new KvWatchReply({ watchId, revision: w.startRevision }, () => {
+      for (const r of w.initial) this.event(watchId, r);
+    });
+  }
+
+  unwatch(watchId: number): null {
+    const w = this.watches.get(watchId);
+    if (!w) throw errors.notFound(`watch ${watchId}`);
+    w.close();
+    this.watches.delete(watchId);
+    return null;
+  }
+
+  /** Sends a KV_GET answer that is a value. */
+  sendEntry(requestId: number, reply: KvEntryReply): void {
+    const r = reply.entry;
+    this.out.kvEntry(requestId, r.key, r.rev, r.op, r.createdAt, r.expiresAt, r.value ?? EMPTY);
+  }
+
+  /** The connection closed: its watches end. */
+  close(): void {
+    this.closed = true;
+    for (const w of this.watches.values()) w.close();
+    this.watches.clear();
+  }
+
+  get watchCount(): number {
+    return this.watches.size;
+  }
+
+  private event(watchId: number, r: Revision): void {
+    if (this.closed || !this.watches.has(watchId)) return;
+    this.out.kvEvent(watchId, r.key, r.rev, r.op, r.createdAt, r.expiresAt, r.value ?? EMPTY);
+  }
+
+  private ended(watchId: number, err: WarrenError): void {
+    if (!this.watches.delete(watchId) || this.closed) return;
+    this.out.kvWatchEnd(watchId, err);
+  }
+}

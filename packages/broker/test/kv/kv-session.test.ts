@@ -1,0 +1,96 @@
+/**
+ * A connection's kv side: wire results, KV_ENTRY and KV_EVENT frames, the
+ * order of a watch's OK and its current values, unwatch, a deleted bucket
+ * ending watches, and a closed session sending nothing more.
+ */
+import { describe, expect, it } from 'vitest';
+import { FrameType as KvFrame } from '@warren/protocol';
+import { KvSession, KvStore, KvWatchReply, type FrameOut } from '../../src/kv/index.js';
+import { captureLogger } from '../storage/helpers.js';
+
+/** Records what the session sends, as [type, header fields, body text]. */
+function sink(): FrameOut & { frames: Array<[number, unknown[], string]> } {
+  const frames: Array<[number, unknown[], string]> = [];
+  return {
+    frames,
+    kvEntry: (requestId, key, revision, op, createdAt, expiresAt, body) =>
+      frames.push([KvFrame.KV_ENTRY, [requestId, key, revision, op, createdAt, expiresAt], body.toString()]) > 0,
+    kvEvent: (watchId, key, revision, op, createdAt, expiresAt, body) =>
+      frames.push([KvFrame.KV_EVENT, [watchId, key, revision, op, createdAt, expiresAt], body.toString()]) > 0,
+    kvWatchEnd: (watchId, err) => frames.push([KvFrame.KV_WATCH_END, [watchId, err.code, err.name, err.message], '']) > 0,
+  };
+}
+
+async function session(): Promise<{ s: KvSession; out: ReturnType<typeof sink>; store: KvStore }> {
+  const store = await KvStore.open({ dir: null, clock: () => 42, timers: false, logger: captureLogger() });
+  const out = sink();
+  return { s: new KvSession(store, out), out, store };
+}
+
+describe('kv session', () => {
+  it('bucket results carry the options, counts and latest revision', async () => {
+    const { s } = await session();
+    expect(await s.createBucket('b', { history: 2 })).toEqual({
+      name: 'b',
+      created: true,
+      history: 2,
+      ttl: 0,
+      maxValueSize: 1048576,
+      maxBytes: 0,
+      durable: true,
+      markerTtl: 900000,
+      keys: 0,
+      bytes: 0,
+      revision: 0,
+    });
+    await s.put('b', 'k', null, Buffer.from('v'));
+    expect(s.listBuckets()).toMatchObject([{ name: 'b', keys: 1, bytes: 2, revision: 1 }]);
+  });
+
+  it('get answers KV_ENTRY with the value as body; history as entry maps', async () => {
+    const { s, out } = await session();
+    await s.createBucket('b', null);
+    expect(await s.put('b', 'k', { ttl: 10 }, Buffer.from('hello'))).toEqual({ revision: 1 });
+    const reply = s.get('b', 'k', 0)!;
+    s.sendEntry(7, reply);
+    expect(out.frames).toEqual([[KvFrame.KV_ENTRY, [7, 'k', 1, 'put', 42, 52], 'hello']]);
+    expect(s.get('b', 'none', 0)).toBeNull();
+    expect(await s.delete('b', 'k', { purge: true })).toEqual({ revision: 2 });
+    expect(s.history('b', 'k')).toEqual([{ key: 'k', revision: 2, op: 'purge', createdAt: 42, expiresAt: 42 + 900000, value: null }]);
+    await expect(s.put('b', 'k', { ttl: -1 }, Buffer.alloc(0))).rejects.toThrow(/ttl/);
+  });
+
+  it('watch: OK result first, then current values, then live events; unwatch stops them', async () => {
+    const { s, out } = await session();
+    await s.createBucket('b', null);
+    await s.put('b', 'a', null, Buffer.from('1'));
+    const reply = s.watch('b', { pattern: '#' }, { includeCurrent: true });
+    expect(reply).toBeInstanceOf(KvWatchReply);
+    expect(reply.result).toEqual({ watchId: 1, revision: 1 });
+    expect(out.frames).toEqual([]); // nothing before the connection sent the OK
+    reply.sendInitial();
+    await s.put('b', 'b', null, Buffer.from('2'));
+    expect(out.frames).toEqual([
+      [KvFrame.KV_EVENT, [1, 'a', 1, 'put', 42, 0], '1'],
+      [KvFrame.KV_EVENT, [1, 'b', 2, 'put', 42, 0], '2'],
+    ]);
+    expect(s.unwatch(1)).toBeNull();
+    await s.put('b', 'c', null, Buffer.from('3'));
+    expect(out.frames).toHaveLength(2);
+    expect(() => s.unwatch(1)).toThrow(/not found/);
+  });
+
+  it('a deleted bucket ends its watches with KV_WATCH_END; a closed session sends nothing', async () => {
+    const { s, out, store } = await session();
+    await s.createBucket('b', null);
+    await s.createBucket('c', null);
+    s.watch('b', null, null);
+    s.watch('c', null, null);
+    await store.delete('b');
+    expect(out.frames).toEqual([[KvFrame.KV_WATCH_END, [1, 404, 'NOT_FOUND', "bucket 'b' was deleted"], '']]);
+    s.close();
+    await s.put('c', 'k', null, Buffer.from('x'));
+    expect(out.frames).toHaveLength(1);
+    expect(s.watchCount).toBe(0);
+  });
+});
