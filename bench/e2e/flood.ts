@@ -66,14 +66,20 @@ async function startBroker(limitBytes: number): Promise<Broker> {
   const child = spawn(
     process.execPath,
     [BIN, 'server', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--memory-high-watermark', String(limitBytes), '--log-level', 'warn', '--log-format', 'json'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    // With JSON logs the plain banner goes to stderr (stdout carries only JSON lines).
+    const onData = (d: string): void => {
       out += d;
       const m = /listening on 127\.0\.0\.1:(\d+)\n/.exec(out);
       if (m) resolve(Number(m[1]));
+    };
+    child.stdout!.setEncoding('utf8').on('data', onData);
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      onData(d);
+      process.stderr.write(d);
     });
     child.once('exit', (code) => reject(new Error(`broker exited (${code}) before listening: ${out}`)));
   });
