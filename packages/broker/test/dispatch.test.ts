@@ -44,6 +44,24 @@ describe('DispatchTable', () => {
       EXCHANGE_LIST: Answer.Reply,
       BINDING_LIST: Answer.Reply,
       STATUS: Answer.Reply,
+      // streams (handlers/streams.ts)
+      STREAM_SUBSCRIBE: Answer.Reply,
+      STREAM_UNSUBSCRIBE: Answer.Reply,
+      STREAM_CREDIT: Answer.None,
+      STREAM_COMMIT: Answer.Reply,
+      STREAM_INFO: Answer.Reply,
+      STREAM_LIST: Answer.Reply,
+      // key-value buckets (handlers/kv.ts)
+      KV_BUCKET_CREATE: Answer.Reply,
+      KV_BUCKET_DELETE: Answer.Reply,
+      KV_BUCKET_LIST: Answer.Reply,
+      KV_PUT: Answer.Reply,
+      KV_GET: Answer.Reply,
+      KV_DELETE: Answer.Reply,
+      KV_KEYS: Answer.Reply,
+      KV_HISTORY: Answer.Reply,
+      KV_WATCH: Answer.Reply,
+      KV_UNWATCH: Answer.Reply,
     });
   });
 
