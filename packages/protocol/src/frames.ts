@@ -113,6 +113,8 @@ export interface OpenFrame {
   credentials: Credentials | null;
   frameMax: number;
   heartbeatMs: number;
+  /** The virtual host to open; null (or absent, from older clients) = "/" (spec 4.2). */
+  vhost?: string | null;
 }
 export interface OpenOkFrame {
   type: typeof FrameType.OPEN_OK;
