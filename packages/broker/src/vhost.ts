@@ -13,6 +13,7 @@ import {
   type ExchangeDeclareOptions,
   type QueueDeclareOptions,
   type QueueDeclareResult,
+  type VhostLimits,
 } from '@warren/protocol';
 import { Exchange, isExchange, type Destination, type ExchangeKind } from './exchange.js';
 import { Queue, type QueueHost } from './queue.js';
@@ -62,10 +63,7 @@ export interface VhostEnv {
 }
 
 /** Per-vhost limits (null: no limit). */
-export interface VhostLimits {
-  maxConnections: number | null;
-  maxQueues: number | null;
-}
+export type { VhostLimits };
 
 export class VirtualHost {
   readonly exchanges = new Map<string, Exchange>();

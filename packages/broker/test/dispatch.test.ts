@@ -62,6 +62,10 @@ describe('DispatchTable', () => {
       KV_HISTORY: Answer.Reply,
       KV_WATCH: Answer.Reply,
       KV_UNWATCH: Answer.Reply,
+      VHOST_ADD: Answer.Reply,
+      VHOST_DELETE: Answer.Reply,
+      VHOST_LIST: Answer.Reply,
+      VHOST_LIMITS_SET: Answer.Reply,
     });
   });
 

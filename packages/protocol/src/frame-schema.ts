@@ -412,6 +412,30 @@ export const FRAME_SCHEMA = {
     header: [['requestId', 'uint'], ...kvEntry],
     body: true,
   },
+  VHOST_ADD: {
+    header: [
+      ['requestId', 'requestId'],
+      ['vhost', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  VHOST_DELETE: {
+    header: [
+      ['requestId', 'requestId'],
+      ['vhost', 'str'],
+    ],
+    body: false,
+  },
+  VHOST_LIST: requestOnly,
+  VHOST_LIMITS_SET: {
+    header: [
+      ['requestId', 'requestId'],
+      ['vhost', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
 } as const satisfies Record<FrameTypeName, FrameLayout>;
 
 export type FrameSchema = typeof FRAME_SCHEMA;

@@ -66,6 +66,12 @@ export const FrameType = {
   KV_EVENT: 0x6a,
   KV_WATCH_END: 0x6b,
   KV_ENTRY: 0x6c,
+
+  // Virtual hosts and vhost limits (spec section 8.9).
+  VHOST_ADD: 0x78,
+  VHOST_DELETE: 0x79,
+  VHOST_LIST: 0x7a,
+  VHOST_LIMITS_SET: 0x7b,
 } as const;
 
 export type FrameTypeName = keyof typeof FrameType;
@@ -464,6 +470,45 @@ export interface KvEntryFrame extends KvEntryFields {
   requestId: number;
 }
 
+// Virtual hosts and vhost limits (spec section 8.9).
+export interface VhostAddFrame {
+  type: typeof FrameType.VHOST_ADD;
+  requestId: number;
+  vhost: string;
+  /** {maxConnections?: uint/nil, maxQueues?: uint/nil}: limits to start with. */
+  options: Record<string, unknown>;
+}
+export interface VhostDeleteFrame {
+  type: typeof FrameType.VHOST_DELETE;
+  requestId: number;
+  vhost: string;
+}
+export interface VhostListFrame {
+  type: typeof FrameType.VHOST_LIST;
+  requestId: number;
+}
+export interface VhostLimitsSetFrame {
+  type: typeof FrameType.VHOST_LIMITS_SET;
+  requestId: number;
+  vhost: string;
+  /** {maxConnections?: uint/nil, maxQueues?: uint/nil}: nil removes a limit, an absent key keeps it. */
+  options: Record<string, unknown>;
+}
+/** A vhost's limits; null: no limit. */
+export interface VhostLimits {
+  maxConnections: number | null;
+  maxQueues: number | null;
+}
+/** One entry of the VHOST_LIST result. */
+export interface VhostInfo extends VhostLimits {
+  name: string;
+  /** Open connections in the vhost. */
+  connections: number;
+  queues: number;
+  /** Ready messages across its queues. */
+  messages: number;
+}
+
 /** One entry of the QUEUE_LIST result. */
 export interface QueueInfo {
   name: string;
@@ -504,6 +549,9 @@ export interface BrokerStatus {
   version: string;
   uptimeMs: number;
   connections: number;
+  /** Virtual hosts (servers with the `vhosts` capability). */
+  vhosts?: number;
+  /** Queues, exchanges, messages and unacked: summed over every vhost. */
   queues: number;
   exchanges: number;
   /** Ready messages across all queues. */
@@ -646,7 +694,11 @@ export type Frame =
   | KvUnwatchFrame
   | KvEventFrame
   | KvWatchEndFrame
-  | KvEntryFrame;
+  | KvEntryFrame
+  | VhostAddFrame
+  | VhostDeleteFrame
+  | VhostListFrame
+  | VhostLimitsSetFrame;
 
 /** Frames that carry a message body after the header. */
 export type BodyFrame = PublishFrame | ReturnFrame | DeliverFrame | GetOkFrame | StreamDeliverFrame | KvPutFrame | KvEventFrame | KvEntryFrame;

@@ -220,6 +220,10 @@ export function sampleFrames(): Frame[] {
     { type: FrameType.KV_EVENT, watchId: 1, key: 'task.42', revision: 2 ** 33, op: 'put', createdAt: 1_700_000_000_000, expiresAt: 0, body: json },
     { type: FrameType.KV_WATCH_END, watchId: 1, code: 404, name: 'NOT_FOUND', message: "bucket 'results' was deleted" },
     { type: FrameType.KV_ENTRY, requestId: 27, key: 'task.42', revision: 8, op: 'put', createdAt: 1_700_000_000_000, expiresAt: 1_700_000_060_000, body: Buffer.alloc(0) },
+    { type: FrameType.VHOST_ADD, requestId: 28, vhost: 'prod/eu', options: { maxQueues: 10 } },
+    { type: FrameType.VHOST_DELETE, requestId: 29, vhost: 'prod/eu' },
+    { type: FrameType.VHOST_LIST, requestId: 30 },
+    { type: FrameType.VHOST_LIMITS_SET, requestId: 31, vhost: '/', options: { maxConnections: 100, maxQueues: null } },
   ];
 }
 

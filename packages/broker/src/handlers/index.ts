@@ -10,6 +10,7 @@ import { registerManagementHandlers } from './management.js';
 import { registerPublishHandlers } from './publish.js';
 import { registerStreamHandlers } from './streams.js';
 import { registerTopologyHandlers } from './topology.js';
+import { registerVhostHandlers } from './vhosts.js';
 
 export const CORE_HANDLERS: ReadonlyArray<(table: DispatchTable) => void> = [
   registerTopologyHandlers,
@@ -18,6 +19,7 @@ export const CORE_HANDLERS: ReadonlyArray<(table: DispatchTable) => void> = [
   registerManagementHandlers,
   registerStreamHandlers,
   registerKvHandlers,
+  registerVhostHandlers,
 ];
 
 /** A table with every concern's handlers. */
