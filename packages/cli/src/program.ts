@@ -11,11 +11,13 @@ import { getCommand } from './commands/get.js';
 import { statusCommand } from './commands/status.js';
 import { streamCommand } from './commands/stream.js';
 import { kvCommand } from './commands/kv.js';
+import { vhostCommand, vhostLimitsCommand } from './commands/vhost.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 const EPILOG = `
-Connection: --url or WARREN_URL (default warren://guest:guest@127.0.0.1:5680).
+Connection: --url or WARREN_URL (default warren://guest:guest@127.0.0.1:5680);
+            the URL's path picks the vhost (warren://user:pass@host:5680/prod).
 Output: aligned tables by default, --json for scripts.
 Exit codes: 0 ok, 1 broker error (e.g. NOT_FOUND), 2 usage, 3 broker unavailable,
             4 access refused, 70 server storage failure.
@@ -55,6 +57,13 @@ export function buildProgram(): Command {
   program.addCommand(getCommand());
   program.addCommand(streamCommand());
   program.addCommand(kvCommand());
+  program.addCommand(vhostCommand());
+  program.addCommand(
+    new Command('limits')
+      .description('Limits on vhosts: over a limit, RESOURCE_LIMIT')
+      .addCommand(vhostLimitsCommand())
+      .addHelpText('after', '\nExample:\n  $ warren limits vhost set prod --max-connections 200'),
+  );
   program.addCommand(hashPasswordCommand());
   applyDefaults(program);
   return program;

@@ -190,6 +190,8 @@ describe('help', () => {
         ...['declare', 'delete', 'list', 'info', 'read'],
         // warren kv ... and warren kv bucket ...
         ...['get', 'put', 'del', 'keys', 'history', 'watch', 'create', 'delete', 'list', 'info'],
+        // warren vhost ... and warren limits vhost ...
+        ...['add', 'delete', 'list', 'set', 'clear', 'list'],
       ].sort(),
     );
     for (const cmd of [...verbs, ...program.commands.filter((c) => c.commands.length > 0)]) {
