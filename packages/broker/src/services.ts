@@ -7,6 +7,7 @@
  * the Broker class, so a handler module depends on the services it uses and
  * nothing imports broker.ts back.
  */
+import type { Access } from './access.js';
 import type { Logger } from './logger.js';
 import type { ResolvedOptions } from './options.js';
 import type { Vhosts } from './vhosts.js';
@@ -16,6 +17,8 @@ export interface BrokerServices {
   readonly logger: Logger;
   /** Every vhost (add, delete, limits: handlers/vhosts.ts). */
   readonly vhosts: Vhosts;
+  /** Users, permissions and user limits (access.ts). */
+  readonly access: Access;
   /** The STATUS report. */
   status(): Record<string, unknown>;
 }

@@ -10,6 +10,7 @@ import type { StreamSink } from './streams/subscription.js';
 import type { QueuedMessage } from './message.js';
 import type { KvSession } from './kv/kv-session.js';
 import type { VirtualHost } from './vhost.js';
+import type { SessionGrant } from './authorizer.js';
 
 export interface Session extends StoreListener, StreamSink {
   /** Also the owner identity of the exclusive queues it declares. */
@@ -17,6 +18,8 @@ export interface Session extends StoreListener, StreamSink {
   readonly username: string;
   /** The vhost chosen at OPEN: every name in a request is resolved in it. */
   readonly vhost: VirtualHost;
+  /** What its user may do, as the authorizer cached it (authorizer.ts). */
+  readonly grant: SessionGrant;
   readonly consumers: ConsumerSet;
   readonly deliveries: Deliveries;
   /** The connection's negotiated frame maximum. */

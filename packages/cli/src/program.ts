@@ -11,7 +11,10 @@ import { getCommand } from './commands/get.js';
 import { statusCommand } from './commands/status.js';
 import { streamCommand } from './commands/stream.js';
 import { kvCommand } from './commands/kv.js';
-import { vhostCommand, vhostLimitsCommand } from './commands/vhost.js';
+import { vhostCommand } from './commands/vhost.js';
+import { userCommand } from './commands/user.js';
+import { permissionsCommand } from './commands/permissions.js';
+import { limitsCommand } from './commands/limits.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -28,7 +31,8 @@ Examples:
   $ warren publish --queue jobs 'hello'
   $ warren consume jobs --count 1
   $ warren stream read orders --from first --count 10
-  $ warren kv put results task.42 done`;
+  $ warren kv put results task.42 done
+  $ warren user add orders-app --password-file ./orders-app.secret`;
 
 /**
  * Settings every command needs, which addCommand() does not inherit:
@@ -57,13 +61,10 @@ export function buildProgram(): Command {
   program.addCommand(getCommand());
   program.addCommand(streamCommand());
   program.addCommand(kvCommand());
+  program.addCommand(userCommand());
+  program.addCommand(permissionsCommand());
   program.addCommand(vhostCommand());
-  program.addCommand(
-    new Command('limits')
-      .description('Limits on vhosts: over a limit, RESOURCE_LIMIT')
-      .addCommand(vhostLimitsCommand())
-      .addHelpText('after', '\nExample:\n  $ warren limits vhost set prod --max-connections 200'),
-  );
+  program.addCommand(limitsCommand());
   program.addCommand(hashPasswordCommand());
   applyDefaults(program);
   return program;

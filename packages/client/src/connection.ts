@@ -49,6 +49,7 @@ import { encodeValue, withContentType } from './codec.js';
 import { KvRegistry, type KvBucket, type KvBucketInfo, type KvBucketOptions } from './kv.js';
 import type { Session } from './session.js';
 import { Vhosts } from './vhosts.js';
+import { Users } from './users.js';
 import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { checkFrameSize, checkProperties } from './publish-checks.js';
 import { Publisher, type PublishLimits } from './publisher.js';
@@ -180,6 +181,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   private readonly publisher: Publisher;
   private readonly topology = new Topology();
   private readonly kvState = new KvRegistry((send, map) => this.request(send, map));
+  /**
+   * Users, permissions and user limits (protocol-spec 8.8; the broker's
+   * `access` capability): `conn.users.add(...)`, `setPermissions(...)`, ...
+   */
+  readonly users = new Users((send, map) => this.request(send, map));
   /**
    * Virtual hosts and their limits (protocol-spec 8.9; the broker's `vhosts`
    * capability): `conn.vhosts.add('prod')`, `list()`, `setLimits(...)`, ...

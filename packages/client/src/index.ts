@@ -48,6 +48,7 @@ export {
 } from './kv.js';
 export type { Message } from './message.js';
 export { Vhosts } from './vhosts.js';
+export { Users } from './users.js';
 export {
   StreamConsumer,
   type StreamConsumeOptions,
@@ -108,4 +109,8 @@ export type {
   BrokerStatus,
   StreamInfo,
   StreamOffsetSpec,
+  UserInfo,
+  UserTag,
+  Permissions,
+  PermissionInfo,
 } from '@warren/protocol';

@@ -4,6 +4,7 @@
  * register function and adds it here.
  */
 import type { DispatchTable } from '../dispatch.js';
+import { registerAccessHandlers } from './access.js';
 import { registerConsumeHandlers } from './consume.js';
 import { registerKvHandlers } from './kv.js';
 import { registerManagementHandlers } from './management.js';
@@ -20,6 +21,7 @@ export const CORE_HANDLERS: ReadonlyArray<(table: DispatchTable) => void> = [
   registerStreamHandlers,
   registerKvHandlers,
   registerVhostHandlers,
+  registerAccessHandlers,
 ];
 
 /** A table with every concern's handlers. */

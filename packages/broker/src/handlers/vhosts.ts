@@ -9,8 +9,8 @@ import { Answer, type Access, type DispatchTable } from '../dispatch.js';
 import { errors } from '../errors.js';
 import { checkLimit } from '../vhosts.js';
 
-/** Until the access branch's 'administer' kind lands: the strictest kind there is. */
-const ADMINISTER: Access = 'configure';
+/** Administrators only (the access authorizer, authorizer.ts). */
+const ADMINISTER: Access = 'administer';
 
 /** The limits a request names: an absent key is left out, nil clears, else a non-negative integer. */
 function limitsOf(options: Record<string, unknown>): Partial<VhostLimits> {
@@ -27,8 +27,10 @@ export function registerVhostHandlers(table: DispatchTable): void {
     if (!(await vhosts.add(f.vhost, limits))) throw errors.preconditionFailed(`vhost '${f.vhost}' already exists`);
     return null;
   });
-  table.register(FrameType.VHOST_DELETE, Answer.Reply, ADMINISTER, async (f, _session, { vhosts }) => {
+  table.register(FrameType.VHOST_DELETE, Answer.Reply, ADMINISTER, async (f, _session, { vhosts, access }) => {
     await vhosts.delete(f.vhost);
+    // Its permissions go with it: a vhost added again under the name starts with none.
+    for (const p of access.listPermissions({ vhost: f.vhost })) await access.clearPermissions(p.username, f.vhost);
     return null;
   });
   table.register(FrameType.VHOST_LIST, Answer.Reply, ADMINISTER, (_f, _session, { vhosts }) => {
