@@ -335,3 +335,45 @@ describe('limits', () => {
     expect(await (await open(tb)).vhosts.clearLimits('v')).toEqual({ maxConnections: null, maxQueues: null });
   });
 });
+
+describe('with access control', () => {
+  const FULL = { configure: '.*', write: '.*', read: '.*' };
+  const url = (tb: TestBroker, user: string, vhost: string): string =>
+    `warren://${user}:${user}-pw@127.0.0.1:${tb.port}/${encodeURIComponent(vhost)}`;
+
+  async function as(tb: TestBroker, user: string, vhost: string): Promise<Connection> {
+    const c = await connect({ url: url(tb, user, vhost), reconnect: false, heartbeatMs: 0 });
+    conns.push(c);
+    return c;
+  }
+
+  it('managing vhosts needs the administrator tag; monitoring may list them', async () => {
+    const tb = await broker();
+    const admin = await open(tb);
+    await admin.users.add('app', 'app-pw');
+    await admin.users.setPermissions('app', '/', FULL);
+    await admin.users.add('watcher', 'watcher-pw', { tags: ['monitoring'] });
+    const app = await as(tb, 'app', '/');
+    for (const attempt of [app.vhosts.add('x'), app.vhosts.delete('/'), app.vhosts.list(), app.vhosts.setLimits('/', { maxQueues: 1 })]) {
+      const err = await refusal(attempt);
+      expect(err.code).toBe(ErrorCodes.ACCESS_REFUSED);
+      expect(err.message).toContain('administrator');
+    }
+    expect((await (await as(tb, 'watcher', '/')).vhosts.list()).map((v) => v.name)).toEqual(['/']);
+    await app.declareQueue('still-open'); // refusals leave the connection open
+  });
+
+  it("permissions are per vhost, and a deleted vhost's permissions go with it", async () => {
+    const tb = await broker();
+    const admin = await open(tb);
+    await admin.vhosts.add('a');
+    await admin.users.add('app', 'app-pw');
+    await admin.users.setPermissions('app', 'a', FULL);
+    const inA = await as(tb, 'app', 'a');
+    await inA.declareQueue('q');
+    const inRoot = await as(tb, 'app', '/');
+    expect((await refusal(inRoot.declareQueue('q'))).message).toContain("in vhost '/'");
+    await admin.vhosts.delete('a');
+    expect(await admin.users.listPermissions({ username: 'app' })).toEqual([]);
+  });
+});
