@@ -189,6 +189,11 @@ export class UserStore {
     return store;
   }
 
+  /** Whether the user exists (an EXTERNAL login, spec 4.2, needs no password but an existing user). */
+  has(username: string): boolean {
+    return this.users.has(username);
+  }
+
   async authenticate(username: string, password: string, remoteAddress: string | undefined): Promise<AuthResult> {
     const address = remoteAddress ?? 'unknown';
     const may = this.gate.mayTry(address);

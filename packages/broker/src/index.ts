@@ -3,3 +3,4 @@ export { type BrokerOptions, DEFAULT_PORT } from './options.js';
 export { hashPassword, verifyPassword, type UserConfig } from './auth.js';
 export { createLogger } from './logger.js';
 export { KvStore, type KvStoreOptions, type BucketInfo } from './kv/index.js';
+export { DEFAULT_TLS_PORT, TlsCertificates, tlsOptionsFrom, type TlsConfig, type CertificateInfo, type ConnectionTls } from './tls.js';

@@ -46,6 +46,7 @@ export function sampleFrames(): Frame[] {
       heartbeatMs: 30_000,
     },
     { type: FrameType.OPEN, version: 1, properties: {}, credentials: null, frameMax: 4096, heartbeatMs: 0 },
+    { type: FrameType.OPEN, version: 1, properties: {}, credentials: { mechanism: 'EXTERNAL', username: 'app', password: '' }, frameMax: 0, heartbeatMs: 0 },
     {
       type: FrameType.OPEN_OK,
       version: 1,
