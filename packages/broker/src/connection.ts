@@ -34,6 +34,7 @@ import { ConfirmTracker } from './confirms.js';
 import { ConsumerSet } from './consumers.js';
 import { Deliveries, PulledMessage } from './deliveries.js';
 import { KvSession } from './kv/kv-session.js';
+import { SessionGrant } from './authorizer.js';
 import { AfterReply, Answer, FrameReply, PublishOutcome, type DispatchTable, type Handler, type HandlerEntry } from './dispatch.js';
 import { errors } from './errors.js';
 import { isLoopback, type AuthResult } from './auth.js';
@@ -87,6 +88,10 @@ export class Connection implements DeliverySink, Session {
   /** Set once this connection has published: only publishers are blocked by alarms. */
   private isPublisher = false;
   username = '';
+  /** Set at login; until then no frame reaches a handler. */
+  grant!: SessionGrant;
+  /** Counted in its user's connections (access.admit). */
+  private admitted = false;
   readonly remoteAddress: string;
   private openedAt = 0;
   /** 'debug' for the CLI's short-lived management connections, else 'info'. */
@@ -190,7 +195,7 @@ export class Connection implements DeliverySink, Session {
     }
     const external = mechanism === 'EXTERNAL';
     const username = external ? this.peerName! : open.credentials.username;
-    const result = external ? this.external(open.credentials, username) : await this.ctx.users.authenticate(username, open.credentials.password, this.fs.socket.remoteAddress);
+    const result = external ? this.external(open.credentials, username) : await this.ctx.access.authenticate(username, open.credentials.password, this.fs.socket.remoteAddress);
     if (this.state !== State.Authenticating) return;
     if (!result.ok) {
       if (result.shed) return this.shed(result.reason, username);
@@ -198,6 +203,15 @@ export class Connection implements DeliverySink, Session {
     }
     clearTimeout(this.handshakeTimer);
     this.username = username;
+    try {
+      this.ctx.access.admit(this);
+    } catch (err) {
+      if (!(err instanceof WarrenError)) throw err;
+      this.ctx.logger.warn({ conn: this.id, user: this.username, remote: this.remoteAddress, reason: err.message }, 'connection refused');
+      return this.fail(err);
+    }
+    this.admitted = true;
+    this.grant = new SessionGrant(this.username, '/');
     this.clientProperties = open.properties;
     const frameMax = open.frameMax === 0 ? options.frameMax : Math.min(Math.max(open.frameMax, 4096), options.frameMax);
     this.heartbeatMs = negotiateHeartbeat(open.heartbeatMs, options.heartbeatMs);
@@ -227,7 +241,7 @@ export class Connection implements DeliverySink, Session {
     const reason = `login refused for user '${cn}'`;
     const asked = credentials.username;
     if (asked !== '' && asked !== cn) return { ok: false, shed: false, reason, logReason: `EXTERNAL: the certificate is for '${cn}', the client asked for '${asked}'` };
-    if (!this.ctx.users.has(cn)) return { ok: false, shed: false, reason, logReason: `EXTERNAL: no user '${cn}' (the client certificate's CN)` };
+    if (this.ctx.access.tagsOf(cn) === undefined) return { ok: false, shed: false, reason, logReason: `EXTERNAL: no user '${cn}' (the client certificate's CN)` };
     if (cn === 'guest' && !this.ctx.options.allowGuestRemote && !isLoopback(this.remoteAddress)) {
       return { ok: false, shed: false, reason, logReason: `user 'guest' may only connect from loopback` };
     }
@@ -498,6 +512,7 @@ export class Connection implements DeliverySink, Session {
     this.deliveries.returnAll();
     this.kvSession?.close();
     this.ctx.connectionClosed(this);
+    if (this.admitted) this.ctx.access.release(this);
     this.ctx.streams?.connectionClosed(this);
     this.deliveries.drainReturned();
     if (wasOpen) {

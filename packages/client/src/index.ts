@@ -47,6 +47,7 @@ export {
   type KvWatchOptions,
 } from './kv.js';
 export type { Message } from './message.js';
+export { Users } from './users.js';
 export {
   StreamConsumer,
   type StreamConsumeOptions,
@@ -107,4 +108,8 @@ export type {
   BrokerStatus,
   StreamInfo,
   StreamOffsetSpec,
+  UserInfo,
+  UserTag,
+  Permissions,
+  PermissionInfo,
 } from '@warren/protocol';
