@@ -244,11 +244,19 @@ export class Broker implements BrokerContext {
    * refused for want of one gets a Warren ACCESS_REFUSED it can report.
    */
   private listenTls(certs: TlsCertificates): Promise<void> {
-    const server = createTlsServer({ ...certs.options, requestCert: certs.requestsCert, rejectUnauthorized: false, noDelay: true }, (socket) => this.acceptTls(socket));
+    const server = createTlsServer(
+      // The TLS handshake gets the handshake timeout too (Node's default is 2 minutes).
+      { ...certs.options, requestCert: certs.requestsCert, rejectUnauthorized: false, noDelay: true, handshakeTimeout: this.options.handshakeTimeoutMs },
+      (socket) => this.acceptTls(socket),
+    );
     this.tlsServer = server;
     certs.onReload((options) => server.setSecureContext(options));
-    // A handshake that failed (a client that does not trust our certificate, a port scanner): no connection to close.
-    server.on('tlsClientError', (err, socket) => this.logger.debug({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed'));
+    // A handshake that failed or timed out (a client that does not trust our certificate, plain TCP, a
+    // port scanner): no connection yet. Node leaves a timed-out socket open: drop it.
+    server.on('tlsClientError', (err, socket) => {
+      this.logger.debug({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
+      socket.destroy();
+    });
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.options.tls!.port, this.options.host, () => {

@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -131,6 +131,13 @@ describe('the TLS listener', () => {
     expect(out).toContain('Verify return code: 0 (ok)');
     const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(out)![0];
     expect(new X509Certificate(pem).fingerprint256).toBe(fingerprintOf(pki.server.cert));
+  });
+
+  it('a peer that never completes the TLS handshake is dropped after the handshake timeout', async () => {
+    const tb = await start({}, { handshakeTimeoutMs: 200 });
+    const socket = createConnection({ host: '127.0.0.1', port: tb.broker.tlsPort! });
+    socket.on('error', () => {});
+    await new Promise<void>((resolve) => socket.on('close', () => resolve()));
   });
 
   it('a bad certificate stops the start, naming the file', async () => {

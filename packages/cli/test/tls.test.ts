@@ -69,6 +69,9 @@ describe('warren over TLS', () => {
     const status = await run(['status', '--json', '--url', url, ...tlsFlags]);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout).tls).toMatchObject({ port, verifyPeer: true, connections: 1, certificate: { fingerprint256: fingerprintOf(pki.server.cert) } });
+    const text = await run(['status', '--url', url, ...tlsFlags]);
+    expect(text.stdout).toMatch(new RegExp(`tls +port ${port}, 1 connection, client certificates required\n`));
+    expect(text.stdout).toContain(`certificate  CN=localhost, SHA-256 ${fingerprintOf(pki.server.cert)}`);
 
     // The same files from the environment; EXTERNAL: no password, the certificate's CN is the user.
     const env = { WARREN_TLS_CA: pki.ca.cert, WARREN_TLS_CERT: alice.cert, WARREN_TLS_KEY: alice.key };
