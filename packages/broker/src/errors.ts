@@ -23,6 +23,11 @@ export const errors = {
   /** OPEN named a mechanism this server does not offer; details list the ones it does. */
   unknownMechanism: (mechanism: string, mechanisms: readonly string[]) =>
     new WarrenError(ErrorCodes.ACCESS_REFUSED, `authentication mechanism '${mechanism}' is not supported`, { details: { mechanisms: [...mechanisms] } }),
+  /** OPEN asked for EXTERNAL on a connection without a verified TLS client certificate. */
+  externalNotOffered: (mechanisms: readonly string[]) =>
+    new WarrenError(ErrorCodes.ACCESS_REFUSED, `authentication mechanism 'EXTERNAL' needs a TLS connection with a verified client certificate`, {
+      details: { mechanisms: [...mechanisms] },
+    }),
   /** A queue at its length limit with x-overflow reject-publish(-dlx) refused a message. */
   queueFull: (queue: string, overflow: string) => new WarrenError(ErrorCodes.RESOURCE_LIMIT, `queue '${queue}' is full (x-overflow ${overflow})`),
   /** The store has no message with this id (already settled and compacted). */

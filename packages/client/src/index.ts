@@ -59,10 +59,12 @@ export {
   parseUrl,
   backoffDelay,
   DEFAULT_PORT,
+  DEFAULT_TLS_PORT,
   DEFAULT_RECONNECT,
   type ConnectOptions,
   type ParsedUrl,
   type ReconnectOptions,
+  type TlsOptions,
 } from './options.js';
 export type {
   StatusEvent,

@@ -155,6 +155,7 @@ describe('protocol-spec.md tables match the code', () => {
       DEFAULT_FRAME_MAX,
       FRAME_MAX_LIMIT,
       DEFAULT_PORT: 5680,
+      DEFAULT_TLS_PORT: 5681,
     });
     // The proposal range the spec states is the one checkFrameMax enforces.
     const min = constants.MIN_FRAME_MAX!;
