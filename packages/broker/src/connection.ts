@@ -275,12 +275,12 @@ export class Connection implements DeliverySink, Session {
 
   private readonly streamHead: unknown[] = ['', 0, 0];
 
-  sendStreamDelivery(consumerTag: string, offset: number, timestamp: number, meta: Buffer, body: Buffer): void {
+  sendStreamDelivery(consumerTag: string, offset: number, timestamp: number, meta: Buffer, body: Buffer): boolean {
     const head = this.streamHead;
     head[0] = consumerTag;
     head[1] = offset;
     head[2] = timestamp;
-    this.writer.sendWithEncodedTail(FrameType.STREAM_DELIVER, head, meta, body);
+    return this.writer.sendWithEncodedTail(FrameType.STREAM_DELIVER, head, meta, body);
   }
 
   sendStreamCancelled(consumerTag: string, err: WarrenError): void {

@@ -114,3 +114,36 @@ describe('frames never exceed the receiver frameMax', () => {
     expect((await publisher.next(T.RETURN)).body.toString()).toBe('x');
   });
 });
+
+describe('stream records above a subscriber frameMax (spec 8.6)', () => {
+  const S = { STREAM_SUBSCRIBE: 0x50, STREAM_DELIVER: 0x52, STREAM_CANCELLED: 0x57 } as const;
+
+  it('ends that subscription with STREAM_CANCELLED FRAME_TOO_LARGE naming the offset; no frame above 4096, no loop, nothing skipped silently', async () => {
+    const publisher = await h.open({ frameMax: 0 });
+    await publisher.ok(T.QUEUE_DECLARE, ['log', { durable: true, arguments: { 'x-queue-type': 'stream' } }]);
+    for (const body of [Buffer.from('a'), Buffer.alloc(10_000, 7), Buffer.from('c')]) {
+      expect((await publisher.publish('', 'log', null, body)).type).toBe(T.CONFIRM);
+    }
+    const small = await h.open({ frameMax: 4096 });
+    await small.ok(S.STREAM_SUBSCRIBE, ['log', { offset: 'first', consumerTag: 's' }]);
+    const first = await small.next(S.STREAM_DELIVER);
+    expect([first.header[1], first.body.toString()]).toEqual([0, 'a']);
+    const cancelled = await small.next(S.STREAM_CANCELLED);
+    expect(cancelled.header.slice(0, 3)).toEqual(['s', 413, 'FRAME_TOO_LARGE']);
+    expect(cancelled.header[3]).toContain('offset 1 ');
+    // The connection stays open, received nothing oversized, and nothing for the tag follows.
+    expect(small.oversized).toEqual([]);
+    expect(small.closed).toBe(false);
+    // Resubscribing past it continues with the next record.
+    await small.ok(S.STREAM_SUBSCRIBE, ['log', { offset: 2, consumerTag: 's2' }]);
+    const next = await small.next(S.STREAM_DELIVER);
+    expect([next.header[0], next.header[1], next.body.toString()]).toEqual(['s2', 2, 'c']);
+    expect(small.frames.filter((f) => f.type === S.STREAM_DELIVER && f.header[0] === 's')).toEqual([]);
+    // A subscriber whose frameMax can carry it reads all three.
+    const large = await h.open({ frameMax: 0 });
+    await large.ok(S.STREAM_SUBSCRIBE, ['log', { offset: 'first' }]);
+    const bodies = [];
+    for (let i = 0; i < 3; i++) bodies.push((await large.next(S.STREAM_DELIVER)).body.length);
+    expect(bodies).toEqual([1, 10_000, 1]);
+  });
+});
