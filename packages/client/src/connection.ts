@@ -333,8 +333,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    * Reads a stream from `offset` ('first', 'last', 'next' (default), a number or a
    * Date) or, for a named consumer, after its last committed offset. With a handler,
    * messages are passed to it one at a time, in order; without one, iterate the
-   * returned consumer with `for await`. See {@link StreamConsumer}. A stream consumer
-   * ends when the link is lost; subscribe again (a named one resumes after its commit).
+   * returned consumer with `for await`. See {@link StreamConsumer}. After a reconnect
+   * it subscribes again by itself and carries on after the last message it handed out.
    */
   consumeStream(stream: string, handler: StreamMessageHandler, opts?: StreamConsumeOptions): Promise<StreamConsumer>;
   consumeStream(stream: string, opts?: StreamConsumeOptions): Promise<StreamConsumer>;
@@ -352,6 +352,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       const options = { ...subscribeOptions(opts), consumerTag: consumer.tag };
       const result = await this.request((w, requestId) => w.streamSubscribe(requestId, stream, options), asRecord);
       consumer.startOffset = typeof result.offset === 'number' ? result.offset : null;
+      consumer.subscribed = true;
       return consumer;
     } catch (err) {
       this.streamConsumers.remove(consumer);
@@ -797,6 +798,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     const recovery: RecoveryTarget = {
       topology: this.topology,
       kv: this.kvState,
+      streams: this.streamConsumers,
       get closing() {
         return conn.closing;
       },
@@ -830,7 +832,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       },
       lost: (err, failure, wasOpen) => {
         this.publisher.detach(failure);
-        this.streamConsumers.endAll(failure);
+        this.streamConsumers.linkLost();
         for (const consumer of this.topology.consumers.values()) consumer.linkLost();
         this.kvState.linkLost();
         if (wasOpen) this.setStatus({ type: 'disconnected', error: err, willReconnect: true });
