@@ -54,15 +54,22 @@ export interface ConnectOptions {
   /**
    * Bound on the publish buffer: publishes accepted but not yet written to a
    * socket (while disconnected, flow-blocked, or waiting for the publish
-   * window). Default 10000. See `whenBufferFull`.
+   * window). Never exceeded, whatever `whenBufferFull` says (after a
+   * reconnect, up to `publishWindow` in-flight publishes come back to it for
+   * re-sending on top). Default 10000. See `whenBufferFull` and
+   * `conn.writable()`.
    */
   maxBufferedPublishes?: number;
   /**
    * When the publish buffer is full: `'wait'` (default) keeps the publish()
    * promise pending until there is room (and then until its confirm), so an
    * awaiting producer slows down; bound the wait with a per-call `timeoutMs`
-   * or `signal`. `'reject'` fails the publish at once with
-   * PublishBufferFullError (retriable), the fail-fast choice for producers.
+   * or `signal`. The waiting publishes form a line of at most
+   * `maxBufferedPublishes` more; a publish beyond that (a producer that does
+   * not await: use `await conn.writable()`) fails with PublishBufferFullError.
+   * `'reject'` fails the publish at once with PublishBufferFullError
+   * (retriable), the fail-fast choice for producers. `send()` never waits: it
+   * throws PublishBufferFullError on a full buffer in both modes.
    */
   whenBufferFull?: 'wait' | 'reject';
   /** Default per-publish deadline in ms (TimeoutError), for publishes that pass none; 0 = none (default). */
