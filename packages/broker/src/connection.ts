@@ -417,6 +417,7 @@ export class Connection implements DeliverySink, Session {
       kvEntry: (...args) => open() && w.kvEntry(...args),
       kvEvent: (...args) => open() && w.kvEvent(...args),
       kvWatchEnd: (...args) => open() && w.kvWatchEnd(...args),
+      error: (...args) => open() && w.error(...args),
     });
     return this.kvSession;
   }

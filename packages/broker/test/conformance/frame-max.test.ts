@@ -147,3 +147,22 @@ describe('stream records above a subscriber frameMax (spec 8.6)', () => {
     expect(bodies).toEqual([1, 10_000, 1]);
   });
 });
+
+describe('key-value values above a reader frameMax (spec 2 rule 8, 8.7)', () => {
+  const K = { KV_BUCKET_CREATE: 0x60, KV_PUT: 0x63, KV_GET: 0x64, KV_WATCH: 0x68, KV_EVENT: 0x6a, KV_WATCH_END: 0x6b } as const;
+
+  it('KV_GET is answered ERROR RESOURCE_LIMIT and a watch ends with KV_WATCH_END FRAME_TOO_LARGE; the connection stays open', async () => {
+    const writer = await h.open({ frameMax: 0 });
+    await writer.ok(K.KV_BUCKET_CREATE, ['b', {}]);
+    const small = await h.open({ frameMax: 4096 });
+    const { watchId } = (await small.ok(K.KV_WATCH, ['b', null, {}])) as { watchId: number };
+    writer.send(K.KV_PUT, [90, 'b', 'big', {}], Buffer.alloc(10_000, 7));
+    const end = await small.next(K.KV_WATCH_END);
+    expect(end.header.slice(0, 3)).toEqual([watchId, 413, 'FRAME_TOO_LARGE']);
+    const got = await small.request(K.KV_GET, ['b', 'big', 0]);
+    expect([got.type, got.header[1], got.header[2]]).toEqual([T.ERROR, 429, 'RESOURCE_LIMIT']);
+    expect(small.oversized).toEqual([]);
+    expect(small.closed).toBe(false);
+    expect(small.frames.filter((f) => f.type === K.KV_EVENT)).toEqual([]);
+  });
+});
