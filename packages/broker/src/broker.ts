@@ -23,7 +23,9 @@ import { createRequire } from 'node:module';
 import { ErrorCodes, FrameWriter, WarrenError } from '@warren/protocol';
 import { errors } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
-import { UserStore, readUsersFile } from './auth.js';
+import type { UserStore } from './auth.js';
+import { Access } from './access.js';
+import { AccessAuthorizer } from './authorizer.js';
 import { VirtualHost } from './vhost.js';
 import { Connection } from './connection.js';
 import type { PagingConfig, QueueHost } from './queue.js';
@@ -64,7 +66,8 @@ export class Broker implements BrokerContext {
   /** Key-value buckets; opened by start(). */
   kv!: KvStore;
   topologyStore: TopologyStore | null = null;
-  users!: UserStore;
+  /** Users, permissions and user limits (access.ts); opened by start(). */
+  access!: Access;
   private lock: DataLock | null = null;
   private diskMonitor: DiskMonitor | null = null;
   private server: Server | null = null;
@@ -113,7 +116,7 @@ export class Broker implements BrokerContext {
     this.vhost = new VirtualHost(queueHost);
     this.deadLetters = new DeadLetters(this.vhost, this.admission, this.logger);
     this.topology = new Topology(this.vhost, this, this.logger);
-    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true, streams: true, kv: true, 'int.exact': true } };
+    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true, streams: true, kv: true, access: true, 'int.exact': true } };
   }
 
   /** The port the broker listens on (useful with port 0). */
@@ -134,12 +137,18 @@ export class Broker implements BrokerContext {
     return this.memory.blockReason;
   }
 
+  /** Password checks (scrypt, the verified-password fast path, the login gate). */
+  get users(): UserStore {
+    return this.access.passwords;
+  }
+
   async start(): Promise<void> {
     const o = this.options;
-    const users = [...o.users, ...(o.usersFile !== undefined ? readUsersFile(o.usersFile) : [])];
-    this.users = await UserStore.create(users, { defaultGuest: o.defaultGuest, allowGuestRemote: o.allowGuestRemote });
     if (!o.inMemory) await this.openStorage();
-    else this.kv = await KvStore.open({ dir: null, logger: this.logger });
+    else {
+      await this.openAccess(null);
+      this.kv = await KvStore.open({ dir: null, logger: this.logger });
+    }
     this.memoryMonitor = new MemoryMonitor(o.memoryHighWatermark, (alarm, sample) => this.memory.setMemoryAlarm(alarm, sample), o.memorySampler);
     this.memoryMonitor.start();
     await this.listen();
@@ -153,6 +162,7 @@ export class Broker implements BrokerContext {
     const o = this.options;
     await mkdir(o.dataDir, { recursive: true });
     this.lock = await DataLock.acquire(o.dataDir);
+    await this.openAccess(o.dataDir);
     if (o.pagingWindow > 0) {
       // Paged-out messages do not outlive the process: durable ones are recovered from the message store.
       const dir = join(o.dataDir, 'spill');
@@ -179,6 +189,21 @@ export class Broker implements BrokerContext {
     this.logger.info({ ...stats, messages: restored, queues: this.vhost.queues.size }, 'storage recovered');
     this.diskMonitor = new DiskMonitor(o.dataDir, o.diskFreeLimit, o.diskCheckIntervalMs, (alarm, free) => this.memory.setDiskAlarm(alarm, free));
     this.diskMonitor.start();
+  }
+
+  /** Users and permissions, and the authorizer in front of every handler. */
+  private async openAccess(dataDir: string | null): Promise<void> {
+    const o = this.options;
+    this.access = await Access.open({
+      dataDir,
+      sync: o.sync === 'always',
+      users: o.users,
+      usersFile: o.usersFile,
+      defaultGuest: o.defaultGuest,
+      allowGuestRemote: o.allowGuestRemote,
+      logger: this.logger,
+    });
+    this.handlers.setAuthorizer(new AccessAuthorizer(this.access));
   }
 
   private listen(): Promise<void> {

@@ -32,6 +32,7 @@ import { ConfirmTracker } from './confirms.js';
 import { ConsumerSet } from './consumers.js';
 import { Deliveries, PulledMessage } from './deliveries.js';
 import { KvSession } from './kv/kv-session.js';
+import { SessionGrant } from './authorizer.js';
 import { AfterReply, Answer, FrameReply, PublishOutcome, type DispatchTable, type Handler, type HandlerEntry } from './dispatch.js';
 import { errors } from './errors.js';
 import type { QueuedMessage } from './message.js';
@@ -81,6 +82,10 @@ export class Connection implements DeliverySink, Session {
   /** Set once this connection has published: only publishers are blocked by alarms. */
   private isPublisher = false;
   username = '';
+  /** Set at login; until then no frame reaches a handler. */
+  grant!: SessionGrant;
+  /** Counted in its user's connections (access.admit). */
+  private admitted = false;
   readonly remoteAddress: string;
   private openedAt = 0;
   /** 'debug' for the CLI's short-lived management connections, else 'info'. */
@@ -171,7 +176,7 @@ export class Connection implements DeliverySink, Session {
     if (!(MECHANISMS as readonly string[]).includes(open.credentials.mechanism)) {
       return this.fail(errors.unknownMechanism(open.credentials.mechanism, MECHANISMS));
     }
-    const result = await this.ctx.users.authenticate(open.credentials.username, open.credentials.password, this.fs.socket.remoteAddress);
+    const result = await this.ctx.access.authenticate(open.credentials.username, open.credentials.password, this.fs.socket.remoteAddress);
     if (this.state !== State.Authenticating) return;
     if (!result.ok) {
       if (result.shed) return this.shed(result.reason, open.credentials.username);
@@ -179,6 +184,15 @@ export class Connection implements DeliverySink, Session {
     }
     clearTimeout(this.handshakeTimer);
     this.username = open.credentials.username;
+    try {
+      this.ctx.access.admit(this);
+    } catch (err) {
+      if (!(err instanceof WarrenError)) throw err;
+      this.ctx.logger.warn({ conn: this.id, user: this.username, remote: this.remoteAddress, reason: err.message }, 'connection refused');
+      return this.fail(err);
+    }
+    this.admitted = true;
+    this.grant = new SessionGrant(this.username, '/');
     this.clientProperties = open.properties;
     const frameMax = open.frameMax === 0 ? options.frameMax : Math.min(Math.max(open.frameMax, 4096), options.frameMax);
     this.heartbeatMs = negotiateHeartbeat(open.heartbeatMs, options.heartbeatMs);
@@ -464,6 +478,7 @@ export class Connection implements DeliverySink, Session {
     this.deliveries.returnAll();
     this.kvSession?.close();
     this.ctx.connectionClosed(this);
+    if (this.admitted) this.ctx.access.release(this);
     this.ctx.streams?.connectionClosed(this);
     this.deliveries.drainReturned();
     if (wasOpen) {

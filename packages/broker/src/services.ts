@@ -4,6 +4,7 @@
  * this interface, never the Broker class, so a handler module depends on the
  * services it uses and nothing imports broker.ts back.
  */
+import type { Access } from './access.js';
 import type { Admission } from './admission.js';
 import type { DeadLetters } from './dead-letter.js';
 import type { KvStore } from './kv/kv-store.js';
@@ -24,6 +25,8 @@ export interface BrokerServices {
   readonly streams: Streams | null;
   /** Key-value buckets (spec 8.7). */
   readonly kv: KvStore;
+  /** Users, permissions and user limits (access.ts). */
+  readonly access: Access;
   /** The STATUS report. */
   status(): Record<string, unknown>;
 }

@@ -9,11 +9,14 @@ import type { Deliveries } from './deliveries.js';
 import type { StreamSink } from './streams/subscription.js';
 import type { QueuedMessage } from './message.js';
 import type { KvSession } from './kv/kv-session.js';
+import type { SessionGrant } from './authorizer.js';
 
 export interface Session extends StoreListener, StreamSink {
   /** Also the owner identity of the exclusive queues it declares. */
   readonly id: string;
   readonly username: string;
+  /** What its user may do, as the authorizer cached it (authorizer.ts). */
+  readonly grant: SessionGrant;
   readonly consumers: ConsumerSet;
   readonly deliveries: Deliveries;
   /** The connection's negotiated frame maximum. */

@@ -11,6 +11,9 @@ import { getCommand } from './commands/get.js';
 import { statusCommand } from './commands/status.js';
 import { streamCommand } from './commands/stream.js';
 import { kvCommand } from './commands/kv.js';
+import { userCommand } from './commands/user.js';
+import { permissionsCommand } from './commands/permissions.js';
+import { limitsCommand } from './commands/limits.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -26,7 +29,8 @@ Examples:
   $ warren publish --queue jobs 'hello'
   $ warren consume jobs --count 1
   $ warren stream read orders --from first --count 10
-  $ warren kv put results task.42 done`;
+  $ warren kv put results task.42 done
+  $ warren user add orders-app --password-file ./orders-app.secret`;
 
 /**
  * Settings every command needs, which addCommand() does not inherit:
@@ -55,6 +59,9 @@ export function buildProgram(): Command {
   program.addCommand(getCommand());
   program.addCommand(streamCommand());
   program.addCommand(kvCommand());
+  program.addCommand(userCommand());
+  program.addCommand(permissionsCommand());
+  program.addCommand(limitsCommand());
   program.addCommand(hashPasswordCommand());
   applyDefaults(program);
   return program;

@@ -190,6 +190,10 @@ describe('help', () => {
         ...['declare', 'delete', 'list', 'info', 'read'],
         // warren kv ... and warren kv bucket ...
         ...['get', 'put', 'del', 'keys', 'history', 'watch', 'create', 'delete', 'list', 'info'],
+        // warren user ..., warren permissions ..., warren limits user ...
+        ...['add', 'delete', 'passwd', 'tags', 'list'],
+        ...['set', 'clear', 'list'],
+        ...['set', 'clear', 'list'],
       ].sort(),
     );
     for (const cmd of [...verbs, ...program.commands.filter((c) => c.commands.length > 0)]) {

@@ -48,6 +48,7 @@ import { Delivery, type Message } from './message.js';
 import { encodeValue, withContentType } from './codec.js';
 import { KvRegistry, type KvBucket, type KvBucketInfo, type KvBucketOptions } from './kv.js';
 import type { Session } from './session.js';
+import { Users } from './users.js';
 import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { checkFrameSize, checkProperties } from './publish-checks.js';
 import { Publisher, type PublishLimits } from './publisher.js';
@@ -188,6 +189,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   private readonly publisher: Publisher;
   private readonly topology = new Topology();
   private readonly kvState = new KvRegistry((send, map) => this.request(send, map));
+  /**
+   * Users, permissions and user limits (protocol-spec 8.8; the broker's
+   * `access` capability): `conn.users.add(...)`, `setPermissions(...)`, ...
+   */
+  readonly users = new Users((send, map) => this.request(send, map));
   private readonly statusStream = new StatusStream();
   private readonly clientId = randomBytes(6).toString('base64url');
   private closePromise: Promise<void> | undefined;

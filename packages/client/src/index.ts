@@ -48,6 +48,7 @@ export {
   type KvWatchOptions,
 } from './kv.js';
 export type { Message } from './message.js';
+export { Users } from './users.js';
 export {
   StreamConsumer,
   type StreamConsumeOptions,
@@ -106,4 +107,8 @@ export type {
   BrokerStatus,
   StreamInfo,
   StreamOffsetSpec,
+  UserInfo,
+  UserTag,
+  Permissions,
+  PermissionInfo,
 } from '@warren/protocol';

@@ -410,6 +410,63 @@ export const FRAME_SCHEMA = {
     header: [['requestId', 'uint'], ...kvEntry],
     body: true,
   },
+  USER_ADD: {
+    header: [
+      ['requestId', 'requestId'],
+      ['username', 'str'],
+      ['password', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  USER_DELETE: {
+    header: [
+      ['requestId', 'requestId'],
+      ['username', 'str'],
+    ],
+    body: false,
+  },
+  USER_UPDATE: {
+    header: [
+      ['requestId', 'requestId'],
+      ['username', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  USER_LIST: requestOnly,
+  PERMISSIONS_SET: {
+    header: [
+      ['requestId', 'requestId'],
+      ['username', 'str'],
+      ['vhost', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  PERMISSIONS_CLEAR: {
+    header: [
+      ['requestId', 'requestId'],
+      ['username', 'str'],
+      ['vhost', 'str'],
+    ],
+    body: false,
+  },
+  PERMISSIONS_LIST: {
+    header: [
+      ['requestId', 'requestId'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  USER_LIMITS_SET: {
+    header: [
+      ['requestId', 'requestId'],
+      ['username', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
 } as const satisfies Record<FrameTypeName, FrameLayout>;
 
 export type FrameSchema = typeof FRAME_SCHEMA;

@@ -66,6 +66,16 @@ export const FrameType = {
   KV_EVENT: 0x6a,
   KV_WATCH_END: 0x6b,
   KV_ENTRY: 0x6c,
+
+  // Users, permissions, user limits (spec section 8.8).
+  USER_ADD: 0x70,
+  USER_DELETE: 0x71,
+  USER_UPDATE: 0x72,
+  USER_LIST: 0x73,
+  PERMISSIONS_SET: 0x74,
+  PERMISSIONS_CLEAR: 0x75,
+  PERMISSIONS_LIST: 0x76,
+  USER_LIMITS_SET: 0x77,
 } as const;
 
 export type FrameTypeName = keyof typeof FrameType;
@@ -351,7 +361,13 @@ export interface GetOkFrame extends DeliveredMessage {
   messageCount: number;
 }
 export interface ListFrame {
-  type: typeof FrameType.QUEUE_LIST | typeof FrameType.EXCHANGE_LIST | typeof FrameType.BINDING_LIST | typeof FrameType.STATUS | typeof FrameType.KV_BUCKET_LIST;
+  type:
+    | typeof FrameType.QUEUE_LIST
+    | typeof FrameType.EXCHANGE_LIST
+    | typeof FrameType.BINDING_LIST
+    | typeof FrameType.STATUS
+    | typeof FrameType.KV_BUCKET_LIST
+    | typeof FrameType.USER_LIST;
   requestId: number;
 }
 
@@ -460,6 +476,81 @@ export interface KvWatchEndFrame {
 export interface KvEntryFrame extends KvEntryFields {
   type: typeof FrameType.KV_ENTRY;
   requestId: number;
+}
+
+// Users, permissions and user limits (spec section 8.8).
+export interface UserAddFrame {
+  type: typeof FrameType.USER_ADD;
+  requestId: number;
+  username: string;
+  password: string;
+  /** {tags: string[]}. */
+  options: Record<string, unknown>;
+}
+export interface UserDeleteFrame {
+  type: typeof FrameType.USER_DELETE;
+  requestId: number;
+  username: string;
+}
+export interface UserUpdateFrame {
+  type: typeof FrameType.USER_UPDATE;
+  requestId: number;
+  username: string;
+  /** {password?: string, tags?: string[]}. */
+  options: Record<string, unknown>;
+}
+export interface PermissionsSetFrame {
+  type: typeof FrameType.PERMISSIONS_SET;
+  requestId: number;
+  username: string;
+  vhost: string;
+  /** {configure, write, read}: regular expressions over resource names. */
+  options: Record<string, unknown>;
+}
+export interface PermissionsClearFrame {
+  type: typeof FrameType.PERMISSIONS_CLEAR;
+  requestId: number;
+  username: string;
+  vhost: string;
+}
+export interface PermissionsListFrame {
+  type: typeof FrameType.PERMISSIONS_LIST;
+  requestId: number;
+  /** {username?, vhost?}: only the matching entries. */
+  options: Record<string, unknown>;
+}
+export interface UserLimitsSetFrame {
+  type: typeof FrameType.USER_LIMITS_SET;
+  requestId: number;
+  username: string;
+  /** {maxConnections: uint or nil (no limit)}. */
+  options: Record<string, unknown>;
+}
+
+/** A user tag (spec 8.8). */
+export type UserTag = 'administrator' | 'management' | 'monitoring';
+
+/** One entry of the USER_LIST result. */
+export interface UserInfo {
+  username: string;
+  tags: UserTag[];
+  /** null: no limit. */
+  maxConnections: number | null;
+  /** Connections open now. */
+  connections: number;
+}
+
+/** Regular expressions over resource names (exchanges, queues, streams, buckets); '' matches nothing. */
+export interface Permissions {
+  configure: string;
+  write: string;
+  read: string;
+}
+
+/** One entry of the PERMISSIONS_LIST result. */
+export interface PermissionInfo extends Permissions {
+  username: string;
+  vhost: string;
 }
 
 /** One entry of the QUEUE_LIST result. */
@@ -644,7 +735,14 @@ export type Frame =
   | KvUnwatchFrame
   | KvEventFrame
   | KvWatchEndFrame
-  | KvEntryFrame;
+  | KvEntryFrame
+  | UserAddFrame
+  | UserDeleteFrame
+  | UserUpdateFrame
+  | PermissionsSetFrame
+  | PermissionsClearFrame
+  | PermissionsListFrame
+  | UserLimitsSetFrame;
 
 /** Frames that carry a message body after the header. */
 export type BodyFrame = PublishFrame | ReturnFrame | DeliverFrame | GetOkFrame | StreamDeliverFrame | KvPutFrame | KvEventFrame | KvEntryFrame;

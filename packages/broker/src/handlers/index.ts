@@ -4,6 +4,7 @@
  * register function and adds it here.
  */
 import type { DispatchTable } from '../dispatch.js';
+import { registerAccessHandlers } from './access.js';
 import { registerConsumeHandlers } from './consume.js';
 import { registerKvHandlers } from './kv.js';
 import { registerManagementHandlers } from './management.js';
@@ -18,6 +19,7 @@ export const CORE_HANDLERS: ReadonlyArray<(table: DispatchTable) => void> = [
   registerManagementHandlers,
   registerStreamHandlers,
   registerKvHandlers,
+  registerAccessHandlers,
 ];
 
 /** A table with every concern's handlers. */
