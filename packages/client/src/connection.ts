@@ -579,7 +579,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    *
    * Body ownership: a Buffer or Uint8Array body is copied before publish()
    * returns, so you may reuse or change yours at once; the message sent (and
-   * re-sent after a reconnect) is what the body held at the call.
+   * re-sent after a reconnect) is what the body held at the call. With
+   * `connect({ copyPublishBodies: false })` publish() takes ownership
+   * instead: leave the body unchanged until the promise settles.
    */
   publish(exchange: string, routingKey: string, body: PublishBody, opts?: PublishOptions): Promise<void> {
     if (this.closing || this.links.state === 'closed') return Promise.reject(this.closedError());
@@ -648,7 +650,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
 
   /** The bytes to send: a copy of a Buffer/Uint8Array (the caller may reuse theirs), a string's UTF-8, or the codec's encoding. */
   private bodyOf(body: PublishBody): Buffer | WarrenError {
-    if (body instanceof Uint8Array) return Buffer.from(body); // a copy, Buffers included
+    if (body instanceof Uint8Array) {
+      if (this.options.copyPublishBodies) return Buffer.from(body); // a copy, Buffers included
+      return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    }
     if (typeof body === 'string') return Buffer.from(body, 'utf8');
     // Any other value: the connection's codec (JSON by default).
     return encodeValue(body, this.options.codec);

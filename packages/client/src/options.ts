@@ -75,6 +75,15 @@ export interface ConnectOptions {
   /** Default per-publish deadline in ms (TimeoutError), for publishes that pass none; 0 = none (default). */
   publishTimeoutMs?: number;
   /**
+   * Body ownership. `true` (default): publish() and send() copy a Buffer or
+   * Uint8Array body before they return, so the caller may reuse it at once.
+   * `false`: they take ownership of it instead (no copy, which saves about
+   * 10 µs per 64 KiB body): the caller must not change it until the publish
+   * settles (for send(): until flushPublishes() resolves), because it may
+   * still be written, or re-sent after a reconnect.
+   */
+  copyPublishBodies?: boolean;
+  /**
    * How publish() encodes a body that is not bytes or a string, and what
    * `msg.decode()` uses. Default: JSON (`application/json`).
    */
@@ -122,6 +131,7 @@ export interface ResolvedOptions {
   maxBufferedPublishes: number;
   whenBufferFull: 'wait' | 'reject';
   publishTimeoutMs: number;
+  copyPublishBodies: boolean;
   codec: Codec;
 }
 
@@ -206,6 +216,7 @@ export function resolveOptions(input: string | ConnectOptions | undefined): Reso
     maxBufferedPublishes,
     whenBufferFull: oneOf(o.whenBufferFull ?? 'wait', ['wait', 'reject'] as const, 'whenBufferFull'),
     publishTimeoutMs: nonNegativeInt(o.publishTimeoutMs ?? 0, 'publishTimeoutMs'),
+    copyPublishBodies: o.copyPublishBodies ?? true,
     codec: checkCodec(o.codec),
   };
 }

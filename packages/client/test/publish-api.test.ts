@@ -155,3 +155,19 @@ describe('body ownership: publish() and send() copy the caller bytes', () => {
     ]);
   });
 });
+
+describe('copyPublishBodies: false', () => {
+  it('takes ownership instead: no copy, so a body changed before the publish settles goes out changed (as documented)', async () => {
+    const { peer, conn } = await openPair({ publishWindow: 1, copyPublishBodies: false });
+    const body = Buffer.alloc(100, 'a');
+    const first = conn.publish('', 'q', Buffer.from('first'));
+    const buffered = conn.publish('', 'q', body); // waits: the window is full
+    body.fill('b');
+    await peer.take(FrameType.PUBLISH);
+    peer.send({ type: FrameType.CONFIRM, seq: 1, multiple: false });
+    const f = await peer.take(FrameType.PUBLISH);
+    peer.send({ type: FrameType.CONFIRM, seq: 2, multiple: false });
+    await Promise.all([first, buffered]);
+    expect(f.body.every((b) => b === 0x62)).toBe(true);
+  });
+});
