@@ -340,12 +340,12 @@ export class Connection implements DeliverySink, Session {
 
   private readonly streamHead: unknown[] = ['', 0, 0];
 
-  sendStreamDelivery(consumerTag: string, offset: number, timestamp: number, meta: Buffer, body: Buffer): void {
+  sendStreamDelivery(consumerTag: string, offset: number, timestamp: number, meta: Buffer, body: Buffer): boolean {
     const head = this.streamHead;
     head[0] = consumerTag;
     head[1] = offset;
     head[2] = timestamp;
-    this.writer.sendWithEncodedTail(FrameType.STREAM_DELIVER, head, meta, body);
+    return this.writer.sendWithEncodedTail(FrameType.STREAM_DELIVER, head, meta, body);
   }
 
   sendStreamCancelled(consumerTag: string, err: WarrenError): void {
@@ -482,6 +482,7 @@ export class Connection implements DeliverySink, Session {
       kvEntry: (...args) => open() && w.kvEntry(...args),
       kvEvent: (...args) => open() && w.kvEvent(...args),
       kvWatchEnd: (...args) => open() && w.kvWatchEnd(...args),
+      error: (...args) => open() && w.error(...args),
     });
     return this.kvSession;
   }

@@ -32,6 +32,13 @@ export const errors = {
   queueFull: (queue: string, overflow: string) => new WarrenError(ErrorCodes.RESOURCE_LIMIT, `queue '${queue}' is full (x-overflow ${overflow})`),
   /** The store has no message with this id (already settled and compacted). */
   notStored: (id: number) => new WarrenError(ErrorCodes.NOT_FOUND, `message ${id} is not in the store`),
+  /** A stream record whose STREAM_DELIVER would exceed the subscriber's frameMax: the subscription ends (spec 8.6). */
+  streamRecordTooLarge: (stream: string, offset: number, frameMax: number) =>
+    new WarrenError(
+      ErrorCodes.FRAME_TOO_LARGE,
+      `the message at offset ${offset} of stream '${stream}' does not fit this connection's frameMax of ${frameMax} bytes; ` +
+        `subscribe with a larger frameMax, or from offset ${offset + 1} (a named consumer: commit ${offset}) to go past it`,
+    ),
   /** A queue was deleted under its consumers (the reason says how). */
   queueGone: (reason: string) => new WarrenError(ErrorCodes.NOT_FOUND, reason),
   /** A server-initiated close with a given code (shutdown: CONNECTION_FORCED). */

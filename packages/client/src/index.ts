@@ -30,6 +30,7 @@ export {
   type CloseOptions,
   type ConnectionEvents,
   type PublishOptions,
+  type SendOptions,
   type PublishBody,
 } from './connection.js';
 export { jsonCodec, type Codec } from './codec.js';
