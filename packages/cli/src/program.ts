@@ -11,6 +11,7 @@ import { getCommand } from './commands/get.js';
 import { statusCommand } from './commands/status.js';
 import { streamCommand } from './commands/stream.js';
 import { kvCommand } from './commands/kv.js';
+import { taskCommand, workerCommand } from './commands/task.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -26,7 +27,9 @@ Examples:
   $ warren publish --queue jobs 'hello'
   $ warren consume jobs --count 1
   $ warren stream read orders --from first --count 10
-  $ warren kv put results task.42 done`;
+  $ warren kv put results task.42 done
+  $ warren worker ./tasks.js --concurrency 8
+  $ warren task list --status FAILURE`;
 
 /**
  * Settings every command needs, which addCommand() does not inherit:
@@ -55,6 +58,8 @@ export function buildProgram(): Command {
   program.addCommand(getCommand());
   program.addCommand(streamCommand());
   program.addCommand(kvCommand());
+  program.addCommand(workerCommand());
+  program.addCommand(taskCommand());
   program.addCommand(hashPasswordCommand());
   applyDefaults(program);
   return program;

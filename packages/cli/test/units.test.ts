@@ -190,6 +190,8 @@ describe('help', () => {
         ...['declare', 'delete', 'list', 'info', 'read'],
         // warren kv ... and warren kv bucket ...
         ...['get', 'put', 'del', 'keys', 'history', 'watch', 'create', 'delete', 'list', 'info'],
+        // warren worker, warren task ...
+        ...['worker', 'list', 'show', 'revoke', 'retry', 'redrive'],
       ].sort(),
     );
     for (const cmd of [...verbs, ...program.commands.filter((c) => c.commands.length > 0)]) {

@@ -337,17 +337,18 @@ export class TaskClient {
     for (let n = 0; n < limit; n++) {
       const msg = await this.conn.get(this.deadLetterQueue);
       if (msg === null) break;
-      let id: string | undefined;
+      let m: TaskMessage | undefined;
       try {
-        id = msg.json<TaskMessage>().id;
+        m = msg.json<TaskMessage>();
       } catch {
-        id = undefined;
+        m = undefined;
       }
-      if (id !== undefined && ID_RE.test(id)) {
-        const rec = await this.get(id);
-        if (rec?.status === 'FAILURE') {
-          await this.retry(id);
-          done.push(id);
+      if (m !== undefined && typeof m.id === 'string' && ID_RE.test(m.id)) {
+        const rec = await this.get(m.id);
+        // Only the dead letter of the task's latest failure: older ones (retried since) are dropped.
+        if (rec?.status === 'FAILURE' && rec.run === m.run) {
+          await this.retry(m.id);
+          done.push(m.id);
         }
       }
       msg.ack();
