@@ -84,7 +84,9 @@ export class QueueSpill {
   private blockPos = 0;
   private blockEnd = 0;
   private readBuf: Buffer | null = null;
-  /** The last names read back: a queue's messages mostly share them, so they are compared, not decoded again. */
+  /** The last names written and read back: a queue's messages mostly share them, so they are compared, not encoded or decoded again. */
+  private readonly exchangeOut = new LastString();
+  private readonly routingKeyOut = new LastString();
   private readonly lastExchange = new LastString();
   private readonly lastRoutingKey = new LastString();
   /** Properties too: the last ones written and read, with their bytes. */
@@ -122,7 +124,7 @@ export class QueueSpill {
       if (this.writeLen + bound > WRITE_BUFFER) this.flush();
       const buf = (this.writeBuf ??= Buffer.allocUnsafeSlow(WRITE_BUFFER));
       const at = this.writeLen;
-      const metaLen = writeMeta(buf, at + RECORD_HEADER, m, props);
+      const metaLen = this.writeMeta(buf, at + RECORD_HEADER, m, props);
       buf.writeUInt32LE(metaLen, at);
       buf.writeUInt32LE(bodyLen, at + 4);
       if (body !== null) buf.set(body, at + RECORD_HEADER + metaLen);
@@ -183,7 +185,7 @@ export class QueueSpill {
   private appendLarge(m: SpilledMessage, props: Buffer | null, body: Buffer | null, bodyLen: number, bound: number): void {
     this.flush();
     const head = Buffer.allocUnsafe(BLOCK_HEADER + RECORD_HEADER + bound - bodyLen);
-    const metaLen = writeMeta(head, BLOCK_HEADER + RECORD_HEADER, m, props);
+    const metaLen = this.writeMeta(head, BLOCK_HEADER + RECORD_HEADER, m, props);
     const headLen = BLOCK_HEADER + RECORD_HEADER + metaLen;
     head.writeUInt32LE(metaLen, BLOCK_HEADER);
     head.writeUInt32LE(bodyLen, BLOCK_HEADER + 4);
@@ -267,6 +269,28 @@ export class QueueSpill {
     this.blockEnd = n;
   }
 
+  /** Writes a record's meta at `at` (room for the bound append() computed); returns its length. */
+  private writeMeta(buf: Buffer, at: number, m: SpilledMessage, props: Buffer | null): number {
+    buf[at] = (m.body !== null ? HAS_BODY : 0) | (m.durable ? DURABLE : 0) | (m.evictable ? EVICTABLE : 0);
+    buf.writeDoubleLE(m.seq, at + 1);
+    buf.writeDoubleLE(m.expiresAt, at + 9);
+    buf.writeDoubleLE(m.storeId, at + 17);
+    buf.writeUInt32LE(m.deliveryCount, at + 25);
+    buf.writeUInt32LE(m.bodySize, at + 29);
+    let p = at + FIXED_META;
+    const exLen = m.exchange.length === 0 ? 0 : this.exchangeOut.write(buf, p, m.exchange);
+    buf.writeUInt16LE(exLen, at + 33);
+    p += exLen;
+    const rkLen = m.routingKey.length === 0 ? 0 : this.routingKeyOut.write(buf, p, m.routingKey);
+    buf.writeUInt16LE(rkLen, at + 35);
+    p += rkLen;
+    if (props !== null) {
+      buf.set(props, p);
+      p += props.length;
+    }
+    return p - at;
+  }
+
   /** Decodes the record at `at` of `buf` (the block being read, or the write buffer) and moves past it. */
   private readRecord(buf: Buffer, at: number): SpilledMessage {
     const metaLen = buf.readUInt32LE(at);
@@ -311,28 +335,6 @@ export class QueueSpill {
 const HAS_BODY = 1;
 const DURABLE = 2;
 const EVICTABLE = 4;
-
-/** Writes a record's meta at `at` (room for the bound append() computed); returns its length. */
-function writeMeta(buf: Buffer, at: number, m: SpilledMessage, props: Buffer | null): number {
-  buf[at] = (m.body !== null ? HAS_BODY : 0) | (m.durable ? DURABLE : 0) | (m.evictable ? EVICTABLE : 0);
-  buf.writeDoubleLE(m.seq, at + 1);
-  buf.writeDoubleLE(m.expiresAt, at + 9);
-  buf.writeDoubleLE(m.storeId, at + 17);
-  buf.writeUInt32LE(m.deliveryCount, at + 25);
-  buf.writeUInt32LE(m.bodySize, at + 29);
-  let p = at + FIXED_META;
-  const exLen = m.exchange.length === 0 ? 0 : buf.write(m.exchange, p);
-  buf.writeUInt16LE(exLen, at + 33);
-  p += exLen;
-  const rkLen = m.routingKey.length === 0 ? 0 : buf.write(m.routingKey, p);
-  buf.writeUInt16LE(rkLen, at + 35);
-  p += rkLen;
-  if (props !== null) {
-    buf.set(props, p);
-    p += props.length;
-  }
-  return p - at;
-}
 
 /** Whether two bytes ranges hold the same bytes. */
 function sameBytes(buf: Buffer, start: number, end: number, bytes: Buffer): boolean {
@@ -390,6 +392,17 @@ function sameFlat(a: object, b: object): boolean {
 class LastString {
   private value = '';
   private bytes = Buffer.alloc(0);
+
+  /** Writes `value` as UTF-8 at `at`; returns the byte count. */
+  write(buf: Buffer, at: number, value: string): number {
+    if (value !== this.value) {
+      this.value = value;
+      this.bytes = Buffer.from(value, 'utf8');
+    }
+    const bytes = this.bytes;
+    for (let i = 0; i < bytes.length; i++) buf[at + i] = bytes[i]!;
+    return bytes.length;
+  }
 
   read(buf: Buffer, start: number, end: number): string {
     if (sameBytes(buf, start, end, this.bytes)) return this.value;
