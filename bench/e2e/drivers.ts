@@ -277,7 +277,9 @@ export const RABBIT_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.
 export async function openDriver(system: SystemName, url: string, opts: DriverOptions = {}): Promise<Driver> {
   if (system !== 'warren' && system !== 'rabbitmq' && system !== 'relay') return openPeer(system satisfies PeerSystem, url);
   if (system === 'warren') {
-    return new WarrenDriver(await warrenConnect({ url, heartbeatMs: 0, name: 'bench' }));
+    // The producer never changes a body it passed (no copy needed), and the paced (open-loop) producer
+    // must not fail on a stall: a publish buffer far above what a run can fall behind by.
+    return new WarrenDriver(await warrenConnect({ url, heartbeatMs: 0, name: 'bench', copyPublishBodies: false, maxBufferedPublishes: 1_000_000 }));
   }
   if (system === 'relay') {
     const { hostname, port } = new URL(url);
