@@ -277,3 +277,35 @@ describe('limits and logins', () => {
     expect(JSON.stringify(logs)).not.toMatch(/secret|app-pw/);
   });
 });
+
+describe('streams and buckets', () => {
+  it('key-value frames are checked by their access kind on the bucket name', async () => {
+    const admin = await brokerWithAdmin();
+    const config = await admin.kv('app-config');
+    await config.put('feature.x', 'on');
+    await admin.kv('secrets');
+    await admin.users.add('app', 'app-pw');
+    await admin.users.setPermissions('app', '/', { configure: '', write: '', read: '^app-' });
+    const app = await open('app', 'app-pw');
+    const mine = await app.kv('app-config', { passive: true }).catch((e: unknown) => e);
+    // Opening a bucket is a create: configure.
+    expect((mine as WarrenError).message).toBe("user 'app' may not KV_BUCKET_CREATE bucket 'app-config' in vhost '/': no configure permission");
+    await admin.users.setPermissions('app', '/', { configure: '^app-', write: '', read: '^app-' });
+    const bucket = await app.kv('app-config', { passive: true });
+    expect((await bucket.get('feature.x'))?.value.toString()).toBe('on');
+    expect((await refusal(bucket.put('feature.x', 'off'))).message).toBe("user 'app' may not KV_PUT bucket 'app-config' in vhost '/': no write permission");
+    expect((await refusal(app.kv('secrets', { passive: true }))).code).toBe(ErrorCodes.ACCESS_REFUSED);
+  });
+
+  it('stream subscriptions need read on the stream', async () => {
+    const admin = await brokerWithAdmin();
+    await admin.declareQueue('events', { durable: true, arguments: { 'x-queue-type': 'stream' } });
+    await admin.users.add('app', 'app-pw');
+    await admin.users.setPermissions('app', '/', { configure: '', write: '', read: '^audit$' });
+    const app = await open('app', 'app-pw');
+    const err = await refusal(app.consumeStream('events', () => {}, { offset: 'first' }));
+    expect(err.message).toBe("user 'app' may not STREAM_SUBSCRIBE stream 'events' in vhost '/': no read permission");
+    await admin.users.setPermissions('app', '/', { configure: '', write: '', read: '^(audit|events)$' });
+    await app.consumeStream('events', () => {}, { offset: 'first' });
+  });
+});

@@ -63,6 +63,16 @@ describe('warren user', () => {
   });
 });
 
+describe('warren hash-password', () => {
+  it('reads the password from stdin, not the command line', async () => {
+    const { verifyPassword } = await import('@warren/broker');
+    const r = await run(['hash-password', 'alice'], { input: 'alice-pw\n' });
+    const [name, hash] = r.stdout.trim().split(':');
+    expect(name).toBe('alice');
+    expect(await verifyPassword('alice-pw', hash!)).toBe(true);
+  });
+});
+
 describe('warren permissions and limits', () => {
   it('set, list, clear permissions; set, list, clear a user limit', async () => {
     await run(['user', 'add', 'orders', '--url', admin()], { input: 'orders-pw' });
