@@ -242,6 +242,14 @@ export class Access {
     });
   }
 
+  /** A deleted vhost: every user's permissions there go with it (nothing to do when none). */
+  forgetVhost(vhost: string): Promise<void> {
+    if (!this.current.permissions.some((p) => p.vhost === vhost)) return Promise.resolve();
+    return this.mutate((s) => {
+      s.permissions = s.permissions.filter((p) => p.vhost !== vhost);
+    });
+  }
+
   /** maxConnections null: no limit. Connections already open stay open. */
   setUserLimits(username: string, limits: UserLimits): Promise<void> {
     const max = limits.maxConnections;

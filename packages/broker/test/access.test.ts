@@ -309,3 +309,14 @@ describe('streams and buckets', () => {
     await app.consumeStream('events', () => {}, { offset: 'first' });
   });
 });
+
+describe('vhosts', () => {
+  it("forgetting a vhost drops every user's permissions there, and only there", async () => {
+    const admin = await brokerWithAdmin();
+    await admin.users.add('app', 'app-pw');
+    await admin.users.setPermissions('app', 'staging', FULL);
+    await admin.users.setPermissions('app', '/', FULL);
+    await tb!.broker.access.forgetVhost('staging');
+    expect((await admin.users.listPermissions({ username: 'app' })).map((p) => p.vhost)).toEqual(['/']);
+  });
+});
