@@ -147,10 +147,11 @@ export class AccessAuthorizer implements Authorizer {
     );
   }
 
-  /** Users, permissions, limits: administrators; monitoring may list; anyone may change its own password and list its own permissions. */
+  /** Users, permissions, vhosts, limits: administrators; monitoring may list users and vhosts; anyone may change its own password and list its own permissions. */
   private administer(g: SessionGrant, frame: Frame): void {
     switch (frame.type) {
       case FrameType.USER_LIST:
+      case FrameType.VHOST_LIST:
         if (g.monitoring) return;
         break;
       case FrameType.PERMISSIONS_LIST:

@@ -2,6 +2,7 @@
  * The broker: start (users, storage, recovery), accepting connections, and
  * shutdown. It wires the parts together; the work happens in them:
  *
+ *   vhosts.ts          the vhost registry: each vhost's namespace and stores (vhost.ts)
  *   connection.ts      one client socket; answers frames via the dispatch table
  *   dispatch.ts        frame type -> handler (handlers/*.ts, one file per concern)
  *   handlers/publish   PUBLISH -> vhost.route -> admission.admit (store, account, enqueue)
@@ -26,46 +27,34 @@ import { createLogger, type Logger } from './logger.js';
 import type { UserStore } from './auth.js';
 import { Access } from './access.js';
 import { AccessAuthorizer } from './authorizer.js';
-import { VirtualHost } from './vhost.js';
 import { Connection } from './connection.js';
-import type { PagingConfig, QueueHost } from './queue.js';
+import type { PagingConfig } from './queue.js';
 import { QueueSpill } from './queue-spill.js';
 import { MemoryMonitor } from './memory-monitor.js';
 import type { BrokerContext } from './context.js';
 import type { Session } from './session.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
-import { MessageStore, TopologyStore, DiskMonitor } from './storage/index.js';
-import { KvStore } from './kv/kv-store.js';
+import { DiskMonitor } from './storage/index.js';
 import { DataLock } from './data-lock.js';
 import { DispatchTable } from './dispatch.js';
 import { registerHandlers } from './handlers/index.js';
 import { MemoryBudget } from './memory.js';
-import { Admission } from './admission.js';
-import { DeadLetters } from './dead-letter.js';
-import { Topology } from './topology.js';
-import { restoreMessages } from './message-recovery.js';
 import { statusReport } from './management.js';
-import { Streams } from './streams/streams.js';
+import { Vhosts } from './vhosts.js';
+import type { VirtualHost } from './vhost.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 export class Broker implements BrokerContext {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
-  readonly vhost: VirtualHost;
+  /** Every virtual host; a connection picks one at OPEN. */
+  readonly vhosts: Vhosts;
   readonly memory: MemoryBudget;
-  readonly admission: Admission;
-  readonly deadLetters: DeadLetters;
-  readonly topology: Topology;
   /** Which handler answers which frame type; a new concern registers here (handlers/index.ts). */
   readonly handlers = registerHandlers(new DispatchTable());
   readonly serverProperties: Record<string, unknown>;
   readonly startedAt = Date.now();
-  store: MessageStore | null = null;
-  streams: Streams | null = null;
-  /** Key-value buckets; opened by start(). */
-  kv!: KvStore;
-  topologyStore: TopologyStore | null = null;
   /** Users, permissions and user limits (access.ts); opened by start(). */
   access!: Access;
   private lock: DataLock | null = null;
@@ -91,32 +80,28 @@ export class Broker implements BrokerContext {
     this.memory = new MemoryBudget(this.options, this.logger, (reason) => {
       for (const c of this.connections) c.setBlocked(reason);
     });
-    this.admission = new Admission(this, this.memory);
-    // What queues call back for: message lifecycle (admission), dead-lettering, auto-delete, paging.
     const broker = this;
-    const queueHost: QueueHost = {
+    const env = {
+      logger: this.logger,
+      memory: this.memory,
       get paging() {
         return broker.paging;
       },
-      pagedOut: (m) => this.admission.release(m),
-      pagedIn: (m) => {
-        if (m.body !== null) this.memory.reloaded(m.bodySize);
-      },
-      settled: (queue, qm) => this.admission.settled(queue, qm),
-      delivering: (queue, qm) => this.admission.delivering(queue, qm),
-      loadBodies: (messages) => this.admission.loadBodies(messages),
-      deadLetter: (queue, qm, reason) => this.deadLetters.deadLetter(queue, qm, reason),
-      autoDelete: (queue, reason) => this.topology.autoDelete(queue, reason),
-      tooLarge: (queue, qm, frameMax) =>
-        this.logger.warn(
-          { queue: queue.name, bodySize: qm.message.bodySize, frameMax },
-          'message too large for the frameMax of every consumer of its queue: dead-lettered (frame-too-large)',
-        ),
     };
-    this.vhost = new VirtualHost(queueHost);
-    this.deadLetters = new DeadLetters(this.vhost, this.admission, this.logger);
-    this.topology = new Topology(this.vhost, this, this.logger);
-    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true, streams: true, kv: true, access: true, 'int.exact': true } };
+    const o = this.options;
+    this.vhosts = new Vhosts(
+      env,
+      o.inMemory
+        ? null
+        : {
+            dataDir: o.dataDir,
+            sync: o.sync,
+            ...(o.segmentSize !== undefined ? { segmentSize: o.segmentSize } : {}),
+            ...(o.storeHooks !== undefined ? { storeHooks: o.storeHooks } : {}),
+            onFatal: (err) => this.onStorageFatal(err),
+          },
+    );
+    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true, streams: true, kv: true, access: true, 'int.exact': true, vhosts: true } };
   }
 
   /** The port the broker listens on (useful with port 0). */
@@ -147,7 +132,7 @@ export class Broker implements BrokerContext {
     if (!o.inMemory) await this.openStorage();
     else {
       await this.openAccess(null);
-      this.kv = await KvStore.open({ dir: null, logger: this.logger });
+      await this.vhosts.open();
     }
     this.memoryMonitor = new MemoryMonitor(o.memoryHighWatermark, (alarm, sample) => this.memory.setMemoryAlarm(alarm, sample), o.memorySampler);
     this.memoryMonitor.start();
@@ -169,24 +154,7 @@ export class Broker implements BrokerContext {
       QueueSpill.resetDir(dir);
       this.paging = { dir, window: o.pagingWindow };
     }
-    this.topologyStore = await TopologyStore.open(o.dataDir, { sync: o.sync });
-    this.vhost.restore(this.topologyStore.load());
-    this.streams = new Streams({ dataDir: o.dataDir, sync: o.sync, onFatal: (err) => this.onStorageFatal(err) });
-    for (const q of this.vhost.queues.values()) {
-      if (q.isStream) await this.streams.openStream(q.name, Streams.check(q.options));
-    }
-    this.store = await MessageStore.open({
-      dir: o.dataDir,
-      sync: o.sync,
-      logger: this.logger,
-      onFatal: (err) => this.onStorageFatal(err),
-      ...(o.segmentSize !== undefined ? { segmentSize: o.segmentSize } : {}),
-      ...(o.storeHooks !== undefined ? { hooks: o.storeHooks } : {}),
-    });
-    this.kv = await KvStore.open({ dir: o.dataDir, sync: o.sync, logger: this.logger, onFatal: (err) => this.onStorageFatal(err) });
-    const restored = restoreMessages(this.store, this.vhost, this.admission);
-    const stats = this.store.recoveryStats;
-    this.logger.info({ ...stats, messages: restored, queues: this.vhost.queues.size }, 'storage recovered');
+    await this.vhosts.open();
     this.diskMonitor = new DiskMonitor(o.dataDir, o.diskFreeLimit, o.diskCheckIntervalMs, (alarm, free) => this.memory.setDiskAlarm(alarm, free));
     this.diskMonitor.start();
   }
@@ -250,17 +218,20 @@ export class Broker implements BrokerContext {
       version,
       startedAt: this.startedAt,
       connectionCount: this.connections.size,
-      vhost: this.vhost,
+      vhosts: this.vhosts,
       memory: this.memory,
       options: this.options,
-      store: this.store,
       diskFreeBytes: monitor !== null && Number.isFinite(monitor.freeBytes) ? monitor.freeBytes : null,
     });
   }
 
   connectionClosed(session: Session): void {
     this.connections.delete(session as Connection);
-    this.topology.ownerClosed(session);
+    // Undefined when the connection closed before OPEN_OK.
+    const vhost = session.vhost as VirtualHost | undefined;
+    if (vhost === undefined) return;
+    vhost.topology.ownerClosed(session);
+    vhost.detach(session);
   }
 
   // -- shutdown --------------------------------------------------------------
@@ -286,10 +257,8 @@ export class Broker implements BrokerContext {
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await closed;
     this.diskMonitor?.stop();
-    await this.streams?.close();
     this.memoryMonitor?.stop();
-    await this.store?.close();
-    await this.kv?.close();
+    await this.vhosts.close();
     await this.lock?.release();
     this.logger.info('warren stopped');
     this.markStopped(this.fatalError);

@@ -39,6 +39,8 @@ import type { QueuedMessage } from './message.js';
 import type { Consumer, DeliverySink } from './queue.js';
 import type { BrokerContext } from './context.js';
 import type { Session } from './session.js';
+import type { VirtualHost } from './vhost.js';
+import { DEFAULT_VHOST } from './vhosts.js';
 
 const enum State {
   AwaitOpen,
@@ -82,6 +84,8 @@ export class Connection implements DeliverySink, Session {
   /** Set once this connection has published: only publishers are blocked by alarms. */
   private isPublisher = false;
   username = '';
+  /** Chosen at OPEN (spec 4.2); set before any request is handled. */
+  vhost!: VirtualHost;
   /** Set at login; until then no frame reaches a handler. */
   grant!: SessionGrant;
   /** Counted in its user's connections (access.admit). */
@@ -182,6 +186,12 @@ export class Connection implements DeliverySink, Session {
       if (result.shed) return this.shed(result.reason, open.credentials.username);
       return this.refuse(result.reason, open.credentials.username, result.logReason);
     }
+    // An unknown vhost is refused like a wrong password: the client learns nothing more (the log says why).
+    const vhostName = open.vhost ?? DEFAULT_VHOST;
+    const vhost = this.ctx.vhosts.get(vhostName);
+    if (vhost === undefined || vhost.deleted) {
+      return this.refuse(`login refused for user '${open.credentials.username}'`, open.credentials.username, `no vhost '${vhostName}'`);
+    }
     clearTimeout(this.handshakeTimer);
     this.username = open.credentials.username;
     try {
@@ -192,7 +202,13 @@ export class Connection implements DeliverySink, Session {
       return this.fail(err);
     }
     this.admitted = true;
-    this.grant = new SessionGrant(this.username, '/');
+    if (!vhost.attach(this)) {
+      const err = errors.resourceLimit(`vhost '${vhostName}' has reached its limit of ${vhost.limits.maxConnections} connections`);
+      this.ctx.logger.warn({ conn: this.id, user: this.username, vhost: vhostName, remote: this.remoteAddress, reason: err.message }, 'connection refused');
+      return this.fail(err);
+    }
+    this.vhost = vhost;
+    this.grant = new SessionGrant(this.username, vhost.name);
     this.clientProperties = open.properties;
     const frameMax = open.frameMax === 0 ? options.frameMax : Math.min(Math.max(open.frameMax, 4096), options.frameMax);
     this.heartbeatMs = negotiateHeartbeat(open.heartbeatMs, options.heartbeatMs);
@@ -207,7 +223,7 @@ export class Connection implements DeliverySink, Session {
     this.openedAt = Date.now();
     this.logLevel = typeof open.properties['name'] === 'string' && open.properties['name'].startsWith('warren-cli ') ? 'debug' : 'info';
     logger[this.logLevel](
-      { conn: this.id, user: this.username, remote: this.remoteAddress, client: open.properties['name'] ?? null },
+      { conn: this.id, user: this.username, vhost: vhost.name, remote: this.remoteAddress, client: open.properties['name'] ?? null },
       'connection opened',
     );
     if (this.ctx.publishBlockReason !== null) this.setBlocked(this.ctx.publishBlockReason);
@@ -384,7 +400,7 @@ export class Connection implements DeliverySink, Session {
     // Also called as the socket closes: nothing more to deliver then.
     if (this.fs.closed) return;
     this.consumers.drainQueues();
-    this.ctx.streams?.drained(this);
+    this.vhost.streams?.drained(this);
   };
 
   deliver(consumer: Consumer, qm: QueuedMessage): boolean {
@@ -427,7 +443,7 @@ export class Connection implements DeliverySink, Session {
   get kv(): KvSession {
     const open = (): boolean => this.state === State.Open;
     const w = this.writer;
-    this.kvSession ??= new KvSession(this.ctx.kv, {
+    this.kvSession ??= new KvSession(this.vhost.kv, {
       kvEntry: (...args) => open() && w.kvEntry(...args),
       kvEvent: (...args) => open() && w.kvEvent(...args),
       kvWatchEnd: (...args) => open() && w.kvWatchEnd(...args),
@@ -478,7 +494,8 @@ export class Connection implements DeliverySink, Session {
     this.kvSession?.close();
     this.ctx.connectionClosed(this);
     if (this.admitted) this.ctx.access.release(this);
-    this.ctx.streams?.connectionClosed(this);
+    // Undefined when the connection closed before OPEN_OK.
+    (this.vhost as VirtualHost | undefined)?.streams?.connectionClosed(this);
     this.deliveries.drainReturned();
     if (wasOpen) {
       const durationMs = Date.now() - this.openedAt;

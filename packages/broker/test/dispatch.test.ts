@@ -71,6 +71,11 @@ describe('DispatchTable', () => {
       PERMISSIONS_CLEAR: Answer.Reply,
       PERMISSIONS_LIST: Answer.Reply,
       USER_LIMITS_SET: Answer.Reply,
+      // vhosts and vhost limits (handlers/vhosts.ts)
+      VHOST_ADD: Answer.Reply,
+      VHOST_DELETE: Answer.Reply,
+      VHOST_LIST: Answer.Reply,
+      VHOST_LIMITS_SET: Answer.Reply,
     });
   });
 

@@ -24,7 +24,7 @@ export interface ConnectionOptions {
 /** Adds --url (env WARREN_URL) to a verb. */
 export function withUrlOption(cmd: Command): Command {
   return cmd.addOption(
-    new Option('-u, --url <url>', 'broker to connect to: warren://user:password@host:port').env('WARREN_URL').default(DEFAULT_URL),
+    new Option('-u, --url <url>', 'broker (and vhost) to connect to: warren://user:password@host:port[/vhost]').env('WARREN_URL').default(DEFAULT_URL),
   );
 }
 

@@ -11,6 +11,7 @@ import { getCommand } from './commands/get.js';
 import { statusCommand } from './commands/status.js';
 import { streamCommand } from './commands/stream.js';
 import { kvCommand } from './commands/kv.js';
+import { vhostCommand } from './commands/vhost.js';
 import { userCommand } from './commands/user.js';
 import { permissionsCommand } from './commands/permissions.js';
 import { limitsCommand } from './commands/limits.js';
@@ -18,7 +19,8 @@ import { limitsCommand } from './commands/limits.js';
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 const EPILOG = `
-Connection: --url or WARREN_URL (default warren://guest:guest@127.0.0.1:5680).
+Connection: --url or WARREN_URL (default warren://guest:guest@127.0.0.1:5680);
+            the URL's path picks the vhost (warren://user:pass@host:5680/prod).
 Output: aligned tables by default, --json for scripts.
 Exit codes: 0 ok, 1 broker error (e.g. NOT_FOUND), 2 usage, 3 broker unavailable,
             4 access refused, 70 server storage failure.
@@ -61,6 +63,7 @@ export function buildProgram(): Command {
   program.addCommand(kvCommand());
   program.addCommand(userCommand());
   program.addCommand(permissionsCommand());
+  program.addCommand(vhostCommand());
   program.addCommand(limitsCommand());
   program.addCommand(hashPasswordCommand());
   applyDefaults(program);

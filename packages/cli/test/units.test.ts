@@ -194,6 +194,9 @@ describe('help', () => {
         ...['add', 'delete', 'passwd', 'tags', 'list'],
         ...['set', 'clear', 'list'],
         ...['set', 'clear', 'list'],
+        // warren vhost ... and warren limits vhost ...
+        ...['add', 'delete', 'list'],
+        ...['set', 'clear', 'list'],
       ].sort(),
     );
     for (const cmd of [...verbs, ...program.commands.filter((c) => c.commands.length > 0)]) {

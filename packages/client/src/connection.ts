@@ -48,6 +48,7 @@ import { Delivery, type Message } from './message.js';
 import { encodeValue, withContentType } from './codec.js';
 import { KvRegistry, type KvBucket, type KvBucketInfo, type KvBucketOptions } from './kv.js';
 import type { Session } from './session.js';
+import { Vhosts } from './vhosts.js';
 import { Users } from './users.js';
 import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { checkFrameSize, checkProperties } from './publish-checks.js';
@@ -185,6 +186,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    * `access` capability): `conn.users.add(...)`, `setPermissions(...)`, ...
    */
   readonly users = new Users((send, map) => this.request(send, map));
+  /**
+   * Virtual hosts and their limits (protocol-spec 8.9; the broker's `vhosts`
+   * capability): `conn.vhosts.add('prod')`, `list()`, `setLimits(...)`, ...
+   */
+  readonly vhosts = new Vhosts((send, map) => this.request(send, map));
   private readonly statusStream = new StatusStream();
   private readonly clientId = randomBytes(6).toString('base64url');
   private closePromise: Promise<void> | undefined;

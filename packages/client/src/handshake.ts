@@ -5,7 +5,8 @@
  */
 import { ErrorCodes, FrameType, PROTOCOL_VERSION, ProtocolError, type OpenOkFrame, type WarrenError } from '@warren/protocol';
 import { AbortError, ConnectionClosedError, NotWarrenBrokerError, TimeoutError, remoteError } from './errors.js';
-import type { ResolvedOptions } from './options.js';
+import { DEFAULT_VHOST, type ResolvedOptions } from './options.js';
+import { asRecord } from './replies.js';
 import { Transport } from './transport.js';
 
 export const CLIENT_VERSION = '0.1.0';
@@ -45,6 +46,11 @@ export function openLink(options: ResolvedOptions, signal: AbortSignal | undefin
           case FrameType.OPEN_OK: {
             if (frame.version !== PROTOCOL_VERSION) {
               fail(new ProtocolError(ErrorCodes.UNSUPPORTED_VERSION, `server speaks protocol version ${frame.version}, client ${PROTOCOL_VERSION}`), false);
+              return;
+            }
+            // A server without vhosts ignores the field: it would have opened its only namespace, not the one asked for.
+            if (options.vhost !== DEFAULT_VHOST && asRecord(frame.properties['capabilities'])['vhosts'] !== true) {
+              fail(new ProtocolError(ErrorCodes.COMMAND_INVALID, `the server does not support vhosts; cannot open vhost '${options.vhost}'`), false);
               return;
             }
             settled = true;
@@ -96,7 +102,9 @@ export function openLink(options: ResolvedOptions, signal: AbortSignal | undefin
       };
       if (options.name !== undefined) properties.name = options.name;
       const credentials = { mechanism: 'PLAIN', username: options.username, password: options.password } as const;
-      transport.writer.open(PROTOCOL_VERSION, properties, credentials, options.frameMax, options.heartbeatMs);
+      // The default vhost travels as nil, so older servers (which ignore the field) see the OPEN they know.
+      const vhost = options.vhost === DEFAULT_VHOST ? null : options.vhost;
+      transport.writer.open(PROTOCOL_VERSION, properties, credentials, options.frameMax, options.heartbeatMs, vhost);
     });
   });
 }

@@ -47,6 +47,7 @@ export {
   type KvWatchOptions,
 } from './kv.js';
 export type { Message } from './message.js';
+export { Vhosts } from './vhosts.js';
 export { Users } from './users.js';
 export {
   StreamConsumer,
@@ -101,6 +102,8 @@ export type {
   QueueArguments,
   QueueDeclareResult,
   QueueInfo,
+  VhostInfo,
+  VhostLimits,
   ExchangeInfo,
   BindingInfo,
   BrokerStatus,

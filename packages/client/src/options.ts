@@ -7,7 +7,11 @@ import { checkCodec, type Codec } from './codec.js';
 
 /** Options for {@link connect}. Every field is optional; see each one for its default. */
 export interface ConnectOptions {
-  /** A `warren://user:pass@host:port` URL; explicit fields below override its parts. */
+  /**
+   * A `warren://user:pass@host:port/vhost` URL; explicit fields below override
+   * its parts. The path is the vhost, percent-decoded (`/%2F` or no path is
+   * the default vhost `/`; a `/` inside a name is written `%2F`).
+   */
   url?: string;
   /** Default `127.0.0.1`. */
   host?: string;
@@ -17,6 +21,8 @@ export interface ConnectOptions {
   username?: string;
   /** Default `guest`. */
   password?: string;
+  /** The virtual host to open. Default `/` (or the URL's path). */
+  vhost?: string;
   /** A name for this connection, shown by the broker's management tools. */
   name?: string;
   /** Largest frame to propose; the server may lower it. Default 16 MiB. */
@@ -103,6 +109,7 @@ export interface ResolvedOptions {
   port: number;
   username: string;
   password: string;
+  vhost: string;
   name: string | undefined;
   frameMax: number;
   heartbeatMs: number;
@@ -128,16 +135,21 @@ export const DEFAULT_RECONNECT: Readonly<ResolvedReconnect> = Object.freeze({
 
 export const DEFAULT_PORT = 5680;
 
+export const DEFAULT_VHOST = '/';
+
 export interface ParsedUrl {
   host: string;
   port: number;
   username: string;
   password: string;
+  vhost: string;
 }
 
 /**
- * Parses `warren://user:pass@host:port`. Missing parts take the defaults
- * (guest/guest, 127.0.0.1, 5680); user and password are percent-decoded.
+ * Parses `warren://user:pass@host:port/vhost`. Missing parts take the defaults
+ * (guest/guest, 127.0.0.1, 5680, vhost `/`); user, password and vhost are
+ * percent-decoded. The path is one segment: `/` or none is the default vhost,
+ * `/%2F` too, `/prod` is `prod`; `/a/b` is refused (write `/a%2Fb`).
  */
 export function parseUrl(url: string): ParsedUrl {
   let u: URL;
@@ -155,14 +167,22 @@ export function parseUrl(url: string): ParsedUrl {
     port: u.port === '' ? DEFAULT_PORT : Number(u.port),
     username: u.username === '' ? 'guest' : decode(u.username),
     password: u.username === '' && u.password === '' ? 'guest' : decode(u.password),
+    vhost: vhostOf(u.pathname),
   };
 }
 
-function decode(part: string): string {
+function vhostOf(path: string): string {
+  const segment = path.startsWith('/') ? path.slice(1) : path;
+  if (segment === '') return DEFAULT_VHOST;
+  if (segment.includes('/')) throw errors.invalidArgument(`the URL path names one vhost: write '/' inside it as %2F (got ${path})`);
+  return decode(segment, 'vhost');
+}
+
+function decode(part: string, what = 'credentials'): string {
   try {
     return decodeURIComponent(part);
   } catch {
-    throw errors.invalidArgument('invalid percent-encoding in URL credentials');
+    throw errors.invalidArgument(`invalid percent-encoding in URL ${what}`);
   }
 }
 
@@ -187,6 +207,7 @@ export function resolveOptions(input: string | ConnectOptions | undefined): Reso
     port,
     username: o.username ?? fromUrl.username ?? 'guest',
     password: o.password ?? fromUrl.password ?? 'guest',
+    vhost: o.vhost ?? fromUrl.vhost ?? DEFAULT_VHOST,
     name: o.name,
     frameMax,
     heartbeatMs: nonNegativeInt(o.heartbeatMs ?? 30_000, 'heartbeatMs'),

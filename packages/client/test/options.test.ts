@@ -4,17 +4,29 @@ import { parseUrl, resolveOptions } from '../src/options.js';
 
 describe('parseUrl', () => {
   it('reads every part', () => {
-    expect(parseUrl('warren://alice:s3cret@broker.example:7000')).toEqual({
+    expect(parseUrl('warren://alice:s3cret@broker.example:7000/prod')).toEqual({
       host: 'broker.example',
       port: 7000,
       username: 'alice',
       password: 's3cret',
+      vhost: 'prod',
     });
   });
 
+  it('reads the vhost from the path, percent-decoded; none, / and %2F are the default vhost', () => {
+    expect(parseUrl('warren://h').vhost).toBe('/');
+    expect(parseUrl('warren://h/').vhost).toBe('/');
+    expect(parseUrl('warren://h/%2F').vhost).toBe('/');
+    expect(parseUrl('warren://h:1/a%2Fb').vhost).toBe('a/b');
+    expect(parseUrl('warren://h/caf%C3%A9 eu').vhost).toBe('café eu');
+    expect(resolveOptions('warren://h/prod').vhost).toBe('prod');
+    expect(resolveOptions({ url: 'warren://h/prod', vhost: 'test' }).vhost).toBe('test');
+    expect(resolveOptions({}).vhost).toBe('/');
+  });
+
   it('fills in guest/guest, 127.0.0.1 and 5680', () => {
-    expect(parseUrl('warren://')).toEqual({ host: '127.0.0.1', port: 5680, username: 'guest', password: 'guest' });
-    expect(parseUrl('warren://example.org')).toEqual({ host: 'example.org', port: 5680, username: 'guest', password: 'guest' });
+    expect(parseUrl('warren://')).toEqual({ host: '127.0.0.1', port: 5680, username: 'guest', password: 'guest', vhost: '/' });
+    expect(parseUrl('warren://example.org')).toEqual({ host: 'example.org', port: 5680, username: 'guest', password: 'guest', vhost: '/' });
   });
 
   it('percent-decodes user and password', () => {
@@ -32,7 +44,7 @@ describe('parseUrl', () => {
   });
 
   it('rejects other schemes and garbage with INVALID_ARGUMENT', () => {
-    for (const bad of ['amqp://h', 'not a url', 'warren://u:%zz@h']) {
+    for (const bad of ['amqp://h', 'not a url', 'warren://u:%zz@h', 'warren://h/a/b', 'warren://h/%zz']) {
       let err: unknown;
       try {
         parseUrl(bad);

@@ -16,7 +16,7 @@ import { INVALID_PROPERTY, isPlainObject, propertyChecks } from './properties.js
  * reads as {} when nil (the spec calls it map/nil, like `map/nil` which reads
  * as null); `any` is not checked and reads nil as null.
  */
-export type FieldKind = 'requestId' | 'uint' | 'str' | 'bool' | 'map/nil' | 'options' | 'properties/nil' | 'credentials/nil' | 'any';
+export type FieldKind = 'requestId' | 'uint' | 'str' | 'str/nil' | 'bool' | 'map/nil' | 'options' | 'properties/nil' | 'credentials/nil' | 'any';
 export type Field = readonly [name: string, kind: FieldKind];
 export interface FrameLayout {
   readonly header: readonly Field[];
@@ -65,6 +65,8 @@ export const FRAME_SCHEMA = {
       ['credentials', 'credentials/nil'],
       ['frameMax', 'uint'],
       ['heartbeatMs', 'uint'],
+      // v1.3 (server capability `vhosts`): absent or nil = the default vhost "/".
+      ['vhost', 'str/nil'],
     ],
     body: false,
   },
@@ -467,6 +469,30 @@ export const FRAME_SCHEMA = {
     ],
     body: false,
   },
+  VHOST_ADD: {
+    header: [
+      ['requestId', 'requestId'],
+      ['vhost', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  VHOST_DELETE: {
+    header: [
+      ['requestId', 'requestId'],
+      ['vhost', 'str'],
+    ],
+    body: false,
+  },
+  VHOST_LIST: requestOnly,
+  VHOST_LIMITS_SET: {
+    header: [
+      ['requestId', 'requestId'],
+      ['vhost', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
 } as const satisfies Record<FrameTypeName, FrameLayout>;
 
 export type FrameSchema = typeof FRAME_SCHEMA;
@@ -535,6 +561,11 @@ const readers: Record<FieldKind, Reader> = {
   str(h, t, i) {
     const v = h[i];
     return typeof v === 'string' ? v : fieldError(t, i, 'a string');
+  },
+  'str/nil'(h, t, i): string | null {
+    const v = h[i];
+    if (v === null || v === undefined) return null;
+    return typeof v === 'string' ? v : fieldError(t, i, 'a string or nil');
   },
   bool(h, t, i) {
     const v = h[i];

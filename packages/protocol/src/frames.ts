@@ -76,6 +76,12 @@ export const FrameType = {
   PERMISSIONS_CLEAR: 0x75,
   PERMISSIONS_LIST: 0x76,
   USER_LIMITS_SET: 0x77,
+
+  // Virtual hosts and vhost limits (spec section 8.9).
+  VHOST_ADD: 0x78,
+  VHOST_DELETE: 0x79,
+  VHOST_LIST: 0x7a,
+  VHOST_LIMITS_SET: 0x7b,
 } as const;
 
 export type FrameTypeName = keyof typeof FrameType;
@@ -123,6 +129,8 @@ export interface OpenFrame {
   credentials: Credentials | null;
   frameMax: number;
   heartbeatMs: number;
+  /** The virtual host to open; null (or absent, from older clients) = "/" (spec 4.2). */
+  vhost?: string | null;
 }
 export interface OpenOkFrame {
   type: typeof FrameType.OPEN_OK;
@@ -553,6 +561,45 @@ export interface PermissionInfo extends Permissions {
   vhost: string;
 }
 
+// Virtual hosts and vhost limits (spec section 8.9).
+export interface VhostAddFrame {
+  type: typeof FrameType.VHOST_ADD;
+  requestId: number;
+  vhost: string;
+  /** {maxConnections?: uint/nil, maxQueues?: uint/nil}: limits to start with. */
+  options: Record<string, unknown>;
+}
+export interface VhostDeleteFrame {
+  type: typeof FrameType.VHOST_DELETE;
+  requestId: number;
+  vhost: string;
+}
+export interface VhostListFrame {
+  type: typeof FrameType.VHOST_LIST;
+  requestId: number;
+}
+export interface VhostLimitsSetFrame {
+  type: typeof FrameType.VHOST_LIMITS_SET;
+  requestId: number;
+  vhost: string;
+  /** {maxConnections?: uint/nil, maxQueues?: uint/nil}: nil removes a limit, an absent key keeps it. */
+  options: Record<string, unknown>;
+}
+/** A vhost's limits; null: no limit. */
+export interface VhostLimits {
+  maxConnections: number | null;
+  maxQueues: number | null;
+}
+/** One entry of the VHOST_LIST result. */
+export interface VhostInfo extends VhostLimits {
+  name: string;
+  /** Open connections in the vhost. */
+  connections: number;
+  queues: number;
+  /** Ready messages across its queues. */
+  messages: number;
+}
+
 /** One entry of the QUEUE_LIST result. */
 export interface QueueInfo {
   name: string;
@@ -593,6 +640,9 @@ export interface BrokerStatus {
   version: string;
   uptimeMs: number;
   connections: number;
+  /** Virtual hosts (servers with the `vhosts` capability). */
+  vhosts?: number;
+  /** Queues, exchanges, messages and unacked: summed over every vhost. */
   queues: number;
   exchanges: number;
   /** Ready messages across all queues. */
@@ -742,7 +792,11 @@ export type Frame =
   | PermissionsSetFrame
   | PermissionsClearFrame
   | PermissionsListFrame
-  | UserLimitsSetFrame;
+  | UserLimitsSetFrame
+  | VhostAddFrame
+  | VhostDeleteFrame
+  | VhostListFrame
+  | VhostLimitsSetFrame;
 
 /** Frames that carry a message body after the header. */
 export type BodyFrame = PublishFrame | ReturnFrame | DeliverFrame | GetOkFrame | StreamDeliverFrame | KvPutFrame | KvEventFrame | KvEntryFrame;

@@ -133,6 +133,7 @@ describe('malformed frames are FRAME_ERROR', () => {
   const wrong: Record<FieldKind, unknown[]> = {
     uint: ['1', -1, 1.5, true, null, [1], { n: 1 }],
     str: [1, true, null, ['s'], { s: 's' }, Buffer.from('s')],
+    'str/nil': [1, true, ['s'], { s: 's' }, Buffer.from('s')],
     bool: [0, 1, 'true', null],
     'map/nil': [1, 'map', true, [1], Buffer.from('m')],
     // A wrongly typed known property is not a frame error (spec 9.1): properties.test.ts.

@@ -138,3 +138,10 @@ describe('decoding leniency that the spec promises', () => {
     expect(out).toHaveLength(1);
   });
 });
+
+describe('OPEN from a client older than vhosts (spec 11)', () => {
+  it('a header without the vhost field reads as vhost null (the default vhost)', () => {
+    const open = decodeOne(rawFrame(FrameType.OPEN, pack([1, {}, { mechanism: 'PLAIN', username: 'u', password: 'p' }, 0, 0])));
+    expect(open).toMatchObject({ type: FrameType.OPEN, vhost: null });
+  });
+});

@@ -11,6 +11,7 @@ import { registerManagementHandlers } from './management.js';
 import { registerPublishHandlers } from './publish.js';
 import { registerStreamHandlers } from './streams.js';
 import { registerTopologyHandlers } from './topology.js';
+import { registerVhostHandlers } from './vhosts.js';
 
 export const CORE_HANDLERS: ReadonlyArray<(table: DispatchTable) => void> = [
   registerTopologyHandlers,
@@ -19,6 +20,7 @@ export const CORE_HANDLERS: ReadonlyArray<(table: DispatchTable) => void> = [
   registerManagementHandlers,
   registerStreamHandlers,
   registerKvHandlers,
+  registerVhostHandlers,
   registerAccessHandlers,
 ];
 

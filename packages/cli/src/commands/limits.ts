@@ -1,11 +1,12 @@
 /**
- * `warren limits ...`: per-user limits (protocol-spec 8.8). The `vhosts`
- * branch adds `warren limits vhost ...` to this group.
+ * `warren limits ...`: per-user limits (protocol-spec 8.8) and, from
+ * vhost.ts, per-vhost limits (`warren limits vhost ...`, spec 8.9).
  */
 import { Command } from 'commander';
 import { withConnection, withJsonOption, withUrlOption } from '../connection.js';
 import { print, printJson, renderTable } from '../format.js';
 import { intArg } from '../parse.js';
+import { vhostLimitsCommand } from './vhost.js';
 
 function userSetCommand(): Command {
   return withJsonOption(
@@ -57,7 +58,8 @@ export function userLimitsCommand(): Command {
 
 export function limitsCommand(): Command {
   return new Command('limits')
-    .description('Limits on users (and vhosts): over a limit, RESOURCE_LIMIT')
+    .description('Limits on users and vhosts: over a limit, RESOURCE_LIMIT')
     .addCommand(userLimitsCommand())
-    .addHelpText('after', '\nExample:\n  $ warren limits user set orders-app --max-connections 20');
+    .addCommand(vhostLimitsCommand())
+    .addHelpText('after', '\nExamples:\n  $ warren limits user set orders-app --max-connections 20\n  $ warren limits vhost set prod --max-connections 200 --max-queues 1000');
 }
