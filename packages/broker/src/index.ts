@@ -14,3 +14,4 @@ export {
   type UserChanges,
   type UserLimits,
 } from './access.js';
+export { DEFAULT_TLS_PORT, TlsCertificates, tlsOptionsFrom, type TlsConfig, type CertificateInfo, type ConnectionTls } from './tls.js';
