@@ -17,6 +17,8 @@
  *
  *   npm run bench -- report      regenerates RESULTS.md and the plots from the saved results, running nothing
  *   --profile         run the Warren broker under --cpu-prof; summaries in bench/results/profile-<alias>.txt
+ *   --restricted-user Warren's producers and consumers log in as a user with regex permissions
+ *                     (not an administrator), to measure the cost of permission checks
  *
  * Scenarios: 1 transient, 2 durable, 3 fanout, 4 latency (5,000 msg/s), 5 large, 6 topic,
  * 7 latency-50k (50,000 msg/s); `all` = 1-7. Extras run only when named and get their own section in
@@ -62,12 +64,13 @@ interface Args {
   out: string;
   writeResults: boolean;
   profile: boolean;
+  restrictedUser: boolean;
 }
 
 function usage(msg?: string): never {
   if (msg) console.error(msg);
   console.error(
-    'usage: npm run bench -- <all|resources|logins|queues|connections|1..7|alias>[,...] [--count N] [--repeat N] [--quick] [--peers LIST] [--no-rabbit] [--no-peers] [--out FILE] [--write-results] [--profile]',
+    'usage: npm run bench -- <all|resources|logins|queues|connections|1..7|alias>[,...] [--count N] [--repeat N] [--quick] [--peers LIST] [--no-rabbit] [--no-peers] [--out FILE] [--write-results] [--profile] [--restricted-user]',
   );
   console.error('       npm run bench -- report     (RESULTS.md and plots from the saved results)');
   console.error(`scenarios: ${SCENARIOS.map((s) => `${s.id}/${s.alias}`).join(', ')}`);
@@ -75,7 +78,7 @@ function usage(msg?: string): never {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { reportOnly: false, scenarios: [], repeat: 1, quick: false, peers: [...PEERS], out: join(resultsDir, 'latest.json'), writeResults: false, profile: false };
+  const a: Args = { reportOnly: false, scenarios: [], repeat: 1, quick: false, peers: [...PEERS], out: join(resultsDir, 'latest.json'), writeResults: false, profile: false, restrictedUser: false };
   const names: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -97,6 +100,7 @@ function parseArgs(argv: string[]): Args {
     }
     else if (arg === '--write-results') a.writeResults = true;
     else if (arg === '--profile') a.profile = true;
+    else if (arg === '--restricted-user') a.restrictedUser = true;
     else if (arg === '--out') a.out = resolve(argv[++i] ?? usage('--out needs a file'));
     else if (arg === '--help' || arg === '-h') usage();
     else if (arg.startsWith('-')) usage(`unknown option ${arg}`);
@@ -263,7 +267,7 @@ async function main(): Promise<void> {
   log(`Node ${machine.node}, ${machine.cores} cores; systems: warren, ${available.join(', ') || '(no peers)'}; ${JSON.stringify(versions)}`);
 
   if (args.profile) mkdirSync(resultsDir, { recursive: true });
-  const opts: RunOptions = { quick: args.quick, log, ...(args.count ? { count: args.count } : {}), ...(args.profile ? { profileDir: resultsDir } : {}) };
+  const opts: RunOptions = { quick: args.quick, log, ...(args.count ? { count: args.count } : {}), ...(args.profile ? { profileDir: resultsDir } : {}), ...(args.restrictedUser ? { restrictedUser: true } : {}) };
   const results: ScenarioResult[] = [];
   for (const s of args.scenarios) {
     const count = args.count ?? (args.quick ? s.quickCount : s.defaultCount);

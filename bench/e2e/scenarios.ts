@@ -7,6 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from '@warren/client';
 import { Child } from './children.js';
 import { appendFloor } from './append-floor.js';
 import { findBeamPid, findServerPid, openFilesLimit, procSample, sleep, topicExpected, topicMatches, topicWorkload } from './common.js';
@@ -43,6 +44,8 @@ export interface RunOptions {
   quick: boolean;
   /** Directory for broker CPU profiles (Warren only); undefined = no profiling. */
   profileDir?: string;
+  /** Warren's producers and consumers log in as a user with regex permissions instead of the administrator guest. */
+  restrictedUser?: boolean;
   log: (line: string) => void;
 }
 
@@ -130,10 +133,10 @@ export async function withSystem<T>(
     admin = await openDriver('warren', url);
     return await fn({
       system,
-      url,
+      url: opts.restrictedUser === true ? await restrictedUser(url, hello.port as number) : url,
       admin,
       pid: broker.pid,
-      notes: [],
+      notes: opts.restrictedUser === true ? [`workers log in as '${RESTRICTED.username}', permissions ${RESTRICTED.pattern} (not an administrator)`] : [],
       stats: async () => (await broker.request({ type: 'stats' }, 10_000)) as unknown as BrokerStats,
     });
   } finally {
@@ -141,6 +144,22 @@ export async function withSystem<T>(
     await broker.stop(30_000);
     await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The user of --restricted-user: every check goes through its regexes (and the session's cache of their answers). */
+const RESTRICTED = { username: 'bench-app', password: 'bench-app-pw', pattern: '^(amq\\.default|warren-bench\\..*)$' };
+
+/** Creates the restricted user (as guest) and returns the URL the workers use. */
+async function restrictedUser(adminUrl: string, port: number): Promise<string> {
+  const conn = await connect({ url: adminUrl, reconnect: false });
+  try {
+    await conn.users.add(RESTRICTED.username, RESTRICTED.password);
+    const p = RESTRICTED.pattern;
+    await conn.users.setPermissions(RESTRICTED.username, '/', { configure: p, write: p, read: p });
+  } finally {
+    await conn.close();
+  }
+  return `warren://${RESTRICTED.username}:${RESTRICTED.password}@127.0.0.1:${String(port)}`;
 }
 
 /** Runs fn against the relay of relay-child.mjs (the floor: no broker). */

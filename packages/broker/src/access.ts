@@ -100,6 +100,8 @@ const ALL: Permissions = { configure: '.*', write: '.*', read: '.*' };
 export class Access {
   /** Bumped by every change of users, tags or permissions. */
   generation = 0;
+  /** Whether a vhost exists (the broker sets it to ask its registry): permissions name existing vhosts only. */
+  vhostExists: (name: string) => boolean = () => true;
   private users = new Map<string, UserState>();
   private current: AccessSnapshot = { users: [], permissions: [] };
   private readonly sessions = new Map<string, Set<AccessSession>>();
@@ -229,6 +231,7 @@ export class Access {
     const p = checkPermissions(permissions);
     return this.mutate((s) => {
       if (!s.users.some((u) => u.username === username)) throw errors.notFound(`user '${username}'`);
+      if (!this.vhostExists(vhost)) throw errors.notFound(`vhost '${vhost}'`);
       s.permissions = s.permissions.filter((e) => !(e.username === username && e.vhost === vhost));
       s.permissions.push({ username, vhost, ...p });
     });
@@ -239,6 +242,14 @@ export class Access {
       const before = s.permissions.length;
       s.permissions = s.permissions.filter((e) => !(e.username === username && e.vhost === vhost));
       if (s.permissions.length === before) throw errors.notFound(`permissions of user '${username}' in vhost '${vhost}'`);
+    });
+  }
+
+  /** A deleted vhost: every user's permissions there go with it (nothing to do when none). */
+  forgetVhost(vhost: string): Promise<void> {
+    if (!this.current.permissions.some((p) => p.vhost === vhost)) return Promise.resolve();
+    return this.mutate((s) => {
+      s.permissions = s.permissions.filter((p) => p.vhost !== vhost);
     });
   }
 
@@ -255,10 +266,17 @@ export class Access {
 
   // -- connections -----------------------------------------------------------
 
-  /** A connection that logged in: refused (RESOURCE_LIMIT) over the user's limit, else counted. */
-  admit(session: AccessSession): void {
+  /**
+   * A connection that logged in to a vhost: refused (ACCESS_REFUSED) when its
+   * user has no permissions there (administrators and monitoring excepted, as
+   * in RabbitMQ), or (RESOURCE_LIMIT) over the user's limit; else counted.
+   */
+  admit(session: AccessSession, vhost: string): void {
     const user = this.users.get(session.username);
     if (user === undefined) throw errors.accessRefused(`login refused for user '${session.username}'`);
+    if (!user.tags.has('administrator') && !user.tags.has('monitoring') && !user.permissions.has(vhost)) {
+      throw errors.accessRefused(`user '${session.username}' has no permissions in vhost '${vhost}'`);
+    }
     let open = this.sessions.get(session.username);
     const max = user.maxConnections;
     if (max !== null && (open?.size ?? 0) >= max) {

@@ -189,6 +189,7 @@ export class Broker implements BrokerContext {
       allowGuestRemote: o.allowGuestRemote,
       logger: this.logger,
     });
+    this.access.vhostExists = (name) => this.vhosts.get(name) !== undefined;
     this.handlers.setAuthorizer(new AccessAuthorizer(this.access));
   }
 

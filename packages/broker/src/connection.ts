@@ -214,7 +214,7 @@ export class Connection implements DeliverySink, Session {
     clearTimeout(this.handshakeTimer);
     this.username = username;
     try {
-      this.ctx.access.admit(this);
+      this.ctx.access.admit(this, vhost.name);
     } catch (err) {
       if (!(err instanceof WarrenError)) throw err;
       this.ctx.logger.warn({ conn: this.id, user: this.username, remote: this.remoteAddress, reason: err.message }, 'connection refused');

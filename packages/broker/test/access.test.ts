@@ -95,14 +95,17 @@ describe('permissions', () => {
     const admin = await brokerWithAdmin();
     await admin.declareQueue('jobs');
     await admin.users.add('worker', 'worker-pw');
+    await admin.users.setPermissions('worker', '/', { configure: '', write: '', read: '' });
     const worker = await open('worker', 'worker-pw');
     expect((await refusal(worker.publish('', 'jobs', 'a'))).code).toBe(ErrorCodes.ACCESS_REFUSED);
     await admin.users.setPermissions('worker', '/', { configure: '', write: '^amq\\.default$', read: '^jobs$' });
     await worker.publish('', 'jobs', 'b');
     expect((await worker.get('jobs', { noAck: true }))?.body.toString()).toBe('b');
+    // Cleared while connected: the connection stays, its next requests are refused; a new one is refused at login.
     await admin.users.clearPermissions('worker', '/');
     expect((await refusal(worker.publish('', 'jobs', 'c'))).code).toBe(ErrorCodes.ACCESS_REFUSED);
     expect((await refusal(worker.get('jobs'))).code).toBe(ErrorCodes.ACCESS_REFUSED);
+    expect((await refusal(open('worker', 'worker-pw'))).message).toBe("user 'worker' has no permissions in vhost '/'");
     // An administrator tag given later allows everything.
     await admin.users.update('worker', { tags: ['administrator'] });
     await worker.publish('', 'jobs', 'd');
@@ -125,6 +128,7 @@ describe('users', () => {
   it("a deleted user's open connections are closed with CONNECTION_FORCED, and it cannot log in again", async () => {
     const admin = await brokerWithAdmin();
     await admin.users.add('temp', 'temp-pw');
+    await admin.users.setPermissions('temp', '/', FULL);
     const a = await open('temp', 'temp-pw');
     const b = await open('temp', 'temp-pw');
     await admin.users.delete('temp');
@@ -221,19 +225,22 @@ describe('tags', () => {
     await admin.declareQueue('q1');
     await admin.users.add('mon', 'mon-pw', { tags: ['monitoring'] });
     await admin.users.add('mgmt', 'mgmt-pw', { tags: ['management'] });
+    // monitoring may connect to a vhost without permissions there; management may not.
     const mon = await open('mon', 'mon-pw');
+    expect((await refusal(open('mgmt', 'mgmt-pw'))).code).toBe(ErrorCodes.ACCESS_REFUSED);
+    await admin.users.setPermissions('mgmt', '/', { configure: '', write: '', read: '' });
     const mgmt = await open('mgmt', 'mgmt-pw');
     expect((await mon.listQueues()).map((q) => q.name)).toContain('q1');
     expect((await mon.status()).queues).toBe(1);
     expect((await mon.users.list()).length).toBe(3);
-    expect((await mon.users.listPermissions()).map((p) => p.username)).toEqual(['admin']);
+    expect((await mon.users.listPermissions()).map((p) => p.username)).toEqual(['admin', 'mgmt']);
     expect((await refusal(mon.declareQueue('q2'))).code).toBe(ErrorCodes.ACCESS_REFUSED);
     expect((await refusal(mon.users.add('x', 'y'))).code).toBe(ErrorCodes.ACCESS_REFUSED);
     expect((await refusal(mon.publish('', 'q1', 'x'))).code).toBe(ErrorCodes.ACCESS_REFUSED);
 
-    expect((await refusal(mgmt.listQueues())).code).toBe(ErrorCodes.ACCESS_REFUSED);
-    await admin.users.setPermissions('mgmt', '/', { configure: '', write: '', read: '' });
     expect((await mgmt.listQueues()).map((q) => q.name)).toContain('q1');
+    await admin.users.update('mgmt', { tags: [] });
+    expect((await refusal(mgmt.listQueues())).code).toBe(ErrorCodes.ACCESS_REFUSED);
     expect((await refusal(mgmt.users.list())).code).toBe(ErrorCodes.ACCESS_REFUSED);
   });
 });
@@ -242,6 +249,7 @@ describe('limits and logins', () => {
   it("a user's connection limit refuses one more with RESOURCE_LIMIT naming the limit", async () => {
     const admin = await brokerWithAdmin();
     await admin.users.add('app', 'app-pw');
+    await admin.users.setPermissions('app', '/', FULL);
     await admin.users.setLimits('app', { maxConnections: 2 });
     const a = await open('app', 'app-pw');
     await open('app', 'app-pw');
@@ -275,5 +283,57 @@ describe('limits and logins', () => {
       { user: 'ghost', remote: '127.0.0.1', reason: 'unknown user' },
     ]);
     expect(JSON.stringify(logs)).not.toMatch(/secret|app-pw/);
+  });
+});
+
+describe('streams and buckets', () => {
+  it('key-value frames are checked by their access kind on the bucket name', async () => {
+    const admin = await brokerWithAdmin();
+    const config = await admin.kv('app-config');
+    await config.put('feature.x', 'on');
+    await admin.kv('secrets');
+    await admin.users.add('app', 'app-pw');
+    await admin.users.setPermissions('app', '/', { configure: '', write: '', read: '^app-' });
+    const app = await open('app', 'app-pw');
+    const mine = await app.kv('app-config', { passive: true }).catch((e: unknown) => e);
+    // Opening a bucket is a create: configure.
+    expect((mine as WarrenError).message).toBe("user 'app' may not KV_BUCKET_CREATE bucket 'app-config' in vhost '/': no configure permission");
+    await admin.users.setPermissions('app', '/', { configure: '^app-', write: '', read: '^app-' });
+    const bucket = await app.kv('app-config', { passive: true });
+    expect((await bucket.get('feature.x'))?.value.toString()).toBe('on');
+    expect((await refusal(bucket.put('feature.x', 'off'))).message).toBe("user 'app' may not KV_PUT bucket 'app-config' in vhost '/': no write permission");
+    expect((await refusal(app.kv('secrets', { passive: true }))).code).toBe(ErrorCodes.ACCESS_REFUSED);
+  });
+
+  it('stream subscriptions need read on the stream', async () => {
+    const admin = await brokerWithAdmin();
+    await admin.declareQueue('events', { durable: true, arguments: { 'x-queue-type': 'stream' } });
+    await admin.users.add('app', 'app-pw');
+    await admin.users.setPermissions('app', '/', { configure: '', write: '', read: '^audit$' });
+    const app = await open('app', 'app-pw');
+    const err = await refusal(app.consumeStream('events', () => {}, { offset: 'first' }));
+    expect(err.message).toBe("user 'app' may not STREAM_SUBSCRIBE stream 'events' in vhost '/': no read permission");
+    await admin.users.setPermissions('app', '/', { configure: '', write: '', read: '^(audit|events)$' });
+    await app.consumeStream('events', () => {}, { offset: 'first' });
+  });
+});
+
+describe('vhosts', () => {
+  it("deleting a vhost drops every user's permissions there, and only there; permissions name existing vhosts", async () => {
+    const admin = await brokerWithAdmin();
+    await admin.vhosts.add('staging');
+    await admin.users.add('app', 'app-pw');
+    expect((await refusal(admin.users.setPermissions('app', 'nowhere', FULL))).message).toBe("vhost 'nowhere' not found");
+    await admin.users.setPermissions('app', 'staging', FULL);
+    await admin.users.setPermissions('app', '/', FULL);
+    const conn = await connect({ url: `warren://app:app-pw@127.0.0.1:${tb!.port}/staging`, reconnect: false });
+    conns.push(conn);
+    await admin.vhosts.delete('staging');
+    expect((await conn.closed)?.code).toBe(ErrorCodes.CONNECTION_FORCED);
+    expect((await admin.users.listPermissions({ username: 'app' })).map((p) => p.vhost)).toEqual(['/']);
+    // Added again under the name, it starts with no permissions: app may not log in there.
+    await admin.vhosts.add('staging');
+    const again = await connect({ url: `warren://app:app-pw@127.0.0.1:${tb!.port}/staging`, reconnect: false }).catch((e: unknown) => e);
+    expect(again).toMatchObject({ code: ErrorCodes.ACCESS_REFUSED, message: "user 'app' has no permissions in vhost 'staging'" });
   });
 });

@@ -41,6 +41,7 @@ describe('warren user', () => {
     expect(JSON.parse((await cli('user', 'list', '--json')).stdout).map((u: { username: string }) => u.username)).toEqual(['app', 'ops', 'root']);
     expect((await cli('user', 'tags', 'app', 'management')).stdout).toBe("user 'app' tags: management\n");
     r = await run(['user', 'passwd', 'app', '--password-stdin', '--url', admin()], { input: 'new-pw' });
+    await cli('permissions', 'set', 'app', '--configure', '', '--write', '', '--read', '');
     expect(r.stdout).toBe("password of user 'app' changed\n");
     const c = await connect({ url: `warren://app:new-pw@127.0.0.1:${tb.port}`, reconnect: false });
     await c.close();
@@ -57,9 +58,20 @@ describe('warren user', () => {
     r = await run(['user', 'add', 'x', '--tags', 'root', '--url', admin()], { input: 'pw' });
     expect(r.code).toBe(2);
     await run(['user', 'add', 'plain', '--url', admin()], { input: 'plain-pw' });
+    await cli('permissions', 'set', 'plain', '--configure', '.*', '--write', '.*', '--read', '.*');
     r = await run(['user', 'list', '--url', `warren://plain:plain-pw@127.0.0.1:${tb.port}`]);
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/ACCESS_REFUSED.*needs the administrator tag/);
+  });
+});
+
+describe('warren hash-password', () => {
+  it('reads the password from stdin, not the command line', async () => {
+    const { verifyPassword } = await import('@warren/broker');
+    const r = await run(['hash-password', 'alice'], { input: 'alice-pw\n' });
+    const [name, hash] = r.stdout.trim().split(':');
+    expect(name).toBe('alice');
+    expect(await verifyPassword('alice-pw', hash!)).toBe(true);
   });
 });
 

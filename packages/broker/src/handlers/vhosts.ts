@@ -30,7 +30,7 @@ export function registerVhostHandlers(table: DispatchTable): void {
   table.register(FrameType.VHOST_DELETE, Answer.Reply, ADMINISTER, async (f, _session, { vhosts, access }) => {
     await vhosts.delete(f.vhost);
     // Its permissions go with it: a vhost added again under the name starts with none.
-    for (const p of access.listPermissions({ vhost: f.vhost })) await access.clearPermissions(p.username, f.vhost);
+    await access.forgetVhost(f.vhost);
     return null;
   });
   table.register(FrameType.VHOST_LIST, Answer.Reply, ADMINISTER, (_f, _session, { vhosts }) => {

@@ -1,13 +1,17 @@
 import { Command } from 'commander';
+import { readPassword, withPasswordOptions } from './password-input.js';
 
 export function hashPasswordCommand(): Command {
-  return new Command('hash-password')
-    .description('Print a users-file line (name:scrypt-hash) for a user')
-    .argument('<username>')
-    .argument('<password>')
-    .addHelpText('after', '\nExample:\n  $ warren hash-password alice s3cret >> users.txt\n  $ warren server --users-file users.txt')
-    .action(async (username: string, password: string) => {
+  return withPasswordOptions(
+    new Command('hash-password')
+      .description('Print a users-file line (name:scrypt-hash) for a user; the password comes from a file, stdin or a prompt')
+      .argument('<username>')
+      .argument('[password]', 'deprecated: shows in ps and shell history; prefer --password-file, stdin or the prompt'),
+  )
+    .addHelpText('after', '\nExample:\n  $ warren hash-password alice --password-file ./alice.secret >> users.txt\n  $ warren server --users-file users.txt')
+    .action(async (username: string, password: string | undefined, o) => {
       const { hashPassword } = await import('@warren/broker');
-      process.stdout.write(`${username}:${await hashPassword(password)}\n`);
+      const secret = password ?? (await readPassword(o, `'${username}'`));
+      process.stdout.write(`${username}:${await hashPassword(secret)}\n`);
     });
 }
