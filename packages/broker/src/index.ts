@@ -14,3 +14,5 @@ export {
   type UserChanges,
   type UserLimits,
 } from './access.js';
+export { Vhosts, DEFAULT_VHOST } from './vhosts.js';
+export { VirtualHost, type VhostLimits } from './vhost.js';

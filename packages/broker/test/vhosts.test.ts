@@ -149,6 +149,21 @@ describe('isolation', () => {
   });
 });
 
+describe('a broker in memory', () => {
+  it('has vhosts too, with their own queues and buckets', async () => {
+    const tb = await broker({ inMemory: true });
+    const admin = await open(tb);
+    await admin.vhosts.add('mem');
+    const c = await open(tb, 'mem');
+    await c.declareQueue('q');
+    await (await c.kv('b')).put('k', 'v');
+    expect(await admin.listQueues()).toEqual([]);
+    expect(await admin.listKv()).toEqual([]);
+    await admin.vhosts.delete('mem');
+    expect((await c.closed)?.code).toBe(ErrorCodes.CONNECTION_FORCED);
+  });
+});
+
 describe('durability', () => {
   it('a vhost survives a restart with its durable queues and messages; an old data folder is vhost "/"', async () => {
     const dataDir = await newDataDir();
