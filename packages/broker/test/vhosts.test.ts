@@ -300,6 +300,36 @@ describe('deleting is durable', () => {
   });
 });
 
+describe('SIGKILL while a delete is under way', () => {
+  it('leaves the vhost whole or gone, never half-deleted', async () => {
+    const dataDir = await newDataDir();
+    let child = await spawnBroker(dataDir);
+    const admin = await open(child);
+    await admin.vhosts.add('doomed');
+    const inside = await open(child, 'doomed');
+    for (const q of ['q1', 'q2', 'q3']) {
+      await inside.declareQueue(q, { durable: true });
+      await inside.publish('', q, 'm', { persistent: true });
+    }
+    const deleting = admin.vhosts.delete('doomed').catch(() => {});
+    await child.kill9();
+    await deleting;
+    conns.splice(0);
+    child = await spawnBroker(dataDir);
+    const after = await open(child);
+    const names = (await after.vhosts.list()).map((v) => v.name);
+    const folders = await readdir(join(dataDir, 'vhosts'));
+    if (names.includes('doomed')) {
+      const c = await open(child, 'doomed');
+      for (const q of ['q1', 'q2', 'q3']) expect((await c.declareQueue(q, { passive: true })).messageCount).toBe(1);
+      expect(folders).toHaveLength(1);
+    } else {
+      expect(names).toEqual(['/']);
+      expect(folders).toEqual([]);
+    }
+  });
+});
+
 describe('limits', () => {
   it('maxQueues: one more queue is RESOURCE_LIMIT naming the limit; the connection stays open', async () => {
     const tb = await broker();
