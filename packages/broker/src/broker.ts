@@ -18,6 +18,7 @@
  *   streams/           stream logs, their readers and subscriptions (handlers/streams)
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, TLSSocket, type Server as TlsServer } from 'node:tls';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -39,9 +40,10 @@ import { DataLock } from './data-lock.js';
 import { DispatchTable } from './dispatch.js';
 import { registerHandlers } from './handlers/index.js';
 import { MemoryBudget } from './memory.js';
-import { statusReport } from './management.js';
+import { connectionInfo, statusReport } from './management.js';
 import { Vhosts } from './vhosts.js';
 import type { VirtualHost } from './vhost.js';
+import { TlsCertificates, type CertificateInfo } from './tls.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -60,6 +62,9 @@ export class Broker implements BrokerContext {
   private lock: DataLock | null = null;
   private diskMonitor: DiskMonitor | null = null;
   private server: Server | null = null;
+  private tlsServer: TlsServer | null = null;
+  /** The TLS certificate, key and CA (null without TLS); the HTTPS listener serves the same (see onReload). */
+  tls: TlsCertificates | null = null;
   private readonly connections = new Set<Connection>();
   private memoryMonitor: MemoryMonitor | null = null;
   /** Where queues page out their tails; null for an in-memory broker or pagingWindow 0. */
@@ -104,10 +109,18 @@ export class Broker implements BrokerContext {
     this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true, streams: true, kv: true, access: true, 'int.exact': true, vhosts: true } };
   }
 
-  /** The port the broker listens on (useful with port 0). */
+  /** The port the broker listens on (useful with port 0): the plain TCP one, or the TLS one when plain TCP is off. */
   get port(): number {
+    if (!this.options.tcp) return this.tlsPort ?? this.options.tls!.port;
     const address = this.server?.address();
     return typeof address === 'object' && address !== null ? address.port : this.options.port;
+  }
+
+  /** The TLS listener's port, null without TLS. */
+  get tlsPort(): number | null {
+    if (this.options.tls === undefined) return null;
+    const address = this.tlsServer?.address();
+    return typeof address === 'object' && address !== null ? address.port : this.options.tls.port;
   }
 
   get host(): string {
@@ -129,6 +142,8 @@ export class Broker implements BrokerContext {
 
   async start(): Promise<void> {
     const o = this.options;
+    // Bad certificate files stop the start before anything touches the data folder.
+    if (o.tls !== undefined) this.tls = await TlsCertificates.load(o.tls);
     if (!o.inMemory) await this.openStorage();
     else {
       await this.openAccess(null);
@@ -136,10 +151,13 @@ export class Broker implements BrokerContext {
     }
     this.memoryMonitor = new MemoryMonitor(o.memoryHighWatermark, (alarm, sample) => this.memory.setMemoryAlarm(alarm, sample), o.memorySampler);
     this.memoryMonitor.start();
-    await this.listen();
+    if (o.tcp) await this.listen();
+    if (this.tls !== null) await this.listenTls(this.tls);
+    const tls = this.tls === null ? null : { port: this.tlsPort, verifyPeer: this.tls.verifyPeer, certificate: this.tls.certificate };
+    const where = [o.tcp ? `${o.host}:${this.port}` : null, this.tls !== null ? `${o.host}:${this.tlsPort} (TLS)` : null].filter((w) => w !== null);
     this.logger.info(
-      { port: this.port, host: o.host, dataDir: o.inMemory ? null : o.dataDir, sync: o.sync, version },
-      `warren listening on ${o.host}:${this.port}`,
+      { port: o.tcp ? this.port : null, tls, host: o.host, dataDir: o.inMemory ? null : o.dataDir, sync: o.sync, version },
+      `warren listening on ${where.join(' and ')}`,
     );
   }
 
@@ -188,6 +206,74 @@ export class Broker implements BrokerContext {
     });
   }
 
+  /**
+   * The TLS listener. Client certificates are asked for when a CA is
+   * configured and checked here rather than by the TLS handshake, so a client
+   * refused for want of one gets a Warren ACCESS_REFUSED it can report.
+   */
+  private listenTls(certs: TlsCertificates): Promise<void> {
+    const server = createTlsServer(
+      // The TLS handshake gets the handshake timeout too (Node's default is 2 minutes).
+      { ...certs.options, requestCert: certs.requestsCert, rejectUnauthorized: false, noDelay: true, handshakeTimeout: this.options.handshakeTimeoutMs },
+      (socket) => this.acceptTls(socket),
+    );
+    this.tlsServer = server;
+    certs.onReload((options) => server.setSecureContext(options));
+    // A handshake that failed or timed out (a client that does not trust our certificate, plain TCP, a
+    // port scanner): no connection yet. Node leaves a timed-out socket open: drop it.
+    server.on('tlsClientError', (err, socket) => {
+      this.logger.debug({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
+      socket.destroy();
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.tls!.port, this.options.host, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.logger.error({ err }, 'TLS server error'));
+        resolve();
+      });
+    });
+  }
+
+  private acceptTls(socket: TLSSocket): void {
+    if (this.tls!.verifyPeer && !socket.authorized) {
+      const why = socket.authorizationError instanceof Error ? socket.authorizationError.message : String(socket.authorizationError ?? 'no client certificate');
+      this.logger.warn({ remote: socket.remoteAddress, reason: why }, 'TLS connection refused: no trusted client certificate');
+      this.refuse(socket, errors.accessRefused('a client certificate signed by a trusted CA is required'));
+      return;
+    }
+    this.accept(socket);
+  }
+
+  /**
+   * Reads the TLS certificate, key and CA files again: connections accepted
+   * from now on (TLS and HTTPS) get the new certificate, open ones keep
+   * theirs. Files that cannot be read or do not match: the old certificate
+   * stays, an error is logged, and this rejects with PRECONDITION_FAILED.
+   */
+  async reloadTls(): Promise<CertificateInfo> {
+    if (this.tls === null) throw errors.preconditionFailed('TLS is not configured (no certificate): nothing to reload');
+    try {
+      const certificate = await this.tls.reload();
+      this.logger.info({ certificate }, 'TLS certificate reloaded');
+      return certificate;
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message, certificate: this.tls.certificate }, 'TLS certificate reload failed: still serving the previous certificate');
+      throw errors.preconditionFailed(`TLS certificate reload failed, the previous certificate stays: ${(err as Error).message}`);
+    }
+  }
+
+  /** ERROR + CLOSE to a connection refused before OPEN, then the socket ends (spec 4.2). */
+  private refuse(socket: Socket, err: WarrenError): void {
+    const writer = new FrameWriter(socket);
+    writer.error(0, err);
+    writer.close(err);
+    writer.flush();
+    socket.on('error', () => {});
+    socket.resume(); // discard what the client sends; see its FIN
+    socket.end();
+  }
+
   private accept(socket: Socket): void {
     if (this.closing !== null || this.fatalError !== null) {
       socket.destroy();
@@ -195,14 +281,7 @@ export class Broker implements BrokerContext {
     }
     if (this.connections.size >= this.options.maxConnections) {
       this.logger.warn({ remote: socket.remoteAddress, max: this.options.maxConnections }, 'connection refused: limit reached');
-      const writer = new FrameWriter(socket);
-      const err = errors.resourceLimit(`connection limit of ${this.options.maxConnections} reached`);
-      writer.error(0, err);
-      writer.close(err);
-      writer.flush();
-      socket.on('error', () => {});
-      socket.resume(); // discard what the client sends; see its FIN
-      socket.end();
+      this.refuse(socket, errors.resourceLimit(`connection limit of ${this.options.maxConnections} reached`));
       return;
     }
     const conn = new Connection(socket, this);
@@ -222,7 +301,19 @@ export class Broker implements BrokerContext {
       memory: this.memory,
       options: this.options,
       diskFreeBytes: monitor !== null && Number.isFinite(monitor.freeBytes) ? monitor.freeBytes : null,
+      tls: this.tls === null ? null : { port: this.tlsPort!, verifyPeer: this.tls.verifyPeer, connections: this.tlsConnectionCount(), certificate: this.tls.certificate },
     });
+  }
+
+  private tlsConnectionCount(): number {
+    let n = 0;
+    for (const c of this.connections) if (c.tls !== null) n++;
+    return n;
+  }
+
+  /** The open connections (authenticated or not yet) as management listings show them, TLS side included. */
+  connectionList(): Record<string, unknown>[] {
+    return [...this.connections].map(connectionInfo);
   }
 
   connectionClosed(session: Session): void {
@@ -250,8 +341,9 @@ export class Broker implements BrokerContext {
   }
 
   private async shutdown(): Promise<void> {
-    const server = this.server;
-    const closed = server === null ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = Promise.all(
+      [this.server, this.tlsServer].map((server) => (server === null ? undefined : new Promise<void>((resolve) => server.close(() => resolve())))),
+    );
     for (const c of this.connections) c.close(ErrorCodes.CONNECTION_FORCED, 'broker shutting down');
     const deadline = Date.now() + 2000;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));

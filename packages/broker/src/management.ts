@@ -6,6 +6,7 @@
 import type { MemoryBudget } from './memory.js';
 import type { ResolvedOptions } from './options.js';
 import type { VirtualHost } from './vhost.js';
+import type { CertificateInfo, ConnectionTls } from './tls.js';
 
 export function queueList(vhost: VirtualHost): unknown[] {
   return [...vhost.queues.values()].map((q) => ({
@@ -66,6 +67,48 @@ export interface StatusSource {
   readonly options: ResolvedOptions;
   /** Free bytes under the data folder, null when unknown (in memory, not measured yet). */
   readonly diskFreeBytes: number | null;
+  /** The TLS listener, null without TLS. */
+  readonly tls: TlsStatus | null;
+}
+
+/** STATUS's `tls` map (spec 8.5). */
+export interface TlsStatus {
+  port: number;
+  verifyPeer: boolean;
+  /** Open connections over TLS. */
+  connections: number;
+  certificate: CertificateInfo;
+}
+
+/** What a connection listing shows of one connection. */
+export interface ConnectionSource {
+  readonly id: string;
+  readonly username: string;
+  readonly remoteAddress: string;
+  readonly connectedAt: number;
+  readonly clientProperties: Record<string, unknown>;
+  readonly tls: ConnectionTls | null;
+  readonly published: number;
+  readonly delivered: number;
+  readonly consumerCount: number;
+  readonly unackedCount: number;
+}
+
+/** One open connection as management listings show it; `tls` is null on plain TCP. */
+export function connectionInfo(c: ConnectionSource): Record<string, unknown> {
+  const name = c.clientProperties['name'];
+  return {
+    id: c.id,
+    user: c.username,
+    remote: c.remoteAddress,
+    name: typeof name === 'string' ? name : null,
+    connectedAt: c.connectedAt,
+    tls: c.tls,
+    published: c.published,
+    delivered: c.delivered,
+    consumers: c.consumerCount,
+    unacked: c.unackedCount,
+  };
 }
 
 export function statusReport(s: StatusSource): Record<string, unknown> {
@@ -100,5 +143,6 @@ export function statusReport(s: StatusSource): Record<string, unknown> {
       freeBytes: s.diskFreeBytes,
     },
     alarms: { memory: s.memory.memoryAlarm, disk: s.memory.diskAlarm },
+    tls: s.tls,
   };
 }

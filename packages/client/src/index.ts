@@ -30,6 +30,7 @@ export {
   type CloseOptions,
   type ConnectionEvents,
   type PublishOptions,
+  type SendOptions,
   type PublishBody,
 } from './connection.js';
 export { jsonCodec, type Codec } from './codec.js';
@@ -59,10 +60,12 @@ export {
   parseUrl,
   backoffDelay,
   DEFAULT_PORT,
+  DEFAULT_TLS_PORT,
   DEFAULT_RECONNECT,
   type ConnectOptions,
   type ParsedUrl,
   type ReconnectOptions,
+  type TlsOptions,
 } from './options.js';
 export type {
   StatusEvent,

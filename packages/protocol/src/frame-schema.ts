@@ -608,6 +608,11 @@ const readers: Record<FieldKind, Reader> = {
     if (v.mechanism === 'PLAIN' && (typeof v.username !== 'string' || typeof v.password !== 'string')) {
       fieldError(t, i, 'credentials {mechanism: "PLAIN", username, password} or nil');
     }
+    if (v.mechanism === 'EXTERNAL') {
+      // The certificate names the user: username is optional (then ''), a password is not used.
+      if (v.username !== undefined && v.username !== null && typeof v.username !== 'string') fieldError(t, i, 'credentials {mechanism: "EXTERNAL", username?: str} or nil');
+      return { mechanism: 'EXTERNAL', username: typeof v.username === 'string' ? v.username : '', password: '' };
+    }
     return v as unknown as Credentials;
   },
   any(h, _t, i) {

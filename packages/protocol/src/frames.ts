@@ -112,13 +112,19 @@ export interface MessageProperties {
 
 export type Arguments = Record<string, unknown>;
 
-/** Authentication mechanisms of v1 (spec 4.2): PLAIN only; EXTERNAL arrives with TLS client certificates. */
-export const MECHANISMS = ['PLAIN'] as const;
+/**
+ * Authentication mechanisms of v1 (spec 4.2): PLAIN (username and password),
+ * and EXTERNAL (the verified TLS client certificate names the user), which a
+ * server offers only on TLS connections with a verified client certificate.
+ */
+export const MECHANISMS = ['PLAIN', 'EXTERNAL'] as const;
 
 export interface Credentials {
-  /** 'PLAIN' for the username/password below; a server refuses others it does not offer. */
+  /** 'PLAIN' for the username/password below, 'EXTERNAL' for the client certificate; a server refuses others it does not offer. */
   mechanism: string;
+  /** PLAIN: the user. EXTERNAL: '' (the certificate's CN), or that CN (any other name is refused). */
   username: string;
+  /** PLAIN: the password. EXTERNAL: '' (not used). */
   password: string;
 }
 
@@ -651,6 +657,15 @@ export interface BrokerStatus {
   memory: { rss: number; heapUsed: number; bodyBytes: number; budget: number };
   disk: { dataDir: string | null; usedBytes: number; freeBytes: number | null };
   alarms: { memory: boolean; disk: boolean };
+  /** The TLS listener; null (or absent, older servers) without TLS. */
+  tls?: {
+    port: number;
+    /** Clients must present a certificate signed by the configured CA. */
+    verifyPeer: boolean;
+    /** Open connections over TLS. */
+    connections: number;
+    certificate: { subject: string; issuer: string; fingerprint256: string; validFrom: string; validTo: string };
+  } | null;
 }
 
 /** Where a stream subscription starts when its name has no committed offset (section 8.6). */

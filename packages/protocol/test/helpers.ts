@@ -47,6 +47,7 @@ export function sampleFrames(): Frame[] {
       vhost: 'prod/eu ✓',
     },
     { type: FrameType.OPEN, version: 1, properties: {}, credentials: null, frameMax: 4096, heartbeatMs: 0, vhost: null },
+    { type: FrameType.OPEN, version: 1, properties: {}, credentials: { mechanism: 'EXTERNAL', username: 'app', password: '' }, frameMax: 0, heartbeatMs: 0, vhost: null },
     {
       type: FrameType.OPEN_OK,
       version: 1,

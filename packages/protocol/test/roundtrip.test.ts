@@ -116,10 +116,10 @@ describe('decoding leniency that the spec promises', () => {
     });
   });
 
-  it('encodes integers up to 32 bits as msgpack ints, larger ones as exact float64 (documented quirk)', () => {
+  it('encodes every integer as a msgpack int of the smallest width, uint64 beyond 32 bits (spec 3, "Integers")', () => {
     const header = (f: Frame) => encodeFrame(f).subarray(9).toString('hex');
     expect(header({ type: FrameType.CONFIRM, seq: 0xffffffff, multiple: false })).toBe('92ceffffffffc2');
-    expect(header({ type: FrameType.CONFIRM, seq: 2 ** 32, multiple: false })).toBe('92cb41f0000000000000c2');
+    expect(header({ type: FrameType.CONFIRM, seq: 2 ** 32, multiple: false })).toBe('92cf0000000100000000c2');
   });
 
   it('decodes the body as everything after the header', () => {
