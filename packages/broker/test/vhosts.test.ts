@@ -234,6 +234,28 @@ describe('managing vhosts over the protocol (VHOST_ADD, VHOST_DELETE, VHOST_LIST
   });
 });
 
+describe('deleting a vhost in use', () => {
+  it('its exclusive and auto-delete queues go with their connections, without a stray save', async () => {
+    const dataDir = await newDataDir();
+    let tb = await broker({ dataDir });
+    const admin = await open(tb);
+    for (let round = 0; round < 3; round++) {
+      await admin.vhosts.add('busy');
+      const inside = await open(tb, 'busy');
+      await inside.declareQueue('durable', { durable: true });
+      await inside.declareQueue('mine', { durable: true, exclusive: true });
+      await inside.declareQueue('ad', { durable: true, autoDelete: true });
+      await inside.publish('', 'ad', 'x', { persistent: true });
+      await inside.consume('ad', () => {});
+      await admin.vhosts.delete('busy');
+      expect(await readdir(join(dataDir, 'vhosts'))).toEqual([]);
+    }
+    tb = await restart(dataDir);
+    expect([...tb.broker.vhosts].map((v) => v.name)).toEqual(['/']);
+    expect(await readdir(join(dataDir, 'vhosts'))).toEqual([]);
+  });
+});
+
 describe('deleting is durable', () => {
   /** Vhost 'doomed' with a durable queue holding a persistent message; returns a connection to '/'. */
   async function fillDoomed(tb: TestBroker): Promise<Connection> {
