@@ -21,6 +21,7 @@ COPY package.json package-lock.json ./
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/broker/package.json packages/broker/
 COPY packages/client/package.json packages/client/
+COPY packages/tasks/package.json packages/tasks/
 COPY packages/cli/package.json packages/cli/
 COPY bench/package.json bench/
 COPY examples/package.json examples/
@@ -39,6 +40,7 @@ COPY package.json package-lock.json ./
 COPY packages/protocol/package.json packages/protocol/
 COPY packages/broker/package.json packages/broker/
 COPY packages/client/package.json packages/client/
+COPY packages/tasks/package.json packages/tasks/
 COPY packages/cli/package.json packages/cli/
 COPY bench/package.json bench/
 COPY examples/package.json examples/
@@ -48,6 +50,7 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/packages/protocol/dist packages/protocol/dist
 COPY --from=build /app/packages/broker/dist packages/broker/dist
 COPY --from=build /app/packages/client/dist packages/client/dist
+COPY --from=build /app/packages/tasks/dist packages/tasks/dist
 COPY --from=build /app/packages/cli/dist packages/cli/dist
 COPY packages/cli/bin packages/cli/bin
 COPY examples/ examples/

@@ -29,6 +29,7 @@ export default defineConfig({
       '@warren/protocol': src('protocol'),
       '@warren/broker': src('broker'),
       '@warren/client': src('client'),
+      '@warren/tasks': src('tasks'),
     },
   },
   test: {

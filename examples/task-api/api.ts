@@ -1,28 +1,26 @@
 /**
  * The task API: an HTTP front for primality tasks, with Warren as its only
- * backing service (no database, no Redis).
+ * backing service (no database, no Redis, no result queues).
  *
  *   POST /      {"number": 2305843009213693951}  ->  202 {"task_id": "..."}
- *   GET  /<id>                                   ->  200 {"status": "PENDING" | "SUCCESS" | "FAILURE", "result": ...}
+ *   GET  /<id>                                   ->  200 {"status": "PENDING" | "STARTED" | "RETRY" | "SUCCESS" | "FAILURE" | "REVOKED", "result": ...}
  *
- * How results are kept: POST declares a durable queue `task-result.<id>` that
- * expires after RESULT_TTL_MS unused, then publishes the task. A worker
- * publishes the result into that queue. GET takes the message with `get` and
- * puts it back at once (nack with requeue), so it can be read again; no queue
- * means an unknown (or expired) id. (Two GETs of one id at the same instant:
- * the second may see PENDING while the first holds the message for a moment.)
+ * POST enqueues the task `is-prime` (examples/task-api/tasks.ts) and answers
+ * with its id at once; workers run it (`warren worker examples/task-api/tasks.ts`).
+ * The task layer keeps each task's state and result in a bucket on the broker
+ * for RESULT_TTL_MS after it finished; GET reads it. An unknown id (or one
+ * whose result expired) is 404.
  *
  *   PORT=8080 WARREN_URL=warren://guest:guest@127.0.0.1:5680 node --import tsx examples/task-api/api.ts
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect, ErrorCodes, WarrenError } from '@warren/client';
-import { TASKS_QUEUE, parseTaskRequest, resultQueue, type Task, type TaskResult, type TaskStatus } from './tasks.js';
+import { connect } from '@warren/client';
+import { TaskClient } from '@warren/tasks';
+import { parseTaskRequest, tasks } from './tasks.js';
 
 const url = process.env.WARREN_URL ?? 'warren://guest:guest@127.0.0.1:5680';
 const port = Number(process.env.PORT ?? 8080);
 const host = process.env.HOST ?? '0.0.0.0';
-const resultTtlMs = Number(process.env.RESULT_TTL_MS ?? 60 * 60 * 1000);
 const MAX_BODY = 4096;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -35,30 +33,14 @@ conn.on('close', (err) => {
     process.exit(1);
   }
 });
-await conn.declareQueue(TASKS_QUEUE, { durable: true });
+const client = await TaskClient.open(conn, { registry: tasks });
 
-async function submit(n: bigint): Promise<string> {
-  const id = randomUUID();
-  // The result queue first, so that the worker's answer always has somewhere to go.
-  await conn.declareQueue(resultQueue(id), { durable: true, arguments: { 'x-expires': resultTtlMs } });
-  const task: Task = { id, number: n.toString() };
-  // Resolves once the task is on the broker's disk: from here on it will get done.
-  await conn.publish('', TASKS_QUEUE, JSON.stringify(task), { persistent: true, contentType: 'application/json', messageId: id });
-  return id;
-}
-
-async function lookUp(id: string): Promise<TaskStatus | undefined> {
-  let msg;
-  try {
-    msg = await conn.get(resultQueue(id));
-  } catch (err) {
-    if (err instanceof WarrenError && err.code === ErrorCodes.NOT_FOUND) return undefined; // never existed, or expired
-    throw err;
-  }
-  if (msg === null) return { status: 'PENDING', result: null };
-  const result = JSON.parse(msg.body.toString()) as TaskResult;
-  msg.nack({ requeue: true }); // put it back for the next GET
-  return result;
+/** What GET answers: the state, and the result (SUCCESS), the error message (FAILURE) or null. */
+async function lookUp(id: string): Promise<{ status: string; result: unknown } | undefined> {
+  const task = await client.get(id);
+  if (task === null) return undefined;
+  const result = task.status === 'SUCCESS' ? task.result : task.status === 'FAILURE' ? task.error?.message : null;
+  return { status: task.status, result: result ?? null };
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -89,7 +71,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     if (body === null) return send(res, 400, { error: `body larger than ${MAX_BODY} bytes` });
     const request = parseTaskRequest(body);
     if ('error' in request) return send(res, 400, { error: request.error });
-    const id = await submit(request.number);
+    // Resolves once the task is stored on the broker: from here on it will get done.
+    const id = await client.enqueue('is-prime', { number: request.number.toString() });
     return send(res, 202, { task_id: id }, { Location: `/${id}` });
   }
   if (req.method !== 'GET') return send(res, 405, { error: 'GET /<task_id>' }, { Allow: 'GET' });

@@ -1,20 +1,24 @@
-/** What the API and the worker agree on: queue names, message shapes, request validation. */
-import { MAX_NUMBER } from './primes.js';
+/**
+ * What the API and the workers share: the task definitions (run them with
+ * `warren worker examples/task-api/tasks.ts`) and request validation.
+ */
+import { defineTasks } from '@warren/tasks';
+import { isPrime, MAX_NUMBER } from './primes.js';
 
-/** Where the API puts tasks and workers take them from. */
-export const TASKS_QUEUE = 'primality-tasks';
-
-/** Each task's result waits in its own durable queue, until nobody has asked for it for RESULT_TTL_MS. */
-export const resultQueue = (taskId: string): string => `task-result.${taskId}`;
-
-export interface Task {
-  id: string;
-  /** Decimal digits: JSON numbers cannot carry 64-bit integers exactly. */
+/** The task's arguments. The number travels as decimal digits: JSON numbers cannot carry 64-bit integers exactly. */
+export interface IsPrimeArgs {
   number: string;
 }
 
-export type TaskResult = { status: 'SUCCESS'; result: boolean } | { status: 'FAILURE'; result: string };
-export type TaskStatus = TaskResult | { status: 'PENDING'; result: null };
+/**
+ * The one task: is `number` prime? A number outside 0 .. 2^64-1 (which the
+ * API never sends, but another producer might) makes it fail with the
+ * RangeError's message. Results are kept for RESULT_TTL_MS (default 1 hour).
+ */
+export const tasks = defineTasks().define('is-prime', ({ number }: IsPrimeArgs) => isPrime(BigInt(number)), {
+  timeoutMs: 60_000,
+  resultTtlMs: Number(process.env.RESULT_TTL_MS ?? 3600_000),
+});
 
 const NUMBER_MARK = '\u0000number:';
 

@@ -93,7 +93,7 @@ beforeAll(async () => {
   // The CLI is built by `npm install` (prepare) / `npx tsc -b`; its --help is the reference for verbs and flags.
   expect(existsSync(join(repoRoot, CLI)), `${CLI} missing: run npx tsc -b`).toBe(true);
   const cache = new Map<string, string>();
-  const verbs = ['', 'server', 'status'];
+  const verbs = ['', 'server', 'status', 'worker'];
   const results = await Promise.all(verbs.map((verb) => runNode([CLI, ...(verb === '' ? [] : [verb]), '--help'])));
   for (const [i, verb] of verbs.entries()) {
     const r = results[i]!;
@@ -245,7 +245,7 @@ describe('docker-compose.yml', () => {
       const workerEnv = environmentOf('worker');
       const worker = startNode(commandOf('worker').slice(1), { ...workerEnv, WARREN_URL: local(workerEnv.WARREN_URL!) });
       const base = (await api.waitFor(/listening on http:\/\//)).replace(/^.*(http:\/\/\S+).*$/, '$1');
-      await worker.waitFor('waiting for tasks');
+      await worker.waitFor(/running is-prime/);
 
       const posted = await fetch(`${base}/`, { method: 'POST', body: '{"number": 2305843009213693951}' });
       expect(posted.status).toBe(202);
@@ -254,9 +254,9 @@ describe('docker-compose.yml', () => {
       await until(
         async () => {
           status = await (await fetch(`${base}/${task_id}`)).json();
-          return (status as { status: string }).status !== 'PENDING';
+          return ['SUCCESS', 'FAILURE'].includes((status as { status: string }).status);
         },
-        () => `task ${task_id} to leave PENDING\n${[broker, api, worker].map((p) => p.describe()).join('\n')}`,
+        () => `task ${task_id} to finish\n${[broker, api, worker].map((p) => p.describe()).join('\n')}`,
         { everyMs: 50 },
       );
       expect(status).toEqual({ status: 'SUCCESS', result: true });

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { connect } from '@warren/client';
+import { TaskClient } from '@warren/tasks';
 import { isPrime, MAX_NUMBER } from '../task-api/primes.js';
-import { parseTaskRequest, resultQueue, TASKS_QUEUE } from '../task-api/tasks.js';
-import { start, newBroker, type Example } from './helpers.js';
+import { parseTaskRequest } from '../task-api/tasks.js';
+import { start, startNode, newBroker, type Example } from './helpers.js';
 import { until } from '../../test-support/wait.js';
 
 const M61 = '2305843009213693951'; // 2^61 - 1, a Mersenne prime
@@ -91,7 +92,12 @@ describe.concurrent('examples/task-api: the service', () => {
     return { status: res.status, json: (await res.json()) as Record<string, unknown> };
   }
 
-  /** Polls the task until it is no longer PENDING; on a hang, fails with the output of `children`. */
+  /** The task layer's worker runner on the example's task module, as docker-compose.yml runs it. */
+  function startWorker(url: string): Example {
+    return startNode(['--import', 'tsx', 'packages/cli/dist/bin.js', 'worker', 'examples/task-api/tasks.ts', '--concurrency', '2'], { WARREN_URL: url });
+  }
+
+  /** Polls the task until it has finished (SUCCESS or FAILURE); on a hang, fails with the output of `children`. */
   async function waitUntilDone(base: string, id: string, ...children: Example[]): Promise<Record<string, unknown>> {
     let json: Record<string, unknown> = {};
     await until(
@@ -99,9 +105,9 @@ describe.concurrent('examples/task-api: the service', () => {
         const got = await getTask(base, id);
         expect(got.status).toBe(200);
         json = got.json;
-        return json.status !== 'PENDING';
+        return json.status === 'SUCCESS' || json.status === 'FAILURE';
       },
-      () => `task ${id} to leave PENDING\n${children.map((c) => c.describe()).join('\n')}`,
+      () => `task ${id} to finish\n${children.map((c) => c.describe()).join('\n')}`,
       { everyMs: 50 },
     );
     return json;
@@ -123,12 +129,19 @@ describe.concurrent('examples/task-api: the service', () => {
       expect(await getTask(base, primeId)).toEqual({ status: 200, json: { status: 'PENDING', result: null } });
     }
 
-    const worker = start('task-api/worker.ts', [], { WARREN_URL: url });
-    await worker.waitFor('waiting for tasks');
+    const worker = startWorker(url);
+    await worker.waitFor(/running is-prime/);
     expect(await waitUntilDone(base, primeId, api, worker)).toEqual({ status: 'SUCCESS', result: true });
     expect(await waitUntilDone(base, compositeId, api, worker)).toEqual({ status: 'SUCCESS', result: false });
-    // The result stays readable: GET puts it back.
+    // The result stays readable, as often as asked.
     expect(await getTask(base, primeId)).toEqual({ status: 200, json: { status: 'SUCCESS', result: true } });
+    // No result queues: the task layer's queue, its dead-letter queue, nothing else.
+    const conn = await connect(url);
+    try {
+      expect((await conn.listQueues()).map((q) => q.name).sort()).toEqual(['tasks.dead', 'tasks.q.is-prime']);
+    } finally {
+      await conn.close();
+    }
   });
 
   it('answers 404 for unknown ids and 400 for bad bodies', async () => {
@@ -147,13 +160,12 @@ describe.concurrent('examples/task-api: the service', () => {
   it('reports FAILURE when the worker cannot compute a task', async () => {
     const { url } = await newBroker();
     const { api, base } = await startApi(url);
-    const worker = start('task-api/worker.ts', [], { WARREN_URL: url });
-    // A task the API would never accept, put on the queue by hand as another producer might.
-    const id = randomUUID();
+    const worker = startWorker(url);
+    // A task the API would never accept, enqueued by another producer.
     const conn = await connect(url);
+    let id: string;
     try {
-      await conn.declareQueue(resultQueue(id), { durable: true, arguments: { 'x-expires': 60_000 } });
-      await conn.publish('', TASKS_QUEUE, JSON.stringify({ id, number: '-5' }), { persistent: true });
+      id = await (await TaskClient.open(conn)).enqueue('is-prime', { number: '-5' });
     } finally {
       await conn.close();
     }

@@ -15,6 +15,7 @@ import { vhostCommand } from './commands/vhost.js';
 import { userCommand } from './commands/user.js';
 import { permissionsCommand } from './commands/permissions.js';
 import { limitsCommand } from './commands/limits.js';
+import { taskCommand, workerCommand } from './commands/task.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
@@ -32,7 +33,9 @@ Examples:
   $ warren consume jobs --count 1
   $ warren stream read orders --from first --count 10
   $ warren kv put results task.42 done
-  $ warren user add orders-app --password-file ./orders-app.secret`;
+  $ warren user add orders-app --password-file ./orders-app.secret
+  $ warren worker ./tasks.js --concurrency 8
+  $ warren task list --status FAILURE`;
 
 /**
  * Settings every command needs, which addCommand() does not inherit:
@@ -65,6 +68,8 @@ export function buildProgram(): Command {
   program.addCommand(permissionsCommand());
   program.addCommand(vhostCommand());
   program.addCommand(limitsCommand());
+  program.addCommand(workerCommand());
+  program.addCommand(taskCommand());
   program.addCommand(hashPasswordCommand());
   applyDefaults(program);
   return program;

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, ROOT } from './helpers.js';
 
 const exec = promisify(execFile);
-const PACKAGES = ['protocol', 'broker', 'client', 'cli'];
+const PACKAGES = ['protocol', 'broker', 'client', 'tasks', 'cli'];
 
 interface Packed {
   name: string;

@@ -197,6 +197,8 @@ describe('help', () => {
         // warren vhost ... and warren limits vhost ...
         ...['add', 'delete', 'list'],
         ...['set', 'clear', 'list'],
+        // warren worker, warren task ...
+        ...['worker', 'list', 'show', 'revoke', 'retry', 'redrive'],
       ].sort(),
     );
     for (const cmd of [...verbs, ...program.commands.filter((c) => c.commands.length > 0)]) {

@@ -143,6 +143,9 @@ export class KvStore {
 
   /** Expires everything due in every bucket (the timer calls it; tests with a fake clock too). */
   sweep(): number {
+    // While openLog is still starting the writer (after recovery armed an expiry timer), an expiry
+    // cannot be written yet: openLog sweeps once the writer runs.
+    if (this.log && (this.log.writer as LogWriter | null)?.head === undefined) return 0;
     let n = 0;
     for (const b of this.buckets.values()) n += b.expireDue();
     return n;

@@ -1,0 +1,206 @@
+/**
+ * `warren worker <module>`: runs the tasks a module defines (and its
+ * schedules), with graceful shutdown on SIGTERM/SIGINT. `warren task
+ * list|show|revoke|retry|redrive`: the tasks' states from the terminal.
+ */
+import { Command, Option } from 'commander';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { connect, ErrorCodes, WarrenError, type Connection } from '@warren/client';
+import { Scheduler, TaskClient, TaskRegistry, Worker, type TaskRecord, type TaskStatus } from '@warren/tasks';
+import { DEFAULT_URL, withConnection, withJsonOption, withUrlOption } from '../connection.js';
+import { print, printJson, renderTable } from '../format.js';
+import { intArg } from '../parse.js';
+import { UsageError } from '../output.js';
+
+const STATUSES: TaskStatus[] = ['PENDING', 'STARTED', 'PROGRESS', 'RETRY', 'SUCCESS', 'FAILURE', 'REVOKED'];
+
+function withNamespace(cmd: Command): Command {
+  return cmd.option('--namespace <name>', "the task layer's namespace (bucket and queue prefix)", 'tasks');
+}
+
+/** The TaskRegistry a module exports (default, `tasks` or `registry`). */
+export async function loadRegistry(file: string): Promise<TaskRegistry> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(`cannot load ${file}: ${(err as Error).message}`);
+  }
+  for (const v of [mod.default, mod.tasks, mod.registry, ...Object.values(mod)]) {
+    if (v instanceof TaskRegistry) return v;
+    // A registry from another copy of @warren/tasks (duck-typed).
+    if (v !== null && typeof v === 'object' && typeof (v as TaskRegistry).define === 'function' && Array.isArray((v as TaskRegistry).tasks)) return v as TaskRegistry;
+  }
+  throw new UsageError(`${file} exports no task registry: export one made with defineTasks() (as default or as \`tasks\`)`);
+}
+
+export function workerCommand(): Command {
+  return withNamespace(withUrlOption(new Command('worker')))
+    .description('Run the tasks defined in a module (and its schedules) until SIGTERM or SIGINT')
+    .argument('<module>', 'a JavaScript module exporting a registry from defineTasks() (TypeScript: run node with --import tsx)')
+    .option('-c, --concurrency <n>', 'handlers running at once', intArg(1), 1)
+    .option('--tasks <names>', 'only these tasks (comma-separated)')
+    .option('--lease-ms <ms>', 'lease length: a task whose worker stops renewing this long is taken over', intArg(1000), 30_000)
+    .option('--grace-ms <ms>', 'on SIGTERM, how long running tasks may finish before they are handed back', intArg(0), 30_000)
+    .addOption(new Option('--no-scheduler', "do not run the module's schedules here"))
+    .option('--quiet', 'no line per task')
+    .addHelpText(
+      'after',
+      `
+Each task runs once: a worker that dies has its tasks redelivered to another
+at once; a worker that stops renewing its leases has them taken over.
+SIGTERM or SIGINT: stop taking tasks, let running ones finish (--grace-ms),
+hand the rest back, exit 0. A second signal exits at once.
+
+Examples:
+  $ warren worker ./tasks.js --concurrency 8
+  $ node --import tsx node_modules/.bin/warren worker ./tasks.ts --tasks resize,thumbnail`,
+    )
+    .action(async (file: string, o) => {
+      const registry = await loadRegistry(file);
+      const names = o.tasks === undefined ? undefined : String(o.tasks).split(',').filter(Boolean);
+      const conn: Connection = await connect({ url: o.url ?? DEFAULT_URL, name: `warren worker ${process.pid}` });
+      const client = await TaskClient.open(conn, { registry, namespace: o.namespace });
+      const worker = await Worker.start(client, { concurrency: o.concurrency, leaseMs: o.leaseMs, ...(names ? { tasks: names } : {}) });
+      worker.on('error', (err) => console.error(`worker: ${err.message}`));
+      if (!o.quiet) {
+        worker.on('task', (e) => {
+          const detail = 'error' in e && e.error ? ` ${e.error.name}: ${e.error.message}` : 'from' in e ? ` from ${e.from}` : '';
+          print(`${new Date().toISOString()} ${e.type} ${e.name} ${e.id}${'attempt' in e ? ` attempt ${e.attempt}` : ''}${detail}`);
+        });
+      }
+      const scheduler = o.scheduler !== false && registry.schedules.length > 0 ? await Scheduler.start(client) : undefined;
+      const running = (names ?? registry.tasks.map((t) => t.name)).join(', ');
+      print(`worker ${worker.id}: running ${running} (concurrency ${o.concurrency})${scheduler ? `, ${registry.schedules.length} schedule(s)` : ''}`);
+      await new Promise<void>((done) => {
+        let stopping = false;
+        const stop = (signal: string): void => {
+          if (stopping) process.exit(130);
+          stopping = true;
+          print(`worker ${worker.id}: ${signal}, finishing ${worker.active.length} running task(s)`);
+          scheduler?.stop();
+          void worker
+            .close({ graceMs: o.graceMs })
+            .then(() => conn.close())
+            .finally(done);
+        };
+        process.once('SIGINT', () => stop('SIGINT'));
+        process.once('SIGTERM', () => stop('SIGTERM'));
+      });
+      print(`worker ${worker.id}: stopped`);
+    });
+}
+
+function when(ms: number | undefined): string {
+  return ms === undefined ? '' : new Date(ms).toISOString();
+}
+
+function short(v: unknown, n = 40): string {
+  const s = v === undefined ? '' : JSON.stringify(v);
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
+
+function leaf(name: string, description: string): Command {
+  return withJsonOption(withNamespace(withUrlOption(new Command(name).description(description))), 'print JSON');
+}
+
+async function clientFor(conn: Connection, o: { namespace: string }): Promise<TaskClient> {
+  if ((await conn.listKv()).every((b) => b.name !== o.namespace)) {
+    throw new WarrenError(ErrorCodes.NOT_FOUND, `no task namespace '${o.namespace}' (no bucket of that name)`);
+  }
+  return TaskClient.open(conn, { namespace: o.namespace });
+}
+
+function notFound(id: string): never {
+  throw new WarrenError(ErrorCodes.NOT_FOUND, `task '${id}' not found (unknown, or its result expired)`);
+}
+
+export function taskCommand(): Command {
+  const task = new Command('task')
+    .description('Background tasks: list them, show one, revoke, retry, redrive the dead letters')
+    .addHelpText('after', '\nExamples:\n  $ warren task list --status FAILURE\n  $ warren task show 5f0c...\n  $ warren task revoke 5f0c...\n  $ warren task redrive');
+  task.addCommand(
+    leaf('list', 'List tasks, newest first')
+      .addOption(new Option('--status <status>', 'only tasks in this state').choices(STATUSES))
+      .option('--name <task>', 'only tasks of this name')
+      .option('--limit <n>', 'at most this many', intArg(1), 100)
+      .addHelpText('after', '\nExamples:\n  $ warren task list --status FAILURE\n  $ warren task list --name resize --json')
+      .action(async (o) => {
+        const rows = await withConnection(o, 'task list', async (conn) => (await clientFor(conn, o)).list({ status: o.status, name: o.name, limit: o.limit }));
+        if (o.json) return printJson(rows);
+        print(
+          renderTable(
+            ['id', 'name', 'status', 'attempt', 'worker', 'enqueued', 'updated', 'result/error'],
+            rows.map((r) => [r.id, r.name, r.status, `${r.attempt}/${r.maxAttempts}`, r.worker ?? '', when(r.enqueuedAt), when(r.updatedAt), r.error ? `${r.error.name}: ${r.error.message}` : short(r.result ?? r.progress)]),
+          ),
+        );
+      }),
+  );
+  task.addCommand(
+    leaf('show', "Show one task's state, arguments, progress, result or error")
+      .argument('<id>')
+      .addHelpText('after', '\nExamples:\n  $ warren task show order-42\n  $ warren task show order-42 --json')
+      .action(async (id: string, o) => {
+        const r = await withConnection(o, 'task show', async (conn) => (await clientFor(conn, o)).get(id));
+        if (r === null) notFound(id);
+        if (o.json) return printJson(r);
+        print(describe(r));
+      }),
+  );
+  task.addCommand(
+    leaf('revoke', 'Revoke a task: a queued one will not run, a running one is aborted')
+      .argument('<id>')
+      .option('--reason <text>', 'why (kept in the record)', 'revoked from the CLI')
+      .addHelpText('after', "\nExamples:\n  $ warren task revoke order-42 --reason 'customer cancelled'")
+      .action(async (id: string, o) => {
+        const r = await withConnection(o, 'task revoke', async (conn) => (await clientFor(conn, o)).revoke(id, o.reason));
+        if (r === null) notFound(id);
+        if (o.json) return printJson(r);
+        print(r.status === 'REVOKED' ? `task ${id} revoked` : `task ${id} had already finished: ${r.status}`);
+      }),
+  );
+  task.addCommand(
+    leaf('retry', 'Run a FAILURE or REVOKED task again from its first attempt')
+      .argument('<id>')
+      .addHelpText('after', '\nExamples:\n  $ warren task retry order-42')
+      .action(async (id: string, o) => {
+        const r = await withConnection(o, 'task retry', async (conn) => (await clientFor(conn, o)).retry(id));
+        if (r === null) notFound(id);
+        if (o.json) return printJson(r);
+        print(`task ${id} queued again (${r.name})`);
+      }),
+  );
+  task.addCommand(
+    leaf('redrive', 'Retry every failed task waiting in the dead-letter queue')
+      .option('--limit <n>', 'at most this many', intArg(1))
+      .addHelpText('after', '\nExamples:\n  $ warren task redrive\n  $ warren task redrive --limit 100 --json')
+      .action(async (o) => {
+        const ids = await withConnection(o, 'task redrive', async (conn) => (await clientFor(conn, o)).redrive({ limit: o.limit }));
+        if (o.json) return printJson(ids);
+        print(`${ids.length} task(s) queued again${ids.length ? `: ${ids.join(', ')}` : ''}`);
+      }),
+  );
+  return task;
+}
+
+function describe(r: TaskRecord): string {
+  const lines: Array<[string, string]> = [
+    ['id', r.id],
+    ['name', r.name],
+    ['status', r.status],
+    ['attempt', `${r.attempt} of ${r.maxAttempts}`],
+    ['args', JSON.stringify(r.args)],
+    ['enqueued', when(r.enqueuedAt)],
+    ['updated', when(r.updatedAt)],
+  ];
+  if (r.eta !== undefined) lines.push(['not before', when(r.eta)]);
+  if (r.worker !== undefined) lines.push(['worker', r.worker]);
+  if (r.progress !== undefined) lines.push(['progress', JSON.stringify(r.progress)]);
+  if (r.nextAttemptAt !== undefined) lines.push(['next attempt', when(r.nextAttemptAt)]);
+  if (r.result !== undefined) lines.push(['result', JSON.stringify(r.result)]);
+  if (r.error !== undefined) lines.push(['error', `${r.error.name}: ${r.error.message}`]);
+  if (r.reason !== undefined) lines.push(['reason', r.reason]);
+  const w = Math.max(...lines.map(([k]) => k.length));
+  return lines.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}

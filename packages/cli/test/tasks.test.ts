@@ -1,0 +1,72 @@
+/** `warren worker` and `warren task ...` against a real broker. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type Connection } from '@warren/client';
+import { TaskClient } from '@warren/tasks';
+import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
+import { ensureBuilt, run, start } from './helpers.js';
+
+let tb: TestBroker;
+let conn: Connection;
+let client: TaskClient;
+
+beforeAll(async () => {
+  ensureBuilt();
+  tb = await startTestBroker();
+  conn = await connect(tb.url);
+  client = await TaskClient.open(conn, { namespace: 'cli' });
+});
+afterAll(async () => {
+  await conn.close();
+  await tb.stop();
+});
+
+const cli = (...args: string[]) => run([...args, '--url', tb.url, '--namespace', 'cli']);
+
+describe('warren worker and warren task', () => {
+  it('runs the module’s tasks, shows, lists, revokes, retries and redrives them, and stops on SIGTERM', async () => {
+    const worker = start(['worker', 'packages/cli/test/fixtures/tasks.mjs', '--concurrency', '2', '--url', tb.url, '--namespace', 'cli']);
+    await worker.waitForStdout(/running double, explode, wait \(concurrency 2\)/);
+    const id = await client.enqueue('double', 21, { id: 'd-1' });
+    expect(await client.wait(id)).toMatchObject({ status: 'SUCCESS', result: 42 });
+    await worker.waitForStdout(/succeeded double d-1 attempt 1/);
+
+    const show = await cli('task', 'show', 'd-1');
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/status\s+SUCCESS/);
+    expect(show.stdout).toMatch(/result\s+42/);
+    expect(JSON.parse((await cli('task', 'show', 'd-1', '--json')).stdout)).toMatchObject({ id: 'd-1', result: 42 });
+    const missing = await cli('task', 'show', 'nope');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/NOT_FOUND/);
+
+    const failed = await client.enqueue('explode', null, { id: 'e-1' });
+    expect(await client.wait(failed)).toMatchObject({ status: 'FAILURE', error: { message: 'kaboom' } });
+    const listed = JSON.parse((await cli('task', 'list', '--status', 'FAILURE', '--json')).stdout) as Array<{ id: string }>;
+    expect(listed.map((r) => r.id)).toEqual(['e-1']);
+    const table = await cli('task', 'list');
+    expect(table.stdout).toMatch(/e-1\s+explode\s+FAILURE\s+1\/1/);
+    expect((await cli('task', 'retry', 'e-1')).stdout).toMatch(/queued again/);
+    await worker.waitForStdout(/failed explode e-1[^\n]*\n[\s\S]*failed explode e-1/);
+    expect(JSON.parse((await cli('task', 'redrive', '--json')).stdout)).toEqual(['e-1']);
+
+    const running = await client.enqueue('wait', null, { id: 'w-1' });
+    await worker.waitForStdout(/started wait w-1/);
+    expect((await cli('task', 'revoke', running)).stdout).toMatch(/task w-1 revoked/);
+    expect(await client.wait(running)).toMatchObject({ status: 'REVOKED', reason: 'revoked from the CLI' });
+    await worker.waitForStdout(/revoked wait w-1/);
+    expect((await cli('task', 'revoke', 'd-1')).stdout).toMatch(/already finished: SUCCESS/);
+
+    worker.child.kill('SIGTERM');
+    const exit = await worker.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.stdout).toMatch(/SIGTERM[\s\S]*stopped/);
+  });
+
+  it('refuses a module without a registry, and an unknown namespace', async () => {
+    const bad = await run(['worker', 'packages/cli/test/fixtures/fail-message-writes.mjs', '--url', tb.url]);
+    expect(bad.code).toBe(2);
+    const none = await run(['task', 'list', '--url', tb.url, '--namespace', 'no-such-ns']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no task namespace/);
+  });
+});

@@ -1,0 +1,406 @@
+/**
+ * The task client: enqueue tasks, read their state and result, wait for or
+ * watch them, revoke, retry and redrive them, list them. Everything lives on
+ * the broker: a durable priority queue per task name (`<ns>.q.<task>`), a
+ * dead-letter queue (`<ns>.dead`) and one bucket (`<ns>`) holding each task's
+ * record under `t.<id>` (leases `l.<id>`, revocations `r.<id>`, schedules
+ * `s.<name>`, rate windows `w.<...>`).
+ */
+import { randomUUID } from 'node:crypto';
+import { ErrorCodes, TimeoutError, WarrenError, type Connection, type KvBucket, type KvEntry, type KvWatch } from '@warren/client';
+import { systemClock, type Clock } from './clock.js';
+import type { TaskRegistry } from './registry.js';
+import { ID_RE, NAME_RE, isTerminal, type TaskMessage, type TaskRecord, type TaskStatus } from './types.js';
+
+export interface TaskClientOptions {
+  /** Prefix of every queue and the bucket's name (default 'tasks'). */
+  namespace?: string;
+  /** Definitions: default priority, retries and result TTL per task name. */
+  registry?: TaskRegistry;
+  clock?: Clock;
+  /** Source of jitter in [0, 1) (default Math.random). */
+  random?: () => number;
+  /** How long finished tasks' states and results are kept, ms (default 24 h). */
+  resultTtlMs?: number;
+}
+
+export interface EnqueueOptions {
+  /**
+   * Your id for the task (1-200 of A-Z a-z 0-9 _ - : = @ + ~). Enqueuing an id
+   * that is already known (until its result expires) runs nothing more and
+   * resolves with the same id.
+   */
+  id?: string;
+  /** Start no sooner than this many ms from now. */
+  delayMs?: number;
+  /** Start no sooner than this time (ms since the epoch, or a Date). */
+  eta?: number | Date;
+  /** 0-9, 9 first (default: the task's, else 0). */
+  priority?: number;
+  /** Group key for `groupRateLimit`. */
+  group?: string;
+  /** Overrides the task's `retries`. */
+  retries?: number;
+}
+
+export interface ListFilter {
+  status?: TaskStatus;
+  name?: string;
+  /** Most records returned (default 1000). */
+  limit?: number;
+}
+
+export const MAX_PRIORITY = 9;
+export const DEFAULT_RESULT_TTL_MS = 24 * 3600_000;
+/** A revocation marker is kept this long for workers that may still hold the task. */
+const REVOKE_MARK_TTL_MS = 3600_000;
+
+export const taskKey = (id: string): string => `t.${id}`;
+export const leaseKey = (id: string): string => `l.${id}`;
+export const revokeKey = (id: string): string => `r.${id}`;
+
+export function isWrongRevision(err: unknown): boolean {
+  return err instanceof WarrenError && err.code === ErrorCodes.WRONG_REVISION;
+}
+
+function checkId(id: string): void {
+  if (!ID_RE.test(id)) throw new WarrenError(ErrorCodes.INVALID_ARGUMENT, `task id ${JSON.stringify(id)}: use 1-200 of A-Z a-z 0-9 _ - : = @ + ~`);
+}
+
+export class TaskClient {
+  readonly namespace: string;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly resultTtlMs: number;
+  private readonly declared = new Map<string, Promise<unknown>>();
+
+  private constructor(
+    readonly conn: Connection,
+    readonly bucket: KvBucket,
+    /** `<ns>-leases`: memory-only bucket for leases, revocation marks and rate windows (about live processes). */
+    readonly leases: KvBucket,
+    readonly registry: TaskRegistry | undefined,
+    options: TaskClientOptions,
+  ) {
+    this.namespace = options.namespace ?? 'tasks';
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.resultTtlMs = options.resultTtlMs ?? DEFAULT_RESULT_TTL_MS;
+  }
+
+  /** Opens (creating if needed) the namespace's bucket and dead-letter queue on `conn`. */
+  static async open(conn: Connection, options: TaskClientOptions = {}): Promise<TaskClient> {
+    const ns = options.namespace ?? 'tasks';
+    if (!/^[A-Za-z0-9_-]{1,100}$/.test(ns)) throw new TypeError(`namespace ${JSON.stringify(ns)}: use 1-100 of A-Z a-z 0-9 _ -`);
+    const bucket = await conn.kv(ns, { history: 1 });
+    const leases = await conn.kv(`${ns}-leases`, { history: 1, durable: false });
+    const client = new TaskClient(conn, bucket, leases, options.registry, options);
+    await conn.declareQueue(client.deadLetterQueue, { durable: true });
+    return client;
+  }
+
+  queueName(task: string): string {
+    return `${this.namespace}.q.${task}`;
+  }
+
+  get deadLetterQueue(): string {
+    return `${this.namespace}.dead`;
+  }
+
+  /** Declares a task's queue once per client. */
+  ensureQueue(task: string): Promise<unknown> {
+    let p = this.declared.get(task);
+    if (p === undefined) {
+      p = this.conn.declareQueue(this.queueName(task), { durable: true, arguments: { 'x-max-priority': MAX_PRIORITY } });
+      p.catch(() => this.declared.delete(task));
+      this.declared.set(task, p);
+    }
+    return p;
+  }
+
+  /** How long a finished task's record is kept. */
+  ttlFor(name: string): number {
+    return this.registry?.get(name)?.options.resultTtlMs ?? this.resultTtlMs;
+  }
+
+  /**
+   * Queues a task; resolves with its id once the task is stored on the broker
+   * (it will run even if this process dies now). The state starts PENDING.
+   */
+  async enqueue(name: string, args: unknown = null, options: EnqueueOptions = {}): Promise<string> {
+    if (!NAME_RE.test(name)) throw new WarrenError(ErrorCodes.INVALID_ARGUMENT, `task name ${JSON.stringify(name)}: use 1-100 of A-Z a-z 0-9 _ - :`);
+    const def = this.registry?.get(name);
+    const chosen = options.id !== undefined;
+    const id = options.id ?? randomUUID();
+    if (chosen) checkId(id);
+    const priority = options.priority ?? def?.options.priority ?? 0;
+    if (!(Number.isInteger(priority) && priority >= 0 && priority <= MAX_PRIORITY)) throw new WarrenError(ErrorCodes.INVALID_ARGUMENT, 'priority must be 0-9');
+    const now = this.clock.now();
+    let eta: number | undefined;
+    if (options.eta !== undefined) eta = typeof options.eta === 'number' ? options.eta : options.eta.getTime();
+    else if (options.delayMs !== undefined && options.delayMs > 0) eta = now + options.delayMs;
+    const retries = options.retries ?? def?.options.retries ?? 0;
+    const msg: TaskMessage = {
+      id,
+      name,
+      args,
+      run: 1,
+      attempt: 1,
+      maxAttempts: retries + 1,
+      nonce: randomUUID(),
+      priority,
+      enqueuedAt: now,
+      ...(options.group !== undefined ? { group: options.group } : {}),
+      ...(eta !== undefined ? { eta } : {}),
+    };
+    const record: TaskRecord = {
+      id,
+      name,
+      args,
+      status: 'PENDING',
+      attempt: 0,
+      maxAttempts: msg.maxAttempts,
+      run: 1,
+      nonce: msg.nonce,
+      priority,
+      enqueuedAt: now,
+      updatedAt: now,
+      ...(options.group !== undefined ? { group: options.group } : {}),
+      ...(eta !== undefined ? { eta } : {}),
+    };
+    await this.ensureQueue(name);
+    if (chosen) {
+      // A caller-chosen id: the record is created first, and only its creator publishes.
+      try {
+        await this.bucket.create(taskKey(id), JSON.stringify(record), { ttl: 0 });
+      } catch (err) {
+        if (isWrongRevision(err)) return id; // known id: a duplicate, runs once
+        throw err;
+      }
+      await this.publish(msg);
+      return id;
+    }
+    // A fresh id: record and message go out together (a worker that sees the
+    // message first creates the record from it; see Worker).
+    const [created] = await Promise.allSettled([this.bucket.create(taskKey(id), JSON.stringify(record), { ttl: 0 }), this.publish(msg)]).then((r) => {
+      if (r[1].status === 'rejected') throw r[1].reason;
+      return [r[0]];
+    });
+    if (created!.status === 'rejected' && !isWrongRevision(created!.reason)) throw created!.reason;
+    return id;
+  }
+
+  /** Publishes a task message (persistent; delayed until its eta). */
+  async publish(msg: TaskMessage, notBefore = msg.eta): Promise<void> {
+    await this.ensureQueue(msg.name);
+    const delay = notBefore === undefined ? 0 : Math.max(0, Math.ceil(notBefore - this.clock.now()));
+    await this.conn.publish('', this.queueName(msg.name), Buffer.from(JSON.stringify(msg)), {
+      persistent: true,
+      contentType: 'application/json',
+      messageId: msg.id,
+      priority: msg.priority,
+      ...(delay > 0 ? { headers: { 'x-delay': delay } } : {}),
+    });
+  }
+
+  /** The task's record with its revision, or null (unknown, or expired). */
+  async entry(id: string): Promise<{ record: TaskRecord; revision: number } | null> {
+    const e = await this.bucket.get(taskKey(id));
+    return e === null || e.op !== 'put' ? null : { record: e.json<TaskRecord>(), revision: e.revision };
+  }
+
+  /** The task's state (status, progress, result or error...), or null when unknown or expired. */
+  async get(id: string): Promise<TaskRecord | null> {
+    return (await this.entry(id))?.record ?? null;
+  }
+
+  /** Same as get(): the record holds the result once SUCCESS. */
+  result(id: string): Promise<TaskRecord | null> {
+    return this.get(id);
+  }
+
+  /** A live feed of the task's states, starting with the current one. close() it when done. */
+  async watch(id: string): Promise<TaskWatch> {
+    checkId(id);
+    return new TaskWatch(await this.bucket.watch({ pattern: taskKey(id) }, { includeCurrent: true }));
+  }
+
+  /**
+   * Resolves with the task's record once it is SUCCESS, FAILURE or REVOKED;
+   * rejects with TimeoutError after `timeoutMs` (on the client's clock), and
+   * with NOT_FOUND if the task is unknown or its record expires meanwhile.
+   */
+  async wait(id: string, options: { timeoutMs?: number } = {}): Promise<TaskRecord> {
+    const watch = await this.watch(id);
+    let timer: unknown;
+    try {
+      const done = (async () => {
+        let seen = false;
+        const first = await this.get(id);
+        if (first === null) throw new WarrenError(ErrorCodes.NOT_FOUND, `task ${id} not found`);
+        if (isTerminal(first.status)) return first;
+        for await (const r of watch) {
+          if (r === null) {
+            if (seen) throw new WarrenError(ErrorCodes.NOT_FOUND, `task ${id} expired`);
+            continue;
+          }
+          seen = true;
+          if (isTerminal(r.status)) return r;
+        }
+        throw new WarrenError(ErrorCodes.NOT_FOUND, `task ${id}: watch ended`);
+      })();
+      if (options.timeoutMs === undefined) return await done;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = this.clock.setTimeout(() => reject(new TimeoutError(`task ${id} not finished after ${options.timeoutMs} ms`)), options.timeoutMs!);
+      });
+      done.catch(() => undefined);
+      return await Promise.race([done, timeout]);
+    } finally {
+      if (timer !== undefined) this.clock.clearTimeout(timer);
+      await watch.close();
+    }
+  }
+
+  /**
+   * Revokes a task: a queued one will not run, a running one's handler sees
+   * its signal abort (and its outcome is discarded). Resolves with the
+   * record (unchanged if the task had already finished), or null if unknown.
+   */
+  async revoke(id: string, reason = 'revoked'): Promise<TaskRecord | null> {
+    checkId(id);
+    for (;;) {
+      const cur = await this.entry(id);
+      if (cur === null) return null;
+      if (isTerminal(cur.record.status)) return cur.record;
+      const now = this.clock.now();
+      const rec: TaskRecord = { ...cur.record, status: 'REVOKED', reason, updatedAt: now, finishedAt: now };
+      try {
+        await this.bucket.update(taskKey(id), JSON.stringify(rec), cur.revision, { ttl: this.ttlFor(rec.name) });
+      } catch (err) {
+        if (isWrongRevision(err)) continue;
+        throw err;
+      }
+      // Workers watch `r.`: one running the task aborts it.
+      await this.leases.put(revokeKey(id), String(rec.run), { ttl: REVOKE_MARK_TTL_MS });
+      return rec;
+    }
+  }
+
+  /**
+   * Runs a FAILURE or REVOKED task again from its first attempt (same id and
+   * arguments). Resolves with the new PENDING record, or null if the task is
+   * unknown; INVALID_ARGUMENT... PRECONDITION_FAILED if it has not finished or succeeded.
+   */
+  async retry(id: string): Promise<TaskRecord | null> {
+    checkId(id);
+    for (;;) {
+      const cur = await this.entry(id);
+      if (cur === null) return null;
+      const old = cur.record;
+      if (old.status !== 'FAILURE' && old.status !== 'REVOKED') {
+        throw new WarrenError(ErrorCodes.PRECONDITION_FAILED, `task ${id} is ${old.status}: only FAILURE or REVOKED tasks can be retried`);
+      }
+      const now = this.clock.now();
+      const rec: TaskRecord = {
+        id: old.id,
+        name: old.name,
+        args: old.args,
+        status: 'PENDING',
+        attempt: 0,
+        maxAttempts: old.maxAttempts,
+        run: old.run + 1,
+        nonce: old.nonce,
+        priority: old.priority,
+        enqueuedAt: now,
+        updatedAt: now,
+        ...(old.group !== undefined ? { group: old.group } : {}),
+      };
+      try {
+        await this.bucket.update(taskKey(id), JSON.stringify(rec), cur.revision, { ttl: 0 });
+      } catch (err) {
+        if (isWrongRevision(err)) continue;
+        throw err;
+      }
+      await this.publish(messageOf(rec));
+      return rec;
+    }
+  }
+
+  /**
+   * Moves every task in the dead-letter queue (up to `limit`) back to work:
+   * each FAILURE task there is retried; entries of tasks retried since, or
+   * expired, are dropped. Resolves with the ids retried.
+   */
+  async redrive(options: { limit?: number } = {}): Promise<string[]> {
+    const limit = options.limit ?? Infinity;
+    const done: string[] = [];
+    for (let n = 0; n < limit; n++) {
+      const msg = await this.conn.get(this.deadLetterQueue);
+      if (msg === null) break;
+      let m: TaskMessage | undefined;
+      try {
+        m = msg.json<TaskMessage>();
+      } catch {
+        m = undefined;
+      }
+      if (m !== undefined && typeof m.id === 'string' && ID_RE.test(m.id)) {
+        const rec = await this.get(m.id);
+        // Only the dead letter of the task's latest failure: older ones (retried since) are dropped.
+        if (rec?.status === 'FAILURE' && rec.run === m.run) {
+          await this.retry(m.id);
+          done.push(m.id);
+        }
+      }
+      msg.ack();
+    }
+    return done;
+  }
+
+  /** Task records, newest first, optionally by status and name. */
+  async list(filter: ListFilter = {}): Promise<TaskRecord[]> {
+    const keys = await this.bucket.keys({ prefix: 't.' });
+    const out: TaskRecord[] = [];
+    const BATCH = 64;
+    for (let i = 0; i < keys.length; i += BATCH) {
+      const entries = await Promise.all(keys.slice(i, i + BATCH).map((k) => this.bucket.get(k)));
+      for (const e of entries) {
+        if (e === null || e.op !== 'put') continue;
+        const r = e.json<TaskRecord>();
+        if (filter.status !== undefined && r.status !== filter.status) continue;
+        if (filter.name !== undefined && r.name !== filter.name) continue;
+        out.push(r);
+      }
+    }
+    out.sort((a, b) => b.enqueuedAt - a.enqueuedAt || (a.id < b.id ? -1 : 1));
+    return out.slice(0, filter.limit ?? 1000);
+  }
+}
+
+/** The message that runs `rec` (its current run and attempt). */
+export function messageOf(rec: TaskRecord, attempt = 1): TaskMessage {
+  return {
+    id: rec.id,
+    name: rec.name,
+    args: rec.args,
+    run: rec.run,
+    attempt,
+    maxAttempts: rec.maxAttempts,
+    nonce: rec.nonce,
+    priority: rec.priority,
+    enqueuedAt: rec.enqueuedAt,
+    ...(rec.group !== undefined ? { group: rec.group } : {}),
+  };
+}
+
+/** A task's states as they change; null when its record is deleted or expires. */
+export class TaskWatch implements AsyncIterable<TaskRecord | null> {
+  constructor(private readonly watch: KvWatch) {}
+
+  close(): Promise<void> {
+    return this.watch.close();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<TaskRecord | null> {
+    for await (const e of this.watch as AsyncIterable<KvEntry>) yield e.op === 'put' ? e.json<TaskRecord>() : null;
+  }
+}

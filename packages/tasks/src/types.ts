@@ -1,0 +1,113 @@
+/** What a task is: its record in the state bucket, its message on the queue, its definition. */
+import type { BackoffOptions } from './backoff.js';
+
+export type TaskStatus = 'PENDING' | 'STARTED' | 'PROGRESS' | 'RETRY' | 'SUCCESS' | 'FAILURE' | 'REVOKED';
+
+export const TERMINAL: ReadonlySet<TaskStatus> = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
+export const RUNNING: ReadonlySet<TaskStatus> = new Set(['STARTED', 'PROGRESS']);
+
+export function isTerminal(s: TaskStatus): boolean {
+  return TERMINAL.has(s);
+}
+
+export interface TaskError {
+  name: string;
+  message: string;
+  stack?: string;
+}
+
+/** A task's state, as kept in the bucket (key `t.<id>`), JSON. */
+export interface TaskRecord {
+  id: string;
+  name: string;
+  args: unknown;
+  status: TaskStatus;
+  /** The attempt running or last run (1-based); 0 before the first starts. */
+  attempt: number;
+  /** Attempts allowed in all (1 + retries). */
+  maxAttempts: number;
+  /** Generation of the task's message: a delivery of an older generation is stale and dropped. */
+  run: number;
+  /** Ties a record to the enqueue that made it (a second enqueue of the same id is a duplicate). */
+  nonce: string;
+  priority: number;
+  group?: string;
+  enqueuedAt: number;
+  updatedAt: number;
+  /** Not before (delay or ETA). */
+  eta?: number;
+  startedAt?: number;
+  finishedAt?: number;
+  /** The worker running (or that last ran) the task. */
+  worker?: string;
+  progress?: unknown;
+  result?: unknown;
+  error?: TaskError;
+  /** RETRY: when the next attempt may start. */
+  nextAttemptAt?: number;
+  /** REVOKED: why. */
+  reason?: string;
+}
+
+/** A task's message on its queue. */
+export interface TaskMessage {
+  id: string;
+  name: string;
+  args: unknown;
+  run: number;
+  attempt: number;
+  maxAttempts: number;
+  nonce: string;
+  priority: number;
+  group?: string;
+  enqueuedAt: number;
+  eta?: number;
+}
+
+export interface RateLimit {
+  /** At most this many starts ... */
+  max: number;
+  /** ... per this many ms (fixed windows, shared by every worker). */
+  perMs: number;
+}
+
+export interface TaskOptions {
+  /** Retries after a failed attempt (default 0: one attempt). */
+  retries?: number;
+  backoff?: BackoffOptions;
+  /** Each attempt is aborted (its signal fires) and fails with TIMEOUT after this many ms. */
+  timeoutMs?: number;
+  /** Most attempts of this task one worker runs at once (default: the worker's concurrency). */
+  concurrency?: number;
+  /** Most starts of this task across all workers per window. */
+  rateLimit?: RateLimit;
+  /** Most starts per window for each `group` given at enqueue. */
+  groupRateLimit?: RateLimit;
+  /** Default priority 0-9 (9 first). */
+  priority?: number;
+  /** How long a finished task's state and result are kept (default: the client's resultTtlMs). */
+  resultTtlMs?: number;
+}
+
+export interface TaskContext {
+  id: string;
+  name: string;
+  /** 1-based. */
+  attempt: number;
+  /** Fires when the task is revoked, times out, loses its lease, or the worker hands it back on shutdown. */
+  signal: AbortSignal;
+  /** Records a PROGRESS state with this value (JSON). */
+  progress(value: unknown): Promise<void>;
+}
+
+export type TaskHandler<A = any, R = unknown> = (args: A, ctx: TaskContext) => R | Promise<R>;
+
+export interface TaskDefinition {
+  name: string;
+  handler: TaskHandler;
+  options: TaskOptions;
+}
+
+/** Names: task names and caller ids are used in keys and queue names. */
+export const NAME_RE = /^[A-Za-z0-9_\-:]{1,100}$/;
+export const ID_RE = /^[A-Za-z0-9_\-:=@+~]{1,200}$/;

@@ -1,0 +1,551 @@
+/**
+ * The worker: takes tasks from their queues, runs the handlers, and records
+ * every state change in the bucket.
+ *
+ * Delivery and leases. Warren keeps a delivery unacknowledged for as long as
+ * the worker's connection lives, so a task is never handed out again because
+ * it ran long (no visibility timeout), and a worker that dies (SIGKILL, OOM,
+ * lost host) has its connection dropped and its tasks requeued at once: the
+ * next worker sees `redelivered` and takes the task over. For a worker that
+ * stays connected but stops making progress (a starved event loop, a
+ * stopped process), each running task also has a lease in the `<ns>-leases`
+ * bucket (memory only: it is about live processes), renewed every leaseMs/3
+ * while the handler runs. Every worker's reaper looks for leases past their
+ * time and re-issues those tasks; the stuck worker finds out on its next
+ * renewal (its handler's signal aborts) and its outcome is discarded.
+ *
+ * Fencing. Each record carries `run`, the generation of the task's message.
+ * A worker accepts a delivery only for the record's current run (or a newer
+ * one), and writes every state change with compare-and-set on the revision
+ * it last wrote: whoever lost the task (revoked, taken over) fails that write
+ * and drops its outcome. So a task's result is recorded once.
+ */
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Consumer, KvBucket, KvWatch, Message } from '@warren/client';
+import { backoffDelay } from './backoff.js';
+import { isWrongRevision, leaseKey, revokeKey, taskKey, type TaskClient } from './client.js';
+import { isTerminal, RUNNING, type TaskContext, type TaskDefinition, type TaskError, type TaskMessage, type TaskRecord } from './types.js';
+
+export interface WorkerOptions {
+  /** Most handlers running at once in this worker (default 1). */
+  concurrency?: number;
+  /** Task names to run (default: every task in the registry). */
+  tasks?: string[];
+  /** Lease length, ms (default 30000): a task whose worker stops renewing for this long is taken over. */
+  leaseMs?: number;
+  /** This worker's name in records and leases (default host-pid-random). */
+  id?: string;
+}
+
+export interface LeaseRecord {
+  owner: string;
+  run: number;
+  until: number;
+}
+
+/** Why a handler's signal aborted. */
+export class TaskAbort extends Error {
+  constructor(
+    readonly kind: 'revoked' | 'timeout' | 'lease-lost' | 'shutdown',
+    message: string,
+  ) {
+    super(message);
+    this.name = kind === 'timeout' ? 'TimeoutError' : 'AbortError';
+  }
+}
+
+interface Running {
+  id: string;
+  msg: Message;
+  m: TaskMessage;
+  record: TaskRecord;
+  revision: number;
+  ctl: AbortController;
+  /** Serialises this task's record writes. */
+  writes: Promise<unknown>;
+  leaseRevision: number;
+  leaseTimer: unknown;
+  lost: boolean;
+  handedBack: boolean;
+}
+
+export type WorkerEvent =
+  | { type: 'started' | 'succeeded' | 'retrying' | 'failed' | 'revoked' | 'lost' | 'handed-back'; id: string; name: string; attempt: number; error?: TaskError }
+  | { type: 'taken-over'; id: string; name: string; from: string };
+
+function errorOf(err: unknown): TaskError {
+  if (err instanceof Error) return { name: err.name, message: err.message, ...(err.stack !== undefined ? { stack: err.stack } : {}) };
+  return { name: 'Error', message: String(err) };
+}
+
+/** A counting semaphore for the worker's concurrency. */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+  constructor(n: number) {
+    this.free = n;
+  }
+  acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise((r) => this.waiting.push(r));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }> {
+  readonly id: string;
+  readonly concurrency: number;
+  readonly leaseMs: number;
+  private readonly slots: Slots;
+  private readonly consumers: Consumer[] = [];
+  private readonly running = new Map<string, Running>();
+  private revokes: KvWatch | undefined;
+  private reaperTimer: unknown;
+  private stopping = false;
+  private idle: (() => void) | undefined;
+  private readonly bucket: KvBucket;
+
+  private constructor(
+    readonly client: TaskClient,
+    readonly leases: KvBucket,
+    private readonly defs: TaskDefinition[],
+    options: WorkerOptions,
+  ) {
+    super();
+    this.id = options.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.concurrency = options.concurrency ?? 1;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.slots = new Slots(this.concurrency);
+    this.bucket = client.bucket;
+  }
+
+  /** Starts a worker for the client's registry (see WorkerOptions). */
+  static async start(client: TaskClient, options: WorkerOptions = {}): Promise<Worker> {
+    const registry = client.registry;
+    if (registry === undefined) throw new TypeError('a worker needs the client opened with a registry');
+    const names = options.tasks ?? registry.tasks.map((d) => d.name);
+    const defs = names.map((n) => {
+      const d = registry.get(n);
+      if (d === undefined) throw new TypeError(`no task named ${n} in the registry`);
+      return d;
+    });
+    if (options.concurrency !== undefined && !(Number.isInteger(options.concurrency) && options.concurrency >= 1)) throw new TypeError('concurrency must be an integer >= 1');
+    const w = new Worker(client, client.leases, defs, options);
+    await w.begin();
+    return w;
+  }
+
+  /** An 'error' event when someone listens, else stderr: a worker never throws from a timer. */
+  private report(err: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err as Error);
+    else console.error(`warren worker ${this.id}:`, err);
+  }
+
+  /** Tasks running now (ids). */
+  get active(): string[] {
+    return [...this.running.keys()];
+  }
+
+  private async begin(): Promise<void> {
+    this.revokes = await this.leases.watch({ prefix: 'r.' });
+    void this.watchRevokes(this.revokes);
+    for (const def of this.defs) {
+      await this.client.ensureQueue(def.name);
+      const prefetch = Math.min(def.options.concurrency ?? this.concurrency, this.concurrency);
+      const consumer = await this.client.conn.consume(this.client.queueName(def.name), (msg) => this.onMessage(def, msg), { prefetch });
+      this.consumers.push(consumer);
+    }
+    this.scheduleReaper();
+  }
+
+  private async watchRevokes(watch: KvWatch): Promise<void> {
+    try {
+      for await (const e of watch) {
+        if (e.op !== 'put') continue;
+        const r = this.running.get(e.key.slice(2));
+        if (r !== undefined && !r.ctl.signal.aborted) r.ctl.abort(new TaskAbort('revoked', `task ${r.id} was revoked`));
+      }
+    } catch (err) {
+      if (!this.stopping) this.report(err);
+    }
+  }
+
+  private async onMessage(def: TaskDefinition, msg: Message): Promise<void> {
+    let m: TaskMessage;
+    try {
+      m = msg.json<TaskMessage>();
+      if (typeof m.id !== 'string' || typeof m.run !== 'number') throw new Error('not a task message');
+    } catch {
+      msg.reject({ requeue: false }); // not ours: dead-lettered if the queue says so, else dropped
+      return;
+    }
+    await this.slots.acquire();
+    try {
+      if (this.stopping) {
+        msg.nack({ requeue: true });
+        return;
+      }
+      await this.process(def, m, msg);
+    } catch (err) {
+      // A broker error on the way (the link dropped, storage failed): the message goes back and is tried again.
+      if (!msg.settled) msg.nack({ requeue: true });
+      if (!this.stopping) this.report(err);
+    } finally {
+      this.slots.release();
+      if (this.running.size === 0) this.idle?.();
+    }
+  }
+
+  /** Claims the task (STARTED) unless it is stale, finished or revoked; then runs it. */
+  private async process(def: TaskDefinition, m: TaskMessage, msg: Message): Promise<void> {
+    const clock = this.client.clock;
+    for (;;) {
+      let cur = await this.client.entry(m.id);
+      if (cur === null) {
+        if (m.run !== 1) {
+          msg.ack(); // its record expired or was deleted: nothing to run for
+          return;
+        }
+        // The enqueuer's record is not there yet (it is written beside the message): make it.
+        const rec = recordOf(m, clock.now());
+        try {
+          cur = { record: rec, revision: await this.bucket.create(taskKey(m.id), JSON.stringify(rec), { ttl: 0 }) };
+        } catch (err) {
+          if (isWrongRevision(err)) continue;
+          throw err;
+        }
+      }
+      const rec = cur.record;
+      if (isTerminal(rec.status) || m.run < rec.run || (m.run === rec.run && m.nonce !== rec.nonce)) {
+        msg.ack(); // finished, revoked, superseded, or a duplicate enqueue
+        return;
+      }
+      if (m.run === rec.run && RUNNING.has(rec.status) && !msg.redelivered) {
+        msg.ack(); // a second copy of a run another worker holds
+        return;
+      }
+      const wait = await this.rateWait(def, m);
+      if (wait > 0) {
+        await this.client.publish(m, clock.now() + wait);
+        msg.ack();
+        return;
+      }
+      const now = clock.now();
+      if (RUNNING.has(rec.status) && rec.worker !== undefined && rec.worker !== this.id) this.emit('task', { type: 'taken-over', id: m.id, name: m.name, from: rec.worker });
+      const started: TaskRecord = {
+        ...rec,
+        status: 'STARTED',
+        run: m.run,
+        attempt: m.attempt,
+        maxAttempts: m.maxAttempts,
+        worker: this.id,
+        startedAt: now,
+        updatedAt: now,
+      };
+      delete started.progress;
+      delete started.nextAttemptAt;
+      let revision: number;
+      let leaseRevision: number;
+      try {
+        const lease: LeaseRecord = { owner: this.id, run: m.run, until: now + this.leaseMs };
+        [revision, leaseRevision] = await Promise.all([
+          this.bucket.update(taskKey(m.id), JSON.stringify(started), cur.revision, { ttl: 0 }),
+          this.leases.put(leaseKey(m.id), JSON.stringify(lease)),
+        ]);
+      } catch (err) {
+        if (isWrongRevision(err)) continue;
+        throw err;
+      }
+      await this.run(def, m, msg, started, revision, leaseRevision);
+      return;
+    }
+  }
+
+  private async run(def: TaskDefinition, m: TaskMessage, msg: Message, record: TaskRecord, revision: number, leaseRevision: number): Promise<void> {
+    const clock = this.client.clock;
+    const ctl = new AbortController();
+    const r: Running = { id: m.id, msg, m, record, revision, ctl, writes: Promise.resolve(), leaseRevision, leaseTimer: undefined, lost: false, handedBack: false };
+    this.running.set(m.id, r);
+    this.emit('task', { type: 'started', id: m.id, name: m.name, attempt: m.attempt });
+    this.renewLater(r);
+    const timeout = def.options.timeoutMs === undefined ? undefined : clock.setTimeout(() => ctl.abort(new TaskAbort('timeout', `attempt ${m.attempt} of task ${m.id} timed out after ${def.options.timeoutMs} ms`)), def.options.timeoutMs);
+    const ctx: TaskContext = { id: m.id, name: m.name, attempt: m.attempt, signal: ctl.signal, progress: (value) => this.progress(r, value) };
+    let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
+    try {
+      const aborted = new Promise<never>((_, reject) => {
+        if (ctl.signal.aborted) reject(ctl.signal.reason);
+        ctl.signal.addEventListener('abort', () => reject(ctl.signal.reason), { once: true });
+      });
+      aborted.catch(() => undefined);
+      // The attempt ends when the handler settles or its signal aborts, whichever comes first.
+      outcome = { ok: true, value: await Promise.race([Promise.resolve().then(() => def.handler(m.args, ctx)), aborted]) };
+    } catch (error) {
+      outcome = { ok: false, error };
+    } finally {
+      if (timeout !== undefined) clock.clearTimeout(timeout);
+      clock.clearTimeout(r.leaseTimer);
+      this.running.delete(m.id);
+    }
+    await r.writes.catch(() => undefined);
+    if (r.handedBack) return; // shutdown: the message went back to the queue
+    const reason = ctl.signal.aborted ? (ctl.signal.reason as unknown) : undefined;
+    if (r.lost || (reason instanceof TaskAbort && reason.kind === 'lease-lost')) {
+      this.emit('task', { type: 'lost', id: m.id, name: m.name, attempt: m.attempt });
+      msg.ack();
+      return;
+    }
+    if (reason instanceof TaskAbort && reason.kind === 'revoked') {
+      this.emit('task', { type: 'revoked', id: m.id, name: m.name, attempt: m.attempt });
+      await this.dropLease(r);
+      msg.ack();
+      return;
+    }
+    const now = clock.now();
+    if (outcome.ok) {
+      const done: TaskRecord = { ...r.record, status: 'SUCCESS', result: outcome.value ?? null, updatedAt: now, finishedAt: now };
+      delete done.error;
+      const ok = await this.write(r, done, this.client.ttlFor(m.name));
+      await this.dropLease(r);
+      msg.ack();
+      this.emit('task', { type: ok ? 'succeeded' : 'lost', id: m.id, name: m.name, attempt: m.attempt });
+      return;
+    }
+    const error = errorOf(outcome.error);
+    if (m.attempt < m.maxAttempts) {
+      const nextAttemptAt = now + backoffDelay(m.attempt, def.options.backoff, this.client.random);
+      // The retry's message first: if the record write below is lost with this process, the message still runs.
+      const next: TaskMessage = { ...m, run: m.run + 1, attempt: m.attempt + 1, eta: nextAttemptAt };
+      await this.client.publish(next);
+      const retry: TaskRecord = { ...r.record, status: 'RETRY', run: next.run, error, nextAttemptAt, updatedAt: now };
+      const ok = await this.write(r, retry, 0);
+      await this.dropLease(r);
+      msg.ack();
+      this.emit('task', ok ? { type: 'retrying', id: m.id, name: m.name, attempt: m.attempt, error } : { type: 'lost', id: m.id, name: m.name, attempt: m.attempt });
+      return;
+    }
+    const failed: TaskRecord = { ...r.record, status: 'FAILURE', error, updatedAt: now, finishedAt: now };
+    const ok = await this.write(r, failed, this.client.ttlFor(m.name));
+    if (ok) {
+      await this.client.conn.publish('', this.client.deadLetterQueue, Buffer.from(JSON.stringify(m)), {
+        persistent: true,
+        contentType: 'application/json',
+        messageId: m.id,
+        headers: { 'x-task-error': error.message.slice(0, 1000) },
+      });
+    }
+    await this.dropLease(r);
+    msg.ack();
+    this.emit('task', ok ? { type: 'failed', id: m.id, name: m.name, attempt: m.attempt, error } : { type: 'lost', id: m.id, name: m.name, attempt: m.attempt });
+  }
+
+  /** Compare-and-set of the task's record; false when the task was revoked or taken over meanwhile. */
+  private write(r: Running, rec: TaskRecord, ttl: number): Promise<boolean> {
+    const p = r.writes.then(async () => {
+      if (r.lost) return false;
+      try {
+        r.revision = await this.bucket.update(taskKey(r.id), JSON.stringify(rec), r.revision, { ttl });
+        r.record = rec;
+        return true;
+      } catch (err) {
+        if (!isWrongRevision(err)) throw err;
+        r.lost = true;
+        if (!r.ctl.signal.aborted) {
+          const now = await this.client.get(r.id);
+          r.ctl.abort(now?.status === 'REVOKED' ? new TaskAbort('revoked', `task ${r.id} was revoked`) : new TaskAbort('lease-lost', `task ${r.id} was taken over`));
+        }
+        return false;
+      }
+    });
+    r.writes = p.catch(() => undefined);
+    return p;
+  }
+
+  private async progress(r: Running, value: unknown): Promise<void> {
+    if (r.ctl.signal.aborted) throw r.ctl.signal.reason;
+    const now = this.client.clock.now();
+    const ok = await this.write(r, { ...r.record, status: 'PROGRESS', progress: value ?? null, updatedAt: now }, 0);
+    if (!ok) throw r.ctl.signal.reason;
+  }
+
+  private renewLater(r: Running): void {
+    r.leaseTimer = this.client.clock.setTimeout(() => void this.renew(r), Math.max(1, Math.floor(this.leaseMs / 3)));
+  }
+
+  private async renew(r: Running): Promise<void> {
+    if (!this.running.has(r.id) || this.running.get(r.id) !== r) return;
+    const lease: LeaseRecord = { owner: this.id, run: r.m.run, until: this.client.clock.now() + this.leaseMs };
+    try {
+      r.leaseRevision = await this.leases.update(leaseKey(r.id), JSON.stringify(lease), r.leaseRevision);
+    } catch (err) {
+      if (isWrongRevision(err)) {
+        // Someone took the task over (our lease ran out): stop, and drop the outcome.
+        r.lost = true;
+        r.ctl.abort(new TaskAbort('lease-lost', `the lease of task ${r.id} was taken over`));
+        return;
+      }
+      this.report(err);
+    }
+    if (this.running.get(r.id) === r) this.renewLater(r);
+  }
+
+  private async dropLease(r: Running): Promise<void> {
+    await this.leases.delete(leaseKey(r.id), { expect: r.leaseRevision }).catch(() => undefined);
+  }
+
+  /** Ms to wait before this task may start under its rate limits (0: start now; a start is counted). */
+  private async rateWait(def: TaskDefinition, m: TaskMessage): Promise<number> {
+    const limits: Array<[string, { max: number; perMs: number }]> = [];
+    if (def.options.rateLimit) limits.push([`w.${m.name}`, def.options.rateLimit]);
+    if (def.options.groupRateLimit && m.group !== undefined) limits.push([`g.${m.name}.${encodeKeyWord(m.group)}`, def.options.groupRateLimit]);
+    for (const [prefix, limit] of limits) {
+      const wait = await this.take(prefix, limit);
+      if (wait > 0) return wait;
+    }
+    return 0;
+  }
+
+  /** Counts a start in the current fixed window of `limit`; the ms until the next window when it is full. */
+  private async take(prefix: string, limit: { max: number; perMs: number }): Promise<number> {
+    for (;;) {
+      const now = this.client.clock.now();
+      const window = Math.floor(now / limit.perMs) * limit.perMs;
+      const key = `${prefix}.${window}`;
+      const e = await this.leases.get(key);
+      const n = e === null || e.op !== 'put' ? 0 : Number(e.text());
+      if (n >= limit.max) return window + limit.perMs - now;
+      try {
+        if (e === null || e.op !== 'put') await this.leases.create(key, '1', { ttl: limit.perMs * 2 });
+        else await this.leases.update(key, String(n + 1), e.revision, { ttl: limit.perMs * 2 });
+        return 0;
+      } catch (err) {
+        if (!isWrongRevision(err)) throw err;
+      }
+    }
+  }
+
+  private scheduleReaper(): void {
+    if (this.stopping) return;
+    this.reaperTimer = this.client.clock.setTimeout(() => {
+      void this.reap()
+        .catch((err: unknown) => {
+          if (!this.stopping) this.report(err);
+        })
+        .finally(() => this.scheduleReaper());
+    }, Math.max(1, Math.floor(this.leaseMs / 2)));
+  }
+
+  /**
+   * Re-issues the tasks whose lease ran out (their worker is stuck): a new
+   * message of the next run, and the record back to PENDING. One reaper wins
+   * each lease (compare-and-set), so each task is re-issued once.
+   */
+  async reap(): Promise<string[]> {
+    const now = this.client.clock.now();
+    const taken: string[] = [];
+    for (const key of await this.leases.keys({ prefix: 'l.' })) {
+      const e = await this.leases.get(key);
+      if (e === null || e.op !== 'put') continue;
+      const lease = e.json<LeaseRecord>();
+      if (lease.until >= now || lease.owner === this.id) continue; // valid through `until`
+      const id = key.slice(2);
+      const cur = await this.client.entry(id);
+      if (cur === null || !RUNNING.has(cur.record.status) || cur.record.run !== lease.run) {
+        // Finished, revoked or already re-issued: the lease is a leftover.
+        await this.leases.delete(key, { expect: e.revision }).catch(() => undefined);
+        continue;
+      }
+      const claim: LeaseRecord = { owner: `reaper:${this.id}`, run: lease.run + 1, until: now + this.leaseMs };
+      try {
+        await this.leases.update(key, JSON.stringify(claim), e.revision);
+      } catch (err) {
+        if (isWrongRevision(err)) continue; // another reaper, or the owner renewed
+        throw err;
+      }
+      const rec = cur.record;
+      const next: TaskMessage = {
+        id: rec.id,
+        name: rec.name,
+        args: rec.args,
+        run: rec.run + 1,
+        attempt: rec.attempt,
+        maxAttempts: rec.maxAttempts,
+        nonce: rec.nonce,
+        priority: rec.priority,
+        enqueuedAt: rec.enqueuedAt,
+        ...(rec.group !== undefined ? { group: rec.group } : {}),
+      };
+      await this.client.publish(next);
+      const pending: TaskRecord = { ...rec, status: 'PENDING', run: next.run, updatedAt: now, reason: `lease of ${lease.owner} expired` };
+      delete pending.worker;
+      await this.bucket.update(taskKey(id), JSON.stringify(pending), cur.revision, { ttl: 0 }).catch((err: unknown) => {
+        if (!isWrongRevision(err)) throw err;
+      });
+      taken.push(id);
+    }
+    return taken;
+  }
+
+  /**
+   * Stops taking tasks and waits up to `graceMs` (on the client's clock) for
+   * running ones to finish; the rest are handed back: their signals abort and
+   * their messages return to the queue for another worker (their outcome is
+   * discarded). Leaves the connection open.
+   */
+  async close(options: { graceMs?: number } = {}): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.client.clock.clearTimeout(this.reaperTimer);
+    await Promise.all(this.consumers.map((c) => c.cancel().catch(() => undefined)));
+    if (this.running.size > 0 && (options.graceMs ?? 30_000) > 0) {
+      let timer: unknown;
+      await new Promise<void>((resolve) => {
+        this.idle = resolve;
+        timer = this.client.clock.setTimeout(resolve, options.graceMs ?? 30_000);
+      });
+      this.client.clock.clearTimeout(timer);
+    }
+    for (const r of [...this.running.values()]) {
+      r.handedBack = true;
+      r.ctl.abort(new TaskAbort('shutdown', `worker ${this.id} is shutting down`));
+      r.msg.nack({ requeue: true });
+      await this.dropLease(r);
+      this.emit('task', { type: 'handed-back', id: r.id, name: r.m.name, attempt: r.m.attempt });
+    }
+    await this.revokes?.close();
+  }
+}
+
+/** A record for a message whose enqueuer's record has not arrived. */
+function recordOf(m: TaskMessage, now: number): TaskRecord {
+  return {
+    id: m.id,
+    name: m.name,
+    args: m.args,
+    status: 'PENDING',
+    attempt: 0,
+    maxAttempts: m.maxAttempts,
+    run: m.run,
+    nonce: m.nonce,
+    priority: m.priority,
+    enqueuedAt: m.enqueuedAt,
+    updatedAt: now,
+    ...(m.group !== undefined ? { group: m.group } : {}),
+    ...(m.eta !== undefined ? { eta: m.eta } : {}),
+  };
+}
+
+/** A group key as one key word: percent-encoded, dots too. */
+function encodeKeyWord(s: string): string {
+  return encodeURIComponent(s).replace(/\./g, '%2E').replace(/[*'()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`) || '%00';
+}
+
+export { revokeKey };

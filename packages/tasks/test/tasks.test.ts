@@ -1,0 +1,439 @@
+/**
+ * The task layer against a real broker: states, results, retries and
+ * back-off, dedup, delay, priority, revoke, timeouts, leases, rate limits,
+ * graceful shutdown, dead-letter redrive. Time is a ManualClock: back-off,
+ * lease and timeout times are asserted exactly, and nothing sleeps.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type Connection } from '@warren/client';
+import { backoffDelay, defineTasks, ManualClock, TaskAbort, TaskClient, Worker, type TaskRecord, type TaskRegistry, type TaskStatus } from '@warren/tasks';
+import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
+import { deferred, tracked, until } from '../../../test-support/wait.js';
+
+let tb: TestBroker;
+const open: Connection[] = [];
+const workers: Worker[] = [];
+let nsCount = 0;
+
+beforeAll(async () => {
+  tb = await startTestBroker();
+});
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.close({ graceMs: 0 }).catch(() => undefined)));
+  await Promise.all(open.splice(0).map((c) => c.close().catch(() => undefined)));
+});
+afterAll(async () => {
+  await tb.stop();
+});
+
+async function client(registry: TaskRegistry | undefined, options: { clock?: ManualClock; namespace?: string; random?: () => number; resultTtlMs?: number } = {}): Promise<TaskClient> {
+  const conn = await connect(tb.url);
+  open.push(conn);
+  return TaskClient.open(conn, { registry, namespace: options.namespace ?? `ns${++nsCount}`, clock: options.clock ?? new ManualClock(), random: options.random, resultTtlMs: options.resultTtlMs });
+}
+
+async function worker(c: TaskClient, options: Parameters<typeof Worker.start>[1] = {}): Promise<Worker> {
+  const w = await Worker.start(c, options);
+  workers.push(w);
+  return w;
+}
+
+/** Every state the task goes through, from now on (the current one first). */
+async function recordStates(c: TaskClient, id: string): Promise<{ records: TaskRecord[]; statuses: () => TaskStatus[]; stop: () => Promise<void> }> {
+  const records: TaskRecord[] = [];
+  const watch = await c.watch(id);
+  void (async () => {
+    for await (const r of watch) if (r) records.push(r);
+  })();
+  return { records, statuses: () => records.map((r) => r.status), stop: () => watch.close() };
+}
+
+const ready = async (c: TaskClient, task: string): Promise<number> => (await c.conn.declareQueue(c.queueName(task), { passive: true })).messageCount;
+
+describe('states and results', () => {
+  it('goes PENDING, STARTED, PROGRESS, SUCCESS with the result kept, and wait() returns it', async () => {
+    const gate = deferred();
+    const reg = defineTasks().define('add', async ({ a, b }: { a: number; b: number }, ctx) => {
+      await ctx.progress({ done: 50 });
+      await gate.promise;
+      return a + b;
+    });
+    const c = await client(reg, { resultTtlMs: 60_000 });
+    const id = await c.enqueue('add', { a: 2, b: 3 });
+    expect(await c.get(id)).toMatchObject({ id, name: 'add', status: 'PENDING', args: { a: 2, b: 3 }, attempt: 0, run: 1 });
+    const seen = await recordStates(c, id);
+    const w = await worker(c);
+    await until(() => seen.statuses().includes('PROGRESS'), 'PROGRESS');
+    const waiting = c.wait(id, { timeoutMs: 60_000 });
+    gate.resolve();
+    const done = await waiting;
+    expect(done).toMatchObject({ status: 'SUCCESS', result: 5, attempt: 1, worker: w.id, progress: { done: 50 } });
+    await until(() => seen.statuses().includes('SUCCESS'), 'SUCCESS seen');
+    expect(seen.statuses()).toEqual(['PENDING', 'STARTED', 'PROGRESS', 'SUCCESS']);
+    expect(seen.records[2]!.progress).toEqual({ done: 50 });
+    expect(await c.result(id)).toMatchObject({ status: 'SUCCESS', result: 5 });
+    // The finished record carries the result TTL; unfinished ones never expire.
+    const e = await c.bucket.get(`t.${id}`);
+    expect(e!.expiresAt - e!.createdAt).toBe(60_000);
+    await seen.stop();
+  });
+
+  it('result() and get() answer null for an unknown id; wait() on one is NOT_FOUND; wait() times out on the clock', async () => {
+    const clock = new ManualClock();
+    const c = await client(defineTasks().define('never', () => 1), { clock });
+    expect(await c.result('no-such-task')).toBeNull();
+    await expect(c.wait('no-such-task')).rejects.toMatchObject({ name: 'NOT_FOUND' });
+    const id = await c.enqueue('never');
+    const w = c.wait(id, { timeoutMs: 5000 });
+    await until(() => clock.pending > 0, 'the wait timer');
+    clock.advance(5000);
+    await expect(w).rejects.toMatchObject({ name: 'TIMEOUT' });
+  });
+
+  it('a queued task and a task with no worker are PENDING, and PENDING never expires', async () => {
+    const c = await client(undefined, { resultTtlMs: 1000 });
+    const id = await c.enqueue('unhandled', [1]);
+    const e = await c.bucket.get(`t.${id}`);
+    expect(e!.json<TaskRecord>().status).toBe('PENDING');
+    expect(e!.expiresAt).toBe(0);
+    expect(await ready(c, 'unhandled')).toBe(1);
+  });
+});
+
+describe('retries and back-off', () => {
+  it('computes exponential back-off with jitter, capped', () => {
+    const o = { baseMs: 1000, factor: 2, maxMs: 5000, jitter: 0.5 };
+    expect([1, 2, 3, 4].map((n) => backoffDelay(n, o, () => 0.5))).toEqual([1000, 2000, 4000, 5000]);
+    expect(backoffDelay(1, o, () => 0)).toBe(500);
+    expect(backoffDelay(2, o, () => 0.75)).toBe(2500);
+    expect(backoffDelay(3, { ...o, jitter: 0 }, () => 0.99)).toBe(4000);
+  });
+
+  it('goes RETRY with the error and the next attempt time, then succeeds; each retry waits the back-off', async () => {
+    const clock = new ManualClock(1_800_000_000_000);
+    let calls = 0;
+    const reg = defineTasks().define(
+      'flaky',
+      (_a, ctx) => {
+        calls++;
+        if (ctx.attempt < 3) throw new Error(`boom ${ctx.attempt}`);
+        return 'ok';
+      },
+      // Tiny real delays: the broker holds each retry for (nextAttemptAt - now) ms.
+      { retries: 3, backoff: { baseMs: 20, factor: 3, jitter: 0.5 } },
+    );
+    const c = await client(reg, { clock, random: () => 0.75 });
+    const id = await c.enqueue('flaky');
+    const seen = await recordStates(c, id);
+    await worker(c);
+    const done = await c.wait(id);
+    expect(done).toMatchObject({ status: 'SUCCESS', result: 'ok', attempt: 3, run: 3 });
+    expect(calls).toBe(3);
+    await until(() => seen.statuses().at(-1) === 'SUCCESS', 'SUCCESS seen');
+    expect(seen.statuses()).toEqual(['PENDING', 'STARTED', 'RETRY', 'STARTED', 'RETRY', 'STARTED', 'SUCCESS']);
+    const retries = seen.records.filter((r) => r.status === 'RETRY');
+    // jitter 0.5 with r = 0.75: x1.25. Attempt 1 -> 25 ms, attempt 2 -> 75 ms.
+    expect(retries.map((r) => [r.error!.message, r.nextAttemptAt! - clock.now(), r.attempt])).toEqual([
+      ['boom 1', 25, 1],
+      ['boom 2', 75, 2],
+    ]);
+    await seen.stop();
+  });
+
+  it('goes FAILURE after the last retry, lands in the dead-letter queue, and redrive runs it again', async () => {
+    let failing = true;
+    let calls = 0;
+    const reg = defineTasks().define(
+      'fragile',
+      () => {
+        calls++;
+        if (failing) throw new TypeError('bad input');
+        return 'fixed';
+      },
+      { retries: 1, backoff: { baseMs: 1, jitter: 0 } },
+    );
+    const c = await client(reg);
+    const id = await c.enqueue('fragile', { x: 1 });
+    await worker(c);
+    const failed = await c.wait(id);
+    expect(failed).toMatchObject({ status: 'FAILURE', attempt: 2, error: { name: 'TypeError', message: 'bad input' } });
+    expect(calls).toBe(2);
+    await until(async () => (await c.conn.declareQueue(c.deadLetterQueue, { passive: true })).messageCount === 1, 'the dead letter');
+    failing = false;
+    expect(await c.redrive()).toEqual([id]);
+    const again = await c.wait(id);
+    expect(again).toMatchObject({ status: 'SUCCESS', result: 'fixed', attempt: 1 });
+    expect((await c.conn.declareQueue(c.deadLetterQueue, { passive: true })).messageCount).toBe(0);
+    // retry() of a finished (SUCCESS) task is refused.
+    await expect(c.retry(id)).rejects.toMatchObject({ name: 'PRECONDITION_FAILED' });
+  });
+
+  it('a per-attempt timeout aborts the handler and fails the attempt with TimeoutError', async () => {
+    const clock = new ManualClock();
+    let aborted: unknown;
+    const reg = defineTasks().define(
+      'hang',
+      (_a, ctx) =>
+        new Promise((_, reject) =>
+          ctx.signal.addEventListener('abort', () => {
+            aborted = ctx.signal.reason;
+            reject(ctx.signal.reason as Error);
+          }),
+        ),
+      { timeoutMs: 10_000 },
+    );
+    const c = await client(reg, { clock });
+    const id = await c.enqueue('hang');
+    await worker(c);
+    await until(async () => (await c.get(id))?.status === 'STARTED', 'STARTED');
+    clock.advance(9_999);
+    expect((await c.get(id))?.status).toBe('STARTED');
+    clock.advance(1);
+    const done = await c.wait(id);
+    expect(done).toMatchObject({ status: 'FAILURE', error: { name: 'TimeoutError' } });
+    expect(aborted).toBeInstanceOf(TaskAbort);
+  });
+});
+
+describe('enqueue options', () => {
+  it('a caller-chosen id runs once however often it is enqueued', async () => {
+    let calls = 0;
+    const reg = defineTasks().define('once', () => ++calls);
+    const c = await client(reg);
+    const c2 = await client(reg, { namespace: c.namespace });
+    const ids = await Promise.all([c.enqueue('once', 1, { id: 'order-42' }), c2.enqueue('once', 2, { id: 'order-42' }), c.enqueue('once', 3, { id: 'order-42' })]);
+    expect(ids).toEqual(['order-42', 'order-42', 'order-42']);
+    expect(await ready(c, 'once')).toBe(1);
+    await worker(c);
+    expect(await c.wait('order-42')).toMatchObject({ status: 'SUCCESS', result: 1 });
+    expect(await c.enqueue('once', 4, { id: 'order-42' })).toBe('order-42');
+    expect(await ready(c, 'once')).toBe(0);
+    expect(calls).toBe(1);
+    await expect(c.enqueue('once', 1, { id: 'has.dots' })).rejects.toMatchObject({ name: 'INVALID_ARGUMENT' });
+  });
+
+  it('a delayed task is held by the broker until its ETA (not ready, not counted)', async () => {
+    const clock = new ManualClock(1_900_000_000_000);
+    const c = await client(undefined, { clock });
+    const id = await c.enqueue('later', null, { delayMs: 3_600_000 });
+    expect(await c.get(id)).toMatchObject({ status: 'PENDING', eta: clock.now() + 3_600_000 });
+    const eta = await c.enqueue('later', null, { eta: new Date(clock.now() + 7_200_000) });
+    expect((await c.get(eta))!.eta).toBe(clock.now() + 7_200_000);
+    expect(await ready(c, 'later')).toBe(0);
+  });
+
+  it('higher priority runs first', async () => {
+    const order: string[] = [];
+    const reg = defineTasks().define('job', (name: string) => void order.push(name), { priority: 2 });
+    const c = await client(reg);
+    const low = await c.enqueue('job', 'low', { priority: 0 });
+    await c.enqueue('job', 'default');
+    await c.enqueue('job', 'high', { priority: 9 });
+    await worker(c, { concurrency: 1 });
+    await c.wait(low);
+    expect(order).toEqual(['high', 'default', 'low']);
+  });
+});
+
+describe('revoke', () => {
+  it('a revoked queued task never runs', async () => {
+    let calls = 0;
+    const reg = defineTasks().define('r', () => ++calls);
+    const c = await client(reg);
+    const id = await c.enqueue('r');
+    const other = await c.enqueue('r');
+    expect(await c.revoke(id, 'changed my mind')).toMatchObject({ status: 'REVOKED', reason: 'changed my mind' });
+    await worker(c, { concurrency: 1 });
+    await c.wait(other);
+    await until(async () => (await ready(c, 'r')) === 0, 'queue drained');
+    expect(calls).toBe(1);
+    expect(await c.get(id)).toMatchObject({ status: 'REVOKED' });
+  });
+
+  it('a running handler gets its signal aborted, and the task ends REVOKED', async () => {
+    let reason: unknown;
+    const started = deferred();
+    const reg = defineTasks().define('long', async (_a, ctx) => {
+      started.resolve();
+      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+      reason = ctx.signal.reason;
+      return 'should be discarded';
+    });
+    const c = await client(reg);
+    const id = await c.enqueue('long');
+    const w = await worker(c);
+    const events: string[] = [];
+    w.on('task', (e) => events.push(e.type));
+    await started.promise;
+    await c.revoke(id);
+    await until(() => events.includes('revoked'), 'the worker to report the revoke');
+    expect(reason).toMatchObject({ kind: 'revoked' });
+    expect(await c.get(id)).toMatchObject({ status: 'REVOKED' });
+    expect(w.active).toEqual([]);
+    // Revoking a finished task changes nothing.
+    expect(await c.revoke(id)).toMatchObject({ status: 'REVOKED' });
+    expect(await c.revoke('unknown-id')).toBeNull();
+  });
+});
+
+describe('leases', () => {
+  it('keeps the lease of a task that runs far longer than the lease: nobody takes it over', async () => {
+    const clock = new ManualClock();
+    const gate = deferred();
+    let calls = 0;
+    const reg = defineTasks().define('hour', async () => {
+      calls++;
+      await gate.promise;
+      return 'done';
+    });
+    const c = await client(reg, { clock });
+    const c2 = await client(reg, { clock, namespace: c.namespace });
+    const a = await worker(c, { leaseMs: 900, id: 'A' });
+    const id = await c.enqueue('hour');
+    await until(() => a.active.includes(id), 'running on A');
+    const b = await worker(c2, { leaseMs: 900, id: 'B' });
+    // 20 lease lengths: A renews every 300 ms of clock time.
+    for (let i = 0; i < 60; i++) {
+      clock.advance(300);
+      let last: string | undefined;
+      await until(async () => {
+        last = (await c.leases.get(`l.${id}`))?.text();
+        return last !== undefined && JSON.parse(last).until === clock.now() + 900;
+      }, () => `the renewal at ${clock.now()} (lease ${last})`);
+      if (i % 10 === 0) expect(await b.reap()).toEqual([]);
+    }
+    expect(await b.reap()).toEqual([]);
+    gate.resolve();
+    expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', worker: 'A', run: 1 });
+    expect(calls).toBe(1);
+    expect(a.active).toEqual([]);
+    await until(async () => (await c.leases.get(`l.${id}`)) === null, 'the lease dropped');
+  });
+
+  it('takes over the task of a stuck worker (its lease ran out) and discards the stuck outcome', async () => {
+    const clockA = new ManualClock(1_000_000); // never moves: A never renews
+    const clockB = new ManualClock(1_000_000);
+    const gate = deferred();
+    const ran: string[] = [];
+    const reg = defineTasks().define('job', async (_a, ctx) => {
+      ran.push(`${ctx.attempt}`);
+      if (ran.length === 1) {
+        await gate.promise; // the stuck one
+        return 'stuck result';
+      }
+      return 'fresh result';
+    });
+    const ca = await client(reg, { clock: clockA });
+    const cb = await client(reg, { clock: clockB, namespace: ca.namespace });
+    const a = await worker(ca, { leaseMs: 1000, id: 'A' });
+    const lost: string[] = [];
+    a.on('task', (e) => e.type === 'lost' && lost.push(e.id));
+    const id = await ca.enqueue('job');
+    await until(() => a.active.includes(id), 'running on A');
+    const b = await worker(cb, { leaseMs: 1000, id: 'B' });
+    expect(await b.reap()).toEqual([]);
+    clockB.set(1_000_000 + 1000);
+    expect(await b.reap()).toEqual([]);
+    clockB.set(1_000_000 + 1001);
+    expect(await b.reap()).toEqual([id]);
+    await until(async () => (await ca.get(id))?.status === 'SUCCESS', 'SUCCESS after the takeover');
+    expect(await ca.get(id)).toMatchObject({ status: 'SUCCESS', worker: 'B', result: 'fresh result', run: 2 });
+    gate.resolve();
+    await until(() => lost.includes(id), 'A to notice it lost the task');
+    expect(await ca.get(id)).toMatchObject({ status: 'SUCCESS', worker: 'B', result: 'fresh result' });
+    expect(ran).toHaveLength(2);
+  });
+});
+
+describe('rate limits and concurrency', () => {
+  it('starts at most `max` per window per task name, and per group', async () => {
+    const clock = new ManualClock(60_000 * 1000 + 5000);
+    const ran: string[] = [];
+    const reg = defineTasks()
+      .define('api', (x: string) => void ran.push(x), { rateLimit: { max: 2, perMs: 60_000 } })
+      .define('mail', (x: string) => void ran.push(x), { groupRateLimit: { max: 1, perMs: 60_000 } });
+    const c = await client(reg, { clock });
+    const ids = [await c.enqueue('api', 'a1'), await c.enqueue('api', 'a2'), await c.enqueue('api', 'a3')];
+    const m = [await c.enqueue('mail', 'x1', { group: 'x.com' }), await c.enqueue('mail', 'x2', { group: 'x.com' }), await c.enqueue('mail', 'y1', { group: 'y.com' })];
+    await worker(c, { concurrency: 4 });
+    await Promise.all([c.wait(ids[0]!), c.wait(ids[1]!), c.wait(m[0]!), c.wait(m[2]!)]);
+    // The third start of `api` and the second of group x.com wait for the next window (55 s away), held by the broker.
+    await until(async () => (await ready(c, 'api')) === 0 && (await ready(c, 'mail')) === 0, 'held');
+    expect((await c.get(ids[2]!))!.status).toBe('PENDING');
+    expect((await c.get(m[1]!))!.status).toBe('PENDING');
+    expect(ran.sort()).toEqual(['a1', 'a2', 'x1', 'y1']);
+  });
+
+  it('runs at most `concurrency` handlers at once per worker, and a task limit below it', async () => {
+    let now = 0;
+    let peak = 0;
+    let peakSlow = 0;
+    let slowNow = 0;
+    const gates: Array<() => void> = [];
+    const hold = () => new Promise<void>((r) => gates.push(r));
+    const reg = defineTasks()
+      .define('fast', async () => {
+        peak = Math.max(peak, ++now);
+        await hold();
+        now--;
+      })
+      .define(
+        'slow',
+        async () => {
+          peak = Math.max(peak, ++now);
+          peakSlow = Math.max(peakSlow, ++slowNow);
+          await hold();
+          now--;
+          slowNow--;
+        },
+        { concurrency: 1 },
+      );
+    const c = await client(reg);
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) ids.push(await c.enqueue(i % 2 ? 'fast' : 'slow'));
+    await worker(c, { concurrency: 3 });
+    await until(() => gates.length === 3, 'three running');
+    expect(now).toBe(3);
+    await until(async () => {
+      while (gates.length > 0) gates.shift()!();
+      return (await Promise.all(ids.map((id) => c.get(id)))).every((r) => r!.status === 'SUCCESS');
+    }, 'all done');
+    expect(peak).toBe(3);
+    expect(peakSlow).toBe(1);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('lets running tasks finish within the grace, and hands back the rest to another worker', async () => {
+    const clock = new ManualClock();
+    const gate = deferred();
+    let calls = 0;
+    const reg = defineTasks().define('t', async (_a, ctx) => {
+      calls++;
+      if (calls === 1) {
+        await new Promise((r) => ctx.signal.addEventListener('abort', r)); // ignores everything but abort
+        return 'from the first';
+      }
+      await gate.promise;
+      return 'from the second';
+    });
+    const c = await client(reg, { clock });
+    const a = await Worker.start(c, { id: 'A' });
+    const id = await c.enqueue('t');
+    await until(() => a.active.includes(id), 'running on A');
+    const closing = tracked(a.close({ graceMs: 5000 }));
+    // Time passes until close() gives up waiting (grace) and hands the task back.
+    await until(() => {
+      clock.advance(100);
+      return closing.settled();
+    }, 'close');
+    expect((await closing.result).ok).toBe(true);
+    const c2 = await client(reg, { clock, namespace: c.namespace });
+    const b = await worker(c2, { id: 'B' });
+    const taken: string[] = [];
+    b.on('task', (e) => e.type === 'taken-over' && taken.push(e.from));
+    gate.resolve();
+    expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', result: 'from the second', worker: 'B' });
+    expect(taken).toEqual(['A']);
+  });
+});
