@@ -15,3 +15,5 @@ export {
   type UserLimits,
 } from './access.js';
 export { DEFAULT_TLS_PORT, TlsCertificates, tlsOptionsFrom, type TlsConfig, type CertificateInfo, type ConnectionTls } from './tls.js';
+export { Vhosts, DEFAULT_VHOST } from './vhosts.js';
+export { VirtualHost, type VhostLimits } from './vhost.js';

@@ -27,7 +27,8 @@ export class Topology {
   /** Saves the durable part of the topology (no-op in memory). */
   async save(): Promise<void> {
     const store = this.host.topologyStore;
-    if (store === null) return;
+    // A vhost being deleted loses everything anyway; its folder is going away under the save.
+    if (store === null || this.vhost.deleted) return;
     await store.save(this.vhost.snapshot());
   }
 
@@ -49,21 +50,28 @@ export class Topology {
     this.exclusive.delete(owner);
     for (const q of owned) {
       this.vhost.removeQueue(q, `exclusive queue '${q.name}' was deleted with its owner's connection`);
-      void this.removed(q);
+      this.removedInBackground(q);
     }
   }
 
   /** An auto-delete queue lost its last consumer, or an x-expires queue went unused. */
   autoDelete(queue: Queue, reason: string): void {
-    this.logger.info({ queue: queue.name, reason }, 'queue deleted');
+    this.logger.info({ vhost: this.vhost.name, queue: queue.name, reason }, 'queue deleted');
     this.vhost.removeQueue(queue, reason);
-    void this.removed(queue);
+    this.removedInBackground(queue);
+  }
+
+  /** removed() with nobody to answer: a failure is logged (the storage failure itself stops the broker). */
+  private removedInBackground(queue: Queue): void {
+    this.removed(queue).catch((err: unknown) =>
+      this.logger.error({ vhost: this.vhost.name, queue: queue.name, err }, 'a removed queue could not be dropped from storage'),
+    );
   }
 
   /** After the vhost removed a queue: drop its stored messages, then save the topology. */
   async removed(queue: Queue): Promise<void> {
     const store = this.host.store;
-    if (!queue.durable || store === null) return;
+    if (!queue.durable || store === null || this.vhost.deleted) return;
     // The drop must be durable before a topology that may reuse the name is.
     await new Promise<void>((resolve, reject) => store.dropQueue(queue.name, (err) => (err === null ? resolve() : reject(err))));
     if (!queue.options.exclusive) await this.save();

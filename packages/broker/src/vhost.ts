@@ -91,7 +91,6 @@ export class VirtualHost {
     readonly name: string,
     env: VhostEnv,
   ) {
-    const vhost = this;
     this.logger = env.logger;
     this.admission = new Admission(this, env.memory);
     // What queues call back for: message lifecycle (admission), dead-lettering, auto-delete, paging.
@@ -109,8 +108,8 @@ export class VirtualHost {
       deadLetter: (queue, qm, reason) => this.deadLetters.deadLetter(queue, qm, reason),
       autoDelete: (queue, reason) => this.topology.autoDelete(queue, reason),
       tooLarge: (queue, qm, frameMax) =>
-        vhost.logger.warn(
-          { vhost: vhost.name, queue: queue.name, bodySize: qm.message.bodySize, frameMax },
+        this.logger.warn(
+          { vhost: this.name, queue: queue.name, bodySize: qm.message.bodySize, frameMax },
           'message too large for the frameMax of every consumer of its queue: dead-lettered (frame-too-large)',
         ),
     };

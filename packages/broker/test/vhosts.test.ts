@@ -149,6 +149,21 @@ describe('isolation', () => {
   });
 });
 
+describe('a broker in memory', () => {
+  it('has vhosts too, with their own queues and buckets', async () => {
+    const tb = await broker({ inMemory: true });
+    const admin = await open(tb);
+    await admin.vhosts.add('mem');
+    const c = await open(tb, 'mem');
+    await c.declareQueue('q');
+    await (await c.kv('b')).put('k', 'v');
+    expect(await admin.listQueues()).toEqual([]);
+    expect(await admin.listKv()).toEqual([]);
+    await admin.vhosts.delete('mem');
+    expect((await c.closed)?.code).toBe(ErrorCodes.CONNECTION_FORCED);
+  });
+});
+
 describe('durability', () => {
   it('a vhost survives a restart with its durable queues and messages; an old data folder is vhost "/"', async () => {
     const dataDir = await newDataDir();
@@ -219,6 +234,28 @@ describe('managing vhosts over the protocol (VHOST_ADD, VHOST_DELETE, VHOST_LIST
   });
 });
 
+describe('deleting a vhost in use', () => {
+  it('its exclusive and auto-delete queues go with their connections, without a stray save', async () => {
+    const dataDir = await newDataDir();
+    let tb = await broker({ dataDir });
+    const admin = await open(tb);
+    for (let round = 0; round < 3; round++) {
+      await admin.vhosts.add('busy');
+      const inside = await open(tb, 'busy');
+      await inside.declareQueue('durable', { durable: true });
+      await inside.declareQueue('mine', { durable: true, exclusive: true });
+      await inside.declareQueue('ad', { durable: true, autoDelete: true });
+      await inside.publish('', 'ad', 'x', { persistent: true });
+      await inside.consume('ad', () => {});
+      await admin.vhosts.delete('busy');
+      expect(await readdir(join(dataDir, 'vhosts'))).toEqual([]);
+    }
+    tb = await restart(dataDir);
+    expect([...tb.broker.vhosts].map((v) => v.name)).toEqual(['/']);
+    expect(await readdir(join(dataDir, 'vhosts'))).toEqual([]);
+  });
+});
+
 describe('deleting is durable', () => {
   /** Vhost 'doomed' with a durable queue holding a persistent message; returns a connection to '/'. */
   async function fillDoomed(tb: TestBroker): Promise<Connection> {
@@ -282,6 +319,36 @@ describe('deleting is durable', () => {
     expect(names).toEqual(['/', 'kept']);
     expect((await refusal(open(child, 'doomed'))).code).toBe(ErrorCodes.ACCESS_REFUSED);
     expect((await (await open(child, 'kept')).get('q', { noAck: true }))!.body.toString()).toBe('kept');
+  });
+});
+
+describe('SIGKILL while a delete is under way', () => {
+  it('leaves the vhost whole or gone, never half-deleted', async () => {
+    const dataDir = await newDataDir();
+    let child = await spawnBroker(dataDir);
+    const admin = await open(child);
+    await admin.vhosts.add('doomed');
+    const inside = await open(child, 'doomed');
+    for (const q of ['q1', 'q2', 'q3']) {
+      await inside.declareQueue(q, { durable: true });
+      await inside.publish('', q, 'm', { persistent: true });
+    }
+    const deleting = admin.vhosts.delete('doomed').catch(() => {});
+    await child.kill9();
+    await deleting;
+    conns.splice(0);
+    child = await spawnBroker(dataDir);
+    const after = await open(child);
+    const names = (await after.vhosts.list()).map((v) => v.name);
+    const folders = await readdir(join(dataDir, 'vhosts'));
+    if (names.includes('doomed')) {
+      const c = await open(child, 'doomed');
+      for (const q of ['q1', 'q2', 'q3']) expect((await c.declareQueue(q, { passive: true })).messageCount).toBe(1);
+      expect(folders).toHaveLength(1);
+    } else {
+      expect(names).toEqual(['/']);
+      expect(folders).toEqual([]);
+    }
   });
 });
 
