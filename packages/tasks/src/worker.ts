@@ -8,9 +8,10 @@
  * lost host) has its connection dropped and its tasks requeued at once: the
  * next worker sees `redelivered` and takes the task over. For a worker that
  * stays connected but stops making progress (a starved event loop, a
- * stopped process), each running task also has a lease in the `<ns>-leases`
- * bucket (memory only: it is about live processes), renewed every leaseMs/3
- * while the handler runs. Every worker's reaper looks for leases past their
+ * stopped process, before the broker's heartbeat check drops it), each
+ * running task also has a lease in the `<ns>-leases` bucket (memory only: it
+ * is about live processes), written leaseMs/3 after the task started and
+ * renewed as often while the handler runs. Every worker's reaper looks for leases past their
  * time and re-issues those tasks; the stuck worker finds out on its next
  * renewal (its handler's signal aborts) and its outcome is discarded.
  *
@@ -220,12 +221,15 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     if (m.rev !== undefined && !msg.redelivered) {
       // The usual case: the record is still the PENDING one its enqueue wrote. One write claims it.
       const started = this.startedRecord(recordOf(m, clock.now()), m);
+      let revision: number | undefined;
       try {
-        const revision = await this.bucket.update(taskKey(m.id), JSON.stringify(started), m.rev, { ttl: 0 });
+        revision = await this.bucket.update(taskKey(m.id), JSON.stringify(started), m.rev, { ttl: 0 });
+      } catch (err) {
+        if (!isWrongRevision(err)) throw err; // else: the record changed since; look at it below
+      }
+      if (revision !== undefined) {
         await this.run(def, m, msg, started, revision);
         return;
-      } catch (err) {
-        if (!isWrongRevision(err)) throw err;
       }
     }
     for (;;) {
@@ -329,6 +333,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       const nextAttemptAt = now + backoffDelay(m.attempt, def.options.backoff, this.client.random);
       // The retry's message first: if the record write below is lost with this process, the message still runs.
       const next: TaskMessage = { ...m, run: m.run + 1, attempt: m.attempt + 1, eta: nextAttemptAt };
+      delete next.rev; // the record will have moved on: the next worker reads it
       await this.client.publish(next);
       const retry: TaskRecord = { ...r.record, status: 'RETRY', run: next.run, error, nextAttemptAt, updatedAt: now };
       const ok = await this.write(r, retry, 0);
