@@ -63,5 +63,5 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 ENV WARREN_DATA_DIR=/data \
     WARREN_REQUIRE_USER=true
-EXPOSE 5680
+EXPOSE 5680 5681
 CMD ["node", "--max-semi-space-size=64", "packages/cli/dist/bin.js", "server"]

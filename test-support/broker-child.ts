@@ -28,8 +28,8 @@ const broker = await startBroker({
 });
 
 const queues: Record<string, number> = {};
-for (const q of broker.vhost.queues.values()) queues[q.name] = q.messageCount;
-process.stdout.write(`${JSON.stringify({ port: broker.port, pid: process.pid, queues, recovery: broker.store?.recoveryStats ?? null, kvRecovery: broker.kv.recoveryStats })}\n`);
+for (const q of broker.vhosts.default!.queues.values()) queues[q.name] = q.messageCount;
+process.stdout.write(`${JSON.stringify({ port: broker.port, pid: process.pid, queues, recovery: broker.vhosts.default!.store?.recoveryStats ?? null, kvRecovery: broker.vhosts.default!.kv.recoveryStats })}\n`);
 
 // Orphaned (the test process died without killing us): stdin reaches EOF, so go.
 process.stdin.on('end', () => process.exit(1));

@@ -3,7 +3,8 @@
  * Plain JavaScript on purpose: it runs without the tsx loader (whose worker
  * thread would otherwise show up in `--cpu-prof` profiles), on the built
  * @warren/broker (packages/broker/dist), like `warren server`.
- * Forked by run.ts with IPC; argv: <dataDir> <always|never>.
+ * Forked by run.ts with IPC; argv: <dataDir> <always|never>. WARREN_BENCH_BROKER_OPTIONS: extra
+ * startBroker options as JSON (e.g. '{"pagingWindow":0}'), for experiments.
  *
  *   -> parent  { type: 'listening', port }
  *   <- parent  { type: 'stats' }   -> { type: 'stats', cpuSeconds, rssBytes, heapUsedBytes, eluIdleMs, eluActiveMs, syncs, writtenBytes }
@@ -59,6 +60,7 @@ const broker = await startBroker({
   logLevel: 'warn',
   heartbeatMs: 0,
   maxConnections: 100_000,
+  ...JSON.parse(process.env.WARREN_BENCH_BROKER_OPTIONS ?? '{}'),
 });
 
 function stats() {

@@ -189,6 +189,27 @@ export class UserStore {
     return store;
   }
 
+  /** Sets or replaces a user's password hash; a login with the old password goes through scrypt again (and fails). */
+  setHash(username: string, passwordHash: string): void {
+    this.users.set(username, passwordHash);
+    this.verified.delete(username);
+  }
+
+  /** Removes a user: its next login fails like an unknown user's. */
+  remove(username: string): void {
+    this.users.delete(username);
+    this.verified.delete(username);
+  }
+
+  hashOf(username: string): string | undefined {
+    return this.users.get(username);
+  }
+
+  /** Users with a password, in insertion order. */
+  usernames(): IterableIterator<string> {
+    return this.users.keys();
+  }
+
   async authenticate(username: string, password: string, remoteAddress: string | undefined): Promise<AuthResult> {
     const address = remoteAddress ?? 'unknown';
     const may = this.gate.mayTry(address);
@@ -212,7 +233,8 @@ export class UserStore {
     const mac = createHmac('sha256', this.macKey).update(password).digest();
     const known = this.verified.get(username);
     if (hash !== undefined && known !== undefined && timingSafeEqual(mac, known)) return Promise.resolve(true);
-    const key = `${username}\0${mac.toString('base64')}`;
+    // The hash is part of the key: a check against a password changed meanwhile is not joined.
+    const key = `${username}\0${mac.toString('base64')}\0${hash ?? ''}`;
     let pending = this.inFlight.get(key);
     if (pending === undefined) {
       const slot = this.gate.reserve(address);
@@ -227,7 +249,8 @@ export class UserStore {
           return this.verify(password, hash ?? DUMMY_HASH);
         })
         .then((ok) => {
-          if (ok === true && hash !== undefined) this.verified.set(username, mac);
+          // Remembered only if the password was not changed (or the user deleted) while it ran.
+          if (ok === true && hash !== undefined && this.users.get(username) === hash) this.verified.set(username, mac);
           return ok;
         })
         .finally(() => {

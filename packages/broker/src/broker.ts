@@ -2,6 +2,7 @@
  * The broker: start (users, storage, recovery), accepting connections, and
  * shutdown. It wires the parts together; the work happens in them:
  *
+ *   vhosts.ts          the vhost registry: each vhost's namespace and stores (vhost.ts)
  *   connection.ts      one client socket; answers frames via the dispatch table
  *   dispatch.ts        frame type -> handler (handlers/*.ts, one file per concern)
  *   handlers/publish   PUBLISH -> vhost.route -> admission.admit (store, account, enqueue)
@@ -17,57 +18,53 @@
  *   streams/           stream logs, their readers and subscriptions (handlers/streams)
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, TLSSocket, type Server as TlsServer } from 'node:tls';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { ErrorCodes, FrameWriter, WarrenError } from '@warren/protocol';
 import { errors } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
-import { UserStore, readUsersFile } from './auth.js';
-import { VirtualHost } from './vhost.js';
+import type { UserStore } from './auth.js';
+import { Access } from './access.js';
+import { AccessAuthorizer } from './authorizer.js';
 import { Connection } from './connection.js';
-import type { PagingConfig, QueueHost } from './queue.js';
+import type { PagingConfig } from './queue.js';
 import { QueueSpill } from './queue-spill.js';
 import { MemoryMonitor } from './memory-monitor.js';
 import type { BrokerContext } from './context.js';
 import type { Session } from './session.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
-import { MessageStore, TopologyStore, DiskMonitor } from './storage/index.js';
-import { KvStore } from './kv/kv-store.js';
+import { DiskMonitor } from './storage/index.js';
 import { DataLock } from './data-lock.js';
 import { DispatchTable } from './dispatch.js';
 import { registerHandlers } from './handlers/index.js';
 import { MemoryBudget } from './memory.js';
-import { Admission } from './admission.js';
-import { DeadLetters } from './dead-letter.js';
-import { Topology } from './topology.js';
-import { restoreMessages } from './message-recovery.js';
-import { statusReport } from './management.js';
-import { Streams } from './streams/streams.js';
+import { connectionInfo, statusReport } from './management.js';
+import { Vhosts } from './vhosts.js';
+import type { VirtualHost } from './vhost.js';
+import { TlsCertificates, type CertificateInfo } from './tls.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 export class Broker implements BrokerContext {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
-  readonly vhost: VirtualHost;
+  /** Every virtual host; a connection picks one at OPEN. */
+  readonly vhosts: Vhosts;
   readonly memory: MemoryBudget;
-  readonly admission: Admission;
-  readonly deadLetters: DeadLetters;
-  readonly topology: Topology;
   /** Which handler answers which frame type; a new concern registers here (handlers/index.ts). */
   readonly handlers = registerHandlers(new DispatchTable());
   readonly serverProperties: Record<string, unknown>;
   readonly startedAt = Date.now();
-  store: MessageStore | null = null;
-  streams: Streams | null = null;
-  /** Key-value buckets; opened by start(). */
-  kv!: KvStore;
-  topologyStore: TopologyStore | null = null;
-  users!: UserStore;
+  /** Users, permissions and user limits (access.ts); opened by start(). */
+  access!: Access;
   private lock: DataLock | null = null;
   private diskMonitor: DiskMonitor | null = null;
   private server: Server | null = null;
+  private tlsServer: TlsServer | null = null;
+  /** The TLS certificate, key and CA (null without TLS); the HTTPS listener serves the same (see onReload). */
+  tls: TlsCertificates | null = null;
   private readonly connections = new Set<Connection>();
   private memoryMonitor: MemoryMonitor | null = null;
   /** Where queues page out their tails; null for an in-memory broker or pagingWindow 0. */
@@ -88,38 +85,42 @@ export class Broker implements BrokerContext {
     this.memory = new MemoryBudget(this.options, this.logger, (reason) => {
       for (const c of this.connections) c.setBlocked(reason);
     });
-    this.admission = new Admission(this, this.memory);
-    // What queues call back for: message lifecycle (admission), dead-lettering, auto-delete, paging.
     const broker = this;
-    const queueHost: QueueHost = {
+    const env = {
+      logger: this.logger,
+      memory: this.memory,
       get paging() {
         return broker.paging;
       },
-      pagedOut: (m) => this.admission.release(m),
-      pagedIn: (m) => {
-        if (m.body !== null) this.memory.reloaded(m.bodySize);
-      },
-      settled: (queue, qm) => this.admission.settled(queue, qm),
-      delivering: (queue, qm) => this.admission.delivering(queue, qm),
-      loadBodies: (messages) => this.admission.loadBodies(messages),
-      deadLetter: (queue, qm, reason) => this.deadLetters.deadLetter(queue, qm, reason),
-      autoDelete: (queue, reason) => this.topology.autoDelete(queue, reason),
-      tooLarge: (queue, qm, frameMax) =>
-        this.logger.warn(
-          { queue: queue.name, bodySize: qm.message.bodySize, frameMax },
-          'message too large for the frameMax of every consumer of its queue: dead-lettered (frame-too-large)',
-        ),
     };
-    this.vhost = new VirtualHost(queueHost);
-    this.deadLetters = new DeadLetters(this.vhost, this.admission, this.logger);
-    this.topology = new Topology(this.vhost, this, this.logger);
-    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true, streams: true, kv: true, 'int.exact': true } };
+    const o = this.options;
+    this.vhosts = new Vhosts(
+      env,
+      o.inMemory
+        ? null
+        : {
+            dataDir: o.dataDir,
+            sync: o.sync,
+            ...(o.segmentSize !== undefined ? { segmentSize: o.segmentSize } : {}),
+            ...(o.storeHooks !== undefined ? { storeHooks: o.storeHooks } : {}),
+            onFatal: (err) => this.onStorageFatal(err),
+          },
+    );
+    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true, streams: true, kv: true, access: true, 'int.exact': true, vhosts: true } };
   }
 
-  /** The port the broker listens on (useful with port 0). */
+  /** The port the broker listens on (useful with port 0): the plain TCP one, or the TLS one when plain TCP is off. */
   get port(): number {
+    if (!this.options.tcp) return this.tlsPort ?? this.options.tls!.port;
     const address = this.server?.address();
     return typeof address === 'object' && address !== null ? address.port : this.options.port;
+  }
+
+  /** The TLS listener's port, null without TLS. */
+  get tlsPort(): number | null {
+    if (this.options.tls === undefined) return null;
+    const address = this.tlsServer?.address();
+    return typeof address === 'object' && address !== null ? address.port : this.options.tls.port;
   }
 
   get host(): string {
@@ -134,18 +135,29 @@ export class Broker implements BrokerContext {
     return this.memory.blockReason;
   }
 
+  /** Password checks (scrypt, the verified-password fast path, the login gate). */
+  get users(): UserStore {
+    return this.access.passwords;
+  }
+
   async start(): Promise<void> {
     const o = this.options;
-    const users = [...o.users, ...(o.usersFile !== undefined ? readUsersFile(o.usersFile) : [])];
-    this.users = await UserStore.create(users, { defaultGuest: o.defaultGuest, allowGuestRemote: o.allowGuestRemote });
+    // Bad certificate files stop the start before anything touches the data folder.
+    if (o.tls !== undefined) this.tls = await TlsCertificates.load(o.tls);
     if (!o.inMemory) await this.openStorage();
-    else this.kv = await KvStore.open({ dir: null, logger: this.logger });
+    else {
+      await this.openAccess(null);
+      await this.vhosts.open();
+    }
     this.memoryMonitor = new MemoryMonitor(o.memoryHighWatermark, (alarm, sample) => this.memory.setMemoryAlarm(alarm, sample), o.memorySampler);
     this.memoryMonitor.start();
-    await this.listen();
+    if (o.tcp) await this.listen();
+    if (this.tls !== null) await this.listenTls(this.tls);
+    const tls = this.tls === null ? null : { port: this.tlsPort, verifyPeer: this.tls.verifyPeer, certificate: this.tls.certificate };
+    const where = [o.tcp ? `${o.host}:${this.port}` : null, this.tls !== null ? `${o.host}:${this.tlsPort} (TLS)` : null].filter((w) => w !== null);
     this.logger.info(
-      { port: this.port, host: o.host, dataDir: o.inMemory ? null : o.dataDir, sync: o.sync, version },
-      `warren listening on ${o.host}:${this.port}`,
+      { port: o.tcp ? this.port : null, tls, host: o.host, dataDir: o.inMemory ? null : o.dataDir, sync: o.sync, version },
+      `warren listening on ${where.join(' and ')}`,
     );
   }
 
@@ -153,32 +165,31 @@ export class Broker implements BrokerContext {
     const o = this.options;
     await mkdir(o.dataDir, { recursive: true });
     this.lock = await DataLock.acquire(o.dataDir);
+    await this.openAccess(o.dataDir);
     if (o.pagingWindow > 0) {
       // Paged-out messages do not outlive the process: durable ones are recovered from the message store.
       const dir = join(o.dataDir, 'spill');
       QueueSpill.resetDir(dir);
       this.paging = { dir, window: o.pagingWindow };
     }
-    this.topologyStore = await TopologyStore.open(o.dataDir, { sync: o.sync });
-    this.vhost.restore(this.topologyStore.load());
-    this.streams = new Streams({ dataDir: o.dataDir, sync: o.sync, onFatal: (err) => this.onStorageFatal(err) });
-    for (const q of this.vhost.queues.values()) {
-      if (q.isStream) await this.streams.openStream(q.name, Streams.check(q.options));
-    }
-    this.store = await MessageStore.open({
-      dir: o.dataDir,
-      sync: o.sync,
-      logger: this.logger,
-      onFatal: (err) => this.onStorageFatal(err),
-      ...(o.segmentSize !== undefined ? { segmentSize: o.segmentSize } : {}),
-      ...(o.storeHooks !== undefined ? { hooks: o.storeHooks } : {}),
-    });
-    this.kv = await KvStore.open({ dir: o.dataDir, sync: o.sync, logger: this.logger, onFatal: (err) => this.onStorageFatal(err) });
-    const restored = restoreMessages(this.store, this.vhost, this.admission);
-    const stats = this.store.recoveryStats;
-    this.logger.info({ ...stats, messages: restored, queues: this.vhost.queues.size }, 'storage recovered');
+    await this.vhosts.open();
     this.diskMonitor = new DiskMonitor(o.dataDir, o.diskFreeLimit, o.diskCheckIntervalMs, (alarm, free) => this.memory.setDiskAlarm(alarm, free));
     this.diskMonitor.start();
+  }
+
+  /** Users and permissions, and the authorizer in front of every handler. */
+  private async openAccess(dataDir: string | null): Promise<void> {
+    const o = this.options;
+    this.access = await Access.open({
+      dataDir,
+      sync: o.sync === 'always',
+      users: o.users,
+      usersFile: o.usersFile,
+      defaultGuest: o.defaultGuest,
+      allowGuestRemote: o.allowGuestRemote,
+      logger: this.logger,
+    });
+    this.handlers.setAuthorizer(new AccessAuthorizer(this.access));
   }
 
   private listen(): Promise<void> {
@@ -195,6 +206,74 @@ export class Broker implements BrokerContext {
     });
   }
 
+  /**
+   * The TLS listener. Client certificates are asked for when a CA is
+   * configured and checked here rather than by the TLS handshake, so a client
+   * refused for want of one gets a Warren ACCESS_REFUSED it can report.
+   */
+  private listenTls(certs: TlsCertificates): Promise<void> {
+    const server = createTlsServer(
+      // The TLS handshake gets the handshake timeout too (Node's default is 2 minutes).
+      { ...certs.options, requestCert: certs.requestsCert, rejectUnauthorized: false, noDelay: true, handshakeTimeout: this.options.handshakeTimeoutMs },
+      (socket) => this.acceptTls(socket),
+    );
+    this.tlsServer = server;
+    certs.onReload((options) => server.setSecureContext(options));
+    // A handshake that failed or timed out (a client that does not trust our certificate, plain TCP, a
+    // port scanner): no connection yet. Node leaves a timed-out socket open: drop it.
+    server.on('tlsClientError', (err, socket) => {
+      this.logger.debug({ remote: socket.remoteAddress, err: err.message }, 'TLS handshake failed');
+      socket.destroy();
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.tls!.port, this.options.host, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.logger.error({ err }, 'TLS server error'));
+        resolve();
+      });
+    });
+  }
+
+  private acceptTls(socket: TLSSocket): void {
+    if (this.tls!.verifyPeer && !socket.authorized) {
+      const why = socket.authorizationError instanceof Error ? socket.authorizationError.message : String(socket.authorizationError ?? 'no client certificate');
+      this.logger.warn({ remote: socket.remoteAddress, reason: why }, 'TLS connection refused: no trusted client certificate');
+      this.refuse(socket, errors.accessRefused('a client certificate signed by a trusted CA is required'));
+      return;
+    }
+    this.accept(socket);
+  }
+
+  /**
+   * Reads the TLS certificate, key and CA files again: connections accepted
+   * from now on (TLS and HTTPS) get the new certificate, open ones keep
+   * theirs. Files that cannot be read or do not match: the old certificate
+   * stays, an error is logged, and this rejects with PRECONDITION_FAILED.
+   */
+  async reloadTls(): Promise<CertificateInfo> {
+    if (this.tls === null) throw errors.preconditionFailed('TLS is not configured (no certificate): nothing to reload');
+    try {
+      const certificate = await this.tls.reload();
+      this.logger.info({ certificate }, 'TLS certificate reloaded');
+      return certificate;
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message, certificate: this.tls.certificate }, 'TLS certificate reload failed: still serving the previous certificate');
+      throw errors.preconditionFailed(`TLS certificate reload failed, the previous certificate stays: ${(err as Error).message}`);
+    }
+  }
+
+  /** ERROR + CLOSE to a connection refused before OPEN, then the socket ends (spec 4.2). */
+  private refuse(socket: Socket, err: WarrenError): void {
+    const writer = new FrameWriter(socket);
+    writer.error(0, err);
+    writer.close(err);
+    writer.flush();
+    socket.on('error', () => {});
+    socket.resume(); // discard what the client sends; see its FIN
+    socket.end();
+  }
+
   private accept(socket: Socket): void {
     if (this.closing !== null || this.fatalError !== null) {
       socket.destroy();
@@ -202,14 +281,7 @@ export class Broker implements BrokerContext {
     }
     if (this.connections.size >= this.options.maxConnections) {
       this.logger.warn({ remote: socket.remoteAddress, max: this.options.maxConnections }, 'connection refused: limit reached');
-      const writer = new FrameWriter(socket);
-      const err = errors.resourceLimit(`connection limit of ${this.options.maxConnections} reached`);
-      writer.error(0, err);
-      writer.close(err);
-      writer.flush();
-      socket.on('error', () => {});
-      socket.resume(); // discard what the client sends; see its FIN
-      socket.end();
+      this.refuse(socket, errors.resourceLimit(`connection limit of ${this.options.maxConnections} reached`));
       return;
     }
     const conn = new Connection(socket, this);
@@ -225,17 +297,32 @@ export class Broker implements BrokerContext {
       version,
       startedAt: this.startedAt,
       connectionCount: this.connections.size,
-      vhost: this.vhost,
+      vhosts: this.vhosts,
       memory: this.memory,
       options: this.options,
-      store: this.store,
       diskFreeBytes: monitor !== null && Number.isFinite(monitor.freeBytes) ? monitor.freeBytes : null,
+      tls: this.tls === null ? null : { port: this.tlsPort!, verifyPeer: this.tls.verifyPeer, connections: this.tlsConnectionCount(), certificate: this.tls.certificate },
     });
+  }
+
+  private tlsConnectionCount(): number {
+    let n = 0;
+    for (const c of this.connections) if (c.tls !== null) n++;
+    return n;
+  }
+
+  /** The open connections (authenticated or not yet) as management listings show them, TLS side included. */
+  connectionList(): Record<string, unknown>[] {
+    return [...this.connections].map(connectionInfo);
   }
 
   connectionClosed(session: Session): void {
     this.connections.delete(session as Connection);
-    this.topology.ownerClosed(session);
+    // Undefined when the connection closed before OPEN_OK.
+    const vhost = session.vhost as VirtualHost | undefined;
+    if (vhost === undefined) return;
+    vhost.topology.ownerClosed(session);
+    vhost.detach(session);
   }
 
   // -- shutdown --------------------------------------------------------------
@@ -254,17 +341,16 @@ export class Broker implements BrokerContext {
   }
 
   private async shutdown(): Promise<void> {
-    const server = this.server;
-    const closed = server === null ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = Promise.all(
+      [this.server, this.tlsServer].map((server) => (server === null ? undefined : new Promise<void>((resolve) => server.close(() => resolve())))),
+    );
     for (const c of this.connections) c.close(ErrorCodes.CONNECTION_FORCED, 'broker shutting down');
     const deadline = Date.now() + 2000;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await closed;
     this.diskMonitor?.stop();
-    await this.streams?.close();
     this.memoryMonitor?.stop();
-    await this.store?.close();
-    await this.kv?.close();
+    await this.vhosts.close();
     await this.lock?.release();
     this.logger.info('warren stopped');
     this.markStopped(this.fatalError);

@@ -12,6 +12,7 @@
  * end it, after an ERROR and a CLOSE.
  */
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { randomUUID } from 'node:crypto';
 import {
   ErrorCodes,
@@ -23,6 +24,7 @@ import {
   frameLength,
   ProtocolError,
   WarrenError,
+  type Credentials,
   type Frame,
   type FrameWriter,
   type OpenFrame,
@@ -32,12 +34,17 @@ import { ConfirmTracker } from './confirms.js';
 import { ConsumerSet } from './consumers.js';
 import { Deliveries, PulledMessage } from './deliveries.js';
 import { KvSession } from './kv/kv-session.js';
+import { SessionGrant } from './authorizer.js';
 import { AfterReply, Answer, FrameReply, PublishOutcome, type DispatchTable, type Handler, type HandlerEntry } from './dispatch.js';
 import { errors } from './errors.js';
+import { isLoopback, type AuthResult } from './auth.js';
+import { connectionTls, peerCommonName, type ConnectionTls } from './tls.js';
 import type { QueuedMessage } from './message.js';
 import type { Consumer, DeliverySink } from './queue.js';
 import type { BrokerContext } from './context.js';
 import type { Session } from './session.js';
+import type { VirtualHost } from './vhost.js';
+import { DEFAULT_VHOST } from './vhosts.js';
 
 const enum State {
   AwaitOpen,
@@ -60,6 +67,8 @@ function negotiateHeartbeat(client: number, server: number): number {
   return Math.max(MIN_HEARTBEAT_MS, Math.min(client, server));
 }
 
+const PLAIN_ONLY: readonly string[] = ['PLAIN'];
+
 /** The widest integer a header field holds (encoded in 9 bytes). */
 const MAX_UINT = Number.MAX_SAFE_INTEGER;
 
@@ -81,12 +90,24 @@ export class Connection implements DeliverySink, Session {
   /** Set once this connection has published: only publishers are blocked by alarms. */
   private isPublisher = false;
   username = '';
+  /** Chosen at OPEN (spec 4.2); set before any request is handled. */
+  vhost!: VirtualHost;
+  /** Set at login; until then no frame reaches a handler. */
+  grant!: SessionGrant;
+  /** Counted in its user's connections (access.admit). */
+  private admitted = false;
   readonly remoteAddress: string;
   private openedAt = 0;
   /** 'debug' for the CLI's short-lived management connections, else 'info'. */
   private logLevel: 'info' | 'debug' = 'info';
   readonly connectedAt = Date.now();
   clientProperties: Record<string, unknown> = {};
+  /** The TLS side (protocol, cipher, client certificate), null on plain TCP. */
+  readonly tls: ConnectionTls | null;
+  /** The verified client certificate's CN, the user of an EXTERNAL login (spec 4.2); undefined without one. */
+  private readonly peerName: string | undefined;
+  /** Mechanisms offered to this connection: EXTERNAL only over TLS with a verified client certificate. */
+  readonly mechanisms: readonly string[];
   published = 0;
   delivered = 0;
 
@@ -95,6 +116,9 @@ export class Connection implements DeliverySink, Session {
     private readonly ctx: BrokerContext,
   ) {
     this.remoteAddress = socket.remoteAddress ?? 'unknown';
+    this.tls = socket instanceof TLSSocket ? connectionTls(socket) : null;
+    this.peerName = socket instanceof TLSSocket ? peerCommonName(socket) : undefined;
+    this.mechanisms = this.peerName !== undefined ? MECHANISMS : PLAIN_ONLY;
     this.handlers = ctx.handlers;
     // The server accepts paused (pauseOnConnect): reads start here, into arenas where Node allows it.
     this.fs = new FrameSocket(socket, {
@@ -168,17 +192,42 @@ export class Connection implements DeliverySink, Session {
     if (open.credentials === null) {
       return this.refuse('credentials are required');
     }
-    if (!(MECHANISMS as readonly string[]).includes(open.credentials.mechanism)) {
-      return this.fail(errors.unknownMechanism(open.credentials.mechanism, MECHANISMS));
+    const { mechanism } = open.credentials;
+    if (!this.mechanisms.includes(mechanism)) {
+      if (mechanism === 'EXTERNAL') return this.fail(errors.externalNotOffered(this.mechanisms));
+      return this.fail(errors.unknownMechanism(mechanism, this.mechanisms));
     }
-    const result = await this.ctx.users.authenticate(open.credentials.username, open.credentials.password, this.fs.socket.remoteAddress);
+    const external = mechanism === 'EXTERNAL';
+    const username = external ? this.peerName! : open.credentials.username;
+    const result = external ? this.external(open.credentials, username) : await this.ctx.access.authenticate(username, open.credentials.password, this.fs.socket.remoteAddress);
     if (this.state !== State.Authenticating) return;
     if (!result.ok) {
-      if (result.shed) return this.shed(result.reason, open.credentials.username);
-      return this.refuse(result.reason, open.credentials.username, result.logReason);
+      if (result.shed) return this.shed(result.reason, username);
+      return this.refuse(result.reason, username, result.logReason);
+    }
+    // An unknown vhost is refused like a wrong password: the client learns nothing more (the log says why).
+    const vhostName = open.vhost ?? DEFAULT_VHOST;
+    const vhost = this.ctx.vhosts.get(vhostName);
+    if (vhost === undefined || vhost.deleted) {
+      return this.refuse(`login refused for user '${username}'`, username, `no vhost '${vhostName}'`);
     }
     clearTimeout(this.handshakeTimer);
-    this.username = open.credentials.username;
+    this.username = username;
+    try {
+      this.ctx.access.admit(this);
+    } catch (err) {
+      if (!(err instanceof WarrenError)) throw err;
+      this.ctx.logger.warn({ conn: this.id, user: this.username, remote: this.remoteAddress, reason: err.message }, 'connection refused');
+      return this.fail(err);
+    }
+    this.admitted = true;
+    if (!vhost.attach(this)) {
+      const err = errors.resourceLimit(`vhost '${vhostName}' has reached its limit of ${vhost.limits.maxConnections} connections`);
+      this.ctx.logger.warn({ conn: this.id, user: this.username, vhost: vhostName, remote: this.remoteAddress, reason: err.message }, 'connection refused');
+      return this.fail(err);
+    }
+    this.vhost = vhost;
+    this.grant = new SessionGrant(this.username, vhost.name);
     this.clientProperties = open.properties;
     const frameMax = open.frameMax === 0 ? options.frameMax : Math.min(Math.max(open.frameMax, 4096), options.frameMax);
     this.heartbeatMs = negotiateHeartbeat(open.heartbeatMs, options.heartbeatMs);
@@ -193,10 +242,26 @@ export class Connection implements DeliverySink, Session {
     this.openedAt = Date.now();
     this.logLevel = typeof open.properties['name'] === 'string' && open.properties['name'].startsWith('warren-cli ') ? 'debug' : 'info';
     logger[this.logLevel](
-      { conn: this.id, user: this.username, remote: this.remoteAddress, client: open.properties['name'] ?? null },
+      { conn: this.id, user: this.username, vhost: vhost.name, remote: this.remoteAddress, client: open.properties['name'] ?? null, mechanism, tls: this.tls !== null },
       'connection opened',
     );
     if (this.ctx.publishBlockReason !== null) this.setBlocked(this.ctx.publishBlockReason);
+  }
+
+  /**
+   * EXTERNAL (spec 4.2): the verified client certificate's CN is the user,
+   * who must exist in the user store; a username in the credentials, if any,
+   * must be that CN. Refused like a wrong password, with the same message.
+   */
+  private external(credentials: Credentials, cn: string): AuthResult {
+    const reason = `login refused for user '${cn}'`;
+    const asked = credentials.username;
+    if (asked !== '' && asked !== cn) return { ok: false, shed: false, reason, logReason: `EXTERNAL: the certificate is for '${cn}', the client asked for '${asked}'` };
+    if (this.ctx.access.tagsOf(cn) === undefined) return { ok: false, shed: false, reason, logReason: `EXTERNAL: no user '${cn}' (the client certificate's CN)` };
+    if (cn === 'guest' && !this.ctx.options.allowGuestRemote && !isLoopback(this.remoteAddress)) {
+      return { ok: false, shed: false, reason, logReason: `user 'guest' may only connect from loopback` };
+    }
+    return { ok: true };
   }
 
   /** Wrong credentials: the client learns only that it was refused, and only after a delay that slows guessing. */
@@ -275,12 +340,12 @@ export class Connection implements DeliverySink, Session {
 
   private readonly streamHead: unknown[] = ['', 0, 0];
 
-  sendStreamDelivery(consumerTag: string, offset: number, timestamp: number, meta: Buffer, body: Buffer): void {
+  sendStreamDelivery(consumerTag: string, offset: number, timestamp: number, meta: Buffer, body: Buffer): boolean {
     const head = this.streamHead;
     head[0] = consumerTag;
     head[1] = offset;
     head[2] = timestamp;
-    this.writer.sendWithEncodedTail(FrameType.STREAM_DELIVER, head, meta, body);
+    return this.writer.sendWithEncodedTail(FrameType.STREAM_DELIVER, head, meta, body);
   }
 
   sendStreamCancelled(consumerTag: string, err: WarrenError): void {
@@ -370,7 +435,7 @@ export class Connection implements DeliverySink, Session {
     // Also called as the socket closes: nothing more to deliver then.
     if (this.fs.closed) return;
     this.consumers.drainQueues();
-    this.ctx.streams?.drained(this);
+    this.vhost.streams?.drained(this);
   };
 
   deliver(consumer: Consumer, qm: QueuedMessage): boolean {
@@ -413,10 +478,11 @@ export class Connection implements DeliverySink, Session {
   get kv(): KvSession {
     const open = (): boolean => this.state === State.Open;
     const w = this.writer;
-    this.kvSession ??= new KvSession(this.ctx.kv, {
+    this.kvSession ??= new KvSession(this.vhost.kv, {
       kvEntry: (...args) => open() && w.kvEntry(...args),
       kvEvent: (...args) => open() && w.kvEvent(...args),
       kvWatchEnd: (...args) => open() && w.kvWatchEnd(...args),
+      error: (...args) => open() && w.error(...args),
     });
     return this.kvSession;
   }
@@ -463,7 +529,9 @@ export class Connection implements DeliverySink, Session {
     this.deliveries.returnAll();
     this.kvSession?.close();
     this.ctx.connectionClosed(this);
-    this.ctx.streams?.connectionClosed(this);
+    if (this.admitted) this.ctx.access.release(this);
+    // Undefined when the connection closed before OPEN_OK.
+    (this.vhost as VirtualHost | undefined)?.streams?.connectionClosed(this);
     this.deliveries.drainReturned();
     if (wasOpen) {
       const durationMs = Date.now() - this.openedAt;

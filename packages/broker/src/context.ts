@@ -4,7 +4,6 @@
  * interface, so connection.ts never imports broker.ts.
  */
 import type { Logger } from './logger.js';
-import type { UserStore } from './auth.js';
 import type { DispatchTable } from './dispatch.js';
 import type { BrokerServices } from './services.js';
 import type { Session } from './session.js';
@@ -12,7 +11,6 @@ import type { Session } from './session.js';
 /** What a connection needs from the broker: the services its handlers use, plus the handshake and the dispatch table. */
 export interface BrokerContext extends BrokerServices {
   readonly logger: Logger;
-  readonly users: UserStore;
   readonly serverProperties: Record<string, unknown>;
   /** Why publishers are blocked right now (memory or disk alarm), or null. */
   readonly publishBlockReason: string | null;

@@ -6,8 +6,9 @@
  *
  * Each concern registers its handlers from its own module (handlers/*.ts; a
  * new concern adds its register function to handlers/index.ts). Each entry
- * names the access it needs, for the authorisation hook: with no authorizer
- * set (today) the handlers run unwrapped, so the hook costs nothing.
+ * names the access it needs, for the authorisation hook: the broker sets
+ * access.ts's Authorizer; with none set (a bare table in tests) the handlers
+ * run unwrapped.
  */
 import type { Frame } from '@warren/protocol';
 import type { BrokerServices } from './services.js';
@@ -43,11 +44,12 @@ export const PublishOutcome = {
 export type PublishOutcome = (typeof PublishOutcome)[keyof typeof PublishOutcome];
 
 /**
- * What a frame does, as permissions will see it: RabbitMQ's configure (declare,
+ * What a frame does, as permissions see it: RabbitMQ's configure (declare,
  * delete), write (publish, bind to), read (consume, get, bind from), plus
- * monitor for the management lists and status.
+ * monitor for the management lists and status, and administer for managing
+ * users, permissions and limits (the administrator tag; access.ts).
  */
-export type Access = 'configure' | 'write' | 'read' | 'monitor';
+export type Access = 'configure' | 'write' | 'read' | 'monitor' | 'administer';
 
 export type Handler<F extends Frame = Frame> = (frame: F, session: Session, broker: BrokerServices) => unknown;
 

@@ -23,10 +23,22 @@ export const errors = {
   /** OPEN named a mechanism this server does not offer; details list the ones it does. */
   unknownMechanism: (mechanism: string, mechanisms: readonly string[]) =>
     new WarrenError(ErrorCodes.ACCESS_REFUSED, `authentication mechanism '${mechanism}' is not supported`, { details: { mechanisms: [...mechanisms] } }),
+  /** OPEN asked for EXTERNAL on a connection without a verified TLS client certificate. */
+  externalNotOffered: (mechanisms: readonly string[]) =>
+    new WarrenError(ErrorCodes.ACCESS_REFUSED, `authentication mechanism 'EXTERNAL' needs a TLS connection with a verified client certificate`, {
+      details: { mechanisms: [...mechanisms] },
+    }),
   /** A queue at its length limit with x-overflow reject-publish(-dlx) refused a message. */
   queueFull: (queue: string, overflow: string) => new WarrenError(ErrorCodes.RESOURCE_LIMIT, `queue '${queue}' is full (x-overflow ${overflow})`),
   /** The store has no message with this id (already settled and compacted). */
   notStored: (id: number) => new WarrenError(ErrorCodes.NOT_FOUND, `message ${id} is not in the store`),
+  /** A stream record whose STREAM_DELIVER would exceed the subscriber's frameMax: the subscription ends (spec 8.6). */
+  streamRecordTooLarge: (stream: string, offset: number, frameMax: number) =>
+    new WarrenError(
+      ErrorCodes.FRAME_TOO_LARGE,
+      `the message at offset ${offset} of stream '${stream}' does not fit this connection's frameMax of ${frameMax} bytes; ` +
+        `subscribe with a larger frameMax, or from offset ${offset + 1} (a named consumer: commit ${offset}) to go past it`,
+    ),
   /** A queue was deleted under its consumers (the reason says how). */
   queueGone: (reason: string) => new WarrenError(ErrorCodes.NOT_FOUND, reason),
   /** A server-initiated close with a given code (shutdown: CONNECTION_FORCED). */

@@ -3,3 +3,15 @@ export { type BrokerOptions, DEFAULT_PORT } from './options.js';
 export { hashPassword, verifyPassword, type UserConfig } from './auth.js';
 export { createLogger } from './logger.js';
 export { KvStore, type KvStoreOptions, type BucketInfo } from './kv/index.js';
+export {
+  Access,
+  TAGS,
+  type Tag,
+  type PermissionKind,
+  type Permissions,
+  type PermissionInfo,
+  type UserInfo,
+  type UserChanges,
+  type UserLimits,
+} from './access.js';
+export { DEFAULT_TLS_PORT, TlsCertificates, tlsOptionsFrom, type TlsConfig, type CertificateInfo, type ConnectionTls } from './tls.js';

@@ -5,8 +5,8 @@
  */
 import type { MemoryBudget } from './memory.js';
 import type { ResolvedOptions } from './options.js';
-import type { MessageStore } from './storage/index.js';
 import type { VirtualHost } from './vhost.js';
+import type { CertificateInfo, ConnectionTls } from './tls.js';
 
 export function queueList(vhost: VirtualHost): unknown[] {
   return [...vhost.queues.values()].map((q) => ({
@@ -61,36 +61,88 @@ export interface StatusSource {
   readonly version: string;
   readonly startedAt: number;
   readonly connectionCount: number;
-  readonly vhost: VirtualHost;
+  /** Counts and disk use are the sums over every vhost. */
+  readonly vhosts: Iterable<VirtualHost> & { readonly size: number };
   readonly memory: MemoryBudget;
   readonly options: ResolvedOptions;
-  readonly store: MessageStore | null;
   /** Free bytes under the data folder, null when unknown (in memory, not measured yet). */
   readonly diskFreeBytes: number | null;
+  /** The TLS listener, null without TLS. */
+  readonly tls: TlsStatus | null;
+}
+
+/** STATUS's `tls` map (spec 8.5). */
+export interface TlsStatus {
+  port: number;
+  verifyPeer: boolean;
+  /** Open connections over TLS. */
+  connections: number;
+  certificate: CertificateInfo;
+}
+
+/** What a connection listing shows of one connection. */
+export interface ConnectionSource {
+  readonly id: string;
+  readonly username: string;
+  readonly remoteAddress: string;
+  readonly connectedAt: number;
+  readonly clientProperties: Record<string, unknown>;
+  readonly tls: ConnectionTls | null;
+  readonly published: number;
+  readonly delivered: number;
+  readonly consumerCount: number;
+  readonly unackedCount: number;
+}
+
+/** One open connection as management listings show it; `tls` is null on plain TCP. */
+export function connectionInfo(c: ConnectionSource): Record<string, unknown> {
+  const name = c.clientProperties['name'];
+  return {
+    id: c.id,
+    user: c.username,
+    remote: c.remoteAddress,
+    name: typeof name === 'string' ? name : null,
+    connectedAt: c.connectedAt,
+    tls: c.tls,
+    published: c.published,
+    delivered: c.delivered,
+    consumers: c.consumerCount,
+    unacked: c.unackedCount,
+  };
 }
 
 export function statusReport(s: StatusSource): Record<string, unknown> {
   let messages = 0;
   let unacked = 0;
-  for (const q of s.vhost.queues.values()) {
-    messages += q.messageCount;
-    unacked += q.unackedCount;
+  let queues = 0;
+  let exchanges = 0;
+  let usedBytes = 0;
+  for (const vhost of s.vhosts) {
+    for (const q of vhost.queues.values()) {
+      messages += q.messageCount;
+      unacked += q.unackedCount;
+    }
+    queues += vhost.queues.size;
+    exchanges += vhost.exchanges.size + 1;
+    usedBytes += vhost.store?.diskUsage() ?? 0;
   }
   const mem = process.memoryUsage();
   return {
     version: s.version,
     uptimeMs: Date.now() - s.startedAt,
     connections: s.connectionCount,
-    queues: s.vhost.queues.size,
-    exchanges: s.vhost.exchanges.size + 1,
+    vhosts: s.vhosts.size,
+    queues,
+    exchanges,
     messages,
     unacked,
     memory: { rss: mem.rss, heapUsed: mem.heapUsed, bodyBytes: s.memory.bodyBytes, budget: s.options.memoryBudget },
     disk: {
       dataDir: s.options.inMemory ? null : s.options.dataDir,
-      usedBytes: s.store?.diskUsage() ?? 0,
+      usedBytes,
       freeBytes: s.diskFreeBytes,
     },
     alarms: { memory: s.memory.memoryAlarm, disk: s.memory.diskAlarm },
+    tls: s.tls,
   };
 }

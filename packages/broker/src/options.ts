@@ -3,6 +3,7 @@ import { DEFAULT_FRAME_MAX, checkFrameMax } from '@warren/protocol';
 import type { LevelWithSilent } from 'pino';
 import type { Logger } from './logger.js';
 import type { UserConfig } from './auth.js';
+import { DEFAULT_TLS_PORT, type TlsConfig } from './tls.js';
 import type { StoreHooks, SyncMode } from './storage/index.js';
 import { defaultMemoryLimit, type MemorySampler } from './memory-monitor.js';
 
@@ -11,6 +12,10 @@ export const DEFAULT_PORT = 5680;
 export interface BrokerOptions {
   /** TCP port; 0 picks a free one (see broker.port). Default 5680. */
   port?: number;
+  /** Listen for plain (unencrypted) TCP on `port`. false leaves only the TLS listener (needs `tls`). Default true. */
+  tcp?: boolean;
+  /** A TLS listener (its own port, default 5681) with this certificate and key; see TlsConfig. */
+  tls?: TlsConfig;
   /** Interface to listen on. Default 0.0.0.0. */
   host?: string;
   /** Data folder for durable topology and messages. Default ./.warren-data. */
@@ -65,7 +70,9 @@ export interface BrokerOptions {
   storeHooks?: StoreHooks;
 }
 
-export type ResolvedOptions = Required<Omit<BrokerOptions, 'logger' | 'usersFile' | 'users' | 'defaultGuest' | 'segmentSize' | 'storeHooks' | 'memorySampler'>> & {
+export type ResolvedOptions = Required<Omit<BrokerOptions, 'logger' | 'usersFile' | 'users' | 'defaultGuest' | 'segmentSize' | 'storeHooks' | 'memorySampler' | 'tls'>> & {
+  /** With the port resolved (DEFAULT_TLS_PORT when none was given). */
+  tls: (TlsConfig & { port: number }) | undefined;
   memorySampler: MemorySampler | undefined;
   segmentSize: number | undefined;
   storeHooks: StoreHooks | undefined;
@@ -78,8 +85,12 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   const frameMax = o.frameMax ?? DEFAULT_FRAME_MAX;
   checkFrameMax(frameMax);
   const memoryBudget = o.memoryBudget ?? 256 * 1024 * 1024;
+  const tcp = o.tcp ?? true;
+  if (!tcp && o.tls === undefined) throw new Error('plain TCP is off (tcp: false) and TLS is not configured: the broker would listen on nothing');
   return {
     port: o.port ?? DEFAULT_PORT,
+    tcp,
+    tls: o.tls === undefined ? undefined : { ...o.tls, port: o.tls.port ?? DEFAULT_TLS_PORT },
     host: o.host ?? '0.0.0.0',
     dataDir: resolve(o.dataDir ?? '.warren-data'),
     inMemory: o.inMemory ?? false,

@@ -1,7 +1,11 @@
 /**
- * The topology: exchanges, queues and bindings, with AMQP 0-9-1 declare,
- * delete and bind semantics. Every failure is a WarrenError that answers the
- * request; nothing here closes a connection.
+ * A virtual host: one isolated namespace of exchanges, queues and bindings
+ * (AMQP 0-9-1 declare, delete and bind semantics), with what lives beside
+ * them per vhost: its admission and dead-lettering, its topology saving, and
+ * its stores (messages, topology, streams, kv buckets), each under the
+ * vhost's own folder (vhosts.ts opens and closes them). A connection picks
+ * one at OPEN; handlers use `session.vhost`. Every failure is a WarrenError
+ * that answers the request; nothing here closes a connection.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -9,6 +13,7 @@ import {
   type ExchangeDeclareOptions,
   type QueueDeclareOptions,
   type QueueDeclareResult,
+  type VhostLimits,
 } from '@warren/protocol';
 import { Exchange, isExchange, type Destination, type ExchangeKind } from './exchange.js';
 import { Queue, type QueueHost } from './queue.js';
@@ -16,6 +21,16 @@ import { route, isExchangeType } from './routing/index.js';
 import type { TopologySnapshot } from './storage/index.js';
 import { canonical } from './canonical.js';
 import { errors } from './errors.js';
+import { Admission } from './admission.js';
+import { DeadLetters } from './dead-letter.js';
+import { Topology } from './topology.js';
+import type { Logger } from './logger.js';
+import type { MemoryBudget } from './memory.js';
+import type { PagingConfig } from './queue.js';
+import type { MessageStore, TopologyStore } from './storage/index.js';
+import type { Streams } from './streams/streams.js';
+import type { KvStore } from './kv/kv-store.js';
+import type { Session } from './session.js';
 
 const MAX_NAME = 255;
 const BUILTIN_EXCHANGES: Array<[string, ExchangeKind]> = [
@@ -39,19 +54,97 @@ function inequivalent(kind: string, name: string, field: string, received: unkno
   );
 }
 
+/** What every vhost shares: the broker's logger, memory budget and paging. */
+export interface VhostEnv {
+  readonly logger: Logger;
+  readonly memory: MemoryBudget;
+  /** Where queues page out their tails; null: no paging. */
+  readonly paging: PagingConfig | null;
+}
+
+/** Per-vhost limits (null: no limit). */
+export type { VhostLimits };
+
 export class VirtualHost {
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
   /** Reused per publish: routing is synchronous. */
   private readonly routeOut = new Set<Queue>();
+  private readonly queueHost: QueueHost;
+  readonly logger: Logger;
+  readonly admission: Admission;
+  readonly deadLetters: DeadLetters;
+  readonly topology: Topology;
+  /** The vhost's stores, opened by vhosts.ts; null (kv: in-memory) while the broker keeps nothing on disk. */
+  store: MessageStore | null = null;
+  topologyStore: TopologyStore | null = null;
+  streams: Streams | null = null;
+  kv!: KvStore;
+  /** The open connections (sessions) using this vhost. */
+  readonly sessions = new Set<Session>();
+  limits: VhostLimits = { maxConnections: null, maxQueues: null };
+  /** Set once the vhost is being deleted: no new connection or queue. */
+  deleted = false;
+  private emptied: (() => void) | null = null;
 
-  constructor(private readonly queueHost: QueueHost) {
+  constructor(
+    readonly name: string,
+    env: VhostEnv,
+  ) {
+    const vhost = this;
+    this.logger = env.logger;
+    this.admission = new Admission(this, env.memory);
+    // What queues call back for: message lifecycle (admission), dead-lettering, auto-delete, paging.
+    this.queueHost = {
+      get paging() {
+        return env.paging;
+      },
+      pagedOut: (m) => this.admission.release(m),
+      pagedIn: (m) => {
+        if (m.body !== null) env.memory.reloaded(m.bodySize);
+      },
+      settled: (queue, qm) => this.admission.settled(queue, qm),
+      delivering: (queue, qm) => this.admission.delivering(queue, qm),
+      loadBodies: (messages) => this.admission.loadBodies(messages),
+      deadLetter: (queue, qm, reason) => this.deadLetters.deadLetter(queue, qm, reason),
+      autoDelete: (queue, reason) => this.topology.autoDelete(queue, reason),
+      tooLarge: (queue, qm, frameMax) =>
+        vhost.logger.warn(
+          { vhost: vhost.name, queue: queue.name, bodySize: qm.message.bodySize, frameMax },
+          'message too large for the frameMax of every consumer of its queue: dead-lettered (frame-too-large)',
+        ),
+    };
+    this.deadLetters = new DeadLetters(this, this.admission, this.logger);
+    this.topology = new Topology(this, this, this.logger);
     for (const [name, type] of BUILTIN_EXCHANGES) {
       this.exchanges.set(
         name,
         new Exchange(name, type, { durable: true, autoDelete: false, internal: false, alternateExchange: undefined, arguments: {} }),
       );
     }
+  }
+
+  // -- connections -----------------------------------------------------------
+
+  /** A connection opened in this vhost; false (not attached) when the vhost is at its connection limit. */
+  attach(session: Session): boolean {
+    const max = this.limits.maxConnections;
+    if (max !== null && this.sessions.size >= max) return false;
+    this.sessions.add(session);
+    return true;
+  }
+
+  detach(session: Session): void {
+    if (this.sessions.delete(session) && this.sessions.size === 0) this.emptied?.();
+  }
+
+  /** Closes every connection in this vhost; resolves once all are gone. */
+  async closeSessions(code: number, reason: string): Promise<void> {
+    if (this.sessions.size === 0) return;
+    const gone = new Promise<void>((resolve) => (this.emptied = resolve));
+    for (const s of [...this.sessions]) s.close(code, reason);
+    await gone;
+    this.emptied = null;
   }
 
   // -- exchanges -------------------------------------------------------------
@@ -159,7 +252,8 @@ export class VirtualHost {
       arguments: opts.arguments ?? {},
     };
     const existing = this.queues.get(name);
-    if (existing !== undefined) {
+    if (existing === undefined) this.checkQueueLimit();
+    else {
       this.checkOwner(existing, owner);
       for (const field of ['durable', 'exclusive', 'autoDelete'] as const) {
         if (existing.options[field] !== options[field]) inequivalent('queue', name, field, options[field], existing.options[field]);
@@ -172,6 +266,15 @@ export class VirtualHost {
     const queue = new Queue(name, options, options.exclusive ? owner : null, this.queueHost);
     this.queues.set(name, queue);
     return { result: { queue: name, messageCount: 0, consumerCount: 0 }, created: queue };
+  }
+
+  /** A new queue would exceed the vhost's queue limit: RESOURCE_LIMIT naming the limit. */
+  private checkQueueLimit(): void {
+    if (this.deleted) throw errors.notFound(`vhost '${this.name}' (deleted)`);
+    const max = this.limits.maxQueues;
+    if (max !== null && this.queues.size >= max) {
+      throw errors.resourceLimit(`vhost '${this.name}' has reached its limit of ${max} queues`);
+    }
   }
 
   /** The queue, if it exists and this owner may use it. */

@@ -62,6 +62,20 @@ describe('DispatchTable', () => {
       KV_HISTORY: Answer.Reply,
       KV_WATCH: Answer.Reply,
       KV_UNWATCH: Answer.Reply,
+      // users, permissions, user limits (handlers/access.ts)
+      USER_ADD: Answer.Reply,
+      USER_DELETE: Answer.Reply,
+      USER_UPDATE: Answer.Reply,
+      USER_LIST: Answer.Reply,
+      PERMISSIONS_SET: Answer.Reply,
+      PERMISSIONS_CLEAR: Answer.Reply,
+      PERMISSIONS_LIST: Answer.Reply,
+      USER_LIMITS_SET: Answer.Reply,
+      // vhosts and vhost limits (handlers/vhosts.ts)
+      VHOST_ADD: Answer.Reply,
+      VHOST_DELETE: Answer.Reply,
+      VHOST_LIST: Answer.Reply,
+      VHOST_LIMITS_SET: Answer.Reply,
     });
   });
 

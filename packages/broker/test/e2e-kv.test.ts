@@ -151,7 +151,7 @@ describe('kv across a broker restart', () => {
     await tb.broker.close();
     const broker = await startBroker({ port, host: '127.0.0.1', dataDir: tb.dataDir, logLevel: 'silent' });
     // In the same turn as the restart, before the client can be back: changes it must not miss.
-    const b = broker.kv.bucket('state');
+    const b = broker.vhosts.default!.kv.bucket('state');
     expect(b.get('a')!.value!.toString()).toBe('1');
     const away = Promise.all([b.put('a', Buffer.from('3')), b.delete('b')]);
     try {

@@ -60,7 +60,7 @@ async function consumeN(c: Connection, queue: string, n: number): Promise<string
 }
 
 const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => `m${from + i}`);
-const queueOf = (broker: Broker, name: string) => broker.vhost.queues.get(name)!;
+const queueOf = (broker: Broker, name: string) => broker.vhosts.default!.queues.get(name)!;
 
 describe('paging', () => {
   it('a long transient queue keeps only its window in RAM, delivers everything in order and removes its spill file', async () => {

@@ -43,6 +43,31 @@ describe('QueueSpill', () => {
     expect(spill.bytes).toBe(0);
   });
 
+  it('a short spell of paging reads its records back from the write buffer: the file exists but is never written', () => {
+    const spill = new QueueSpill(dir, 'q');
+    const out: SpilledMessage[] = [];
+    for (let i = 0; i < 3000; i++) {
+      spill.append(message(i));
+      if (i % 3 === 2) out.push(...spill.take(2));
+    }
+    expect(readdirSync(dir)).toEqual(['q.0']);
+    expect(statSync(join(dir, 'q.0')).size).toBe(0);
+    out.push(...spill.take(Number.MAX_SAFE_INTEGER));
+    expect(out).toEqual(Array.from({ length: 3000 }, (_, i) => message(i)));
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('messages sharing names and properties come back with their own values when those change', () => {
+    const spill = new QueueSpill(dir, 'q');
+    const props = [{ persistent: true }, { persistent: true }, { persistent: false }, { contentType: 'a' }, { contentType: 'b' }, null, { headers: { n: 1 } }, { headers: { n: 2 } }];
+    const keys = ['k1', 'k1', 'k2', 'k2', 'kx', 'k1', 'é1', 'é2'];
+    const sent = props.map((properties, i) => ({ ...message(i), exchange: i < 4 ? 'ex' : 'ey', routingKey: keys[i]!, properties }));
+    for (let round = 0; round < 2; round++) {
+      for (const m of sent) spill.append(m);
+      expect(spill.take(100)).toEqual(sent);
+    }
+  });
+
   it('counts length and body bytes, and a body larger than the write buffer goes through whole', () => {
     const spill = new QueueSpill(dir, 'q');
     const big = Buffer.alloc(3 * 1024 * 1024 + 17, 0xab);

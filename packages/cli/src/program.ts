@@ -11,12 +11,17 @@ import { getCommand } from './commands/get.js';
 import { statusCommand } from './commands/status.js';
 import { streamCommand } from './commands/stream.js';
 import { kvCommand } from './commands/kv.js';
+import { vhostCommand } from './commands/vhost.js';
+import { userCommand } from './commands/user.js';
+import { permissionsCommand } from './commands/permissions.js';
+import { limitsCommand } from './commands/limits.js';
 import { taskCommand, workerCommand } from './commands/task.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 const EPILOG = `
-Connection: --url or WARREN_URL (default warren://guest:guest@127.0.0.1:5680).
+Connection: --url or WARREN_URL (default warren://guest:guest@127.0.0.1:5680);
+            the URL's path picks the vhost (warren://user:pass@host:5680/prod).
 Output: aligned tables by default, --json for scripts.
 Exit codes: 0 ok, 1 broker error (e.g. NOT_FOUND), 2 usage, 3 broker unavailable,
             4 access refused, 70 server storage failure.
@@ -28,6 +33,7 @@ Examples:
   $ warren consume jobs --count 1
   $ warren stream read orders --from first --count 10
   $ warren kv put results task.42 done
+  $ warren user add orders-app --password-file ./orders-app.secret
   $ warren worker ./tasks.js --concurrency 8
   $ warren task list --status FAILURE`;
 
@@ -58,6 +64,10 @@ export function buildProgram(): Command {
   program.addCommand(getCommand());
   program.addCommand(streamCommand());
   program.addCommand(kvCommand());
+  program.addCommand(userCommand());
+  program.addCommand(permissionsCommand());
+  program.addCommand(vhostCommand());
+  program.addCommand(limitsCommand());
   program.addCommand(workerCommand());
   program.addCommand(taskCommand());
   program.addCommand(hashPasswordCommand());

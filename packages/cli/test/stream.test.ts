@@ -79,4 +79,26 @@ describe('warren stream', () => {
     expect(r.stdout).toBe('later1\nlater2\n');
     expect(r.code).toBe(0);
   });
+
+  it('read --filter prints only messages whose header matches, up to the end and with --follow (broker-side)', async () => {
+    await conn.declareStream('regions');
+    const regions = ['eu', 'us', 'ap', 'eu', 'us', 'eu'];
+    for (const [i, region] of regions.entries()) await conn.publish('', 'regions', `r${i}`, { headers: { region, n: i } });
+    expect((await cli('stream', 'read', 'regions', '--filter', 'region=eu')).stdout).toBe('r0\nr3\nr5\n');
+    expect((await cli('stream', 'read', 'regions', '--filter', 'region=eu', '--filter', 'region=ap', '--count', '2')).stdout).toBe('r0\nr2\n');
+    expect((await cli('stream', 'read', 'regions', '--filter', 'n:=4')).stdout).toBe('r4\n');
+    expect((await cli('stream', 'read', 'regions', '--filter', 'n=4')).stdout).toBe(''); // the string "4" is not the number 4
+    expect((await cli('stream', 'read', 'regions', '--filter', 'region=eu', '--filter', 'n:=1')).code).toBe(2);
+    const follow = start(['stream', 'read', 'regions', '--from', 'first', '--follow', '--count', '4', '--filter', 'region=us', '--url', tb.url]);
+    const subscribed = async (): Promise<void> => {
+      while ((await conn.streamInfo('regions')).subscribers === 0) await new Promise((r) => setImmediate(r));
+    };
+    await subscribed();
+    await conn.publish('', 'regions', 'r6', { headers: { region: 'eu' } });
+    await conn.publish('', 'regions', 'r7', { headers: { region: 'us' } });
+    await conn.publish('', 'regions', 'r8', { headers: { region: 'us' } });
+    const r = await follow.exited;
+    expect(r.stdout).toBe('r1\nr4\nr7\nr8\n');
+    expect(r.code).toBe(0);
+  });
 });

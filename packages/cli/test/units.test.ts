@@ -190,6 +190,13 @@ describe('help', () => {
         ...['declare', 'delete', 'list', 'info', 'read'],
         // warren kv ... and warren kv bucket ...
         ...['get', 'put', 'del', 'keys', 'history', 'watch', 'create', 'delete', 'list', 'info'],
+        // warren user ..., warren permissions ..., warren limits user ...
+        ...['add', 'delete', 'passwd', 'tags', 'list'],
+        ...['set', 'clear', 'list'],
+        ...['set', 'clear', 'list'],
+        // warren vhost ... and warren limits vhost ...
+        ...['add', 'delete', 'list'],
+        ...['set', 'clear', 'list'],
         // warren worker, warren task ...
         ...['worker', 'list', 'show', 'revoke', 'retry', 'redrive'],
       ].sort(),

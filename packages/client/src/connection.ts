@@ -48,6 +48,8 @@ import { Delivery, type Message } from './message.js';
 import { encodeValue, withContentType } from './codec.js';
 import { KvRegistry, type KvBucket, type KvBucketInfo, type KvBucketOptions } from './kv.js';
 import type { Session } from './session.js';
+import { Vhosts } from './vhosts.js';
+import { Users } from './users.js';
 import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { checkFrameSize, checkProperties } from './publish-checks.js';
 import { Publisher, type PublishLimits } from './publisher.js';
@@ -69,7 +71,7 @@ import {
 export { CLIENT_VERSION } from './handshake.js';
 
 /**
- * What publish() takes: bytes and strings are sent as they are; any other
+ * What publish() takes: bytes (copied at the call) and strings are sent as they are; any other
  * value (an object, an array, a number, ...) is encoded by the connection's
  * codec (JSON unless `connect({ codec })` names another).
  */
@@ -91,6 +93,9 @@ export type PublishOptions = MessageProperties & {
    */
   timeoutMs?: number;
 };
+
+/** Options for {@link Connection.send}: message properties plus `mandatory` (a returned message is reported by the 'return' and 'sendFailed' events). */
+export type SendOptions = MessageProperties & { mandatory?: boolean };
 
 /** Options for {@link Connection.close}. */
 export interface CloseOptions {
@@ -139,6 +144,12 @@ export type ConnectionEvents = {
   recoveryError: [err: WarrenError, item: RecoveryItem];
   /** A mandatory publish came back unroutable (its publish() promise also rejects). */
   return: [msg: ReturnedMessage];
+  /**
+   * A fire-and-forget {@link Connection.send} was not confirmed: the broker
+   * nacked or returned it, or the connection failed before its confirm (with
+   * `publishRecovery: 'reject'`, or closed for good). Once per such message.
+   */
+  sendFailed: [err: unknown];
   /** A consumer handler threw or rejected (`msg` set), or an event listener threw (`msg` undefined). */
   handlerError: [err: unknown, msg: Message | undefined];
   /**
@@ -179,6 +190,16 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   private readonly publisher: Publisher;
   private readonly topology = new Topology();
   private readonly kvState = new KvRegistry((send, map) => this.request(send, map));
+  /**
+   * Users, permissions and user limits (protocol-spec 8.8; the broker's
+   * `access` capability): `conn.users.add(...)`, `setPermissions(...)`, ...
+   */
+  readonly users = new Users((send, map) => this.request(send, map));
+  /**
+   * Virtual hosts and their limits (protocol-spec 8.9; the broker's `vhosts`
+   * capability): `conn.vhosts.add('prod')`, `list()`, `setLimits(...)`, ...
+   */
+  readonly vhosts = new Vhosts((send, map) => this.request(send, map));
   private readonly statusStream = new StatusStream();
   private readonly clientId = randomBytes(6).toString('base64url');
   private closePromise: Promise<void> | undefined;
@@ -199,6 +220,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       maxBuffered: options.maxBufferedPublishes,
       whenFull: options.whenBufferFull,
       recovery: options.publishRecovery,
+      onSendFailed: (err) => this.safeEmit('sendFailed', err),
     });
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
@@ -238,9 +260,36 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     return this.links.state === 'open';
   }
 
-  /** Publishes accepted but not yet written to a socket (see `maxBufferedPublishes`). */
+  /** Publishes accepted but not yet written to a socket: never more than `maxBufferedPublishes`. */
   get bufferedPublishes(): number {
     return this.publisher.buffered;
+  }
+
+  /** `whenBufferFull: 'wait'`: publishes that found the buffer full and wait for room in it (at most `maxBufferedPublishes`). */
+  get waitingPublishes(): number {
+    return this.publisher.waiting;
+  }
+
+  /** True when the publish buffer has room: a publish or send made now does not wait (see {@link writable}). */
+  get writableNow(): boolean {
+    return this.publisher.hasRoom;
+  }
+
+  /**
+   * The back-pressure signal for producers that do not await each publish:
+   * resolves when the publish buffer has room (at once when it has), rejects
+   * when the connection has closed for good. `await conn.writable()` before
+   * each publish or send keeps the client's memory bounded by
+   * `maxBufferedPublishes` + `publishWindow` messages at full speed.
+   */
+  writable(): Promise<void> {
+    if (this.closing || this.links.state === 'closed') return Promise.reject(this.closedError());
+    return this.publisher.writable();
+  }
+
+  /** Resolves once nothing is buffered or unconfirmed: every publish and send so far is settled. */
+  flushPublishes(): Promise<void> {
+    return this.publisher.whenIdle();
   }
 
   /** @internal */
@@ -333,8 +382,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    * Reads a stream from `offset` ('first', 'last', 'next' (default), a number or a
    * Date) or, for a named consumer, after its last committed offset. With a handler,
    * messages are passed to it one at a time, in order; without one, iterate the
-   * returned consumer with `for await`. See {@link StreamConsumer}. A stream consumer
-   * ends when the link is lost; subscribe again (a named one resumes after its commit).
+   * returned consumer with `for await`. See {@link StreamConsumer}. After a reconnect
+   * it subscribes again by itself and carries on after the last message it handed out.
    */
   consumeStream(stream: string, handler: StreamMessageHandler, opts?: StreamConsumeOptions): Promise<StreamConsumer>;
   consumeStream(stream: string, opts?: StreamConsumeOptions): Promise<StreamConsumer>;
@@ -352,6 +401,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       const options = { ...subscribeOptions(opts), consumerTag: consumer.tag };
       const result = await this.request((w, requestId) => w.streamSubscribe(requestId, stream, options), asRecord);
       consumer.startOffset = typeof result.offset === 'number' ? result.offset : null;
+      consumer.subscribed = true;
       return consumer;
     } catch (err) {
       this.streamConsumers.remove(consumer);
@@ -526,23 +576,24 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    * Back-pressure: at most `publishWindow` publishes are unconfirmed, and
    * none are handed to the socket while its buffer is over 1 MiB, the server
    * has flow-blocked the connection, or the link is down; later calls wait
-   * in the publish buffer, in call order. Properties are checked first
-   * (INVALID_ARGUMENT) because a mistyped one would cost the connection.
-   * Do not modify `body` until the promise settles (it may be sent again).
+   * in the publish buffer, in call order. The buffer holds at most
+   * `maxBufferedPublishes`; when it is full, 'reject' fails the publish at
+   * once and 'wait' keeps it pending in a waiting line of at most as many
+   * again (beyond that: PublishBufferFullError). A producer that does not
+   * await each publish awaits {@link writable} instead. Properties are checked
+   * first (INVALID_ARGUMENT) because a mistyped one would cost the connection.
+   *
+   * Body ownership: a Buffer or Uint8Array body is copied before publish()
+   * returns, so you may reuse or change yours at once; the message sent (and
+   * re-sent after a reconnect) is what the body held at the call. With
+   * `connect({ copyPublishBodies: false })` publish() takes ownership
+   * instead: leave the body unchanged until the promise settles.
    */
   publish(exchange: string, routingKey: string, body: PublishBody, opts?: PublishOptions): Promise<void> {
     if (this.closing || this.links.state === 'closed') return Promise.reject(this.closedError());
-    let buf: Buffer;
-    if (Buffer.isBuffer(body)) buf = body;
-    else if (typeof body === 'string') buf = Buffer.from(body, 'utf8');
-    else if (body instanceof Uint8Array) buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-    else {
-      // Any other value: the connection's codec (JSON by default), and its contentType unless one is given.
-      const encoded = encodeValue(body, this.options.codec);
-      if (encoded instanceof WarrenError) return Promise.reject(encoded);
-      buf = encoded;
-      opts = withContentType(opts, this.options.codec.contentType);
-    }
+    const buf = this.bodyOf(body);
+    if (buf instanceof WarrenError) return Promise.reject(buf);
+    if (!Buffer.isBuffer(body) && !(body instanceof Uint8Array) && typeof body !== 'string') opts = withContentType(opts, this.options.codec.contentType);
     let properties: MessageProperties | null = null;
     let mandatory = false;
     let limits: PublishLimits | undefined;
@@ -568,6 +619,50 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       checkFrameSize(this.links.lastOpenOk.frameMax, exchange, routingKey, properties, buf.length);
     if (invalid !== undefined) return Promise.reject(invalid);
     return this.publisher.publish(exchange, routingKey, buf, properties, mandatory, limits);
+  }
+
+  /**
+   * Fire-and-forget publish, for messages that need no confirm: no promise,
+   * nothing allocated for the outcome. Returns true while the publish buffer
+   * has room for more, false when you should `await conn.writable()` before
+   * the next one; a send made anyway on a full buffer throws
+   * PublishBufferFullError (nothing sent). The broker still confirms it on
+   * the wire and the client keeps it until then, so a send is re-sent after a
+   * reconnect like a publish (`publishRecovery`); one that fails is reported
+   * by the 'sendFailed' event. The body is copied, as for publish().
+   * Throws at once what publish() would reject with before sending
+   * (INVALID_ARGUMENT, MessageTooLargeError, ConnectionClosedError).
+   */
+  send(exchange: string, routingKey: string, body: PublishBody, opts?: SendOptions): boolean {
+    if (this.closing || this.links.state === 'closed') throw this.closedError();
+    const buf = this.bodyOf(body);
+    if (buf instanceof WarrenError) throw buf;
+    if (!Buffer.isBuffer(body) && !(body instanceof Uint8Array) && typeof body !== 'string') opts = withContentType(opts, this.options.codec.contentType);
+    let properties: MessageProperties | null = null;
+    let mandatory = false;
+    if (opts !== undefined) {
+      if (opts.mandatory !== undefined) {
+        const { mandatory: m, ...rest } = opts;
+        mandatory = m === true;
+        properties = rest;
+      } else properties = opts;
+    }
+    const invalid =
+      (properties === null ? undefined : checkProperties(properties)) ??
+      checkFrameSize(this.links.lastOpenOk.frameMax, exchange, routingKey, properties, buf.length);
+    if (invalid !== undefined) throw invalid;
+    return this.publisher.send(exchange, routingKey, buf, properties, mandatory);
+  }
+
+  /** The bytes to send: a copy of a Buffer/Uint8Array (the caller may reuse theirs), a string's UTF-8, or the codec's encoding. */
+  private bodyOf(body: PublishBody): Buffer | WarrenError {
+    if (body instanceof Uint8Array) {
+      if (this.options.copyPublishBodies) return Buffer.from(body); // a copy, Buffers included
+      return Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    }
+    if (typeof body === 'string') return Buffer.from(body, 'utf8');
+    // Any other value: the connection's codec (JSON by default).
+    return encodeValue(body, this.options.codec);
   }
 
   // ---------------------------------------------------------------------------
@@ -797,6 +892,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     const recovery: RecoveryTarget = {
       topology: this.topology,
       kv: this.kvState,
+      streams: this.streamConsumers,
       get closing() {
         return conn.closing;
       },
@@ -830,7 +926,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
       },
       lost: (err, failure, wasOpen) => {
         this.publisher.detach(failure);
-        this.streamConsumers.endAll(failure);
+        this.streamConsumers.linkLost();
         for (const consumer of this.topology.consumers.values()) consumer.linkLost();
         this.kvState.linkLost();
         if (wasOpen) this.setStatus({ type: 'disconnected', error: err, willReconnect: true });

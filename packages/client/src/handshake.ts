@@ -1,11 +1,12 @@
 /**
- * The handshake of one link: TCP connect, OPEN (client properties and
+ * The handshake of one link: TCP connect (and TLS handshake), OPEN (client properties and
  * credentials), then OPEN_OK, or the server's ERROR or CLOSE as a typed
  * rejection. Used for the first connect and for every reconnect.
  */
 import { ErrorCodes, FrameType, PROTOCOL_VERSION, ProtocolError, type OpenOkFrame, type WarrenError } from '@warren/protocol';
 import { AbortError, ConnectionClosedError, NotWarrenBrokerError, TimeoutError, remoteError } from './errors.js';
-import type { ResolvedOptions } from './options.js';
+import { DEFAULT_VHOST, type ResolvedOptions } from './options.js';
+import { asRecord } from './replies.js';
 import { Transport } from './transport.js';
 
 export const CLIENT_VERSION = '0.1.0';
@@ -27,6 +28,8 @@ export function openLink(options: ResolvedOptions, signal: AbortSignal | undefin
   return new Promise<void>((resolve, reject) => {
     let settled = false;
     let connected = false;
+    /** TCP is up (over TLS: the TLS handshake may still fail). */
+    let tcpConnected = false;
     let timer: NodeJS.Timeout | undefined;
     const onAbort = (): void => fail(new AbortError(signal!.reason), true);
     const fail = (err: WarrenError, destroy: boolean): void => {
@@ -38,13 +41,19 @@ export function openLink(options: ResolvedOptions, signal: AbortSignal | undefin
       else transport.end(err);
       reject(err);
     };
-    const transport = new Transport(options.host, options.port, {
+    const target = { host: options.host, port: options.port, ...(options.tls !== undefined ? { tls: options.tls } : {}) };
+    const transport = new Transport(target, {
       frame: (frame) => {
         if (settled) return;
         switch (frame.type) {
           case FrameType.OPEN_OK: {
             if (frame.version !== PROTOCOL_VERSION) {
               fail(new ProtocolError(ErrorCodes.UNSUPPORTED_VERSION, `server speaks protocol version ${frame.version}, client ${PROTOCOL_VERSION}`), false);
+              return;
+            }
+            // A server without vhosts ignores the field: it would have opened its only namespace, not the one asked for.
+            if (options.vhost !== DEFAULT_VHOST && asRecord(frame.properties['capabilities'])['vhosts'] !== true) {
+              fail(new ProtocolError(ErrorCodes.COMMAND_INVALID, `the server does not support vhosts; cannot open vhost '${options.vhost}'`), false);
               return;
             }
             settled = true;
@@ -74,7 +83,14 @@ export function openLink(options: ResolvedOptions, signal: AbortSignal | undefin
         }
       },
       // Undecodable bytes before OPEN_OK: the peer is something else (an HTTP server's "HTTP/1.1 400" read as a length, ...).
-      close: (err) => fail(isFrameError(err) ? new NotWarrenBrokerError(options.host, options.port, err) : err, true),
+      close: (err) => {
+        if (isFrameError(err)) return fail(new NotWarrenBrokerError(options.host, options.port, err), true);
+        // The TLS handshake failed (the server's certificate is not trusted, the server wants ours, ...): say so.
+        if (options.tls !== undefined && tcpConnected && !connected && err instanceof ConnectionClosedError && err.cause instanceof Error) {
+          return fail(new ConnectionClosedError(`TLS connection to ${options.host}:${options.port} failed: ${err.cause.message}`, { cause: err.cause }), true);
+        }
+        fail(err, true);
+      },
     });
     if (options.timeoutMs > 0) {
       timer = setTimeout(() => {
@@ -86,7 +102,8 @@ export function openLink(options: ResolvedOptions, signal: AbortSignal | undefin
       }, options.timeoutMs);
     }
     signal?.addEventListener('abort', onAbort, { once: true });
-    transport.rawSocket.once('connect', () => {
+    transport.rawSocket.once('connect', () => (tcpConnected = true));
+    transport.onceReady(() => {
       connected = true;
       const properties: Record<string, unknown> = {
         product: 'warren-client',
@@ -95,8 +112,13 @@ export function openLink(options: ResolvedOptions, signal: AbortSignal | undefin
         ...options.properties,
       };
       if (options.name !== undefined) properties.name = options.name;
-      const credentials = { mechanism: 'PLAIN', username: options.username, password: options.password } as const;
-      transport.writer.open(PROTOCOL_VERSION, properties, credentials, options.frameMax, options.heartbeatMs);
+      const credentials =
+        options.mechanism === 'EXTERNAL'
+          ? { mechanism: 'EXTERNAL', username: options.username, password: '' }
+          : ({ mechanism: 'PLAIN', username: options.username, password: options.password } as const);
+      // The default vhost travels as nil, so older servers (which ignore the field) see the OPEN they know.
+      const vhost = options.vhost === DEFAULT_VHOST ? null : options.vhost;
+      transport.writer.open(PROTOCOL_VERSION, properties, credentials, options.frameMax, options.heartbeatMs, vhost);
     });
   });
 }

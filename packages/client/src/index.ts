@@ -30,6 +30,7 @@ export {
   type CloseOptions,
   type ConnectionEvents,
   type PublishOptions,
+  type SendOptions,
   type PublishBody,
 } from './connection.js';
 export { jsonCodec, type Codec } from './codec.js';
@@ -47,6 +48,8 @@ export {
   type KvWatchOptions,
 } from './kv.js';
 export type { Message } from './message.js';
+export { Vhosts } from './vhosts.js';
+export { Users } from './users.js';
 export {
   StreamConsumer,
   type StreamConsumeOptions,
@@ -57,10 +60,12 @@ export {
   parseUrl,
   backoffDelay,
   DEFAULT_PORT,
+  DEFAULT_TLS_PORT,
   DEFAULT_RECONNECT,
   type ConnectOptions,
   type ParsedUrl,
   type ReconnectOptions,
+  type TlsOptions,
 } from './options.js';
 export type {
   StatusEvent,
@@ -100,9 +105,15 @@ export type {
   QueueArguments,
   QueueDeclareResult,
   QueueInfo,
+  VhostInfo,
+  VhostLimits,
   ExchangeInfo,
   BindingInfo,
   BrokerStatus,
   StreamInfo,
   StreamOffsetSpec,
+  UserInfo,
+  UserTag,
+  Permissions,
+  PermissionInfo,
 } from '@warren/protocol';

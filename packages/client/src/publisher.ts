@@ -14,6 +14,16 @@
  * makes room: a tight loop of publishes then waits on the server instead of
  * growing the socket buffer without bound.
  *
+ * The buffer is bounded in every mode: it never holds more than
+ * `maxBuffered` publishes. With 'reject' a publish that finds it full fails
+ * at once; with 'wait' it waits for room in a waiting line, itself bounded
+ * by `maxBuffered` (a producer that awaits never gets that far; one that
+ * does not await gets PublishBufferFullError instead of unbounded memory).
+ * `writable()` resolves when the buffer has room: the back-pressure signal
+ * for producers that do not await each confirm. `send()` publishes without
+ * a promise (fire-and-forget): the broker still confirms it on the wire, and
+ * a failure is reported to `onSendFailed` instead.
+ *
  * When the link is lost, publishes that were written but not confirmed have
  * an unknown outcome. With the 'resend' policy they go back to the front of
  * the buffer (in seq order) and are sent again, with new seqs, on the next
@@ -58,7 +68,13 @@ export interface PublisherOptions {
   maxBuffered: number;
   whenFull: 'wait' | 'reject';
   recovery: 'resend' | 'reject';
+  /** A send() (no promise) was not confirmed: nacked, returned, or failed with the connection. */
+  onSendFailed?: (err: unknown) => void;
 }
+
+const noop = (): void => {};
+/** writable() with room: one shared settled promise, nothing allocated per call. */
+const RESOLVED = Promise.resolve();
 
 export class Publisher {
   private transport: Transport | undefined;
@@ -86,8 +102,13 @@ export class Publisher {
   /** RETURN arrives before the CONFIRM of the same seq; hold it until then. Rare. */
   private returned: Map<number, ReturnedMessage> | undefined;
   private idleWaiters: (() => void)[] = [];
+  /** writable() callers, woken when the buffer has room (or rejected when the connection fails). */
+  private roomWaiters: { resolve: Resolve; reject: Reject }[] = [];
   private failure: WarrenError | undefined;
   private readonly window: number;
+  /** Publishes held unsent (buffer plus waiting line) at most. */
+  private readonly maxHeld: number;
+  private readonly sendFailed: Reject;
   private readonly maxBuffered: number;
   private readonly rejectWhenFull: boolean;
   private readonly resend: boolean;
@@ -101,6 +122,8 @@ export class Publisher {
     this.maxBuffered = options.maxBuffered;
     this.rejectWhenFull = options.whenFull === 'reject';
     this.resend = options.recovery === 'resend';
+    this.maxHeld = this.rejectWhenFull ? this.maxBuffered : 2 * this.maxBuffered;
+    this.sendFailed = options.onSendFailed ?? noop;
     let capacity = 16;
     while (capacity < this.window) capacity *= 2;
     this.resolves = new Array<Resolve | undefined>(capacity);
@@ -119,9 +142,34 @@ export class Publisher {
     return this.unconfirmed + this.buffered;
   }
 
-  /** Publishes waiting in the buffer to be written. */
+  /** Publishes in the buffer, waiting to be written (never more than maxBuffered). */
   get buffered(): number {
+    return Math.min(this.held, this.maxBuffered);
+  }
+
+  /** 'wait' mode: publishes that found the buffer full and wait for room in it. */
+  get waiting(): number {
+    return Math.max(0, this.held - this.maxBuffered);
+  }
+
+  /** True when a publish or send made now would not have to wait for room in the buffer. */
+  get hasRoom(): boolean {
+    return this.held < this.maxBuffered;
+  }
+
+  /** Publishes held unsent: the buffer and the waiting line (one FIFO). */
+  private get held(): number {
     return this.queue.length - this.queueHead - this.cancelledQueued;
+  }
+
+  /**
+   * Resolves when the buffer has room for one more publish (at once when it has);
+   * rejects when the connection has failed for good.
+   */
+  writable(): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    if (this.hasRoom) return RESOLVED;
+    return new Promise<void>((resolve, reject) => this.roomWaiters.push({ resolve, reject }));
   }
 
   /** A new link is up (and its topology recovered): send what the buffer holds. */
@@ -190,15 +238,15 @@ export class Publisher {
     return new Promise<void>((resolve, reject) => {
       if (this.queueHead === this.queue.length && this.canSend()) {
         if (limits === undefined) {
-          this.send(exchange, routingKey, flags, properties, body, resolve, reject, undefined);
+          this.send1(exchange, routingKey, flags, properties, body, resolve, reject, undefined);
         } else {
           const e: Entry = { exchange, routingKey, flags, properties, body, resolve, reject, ticket: undefined };
           this.arm(e, limits);
-          this.send(exchange, routingKey, flags, properties, body, e.resolve, e.reject, e.ticket);
+          this.send1(exchange, routingKey, flags, properties, body, e.resolve, e.reject, e.ticket);
         }
         return;
       }
-      if (this.rejectWhenFull && this.buffered >= this.maxBuffered) {
+      if (this.held >= this.maxHeld) {
         reject(new PublishBufferFullError(this.maxBuffered));
         return;
       }
@@ -207,6 +255,25 @@ export class Publisher {
       this.queue.push(e);
       this.waitForRoom();
     });
+  }
+
+  /**
+   * Fire-and-forget: publishes without a promise. Returns true while the buffer
+   * has room for more, false once the caller should wait for writable(). Throws
+   * PublishBufferFullError (nothing sent) when the buffer is already full, and
+   * the connection's failure when it has failed for good.
+   */
+  send(exchange: string, routingKey: string, body: Buffer, properties: MessageProperties | null, mandatory: boolean): boolean {
+    if (this.failure !== undefined) throw this.failure;
+    const flags = mandatory ? PublishFlags.MANDATORY : 0;
+    if (this.queueHead === this.queue.length && this.canSend()) {
+      this.send1(exchange, routingKey, flags, properties, body, noop, this.sendFailed, undefined);
+      return true;
+    }
+    if (!this.hasRoom) throw new PublishBufferFullError(this.maxBuffered);
+    this.queue.push({ exchange, routingKey, flags, properties, body, resolve: noop, reject: this.sendFailed, ticket: undefined });
+    this.waitForRoom();
+    return this.hasRoom;
   }
 
   /** CONFIRM: settles seq, or every outstanding seq up to it when `multiple`. */
@@ -251,6 +318,9 @@ export class Publisher {
       if (e.ticket === undefined || !e.ticket.cancelled) e.reject(err);
     }
     this.returned = undefined;
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const w of waiters) w.reject(err);
     this.notifyIdle();
   }
 
@@ -279,7 +349,7 @@ export class Publisher {
     return t !== undefined && !this.blocked && this.unconfirmed < this.window && !t.overHighWater;
   }
 
-  private send(
+  private send1(
     exchange: string,
     routingKey: string,
     flags: number,
@@ -361,10 +431,10 @@ export class Publisher {
       }
       if (!this.canSend()) {
         this.waitForRoom();
-        return;
+        break;
       }
       queue[this.queueHead++] = undefined as unknown as Entry;
-      this.send(q.exchange, q.routingKey, q.flags, q.properties, q.body, q.resolve, q.reject, q.ticket);
+      this.send1(q.exchange, q.routingKey, q.flags, q.properties, q.body, q.resolve, q.reject, q.ticket);
     }
     if (this.queueHead === queue.length) {
       this.queue = [];
@@ -427,6 +497,11 @@ export class Publisher {
   }
 
   private notifyIdle(): void {
+    if (this.roomWaiters.length > 0 && this.hasRoom) {
+      const waiters = this.roomWaiters;
+      this.roomWaiters = [];
+      for (const w of waiters) w.resolve();
+    }
     if (this.idleWaiters.length === 0 || this.outstanding !== 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];

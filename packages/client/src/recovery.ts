@@ -1,7 +1,8 @@
 /**
  * Topology recovery: after a reconnect, the recorded topology is replayed on
  * the new link in dependency order (exchanges, queues, exchange bindings,
- * queue bindings, consumers), each stage pipelined. Items the broker refuses
+ * queue bindings, consumers, key-value buckets and watches, stream consumers),
+ * each stage pipelined. Items the broker refuses
  * are reported and dropped; RESOURCE_LOCKED (the broker has not yet noticed
  * that our old socket is gone and still holds its exclusive queue or
  * consumer) drops the link to try again on the next one.
@@ -14,12 +15,15 @@ import { declareResult } from './replies.js';
 import type { RecoveryItem } from './status.js';
 import { sendBinding, type QueueRecord, type Topology } from './topology.js';
 import type { KvRegistry, KvRequest } from './kv.js';
+import type { StreamConsumers } from './stream-consumer.js';
 
 /** What recovery reads and reports to, supplied by the Connection. */
 export interface RecoveryTarget {
   readonly topology: Topology;
   /** Key-value buckets and watches, re-opened and resumed after the topology. */
   readonly kv: KvRegistry;
+  /** Stream consumers, subscribed again last. */
+  readonly streams: StreamConsumers;
   /** close() was called: consumers are not re-subscribed. */
   readonly closing: boolean;
   /** The link is still the connection's current one. */
@@ -109,6 +113,9 @@ export async function recoverTopology(target: RecoveryTarget, link: Link): Promi
     const onLink: KvRequest = (send, map) => sendRequest(link, send, map);
     await stage(target.kv.recoverBuckets(onLink, (name) => failed({ kind: 'kv-bucket', name }, noop)));
     await stage(target.kv.recoverWatches(onLink, (w) => failed({ kind: 'kv-watch', bucket: w.bucket }, (err) => w.end(err))));
+    await stage(
+      target.streams.recover(onLink, (c) => failed({ kind: 'stream-consumer', tag: c.tag, stream: c.stream }, (err) => target.streams.drop(c, err))),
+    );
   } catch (err) {
     if (err === LINK_GONE) return null;
     throw err;

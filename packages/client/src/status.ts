@@ -73,7 +73,8 @@ export type RecoveryItem =
   | { kind: 'binding'; destinationKind: 'queue' | 'exchange'; destination: string; source: string; routingKey: string }
   | { kind: 'consumer'; tag: string; queue: string }
   | { kind: 'kv-bucket'; name: string }
-  | { kind: 'kv-watch'; bucket: string };
+  | { kind: 'kv-watch'; bucket: string }
+  | { kind: 'stream-consumer'; tag: string; stream: string };
 
 /** Status events kept per iterator when it is not read; older ones are dropped first. */
 const MAX_QUEUED = 1000;

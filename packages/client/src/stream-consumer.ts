@@ -7,11 +7,22 @@
  * offsets it has processed (`msg.commit()`, `consumer.commit()`, or `autoCommit`),
  * never merely received ones, so a consumer that comes back resumes with no gap.
  *
- * A stream consumer does not outlive its socket: when the connection is lost it ends
- * with the error; subscribe again (a named consumer resumes after its last commit).
+ * A stream consumer survives reconnects: when the link is lost, deliveries it had
+ * received but not yet handed out are dropped, and once the connection is back it
+ * subscribes again on the new link, from the offset after the last message it handed
+ * out (for a named consumer the broker resumes after its last commit, and deliveries
+ * up to what was already handed out are skipped here): the iterator or handler sees
+ * no gap and no message twice. It ends when you cancel it, when the broker cancels
+ * it (stream deleted, storage error, a message above frameMax), when subscribing
+ * again is refused (reported as a `recoveryError` too) or when the connection
+ * closes for good.
  */
 import type { MessageProperties, StreamCancelledFrame, StreamDeliverFrame, StreamOffsetSpec, StreamSubscribeOptions, WarrenError } from '@warren/protocol';
 import { remoteError } from './errors.js';
+import type { KvRequest } from './kv.js';
+
+/** Sends one request on the link being recovered. */
+type StreamRequest = KvRequest;
 
 /** A message read from a stream. */
 export interface StreamMessage {
@@ -95,11 +106,15 @@ export class StreamConsumer implements AsyncIterable<StreamMessage> {
   tag = '';
   /** Where the broker started it (null while waiting as an inactive single-active subscriber). */
   startOffset: number | null = null;
+  /** @internal The first STREAM_SUBSCRIBE was answered: from now on recovery subscribes it again. */
+  subscribed = false;
   private readonly buffer: StreamMessage[] = [];
   private waiter: (() => void) | null = null;
   private endReason: WarrenError | null | undefined = undefined;
   private resolveEnded!: (e: WarrenError | null) => void;
   private processed = 0;
+  /** The highest offset handed to the handler or the iterator (-1: none yet). */
+  private handedOut = -1;
   private lastProcessed = -1;
   private lastCommitted = -1;
   private handling = false;
@@ -122,6 +137,11 @@ export class StreamConsumer implements AsyncIterable<StreamMessage> {
   /** @internal A STREAM_DELIVER for this consumer. */
   deliver(offset: number, timestamp: number, exchange: string, routingKey: string, properties: MessageProperties | null, body: Buffer): void {
     if (this.endReason !== undefined) return;
+    if (offset <= this.handedOut) {
+      // Sent again after a resubscription (a named consumer restarts after its commit): already handed out.
+      this.countProcessed();
+      return;
+    }
     this.buffer.push(new StreamDelivery(this, offset, timestamp, exchange, routingKey, properties ?? {}, body));
     if (this.handler !== undefined) void this.runHandler();
     else this.wake();
@@ -132,6 +152,7 @@ export class StreamConsumer implements AsyncIterable<StreamMessage> {
     this.handling = true;
     while (this.buffer.length > 0 && this.endReason === undefined) {
       const msg = this.buffer.shift()!;
+      this.handedOut = msg.offset;
       try {
         await this.handler!(msg);
       } catch (err) {
@@ -146,6 +167,11 @@ export class StreamConsumer implements AsyncIterable<StreamMessage> {
   /** One message processed: count it towards the next credit grant. */
   private done(offset: number): void {
     this.lastProcessed = offset;
+    this.countProcessed();
+  }
+
+  /** Credit comes back in batches of half the window. */
+  private countProcessed(): void {
     if (++this.processed >= Math.max(1, this.window >> 1)) {
       this.host.grantCredit(this.tag, this.processed);
       this.processed = 0;
@@ -179,7 +205,29 @@ export class StreamConsumer implements AsyncIterable<StreamMessage> {
     await this.host.unsubscribeStream(this);
   }
 
-  /** @internal Ends the consumer (cancelled, stream deleted, connection lost). */
+  /** @internal The link is gone: what was received but not handed out comes again after the resubscription. */
+  linkLost(): void {
+    this.buffer.length = 0;
+    this.processed = 0;
+  }
+
+  /** @internal STREAM_SUBSCRIBE options for the next link: resume after what was handed out. */
+  resubscribeOptions(): StreamSubscribeOptions {
+    const o: StreamSubscribeOptions = { ...subscribeOptions(this.options), consumerTag: this.tag };
+    const from = this.handedOut >= 0 ? this.handedOut + 1 : this.startOffset;
+    if (from !== null) {
+      delete o.timestamp;
+      o.offset = from;
+    }
+    return o;
+  }
+
+  /** @internal Subscribed again on a new link. */
+  resubscribed(offset: number | null): void {
+    if (this.startOffset === null) this.startOffset = offset;
+  }
+
+  /** @internal Ends the consumer (cancelled, stream deleted, connection closed). */
   end(reason: WarrenError | null): void {
     if (this.endReason !== undefined) return;
     this.endReason = reason;
@@ -212,6 +260,7 @@ export class StreamConsumer implements AsyncIterable<StreamMessage> {
           throw this.endReason;
         }
         previous = this.buffer.shift()!;
+        this.handedOut = previous.offset;
         yield previous;
       }
     } finally {
@@ -253,7 +302,32 @@ export class StreamConsumers {
     consumer.end(remoteError(f.code, f.name, f.message));
   }
 
-  /** The link is gone (stream subscriptions do not survive it) or the connection closed. */
+  /** The link is gone: every consumer waits for its resubscription (see {@link recover}). */
+  linkLost(): void {
+    for (const c of this.byTag.values()) c.linkLost();
+  }
+
+  /**
+   * Subscribes every consumer again on a new link. A consumer whose subscription is
+   * refused (its stream was deleted meanwhile) ends with that error.
+   */
+  recover(request: StreamRequest, failed: (c: StreamConsumer) => (err: unknown) => void): Promise<unknown>[] {
+    return [...this.byTag.values()].filter((c) => c.subscribed).map((c) => {
+      const options = c.resubscribeOptions();
+      return request(
+        (w, requestId) => w.streamSubscribe(requestId, c.stream, options),
+        (r) => c.resubscribed(typeof (r as { offset?: unknown } | null)?.offset === 'number' ? ((r as { offset: number }).offset) : null),
+      ).catch(failed(c));
+    });
+  }
+
+  /** A consumer that could not be subscribed again: forgotten, ended with the refusal. */
+  drop(c: StreamConsumer, err: WarrenError): void {
+    if (this.byTag.get(c.tag) === c) this.byTag.delete(c.tag);
+    c.end(err);
+  }
+
+  /** The connection closed for good (or a consumer could not be subscribed again). */
   endAll(err: WarrenError | null): void {
     const all = [...this.byTag.values()];
     this.byTag.clear();

@@ -1,5 +1,5 @@
 /**
- * One TCP socket to the server: a FrameSocket (from @warren/protocol: arena
+ * One TCP (or TLS) socket to the server: a FrameSocket (from @warren/protocol: arena
  * reads, decoder, batching writer with typed sends, heartbeats, drain) plus
  * the client's reading of its events. A fault tells the server why (CLOSE)
  * before the socket ends; heartbeat silence drops it; whatever closes the
@@ -7,7 +7,7 @@
  * about requests, publishes or consumers: the connection above it supplies
  * a frame handler and a close handler.
  */
-import { FrameSocket, WarrenError, type Frame, type FrameSocketHandlers, type FrameWriter } from '@warren/protocol';
+import { FrameSocket, WarrenError, type Frame, type FrameSocketHandlers, type FrameSocketTarget, type FrameWriter } from '@warren/protocol';
 import type { Socket } from 'node:net';
 import { ConnectionClosedError, TimeoutError } from './errors.js';
 
@@ -27,8 +27,8 @@ export class Transport {
   /** Why the socket is being closed, set by whoever closes it first. */
   private closeReason: WarrenError | undefined;
 
-  /** Connects to host:port; frames go to `handlers.frame`. */
-  constructor(host: string, port: number, handlers: TransportHandlers) {
+  /** Connects to host:port (over TLS when the target has `tls`); frames go to `handlers.frame`. */
+  constructor(target: FrameSocketTarget, handlers: TransportHandlers) {
     this.onClosed = handlers.close;
     this.socketHandlers = {
       frame: handlers.frame,
@@ -36,13 +36,18 @@ export class Transport {
       silent: (heartbeatMs) => this.destroy(new TimeoutError(`no frames from the server for ${2 * heartbeatMs} ms (heartbeat timeout)`)),
       closed: (socketError) => this.onClose(socketError),
     };
-    this.fs = new FrameSocket({ host, port }, this.socketHandlers);
+    this.fs = new FrameSocket(target, this.socketHandlers);
     this.writer = this.fs.writer;
   }
 
   /** The underlying socket (for 'connect' and addresses). */
   get rawSocket(): Socket {
     return this.fs.socket;
+  }
+
+  /** Calls `cb` once the socket is ready for frames: connected, and over TLS the handshake done. */
+  onceReady(cb: () => void): void {
+    this.fs.socket.once(this.fs.readyEvent, cb);
   }
 
   /** True once the socket has closed (or is being destroyed). */

@@ -16,7 +16,7 @@ import { INVALID_PROPERTY, isPlainObject, propertyChecks } from './properties.js
  * reads as {} when nil (the spec calls it map/nil, like `map/nil` which reads
  * as null); `any` is not checked and reads nil as null.
  */
-export type FieldKind = 'requestId' | 'uint' | 'str' | 'bool' | 'map/nil' | 'options' | 'properties/nil' | 'credentials/nil' | 'any';
+export type FieldKind = 'requestId' | 'uint' | 'str' | 'str/nil' | 'bool' | 'map/nil' | 'options' | 'properties/nil' | 'credentials/nil' | 'any';
 export type Field = readonly [name: string, kind: FieldKind];
 export interface FrameLayout {
   readonly header: readonly Field[];
@@ -65,6 +65,8 @@ export const FRAME_SCHEMA = {
       ['credentials', 'credentials/nil'],
       ['frameMax', 'uint'],
       ['heartbeatMs', 'uint'],
+      // v1.3 (server capability `vhosts`): absent or nil = the default vhost "/".
+      ['vhost', 'str/nil'],
     ],
     body: false,
   },
@@ -410,6 +412,87 @@ export const FRAME_SCHEMA = {
     header: [['requestId', 'uint'], ...kvEntry],
     body: true,
   },
+  USER_ADD: {
+    header: [
+      ['requestId', 'requestId'],
+      ['username', 'str'],
+      ['password', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  USER_DELETE: {
+    header: [
+      ['requestId', 'requestId'],
+      ['username', 'str'],
+    ],
+    body: false,
+  },
+  USER_UPDATE: {
+    header: [
+      ['requestId', 'requestId'],
+      ['username', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  USER_LIST: requestOnly,
+  PERMISSIONS_SET: {
+    header: [
+      ['requestId', 'requestId'],
+      ['username', 'str'],
+      ['vhost', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  PERMISSIONS_CLEAR: {
+    header: [
+      ['requestId', 'requestId'],
+      ['username', 'str'],
+      ['vhost', 'str'],
+    ],
+    body: false,
+  },
+  PERMISSIONS_LIST: {
+    header: [
+      ['requestId', 'requestId'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  USER_LIMITS_SET: {
+    header: [
+      ['requestId', 'requestId'],
+      ['username', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  VHOST_ADD: {
+    header: [
+      ['requestId', 'requestId'],
+      ['vhost', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
+  VHOST_DELETE: {
+    header: [
+      ['requestId', 'requestId'],
+      ['vhost', 'str'],
+    ],
+    body: false,
+  },
+  VHOST_LIST: requestOnly,
+  VHOST_LIMITS_SET: {
+    header: [
+      ['requestId', 'requestId'],
+      ['vhost', 'str'],
+      ['options', 'options'],
+    ],
+    body: false,
+  },
 } as const satisfies Record<FrameTypeName, FrameLayout>;
 
 export type FrameSchema = typeof FRAME_SCHEMA;
@@ -479,6 +562,11 @@ const readers: Record<FieldKind, Reader> = {
     const v = h[i];
     return typeof v === 'string' ? v : fieldError(t, i, 'a string');
   },
+  'str/nil'(h, t, i): string | null {
+    const v = h[i];
+    if (v === null || v === undefined) return null;
+    return typeof v === 'string' ? v : fieldError(t, i, 'a string or nil');
+  },
   bool(h, t, i) {
     const v = h[i];
     return typeof v === 'boolean' ? v : fieldError(t, i, 'a boolean');
@@ -519,6 +607,11 @@ const readers: Record<FieldKind, Reader> = {
     if (!isPlainObject(v) || typeof v.mechanism !== 'string') fieldError(t, i, 'credentials {mechanism: str, ...} or nil');
     if (v.mechanism === 'PLAIN' && (typeof v.username !== 'string' || typeof v.password !== 'string')) {
       fieldError(t, i, 'credentials {mechanism: "PLAIN", username, password} or nil');
+    }
+    if (v.mechanism === 'EXTERNAL') {
+      // The certificate names the user: username is optional (then ''), a password is not used.
+      if (v.username !== undefined && v.username !== null && typeof v.username !== 'string') fieldError(t, i, 'credentials {mechanism: "EXTERNAL", username?: str} or nil');
+      return { mechanism: 'EXTERNAL', username: typeof v.username === 'string' ? v.username : '', password: '' };
     }
     return v as unknown as Credentials;
   },

@@ -9,6 +9,7 @@
  * means (the broker answers a fault with ERROR + CLOSE, the client with CLOSE).
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import { ARENA_COPY_BELOW, ReadArena, adoptArenaReads } from './reader.js';
 import { FrameDecoder } from './decoder.js';
 import { FrameWriter } from './writer.js';
@@ -34,12 +35,24 @@ export interface FrameSocketHandlers {
   closed(error: Error | undefined): void;
 }
 
+/** Where a FrameSocket connects to; with `tls`, over TLS with those options (ca, cert, key, servername, ...). */
+export interface FrameSocketTarget {
+  host: string;
+  port: number;
+  tls?: tls.ConnectionOptions;
+}
+
 export class FrameSocket {
   readonly socket: net.Socket;
   /** The typed sends: `fs.writer.deliver(...)`, `fs.writer.confirm(seq, multiple)`, ... */
   readonly writer: FrameWriter;
-  /** Reads land in arenas; false when this Node only allowed 'data' events on an accepted socket. */
+  /** Reads land in arenas; false when this Node only allowed 'data' events on an accepted socket (TLS ones among them). */
   readonly readsIntoArenas: boolean;
+  /**
+   * The event that says a socket we connected is ready for frames: 'connect',
+   * or 'secureConnect' once the TLS handshake (server certificate checked) is done.
+   */
+  readonly readyEvent: 'connect' | 'secureConnect';
   private readonly decoder = new FrameDecoder(PRE_AUTH_FRAME_MAX, { copyBodiesBelow: ARENA_COPY_BELOW });
   private handlers: FrameSocketHandlers;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -56,11 +69,12 @@ export class FrameSocket {
   private readonly dispatch = (frame: Frame): void => this.handlers.frame(frame);
 
   /**
-   * Connects to host:port (reads go into arenas through `onread`), or takes
-   * an accepted socket that has not started reading (a server created with
-   * `pauseOnConnect`) and starts reading it.
+   * Connects to host:port, over TLS when the target has `tls` (reads go into
+   * arenas through `onread`), or takes an accepted socket that has not
+   * started reading (a server created with `pauseOnConnect`) and starts
+   * reading it; an accepted TLS socket, already reading, is read by 'data' events.
    */
-  constructor(target: net.Socket | { host: string; port: number }, handlers: FrameSocketHandlers) {
+  constructor(target: net.Socket | FrameSocketTarget, handlers: FrameSocketHandlers) {
     this.handlers = handlers;
     const onData = (chunk: Buffer): void => this.onData(chunk);
     const arena = new ReadArena(this.decoder, onData);
@@ -70,9 +84,17 @@ export class FrameSocket {
       socket.setNoDelay(true);
       this.readsIntoArenas = adoptArenaReads(socket, arena);
       if (!this.readsIntoArenas) socket.on('data', onData);
+      this.readyEvent = 'connect';
+    } else if (target.tls !== undefined) {
+      // Node's tls.connect takes `onread` like net.connect (its types omit it).
+      socket = tls.connect({ ...target.tls, host: target.host, port: target.port, onread: arena.onread } as tls.ConnectionOptions);
+      socket.setNoDelay(true);
+      this.readsIntoArenas = true;
+      this.readyEvent = 'secureConnect';
     } else {
       socket = net.connect({ host: target.host, port: target.port, noDelay: true, onread: arena.onread });
       this.readsIntoArenas = true;
+      this.readyEvent = 'connect';
     }
     this.socket = socket;
     this.writer = new FrameWriter(socket);

@@ -66,6 +66,22 @@ export const FrameType = {
   KV_EVENT: 0x6a,
   KV_WATCH_END: 0x6b,
   KV_ENTRY: 0x6c,
+
+  // Users, permissions, user limits (spec section 8.8).
+  USER_ADD: 0x70,
+  USER_DELETE: 0x71,
+  USER_UPDATE: 0x72,
+  USER_LIST: 0x73,
+  PERMISSIONS_SET: 0x74,
+  PERMISSIONS_CLEAR: 0x75,
+  PERMISSIONS_LIST: 0x76,
+  USER_LIMITS_SET: 0x77,
+
+  // Virtual hosts and vhost limits (spec section 8.9).
+  VHOST_ADD: 0x78,
+  VHOST_DELETE: 0x79,
+  VHOST_LIST: 0x7a,
+  VHOST_LIMITS_SET: 0x7b,
 } as const;
 
 export type FrameTypeName = keyof typeof FrameType;
@@ -96,13 +112,19 @@ export interface MessageProperties {
 
 export type Arguments = Record<string, unknown>;
 
-/** Authentication mechanisms of v1 (spec 4.2): PLAIN only; EXTERNAL arrives with TLS client certificates. */
-export const MECHANISMS = ['PLAIN'] as const;
+/**
+ * Authentication mechanisms of v1 (spec 4.2): PLAIN (username and password),
+ * and EXTERNAL (the verified TLS client certificate names the user), which a
+ * server offers only on TLS connections with a verified client certificate.
+ */
+export const MECHANISMS = ['PLAIN', 'EXTERNAL'] as const;
 
 export interface Credentials {
-  /** 'PLAIN' for the username/password below; a server refuses others it does not offer. */
+  /** 'PLAIN' for the username/password below, 'EXTERNAL' for the client certificate; a server refuses others it does not offer. */
   mechanism: string;
+  /** PLAIN: the user. EXTERNAL: '' (the certificate's CN), or that CN (any other name is refused). */
   username: string;
+  /** PLAIN: the password. EXTERNAL: '' (not used). */
   password: string;
 }
 
@@ -113,6 +135,8 @@ export interface OpenFrame {
   credentials: Credentials | null;
   frameMax: number;
   heartbeatMs: number;
+  /** The virtual host to open; null (or absent, from older clients) = "/" (spec 4.2). */
+  vhost?: string | null;
 }
 export interface OpenOkFrame {
   type: typeof FrameType.OPEN_OK;
@@ -351,7 +375,13 @@ export interface GetOkFrame extends DeliveredMessage {
   messageCount: number;
 }
 export interface ListFrame {
-  type: typeof FrameType.QUEUE_LIST | typeof FrameType.EXCHANGE_LIST | typeof FrameType.BINDING_LIST | typeof FrameType.STATUS | typeof FrameType.KV_BUCKET_LIST;
+  type:
+    | typeof FrameType.QUEUE_LIST
+    | typeof FrameType.EXCHANGE_LIST
+    | typeof FrameType.BINDING_LIST
+    | typeof FrameType.STATUS
+    | typeof FrameType.KV_BUCKET_LIST
+    | typeof FrameType.USER_LIST;
   requestId: number;
 }
 
@@ -462,6 +492,120 @@ export interface KvEntryFrame extends KvEntryFields {
   requestId: number;
 }
 
+// Users, permissions and user limits (spec section 8.8).
+export interface UserAddFrame {
+  type: typeof FrameType.USER_ADD;
+  requestId: number;
+  username: string;
+  password: string;
+  /** {tags: string[]}. */
+  options: Record<string, unknown>;
+}
+export interface UserDeleteFrame {
+  type: typeof FrameType.USER_DELETE;
+  requestId: number;
+  username: string;
+}
+export interface UserUpdateFrame {
+  type: typeof FrameType.USER_UPDATE;
+  requestId: number;
+  username: string;
+  /** {password?: string, tags?: string[]}. */
+  options: Record<string, unknown>;
+}
+export interface PermissionsSetFrame {
+  type: typeof FrameType.PERMISSIONS_SET;
+  requestId: number;
+  username: string;
+  vhost: string;
+  /** {configure, write, read}: regular expressions over resource names. */
+  options: Record<string, unknown>;
+}
+export interface PermissionsClearFrame {
+  type: typeof FrameType.PERMISSIONS_CLEAR;
+  requestId: number;
+  username: string;
+  vhost: string;
+}
+export interface PermissionsListFrame {
+  type: typeof FrameType.PERMISSIONS_LIST;
+  requestId: number;
+  /** {username?, vhost?}: only the matching entries. */
+  options: Record<string, unknown>;
+}
+export interface UserLimitsSetFrame {
+  type: typeof FrameType.USER_LIMITS_SET;
+  requestId: number;
+  username: string;
+  /** {maxConnections: uint or nil (no limit)}. */
+  options: Record<string, unknown>;
+}
+
+/** A user tag (spec 8.8). */
+export type UserTag = 'administrator' | 'management' | 'monitoring';
+
+/** One entry of the USER_LIST result. */
+export interface UserInfo {
+  username: string;
+  tags: UserTag[];
+  /** null: no limit. */
+  maxConnections: number | null;
+  /** Connections open now. */
+  connections: number;
+}
+
+/** Regular expressions over resource names (exchanges, queues, streams, buckets); '' matches nothing. */
+export interface Permissions {
+  configure: string;
+  write: string;
+  read: string;
+}
+
+/** One entry of the PERMISSIONS_LIST result. */
+export interface PermissionInfo extends Permissions {
+  username: string;
+  vhost: string;
+}
+
+// Virtual hosts and vhost limits (spec section 8.9).
+export interface VhostAddFrame {
+  type: typeof FrameType.VHOST_ADD;
+  requestId: number;
+  vhost: string;
+  /** {maxConnections?: uint/nil, maxQueues?: uint/nil}: limits to start with. */
+  options: Record<string, unknown>;
+}
+export interface VhostDeleteFrame {
+  type: typeof FrameType.VHOST_DELETE;
+  requestId: number;
+  vhost: string;
+}
+export interface VhostListFrame {
+  type: typeof FrameType.VHOST_LIST;
+  requestId: number;
+}
+export interface VhostLimitsSetFrame {
+  type: typeof FrameType.VHOST_LIMITS_SET;
+  requestId: number;
+  vhost: string;
+  /** {maxConnections?: uint/nil, maxQueues?: uint/nil}: nil removes a limit, an absent key keeps it. */
+  options: Record<string, unknown>;
+}
+/** A vhost's limits; null: no limit. */
+export interface VhostLimits {
+  maxConnections: number | null;
+  maxQueues: number | null;
+}
+/** One entry of the VHOST_LIST result. */
+export interface VhostInfo extends VhostLimits {
+  name: string;
+  /** Open connections in the vhost. */
+  connections: number;
+  queues: number;
+  /** Ready messages across its queues. */
+  messages: number;
+}
+
 /** One entry of the QUEUE_LIST result. */
 export interface QueueInfo {
   name: string;
@@ -502,6 +646,9 @@ export interface BrokerStatus {
   version: string;
   uptimeMs: number;
   connections: number;
+  /** Virtual hosts (servers with the `vhosts` capability). */
+  vhosts?: number;
+  /** Queues, exchanges, messages and unacked: summed over every vhost. */
   queues: number;
   exchanges: number;
   /** Ready messages across all queues. */
@@ -510,6 +657,15 @@ export interface BrokerStatus {
   memory: { rss: number; heapUsed: number; bodyBytes: number; budget: number };
   disk: { dataDir: string | null; usedBytes: number; freeBytes: number | null };
   alarms: { memory: boolean; disk: boolean };
+  /** The TLS listener; null (or absent, older servers) without TLS. */
+  tls?: {
+    port: number;
+    /** Clients must present a certificate signed by the configured CA. */
+    verifyPeer: boolean;
+    /** Open connections over TLS. */
+    connections: number;
+    certificate: { subject: string; issuer: string; fingerprint256: string; validFrom: string; validTo: string };
+  } | null;
 }
 
 /** Where a stream subscription starts when its name has no committed offset (section 8.6). */
@@ -644,7 +800,18 @@ export type Frame =
   | KvUnwatchFrame
   | KvEventFrame
   | KvWatchEndFrame
-  | KvEntryFrame;
+  | KvEntryFrame
+  | UserAddFrame
+  | UserDeleteFrame
+  | UserUpdateFrame
+  | PermissionsSetFrame
+  | PermissionsClearFrame
+  | PermissionsListFrame
+  | UserLimitsSetFrame
+  | VhostAddFrame
+  | VhostDeleteFrame
+  | VhostListFrame
+  | VhostLimitsSetFrame;
 
 /** Frames that carry a message body after the header. */
 export type BodyFrame = PublishFrame | ReturnFrame | DeliverFrame | GetOkFrame | StreamDeliverFrame | KvPutFrame | KvEventFrame | KvEntryFrame;

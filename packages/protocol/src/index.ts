@@ -24,6 +24,6 @@ export * from './codec.js';
 export { FrameDecoder, type FrameHandler } from './decoder.js';
 export { FrameWriter, type FrameSink } from './writer.js';
 export { ReadArena, adoptArenaReads, ARENA_SIZE, ARENA_COPY_BELOW, type ChunkHandler } from './reader.js';
-export { pack, unpack } from './msgpack.js';
-export { FrameSocket, WRITE_HIGH_WATER, END_GRACE_MS, type FrameSocketHandlers } from './frame-socket.js';
+export { pack, unpack, packScratch, unpackRange } from './msgpack.js';
+export { FrameSocket, WRITE_HIGH_WATER, END_GRACE_MS, type FrameSocketHandlers, type FrameSocketTarget } from './frame-socket.js';
 export { SettledPrefix } from './settled-prefix.js';

@@ -20,7 +20,7 @@ import {
 // per-frame tables must list exactly these (spec-examples.test.ts).
 // ---------------------------------------------------------------------------
 
-export type FieldKind = 'uint' | 'str' | 'bool' | 'map/nil' | 'properties/nil' | 'credentials/nil' | 'any';
+export type FieldKind = 'uint' | 'str' | 'str/nil' | 'bool' | 'map/nil' | 'properties/nil' | 'credentials/nil' | 'any';
 export type Field = readonly [name: string, kind: FieldKind];
 
 export const SCHEMA = Object.fromEntries(
@@ -44,8 +44,10 @@ export function sampleFrames(): Frame[] {
       credentials: { mechanism: 'PLAIN', username: 'guest', password: 'güest ✓' },
       frameMax: 16 * 1024 * 1024,
       heartbeatMs: 30_000,
+      vhost: 'prod/eu ✓',
     },
-    { type: FrameType.OPEN, version: 1, properties: {}, credentials: null, frameMax: 4096, heartbeatMs: 0 },
+    { type: FrameType.OPEN, version: 1, properties: {}, credentials: null, frameMax: 4096, heartbeatMs: 0, vhost: null },
+    { type: FrameType.OPEN, version: 1, properties: {}, credentials: { mechanism: 'EXTERNAL', username: 'app', password: '' }, frameMax: 0, heartbeatMs: 0, vhost: null },
     {
       type: FrameType.OPEN_OK,
       version: 1,
@@ -219,6 +221,18 @@ export function sampleFrames(): Frame[] {
     { type: FrameType.KV_EVENT, watchId: 1, key: 'task.42', revision: 2 ** 33, op: 'put', createdAt: 1_700_000_000_000, expiresAt: 0, body: json },
     { type: FrameType.KV_WATCH_END, watchId: 1, code: 404, name: 'NOT_FOUND', message: "bucket 'results' was deleted" },
     { type: FrameType.KV_ENTRY, requestId: 27, key: 'task.42', revision: 8, op: 'put', createdAt: 1_700_000_000_000, expiresAt: 1_700_000_060_000, body: Buffer.alloc(0) },
+    { type: FrameType.USER_ADD, requestId: 33, username: 'app', password: 's3cret', options: { tags: ['management'] } },
+    { type: FrameType.USER_DELETE, requestId: 34, username: 'app' },
+    { type: FrameType.USER_UPDATE, requestId: 35, username: 'app', options: { password: 'n3w' } },
+    { type: FrameType.USER_LIST, requestId: 36 },
+    { type: FrameType.PERMISSIONS_SET, requestId: 37, username: 'app', vhost: '/', options: { configure: '^app\\.', write: '^app\\.', read: '.*' } },
+    { type: FrameType.PERMISSIONS_CLEAR, requestId: 38, username: 'app', vhost: '/' },
+    { type: FrameType.PERMISSIONS_LIST, requestId: 39, options: { username: 'app' } },
+    { type: FrameType.USER_LIMITS_SET, requestId: 40, username: 'app', options: { maxConnections: 10 } },
+    { type: FrameType.VHOST_ADD, requestId: 41, vhost: 'prod/eu', options: { maxQueues: 10 } },
+    { type: FrameType.VHOST_DELETE, requestId: 42, vhost: 'prod/eu' },
+    { type: FrameType.VHOST_LIST, requestId: 43 },
+    { type: FrameType.VHOST_LIMITS_SET, requestId: 44, vhost: '/', options: { maxConnections: 100, maxQueues: null } },
   ];
 }
 

@@ -133,11 +133,12 @@ describe('malformed frames are FRAME_ERROR', () => {
   const wrong: Record<FieldKind, unknown[]> = {
     uint: ['1', -1, 1.5, true, null, [1], { n: 1 }],
     str: [1, true, null, ['s'], { s: 's' }, Buffer.from('s')],
+    'str/nil': [1, true, ['s'], { s: 's' }, Buffer.from('s')],
     bool: [0, 1, 'true', null],
     'map/nil': [1, 'map', true, [1], Buffer.from('m')],
     // A wrongly typed known property is not a frame error (spec 9.1): properties.test.ts.
     'properties/nil': [1, 'p', []],
-    'credentials/nil': ['guest:guest', {}, { mechanism: 5 }, { mechanism: 'PLAIN', username: 'u' }, { mechanism: 'PLAIN', username: 1, password: 'p' }],
+    'credentials/nil': ['guest:guest', {}, { mechanism: 5 }, { mechanism: 'PLAIN', username: 'u' }, { mechanism: 'PLAIN', username: 1, password: 'p' }, { mechanism: 'EXTERNAL', username: 5 }],
     any: [],
   };
   const fieldCases = sampleFrames()
@@ -170,5 +171,13 @@ describe('after a failure the decoder stays failed', () => {
     const decoder = new FrameDecoder(16);
     expectProtocolError(feed(decoder, Buffer.from('0000ffff', 'hex')).error, ErrorCodes.FRAME_TOO_LARGE);
     expectProtocolError(feed(decoder, heartbeat).error, ErrorCodes.FRAME_ERROR);
+  });
+});
+
+describe('EXTERNAL credentials (spec 4.2)', () => {
+  it('parse without a username or password: both empty', () => {
+    const { frames, error } = feed(new FrameDecoder(65536), rawFrame(FrameType.OPEN, pack([1, {}, { mechanism: 'EXTERNAL' }, 0, 0])));
+    expect(error).toBeUndefined();
+    expect(frames[0]).toMatchObject({ credentials: { mechanism: 'EXTERNAL', username: '', password: '' } });
   });
 });

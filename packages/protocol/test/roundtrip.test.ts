@@ -116,10 +116,10 @@ describe('decoding leniency that the spec promises', () => {
     });
   });
 
-  it('encodes integers up to 32 bits as msgpack ints, larger ones as exact float64 (documented quirk)', () => {
+  it('encodes every integer as a msgpack int of the smallest width, uint64 beyond 32 bits (spec 3, "Integers")', () => {
     const header = (f: Frame) => encodeFrame(f).subarray(9).toString('hex');
     expect(header({ type: FrameType.CONFIRM, seq: 0xffffffff, multiple: false })).toBe('92ceffffffffc2');
-    expect(header({ type: FrameType.CONFIRM, seq: 2 ** 32, multiple: false })).toBe('92cb41f0000000000000c2');
+    expect(header({ type: FrameType.CONFIRM, seq: 2 ** 32, multiple: false })).toBe('92cf0000000100000000c2');
   });
 
   it('decodes the body as everything after the header', () => {
@@ -136,5 +136,12 @@ describe('decoding leniency that the spec promises', () => {
     const out: Frame[] = [];
     new FrameDecoder(buf.length).push(buf, (f) => out.push(f));
     expect(out).toHaveLength(1);
+  });
+});
+
+describe('OPEN from a client older than vhosts (spec 11)', () => {
+  it('a header without the vhost field reads as vhost null (the default vhost)', () => {
+    const open = decodeOne(rawFrame(FrameType.OPEN, pack([1, {}, { mechanism: 'PLAIN', username: 'u', password: 'p' }, 0, 0])));
+    expect(open).toMatchObject({ type: FrameType.OPEN, vhost: null });
   });
 });

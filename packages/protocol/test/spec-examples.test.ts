@@ -65,6 +65,32 @@ export const EXAMPLES: Record<string, Frame> = {
     body,
   },
   ACK: { type: FrameType.ACK, deliveryTag: 1, multiple: false },
+  GET_OK: {
+    type: FrameType.GET_OK,
+    requestId: 2,
+    deliveryTag: 2,
+    redelivered: true,
+    deliveryCount: 2,
+    exchange: '',
+    routingKey: 'jobs',
+    properties: { timestamp: 1_767_225_600_000, headers: { n: 2n ** 53n + 1n } },
+    messageCount: 0,
+    body,
+  },
+  RETURN: {
+    type: FrameType.RETURN,
+    seq: 2,
+    code: 312,
+    name: 'NO_ROUTE',
+    exchange: 'shop',
+    routingKey: 'nowhere',
+    properties: null,
+    body,
+  },
+  PUBLISH_NACK: { type: FrameType.PUBLISH_NACK, seq: 3, code: 429, name: 'RESOURCE_LIMIT', message: "queue 'jobs' is full (x-overflow reject-publish)" },
+  CANCELLED: { type: FrameType.CANCELLED, consumerTag: 'ctag-1', code: 404, name: 'NOT_FOUND', message: "queue 'jobs' was deleted" },
+  FLOW: { type: FrameType.FLOW, blocked: true, reason: 'memory alarm' },
+  CLOSE: { type: FrameType.CLOSE, code: 501, name: 'FRAME_ERROR', message: 'map key is not a string' },
   ERROR: { type: FrameType.ERROR, requestId: 3, code: 404, name: 'NOT_FOUND', message: "queue 'nope' not found", details: null },
   HEARTBEAT: { type: FrameType.HEARTBEAT },
   STREAM_SUBSCRIBE: {
@@ -155,6 +181,7 @@ describe('protocol-spec.md tables match the code', () => {
       DEFAULT_FRAME_MAX,
       FRAME_MAX_LIMIT,
       DEFAULT_PORT: 5680,
+      DEFAULT_TLS_PORT: 5681,
     });
     // The proposal range the spec states is the one checkFrameMax enforces.
     const min = constants.MIN_FRAME_MAX!;

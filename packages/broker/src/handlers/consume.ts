@@ -11,11 +11,11 @@ import { errors } from '../errors.js';
 import type { Queue } from '../queue.js';
 
 export function registerConsumeHandlers(table: DispatchTable): void {
-  table.register(FrameType.CONSUME, Answer.Reply, 'read', (f, session, { vhost }) => {
+  table.register(FrameType.CONSUME, Answer.Reply, 'read', (f, session) => {
     const o = f.options;
     const prefetch = o.prefetch ?? 0;
     if (!Number.isSafeInteger(prefetch) || prefetch < 0) throw errors.invalidArgument('prefetch must be a non-negative integer');
-    const queue = notAStream(vhost.queueFor(f.queue, session));
+    const queue = notAStream(session.vhost.queueFor(f.queue, session));
     const consumer = session.consumers.add(queue, o.consumerTag, prefetch, o.noAck ?? false, o.exclusive ?? false);
     // Deliveries start after the reply, so the client knows the tag first.
     return new AfterReply({ consumerTag: consumer.tag }, () => queue.drain());
@@ -24,8 +24,8 @@ export function registerConsumeHandlers(table: DispatchTable): void {
     session.consumers.cancel(f.consumerTag);
     return null;
   });
-  table.register(FrameType.GET, Answer.Reply, 'read', async (f, session, { vhost }) => {
-    const queue = notAStream(vhost.queueFor(f.queue, session));
+  table.register(FrameType.GET, Answer.Reply, 'read', async (f, session) => {
+    const queue = notAStream(session.vhost.queueFor(f.queue, session));
     const noAck = f.options.noAck ?? false;
     let pulled: PulledMessage | null = null;
     await queue.get(

@@ -4,12 +4,14 @@
  * register function and adds it here.
  */
 import type { DispatchTable } from '../dispatch.js';
+import { registerAccessHandlers } from './access.js';
 import { registerConsumeHandlers } from './consume.js';
 import { registerKvHandlers } from './kv.js';
 import { registerManagementHandlers } from './management.js';
 import { registerPublishHandlers } from './publish.js';
 import { registerStreamHandlers } from './streams.js';
 import { registerTopologyHandlers } from './topology.js';
+import { registerVhostHandlers } from './vhosts.js';
 
 export const CORE_HANDLERS: ReadonlyArray<(table: DispatchTable) => void> = [
   registerTopologyHandlers,
@@ -18,6 +20,8 @@ export const CORE_HANDLERS: ReadonlyArray<(table: DispatchTable) => void> = [
   registerManagementHandlers,
   registerStreamHandlers,
   registerKvHandlers,
+  registerVhostHandlers,
+  registerAccessHandlers,
 ];
 
 /** A table with every concern's handlers. */

@@ -8,34 +8,34 @@ import { errors } from '../errors.js';
 import { checkName } from '../vhost.js';
 import { Answer, PublishOutcome, type DispatchTable } from '../dispatch.js';
 import { newMessage } from '../message.js';
-import type { BrokerServices } from '../services.js';
 import type { Session } from '../session.js';
 
 export function registerPublishHandlers(table: DispatchTable): void {
   table.register(FrameType.PUBLISH, Answer.Publish, 'write', publish);
 }
 
-function publish(frame: PublishFrame, session: Session, broker: BrokerServices): PublishOutcome {
+function publish(frame: PublishFrame, session: Session): PublishOutcome {
+  const vhost = session.vhost;
   // A message property of the wrong type or range is this publish's fault, not the connection's (protocol-spec 9.1).
   const invalid = frame.properties === null ? undefined : invalidPropertyOf(frame.properties);
   if (invalid !== undefined) throw errors.invalidArgument(`property '${invalid.key}' must be ${invalid.expected}`);
   checkName('routing key', frame.routingKey);
-  const queues = broker.vhost.route(frame.exchange, frame.routingKey, frame.properties?.headers);
+  const queues = vhost.route(frame.exchange, frame.routingKey, frame.properties?.headers);
   if (queues.size === 0) return (frame.flags & PublishFlags.MANDATORY) !== 0 ? PublishOutcome.Returned : PublishOutcome.Confirmed;
   // Streams in the route append to their logs (and leave the set); the publish is then settled
   // through `join` once the appends and the queues' part are all done.
-  const join = broker.streams === null ? null : broker.streams.appendRouted(frame, queues, session);
+  const join = vhost.streams === null ? null : vhost.streams.appendRouted(frame, queues, session);
   if (join !== null && queues.size === 0) return PublishOutcome.Storing;
   const listener = join ?? session;
   const properties = frame.properties;
   const headers = properties?.headers;
   if (headers !== undefined) normalizeDelay(headers);
   const message = newMessage(frame.exchange, frame.routingKey, properties, frame.body);
-  const admission = broker.admission;
+  const admission = vhost.admission;
   const refused = admission.refusals(message, queues);
   const storing = admission.admit(message, queues, refused, listener, frame.seq);
   if (refused !== null) {
-    for (const q of refused) if (q.policy.overflow === 'reject-publish-dlx') broker.deadLetters.refused(q, message);
+    for (const q of refused) if (q.policy.overflow === 'reject-publish-dlx') vhost.deadLetters.refused(q, message);
     admission.dropUnclaimed(message);
     // A stored message is nacked with the refusal once its write is done (stored()).
     if (!storing) {

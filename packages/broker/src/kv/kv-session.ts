@@ -5,13 +5,13 @@
  * through a FrameOut the connection provides. The connection closes it when
  * it closes, which ends the watches.
  */
-import { errors, type FrameSends, type WarrenError } from '@warren/protocol';
+import { ErrorCodes, WarrenError, errors, type FrameSends } from '@warren/protocol';
 import type { Revision, Watch } from './bucket.js';
 import type { KeyFilter } from './keys.js';
 import type { BucketInfo, KvStore } from './kv-store.js';
 
 /** How kv frames leave the connection: the typed sends of its frame writer. */
-export type FrameOut = Pick<FrameSends, 'kvEntry' | 'kvEvent' | 'kvWatchEnd'>;
+export type FrameOut = Pick<FrameSends, 'kvEntry' | 'kvEvent' | 'kvWatchEnd' | 'error'>;
 
 /** A KV_GET answer that is a value: the connection sends it as KV_ENTRY. */
 export class KvEntryReply {
@@ -139,7 +139,10 @@ export class KvSession {
   /** Sends a KV_GET answer that is a value. */
   sendEntry(requestId: number, reply: KvEntryReply): void {
     const r = reply.entry;
-    this.out.kvEntry(requestId, r.key, r.rev, r.op, r.createdAt, r.expiresAt, r.value ?? EMPTY);
+    if (this.out.kvEntry(requestId, r.key, r.rev, r.op, r.createdAt, r.expiresAt, r.value ?? EMPTY)) return;
+    // Longer than the connection's frameMax (or the connection is closing): a reply that does not fit is RESOURCE_LIMIT (spec 2, rule 8).
+    const size = r.value?.length ?? 0;
+    this.out.error(requestId, new WarrenError(ErrorCodes.RESOURCE_LIMIT, `the value of '${r.key}' (${size} bytes) does not fit the negotiated frameMax`));
   }
 
   /** The connection closed: its watches end. */
@@ -155,7 +158,16 @@ export class KvSession {
 
   private event(watchId: number, r: Revision): void {
     if (this.closed || !this.watches.has(watchId)) return;
-    this.out.kvEvent(watchId, r.key, r.rev, r.op, r.createdAt, r.expiresAt, r.value ?? EMPTY);
+    if (this.out.kvEvent(watchId, r.key, r.rev, r.op, r.createdAt, r.expiresAt, r.value ?? EMPTY)) return;
+    // Never skipped silently: a change too large for the frameMax ends the watch (spec 8.7, "Watches").
+    this.watches.get(watchId)!.close();
+    this.ended(
+      watchId,
+      new WarrenError(
+        ErrorCodes.FRAME_TOO_LARGE,
+        `revision ${r.rev} of '${r.key}' (${r.value?.length ?? 0} bytes) does not fit this connection's frameMax; watch again with afterRevision ${r.rev} to go past it`,
+      ),
+    );
   }
 
   private ended(watchId: number, err: WarrenError): void {

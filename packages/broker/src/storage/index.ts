@@ -10,5 +10,5 @@ export type {
   TopologySnapshot,
 } from './types.js';
 export { MessageStore, DEFAULT_SEGMENT_SIZE } from './message-store.js';
-export { TopologyStore } from './topology-store.js';
+export { TopologyStore, SnapshotFile, type SnapshotKind } from './topology-store.js';
 export { DiskMonitor, type StatfsFn } from './disk-monitor.js';

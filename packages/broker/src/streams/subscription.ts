@@ -6,6 +6,7 @@
  * (others cost neither credit nor bandwidth).
  */
 import { unpack, type MessageProperties, type WarrenError } from '@warren/protocol';
+import { errors } from '../errors.js';
 import type { StreamLog } from './stream-log.js';
 import type { StreamReader } from './stream-reader.js';
 
@@ -15,8 +16,13 @@ export interface StreamSink {
   /** false while the socket is congested: the subscription waits for onDrained. */
   readonly writable: boolean;
   sendStreamCancelled(consumerTag: string, err: WarrenError): void;
-  /** STREAM_DELIVER with the stored `[exchange, routingKey, properties]` bytes spliced in as they are. */
-  sendStreamDelivery(consumerTag: string, offset: number, timestamp: number, meta: Buffer, body: Buffer): void;
+  /** The connection's negotiated frameMax (for the error when a record does not fit it). */
+  readonly frameMax: number;
+  /**
+   * STREAM_DELIVER with the stored `[exchange, routingKey, properties]` bytes spliced in as they are.
+   * false, and nothing sent, when the frame would exceed the connection's frameMax.
+   */
+  sendStreamDelivery(consumerTag: string, offset: number, timestamp: number, meta: Buffer, body: Buffer): boolean;
 }
 
 export interface StreamFilter {
@@ -94,7 +100,11 @@ export class StreamSubscription {
         for (const r of records) {
           // Only a filter needs the properties decoded; otherwise the stored bytes go out as they are.
           if (filter !== null && !matches(filter, (unpack(r.meta) as [string, string, MessageProperties | null])[2])) continue;
-          this.sink.sendStreamDelivery(this.tag, r.offset, r.timestamp, r.meta, r.body);
+          if (!this.sink.sendStreamDelivery(this.tag, r.offset, r.timestamp, r.meta, r.body)) {
+            // Never skipped silently, never retried in a loop: the subscription ends here (spec 8.6, "Records above frameMax").
+            this.onError(this, errors.streamRecordTooLarge(this.stream, r.offset, this.sink.frameMax));
+            return;
+          }
           this.credit--;
           this.delivered++;
         }

@@ -114,3 +114,55 @@ describe('frames never exceed the receiver frameMax', () => {
     expect((await publisher.next(T.RETURN)).body.toString()).toBe('x');
   });
 });
+
+describe('stream records above a subscriber frameMax (spec 8.6)', () => {
+  const S = { STREAM_SUBSCRIBE: 0x50, STREAM_DELIVER: 0x52, STREAM_CANCELLED: 0x57 } as const;
+
+  it('ends that subscription with STREAM_CANCELLED FRAME_TOO_LARGE naming the offset; no frame above 4096, no loop, nothing skipped silently', async () => {
+    const publisher = await h.open({ frameMax: 0 });
+    await publisher.ok(T.QUEUE_DECLARE, ['log', { durable: true, arguments: { 'x-queue-type': 'stream' } }]);
+    for (const body of [Buffer.from('a'), Buffer.alloc(10_000, 7), Buffer.from('c')]) {
+      expect((await publisher.publish('', 'log', null, body)).type).toBe(T.CONFIRM);
+    }
+    const small = await h.open({ frameMax: 4096 });
+    await small.ok(S.STREAM_SUBSCRIBE, ['log', { offset: 'first', consumerTag: 's' }]);
+    const first = await small.next(S.STREAM_DELIVER);
+    expect([first.header[1], first.body.toString()]).toEqual([0, 'a']);
+    const cancelled = await small.next(S.STREAM_CANCELLED);
+    expect(cancelled.header.slice(0, 3)).toEqual(['s', 413, 'FRAME_TOO_LARGE']);
+    expect(cancelled.header[3]).toContain('offset 1 ');
+    // The connection stays open, received nothing oversized, and nothing for the tag follows.
+    expect(small.oversized).toEqual([]);
+    expect(small.closed).toBe(false);
+    // Resubscribing past it continues with the next record.
+    await small.ok(S.STREAM_SUBSCRIBE, ['log', { offset: 2, consumerTag: 's2' }]);
+    const next = await small.next(S.STREAM_DELIVER);
+    expect([next.header[0], next.header[1], next.body.toString()]).toEqual(['s2', 2, 'c']);
+    expect(small.frames.filter((f) => f.type === S.STREAM_DELIVER && f.header[0] === 's')).toEqual([]);
+    // A subscriber whose frameMax can carry it reads all three.
+    const large = await h.open({ frameMax: 0 });
+    await large.ok(S.STREAM_SUBSCRIBE, ['log', { offset: 'first' }]);
+    const bodies = [];
+    for (let i = 0; i < 3; i++) bodies.push((await large.next(S.STREAM_DELIVER)).body.length);
+    expect(bodies).toEqual([1, 10_000, 1]);
+  });
+});
+
+describe('key-value values above a reader frameMax (spec 2 rule 8, 8.7)', () => {
+  const K = { KV_BUCKET_CREATE: 0x60, KV_PUT: 0x63, KV_GET: 0x64, KV_WATCH: 0x68, KV_EVENT: 0x6a, KV_WATCH_END: 0x6b } as const;
+
+  it('KV_GET is answered ERROR RESOURCE_LIMIT and a watch ends with KV_WATCH_END FRAME_TOO_LARGE; the connection stays open', async () => {
+    const writer = await h.open({ frameMax: 0 });
+    await writer.ok(K.KV_BUCKET_CREATE, ['b', {}]);
+    const small = await h.open({ frameMax: 4096 });
+    const { watchId } = (await small.ok(K.KV_WATCH, ['b', null, {}])) as { watchId: number };
+    writer.send(K.KV_PUT, [90, 'b', 'big', {}], Buffer.alloc(10_000, 7));
+    const end = await small.next(K.KV_WATCH_END);
+    expect(end.header.slice(0, 3)).toEqual([watchId, 413, 'FRAME_TOO_LARGE']);
+    const got = await small.request(K.KV_GET, ['b', 'big', 0]);
+    expect([got.type, got.header[1], got.header[2]]).toEqual([T.ERROR, 429, 'RESOURCE_LIMIT']);
+    expect(small.oversized).toEqual([]);
+    expect(small.closed).toBe(false);
+    expect(small.frames.filter((f) => f.type === K.KV_EVENT)).toEqual([]);
+  });
+});

@@ -57,6 +57,33 @@ describe('64-bit integers', () => {
     expect(headers.n).toBe(2n ** 53n + 1n);
   });
 
+  it('integers beyond 32 bits reach consumers as uint64 ints, never float64: header values, timestamp, x-death.time', async () => {
+    const c = await h.open();
+    await c.ok(T.QUEUE_DECLARE, ['wide', { arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'wide.dlq' } }]);
+    await c.ok(T.QUEUE_DECLARE, ['wide.dlq', {}]);
+    // PUBLISH [1, "", "wide", 0, {timestamp: uint64 1767225600000, headers: {n: uint64 2^40}}]
+    c.send(
+      T.PUBLISH,
+      hex('95 01 a0 a4 77 69 64 65 00 82 a9 74 69 6d 65 73 74 61 6d 70 cf 00 00 01 9b 76 da a8 00 a7 68 65 61 64 65 72 73 81 a1 6e cf 00 00 01 00 00 00 00 00'),
+      Buffer.from('b'),
+    );
+    await c.next(T.CONFIRM);
+    const got = await c.request(T.GET, ['wide', { noAck: false }]);
+    expect(got.type).toBe(T.GET_OK);
+    // The same 9 bytes as sent: key "timestamp" then uint64, key "n" then uint64.
+    expect(got.headerBytes.toString('hex')).toContain('a974696d657374616d70cf0000019b76daa800');
+    expect(got.headerBytes.toString('hex')).toContain('a16ecf0000010000000000');
+    expect(got.headerBytes.includes(0xcb)).toBe(false);
+    // Rejected without requeue: dead-lettered with x-death, whose time is a broker timestamp in ms.
+    c.send(T.REJECT, [got.header[1], false]);
+    const dead = await c.request(T.GET, ['wide.dlq', { noAck: true }]);
+    expect(dead.type).toBe(T.GET_OK);
+    const death = (dead.header[6] as { headers: { 'x-death': Array<{ time: unknown }> } }).headers['x-death'][0]!;
+    expect(typeof death.time).toBe('bigint'); // int64AsType 'bigint': it was an int on the wire
+    expect(dead.headerBytes.toString('hex')).toContain('a474696d65cf'); // "time" then uint64
+    expect(dead.headerBytes.includes(0xcb)).toBe(false);
+  });
+
   it('a protocol field above 2^53-1 is FRAME_ERROR', async () => {
     const c = await h.open();
     // ACK [uint64 2^53, false]

@@ -59,8 +59,11 @@ describe('messages and headers', () => {
     const consumer = await h.open();
     await consumer.ok(T.CONSUME, ['later', { noAck: true }]);
     await c.publish('', 'later', { headers: { 'x-delay': 1 } }, Buffer.from('d'));
-    const headers = ((await consumer.next(T.DELIVER)).header[6] as { headers: Record<string, unknown> }).headers;
+    const d = await consumer.next(T.DELIVER);
+    const headers = (d.header[6] as { headers: Record<string, unknown> }).headers;
     expect(headers['x-delay']).toBe(1);
-    expect(typeof headers['x-not-before']).toBe('number');
+    // A timestamp in ms: a uint64 on the wire (spec 3, "Integers"), which this client reads as a BigInt.
+    expect(typeof headers['x-not-before']).toBe('bigint');
+    expect(d.headerBytes.toString('hex')).toContain(Buffer.from('x-not-before').toString('hex') + 'cf');
   });
 });

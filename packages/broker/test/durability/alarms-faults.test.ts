@@ -71,7 +71,7 @@ describe('disk alarm', () => {
     await aWhile();
     expect(cons.blocked).toBe(false);
     expect(secondDone()).toBe(false);
-    expect(broker.vhost.queues.get('q')!.messageCount).toBe(0);
+    expect(broker.vhosts.default!.queues.get('q')!.messageCount).toBe(0);
   });
 
   it('the broker stops reading a blocked publisher: a PUBLISH sent anyway is neither stored nor confirmed', async () => {
@@ -97,7 +97,7 @@ describe('disk alarm', () => {
     raw.send(publish(3));
     await aWhile();
     expect(raw.frames.filter((f) => f.type === FrameType.CONFIRM || f.type === FrameType.PUBLISH_NACK)).toEqual([]);
-    expect(broker.vhost.queues.get('q')!.messageCount).toBe(1);
+    expect(broker.vhosts.default!.queues.get('q')!.messageCount).toBe(1);
   });
 });
 

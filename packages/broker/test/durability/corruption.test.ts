@@ -83,7 +83,7 @@ async function recoverDir(dir: string, wire = true): Promise<Outcome> {
       for (let m = await c.get('q', { noAck: true }); m !== null; m = await c.get('q', { noAck: true })) got.push(Buffer.from(m.body));
       await c.close();
     } else {
-      const q = broker.vhost.queues.get('q')!;
+      const q = broker.vhosts.default!.queues.get('q')!;
       while (await q.get(true, (qm) => got.push(Buffer.from(qm.message.body!)) > 0));
     }
     const line = log.find('storage recovered');

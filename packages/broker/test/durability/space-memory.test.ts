@@ -112,15 +112,15 @@ describe('disk space is reclaimed', () => {
     expect((await segmentBytesOnDisk(dir)).files).toBeGreaterThan(20);
 
     await consumeN(c, 'q', N, SIZE);
-    await broker.store!.idle();
+    await broker.vhosts.default!.store!.idle();
     const used = (broker.status().disk as { usedBytes: number }).usedBytes;
     // Only the head segment (settle records) is left: at most one segment of the ~2.2 MB.
     expect(used).toBeLessThanOrEqual(SEGMENT);
     const onDisk = await segmentBytesOnDisk(dir);
     expect(onDisk.files).toBeLessThanOrEqual(2);
     expect(onDisk.bytes).toBeLessThanOrEqual(2 * SEGMENT);
-    expect(broker.store!.writeStats.segmentsDeleted).toBeGreaterThan(20);
-    console.log('[space rolled]', JSON.stringify({ fullBytes: full, afterAckBytes: used, files: onDisk.files, deleted: broker.store!.writeStats.segmentsDeleted }));
+    expect(broker.vhosts.default!.store!.writeStats.segmentsDeleted).toBeGreaterThan(20);
+    console.log('[space rolled]', JSON.stringify({ fullBytes: full, afterAckBytes: used, files: onDisk.files, deleted: broker.vhosts.default!.store!.writeStats.segmentsDeleted }));
 
     // The deletions are durable: after a restart nothing comes back.
     await stop(broker);
@@ -137,13 +137,13 @@ describe('disk space is reclaimed', () => {
     const SIZE = 2048;
     await publishN(c, 'q', N, SIZE);
     await consumeN(c, 'q', N, SIZE);
-    await broker.store!.idle();
+    await broker.vhosts.default!.store!.idle();
     const before = (broker.status().disk as { usedBytes: number }).usedBytes;
     expect(before).toBeGreaterThan(N * SIZE); // all in the head segment, which is still being written
     await stop(broker);
 
     const again = await start(dir);
-    await again.broker.store!.idle();
+    await again.broker.vhosts.default!.store!.idle();
     const after = (again.broker.status().disk as { usedBytes: number }).usedBytes;
     expect(after).toBeLessThan(4096);
     expect((await segmentBytesOnDisk(dir)).bytes).toBeLessThan(4096);

@@ -8,22 +8,27 @@ import { FrameType as KvFrame } from '@warren/protocol';
 import { KvSession, KvStore, KvWatchReply, type FrameOut } from '../../src/kv/index.js';
 import { captureLogger } from '../storage/helpers.js';
 
-/** Records what the session sends, as [type, header fields, body text]. */
-function sink(): FrameOut & { frames: Array<[number, unknown[], string]> } {
+/**
+ * Records what the session sends, as [type, header fields, body text]. A frame
+ * with a body longer than `maxBody` is refused, as a writer refuses a frame
+ * above the connection's frameMax.
+ */
+function sink(maxBody = Infinity): FrameOut & { frames: Array<[number, unknown[], string]> } {
   const frames: Array<[number, unknown[], string]> = [];
   return {
     frames,
     kvEntry: (requestId, key, revision, op, createdAt, expiresAt, body) =>
-      frames.push([KvFrame.KV_ENTRY, [requestId, key, revision, op, createdAt, expiresAt], body.toString()]) > 0,
+      body.length <= maxBody && frames.push([KvFrame.KV_ENTRY, [requestId, key, revision, op, createdAt, expiresAt], body.toString()]) > 0,
     kvEvent: (watchId, key, revision, op, createdAt, expiresAt, body) =>
-      frames.push([KvFrame.KV_EVENT, [watchId, key, revision, op, createdAt, expiresAt], body.toString()]) > 0,
+      body.length <= maxBody && frames.push([KvFrame.KV_EVENT, [watchId, key, revision, op, createdAt, expiresAt], body.toString()]) > 0,
     kvWatchEnd: (watchId, err) => frames.push([KvFrame.KV_WATCH_END, [watchId, err.code, err.name, err.message], '']) > 0,
+    error: (requestId, err) => frames.push([KvFrame.ERROR, [requestId, err.code, err.name, err.message], '']) > 0,
   };
 }
 
-async function session(): Promise<{ s: KvSession; out: ReturnType<typeof sink>; store: KvStore }> {
+async function session(maxBody?: number): Promise<{ s: KvSession; out: ReturnType<typeof sink>; store: KvStore }> {
   const store = await KvStore.open({ dir: null, clock: () => 42, timers: false, logger: captureLogger() });
-  const out = sink();
+  const out = sink(maxBody);
   return { s: new KvSession(store, out), out, store };
 }
 
@@ -58,6 +63,26 @@ describe('kv session', () => {
     expect(await s.delete('b', 'k', { purge: true })).toEqual({ revision: 2 });
     expect(s.history('b', 'k')).toEqual([{ key: 'k', revision: 2, op: 'purge', createdAt: 42, expiresAt: 42 + 900000, value: null }]);
     await expect(s.put('b', 'k', { ttl: -1 }, Buffer.alloc(0))).rejects.toThrow(/ttl/);
+  });
+
+  it('a value too large for the frameMax: KV_GET is answered ERROR RESOURCE_LIMIT, a watch ends with KV_WATCH_END FRAME_TOO_LARGE (never silence)', async () => {
+    const { s, out } = await session(10);
+    await s.createBucket('b', null);
+    await s.put('b', 'big', null, Buffer.alloc(11, 'x'));
+    s.sendEntry(7, s.get('b', 'big', 0)!);
+    expect(out.frames).toEqual([[KvFrame.ERROR, [7, 429, 'RESOURCE_LIMIT', "the value of 'big' (11 bytes) does not fit the negotiated frameMax"], '']]);
+    out.frames.length = 0;
+    const reply = s.watch('b', null, null);
+    reply.sendInitial();
+    await s.put('b', 'small', null, Buffer.from('ok'));
+    await s.put('b', 'big', null, Buffer.alloc(20, 'y'));
+    await s.put('b', 'small', null, Buffer.from('after'));
+    expect(out.frames.map(([type, fields]) => [type, fields[0], fields[1]])).toEqual([
+      [KvFrame.KV_EVENT, 1, 'small'],
+      [KvFrame.KV_WATCH_END, 1, 413],
+    ]);
+    expect(out.frames[1]![1][3]).toMatch(/revision 3 of 'big' \(20 bytes\).*afterRevision 3/);
+    expect(s.watchCount).toBe(0);
   });
 
   it('watch: OK result first, then current values, then live events; unwatch stops them', async () => {

@@ -319,7 +319,7 @@ describe('retention', () => {
   it('x-max-age deletes segments whose newest message is older (broker clock injected)', async () => {
     await conn.declareStream('aged', { maxAge: '1h', segmentBytes: 4096 });
     await Promise.all(Array.from({ length: 50 }, () => conn.publish('', 'aged', 'y'.repeat(300))));
-    const log = tb.broker.streams!.log('aged')!;
+    const log = tb.broker.vhosts.default!.streams!.log('aged')!;
     const before = log.segments.length;
     expect(before).toBeGreaterThan(2);
     expect(log.maxAgeMs).toBe(3_600_000);

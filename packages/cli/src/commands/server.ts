@@ -7,8 +7,8 @@
  */
 import { Command, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
-import type { BrokerOptions } from '@warren/broker';
-import { DEFAULT_PORT } from '@warren/client';
+import type { BrokerOptions, TlsConfig } from '@warren/broker';
+import { DEFAULT_PORT, DEFAULT_TLS_PORT } from '@warren/client';
 import { ExitCode, StartError, UsageError } from '../output.js';
 
 function int(name: string, max = Number.MAX_SAFE_INTEGER) {
@@ -45,15 +45,59 @@ async function namedUser(o: { userName?: string; password?: string; passwordFile
   return { username: o.userName, password };
 }
 
-/** A listen failure the user can fix, as one line with the fix; undefined for anything else. */
-export function listenFailure(err: unknown, host: string, port: number): string | undefined {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+/**
+ * A listen failure the user can fix, as one line with the fix; undefined for
+ * anything else. `tlsPort`: the TLS listener's port, when there is one (the
+ * error's port tells which listener failed).
+ */
+export function listenFailure(err: unknown, host: string, port: number | undefined, tlsPort?: number): string | undefined {
+  const e = err as (NodeJS.ErrnoException & { port?: number }) | undefined;
+  const code = e?.code;
+  const failed = e?.port ?? port ?? tlsPort;
+  const flag = tlsPort !== undefined && (failed === tlsPort || port === undefined) ? '--tls-port or WARREN_TLS_PORT' : '--port or WARREN_PORT';
   if (code === 'EADDRINUSE') {
-    return `EADDRINUSE: port ${port} on ${host} is already in use (another warren server?): stop it, or choose another port with --port or WARREN_PORT`;
+    return `EADDRINUSE: port ${failed} on ${host} is already in use (another warren server?): stop it, or choose another port with ${flag}`;
   }
-  if (code === 'EACCES') return `EACCES: not allowed to listen on port ${port} (ports below 1024 need privileges): choose another with --port or WARREN_PORT`;
+  if (code === 'EACCES') return `EACCES: not allowed to listen on port ${failed} (ports below 1024 need privileges): choose another with ${flag}`;
   if (code === 'EADDRNOTAVAIL') return `EADDRNOTAVAIL: ${host} is not an address of this machine: choose another with --host or WARREN_HOST`;
   return undefined;
+}
+
+/** --port: a port, or 'off' for no plain TCP listener (TLS only). */
+function portOrOff(value: string): number | 'off' {
+  if (value.trim().toLowerCase() === 'off') return 'off';
+  return int('port', 65535)(value);
+}
+
+/** The TLS settings from --tls-*: undefined without a certificate; files are read by the broker at start. */
+function tlsConfig(o: {
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsPort?: number;
+  tlsVerifyPeer?: boolean;
+  tlsKeyPassphraseFile?: string;
+}): TlsConfig | undefined {
+  if (o.tlsCert === undefined && o.tlsKey === undefined) {
+    const stray = [
+      ['--tls-ca', o.tlsCa],
+      ['--tls-port', o.tlsPort],
+      ['--tls-verify-peer', o.tlsVerifyPeer],
+      ['--tls-key-passphrase-file', o.tlsKeyPassphraseFile],
+    ].find(([, v]) => v !== undefined);
+    if (stray !== undefined) throw new UsageError(`${String(stray[0])} needs TLS: give --tls-cert and --tls-key (WARREN_TLS_CERT, WARREN_TLS_KEY)`);
+    return undefined;
+  }
+  if (o.tlsCert === undefined || o.tlsKey === undefined) throw new UsageError('TLS needs both --tls-cert and --tls-key (PEM files)');
+  if (o.tlsVerifyPeer === true && o.tlsCa === undefined) throw new UsageError('--tls-verify-peer needs --tls-ca: the CA that signs client certificates');
+  return {
+    cert: o.tlsCert,
+    key: o.tlsKey,
+    ...(o.tlsCa !== undefined ? { ca: o.tlsCa } : {}),
+    ...(o.tlsPort !== undefined ? { port: o.tlsPort } : {}),
+    ...(o.tlsVerifyPeer === true ? { verifyPeer: true } : {}),
+    ...(o.tlsKeyPassphraseFile !== undefined ? { keyPassphraseFile: o.tlsKeyPassphraseFile } : {}),
+  };
 }
 
 function parseUser(value: string, previous: string[] = []): string[] {
@@ -64,7 +108,7 @@ function parseUser(value: string, previous: string[] = []): string[] {
 export function serverCommand(): Command {
   return new Command('server')
     .description('Start a Warren broker in the foreground')
-    .addOption(new Option('-p, --port <port>', 'TCP port to listen on (0: any free port)').env('WARREN_PORT').default(DEFAULT_PORT).argParser(int('port', 65535)))
+    .addOption(new Option('-p, --port <port>', "plain TCP port to listen on (0: any free port; 'off': TLS only)").env('WARREN_PORT').default(DEFAULT_PORT).argParser(portOrOff))
     .addOption(new Option('-H, --host <host>', 'interface to listen on').env('WARREN_HOST').default('0.0.0.0'))
     .addOption(new Option('-d, --data-dir <dir>', 'data folder for durable queues and messages').env('WARREN_DATA_DIR').default('./.warren-data'))
     .addOption(new Option('--in-memory', 'keep nothing on disk (durable queues behave as transient)').env('WARREN_IN_MEMORY'))
@@ -81,9 +125,15 @@ export function serverCommand(): Command {
     .addOption(new Option('--max-connections <n>', 'refuse connections above this many').env('WARREN_MAX_CONNECTIONS').argParser(int('max connections')))
     .addOption(new Option('--frame-max <bytes>', 'largest frame (message) accepted').env('WARREN_FRAME_MAX').argParser(int('frame max')))
     .addOption(new Option('--heartbeat <ms>', 'heartbeat interval proposed to clients (0 disables)').env('WARREN_HEARTBEAT_MS').argParser(int('heartbeat')))
-    .addOption(new Option('--user <name:password>', 'add a user (repeatable); disables the default guest user').argParser(parseUser))
-    .addOption(new Option('--users-file <path>', 'users file: lines of name:scrypt$... (see `warren hash-password`)').env('WARREN_USERS_FILE'))
-    .addOption(new Option('--user-name <name>', 'a user to create, with WARREN_PASSWORD or --password-file (keeps the password out of ps); disables guest').env('WARREN_USER'))
+    .addOption(new Option('--tls-cert <file>', 'PEM certificate (chain) of the TLS listener; with --tls-key turns TLS on (re-read on SIGHUP)').env('WARREN_TLS_CERT'))
+    .addOption(new Option('--tls-key <file>', 'PEM private key of --tls-cert').env('WARREN_TLS_KEY'))
+    .addOption(new Option('--tls-key-passphrase-file <file>', 'file holding the passphrase of an encrypted --tls-key').env('WARREN_TLS_KEY_PASSPHRASE_FILE'))
+    .addOption(new Option('--tls-port <port>', `TLS port to listen on (default ${DEFAULT_TLS_PORT}; 0: any free port)`).env('WARREN_TLS_PORT').argParser(int('TLS port', 65535)))
+    .addOption(new Option('--tls-ca <file>', 'PEM CA certificate(s) that sign client certificates: clients are asked for one (login as its CN with EXTERNAL)').env('WARREN_TLS_CA'))
+    .addOption(new Option('--tls-verify-peer', 'mutual TLS: refuse TLS clients without a certificate signed by --tls-ca').env('WARREN_TLS_VERIFY_PEER'))
+    .addOption(new Option('--user <name:password>', 'an administrator, created or its password reset at every start (repeatable); no guest then').argParser(parseUser))
+    .addOption(new Option('--users-file <path>', 'administrators from a file, applied at every start: lines of name:scrypt$... (see `warren hash-password`)').env('WARREN_USERS_FILE'))
+    .addOption(new Option('--user-name <name>', 'an administrator, created or its password reset at every start, with WARREN_PASSWORD or --password-file (keeps the password out of ps); no guest then').env('WARREN_USER'))
     .addOption(new Option('--password-file <path>', "that user's password, read from a file (a Docker secret, say); a trailing newline is ignored").env('WARREN_PASSWORD_FILE'))
     .addOption(new Option('--password <password>', "that user's password; prefer the variable or --password-file, a flag shows in ps").env('WARREN_PASSWORD'))
     .addOption(new Option('--require-user', 'refuse to start with only the guest user, who cannot log in from other hosts (the Docker image sets this)').env('WARREN_REQUIRE_USER'))
@@ -95,7 +145,13 @@ export function serverCommand(): Command {
         .default('info'),
     )
     .addOption(new Option('--log-format <format>', "'json' for collectors, 'pretty' for a terminal").choices(['json', 'pretty']).env('WARREN_LOG_FORMAT'))
-    .addHelpText('after', '\nExample:\n  $ warren server --port 5680 --data-dir /var/lib/warren\n  $ WARREN_PORT=5681 warren server --sync never')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ warren server --port 5680 --data-dir /var/lib/warren\n  $ WARREN_PORT=5690 warren server --sync never\n' +
+        '  $ warren server --tls-cert server.crt --tls-key server.key --port off   # TLS only, on 5681\n' +
+        '  $ warren server --tls-cert server.crt --tls-key server.key --tls-ca clients-ca.crt --tls-verify-peer\n' +
+        '  $ kill -HUP <pid>   # re-read the TLS certificate and key',
+    )
     .action(async (o) => {
       const firstUser = await namedUser(o);
       if (o.requireUser === true && firstUser === undefined && o.user === undefined && o.usersFile === undefined) {
@@ -103,8 +159,11 @@ export function serverCommand(): Command {
           'no user configured, and guest cannot log in from other hosts: set WARREN_USER and WARREN_PASSWORD (or WARREN_PASSWORD_FILE), or give --users-file',
         );
       }
+      const tls = tlsConfig(o);
+      if (o.port === 'off' && tls === undefined) throw new UsageError("--port off leaves nothing to listen on: turn TLS on with --tls-cert and --tls-key");
       const options: BrokerOptions = {
-        port: o.port,
+        ...(o.port === 'off' ? { tcp: false } : { port: o.port }),
+        ...(tls !== undefined ? { tls } : {}),
         host: o.host,
         dataDir: o.dataDir,
         inMemory: Boolean(o.inMemory),
@@ -134,13 +193,20 @@ export function serverCommand(): Command {
       try {
         broker = await startBroker(options);
       } catch (err) {
-        const line = listenFailure(err, o.host, o.port);
+        const line = listenFailure(err, o.host, o.port === 'off' ? undefined : o.port, tls !== undefined ? (tls.port ?? DEFAULT_TLS_PORT) : undefined);
         if (line !== undefined) throw new StartError(line);
+        // A certificate, key or CA file that cannot be used: one line naming it.
+        if (tls !== undefined && err instanceof Error && /\bTLS\b/.test(err.message)) throw new StartError(err.message);
         throw err;
       }
       // Plain text beside pretty logs (or no logs); with JSON logs, stdout carries JSON only.
+      const certificate = broker.tls?.certificate;
       (options.prettyLogs || options.logLevel === 'silent' ? process.stdout : process.stderr).write(
-        `warren ${String(broker.serverProperties['version'])} listening on ${broker.host}:${broker.port}\n` +
+        `warren ${String(broker.serverProperties['version'])} listening on ${broker.host}:${broker.port}${options.tcp === false ? ' (TLS only)' : ''}\n` +
+          (certificate !== undefined
+            ? `TLS on ${broker.host}:${broker.tlsPort}  certificate: ${certificate.subject}  SHA-256 ${certificate.fingerprint256}  ` +
+              `client certificates: ${tls?.verifyPeer === true ? 'required' : tls?.ca !== undefined ? 'optional' : 'not asked for'}\n`
+            : '') +
           `data folder: ${options.inMemory ? '(in memory)' : broker.dataDir}  sync: ${options.sync}\n`,
       );
       // Exit once the broker has stopped, whether a signal or a storage failure stopped it.
@@ -151,5 +217,12 @@ export function serverCommand(): Command {
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
+      // SIGHUP re-reads the TLS files (new connections get them); a failure is logged and the old ones stay.
+      if (broker.tls !== null) {
+        process.on('SIGHUP', () => {
+          broker.logger.info({ signal: 'SIGHUP' }, 'reloading the TLS certificate');
+          broker.reloadTls().catch(() => {});
+        });
+      }
     });
 }

@@ -27,6 +27,11 @@ export function statusText(s: BrokerStatus): string {
     ],
     ['alarms', alarms.length === 0 ? 'none' : `${alarms.join(', ')} (publishers blocked)`],
   ];
+  if (s.tls !== undefined && s.tls !== null) {
+    const t = s.tls;
+    rows.push(['tls', `port ${t.port}, ${t.connections} connection${t.connections === 1 ? '' : 's'}, client certificates ${t.verifyPeer ? 'required' : 'optional or not asked for'}`]);
+    rows.push(['certificate', `${t.certificate.subject}, SHA-256 ${t.certificate.fingerprint256}, valid until ${t.certificate.validTo}`]);
+  }
   // A two-column table without its header line.
   return renderTable(['', ''], rows).split('\n').slice(1).join('\n');
 }

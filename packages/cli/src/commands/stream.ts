@@ -123,6 +123,23 @@ function messageLine(m: StreamMessage, json: boolean): string | Buffer {
   return Buffer.concat([m.body, Buffer.from('\n')]);
 }
 
+/** --filter HEADER=VALUE (a string) or HEADER:=JSON (a typed value: 5, true, null); repeated for more values of the same header. */
+export function filterArg(value: string, previous: { header: string; values: unknown[] } | undefined): { header: string; values: unknown[] } {
+  const m = /^([^=:]+)(:?=)(.*)$/s.exec(value);
+  if (m === null || m[1]!.trim() === '') throw new InvalidArgumentError('expected HEADER=VALUE or HEADER:=JSON');
+  const header = m[1]!.trim();
+  let v: unknown = m[3]!;
+  if (m[2] === ':=') {
+    try {
+      v = JSON.parse(m[3]!);
+    } catch {
+      throw new InvalidArgumentError(`${m[3]} is not JSON (use HEADER=VALUE for a string)`);
+    }
+  }
+  if (previous !== undefined && previous.header !== header) throw new InvalidArgumentError(`one header per read: --filter ${previous.header}=... and ${header}`);
+  return { header, values: [...(previous?.values ?? []), v] };
+}
+
 function readCommand(): Command {
   return withUrlOption(
     new Command('read')
@@ -132,6 +149,7 @@ function readCommand(): Command {
       .option('-n, --count <n>', 'exit after this many messages', intArg(1))
       .option('-f, --follow', 'keep waiting for new messages (until --count or Ctrl-C)')
       .option('--name <consumer>', 'read as a named consumer: resume after its committed offset, and commit what was printed')
+      .option('--filter <header=value>', 'only messages whose header equals VALUE (HEADER:=JSON for a number, boolean or null); repeat for more values', filterArg)
       .option('--json', 'one JSON object per line: stream, offset, timestamp, exchange, routingKey, properties, body, bodyEncoding'),
   )
     .addHelpText(
@@ -141,20 +159,30 @@ A named consumer (--name) starts after its last committed offset when it has
 one (--from applies only the first time) and commits each message once it is
 printed, so the next read goes on where this one stopped.
 
+--filter with --follow is applied by the broker (only matching messages are
+sent); without --follow the messages up to the end are read and filtered here,
+since only offsets tell where the end is. --count counts printed messages.
+
 Examples:
   $ warren stream read orders --from first --count 10
   $ warren stream read orders --from 2026-12-01T00:00:00Z --json
   $ warren stream read orders --from 1h --follow
-  $ warren stream read orders --name reporting --follow`,
+  $ warren stream read orders --name reporting --follow
+  $ warren stream read orders --filter region=eu --filter region=us --follow
+  $ warren stream read orders --filter priority:=1`,
     )
     .action(async (name: string, o) => {
       const conn = await open(o, 'stream read');
       try {
         const end = o.follow ? Infinity : (await conn.streamInfo(name)).next;
+        const filter = o.filter as { header: string; values: unknown[] } | undefined;
+        // Following: the broker filters. Up to the end: every message comes, so the last offset is seen.
+        const localFilter = filter !== undefined && !o.follow ? filter : undefined;
         const consumer = await conn.consumeStream(name, {
           offset: o.from,
-          credit: o.count !== undefined ? Math.min(o.count as number, 1000) : 1000,
+          credit: o.count !== undefined && filter === undefined ? Math.min(o.count as number, 1000) : 1000,
           ...(o.name !== undefined ? { name: o.name as string, autoCommit: true } : {}),
+          ...(filter !== undefined && o.follow ? { filter } : {}),
         });
         let printed = 0;
         let stop = (consumer.startOffset ?? 0) >= end;
@@ -164,8 +192,10 @@ Examples:
         try {
           if (!stop) {
             for await (const m of consumer) {
-              process.stdout.write(messageLine(m, o.json === true));
-              printed++;
+              if (localFilter === undefined || localFilter.values.includes(m.properties.headers?.[localFilter.header])) {
+                process.stdout.write(messageLine(m, o.json === true));
+                printed++;
+              }
               if ((o.count !== undefined && printed >= (o.count as number)) || m.offset >= end - 1) {
                 stop = true;
                 break;
