@@ -273,10 +273,9 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
 
   private startedRecord(rec: TaskRecord, m: TaskMessage): TaskRecord {
     const now = this.client.clock.now();
-    const started: TaskRecord = { ...rec, status: 'STARTED', run: m.run, attempt: m.attempt, maxAttempts: m.maxAttempts, worker: this.id, startedAt: now, updatedAt: now };
-    delete started.progress;
-    delete started.nextAttemptAt;
-    return started;
+    // Without `delete` (it would turn the object into a slow dictionary): rest properties leave them out.
+    const { progress: _progress, nextAttemptAt: _next, ...kept } = rec;
+    return { ...kept, status: 'STARTED', run: m.run, attempt: m.attempt, maxAttempts: m.maxAttempts, worker: this.id, startedAt: now, updatedAt: now };
   }
 
   private async run(def: TaskDefinition, m: TaskMessage, msg: Message, record: TaskRecord, revision: number): Promise<void> {
