@@ -66,7 +66,7 @@ describe('the packages installed from their tarballs, outside the workspace', ()
   });
 
   it('ship dist, src, a README and package.json: no build cache, no tests; and carry their publish metadata', () => {
-    expect(packed.map((p) => p.name).sort()).toEqual(['@warren/broker', '@warren/cli', '@warren/client', '@warren/protocol']);
+    expect(packed.map((p) => p.name).sort()).toEqual(['@warren/broker', '@warren/cli', '@warren/client', '@warren/protocol', '@warren/tasks']);
     for (const p of packed) {
       const paths = p.files.map((f) => f.path);
       expect(paths, p.name).toContain('README.md');

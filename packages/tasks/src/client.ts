@@ -169,24 +169,18 @@ export class TaskClient {
       ...(eta !== undefined ? { eta } : {}),
     };
     await this.ensureQueue(name);
-    if (chosen) {
-      // A caller-chosen id: the record is created first, and only its creator publishes.
-      try {
-        await this.bucket.create(taskKey(id), JSON.stringify(record), { ttl: 0 });
-      } catch (err) {
-        if (isWrongRevision(err)) return id; // known id: a duplicate, runs once
-        throw err;
+    // The record first (a caller-chosen id that is already known stops here: a duplicate, it runs
+    // once), then the message, which carries the record's revision.
+    try {
+      msg.rev = await this.bucket.create(taskKey(id), JSON.stringify(record), { ttl: 0 });
+    } catch (err) {
+      if (isWrongRevision(err)) {
+        if (chosen) return id;
+        throw err; // a random UUID taken: not to be expected
       }
-      await this.publish(msg);
-      return id;
+      throw err;
     }
-    // A fresh id: record and message go out together (a worker that sees the
-    // message first creates the record from it; see Worker).
-    const [created] = await Promise.allSettled([this.bucket.create(taskKey(id), JSON.stringify(record), { ttl: 0 }), this.publish(msg)]).then((r) => {
-      if (r[1].status === 'rejected') throw r[1].reason;
-      return [r[0]];
-    });
-    if (created!.status === 'rejected' && !isWrongRevision(created!.reason)) throw created!.reason;
+    await this.publish(msg);
     return id;
   }
 
@@ -288,8 +282,10 @@ export class TaskClient {
 
   /**
    * Runs a FAILURE or REVOKED task again from its first attempt (same id and
-   * arguments). Resolves with the new PENDING record, or null if the task is
-   * unknown; INVALID_ARGUMENT... PRECONDITION_FAILED if it has not finished or succeeded.
+   * arguments), or re-sends a PENDING one (the older message, if any, is then
+   * dropped: for a task whose enqueuer died between writing its record and
+   * publishing it). Resolves with the new PENDING record, or null if the task
+   * is unknown; PRECONDITION_FAILED if it is running or succeeded.
    */
   async retry(id: string): Promise<TaskRecord | null> {
     checkId(id);
@@ -297,8 +293,8 @@ export class TaskClient {
       const cur = await this.entry(id);
       if (cur === null) return null;
       const old = cur.record;
-      if (old.status !== 'FAILURE' && old.status !== 'REVOKED') {
-        throw new WarrenError(ErrorCodes.PRECONDITION_FAILED, `task ${id} is ${old.status}: only FAILURE or REVOKED tasks can be retried`);
+      if (old.status !== 'FAILURE' && old.status !== 'REVOKED' && old.status !== 'PENDING') {
+        throw new WarrenError(ErrorCodes.PRECONDITION_FAILED, `task ${id} is ${old.status}: only FAILURE, REVOKED or PENDING tasks can be retried`);
       }
       const now = this.clock.now();
       const rec: TaskRecord = {
@@ -332,7 +328,9 @@ export class TaskClient {
    * expired, are dropped. Resolves with the ids retried.
    */
   async redrive(options: { limit?: number } = {}): Promise<string[]> {
-    const limit = options.limit ?? Infinity;
+    // Only the dead letters there now: a redriven task that fails again lands behind them.
+    const present = (await this.conn.declareQueue(this.deadLetterQueue, { passive: true })).messageCount;
+    const limit = Math.min(options.limit ?? Infinity, present);
     const done: string[] = [];
     for (let n = 0; n < limit; n++) {
       const msg = await this.conn.get(this.deadLetterQueue);

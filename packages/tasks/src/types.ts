@@ -62,6 +62,8 @@ export interface TaskMessage {
   group?: string;
   enqueuedAt: number;
   eta?: number;
+  /** The revision of the PENDING record the enqueue wrote: a worker that finds it unchanged claims the task in one write. */
+  rev?: number;
 }
 
 export interface RateLimit {

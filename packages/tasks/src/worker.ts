@@ -8,9 +8,10 @@
  * lost host) has its connection dropped and its tasks requeued at once: the
  * next worker sees `redelivered` and takes the task over. For a worker that
  * stays connected but stops making progress (a starved event loop, a
- * stopped process), each running task also has a lease in the `<ns>-leases`
- * bucket (memory only: it is about live processes), renewed every leaseMs/3
- * while the handler runs. Every worker's reaper looks for leases past their
+ * stopped process, before the broker's heartbeat check drops it), each
+ * running task also has a lease in the `<ns>-leases` bucket (memory only: it
+ * is about live processes), written leaseMs/3 after the task started and
+ * renewed as often while the handler runs. Every worker's reaper looks for leases past their
  * time and re-issues those tasks; the stuck worker finds out on its next
  * renewal (its handler's signal aborts) and its outcome is discarded.
  *
@@ -33,7 +34,10 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Task names to run (default: every task in the registry). */
   tasks?: string[];
-  /** Lease length, ms (default 30000): a task whose worker stops renewing for this long is taken over. */
+  /**
+   * Lease length, ms (default 30000). A running task's lease is written leaseMs/3 after it started
+   * and renewed as often; a task whose worker stops renewing for leaseMs is taken over.
+   */
   leaseMs?: number;
   /** This worker's name in records and leases (default host-pid-random). */
   id?: string;
@@ -208,6 +212,26 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
   /** Claims the task (STARTED) unless it is stale, finished or revoked; then runs it. */
   private async process(def: TaskDefinition, m: TaskMessage, msg: Message): Promise<void> {
     const clock = this.client.clock;
+    const wait = await this.rateWait(def, m);
+    if (wait > 0) {
+      await this.client.publish(m, clock.now() + wait);
+      msg.ack();
+      return;
+    }
+    if (m.rev !== undefined && !msg.redelivered) {
+      // The usual case: the record is still the PENDING one its enqueue wrote. One write claims it.
+      const started = this.startedRecord(recordOf(m, clock.now()), m);
+      let revision: number | undefined;
+      try {
+        revision = await this.bucket.update(taskKey(m.id), JSON.stringify(started), m.rev, { ttl: 0 });
+      } catch (err) {
+        if (!isWrongRevision(err)) throw err; // else: the record changed since; look at it below
+      }
+      if (revision !== undefined) {
+        await this.run(def, m, msg, started, revision);
+        return;
+      }
+    }
     for (;;) {
       let cur = await this.client.entry(m.id);
       if (cur === null) {
@@ -215,7 +239,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
           msg.ack(); // its record expired or was deleted: nothing to run for
           return;
         }
-        // The enqueuer's record is not there yet (it is written beside the message): make it.
+        // A message without its record (not written by this version's enqueue): make it.
         const rec = recordOf(m, clock.now());
         try {
           cur = { record: rec, revision: await this.bucket.create(taskKey(m.id), JSON.stringify(rec), { ttl: 0 }) };
@@ -233,47 +257,31 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
         msg.ack(); // a second copy of a run another worker holds
         return;
       }
-      const wait = await this.rateWait(def, m);
-      if (wait > 0) {
-        await this.client.publish(m, clock.now() + wait);
-        msg.ack();
-        return;
-      }
-      const now = clock.now();
       if (RUNNING.has(rec.status) && rec.worker !== undefined && rec.worker !== this.id) this.emit('task', { type: 'taken-over', id: m.id, name: m.name, from: rec.worker });
-      const started: TaskRecord = {
-        ...rec,
-        status: 'STARTED',
-        run: m.run,
-        attempt: m.attempt,
-        maxAttempts: m.maxAttempts,
-        worker: this.id,
-        startedAt: now,
-        updatedAt: now,
-      };
-      delete started.progress;
-      delete started.nextAttemptAt;
+      const started = this.startedRecord(rec, m);
       let revision: number;
-      let leaseRevision: number;
       try {
-        const lease: LeaseRecord = { owner: this.id, run: m.run, until: now + this.leaseMs };
-        [revision, leaseRevision] = await Promise.all([
-          this.bucket.update(taskKey(m.id), JSON.stringify(started), cur.revision, { ttl: 0 }),
-          this.leases.put(leaseKey(m.id), JSON.stringify(lease)),
-        ]);
+        revision = await this.bucket.update(taskKey(m.id), JSON.stringify(started), cur.revision, { ttl: 0 });
       } catch (err) {
         if (isWrongRevision(err)) continue;
         throw err;
       }
-      await this.run(def, m, msg, started, revision, leaseRevision);
+      await this.run(def, m, msg, started, revision);
       return;
     }
   }
 
-  private async run(def: TaskDefinition, m: TaskMessage, msg: Message, record: TaskRecord, revision: number, leaseRevision: number): Promise<void> {
+  private startedRecord(rec: TaskRecord, m: TaskMessage): TaskRecord {
+    const now = this.client.clock.now();
+    // Without `delete` (it would turn the object into a slow dictionary): rest properties leave them out.
+    const { progress: _progress, nextAttemptAt: _next, ...kept } = rec;
+    return { ...kept, status: 'STARTED', run: m.run, attempt: m.attempt, maxAttempts: m.maxAttempts, worker: this.id, startedAt: now, updatedAt: now };
+  }
+
+  private async run(def: TaskDefinition, m: TaskMessage, msg: Message, record: TaskRecord, revision: number): Promise<void> {
     const clock = this.client.clock;
     const ctl = new AbortController();
-    const r: Running = { id: m.id, msg, m, record, revision, ctl, writes: Promise.resolve(), leaseRevision, leaseTimer: undefined, lost: false, handedBack: false };
+    const r: Running = { id: m.id, msg, m, record, revision, ctl, writes: Promise.resolve(), leaseRevision: 0, leaseTimer: undefined, lost: false, handedBack: false };
     this.running.set(m.id, r);
     this.emit('task', { type: 'started', id: m.id, name: m.name, attempt: m.attempt });
     this.renewLater(r);
@@ -324,6 +332,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       const nextAttemptAt = now + backoffDelay(m.attempt, def.options.backoff, this.client.random);
       // The retry's message first: if the record write below is lost with this process, the message still runs.
       const next: TaskMessage = { ...m, run: m.run + 1, attempt: m.attempt + 1, eta: nextAttemptAt };
+      delete next.rev; // the record will have moved on: the next worker reads it
       await this.client.publish(next);
       const retry: TaskRecord = { ...r.record, status: 'RETRY', run: next.run, error, nextAttemptAt, updatedAt: now };
       const ok = await this.write(r, retry, 0);
@@ -384,7 +393,10 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     if (!this.running.has(r.id) || this.running.get(r.id) !== r) return;
     const lease: LeaseRecord = { owner: this.id, run: r.m.run, until: this.client.clock.now() + this.leaseMs };
     try {
-      r.leaseRevision = await this.leases.update(leaseKey(r.id), JSON.stringify(lease), r.leaseRevision);
+      // The first renewal writes the lease (a task shorter than leaseMs/3 never needs one: its
+      // worker's connection and heartbeats cover it); later ones move it on by compare-and-set.
+      r.leaseRevision =
+        r.leaseRevision === 0 ? await this.leases.put(leaseKey(r.id), JSON.stringify(lease)) : await this.leases.update(leaseKey(r.id), JSON.stringify(lease), r.leaseRevision);
     } catch (err) {
       if (isWrongRevision(err)) {
         // Someone took the task over (our lease ran out): stop, and drop the outcome.
@@ -398,6 +410,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
   }
 
   private async dropLease(r: Running): Promise<void> {
+    if (r.leaseRevision === 0) return;
     await this.leases.delete(leaseKey(r.id), { expect: r.leaseRevision }).catch(() => undefined);
   }
 

@@ -184,8 +184,8 @@ describe('retries and back-off', () => {
     );
     const c = await client(reg, { clock });
     const id = await c.enqueue('hang');
-    await worker(c);
-    await until(async () => (await c.get(id))?.status === 'STARTED', 'STARTED');
+    const w = await worker(c);
+    await until(() => w.active.includes(id), 'running');
     clock.advance(9_999);
     expect((await c.get(id))?.status).toBe('STARTED');
     clock.advance(1);
@@ -311,7 +311,7 @@ describe('leases', () => {
   });
 
   it('takes over the task of a stuck worker (its lease ran out) and discards the stuck outcome', async () => {
-    const clockA = new ManualClock(1_000_000); // never moves: A never renews
+    const clockA = new ManualClock(1_000_000); // moves once: A writes its lease, then never renews it
     const clockB = new ManualClock(1_000_000);
     const gate = deferred();
     const ran: string[] = [];
@@ -330,11 +330,14 @@ describe('leases', () => {
     a.on('task', (e) => e.type === 'lost' && lost.push(e.id));
     const id = await ca.enqueue('job');
     await until(() => a.active.includes(id), 'running on A');
+    // The lease is written at the first renewal, a third of the lease in: valid until 1_000_333 + 1000.
+    clockA.advance(333);
+    await until(async () => (await ca.leases.get(`l.${id}`)) !== null, 'the lease');
     const b = await worker(cb, { leaseMs: 1000, id: 'B' });
     expect(await b.reap()).toEqual([]);
-    clockB.set(1_000_000 + 1000);
+    clockB.set(1_001_333);
     expect(await b.reap()).toEqual([]);
-    clockB.set(1_000_000 + 1001);
+    clockB.set(1_001_334);
     expect(await b.reap()).toEqual([id]);
     await until(async () => (await ca.get(id))?.status === 'SUCCESS', 'SUCCESS after the takeover');
     expect(await ca.get(id)).toMatchObject({ status: 'SUCCESS', worker: 'B', result: 'fresh result', run: 2 });

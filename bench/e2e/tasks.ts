@@ -1,0 +1,182 @@
+/**
+ * Background jobs beside BullMQ, in one run: jobs per second from enqueue to
+ * completion with every result stored, with 1 and 8 workers.
+ *
+ *   Warren: @warren/tasks on a broker in a child process (e2e/broker-child.mjs,
+ *   built packages, data folder in tmp, every message and bucket write
+ *   fdatasync'ed before its confirm). Each job: enqueue (persistent publish +
+ *   PENDING record), STARTED, SUCCESS with its result, kept for a day.
+ *   BullMQ: on the Redis at 127.0.0.1:6379 (whatever persistence it is
+ *   configured with: this script prints it), jobs kept on completion
+ *   (removeOnComplete: false), so results stay in Redis.
+ *
+ * Both run their producer and workers in this process, each worker on its own
+ * connection with the same concurrency, the producer keeping the same number
+ * of enqueues in flight. Handlers return a small object at once.
+ *
+ *   npm run -w bench bench:tasks -- [--jobs 20000] [--concurrency 16] [--inflight 256] [--out results/tasks.json]
+ *
+ * The machine is shared: compare the two systems' figures from the same run only.
+ */
+import { fork } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect, type Connection } from '@warren/client';
+import { defineTasks, TaskClient, Worker } from '@warren/tasks';
+import { Queue, Worker as BullWorker } from 'bullmq';
+import { Redis } from 'ioredis';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const strArg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1]! : fallback;
+};
+const JOBS = arg('jobs', 20_000);
+const CONCURRENCY = arg('concurrency', 16);
+const INFLIGHT = arg('inflight', 256);
+const WORKERS = [1, 8];
+const OUT = resolve(process.env.INIT_CWD ?? process.cwd(), strArg('out', join(here, '..', 'results', 'tasks.json')));
+
+interface Row {
+  system: string;
+  workers: number;
+  jobs: number;
+  seconds: number;
+  /** Until the last enqueue resolved (the rest of `seconds` is workers catching up). */
+  enqueueSeconds: number;
+  jobsPerSec: number;
+}
+
+/** Enqueues `total` jobs with `INFLIGHT` outstanding. */
+async function produce(total: number, enqueue: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < total) await enqueue(next++);
+  };
+  await Promise.all(Array.from({ length: INFLIGHT }, lane));
+}
+
+async function startBroker(dataDir: string): Promise<{ port: number; stop: () => Promise<void> }> {
+  const child = fork(join(here, 'broker-child.mjs'), [dataDir, process.env.BENCH_SYNC ?? 'always'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.on('message', (m: { type: string; port?: number }) => m.type === 'listening' && resolve(m.port!));
+    child.once('exit', (code) => reject(new Error(`broker child exited (${code})`)));
+  });
+  return {
+    port,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.send({ type: 'stop' });
+      }),
+  };
+}
+
+async function warren(workers: number): Promise<Row> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-tasks-'));
+  const broker = await startBroker(dataDir);
+  const url = `warren://guest:guest@127.0.0.1:${broker.port}`;
+  const conns: Connection[] = [];
+  try {
+    const registry = defineTasks().define('job', (n: number) => ({ n, ok: true }));
+    const producerConn = await connect(url);
+    conns.push(producerConn);
+    const producer = await TaskClient.open(producerConn, { registry, namespace: 'bench' });
+    let done = 0;
+    let resolveAll!: () => void;
+    const all = new Promise<void>((r) => (resolveAll = r));
+    const ws: Worker[] = [];
+    for (let i = 0; i < workers; i++) {
+      const conn = await connect(url);
+      conns.push(conn);
+      const w = await Worker.start(await TaskClient.open(conn, { registry, namespace: 'bench' }), { concurrency: CONCURRENCY });
+      w.on('task', (e) => {
+        if (e.type === 'succeeded' && ++done === JOBS) resolveAll();
+      });
+      ws.push(w);
+    }
+    const started = performance.now();
+    await produce(JOBS, (i) => producer.enqueue('job', i));
+    const enqueueSeconds = (performance.now() - started) / 1000;
+    await all;
+    const seconds = (performance.now() - started) / 1000;
+    // Spot check: results are stored.
+    const some = await producer.list({ status: 'SUCCESS', limit: 1 });
+    if (some.length !== 1) throw new Error('no stored result');
+    await Promise.all(ws.map((w) => w.close({ graceMs: 0 })));
+    return { system: 'warren', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds) };
+  } finally {
+    await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
+    await broker.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function bullmq(workers: number): Promise<Row> {
+  const connection = { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null };
+  const name = `warren-bench-${process.pid}-${workers}`;
+  const queue = new Queue(name, { connection });
+  await queue.obliterate({ force: true }).catch(() => undefined);
+  let done = 0;
+  let resolveAll!: () => void;
+  const all = new Promise<void>((r) => (resolveAll = r));
+  const ws: BullWorker[] = [];
+  for (let i = 0; i < workers; i++) {
+    const w = new BullWorker(name, async (job) => ({ n: job.data as number, ok: true }), { connection, concurrency: CONCURRENCY, autorun: true });
+    w.on('completed', () => {
+      if (++done === JOBS) resolveAll();
+    });
+    await w.waitUntilReady();
+    ws.push(w);
+  }
+  const started = performance.now();
+  await produce(JOBS, (i) => queue.add('job', i, { removeOnComplete: false, removeOnFail: false }));
+  const enqueueSeconds = (performance.now() - started) / 1000;
+  await all;
+  const seconds = (performance.now() - started) / 1000;
+  const kept = await queue.getJobCounts('completed');
+  if (kept.completed !== JOBS) throw new Error(`BullMQ kept ${kept.completed} completed jobs, expected ${JOBS}`);
+  await Promise.all(ws.map((w) => w.close()));
+  await queue.obliterate({ force: true });
+  await queue.close();
+  return { system: 'bullmq', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds) };
+}
+
+async function redisPersistence(): Promise<string> {
+  const client = new Redis({ host: '127.0.0.1', port: 6379 });
+  const get = async (key: string): Promise<string> => {
+    const r = (await client.call('CONFIG', 'GET', key)) as unknown;
+    // RESP3 answers a map, RESP2 a flat list.
+    return r instanceof Map ? String(r.get(key)) : Array.isArray(r) ? String(r[1]) : String((r as Record<string, unknown>)[key]);
+  };
+  const [aof, save, fsync] = [await get('appendonly'), await get('save'), await get('appendfsync')];
+  client.disconnect();
+  return `appendonly ${aof}${aof === 'yes' ? ` (appendfsync ${fsync})` : ''}, save "${save}"`;
+}
+
+const rows: Row[] = [];
+const persistence = await redisPersistence();
+const load = loadavg()[0]!.toFixed(1);
+for (const n of WORKERS) {
+  // Side by side: the two systems alternate, so both see the same machine.
+  if (process.env.BENCH_ONLY !== 'warren') rows.push(await bullmq(n));
+  if (process.env.BENCH_ONLY !== 'bullmq') rows.push(await warren(n));
+}
+const table = WORKERS.map((n) => {
+  const b = rows.find((r) => r.system === 'bullmq' && r.workers === n)?.jobsPerSec ?? NaN;
+  const w = rows.find((r) => r.system === 'warren' && r.workers === n)?.jobsPerSec ?? NaN;
+  return { workers: n, warrenJobsPerSec: w, bullmqJobsPerSec: b, ratio: Number((w / b).toFixed(2)) };
+});
+console.log(`jobs ${JOBS}, concurrency ${CONCURRENCY} per worker, ${INFLIGHT} enqueues in flight; load average at start ${load}`);
+console.log(`Warren: durable (fdatasync per confirm and bucket write); Redis: ${persistence}`);
+console.log('workers  warren jobs/s  bullmq jobs/s  warren/bullmq');
+for (const t of table) console.log(`${String(t.workers).padStart(7)}  ${String(t.warrenJobsPerSec).padStart(13)}  ${String(t.bullmqJobsPerSec).padStart(13)}  ${t.ratio.toFixed(2).padStart(13)}`);
+await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), jobs: JOBS, concurrency: CONCURRENCY, inflight: INFLIGHT, loadAverage: Number(load), redis: persistence, rows, table }, null, 2)}\n`);
+console.log(`wrote ${OUT}`);
+process.exit(0);
