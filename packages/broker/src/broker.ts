@@ -45,6 +45,7 @@ import { Vhosts } from './vhosts.js';
 import type { VirtualHost } from './vhost.js';
 import { TlsCertificates, type CertificateInfo } from './tls.js';
 import { HttpApi } from './http/server.js';
+import { startCoarseClock, stopCoarseClock } from './clock.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -73,6 +74,7 @@ export class Broker implements BrokerContext {
   /** Where queues page out their tails; null for an in-memory broker or pagingWindow 0. */
   paging: PagingConfig | null = null;
   private closing: Promise<void> | null = null;
+  private clockStarted = false;
   private fatalError: Error | null = null;
   private markStopped!: (err: Error | null) => void;
   /**
@@ -169,6 +171,8 @@ export class Broker implements BrokerContext {
     }
     this.memoryMonitor = new MemoryMonitor(o.memoryHighWatermark, (alarm, sample) => this.memory.setMemoryAlarm(alarm, sample), o.memorySampler);
     this.memoryMonitor.start();
+    startCoarseClock();
+    this.clockStarted = true;
     if (o.tcp) await this.listen();
     if (this.tls !== null) await this.listenTls(this.tls);
     if (o.httpPort !== null) await this.listenHttp();
@@ -338,7 +342,6 @@ export class Broker implements BrokerContext {
   // -- BrokerContext ---------------------------------------------------------
 
   status(): Record<string, unknown> {
-    const monitor = this.diskMonitor;
     return statusReport({
       version,
       startedAt: this.startedAt,
@@ -346,15 +349,26 @@ export class Broker implements BrokerContext {
       vhosts: this.vhosts,
       memory: this.memory,
       options: this.options,
-      diskFreeBytes: monitor !== null && Number.isFinite(monitor.freeBytes) ? monitor.freeBytes : null,
+      diskFreeBytes: this.diskFreeBytes,
       tls: this.tls === null ? null : { port: this.tlsPort!, verifyPeer: this.tls.verifyPeer, connections: this.tlsConnectionCount(), certificate: this.tls.certificate },
     });
+  }
+
+  /** Free bytes under the data folder as last measured; null in memory or before the first check. */
+  get diskFreeBytes(): number | null {
+    const monitor = this.diskMonitor;
+    return monitor !== null && Number.isFinite(monitor.freeBytes) ? monitor.freeBytes : null;
   }
 
   private tlsConnectionCount(): number {
     let n = 0;
     for (const c of this.connections) if (c.tls !== null) n++;
     return n;
+  }
+
+  /** The open connections, authenticated or not yet (the HTTP API lists and closes them). */
+  get openConnections(): ReadonlySet<Connection> {
+    return this.connections;
   }
 
   /** The open connections (authenticated or not yet) as management listings show them, TLS side included. */
@@ -397,6 +411,8 @@ export class Broker implements BrokerContext {
     await closed;
     this.diskMonitor?.stop();
     this.memoryMonitor?.stop();
+    if (this.clockStarted) stopCoarseClock();
+    this.clockStarted = false;
     await this.vhosts.close();
     await this.lock?.release();
     this.logger.info('warren stopped');
