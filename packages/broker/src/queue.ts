@@ -166,6 +166,11 @@ export class Queue {
     return this.list.length + (this.spill?.length ?? 0);
   }
 
+  /** Body bytes of the ready messages, paged-out ones included. */
+  get readyBytes(): number {
+    return this.list.bytes + (this.spill?.bytes ?? 0);
+  }
+
   /** Ready messages paged out to the spill file. */
   get pagedCount(): number {
     return this.spill?.length ?? 0;

@@ -12,6 +12,7 @@ import { WarrenError, pack } from '@warren/protocol';
 import { errors } from '../errors.js';
 import { encodeMessage, encodeQueueRecord, messageLayout, recordId, RecordType, validRecordAt } from './format.js';
 import { LogWriter, type DurableCallback } from './log-writer.js';
+import type { BucketHistogram } from './histogram.js';
 import { countsOf, MessageIndex, queuesOf } from './message-index.js';
 import { Reclaimer } from './reclaimer.js';
 import { recover } from './recovery.js';
@@ -94,6 +95,14 @@ export class MessageStore {
   get writeStats(): Readonly<WriteStats> {
     const w = this.writer.stats;
     return { ...this.stats, records: w.records, batches: w.batches, syncs: w.syncs };
+  }
+
+  /** fdatasync latency (seconds) and records per group-commit batch of this store's writer. */
+  get syncSeconds(): BucketHistogram {
+    return this.writer.syncSeconds;
+  }
+  get batchRecords(): BucketHistogram {
+    return this.writer.batchRecords;
   }
 
   /** Live (unsettled) messages held. */
