@@ -27,6 +27,8 @@ export interface MoveTarget {
   queue?: string;
   exchange?: string;
   routingKey?: string;
+  /** '$x-death': whether the caller may publish through this exchange (messages that would need another one stay). */
+  mayWrite?: (exchange: string) => boolean;
 }
 
 export interface MoveResult {
@@ -76,6 +78,7 @@ function targetsOf(vhost: VirtualHost, target: MoveTarget, qm: QueuedMessage): S
     if (death === undefined || typeof death['exchange'] !== 'string') return out;
     exchange = death['exchange'];
     routingKey = Array.isArray(keys) && typeof keys[0] === 'string' ? keys[0] : '';
+    if (target.mayWrite !== undefined && !target.mayWrite(exchange)) return out;
   }
   try {
     vhost.route(exchange, routingKey, headers, out);
