@@ -44,6 +44,7 @@ import { connectionInfo, statusReport } from './management.js';
 import { Vhosts } from './vhosts.js';
 import type { VirtualHost } from './vhost.js';
 import { TlsCertificates, type CertificateInfo } from './tls.js';
+import { RateSampler } from './rates.js';
 import { HttpApi } from './http/server.js';
 import { startCoarseClock, stopCoarseClock } from './clock.js';
 
@@ -61,6 +62,8 @@ export class Broker implements BrokerContext {
   readonly startedAt = Date.now();
   /** Users, permissions and user limits (access.ts); opened by start(). */
   access!: Access;
+  /** Message rates sampled once a second from the counters (management API, rates.ts). */
+  readonly rates = new RateSampler(() => this.vhosts);
   private lock: DataLock | null = null;
   private diskMonitor: DiskMonitor | null = null;
   private server: Server | null = null;
@@ -173,6 +176,7 @@ export class Broker implements BrokerContext {
     this.memoryMonitor.start();
     startCoarseClock();
     this.clockStarted = true;
+    this.rates.start();
     if (o.tcp) await this.listen();
     if (this.tls !== null) await this.listenTls(this.tls);
     if (o.httpPort !== null) await this.listenHttp();
@@ -413,6 +417,7 @@ export class Broker implements BrokerContext {
     this.memoryMonitor?.stop();
     if (this.clockStarted) stopCoarseClock();
     this.clockStarted = false;
+    this.rates.stop();
     await this.vhosts.close();
     await this.lock?.release();
     this.logger.info('warren stopped');

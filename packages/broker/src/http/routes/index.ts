@@ -12,6 +12,10 @@ import { register as publish } from './publish.js';
 import { register as access } from './access.js';
 import { register as definitions } from './definitions.js';
 import { register as consoleFiles } from './console.js';
+import { register as browse } from './browse.js';
+import { register as move } from './move.js';
+import { register as rates } from './rates.js';
+import { register as metrics } from './metrics.js';
 
 export const HTTP_ROUTES: readonly RegisterRoutes[] = [
   health,
@@ -21,5 +25,9 @@ export const HTTP_ROUTES: readonly RegisterRoutes[] = [
   publish,
   access,
   definitions,
+  browse,
+  move,
+  rates,
+  metrics,
   consoleFiles,
 ];

@@ -6,6 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { vhostTotals } from '../../management.js';
+import { storageSummary } from '../../metrics.js';
 import type { HttpContext } from '../context.js';
 import { globalRates } from '../rates.js';
 import type { Router } from '../router.js';
@@ -45,16 +46,8 @@ export function register(router: Router, ctx: HttpContext): void {
       rates: globalRates(broker),
       memory: { rssBytes: mem.rss, heapBytes: mem.heapUsed, limitBytes: o.memoryHighWatermark, bodyBytes: memory.bodyBytes, alarm: memory.memoryAlarm },
       disk: { freeBytes: broker.diskFreeBytes, limitBytes: o.diskFreeLimit, alarm: memory.diskAlarm },
-      storage: {
-        sync: o.sync,
-        fsyncP50Ms: null as number | null,
-        fsyncP99Ms: null as number | null,
-        /** Records per write batch since start: above 1 means group commit at work. */
-        groupCommitBatch: batches > 0 ? records / batches : null,
-        records,
-        batches,
-        syncs,
-      },
+      // fsync latency and records per group-commit batch (above 1: group commit at work), over every store.
+      storage: { sync: o.sync, ...storageSummary(ctx.vhosts), records, batches, syncs },
       listeners: broker.listeners(),
     };
   });
