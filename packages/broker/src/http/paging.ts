@@ -95,7 +95,14 @@ export function paginate<S, T>(rows: Iterable<S>, query: URLSearchParams, nameOf
     if (filter === null || filter(nameOf(row))) kept.push(row);
   }
   let items: T[];
-  if (sort === null) {
+  const from = (page - 1) * pageSize;
+  if (sort === 'name') {
+    // The name is known without building the row: only the page's rows are built.
+    const named = kept.map((row) => ({ row, key: nameOf(row) }));
+    named.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    if (reverse) named.reverse();
+    items = named.slice(from, from + pageSize).map((n) => build(n.row));
+  } else if (sort === null) {
     const slice = reverse ? kept.reverse() : kept;
     items = slice.slice((page - 1) * pageSize, page * pageSize).map(build);
   } else {

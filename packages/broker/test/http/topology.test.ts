@@ -76,6 +76,23 @@ describe('management HTTP API: queues', () => {
     expect(all.body).toEqual(consumers.body);
   });
 
+  it('the lag (oldestReadyAgeMs) grows while the head waits and follows the head as it is consumed', async () => {
+    tb = await startHttpBroker();
+    await tb.put('/api/queues/%2F/lag', {});
+    await tb.post('/api/exchanges/%2F/amq.default/publish', { routingKey: 'lag', payload: 'old' });
+    await new Promise((r) => setTimeout(r, 600));
+    await tb.post('/api/exchanges/%2F/amq.default/publish', { routingKey: 'lag', payload: 'new' });
+    const before = (await tb.get('/api/queues/%2F/lag')).body.oldestReadyAgeMs as number;
+    expect(before).toBeGreaterThanOrEqual(500);
+    const c = await client();
+    const m = await c.get('lag', { noAck: true });
+    expect(m?.body.toString()).toBe('old');
+    const after = (await tb.get('/api/queues/%2F/lag')).body.oldestReadyAgeMs as number;
+    expect(after).toBeLessThan(before);
+    await c.get('lag', { noAck: true });
+    expect((await tb.get('/api/queues/%2F/lag')).body.oldestReadyAgeMs).toBeNull();
+  });
+
   it('pages, sorts and filters server-side', async () => {
     tb = await startHttpBroker();
     for (let i = 0; i < 25; i++) await tb.put(`/api/queues/%2F/q-${String(i).padStart(2, '0')}`, { durable: false });
