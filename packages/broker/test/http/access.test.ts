@@ -61,6 +61,9 @@ describe('management HTTP API: authorization', () => {
     expect((await tb.get('/api/users', { user: MGMT })).status).toBe(403);
     expect((await tb.get('/api/definitions', { user: MGMT })).status).toBe(403);
     expect((await tb.put('/api/vhosts/x', {}, { user: MGMT })).status).toBe(403);
+    // A refusal does not tell whether a vhost exists.
+    expect((await tb.put('/api/queues/nohost/app.q', {}, { user: MGMT })).status).toBe(403);
+    expect((await tb.put('/api/queues/nohost/app.q', {})).status).toBe(404);
     // Its own permissions and user it may see.
     expect((await tb.get('/api/permissions', { user: MGMT })).body).toEqual([{ user: 'mgmt', vhost: 'team', configure: '^app\\.', write: '^app\\.', read: '^app\\.' }]);
     expect((await tb.get('/api/users/mgmt', { user: MGMT })).body).toMatchObject({ name: 'mgmt', tags: ['management'] });

@@ -234,6 +234,15 @@ describe('management HTTP API: exchanges and bindings', () => {
     expect((await tb.post('/api/exchanges/nohost/amq.default/publish', { payload: 'x' })).status).toBe(404);
   });
 
+  it('a publish a full queue refuses is a 429 RESOURCE_LIMIT', async () => {
+    tb = await startHttpBroker();
+    await tb.put('/api/queues/%2F/small', { arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' } });
+    expect((await tb.post('/api/exchanges/%2F/amq.default/publish', { routingKey: 'small', payload: '1' })).body).toEqual({ routed: true });
+    const full = await tb.post('/api/exchanges/%2F/amq.default/publish', { routingKey: 'small', payload: '2' });
+    expect(full.status).toBe(429);
+    expect(full.body.error.name).toBe('RESOURCE_LIMIT');
+  });
+
   it('a published message keeps its properties and headers', async () => {
     tb = await startHttpBroker();
     const c = await client();

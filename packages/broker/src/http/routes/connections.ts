@@ -137,7 +137,8 @@ export function register(router: Router, ctx: HttpContext): void {
     const c = find(req);
     if (!req.user.isAdmin && c.username !== req.user.name) throw errors.accessRefused(`user '${req.user.name}' may not close the connections of others: needs the administrator tag`);
     const header = req.headers['x-reason'];
-    const reason = (typeof header === 'string' ? header : undefined) ?? optString(await objectBody(req), 'reason') ?? 'closed by an operator';
+    // The reason travels in the CLOSE frame: kept short.
+    const reason = ((typeof header === 'string' ? header : undefined) ?? optString(await objectBody(req), 'reason') ?? 'closed by an operator').slice(0, 200);
     ctx.logger.info({ conn: c.id, user: c.username, by: req.user.name, reason }, 'connection closed from the management API');
     c.close(ErrorCodes.CONNECTION_FORCED, reason);
     return noContent();

@@ -55,9 +55,9 @@ function publishOne(vhost: VirtualHost, frame: PublishFrame): Promise<void> {
 
 export function register(router: Router, ctx: HttpContext): void {
   router.post('/api/exchanges/:vhost/:name/publish', async (req) => {
-    const vhost = vhostOf(ctx.vhosts, req.params['vhost']!);
     const exchange = exchangeName(req.params['name']!);
-    req.user.require(vhost.name, 'write', 'exchange', shownExchange(exchange), 'publish to');
+    req.user.require(req.params['vhost']!, 'write', 'exchange', shownExchange(exchange), 'publish to');
+    const vhost = vhostOf(ctx.vhosts, req.params['vhost']!);
     const body = await objectBody(req);
     const routingKey = optString(body, 'routingKey') ?? '';
     const payload = payloadOf(reqString(body, 'payload'), optString(body, 'payloadEncoding') ?? 'string');

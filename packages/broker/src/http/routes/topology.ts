@@ -29,7 +29,7 @@ import type { Queue } from '../../queue.js';
 import type { VirtualHost } from '../../vhost.js';
 import { DEFAULT_EXCHANGE_INFO, exchangeInfo } from '../../management.js';
 import * as ops from '../../topology-ops.js';
-import type { HttpUser } from '../authz.js';
+import type { PermissionKind } from '../../access.js';
 import type { HttpContext } from '../context.js';
 import { exchangeName, objectBody, optArguments, optBool, optString, queueOf, reqString, shownExchange, vhostOf, type Body } from '../fields.js';
 import { bool, paginate } from '../paging.js';
@@ -139,9 +139,14 @@ function seenVhost(ctx: HttpContext, req: ApiRequest): VirtualHost {
   return vhostOf(ctx.vhosts, name);
 }
 
-/** The vhost of a route that changes something: existing (permissions are checked per resource). */
-function changedVhost(ctx: HttpContext, req: ApiRequest): VirtualHost {
-  return vhostOf(ctx.vhosts, req.params['vhost']!);
+/**
+ * The vhost of a route that changes `resource`, once the caller may: the
+ * permission is checked first, so a refusal never tells whether the vhost exists.
+ */
+function permittedVhost(ctx: HttpContext, req: ApiRequest, kind: PermissionKind, what: 'exchange' | 'queue', resource: string, action: string): VirtualHost {
+  const name = req.params['vhost']!;
+  req.user.require(name, kind, what, what === 'exchange' ? shownExchange(resource) : resource, action);
+  return vhostOf(ctx.vhosts, name);
 }
 
 function boolOr(body: Body, key: string, fallback: boolean): boolean {
@@ -157,13 +162,11 @@ interface BindingTarget {
 }
 
 function bindingTarget(ctx: HttpContext, req: ApiRequest, toQueue: boolean, action: string): BindingTarget {
-  const vhost = changedVhost(ctx, req);
   const source = exchangeName(req.params['source']!);
   const destination = toQueue ? req.params['destination']! : exchangeName(req.params['destination']!);
-  const u: HttpUser = req.user;
   // The wire protocol's rule (authorizer.ts): write on the destination, read on the source.
-  u.require(vhost.name, 'write', toQueue ? 'queue' : 'exchange', toQueue ? destination : shownExchange(destination), action);
-  u.require(vhost.name, 'read', 'exchange', shownExchange(source), action);
+  req.user.require(req.params['vhost']!, 'read', 'exchange', shownExchange(source), action);
+  const vhost = permittedVhost(ctx, req, 'write', toQueue ? 'queue' : 'exchange', destination, action);
   return { vhost, source, destination, toQueue };
 }
 
@@ -178,9 +181,8 @@ export function register(router: Router, ctx: HttpContext): void {
     return exchangeItem(vhost, exchangeOf(vhost, exchangeName(req.params['name']!)));
   });
   router.put('/api/exchanges/:vhost/:name', async (req) => {
-    const vhost = changedVhost(ctx, req);
     const name = exchangeName(req.params['name']!);
-    req.user.require(vhost.name, 'configure', 'exchange', shownExchange(name), 'declare');
+    const vhost = permittedVhost(ctx, req, 'configure', 'exchange', name, 'declare');
     const body = await objectBody(req);
     const existed = vhost.exchanges.has(name);
     const alternateExchange = optString(body, 'alternateExchange');
@@ -195,9 +197,8 @@ export function register(router: Router, ctx: HttpContext): void {
     return json(exchangeItem(vhost, exchangeOf(vhost, name)), existed ? 200 : 201);
   });
   router.delete('/api/exchanges/:vhost/:name', async (req) => {
-    const vhost = changedVhost(ctx, req);
     const name = exchangeName(req.params['name']!);
-    req.user.require(vhost.name, 'configure', 'exchange', shownExchange(name), 'delete');
+    const vhost = permittedVhost(ctx, req, 'configure', 'exchange', name, 'delete');
     await ops.deleteExchange(vhost, name, bool(req.query, 'if_unused'));
     return noContent();
   });
@@ -227,10 +228,8 @@ export function register(router: Router, ctx: HttpContext): void {
     return { ...queueItem(ctx, vhost, q), consumerDetails: consumersOf(vhost, q) };
   });
   router.put('/api/queues/:vhost/:name', async (req) => {
-    const vhost = changedVhost(ctx, req);
     const name = req.params['name']!;
-    if (name === '') throw errors.invalidArgument('a queue declared over HTTP needs a name');
-    req.user.require(vhost.name, 'configure', 'queue', name, 'declare');
+    const vhost = permittedVhost(ctx, req, 'configure', 'queue', name, 'declare');
     const body = await objectBody(req);
     const existed = vhost.queues.has(name);
     const args = optArguments(body);
@@ -248,17 +247,15 @@ export function register(router: Router, ctx: HttpContext): void {
     return json(queueItem(ctx, vhost, queueOf(vhost, name)), existed ? 200 : 201);
   });
   router.delete('/api/queues/:vhost/:name', async (req) => {
-    const vhost = changedVhost(ctx, req);
     const name = req.params['name']!;
-    req.user.require(vhost.name, 'configure', 'queue', name, 'delete');
+    const vhost = permittedVhost(ctx, req, 'configure', 'queue', name, 'delete');
     queueOf(vhost, name);
     await ops.deleteQueue(vhost, name, { ifUnused: bool(req.query, 'if_unused'), ifEmpty: bool(req.query, 'if_empty') }, null);
     return noContent();
   });
   router.delete('/api/queues/:vhost/:name/contents', (req) => {
-    const vhost = changedVhost(ctx, req);
     const name = req.params['name']!;
-    req.user.require(vhost.name, 'read', 'queue', name, 'purge');
+    const vhost = permittedVhost(ctx, req, 'read', 'queue', name, 'purge');
     queueOf(vhost, name);
     return { purged: ops.purgeQueue(vhost, name, null) };
   });
