@@ -93,7 +93,7 @@ async function floodChild(): Promise<void> {
 // -- the measuring process ------------------------------------------------------
 
 function startServer(dataDir: string, users: string[]): Promise<{ child: ChildProcess; port: number }> {
-  const args = [BIN, 'server', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'error', '--user', 'target:target-pw'];
+  const args = [BIN, 'server', '--http-port', 'off', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'error', '--user', 'target:target-pw'];
   for (const u of users) args.push('--user', u);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
