@@ -258,7 +258,9 @@ export class Queue {
    * How long the next ready message has waited since it arrived (ms; the lag),
    * null when nothing is ready. From the arrival checkpoints: at most one per
    * coarse clock tick, so it may read up to a tick (and after long backlogs a
-   * little more) older than it is; messages recovered at start count from the start.
+   * little more) older than it is; a delayed message counts from its publish, a
+   * requeued one from its first arrival at most; messages recovered at start
+   * count from the start.
    */
   oldestReadyAgeMs(now = Date.now()): number | null {
     const head = this.list.peek();
