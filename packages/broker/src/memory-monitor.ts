@@ -41,47 +41,58 @@ export const MEMORY_SAMPLE_MS = 250;
 /** Above this fraction of the limit, queues page beyond their small window (memory pressure). */
 export const PRESSURE_FRACTION = 0.5;
 
+/** Past this multiple of its level, a Watermark stays on until RSS itself falls (the live memory no longer releases it). */
+export const CEILING = 1.2;
+
 /**
  * One level with hysteresis, on RSS. It turns on when RSS passes the level and
- * off when RSS falls below 90% of it, or when the live memory (heap plus
- * buffers) has fallen to half of what it was when it turned on: V8 may keep
- * freed pages resident for a long while, and memory that was really given
- * back must count as given back.
+ * off when RSS falls below 90% of it, or, while RSS is still under CEILING x
+ * the level, when the live memory (heap plus buffers) says RSS overstates what
+ * is used: it has fallen to half of what it was when the level turned on
+ * (memory given back that V8 keeps resident for a while), or (with
+ * `lowLiveReleases`) it is under half the level (pages kept, fragmentation).
  *
- * Once off that way (RSS still high, live memory low), RSS alone says nothing
- * new: the level turns on again only when the live memory grows back to 3/4
- * of its level at the last turn-on, or RSS grows by another 10% of the level.
- * RSS over the level while the live memory is small but steady is therefore
- * one long alarm, not an alarm that flaps at every sample.
+ * Once off that way, RSS alone says nothing new: the level turns on again only
+ * when RSS or the live memory grows by another 10% of the level since, or RSS
+ * passes the ceiling. RSS that stays over the level while the live memory is
+ * small and steady therefore turns it off once, instead of on and off at
+ * every sample; and RSS cannot creep past the ceiling that way.
  */
 export class Watermark {
   on = false;
   /** Live memory when the level last turned on. */
   private liveAtOn = 0;
-  /** Off while RSS stayed high (released on live memory): the RSS then, else 0. */
+  /** Off while RSS stayed high (released on live memory): RSS and live memory then; staleRss 0 otherwise. */
   private staleRss = 0;
+  private staleLive = 0;
 
-  constructor(readonly level: number) {}
+  constructor(
+    readonly level: number,
+    private readonly lowLiveReleases: boolean,
+  ) {}
 
   /** Updates the state from a sample; true when it changed. */
   update(s: MemorySample): boolean {
     const live = s.heapUsed + s.external;
+    const level = this.level;
     if (this.on) {
-      if (s.rss < 0.9 * this.level) {
+      if (s.rss < 0.9 * level) {
         this.on = false;
         this.staleRss = 0;
         return true;
       }
-      if (live < 0.5 * this.liveAtOn) {
+      if (s.rss <= CEILING * level && (live < 0.5 * this.liveAtOn || (this.lowLiveReleases && live < 0.5 * level))) {
         this.on = false;
         this.staleRss = s.rss;
+        this.staleLive = live;
         return true;
       }
       return false;
     }
-    if (this.staleRss !== 0 && s.rss < 0.9 * this.level) this.staleRss = 0;
+    if (this.staleRss !== 0 && s.rss < 0.9 * level) this.staleRss = 0;
     const over =
-      this.staleRss === 0 ? s.rss > this.level : s.rss > this.level && (live >= 0.75 * this.liveAtOn || s.rss > this.staleRss + 0.1 * this.level);
+      s.rss > level &&
+      (this.staleRss === 0 || s.rss > CEILING * level || s.rss > this.staleRss + 0.1 * level || live > this.staleLive + 0.1 * level);
     if (!over) return false;
     this.on = true;
     this.liveAtOn = live;
@@ -107,8 +118,9 @@ export class MemoryMonitor {
     private readonly intervalMs = MEMORY_SAMPLE_MS,
     private readonly onPressure: (pressure: boolean, sample: MemorySample) => void = () => {},
   ) {
-    this.alarmLevel = new Watermark(limit);
-    this.pressureLevel = new Watermark(limit * PRESSURE_FRACTION);
+    this.alarmLevel = new Watermark(limit, true);
+    // Pressure only pages earlier: it stays on while RSS is high, unless the live memory halves.
+    this.pressureLevel = new Watermark(limit * PRESSURE_FRACTION, false);
   }
 
   start(): void {

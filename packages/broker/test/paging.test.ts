@@ -225,26 +225,47 @@ describe('MemoryMonitor', () => {
     expect(changes).toEqual([true, false, true, false]);
   });
 
-  it('RSS over the limit with little live memory is one alarm, not one that flaps at every sample', () => {
+  it('RSS over the limit with little live memory clears the alarm once, not at every other sample', () => {
     const LIMIT = 1000e6;
-    // Freed pages V8 keeps resident, or simply RSS well above heap + buffers: the real memory is over the limit.
+    // RSS well above heap + buffers (pages V8 keeps, fragmentation): the old rule set and cleared the alarm every 250 ms.
     let sample: MemorySample = { rss: 1100e6, heapUsed: 250e6, external: 50e6 };
     const changes: boolean[] = [];
     const m = new MemoryMonitor(LIMIT, (alarm) => changes.push(alarm), () => sample);
     for (let i = 0; i < 20; i++) m.check();
+    expect(changes).toEqual([true, false]);
+    // Live memory grows, but by less than a tenth of the limit: still clear.
+    sample = { rss: 1100e6, heapUsed: 320e6, external: 50e6 };
+    for (let i = 0; i < 20; i++) m.check();
+    expect(changes).toEqual([true, false]);
+    // A tenth more: set again (and, the live memory still small, cleared once more), then steady.
+    sample = { rss: 1100e6, heapUsed: 360e6, external: 50e6 };
+    for (let i = 0; i < 20; i++) m.check();
+    expect(changes).toEqual([true, false, true, false]);
+  });
+
+  it('with much live memory, RSS over the limit keeps the alarm on until half of it is freed', () => {
+    const LIMIT = 1000e6;
+    let sample: MemorySample = { rss: 1100e6, heapUsed: 700e6, external: 100e6 };
+    const changes: boolean[] = [];
+    const m = new MemoryMonitor(LIMIT, (alarm) => changes.push(alarm), () => sample);
+    for (let i = 0; i < 20; i++) m.check();
     expect(changes).toEqual([true]);
-    // Queues drained: live memory halves, RSS stays up (pages not returned): the alarm clears, once.
-    sample = { rss: 1100e6, heapUsed: 100e6, external: 40e6 };
+    // Queues drained: live memory halves, RSS stays up: cleared, once.
+    sample = { rss: 1100e6, heapUsed: 350e6, external: 40e6 };
     for (let i = 0; i < 20; i++) m.check();
     expect(changes).toEqual([true, false]);
-    // Live memory grows again, but not back to 3/4 of its level at the alarm: still clear.
-    sample = { rss: 1100e6, heapUsed: 150e6, external: 40e6 };
+  });
+
+  it('past 1.2 x the limit the live memory no longer clears the alarm: only RSS falling does', () => {
+    const LIMIT = 1000e6;
+    let sample: MemorySample = { rss: 1250e6, heapUsed: 100e6, external: 0 };
+    const changes: boolean[] = [];
+    const m = new MemoryMonitor(LIMIT, (alarm) => changes.push(alarm), () => sample);
     for (let i = 0; i < 20; i++) m.check();
+    expect(changes).toEqual([true]);
+    sample = { rss: 1150e6, heapUsed: 100e6, external: 0 };
+    m.check();
     expect(changes).toEqual([true, false]);
-    // Back to 3/4 of it: set again, once.
-    sample = { rss: 1100e6, heapUsed: 190e6, external: 40e6 };
-    for (let i = 0; i < 20; i++) m.check();
-    expect(changes).toEqual([true, false, true]);
   });
 
   it('after a clear on live memory, RSS growing by a tenth of the limit sets the alarm again', () => {
