@@ -55,7 +55,7 @@ describe.skipIf(!haveChromium)('web console in headless chromium', () => {
     built = await tempDir();
     execFileSync(process.execPath, [join(HERE, 'build.mjs'), built], { stdio: 'inherit' });
     tb = await startTestBroker({ httpPort: 0, httpConsoleDir: built });
-    base = `http://127.0.0.1:${tb.broker.httpPort}`;
+    base = `http://127.0.0.1:${tb.broker.httpPort!}`;
     conn = await connect(tb.url);
     await conn.declareQueue('orders.dlq', { durable: true });
     await conn.declareQueue('orders', { durable: true, arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'orders.dlq' } });
