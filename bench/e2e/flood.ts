@@ -65,7 +65,7 @@ async function startBroker(limitBytes: number): Promise<Broker> {
   const dataDir = mkdtempSync(join(tmpdir(), 'warren-flood-'));
   const child = spawn(
     process.execPath,
-    [BIN, 'server', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--memory-high-watermark', String(limitBytes), '--log-level', 'warn', '--log-format', 'json'],
+    [BIN, 'server', '--http-port', 'off', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--memory-high-watermark', String(limitBytes), '--log-level', 'warn', '--log-format', 'json'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';

@@ -44,6 +44,7 @@ import { connectionInfo, statusReport } from './management.js';
 import { Vhosts } from './vhosts.js';
 import type { VirtualHost } from './vhost.js';
 import { TlsCertificates, type CertificateInfo } from './tls.js';
+import { HttpApi } from './http/server.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -66,6 +67,8 @@ export class Broker implements BrokerContext {
   /** The TLS certificate, key and CA (null without TLS); the HTTPS listener serves the same (see onReload). */
   tls: TlsCertificates | null = null;
   private readonly connections = new Set<Connection>();
+  /** The management HTTP API (http/), null when off (options.httpPort null). */
+  http: HttpApi | null = null;
   private memoryMonitor: MemoryMonitor | null = null;
   /** Where queues page out their tails; null for an in-memory broker or pagingWindow 0. */
   paging: PagingConfig | null = null;
@@ -123,6 +126,21 @@ export class Broker implements BrokerContext {
     return typeof address === 'object' && address !== null ? address.port : this.options.tls.port;
   }
 
+  /** The management HTTP API's bound port (useful with httpPort 0), null when it is off. */
+  get httpPort(): number | null {
+    return this.http?.port ?? null;
+  }
+
+  /** Every listener: protocol ('warren', 'warrens' over TLS, 'http', 'https') and bound port. */
+  listeners(): { protocol: 'warren' | 'warrens' | 'http' | 'https'; port: number }[] {
+    const out: { protocol: 'warren' | 'warrens' | 'http' | 'https'; port: number }[] = [];
+    if (this.options.tcp && this.server !== null) out.push({ protocol: 'warren', port: this.port });
+    if (this.tlsServer !== null) out.push({ protocol: 'warrens', port: this.tlsPort! });
+    const httpPort = this.httpPort;
+    if (httpPort !== null) out.push({ protocol: this.http!.secure ? 'https' : 'http', port: httpPort });
+    return out;
+  }
+
   get host(): string {
     return this.options.host;
   }
@@ -153,10 +171,15 @@ export class Broker implements BrokerContext {
     this.memoryMonitor.start();
     if (o.tcp) await this.listen();
     if (this.tls !== null) await this.listenTls(this.tls);
+    if (o.httpPort !== null) await this.listenHttp();
     const tls = this.tls === null ? null : { port: this.tlsPort, verifyPeer: this.tls.verifyPeer, certificate: this.tls.certificate };
-    const where = [o.tcp ? `${o.host}:${this.port}` : null, this.tls !== null ? `${o.host}:${this.tlsPort} (TLS)` : null].filter((w) => w !== null);
+    const where = [
+      o.tcp ? `${o.host}:${this.port}` : null,
+      this.tls !== null ? `${o.host}:${this.tlsPort} (TLS)` : null,
+      this.http !== null ? `${o.httpBind}:${this.httpPort} (${this.http.secure ? 'HTTPS' : 'HTTP'} management)` : null,
+    ].filter((w) => w !== null);
     this.logger.info(
-      { port: o.tcp ? this.port : null, tls, host: o.host, dataDir: o.inMemory ? null : o.dataDir, sync: o.sync, version },
+      { port: o.tcp ? this.port : null, tls, httpPort: this.httpPort, host: o.host, dataDir: o.inMemory ? null : o.dataDir, sync: o.sync, version },
       `warren listening on ${where.join(' and ')}`,
     );
   }
@@ -191,6 +214,28 @@ export class Broker implements BrokerContext {
     });
     this.access.vhostExists = (name) => this.vhosts.get(name) !== undefined;
     this.handlers.setAuthorizer(new AccessAuthorizer(this.access));
+  }
+
+  /** The management HTTP API (http/server.ts), HTTPS with the TLS certificate when there is one. */
+  private async listenHttp(): Promise<void> {
+    const o = this.options;
+    const broker = this;
+    const api = new HttpApi({
+      broker: this,
+      get access() {
+        return broker.access;
+      },
+      vhosts: this.vhosts,
+      logger: this.logger,
+      options: { port: o.httpPort!, bind: o.httpBind, consoleDir: o.httpConsoleDir, metricsOpen: o.httpMetricsOpen, bodyLimit: o.httpBodyLimit },
+    });
+    this.http = api;
+    try {
+      await api.listen();
+    } catch (err) {
+      this.http = null;
+      throw err;
+    }
   }
 
   private listen(): Promise<void> {
@@ -342,9 +387,10 @@ export class Broker implements BrokerContext {
   }
 
   private async shutdown(): Promise<void> {
-    const closed = Promise.all(
-      [this.server, this.tlsServer].map((server) => (server === null ? undefined : new Promise<void>((resolve) => server.close(() => resolve())))),
-    );
+    const closed = Promise.all([
+      ...[this.server, this.tlsServer].map((server) => (server === null ? undefined : new Promise<void>((resolve) => server.close(() => resolve())))),
+      this.http?.close(),
+    ]);
     for (const c of this.connections) c.close(ErrorCodes.CONNECTION_FORCED, 'broker shutting down');
     const deadline = Date.now() + 2000;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));

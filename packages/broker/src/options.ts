@@ -68,9 +68,27 @@ export interface BrokerOptions {
   segmentSize?: number;
   /** @internal Fault-injection hooks of the message store, for tests. */
   storeHooks?: StoreHooks;
+  /**
+   * Port of the management HTTP API (HTTPS when `tls` is given); 0 picks a free one (see broker.httpPort).
+   * Default: off for an embedded broker; `warren server` turns it on at 15680.
+   */
+  httpPort?: number | null;
+  /** Interface the HTTP API listens on. Default: `host`. */
+  httpBind?: string;
+  /** Folder of the web console's built files. Default: the @warren/console package's, if installed. */
+  httpConsoleDir?: string;
+  /** Serve /metrics without credentials (for a Prometheus on a trusted network). Default false. */
+  httpMetricsOpen?: boolean;
+  /** Largest HTTP request body, in bytes. Default 1 MiB. */
+  httpBodyLimit?: number;
 }
 
-export type ResolvedOptions = Required<Omit<BrokerOptions, 'logger' | 'usersFile' | 'users' | 'defaultGuest' | 'segmentSize' | 'storeHooks' | 'memorySampler' | 'tls'>> & {
+export type ResolvedOptions = Required<
+  Omit<BrokerOptions, 'logger' | 'usersFile' | 'users' | 'defaultGuest' | 'segmentSize' | 'storeHooks' | 'memorySampler' | 'tls' | 'httpPort' | 'httpConsoleDir'>
+> & {
+  /** null: no HTTP API. */
+  httpPort: number | null;
+  httpConsoleDir: string | undefined;
   /** With the port resolved (DEFAULT_TLS_PORT when none was given). */
   tls: (TlsConfig & { port: number }) | undefined;
   memorySampler: MemorySampler | undefined;
@@ -86,12 +104,15 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   checkFrameMax(frameMax);
   const memoryBudget = o.memoryBudget ?? 256 * 1024 * 1024;
   const tcp = o.tcp ?? true;
+  const host = o.host ?? '0.0.0.0';
+  const httpPort = o.httpPort ?? null;
+  if (httpPort !== null && (!Number.isSafeInteger(httpPort) || httpPort < 0 || httpPort > 65535)) throw new Error(`httpPort must be a port number (0-65535), got ${httpPort}`);
   if (!tcp && o.tls === undefined) throw new Error('plain TCP is off (tcp: false) and TLS is not configured: the broker would listen on nothing');
   return {
     port: o.port ?? DEFAULT_PORT,
     tcp,
     tls: o.tls === undefined ? undefined : { ...o.tls, port: o.tls.port ?? DEFAULT_TLS_PORT },
-    host: o.host ?? '0.0.0.0',
+    host,
     dataDir: resolve(o.dataDir ?? '.warren-data'),
     inMemory: o.inMemory ?? false,
     logLevel: o.logLevel ?? 'info',
@@ -114,5 +135,10 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     diskCheckIntervalMs: o.diskCheckIntervalMs ?? 5000,
     segmentSize: o.segmentSize,
     storeHooks: o.storeHooks,
+    httpPort,
+    httpBind: o.httpBind ?? host,
+    httpConsoleDir: o.httpConsoleDir,
+    httpMetricsOpen: o.httpMetricsOpen ?? false,
+    httpBodyLimit: o.httpBodyLimit ?? 1024 * 1024,
   };
 }
