@@ -44,6 +44,7 @@ import { connectionInfo, statusReport } from './management.js';
 import { Vhosts } from './vhosts.js';
 import type { VirtualHost } from './vhost.js';
 import { TlsCertificates, type CertificateInfo } from './tls.js';
+import { RateSampler } from './rates.js';
 import { HttpApi } from './http/server.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
@@ -60,6 +61,8 @@ export class Broker implements BrokerContext {
   readonly startedAt = Date.now();
   /** Users, permissions and user limits (access.ts); opened by start(). */
   access!: Access;
+  /** Message rates sampled once a second from the counters (management API, rates.ts). */
+  readonly rates = new RateSampler(() => this.vhosts);
   private lock: DataLock | null = null;
   private diskMonitor: DiskMonitor | null = null;
   private server: Server | null = null;
@@ -169,6 +172,7 @@ export class Broker implements BrokerContext {
     }
     this.memoryMonitor = new MemoryMonitor(o.memoryHighWatermark, (alarm, sample) => this.memory.setMemoryAlarm(alarm, sample), o.memorySampler);
     this.memoryMonitor.start();
+    this.rates.start();
     if (o.tcp) await this.listen();
     if (this.tls !== null) await this.listenTls(this.tls);
     if (o.httpPort !== null) await this.listenHttp();
@@ -397,6 +401,7 @@ export class Broker implements BrokerContext {
     await closed;
     this.diskMonitor?.stop();
     this.memoryMonitor?.stop();
+    this.rates.stop();
     await this.vhosts.close();
     await this.lock?.release();
     this.logger.info('warren stopped');

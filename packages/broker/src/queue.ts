@@ -92,8 +92,28 @@ export function deliverAtOf(message: Message): number {
   return typeof notBefore === 'number' ? notBefore : 0;
 }
 
+/** Plain counters of one queue (read by the rate sampler and /metrics; never reset). */
+export interface QueueCounters {
+  /** Messages that entered the queue (published, dead-lettered or moved in). */
+  published: number;
+  /** Deliveries to consumers and basic.get, redeliveries included. */
+  delivered: number;
+  redelivered: number;
+  acked: number;
+}
+
+/** A ready or delayed message as browse shows it: a snapshot, nothing in the queue changes. */
+export interface BrowsedMessage {
+  message: Message;
+  deliveryCount: number;
+  state: 'ready' | 'delayed';
+  /** When a delayed message becomes ready (ms since epoch), else 0. */
+  deliverAt: number;
+}
+
 export class Queue {
   readonly policy: QueuePolicy;
+  readonly counters: QueueCounters = { published: 0, delivered: 0, redelivered: 0, acked: 0 };
   private readonly list: MessageList;
   private nextSeq = 1;
   private consumers: Consumer[] = [];
@@ -146,6 +166,11 @@ export class Queue {
     return this.list.length + (this.spill?.length ?? 0);
   }
 
+  /** Body bytes of the ready messages, paged-out ones included. */
+  get readyBytes(): number {
+    return this.list.bytes + (this.spill?.bytes ?? 0);
+  }
+
   /** Ready messages paged out to the spill file. */
   get pagedCount(): number {
     return this.spill?.length ?? 0;
@@ -186,6 +211,7 @@ export class Queue {
    * The caller has counted this queue in message.refs.
    */
   enqueue(message: Message, deliveryCount = 0): void {
+    this.counters.published++;
     const qm: QueuedMessage = { message, seq: this.nextSeq++, deliveryCount, ready: false, expiresAt: 0 };
     const deliverAt = deliverAtOf(message);
     if (deliverAt !== 0 && deliverAt > Date.now()) {
@@ -389,6 +415,8 @@ export class Queue {
       this.unackedCount++;
     }
     this.host.delivering(this, qm);
+    this.counters.delivered++;
+    if (qm.deliveryCount > 0) this.counters.redelivered++;
     qm.deliveryCount++;
     if (consumer.noAck) this.host.settled(this, qm);
     return true;
@@ -460,6 +488,8 @@ export class Queue {
     if (!deliver(qm)) return false;
     if (!noAck) this.unackedCount++;
     this.host.delivering(this, qm);
+    this.counters.delivered++;
+    if (qm.deliveryCount > 0) this.counters.redelivered++;
     qm.deliveryCount++;
     if (noAck) this.host.settled(this, qm);
     return true;
@@ -469,6 +499,7 @@ export class Queue {
 
   /** An unacked delivery was acked. */
   settle(consumer: Consumer | null, qm: QueuedMessage): void {
+    this.counters.acked++;
     this.release(consumer);
     this.host.settled(this, qm);
   }
@@ -609,6 +640,76 @@ export class Queue {
     this.consumers = [];
     for (const c of consumers) c.sink.consumerCancelled(c, err);
     return count;
+  }
+
+  // -- browse and move (management) -------------------------------------------
+
+  /**
+   * Up to `count` messages from position `offset`, without side effects: the
+   * ready ones in delivery order (those in RAM, then the paged-out tail read
+   * from the spill file without consuming it), then the delayed ones by due
+   * time. Bodies may be null (on disk in the message store): the caller reads
+   * them by storeId.
+   */
+  browse(offset: number, count: number): BrowsedMessage[] {
+    const out: BrowsedMessage[] = [];
+    let skip = offset;
+    for (const qm of this.list.iterate()) {
+      if (out.length >= count) return out;
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      out.push({ message: qm.message, deliveryCount: qm.deliveryCount, state: 'ready', deliverAt: 0 });
+    }
+    const spill = this.spill;
+    if (spill !== null && spill.length > 0 && out.length < count) {
+      const paged = spill.length;
+      if (skip >= paged) skip -= paged;
+      else {
+        for (const r of spill.peek(skip, count - out.length)) {
+          const message: Message = { ...r, refs: 0 };
+          out.push({ message, deliveryCount: r.deliveryCount, state: 'ready', deliverAt: 0 });
+        }
+        skip = 0;
+      }
+    }
+    if (out.length < count && this.delayed.size > 0) {
+      const delayed = this.delayed.entries().sort((a, b) => a[0] - b[0] || a[1].seq - b[1].seq);
+      for (const [at, qm] of delayed.slice(skip, skip + count - out.length)) {
+        out.push({ message: qm.message, deliveryCount: qm.deliveryCount, state: 'delayed', deliverAt: at });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Takes up to `max` ready messages off the head (paged-out ones read back),
+   * for a move. They leave the queue as if delivered and settled, but nothing
+   * is settled in storage and no ref is released: the caller moves or puts
+   * each one back (putBack) before it yields to the event loop.
+   */
+  takeReady(max: number): QueuedMessage[] {
+    const out: QueuedMessage[] = [];
+    while (out.length < max) {
+      if (this.list.length === 0 && this.pageIn() === 0) break;
+      const qm = this.list.shift();
+      if (qm === undefined) break;
+      out.push(qm);
+    }
+    return out;
+  }
+
+  /** Messages taken by takeReady that were not moved go back to their places. */
+  putBack(qms: readonly QueuedMessage[]): void {
+    for (const qm of qms) {
+      if (qm.expiresAt !== 0) {
+        this.expiries.push(qm.expiresAt, qm);
+        this.armExpiryTimer();
+      }
+      this.list.requeue(qm);
+    }
+    this.drain();
   }
 
   /** Ready messages in RAM in delivery order (management and tests); paged-out ones are not listed. */

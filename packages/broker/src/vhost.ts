@@ -65,7 +65,18 @@ export interface VhostEnv {
 /** Per-vhost limits (null: no limit). */
 export type { VhostLimits };
 
+/** Plain counters of one vhost (the per-queue ones are Queue.counters); never reset. */
+export interface VhostCounters {
+  /** Publishes received (routed or not). */
+  published: number;
+  /** Unroutable mandatory publishes returned to their publisher. */
+  returned: number;
+  /** Messages republished to a dead-letter exchange. */
+  deadLettered: number;
+}
+
 export class VirtualHost {
+  readonly counters: VhostCounters = { published: 0, returned: 0, deadLettered: 0 };
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
   /** Reused per publish: routing is synchronous. */

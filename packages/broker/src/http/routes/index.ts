@@ -6,5 +6,9 @@
 import type { RegisterRoutes } from '../context.js';
 import { register as health } from './health.js';
 import { register as consoleFiles } from './console.js';
+import { register as browse } from './browse.js';
+import { register as move } from './move.js';
+import { register as rates } from './rates.js';
+import { register as metrics } from './metrics.js';
 
-export const HTTP_ROUTES: readonly RegisterRoutes[] = [health, consoleFiles];
+export const HTTP_ROUTES: readonly RegisterRoutes[] = [health, consoleFiles, browse, move, rates, metrics];
