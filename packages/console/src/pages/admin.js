@@ -29,11 +29,12 @@ export function Admin() {
       <h2>Users</h2>
       <${ErrorBox} error=${users.error} />
       <table class="grid">
-        <thead><tr><th>Name</th><th>Tags</th><th></th></tr></thead>
+        <thead><tr><th>Name</th><th>Tags</th><th class="num">Connections</th><th class="num">Max connections</th><th></th></tr></thead>
         <tbody>
           ${itemsOf(users.data).map(
             (u) => html`<tr key=${u.name}><td>${u.name}</td><td>${(u.tags || []).map((t) => html`<span class=${`tag ${t}`}>${t}</span>`)}
               ${(u.tags || []).length === 0 ? html`<span class="muted small">no tag: no console access</span>` : null}</td>
+              <td class="num">${u.connections ?? '–'}</td><td class="num">${u.maxConnections ?? html`<span class="muted">–</span>`}</td>
               <td class="actions">${admin && u.name !== user.name
                 ? html`<button class="small danger" onClick=${() => setConfirm({ what: `user ${u.name}`, url: `/api/users/${api.path(u.name)}` })}>Delete</button>`
                 : null}</td></tr>`,

@@ -88,9 +88,10 @@ export function Overview() {
         <table class="kv">
           <tr><th>Version</th><td>${ov.version}</td></tr>
           <tr><th>Host</th><td>${node.hostname} (pid ${node.pid}, ${node.platform}, Node ${node.nodeVersion})</td></tr>
-          <tr><th>Data folder</th><td><code>${node.dataDir}</code></td></tr>
+          <tr><th>Data folder</th><td>${node.dataDir ? html`<code>${node.dataDir}</code>` : html`<span class="muted">in memory</span>`}</td></tr>
           <tr><th>fsync latency</th><td>p50 ${fmtMs(st.fsyncP50Ms)} · p99 ${fmtMs(st.fsyncP99Ms)}</td></tr>
-          <tr><th>Group commit</th><td>${st.groupCommitBatch === undefined ? '–' : `${Number(st.groupCommitBatch).toFixed(1)} messages per fsync`}</td></tr>
+          <tr><th>Sync</th><td>${st.sync ?? '–'}</td></tr>
+          <tr><th>Group commit</th><td>${st.groupCommitBatch === null || st.groupCommitBatch === undefined ? '–' : `${Number(st.groupCommitBatch).toFixed(1)} records per batch`}</td></tr>
           <tr><th>Heap</th><td>${bytes(mem.heapBytes)}</td></tr>
           <tr><th>Listeners</th><td>${(ov.listeners || []).map((l) => html`<span class="tag">${l.protocol} :${l.port}</span> `)}</td></tr>
         </table>
