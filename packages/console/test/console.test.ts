@@ -93,7 +93,7 @@ describe.skipIf(!haveChromium)('web console in headless chromium', () => {
     await page.goto(`${base}/#/queues`);
     await messagesCell('orders').waitFor(WAIT);
     expect(await messagesCell('orders').textContent()).toBe('0');
-    for (let i = 1; i <= 3; i++) await conn.publish('', 'orders', JSON.stringify({ order: i }), { persistent: true, contentType: 'application/json' });
+    for (let i = 1; i <= 3; i++) await conn.publish('', 'orders', JSON.stringify({ order: i }), { persistent: true, contentType: 'application/json', headers: { 'x-tenant': 'acme' } });
     await until(async () => (await messagesCell('orders').textContent()) === '3', "the queues page showing 3 messages in 'orders'");
     await shot('queues');
   });
@@ -160,21 +160,40 @@ describe.skipIf(!haveChromium)('web console in headless chromium', () => {
   });
 
   it.runIf(SCREENSHOTS)('takes the screenshots of docs/console/', async () => {
-    // Some traffic for the charts: a few seconds of publishing and consuming.
+    // Traffic for the charts while the overview is open: alpha-1 is consumed, beta-1 fills up.
     await conn.consume('alpha-1', (m) => {
       m.ack();
     });
-    const until_ = Date.now() + 8000;
-    while (Date.now() < until_) {
-      for (let i = 0; i < 20; i++) await conn.publish('', Math.random() < 0.8 ? 'alpha-1' : 'beta-1', `tick ${Date.now()}`, { persistent: true });
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    let stop = false;
+    const traffic = (async () => {
+      for (let n = 0; !stop; n++) {
+        const burst = 10 + Math.round(8 * Math.sin(n / 6));
+        for (let i = 0; i < burst; i++) await conn.publish('', i % 4 === 0 ? 'beta-1' : 'alpha-1', `tick ${n}.${i}`, { persistent: true });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
     await page.goto(`${base}/#/`);
     await page.locator('.chart .u-over').first().waitFor(WAIT);
-    await page.waitForTimeout(3500);
+    await page.waitForTimeout(25_000);
+    await page.click('.seg button:text("1 min")');
+    await page.waitForTimeout(1000);
     await shot('overview');
+    stop = true;
+    await traffic;
+    await page.goto(`${base}/#/queues`);
+    await page.locator('table.queues a.qname').first().waitFor(WAIT);
+    await shot('queues');
+    const admin = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };
+    const put = async (path: string, body: unknown) => {
+      const r = await fetch(`${base}${path}`, { method: 'PUT', headers: admin, body: JSON.stringify(body) });
+      expect(r.ok, `PUT ${path}: ${r.status} ${await r.text()}`).toBe(true);
+    };
+    await put('/api/vhosts/staging', {});
+    await put('/api/users/grafana', { password: 'grafana-pw', tags: ['monitoring'] });
+    await put('/api/users/orders-app', { password: 'orders-pw', tags: [] });
+    await put('/api/permissions/staging/orders-app', { configure: '^orders\\.', write: '^orders\\.', read: '^orders\\.' });
     await page.goto(`${base}/#/admin`);
-    await page.locator('.admin table.grid td').first().waitFor(WAIT);
+    await page.locator('.admin table.grid td:text-is("orders-app")').first().waitFor(WAIT);
     await shot('users');
   }, 60_000);
 });

@@ -14,25 +14,30 @@ const RATE_SERIES = [
   { field: 'deadLettered', label: 'Dead-lettered', color: '#dc2626' },
 ];
 const POLL_MS = 3000;
-const WINDOW_S = 300;
+const WINDOWS = [
+  [60, '1 min'],
+  [300, '5 min'],
+  [600, '10 min'],
+];
 
 export function Overview() {
   const [ov, setOv] = useState(null);
   const [rates, setRates] = useState(null);
   const [error, setError] = useState(null);
+  const [windowS, setWindowS] = useState(300);
   // Queued messages over time, sampled from the overview answers while this page is open.
   const queued = useRef([[], [], []]);
   const [queuedData, setQueuedData] = useState(queued.current);
 
   usePoll(async () => {
     try {
-      const [o, r] = await Promise.all([api.get('/api/overview'), api.get(`/api/rates?seconds=${WINDOW_S}`).catch(() => null)]);
+      const [o, r] = await Promise.all([api.get('/api/overview'), api.get(`/api/rates?seconds=${windowS}`).catch(() => null)]);
       setOv(o);
       setRates(r);
       setError(null);
       const q = queued.current;
       const now = Date.now() / 1000;
-      const keep = q[0].findIndex((t) => t >= now - WINDOW_S);
+      const keep = q[0].findIndex((t) => t >= now - 600);
       const cut = keep < 0 ? q[0].length : keep;
       queued.current = [
         [...q[0].slice(cut), now],
@@ -43,7 +48,7 @@ export function Overview() {
     } catch (e) {
       setError(e);
     }
-  }, POLL_MS);
+  }, POLL_MS, [windowS]);
 
   if (!ov) return html`<div class="page"><h1>Overview</h1><${ErrorBox} error=${error} />${error ? null : html`<p class="muted">Loading…</p>`}</div>`;
   const t = ov.totals || {};
@@ -71,16 +76,22 @@ export function Overview() {
       <${Stat} label="Disk free" value=${bytes(disk.freeBytes)} sub=${`limit ${bytes(disk.limitBytes)}`} alarm=${disk.alarm} />
     </div>
     <section class="panel">
-      <h2>Message rates <span class="muted small">per second, last ${WINDOW_S / 60} minutes</span></h2>
+      <div class="panel-head">
+        <h2>Message rates <span class="muted small">per second</span></h2>
+        <span class="spacer"></span>
+        <div class="seg" role="group" aria-label="Time window">
+          ${WINDOWS.map(([s, label]) => html`<button class=${s === windowS ? 'on' : ''} onClick=${() => setWindowS(s)}>${label}</button>`)}
+        </div>
+      </div>
       ${rates
-        ? html`<${Chart} series=${RATE_SERIES} data=${ratesData(rates, RATE_SERIES.map((s) => s.field))} height=${220} yFormat=${fmtAxis} windowS=${WINDOW_S} />`
+        ? html`<${Chart} series=${RATE_SERIES} data=${ratesData(rates, RATE_SERIES.map((s) => s.field))} height=${220} yFormat=${fmtAxis} />`
         : html`<p class="muted">No rate samples yet.</p>`}
     </section>
     <div class="two">
       <section class="panel">
-        <h2>Queued messages <span class="muted small">since this page opened</span></h2>
+        <h2>Queued messages <span class="muted small">ready and unacked, since this page opened</span></h2>
         ${queuedData[0].length >= 2
-          ? html`<${Chart} series=${[{ label: 'Ready', color: '#0f766e' }, { label: 'Unacked', color: '#d97706' }]} data=${queuedData} height=${160} yFormat=${fmtAxis} windowS=${WINDOW_S} />`
+          ? html`<${Chart} series=${[{ label: 'Ready', color: '#0f766e' }, { label: 'Unacked', color: '#d97706' }]} data=${queuedData} height=${160} yFormat=${fmtAxis} />`
           : html`<p class="muted">Collecting samples…</p>`}
       </section>
       <section class="panel">

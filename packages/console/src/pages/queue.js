@@ -181,8 +181,9 @@ function Message({ m }) {
       <span>routing key <code>${m.routingKey}</code></span>
       ${m.redelivered ? html`<span class="tag warn">redelivered</span>` : null}
       ${m.deliveryCount ? html`<span class="tag">delivered ${m.deliveryCount}×</span>` : null}
+      ${m.state === 'delayed' ? html`<span class="tag" title="x-delay">delayed until ${time(m.deliverAt)}</span>` : null}
       <span class="spacer"></span>
-      <span class="muted small">${bytes(m.payloadBytes)} · ${m.payloadEncoding} · ${time(m.enqueuedAt ?? m.timestamp)}</span>
+      <span class="muted small">${bytes(m.payloadBytes)} · ${m.payloadEncoding === 'base64' ? 'binary (base64)' : 'text'}${m.timestamp ? ` · ${time(m.timestamp)}` : ''}</span>
     </header>
     <div class="message-body">
       <table class="kv small">
