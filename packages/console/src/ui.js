@@ -57,6 +57,8 @@ export function useLoad(fn, deps = [], pollMs = 0) {
   return { ...state, reload: run };
 }
 
+const X_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400];
+
 export const PALETTE = ['#0f766e', '#2563eb', '#9333ea', '#d97706', '#dc2626', '#64748b'];
 
 /**
@@ -76,7 +78,8 @@ export function Chart({ series, data, height = 200, yFormat, windowS }) {
       legend: { live: true },
       scales: { x: windowS ? { time: true, range: (u, min, max) => [(max ?? Date.now() / 1000) - windowS, max ?? Date.now() / 1000] } : { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
       axes: [
-        { stroke: '#64748b', grid: { stroke: '#eef2f6' }, ticks: { stroke: '#e2e8f0' } },
+        // Whole seconds at least: the samples are one a second.
+        { stroke: '#64748b', grid: { stroke: '#eef2f6' }, ticks: { stroke: '#e2e8f0' }, incrs: X_INCRS },
         {
           stroke: '#64748b',
           grid: { stroke: '#eef2f6' },
@@ -92,6 +95,7 @@ export function Chart({ series, data, height = 200, yFormat, windowS }) {
           stroke: s.color || PALETTE[i % PALETTE.length],
           width: 1.5,
           fill: i === 0 ? `${s.color || PALETTE[0]}14` : undefined,
+          points: { show: (u, si, i0, i1) => i1 - i0 < 20 },
           value: (u, v) => (v === null || v === undefined ? '–' : yFormat ? yFormat(v) : v.toFixed(1)),
         })),
       ],
