@@ -115,6 +115,29 @@ console.log(JSON.stringify(got));
     expect(JSON.parse(stdout)).toEqual({ order: { id: 7 }, contentType: 'application/json' });
   }, 60_000);
 
+  it('the broker serves the web console from the installed @warren/console (its optional dependency)', async () => {
+    writeFileSync(
+      join(project, 'console.mjs'),
+      `import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBroker } from '@warren/broker';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'warren-sdk-user-data-'));
+const broker = await startBroker({ port: 0, host: '127.0.0.1', httpPort: 0, dataDir, logLevel: 'silent' });
+const base = \`http://127.0.0.1:\${broker.httpPort}\`;
+const html = await (await fetch(base + '/')).text();
+const script = /src="(assets\\/app-[A-Z0-9]+\\.js)"/.exec(html)?.[1];
+const js = await fetch(base + '/' + script);
+await broker.close();
+rmSync(dataDir, { recursive: true, force: true });
+console.log(JSON.stringify({ title: /<title>([^<]*)<\\/title>/.exec(html)?.[1], script: js.status, type: js.headers.get('content-type') }));
+`,
+    );
+    const { stdout } = await inProject(process.execPath, ['console.mjs']);
+    expect(JSON.parse(stdout)).toEqual({ title: 'Warren console', script: 200, type: 'text/javascript; charset=utf-8' });
+  }, 60_000);
+
   it('typecheck: TypeScript resolves the shipped declarations', async () => {
     writeFileSync(
       join(project, 'typed.ts'),
