@@ -31,7 +31,7 @@ import { AccessAuthorizer } from './authorizer.js';
 import { Connection } from './connection.js';
 import type { PagingConfig } from './queue.js';
 import { QueueSpill } from './queue-spill.js';
-import { MemoryMonitor } from './memory-monitor.js';
+import { MEMORY_SAMPLE_MS, MemoryMonitor, type MemorySample } from './memory-monitor.js';
 import type { BrokerContext } from './context.js';
 import type { Session } from './session.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
@@ -46,6 +46,7 @@ import type { VirtualHost } from './vhost.js';
 import { TlsCertificates, type CertificateInfo } from './tls.js';
 import { RateSampler } from './rates.js';
 import { HttpApi } from './http/server.js';
+import { startCoarseClock, stopCoarseClock } from './clock.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -73,9 +74,10 @@ export class Broker implements BrokerContext {
   /** The management HTTP API (http/), null when off (options.httpPort null). */
   http: HttpApi | null = null;
   private memoryMonitor: MemoryMonitor | null = null;
-  /** Where queues page out their tails; null for an in-memory broker or pagingWindow 0. */
+  /** Where queues page out their tails; null for an in-memory broker or a paging window of 0. */
   paging: PagingConfig | null = null;
   private closing: Promise<void> | null = null;
+  private clockStarted = false;
   private fatalError: Error | null = null;
   private markStopped!: (err: Error | null) => void;
   /**
@@ -170,8 +172,16 @@ export class Broker implements BrokerContext {
       await this.openAccess(null);
       await this.vhosts.open();
     }
-    this.memoryMonitor = new MemoryMonitor(o.memoryHighWatermark, (alarm, sample) => this.memory.setMemoryAlarm(alarm, sample), o.memorySampler);
+    this.memoryMonitor = new MemoryMonitor(
+      o.memoryHighWatermark,
+      (alarm, sample) => this.memory.setMemoryAlarm(alarm, sample),
+      o.memorySampler,
+      MEMORY_SAMPLE_MS,
+      (pressure, sample) => this.memoryPressure(pressure, sample),
+    );
     this.memoryMonitor.start();
+    startCoarseClock();
+    this.clockStarted = true;
     this.rates.start();
     if (o.tcp) await this.listen();
     if (this.tls !== null) await this.listenTls(this.tls);
@@ -188,16 +198,23 @@ export class Broker implements BrokerContext {
     );
   }
 
+  /** Memory pressure (RSS above half the limit): queues page beyond their small window until it passes. */
+  private memoryPressure(pressure: boolean, sample: MemorySample): void {
+    if (this.paging === null) return;
+    this.paging.pressure = pressure;
+    this.logger.info({ ...sample, limit: this.options.memoryHighWatermark }, pressure ? 'memory pressure: queues page beyond a small window' : 'memory pressure over');
+  }
+
   private async openStorage(): Promise<void> {
     const o = this.options;
     await mkdir(o.dataDir, { recursive: true });
     this.lock = await DataLock.acquire(o.dataDir);
     await this.openAccess(o.dataDir);
-    if (o.pagingWindow > 0) {
+    if (o.pagingWindow > 0 && o.pagingWindowBytes > 0) {
       // Paged-out messages do not outlive the process: durable ones are recovered from the message store.
       const dir = join(o.dataDir, 'spill');
       QueueSpill.resetDir(dir);
-      this.paging = { dir, window: o.pagingWindow };
+      this.paging = { dir, window: o.pagingWindow, windowBytes: o.pagingWindowBytes, pressure: false };
     }
     await this.vhosts.open();
     this.diskMonitor = new DiskMonitor(o.dataDir, o.diskFreeLimit, o.diskCheckIntervalMs, (alarm, free) => this.memory.setDiskAlarm(alarm, free));
@@ -342,7 +359,6 @@ export class Broker implements BrokerContext {
   // -- BrokerContext ---------------------------------------------------------
 
   status(): Record<string, unknown> {
-    const monitor = this.diskMonitor;
     return statusReport({
       version,
       startedAt: this.startedAt,
@@ -350,15 +366,26 @@ export class Broker implements BrokerContext {
       vhosts: this.vhosts,
       memory: this.memory,
       options: this.options,
-      diskFreeBytes: monitor !== null && Number.isFinite(monitor.freeBytes) ? monitor.freeBytes : null,
+      diskFreeBytes: this.diskFreeBytes,
       tls: this.tls === null ? null : { port: this.tlsPort!, verifyPeer: this.tls.verifyPeer, connections: this.tlsConnectionCount(), certificate: this.tls.certificate },
     });
+  }
+
+  /** Free bytes under the data folder as last measured; null in memory or before the first check. */
+  get diskFreeBytes(): number | null {
+    const monitor = this.diskMonitor;
+    return monitor !== null && Number.isFinite(monitor.freeBytes) ? monitor.freeBytes : null;
   }
 
   private tlsConnectionCount(): number {
     let n = 0;
     for (const c of this.connections) if (c.tls !== null) n++;
     return n;
+  }
+
+  /** The open connections, authenticated or not yet (the HTTP API lists and closes them). */
+  get openConnections(): ReadonlySet<Connection> {
+    return this.connections;
   }
 
   /** The open connections (authenticated or not yet) as management listings show them, TLS side included. */
@@ -401,6 +428,8 @@ export class Broker implements BrokerContext {
     await closed;
     this.diskMonitor?.stop();
     this.memoryMonitor?.stop();
+    if (this.clockStarted) stopCoarseClock();
+    this.clockStarted = false;
     this.rates.stop();
     await this.vhosts.close();
     await this.lock?.release();

@@ -5,10 +5,13 @@
  * RSS pass the machine's memory before anything was blocked, since each queued
  * message costs far more than its body.
  *
- * Above the limit, publishers are blocked; the alarm clears once RSS falls
- * below 90% of it, or once the live heap and buffers together fall below half
- * of it (V8 may keep freed pages resident for a while). V8's own heap limit is
- * watched too: reaching it would crash the process whatever the RSS.
+ * Two watermarks, each with the same hysteresis (see Watermark):
+ * - the alarm, at the limit: publishers are blocked while it is on;
+ * - memory pressure, at PRESSURE_FRACTION of the limit: queues page their
+ *   tails to disk beyond a small window instead of their roomy default one
+ *   (see queue.ts), so paging costs nothing while memory is plentiful.
+ * V8's own heap limit is watched too: reaching it would crash the process
+ * whatever the RSS.
  */
 import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
@@ -35,19 +38,78 @@ export function defaultMemoryLimit(): number {
 }
 
 export const MEMORY_SAMPLE_MS = 250;
+/** Above this fraction of the limit, queues page beyond their small window (memory pressure). */
+export const PRESSURE_FRACTION = 0.5;
+
+/**
+ * One level with hysteresis, on RSS. It turns on when RSS passes the level and
+ * off when RSS falls below 90% of it, or when the live memory (heap plus
+ * buffers) has fallen to half of what it was when it turned on: V8 may keep
+ * freed pages resident for a long while, and memory that was really given
+ * back must count as given back.
+ *
+ * Once off that way (RSS still high, live memory low), RSS alone says nothing
+ * new: the level turns on again only when the live memory grows back to 3/4
+ * of its level at the last turn-on, or RSS grows by another 10% of the level.
+ * RSS over the level while the live memory is small but steady is therefore
+ * one long alarm, not an alarm that flaps at every sample.
+ */
+export class Watermark {
+  on = false;
+  /** Live memory when the level last turned on. */
+  private liveAtOn = 0;
+  /** Off while RSS stayed high (released on live memory): the RSS then, else 0. */
+  private staleRss = 0;
+
+  constructor(readonly level: number) {}
+
+  /** Updates the state from a sample; true when it changed. */
+  update(s: MemorySample): boolean {
+    const live = s.heapUsed + s.external;
+    if (this.on) {
+      if (s.rss < 0.9 * this.level) {
+        this.on = false;
+        this.staleRss = 0;
+        return true;
+      }
+      if (live < 0.5 * this.liveAtOn) {
+        this.on = false;
+        this.staleRss = s.rss;
+        return true;
+      }
+      return false;
+    }
+    if (this.staleRss !== 0 && s.rss < 0.9 * this.level) this.staleRss = 0;
+    const over =
+      this.staleRss === 0 ? s.rss > this.level : s.rss > this.level && (live >= 0.75 * this.liveAtOn || s.rss > this.staleRss + 0.1 * this.level);
+    if (!over) return false;
+    this.on = true;
+    this.liveAtOn = live;
+    this.staleRss = 0;
+    return true;
+  }
+}
 
 export class MemoryMonitor {
   alarm = false;
+  /** Above PRESSURE_FRACTION of the limit (or in alarm): queues page beyond their small window. */
+  pressure = false;
   last: MemorySample = { rss: 0, heapUsed: 0, external: 0 };
   private timer: NodeJS.Timeout | undefined;
   private readonly heapLimit = getHeapStatistics().heap_size_limit;
+  private readonly alarmLevel: Watermark;
+  private readonly pressureLevel: Watermark;
 
   constructor(
     readonly limit: number,
     private readonly onChange: (alarm: boolean, sample: MemorySample) => void,
     private readonly sample: MemorySampler = sampleProcessMemory,
     private readonly intervalMs = MEMORY_SAMPLE_MS,
-  ) {}
+    private readonly onPressure: (pressure: boolean, sample: MemorySample) => void = () => {},
+  ) {
+    this.alarmLevel = new Watermark(limit);
+    this.pressureLevel = new Watermark(limit * PRESSURE_FRACTION);
+  }
 
   start(): void {
     this.check();
@@ -59,17 +121,23 @@ export class MemoryMonitor {
     clearInterval(this.timer);
   }
 
-  /** Takes a sample and sets or clears the alarm. */
+  /** Takes a sample and sets or clears the alarm and the pressure. */
   check(): void {
     const s = this.sample();
     this.last = s;
-    const heapFull = s.heapUsed > 0.85 * this.heapLimit;
-    if (!this.alarm && (s.rss > this.limit || heapFull)) {
-      this.alarm = true;
-      this.onChange(true, s);
-    } else if (this.alarm && !heapFull && s.heapUsed < 0.7 * this.heapLimit && (s.rss < 0.9 * this.limit || s.heapUsed + s.external < 0.5 * this.limit)) {
-      this.alarm = false;
-      this.onChange(false, s);
+    this.alarmLevel.update(s);
+    this.pressureLevel.update(s);
+    // Near V8's heap limit: on at 85% of it, off below 70%.
+    const heapFull = s.heapUsed > 0.85 * this.heapLimit || (this.alarm && s.heapUsed >= 0.7 * this.heapLimit);
+    const alarm = this.alarmLevel.on || heapFull;
+    const pressure = alarm || this.pressureLevel.on;
+    if (pressure !== this.pressure) {
+      this.pressure = pressure;
+      this.onPressure(pressure, s);
+    }
+    if (alarm !== this.alarm) {
+      this.alarm = alarm;
+      this.onChange(alarm, s);
     }
   }
 }
