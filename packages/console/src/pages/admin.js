@@ -10,7 +10,9 @@ const TAGS = ['administrator', 'management', 'monitoring'];
 export function Admin() {
   const { user } = useStore();
   const admin = isAdmin(user);
-  const users = useLoad(() => api.get('/api/users'), []);
+  // Listing users needs the administrator or monitoring tag; a management user sees itself only.
+  const seesUsers = admin || (user.tags || []).includes('monitoring');
+  const users = useLoad(() => (seesUsers ? api.get('/api/users') : Promise.resolve([{ name: user.name, tags: user.tags }])), []);
   const vhosts = useLoad(() => api.get('/api/vhosts'), []);
   const perms = useLoad(() => api.get('/api/permissions'), []);
   const [confirm, setConfirm] = useState(null);
