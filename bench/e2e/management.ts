@@ -1,0 +1,249 @@
+/**
+ * What the management HTTP API costs (issue 21), in one run:
+ *
+ *  A. With 10,000 queues: the time of a Prometheus scrape (GET /metrics) and of
+ *     a queue list page (GET /api/queues, sorted and filtered server side), and
+ *     the broker CPU each takes (medians of REPS requests).
+ *  B. Scenario 1 of `npm run bench` (transient queue, 1 producer -> 1 consumer)
+ *     without and with a "console" open (GET /api/overview, a page of
+ *     /api/queues and /api/rates every second) plus Prometheus scraping /metrics
+ *     every second; the runs alternate (off/on, on/off, ...), medians of 3.
+ *     The cost is 1 - median(on) / median(off) of delivered msg/s (target: 3%).
+ *
+ *   node --import tsx e2e/management.ts [--reps 3] [--count 100000] [--queues 10000] [--out results/management.md]
+ *
+ * Writes the Markdown report and a JSON twin (.json) beside it.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { connect } from '@warren/client';
+import { Child } from './children.js';
+import { SCENARIOS, withSystem, type Measurements, type RunOptions } from './scenarios.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const REPS = arg('reps', 3);
+const COUNT = arg('count', 100_000);
+const QUEUES = arg('queues', 10_000);
+const outArg = process.argv.indexOf('--out');
+const OUT = outArg > 0 ? process.argv[outArg + 1]! : join(here, '..', 'results', 'management.md');
+const AUTH = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
+
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+/** One timed GET; throws on a non-2xx answer. */
+async function get(base: string, path: string): Promise<{ ms: number; bytes: number }> {
+  const t0 = performance.now();
+  const res = await fetch(base + path, { headers: { authorization: AUTH } });
+  const body = await res.arrayBuffer();
+  const ms = performance.now() - t0;
+  if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}`);
+  return { ms, bytes: body.byteLength };
+}
+
+// -- A. 10,000 queues ------------------------------------------------------------
+
+interface ListTiming {
+  what: string;
+  path: string;
+  medianMs: number;
+  maxMs: number;
+  bytes: number;
+  brokerCpuMs: number;
+  error?: string;
+}
+
+async function manyQueues(): Promise<{ timings: ListTiming[]; rssMB: number }> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-mgmt-'));
+  process.env.WARREN_BENCH_BROKER_OPTIONS = JSON.stringify({ httpPort: 0 });
+  const { child, hello } = await Child.start('warren broker', 'broker-child.mjs', [dataDir, 'always'], { execArgv: ['--max-semi-space-size=64'] });
+  delete process.env.WARREN_BENCH_BROKER_OPTIONS;
+  try {
+    const base = `http://127.0.0.1:${String(hello.httpPort)}`;
+    const c = await connect({ url: `warren://guest:guest@127.0.0.1:${String(hello.port)}`, heartbeatMs: 0 });
+    log(`  declaring ${QUEUES} queues (one message in every tenth)`);
+    for (let i = 0; i < QUEUES; i += 500) {
+      await Promise.all(
+        Array.from({ length: Math.min(500, QUEUES - i) }, async (_, k) => {
+          const name = `mgmt.q.${String(i + k).padStart(5, '0')}`;
+          await c.declareQueue(name, { durable: (i + k) % 2 === 0 });
+          if ((i + k) % 10 === 0) await c.publish('', name, 'x');
+        }),
+      );
+    }
+    await c.close();
+    const paths: Array<[string, string]> = [
+      ['Prometheus scrape', '/metrics'],
+      ['queue list, page 1 of 100, sorted by name', '/api/queues?page=1&page_size=100&sort=name'],
+      ['queue list, sorted by messages (desc)', '/api/queues?page=1&page_size=100&sort=messages&sort_reverse=true'],
+      ['queue list, name filter', '/api/queues?page=1&page_size=100&name=q.099'],
+      ['queue list of the vhost, last page', '/api/queues/%2F?page=100&page_size=100'],
+    ];
+    const timings: ListTiming[] = [];
+    for (const [what, path] of paths) {
+      try {
+        await get(base, path); // warm-up (the first scrape creates the registry)
+        const ms: number[] = [];
+        let bytes = 0;
+        const before = (await child.request({ type: 'stats' })) as { cpuSeconds: number };
+        const n = 7;
+        for (let i = 0; i < n; i++) {
+          const r = await get(base, path);
+          ms.push(r.ms);
+          bytes = r.bytes;
+        }
+        const after = (await child.request({ type: 'stats' })) as { cpuSeconds: number };
+        timings.push({ what, path, medianMs: median(ms), maxMs: Math.max(...ms), bytes, brokerCpuMs: ((after.cpuSeconds - before.cpuSeconds) * 1000) / n });
+        log(`  ${what}: median ${median(ms).toFixed(1)} ms, ${bytes} B`);
+      } catch (err) {
+        timings.push({ what, path, medianMs: NaN, maxMs: NaN, bytes: 0, brokerCpuMs: NaN, error: (err as Error).message });
+        log(`  ${what}: ${(err as Error).message}`);
+      }
+    }
+    const stats = (await child.request({ type: 'stats' })) as { rssBytes: number };
+    return { timings, rssMB: stats.rssBytes / 1e6 };
+  } finally {
+    await child.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+// -- B. scenario 1 with and without the console and Prometheus --------------------
+
+interface Poller {
+  requests: number;
+  errors: string[];
+  latenciesMs: number[];
+  stop(): Promise<void>;
+}
+
+/** Every second: the console's overview, a page of queues and the rates chart; and a Prometheus scrape. */
+function startPoller(base: string): Poller {
+  const p: Poller = { requests: 0, errors: [], latenciesMs: [], stop: async () => undefined };
+  const paths = ['/api/overview', '/api/queues?page=1&page_size=100&sort=name', '/api/rates?seconds=300', '/metrics'];
+  let inFlight: Promise<unknown> = Promise.resolve();
+  const tick = (): void => {
+    inFlight = Promise.all(
+      paths.map(async (path) => {
+        try {
+          const r = await get(base, path);
+          p.requests++;
+          p.latenciesMs.push(r.ms);
+        } catch (err) {
+          if (p.errors.length < 5) p.errors.push((err as Error).message);
+        }
+      }),
+    );
+  };
+  tick();
+  const timer = setInterval(tick, 1000);
+  p.stop = async () => {
+    clearInterval(timer);
+    await inFlight;
+  };
+  return p;
+}
+
+interface Run {
+  rep: number;
+  console: boolean;
+  m: Measurements;
+  requests: number;
+  errors: string[];
+  p50Ms: number;
+}
+
+async function scenarioOne(): Promise<Run[]> {
+  const scenario = SCENARIOS.find((s) => s.id === '1')!;
+  const opts: RunOptions = { quick: false, log: (l) => log(`    ${l}`) };
+  const runs: Run[] = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const on of rep % 2 === 0 ? [false, true] : [true, false]) {
+      // The API listens in both variants: the difference is the polling alone.
+      const httpPort = await freePort();
+      process.env.WARREN_BENCH_BROKER_OPTIONS = JSON.stringify({ httpPort });
+      const run = await withSystem('warren', scenario, opts, async (ctx) => {
+        const poller = on ? startPoller(`http://127.0.0.1:${httpPort}`) : null;
+        try {
+          return { m: await scenario.run(ctx, COUNT, opts), poller };
+        } finally {
+          await poller?.stop();
+        }
+      });
+      delete process.env.WARREN_BENCH_BROKER_OPTIONS;
+      const lat = [...(run.poller?.latenciesMs ?? [])].sort((a, b) => a - b);
+      runs.push({ rep, console: on, m: run.m, requests: run.poller?.requests ?? 0, errors: run.poller?.errors ?? [], p50Ms: lat.length > 0 ? lat[lat.length >> 1]! : NaN });
+      log(`  rep ${rep + 1} console ${on ? 'on ' : 'off'}: ${Math.round(run.m.deliveredPerSec!)} msg/s, ${run.poller?.requests ?? 0} API requests${run.poller?.errors.length ? `, errors: ${run.poller.errors.join('; ')}` : ''}`);
+    }
+  }
+  return runs;
+}
+
+// -- report ------------------------------------------------------------------------
+
+const started = new Date();
+log(`management bench: ${QUEUES} queues; scenario 1 x ${REPS} reps x {off, on}, ${COUNT} messages`);
+log('A. list and scrape times');
+const a = await manyQueues();
+log('B. scenario 1 with and without the console and Prometheus');
+const runs = await scenarioOne();
+const off = runs.filter((r) => !r.console);
+const on = runs.filter((r) => r.console);
+const med = (rs: Run[], k: string) => median(rs.map((r) => r.m[k]!));
+const offRate = med(off, 'deliveredPerSec');
+const onRate = med(on, 'deliveredPerSec');
+const cost = 1 - onRate / offRate;
+const cpuOff = med(off, 'brokerCpuSecPer100k');
+const cpuOn = med(on, 'brokerCpuSecPer100k');
+const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
+
+const md = `# Management API cost (issue 21)
+
+\`npm run bench:management\` (bench/e2e/management.ts), ${started.toISOString().slice(0, 16)}Z, ${(await import('node:os')).cpus().length} cores
+(shared with other work: compare the ratios, not the absolute figures).
+
+## A. ${fmt(QUEUES)} queues: scrape and list times
+
+Broker RSS with ${fmt(QUEUES)} queues: ${fmt(a.rssMB)} MB. Medians of 7 requests after a warm-up; broker CPU per request.
+
+| request | median | max | broker CPU | answer |
+|---|---:|---:|---:|---:|
+${a.timings.map((t) => `| ${t.what} (\`${t.path}\`) | ${t.error ? `n/a: ${t.error}` : `${fmt(t.medianMs, 1)} ms`} | ${fmt(t.maxMs, 1)} ms | ${fmt(t.brokerCpuMs, 1)} ms | ${fmt(t.bytes / 1024)} KiB |`).join('\n')}
+
+## B. Scenario 1 with the console open and Prometheus scraping every second
+
+Scenario 1 of \`npm run bench\` (${SCENARIOS.find((s) => s.id === '1')!.title}), ${fmt(COUNT)} messages,
+${REPS} repetitions of each variant, alternating. "on": every second GET /api/overview, a 100-queue page of
+/api/queues, /api/rates?seconds=300 (what the console polls) and GET /metrics (Prometheus). The HTTP API
+listens in both variants.
+
+| run | console + Prometheus | delivered msg/s | broker CPU s / 100k msgs | API requests (p50 latency) |
+|---|---|---:|---:|---:|
+${runs.map((r) => `| ${r.rep + 1} | ${r.console ? 'on' : 'off'} | ${fmt(r.m.deliveredPerSec!)} | ${fmt(r.m.brokerCpuSecPer100k!, 3)} | ${r.console ? `${r.requests} (${fmt(r.p50Ms, 1)} ms)${r.errors.length ? ` errors: ${r.errors.join('; ')}` : ''}` : '-'} |`).join('\n')}
+
+**Median delivered: off ${fmt(offRate)} msg/s, on ${fmt(onRate)} msg/s: cost ${fmt(cost * 100, 1)}%** (target: within 3%).
+Broker CPU per 100k messages: off ${fmt(cpuOff, 3)} s, on ${fmt(cpuOn, 3)} s.
+`;
+await writeFile(OUT, md);
+await writeFile(OUT.replace(/\.md$/, '.json'), JSON.stringify({ date: started.toISOString(), queues: QUEUES, count: COUNT, reps: REPS, listTimes: a, runs, offRate, onRate, cost }, null, 2));
+log(`wrote ${OUT}`);
+process.stdout.write(md);
