@@ -63,5 +63,6 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 ENV WARREN_DATA_DIR=/data \
     WARREN_REQUIRE_USER=true
-EXPOSE 5680 5681
+# 5680 warren, 5681 warrens (TLS), 15680 the management API and web console (HTTPS with TLS).
+EXPOSE 5680 5681 15680
 CMD ["node", "--max-semi-space-size=64", "packages/cli/dist/bin.js", "server"]

@@ -1,16 +1,17 @@
 /**
  * What the management HTTP API costs (issue 21), in one run:
  *
- *  A. With 10,000 queues: the time of a Prometheus scrape (GET /metrics) and of
- *     a queue list page (GET /api/queues, sorted and filtered server side), and
- *     the broker CPU each takes (medians of REPS requests).
+ *  A. With 10,000 queues (broker in its own process): the time of a Prometheus
+ *     scrape (GET /metrics), of queue list pages (GET /api/queues, sorted and
+ *     filtered server side), the overview and one queue: median and p95 of
+ *     ROUNDS requests one at a time, and the broker CPU each takes.
  *  B. Scenario 1 of `npm run bench` (transient queue, 1 producer -> 1 consumer)
  *     without and with a "console" open (GET /api/overview, a page of
  *     /api/queues and /api/rates every second) plus Prometheus scraping /metrics
  *     every second; the runs alternate (off/on, on/off, ...), medians of 3.
  *     The cost is 1 - median(on) / median(off) of delivered msg/s (target: 3%).
  *
- *   node --import tsx e2e/management.ts [--reps 3] [--count 100000] [--queues 10000] [--out results/management.md]
+ *   npm run -w bench bench:management -- [--reps 3] [--count 100000] [--queues 10000] [--rounds 50] [--out results/management.md]
  *
  * Writes the Markdown report and a JSON twin (.json) beside it.
  */
@@ -31,6 +32,8 @@ const arg = (name: string, fallback: number): number => {
 const REPS = arg('reps', 3);
 const COUNT = arg('count', 100_000);
 const QUEUES = arg('queues', 10_000);
+/** Requests per list / scrape figure (after 5 warm-up ones). */
+const ROUNDS = arg('rounds', 50);
 const outArg = process.argv.indexOf('--out');
 const OUT = outArg > 0 ? process.argv[outArg + 1]! : join(here, '..', 'results', 'management.md');
 const AUTH = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
@@ -50,14 +53,16 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** One timed GET; throws on a non-2xx answer. */
-async function get(base: string, path: string): Promise<{ ms: number; bytes: number }> {
+/** One timed GET (the whole answer read); throws on a non-2xx answer. items: a list page's length, else 1. */
+async function get(base: string, path: string): Promise<{ ms: number; bytes: number; items: number }> {
   const t0 = performance.now();
   const res = await fetch(base + path, { headers: { authorization: AUTH } });
-  const body = await res.arrayBuffer();
+  const text = await res.text();
   const ms = performance.now() - t0;
   if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status}`);
-  return { ms, bytes: body.byteLength };
+  let items = 1;
+  if (text.startsWith('{"items"')) items = (JSON.parse(text) as { items: unknown[] }).items.length;
+  return { ms, bytes: text.length, items };
 }
 
 // -- A. 10,000 queues ------------------------------------------------------------
@@ -65,12 +70,15 @@ async function get(base: string, path: string): Promise<{ ms: number; bytes: num
 interface ListTiming {
   what: string;
   path: string;
+  items: number;
   medianMs: number;
-  maxMs: number;
+  p95Ms: number;
   bytes: number;
   brokerCpuMs: number;
   error?: string;
 }
+
+const queueName = (i: number): string => `orders.${i % 10 === 0 ? 'eu' : 'us'}.${String(i).padStart(5, '0')}`;
 
 async function manyQueues(): Promise<{ timings: ListTiming[]; rssMB: number }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-mgmt-'));
@@ -80,42 +88,41 @@ async function manyQueues(): Promise<{ timings: ListTiming[]; rssMB: number }> {
   try {
     const base = `http://127.0.0.1:${String(hello.httpPort)}`;
     const c = await connect({ url: `warren://guest:guest@127.0.0.1:${String(hello.port)}`, heartbeatMs: 0 });
-    log(`  declaring ${QUEUES} queues (one message in every tenth)`);
+    log(`  declaring ${QUEUES} queues, 2,000 messages spread unevenly over them`);
     for (let i = 0; i < QUEUES; i += 500) {
-      await Promise.all(
-        Array.from({ length: Math.min(500, QUEUES - i) }, async (_, k) => {
-          const name = `mgmt.q.${String(i + k).padStart(5, '0')}`;
-          await c.declareQueue(name, { durable: (i + k) % 2 === 0 });
-          if ((i + k) % 10 === 0) await c.publish('', name, 'x');
-        }),
-      );
+      await Promise.all(Array.from({ length: Math.min(500, QUEUES - i) }, (_, k) => c.declareQueue(queueName(i + k), { durable: (i + k) % 2 === 0 })));
     }
+    // Some depth, uneven, so sorting by messages has work to do.
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => c.publish('', queueName((i * 7) % QUEUES), 'x'.repeat(100))));
     await c.close();
     const paths: Array<[string, string]> = [
       ['Prometheus scrape', '/metrics'],
-      ['queue list, page 1 of 100, sorted by name', '/api/queues?page=1&page_size=100&sort=name'],
-      ['queue list, sorted by messages (desc)', '/api/queues?page=1&page_size=100&sort=messages&sort_reverse=true'],
-      ['queue list, name filter', '/api/queues?page=1&page_size=100&name=q.099'],
-      ['queue list of the vhost, last page', '/api/queues/%2F?page=100&page_size=100'],
+      ['queues, page 1 of 100, sorted by name', '/api/queues?page_size=100'],
+      ['queues, page 50, sorted by messages desc', '/api/queues?page=50&page_size=100&sort=messages&sort_reverse=true'],
+      ['queues, filtered (10%), sorted by messages desc', '/api/queues?page_size=100&name=.eu.&sort=messages&sort_reverse=true'],
+      ['queues, regex filter, sorted by lag', `/api/queues?page_size=100&name=${encodeURIComponent('^orders\\.us\\.0')}&use_regex=true&sort=oldestReadyAgeMs&sort_reverse=true`],
+      ['overview', '/api/overview'],
+      ['one queue', `/api/queues/%2F/${queueName(0)}`],
+      ['one queue\'s rates (5 min)', `/api/queues/%2F/${queueName(0)}/rates`],
     ];
     const timings: ListTiming[] = [];
     for (const [what, path] of paths) {
       try {
-        await get(base, path); // warm-up (the first scrape creates the registry)
+        for (let i = 0; i < 5; i++) await get(base, path); // warm-up (the first scrape creates the registry)
         const ms: number[] = [];
-        let bytes = 0;
+        let last = { ms: 0, bytes: 0, items: 0 };
         const before = (await child.request({ type: 'stats' })) as { cpuSeconds: number };
-        const n = 7;
-        for (let i = 0; i < n; i++) {
-          const r = await get(base, path);
-          ms.push(r.ms);
-          bytes = r.bytes;
+        for (let i = 0; i < ROUNDS; i++) {
+          last = await get(base, path);
+          ms.push(last.ms);
         }
         const after = (await child.request({ type: 'stats' })) as { cpuSeconds: number };
-        timings.push({ what, path, medianMs: median(ms), maxMs: Math.max(...ms), bytes, brokerCpuMs: ((after.cpuSeconds - before.cpuSeconds) * 1000) / n });
-        log(`  ${what}: median ${median(ms).toFixed(1)} ms, ${bytes} B`);
+        ms.sort((x, y) => x - y);
+        const t = { what, path, items: last.items, medianMs: median(ms), p95Ms: ms[Math.min(ms.length - 1, Math.floor(0.95 * ms.length))]!, bytes: last.bytes, brokerCpuMs: ((after.cpuSeconds - before.cpuSeconds) * 1000) / ROUNDS };
+        timings.push(t);
+        log(`  ${what}: median ${t.medianMs.toFixed(2)} ms, p95 ${t.p95Ms.toFixed(2)} ms, ${t.bytes} B`);
       } catch (err) {
-        timings.push({ what, path, medianMs: NaN, maxMs: NaN, bytes: 0, brokerCpuMs: NaN, error: (err as Error).message });
+        timings.push({ what, path, items: 0, medianMs: NaN, p95Ms: NaN, bytes: 0, brokerCpuMs: NaN, error: (err as Error).message });
         log(`  ${what}: ${(err as Error).message}`);
       }
     }
@@ -223,11 +230,12 @@ const md = `# Management API cost (issue 21)
 
 ## A. ${fmt(QUEUES)} queues: scrape and list times
 
-Broker RSS with ${fmt(QUEUES)} queues: ${fmt(a.rssMB)} MB. Medians of 7 requests after a warm-up; broker CPU per request.
+Broker (its own process) RSS with ${fmt(QUEUES)} queues: ${fmt(a.rssMB)} MB. ${ROUNDS} requests each, one at a time, after 5
+warm-up ones; wall time as the client sees it (the answer read whole) and the broker's CPU per request.
 
-| request | median | max | broker CPU | answer |
-|---|---:|---:|---:|---:|
-${a.timings.map((t) => `| ${t.what} (\`${t.path}\`) | ${t.error ? `n/a: ${t.error}` : `${fmt(t.medianMs, 1)} ms`} | ${fmt(t.maxMs, 1)} ms | ${fmt(t.brokerCpuMs, 1)} ms | ${fmt(t.bytes / 1024)} KiB |`).join('\n')}
+| request | items | median | p95 | broker CPU | answer |
+|---|---:|---:|---:|---:|---:|
+${a.timings.map((t) => `| ${t.what} (\`${t.path}\`) | ${t.items} | ${t.error ? `n/a: ${t.error}` : `${fmt(t.medianMs, 2)} ms`} | ${fmt(t.p95Ms, 2)} ms | ${fmt(t.brokerCpuMs, 2)} ms | ${fmt(t.bytes / 1024)} KiB |`).join('\n')}
 
 ## B. Scenario 1 with the console open and Prometheus scraping every second
 
@@ -244,6 +252,6 @@ ${runs.map((r) => `| ${r.rep + 1} | ${r.console ? 'on' : 'off'} | ${fmt(r.m.deli
 Broker CPU per 100k messages: off ${fmt(cpuOff, 3)} s, on ${fmt(cpuOn, 3)} s.
 `;
 await writeFile(OUT, md);
-await writeFile(OUT.replace(/\.md$/, '.json'), JSON.stringify({ date: started.toISOString(), queues: QUEUES, count: COUNT, reps: REPS, listTimes: a, runs, offRate, onRate, cost }, null, 2));
+await writeFile(OUT.replace(/\.md$/, '.json'), `${JSON.stringify({ date: started.toISOString(), node: process.version, queues: QUEUES, rounds: ROUNDS, count: COUNT, reps: REPS, listTimes: a, runs, offRate, onRate, cost }, null, 2)}\n`);
 log(`wrote ${OUT}`);
 process.stdout.write(md);

@@ -20,7 +20,7 @@ describe('management bench (smoke)', () => {
   it('measures scrape time with many queues and scenario 1 with and without polling', async () => {
     dir = await tempDir('warren-bench-mgmt-smoke-');
     const out = join(dir, 'management.md');
-    const args = ['--import', 'tsx', 'bench/e2e/management.ts', '--reps', '1', '--count', '2000', '--queues', '200', '--out', out];
+    const args = ['--import', 'tsx', 'bench/e2e/management.ts', '--reps', '1', '--count', '2000', '--queues', '200', '--rounds', '3', '--out', out];
     await new Promise<void>((resolve, reject) => {
       execFile(process.execPath, args, { cwd: repo, timeout: 290_000 }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve()));
     });

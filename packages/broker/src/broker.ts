@@ -46,6 +46,7 @@ import type { VirtualHost } from './vhost.js';
 import { TlsCertificates, type CertificateInfo } from './tls.js';
 import { RateSampler } from './rates.js';
 import { HttpApi } from './http/server.js';
+import { startCoarseClock, stopCoarseClock } from './clock.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -76,6 +77,7 @@ export class Broker implements BrokerContext {
   /** Where queues page out their tails; null for an in-memory broker or pagingWindow 0. */
   paging: PagingConfig | null = null;
   private closing: Promise<void> | null = null;
+  private clockStarted = false;
   private fatalError: Error | null = null;
   private markStopped!: (err: Error | null) => void;
   /**
@@ -172,6 +174,8 @@ export class Broker implements BrokerContext {
     }
     this.memoryMonitor = new MemoryMonitor(o.memoryHighWatermark, (alarm, sample) => this.memory.setMemoryAlarm(alarm, sample), o.memorySampler);
     this.memoryMonitor.start();
+    startCoarseClock();
+    this.clockStarted = true;
     this.rates.start();
     if (o.tcp) await this.listen();
     if (this.tls !== null) await this.listenTls(this.tls);
@@ -342,7 +346,6 @@ export class Broker implements BrokerContext {
   // -- BrokerContext ---------------------------------------------------------
 
   status(): Record<string, unknown> {
-    const monitor = this.diskMonitor;
     return statusReport({
       version,
       startedAt: this.startedAt,
@@ -350,15 +353,26 @@ export class Broker implements BrokerContext {
       vhosts: this.vhosts,
       memory: this.memory,
       options: this.options,
-      diskFreeBytes: monitor !== null && Number.isFinite(monitor.freeBytes) ? monitor.freeBytes : null,
+      diskFreeBytes: this.diskFreeBytes,
       tls: this.tls === null ? null : { port: this.tlsPort!, verifyPeer: this.tls.verifyPeer, connections: this.tlsConnectionCount(), certificate: this.tls.certificate },
     });
+  }
+
+  /** Free bytes under the data folder as last measured; null in memory or before the first check. */
+  get diskFreeBytes(): number | null {
+    const monitor = this.diskMonitor;
+    return monitor !== null && Number.isFinite(monitor.freeBytes) ? monitor.freeBytes : null;
   }
 
   private tlsConnectionCount(): number {
     let n = 0;
     for (const c of this.connections) if (c.tls !== null) n++;
     return n;
+  }
+
+  /** The open connections, authenticated or not yet (the HTTP API lists and closes them). */
+  get openConnections(): ReadonlySet<Connection> {
+    return this.connections;
   }
 
   /** The open connections (authenticated or not yet) as management listings show them, TLS side included. */
@@ -401,6 +415,8 @@ export class Broker implements BrokerContext {
     await closed;
     this.diskMonitor?.stop();
     this.memoryMonitor?.stop();
+    if (this.clockStarted) stopCoarseClock();
+    this.clockStarted = false;
     this.rates.stop();
     await this.vhosts.close();
     await this.lock?.release();

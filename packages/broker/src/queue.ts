@@ -7,6 +7,7 @@
  */
 import type { Arguments, WarrenError } from '@warren/protocol';
 import { errors } from './errors.js';
+import { coarseClock } from './clock.js';
 import { MessageList } from './message-list.js';
 import { QueueSpill, type SpilledMessage } from './queue-spill.js';
 import { MinHeap } from './heap.js';
@@ -92,6 +93,64 @@ export function deliverAtOf(message: Message): number {
   return typeof notBefore === 'number' ? notBefore : 0;
 }
 
+/**
+ * "The message with seq >= seqs[i] arrived at or after times[i]": one
+ * checkpoint per coarse clock tick in which messages arrived, those below the
+ * queue's head dropped, at most MAX_CHECKPOINTS kept (every other one dropped
+ * when full: coarser, never younger than the truth).
+ */
+class ArrivalCheckpoints {
+  private seqs: number[] = [];
+  private times: number[] = [];
+  lastAt = 0;
+
+  mark(seq: number, at: number, headSeq: number | undefined): void {
+    this.lastAt = at;
+    if (headSeq !== undefined) {
+      const keep = this.indexOf(headSeq);
+      if (keep > 0) {
+        this.seqs.splice(0, keep);
+        this.times.splice(0, keep);
+      }
+    } else {
+      this.seqs.length = 0;
+      this.times.length = 0;
+    }
+    if (this.seqs.length >= MAX_CHECKPOINTS) {
+      this.seqs = this.seqs.filter((_, i) => i % 2 === 0);
+      this.times = this.times.filter((_, i) => i % 2 === 0);
+    }
+    this.seqs.push(seq);
+    this.times.push(at);
+  }
+
+  /** The index of the last checkpoint at or below seq, -1 when none. */
+  private indexOf(seq: number): number {
+    let lo = 0;
+    let hi = this.seqs.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.seqs[mid]! <= seq) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
+  /**
+   * When the message with this seq arrived, at the latest; null when unknown.
+   * A requeued message older than every checkpoint kept reads as the oldest one.
+   */
+  timeOf(seq: number): number | null {
+    if (this.seqs.length === 0) return null;
+    return this.times[Math.max(0, this.indexOf(seq))]!;
+  }
+}
+
+const MAX_CHECKPOINTS = 256;
+
 /** Plain counters of one queue (read by the rate sampler and /metrics; never reset). */
 export interface QueueCounters {
   /** Messages that entered the queue (published, dead-lettered or moved in). */
@@ -139,6 +198,8 @@ export class Queue {
   /** The paged-out tail (messages behind the first `paging.window`), or null when this queue does not page. */
   private readonly spill: QueueSpill | null;
   private readonly window: number;
+  /** When messages arrived, coarsely: for oldestReadyAgeMs (management), never read on the hot path. */
+  private readonly arrivals = new ArrivalCheckpoints();
 
   constructor(
     readonly name: string,
@@ -174,6 +235,19 @@ export class Queue {
   /** Ready messages paged out to the spill file. */
   get pagedCount(): number {
     return this.spill?.length ?? 0;
+  }
+
+  /**
+   * How long the next ready message has waited since it arrived (ms; the lag),
+   * null when nothing is ready. From the arrival checkpoints: at most one per
+   * coarse clock tick, so it may read up to a tick (and after long backlogs a
+   * little more) older than it is; messages recovered at start count from the start.
+   */
+  oldestReadyAgeMs(now = Date.now()): number | null {
+    const head = this.list.peek();
+    if (head === undefined) return null;
+    const at = this.arrivals.timeOf(head.seq);
+    return at === null ? null : Math.max(0, now - at);
   }
 
   get delayedCount(): number {
@@ -212,6 +286,7 @@ export class Queue {
    */
   enqueue(message: Message, deliveryCount = 0): void {
     this.counters.published++;
+    if (coarseClock.now !== this.arrivals.lastAt) this.arrivals.mark(this.nextSeq, coarseClock.now, this.list.peek()?.seq);
     const qm: QueuedMessage = { message, seq: this.nextSeq++, deliveryCount, ready: false, expiresAt: 0 };
     const deliverAt = deliverAtOf(message);
     if (deliverAt !== 0 && deliverAt > Date.now()) {

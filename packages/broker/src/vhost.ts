@@ -321,7 +321,7 @@ export class VirtualHost {
   // -- bindings --------------------------------------------------------------
 
   /** Returns true when the binding is durable (both ends durable) and was added. */
-  bindQueue(queueName: string, exchangeName: string, routingKey: string, args: Arguments | null, owner: object): boolean {
+  bindQueue(queueName: string, exchangeName: string, routingKey: string, args: Arguments | null, owner: object | null): boolean {
     checkName('routing key', routingKey);
     const q = this.queueFor(queueName, owner);
     const e = this.bindableSource(exchangeName);
@@ -329,7 +329,7 @@ export class VirtualHost {
     return added && q.durable && e.durable;
   }
 
-  unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: Arguments | null, owner: object): boolean {
+  unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: Arguments | null, owner: object | null): boolean {
     const q = this.queueFor(queueName, owner);
     const e = this.bindableSource(exchangeName);
     const removed = e.matcher.remove(q, routingKey, args);

@@ -14,7 +14,12 @@ export function registerPublishHandlers(table: DispatchTable): void {
   table.register(FrameType.PUBLISH, Answer.Publish, 'write', publish);
 }
 
-function publish(frame: PublishFrame, session: Session): PublishOutcome {
+/**
+ * A publish in `session.vhost`; `session` also hears when a stored message is
+ * durable (stored()). The management HTTP API publishes through here too, with
+ * its own listener (http/routes/publish.ts).
+ */
+export function publish(frame: PublishFrame, session: Pick<Session, 'vhost' | 'stored'>): PublishOutcome {
   const vhost = session.vhost;
   vhost.counters.published++;
   // A message property of the wrong type or range is this publish's fault, not the connection's (protocol-spec 9.1).

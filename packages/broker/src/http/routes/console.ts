@@ -69,6 +69,6 @@ export function register(router: Router, ctx: HttpContext): void {
   const index = (): Promise<unknown> => serve('index.html', 'no-cache');
   router.get('/', index, { auth: 'none' });
   router.get('/index.html', index, { auth: 'none' });
-  // Built assets carry a content hash in their names: cached for long.
-  router.get('/assets/*path', (req) => serve(join('assets', req.params['path']!), 'public, max-age=31536000, immutable'), { auth: 'none' });
+  // Asset names carry no content hash: the browser revalidates them (ETag-less, so a full fetch; they are small).
+  router.get('/assets/*path', (req) => serve(join('assets', req.params['path']!), 'no-cache'), { auth: 'none' });
 }
