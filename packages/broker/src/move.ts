@@ -178,6 +178,12 @@ function moveOne(vhost: VirtualHost, source: Queue, qm: QueuedMessage, targets: 
   if (stored) {
     let done!: (err: Error | null) => void;
     p = new Promise<Error | null>((resolve) => (done = resolve));
+    const moved = done;
+    // Durable in its new place: a body read back for the move goes again when memory is short.
+    done = (err) => {
+      if (err === null) admission.evictIfOverBudget(m);
+      moved(err);
+    };
     const added = store.move(m.storeId, source.name, durableTargets, { exchange: m.exchange, routingKey: m.routingKey, properties: m.properties, body: m.body! }, done);
     if (added === null) {
       p = null; // not live on the source in the store (cannot happen): moved in memory only

@@ -149,6 +149,28 @@ describe('move', () => {
     expect(got.every((g) => !g.redelivered && g.deliveryCount === 1)).toBe(true);
   });
 
+  it('moves messages whose bodies are on disk only (after a restart, paged out), under a tiny memory budget', async () => {
+    const first = await start();
+    await first.c.declareQueue('a', { durable: true });
+    await first.c.declareQueue('b', { durable: true });
+    await publishN(first.c, 'a', 300, true);
+    await closeAllClients();
+    brokers.splice(brokers.indexOf(first.broker), 1);
+    await first.broker.close();
+    const { broker, c, dir } = await start({ memoryBudget: 1 }, first.dir);
+    expect(queueOf(broker, 'a').pagedCount).toBeGreaterThan(0);
+    expect(await moveMessages(vhostOf(broker), queueOf(broker, 'a'), { queue: 'b' }, null)).toEqual({ moved: 300, skipped: 0 });
+    expect(broker.memory.bodyBytes).toBeLessThan(300 * 4);
+    const page = await browseQueue(vhostOf(broker), queueOf(broker, 'b'), { offset: 250, count: 2 });
+    expect(page.items.map((i) => i.payload)).toEqual(['m250', 'm251']);
+    await closeAllClients();
+    brokers.splice(brokers.indexOf(broker), 1);
+    await broker.close();
+    const again = await start({}, dir);
+    expect(queueOf(again.broker, 'a').messageCount).toBe(0);
+    expect((await consumeN(again.c, 'b', 300)).map((g) => g.body)).toEqual(Array.from({ length: 300 }, (_, i) => `m${i}`));
+  });
+
   it("redrives a dead-letter queue to where each message died ('$x-death') and skips what has nowhere to go", async () => {
     const { broker, c } = await start();
     await c.declareExchange('dlx', 'fanout', { durable: true });
