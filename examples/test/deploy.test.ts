@@ -305,6 +305,8 @@ describe('Dockerfile and .dockerignore', () => {
     for (const pkg of ['protocol', 'broker', 'client', 'cli']) {
       expect(runtime, pkg).toContain(`COPY --from=build /app/packages/${pkg}/dist packages/${pkg}/dist`);
     }
+    // The web console the broker serves: built static files (and the index.js naming their folder).
+    expect(runtime).toContain('COPY --from=build /app/packages/console/dist packages/console/dist');
   });
 
   it('keeps dev dependencies out of the runtime: what the examples run with (tsx) is a production dependency of theirs', () => {

@@ -31,7 +31,7 @@ import { AccessAuthorizer } from './authorizer.js';
 import { Connection } from './connection.js';
 import type { PagingConfig } from './queue.js';
 import { QueueSpill } from './queue-spill.js';
-import { MemoryMonitor } from './memory-monitor.js';
+import { MEMORY_SAMPLE_MS, MemoryMonitor, type MemorySample } from './memory-monitor.js';
 import type { BrokerContext } from './context.js';
 import type { Session } from './session.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
@@ -74,7 +74,7 @@ export class Broker implements BrokerContext {
   /** The management HTTP API (http/), null when off (options.httpPort null). */
   http: HttpApi | null = null;
   private memoryMonitor: MemoryMonitor | null = null;
-  /** Where queues page out their tails; null for an in-memory broker or pagingWindow 0. */
+  /** Where queues page out their tails; null for an in-memory broker or a paging window of 0. */
   paging: PagingConfig | null = null;
   private closing: Promise<void> | null = null;
   private clockStarted = false;
@@ -172,7 +172,13 @@ export class Broker implements BrokerContext {
       await this.openAccess(null);
       await this.vhosts.open();
     }
-    this.memoryMonitor = new MemoryMonitor(o.memoryHighWatermark, (alarm, sample) => this.memory.setMemoryAlarm(alarm, sample), o.memorySampler);
+    this.memoryMonitor = new MemoryMonitor(
+      o.memoryHighWatermark,
+      (alarm, sample) => this.memory.setMemoryAlarm(alarm, sample),
+      o.memorySampler,
+      MEMORY_SAMPLE_MS,
+      (pressure, sample) => this.memoryPressure(pressure, sample),
+    );
     this.memoryMonitor.start();
     startCoarseClock();
     this.clockStarted = true;
@@ -192,16 +198,23 @@ export class Broker implements BrokerContext {
     );
   }
 
+  /** Memory pressure (RSS above half the limit): queues page beyond their small window until it passes. */
+  private memoryPressure(pressure: boolean, sample: MemorySample): void {
+    if (this.paging === null) return;
+    this.paging.pressure = pressure;
+    this.logger.info({ ...sample, limit: this.options.memoryHighWatermark }, pressure ? 'memory pressure: queues page beyond a small window' : 'memory pressure over');
+  }
+
   private async openStorage(): Promise<void> {
     const o = this.options;
     await mkdir(o.dataDir, { recursive: true });
     this.lock = await DataLock.acquire(o.dataDir);
     await this.openAccess(o.dataDir);
-    if (o.pagingWindow > 0) {
+    if (o.pagingWindow > 0 && o.pagingWindowBytes > 0) {
       // Paged-out messages do not outlive the process: durable ones are recovered from the message store.
       const dir = join(o.dataDir, 'spill');
       QueueSpill.resetDir(dir);
-      this.paging = { dir, window: o.pagingWindow };
+      this.paging = { dir, window: o.pagingWindow, windowBytes: o.pagingWindowBytes, pressure: false };
     }
     await this.vhosts.open();
     this.diskMonitor = new DiskMonitor(o.dataDir, o.diskFreeLimit, o.diskCheckIntervalMs, (alarm, free) => this.memory.setDiskAlarm(alarm, free));

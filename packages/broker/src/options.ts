@@ -54,10 +54,13 @@ export interface BrokerOptions {
   memoryHighWatermark?: number;
   /**
    * Ready messages a queue keeps in RAM; the ones behind them are paged out to a spill file under
-   * dataDir and read back as the queue drains. Default 2048; 0 keeps everything in RAM. In-memory
-   * brokers and priority queues do not page.
+   * dataDir and read back as the queue drains. Default 65536; 0 keeps everything in RAM (no paging).
+   * In-memory brokers, priority queues and queues with x-message-ttl do not page. Under memory
+   * pressure (RSS above half of memoryHighWatermark) a queue keeps at most 2048 messages / 4 MiB.
    */
   pagingWindow?: number;
+  /** RAM a queue's ready messages may take, bodies plus 512 B each, before the ones behind them are paged out. Default 64 MiB; 0: no paging. */
+  pagingWindowBytes?: number;
   /** @internal Memory sampler (tests drive the memory alarm with it). */
   memorySampler?: MemorySampler;
   /** Publishers are blocked when free disk space under dataDir falls below this. Default 50 MiB. */
@@ -99,6 +102,9 @@ export type ResolvedOptions = Required<
   defaultGuest: boolean;
 };
 
+export const DEFAULT_PAGING_WINDOW = 65_536;
+export const DEFAULT_PAGING_WINDOW_BYTES = 64 * 1024 * 1024;
+
 export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   const frameMax = o.frameMax ?? DEFAULT_FRAME_MAX;
   checkFrameMax(frameMax);
@@ -129,7 +135,8 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     maxConnections: o.maxConnections ?? 10_000,
     memoryBudget,
     memoryHighWatermark: o.memoryHighWatermark ?? defaultMemoryLimit(),
-    pagingWindow: o.pagingWindow ?? 2048,
+    pagingWindow: o.pagingWindow ?? DEFAULT_PAGING_WINDOW,
+    pagingWindowBytes: o.pagingWindowBytes ?? DEFAULT_PAGING_WINDOW_BYTES,
     memorySampler: o.memorySampler,
     diskFreeLimit: o.diskFreeLimit ?? 50 * 1024 * 1024,
     diskCheckIntervalMs: o.diskCheckIntervalMs ?? 5000,

@@ -134,12 +134,18 @@ export class QueueSpill {
     this.bodyBytes += m.bodySize;
   }
 
-  /** Up to `max` messages from the head, in the order they were appended. */
-  take(max: number): SpilledMessage[] {
+  /**
+   * Up to `max` messages from the head, in the order they were appended, and
+   * no more than `maxBytes` (bodies plus `overhead` each; at least one message).
+   */
+  take(max: number, maxBytes = Infinity, overhead = 0): SpilledMessage[] {
     const out: SpilledMessage[] = [];
-    while (out.length < max && this.count > 0) {
+    let bytes = 0;
+    while (this.count > 0 && (out.length === 0 || (out.length < max && bytes < maxBytes))) {
       if (this.blockPos < this.blockEnd) {
-        out.push(this.readRecord(this.block!, this.blockPos));
+        const r = this.readRecord(this.block!, this.blockPos);
+        bytes += r.bodySize + overhead;
+        out.push(r);
         continue;
       }
       const seg = this.segments[0];
@@ -150,7 +156,9 @@ export class QueueSpill {
       } else {
         // Every block written is read: the rest is in the write buffer.
         if (this.writeRead >= this.writeLen) throw new SpillCorruptError(`spill ${this.prefix}: ${this.count} messages missing`);
-        out.push(this.readRecord(this.writeBuf!, this.writeRead));
+        const r = this.readRecord(this.writeBuf!, this.writeRead);
+        bytes += r.bodySize + overhead;
+        out.push(r);
       }
     }
     // Empty again: start over, so a queue that pages now and then keeps no file growing.

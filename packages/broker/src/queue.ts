@@ -68,10 +68,27 @@ export interface QueueHost {
 
 export interface PagingConfig {
   /** Folder of the spill files (emptied at start). */
-  dir: string;
+  readonly dir: string;
   /** Ready messages a queue keeps in RAM; the ones behind them wait in its spill file. */
-  window: number;
+  readonly window: number;
+  /** RAM a queue's ready messages may take (bodies plus MESSAGE_OVERHEAD each) before the ones behind wait in its spill file. */
+  readonly windowBytes: number;
+  /** The process is short of memory (memory-monitor.ts): every queue keeps at most the pressure window in RAM. */
+  pressure: boolean;
 }
+
+/**
+ * What a ready message in RAM costs beyond its body (its Message and
+ * QueuedMessage objects, property and name strings, list slot), as counted
+ * against the paging window in bytes. Measured: about 380 B of heap, more in
+ * RSS; the count errs on the side of paging earlier.
+ */
+export const MESSAGE_OVERHEAD = 512;
+/** Under memory pressure a queue keeps at most this many ready messages and bytes in RAM (or its window, if smaller). */
+export const PRESSURE_WINDOW = 2048;
+export const PRESSURE_WINDOW_BYTES = 4 * 1024 * 1024;
+/** Messages read back from the spill file at a time: a backlog comes back in slices, not in one long pause. */
+const PAGE_IN_BATCH = 4096;
 
 let spillFiles = 0;
 
@@ -195,9 +212,9 @@ export class Queue {
   private lastUsed = Date.now();
   /** Declared with x-queue-type: stream: routed messages go to its log (see streams/), not to this list. */
   readonly isStream: boolean;
-  /** The paged-out tail (messages behind the first `paging.window`), or null when this queue does not page. */
+  /** The paged-out tail (messages behind the window), or null when this queue does not page. */
   private readonly spill: QueueSpill | null;
-  private readonly window: number;
+  private readonly paging: PagingConfig | null;
   /** When messages arrived, coarsely: for oldestReadyAgeMs (management), never read on the hot path. */
   private readonly arrivals = new ArrivalCheckpoints();
 
@@ -215,7 +232,7 @@ export class Queue {
     // Priority queues keep everything in RAM: a spill file holds one arrival order.
     const paging = host.paging;
     this.spill = paging !== null && this.policy.maxPriority === 0 ? new QueueSpill(paging.dir, `q${++spillFiles}`) : null;
-    this.window = paging?.window ?? 0;
+    this.paging = this.spill === null ? null : paging;
   }
 
   get durable(): boolean {
@@ -241,7 +258,9 @@ export class Queue {
    * How long the next ready message has waited since it arrived (ms; the lag),
    * null when nothing is ready. From the arrival checkpoints: at most one per
    * coarse clock tick, so it may read up to a tick (and after long backlogs a
-   * little more) older than it is; messages recovered at start count from the start.
+   * little more) older than it is; a delayed message counts from its publish, a
+   * requeued one from its first arrival at most; messages recovered at start
+   * count from the start.
    */
   oldestReadyAgeMs(now = Date.now()): number | null {
     const head = this.list.peek();
@@ -321,7 +340,7 @@ export class Queue {
     const spill = this.spill;
     // Queues with x-message-ttl do not page: their messages must expire on time, wherever they sit. (A message
     // with its own expiration that is paged out expires when it is read back, as RabbitMQ's do at the head.)
-    if (spill !== null && this.policy.messageTtl === null && (spill.length > 0 || this.list.length >= this.window)) {
+    if (spill !== null && this.policy.messageTtl === null && (spill.length > 0 || this.windowFull())) {
       this.pageOut(spill, qm);
       return;
     }
@@ -334,6 +353,40 @@ export class Queue {
   }
 
   // -- paging ----------------------------------------------------------------
+  //
+  // A queue keeps its ready messages in RAM up to its window: `paging.window` messages or
+  // `paging.windowBytes` bytes (bodies plus MESSAGE_OVERHEAD each), whichever comes first, a roomy
+  // default (tens of MiB) so that a queue that grows for a while under a lagging consumer costs
+  // nothing. Under memory pressure the window shrinks to PRESSURE_WINDOW(_BYTES). Past the window,
+  // new arrivals go to the spill file, and keep going there (arrival order) until it is empty again;
+  // the list pulls them back in slices once it is down to half its window.
+
+  /** The window in effect, in messages. */
+  private windowCount(p: PagingConfig): number {
+    return p.pressure ? Math.min(p.window, PRESSURE_WINDOW) : p.window;
+  }
+
+  /** The window in effect, in bytes (bodies plus MESSAGE_OVERHEAD each). */
+  private windowBytes(p: PagingConfig): number {
+    return p.pressure ? Math.min(p.windowBytes, PRESSURE_WINDOW_BYTES) : p.windowBytes;
+  }
+
+  /** RAM counted against the window: the ready messages in the list, bodies plus overhead. */
+  private get listBytes(): number {
+    return this.list.bytes + this.list.length * MESSAGE_OVERHEAD;
+  }
+
+  /** Whether the ready messages in RAM fill the window. */
+  private windowFull(): boolean {
+    const p = this.paging!;
+    return this.list.length >= this.windowCount(p) || this.listBytes >= this.windowBytes(p);
+  }
+
+  /** Whether the list is down to half its window, so paged-out messages should come back. */
+  private belowHalfWindow(): boolean {
+    const p = this.paging!;
+    return this.list.length <= this.windowCount(p) >> 1 && this.listBytes <= this.windowBytes(p) / 2;
+  }
 
   /**
    * Appends a ready message to the spill file and drops it from RAM. A durable
@@ -359,11 +412,12 @@ export class Queue {
     this.host.pagedOut(m);
   }
 
-  /** Reads paged-out messages back until the window is full; returns how many came back (expired ones included). */
+  /** Reads a slice of paged-out messages back, up to the window; returns how many came back (expired ones included). */
   private pageIn(): number {
     const spill = this.spill;
     if (spill === null || spill.length === 0) return 0;
-    const batch = spill.take(Math.max(1, this.window - this.list.length));
+    const p = this.paging!;
+    const batch = spill.take(Math.min(PAGE_IN_BATCH, this.windowCount(p) - this.list.length), this.windowBytes(p) - this.listBytes, MESSAGE_OVERHEAD);
     const now = Date.now();
     for (const r of batch) {
       const qm = this.fromSpill(r);
@@ -465,7 +519,7 @@ export class Queue {
     this.draining = true;
     try {
       for (;;) {
-        if (this.spill !== null && this.list.length <= this.window >> 1 && this.spill.length > 0) this.pageIn();
+        if (this.spill !== null && this.spill.length > 0 && this.belowHalfWindow()) this.pageIn();
         const head = this.list.peek();
         if (head === undefined) return;
         if (head.message.body === null) {

@@ -211,7 +211,7 @@ describe('management HTTP API: definitions', () => {
 describe('management HTTP API: HTTPS', () => {
   it('serves HTTPS with the broker TLS certificate', async () => {
     pki = await makeTestPki();
-    tb = await startHttpBroker({ tls: { cert: pki.server.cert, key: pki.server.key, port: 0 } });
+    tb = await startHttpBroker({ tls: { cert: pki.server.cert, key: pki.server.key, ca: pki.ca.cert, port: 0 } });
     expect(tb.base).toMatch(/^https:/);
     expect(tb.broker.listeners()).toContainEqual({ protocol: 'https', port: tb.httpPort });
     const ca = readFileSync(pki.ca.cert);
@@ -232,6 +232,19 @@ describe('management HTTP API: HTTPS', () => {
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)).toEqual({ name: 'admin', tags: ['administrator'] });
     expect(res.subject).toBe('localhost');
+    // A TLS connection with a client certificate shows its TLS side in the connection list.
+    const alice = pki.client('alice');
+    const conn = await connect({
+      url: `warrens://${ADMIN.username}:${ADMIN.password}@127.0.0.1:${tb.broker.tlsPort}`,
+      tls: { ca, cert: readFileSync(alice.cert), key: readFileSync(alice.key) },
+      reconnect: false,
+    });
+    try {
+      const list = JSON.parse((await get('/api/connections')).body) as { items: { tls: unknown }[] };
+      expect(list.items[0]!.tls).toMatchObject({ protocol: expect.stringMatching(/^TLSv1\.[23]$/), cipher: expect.any(String), peerCN: 'alice', peerVerified: true });
+    } finally {
+      await conn.close();
+    }
     // A reload of the certificate reaches the HTTPS listener too.
     const next = pki.newServer('reloaded');
     const { copyFile } = await import('node:fs/promises');

@@ -147,7 +147,12 @@ export function serverCommand(): Command {
     )
     .addOption(new Option('--memory-budget <bytes>', 'durable message bodies cached in RAM before paging to disk (default 256 MiB)').env('WARREN_MEMORY_BUDGET').argParser(int('memory budget')))
     .addOption(new Option('--memory-high-watermark <bytes>', "block publishers while the broker's memory (RSS) is above this (default 40% of RAM)").env('WARREN_MEMORY_HIGH_WATERMARK').argParser(int('memory high watermark')))
-    .addOption(new Option('--paging-window <n>', 'ready messages a queue keeps in RAM; the rest are paged to disk (default 2048, 0: never page)').env('WARREN_PAGING_WINDOW').argParser(int('paging window')))
+    .addOption(new Option('--paging-window <n>', 'ready messages a queue keeps in RAM; the rest are paged to disk (default 65536, 0: never page; 2048 under memory pressure)').env('WARREN_PAGING_WINDOW').argParser(int('paging window')))
+    .addOption(
+      new Option('--paging-window-bytes <bytes>', "RAM a queue's ready messages may take (bodies + 512 B each) before the rest are paged to disk (default 64 MiB, 0: never page; 4 MiB under memory pressure)")
+        .env('WARREN_PAGING_WINDOW_BYTES')
+        .argParser(int('paging window bytes')),
+    )
     .addOption(new Option('--disk-free-limit <bytes>', 'block publishers when free disk space falls below this').env('WARREN_DISK_FREE_LIMIT').argParser(int('disk free limit')))
     .addOption(new Option('--max-connections <n>', 'refuse connections above this many').env('WARREN_MAX_CONNECTIONS').argParser(int('max connections')))
     .addOption(new Option('--frame-max <bytes>', 'largest frame (message) accepted').env('WARREN_FRAME_MAX').argParser(int('frame max')))
@@ -220,6 +225,7 @@ export function serverCommand(): Command {
         ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
         ...(o.memoryHighWatermark !== undefined ? { memoryHighWatermark: o.memoryHighWatermark } : {}),
         ...(o.pagingWindow !== undefined ? { pagingWindow: o.pagingWindow } : {}),
+        ...(o.pagingWindowBytes !== undefined ? { pagingWindowBytes: o.pagingWindowBytes } : {}),
         ...(o.diskFreeLimit !== undefined ? { diskFreeLimit: o.diskFreeLimit } : {}),
         ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
         ...(o.frameMax !== undefined ? { frameMax: o.frameMax } : {}),

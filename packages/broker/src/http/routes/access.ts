@@ -23,6 +23,7 @@
  */
 import type { PermissionInfo, UserInfo } from '@warren/protocol';
 import { errors } from '../../errors.js';
+import { isOwnPasswordChange } from '../../authorizer.js';
 import { changesOf } from '../../handlers/access.js';
 import { limitsOf } from '../../handlers/vhosts.js';
 import { vhostInfo } from '../../management.js';
@@ -85,7 +86,7 @@ export function register(router: Router, ctx: HttpContext): void {
     const passwordHash = optString(body, 'passwordHash');
     if (passwordHash !== undefined) changes.passwordHash = passwordHash;
     // The wire protocol's exception (authorizer.ts): anyone may change its own password, and nothing else.
-    const ownPassword = name === req.user.name && Object.keys(body).every((k) => k === 'password');
+    const ownPassword = isOwnPasswordChange(req.user.name, name, Object.keys(body));
     if (!ownPassword) req.user.requireAdmin(`create or change user '${name}'`);
     const existed = access().tagsOf(name) !== undefined;
     await access().putUser(name, changes, ownPassword ? 'update' : 'upsert');
