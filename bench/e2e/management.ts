@@ -226,6 +226,7 @@ async function scenarioOne(): Promise<Run[]> {
 // -- report ------------------------------------------------------------------------
 
 const started = new Date();
+const loadAtStart = (await import('node:os')).loadavg()[0]!;
 log(`management bench: ${QUEUES} queues; scenario 1 x ${REPS} reps x {off, on}, ${COUNT} messages`);
 log('A. list and scrape times');
 const a = await manyQueues();
@@ -254,7 +255,7 @@ const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US'
 const md = `# Management API cost (issue 21)
 
 \`npm run bench:management\` (bench/e2e/management.ts), ${started.toISOString().slice(0, 16)}Z, ${(await import('node:os')).cpus().length} cores
-(shared with other work: compare the ratios, not the absolute figures).
+(shared with other work: load average ${fmt(loadAtStart, 1)} at the start, ${fmt((await import('node:os')).loadavg()[0]!, 1)} at the end; compare the ratios, not the absolute figures).
 
 ## A. ${fmt(QUEUES)} queues: scrape and list times
 

@@ -22,6 +22,8 @@ const { version } = createRequire(import.meta.url)('../package.json') as { versi
 const EPILOG = `
 Connection: --url or WARREN_URL (default warren://guest:guest@127.0.0.1:5680);
             the URL's path picks the vhost (warren://user:pass@host:5680/prod).
+            queue browse/move and stream browse use the management HTTP API:
+            --http-url or WARREN_HTTP_URL (default http://<host of --url>:15680).
 Output: aligned tables by default, --json for scripts.
 Exit codes: 0 ok, 1 broker error (e.g. NOT_FOUND), 2 usage, 3 broker unavailable,
             4 access refused, 70 server storage failure.
@@ -31,6 +33,8 @@ Examples:
   $ warren queue declare jobs --durable
   $ warren publish --queue jobs 'hello'
   $ warren consume jobs --count 1
+  $ warren queue browse jobs.dlq --count 5
+  $ warren queue move jobs.dlq --to-exchange '$x-death'
   $ warren stream read orders --from first --count 10
   $ warren kv put results task.42 done
   $ warren user add orders-app --password-file ./orders-app.secret

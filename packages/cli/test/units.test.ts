@@ -187,8 +187,10 @@ describe('help', () => {
     expect(verbs.map((c) => c.name()).sort()).toEqual(
       [
         ...['bind', 'consume', 'declare', 'declare', 'delete', 'delete', 'get', 'hash-password', 'list', 'list', 'list', 'publish', 'purge', 'server', 'status', 'unbind'],
+        // warren queue browse|move (management HTTP API)
+        ...['browse', 'move'],
         // warren stream ...
-        ...['declare', 'delete', 'list', 'info', 'read'],
+        ...['declare', 'delete', 'list', 'info', 'read', 'browse'],
         // warren kv ... and warren kv bucket ...
         ...['get', 'put', 'del', 'keys', 'history', 'watch', 'create', 'delete', 'list', 'info'],
         // warren user ..., warren permissions ..., warren limits user ...

@@ -160,8 +160,9 @@ export class MessageStore {
   move(id: number, from: string, to: readonly string[], msg: MessageRecord, onDurable: DurableCallback): string[] | null {
     const failure = this.refusal();
     if (failure) {
+      // The store is failing (the broker is stopping): the caller hears it through onDurable.
       setImmediate(() => onDurable(failure));
-      return [];
+      return [...to];
     }
     const e = this.index.get(id);
     if (e === undefined) return null;
