@@ -242,7 +242,19 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
+const USAGE = `usage: npm run -w bench flood -- [--seconds 600] [--limit-mib 256]
+         [--cases 16B-none,1KiB-none,16B-stalled,1KiB-stalled] [--json FILE] [--write-results]
+       npm run -w bench flood -- --queued 10000000 [--limit-mib 256] [--write-results]
+Floods a broker started with --memory-high-watermark LIMIT and reports its peak RSS, the queue
+length reached and how long publishers were blocked (FLOW); --queued fills one queue with N 16 B
+messages and reports the RSS. --write-results saves bench/results/flood(-queued).json and
+regenerates bench/RESULTS.md.`;
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    console.log(USAGE);
+    return;
+  }
   const seconds = Number(arg('seconds') ?? 600);
   const limitBytes = Number(arg('limit-mib') ?? 256) * MIB;
   const queuedArg = arg('queued');

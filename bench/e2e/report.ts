@@ -190,6 +190,20 @@ export interface FloodQueuedRun {
   command?: string;
   queued: { count: number; rssBeforeBytes: number; rssBytes: number; seconds: number; limitBytes?: number };
 }
+/** What `flood.ts --write-results` saves (results/flood.json): the timed floods against a memory limit. */
+export interface FloodRun {
+  date: string;
+  command?: string;
+  flood: {
+    case: string;
+    seconds: number;
+    limitBytes: number;
+    peakRssBytes: number;
+    queueLength: number;
+    blockedSeconds: number;
+    blockedEvents: number;
+  }[];
+}
 /** The Resources table's row from the flood bench (Warren only: the peers are not flooded). */
 export interface Appendix {
   rows: { id: string; metric: string; warren: string }[];
@@ -203,7 +217,7 @@ function withAppendix(table: string, appendix: Appendix | undefined): string {
   return [table, ...appendix.rows.map((r) => `| ${[r.id, r.metric, r.warren, ...Array<string>(columns - 3).fill('')].join(' | ')} |`)].join('\n');
 }
 
-export function floodAppendix(queued: FloodQueuedRun | undefined): Appendix {
+export function floodAppendix(queued: FloodQueuedRun | undefined, floods?: FloodRun): Appendix {
   const MB = 1e6;
   const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 1 });
   const rows: Appendix['rows'] = [];
@@ -215,6 +229,18 @@ export function floodAppendix(queued: FloodQueuedRun | undefined): Appendix {
     notes.push(
       `the ${fmt(q.count / 1e6)}M-message row comes from \`${queued.command ?? 'npm run -w bench flood -- --queued ' + q.count}\` (${queued.date}), Warren only: ` +
         `one queue, no consumer, paged to disk beyond its window; RSS ${fmt(q.rssBeforeBytes / MB)} MB before the first message, filled in ${fmt(q.seconds)} s.`,
+    );
+  }
+  if (floods !== undefined && floods.flood.length > 0) {
+    const MiB = 1024 * 1024;
+    const cases = floods.flood.map(
+      (f) =>
+        `${f.case}: peak RSS ${fmt(f.peakRssBytes / MiB)} MiB (${(f.peakRssBytes / f.limitBytes).toFixed(2)}x the ${fmt(f.limitBytes / MiB)} MiB limit), ` +
+        `queue ${fmt(f.queueLength / 1e6)}M messages, publishers blocked ${fmt(f.blockedSeconds)} s (${f.blockedEvents} FLOW)`,
+    );
+    notes.push(
+      `floods of transient messages for ${fmt(floods.flood[0]!.seconds)} s each with a memory limit (\`${floods.command ?? 'npm run -w bench flood'}\`, ${floods.date}), ` +
+        `"none" without a consumer, "stalled" with a consumer that stops reading: ${cases.join('; ')}.`,
     );
   }
   return { rows, notes };

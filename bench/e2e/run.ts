@@ -227,7 +227,7 @@ function writeReport(log: (line: string) => void): void {
     const plots = scalePlots(run);
     for (const [file, svg] of plots) writeFileSync(join(resultsDir, file), svg);
     // The flood bench (flood.ts) adds its Warren-only rows to the Resources table.
-    const appendix = s.alias === 'resources' ? floodAppendix(readJson(join(resultsDir, 'flood-queued.json'))) : undefined;
+    const appendix = s.alias === 'resources' ? floodAppendix(readJson(join(resultsDir, 'flood-queued.json')), readJson(join(resultsDir, 'flood.json'))) : undefined;
     return [{ run, heading: s.extra!.heading, note: s.extra!.note, plots: plots.map(([file]) => file), ...(appendix !== undefined ? { appendix } : {}) }];
   });
   if (mainRun === undefined) {

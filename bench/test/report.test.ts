@@ -3,7 +3,7 @@
  * to the values (throughput per scenario, latency on one shared scale).
  */
 import { describe, expect, it } from 'vitest';
-import { markdownTable, rows, scaleSvg, sideBySideSvg, type RunResult } from '../e2e/report.js';
+import { floodAppendix, markdownTable, rows, scaleSvg, sideBySideSvg, type RunResult } from '../e2e/report.js';
 
 const run: RunResult = {
   machine: { date: '2026-12-02T00:00:00Z', cores: 2, cpuModel: 'test', totalMemGB: 1, node: 'v20', os: 'Linux', rabbitmqVersion: '3.10.8', warrenVersion: '0.1.0' },
@@ -104,5 +104,31 @@ describe('scaleSvg', () => {
     // Log x axis: 100 is halfway between 1 and 10,000.
     expect(points[1]![0]! - points[0]![0]!).toBeCloseTo(points[2]![0]! - points[1]![0]!, 1);
     expect(points[0]![1]!).toBeLessThan(points[1]![1]!);
+  });
+});
+
+describe('floodAppendix', () => {
+  it('adds the queued row and a note per timed flood, with peak RSS as a fraction of the limit', () => {
+    const MiB = 1024 * 1024;
+    const a = floodAppendix(
+      { date: 'd1', queued: { count: 10_000_000, rssBeforeBytes: 91e6, rssBytes: 188e6, seconds: 87, limitBytes: 256 * MiB } },
+      {
+        date: 'd2',
+        command: 'npm run -w bench flood -- --seconds 600',
+        flood: [
+          { case: '16B-none', seconds: 600, limitBytes: 256 * MiB, peakRssBytes: 235 * MiB, queueLength: 10_466_133, blockedSeconds: 0, blockedEvents: 0 },
+          { case: '1KiB-stalled', seconds: 600, limitBytes: 256 * MiB, peakRssBytes: 219 * MiB, queueLength: 6_066_695, blockedSeconds: 1.5, blockedEvents: 2 },
+        ],
+      },
+    );
+    expect(a.rows).toEqual([{ id: 'resources', metric: 'RSS with 10M queued 16 B msgs, limit 256 MiB (MB, lower is better)', warren: '188' }]);
+    expect(a.notes).toHaveLength(2);
+    expect(a.notes[1]).toContain('for 600 s each');
+    expect(a.notes[1]).toContain('16B-none: peak RSS 235 MiB (0.92x the 256 MiB limit), queue 10.5M messages, publishers blocked 0 s (0 FLOW)');
+    expect(a.notes[1]).toContain('1KiB-stalled: peak RSS 219 MiB (0.86x the 256 MiB limit), queue 6.1M messages, publishers blocked 1.5 s (2 FLOW)');
+  });
+
+  it('adds nothing without results', () => {
+    expect(floodAppendix(undefined, undefined)).toEqual({ rows: [], notes: [] });
   });
 });
