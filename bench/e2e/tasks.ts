@@ -41,6 +41,8 @@ const JOBS = arg('jobs', 20_000);
 const CONCURRENCY = arg('concurrency', 16);
 const INFLIGHT = arg('inflight', 256);
 const WORKERS = [1, 8];
+/** --profile DIR: the broker runs under --cpu-prof (run this script under `node --cpu-prof` for the workers' side). */
+const PROFILE_DIR = strArg('profile', '');
 const OUT = resolve(process.env.INIT_CWD ?? process.cwd(), strArg('out', join(here, '..', 'results', 'tasks.json')));
 
 interface Row {
@@ -51,7 +53,20 @@ interface Row {
   /** Until the last enqueue resolved (the rest of `seconds` is workers catching up). */
   enqueueSeconds: number;
   jobsPerSec: number;
+  /** Warren: the broker's fdatasync calls per job (message store and bucket log together) and CPU ms per job. */
+  syncsPerJob?: number;
+  /** Warren: mean time of one fdatasync, ms, and the broker's event-loop utilisation over the run. */
+  syncMeanMs?: number;
+  brokerElu?: number;
+  brokerCpuMsPerJob?: number;
+  /** CPU ms per job of this process (producer and workers; Redis's own CPU is not counted). */
+  clientCpuMsPerJob: number;
 }
+
+const cpuMs = (): number => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
 
 /** Enqueues `total` jobs with `INFLIGHT` outstanding. */
 async function produce(total: number, enqueue: (i: number) => Promise<unknown>): Promise<void> {
@@ -62,14 +77,34 @@ async function produce(total: number, enqueue: (i: number) => Promise<unknown>):
   await Promise.all(Array.from({ length: INFLIGHT }, lane));
 }
 
-async function startBroker(dataDir: string): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child = fork(join(here, 'broker-child.mjs'), [dataDir, process.env.BENCH_SYNC ?? 'always'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+interface BrokerStats {
+  cpuSeconds: number;
+  syncs: number;
+  syncMs: number;
+  writtenBytes: number;
+  eluActiveMs: number;
+  eluIdleMs: number;
+}
+
+async function startBroker(dataDir: string): Promise<{ port: number; stats: () => Promise<BrokerStats>; stop: () => Promise<void> }> {
+  const execArgv = PROFILE_DIR === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
+  const child = fork(join(here, 'broker-child.mjs'), [dataDir, process.env.BENCH_SYNC ?? 'always'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv });
   const port = await new Promise<number>((resolve, reject) => {
     child.on('message', (m: { type: string; port?: number }) => m.type === 'listening' && resolve(m.port!));
     child.once('exit', (code) => reject(new Error(`broker child exited (${code})`)));
   });
   return {
     port,
+    stats: () =>
+      new Promise((resolve) => {
+        const on = (m: { type: string } & BrokerStats): void => {
+          if (m.type !== 'stats') return;
+          child.off('message', on);
+          resolve(m);
+        };
+        child.on('message', on);
+        child.send({ type: 'stats' });
+      }),
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
@@ -101,16 +136,25 @@ async function warren(workers: number): Promise<Row> {
       });
       ws.push(w);
     }
+    const before = await broker.stats();
+    const cpu0 = cpuMs();
     const started = performance.now();
     await produce(JOBS, (i) => producer.enqueue('job', i));
     const enqueueSeconds = (performance.now() - started) / 1000;
     await all;
     const seconds = (performance.now() - started) / 1000;
+    const clientCpuMsPerJob = Number(((cpuMs() - cpu0) / JOBS).toFixed(3));
+    const after = await broker.stats();
+    const syncsPerJob = Number(((after.syncs - before.syncs) / JOBS).toFixed(3));
+    const syncMeanMs = Number(((after.syncMs - before.syncMs) / Math.max(1, after.syncs - before.syncs)).toFixed(2));
+    const active = after.eluActiveMs - before.eluActiveMs;
+    const brokerElu = Number((active / (active + after.eluIdleMs - before.eluIdleMs)).toFixed(2));
+    const brokerCpuMsPerJob = Number((((after.cpuSeconds - before.cpuSeconds) * 1000) / JOBS).toFixed(3));
     // Spot check: results are stored.
     const some = await producer.list({ status: 'SUCCESS', limit: 1 });
     if (some.length !== 1) throw new Error('no stored result');
     await Promise.all(ws.map((w) => w.close({ graceMs: 0 })));
-    return { system: 'warren', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds) };
+    return { system: 'warren', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), syncsPerJob, syncMeanMs, brokerElu, brokerCpuMsPerJob, clientCpuMsPerJob };
   } finally {
     await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
     await broker.stop();
@@ -135,17 +179,19 @@ async function bullmq(workers: number): Promise<Row> {
     await w.waitUntilReady();
     ws.push(w);
   }
+  const cpu0 = cpuMs();
   const started = performance.now();
   await produce(JOBS, (i) => queue.add('job', i, { removeOnComplete: false, removeOnFail: false }));
   const enqueueSeconds = (performance.now() - started) / 1000;
   await all;
   const seconds = (performance.now() - started) / 1000;
+  const clientCpuMsPerJob = Number(((cpuMs() - cpu0) / JOBS).toFixed(3));
   const kept = await queue.getJobCounts('completed');
   if (kept.completed !== JOBS) throw new Error(`BullMQ kept ${kept.completed} completed jobs, expected ${JOBS}`);
   await Promise.all(ws.map((w) => w.close()));
   await queue.obliterate({ force: true });
   await queue.close();
-  return { system: 'bullmq', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds) };
+  return { system: 'bullmq', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), clientCpuMsPerJob };
 }
 
 async function redisPersistence(): Promise<string> {
@@ -177,6 +223,10 @@ console.log(`jobs ${JOBS}, concurrency ${CONCURRENCY} per worker, ${INFLIGHT} en
 console.log(`Warren: durable (fdatasync per confirm and bucket write); Redis: ${persistence}`);
 console.log('workers  warren jobs/s  bullmq jobs/s  warren/bullmq');
 for (const t of table) console.log(`${String(t.workers).padStart(7)}  ${String(t.warrenJobsPerSec).padStart(13)}  ${String(t.bullmqJobsPerSec).padStart(13)}  ${t.ratio.toFixed(2).padStart(13)}`);
+for (const r of rows) {
+  const extra = r.syncsPerJob === undefined ? '' : `, broker ${r.brokerCpuMsPerJob} ms CPU and ${r.syncsPerJob} fdatasyncs per job (${r.syncMeanMs} ms each), event loop ${r.brokerElu} busy`;
+  console.log(`  ${r.system} ${r.workers}w: this process ${r.clientCpuMsPerJob} ms CPU per job${extra}`);
+}
 await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), jobs: JOBS, concurrency: CONCURRENCY, inflight: INFLIGHT, loadAverage: Number(load), redis: persistence, rows, table }, null, 2)}\n`);
 console.log(`wrote ${OUT}`);
 process.exit(0);
