@@ -301,13 +301,18 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     const ctx: TaskContext = { id: m.id, name: m.name, attempt: m.attempt, signal: ctl.signal, progress: (value) => this.progress(r, value) };
     let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
     try {
-      const aborted = new Promise<never>((_, reject) => {
-        if (ctl.signal.aborted) reject(ctl.signal.reason);
-        ctl.signal.addEventListener('abort', () => reject(ctl.signal.reason), { once: true });
-      });
-      aborted.catch(() => undefined);
-      // The attempt ends when the handler settles or its signal aborts, whichever comes first.
-      outcome = { ok: true, value: await Promise.race([Promise.resolve().then(() => def.handler(m.args, ctx)), aborted]) };
+      const ret: unknown = def.handler(m.args, ctx);
+      if (ret === null || (typeof ret !== 'object' && typeof ret !== 'function') || typeof (ret as PromiseLike<unknown>).then !== 'function') {
+        outcome = { ok: true, value: ret }; // a synchronous handler: it has finished
+      } else {
+        const aborted = new Promise<never>((_, reject) => {
+          if (ctl.signal.aborted) reject(ctl.signal.reason);
+          ctl.signal.addEventListener('abort', () => reject(ctl.signal.reason), { once: true });
+        });
+        aborted.catch(() => undefined);
+        // The attempt ends when the handler settles or its signal aborts, whichever comes first.
+        outcome = { ok: true, value: await Promise.race([ret, aborted]) };
+      }
     } catch (error) {
       outcome = { ok: false, error };
     } finally {
