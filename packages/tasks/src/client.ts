@@ -257,14 +257,17 @@ export class TaskClient {
         let seen = false;
         const first = await this.get(id);
         if (first === null) throw new WarrenError(ErrorCodes.NOT_FOUND, `task ${id} not found`);
-        if (isTerminal(first.status)) return first;
+        if (isTerminal(first.status)) return this.synced(first);
+        let n = 0;
         for await (const r of watch) {
+          n++;
           if (r === null) {
             if (seen) throw new WarrenError(ErrorCodes.NOT_FOUND, `task ${id} expired`);
             continue;
           }
           seen = true;
-          if (isTerminal(r.status)) return r;
+          // Changes reach a watch once synced; the first entry is the state when the watch began.
+          if (isTerminal(r.status)) return n === 1 ? this.synced(r) : r;
         }
         throw new WarrenError(ErrorCodes.NOT_FOUND, `task ${id}: watch ended`);
       })();
@@ -278,6 +281,17 @@ export class TaskClient {
       if (timer !== undefined) this.clock.clearTimeout(timer);
       await watch.close();
     }
+  }
+
+  /**
+   * Resolves with `rec` once everything written to the bucket before now is on disk. A read
+   * answers with the latest value at once, even one whose write is still being synced: a write
+   * to the bucket behind it (key `sync`), once confirmed, means the bucket's log is synced
+   * through it. So wait() never resolves with a result that a broker crash could still lose.
+   */
+  private async synced(rec: TaskRecord): Promise<TaskRecord> {
+    await this.bucket.put('sync', '1', { ttl: 0 });
+    return rec;
   }
 
   /**

@@ -270,6 +270,18 @@ describe('writes followed without waiting for their sync', () => {
     expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', result: 'ok' });
     expect(calls).toBe(1);
   });
+
+  it('wait() on a task already finished resolves only after a write behind its result is synced', async () => {
+    const reg = defineTasks().define('quick', () => 7);
+    const c = await client(reg);
+    const id = await c.enqueue('quick');
+    await worker(c);
+    await until(async () => (await c.get(id))?.status === 'SUCCESS', 'finished');
+    const before = (await c.bucket.get('sync'))?.revision ?? 0;
+    expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', result: 7 });
+    const barrier = await c.bucket.get('sync');
+    expect(barrier!.revision).toBeGreaterThan(Math.max(before, (await c.entry(id))!.revision));
+  });
 });
 
 describe('revoke', () => {
