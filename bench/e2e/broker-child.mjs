@@ -6,7 +6,7 @@
  * Forked by run.ts with IPC; argv: <dataDir> <always|never>. WARREN_BENCH_BROKER_OPTIONS: extra
  * startBroker options as JSON (e.g. '{"pagingWindow":0}'), for experiments.
  *
- *   -> parent  { type: 'listening', port }
+ *   -> parent  { type: 'listening', port, httpPort }   (httpPort: null unless WARREN_BENCH_BROKER_OPTIONS sets httpPort)
  *   <- parent  { type: 'stats' }   -> { type: 'stats', cpuSeconds, rssBytes, heapUsedBytes, eluIdleMs, eluActiveMs, syncs, syncMs, writtenBytes }
  *
  * syncs and writtenBytes count the broker's FileHandle datasync() calls (syncMs: their total time) and the bytes it wrote
@@ -101,4 +101,4 @@ process.on('message', (/** @type {{ type: string }} */ m) => {
 });
 process.on('disconnect', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
-send({ type: 'listening', port: broker.port });
+send({ type: 'listening', port: broker.port, httpPort: broker.httpPort ?? null });

@@ -96,17 +96,21 @@ export class Admission {
       (err) => {
         if (err === null) {
           message.durable = true;
-          // Past the budget, a durable body lives on disk only until it is delivered.
-          if (message.evictable && message.body !== null && message.refs > 0 && this.memory.overBudget) {
-            message.body = null;
-            this.memory.release(message.bodySize);
-          }
+          this.evictIfOverBudget(message);
         }
         if (listener === null) return;
         if (err !== null) listener.stored(token, errors.storage(`message not stored: ${err.message}`));
         else listener.stored(token, refused === null ? null : this.refusal(refused));
       },
     );
+  }
+
+  /** Past the budget, a durable body lives on disk only until it is delivered. */
+  evictIfOverBudget(message: Message): void {
+    if (message.evictable && message.body !== null && message.refs > 0 && this.memory.overBudget) {
+      message.body = null;
+      this.memory.release(message.bodySize);
+    }
   }
 
   /** A message recovered from the store at start, back in its queue (body on disk). */

@@ -3,6 +3,7 @@ import type { QueueDeclareOptions, QueueInfo } from '@warren/client';
 import { withConnection, withJsonOption, withUrlOption } from '../connection.js';
 import { formatArgs, plural, print, printJson, renderTable } from '../format.js';
 import { intArg, keyValueArg } from '../parse.js';
+import { queueBrowseCommand, queueMoveCommand } from './browse.js';
 
 /** Convenience flags and the queue argument each one sets. */
 const ARGUMENT_FLAGS: { flag: string; key: string; description: string; parse?: (v: string) => unknown; choices?: string[] }[] = [
@@ -138,10 +139,12 @@ function listCommand(): Command {
 
 export function queueCommand(): Command {
   return new Command('queue')
-    .description('Declare, delete, purge and list queues')
+    .description('Declare, delete, purge, list, browse and move queues')
     .addCommand(declareCommand())
     .addCommand(deleteCommand())
     .addCommand(purgeCommand())
     .addCommand(listCommand())
-    .addHelpText('after', '\nExamples:\n  $ warren queue declare jobs --durable\n  $ warren queue list');
+    .addCommand(queueBrowseCommand())
+    .addCommand(queueMoveCommand())
+    .addHelpText('after', "\nExamples:\n  $ warren queue declare jobs --durable\n  $ warren queue list\n  $ warren queue browse jobs --count 5\n  $ warren queue move jobs.dlq --to-exchange '$x-death'");
 }

@@ -1,8 +1,9 @@
 /**
- * `warren stream declare|delete|list|info|read`: streams (protocol-spec 8.6) from
+ * `warren stream declare|delete|list|info|read|browse`: streams (protocol-spec 8.6) from
  * the terminal. `read` prints messages from a starting point up to the end of the
  * stream as it was when the command started, or keeps following it (--follow).
  */
+import { streamBrowseCommand } from './browse.js';
 import { Command, InvalidArgumentError } from 'commander';
 import type { StreamInfo, StreamMessage } from '@warren/client';
 import { open, withConnection, withJsonOption, withUrlOption } from '../connection.js';
@@ -220,5 +221,6 @@ export function streamCommand(): Command {
     .addCommand(listCommand())
     .addCommand(infoCommand())
     .addCommand(readCommand())
+    .addCommand(streamBrowseCommand())
     .addHelpText('after', '\nExamples:\n  $ warren stream declare orders --max-age 7d\n  $ warren stream read orders --from first --count 10');
 }
