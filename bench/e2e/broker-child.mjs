@@ -7,9 +7,9 @@
  * startBroker options as JSON (e.g. '{"pagingWindow":0}'), for experiments.
  *
  *   -> parent  { type: 'listening', port, httpPort }   (httpPort: null unless WARREN_BENCH_BROKER_OPTIONS sets httpPort)
- *   <- parent  { type: 'stats' }   -> { type: 'stats', cpuSeconds, rssBytes, heapUsedBytes, eluIdleMs, eluActiveMs, syncs, writtenBytes }
+ *   <- parent  { type: 'stats' }   -> { type: 'stats', cpuSeconds, rssBytes, heapUsedBytes, eluIdleMs, eluActiveMs, syncs, syncMs, writtenBytes }
  *
- * syncs and writtenBytes count the broker's FileHandle datasync() calls and the bytes it wrote
+ * syncs and writtenBytes count the broker's FileHandle datasync() calls (syncMs: their total time) and the bytes it wrote
  * through FileHandle write/writev (its message store): the group-commit batch size that the
  * durable floor repeats with raw appends.
  *   <- parent  { type: 'stop' }    closes the broker and exits (a --cpu-prof profile is written then)
@@ -18,15 +18,20 @@ import { open } from 'node:fs/promises';
 import { startBroker } from '@warren/broker';
 import { traceGc } from './gc-trace.mjs';
 
-const io = { syncs: 0, writtenBytes: 0 };
+const io = { syncs: 0, syncMs: 0, writtenBytes: 0 };
 {
   const probe = await open(process.execPath, 'r');
   const proto = Object.getPrototypeOf(probe);
   await probe.close();
   const { datasync, write, writev } = proto;
-  proto.datasync = function (/** @type {unknown[]} */ ...args) {
+  proto.datasync = async function (/** @type {unknown[]} */ ...args) {
     io.syncs++;
-    return datasync.apply(this, args);
+    const t0 = performance.now();
+    try {
+      return await datasync.apply(this, args);
+    } finally {
+      io.syncMs += performance.now() - t0;
+    }
   };
   proto.write = async function (/** @type {unknown[]} */ ...args) {
     const r = await write.apply(this, args);

@@ -12,9 +12,18 @@
  *
  * Both run their producer and workers in this process, each worker on its own
  * connection with the same concurrency, the producer keeping the same number
- * of enqueues in flight. Handlers return a small object at once.
+ * of enqueues in flight. Handlers are async functions that return a small
+ * object at once (the same in both).
  *
- *   npm run -w bench bench:tasks -- [--jobs 20000] [--concurrency 16] [--inflight 256] [--out results/tasks.json]
+ *   npm run -w bench bench:tasks -- [--jobs 20000] [--concurrency 16] [--inflight 256] [--out results/tasks.json] [--nosync-too] [--profile DIR]
+ *
+ * Beside jobs/s it prints, per job, this process's CPU (producer and workers),
+ * Redis's CPU (INFO cpu) or the Warren broker's CPU, fdatasync calls and mean
+ * fdatasync time, and the broker's event-loop utilisation. --nosync-too adds a
+ * run of Warren with sync 'never' (nothing fdatasync'ed), for reference only;
+ * --profile DIR runs the broker under --cpu-prof (run this script itself under
+ * `node --cpu-prof` for the client side; summarise with e2e/profile-summary.ts).
+ * BENCH_ONLY=warren|bullmq runs one system, BENCH_SYNC=never Warren unsynced.
  *
  * The machine is shared: compare the two systems' figures from the same run only.
  */
@@ -41,6 +50,11 @@ const JOBS = arg('jobs', 20_000);
 const CONCURRENCY = arg('concurrency', 16);
 const INFLIGHT = arg('inflight', 256);
 const WORKERS = [1, 8];
+const SYNC = process.env.BENCH_SYNC === 'never' ? 'never' : 'always';
+/** --nosync-too: also Warren with sync 'never' (nothing fdatasync'ed, as a Redis without AOF), for reference. */
+const NOSYNC_TOO = process.argv.includes('--nosync-too');
+/** --profile DIR: the broker runs under --cpu-prof (run this script under `node --cpu-prof` for the workers' side). */
+const PROFILE_DIR = strArg('profile', '');
 const OUT = resolve(process.env.INIT_CWD ?? process.cwd(), strArg('out', join(here, '..', 'results', 'tasks.json')));
 
 interface Row {
@@ -51,7 +65,31 @@ interface Row {
   /** Until the last enqueue resolved (the rest of `seconds` is workers catching up). */
   enqueueSeconds: number;
   jobsPerSec: number;
+  /** Warren: the broker's fdatasync calls per job (message store and bucket log together) and CPU ms per job. */
+  syncsPerJob?: number;
+  /** Warren: mean time of one fdatasync, ms, and the broker's event-loop utilisation over the run. */
+  syncMeanMs?: number;
+  brokerElu?: number;
+  brokerCpuMsPerJob?: number;
+  /** CPU ms per job of this process (producer and workers). */
+  clientCpuMsPerJob: number;
+  /** BullMQ: Redis's CPU ms per job (INFO cpu; anything else using that Redis meanwhile counts too). */
+  redisCpuMsPerJob?: number;
 }
+
+/** Redis's CPU time so far, ms (user + system, every thread). */
+async function redisCpuMs(): Promise<number> {
+  const client = new Redis({ host: '127.0.0.1', port: 6379 });
+  const info = await client.info('cpu');
+  client.disconnect();
+  const field = (name: string): number => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  return (field('used_cpu_sys') + field('used_cpu_user')) * 1000;
+}
+
+const cpuMs = (): number => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1000;
+};
 
 /** Enqueues `total` jobs with `INFLIGHT` outstanding. */
 async function produce(total: number, enqueue: (i: number) => Promise<unknown>): Promise<void> {
@@ -62,14 +100,34 @@ async function produce(total: number, enqueue: (i: number) => Promise<unknown>):
   await Promise.all(Array.from({ length: INFLIGHT }, lane));
 }
 
-async function startBroker(dataDir: string): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child = fork(join(here, 'broker-child.mjs'), [dataDir, process.env.BENCH_SYNC ?? 'always'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+interface BrokerStats {
+  cpuSeconds: number;
+  syncs: number;
+  syncMs: number;
+  writtenBytes: number;
+  eluActiveMs: number;
+  eluIdleMs: number;
+}
+
+async function startBroker(dataDir: string, sync: 'always' | 'never'): Promise<{ port: number; stats: () => Promise<BrokerStats>; stop: () => Promise<void> }> {
+  const execArgv = PROFILE_DIR === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
+  const child = fork(join(here, 'broker-child.mjs'), [dataDir, sync], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv });
   const port = await new Promise<number>((resolve, reject) => {
     child.on('message', (m: { type: string; port?: number }) => m.type === 'listening' && resolve(m.port!));
     child.once('exit', (code) => reject(new Error(`broker child exited (${code})`)));
   });
   return {
     port,
+    stats: () =>
+      new Promise((resolve) => {
+        const on = (m: { type: string } & BrokerStats): void => {
+          if (m.type !== 'stats') return;
+          child.off('message', on);
+          resolve(m);
+        };
+        child.on('message', on);
+        child.send({ type: 'stats' });
+      }),
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());
@@ -78,13 +136,13 @@ async function startBroker(dataDir: string): Promise<{ port: number; stop: () =>
   };
 }
 
-async function warren(workers: number): Promise<Row> {
+async function warren(workers: number, sync: 'always' | 'never' = SYNC): Promise<Row> {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-tasks-'));
-  const broker = await startBroker(dataDir);
+  const broker = await startBroker(dataDir, sync);
   const url = `warren://guest:guest@127.0.0.1:${broker.port}`;
   const conns: Connection[] = [];
   try {
-    const registry = defineTasks().define('job', (n: number) => ({ n, ok: true }));
+    const registry = defineTasks().define('job', async (n: number) => ({ n, ok: true }));
     const producerConn = await connect(url);
     conns.push(producerConn);
     const producer = await TaskClient.open(producerConn, { registry, namespace: 'bench' });
@@ -101,16 +159,25 @@ async function warren(workers: number): Promise<Row> {
       });
       ws.push(w);
     }
+    const before = await broker.stats();
+    const cpu0 = cpuMs();
     const started = performance.now();
     await produce(JOBS, (i) => producer.enqueue('job', i));
     const enqueueSeconds = (performance.now() - started) / 1000;
     await all;
     const seconds = (performance.now() - started) / 1000;
+    const clientCpuMsPerJob = Number(((cpuMs() - cpu0) / JOBS).toFixed(3));
+    const after = await broker.stats();
+    const syncsPerJob = Number(((after.syncs - before.syncs) / JOBS).toFixed(3));
+    const syncMeanMs = Number(((after.syncMs - before.syncMs) / Math.max(1, after.syncs - before.syncs)).toFixed(2));
+    const active = after.eluActiveMs - before.eluActiveMs;
+    const brokerElu = Number((active / (active + after.eluIdleMs - before.eluIdleMs)).toFixed(2));
+    const brokerCpuMsPerJob = Number((((after.cpuSeconds - before.cpuSeconds) * 1000) / JOBS).toFixed(3));
     // Spot check: results are stored.
     const some = await producer.list({ status: 'SUCCESS', limit: 1 });
     if (some.length !== 1) throw new Error('no stored result');
     await Promise.all(ws.map((w) => w.close({ graceMs: 0 })));
-    return { system: 'warren', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds) };
+    return { system: sync === 'always' ? 'warren' : 'warren-nosync', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), syncsPerJob, syncMeanMs, brokerElu, brokerCpuMsPerJob, clientCpuMsPerJob };
   } finally {
     await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
     await broker.stop();
@@ -135,17 +202,21 @@ async function bullmq(workers: number): Promise<Row> {
     await w.waitUntilReady();
     ws.push(w);
   }
+  const redis0 = await redisCpuMs();
+  const cpu0 = cpuMs();
   const started = performance.now();
   await produce(JOBS, (i) => queue.add('job', i, { removeOnComplete: false, removeOnFail: false }));
   const enqueueSeconds = (performance.now() - started) / 1000;
   await all;
   const seconds = (performance.now() - started) / 1000;
+  const clientCpuMsPerJob = Number(((cpuMs() - cpu0) / JOBS).toFixed(3));
+  const redisCpuMsPerJob = Number((((await redisCpuMs()) - redis0) / JOBS).toFixed(3));
   const kept = await queue.getJobCounts('completed');
   if (kept.completed !== JOBS) throw new Error(`BullMQ kept ${kept.completed} completed jobs, expected ${JOBS}`);
   await Promise.all(ws.map((w) => w.close()));
   await queue.obliterate({ force: true });
   await queue.close();
-  return { system: 'bullmq', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds) };
+  return { system: 'bullmq', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), clientCpuMsPerJob, redisCpuMsPerJob };
 }
 
 async function redisPersistence(): Promise<string> {
@@ -167,16 +238,23 @@ for (const n of WORKERS) {
   // Side by side: the two systems alternate, so both see the same machine.
   if (process.env.BENCH_ONLY !== 'warren') rows.push(await bullmq(n));
   if (process.env.BENCH_ONLY !== 'bullmq') rows.push(await warren(n));
+  if (NOSYNC_TOO && SYNC === 'always') rows.push(await warren(n, 'never'));
 }
 const table = WORKERS.map((n) => {
   const b = rows.find((r) => r.system === 'bullmq' && r.workers === n)?.jobsPerSec ?? NaN;
   const w = rows.find((r) => r.system === 'warren' && r.workers === n)?.jobsPerSec ?? NaN;
-  return { workers: n, warrenJobsPerSec: w, bullmqJobsPerSec: b, ratio: Number((w / b).toFixed(2)) };
+  const ns = rows.find((r) => r.system === 'warren-nosync' && r.workers === n)?.jobsPerSec;
+  return { workers: n, warrenJobsPerSec: w, bullmqJobsPerSec: b, ratio: Number((w / b).toFixed(2)), ...(ns !== undefined ? { warrenNoSyncJobsPerSec: ns, noSyncRatio: Number((ns / b).toFixed(2)) } : {}) };
 });
 console.log(`jobs ${JOBS}, concurrency ${CONCURRENCY} per worker, ${INFLIGHT} enqueues in flight; load average at start ${load}`);
 console.log(`Warren: durable (fdatasync per confirm and bucket write); Redis: ${persistence}`);
 console.log('workers  warren jobs/s  bullmq jobs/s  warren/bullmq');
 for (const t of table) console.log(`${String(t.workers).padStart(7)}  ${String(t.warrenJobsPerSec).padStart(13)}  ${String(t.bullmqJobsPerSec).padStart(13)}  ${t.ratio.toFixed(2).padStart(13)}`);
+for (const t of table) if (t.warrenNoSyncJobsPerSec !== undefined) console.log(`  ${t.workers}w, Warren with sync 'never' (reference only): ${t.warrenNoSyncJobsPerSec} jobs/s, ${t.noSyncRatio}x BullMQ`);
+for (const r of rows) {
+  const extra = r.redisCpuMsPerJob !== undefined ? `, Redis ${r.redisCpuMsPerJob} ms CPU per job` : r.syncsPerJob === undefined ? '' : `, broker ${r.brokerCpuMsPerJob} ms CPU and ${r.syncsPerJob} fdatasyncs per job (${r.syncMeanMs} ms each), event loop ${r.brokerElu} busy`;
+  console.log(`  ${r.system} ${r.workers}w: this process ${r.clientCpuMsPerJob} ms CPU per job${extra}`);
+}
 await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), jobs: JOBS, concurrency: CONCURRENCY, inflight: INFLIGHT, loadAverage: Number(load), redis: persistence, rows, table }, null, 2)}\n`);
 console.log(`wrote ${OUT}`);
 process.exit(0);

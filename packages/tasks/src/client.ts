@@ -171,8 +171,19 @@ export class TaskClient {
     await this.ensureQueue(name);
     // The record first (a caller-chosen id that is already known stops here: a duplicate, it runs
     // once), then the message, which carries the record's revision.
+    const value = JSON.stringify(record);
+    const created = this.bucket.create(taskKey(id), value, { ttl: 0 });
+    created.catch(() => undefined);
+    const rev = await this.claimed(id, value);
+    if (rev !== undefined) {
+      // The create went through (the record read back is this enqueue's: its nonce is new): publish
+      // now, while the record is being synced. Resolves once both are durable.
+      msg.rev = rev;
+      await Promise.all([created, this.publish(msg)]);
+      return id;
+    }
     try {
-      msg.rev = await this.bucket.create(taskKey(id), JSON.stringify(record), { ttl: 0 });
+      msg.rev = await created;
     } catch (err) {
       if (isWrongRevision(err)) {
         if (chosen) return id;
@@ -182,6 +193,20 @@ export class TaskClient {
     }
     await this.publish(msg);
     return id;
+  }
+
+  /**
+   * Sent right behind a create or update of `t.<id>` on this connection: the revision of that
+   * write when the record now holds exactly `value` (the write went through: `value` is unique to
+   * it), else undefined (it failed, or is not applied yet: wait for its answer). The broker
+   * applies a bucket write when it reads it and answers once it is synced; a read answers at once.
+   * So this costs one round trip instead of a sync, and a write being synced can be followed by
+   * the next step (publishing, running the handler) at once: the caller still awaits the write
+   * before reporting anything done.
+   */
+  async claimed(id: string, value: string): Promise<number | undefined> {
+    const seen = await this.bucket.get(taskKey(id)).catch(() => null);
+    return seen !== null && seen.op === 'put' && seen.text() === value ? seen.revision : undefined;
   }
 
   /** Publishes a task message (persistent; delayed until its eta). */
@@ -232,14 +257,17 @@ export class TaskClient {
         let seen = false;
         const first = await this.get(id);
         if (first === null) throw new WarrenError(ErrorCodes.NOT_FOUND, `task ${id} not found`);
-        if (isTerminal(first.status)) return first;
+        if (isTerminal(first.status)) return this.synced(first);
+        let n = 0;
         for await (const r of watch) {
+          n++;
           if (r === null) {
             if (seen) throw new WarrenError(ErrorCodes.NOT_FOUND, `task ${id} expired`);
             continue;
           }
           seen = true;
-          if (isTerminal(r.status)) return r;
+          // Changes reach a watch once synced; the first entry is the state when the watch began.
+          if (isTerminal(r.status)) return n === 1 ? this.synced(r) : r;
         }
         throw new WarrenError(ErrorCodes.NOT_FOUND, `task ${id}: watch ended`);
       })();
@@ -253,6 +281,17 @@ export class TaskClient {
       if (timer !== undefined) this.clock.clearTimeout(timer);
       await watch.close();
     }
+  }
+
+  /**
+   * Resolves with `rec` once everything written to the bucket before now is on disk. A read
+   * answers with the latest value at once, even one whose write is still being synced: a write
+   * to the bucket behind it (key `sync`), once confirmed, means the bucket's log is synced
+   * through it. So wait() never resolves with a result that a broker crash could still lose.
+   */
+  private async synced(rec: TaskRecord): Promise<TaskRecord> {
+    await this.bucket.put('sync', '1', { ttl: 0 });
+    return rec;
   }
 
   /**

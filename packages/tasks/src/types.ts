@@ -40,6 +40,8 @@ export interface TaskRecord {
   finishedAt?: number;
   /** The worker running (or that last ran) the task. */
   worker?: string;
+  /** That worker's count of its claims when it started this attempt (with `worker`, unique to the attempt). */
+  claim?: number;
   progress?: unknown;
   result?: unknown;
   error?: TaskError;

@@ -117,6 +117,8 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
   private stopping = false;
   private idle: (() => void) | undefined;
   private readonly bucket: KvBucket;
+  /** Counts this worker's claims: with its id, makes each STARTED record unique (see TaskRecord.claim). */
+  private claims = 0;
 
   private constructor(
     readonly client: TaskClient,
@@ -219,11 +221,21 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       return;
     }
     if (m.rev !== undefined && !msg.redelivered) {
-      // The usual case: the record is still the PENDING one its enqueue wrote. One write claims it.
+      // The usual case: the record is still the PENDING one its enqueue wrote. One write claims it;
+      // once a read shows the claim applied, the handler runs while the write is being synced (the
+      // outcome's write follows it in the bucket's log, and the message is acked only after that).
       const started = this.startedRecord(recordOf(m, clock.now()), m);
+      const value = JSON.stringify(started);
+      const claim = this.bucket.update(taskKey(m.id), value, m.rev, { ttl: 0 });
+      claim.catch(() => undefined);
+      const applied = await this.client.claimed(m.id, value);
+      if (applied !== undefined) {
+        await this.run(def, m, msg, started, applied);
+        return;
+      }
       let revision: number | undefined;
       try {
-        revision = await this.bucket.update(taskKey(m.id), JSON.stringify(started), m.rev, { ttl: 0 });
+        revision = await claim;
       } catch (err) {
         if (!isWrongRevision(err)) throw err; // else: the record changed since; look at it below
       }
@@ -275,7 +287,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     const now = this.client.clock.now();
     // Without `delete` (it would turn the object into a slow dictionary): rest properties leave them out.
     const { progress: _progress, nextAttemptAt: _next, ...kept } = rec;
-    return { ...kept, status: 'STARTED', run: m.run, attempt: m.attempt, maxAttempts: m.maxAttempts, worker: this.id, startedAt: now, updatedAt: now };
+    return { ...kept, status: 'STARTED', run: m.run, attempt: m.attempt, maxAttempts: m.maxAttempts, worker: this.id, claim: ++this.claims, startedAt: now, updatedAt: now };
   }
 
   private async run(def: TaskDefinition, m: TaskMessage, msg: Message, record: TaskRecord, revision: number): Promise<void> {
@@ -289,13 +301,18 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     const ctx: TaskContext = { id: m.id, name: m.name, attempt: m.attempt, signal: ctl.signal, progress: (value) => this.progress(r, value) };
     let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
     try {
-      const aborted = new Promise<never>((_, reject) => {
-        if (ctl.signal.aborted) reject(ctl.signal.reason);
-        ctl.signal.addEventListener('abort', () => reject(ctl.signal.reason), { once: true });
-      });
-      aborted.catch(() => undefined);
-      // The attempt ends when the handler settles or its signal aborts, whichever comes first.
-      outcome = { ok: true, value: await Promise.race([Promise.resolve().then(() => def.handler(m.args, ctx)), aborted]) };
+      const ret: unknown = def.handler(m.args, ctx);
+      if (ret === null || (typeof ret !== 'object' && typeof ret !== 'function') || typeof (ret as PromiseLike<unknown>).then !== 'function') {
+        outcome = { ok: true, value: ret }; // a synchronous handler: it has finished
+      } else {
+        const aborted = new Promise<never>((_, reject) => {
+          if (ctl.signal.aborted) reject(ctl.signal.reason);
+          ctl.signal.addEventListener('abort', () => reject(ctl.signal.reason), { once: true });
+        });
+        aborted.catch(() => undefined);
+        // The attempt ends when the handler settles or its signal aborts, whichever comes first.
+        outcome = { ok: true, value: await Promise.race([ret, aborted]) };
+      }
     } catch (error) {
       outcome = { ok: false, error };
     } finally {

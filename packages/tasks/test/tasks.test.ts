@@ -235,6 +235,55 @@ describe('enqueue options', () => {
   });
 });
 
+describe('writes followed without waiting for their sync', () => {
+  it('claimed() reads back the revision of a write that went through, and nothing for one that did not', async () => {
+    const c = await client(undefined);
+    const rev = await c.bucket.create('t.k1', 'first');
+    const losing = c.bucket.create('t.k1', 'second');
+    losing.catch(() => undefined);
+    expect(await c.claimed('k1', 'second')).toBeUndefined();
+    await expect(losing).rejects.toMatchObject({ name: 'WRONG_REVISION' });
+    expect(await c.claimed('k1', 'first')).toBe(rev);
+    expect(await c.claimed('nothing-here', 'first')).toBeUndefined();
+  });
+
+  it('two copies of a message race for one PENDING record: one claim wins, the task runs once', async () => {
+    let calls = 0;
+    const gate = deferred();
+    const reg = defineTasks().define('dup', async () => {
+      calls++;
+      await gate.promise;
+      return 'ok';
+    });
+    const c = await client(reg);
+    const id = await c.enqueue('dup');
+    const cur = (await c.entry(id))!;
+    // A second, non-redelivered copy carrying the same record revision (as a duplicated publish would).
+    await c.publish({ id, name: 'dup', args: null, run: 1, attempt: 1, maxAttempts: 1, nonce: cur.record.nonce, priority: 0, enqueuedAt: cur.record.enqueuedAt, rev: cur.revision });
+    const c2 = await client(reg, { namespace: c.namespace });
+    const [w1, w2] = [await worker(c, { concurrency: 2 }), await worker(c2, { concurrency: 2 })];
+    await until(async () => (await ready(c, 'dup')) === 0 && w1.active.length + w2.active.length === 1, 'one copy running, the other dropped');
+    const running = (await c.get(id))!;
+    expect(running).toMatchObject({ status: 'STARTED', worker: w1.active.length === 1 ? w1.id : w2.id });
+    expect(typeof running.claim).toBe('number');
+    gate.resolve();
+    expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', result: 'ok' });
+    expect(calls).toBe(1);
+  });
+
+  it('wait() on a task already finished resolves only after a write behind its result is synced', async () => {
+    const reg = defineTasks().define('quick', () => 7);
+    const c = await client(reg);
+    const id = await c.enqueue('quick');
+    await worker(c);
+    await until(async () => (await c.get(id))?.status === 'SUCCESS', 'finished');
+    const before = (await c.bucket.get('sync'))?.revision ?? 0;
+    expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', result: 7 });
+    const barrier = await c.bucket.get('sync');
+    expect(barrier!.revision).toBeGreaterThan(Math.max(before, (await c.entry(id))!.revision));
+  });
+});
+
 describe('revoke', () => {
   it('a revoked queued task never runs', async () => {
     let calls = 0;
