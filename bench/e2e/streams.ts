@@ -35,14 +35,15 @@ interface Result {
   diskBytes?: number;
 }
 
-function args(): { count: number; size: number; only: string[]; out: string } {
-  const a = { count: 1_000_000, size: 256, only: ['warren', 'rabbitmq', 'nats'], out: resolve(here, '../results/streams.json') };
+function args(): { count: number; size: number; only: string[]; out: string; profile: string | null } {
+  const a = { count: 1_000_000, size: 256, only: ['warren', 'rabbitmq', 'nats'], out: resolve(here, '../results/streams.json'), profile: null as string | null };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i++) {
     const v = argv[++i];
     if (argv[i - 1] === '--count') a.count = Number(v);
     else if (argv[i - 1] === '--size') a.size = Number(v);
     else if (argv[i - 1] === '--only') a.only = v!.split(',');
+    else if (argv[i - 1] === '--profile') a.profile = resolve(process.env.INIT_CWD ?? process.cwd(), v!);
     else if (argv[i - 1] === '--out') a.out = resolve(process.env.INIT_CWD ?? process.cwd(), v!); // npm -w runs in bench/
     else throw new Error(`unknown option ${argv[i - 1]}`);
   }
@@ -79,7 +80,9 @@ async function peakRss(pid: number, work: () => Promise<void>): Promise<number> 
 
 async function benchWarren(count: number, body: Buffer): Promise<Result> {
   const dataDir = mkdtempSync(join(tmpdir(), 'warren-bench-streams-'));
-  const { child, hello } = await Child.start('broker-warren', 'broker-child.mjs', [dataDir, 'always']);
+  // --profile DIR: the broker writes a --cpu-prof profile there when it stops (bench/e2e/profile-summary.ts reads it).
+  const execArgv = a.profile === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${a.profile}`];
+  const { child, hello } = await Child.start('broker-warren', 'broker-child.mjs', [dataDir, 'always'], { execArgv });
   const url = `warren://guest:guest@127.0.0.1:${hello.port as number}`;
   try {
     const conn = await connect({ url, heartbeatMs: 0 });

@@ -338,14 +338,8 @@ export class Connection implements DeliverySink, Session {
 
   // -- streams (streams/subscription.ts writes through these) ------------------
 
-  private readonly streamHead: unknown[] = ['', 0, 0];
-
-  sendStreamDelivery(consumerTag: string, offset: number, timestamp: number, meta: Buffer, body: Buffer): boolean {
-    const head = this.streamHead;
-    head[0] = consumerTag;
-    head[1] = offset;
-    head[2] = timestamp;
-    return this.writer.sendWithEncodedTail(FrameType.STREAM_DELIVER, head, meta, body);
+  sendStreamRecord(tag: Buffer, offset: number, timestamp: number, src: Buffer, metaStart: number, bodyStart: number, end: number): boolean {
+    return this.writer.sendSpliced(FrameType.STREAM_DELIVER, tag, 1, offset, timestamp, src, metaStart, bodyStart, end);
   }
 
   sendStreamCancelled(consumerTag: string, err: WarrenError): void {

@@ -86,15 +86,17 @@ export function encodeRecord(offset: number, timestamp: number, meta: Buffer, bo
  * Total length of the record at `pos` if the bytes up to `end` hold all of it, or:
  * -1 when the bytes there are not a valid record (bad magic, length or CRC),
  * -(needed) - 2 when the record looks valid so far but needs `needed` bytes in all.
+ * With `verifyCrc` false only the structure is checked (magic, lengths): replay reads
+ * only bytes that recovery or the writer already vouched for (see StreamReader).
  */
-export function recordLengthAt(buf: Buffer, pos: number, end: number): number {
+export function recordLengthAt(buf: Buffer, pos: number, end: number, verifyCrc = true): number {
   if (end - pos < RECORD_PREFIX) return -(RECORD_HEADER_SIZE) - 2;
   if (buf.readUInt32LE(pos) !== STREAM_RECORD_MAGIC) return -1;
   const len = buf.readUInt32LE(pos + 4);
   if (len < RECORD_HEADER_SIZE - RECORD_PREFIX || len > MAX_RECORD_LEN) return -1;
   const total = RECORD_PREFIX + len;
   if (end - pos < total) return -total - 2;
-  if (crc32c(buf.subarray(pos + RECORD_PREFIX, pos + total)) !== buf.readUInt32LE(pos + 8)) return -1;
+  if (verifyCrc && crc32c(buf.subarray(pos + RECORD_PREFIX, pos + total)) !== buf.readUInt32LE(pos + 8)) return -1;
   const metaLen = buf.readUInt32LE(pos + 28);
   if (RECORD_HEADER_SIZE + metaLen > total) return -1;
   return total;
