@@ -33,6 +33,8 @@ interface Result {
   replay3PerSec: number;
   peakReplayRssBytes?: number;
   diskBytes?: number;
+  /** fdatasync calls while publishing (group commit: messages per sync = count / publishSyncs). */
+  publishSyncs?: number;
 }
 
 function args(): { count: number; size: number; only: string[]; out: string; profile: string | null } {
@@ -87,9 +89,12 @@ async function benchWarren(count: number, body: Buffer): Promise<Result> {
   try {
     const conn = await connect({ url, heartbeatMs: 0 });
     await conn.declareStream(STREAM);
+    const before = await child.request({ type: 'stats' });
     let t = performance.now();
     await windowed(count, WINDOW, () => conn.publish('', STREAM, body));
     const publishMs = performance.now() - t;
+    const after = await child.request({ type: 'stats' });
+    const publishSyncs = (after.syncs as number) - (before.syncs as number);
     const replay = async (consumers: number): Promise<number> => {
       const conns = await Promise.all(Array.from({ length: consumers }, () => connect({ url, heartbeatMs: 0 })));
       const start = performance.now();
@@ -119,6 +124,7 @@ async function benchWarren(count: number, body: Buffer): Promise<Result> {
       replay3PerSec: rate(3 * count, r3),
       peakReplayRssBytes: peak,
       diskBytes: info.bytes,
+      publishSyncs,
     };
   } finally {
     await child.stop();
@@ -217,7 +223,7 @@ for (const name of a.only) {
   results.push(r);
   console.log(
     `${r.system.padEnd(16)} publish ${r.publishPerSec.toLocaleString('en-US').padStart(9)} msg/s   replay x1 ${r.replay1PerSec.toLocaleString('en-US').padStart(9)} msg/s   replay x3 ${r.replay3PerSec.toLocaleString('en-US').padStart(9)} msg/s` +
-      (r.peakReplayRssBytes !== undefined ? `   broker peak RSS while replaying ${Math.round(r.peakReplayRssBytes / 2 ** 20)} MiB (stream ${Math.round(r.diskBytes! / 2 ** 20)} MiB on disk)` : ''),
+      (r.peakReplayRssBytes !== undefined ? `   broker peak RSS while replaying ${Math.round(r.peakReplayRssBytes / 2 ** 20)} MiB (stream ${Math.round(r.diskBytes! / 2 ** 20)} MiB on disk), ${Math.round(a.count / r.publishSyncs!)} msgs/fsync` : ''),
   );
 }
 writeFileSync(a.out, JSON.stringify({ date: new Date().toISOString(), count: a.count, size: a.size, window: WINDOW, loadBefore: load, loadAfter: loadavg().map((l) => l.toFixed(2)).join(' '), results }, null, 2) + '\n');

@@ -64,10 +64,14 @@ export interface EncodedStreamRecord {
   length: number;
 }
 
-/** Encodes a record. `meta` is the msgpack of [exchange, routingKey, properties]. */
-export function encodeRecord(offset: number, timestamp: number, meta: Buffer, body: Buffer): EncodedStreamRecord {
+/**
+ * Encodes a record. `meta` is the msgpack of [exchange, routingKey, properties].
+ * `alloc` gives the bytes of its head (the log carves them from one slab, so that
+ * consecutive records are contiguous and go out in few iovecs).
+ */
+export function encodeRecord(offset: number, timestamp: number, meta: Buffer, body: Buffer, alloc: (n: number) => Buffer = Buffer.allocUnsafe): EncodedStreamRecord {
   const inline = body.length <= INLINE_BODY_MAX;
-  const head = Buffer.allocUnsafe(RECORD_HEADER_SIZE + meta.length + (inline ? body.length : 0));
+  const head = alloc(RECORD_HEADER_SIZE + meta.length + (inline ? body.length : 0));
   const len = RECORD_HEADER_SIZE - RECORD_PREFIX + meta.length + body.length;
   head.writeUInt32LE(STREAM_RECORD_MAGIC, 0);
   head.writeUInt32LE(len, 4);
