@@ -33,7 +33,7 @@ import {
 import { ConfirmTracker } from './confirms.js';
 import { ConsumerSet } from './consumers.js';
 import { Deliveries, PulledMessage } from './deliveries.js';
-import { KvSession } from './kv/kv-session.js';
+import { KvSession, type KvFlow } from './kv/kv-session.js';
 import { SessionGrant } from './authorizer.js';
 import { AfterReply, Answer, FrameReply, PublishOutcome, type DispatchTable, type Handler, type HandlerEntry } from './dispatch.js';
 import { errors } from './errors.js';
@@ -469,6 +469,11 @@ export class Connection implements DeliverySink, Session {
     if (this.state === State.Open) this.writer.cancelled(consumer.tag, err);
   }
 
+  private readonly kvFlow: KvFlow = {
+    backlogged: () => this.fs.overHighWater,
+    onceDrained: (cb) => this.fs.onceDrained(cb),
+  };
+
   get kv(): KvSession {
     const open = (): boolean => this.state === State.Open;
     const w = this.writer;
@@ -477,7 +482,7 @@ export class Connection implements DeliverySink, Session {
       kvEvent: (...args) => open() && w.kvEvent(...args),
       kvWatchEnd: (...args) => open() && w.kvWatchEnd(...args),
       error: (...args) => open() && w.error(...args),
-    });
+    }, this.kvFlow, this.ctx.options.kvWatchBacklogBytes);
     return this.kvSession;
   }
 
