@@ -10,6 +10,11 @@
  *   u64 created at (ms) | u32 reserved | u32 crc32c(bytes 0..28).
  * Record: u32 RECORD_MAGIC | u32 len | u32 crc32c(next len bytes) | u64 offset |
  *   u64 timestamp (ms) | u32 metaLen | msgpack [exchange, routingKey, properties] | body.
+ *
+ * The tail of a record (msgpack meta, then body) is the tail of its STREAM_DELIVER frame:
+ * replay sends it as stored behind a per-delivery prelude, tag, offset and timestamp
+ * (FrameWriter.sendSpliced). Recovery checks the CRC of every record it scans; replay
+ * checks only the structure (see StreamReader.fill for why that is enough).
  */
 import { crc32c } from '@node-rs/crc32';
 import { readU64, writeU64 } from '../storage/format.js';
