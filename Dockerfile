@@ -19,6 +19,7 @@ WORKDIR /app
 # build, which needs the sources copied below; it runs explicitly afterwards.
 COPY package.json package-lock.json ./
 COPY packages/protocol/package.json packages/protocol/
+COPY packages/console/package.json packages/console/
 COPY packages/broker/package.json packages/broker/
 COPY packages/client/package.json packages/client/
 COPY packages/tasks/package.json packages/tasks/
@@ -38,6 +39,7 @@ ENV NODE_ENV=production
 
 COPY package.json package-lock.json ./
 COPY packages/protocol/package.json packages/protocol/
+COPY packages/console/package.json packages/console/
 COPY packages/broker/package.json packages/broker/
 COPY packages/client/package.json packages/client/
 COPY packages/tasks/package.json packages/tasks/
@@ -48,6 +50,9 @@ COPY examples/package.json examples/
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
 COPY --from=build /app/packages/protocol/dist packages/protocol/dist
+# The web console: static files built by esbuild, and the index.js naming their folder.
+COPY --from=build /app/packages/console/dist packages/console/dist
+COPY packages/console/index.js packages/console/index.d.ts packages/console/
 COPY --from=build /app/packages/broker/dist packages/broker/dist
 COPY --from=build /app/packages/client/dist packages/client/dist
 COPY --from=build /app/packages/tasks/dist packages/tasks/dist
@@ -63,5 +68,6 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 ENV WARREN_DATA_DIR=/data \
     WARREN_REQUIRE_USER=true
-EXPOSE 5680 5681
+# 5680 warren, 5681 warrens (TLS), 15680 the management API and web console (HTTPS with TLS).
+EXPOSE 5680 5681 15680
 CMD ["node", "--max-semi-space-size=64", "packages/cli/dist/bin.js", "server"]

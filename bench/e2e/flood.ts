@@ -8,15 +8,17 @@
  * was blocked (FLOW): only when paging to disk cannot keep up.
  *
  *   npm run flood -w bench -- [--seconds 600] [--limit-mib 256] [--cases 16B-none,1KiB-none,16B-stalled,1KiB-stalled]
- *                             [--queued 10000000] [--json results/flood.json]
+ *                             [--queued 10000000] [--json FILE] [--write-results]
  *
  * `--queued N` instead fills a queue with N 16 B messages (no consumer, no time limit) and reports the RSS.
+ * `--write-results` saves to bench/results/flood.json (or flood-queued.json with --queued) and
+ * regenerates bench/RESULTS.md, whose Resources table shows the --queued figure.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type Connection } from '@warren/client';
 import { FrameType, PROTOCOL_VERSION, encodeFrame } from '@warren/protocol';
@@ -65,7 +67,7 @@ async function startBroker(limitBytes: number): Promise<Broker> {
   const dataDir = mkdtempSync(join(tmpdir(), 'warren-flood-'));
   const child = spawn(
     process.execPath,
-    [BIN, 'server', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--memory-high-watermark', String(limitBytes), '--log-level', 'warn', '--log-format', 'json'],
+    [BIN, 'server', '--http-port', 'off', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--memory-high-watermark', String(limitBytes), '--log-level', 'warn', '--log-format', 'json'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -203,7 +205,11 @@ export async function runFloodCase(c: FloodCase, seconds: number, limitBytes: nu
 }
 
 /** Fills a queue with `count` 16 B transient messages; returns the broker's RSS before and after. */
-export async function runQueued(count: number, limitBytes: number, log: (s: string) => void): Promise<{ count: number; rssBeforeBytes: number; rssBytes: number; seconds: number }> {
+export async function runQueued(
+  count: number,
+  limitBytes: number,
+  log: (s: string) => void,
+): Promise<{ count: number; limitBytes: number; rssBeforeBytes: number; rssBytes: number; seconds: number }> {
   const broker = await startBroker(limitBytes);
   let conn: Connection | undefined;
   try {
@@ -224,7 +230,7 @@ export async function runQueued(count: number, limitBytes: number, log: (s: stri
     }
     await Promise.all(inFlight);
     await sleep(2000);
-    return { count, rssBeforeBytes: before, rssBytes: procSample(pid)?.rssBytes ?? 0, seconds: (performance.now() - t0) / 1000 };
+    return { count, limitBytes, rssBeforeBytes: before, rssBytes: procSample(pid)?.rssBytes ?? 0, seconds: (performance.now() - t0) / 1000 };
   } finally {
     await conn?.close().catch(() => {});
     await broker.stop();
@@ -239,12 +245,16 @@ function arg(name: string): string | undefined {
 async function main(): Promise<void> {
   const seconds = Number(arg('seconds') ?? 600);
   const limitBytes = Number(arg('limit-mib') ?? 256) * MIB;
-  const json = arg('json');
+  const queuedArg = arg('queued');
+  const writeResults = process.argv.includes('--write-results');
+  const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
+  // npm -w runs in bench/: a relative --json is taken from where npm was started.
+  const jsonArg = arg('json');
+  const json = jsonArg !== undefined ? resolve(process.env.INIT_CWD ?? process.cwd(), jsonArg) : writeResults ? join(resultsDir, queuedArg !== undefined ? 'flood-queued.json' : 'flood.json') : undefined;
   const log = (s: string) => console.log(s);
-  const out: Record<string, unknown> = { date: new Date().toISOString(), node: process.version };
-  const queued = arg('queued');
-  if (queued !== undefined) {
-    const r = await runQueued(Number(queued), limitBytes, log);
+  const out: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, command: `npm run -w bench flood -- ${process.argv.slice(2).join(' ')}` };
+  if (queuedArg !== undefined) {
+    const r = await runQueued(Number(queuedArg), limitBytes, log);
     log(`${r.count} queued 16 B messages: RSS ${(r.rssBytes / MIB).toFixed(0)} MiB (empty: ${(r.rssBeforeBytes / MIB).toFixed(0)} MiB), filled in ${r.seconds.toFixed(0)} s`);
     out['queued'] = r;
   } else {
@@ -264,7 +274,14 @@ async function main(): Promise<void> {
     }
     out['flood'] = results;
   }
-  if (json !== undefined) writeFileSync(json, JSON.stringify(out, null, 2) + '\n');
+  if (json !== undefined) {
+    writeFileSync(json, JSON.stringify(out, null, 2) + '\n');
+    log(`JSON: ${json}`);
+  }
+  if (writeResults) {
+    const run = fileURLToPath(new URL('./run.ts', import.meta.url));
+    spawnSync(process.execPath, ['--import', 'tsx', run, 'report'], { stdio: 'inherit' });
+  }
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

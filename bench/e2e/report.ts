@@ -180,6 +180,44 @@ export interface ExtraSection {
   run: RunResult;
   /** Plots of this section (file names under results/). */
   plots?: string[];
+  /** Rows added to the section's table (Warren's column only), and notes under it, from other benches. */
+  appendix?: Appendix;
+}
+
+/** What `flood.ts --queued N --write-results` saves (results/flood-queued.json). */
+export interface FloodQueuedRun {
+  date: string;
+  command?: string;
+  queued: { count: number; rssBeforeBytes: number; rssBytes: number; seconds: number; limitBytes?: number };
+}
+/** The Resources table's row from the flood bench (Warren only: the peers are not flooded). */
+export interface Appendix {
+  rows: { id: string; metric: string; warren: string }[];
+  notes: string[];
+}
+
+/** A table with the appendix rows added: Warren's value, the other columns empty. */
+function withAppendix(table: string, appendix: Appendix | undefined): string {
+  if (appendix === undefined || appendix.rows.length === 0) return table;
+  const columns = table.split('\n')[0]!.split('|').length - 2;
+  return [table, ...appendix.rows.map((r) => `| ${[r.id, r.metric, r.warren, ...Array<string>(columns - 3).fill('')].join(' | ')} |`)].join('\n');
+}
+
+export function floodAppendix(queued: FloodQueuedRun | undefined): Appendix {
+  const MB = 1e6;
+  const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 1 });
+  const rows: Appendix['rows'] = [];
+  const notes: string[] = [];
+  if (queued !== undefined) {
+    const q = queued.queued;
+    const limit = q.limitBytes === undefined ? '' : `, limit ${q.limitBytes / 1024 / 1024} MiB`;
+    rows.push({ id: 'resources', metric: `RSS with ${fmt(q.count / 1e6)}M queued 16 B msgs${limit} (MB, lower is better)`, warren: fmt(q.rssBytes / MB) });
+    notes.push(
+      `the ${fmt(q.count / 1e6)}M-message row comes from \`${queued.command ?? 'npm run -w bench flood -- --queued ' + q.count}\` (${queued.date}), Warren only: ` +
+        `one queue, no consumer, paged to disk beyond its window; RSS ${fmt(q.rssBeforeBytes / MB)} MB before the first message, filled in ${fmt(q.seconds)} s.`,
+    );
+  }
+  return { rows, notes };
 }
 
 function versions(m: MachineFacts): string {
@@ -243,8 +281,8 @@ ${(Object.keys(PEER_NOTES) as (keyof typeof PEER_NOTES)[]).map((k) => `- ${SYSTE
 ${x.run.scenarios.map((s) => `${s.title}${(s.repeat ?? 1) > 1 ? ` (median of ${s.repeat} alternating runs)` : ''}. ${x.note}`).join('\n')}
 1-minute load average ${em.loadAvgAtStart ?? '?'} at the start, ${em.loadAvgAtEnd ?? '?'} at the end.
 
-${markdownTable(rows(x.run.scenarios))}
-${x.run.scenarios.flatMap((s) => s.notes ?? []).map((n) => `\nNote: ${n}`).join('')}
+${withAppendix(markdownTable(rows(x.run.scenarios)), x.appendix)}
+${[...x.run.scenarios.flatMap((s) => s.notes ?? []), ...(x.appendix?.notes ?? [])].map((n) => `\nNote: ${n}`).join('')}
 ${(x.plots ?? []).map((p) => `\n![${x.heading}](results/${p})\n`).join('')}`;
   }
   md += `

@@ -36,6 +36,7 @@ import { CONNECTION_STEPS, PEER_URL, QUEUE_STEPS, SCENARIOS, findScenario, withS
 import {
   COLUMNS,
   consoleTable,
+  floodAppendix,
   floorNotes,
   ratiosSvg,
   resultsMarkdown,
@@ -183,6 +184,10 @@ function writeJson(path: string, data: unknown): void {
   writeFileSync(path, JSON.stringify(data, null, 2) + '\n');
 }
 
+function readJson<T>(path: string): T | undefined {
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined;
+}
+
 function readRun(path: string): RunResult | undefined {
   if (!existsSync(path)) return undefined;
   const run = JSON.parse(readFileSync(path, 'utf8')) as RunResult;
@@ -221,7 +226,9 @@ function writeReport(log: (line: string) => void): void {
     if (run === undefined) return [];
     const plots = scalePlots(run);
     for (const [file, svg] of plots) writeFileSync(join(resultsDir, file), svg);
-    return [{ run, heading: s.extra!.heading, note: s.extra!.note, plots: plots.map(([file]) => file) }];
+    // The flood bench (flood.ts) adds its Warren-only rows to the Resources table.
+    const appendix = s.alias === 'resources' ? floodAppendix(readJson(join(resultsDir, 'flood-queued.json'))) : undefined;
+    return [{ run, heading: s.extra!.heading, note: s.extra!.note, plots: plots.map(([file]) => file), ...(appendix !== undefined ? { appendix } : {}) }];
   });
   if (mainRun === undefined) {
     log(`No ${join(resultsDir, 'main.json')} yet: run \`npm run bench -- all --write-results\` first.`);

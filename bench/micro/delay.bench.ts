@@ -28,7 +28,7 @@ await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
 const port = (s.address() as { port: number }).port;
 await new Promise((r) => s.close(r));
 const dataDir = await mkdtemp(join(tmpdir(), 'warren-delay-'));
-const broker = spawn(process.execPath, [cli, 'server', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'warn'], {
+const broker = spawn(process.execPath, [cli, 'server', '--http-port', 'off', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'warn'], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 await new Promise<void>((resolve) => broker.stdout!.on('data', (d) => String(d).includes('listening') && resolve()));

@@ -36,7 +36,7 @@ function rssOf(pid: number): number {
 
 async function startBroker(port: number, dataDir: string, sync: string): Promise<{ child: ChildProcess; startMs: number }> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [cli, 'server', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir, '--sync', sync, '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [cli, 'server', '--http-port', 'off', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir, '--sync', sync, '--log-level', 'warn'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {

@@ -229,7 +229,7 @@ describe('docker-compose.yml', () => {
   it('runs: broker from its compose command, a passing health check, then the API and a worker against it', async () => {
     const dataDir = await tempDir('warren-compose-');
     try {
-      const brokerEnv: Record<string, string> = { ...environmentOf('broker'), WARREN_DATA_DIR: dataDir, WARREN_PORT: '0', WARREN_HOST: '127.0.0.1', WARREN_LOG_LEVEL: 'warn' };
+      const brokerEnv: Record<string, string> = { ...environmentOf('broker'), WARREN_DATA_DIR: dataDir, WARREN_PORT: '0', WARREN_HTTP_PORT: '0', WARREN_HOST: '127.0.0.1', WARREN_LOG_LEVEL: 'warn' };
       const broker = startNode(commandOf('broker').slice(1), brokerEnv);
       // JSON logs on stdout: the plain banner is on stderr.
       const listening = await broker.waitForStderrLine(/listening on /);
@@ -305,6 +305,8 @@ describe('Dockerfile and .dockerignore', () => {
     for (const pkg of ['protocol', 'broker', 'client', 'cli']) {
       expect(runtime, pkg).toContain(`COPY --from=build /app/packages/${pkg}/dist packages/${pkg}/dist`);
     }
+    // The web console the broker serves: built static files (and the index.js naming their folder).
+    expect(runtime).toContain('COPY --from=build /app/packages/console/dist packages/console/dist');
   });
 
   it('keeps dev dependencies out of the runtime: what the examples run with (tsx) is a production dependency of theirs', () => {
@@ -352,7 +354,7 @@ describe('Dockerfile and .dockerignore', () => {
     const cmd = JSON.parse(runtime.filter((l) => l.startsWith('CMD ')).at(-1)!.slice(4)) as string[];
     const dataDir = await tempDir('warren-image-');
     try {
-      const imageEnv = { ...envOf(runtime), WARREN_DATA_DIR: dataDir, WARREN_PORT: '0', WARREN_HOST: '127.0.0.1', WARREN_LOG_LEVEL: 'warn' };
+      const imageEnv = { ...envOf(runtime), WARREN_DATA_DIR: dataDir, WARREN_PORT: '0', WARREN_HTTP_PORT: '0', WARREN_HOST: '127.0.0.1', WARREN_LOG_LEVEL: 'warn' };
       const bare = await runNode(cmd.slice(1), imageEnv);
       expect(bare.code, bare.describe()).toBe(2);
       expect(bare.stderr).toMatch(/^warren: no user configured, and guest cannot log in from other hosts: set WARREN_USER and WARREN_PASSWORD \(or WARREN_PASSWORD_FILE\)/);

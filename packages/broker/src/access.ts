@@ -190,6 +190,14 @@ export class Access {
       .map((p) => ({ ...p }));
   }
 
+  /** Users with their password hashes, and permissions (definitions export; never logged). */
+  exportState(): { users: StoredUser[]; permissions: PermissionInfo[] } {
+    return {
+      users: this.current.users.map((u) => ({ ...u, tags: [...u.tags] })),
+      permissions: this.current.permissions.map((p) => ({ ...p })),
+    };
+  }
+
   // -- changes (each saved durably before it resolves) ---------------------
 
   /**

@@ -88,6 +88,11 @@ CHECKS.EXCHANGE_UNBIND = CHECKS.EXCHANGE_BIND!;
 const checksByType: Array<readonly Check[] | undefined> = new Array(256);
 for (const [name, checks] of Object.entries(CHECKS)) checksByType[FrameType[name as FrameTypeName]] = checks;
 
+/** The one change anyone may make without the administrator tag: its own password (the wire protocol and the HTTP API). */
+export function isOwnPasswordChange(caller: string, target: string, keys: readonly string[]): boolean {
+  return caller === target && keys.every((k) => k === 'password');
+}
+
 export class AccessAuthorizer implements Authorizer {
   constructor(private readonly access: Access) {}
 
@@ -158,7 +163,7 @@ export class AccessAuthorizer implements Authorizer {
         if (g.monitoring || frame.options['username'] === g.username) return;
         break;
       case FrameType.USER_UPDATE:
-        if (frame.username === g.username && Object.keys(frame.options).every((k) => k === 'password')) return;
+        if (isOwnPasswordChange(g.username, frame.username, Object.keys(frame.options))) return;
         break;
     }
     throw errors.accessRefused(`user '${g.username}' may not ${frameTypeNames[frame.type]}: needs the administrator tag`);

@@ -31,7 +31,7 @@ import { AccessAuthorizer } from './authorizer.js';
 import { Connection } from './connection.js';
 import type { PagingConfig } from './queue.js';
 import { QueueSpill } from './queue-spill.js';
-import { MemoryMonitor } from './memory-monitor.js';
+import { MEMORY_SAMPLE_MS, MemoryMonitor, type MemorySample } from './memory-monitor.js';
 import type { BrokerContext } from './context.js';
 import type { Session } from './session.js';
 import { resolveOptions, type BrokerOptions, type ResolvedOptions } from './options.js';
@@ -44,6 +44,9 @@ import { connectionInfo, statusReport } from './management.js';
 import { Vhosts } from './vhosts.js';
 import type { VirtualHost } from './vhost.js';
 import { TlsCertificates, type CertificateInfo } from './tls.js';
+import { RateSampler } from './rates.js';
+import { HttpApi } from './http/server.js';
+import { startCoarseClock, stopCoarseClock } from './clock.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -59,6 +62,8 @@ export class Broker implements BrokerContext {
   readonly startedAt = Date.now();
   /** Users, permissions and user limits (access.ts); opened by start(). */
   access!: Access;
+  /** Message rates sampled once a second from the counters (management API, rates.ts). */
+  readonly rates = new RateSampler(() => this.vhosts);
   private lock: DataLock | null = null;
   private diskMonitor: DiskMonitor | null = null;
   private server: Server | null = null;
@@ -66,10 +71,13 @@ export class Broker implements BrokerContext {
   /** The TLS certificate, key and CA (null without TLS); the HTTPS listener serves the same (see onReload). */
   tls: TlsCertificates | null = null;
   private readonly connections = new Set<Connection>();
+  /** The management HTTP API (http/), null when off (options.httpPort null). */
+  http: HttpApi | null = null;
   private memoryMonitor: MemoryMonitor | null = null;
-  /** Where queues page out their tails; null for an in-memory broker or pagingWindow 0. */
+  /** Where queues page out their tails; null for an in-memory broker or a paging window of 0. */
   paging: PagingConfig | null = null;
   private closing: Promise<void> | null = null;
+  private clockStarted = false;
   private fatalError: Error | null = null;
   private markStopped!: (err: Error | null) => void;
   /**
@@ -123,6 +131,21 @@ export class Broker implements BrokerContext {
     return typeof address === 'object' && address !== null ? address.port : this.options.tls.port;
   }
 
+  /** The management HTTP API's bound port (useful with httpPort 0), null when it is off. */
+  get httpPort(): number | null {
+    return this.http?.port ?? null;
+  }
+
+  /** Every listener: protocol ('warren', 'warrens' over TLS, 'http', 'https') and bound port. */
+  listeners(): { protocol: 'warren' | 'warrens' | 'http' | 'https'; port: number }[] {
+    const out: { protocol: 'warren' | 'warrens' | 'http' | 'https'; port: number }[] = [];
+    if (this.options.tcp && this.server !== null) out.push({ protocol: 'warren', port: this.port });
+    if (this.tlsServer !== null) out.push({ protocol: 'warrens', port: this.tlsPort! });
+    const httpPort = this.httpPort;
+    if (httpPort !== null) out.push({ protocol: this.http!.secure ? 'https' : 'http', port: httpPort });
+    return out;
+  }
+
   get host(): string {
     return this.options.host;
   }
@@ -149,16 +172,37 @@ export class Broker implements BrokerContext {
       await this.openAccess(null);
       await this.vhosts.open();
     }
-    this.memoryMonitor = new MemoryMonitor(o.memoryHighWatermark, (alarm, sample) => this.memory.setMemoryAlarm(alarm, sample), o.memorySampler);
+    this.memoryMonitor = new MemoryMonitor(
+      o.memoryHighWatermark,
+      (alarm, sample) => this.memory.setMemoryAlarm(alarm, sample),
+      o.memorySampler,
+      MEMORY_SAMPLE_MS,
+      (pressure, sample) => this.memoryPressure(pressure, sample),
+    );
     this.memoryMonitor.start();
+    startCoarseClock();
+    this.clockStarted = true;
+    this.rates.start();
     if (o.tcp) await this.listen();
     if (this.tls !== null) await this.listenTls(this.tls);
+    if (o.httpPort !== null) await this.listenHttp();
     const tls = this.tls === null ? null : { port: this.tlsPort, verifyPeer: this.tls.verifyPeer, certificate: this.tls.certificate };
-    const where = [o.tcp ? `${o.host}:${this.port}` : null, this.tls !== null ? `${o.host}:${this.tlsPort} (TLS)` : null].filter((w) => w !== null);
+    const where = [
+      o.tcp ? `${o.host}:${this.port}` : null,
+      this.tls !== null ? `${o.host}:${this.tlsPort} (TLS)` : null,
+      this.http !== null ? `${o.httpBind}:${this.httpPort} (${this.http.secure ? 'HTTPS' : 'HTTP'} management)` : null,
+    ].filter((w) => w !== null);
     this.logger.info(
-      { port: o.tcp ? this.port : null, tls, host: o.host, dataDir: o.inMemory ? null : o.dataDir, sync: o.sync, version },
+      { port: o.tcp ? this.port : null, tls, httpPort: this.httpPort, host: o.host, dataDir: o.inMemory ? null : o.dataDir, sync: o.sync, version },
       `warren listening on ${where.join(' and ')}`,
     );
+  }
+
+  /** Memory pressure (RSS above half the limit): queues page beyond their small window until it passes. */
+  private memoryPressure(pressure: boolean, sample: MemorySample): void {
+    if (this.paging === null) return;
+    this.paging.pressure = pressure;
+    this.logger.info({ ...sample, limit: this.options.memoryHighWatermark }, pressure ? 'memory pressure: queues page beyond a small window' : 'memory pressure over');
   }
 
   private async openStorage(): Promise<void> {
@@ -166,11 +210,11 @@ export class Broker implements BrokerContext {
     await mkdir(o.dataDir, { recursive: true });
     this.lock = await DataLock.acquire(o.dataDir);
     await this.openAccess(o.dataDir);
-    if (o.pagingWindow > 0) {
+    if (o.pagingWindow > 0 && o.pagingWindowBytes > 0) {
       // Paged-out messages do not outlive the process: durable ones are recovered from the message store.
       const dir = join(o.dataDir, 'spill');
       QueueSpill.resetDir(dir);
-      this.paging = { dir, window: o.pagingWindow };
+      this.paging = { dir, window: o.pagingWindow, windowBytes: o.pagingWindowBytes, pressure: false };
     }
     await this.vhosts.open();
     this.diskMonitor = new DiskMonitor(o.dataDir, o.diskFreeLimit, o.diskCheckIntervalMs, (alarm, free) => this.memory.setDiskAlarm(alarm, free));
@@ -191,6 +235,28 @@ export class Broker implements BrokerContext {
     });
     this.access.vhostExists = (name) => this.vhosts.get(name) !== undefined;
     this.handlers.setAuthorizer(new AccessAuthorizer(this.access));
+  }
+
+  /** The management HTTP API (http/server.ts), HTTPS with the TLS certificate when there is one. */
+  private async listenHttp(): Promise<void> {
+    const o = this.options;
+    const broker = this;
+    const api = new HttpApi({
+      broker: this,
+      get access() {
+        return broker.access;
+      },
+      vhosts: this.vhosts,
+      logger: this.logger,
+      options: { port: o.httpPort!, bind: o.httpBind, consoleDir: o.httpConsoleDir, metricsOpen: o.httpMetricsOpen, bodyLimit: o.httpBodyLimit },
+    });
+    this.http = api;
+    try {
+      await api.listen();
+    } catch (err) {
+      this.http = null;
+      throw err;
+    }
   }
 
   private listen(): Promise<void> {
@@ -293,7 +359,6 @@ export class Broker implements BrokerContext {
   // -- BrokerContext ---------------------------------------------------------
 
   status(): Record<string, unknown> {
-    const monitor = this.diskMonitor;
     return statusReport({
       version,
       startedAt: this.startedAt,
@@ -301,15 +366,26 @@ export class Broker implements BrokerContext {
       vhosts: this.vhosts,
       memory: this.memory,
       options: this.options,
-      diskFreeBytes: monitor !== null && Number.isFinite(monitor.freeBytes) ? monitor.freeBytes : null,
+      diskFreeBytes: this.diskFreeBytes,
       tls: this.tls === null ? null : { port: this.tlsPort!, verifyPeer: this.tls.verifyPeer, connections: this.tlsConnectionCount(), certificate: this.tls.certificate },
     });
+  }
+
+  /** Free bytes under the data folder as last measured; null in memory or before the first check. */
+  get diskFreeBytes(): number | null {
+    const monitor = this.diskMonitor;
+    return monitor !== null && Number.isFinite(monitor.freeBytes) ? monitor.freeBytes : null;
   }
 
   private tlsConnectionCount(): number {
     let n = 0;
     for (const c of this.connections) if (c.tls !== null) n++;
     return n;
+  }
+
+  /** The open connections, authenticated or not yet (the HTTP API lists and closes them). */
+  get openConnections(): ReadonlySet<Connection> {
+    return this.connections;
   }
 
   /** The open connections (authenticated or not yet) as management listings show them, TLS side included. */
@@ -342,15 +418,19 @@ export class Broker implements BrokerContext {
   }
 
   private async shutdown(): Promise<void> {
-    const closed = Promise.all(
-      [this.server, this.tlsServer].map((server) => (server === null ? undefined : new Promise<void>((resolve) => server.close(() => resolve())))),
-    );
+    const closed = Promise.all([
+      ...[this.server, this.tlsServer].map((server) => (server === null ? undefined : new Promise<void>((resolve) => server.close(() => resolve())))),
+      this.http?.close(),
+    ]);
     for (const c of this.connections) c.close(ErrorCodes.CONNECTION_FORCED, 'broker shutting down');
     const deadline = Date.now() + 2000;
     while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     await closed;
     this.diskMonitor?.stop();
     this.memoryMonitor?.stop();
+    if (this.clockStarted) stopCoarseClock();
+    this.clockStarted = false;
+    this.rates.stop();
     await this.vhosts.close();
     await this.lock?.release();
     this.logger.info('warren stopped');

@@ -87,7 +87,7 @@ export class Connection implements DeliverySink, Session {
   /** Negotiated in OPEN_OK; until then the pre-authentication limit. */
   frameMax = PRE_AUTH_FRAME_MAX;
   private congested = false;
-  /** Set once this connection has published: only publishers are blocked by alarms. */
+  /** Set once this connection has published (or put to a kv bucket): only publishers are blocked by alarms. */
   private isPublisher = false;
   username = '';
   /** Chosen at OPEN (spec 4.2); set before any request is handled. */
@@ -164,6 +164,7 @@ export class Connection implements DeliverySink, Session {
     }
     const entry = this.handlers.get(frame.type);
     if (entry !== undefined) {
+      if (entry.publishes && !this.isPublisher) this.becomePublisher();
       if (entry.answer === Answer.Publish) return this.onPublish(frame as PublishFrame, entry.handle);
       if (entry.answer === Answer.None) return this.onSignal(frame, entry.handle);
       this.onRequest(frame, entry);
@@ -356,10 +357,6 @@ export class Connection implements DeliverySink, Session {
     }
     confirms.received();
     this.published++;
-    if (!this.isPublisher) {
-      this.isPublisher = true;
-      if (this.ctx.publishBlockReason !== null) this.setBlocked(this.ctx.publishBlockReason);
-    }
     const seq = frame.seq;
     let outcome: PublishOutcome;
     try {
@@ -398,6 +395,12 @@ export class Connection implements DeliverySink, Session {
   }
 
   // -- flow control ----------------------------------------------------------
+
+  /** The first PUBLISH or KV_PUT: from now on the alarms block this connection (this frame is still handled). */
+  private becomePublisher(): void {
+    this.isPublisher = true;
+    if (this.ctx.publishBlockReason !== null) this.setBlocked(this.ctx.publishBlockReason);
+  }
 
   /** A broker alarm: publishers stop being read, and are told why. */
   setBlocked(reason: string | null): void {

@@ -84,6 +84,7 @@ export class DeadLetters {
     const refused = this.admission.refusals(m, targets);
     if (refused !== null) for (const t of refused) targets.delete(t);
     if (targets.size === 0) return false;
+    this.vhost.counters.deadLettered++;
     const copy = newMessage(exchange, routingKey, properties, m.body!);
     return this.admission.admit(copy, targets, null, copyStored, 0);
   }

@@ -62,6 +62,11 @@ export interface HandlerEntry {
   readonly type: number;
   readonly answer: Answer;
   readonly access: Access;
+  /**
+   * The frame adds data the way a publish does (KV_PUT): its connection counts
+   * as a publisher, blocked by the memory and disk alarms (FLOW, spec 6.5).
+   */
+  readonly publishes: boolean;
   /** The handler as registered. */
   readonly handler: Handler;
   /** What the connection calls: the handler, behind the authorizer when one is set. */
@@ -89,9 +94,10 @@ export class DispatchTable {
   private readonly entries: Array<HandlerEntry | undefined> = new Array<HandlerEntry | undefined>(256).fill(undefined);
   private authorizer: Authorizer | null = null;
 
-  register<T extends Frame['type']>(type: T, answer: Answer, access: Access, handler: Handler<FrameOf<T>>): void {
+  /** `publishes`: see HandlerEntry (PUBLISH itself always counts). */
+  register<T extends Frame['type']>(type: T, answer: Answer, access: Access, handler: Handler<FrameOf<T>>, publishes = false): void {
     if (this.entries[type] !== undefined) throw new Error(`frame type 0x${type.toString(16)} already has a handler`);
-    const entry: HandlerEntry = { type, answer, access, handler: handler as Handler, handle: handler as Handler };
+    const entry: HandlerEntry = { type, answer, access, publishes: publishes || answer === Answer.Publish, handler: handler as Handler, handle: handler as Handler };
     this.guard(entry);
     this.entries[type] = entry;
   }

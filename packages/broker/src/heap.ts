@@ -53,6 +53,11 @@ export class MinHeap<T> {
     return top;
   }
 
+  /** [key, item] pairs in heap order (not sorted); a copy. */
+  entries(): Array<[number, T]> {
+    return this.items.map((item, i) => [this.keys[i]!, item]);
+  }
+
   clear(): void {
     this.keys = [];
     this.items = [];

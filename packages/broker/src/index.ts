@@ -17,3 +17,6 @@ export {
 export { DEFAULT_TLS_PORT, TlsCertificates, tlsOptionsFrom, type TlsConfig, type CertificateInfo, type ConnectionTls } from './tls.js';
 export { Vhosts, DEFAULT_VHOST } from './vhosts.js';
 export { VirtualHost, type VhostLimits } from './vhost.js';
+export { HttpApi, DEFAULT_HTTP_PORT, type HttpContext, type HttpOptions, type RegisterRoutes } from './http/server.js';
+export { Router, HttpReply, json, noContent, text, type ApiRequest, type Handler, type RouteAuth } from './http/router.js';
+export { HttpUser } from './http/authz.js';

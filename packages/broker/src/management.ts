@@ -3,9 +3,11 @@
  * and the broker's status, as plain objects in the shape protocol-spec.md
  * documents (the CLI prints them as they are).
  */
+import type { ExchangeInfo, VhostInfo } from '@warren/protocol';
 import type { MemoryBudget } from './memory.js';
 import type { ResolvedOptions } from './options.js';
 import type { VirtualHost } from './vhost.js';
+import type { Exchange } from './exchange.js';
 import type { CertificateInfo, ConnectionTls } from './tls.js';
 
 export function queueList(vhost: VirtualHost): unknown[] {
@@ -22,21 +24,50 @@ export function queueList(vhost: VirtualHost): unknown[] {
   }));
 }
 
-/** The default exchange first: it exists without being declared. */
+/** One exchange as EXCHANGE_LIST and the HTTP API show it. */
+export function exchangeInfo(e: Exchange): ExchangeInfo {
+  return {
+    name: e.name,
+    type: e.type,
+    durable: e.durable,
+    autoDelete: e.options.autoDelete,
+    internal: e.options.internal,
+    alternateExchange: e.options.alternateExchange ?? null,
+    arguments: e.options.arguments,
+    bindings: e.matcher.size,
+  };
+}
+
+/** The default exchange, as lists show it: it exists without being declared. */
+export const DEFAULT_EXCHANGE_INFO: Readonly<ExchangeInfo> = Object.freeze({
+  name: '',
+  type: 'direct' as const,
+  durable: true,
+  autoDelete: false,
+  internal: false,
+  alternateExchange: null,
+  arguments: {},
+  bindings: 0,
+});
+
+/** The default exchange first. */
 export function exchangeList(vhost: VirtualHost): unknown[] {
-  return [
-    { name: '', type: 'direct', durable: true, autoDelete: false, internal: false, alternateExchange: null, arguments: {}, bindings: 0 },
-    ...[...vhost.exchanges.values()].map((e) => ({
-      name: e.name,
-      type: e.type,
-      durable: e.durable,
-      autoDelete: e.options.autoDelete,
-      internal: e.options.internal,
-      alternateExchange: e.options.alternateExchange ?? null,
-      arguments: e.options.arguments,
-      bindings: e.matcher.size,
-    })),
-  ];
+  return [{ ...DEFAULT_EXCHANGE_INFO }, ...[...vhost.exchanges.values()].map(exchangeInfo)];
+}
+
+/** Queue, exchange and message counts over some vhosts (STATUS, the HTTP overview). */
+export function vhostTotals(vhosts: Iterable<VirtualHost>): { queues: number; exchanges: number; messages: number; unacked: number; consumers: number } {
+  const t = { queues: 0, exchanges: 0, messages: 0, unacked: 0, consumers: 0 };
+  for (const vhost of vhosts) {
+    for (const q of vhost.queues.values()) {
+      t.messages += q.messageCount;
+      t.unacked += q.unackedCount;
+      t.consumers += q.consumerCount;
+    }
+    t.queues += vhost.queues.size;
+    t.exchanges += vhost.exchanges.size + 1;
+  }
+  return t;
 }
 
 export function bindingList(vhost: VirtualHost): unknown[] {
@@ -54,6 +85,13 @@ export function bindingList(vhost: VirtualHost): unknown[] {
     }
   }
   return out;
+}
+
+/** One vhost as VHOST_LIST and the HTTP API show it. */
+export function vhostInfo(v: VirtualHost): VhostInfo {
+  let messages = 0;
+  for (const q of v.queues.values()) messages += q.messageCount;
+  return { name: v.name, connections: v.sessions.size, queues: v.queues.size, messages, ...v.limits };
 }
 
 /** What STATUS reports about the broker around the vhost. */
@@ -112,18 +150,9 @@ export function connectionInfo(c: ConnectionSource): Record<string, unknown> {
 }
 
 export function statusReport(s: StatusSource): Record<string, unknown> {
-  let messages = 0;
-  let unacked = 0;
-  let queues = 0;
-  let exchanges = 0;
+  const { messages, unacked, queues, exchanges } = vhostTotals(s.vhosts);
   let usedBytes = 0;
   for (const vhost of s.vhosts) {
-    for (const q of vhost.queues.values()) {
-      messages += q.messageCount;
-      unacked += q.unackedCount;
-    }
-    queues += vhost.queues.size;
-    exchanges += vhost.exchanges.size + 1;
     usedBytes += vhost.store?.diskUsage() ?? 0;
   }
   const mem = process.memoryUsage();

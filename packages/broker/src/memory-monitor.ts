@@ -5,10 +5,13 @@
  * RSS pass the machine's memory before anything was blocked, since each queued
  * message costs far more than its body.
  *
- * Above the limit, publishers are blocked; the alarm clears once RSS falls
- * below 90% of it, or once the live heap and buffers together fall below half
- * of it (V8 may keep freed pages resident for a while). V8's own heap limit is
- * watched too: reaching it would crash the process whatever the RSS.
+ * Two watermarks, each with the same hysteresis (see Watermark):
+ * - the alarm, at the limit: publishers are blocked while it is on;
+ * - memory pressure, at PRESSURE_FRACTION of the limit: queues page their
+ *   tails to disk beyond a small window instead of their roomy default one
+ *   (see queue.ts), so paging costs nothing while memory is plentiful.
+ * V8's own heap limit is watched too: reaching it would crash the process
+ * whatever the RSS.
  */
 import { totalmem } from 'node:os';
 import { getHeapStatistics } from 'node:v8';
@@ -35,19 +38,90 @@ export function defaultMemoryLimit(): number {
 }
 
 export const MEMORY_SAMPLE_MS = 250;
+/** Above this fraction of the limit, queues page beyond their small window (memory pressure). */
+export const PRESSURE_FRACTION = 0.5;
+
+/** Past this multiple of its level, a Watermark stays on until RSS itself falls (the live memory no longer releases it). */
+export const CEILING = 1.2;
+
+/**
+ * One level with hysteresis, on RSS. It turns on when RSS passes the level and
+ * off when RSS falls below 90% of it, or, while RSS is still under CEILING x
+ * the level, when the live memory (heap plus buffers) says RSS overstates what
+ * is used: it has fallen to half of what it was when the level turned on
+ * (memory given back that V8 keeps resident for a while), or (with
+ * `lowLiveReleases`) it is under half the level (pages kept, fragmentation).
+ *
+ * Once off that way, RSS alone says nothing new: the level turns on again only
+ * when RSS or the live memory grows by another 10% of the level since, or RSS
+ * passes the ceiling. RSS that stays over the level while the live memory is
+ * small and steady therefore turns it off once, instead of on and off at
+ * every sample; and RSS cannot creep past the ceiling that way.
+ */
+export class Watermark {
+  on = false;
+  /** Live memory when the level last turned on. */
+  private liveAtOn = 0;
+  /** Off while RSS stayed high (released on live memory): RSS and live memory then; staleRss 0 otherwise. */
+  private staleRss = 0;
+  private staleLive = 0;
+
+  constructor(
+    readonly level: number,
+    private readonly lowLiveReleases: boolean,
+  ) {}
+
+  /** Updates the state from a sample; true when it changed. */
+  update(s: MemorySample): boolean {
+    const live = s.heapUsed + s.external;
+    const level = this.level;
+    if (this.on) {
+      if (s.rss < 0.9 * level) {
+        this.on = false;
+        this.staleRss = 0;
+        return true;
+      }
+      if (s.rss <= CEILING * level && (live < 0.5 * this.liveAtOn || (this.lowLiveReleases && live < 0.5 * level))) {
+        this.on = false;
+        this.staleRss = s.rss;
+        this.staleLive = live;
+        return true;
+      }
+      return false;
+    }
+    if (this.staleRss !== 0 && s.rss < 0.9 * level) this.staleRss = 0;
+    const over =
+      s.rss > level &&
+      (this.staleRss === 0 || s.rss > CEILING * level || s.rss > this.staleRss + 0.1 * level || live > this.staleLive + 0.1 * level);
+    if (!over) return false;
+    this.on = true;
+    this.liveAtOn = live;
+    this.staleRss = 0;
+    return true;
+  }
+}
 
 export class MemoryMonitor {
   alarm = false;
+  /** Above PRESSURE_FRACTION of the limit (or in alarm): queues page beyond their small window. */
+  pressure = false;
   last: MemorySample = { rss: 0, heapUsed: 0, external: 0 };
   private timer: NodeJS.Timeout | undefined;
   private readonly heapLimit = getHeapStatistics().heap_size_limit;
+  private readonly alarmLevel: Watermark;
+  private readonly pressureLevel: Watermark;
 
   constructor(
     readonly limit: number,
     private readonly onChange: (alarm: boolean, sample: MemorySample) => void,
     private readonly sample: MemorySampler = sampleProcessMemory,
     private readonly intervalMs = MEMORY_SAMPLE_MS,
-  ) {}
+    private readonly onPressure: (pressure: boolean, sample: MemorySample) => void = () => {},
+  ) {
+    this.alarmLevel = new Watermark(limit, true);
+    // Pressure only pages earlier: it stays on while RSS is high, unless the live memory halves.
+    this.pressureLevel = new Watermark(limit * PRESSURE_FRACTION, false);
+  }
 
   start(): void {
     this.check();
@@ -59,17 +133,23 @@ export class MemoryMonitor {
     clearInterval(this.timer);
   }
 
-  /** Takes a sample and sets or clears the alarm. */
+  /** Takes a sample and sets or clears the alarm and the pressure. */
   check(): void {
     const s = this.sample();
     this.last = s;
-    const heapFull = s.heapUsed > 0.85 * this.heapLimit;
-    if (!this.alarm && (s.rss > this.limit || heapFull)) {
-      this.alarm = true;
-      this.onChange(true, s);
-    } else if (this.alarm && !heapFull && s.heapUsed < 0.7 * this.heapLimit && (s.rss < 0.9 * this.limit || s.heapUsed + s.external < 0.5 * this.limit)) {
-      this.alarm = false;
-      this.onChange(false, s);
+    this.alarmLevel.update(s);
+    this.pressureLevel.update(s);
+    // Near V8's heap limit: on at 85% of it, off below 70%.
+    const heapFull = s.heapUsed > 0.85 * this.heapLimit || (this.alarm && s.heapUsed >= 0.7 * this.heapLimit);
+    const alarm = this.alarmLevel.on || heapFull;
+    const pressure = alarm || this.pressureLevel.on;
+    if (pressure !== this.pressure) {
+      this.pressure = pressure;
+      this.onPressure(pressure, s);
+    }
+    if (alarm !== this.alarm) {
+      this.alarm = alarm;
+      this.onChange(alarm, s);
     }
   }
 }

@@ -55,10 +55,13 @@ export interface BrokerOptions {
   memoryHighWatermark?: number;
   /**
    * Ready messages a queue keeps in RAM; the ones behind them are paged out to a spill file under
-   * dataDir and read back as the queue drains. Default 2048; 0 keeps everything in RAM. In-memory
-   * brokers and priority queues do not page.
+   * dataDir and read back as the queue drains. Default 65536; 0 keeps everything in RAM (no paging).
+   * In-memory brokers, priority queues and queues with x-message-ttl do not page. Under memory
+   * pressure (RSS above half of memoryHighWatermark) a queue keeps at most 2048 messages / 4 MiB.
    */
   pagingWindow?: number;
+  /** RAM a queue's ready messages may take, bodies plus 512 B each, before the ones behind them are paged out. Default 64 MiB; 0: no paging. */
+  pagingWindowBytes?: number;
   /** @internal Memory sampler (tests drive the memory alarm with it). */
   memorySampler?: MemorySampler;
   /** Publishers are blocked when free disk space under dataDir falls below this. Default 50 MiB. */
@@ -74,9 +77,27 @@ export interface BrokerOptions {
   segmentSize?: number;
   /** @internal Fault-injection hooks of the message store, for tests. */
   storeHooks?: StoreHooks;
+  /**
+   * Port of the management HTTP API (HTTPS when `tls` is given); 0 picks a free one (see broker.httpPort).
+   * Default: off for an embedded broker; `warren server` turns it on at 15680.
+   */
+  httpPort?: number | null;
+  /** Interface the HTTP API listens on. Default: `host`. */
+  httpBind?: string;
+  /** Folder of the web console's built files. Default: the @warren/console package's, if installed. */
+  httpConsoleDir?: string;
+  /** Serve /metrics without credentials (for a Prometheus on a trusted network). Default false. */
+  httpMetricsOpen?: boolean;
+  /** Largest HTTP request body, in bytes. Default 1 MiB. */
+  httpBodyLimit?: number;
 }
 
-export type ResolvedOptions = Required<Omit<BrokerOptions, 'logger' | 'usersFile' | 'users' | 'defaultGuest' | 'segmentSize' | 'storeHooks' | 'memorySampler' | 'tls'>> & {
+export type ResolvedOptions = Required<
+  Omit<BrokerOptions, 'logger' | 'usersFile' | 'users' | 'defaultGuest' | 'segmentSize' | 'storeHooks' | 'memorySampler' | 'tls' | 'httpPort' | 'httpConsoleDir'>
+> & {
+  /** null: no HTTP API. */
+  httpPort: number | null;
+  httpConsoleDir: string | undefined;
   /** With the port resolved (DEFAULT_TLS_PORT when none was given). */
   tls: (TlsConfig & { port: number }) | undefined;
   memorySampler: MemorySampler | undefined;
@@ -87,17 +108,23 @@ export type ResolvedOptions = Required<Omit<BrokerOptions, 'logger' | 'usersFile
   defaultGuest: boolean;
 };
 
+export const DEFAULT_PAGING_WINDOW = 65_536;
+export const DEFAULT_PAGING_WINDOW_BYTES = 64 * 1024 * 1024;
+
 export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   const frameMax = o.frameMax ?? DEFAULT_FRAME_MAX;
   checkFrameMax(frameMax);
   const memoryBudget = o.memoryBudget ?? 256 * 1024 * 1024;
   const tcp = o.tcp ?? true;
+  const host = o.host ?? '0.0.0.0';
+  const httpPort = o.httpPort ?? null;
+  if (httpPort !== null && (!Number.isSafeInteger(httpPort) || httpPort < 0 || httpPort > 65535)) throw new Error(`httpPort must be a port number (0-65535), got ${httpPort}`);
   if (!tcp && o.tls === undefined) throw new Error('plain TCP is off (tcp: false) and TLS is not configured: the broker would listen on nothing');
   return {
     port: o.port ?? DEFAULT_PORT,
     tcp,
     tls: o.tls === undefined ? undefined : { ...o.tls, port: o.tls.port ?? DEFAULT_TLS_PORT },
-    host: o.host ?? '0.0.0.0',
+    host,
     dataDir: resolve(o.dataDir ?? '.warren-data'),
     inMemory: o.inMemory ?? false,
     logLevel: o.logLevel ?? 'info',
@@ -114,12 +141,18 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     maxConnections: o.maxConnections ?? 10_000,
     memoryBudget,
     memoryHighWatermark: o.memoryHighWatermark ?? defaultMemoryLimit(),
-    pagingWindow: o.pagingWindow ?? 2048,
+    pagingWindow: o.pagingWindow ?? DEFAULT_PAGING_WINDOW,
+    pagingWindowBytes: o.pagingWindowBytes ?? DEFAULT_PAGING_WINDOW_BYTES,
     memorySampler: o.memorySampler,
     diskFreeLimit: o.diskFreeLimit ?? 50 * 1024 * 1024,
     diskCheckIntervalMs: o.diskCheckIntervalMs ?? 5000,
     kvWatchBacklogBytes: o.kvWatchBacklogBytes ?? DEFAULT_KV_WATCH_BACKLOG_BYTES,
     segmentSize: o.segmentSize,
     storeHooks: o.storeHooks,
+    httpPort,
+    httpBind: o.httpBind ?? host,
+    httpConsoleDir: o.httpConsoleDir,
+    httpMetricsOpen: o.httpMetricsOpen ?? false,
+    httpBodyLimit: o.httpBodyLimit ?? 1024 * 1024,
   };
 }

@@ -134,12 +134,18 @@ export class QueueSpill {
     this.bodyBytes += m.bodySize;
   }
 
-  /** Up to `max` messages from the head, in the order they were appended. */
-  take(max: number): SpilledMessage[] {
+  /**
+   * Up to `max` messages from the head, in the order they were appended, and
+   * no more than `maxBytes` (bodies plus `overhead` each; at least one message).
+   */
+  take(max: number, maxBytes = Infinity, overhead = 0): SpilledMessage[] {
     const out: SpilledMessage[] = [];
-    while (out.length < max && this.count > 0) {
+    let bytes = 0;
+    while (this.count > 0 && (out.length === 0 || (out.length < max && bytes < maxBytes))) {
       if (this.blockPos < this.blockEnd) {
-        out.push(this.readRecord(this.block!, this.blockPos));
+        const r = this.readRecord(this.block!, this.blockPos);
+        bytes += r.bodySize + overhead;
+        out.push(r);
         continue;
       }
       const seg = this.segments[0];
@@ -150,7 +156,9 @@ export class QueueSpill {
       } else {
         // Every block written is read: the rest is in the write buffer.
         if (this.writeRead >= this.writeLen) throw new SpillCorruptError(`spill ${this.prefix}: ${this.count} messages missing`);
-        out.push(this.readRecord(this.writeBuf!, this.writeRead));
+        const r = this.readRecord(this.writeBuf!, this.writeRead);
+        bytes += r.bodySize + overhead;
+        out.push(r);
       }
     }
     // Empty again: start over, so a queue that pages now and then keeps no file growing.
@@ -293,11 +301,21 @@ export class QueueSpill {
 
   /** Decodes the record at `at` of `buf` (the block being read, or the write buffer) and moves past it. */
   private readRecord(buf: Buffer, at: number): SpilledMessage {
+    const limit = buf === this.block ? this.blockEnd : this.writeLen;
+    const [m, end] = this.decode(buf, at, limit);
+    if (buf === this.block) this.blockPos = end;
+    else this.writeRead = end;
+    this.count--;
+    this.bodyBytes -= m.bodySize;
+    return m;
+  }
+
+  /** Decodes the record at `at` (records end at `limit`); returns it and where the next one starts. */
+  private decode(buf: Buffer, at: number, limit: number): [SpilledMessage, number] {
     const metaLen = buf.readUInt32LE(at);
     const bodyLen = buf.readUInt32LE(at + 4);
     const m = at + RECORD_HEADER;
     const end = m + metaLen + bodyLen;
-    const limit = buf === this.block ? this.blockEnd : this.writeLen;
     if (metaLen < FIXED_META || end > limit) throw new SpillCorruptError(`spill ${this.prefix}: bad record at ${at}`);
     const f = buf[m]!;
     const exLen = buf.readUInt16LE(m + 33);
@@ -311,17 +329,12 @@ export class QueueSpill {
       body = Buffer.allocUnsafe(bodyLen);
       buf.copy(body, 0, bodyAt, end);
     }
-    const bodySize = buf.readUInt32LE(m + 29);
-    if (buf === this.block) this.blockPos = end;
-    else this.writeRead = end;
-    this.count--;
-    this.bodyBytes -= bodySize;
-    return {
+    const message: SpilledMessage = {
       exchange: exLen === 0 ? '' : this.lastExchange.read(buf, exAt, rkAt),
       routingKey: rkLen === 0 ? '' : this.lastRoutingKey.read(buf, rkAt, propsAt),
       properties: propsAt < bodyAt ? this.lastProperties.decode(buf, propsAt, bodyAt) : null,
       body,
-      bodySize,
+      bodySize: buf.readUInt32LE(m + 29),
       storeId: buf.readDoubleLE(m + 17),
       durable: (f & DURABLE) !== 0,
       evictable: (f & EVICTABLE) !== 0,
@@ -329,6 +342,50 @@ export class QueueSpill {
       deliveryCount: buf.readUInt32LE(m + 25),
       expiresAt: buf.readDoubleLE(m + 9),
     };
+    return [message, end];
+  }
+
+  /**
+   * Up to `max` messages after the first `skip`, in order, WITHOUT taking them
+   * (browse): reads the blocks not yet taken into buffers of its own and
+   * leaves every read position, count and buffer of the spill as it was.
+   */
+  peek(skip: number, max: number): SpilledMessage[] {
+    const out: SpilledMessage[] = [];
+    let toSkip = skip;
+    const walk = (buf: Buffer, from: number, limit: number): boolean => {
+      for (let at = from; at < limit; ) {
+        if (out.length >= max) return false;
+        if (toSkip > 0) {
+          const next = at + RECORD_HEADER + buf.readUInt32LE(at) + buf.readUInt32LE(at + 4);
+          if (next > limit) throw new SpillCorruptError(`spill ${this.prefix}: bad record at ${at}`);
+          at = next;
+          toSkip--;
+          continue;
+        }
+        const [m, end] = this.decode(buf, at, limit);
+        out.push(m);
+        at = end;
+      }
+      return out.length < max;
+    };
+    if (this.block !== null && this.blockPos < this.blockEnd && !walk(this.block, this.blockPos, this.blockEnd)) return out;
+    for (let i = 0; i < this.segments.length; i++) {
+      const seg = this.segments[i]!;
+      for (let pos = i === 0 ? this.readPos : 0; pos < seg.written; ) {
+        const header = Buffer.allocUnsafe(BLOCK_HEADER);
+        this.readExact(seg, header, BLOCK_HEADER, pos);
+        const n = header.readUInt32LE(0);
+        if (n < RECORD_HEADER || pos + BLOCK_HEADER + n > seg.written) throw new SpillCorruptError(`spill file ${seg.path}: bad block length at ${pos}`);
+        const block = Buffer.allocUnsafe(n);
+        this.readExact(seg, block, n, pos + BLOCK_HEADER);
+        if (crc32c(block) !== header.readUInt32LE(4)) throw new SpillCorruptError(`spill file ${seg.path}: checksum mismatch in the block at ${pos}`);
+        pos += BLOCK_HEADER + n;
+        if (!walk(block, 0, n)) return out;
+      }
+    }
+    if (this.writeBuf !== null) walk(this.writeBuf, this.writeRead, this.writeLen);
+    return out;
   }
 }
 

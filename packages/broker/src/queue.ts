@@ -7,6 +7,7 @@
  */
 import type { Arguments, WarrenError } from '@warren/protocol';
 import { errors } from './errors.js';
+import { coarseClock } from './clock.js';
 import { MessageList } from './message-list.js';
 import { QueueSpill, type SpilledMessage } from './queue-spill.js';
 import { MinHeap } from './heap.js';
@@ -67,10 +68,27 @@ export interface QueueHost {
 
 export interface PagingConfig {
   /** Folder of the spill files (emptied at start). */
-  dir: string;
+  readonly dir: string;
   /** Ready messages a queue keeps in RAM; the ones behind them wait in its spill file. */
-  window: number;
+  readonly window: number;
+  /** RAM a queue's ready messages may take (bodies plus MESSAGE_OVERHEAD each) before the ones behind wait in its spill file. */
+  readonly windowBytes: number;
+  /** The process is short of memory (memory-monitor.ts): every queue keeps at most the pressure window in RAM. */
+  pressure: boolean;
 }
+
+/**
+ * What a ready message in RAM costs beyond its body (its Message and
+ * QueuedMessage objects, property and name strings, list slot), as counted
+ * against the paging window in bytes. Measured: about 380 B of heap, more in
+ * RSS; the count errs on the side of paging earlier.
+ */
+export const MESSAGE_OVERHEAD = 512;
+/** Under memory pressure a queue keeps at most this many ready messages and bytes in RAM (or its window, if smaller). */
+export const PRESSURE_WINDOW = 2048;
+export const PRESSURE_WINDOW_BYTES = 4 * 1024 * 1024;
+/** Messages read back from the spill file at a time: a backlog comes back in slices, not in one long pause. */
+const PAGE_IN_BATCH = 4096;
 
 let spillFiles = 0;
 
@@ -92,8 +110,86 @@ export function deliverAtOf(message: Message): number {
   return typeof notBefore === 'number' ? notBefore : 0;
 }
 
+/**
+ * "The message with seq >= seqs[i] arrived at or after times[i]": one
+ * checkpoint per coarse clock tick in which messages arrived, those below the
+ * queue's head dropped, at most MAX_CHECKPOINTS kept (every other one dropped
+ * when full: coarser, never younger than the truth).
+ */
+class ArrivalCheckpoints {
+  private seqs: number[] = [];
+  private times: number[] = [];
+  lastAt = 0;
+
+  mark(seq: number, at: number, headSeq: number | undefined): void {
+    this.lastAt = at;
+    if (headSeq !== undefined) {
+      const keep = this.indexOf(headSeq);
+      if (keep > 0) {
+        this.seqs.splice(0, keep);
+        this.times.splice(0, keep);
+      }
+    } else {
+      this.seqs.length = 0;
+      this.times.length = 0;
+    }
+    if (this.seqs.length >= MAX_CHECKPOINTS) {
+      this.seqs = this.seqs.filter((_, i) => i % 2 === 0);
+      this.times = this.times.filter((_, i) => i % 2 === 0);
+    }
+    this.seqs.push(seq);
+    this.times.push(at);
+  }
+
+  /** The index of the last checkpoint at or below seq, -1 when none. */
+  private indexOf(seq: number): number {
+    let lo = 0;
+    let hi = this.seqs.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.seqs[mid]! <= seq) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    return found;
+  }
+
+  /**
+   * When the message with this seq arrived, at the latest; null when unknown.
+   * A requeued message older than every checkpoint kept reads as the oldest one.
+   */
+  timeOf(seq: number): number | null {
+    if (this.seqs.length === 0) return null;
+    return this.times[Math.max(0, this.indexOf(seq))]!;
+  }
+}
+
+const MAX_CHECKPOINTS = 256;
+
+/** Plain counters of one queue (read by the rate sampler and /metrics; never reset). */
+export interface QueueCounters {
+  /** Messages that entered the queue (published, dead-lettered or moved in). */
+  published: number;
+  /** Deliveries to consumers and basic.get, redeliveries included. */
+  delivered: number;
+  redelivered: number;
+  acked: number;
+}
+
+/** A ready or delayed message as browse shows it: a snapshot, nothing in the queue changes. */
+export interface BrowsedMessage {
+  message: Message;
+  deliveryCount: number;
+  state: 'ready' | 'delayed';
+  /** When a delayed message becomes ready (ms since epoch), else 0. */
+  deliverAt: number;
+}
+
 export class Queue {
   readonly policy: QueuePolicy;
+  readonly counters: QueueCounters = { published: 0, delivered: 0, redelivered: 0, acked: 0 };
   private readonly list: MessageList;
   private nextSeq = 1;
   private consumers: Consumer[] = [];
@@ -116,9 +212,11 @@ export class Queue {
   private lastUsed = Date.now();
   /** Declared with x-queue-type: stream: routed messages go to its log (see streams/), not to this list. */
   readonly isStream: boolean;
-  /** The paged-out tail (messages behind the first `paging.window`), or null when this queue does not page. */
+  /** The paged-out tail (messages behind the window), or null when this queue does not page. */
   private readonly spill: QueueSpill | null;
-  private readonly window: number;
+  private readonly paging: PagingConfig | null;
+  /** When messages arrived, coarsely: for oldestReadyAgeMs (management), never read on the hot path. */
+  private readonly arrivals = new ArrivalCheckpoints();
 
   constructor(
     readonly name: string,
@@ -134,7 +232,7 @@ export class Queue {
     // Priority queues keep everything in RAM: a spill file holds one arrival order.
     const paging = host.paging;
     this.spill = paging !== null && this.policy.maxPriority === 0 ? new QueueSpill(paging.dir, `q${++spillFiles}`) : null;
-    this.window = paging?.window ?? 0;
+    this.paging = this.spill === null ? null : paging;
   }
 
   get durable(): boolean {
@@ -146,9 +244,29 @@ export class Queue {
     return this.list.length + (this.spill?.length ?? 0);
   }
 
+  /** Body bytes of the ready messages, paged-out ones included. */
+  get readyBytes(): number {
+    return this.list.bytes + (this.spill?.bytes ?? 0);
+  }
+
   /** Ready messages paged out to the spill file. */
   get pagedCount(): number {
     return this.spill?.length ?? 0;
+  }
+
+  /**
+   * How long the next ready message has waited since it arrived (ms; the lag),
+   * null when nothing is ready. From the arrival checkpoints: at most one per
+   * coarse clock tick, so it may read up to a tick (and after long backlogs a
+   * little more) older than it is; a delayed message counts from its publish, a
+   * requeued one from its first arrival at most; messages recovered at start
+   * count from the start.
+   */
+  oldestReadyAgeMs(now = Date.now()): number | null {
+    const head = this.list.peek();
+    if (head === undefined) return null;
+    const at = this.arrivals.timeOf(head.seq);
+    return at === null ? null : Math.max(0, now - at);
   }
 
   get delayedCount(): number {
@@ -186,6 +304,8 @@ export class Queue {
    * The caller has counted this queue in message.refs.
    */
   enqueue(message: Message, deliveryCount = 0): void {
+    this.counters.published++;
+    if (coarseClock.now !== this.arrivals.lastAt) this.arrivals.mark(this.nextSeq, coarseClock.now, this.list.peek()?.seq);
     const qm: QueuedMessage = { message, seq: this.nextSeq++, deliveryCount, ready: false, expiresAt: 0 };
     const deliverAt = deliverAtOf(message);
     if (deliverAt !== 0 && deliverAt > Date.now()) {
@@ -220,7 +340,7 @@ export class Queue {
     const spill = this.spill;
     // Queues with x-message-ttl do not page: their messages must expire on time, wherever they sit. (A message
     // with its own expiration that is paged out expires when it is read back, as RabbitMQ's do at the head.)
-    if (spill !== null && this.policy.messageTtl === null && (spill.length > 0 || this.list.length >= this.window)) {
+    if (spill !== null && this.policy.messageTtl === null && (spill.length > 0 || this.windowFull())) {
       this.pageOut(spill, qm);
       return;
     }
@@ -233,6 +353,40 @@ export class Queue {
   }
 
   // -- paging ----------------------------------------------------------------
+  //
+  // A queue keeps its ready messages in RAM up to its window: `paging.window` messages or
+  // `paging.windowBytes` bytes (bodies plus MESSAGE_OVERHEAD each), whichever comes first, a roomy
+  // default (tens of MiB) so that a queue that grows for a while under a lagging consumer costs
+  // nothing. Under memory pressure the window shrinks to PRESSURE_WINDOW(_BYTES). Past the window,
+  // new arrivals go to the spill file, and keep going there (arrival order) until it is empty again;
+  // the list pulls them back in slices once it is down to half its window.
+
+  /** The window in effect, in messages. */
+  private windowCount(p: PagingConfig): number {
+    return p.pressure ? Math.min(p.window, PRESSURE_WINDOW) : p.window;
+  }
+
+  /** The window in effect, in bytes (bodies plus MESSAGE_OVERHEAD each). */
+  private windowBytes(p: PagingConfig): number {
+    return p.pressure ? Math.min(p.windowBytes, PRESSURE_WINDOW_BYTES) : p.windowBytes;
+  }
+
+  /** RAM counted against the window: the ready messages in the list, bodies plus overhead. */
+  private get listBytes(): number {
+    return this.list.bytes + this.list.length * MESSAGE_OVERHEAD;
+  }
+
+  /** Whether the ready messages in RAM fill the window. */
+  private windowFull(): boolean {
+    const p = this.paging!;
+    return this.list.length >= this.windowCount(p) || this.listBytes >= this.windowBytes(p);
+  }
+
+  /** Whether the list is down to half its window, so paged-out messages should come back. */
+  private belowHalfWindow(): boolean {
+    const p = this.paging!;
+    return this.list.length <= this.windowCount(p) >> 1 && this.listBytes <= this.windowBytes(p) / 2;
+  }
 
   /**
    * Appends a ready message to the spill file and drops it from RAM. A durable
@@ -258,11 +412,12 @@ export class Queue {
     this.host.pagedOut(m);
   }
 
-  /** Reads paged-out messages back until the window is full; returns how many came back (expired ones included). */
+  /** Reads a slice of paged-out messages back, up to the window; returns how many came back (expired ones included). */
   private pageIn(): number {
     const spill = this.spill;
     if (spill === null || spill.length === 0) return 0;
-    const batch = spill.take(Math.max(1, this.window - this.list.length));
+    const p = this.paging!;
+    const batch = spill.take(Math.min(PAGE_IN_BATCH, this.windowCount(p) - this.list.length), this.windowBytes(p) - this.listBytes, MESSAGE_OVERHEAD);
     const now = Date.now();
     for (const r of batch) {
       const qm = this.fromSpill(r);
@@ -364,7 +519,7 @@ export class Queue {
     this.draining = true;
     try {
       for (;;) {
-        if (this.spill !== null && this.list.length <= this.window >> 1 && this.spill.length > 0) this.pageIn();
+        if (this.spill !== null && this.spill.length > 0 && this.belowHalfWindow()) this.pageIn();
         const head = this.list.peek();
         if (head === undefined) return;
         if (head.message.body === null) {
@@ -389,6 +544,8 @@ export class Queue {
       this.unackedCount++;
     }
     this.host.delivering(this, qm);
+    this.counters.delivered++;
+    if (qm.deliveryCount > 0) this.counters.redelivered++;
     qm.deliveryCount++;
     if (consumer.noAck) this.host.settled(this, qm);
     return true;
@@ -460,6 +617,8 @@ export class Queue {
     if (!deliver(qm)) return false;
     if (!noAck) this.unackedCount++;
     this.host.delivering(this, qm);
+    this.counters.delivered++;
+    if (qm.deliveryCount > 0) this.counters.redelivered++;
     qm.deliveryCount++;
     if (noAck) this.host.settled(this, qm);
     return true;
@@ -469,6 +628,7 @@ export class Queue {
 
   /** An unacked delivery was acked. */
   settle(consumer: Consumer | null, qm: QueuedMessage): void {
+    this.counters.acked++;
     this.release(consumer);
     this.host.settled(this, qm);
   }
@@ -609,6 +769,76 @@ export class Queue {
     this.consumers = [];
     for (const c of consumers) c.sink.consumerCancelled(c, err);
     return count;
+  }
+
+  // -- browse and move (management) -------------------------------------------
+
+  /**
+   * Up to `count` messages from position `offset`, without side effects: the
+   * ready ones in delivery order (those in RAM, then the paged-out tail read
+   * from the spill file without consuming it), then the delayed ones by due
+   * time. Bodies may be null (on disk in the message store): the caller reads
+   * them by storeId.
+   */
+  browse(offset: number, count: number): BrowsedMessage[] {
+    const out: BrowsedMessage[] = [];
+    let skip = offset;
+    for (const qm of this.list.iterate()) {
+      if (out.length >= count) return out;
+      if (skip > 0) {
+        skip--;
+        continue;
+      }
+      out.push({ message: qm.message, deliveryCount: qm.deliveryCount, state: 'ready', deliverAt: 0 });
+    }
+    const spill = this.spill;
+    if (spill !== null && spill.length > 0 && out.length < count) {
+      const paged = spill.length;
+      if (skip >= paged) skip -= paged;
+      else {
+        for (const r of spill.peek(skip, count - out.length)) {
+          const message: Message = { ...r, refs: 0 };
+          out.push({ message, deliveryCount: r.deliveryCount, state: 'ready', deliverAt: 0 });
+        }
+        skip = 0;
+      }
+    }
+    if (out.length < count && this.delayed.size > 0) {
+      const delayed = this.delayed.entries().sort((a, b) => a[0] - b[0] || a[1].seq - b[1].seq);
+      for (const [at, qm] of delayed.slice(skip, skip + count - out.length)) {
+        out.push({ message: qm.message, deliveryCount: qm.deliveryCount, state: 'delayed', deliverAt: at });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Takes up to `max` ready messages off the head (paged-out ones read back),
+   * for a move. They leave the queue as if delivered and settled, but nothing
+   * is settled in storage and no ref is released: the caller moves or puts
+   * each one back (putBack) before it yields to the event loop.
+   */
+  takeReady(max: number): QueuedMessage[] {
+    const out: QueuedMessage[] = [];
+    while (out.length < max) {
+      if (this.list.length === 0 && this.pageIn() === 0) break;
+      const qm = this.list.shift();
+      if (qm === undefined) break;
+      out.push(qm);
+    }
+    return out;
+  }
+
+  /** Messages taken by takeReady that were not moved go back to their places. */
+  putBack(qms: readonly QueuedMessage[]): void {
+    for (const qm of qms) {
+      if (qm.expiresAt !== 0) {
+        this.expiries.push(qm.expiresAt, qm);
+        this.armExpiryTimer();
+      }
+      this.list.requeue(qm);
+    }
+    this.drain();
   }
 
   /** Ready messages in RAM in delivery order (management and tests); paged-out ones are not listed. */

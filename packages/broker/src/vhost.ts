@@ -65,7 +65,18 @@ export interface VhostEnv {
 /** Per-vhost limits (null: no limit). */
 export type { VhostLimits };
 
+/** Plain counters of one vhost (the per-queue ones are Queue.counters); never reset. */
+export interface VhostCounters {
+  /** Publishes received (routed or not). */
+  published: number;
+  /** Unroutable mandatory publishes returned to their publisher. */
+  returned: number;
+  /** Messages republished to a dead-letter exchange. */
+  deadLettered: number;
+}
+
 export class VirtualHost {
+  readonly counters: VhostCounters = { published: 0, returned: 0, deadLettered: 0 };
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
   /** Reused per publish: routing is synchronous. */
@@ -310,7 +321,7 @@ export class VirtualHost {
   // -- bindings --------------------------------------------------------------
 
   /** Returns true when the binding is durable (both ends durable) and was added. */
-  bindQueue(queueName: string, exchangeName: string, routingKey: string, args: Arguments | null, owner: object): boolean {
+  bindQueue(queueName: string, exchangeName: string, routingKey: string, args: Arguments | null, owner: object | null): boolean {
     checkName('routing key', routingKey);
     const q = this.queueFor(queueName, owner);
     const e = this.bindableSource(exchangeName);
@@ -318,7 +329,7 @@ export class VirtualHost {
     return added && q.durable && e.durable;
   }
 
-  unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: Arguments | null, owner: object): boolean {
+  unbindQueue(queueName: string, exchangeName: string, routingKey: string, args: Arguments | null, owner: object | null): boolean {
     const q = this.queueFor(queueName, owner);
     const e = this.bindableSource(exchangeName);
     const removed = e.matcher.remove(q, routingKey, args);

@@ -78,6 +78,13 @@ export function checkLimit(value: unknown, what: string): number | null {
   return value;
 }
 
+/** Deletes a vhost (its connections closed, its data removed) and every user's permissions there. */
+export async function deleteVhost(vhosts: Vhosts, access: { forgetVhost(vhost: string): Promise<void> }, name: string): Promise<void> {
+  await vhosts.delete(name);
+  // Its permissions go with it: a vhost added again under the name starts with none.
+  await access.forgetVhost(name);
+}
+
 export class Vhosts implements Iterable<VirtualHost> {
   private readonly byName = new Map<string, VirtualHost>();
   private registry: SnapshotFile<Registry> | null = null;

@@ -123,6 +123,48 @@ describe('paging', () => {
     expect(await consumeN(c, 'd', 1)).toEqual(['m500']);
   });
 
+  it('a queue pages by bytes too: bodies plus per-message overhead against pagingWindowBytes', async () => {
+    const dir = await tempDir();
+    dirs.push(dir);
+    // 1 KiB bodies cost 1024 + 512 B each against a 150 KiB window: 100 in RAM, whatever the message window.
+    const { broker, c } = await start(dir, { pagingWindow: 100_000, pagingWindowBytes: 150 * 1024 });
+    await c.declareQueue('q');
+    const body = Buffer.alloc(1024, 0x61);
+    await Promise.all(Array.from({ length: 500 }, () => c.publish('', 'q', body)));
+    const q = queueOf(broker, 'q');
+    expect(q.messageCount).toBe(500);
+    expect(q.pagedCount).toBe(400);
+    // Read back in slices that fit the window, in order.
+    expect((await consumeN(c, 'q', 500)).length).toBe(500);
+    expect(q.messageCount).toBe(0);
+    expect(readdirSync(join(dir, 'spill'))).toEqual([]);
+  });
+
+  it('below memory pressure a queue keeps its whole window in RAM; under pressure it pages beyond the small one', async () => {
+    const LIMIT = 64 * 1024 * 1024;
+    let sample: MemorySample = { rss: LIMIT * 0.3, heapUsed: 10e6, external: 1e6 };
+    const dir = await tempDir();
+    dirs.push(dir);
+    const { broker, c } = await start(dir, { pagingWindow: 100_000, memoryHighWatermark: LIMIT, memorySampler: () => sample });
+    await c.declareQueue('roomy');
+    await c.declareQueue('pressed');
+    await publishN(c, 'roomy', 0, 3000);
+    expect(queueOf(broker, 'roomy').pagedCount).toBe(0);
+    // RSS past half the limit: memory pressure (not yet the alarm: publishers go on).
+    sample = { rss: LIMIT * 0.6, heapUsed: 20e6, external: 1e6 };
+    await expect.poll(() => broker.paging?.pressure, { timeout: 5000 }).toBe(true);
+    expect(broker.status()).toMatchObject({ alarms: { memory: false } });
+    await publishN(c, 'pressed', 0, 3000);
+    expect(queueOf(broker, 'pressed').pagedCount).toBe(3000 - 2048);
+    // The roomy queue is already past the small window: what arrives now is paged behind it.
+    await publishN(c, 'roomy', 3000, 10);
+    expect(queueOf(broker, 'roomy').pagedCount).toBe(10);
+    sample = { rss: LIMIT * 0.3, heapUsed: 10e6, external: 1e6 };
+    await expect.poll(() => broker.paging?.pressure, { timeout: 5000 }).toBe(false);
+    expect(await consumeN(c, 'roomy', 3010)).toEqual(range(0, 3010));
+    expect(await consumeN(c, 'pressed', 3000)).toEqual(range(0, 3000));
+  });
+
   it('purging a durable queue settles its paged-out messages in the store', async () => {
     const dir = await tempDir();
     dirs.push(dir);
@@ -148,7 +190,7 @@ describe('memory alarm', () => {
     const events: string[] = [];
     c.on('blocked', (e: { reason: string }) => events.push(`blocked: ${e.reason}`));
     c.on('unblocked', () => events.push('unblocked'));
-    sample = { rss: LIMIT + 1, heapUsed: 10e6, external: 1e6 };
+    sample = { rss: LIMIT + 1, heapUsed: 40e6, external: 1e6 }; // live memory over half the limit: the alarm holds
     await expect.poll(() => events.length, { timeout: 5000 }).toBe(1);
     expect(events[0]).toContain('memory alarm');
     expect(broker.status()).toMatchObject({ alarms: { memory: true } });
@@ -160,7 +202,7 @@ describe('memory alarm', () => {
 });
 
 describe('MemoryMonitor', () => {
-  it('sets the alarm above the limit and clears it below 90% of it, or when heap and buffers fall below half', () => {
+  it('sets the alarm above the limit and clears it below 90% of it, or when heap and buffers fall to half of what they were', () => {
     const LIMIT = 1000e6;
     let sample: MemorySample = { rss: 500e6, heapUsed: 300e6, external: 100e6 };
     const changes: boolean[] = [];
@@ -181,5 +223,88 @@ describe('MemoryMonitor', () => {
     sample = { rss: 899e6, heapUsed: 700e6, external: 200e6 };
     m.check();
     expect(changes).toEqual([true, false, true, false]);
+  });
+
+  it('RSS over the limit with little live memory clears the alarm once, not at every other sample', () => {
+    const LIMIT = 1000e6;
+    // RSS well above heap + buffers (pages V8 keeps, fragmentation): the old rule set and cleared the alarm every 250 ms.
+    let sample: MemorySample = { rss: 1100e6, heapUsed: 250e6, external: 50e6 };
+    const changes: boolean[] = [];
+    const m = new MemoryMonitor(LIMIT, (alarm) => changes.push(alarm), () => sample);
+    for (let i = 0; i < 20; i++) m.check();
+    expect(changes).toEqual([true, false]);
+    // Live memory grows, but by less than a tenth of the limit: still clear.
+    sample = { rss: 1100e6, heapUsed: 320e6, external: 50e6 };
+    for (let i = 0; i < 20; i++) m.check();
+    expect(changes).toEqual([true, false]);
+    // A tenth more: set again (and, the live memory still small, cleared once more), then steady.
+    sample = { rss: 1100e6, heapUsed: 360e6, external: 50e6 };
+    for (let i = 0; i < 20; i++) m.check();
+    expect(changes).toEqual([true, false, true, false]);
+  });
+
+  it('with much live memory, RSS over the limit keeps the alarm on until half of it is freed', () => {
+    const LIMIT = 1000e6;
+    let sample: MemorySample = { rss: 1100e6, heapUsed: 700e6, external: 100e6 };
+    const changes: boolean[] = [];
+    const m = new MemoryMonitor(LIMIT, (alarm) => changes.push(alarm), () => sample);
+    for (let i = 0; i < 20; i++) m.check();
+    expect(changes).toEqual([true]);
+    // Queues drained: live memory halves, RSS stays up: cleared, once.
+    sample = { rss: 1100e6, heapUsed: 350e6, external: 40e6 };
+    for (let i = 0; i < 20; i++) m.check();
+    expect(changes).toEqual([true, false]);
+  });
+
+  it('past 1.2 x the limit the live memory no longer clears the alarm: only RSS falling does', () => {
+    const LIMIT = 1000e6;
+    let sample: MemorySample = { rss: 1250e6, heapUsed: 100e6, external: 0 };
+    const changes: boolean[] = [];
+    const m = new MemoryMonitor(LIMIT, (alarm) => changes.push(alarm), () => sample);
+    for (let i = 0; i < 20; i++) m.check();
+    expect(changes).toEqual([true]);
+    sample = { rss: 1150e6, heapUsed: 100e6, external: 0 };
+    m.check();
+    expect(changes).toEqual([true, false]);
+  });
+
+  it('after a clear on live memory, RSS growing by a tenth of the limit sets the alarm again', () => {
+    const LIMIT = 1000e6;
+    let sample: MemorySample = { rss: 1050e6, heapUsed: 400e6, external: 0 };
+    const changes: boolean[] = [];
+    const m = new MemoryMonitor(LIMIT, (alarm) => changes.push(alarm), () => sample);
+    m.check();
+    sample = { rss: 1050e6, heapUsed: 100e6, external: 0 };
+    m.check();
+    sample = { rss: 1140e6, heapUsed: 100e6, external: 0 };
+    m.check();
+    expect(changes).toEqual([true, false]);
+    sample = { rss: 1160e6, heapUsed: 100e6, external: 0 };
+    m.check();
+    expect(changes).toEqual([true, false, true]);
+    // Below 90% of the limit, RSS alone rules again.
+    sample = { rss: 800e6, heapUsed: 100e6, external: 0 };
+    m.check();
+    sample = { rss: 1010e6, heapUsed: 100e6, external: 0 };
+    m.check();
+    expect(changes).toEqual([true, false, true, false, true]);
+  });
+
+  it('memory pressure turns on above half the limit and off below 45% of it, without flapping', () => {
+    const LIMIT = 1000e6;
+    let sample: MemorySample = { rss: 400e6, heapUsed: 100e6, external: 0 };
+    const pressure: boolean[] = [];
+    const m = new MemoryMonitor(LIMIT, () => {}, () => sample, 250, (p) => pressure.push(p));
+    m.check();
+    expect(m.pressure).toBe(false);
+    sample = { rss: 510e6, heapUsed: 100e6, external: 0 };
+    for (let i = 0; i < 10; i++) m.check();
+    sample = { rss: 460e6, heapUsed: 100e6, external: 0 };
+    for (let i = 0; i < 10; i++) m.check();
+    expect(pressure).toEqual([true]);
+    sample = { rss: 440e6, heapUsed: 100e6, external: 0 };
+    m.check();
+    expect(pressure).toEqual([true, false]);
+    expect(m.alarm).toBe(false);
   });
 });

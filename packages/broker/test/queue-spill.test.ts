@@ -82,6 +82,18 @@ describe('QueueSpill', () => {
     expect(c!.routingKey).toBe('key-3');
   });
 
+  it('takes no more than a byte budget (bodies plus a per-message overhead), but always at least one message', () => {
+    const spill = new QueueSpill(dir, 'q');
+    const body = Buffer.alloc(1000, 7);
+    for (let i = 0; i < 20; i++) spill.append({ ...message(i), body, bodySize: body.length });
+    // 1000 B bodies + 24 B overhead: the budget of 3000 B is reached with the third message.
+    expect(spill.take(100, 3000, 24).map((m) => m.seq)).toEqual([1, 2, 3]);
+    expect(spill.take(100, 1, 24).map((m) => m.seq)).toEqual([4]);
+    expect(spill.take(2, Infinity, 24).map((m) => m.seq)).toEqual([5, 6]);
+    expect(spill.length).toBe(14);
+    expect(spill.bytes).toBe(14 * 1000);
+  });
+
   it('moves to a new segment past 64 MiB and deletes read-through segments; empty, it deletes its files', () => {
     const spill = new QueueSpill(dir, 'q');
     const body = Buffer.alloc(1024 * 1024, 1);

@@ -9,9 +9,10 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 
-/** Builds the CLI (and what it depends on) when dist/ is missing. */
+/** Builds the CLI (and what it depends on) and the web console when their dist/ is missing. */
 export function ensureBuilt(): void {
   if (!existsSync(BIN)) execFileSync('npx', ['tsc', '-b', 'packages/cli'], { cwd: ROOT, stdio: 'inherit' });
+  if (!existsSync(`${ROOT}packages/console/dist/index.html`)) execFileSync(process.execPath, ['packages/console/build.mjs'], { cwd: ROOT, stdio: 'inherit' });
 }
 
 export interface RunResult {

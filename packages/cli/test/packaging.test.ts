@@ -1,5 +1,5 @@
 /**
- * The four packages as a user outside this repository gets them: `npm pack`ed,
+ * The packages as a user outside this repository gets them: `npm pack`ed,
  * installed from the tarballs into a temporary project with `npm install`
  * (third-party dependencies from the npm cache or registry), then used there:
  * a script starts a broker on port 0 and publishes and consumes through the
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, ROOT } from './helpers.js';
 
 const exec = promisify(execFile);
-const PACKAGES = ['protocol', 'broker', 'client', 'tasks', 'cli'];
+const PACKAGES = ['protocol', 'console', 'broker', 'client', 'tasks', 'cli'];
 
 interface Packed {
   name: string;
@@ -66,19 +66,21 @@ describe('the packages installed from their tarballs, outside the workspace', ()
   });
 
   it('ship dist, src, a README and package.json: no build cache, no tests; and carry their publish metadata', () => {
-    expect(packed.map((p) => p.name).sort()).toEqual(['@warren/broker', '@warren/cli', '@warren/client', '@warren/protocol', '@warren/tasks']);
+    expect(packed.map((p) => p.name).sort()).toEqual(['@warren/broker', '@warren/cli', '@warren/client', '@warren/console', '@warren/protocol', '@warren/tasks']);
     for (const p of packed) {
       const paths = p.files.map((f) => f.path);
+      // The web console is static files built by esbuild (dist/index.html + assets), with a tiny index.js naming their folder.
+      const isConsole = p.name === '@warren/console';
       expect(paths, p.name).toContain('README.md');
-      expect(paths, p.name).toContain('dist/index.js');
-      expect(paths, p.name).toContain('dist/index.d.ts');
+      for (const f of isConsole ? ['index.js', 'index.d.ts', 'dist/index.html'] : ['dist/index.js', 'dist/index.d.ts']) expect(paths, p.name).toContain(f);
+      if (isConsole) expect(paths.filter((f) => /^dist\/assets\/app-[A-Z0-9]+\.js$/.test(f)), p.name).toHaveLength(1);
       expect(paths.filter((f) => f.endsWith('.tsbuildinfo') || /(^|\/)test\//.test(f) || /\.test\.[jt]s$/.test(f)), p.name).toEqual([]);
       const manifest = JSON.parse(readFileSync(join(project, 'node_modules', p.name, 'package.json'), 'utf8')) as Record<string, unknown>;
       expect(manifest, p.name).toMatchObject({
         license: 'MIT',
         engines: { node: expect.stringMatching(/^>=20/) },
         repository: { type: 'git', directory: `packages/${p.name.slice('@warren/'.length)}` },
-        scripts: { prepublishOnly: expect.stringContaining('tsc') },
+        scripts: { prepublishOnly: expect.stringContaining(isConsole ? 'build.mjs' : 'tsc') },
       });
       for (const [dep, range] of Object.entries((manifest.dependencies ?? {}) as Record<string, string>)) {
         if (dep.startsWith('@warren/')) expect(range, `${p.name} -> ${dep}`).toMatch(/^\^\d+\.\d+\.\d+$/);
@@ -111,6 +113,29 @@ console.log(JSON.stringify(got));
     );
     const { stdout } = await inProject(process.execPath, ['app.mjs']);
     expect(JSON.parse(stdout)).toEqual({ order: { id: 7 }, contentType: 'application/json' });
+  }, 60_000);
+
+  it('the broker serves the web console from the installed @warren/console (its optional dependency)', async () => {
+    writeFileSync(
+      join(project, 'console.mjs'),
+      `import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBroker } from '@warren/broker';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'warren-sdk-user-data-'));
+const broker = await startBroker({ port: 0, host: '127.0.0.1', httpPort: 0, dataDir, logLevel: 'silent' });
+const base = \`http://127.0.0.1:\${broker.httpPort}\`;
+const html = await (await fetch(base + '/')).text();
+const script = /src="(assets\\/app-[A-Z0-9]+\\.js)"/.exec(html)?.[1];
+const js = await fetch(base + '/' + script);
+await broker.close();
+rmSync(dataDir, { recursive: true, force: true });
+console.log(JSON.stringify({ title: /<title>([^<]*)<\\/title>/.exec(html)?.[1], script: js.status, type: js.headers.get('content-type') }));
+`,
+    );
+    const { stdout } = await inProject(process.execPath, ['console.mjs']);
+    expect(JSON.parse(stdout)).toEqual({ title: 'Warren console', script: 200, type: 'text/javascript; charset=utf-8' });
   }, 60_000);
 
   it('typecheck: TypeScript resolves the shipped declarations', async () => {

@@ -24,7 +24,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** One server run: a persistent publish hits ENOSPC; returns the exit code and what the publisher saw. */
 async function oneRun(i: number): Promise<{ code: number | null; outcome: string }> {
-  const server = start(['server', '--port', '0', '--host', '127.0.0.1', '--data-dir', join(tmp, `d${i}`), '--log-level', 'silent'], {
+  const server = start(['server', '--http-port', '0', '--port', '0', '--host', '127.0.0.1', '--data-dir', join(tmp, `d${i}`), '--log-level', 'silent'], {
     env: { NODE_OPTIONS: `--import=${INJECT}` },
   });
   const [, port] = await server.waitForStdout(/listening on 127\.0\.0\.1:(\d+)\n/);

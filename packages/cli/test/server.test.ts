@@ -10,7 +10,7 @@ import { until } from '../../../test-support/wait.js';
 
 /** Starts `warren server` on a free port; resolves with the port once its banner is out (on stdout or stderr). */
 async function startServer(args: string[]): Promise<{ server: Running; port: number }> {
-  const server = start(['server', '--port', '0', '--host', '127.0.0.1', ...args]);
+  const server = start(['server', '--http-port', '0', '--port', '0', '--host', '127.0.0.1', ...args]);
   const banner = /listening on 127\.0\.0\.1:(\d+)\n/;
   await until(() => banner.test(server.stdout()) || banner.test(server.stderr()) || server.child.exitCode !== null, 'the banner');
   const m = banner.exec(server.stdout()) ?? banner.exec(server.stderr());
@@ -36,7 +36,7 @@ afterAll(() => removeDir(tmp));
 describe('warren server', () => {
   it('with --port 0 prints the real port and its data folder, serves clients, and exits 0 on SIGTERM', async () => {
     const dataDir = join(tmp, 'data');
-    const server = start(['server', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'silent']);
+    const server = start(['server', '--http-port', '0', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir, '--log-level', 'silent']);
     const [, port] = await server.waitForStdout(/listening on 127\.0\.0\.1:(\d+)\n/); // silent logs: stdout is free for the banner
     expect(Number(port)).toBeGreaterThan(0);
     await server.waitForStdout(/data folder: (.+?)  sync: always\n/);
@@ -58,14 +58,14 @@ describe('warren server', () => {
   });
 
   it('rejects a bad port as a usage error (exit 2)', async () => {
-    const r = await run(['server', '--port', 'abc', '--data-dir', join(tmp, 'never')]);
+    const r = await run(['server', '--http-port', '0', '--port', 'abc', '--data-dir', join(tmp, 'never')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/port/);
   });
 
   it('checks the port range before touching the data folder: one usage line, exit 2, even when the folder is locked', async () => {
     const fresh = join(tmp, 'untouched');
-    const r = await run(['server', '--port', '99999', '--data-dir', fresh]);
+    const r = await run(['server', '--http-port', '0', '--port', '99999', '--data-dir', fresh]);
     expect(r.stderr).toBe("warren: port must be an integer from 0 to 65535, got '99999'\n");
     expect(r.code).toBe(2);
     expect(existsSync(fresh)).toBe(false);
@@ -73,7 +73,7 @@ describe('warren server', () => {
     const locked = join(tmp, 'locked');
     const holder = await startBroker({ port: 0, host: '127.0.0.1', dataDir: locked, logLevel: 'silent' });
     try {
-      const again = await run(['server', '--port', '99999', '--data-dir', locked], { env: { WARREN_LOG_LEVEL: 'silent' } });
+      const again = await run(['server', '--http-port', '0', '--port', '99999', '--data-dir', locked], { env: { WARREN_LOG_LEVEL: 'silent' } });
       expect(again.stderr).toMatch(/^warren: port must be an integer from 0 to 65535/);
       expect(again.code).toBe(2);
     } finally {
@@ -91,7 +91,7 @@ describe('warren server', () => {
       [{ WARREN_REQUIRE_USER: 'true' }, /^warren: no user configured, and guest cannot log in from other hosts/],
     ];
     for (const [env, message] of cases) {
-      const r = await run(['server', '--port', '0', '--data-dir', dataDir], { env });
+      const r = await run(['server', '--http-port', '0', '--port', '0', '--data-dir', dataDir], { env });
       expect(r.stderr, JSON.stringify(env)).toMatch(message);
       expect(r.code).toBe(2);
     }
@@ -103,7 +103,7 @@ describe('warren server', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const { port } = blocker.address() as AddressInfo;
     try {
-      const r = await run(['server', '--port', String(port), '--host', '127.0.0.1', '--data-dir', join(tmp, 'in-use'), '--log-level', 'warn']);
+      const r = await run(['server', '--http-port', '0', '--port', String(port), '--host', '127.0.0.1', '--data-dir', join(tmp, 'in-use'), '--log-level', 'warn']);
       expect(r.stderr).toBe(
         `warren: EADDRINUSE: port ${port} on 127.0.0.1 is already in use (another warren server?): stop it, or choose another port with --port or WARREN_PORT\n`,
       );
@@ -122,7 +122,7 @@ describe('warren server logs', () => {
     server.child.kill('SIGTERM');
     const r = await server.exited;
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/^warren \S+ listening on 127\.0\.0\.1:\d+\ndata folder: .+  sync: always\n$/);
+    expect(r.stderr).toMatch(/^warren \S+ listening on 127\.0\.0\.1:\d+\nmanagement API and console: http:\/\/127\.0\.0\.1:\d+\ndata folder: .+  sync: always\n$/);
     const events = r.stdout
       .trimEnd()
       .split('\n')
@@ -158,8 +158,8 @@ describe('warren server logs', () => {
     // Start-up events (storage recovery) may come before the banner, which is logged once listening.
     const at = lines.findIndex((l) => l.startsWith('warren '));
     expect(at).toBeGreaterThanOrEqual(0);
-    expect(lines.slice(at, at + 2).join('\n')).toMatch(/^warren \S+ listening on 127\.0\.0\.1:\d+\ndata folder: .+  sync: always$/);
-    const events = [...lines.slice(0, at), ...lines.slice(at + 2)];
+    expect(lines.slice(at, at + 3).join('\n')).toMatch(/^warren \S+ listening on 127\.0\.0\.1:\d+\nmanagement API and console: http:\/\/127\.0\.0\.1:\d+\ndata folder: .+  sync: always$/);
+    const events = [...lines.slice(0, at), ...lines.slice(at + 3)];
     for (const line of events) expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] (INFO|WARN|ERROR|DEBUG): \S/);
     expect(events.filter((l) => l.includes('connection opened') && l.includes('"client":"billing-service"'))).toHaveLength(1);
     expect(events.filter((l) => l.includes('"client":"warren-cli'))).toEqual([]);

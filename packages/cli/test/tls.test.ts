@@ -33,7 +33,7 @@ afterEach(async () => {
 
 /** Starts `warren server` TLS only, in memory; resolves with its TLS port once the banner is out. */
 async function startServer(args: string[], files = pki.server): Promise<{ server: Running; port: number }> {
-  const server = start(['server', '--host', '127.0.0.1', '--in-memory', '--port', 'off', '--tls-port', '0', '--tls-cert', files.cert, '--tls-key', files.key, ...args]);
+  const server = start(['server', '--http-port', '0', '--host', '127.0.0.1', '--in-memory', '--port', 'off', '--tls-port', '0', '--tls-cert', files.cert, '--tls-key', files.key, ...args]);
   servers.push(server);
   // On stdout beside silent or pretty logs, on stderr beside JSON logs.
   const banner = /listening on 127\.0\.0\.1:(\d+) \(TLS only\)\n/;
@@ -110,7 +110,7 @@ describe('warren over TLS', () => {
     expect(verifyWithoutCa.stderr).toContain('--tls-verify-peer needs --tls-ca');
     const offWithoutTls = await run(['server', '--in-memory', '--port', 'off']);
     expect(offWithoutTls.code).toBe(2);
-    const badKey = await run(['server', '--in-memory', '--port', '0', '--tls-port', '0', '--tls-cert', pki.server.cert, '--tls-key', alice.key, '--log-level', 'silent']);
+    const badKey = await run(['server', '--http-port', '0', '--in-memory', '--port', '0', '--tls-port', '0', '--tls-cert', pki.server.cert, '--tls-key', alice.key, '--log-level', 'silent']);
     expect(badKey.code).not.toBe(0);
     expect(badKey.stderr).toContain(`the TLS key '${alice.key}' cannot be used with the certificate`);
     expect(hasStackTrace(badKey.stderr)).toBe(false);

@@ -7,6 +7,7 @@ import { Pacer } from '../src/pace.js';
 import { Progress } from '../src/progress.js';
 import { AckGate, consumerSetup } from '../src/commands/consume.js';
 import { buildProgram } from '../src/program.js';
+import { listenFailure } from '../src/commands/server.js';
 import { describeError, exitCodeFor, ExitCode, UnavailableError, UsageError } from '../src/output.js';
 import { WarrenError, ErrorCodes } from '@warren/protocol';
 import type { Message } from '@warren/client';
@@ -213,5 +214,16 @@ describe('help', () => {
       if (cmd.name() === 'server' || cmd.name() === 'hash-password') continue;
       expect(cmd.options.map((o) => o.long), cmd.name()).toContain('--url');
     }
+  });
+});
+
+describe('warren server: listen failures', () => {
+  const inUse = (port: number) => Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE', port, address: '0.0.0.0' });
+  it('names the flag of the listener that failed: --port, --tls-port or --http-port', () => {
+    const http = { port: 15680, bind: '0.0.0.0' };
+    expect(listenFailure(inUse(5680), '0.0.0.0', 5680, undefined, http)).toContain('--port or WARREN_PORT');
+    expect(listenFailure(inUse(5681), '0.0.0.0', 5680, 5681, http)).toContain('--tls-port or WARREN_TLS_PORT');
+    const line = listenFailure(inUse(15680), '0.0.0.0', 5680, undefined, http);
+    expect(line).toBe("EADDRINUSE: HTTP port 15680 on 0.0.0.0 is already in use: choose another with --http-port or WARREN_HTTP_PORT (or 'off')");
   });
 });

@@ -16,7 +16,8 @@ function optionalString(options: Record<string, unknown>, key: string): string |
   return v;
 }
 
-function changesOf(options: Record<string, unknown>): UserChanges {
+/** A user change from a request's options (USER_ADD/USER_UPDATE, the HTTP API's PUT /api/users/:name): password and tags. */
+export function changesOf(options: Record<string, unknown>): UserChanges {
   const changes: UserChanges = {};
   const password = optionalString(options, 'password');
   if (password !== undefined) changes.password = password;

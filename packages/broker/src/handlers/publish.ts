@@ -14,14 +14,24 @@ export function registerPublishHandlers(table: DispatchTable): void {
   table.register(FrameType.PUBLISH, Answer.Publish, 'write', publish);
 }
 
-function publish(frame: PublishFrame, session: Session): PublishOutcome {
+/**
+ * A publish in `session.vhost`; `session` also hears when a stored message is
+ * durable (stored()). The management HTTP API publishes through here too, with
+ * its own listener (http/routes/publish.ts).
+ */
+export function publish(frame: PublishFrame, session: Pick<Session, 'vhost' | 'stored'>): PublishOutcome {
   const vhost = session.vhost;
+  vhost.counters.published++;
   // A message property of the wrong type or range is this publish's fault, not the connection's (protocol-spec 9.1).
   const invalid = frame.properties === null ? undefined : invalidPropertyOf(frame.properties);
   if (invalid !== undefined) throw errors.invalidArgument(`property '${invalid.key}' must be ${invalid.expected}`);
   checkName('routing key', frame.routingKey);
   const queues = vhost.route(frame.exchange, frame.routingKey, frame.properties?.headers);
-  if (queues.size === 0) return (frame.flags & PublishFlags.MANDATORY) !== 0 ? PublishOutcome.Returned : PublishOutcome.Confirmed;
+  if (queues.size === 0) {
+    if ((frame.flags & PublishFlags.MANDATORY) === 0) return PublishOutcome.Confirmed;
+    vhost.counters.returned++;
+    return PublishOutcome.Returned;
+  }
   // Streams in the route append to their logs (and leave the set); the publish is then settled
   // through `join` once the appends and the queues' part are all done.
   const join = vhost.streams === null ? null : vhost.streams.appendRouted(frame, queues, session);

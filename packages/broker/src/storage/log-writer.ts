@@ -16,6 +16,7 @@ import { errors } from '../errors.js';
 import { encodeSegmentHeader, SEGMENT_HEADER_SIZE, type EncodedRecord } from './format.js';
 import type { SegmentFiles } from './segment-files.js';
 import type { StorageLogger, StoreHooks, SyncMode } from './types.js';
+import { BATCH_BUCKETS, BucketHistogram, FSYNC_BUCKETS } from './histogram.js';
 
 export interface SegmentState {
   no: number;
@@ -63,6 +64,9 @@ export class LogWriter {
   readonly segments = new Map<number, SegmentState>();
   head!: SegmentState;
   readonly stats = { records: 0, batches: 0, syncs: 0 };
+  /** fdatasync durations (seconds) and records per batch, for /metrics and the overview. */
+  readonly syncSeconds = new BucketHistogram(FSYNC_BUCKETS);
+  readonly batchRecords = new BucketHistogram(BATCH_BUCKETS);
 
   private queue: Pending[] = [];
   private inFlight: Pending[] | null = null;
@@ -225,6 +229,7 @@ export class LogWriter {
     // A new segment's name must be durable before anything in it is reported durable.
     if (created) await this.o.files.syncDir();
     this.stats.batches++;
+    this.batchRecords.observe(batch.length);
   }
 
   private async syncDirty(): Promise<void> {
@@ -233,7 +238,9 @@ export class LogWriter {
       try {
         const fh = await this.o.files.handle(seg.no);
         await this.o.hooks.beforeSync?.(seg.no);
+        const started = performance.now();
         await fh.datasync();
+        this.syncSeconds.observe((performance.now() - started) / 1000);
       } catch (err) {
         if (!this.segments.has(seg.no)) continue; // deleted meanwhile: nothing left to sync
         throw err;

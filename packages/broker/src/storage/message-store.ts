@@ -12,7 +12,8 @@ import { WarrenError, pack } from '@warren/protocol';
 import { errors } from '../errors.js';
 import { encodeMessage, encodeQueueRecord, messageLayout, recordId, RecordType, validRecordAt } from './format.js';
 import { LogWriter, type DurableCallback } from './log-writer.js';
-import { MessageIndex } from './message-index.js';
+import type { BucketHistogram } from './histogram.js';
+import { countsOf, MessageIndex, queuesOf } from './message-index.js';
 import { Reclaimer } from './reclaimer.js';
 import { recover } from './recovery.js';
 import { SegmentFiles } from './segment-files.js';
@@ -96,6 +97,14 @@ export class MessageStore {
     return { ...this.stats, records: w.records, batches: w.batches, syncs: w.syncs };
   }
 
+  /** fdatasync latency (seconds) and records per group-commit batch of this store's writer. */
+  get syncSeconds(): BucketHistogram {
+    return this.writer.syncSeconds;
+  }
+  get batchRecords(): BucketHistogram {
+    return this.writer.batchRecords;
+  }
+
   /** Live (unsettled) messages held. */
   get size(): number {
     return this.index.size;
@@ -135,6 +144,52 @@ export class MessageStore {
     if (r === 'none') return;
     this.writer.append(encodeQueueRecord(RecordType.SETTLE, id, queue), null);
     if (typeof r === 'number' && r !== this.writer.head.no) this.reclaimer.schedule();
+  }
+
+  /**
+   * Moves message id from queue `from` to the queues `to` (management move /
+   * redrive) with ONE record: a COPY of the message carrying its new queue
+   * list (the other queues holding it keep their delivery counts; the new
+   * ones start at 0). A record is checksummed whole, so after a crash
+   * recovery sees either the old list or the new one: the move is never half
+   * done, nothing is lost or duplicated. With no queue left it is a SETTLE.
+   * Returns the queues of `to` that now hold it (a queue already holding it
+   * is not added twice), or null when id is not live on `from` (nothing
+   * written; onDurable is not called). msg must carry the stored body.
+   */
+  move(id: number, from: string, to: readonly string[], msg: MessageRecord, onDurable: DurableCallback): string[] | null {
+    const failure = this.refusal();
+    if (failure) {
+      setImmediate(() => onDurable(failure));
+      return [];
+    }
+    const e = this.index.get(id);
+    if (e === undefined) return null;
+    const queues = queuesOf(e);
+    const counts = countsOf(e);
+    const i = queues.indexOf(from);
+    if (i < 0) return null;
+    queues.splice(i, 1);
+    counts.splice(i, 1);
+    const added: string[] = [];
+    for (const q of to) {
+      if (queues.includes(q)) continue;
+      queues.push(q);
+      counts.push(0);
+      added.push(q);
+    }
+    const oldSeg = e.seg;
+    if (queues.length === 0) {
+      this.index.removeQueue(id, from);
+      this.writer.append(encodeQueueRecord(RecordType.SETTLE, id, from), onDurable);
+    } else {
+      const meta = pack([msg.exchange, msg.routingKey, msg.properties ?? null]);
+      const rec = encodeMessage(RecordType.COPY, id, queues, counts, meta, msg.body);
+      const loc = this.writer.append(rec, onDurable);
+      if (loc) this.index.place(id, loc.seg, loc.off, rec.length, queues, counts);
+    }
+    if (oldSeg !== this.writer.head.no) this.reclaimer.schedule();
+    return added;
   }
 
   /** Records one delivery attempt of id on queue. */

@@ -45,15 +45,30 @@ async function namedUser(o: { userName?: string; password?: string; passwordFile
   return { username: o.userName, password };
 }
 
+/** The management HTTP API's port unless --http-port says otherwise (the broker's DEFAULT_HTTP_PORT). */
+export const DEFAULT_HTTP_PORT = 15680;
+
 /**
  * A listen failure the user can fix, as one line with the fix; undefined for
- * anything else. `tlsPort`: the TLS listener's port, when there is one (the
- * error's port tells which listener failed).
+ * anything else. `tlsPort`: the TLS listener's port, when there is one;
+ * `http`: the HTTP API's port and interface, when it is on (the error's port
+ * and address tell which listener failed).
  */
-export function listenFailure(err: unknown, host: string, port: number | undefined, tlsPort?: number): string | undefined {
-  const e = err as (NodeJS.ErrnoException & { port?: number }) | undefined;
+export function listenFailure(
+  err: unknown,
+  host: string,
+  port: number | undefined,
+  tlsPort?: number,
+  http?: { port: number; bind: string },
+): string | undefined {
+  const e = err as (NodeJS.ErrnoException & { port?: number; address?: string }) | undefined;
   const code = e?.code;
   const failed = e?.port ?? port ?? tlsPort;
+  if (http !== undefined && e?.port === http.port) {
+    if (code === 'EADDRINUSE') return `EADDRINUSE: HTTP port ${http.port} on ${http.bind} is already in use: choose another with --http-port or WARREN_HTTP_PORT (or 'off')`;
+    if (code === 'EACCES') return `EACCES: not allowed to listen on HTTP port ${http.port} (ports below 1024 need privileges): choose another with --http-port or WARREN_HTTP_PORT`;
+    if (code === 'EADDRNOTAVAIL') return `EADDRNOTAVAIL: ${http.bind} is not an address of this machine: choose another with --http-bind or WARREN_HTTP_BIND`;
+  }
   const flag = tlsPort !== undefined && (failed === tlsPort || port === undefined) ? '--tls-port or WARREN_TLS_PORT' : '--port or WARREN_PORT';
   if (code === 'EADDRINUSE') {
     return `EADDRINUSE: port ${failed} on ${host} is already in use (another warren server?): stop it, or choose another port with ${flag}`;
@@ -61,6 +76,12 @@ export function listenFailure(err: unknown, host: string, port: number | undefin
   if (code === 'EACCES') return `EACCES: not allowed to listen on port ${failed} (ports below 1024 need privileges): choose another with ${flag}`;
   if (code === 'EADDRNOTAVAIL') return `EADDRNOTAVAIL: ${host} is not an address of this machine: choose another with --host or WARREN_HOST`;
   return undefined;
+}
+
+/** --http-port: a port, or 'off' for no management HTTP API. */
+function httpPortOrOff(value: string): number | 'off' {
+  if (value === 'off') return 'off';
+  return int('HTTP port', 65535)(value);
 }
 
 /** --port: a port, or 'off' for no plain TCP listener (TLS only). */
@@ -100,6 +121,12 @@ function tlsConfig(o: {
   };
 }
 
+/** A listening address as a URL host: a wildcard as localhost, IPv6 in brackets. */
+function displayHost(bind: string): string {
+  if (bind === '0.0.0.0' || bind === '::') return 'localhost';
+  return bind.includes(':') ? `[${bind}]` : bind;
+}
+
 function parseUser(value: string, previous: string[] = []): string[] {
   if (!value.includes(':')) throw new UsageError(`--user expects name:password, got '${value}'`);
   return [...previous, value];
@@ -120,7 +147,12 @@ export function serverCommand(): Command {
     )
     .addOption(new Option('--memory-budget <bytes>', 'durable message bodies cached in RAM before paging to disk (default 256 MiB)').env('WARREN_MEMORY_BUDGET').argParser(int('memory budget')))
     .addOption(new Option('--memory-high-watermark <bytes>', "block publishers while the broker's memory (RSS) is above this (default 40% of RAM)").env('WARREN_MEMORY_HIGH_WATERMARK').argParser(int('memory high watermark')))
-    .addOption(new Option('--paging-window <n>', 'ready messages a queue keeps in RAM; the rest are paged to disk (default 2048, 0: never page)').env('WARREN_PAGING_WINDOW').argParser(int('paging window')))
+    .addOption(new Option('--paging-window <n>', 'ready messages a queue keeps in RAM; the rest are paged to disk (default 65536, 0: never page; 2048 under memory pressure)').env('WARREN_PAGING_WINDOW').argParser(int('paging window')))
+    .addOption(
+      new Option('--paging-window-bytes <bytes>', "RAM a queue's ready messages may take (bodies + 512 B each) before the rest are paged to disk (default 64 MiB, 0: never page; 4 MiB under memory pressure)")
+        .env('WARREN_PAGING_WINDOW_BYTES')
+        .argParser(int('paging window bytes')),
+    )
     .addOption(new Option('--disk-free-limit <bytes>', 'block publishers when free disk space falls below this').env('WARREN_DISK_FREE_LIMIT').argParser(int('disk free limit')))
     .addOption(
       new Option('--kv-watch-backlog <bytes>', 'key-value changes a watch may have queued for a client that reads too slowly; past it the watch ends with RESOURCE_LIMIT (default 16 MiB)')
@@ -136,6 +168,15 @@ export function serverCommand(): Command {
     .addOption(new Option('--tls-port <port>', `TLS port to listen on (default ${DEFAULT_TLS_PORT}; 0: any free port)`).env('WARREN_TLS_PORT').argParser(int('TLS port', 65535)))
     .addOption(new Option('--tls-ca <file>', 'PEM CA certificate(s) that sign client certificates: clients are asked for one (login as its CN with EXTERNAL)').env('WARREN_TLS_CA'))
     .addOption(new Option('--tls-verify-peer', 'mutual TLS: refuse TLS clients without a certificate signed by --tls-ca').env('WARREN_TLS_VERIFY_PEER'))
+    .addOption(
+      new Option('--http-port <port>', `port of the management HTTP API and web console (HTTPS with --tls-cert; 0: any free port; 'off': none)`)
+        .env('WARREN_HTTP_PORT')
+        .default(DEFAULT_HTTP_PORT)
+        .argParser(httpPortOrOff),
+    )
+    .addOption(new Option('--http-bind <address>', 'interface the HTTP API listens on (default: --host)').env('WARREN_HTTP_BIND'))
+    .addOption(new Option('--http-console-dir <dir>', "serve the web console's files from this folder (default: the @warren/console package, if installed)").env('WARREN_HTTP_CONSOLE_DIR'))
+    .addOption(new Option('--http-metrics-open', 'serve /metrics (Prometheus) without credentials; otherwise it needs a monitoring or administrator user').env('WARREN_HTTP_METRICS_OPEN'))
     .addOption(new Option('--user <name:password>', 'an administrator, created or its password reset at every start (repeatable); no guest then').argParser(parseUser))
     .addOption(new Option('--users-file <path>', 'administrators from a file, applied at every start: lines of name:scrypt$... (see `warren hash-password`)').env('WARREN_USERS_FILE'))
     .addOption(new Option('--user-name <name>', 'an administrator, created or its password reset at every start, with WARREN_PASSWORD or --password-file (keeps the password out of ps); no guest then').env('WARREN_USER'))
@@ -155,7 +196,9 @@ export function serverCommand(): Command {
       '\nExample:\n  $ warren server --port 5680 --data-dir /var/lib/warren\n  $ WARREN_PORT=5690 warren server --sync never\n' +
         '  $ warren server --tls-cert server.crt --tls-key server.key --port off   # TLS only, on 5681\n' +
         '  $ warren server --tls-cert server.crt --tls-key server.key --tls-ca clients-ca.crt --tls-verify-peer\n' +
-        '  $ kill -HUP <pid>   # re-read the TLS certificate and key',
+        '  $ kill -HUP <pid>   # re-read the TLS certificate and key\n' +
+        '  $ warren server --http-port 8080 --http-bind 127.0.0.1   # management API and console on http://127.0.0.1:8080\n' +
+        '  $ warren server --http-port off                          # no HTTP API',
     )
     .action(async (o) => {
       const firstUser = await namedUser(o);
@@ -187,11 +230,16 @@ export function serverCommand(): Command {
         ...(o.memoryBudget !== undefined ? { memoryBudget: o.memoryBudget } : {}),
         ...(o.memoryHighWatermark !== undefined ? { memoryHighWatermark: o.memoryHighWatermark } : {}),
         ...(o.pagingWindow !== undefined ? { pagingWindow: o.pagingWindow } : {}),
+        ...(o.pagingWindowBytes !== undefined ? { pagingWindowBytes: o.pagingWindowBytes } : {}),
         ...(o.diskFreeLimit !== undefined ? { diskFreeLimit: o.diskFreeLimit } : {}),
         ...(o.kvWatchBacklog !== undefined ? { kvWatchBacklogBytes: o.kvWatchBacklog } : {}),
         ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
         ...(o.frameMax !== undefined ? { frameMax: o.frameMax } : {}),
         ...(o.heartbeat !== undefined ? { heartbeatMs: o.heartbeat } : {}),
+        ...(o.httpPort !== 'off' ? { httpPort: o.httpPort as number } : {}),
+        ...(o.httpBind !== undefined ? { httpBind: o.httpBind as string } : {}),
+        ...(o.httpConsoleDir !== undefined ? { httpConsoleDir: o.httpConsoleDir as string } : {}),
+        ...(o.httpMetricsOpen === true ? { httpMetricsOpen: true } : {}),
       };
       // Loaded here, not at the top: the other verbs start faster without the broker.
       const { startBroker } = await import('@warren/broker');
@@ -199,7 +247,8 @@ export function serverCommand(): Command {
       try {
         broker = await startBroker(options);
       } catch (err) {
-        const line = listenFailure(err, o.host, o.port === 'off' ? undefined : o.port, tls !== undefined ? (tls.port ?? DEFAULT_TLS_PORT) : undefined);
+        const http = options.httpPort !== undefined && options.httpPort !== null ? { port: options.httpPort, bind: options.httpBind ?? o.host } : undefined;
+        const line = listenFailure(err, o.host, o.port === 'off' ? undefined : o.port, tls !== undefined ? (tls.port ?? DEFAULT_TLS_PORT) : undefined, http);
         if (line !== undefined) throw new StartError(line);
         // A certificate, key or CA file that cannot be used: one line naming it.
         if (tls !== undefined && err instanceof Error && /\bTLS\b/.test(err.message)) throw new StartError(err.message);
@@ -212,6 +261,9 @@ export function serverCommand(): Command {
           (certificate !== undefined
             ? `TLS on ${broker.host}:${broker.tlsPort}  certificate: ${certificate.subject}  SHA-256 ${certificate.fingerprint256}  ` +
               `client certificates: ${tls?.verifyPeer === true ? 'required' : tls?.ca !== undefined ? 'optional' : 'not asked for'}\n`
+            : '') +
+          (broker.httpPort !== null
+            ? `management API and console: ${broker.tls !== null ? 'https' : 'http'}://${displayHost(options.httpBind ?? broker.host)}:${broker.httpPort}\n`
             : '') +
           `data folder: ${options.inMemory ? '(in memory)' : broker.dataDir}  sync: ${options.sync}\n`,
       );

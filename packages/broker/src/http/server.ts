@@ -1,0 +1,264 @@
+/**
+ * The management HTTP API's listener (node:http, or node:https when the
+ * broker has a TLS certificate: the same certificate, key and CA, reloaded
+ * with them). It parses the request, finds the route (router.ts), checks the
+ * caller (authz.ts), runs the handler and answers JSON; errors become JSON
+ * with the wire protocol's codes (errors.ts). Route modules live in routes/,
+ * each with a `register(router, ctx)` (routes/index.ts lists them).
+ *
+ * Nothing here runs on the publish -> deliver -> ack path: every figure a
+ * route shows is computed when it is asked for.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { ErrorCodes, WarrenError } from '@warren/protocol';
+import { errors } from '../errors.js';
+import { ANONYMOUS, authenticate, Unauthenticated, type HttpUser } from './authz.js';
+import type { HttpContext, HttpOptions, RegisterRoutes } from './context.js';
+import { httpError, withStatus } from './errors.js';
+import { HttpReply, Router, type ApiRequest, type Route } from './router.js';
+import { HTTP_ROUTES } from './routes/index.js';
+
+export type { HttpContext, HttpOptions, RegisterRoutes };
+
+/** 1 MiB. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** The port of `warren server`'s HTTP API unless --http-port says otherwise. */
+export const DEFAULT_HTTP_PORT = 15680;
+
+const COMMON_HEADERS: Record<string, string> = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+};
+
+/** BigInt arguments (int.exact) as numbers when exact, else strings. */
+function replacer(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  return value;
+}
+
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, replacer);
+}
+
+export class HttpApi {
+  readonly router = new Router();
+  private server: Server | null = null;
+  private unsubscribeReload: (() => void) | null = null;
+
+  constructor(
+    readonly ctx: HttpContext,
+    modules: readonly RegisterRoutes[] = HTTP_ROUTES,
+  ) {
+    for (const register of modules) register(this.router, ctx);
+  }
+
+  /** Whether it serves HTTPS (the broker has a TLS certificate). */
+  get secure(): boolean {
+    return this.ctx.broker.tls !== null;
+  }
+
+  /** The bound port (useful with port 0), null before listen(). */
+  get port(): number | null {
+    const address = this.server?.address();
+    return typeof address === 'object' && address !== null ? address.port : null;
+  }
+
+  async listen(): Promise<void> {
+    const o = this.ctx.options;
+    const tls = this.ctx.broker.tls;
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    let server: Server;
+    if (tls !== null) {
+      const s = createHttpsServer({ ...tls.options }, onRequest);
+      this.unsubscribeReload = tls.onReload((options) => s.setSecureContext(options));
+      s.on('tlsClientError', (_err, socket) => socket.destroy());
+      server = s as unknown as Server;
+    } else {
+      server = createHttpServer(onRequest);
+    }
+    server.keepAliveTimeout = 5000;
+    server.headersTimeout = 20_000;
+    server.requestTimeout = 60_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      const failed = (err: Error & { port?: number }): void => {
+        err.port ??= o.port;
+        reject(err);
+      };
+      server.once('error', failed);
+      server.listen(o.port, o.bind, () => {
+        server.off('error', failed);
+        server.on('error', (err) => this.ctx.logger.error({ err }, 'HTTP server error'));
+        resolve();
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (server === null) return;
+    this.unsubscribeReload?.();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const console = req.headers['x-warren-console'] === '1';
+    try {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const path = q < 0 ? url : url.slice(0, q);
+      const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+      const method = req.method ?? 'GET';
+      const match = this.router.match(method, path);
+      if (match === null) throw errors.notFound(`endpoint ${method} ${path}`);
+      if (match === 'method') {
+        res.setHeader('allow', this.allowed(path).join(', '));
+        throw withStatus(new WarrenError(ErrorCodes.COMMAND_INVALID, `method ${method} is not allowed on ${path}`), 405);
+      }
+      this.checkOrigin(req, method);
+      const user = await this.authorize(req, match.route);
+      const apiReq = this.request(req, res, method, path, match.params, query, user);
+      const result = await match.route.handler(apiReq);
+      if (res.headersSent || res.writableEnded) return;
+      this.send(res, result);
+    } catch (err) {
+      this.fail(req, res, err, console);
+    }
+  }
+
+  private allowed(path: string): string[] {
+    const methods = new Set<string>();
+    for (const m of ['GET', 'PUT', 'POST', 'DELETE']) {
+      const r = this.router.match(m, path);
+      if (r !== null && r !== 'method') methods.add(m);
+    }
+    if (methods.has('GET')) methods.add('HEAD');
+    return [...methods];
+  }
+
+  /** A browser page of another site cannot change anything: a state-changing request's Origin (when sent) must be this host. */
+  private checkOrigin(req: IncomingMessage, method: string): void {
+    if (method === 'GET' || method === 'HEAD') return;
+    const origin = req.headers.origin;
+    if (origin === undefined || origin === 'null') return;
+    let host: string;
+    try {
+      host = new URL(origin).host;
+    } catch {
+      host = '';
+    }
+    if (host !== req.headers.host) throw errors.accessRefused(`cross-origin request from '${origin}' refused`);
+  }
+
+  private async authorize(req: IncomingMessage, route: Route): Promise<HttpUser> {
+    if (route.auth === 'none') return ANONYMOUS;
+    if (route.auth === 'metrics' && this.ctx.options.metricsOpen) return ANONYMOUS;
+    const user = await authenticate(req, this.ctx.access, this.ctx.broker.options.authFailureDelayMs, (reason, username) =>
+      this.ctx.logger.info({ user: username, remote: req.socket.remoteAddress, reason, via: 'http' }, 'HTTP login refused'),
+    );
+    if (route.auth === 'metrics') user.requireMonitor('read /metrics');
+    else if (!user.tagged) throw errors.accessRefused(`user '${user.name}' may not use the management API: needs the administrator, management or monitoring tag`);
+    return user;
+  }
+
+  private request(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    path: string,
+    params: Record<string, string>,
+    query: URLSearchParams,
+    user: HttpUser,
+  ): ApiRequest {
+    const limit = this.ctx.options.bodyLimit;
+    let body: Promise<Buffer> | null = null;
+    const readBody = (): Promise<Buffer> => (body ??= readLimited(req, res, limit));
+    return {
+      method,
+      path,
+      params,
+      query,
+      headers: req.headers,
+      user,
+      raw: req,
+      res,
+      body: readBody,
+      async json(): Promise<unknown> {
+        const buf = await readBody();
+        if (buf.length === 0) return undefined;
+        try {
+          return JSON.parse(buf.toString('utf8')) as unknown;
+        } catch (err) {
+          throw errors.invalidArgument(`the request body is not valid JSON: ${(err as Error).message}`);
+        }
+      },
+    };
+  }
+
+  private send(res: ServerResponse, result: unknown): void {
+    const reply = result instanceof HttpReply ? result : result === undefined ? new HttpReply(204, undefined) : new HttpReply(200, result);
+    const headers: Record<string, string> = { ...COMMON_HEADERS, 'cache-control': 'no-store', ...reply.headers };
+    if (reply.body === undefined || reply.status === 204) {
+      res.writeHead(reply.status, headers).end();
+      return;
+    }
+    let payload: string | Buffer;
+    if (typeof reply.body === 'string' || Buffer.isBuffer(reply.body)) payload = reply.body;
+    else {
+      payload = toJson(reply.body);
+      headers['content-type'] ??= 'application/json; charset=utf-8';
+    }
+    headers['content-length'] = String(Buffer.byteLength(payload));
+    res.writeHead(reply.status, headers).end(payload);
+  }
+
+  private fail(req: IncomingMessage, res: ServerResponse, err: unknown, console: boolean): void {
+    const { status, body, internal } = httpError(err);
+    if (internal) this.ctx.logger.error({ err, method: req.method, url: req.url }, 'HTTP request failed');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const headers: Record<string, string> = { ...COMMON_HEADERS, 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8' };
+    // The console handles 401 itself: no browser login dialog for it.
+    if (err instanceof Unauthenticated && !console) headers['www-authenticate'] = 'Basic realm="warren", charset="UTF-8"';
+    if (status === 413) headers['connection'] = 'close';
+    if (status === 429) headers['retry-after'] = '5';
+    const payload = toJson(body);
+    headers['content-length'] = String(Buffer.byteLength(payload));
+    res.writeHead(status, headers).end(payload);
+  }
+}
+
+/** The body, up to `limit` bytes: FRAME_TOO_LARGE (413) above it, without reading the rest. */
+function readLimited(req: IncomingMessage, res: ServerResponse, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  const tooLarge = (): WarrenError => new WarrenError(ErrorCodes.FRAME_TOO_LARGE, `the request body is larger than ${limit} bytes`);
+  if (Number.isFinite(declared) && declared > limit) {
+    res.once('finish', () => req.destroy());
+    return Promise.reject(tooLarge());
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.pause();
+        res.once('finish', () => req.destroy());
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}

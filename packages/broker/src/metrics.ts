@@ -1,0 +1,164 @@
+/**
+ * Prometheus metrics (GET /metrics): everything is collected at scrape time
+ * from what the broker already keeps (queue depths, the plain counters,
+ * storage histograms, memory and disk), so a scrape costs the scraper's
+ * request and nothing on the publish path. prom-client provides the
+ * registry, the text exposition format and the process metrics; per-queue
+ * families are emitted as custom collectors that build their values straight
+ * from the queues (10,000 queues: no label hashing per series).
+ */
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { BATCH_BUCKETS, BucketHistogram, FSYNC_BUCKETS } from './storage/index.js';
+import type { MemoryBudget } from './memory.js';
+import type { Queue } from './queue.js';
+import type { VirtualHost } from './vhost.js';
+
+/** What the metrics read from the broker. */
+export interface MetricsSource {
+  readonly vhosts: Iterable<VirtualHost>;
+  readonly memory: MemoryBudget;
+  /** The broker's STATUS report: connections, memory, disk (management.ts statusReport). */
+  status(): Record<string, unknown>;
+}
+
+type MetricType = 'gauge' | 'counter' | 'histogram';
+interface Value {
+  labels?: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+}
+
+/** A metric whose values are computed by `values()` at each scrape (prom-client's registry duck-types them). */
+function custom(registry: Registry, name: string, help: string, type: MetricType, values: () => Value[]): void {
+  const metric = {
+    name,
+    help,
+    type,
+    aggregator: 'sum',
+    get: async () => ({ name, help, type, aggregator: 'sum', values: values() }),
+    reset: () => undefined,
+  };
+  registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0]);
+}
+
+/** Prometheus histogram lines (cumulative buckets, +Inf, sum, count) of a BucketHistogram. */
+function histogramValues(name: string, h: BucketHistogram): Value[] {
+  const out: Value[] = [];
+  let cumulative = 0;
+  h.bounds.forEach((le, i) => {
+    cumulative += h.counts[i]!;
+    out.push({ metricName: `${name}_bucket`, labels: { le }, value: cumulative });
+  });
+  out.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: h.count });
+  out.push({ metricName: `${name}_sum`, value: h.sum });
+  out.push({ metricName: `${name}_count`, value: h.count });
+  return out;
+}
+
+/** The storage histograms summed over every vhost's message store. */
+export function storageHistograms(vhosts: Iterable<VirtualHost>): { syncSeconds: BucketHistogram; batchRecords: BucketHistogram } {
+  const syncSeconds = new BucketHistogram(FSYNC_BUCKETS);
+  const batchRecords = new BucketHistogram(BATCH_BUCKETS);
+  for (const v of vhosts) {
+    if (v.store === null) continue;
+    v.store.syncSeconds.addTo(syncSeconds);
+    v.store.batchRecords.addTo(batchRecords);
+  }
+  return { syncSeconds, batchRecords };
+}
+
+/** The overview's storage figures: fsync latency quantiles (ms) and mean records per group-commit batch. */
+export function storageSummary(vhosts: Iterable<VirtualHost>): { fsyncP50Ms: number | null; fsyncP99Ms: number | null; groupCommitBatch: number | null } {
+  const { syncSeconds, batchRecords } = storageHistograms(vhosts);
+  const ms = (s: number | null) => (s === null ? null : Math.round(s * 1e6) / 1e3);
+  return {
+    fsyncP50Ms: ms(syncSeconds.quantile(0.5)),
+    fsyncP99Ms: ms(syncSeconds.quantile(0.99)),
+    groupCommitBatch: batchRecords.count === 0 ? null : Math.round((batchRecords.sum / batchRecords.count) * 10) / 10,
+  };
+}
+
+const QUEUE_GAUGES: Array<[string, string, (q: Queue) => number]> = [
+  ['warren_queue_messages_ready', 'Ready messages (paged-out ones included)', (q) => q.messageCount],
+  ['warren_queue_messages_unacked', 'Delivered, not yet acknowledged', (q) => q.unackedCount],
+  ['warren_queue_messages_delayed', 'Delayed messages (x-delay) not yet ready', (q) => q.delayedCount],
+  ['warren_queue_consumers', 'Consumers', (q) => q.consumerCount],
+  ['warren_queue_messages_bytes', 'Body bytes of the ready messages', (q) => q.readyBytes],
+];
+const QUEUE_COUNTERS: Array<[string, string, (q: Queue) => number]> = [
+  ['warren_queue_messages_published_total', 'Messages that entered the queue', (q) => q.counters.published],
+  ['warren_queue_messages_delivered_total', 'Deliveries (consume and get), redeliveries included', (q) => q.counters.delivered],
+  ['warren_queue_messages_redelivered_total', 'Redeliveries', (q) => q.counters.redelivered],
+  ['warren_queue_messages_acked_total', 'Acknowledgements', (q) => q.counters.acked],
+];
+
+/** f's result, computed at most once per scrape (values computed within 100 ms are shared). */
+function memo<T>(f: () => T): () => T {
+  let at = -Infinity;
+  let value: T;
+  return () => {
+    const now = performance.now();
+    if (now - at > 100) {
+      value = f();
+      at = now;
+    }
+    return value;
+  };
+}
+
+export class BrokerMetrics {
+  readonly registry = new Registry();
+
+  constructor(private readonly source: MetricsSource) {
+    const r = this.registry;
+    collectDefaultMetrics({ register: r });
+    const perQueue = (read: (q: Queue) => number) => (): Value[] => {
+      const out: Value[] = [];
+      for (const v of source.vhosts) {
+        for (const q of v.queues.values()) {
+          if (!q.isStream) out.push({ labels: { vhost: v.name, queue: q.name }, value: read(q) });
+        }
+      }
+      return out;
+    };
+    for (const [name, help, read] of QUEUE_GAUGES) custom(r, name, help, 'gauge', perQueue(read));
+    for (const [name, help, read] of QUEUE_COUNTERS) custom(r, name, help, 'counter', perQueue(read));
+    const perVhost = (read: (v: VirtualHost) => number) => (): Value[] => [...source.vhosts].map((v) => ({ labels: { vhost: v.name }, value: read(v) }));
+    custom(r, 'warren_messages_published_total', 'Publishes received', 'counter', perVhost((v) => v.counters.published));
+    custom(r, 'warren_messages_returned_total', 'Unroutable mandatory publishes returned', 'counter', perVhost((v) => v.counters.returned));
+    custom(r, 'warren_messages_dead_lettered_total', 'Messages republished to a dead-letter exchange', 'counter', perVhost((v) => v.counters.deadLettered));
+    custom(r, 'warren_queues', 'Queues (streams included)', 'gauge', perVhost((v) => v.queues.size));
+    // One status() per scrape feeds the broker-wide gauges.
+    const status = memo(() => source.status());
+    const fromStatus = (read: (s: Record<string, unknown>) => unknown) => (): Value[] => {
+      const v = read(status());
+      return typeof v === 'number' ? [{ value: v }] : [];
+    };
+    custom(r, 'warren_connections', 'Open client connections', 'gauge', fromStatus((s) => s['connections']));
+    const mem = (s: Record<string, unknown>) => s['memory'] as Record<string, unknown>;
+    const disk = (s: Record<string, unknown>) => s['disk'] as Record<string, unknown>;
+    custom(r, 'warren_memory_rss_bytes', 'Resident set size', 'gauge', fromStatus((s) => mem(s)['rss']));
+    custom(r, 'warren_memory_body_bytes', 'Message bodies held in RAM', 'gauge', fromStatus((s) => mem(s)['bodyBytes']));
+    custom(r, 'warren_memory_budget_bytes', 'Memory budget for message bodies', 'gauge', fromStatus((s) => mem(s)['budget']));
+    custom(r, 'warren_memory_alarm', '1 while the memory alarm blocks publishers', 'gauge', () => [{ value: source.memory.memoryAlarm ? 1 : 0 }]);
+    custom(r, 'warren_disk_free_bytes', 'Free bytes under the data folder', 'gauge', fromStatus((s) => disk(s)['freeBytes']));
+    custom(r, 'warren_disk_used_bytes', 'Bytes of message store segments', 'gauge', fromStatus((s) => disk(s)['usedBytes']));
+    custom(r, 'warren_disk_alarm', '1 while the disk alarm blocks publishers', 'gauge', () => [{ value: source.memory.diskAlarm ? 1 : 0 }]);
+    const storage = memo(() => storageHistograms(source.vhosts));
+    custom(r, 'warren_fsync_duration_seconds', 'fdatasync latency of the message stores', 'histogram', () =>
+      histogramValues('warren_fsync_duration_seconds', storage().syncSeconds),
+    );
+    custom(r, 'warren_group_commit_batch_size', 'Records per group-commit batch of the message stores', 'histogram', () =>
+      histogramValues('warren_group_commit_batch_size', storage().batchRecords),
+    );
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text, collected now. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

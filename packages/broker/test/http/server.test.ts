@@ -1,0 +1,126 @@
+/**
+ * The management HTTP API's skeleton (issue 21): listener, routing, auth,
+ * errors as JSON with the wire codes, body limits, health and whoami.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
+import { startHttpBroker, type HttpTestBroker } from '../../../../test-support/http-api.js';
+import { startTestBroker } from '../../../../test-support/broker.js';
+
+let tb: HttpTestBroker | undefined;
+afterEach(async () => {
+  await tb?.stop();
+  tb = undefined;
+});
+
+describe('management HTTP API: skeleton', () => {
+  it('is off for an embedded broker unless httpPort is given', async () => {
+    const plain = await startTestBroker();
+    try {
+      expect(plain.broker.httpPort).toBeNull();
+      expect(plain.broker.listeners().map((l) => l.protocol)).toEqual(['warren']);
+    } finally {
+      await plain.stop();
+    }
+  });
+
+  it('answers /api/health without credentials and lists its listener', async () => {
+    tb = await startHttpBroker();
+    const res = await tb.get('/api/health', { user: null });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ok' });
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(tb.broker.listeners()).toContainEqual({ protocol: 'http', port: tb.httpPort });
+    const alarms = await tb.get('/api/health/alarms');
+    expect(alarms.status).toBe(200);
+    expect(alarms.body).toEqual({ status: 'ok', alarms: { memory: false, disk: false } });
+  });
+
+  it('GET /api/whoami names the caller and its tags', async () => {
+    tb = await startHttpBroker();
+    const res = await tb.get('/api/whoami');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ name: 'admin', tags: ['administrator'] });
+  });
+
+  it('401 with the same JSON error for no credentials, an unknown user and a wrong password', async () => {
+    tb = await startHttpBroker();
+    const none = await tb.get('/api/whoami', { user: null });
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toMatch(/^Basic realm="warren"/);
+    expect(none.body.error).toMatchObject({ code: 403, name: 'ACCESS_REFUSED' });
+    const unknown = await tb.get('/api/whoami', { user: { username: 'nobody', password: 'x' } });
+    const wrong = await tb.get('/api/whoami', { user: { username: 'admin', password: 'wrong' } });
+    expect(unknown.status).toBe(401);
+    expect(wrong.status).toBe(401);
+    expect(unknown.body).toEqual(wrong.body);
+    expect(wrong.body.error).toEqual({ code: 403, name: 'ACCESS_REFUSED', message: 'login refused' });
+  });
+
+  it('the console header suppresses the browser login dialog', async () => {
+    tb = await startHttpBroker();
+    const res = await tb.get('/api/whoami', { user: null, headers: { 'x-warren-console': '1' } });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBeNull();
+  });
+
+  it('a user without a tag gets 403 on every /api route', async () => {
+    tb = await startHttpBroker();
+    await tb.broker.access.putUser('plain', { password: 'pw', tags: [] });
+    const res = await tb.get('/api/whoami', { user: { username: 'plain', password: 'pw' } });
+    expect(res.status).toBe(403);
+    expect(res.body.error).toMatchObject({ code: 403, name: 'ACCESS_REFUSED' });
+    await tb.broker.access.putUser('plain', { tags: ['monitoring'] });
+    const after = await tb.get('/api/whoami', { user: { username: 'plain', password: 'pw' } });
+    expect(after.body).toEqual({ name: 'plain', tags: ['monitoring'] });
+  });
+
+  it('unknown endpoints are 404, wrong methods 405, both JSON', async () => {
+    tb = await startHttpBroker();
+    const missing = await tb.get('/api/nothing-here');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error).toMatchObject({ code: 404, name: 'NOT_FOUND' });
+    const method = await tb.call('PATCH', '/api/whoami');
+    expect(method.status).toBe(405);
+    expect(method.headers.get('allow')).toBe('GET, HEAD');
+    expect(method.body.error.name).toBe('COMMAND_INVALID');
+  });
+
+  it('serves a page saying how to install the console when it is not installed', async () => {
+    tb = await startHttpBroker({ httpConsoleDir: '/nonexistent-warren-console' });
+    const res = await tb.get('/', { user: null });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(res.text).toContain('console is not installed');
+  });
+
+  it('serves the console files from --http-console-dir, and nothing outside it', async () => {
+    const dir = await tempDir('warren-console-');
+    try {
+      await mkdir(join(dir, 'assets'));
+      await writeFile(join(dir, 'index.html'), '<!doctype html><title>console</title>');
+      await writeFile(join(dir, 'assets', 'app-1234.js'), 'console.log(1)');
+      tb = await startHttpBroker({ httpConsoleDir: dir });
+      const index = await tb.get('/', { user: null });
+      expect(index.status).toBe(200);
+      expect(index.text).toContain('<title>console</title>');
+      const js = await tb.get('/assets/app-1234.js', { user: null });
+      expect(js.headers.get('content-type')).toMatch(/^text\/javascript/);
+      expect(js.headers.get('cache-control')).toBe('no-cache');
+      const escape = await tb.get('/assets/..%2F..%2F..%2Fetc%2Fpasswd', { user: null });
+      expect(escape.status).toBe(404);
+    } finally {
+      await removeDir(dir);
+    }
+  });
+
+  it('listens on httpBind and stops with the broker', async () => {
+    tb = await startHttpBroker({ httpBind: '127.0.0.1' });
+    const { base } = tb;
+    await tb.stop();
+    tb = undefined;
+    await expect(fetch(`${base}/api/health`)).rejects.toThrow();
+  });
+});

@@ -1,0 +1,88 @@
+/** The rate sampler: per-second rates from the plain counters, with an injected clock (no timer). */
+import { describe, expect, it } from 'vitest';
+import { RateSampler } from '../src/rates.js';
+import type { Queue } from '../src/queue.js';
+import type { VirtualHost } from '../src/vhost.js';
+
+function fakeQueue(): Queue {
+  return { counters: { published: 0, delivered: 0, redelivered: 0, acked: 0 }, messageCount: 0, unackedCount: 0 } as unknown as Queue;
+}
+
+function setup(opts: { maxTracked?: number; capacity?: number } = {}) {
+  let now = 1_000_000;
+  const queues = new Map<string, Queue>([
+    ['a', fakeQueue()],
+    ['b', fakeQueue()],
+  ]);
+  const vhost = { counters: { published: 0, returned: 0, deadLettered: 0 }, queues } as unknown as VirtualHost;
+  const sampler = new RateSampler(() => [vhost], { now: () => now, ...opts });
+  const tick = (ms = 1000) => {
+    now += ms;
+    sampler.sample();
+  };
+  return { sampler, vhost, queues, tick, now: () => now };
+}
+
+describe('RateSampler', () => {
+  it('turns counter growth into per-second rates, globally and per queue', () => {
+    const { sampler, vhost, queues, tick } = setup();
+    sampler.sample();
+    const a = queues.get('a')! as unknown as { counters: Queue['counters']; messageCount: number; unackedCount: number };
+    vhost.counters.published += 100;
+    vhost.counters.returned += 3;
+    a.counters.published += 100;
+    a.counters.delivered += 50;
+    a.counters.redelivered += 5;
+    a.counters.acked += 40;
+    a.messageCount = 50;
+    a.unackedCount = 10;
+    tick(2000); // two seconds: rates are halved
+    expect(sampler.latest()).toEqual({ published: 50, delivered: 25, acked: 20, redelivered: 2.5, returned: 1.5, deadLettered: 0 });
+    expect(sampler.queueLatest(queues.get('a')!)).toEqual({ published: 50, delivered: 25, acked: 20 });
+    tick();
+    expect(sampler.latest().published).toBe(0);
+    const h = sampler.history(60);
+    expect(h.intervalMs).toBe(1000);
+    expect(h.samples.map((s) => s.published)).toEqual([50, 0]);
+    const qh = sampler.queueHistory(queues.get('a')!, 60);
+    expect(qh.samples.map((s) => [s.published, s.ready, s.unacked])).toEqual([
+      [0, 0, 0],
+      [50, 50, 10],
+      [0, 50, 10],
+    ]);
+    // A quiet queue: flat at its depth.
+    expect(sampler.queueHistory(queues.get('b')!, 60).samples.every((s) => s.published === 0 && s.ready === 0)).toBe(true);
+  });
+
+  it('keeps 10 minutes (the capacity), answers the seconds asked for, and never reports a negative rate', () => {
+    const { sampler, vhost, queues, tick } = setup({ capacity: 5 });
+    sampler.sample();
+    for (let i = 0; i < 8; i++) {
+      vhost.counters.published += 10;
+      tick();
+    }
+    expect(sampler.history(600).samples).toHaveLength(5);
+    expect(sampler.history(2).samples).toHaveLength(3); // t-2s .. t inclusive
+    // A queue deleted (its counters gone with it): 0, not negative.
+    const a = queues.get('a')! as unknown as { counters: Queue['counters'] };
+    a.counters.delivered = 1000;
+    tick();
+    queues.delete('a');
+    tick();
+    expect(sampler.latest().delivered).toBe(0);
+  });
+
+  it('keeps per-queue history for at most maxTracked active queues (the quietest goes first)', () => {
+    const { sampler, queues, tick } = setup({ maxTracked: 1 });
+    sampler.sample();
+    const a = queues.get('a')! as unknown as { counters: Queue['counters'] };
+    const b = queues.get('b')! as unknown as { counters: Queue['counters'] };
+    a.counters.published++;
+    tick();
+    b.counters.published++;
+    tick();
+    expect(sampler.queueHistory(queues.get('b')!, 60).samples.some((s) => s.published > 0)).toBe(true);
+    // a lost its ring to b: flat now.
+    expect(sampler.queueHistory(queues.get('a')!, 60).samples.every((s) => s.published === 0)).toBe(true);
+  });
+});

@@ -1,0 +1,199 @@
+/**
+ * The web console end to end, in a real browser: Debian's chromium driven by
+ * playwright-core, against a real broker (port 0, temp data folder) serving a
+ * fresh build of the console (built into a temp folder, passed as httpConsoleDir).
+ * One browser and one page for the whole file; the scenarios run in order and
+ * build on each other (log in first).
+ *
+ * WARREN_CONSOLE_SCREENSHOTS=1 also writes the screenshots of docs/console/.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { connect, type Connection } from '@warren/client';
+import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
+import { removeDir, tempDir } from '../../../test-support/temp-dir.js';
+import { until } from '../../../test-support/wait.js';
+
+const CHROMIUM = process.env['WARREN_CHROMIUM'] ?? '/usr/bin/chromium';
+const HERE = fileURLToPath(new URL('..', import.meta.url));
+const DOCS = fileURLToPath(new URL('../../../docs/console/', import.meta.url));
+const SCREENSHOTS = process.env['WARREN_CONSOLE_SCREENSHOTS'] === '1';
+/** Playwright waits: bounded well under vitest's 60 s test timeout. */
+const WAIT = { timeout: 20_000 };
+
+// CI installs chromium (.ci/run); a developer machine without it skips this file.
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env['CI']) throw new Error(`${CHROMIUM} is missing: the console's browser tests need Debian's chromium`);
+
+let tb: TestBroker;
+let conn: Connection;
+let browser: Browser;
+let page: Page;
+let built: string;
+let base: string;
+
+const count = async (q: string) => (await conn.declareQueue(q, { passive: true })).messageCount;
+
+/** The text of a queue row's Messages cell in the queues list. */
+function messagesCell(name: string) {
+  return page.locator('table.queues tbody tr', { has: page.locator(`a.qname:text-is("${name}")`) }).locator('td.num').first();
+}
+
+async function shot(name: string): Promise<void> {
+  if (!SCREENSHOTS) return;
+  mkdirSync(DOCS, { recursive: true });
+  await page.waitForTimeout(400); // let charts draw their latest samples
+  await page.screenshot({ path: join(DOCS, `${name}.png`), fullPage: true });
+}
+
+describe.skipIf(!haveChromium)('web console in headless chromium', () => {
+  beforeAll(async () => {
+    built = await tempDir();
+    execFileSync(process.execPath, [join(HERE, 'build.mjs'), built], { stdio: 'inherit' });
+    tb = await startTestBroker({ httpPort: 0, httpConsoleDir: built });
+    base = `http://127.0.0.1:${tb.broker.httpPort!}`;
+    conn = await connect(tb.url);
+    await conn.declareQueue('orders.dlq', { durable: true });
+    await conn.declareQueue('orders', { durable: true, arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'orders.dlq' } });
+    for (const q of ['alpha-1', 'alpha-2', 'beta-1']) await conn.declareQueue(q, { durable: true });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await conn?.close().catch(() => {});
+    await tb?.stop();
+    if (built) await removeDir(built);
+  });
+
+  it('refuses a wrong password with the error, then logs in', async () => {
+    await page.goto(base);
+    await page.fill('input[name=user]', 'guest');
+    await page.fill('input[name=password]', 'not-the-password');
+    await page.click('button[type=submit]');
+    const error = page.locator('.login .error');
+    await error.waitFor(WAIT);
+    expect(await error.textContent()).toMatch(/Login failed/);
+    await page.fill('input[name=password]', 'guest');
+    await page.click('button[type=submit]');
+    await page.locator('h1:text-is("Overview")').waitFor(WAIT);
+    await page.locator('.stat .label:text-is("Queues")').waitFor(WAIT);
+    await page.locator('.chart .u-over').first().waitFor(WAIT); // uPlot drew the rates chart
+  });
+
+  it("shows a queue's count change after a publish through the SDK", async () => {
+    await page.goto(`${base}/#/queues`);
+    await messagesCell('orders').waitFor(WAIT);
+    expect(await messagesCell('orders').textContent()).toBe('0');
+    for (let i = 1; i <= 3; i++) await conn.publish('', 'orders', JSON.stringify({ order: i }), { persistent: true, contentType: 'application/json', headers: { 'x-tenant': 'acme' } });
+    await until(async () => (await messagesCell('orders').textContent()) === '3', "the queues page showing 3 messages in 'orders'");
+    await shot('queues');
+  });
+
+  it('filters queues as you type', async () => {
+    const names = () => page.locator('table.queues a.qname').allTextContents();
+    await page.fill('input[name=filter]', 'alp');
+    await until(async () => JSON.stringify(await names()) === JSON.stringify(['alpha-1', 'alpha-2']), 'only the alpha queues');
+    await page.fill('input[name=filter]', 'beta');
+    await until(async () => JSON.stringify(await names()) === JSON.stringify(['beta-1']), 'only beta-1');
+    await page.fill('input[name=filter]', 'no-such-queue');
+    await page.locator('td.empty').waitFor(WAIT);
+    await page.fill('input[name=filter]', '');
+  });
+
+  it('browses messages without consuming them', async () => {
+    await page.goto(`${base}/#/queues/%2F/orders`);
+    await page.locator('.browse button[type=submit]').click(WAIT);
+    await page.locator('.message').nth(2).waitFor(WAIT);
+    const payloads = await page.locator('.message .payload').allTextContents();
+    expect(payloads.map((p) => JSON.parse(p))).toEqual([{ order: 1 }, { order: 2 }, { order: 3 }]);
+    expect(await page.locator('.message .tag.warn').count()).toBe(0); // not redelivered
+    expect(await count('orders')).toBe(3);
+    await shot('queue-browse');
+  });
+
+  it('redrives a dead-letter queue: the messages move back', async () => {
+    // Reject the three messages: the queue dead-letters them into orders.dlq.
+    for (let i = 0; i < 3; i++) {
+      const m = await conn.get('orders');
+      m!.reject({ requeue: false });
+    }
+    await until(async () => (await count('orders.dlq')) === 3, 'three dead letters in orders.dlq');
+    await page.goto(`${base}/#/queues/%2F/orders.dlq`);
+    await page.locator('.stat .value').first().waitFor(WAIT);
+    await until(async () => (await page.locator('.stat .value').first().textContent()) === '3', 'the queue page showing 3 messages');
+    await page.click('button:text("Redrive…")');
+    await page.check('input[name=target] >> nth=1'); // to a queue: prefilled with 'orders'
+    expect(await page.inputValue('input[name=toQueue]')).toBe('orders');
+    await page.click('.modal button[type=submit]');
+    await until(async () => (await count('orders')) === 3 && (await count('orders.dlq')) === 0, 'the messages back in orders');
+    await until(async () => (await page.locator('.stat .value').first().textContent()) === '0', 'the queue page showing 0 messages');
+  });
+
+  it('imports definitions from a file: the queue appears', async () => {
+    // Start from the broker's own export, so the document has the shape the broker writes.
+    const auth = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
+    const res = await fetch(`${base}/api/definitions`, { headers: { authorization: auth } });
+    expect(res.status).toBe(200);
+    const defs = (await res.json()) as { queues: Array<Record<string, unknown>> };
+    const template = defs.queues.find((q) => q['name'] === 'alpha-1');
+    expect(template).toBeDefined();
+    defs.queues = [{ ...template, name: 'imported-queue' }];
+    const file = join(built, 'definitions.json');
+    writeFileSync(file, JSON.stringify(defs));
+    await page.goto(`${base}/#/definitions`);
+    await page.setInputFiles('input[type=file]', file);
+    await page.click('button:text("Upload and import")');
+    await page.locator('table.result').waitFor(WAIT);
+    expect(await count('imported-queue')).toBe(0);
+    await page.goto(`${base}/#/queues`);
+    await page.fill('input[name=filter]', 'imported');
+    await until(async () => JSON.stringify(await page.locator('table.queues a.qname').allTextContents()) === '["imported-queue"]', 'the imported queue listed');
+  });
+
+  it.runIf(SCREENSHOTS)('takes the screenshots of docs/console/', async () => {
+    // Traffic for the charts while the overview is open: alpha-1 is consumed, beta-1 fills up.
+    await conn.consume('alpha-1', (m) => {
+      m.ack();
+    });
+    let stop = false;
+    const traffic = (async () => {
+      for (let n = 0; !stop; n++) {
+        const burst = 10 + Math.round(8 * Math.sin(n / 6));
+        for (let i = 0; i < burst; i++) await conn.publish('', i % 4 === 0 ? 'beta-1' : 'alpha-1', `tick ${n}.${i}`, { persistent: true });
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    await page.goto(`${base}/#/`);
+    await page.locator('.chart .u-over').first().waitFor(WAIT);
+    await page.waitForTimeout(25_000);
+    await page.click('.seg button:text("1 min")');
+    await page.waitForTimeout(1000);
+    await shot('overview');
+    stop = true;
+    await traffic;
+    await page.goto(`${base}/#/queues`);
+    await page.locator('table.queues a.qname').first().waitFor(WAIT);
+    await shot('queues');
+    const admin = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };
+    const put = async (path: string, body: unknown) => {
+      const r = await fetch(`${base}${path}`, { method: 'PUT', headers: admin, body: JSON.stringify(body) });
+      expect(r.ok, `PUT ${path}: ${r.status} ${await r.text()}`).toBe(true);
+    };
+    await put('/api/vhosts/staging', {});
+    await put('/api/users/grafana', { password: 'grafana-pw', tags: ['monitoring'] });
+    await put('/api/users/orders-app', { password: 'orders-pw', tags: [] });
+    await put('/api/permissions/staging/orders-app', { configure: '^orders\\.', write: '^orders\\.', read: '^orders\\.' });
+    await page.goto(`${base}/#/admin`);
+    await page.locator('.admin table.grid td:text-is("orders-app")').first().waitFor(WAIT);
+    await shot('users');
+  }, 60_000);
+});
