@@ -33,7 +33,7 @@ import {
 import { ConfirmTracker } from './confirms.js';
 import { ConsumerSet } from './consumers.js';
 import { Deliveries, PulledMessage } from './deliveries.js';
-import { KvSession } from './kv/kv-session.js';
+import { KvSession, type KvFlow } from './kv/kv-session.js';
 import { SessionGrant } from './authorizer.js';
 import { AfterReply, Answer, FrameReply, PublishOutcome, type DispatchTable, type Handler, type HandlerEntry } from './dispatch.js';
 import { errors } from './errors.js';
@@ -339,14 +339,8 @@ export class Connection implements DeliverySink, Session {
 
   // -- streams (streams/subscription.ts writes through these) ------------------
 
-  private readonly streamHead: unknown[] = ['', 0, 0];
-
-  sendStreamDelivery(consumerTag: string, offset: number, timestamp: number, meta: Buffer, body: Buffer): boolean {
-    const head = this.streamHead;
-    head[0] = consumerTag;
-    head[1] = offset;
-    head[2] = timestamp;
-    return this.writer.sendWithEncodedTail(FrameType.STREAM_DELIVER, head, meta, body);
+  sendStreamRecord(tag: Buffer, offset: number, timestamp: number, src: Buffer, metaStart: number, bodyStart: number, end: number): boolean {
+    return this.writer.sendSpliced(FrameType.STREAM_DELIVER, tag, 1, offset, timestamp, src, metaStart, bodyStart, end);
   }
 
   sendStreamCancelled(consumerTag: string, err: WarrenError): void {
@@ -478,6 +472,11 @@ export class Connection implements DeliverySink, Session {
     if (this.state === State.Open) this.writer.cancelled(consumer.tag, err);
   }
 
+  private readonly kvFlow: KvFlow = {
+    backlogged: () => this.fs.overHighWater,
+    onceDrained: (cb) => this.fs.onceDrained(cb),
+  };
+
   get kv(): KvSession {
     const open = (): boolean => this.state === State.Open;
     const w = this.writer;
@@ -486,7 +485,7 @@ export class Connection implements DeliverySink, Session {
       kvEvent: (...args) => open() && w.kvEvent(...args),
       kvWatchEnd: (...args) => open() && w.kvWatchEnd(...args),
       error: (...args) => open() && w.error(...args),
-    });
+    }, this.kvFlow, this.ctx.options.kvWatchBacklogBytes);
     return this.kvSession;
   }
 

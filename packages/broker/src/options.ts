@@ -6,6 +6,7 @@ import type { UserConfig } from './auth.js';
 import { DEFAULT_TLS_PORT, type TlsConfig } from './tls.js';
 import type { StoreHooks, SyncMode } from './storage/index.js';
 import { defaultMemoryLimit, type MemorySampler } from './memory-monitor.js';
+import { DEFAULT_KV_WATCH_BACKLOG_BYTES } from './kv/kv-session.js';
 
 export const DEFAULT_PORT = 5680;
 
@@ -67,6 +68,11 @@ export interface BrokerOptions {
   diskFreeLimit?: number;
   /** How often free disk space is checked. Default 5000 ms. */
   diskCheckIntervalMs?: number;
+  /**
+   * Bytes of key-value changes one watch may have queued behind a congested connection (a client
+   * that reads too slowly); past it the watch ends with KV_WATCH_END RESOURCE_LIMIT. Default 16 MiB.
+   */
+  kvWatchBacklogBytes?: number;
   /** Segment file size of the message store. Default 64 MiB. */
   segmentSize?: number;
   /** @internal Fault-injection hooks of the message store, for tests. */
@@ -140,6 +146,7 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     memorySampler: o.memorySampler,
     diskFreeLimit: o.diskFreeLimit ?? 50 * 1024 * 1024,
     diskCheckIntervalMs: o.diskCheckIntervalMs ?? 5000,
+    kvWatchBacklogBytes: o.kvWatchBacklogBytes ?? DEFAULT_KV_WATCH_BACKLOG_BYTES,
     segmentSize: o.segmentSize,
     storeHooks: o.storeHooks,
     httpPort,

@@ -242,33 +242,61 @@ export class StreamConsumer implements AsyncIterable<StreamMessage> {
     w?.();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<StreamMessage> {
+  /**
+   * A hand-written iterator rather than an async generator: a message already buffered
+   * costs one resolved promise, not the generator's queue of them (replays hand out
+   * hundreds of thousands a second).
+   */
+  [Symbol.asyncIterator](): AsyncIterator<StreamMessage> {
     if (this.handler !== undefined) throw new TypeError('this stream consumer has a handler; it cannot also be iterated');
     let previous: StreamMessage | null = null;
-    try {
-      for (;;) {
+    let finished = false;
+    const take = (): IteratorResult<StreamMessage> => {
+      previous = this.buffer.shift()!;
+      this.handedOut = previous.offset;
+      return { value: previous, done: false };
+    };
+    const finish = (): IteratorResult<StreamMessage> => {
+      finished = true;
+      if (this.endReason === null || this.endReason === undefined) return { value: undefined, done: true };
+      throw this.endReason;
+    };
+    const wait = async (): Promise<IteratorResult<StreamMessage>> => {
+      while (this.buffer.length === 0 && this.endReason === undefined) {
+        this.idle();
+        await new Promise<void>((resolve) => (this.waiter = resolve));
+      }
+      return this.endReason !== undefined ? finish() : take();
+    };
+    return {
+      next: (): Promise<IteratorResult<StreamMessage>> => {
+        if (finished) return Promise.resolve({ value: undefined, done: true });
         if (previous !== null) {
           this.done(previous.offset);
           previous = null;
         }
-        while (this.buffer.length === 0 && this.endReason === undefined) {
-          this.idle();
-          await new Promise<void>((resolve) => (this.waiter = resolve));
-        }
         if (this.endReason !== undefined) {
-          if (this.endReason === null) return;
-          throw this.endReason;
+          try {
+            return Promise.resolve(finish());
+          } catch (err) {
+            return Promise.reject(err as Error);
+          }
         }
-        previous = this.buffer.shift()!;
-        this.handedOut = previous.offset;
-        yield previous;
-      }
-    } finally {
-      if (this.endReason === undefined) {
-        if (previous !== null) this.lastProcessed = previous.offset;
-        await this.cancel();
-      }
-    }
+        if (this.buffer.length > 0) return Promise.resolve(take());
+        return wait();
+      },
+      return: async (): Promise<IteratorResult<StreamMessage>> => {
+        if (!finished) {
+          finished = true;
+          if (this.endReason === undefined) {
+            if (previous !== null) this.lastProcessed = previous.offset;
+            previous = null;
+            await this.cancel();
+          }
+        }
+        return { value: undefined, done: true };
+      },
+    };
   }
 }
 

@@ -120,21 +120,68 @@ export class FrameWriter {
     return this.put(type, headBytes, tail, body);
   }
 
+  /**
+   * A frame straight from stored bytes (stream replay): its header array is `headCount`
+   * elements already encoded in `head` (no array prefix), then the uints `a` and `b`,
+   * then the elements of the MessagePack fixarray at src[tailStart, bodyStart); the body
+   * is src[bodyStart, end). Everything is copied into the slab, so `src` may be reused
+   * as soon as this returns. For STREAM_DELIVER: head = the consumer tag, a = offset,
+   * b = timestamp, tail = the stored [exchange, routingKey, properties]. Byte for byte
+   * what sendWithEncodedTail sends. Returns false, and sends nothing, when the frame
+   * would be longer than `frameLimit`.
+   */
+  sendSpliced(type: number, head: Buffer, headCount: number, a: number, b: number, src: Buffer, tailStart: number, bodyStart: number, end: number): boolean {
+    if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
+    const t = src[tailStart]!;
+    const count = headCount + 2 + (t & 0x0f);
+    if (t >> 4 !== 0x9 || count > 15) throw new RangeError('sendSpliced needs a fixarray tail and 15 elements at most');
+    const headerLength = 1 + head.length + uintSize(a) + uintSize(b) + (bodyStart - tailStart - 1);
+    const bodyLength = end - bodyStart;
+    const total = PRELUDE_SIZE + headerLength + bodyLength;
+    if (total > this.frameLimit) return false;
+    let p = this.prelude(total, type, headerLength, bodyLength);
+    const slab = this.slab;
+    slab[p++] = 0x90 | count;
+    p += head.copy(slab, p);
+    p = writeUint(slab, p, a);
+    p = writeUint(slab, p, b);
+    p += src.copy(slab, p, tailStart + 1, end);
+    this.slabPos = p;
+    this.queued(total);
+    return true;
+  }
+
+  /** Makes room for `inSlab` bytes in the slab and writes a frame's prelude there; returns where its header starts. */
+  private prelude(inSlab: number, type: number, headerLength: number, bodyLength: number): number {
+    this.sentSinceTick = true;
+    if (this.slab.length - this.slabPos < inSlab) this.newSlab(inSlab);
+    const slab = this.slab;
+    const p = this.slabPos;
+    slab.writeUInt32BE(5 + headerLength + bodyLength, p);
+    slab[p + 4] = type;
+    slab.writeUInt32BE(headerLength, p + 5);
+    return p + PRELUDE_SIZE;
+  }
+
+  /** `bytes` more are pending: flush now past the threshold, else once this turn ends. */
+  private queued(bytes: number): void {
+    this.pending += bytes;
+    if (this.pending >= FLUSH_THRESHOLD) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flushBound);
+    }
+  }
+
   /** Writes prelude, header (`first`, then `tail`'s elements when given) and body into the slab or the chunk list. */
   private put(type: number, first: Buffer, tail: Buffer | null, body: Buffer | undefined): boolean {
     const headerLength = first.length + (tail === null ? 0 : tail.length - 1);
     const bodyLength = body === undefined ? 0 : body.length;
     if (PRELUDE_SIZE + headerLength + bodyLength > this.frameLimit) return false;
-    this.sentSinceTick = true;
     const copyBody = bodyLength < COPY_THRESHOLD;
     const inSlab = PRELUDE_SIZE + headerLength + (copyBody ? bodyLength : 0);
-    if (this.slab.length - this.slabPos < inSlab) this.newSlab(inSlab);
+    let p = this.prelude(inSlab, type, headerLength, bodyLength);
     const slab = this.slab;
-    let p = this.slabPos;
-    slab.writeUInt32BE(5 + headerLength + bodyLength, p);
-    slab[p + 4] = type;
-    slab.writeUInt32BE(headerLength, p + 5);
-    p += PRELUDE_SIZE;
     p += first.copy(slab, p);
     if (tail !== null) {
       // One array: the head's fixarray count becomes the sum, the tail's own prefix is skipped.
@@ -151,12 +198,7 @@ export class FrameWriter {
       }
     }
     this.slabPos = p;
-    this.pending += inSlab + (copyBody ? 0 : bodyLength);
-    if (this.pending >= FLUSH_THRESHOLD) this.flush();
-    else if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(this.flushBound);
-    }
+    this.queued(inSlab + (copyBody ? 0 : bodyLength));
     return true;
   }
 
@@ -191,3 +233,38 @@ export class FrameWriter {
 }
 
 installFrameSends(FrameWriter.prototype);
+
+const TWO_32 = 2 ** 32;
+
+/** Bytes of the smallest MessagePack encoding of a non-negative integer (as msgpackr plus integralFloatsToInts write it). */
+function uintSize(v: number): number {
+  return v < 0x80 ? 1 : v < 0x100 ? 2 : v < 0x10000 ? 3 : v < TWO_32 ? 5 : 9;
+}
+
+/** Writes a non-negative safe integer as the smallest MessagePack uint; returns the position after it. */
+function writeUint(b: Buffer, p: number, v: number): number {
+  if (v < 0x80) {
+    b[p] = v;
+    return p + 1;
+  }
+  if (v < 0x100) {
+    b[p] = 0xcc;
+    b[p + 1] = v;
+    return p + 2;
+  }
+  if (v < 0x10000) {
+    b[p] = 0xcd;
+    b.writeUInt16BE(v, p + 1);
+    return p + 3;
+  }
+  if (v < TWO_32) {
+    b[p] = 0xce;
+    b.writeUInt32BE(v, p + 1);
+    return p + 5;
+  }
+  const hi = Math.floor(v / TWO_32);
+  b[p] = 0xcf;
+  b.writeUInt32BE(hi, p + 1);
+  b.writeUInt32BE(v - hi * TWO_32, p + 5);
+  return p + 9;
+}

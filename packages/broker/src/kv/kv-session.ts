@@ -13,6 +13,19 @@ import type { BucketInfo, KvStore } from './kv-store.js';
 /** How kv frames leave the connection: the typed sends of its frame writer. */
 export type FrameOut = Pick<FrameSends, 'kvEntry' | 'kvEvent' | 'kvWatchEnd' | 'error'>;
 
+/** The connection's write side, as watches need it to bound what a slow reader leaves queued. */
+export interface KvFlow {
+  /** More than the socket's high-water mark is waiting to be written. */
+  backlogged(): boolean;
+  /** Calls `cb` once the socket's write buffer drains (or it closes). */
+  onceDrained(cb: () => void): void;
+}
+
+/** Default per-watch backlog limit (BrokerOptions.kvWatchBacklogBytes). */
+export const DEFAULT_KV_WATCH_BACKLOG_BYTES = 16 * 1024 * 1024;
+/** What a KV_EVENT costs besides its key and value (prelude and the other header fields), for the backlog count. */
+const EVENT_OVERHEAD = 48;
+
 /** A KV_GET answer that is a value: the connection sends it as KV_ENTRY. */
 export class KvEntryReply {
   constructor(readonly entry: Revision) {}
@@ -63,12 +76,24 @@ function optBool(o: Record<string, unknown>, name: string): boolean | undefined 
 
 export class KvSession {
   private readonly watches = new Map<number, Watch>();
+  /**
+   * Bytes of events each watch queued while the connection was backlogged (over its
+   * high-water mark), since the socket last drained. Past `backlogLimit` the watch ends
+   * with RESOURCE_LIMIT (spec 8.7, "Watches"): a watcher that reads too slowly cannot
+   * make the broker hold an unbounded queue of changes for it.
+   */
+  private readonly backlog = new Map<number, number>();
+  /** The last revision each watch sent (where a new watch resumes after a RESOURCE_LIMIT end). */
+  private readonly lastSent = new Map<number, number>();
+  private waitingForDrain = false;
   private nextWatchId = 1;
   private closed = false;
 
   constructor(
     private readonly store: KvStore,
     private readonly out: FrameOut,
+    private readonly flow: KvFlow | null = null,
+    private readonly backlogLimit = DEFAULT_KV_WATCH_BACKLOG_BYTES,
   ) {}
 
   async createBucket(bucket: string, options: Record<string, unknown> | null): Promise<Record<string, unknown>> {
@@ -133,6 +158,8 @@ export class KvSession {
     if (!w) throw errors.notFound(`watch ${watchId}`);
     w.close();
     this.watches.delete(watchId);
+    this.backlog.delete(watchId);
+    this.lastSent.delete(watchId);
     return null;
   }
 
@@ -158,7 +185,11 @@ export class KvSession {
 
   private event(watchId: number, r: Revision): void {
     if (this.closed || !this.watches.has(watchId)) return;
-    if (this.out.kvEvent(watchId, r.key, r.rev, r.op, r.createdAt, r.expiresAt, r.value ?? EMPTY)) return;
+    if (this.flow !== null && this.flow.backlogged() && !this.withinBacklog(watchId, r)) return;
+    if (this.out.kvEvent(watchId, r.key, r.rev, r.op, r.createdAt, r.expiresAt, r.value ?? EMPTY)) {
+      this.lastSent.set(watchId, r.rev);
+      return;
+    }
     // Never skipped silently: a change too large for the frameMax ends the watch (spec 8.7, "Watches").
     this.watches.get(watchId)!.close();
     this.ended(
@@ -170,7 +201,38 @@ export class KvSession {
     );
   }
 
+  /**
+   * Counts an event queued behind a congested socket against its watch's backlog; false
+   * (and the watch ended with RESOURCE_LIMIT) when it would go past the limit.
+   */
+  private withinBacklog(watchId: number, r: Revision): boolean {
+    const bytes = (this.backlog.get(watchId) ?? 0) + Buffer.byteLength(r.key) + (r.value?.length ?? 0) + EVENT_OVERHEAD;
+    if (bytes <= this.backlogLimit) {
+      this.backlog.set(watchId, bytes);
+      if (!this.waitingForDrain) {
+        this.waitingForDrain = true;
+        this.flow!.onceDrained(() => {
+          this.waitingForDrain = false;
+          this.backlog.clear();
+        });
+      }
+      return true;
+    }
+    const resume = this.lastSent.get(watchId) ?? r.rev - 1;
+    this.watches.get(watchId)!.close();
+    this.ended(
+      watchId,
+      new WarrenError(
+        ErrorCodes.RESOURCE_LIMIT,
+        `watch ${watchId} fell more than ${this.backlogLimit} bytes of changes behind (the client reads too slowly); watch again with afterRevision ${resume} to continue`,
+      ),
+    );
+    return false;
+  }
+
   private ended(watchId: number, err: WarrenError): void {
+    this.backlog.delete(watchId);
+    this.lastSent.delete(watchId);
     if (!this.watches.delete(watchId) || this.closed) return;
     this.out.kvWatchEnd(watchId, err);
   }

@@ -10,6 +10,11 @@
  *   u64 created at (ms) | u32 reserved | u32 crc32c(bytes 0..28).
  * Record: u32 RECORD_MAGIC | u32 len | u32 crc32c(next len bytes) | u64 offset |
  *   u64 timestamp (ms) | u32 metaLen | msgpack [exchange, routingKey, properties] | body.
+ *
+ * The tail of a record (msgpack meta, then body) is the tail of its STREAM_DELIVER frame:
+ * replay sends it as stored behind a per-delivery prelude, tag, offset and timestamp
+ * (FrameWriter.sendSpliced). Recovery checks the CRC of every record it scans; replay
+ * checks only the structure (see StreamReader.fill for why that is enough).
  */
 import { crc32c } from '@node-rs/crc32';
 import { readU64, writeU64 } from '../storage/format.js';
@@ -64,10 +69,14 @@ export interface EncodedStreamRecord {
   length: number;
 }
 
-/** Encodes a record. `meta` is the msgpack of [exchange, routingKey, properties]. */
-export function encodeRecord(offset: number, timestamp: number, meta: Buffer, body: Buffer): EncodedStreamRecord {
+/**
+ * Encodes a record. `meta` is the msgpack of [exchange, routingKey, properties].
+ * `alloc` gives the bytes of its head (the log carves them from one slab, so that
+ * consecutive records are contiguous and go out in few iovecs).
+ */
+export function encodeRecord(offset: number, timestamp: number, meta: Buffer, body: Buffer, alloc: (n: number) => Buffer = Buffer.allocUnsafe): EncodedStreamRecord {
   const inline = body.length <= INLINE_BODY_MAX;
-  const head = Buffer.allocUnsafe(RECORD_HEADER_SIZE + meta.length + (inline ? body.length : 0));
+  const head = alloc(RECORD_HEADER_SIZE + meta.length + (inline ? body.length : 0));
   const len = RECORD_HEADER_SIZE - RECORD_PREFIX + meta.length + body.length;
   head.writeUInt32LE(STREAM_RECORD_MAGIC, 0);
   head.writeUInt32LE(len, 4);
@@ -86,15 +95,17 @@ export function encodeRecord(offset: number, timestamp: number, meta: Buffer, bo
  * Total length of the record at `pos` if the bytes up to `end` hold all of it, or:
  * -1 when the bytes there are not a valid record (bad magic, length or CRC),
  * -(needed) - 2 when the record looks valid so far but needs `needed` bytes in all.
+ * With `verifyCrc` false only the structure is checked (magic, lengths): replay reads
+ * only bytes that recovery or the writer already vouched for (see StreamReader).
  */
-export function recordLengthAt(buf: Buffer, pos: number, end: number): number {
+export function recordLengthAt(buf: Buffer, pos: number, end: number, verifyCrc = true): number {
   if (end - pos < RECORD_PREFIX) return -(RECORD_HEADER_SIZE) - 2;
   if (buf.readUInt32LE(pos) !== STREAM_RECORD_MAGIC) return -1;
   const len = buf.readUInt32LE(pos + 4);
   if (len < RECORD_HEADER_SIZE - RECORD_PREFIX || len > MAX_RECORD_LEN) return -1;
   const total = RECORD_PREFIX + len;
   if (end - pos < total) return -total - 2;
-  if (crc32c(buf.subarray(pos + RECORD_PREFIX, pos + total)) !== buf.readUInt32LE(pos + 8)) return -1;
+  if (verifyCrc && crc32c(buf.subarray(pos + RECORD_PREFIX, pos + total)) !== buf.readUInt32LE(pos + 8)) return -1;
   const metaLen = buf.readUInt32LE(pos + 28);
   if (RECORD_HEADER_SIZE + metaLen > total) return -1;
   return total;

@@ -34,6 +34,10 @@ import { StreamReader } from './stream-reader.js';
 
 export type StreamSyncMode = 'always' | 'never';
 export type AppendCallback = (err: Error | null, offset: number) => void;
+/** The publish path's way to hear of an append: no closure per message (a connection is one). */
+export interface AppendListener {
+  stored(token: number, err: WarrenError | null): void;
+}
 
 /** Where a consumer starts: a keyword, an offset, or the first message at or after a time. */
 export type StartSpec = 'first' | 'last' | 'next' | { offset: number } | { timestamp: number };
@@ -75,7 +79,12 @@ interface Pending {
   offset: number;
   timestamp: number;
   cb: AppendCallback | null;
+  listener: AppendListener | null;
+  token: number;
 }
+
+/** Record heads are carved from slabs of this size (a slab is dropped once its records are written). */
+const SLAB_BYTES = 256 * 1024;
 
 export class StreamLog {
   /** Segments oldest first; the last one is the head being written. */
@@ -156,16 +165,26 @@ export class StreamLog {
    * error that stopped the log). The record becomes visible to readers at that moment.
    */
   append(meta: Buffer, body: Buffer, cb: AppendCallback | null): number {
+    return this.enqueue(meta, body, cb, null, 0);
+  }
+
+  /** append() for the publish path: `listener.stored(token, err)` once durable (or failed). */
+  appendFor(meta: Buffer, body: Buffer, listener: AppendListener, token: number): number {
+    return this.enqueue(meta, body, null, listener, token);
+  }
+
+  private enqueue(meta: Buffer, body: Buffer, cb: AppendCallback | null, listener: AppendListener | null, token: number): number {
     if (this.failure || this.closed) {
       const err = this.failure ?? errors.storage('stream is closed');
       if (cb) setImmediate(cb, err, -1);
+      if (listener) setImmediate(() => listener.stored(token, err));
       return -1;
     }
     const offset = this.appendNext++;
     const now = this.clock();
     const timestamp = now > this.clockHigh ? now : this.clockHigh;
     this.clockHigh = timestamp;
-    this.queue.push({ rec: encodeRecord(offset, timestamp, meta, body), offset, timestamp, cb });
+    this.queue.push({ rec: encodeRecord(offset, timestamp, meta, body, this.carve), offset, timestamp, cb, listener, token });
     this.stats.appends++;
     if (!this.scheduled && !this.running) {
       this.scheduled = true;
@@ -176,6 +195,19 @@ export class StreamLog {
     }
     return offset;
   }
+
+  private slab: Buffer = Buffer.alloc(0);
+  private slabPos = 0;
+  /** n bytes of the current slab (a new slab when it is full). */
+  private readonly carve = (n: number): Buffer => {
+    if (this.slab.length - this.slabPos < n) {
+      this.slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, n));
+      this.slabPos = 0;
+    }
+    const start = this.slabPos;
+    this.slabPos += n;
+    return this.slab.subarray(start, this.slabPos);
+  };
 
   private async run(): Promise<void> {
     if (this.running) return;
@@ -195,7 +227,10 @@ export class StreamLog {
       // Retention first (a loop over nothing unless a segment just filled up), so whoever
       // sees the confirm also sees the limits applied.
       if (this.maxAgeMs > 0 || this.maxBytes > 0) await this.applyRetention().catch(() => undefined);
-      for (const p of batch) if (p.cb) safeCall(p.cb, null, p.offset);
+      for (const p of batch) {
+        if (p.listener !== null) p.listener.stored(p.token, null);
+        else if (p.cb !== null) safeCall(p.cb, null, p.offset);
+      }
       this.wake();
     }
     this.running = false;
@@ -233,10 +268,28 @@ export class StreamLog {
 
   private async writeOut(head: SegmentIndex, bufs: Buffer[], pos: number): Promise<void> {
     if (bufs.length === 0) return;
+    // Record heads carved one after the other from a slab are one iovec.
+    const iov: Buffer[] = [];
     let bytes = 0;
-    for (const b of bufs) bytes += b.length;
+    let run = bufs[0]!;
+    let runEnd = run.byteOffset;
+    const close = (): void => {
+      const len = runEnd - run.byteOffset;
+      iov.push(len === run.length ? run : Buffer.from(run.buffer, run.byteOffset, len));
+    };
+    for (const b of bufs) {
+      bytes += b.length;
+      if (b.buffer === run.buffer && b.byteOffset === runEnd) {
+        runEnd += b.length;
+        continue;
+      }
+      close();
+      run = b;
+      runEnd = b.byteOffset + b.length;
+    }
+    close();
     await this.o.hooks?.beforeWrite?.(head.base, bytes);
-    await writeAll(this.headHandle, bufs, pos);
+    await writeAll(this.headHandle, iov, pos);
   }
 
   private async syncHead(head: SegmentIndex): Promise<void> {
@@ -266,7 +319,10 @@ export class StreamLog {
     this.failure = err;
     const victims = [...inFlight, ...this.queue];
     this.queue = [];
-    for (const p of victims) if (p.cb) safeCall(p.cb, err, -1);
+    for (const p of victims) {
+      if (p.listener !== null) p.listener.stored(p.token, err);
+      else if (p.cb !== null) safeCall(p.cb, err, -1);
+    }
     this.wake();
     this.o.onFatal?.(err);
   }

@@ -106,18 +106,34 @@ export class Streams {
     for (const q of queues) if (q.isStream) (streams ??= []).push(q);
     if (streams === null) return null;
     for (const q of streams) queues.delete(q);
-    const join = new PublishJoin(listener, streams.length + (queues.size > 0 ? 1 : 0));
-    const meta = pack([frame.exchange, frame.routingKey, frame.properties]);
+    const meta = this.metaOf(frame);
     const seq = frame.seq;
-    const done = (err: Error | null): void => {
-      join.stored(seq, err === null ? null : err instanceof WarrenError ? err : errors.storage(`message not stored in stream: ${err.message}`));
-    };
+    if (streams.length === 1 && queues.size === 0) {
+      // The common case, one stream and nothing else: the connection hears of the append directly.
+      const s = this.open.get(streams[0]!.name);
+      if (s === undefined) listener.stored(seq, errors.notFound(`stream '${streams[0]!.name}'`));
+      else s.log.appendFor(meta, frame.body, listener, seq);
+      return listener;
+    }
+    const join = new PublishJoin(listener, streams.length + (queues.size > 0 ? 1 : 0));
     for (const q of streams) {
       const s = this.open.get(q.name);
       if (s === undefined) join.stored(seq, errors.notFound(`stream '${q.name}'`));
-      else s.log.append(meta, frame.body, done);
+      else s.log.appendFor(meta, frame.body, join, seq);
     }
     return join;
+  }
+
+  private lastMeta: { exchange: string; routingKey: string; meta: Buffer } | null = null;
+
+  /** The stored [exchange, routingKey, properties] bytes; reused while publishes without properties repeat the route. */
+  private metaOf(frame: PublishFrame): Buffer {
+    const last = this.lastMeta;
+    const bare = frame.properties === null || frame.properties === undefined;
+    if (bare && last !== null && last.exchange === frame.exchange && last.routingKey === frame.routingKey) return last.meta;
+    const meta = pack([frame.exchange, frame.routingKey, frame.properties]);
+    if (bare) this.lastMeta = { exchange: frame.exchange, routingKey: frame.routingKey, meta };
+    return meta;
   }
 
   /** A stream was deleted: its subscribers are told, its files removed. */

@@ -1,11 +1,13 @@
 /**
  * A connection's kv side: wire results, KV_ENTRY and KV_EVENT frames, the
  * order of a watch's OK and its current values, unwatch, a deleted bucket
- * ending watches, and a closed session sending nothing more.
+ * ending watches, a closed session sending nothing more, and a watch whose
+ * client reads too slowly ending at its backlog limit.
  */
 import { describe, expect, it } from 'vitest';
 import { FrameType as KvFrame } from '@warren/protocol';
 import { KvSession, KvStore, KvWatchReply, type FrameOut } from '../../src/kv/index.js';
+import type { KvFlow } from '../../src/kv/kv-session.js';
 import { captureLogger } from '../storage/helpers.js';
 
 /**
@@ -117,5 +119,41 @@ describe('kv session', () => {
     await s.put('c', 'k', null, Buffer.from('x'));
     expect(out.frames).toHaveLength(1);
     expect(s.watchCount).toBe(0);
+  });
+
+  it('a watch whose client reads too slowly ends with KV_WATCH_END RESOURCE_LIMIT at its backlog limit; a drain resets the count', async () => {
+    const store = await KvStore.open({ dir: null, clock: () => 42, timers: false, logger: captureLogger() });
+    const out = sink();
+    let congested = false;
+    const drains: Array<() => void> = [];
+    const flow: KvFlow = { backlogged: () => congested, onceDrained: (cb) => void drains.push(cb) };
+    // Each change of a 1-byte key and a 100-byte value counts 1 + 100 + 48 bytes.
+    const s = new KvSession(store, out, flow, 400);
+    await s.createBucket('b', null);
+    const fast = s.watch('b', { prefix: 'other.' }, null); // sees nothing: never counts
+    const slow = s.watch('b', null, null);
+    expect([fast.result.watchId, slow.result.watchId]).toEqual([1, 2]);
+    const put = (n: number) => s.put('b', 'k', null, Buffer.alloc(100, n));
+    await put(1); // rev 1, socket fine: not counted
+    congested = true;
+    await put(2); // 149
+    await put(3); // 298
+    expect(drains).toHaveLength(1);
+    congested = false;
+    drains.shift()!(); // drained: the count starts again
+    congested = true;
+    await put(4); // 149
+    await put(5); // 298
+    expect(out.frames.filter(([t]) => t === KvFrame.KV_EVENT).map(([, f]) => f[2])).toEqual([1, 2, 3, 4, 5]);
+    await put(6); // 447 > 400: the watch ends, naming where to resume
+    expect(out.frames.at(-1)).toEqual([
+      KvFrame.KV_WATCH_END,
+      [2, 429, 'RESOURCE_LIMIT', 'watch 2 fell more than 400 bytes of changes behind (the client reads too slowly); watch again with afterRevision 5 to continue'],
+      '',
+    ]);
+    await put(7);
+    expect(out.frames.filter(([t]) => t === KvFrame.KV_EVENT)).toHaveLength(5);
+    expect(s.watchCount).toBe(1);
+    expect(() => s.unwatch(2)).toThrow(/watch 2/);
   });
 });

@@ -154,6 +154,11 @@ export function serverCommand(): Command {
         .argParser(int('paging window bytes')),
     )
     .addOption(new Option('--disk-free-limit <bytes>', 'block publishers when free disk space falls below this').env('WARREN_DISK_FREE_LIMIT').argParser(int('disk free limit')))
+    .addOption(
+      new Option('--kv-watch-backlog <bytes>', 'key-value changes a watch may have queued for a client that reads too slowly; past it the watch ends with RESOURCE_LIMIT (default 16 MiB)')
+        .env('WARREN_KV_WATCH_BACKLOG')
+        .argParser(int('kv watch backlog')),
+    )
     .addOption(new Option('--max-connections <n>', 'refuse connections above this many').env('WARREN_MAX_CONNECTIONS').argParser(int('max connections')))
     .addOption(new Option('--frame-max <bytes>', 'largest frame (message) accepted').env('WARREN_FRAME_MAX').argParser(int('frame max')))
     .addOption(new Option('--heartbeat <ms>', 'heartbeat interval proposed to clients (0 disables)').env('WARREN_HEARTBEAT_MS').argParser(int('heartbeat')))
@@ -227,6 +232,7 @@ export function serverCommand(): Command {
         ...(o.pagingWindow !== undefined ? { pagingWindow: o.pagingWindow } : {}),
         ...(o.pagingWindowBytes !== undefined ? { pagingWindowBytes: o.pagingWindowBytes } : {}),
         ...(o.diskFreeLimit !== undefined ? { diskFreeLimit: o.diskFreeLimit } : {}),
+        ...(o.kvWatchBacklog !== undefined ? { kvWatchBacklogBytes: o.kvWatchBacklog } : {}),
         ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
         ...(o.frameMax !== undefined ? { frameMax: o.frameMax } : {}),
         ...(o.heartbeat !== undefined ? { heartbeatMs: o.heartbeat } : {}),
