@@ -90,16 +90,24 @@ describe('README.md', async () => {
   });
 
   it('links only to files and headings that exist', () => {
-    const slugs = [...readme.matchAll(/^#+ (.+)$/gm)].map((m) =>
-      m[1]!
-        .toLowerCase()
-        .replace(/[^\w\- ]/g, '')
-        .replace(/ /g, '-'),
-    );
+    const slugsOf = (markdown: string) =>
+      [...markdown.matchAll(/^#+ (.+)$/gm)].map((m) =>
+        m[1]!
+          .toLowerCase()
+          .replace(/[^\w\- ]/g, '')
+          .replace(/ /g, '-'),
+      );
+    const slugs = slugsOf(readme);
     for (const [, target] of readme.matchAll(/\]\(([^)]+)\)/g)) {
       if (/^https?:/.test(target!)) continue;
-      if (target!.startsWith('#')) expect(slugs, target).toContain(target!.slice(1));
-      else expect(existsSync(join(repoRoot, target!)), target).toBe(true);
+      if (target!.startsWith('#')) {
+        expect(slugs, target).toContain(target!.slice(1));
+        continue;
+      }
+      // A link into another file's heading: the file exists and has that heading.
+      const [file, anchor] = target!.split('#');
+      expect(existsSync(join(repoRoot, file!)), target).toBe(true);
+      if (anchor !== undefined) expect(slugsOf(readFileSync(join(repoRoot, file!), 'utf8')), target).toContain(anchor);
     }
   });
 
