@@ -68,6 +68,8 @@ export interface Row {
   unit: string;
   better: 'higher' | 'lower';
   target?: number;
+  /** See Metric.floorTarget: least share of the floor (throughput), most ms above it (latency). */
+  floorTarget?: number;
   headline: boolean;
   values: Partial<Record<SystemKey, number>>;
   /** How many times better Warren is than RabbitMQ (> 1: Warren wins), undefined without both numbers. */
@@ -90,7 +92,7 @@ export function rows(results: ScenarioResult[]): Row[] {
         const v = s.systems[k]?.[m.key];
         if (finite(v)) values[k] = v;
       }
-      const row: Row = { scenario: s.id, label: m.label, unit: m.unit, better: m.better, headline: m.headline, values, ...(m.target ? { target: m.target } : {}) };
+      const row: Row = { scenario: s.id, label: m.label, unit: m.unit, better: m.better, headline: m.headline, values, ...(m.target ? { target: m.target } : {}), ...(m.floorTarget ? { floorTarget: m.floorTarget } : {}) };
       const w = values.warren;
       const times = (peer: number) => (m.better === 'higher' ? w! / peer : peer / w!);
       if (finite(w) && w > 0) {
@@ -129,9 +131,15 @@ export function fmt(v: number | undefined, unit = ''): string {
 }
 
 function verdict(r: Row): string {
-  if (r.target === undefined) return '';
-  if (r.advantage === undefined) return `>= ${r.target}x: ?`;
-  return `>= ${r.target}x: ${r.advantage >= r.target ? 'met' : 'NOT met'}`;
+  const parts: string[] = [];
+  if (r.target !== undefined) parts.push(`>= ${r.target}x: ${r.advantage === undefined ? '?' : r.advantage >= r.target ? 'met' : 'NOT met'}`);
+  if (r.floorTarget !== undefined) {
+    const latency = r.unit === 'ms';
+    const goal = latency ? `<= floor + ${r.floorTarget} ms` : `>= ${(r.floorTarget * 100).toFixed(0)}% of floor`;
+    const met = r.ofFloor === undefined ? undefined : latency ? r.ofFloor <= r.floorTarget : r.ofFloor >= r.floorTarget;
+    parts.push(`${goal}: ${met === undefined ? '?' : met ? 'met' : 'NOT met'}`);
+  }
+  return parts.join('; ');
 }
 
 /** The columns that hold at least one number in these rows. */

@@ -194,6 +194,15 @@ function readRun(path: string): RunResult | undefined {
   // Results saved before the peers came (Warren and RabbitMQ as fields of their own) read the same way.
   for (const s of run.scenarios as (ScenarioResult & { warren?: Measurements; rabbitmq?: Measurements })[]) {
     s.systems ??= { ...(s.warren ? { warren: s.warren } : {}), ...(s.rabbitmq ? { rabbitmq: s.rabbitmq } : {}) };
+    // Targets are the current definitions' (they follow the issues), not those saved with the numbers.
+    const current = findScenario(s.id)?.metrics;
+    if (current !== undefined) {
+      s.metrics = s.metrics.map((m) => {
+        const { target: _t, floorTarget: _f, ...rest } = m;
+        const now = current.find((c) => c.key === m.key);
+        return { ...rest, ...(now?.target ? { target: now.target } : {}), ...(now?.floorTarget ? { floorTarget: now.floorTarget } : {}) };
+      });
+    }
   }
   return run;
 }

@@ -132,3 +132,28 @@ describe('floodAppendix', () => {
     expect(floodAppendix(undefined, undefined)).toEqual({ rows: [], notes: [] });
   });
 });
+
+describe('targets against the floor', () => {
+  const withTargets: RunResult = {
+    ...run,
+    scenarios: [
+      { ...run.scenarios[0]!, metrics: [{ ...run.scenarios[0]!.metrics[0]!, target: 3, floorTarget: 0.6 }] },
+      { ...run.scenarios[2]!, metrics: [{ ...run.scenarios[2]!.metrics[0]!, floorTarget: 0.3 }] },
+    ],
+  };
+  const table = markdownTable(rows(withTargets.scenarios));
+
+  it('judges throughput as a share of the floor and latency as ms above it', () => {
+    // 150,000 / 200,000 = 75% of the floor (>= 60%); 5x RabbitMQ (>= 3x).
+    expect(table).toContain('| >= 3x: met; >= 60% of floor: met |');
+    // p99 0.5 ms against the floor's 0.4 ms: +0.1 ms (<= +0.3 ms).
+    expect(table).toContain('| <= floor + 0.3 ms: met |');
+  });
+
+  it('says NOT met when Warren falls short of the floor target', () => {
+    const short = rows([{ ...withTargets.scenarios[0]!, systems: { ...withTargets.scenarios[0]!.systems, warren: { deliveredPerSec: 100_000 } } }]);
+    expect(markdownTable(short)).toContain('>= 60% of floor: NOT met');
+    const slow = rows([{ ...withTargets.scenarios[1]!, systems: { ...withTargets.scenarios[1]!.systems, warren: { p99: 0.8 } } }]);
+    expect(markdownTable(slow)).toContain('<= floor + 0.3 ms: NOT met');
+  });
+});
