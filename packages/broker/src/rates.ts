@@ -232,6 +232,9 @@ export class RateSampler {
         delivered: clampRate(c.delivered - s.delivered, seconds),
         acked: clampRate(c.acked - s.acked, seconds),
       };
+    } else if (s.rates.published !== 0 || s.rates.delivered !== 0 || s.rates.acked !== 0) {
+      // Quiet again without ever getting a ring (more busy queues than MAX_TRACKED): 0, not its last rates.
+      s.rates = { published: 0, delivered: 0, acked: 0 };
     }
     if (changed) {
       s.changedAt = t;

@@ -101,8 +101,10 @@ describe('RateSampler', () => {
     // Before: each change of the untracked queue evicted the other and allocated a new ring (20 rings, no history kept).
     expect(sampler.ringStats()).toEqual({ tracked: 1, rows: expect.any(Number), created: 1 });
     expect(sampler.queueHistory(queues.get('a')!, 60).samples.filter((s) => s.published > 0)).toHaveLength(10);
-    // The other one still has its latest rates.
+    // The other one still has its latest rates, and 0 once it is quiet.
     expect(sampler.queueLatest(queues.get('b')!).published).toBe(1);
+    tick();
+    expect(sampler.queueLatest(queues.get('b')!).published).toBe(0);
   });
 
   it('grows a ring with its history (not the full 10 minutes at once) and drops the ring of a deleted queue', () => {
