@@ -409,11 +409,18 @@ function sameBytes(buf: Buffer, start: number, end: number, bytes: Buffer): bool
  * with the same bytes may share one decoded object, as copies routed to
  * several queues already do.
  */
+/**
+ * The bytes of nothing yet, shared: every queue of a paging broker holds a QueueSpill whether it
+ * pages or not, and six empty Buffers of its own cost ~1 KB of heap per queue (10 MB at 10,000 queues).
+ * Never written to: the caches below replace their buffer, they do not fill it.
+ */
+const NO_BYTES = Buffer.alloc(0);
+
 class LastProperties {
   private written: MessageProperties | null = null;
-  private writtenBytes = Buffer.alloc(0);
+  private writtenBytes = NO_BYTES;
   private read: MessageProperties | null = null;
-  private readBytes = Buffer.alloc(0);
+  private readBytes = NO_BYTES;
 
   /** The properties' MessagePack bytes, valid until the next call. */
   encode(p: MessageProperties): Buffer {
@@ -448,7 +455,7 @@ function sameFlat(a: object, b: object): boolean {
 /** A string decoded from UTF-8 bytes, kept with its bytes to answer the same bytes again without decoding. */
 class LastString {
   private value = '';
-  private bytes = Buffer.alloc(0);
+  private bytes = NO_BYTES;
 
   /** Writes `value` as UTF-8 at `at`; returns the byte count. */
   write(buf: Buffer, at: number, value: string): number {

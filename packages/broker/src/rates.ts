@@ -8,7 +8,15 @@
  *
  * Per-queue history costs RAM per queue, so it is kept only for queues whose
  * figures moved in the last 10 minutes (at most MAX_TRACKED of them); a quiet
- * queue's history is synthesised on demand: rates 0, its current depth.
+ * queue's history is synthesised on demand: rates 0, its current depth. A ring
+ * starts at INITIAL_ROWS rows and doubles up to the capacity as its history
+ * grows, so a queue busy for a few seconds costs ~3 KB, not 29 KB. When more
+ * queues are busy than MAX_TRACKED, a newly busy queue takes the ring (the
+ * array itself, reset) of the quietest tracked queue only if that one has been
+ * quiet for EVICT_QUIET_MS; otherwise it goes without history until one has.
+ * (Evicting on every change made each sample allocate a ring per busy queue:
+ * 10,000 busy queues cost 288 MB of zeroed arrays and ~0.3 s of CPU a second.)
+ * The ring of a deleted queue is dropped at the next sample.
  */
 import type { Queue } from './queue.js';
 import type { VirtualHost } from './vhost.js';
@@ -18,6 +26,10 @@ export const RATE_INTERVAL_MS = 1000;
 export const RATE_CAPACITY = 600;
 /** Queues with a per-queue history at the same time (the most recently active ones). */
 export const MAX_TRACKED = 2000;
+/** Rows a per-queue ring starts with (a minute); it doubles up to the capacity. */
+export const INITIAL_ROWS = 60;
+/** How long a tracked queue must have been quiet before a newly busy queue may take its ring. */
+export const EVICT_QUIET_MS = 60_000;
 
 export interface GlobalRates {
   published: number;
@@ -40,30 +52,51 @@ const GLOBAL_FIELDS = ['published', 'delivered', 'acked', 'redelivered', 'return
 /** Per-queue ring columns: t, published, delivered, acked, ready, unacked. */
 const Q_COLS = 6;
 
-/** A ring of fixed-width rows of numbers. */
+/** A ring of fixed-width rows of numbers, growing (doubling) up to its capacity. */
 class Ring {
-  private readonly data: Float64Array;
+  private data: Float64Array;
   private start = 0;
   length = 0;
 
   constructor(
     readonly width: number,
     readonly capacity: number,
+    initialRows = capacity,
   ) {
-    this.data = new Float64Array(width * capacity);
+    this.data = new Float64Array(width * Math.max(1, Math.min(initialRows, capacity)));
+  }
+
+  /** Rows allocated. */
+  get rows(): number {
+    return this.data.length / this.width;
   }
 
   push(row: ArrayLike<number>): void {
-    const at = ((this.start + this.length) % this.capacity) * this.width;
-    if (this.length < this.capacity) this.length++;
-    else this.start = (this.start + 1) % this.capacity;
+    let rows = this.rows;
+    if (this.length === rows && rows < this.capacity) {
+      // Full but not at capacity: double, oldest row first.
+      const grown = new Float64Array(this.width * Math.min(rows * 2, this.capacity));
+      for (let i = 0; i < this.length; i++) grown.set(this.row(i), i * this.width);
+      this.data = grown;
+      this.start = 0;
+      rows = this.rows;
+    }
+    const at = ((this.start + this.length) % rows) * this.width;
+    if (this.length < rows) this.length++;
+    else this.start = (this.start + 1) % rows;
     for (let i = 0; i < this.width; i++) this.data[at + i] = row[i]!;
   }
 
   /** Row i (0 = oldest kept), as a view. */
   row(i: number): Float64Array {
-    const at = ((this.start + i) % this.capacity) * this.width;
+    const at = ((this.start + i) % this.rows) * this.width;
     return this.data.subarray(at, at + this.width);
+  }
+
+  /** Empty again, keeping the rows allocated (for another queue). */
+  clear(): void {
+    this.start = 0;
+    this.length = 0;
   }
 }
 
@@ -80,6 +113,8 @@ interface QueueState {
   ring: Ring | null;
   /** Time of the last change of any figure. */
   changedAt: number;
+  /** The sample that last saw the queue (a tracked queue not seen was deleted). */
+  seen: number;
 }
 
 export interface RateSamplerOptions {
@@ -88,6 +123,8 @@ export interface RateSamplerOptions {
   intervalMs?: number;
   capacity?: number;
   maxTracked?: number;
+  initialRows?: number;
+  evictQuietMs?: number;
 }
 
 function clampRate(delta: number, seconds: number): number {
@@ -99,6 +136,12 @@ export class RateSampler {
   readonly intervalMs: number;
   private readonly capacity: number;
   private readonly maxTracked: number;
+  private readonly initialRows: number;
+  private readonly evictQuietMs: number;
+  /** Samples taken (QueueState.seen). */
+  private round = 0;
+  /** Per-queue rings allocated so far (reused ones not counted again). */
+  private ringsCreated = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly global: Ring;
   private previous: { t: number; totals: number[] } | null = null;
@@ -116,6 +159,8 @@ export class RateSampler {
     this.intervalMs = o.intervalMs ?? RATE_INTERVAL_MS;
     this.capacity = o.capacity ?? RATE_CAPACITY;
     this.maxTracked = o.maxTracked ?? MAX_TRACKED;
+    this.initialRows = o.initialRows ?? INITIAL_ROWS;
+    this.evictQuietMs = o.evictQuietMs ?? EVICT_QUIET_MS;
     this.global = new Ring(1 + GLOBAL_FIELDS.length, this.capacity);
   }
 
@@ -137,6 +182,7 @@ export class RateSampler {
     const prevT = this.lastT;
     const seconds = prevT === 0 ? 0 : (t - prevT) / 1000;
     this.lastT = t;
+    const round = ++this.round;
     const totals = [0, 0, 0, 0, 0, 0];
     for (const vhost of this.vhosts()) {
       totals[0]! += vhost.counters.published;
@@ -147,9 +193,11 @@ export class RateSampler {
         totals[1]! += c.delivered;
         totals[2]! += c.acked;
         totals[3]! += c.redelivered;
-        this.sampleQueue(q, t, seconds);
+        this.sampleQueue(q, t, seconds, round);
       }
     }
+    // A deleted queue is not sampled any more: its ring goes now, not when evicted.
+    for (const s of this.tracked) if (s.seen !== round) this.untrack(s);
     const prev = this.previous;
     if (prev !== null) {
       const row = [t];
@@ -166,16 +214,17 @@ export class RateSampler {
     this.previous = { t, totals };
   }
 
-  private sampleQueue(q: Queue, t: number, seconds: number): void {
+  private sampleQueue(q: Queue, t: number, seconds: number, round: number): void {
     const c = q.counters;
     const ready = q.messageCount;
     const unacked = q.unackedCount;
     let s = this.queues.get(q);
     if (s === undefined) {
-      s = { published: c.published, delivered: c.delivered, acked: c.acked, ready, unacked, rates: { published: 0, delivered: 0, acked: 0 }, ring: null, changedAt: 0 };
+      s = { published: c.published, delivered: c.delivered, acked: c.acked, ready, unacked, rates: { published: 0, delivered: 0, acked: 0 }, ring: null, changedAt: 0, seen: round };
       this.queues.set(q, s);
       return;
     }
+    s.seen = round;
     const changed = c.published !== s.published || c.delivered !== s.delivered || c.acked !== s.acked || ready !== s.ready || unacked !== s.unacked;
     if (changed || s.ring !== null) {
       s.rates = {
@@ -183,6 +232,9 @@ export class RateSampler {
         delivered: clampRate(c.delivered - s.delivered, seconds),
         acked: clampRate(c.acked - s.acked, seconds),
       };
+    } else if (s.rates.published !== 0 || s.rates.delivered !== 0 || s.rates.acked !== 0) {
+      // Quiet again without ever getting a ring (more busy queues than MAX_TRACKED): 0, not its last rates.
+      s.rates = { published: 0, delivered: 0, acked: 0 };
     }
     if (changed) {
       s.changedAt = t;
@@ -205,14 +257,29 @@ export class RateSampler {
   }
 
   private track(s: QueueState, t: number): void {
+    let ring: Ring | null = null;
     if (this.tracked.size >= this.maxTracked) {
+      // Take the ring of the quietest, if it has been quiet long enough; else no history for now.
       const quietest = this.tracked.values().next().value as QueueState;
+      if (t - quietest.changedAt < this.evictQuietMs) return;
+      ring = quietest.ring;
       this.untrack(quietest);
+      ring!.clear();
+    } else {
+      ring = new Ring(Q_COLS, this.capacity, this.initialRows);
+      this.ringsCreated++;
     }
-    s.ring = new Ring(Q_COLS, this.capacity);
+    s.ring = ring;
     // The sample before the change: the chart starts from the quiet state.
-    s.ring.push([t - this.intervalMs, 0, 0, 0, s.ready, s.unacked]);
+    s.ring!.push([t - this.intervalMs, 0, 0, 0, s.ready, s.unacked]);
     this.tracked.add(s);
+  }
+
+  /** What the per-queue histories hold: queues tracked, rows allocated in all, rings allocated so far. */
+  ringStats(): { tracked: number; rows: number; created: number } {
+    let rows = 0;
+    for (const s of this.tracked) rows += s.ring!.rows;
+    return { tracked: this.tracked.size, rows, created: this.ringsCreated };
   }
 
   private untrack(s: QueueState): void {

@@ -1,5 +1,5 @@
 /** The paged-out tail of a queue: order, metadata, large bodies, segments, corruption and cleanup. */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,28 @@ function message(i: number, body: Buffer | null = Buffer.from(`body-${i}`)): Spi
 }
 
 describe('QueueSpill', () => {
+  it('allocates no buffer until it pages (every queue of a paging broker has one)', () => {
+    const alloc = vi.spyOn(Buffer, 'alloc');
+    const allocUnsafe = vi.spyOn(Buffer, 'allocUnsafe');
+    try {
+      const spills = Array.from({ length: 10 }, (_, i) => new QueueSpill(dir, `idle${i}`));
+      expect(spills.every((s) => s.length === 0)).toBe(true);
+      expect(alloc).not.toHaveBeenCalled();
+      expect(allocUnsafe).not.toHaveBeenCalled();
+    } finally {
+      alloc.mockRestore();
+      allocUnsafe.mockRestore();
+    }
+    // Names and properties still round-trip from the shared empty start, '' included.
+    const spill = new QueueSpill(dir, 'q');
+    spill.append({ ...message(0), exchange: '', routingKey: '' });
+    spill.append(message(1));
+    expect(spill.take(2).map((m) => [m.exchange, m.routingKey, m.properties])).toEqual([
+      ['', '', null],
+      ['ex', 'key-1', message(1).properties],
+    ]);
+  });
+
   it('gives back every message with its metadata, in order, across interleaved appends and takes', () => {
     const spill = new QueueSpill(dir, 'q');
     const out: SpilledMessage[] = [];

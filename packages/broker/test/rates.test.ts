@@ -8,7 +8,7 @@ function fakeQueue(): Queue {
   return { counters: { published: 0, delivered: 0, redelivered: 0, acked: 0 }, messageCount: 0, unackedCount: 0 } as unknown as Queue;
 }
 
-function setup(opts: { maxTracked?: number; capacity?: number } = {}) {
+function setup(opts: { maxTracked?: number; capacity?: number; initialRows?: number; evictQuietMs?: number } = {}) {
   let now = 1_000_000;
   const queues = new Map<string, Queue>([
     ['a', fakeQueue()],
@@ -72,17 +72,64 @@ describe('RateSampler', () => {
     expect(sampler.latest().delivered).toBe(0);
   });
 
-  it('keeps per-queue history for at most maxTracked active queues (the quietest goes first)', () => {
-    const { sampler, queues, tick } = setup({ maxTracked: 1 });
+  it('keeps per-queue history for at most maxTracked active queues (the quietest goes first, once quiet for evictQuietMs)', () => {
+    const { sampler, queues, tick } = setup({ maxTracked: 1, evictQuietMs: 5000 });
     sampler.sample();
     const a = queues.get('a')! as unknown as { counters: Queue['counters'] };
     const b = queues.get('b')! as unknown as { counters: Queue['counters'] };
     a.counters.published++;
     tick();
+    tick(5000);
     b.counters.published++;
     tick();
     expect(sampler.queueHistory(queues.get('b')!, 60).samples.some((s) => s.published > 0)).toBe(true);
-    // a lost its ring to b: flat now.
+    // a lost its ring to b: flat now. b took a's ring: one ring allocated in all.
     expect(sampler.queueHistory(queues.get('a')!, 60).samples.every((s) => s.published === 0)).toBe(true);
+    expect(sampler.ringStats()).toMatchObject({ tracked: 1, created: 1 });
+  });
+
+  it('allocates no ring per sample when more queues are busy than maxTracked: a busy queue keeps its history', () => {
+    const { sampler, queues, tick } = setup({ maxTracked: 1 });
+    sampler.sample();
+    const a = queues.get('a')! as unknown as { counters: Queue['counters'] };
+    const b = queues.get('b')! as unknown as { counters: Queue['counters'] };
+    for (let i = 0; i < 10; i++) {
+      a.counters.published++;
+      b.counters.published++;
+      tick();
+    }
+    // Before: each change of the untracked queue evicted the other and allocated a new ring (20 rings, no history kept).
+    expect(sampler.ringStats()).toEqual({ tracked: 1, rows: expect.any(Number), created: 1 });
+    expect(sampler.queueHistory(queues.get('a')!, 60).samples.filter((s) => s.published > 0)).toHaveLength(10);
+    // The other one still has its latest rates, and 0 once it is quiet.
+    expect(sampler.queueLatest(queues.get('b')!).published).toBe(1);
+    tick();
+    expect(sampler.queueLatest(queues.get('b')!).published).toBe(0);
+  });
+
+  it('grows a ring with its history (not the full 10 minutes at once) and drops the ring of a deleted queue', () => {
+    const { sampler, queues, tick } = setup({ capacity: 600, initialRows: 60 });
+    sampler.sample();
+    const a = queues.get('a')! as unknown as { counters: Queue['counters'] };
+    a.counters.published++;
+    tick();
+    expect(sampler.ringStats()).toEqual({ tracked: 1, rows: 60, created: 1 });
+    for (let i = 0; i < 100; i++) {
+      a.counters.published++;
+      tick();
+    }
+    expect(sampler.ringStats().rows).toBe(120);
+    const h = sampler.queueHistory(queues.get('a')!, 600).samples;
+    expect(h).toHaveLength(102);
+    expect(h.slice(1).every((s) => s.published === 1)).toBe(true);
+    for (let i = 0; i < 700; i++) {
+      a.counters.published++;
+      tick();
+    }
+    expect(sampler.ringStats().rows).toBe(600);
+    expect(sampler.queueHistory(queues.get('a')!, 3600).samples).toHaveLength(600);
+    queues.delete('a');
+    tick();
+    expect(sampler.ringStats()).toEqual({ tracked: 0, rows: 0, created: 1 });
   });
 });
