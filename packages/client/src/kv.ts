@@ -26,6 +26,32 @@ export type KvValue = string | Uint8Array;
 export interface KvPutOptions {
   /** ms until this value expires; overrides the bucket's ttl; 0 = never. */
   ttl?: number;
+  /**
+   * Called once with the write's revision as soon as the broker has applied it (a get sees it),
+   * before the returned promise resolves: in a durable bucket that is before the write is
+   * fdatasync'ed, so the next step (a compare-and-set on that revision) can start while the
+   * write is being synced; the write is kept only once the promise resolves. Not called if the
+   * write fails. (The broker's `kv.applied` capability; without it, called as the promise resolves.)
+   */
+  applied?: (revision: number) => void;
+}
+
+/** How a write with KvPutOptions.applied maps its answers: KV_APPLIED early, the OK later (whichever first calls it). */
+function appliedMapper(applied: (revision: number) => void): (reply: unknown) => number {
+  let told = false;
+  const tell = (revision: number): void => {
+    if (told) return;
+    told = true;
+    applied(revision);
+  };
+  return Object.assign(
+    (r: unknown): number => {
+      const revision = revisionOf(r);
+      tell(revision);
+      return revision;
+    },
+    { early: (revision: unknown) => tell(revision as number) },
+  );
 }
 
 export interface KvKeyFilter {
@@ -101,17 +127,17 @@ export class KvBucket {
 
   /** Stores a value; resolves with its revision once the broker has it (fdatasync'ed in a durable bucket). */
   put(key: string, value: KvValue, options: KvPutOptions = {}): Promise<number> {
-    return this.send(key, value, { ttl: options.ttl });
+    return this.send(key, value, { ttl: options.ttl }, options.applied);
   }
 
   /** Stores a value only if the key has none; WRONG_REVISION (details.current) otherwise. */
   create(key: string, value: KvValue, options: KvPutOptions = {}): Promise<number> {
-    return this.send(key, value, { ttl: options.ttl, expect: 0 });
+    return this.send(key, value, { ttl: options.ttl, expect: 0 }, options.applied);
   }
 
   /** Stores a value only if the key's latest revision is `revision`; WRONG_REVISION (details.current) otherwise. */
   update(key: string, value: KvValue, revision: number, options: KvPutOptions = {}): Promise<number> {
-    return this.send(key, value, { ttl: options.ttl, expect: revision });
+    return this.send(key, value, { ttl: options.ttl, expect: revision }, options.applied);
   }
 
   /** The latest value (null when none), or a given revision if the bucket still keeps it. */
@@ -159,9 +185,11 @@ export class KvBucket {
     return w;
   }
 
-  private send(key: string, value: KvValue, options: { ttl?: number; expect?: number }): Promise<number> {
+  private send(key: string, value: KvValue, options: { ttl?: number; expect?: number }, applied: ((revision: number) => void) | undefined): Promise<number> {
     const body = toBuffer(value);
-    return this.link.request((w, requestId) => w.kvPut(requestId, this.name, key, clean(options) ?? {}, body), revisionOf);
+    if (applied === undefined) return this.link.request((w, requestId) => w.kvPut(requestId, this.name, key, clean(options) ?? {}, body), revisionOf);
+    const o = { ...clean(options), applied: true };
+    return this.link.request((w, requestId) => w.kvPut(requestId, this.name, key, o, body), appliedMapper(applied));
   }
 
   private remove(key: string, options: { purge?: boolean; expect?: number }): Promise<number> {

@@ -26,7 +26,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Consumer, KvBucket, KvWatch, Message } from '@warren/client';
 import { backoffDelay } from './backoff.js';
-import { isWrongRevision, leaseKey, revokeKey, taskKey, type TaskClient } from './client.js';
+import { earlyWrite, isWrongRevision, leaseKey, revokeKey, taskKey, type TaskClient } from './client.js';
 import { isTerminal, RUNNING, type TaskContext, type TaskDefinition, type TaskError, type TaskMessage, type TaskRecord } from './types.js';
 
 export interface WorkerOptions {
@@ -222,20 +222,14 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     }
     if (m.rev !== undefined && !msg.redelivered) {
       // The usual case: the record is still the PENDING one its enqueue wrote. One write claims it;
-      // once a read shows the claim applied, the handler runs while the write is being synced (the
+      // once the broker has applied it, the handler runs while the write is being synced (the
       // outcome's write follows it in the bucket's log, and the message is acked only after that).
       const started = this.startedRecord(recordOf(m, clock.now()), m);
-      const value = JSON.stringify(started);
-      const claim = this.bucket.update(taskKey(m.id), value, m.rev, { ttl: 0 });
-      claim.catch(() => undefined);
-      const applied = await this.client.claimed(m.id, value);
-      if (applied !== undefined) {
-        await this.run(def, m, msg, started, applied);
-        return;
-      }
+      const rev = m.rev;
+      const { applied } = earlyWrite((early) => this.bucket.update(taskKey(m.id), JSON.stringify(started), rev, { ttl: 0, applied: early }));
       let revision: number | undefined;
       try {
-        revision = await claim;
+        revision = await applied;
       } catch (err) {
         if (!isWrongRevision(err)) throw err; // else: the record changed since; look at it below
       }

@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Connection } from '@warren/client';
 import { backoffDelay, defineTasks, ManualClock, TaskAbort, TaskClient, Worker, type TaskRecord, type TaskRegistry, type TaskStatus } from '@warren/tasks';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
+import { earlyWrite } from '../src/client.js';
 import { deferred, tracked, until } from '../../../test-support/wait.js';
 
 let tb: TestBroker;
@@ -236,15 +237,18 @@ describe('enqueue options', () => {
 });
 
 describe('writes followed without waiting for their sync', () => {
-  it('claimed() reads back the revision of a write that went through, and nothing for one that did not', async () => {
+  it('earlyWrite() learns the revision of a write that went through before it is durable, and fails with one that did not', async () => {
     const c = await client(undefined);
-    const rev = await c.bucket.create('t.k1', 'first');
-    const losing = c.bucket.create('t.k1', 'second');
-    losing.catch(() => undefined);
-    expect(await c.claimed('k1', 'second')).toBeUndefined();
-    await expect(losing).rejects.toMatchObject({ name: 'WRONG_REVISION' });
-    expect(await c.claimed('k1', 'first')).toBe(rev);
-    expect(await c.claimed('nothing-here', 'first')).toBeUndefined();
+    const order: string[] = [];
+    const first = earlyWrite((applied) => c.bucket.create('t.k1', 'first', { applied }));
+    void first.applied.then(() => order.push('applied'));
+    void first.done.then(() => order.push('done'));
+    const rev = await first.applied;
+    expect(await first.done).toBe(rev);
+    expect(order).toEqual(['applied', 'done']);
+    const losing = earlyWrite((applied) => c.bucket.create('t.k1', 'second', { applied }));
+    await expect(losing.applied).rejects.toMatchObject({ name: 'WRONG_REVISION' });
+    await expect(losing.done).rejects.toMatchObject({ name: 'WRONG_REVISION' });
   });
 
   it('two copies of a message race for one PENDING record: one claim wins, the task runs once', async () => {

@@ -11,7 +11,7 @@ import type { KeyFilter } from './keys.js';
 import type { BucketInfo, KvStore } from './kv-store.js';
 
 /** How kv frames leave the connection: the typed sends of its frame writer. */
-export type FrameOut = Pick<FrameSends, 'kvEntry' | 'kvEvent' | 'kvWatchEnd' | 'error'>;
+export type FrameOut = Pick<FrameSends, 'kvEntry' | 'kvEvent' | 'kvWatchEnd' | 'kvApplied' | 'error'>;
 
 /** The connection's write side, as watches need it to bound what a slow reader leaves queued. */
 export interface KvFlow {
@@ -110,9 +110,10 @@ export class KvSession {
     return this.store.list().map((i) => bucketInfoResult(i));
   }
 
-  async put(bucket: string, key: string, options: Record<string, unknown> | null, value: Buffer): Promise<{ revision: number }> {
+  /** `requestId`: where a KV_APPLIED goes when the options ask for one (spec 8.7, "Applied before stored"). */
+  async put(bucket: string, key: string, options: Record<string, unknown> | null, value: Buffer, requestId = 0): Promise<{ revision: number }> {
     const o = options ?? {};
-    const revision = await this.store.bucket(bucket).put(key, value, { ttl: optUint(o, 'ttl'), expect: optUint(o, 'expect') });
+    const revision = await this.store.bucket(bucket).put(key, value, { ttl: optUint(o, 'ttl'), expect: optUint(o, 'expect'), onApplied: this.appliedSender(o, requestId) });
     return { revision };
   }
 
@@ -121,10 +122,17 @@ export class KvSession {
     return r ? new KvEntryReply(r) : null;
   }
 
-  async delete(bucket: string, key: string, options: Record<string, unknown> | null): Promise<{ revision: number }> {
+  async delete(bucket: string, key: string, options: Record<string, unknown> | null, requestId = 0): Promise<{ revision: number }> {
     const o = options ?? {};
-    const revision = await this.store.bucket(bucket).delete(key, { purge: optBool(o, 'purge'), expect: optUint(o, 'expect') });
+    const revision = await this.store.bucket(bucket).delete(key, { purge: optBool(o, 'purge'), expect: optUint(o, 'expect'), onApplied: this.appliedSender(o, requestId) });
     return { revision };
+  }
+
+  private appliedSender(o: Record<string, unknown>, requestId: number): ((revision: number) => void) | undefined {
+    if (optBool(o, 'applied') !== true || requestId === 0) return undefined;
+    return (revision) => {
+      if (!this.closed) this.out.kvApplied(requestId, revision);
+    };
   }
 
   keys(bucket: string, filter: Record<string, unknown> | null): string[] {

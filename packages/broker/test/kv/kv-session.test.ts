@@ -24,6 +24,7 @@ function sink(maxBody = Infinity): FrameOut & { frames: Array<[number, unknown[]
     kvEvent: (watchId, key, revision, op, createdAt, expiresAt, body) =>
       body.length <= maxBody && frames.push([KvFrame.KV_EVENT, [watchId, key, revision, op, createdAt, expiresAt], body.toString()]) > 0,
     kvWatchEnd: (watchId, err) => frames.push([KvFrame.KV_WATCH_END, [watchId, err.code, err.name, err.message], '']) > 0,
+    kvApplied: (requestId, revision) => frames.push([KvFrame.KV_APPLIED, [requestId, revision], '']) > 0,
     error: (requestId, err) => frames.push([KvFrame.ERROR, [requestId, err.code, err.name, err.message], '']) > 0,
   };
 }
