@@ -183,6 +183,9 @@ describe('kv over the wire', () => {
       expect(await kv.update('k', 'v2', 1, { applied: (r) => calls.push(r) })).toBe(2);
       expect(await kv.create('k2', 'x', { applied: (r) => calls.push(r) })).toBe(3);
       expect(calls).toEqual([2, 3]);
+      // wait 'applied': resolves with the revision without waiting for the sync; the value is there.
+      expect(await kv.update('k2', 'y', 3, { wait: 'applied' })).toBe(4);
+      expect((await kv.get('k2'))?.text()).toBe('y');
     }
   });
 });

@@ -34,6 +34,14 @@ export interface KvPutOptions {
    * write fails. (The broker's `kv.applied` capability; without it, called as the promise resolves.)
    */
   applied?: (revision: number) => void;
+  /**
+   * 'stored' (default): resolve once the write is kept (fdatasync'ed in a durable bucket).
+   * 'applied': resolve as soon as the broker has applied it, its sync still under way; it is
+   * kept once any later write to the bucket has resolved 'stored' (the broker's log keeps
+   * writes in order), or lost with a broker crash before that. (The broker's `kv.applied`
+   * capability; without it, resolves once stored.)
+   */
+  wait?: 'applied' | 'stored';
 }
 
 /** How a write with KvPutOptions.applied maps its answers: KV_APPLIED early, the OK later (whichever first calls it). */
@@ -127,17 +135,17 @@ export class KvBucket {
 
   /** Stores a value; resolves with its revision once the broker has it (fdatasync'ed in a durable bucket). */
   put(key: string, value: KvValue, options: KvPutOptions = {}): Promise<number> {
-    return this.send(key, value, { ttl: options.ttl }, options.applied);
+    return this.send(key, value, { ttl: options.ttl, wait: options.wait }, options.applied);
   }
 
   /** Stores a value only if the key has none; WRONG_REVISION (details.current) otherwise. */
   create(key: string, value: KvValue, options: KvPutOptions = {}): Promise<number> {
-    return this.send(key, value, { ttl: options.ttl, expect: 0 }, options.applied);
+    return this.send(key, value, { ttl: options.ttl, expect: 0, wait: options.wait }, options.applied);
   }
 
   /** Stores a value only if the key's latest revision is `revision`; WRONG_REVISION (details.current) otherwise. */
   update(key: string, value: KvValue, revision: number, options: KvPutOptions = {}): Promise<number> {
-    return this.send(key, value, { ttl: options.ttl, expect: revision }, options.applied);
+    return this.send(key, value, { ttl: options.ttl, expect: revision, wait: options.wait }, options.applied);
   }
 
   /** The latest value (null when none), or a given revision if the bucket still keeps it. */
@@ -185,7 +193,7 @@ export class KvBucket {
     return w;
   }
 
-  private send(key: string, value: KvValue, options: { ttl?: number; expect?: number }, applied: ((revision: number) => void) | undefined): Promise<number> {
+  private send(key: string, value: KvValue, options: { ttl?: number; expect?: number; wait?: string }, applied: ((revision: number) => void) | undefined): Promise<number> {
     const body = toBuffer(value);
     if (applied === undefined) return this.link.request((w, requestId) => w.kvPut(requestId, this.name, key, clean(options) ?? {}, body), revisionOf);
     const o = { ...clean(options), applied: true };

@@ -26,7 +26,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Consumer, KvBucket, KvWatch, Message } from '@warren/client';
 import { backoffDelay } from './backoff.js';
-import { earlyWrite, isWrongRevision, leaseKey, revokeKey, taskKey, type TaskClient } from './client.js';
+import { isWrongRevision, leaseKey, revokeKey, taskKey, type TaskClient } from './client.js';
 import { isTerminal, RUNNING, type TaskContext, type TaskDefinition, type TaskError, type TaskMessage, type TaskRecord } from './types.js';
 
 export interface WorkerOptions {
@@ -222,14 +222,13 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     }
     if (m.rev !== undefined && !msg.redelivered) {
       // The usual case: the record is still the PENDING one its enqueue wrote. One write claims it;
-      // once the broker has applied it, the handler runs while the write is being synced (the
-      // outcome's write follows it in the bucket's log, and the message is acked only after that).
+      // once the broker has applied it (wait 'applied'), the handler runs while the write is being
+      // synced (the outcome's write follows it in the bucket's log and is awaited until stored, and
+      // the message is acked only after that).
       const started = this.startedRecord(recordOf(m, clock.now()), m);
-      const rev = m.rev;
-      const { applied } = earlyWrite((early) => this.bucket.update(taskKey(m.id), JSON.stringify(started), rev, { ttl: 0, applied: early }));
       let revision: number | undefined;
       try {
-        revision = await applied;
+        revision = await this.bucket.update(taskKey(m.id), JSON.stringify(started), m.rev, { ttl: 0, wait: 'applied' });
       } catch (err) {
         if (!isWrongRevision(err)) throw err; // else: the record changed since; look at it below
       }

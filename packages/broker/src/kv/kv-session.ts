@@ -67,6 +67,14 @@ function optUint(o: Record<string, unknown>, name: string): number | undefined {
   return v;
 }
 
+/** KV_PUT option `wait`: "stored" (default) answers once the change is synced, "applied" as soon as it is applied. */
+function waitApplied(o: Record<string, unknown>): boolean {
+  const v = o.wait;
+  if (v === undefined || v === null || v === 'stored') return false;
+  if (v === 'applied') return true;
+  throw errors.invalidArgument('option wait must be "applied" or "stored"');
+}
+
 function optBool(o: Record<string, unknown>, name: string): boolean | undefined {
   const v = o[name];
   if (v === undefined || v === null) return undefined;
@@ -113,6 +121,16 @@ export class KvSession {
   /** `requestId`: where a KV_APPLIED goes when the options ask for one (spec 8.7, "Applied before stored"). */
   async put(bucket: string, key: string, options: Record<string, unknown> | null, value: Buffer, requestId = 0): Promise<{ revision: number }> {
     const o = options ?? {};
+    if (waitApplied(o)) {
+      // Answered once applied (spec 8.7, option wait): the sync goes on; should it fail, the broker stops.
+      let applied = 0;
+      const p = this.store.bucket(bucket).put(key, value, { ttl: optUint(o, 'ttl'), expect: optUint(o, 'expect'), onApplied: (r) => (applied = r) });
+      if (applied > 0) {
+        p.catch(() => undefined);
+        return { revision: applied };
+      }
+      return { revision: await p };
+    }
     const revision = await this.store.bucket(bucket).put(key, value, { ttl: optUint(o, 'ttl'), expect: optUint(o, 'expect'), onApplied: this.appliedSender(o, requestId) });
     return { revision };
   }
