@@ -327,6 +327,32 @@ describe('revoke', () => {
     expect(await c.revoke(id)).toMatchObject({ status: 'REVOKED' });
     expect(await c.revoke('unknown-id')).toBeNull();
   });
+
+  it('a handler that looks at its signal only after the revoke finds it aborted; the attempt ended at the revoke', async () => {
+    const started = deferred();
+    const gate = deferred();
+    let seen: { aborted: boolean; reason: unknown } | undefined;
+    const reg = defineTasks().define('late', async (_a, ctx) => {
+      started.resolve();
+      await gate.promise;
+      seen = { aborted: ctx.signal.aborted, reason: ctx.signal.reason };
+      return 'should be discarded';
+    });
+    const c = await client(reg);
+    const id = await c.enqueue('late');
+    const w = await worker(c);
+    const events: string[] = [];
+    w.on('task', (e) => events.push(e.type));
+    await started.promise;
+    await c.revoke(id);
+    // The handler is still blocked: the attempt ends without it.
+    await until(() => events.includes('revoked'), 'the worker to report the revoke');
+    expect(w.active).toEqual([]);
+    gate.resolve();
+    await until(() => seen !== undefined, 'the handler to look at its signal');
+    expect(seen).toMatchObject({ aborted: true, reason: { kind: 'revoked' } });
+    expect(await c.get(id)).toMatchObject({ status: 'REVOKED' });
+  });
 });
 
 describe('leases', () => {
