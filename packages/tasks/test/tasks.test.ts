@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Connection } from '@warren/client';
-import { backoffDelay, defineTasks, ManualClock, TaskAbort, TaskClient, Worker, type TaskRecord, type TaskRegistry, type TaskStatus } from '@warren/tasks';
+import { backoffDelay, defineTasks, ManualClock, TaskAbort, TaskClient, Worker, type TaskContext, type TaskRecord, type TaskRegistry, type TaskStatus } from '@warren/tasks';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 import { earlyWrite } from '../src/client.js';
 import { deferred, tracked, until } from '../../../test-support/wait.js';
@@ -303,14 +303,12 @@ describe('revoke', () => {
     expect(await c.get(id)).toMatchObject({ status: 'REVOKED' });
   });
 
-  it('a running handler gets its signal aborted, and the task ends REVOKED', async () => {
-    let reason: unknown;
+  /** Runs one task of `handler` on a worker, revokes it once the handler has started, and waits for the worker to report the revoke. */
+  async function revokedWhileRunning(handler: (ctx: TaskContext) => Promise<unknown>): Promise<{ c: TaskClient; id: string; w: Worker }> {
     const started = deferred();
     const reg = defineTasks().define('long', async (_a, ctx) => {
       started.resolve();
-      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
-      reason = ctx.signal.reason;
-      return 'should be discarded';
+      return handler(ctx);
     });
     const c = await client(reg);
     const id = await c.enqueue('long');
@@ -320,6 +318,16 @@ describe('revoke', () => {
     await started.promise;
     await c.revoke(id);
     await until(() => events.includes('revoked'), 'the worker to report the revoke');
+    return { c, id, w };
+  }
+
+  it('a running handler gets its signal aborted, and the task ends REVOKED', async () => {
+    let reason: unknown;
+    const { c, id, w } = await revokedWhileRunning(async (ctx) => {
+      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+      reason = ctx.signal.reason;
+      return 'should be discarded';
+    });
     expect(reason).toMatchObject({ kind: 'revoked' });
     expect(await c.get(id)).toMatchObject({ status: 'REVOKED' });
     expect(w.active).toEqual([]);
@@ -329,24 +337,14 @@ describe('revoke', () => {
   });
 
   it('a handler that looks at its signal only after the revoke finds it aborted; the attempt ended at the revoke', async () => {
-    const started = deferred();
     const gate = deferred();
     let seen: { aborted: boolean; reason: unknown } | undefined;
-    const reg = defineTasks().define('late', async (_a, ctx) => {
-      started.resolve();
+    // The handler is still blocked when the worker reports the revoke: the attempt ended without it.
+    const { c, id, w } = await revokedWhileRunning(async (ctx) => {
       await gate.promise;
       seen = { aborted: ctx.signal.aborted, reason: ctx.signal.reason };
       return 'should be discarded';
     });
-    const c = await client(reg);
-    const id = await c.enqueue('late');
-    const w = await worker(c);
-    const events: string[] = [];
-    w.on('task', (e) => events.push(e.type));
-    await started.promise;
-    await c.revoke(id);
-    // The handler is still blocked: the attempt ends without it.
-    await until(() => events.includes('revoked'), 'the worker to report the revoke');
     expect(w.active).toEqual([]);
     gate.resolve();
     await until(() => seen !== undefined, 'the handler to look at its signal');
