@@ -135,17 +135,17 @@ export class KvBucket {
 
   /** Stores a value; resolves with its revision once the broker has it (fdatasync'ed in a durable bucket). */
   put(key: string, value: KvValue, options: KvPutOptions = {}): Promise<number> {
-    return this.send(key, value, { ttl: options.ttl, wait: options.wait }, options.applied);
+    return this.send(key, value, options, undefined);
   }
 
   /** Stores a value only if the key has none; WRONG_REVISION (details.current) otherwise. */
   create(key: string, value: KvValue, options: KvPutOptions = {}): Promise<number> {
-    return this.send(key, value, { ttl: options.ttl, expect: 0, wait: options.wait }, options.applied);
+    return this.send(key, value, options, 0);
   }
 
   /** Stores a value only if the key's latest revision is `revision`; WRONG_REVISION (details.current) otherwise. */
   update(key: string, value: KvValue, revision: number, options: KvPutOptions = {}): Promise<number> {
-    return this.send(key, value, { ttl: options.ttl, expect: revision, wait: options.wait }, options.applied);
+    return this.send(key, value, options, revision);
   }
 
   /** The latest value (null when none), or a given revision if the bucket still keeps it. */
@@ -193,11 +193,16 @@ export class KvBucket {
     return w;
   }
 
-  private send(key: string, value: KvValue, options: { ttl?: number; expect?: number; wait?: string }, applied: ((revision: number) => void) | undefined): Promise<number> {
+  private send(key: string, value: KvValue, options: KvPutOptions, expect: number | undefined): Promise<number> {
     const body = toBuffer(value);
-    if (applied === undefined) return this.link.request((w, requestId) => w.kvPut(requestId, this.name, key, clean(options) ?? {}, body), revisionOf);
-    const o = { ...clean(options), applied: true };
-    return this.link.request((w, requestId) => w.kvPut(requestId, this.name, key, o, body), appliedMapper(applied));
+    // The KV_PUT options, only those given (this runs for every write: no generic clean-up).
+    const o: Record<string, unknown> = {};
+    if (options.ttl !== undefined) o.ttl = options.ttl;
+    if (expect !== undefined) o.expect = expect;
+    if (options.wait !== undefined) o.wait = options.wait;
+    const applied = options.applied;
+    if (applied !== undefined) o.applied = true;
+    return this.link.request((w, requestId) => w.kvPut(requestId, this.name, key, o, body), applied === undefined ? revisionOf : appliedMapper(applied));
   }
 
   private remove(key: string, options: { purge?: boolean; expect?: number }): Promise<number> {

@@ -112,6 +112,34 @@ class AttemptAbort {
   }
 }
 
+/** What a handler gets as `ctx` (a class: its signal is a getter, made on first use). */
+class AttemptContext implements TaskContext {
+  readonly id: string;
+  readonly name: string;
+  readonly attempt: number;
+  /** An own function, so that `const { progress } = ctx` works. */
+  readonly progress: (value: unknown) => Promise<void>;
+
+  constructor(
+    worker: Worker,
+    private readonly r: Running,
+  ) {
+    this.id = r.m.id;
+    this.name = r.m.name;
+    this.attempt = r.m.attempt;
+    this.progress = (value) => worker.progress(r, value);
+  }
+
+  get signal(): AbortSignal {
+    return this.r.ctl.signal;
+  }
+}
+
+function withoutError(rec: TaskRecord): TaskRecord {
+  const { error: _error, ...kept } = rec;
+  return kept;
+}
+
 /** A counting semaphore for the worker's concurrency. */
 class Slots {
   private free: number;
@@ -319,15 +347,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     this.emit('task', { type: 'started', id: m.id, name: m.name, attempt: m.attempt });
     this.renewLater(r);
     const timeout = def.options.timeoutMs === undefined ? undefined : clock.setTimeout(() => ctl.abort(new TaskAbort('timeout', `attempt ${m.attempt} of task ${m.id} timed out after ${def.options.timeoutMs} ms`)), def.options.timeoutMs);
-    const ctx: TaskContext = {
-      id: m.id,
-      name: m.name,
-      attempt: m.attempt,
-      get signal() {
-        return ctl.signal;
-      },
-      progress: (value) => this.progress(r, value),
-    };
+    const ctx = new AttemptContext(this, r);
     let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
     try {
       const ret: unknown = def.handler(m.args, ctx);
@@ -368,7 +388,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     const now = clock.now();
     if (outcome.ok) {
       // Without `delete` (it would turn the object into a slow dictionary): rest properties leave it out.
-      const { error: _error, ...kept } = r.record;
+      const kept = r.record.error === undefined ? r.record : withoutError(r.record);
       const done: TaskRecord = { ...kept, status: 'SUCCESS', result: outcome.value ?? null, updatedAt: now, finishedAt: now };
       const ok = await this.write(r, done, this.client.ttlFor(m.name));
       await this.dropLease(r);
@@ -427,7 +447,8 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     return p;
   }
 
-  private async progress(r: Running, value: unknown): Promise<void> {
+  /** @internal ctx.progress() of a running task. */
+  async progress(r: Running, value: unknown): Promise<void> {
     if (r.ctl.aborted) throw r.ctl.reason;
     const now = this.client.clock.now();
     const ok = await this.write(r, { ...r.record, status: 'PROGRESS', progress: value ?? null, updatedAt: now }, 0);
