@@ -114,7 +114,7 @@ export class Broker implements BrokerContext {
             onFatal: (err) => this.onStorageFatal(err),
           },
     );
-    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true, streams: true, kv: true, access: true, 'int.exact': true, vhosts: true } };
+    this.serverProperties = { product: 'warren', version, platform: `node ${process.version}`, capabilities: { 'queue.policies': true, 'queue.delay': true, streams: true, kv: true, access: true, 'int.exact': true, vhosts: true, 'kv.applied': true } };
   }
 
   /** The port the broker listens on (useful with port 0): the plain TCP one, or the TLS one when plain TCP is off. */

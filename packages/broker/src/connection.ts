@@ -484,6 +484,7 @@ export class Connection implements DeliverySink, Session {
       kvEntry: (...args) => open() && w.kvEntry(...args),
       kvEvent: (...args) => open() && w.kvEvent(...args),
       kvWatchEnd: (...args) => open() && w.kvWatchEnd(...args),
+      kvApplied: (...args) => open() && w.kvApplied(...args),
       error: (...args) => open() && w.error(...args),
     }, this.kvFlow, this.ctx.options.kvWatchBacklogBytes);
     return this.kvSession;

@@ -135,6 +135,59 @@ describe('kv over the wire', () => {
       raw.close();
     }
   });
+
+  it("a write with option applied gets KV_APPLIED with its revision before the OK, on a durable bucket only", async () => {
+    await conn.kv('ap');
+    await conn.kv('ap-mem', { durable: false });
+    expect((conn.serverProperties.capabilities as Record<string, unknown>)['kv.applied']).toBe(true);
+    const raw = await RawClient.open(tb.port);
+    try {
+      // A KV_GET right behind the put sees the change; KV_APPLIED comes ahead of its answer, the OK after the sync.
+      raw.send({ type: FrameType.KV_PUT, requestId: 5, bucket: 'ap', key: 'k', options: { applied: true }, body: Buffer.from('v1') });
+      raw.send({ type: FrameType.KV_GET, requestId: 6, bucket: 'ap', key: 'k', revision: 0 });
+      expect(await raw.next()).toEqual({ type: FrameType.KV_APPLIED, requestId: 5, revision: 1 });
+      expect(await raw.next()).toMatchObject({ type: FrameType.KV_ENTRY, requestId: 6, revision: 1 });
+      expect(await raw.next()).toEqual({ type: FrameType.OK, requestId: 5, result: { revision: 1 } });
+      // A failing write gets its ERROR only.
+      raw.send({ type: FrameType.KV_PUT, requestId: 7, bucket: 'ap', key: 'k', options: { applied: true, expect: 9 }, body: Buffer.from('v2') });
+      expect(await raw.next()).toMatchObject({ type: FrameType.ERROR, requestId: 7, name: 'WRONG_REVISION' });
+      raw.send({ type: FrameType.KV_DELETE, requestId: 8, bucket: 'ap', key: 'k', options: { applied: true, expect: 1 } });
+      expect(await raw.next()).toEqual({ type: FrameType.KV_APPLIED, requestId: 8, revision: 2 });
+      expect(await raw.next()).toEqual({ type: FrameType.OK, requestId: 8, result: { revision: 2 } });
+      // Without the option, or on a bucket kept in memory, the OK is the only answer.
+      raw.send({ type: FrameType.KV_PUT, requestId: 9, bucket: 'ap', key: 'k', options: {}, body: Buffer.from('v3') });
+      expect(await raw.next()).toEqual({ type: FrameType.OK, requestId: 9, result: { revision: 3 } });
+      raw.send({ type: FrameType.KV_PUT, requestId: 10, bucket: 'ap-mem', key: 'k', options: { applied: true }, body: Buffer.from('v') });
+      expect(await raw.next()).toEqual({ type: FrameType.OK, requestId: 10, result: { revision: 1 } });
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('the SDK hands a write its revision through applied() before the write resolves, and not for a failed write', async () => {
+    for (const durable of [true, false]) {
+      const kv = await conn.kv(`sdk-ap-${durable}`, { durable });
+      const seen: string[] = [];
+      let read: Promise<KvEntry | null> | undefined;
+      const rev = await kv.put('k', 'v1', {
+        applied: (r) => {
+          seen.push(`applied ${r}`);
+          read = kv.get('k');
+        },
+      });
+      seen.push(`resolved ${rev}`);
+      expect(seen).toEqual(['applied 1', 'resolved 1']);
+      expect((await read!)?.text()).toBe('v1');
+      const calls: number[] = [];
+      await expect(kv.update('k', 'v2', 7, { applied: (r) => calls.push(r) })).rejects.toMatchObject({ name: 'WRONG_REVISION' });
+      expect(await kv.update('k', 'v2', 1, { applied: (r) => calls.push(r) })).toBe(2);
+      expect(await kv.create('k2', 'x', { applied: (r) => calls.push(r) })).toBe(3);
+      expect(calls).toEqual([2, 3]);
+      // wait 'applied': resolves with the revision without waiting for the sync; the value is there.
+      expect(await kv.update('k2', 'y', 3, { wait: 'applied' })).toBe(4);
+      expect((await kv.get('k2'))?.text()).toBe('y');
+    }
+  });
 });
 
 describe('kv across a broker restart', () => {

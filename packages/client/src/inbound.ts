@@ -82,6 +82,9 @@ export function dispatchFrame(target: InboundTarget, link: Link, frame: Frame): 
     case FrameType.KV_ENTRY:
       link.requests.reply(frame.requestId, { [KV_ENTRY_MARK]: frame } satisfies KvEntryReply);
       return;
+    case FrameType.KV_APPLIED:
+      link.requests.early(frame.requestId, frame.revision);
+      return;
     case FrameType.KV_EVENT:
     case FrameType.KV_WATCH_END:
       target.kv.frame(frame);

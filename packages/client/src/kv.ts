@@ -26,6 +26,40 @@ export type KvValue = string | Uint8Array;
 export interface KvPutOptions {
   /** ms until this value expires; overrides the bucket's ttl; 0 = never. */
   ttl?: number;
+  /**
+   * Called once with the write's revision as soon as the broker has applied it (a get sees it),
+   * before the returned promise resolves: in a durable bucket that is before the write is
+   * fdatasync'ed, so the next step (a compare-and-set on that revision) can start while the
+   * write is being synced; the write is kept only once the promise resolves. Not called if the
+   * write fails. (The broker's `kv.applied` capability; without it, called as the promise resolves.)
+   */
+  applied?: (revision: number) => void;
+  /**
+   * 'stored' (default): resolve once the write is kept (fdatasync'ed in a durable bucket).
+   * 'applied': resolve as soon as the broker has applied it, its sync still under way; it is
+   * kept once any later write to the bucket has resolved 'stored' (the broker's log keeps
+   * writes in order), or lost with a broker crash before that. (The broker's `kv.applied`
+   * capability; without it, resolves once stored.)
+   */
+  wait?: 'applied' | 'stored';
+}
+
+/** How a write with KvPutOptions.applied maps its answers: KV_APPLIED early, the OK later (whichever first calls it). */
+function appliedMapper(applied: (revision: number) => void): (reply: unknown) => number {
+  let told = false;
+  const tell = (revision: number): void => {
+    if (told) return;
+    told = true;
+    applied(revision);
+  };
+  return Object.assign(
+    (r: unknown): number => {
+      const revision = revisionOf(r);
+      tell(revision);
+      return revision;
+    },
+    { early: (revision: unknown) => tell(revision as number) },
+  );
 }
 
 export interface KvKeyFilter {
@@ -101,17 +135,17 @@ export class KvBucket {
 
   /** Stores a value; resolves with its revision once the broker has it (fdatasync'ed in a durable bucket). */
   put(key: string, value: KvValue, options: KvPutOptions = {}): Promise<number> {
-    return this.send(key, value, { ttl: options.ttl });
+    return this.send(key, value, options, undefined);
   }
 
   /** Stores a value only if the key has none; WRONG_REVISION (details.current) otherwise. */
   create(key: string, value: KvValue, options: KvPutOptions = {}): Promise<number> {
-    return this.send(key, value, { ttl: options.ttl, expect: 0 });
+    return this.send(key, value, options, 0);
   }
 
   /** Stores a value only if the key's latest revision is `revision`; WRONG_REVISION (details.current) otherwise. */
   update(key: string, value: KvValue, revision: number, options: KvPutOptions = {}): Promise<number> {
-    return this.send(key, value, { ttl: options.ttl, expect: revision });
+    return this.send(key, value, options, revision);
   }
 
   /** The latest value (null when none), or a given revision if the bucket still keeps it. */
@@ -159,9 +193,16 @@ export class KvBucket {
     return w;
   }
 
-  private send(key: string, value: KvValue, options: { ttl?: number; expect?: number }): Promise<number> {
+  private send(key: string, value: KvValue, options: KvPutOptions, expect: number | undefined): Promise<number> {
     const body = toBuffer(value);
-    return this.link.request((w, requestId) => w.kvPut(requestId, this.name, key, clean(options) ?? {}, body), revisionOf);
+    // The KV_PUT options, only those given (this runs for every write: no generic clean-up).
+    const o: Record<string, unknown> = {};
+    if (options.ttl !== undefined) o.ttl = options.ttl;
+    if (expect !== undefined) o.expect = expect;
+    if (options.wait !== undefined) o.wait = options.wait;
+    const applied = options.applied;
+    if (applied !== undefined) o.applied = true;
+    return this.link.request((w, requestId) => w.kvPut(requestId, this.name, key, o, body), applied === undefined ? revisionOf : appliedMapper(applied));
   }
 
   private remove(key: string, options: { purge?: boolean; expect?: number }): Promise<number> {

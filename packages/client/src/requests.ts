@@ -6,13 +6,18 @@
  */
 import type { WarrenError } from '@warren/protocol';
 
-/** Turns the reply frame's payload into the request's result; may throw a WarrenError. */
-export type ReplyMapper<T> = (reply: unknown) => T;
+/**
+ * Turns the reply frame's payload into the request's result; may throw a WarrenError.
+ * `early`, when set, takes what a KV_APPLIED says ahead of the reply (protocol-spec 8.7).
+ */
+export type ReplyMapper<T> = ((reply: unknown) => T) & { early?: (payload: unknown) => void };
 
 interface Pending {
   map: ReplyMapper<unknown>;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
+  /** What `map.early` threw: the request fails with it once its reply comes. */
+  earlyError?: unknown;
 }
 
 const MAX_ID = 0xffff_ffff;
@@ -43,6 +48,10 @@ export class RequestTable {
     const p = this.pending.get(id);
     if (p === undefined) return false;
     this.pending.delete(id);
+    if (p.earlyError !== undefined) {
+      p.reject(p.earlyError);
+      return true;
+    }
     let value: unknown;
     try {
       value = p.map(payload);
@@ -51,6 +60,22 @@ export class RequestTable {
       return true;
     }
     p.resolve(value);
+    return true;
+  }
+
+  /**
+   * Something about request `id` that comes ahead of its reply (KV_APPLIED): handed to its
+   * mapper's `early`; the request stays outstanding. Returns false for an unknown id.
+   */
+  early(id: number, payload: unknown): boolean {
+    const p = this.pending.get(id);
+    if (p === undefined) return false;
+    if (p.map.early === undefined || p.earlyError !== undefined) return true;
+    try {
+      p.map.early(payload);
+    } catch (err) {
+      p.earlyError = err ?? new Error('early hook threw');
+    }
     return true;
   }
 

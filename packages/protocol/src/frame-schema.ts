@@ -412,6 +412,13 @@ export const FRAME_SCHEMA = {
     header: [['requestId', 'uint'], ...kvEntry],
     body: true,
   },
+  KV_APPLIED: {
+    header: [
+      ['requestId', 'uint'],
+      ['revision', 'uint'],
+    ],
+    body: false,
+  },
   USER_ADD: {
     header: [
       ['requestId', 'requestId'],

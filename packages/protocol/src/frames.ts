@@ -66,6 +66,7 @@ export const FrameType = {
   KV_EVENT: 0x6a,
   KV_WATCH_END: 0x6b,
   KV_ENTRY: 0x6c,
+  KV_APPLIED: 0x6d,
 
   // Users, permissions, user limits (spec section 8.8).
   USER_ADD: 0x70,
@@ -491,6 +492,12 @@ export interface KvEntryFrame extends KvEntryFields {
   type: typeof FrameType.KV_ENTRY;
   requestId: number;
 }
+/** Before the OK of a KV_PUT or KV_DELETE sent with option `applied`: the change is applied (not yet stored). */
+export interface KvAppliedFrame {
+  type: typeof FrameType.KV_APPLIED;
+  requestId: number;
+  revision: number;
+}
 
 // Users, permissions and user limits (spec section 8.8).
 export interface UserAddFrame {
@@ -801,6 +808,7 @@ export type Frame =
   | KvEventFrame
   | KvWatchEndFrame
   | KvEntryFrame
+  | KvAppliedFrame
   | UserAddFrame
   | UserDeleteFrame
   | UserUpdateFrame

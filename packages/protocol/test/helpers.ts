@@ -221,6 +221,7 @@ export function sampleFrames(): Frame[] {
     { type: FrameType.KV_EVENT, watchId: 1, key: 'task.42', revision: 2 ** 33, op: 'put', createdAt: 1_700_000_000_000, expiresAt: 0, body: json },
     { type: FrameType.KV_WATCH_END, watchId: 1, code: 404, name: 'NOT_FOUND', message: "bucket 'results' was deleted" },
     { type: FrameType.KV_ENTRY, requestId: 27, key: 'task.42', revision: 8, op: 'put', createdAt: 1_700_000_000_000, expiresAt: 1_700_000_060_000, body: Buffer.alloc(0) },
+    { type: FrameType.KV_APPLIED, requestId: 26, revision: 2 ** 33 },
     { type: FrameType.USER_ADD, requestId: 33, username: 'app', password: 's3cret', options: { tags: ['management'] } },
     { type: FrameType.USER_DELETE, requestId: 34, username: 'app' },
     { type: FrameType.USER_UPDATE, requestId: 35, username: 'app', options: { password: 'n3w' } },

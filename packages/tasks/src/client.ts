@@ -171,19 +171,10 @@ export class TaskClient {
     await this.ensureQueue(name);
     // The record first (a caller-chosen id that is already known stops here: a duplicate, it runs
     // once), then the message, which carries the record's revision.
-    const value = JSON.stringify(record);
-    const created = this.bucket.create(taskKey(id), value, { ttl: 0 });
-    created.catch(() => undefined);
-    const rev = await this.claimed(id, value);
-    if (rev !== undefined) {
-      // The create went through (the record read back is this enqueue's: its nonce is new): publish
-      // now, while the record is being synced. Resolves once both are durable.
-      msg.rev = rev;
-      await Promise.all([created, this.publish(msg)]);
-      return id;
-    }
+    const { applied, done } = earlyWrite((early) => this.bucket.create(taskKey(id), JSON.stringify(record), { ttl: 0, applied: early }));
     try {
-      msg.rev = await created;
+      // The create went through: publish now, while the record is being synced.
+      msg.rev = await applied;
     } catch (err) {
       if (isWrongRevision(err)) {
         if (chosen) return id;
@@ -191,22 +182,9 @@ export class TaskClient {
       }
       throw err;
     }
-    await this.publish(msg);
+    // Resolves once both are durable.
+    await Promise.all([done, this.publish(msg)]);
     return id;
-  }
-
-  /**
-   * Sent right behind a create or update of `t.<id>` on this connection: the revision of that
-   * write when the record now holds exactly `value` (the write went through: `value` is unique to
-   * it), else undefined (it failed, or is not applied yet: wait for its answer). The broker
-   * applies a bucket write when it reads it and answers once it is synced; a read answers at once.
-   * So this costs one round trip instead of a sync, and a write being synced can be followed by
-   * the next step (publishing, running the handler) at once: the caller still awaits the write
-   * before reporting anything done.
-   */
-  async claimed(id: string, value: string): Promise<number | undefined> {
-    const seen = await this.bucket.get(taskKey(id)).catch(() => null);
-    return seen !== null && seen.op === 'put' && seen.text() === value ? seen.revision : undefined;
   }
 
   /** Publishes a task message (persistent; delayed until its eta). */
@@ -411,6 +389,24 @@ export class TaskClient {
     out.sort((a, b) => b.enqueuedAt - a.enqueuedAt || (a.id < b.id ? -1 : 1));
     return out.slice(0, filter.limit ?? 1000);
   }
+}
+
+/**
+ * A bucket write whose revision is wanted before it is synced: `applied` resolves with the
+ * revision once the broker has applied the write (KvPutOptions.applied: the broker says so
+ * before the fdatasync), or rejects as the write fails; `done` resolves once it is durable. So
+ * the next step (publishing, running the handler) starts while the write is being synced; the
+ * caller still awaits `done` (or a later write in the same bucket) before reporting anything done.
+ */
+export function earlyWrite(write: (applied: (revision: number) => void) => Promise<number>): { applied: Promise<number>; done: Promise<number> } {
+  let done!: Promise<number>;
+  const applied = new Promise<number>((resolve, reject) => {
+    done = write(resolve);
+    done.catch(reject);
+  });
+  applied.catch(() => undefined);
+  done.catch(() => undefined);
+  return { applied, done };
 }
 
 /** The message that runs `rec` (its current run and attempt). */

@@ -66,7 +66,7 @@ interface Running {
   m: TaskMessage;
   record: TaskRecord;
   revision: number;
-  ctl: AbortController;
+  ctl: AttemptAbort;
   /** Serialises this task's record writes. */
   writes: Promise<unknown>;
   leaseRevision: number;
@@ -82,6 +82,62 @@ export type WorkerEvent =
 function errorOf(err: unknown): TaskError {
   if (err instanceof Error) return { name: err.name, message: err.message, ...(err.stack !== undefined ? { stack: err.stack } : {}) };
   return { name: 'Error', message: String(err) };
+}
+
+/**
+ * A task attempt's abort state, as an AbortController's (the first reason wins); the AbortSignal
+ * itself is made only when the handler asks for it (most never do: it costs a few µs per task).
+ */
+class AttemptAbort {
+  aborted = false;
+  reason: unknown = undefined;
+  /** Called once, on abort, after the signal's listeners: ends the attempt's wait for the handler. */
+  onAbort: ((reason: unknown) => void) | undefined = undefined;
+  private ctl: AbortController | undefined = undefined;
+
+  get signal(): AbortSignal {
+    if (this.ctl === undefined) {
+      this.ctl = new AbortController();
+      if (this.aborted) this.ctl.abort(this.reason);
+    }
+    return this.ctl.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.ctl?.abort(reason);
+    this.onAbort?.(reason);
+  }
+}
+
+/** What a handler gets as `ctx` (a class: its signal is a getter, made on first use). */
+class AttemptContext implements TaskContext {
+  readonly id: string;
+  readonly name: string;
+  readonly attempt: number;
+  /** An own function, so that `const { progress } = ctx` works. */
+  readonly progress: (value: unknown) => Promise<void>;
+
+  constructor(
+    worker: Worker,
+    private readonly r: Running,
+  ) {
+    this.id = r.m.id;
+    this.name = r.m.name;
+    this.attempt = r.m.attempt;
+    this.progress = (value) => worker.progress(r, value);
+  }
+
+  get signal(): AbortSignal {
+    return this.r.ctl.signal;
+  }
+}
+
+function withoutError(rec: TaskRecord): TaskRecord {
+  const { error: _error, ...kept } = rec;
+  return kept;
 }
 
 /** A counting semaphore for the worker's concurrency. */
@@ -178,7 +234,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       for await (const e of watch) {
         if (e.op !== 'put') continue;
         const r = this.running.get(e.key.slice(2));
-        if (r !== undefined && !r.ctl.signal.aborted) r.ctl.abort(new TaskAbort('revoked', `task ${r.id} was revoked`));
+        if (r !== undefined && !r.ctl.aborted) r.ctl.abort(new TaskAbort('revoked', `task ${r.id} was revoked`));
       }
     } catch (err) {
       if (!this.stopping) this.report(err);
@@ -222,20 +278,13 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     }
     if (m.rev !== undefined && !msg.redelivered) {
       // The usual case: the record is still the PENDING one its enqueue wrote. One write claims it;
-      // once a read shows the claim applied, the handler runs while the write is being synced (the
-      // outcome's write follows it in the bucket's log, and the message is acked only after that).
+      // once the broker has applied it (wait 'applied'), the handler runs while the write is being
+      // synced (the outcome's write follows it in the bucket's log and is awaited until stored, and
+      // the message is acked only after that).
       const started = this.startedRecord(recordOf(m, clock.now()), m);
-      const value = JSON.stringify(started);
-      const claim = this.bucket.update(taskKey(m.id), value, m.rev, { ttl: 0 });
-      claim.catch(() => undefined);
-      const applied = await this.client.claimed(m.id, value);
-      if (applied !== undefined) {
-        await this.run(def, m, msg, started, applied);
-        return;
-      }
       let revision: number | undefined;
       try {
-        revision = await claim;
+        revision = await this.bucket.update(taskKey(m.id), JSON.stringify(started), m.rev, { ttl: 0, wait: 'applied' });
       } catch (err) {
         if (!isWrongRevision(err)) throw err; // else: the record changed since; look at it below
       }
@@ -292,26 +341,28 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
 
   private async run(def: TaskDefinition, m: TaskMessage, msg: Message, record: TaskRecord, revision: number): Promise<void> {
     const clock = this.client.clock;
-    const ctl = new AbortController();
+    const ctl = new AttemptAbort();
     const r: Running = { id: m.id, msg, m, record, revision, ctl, writes: Promise.resolve(), leaseRevision: 0, leaseTimer: undefined, lost: false, handedBack: false };
     this.running.set(m.id, r);
     this.emit('task', { type: 'started', id: m.id, name: m.name, attempt: m.attempt });
     this.renewLater(r);
     const timeout = def.options.timeoutMs === undefined ? undefined : clock.setTimeout(() => ctl.abort(new TaskAbort('timeout', `attempt ${m.attempt} of task ${m.id} timed out after ${def.options.timeoutMs} ms`)), def.options.timeoutMs);
-    const ctx: TaskContext = { id: m.id, name: m.name, attempt: m.attempt, signal: ctl.signal, progress: (value) => this.progress(r, value) };
+    const ctx = new AttemptContext(this, r);
     let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
     try {
       const ret: unknown = def.handler(m.args, ctx);
       if (ret === null || (typeof ret !== 'object' && typeof ret !== 'function') || typeof (ret as PromiseLike<unknown>).then !== 'function') {
         outcome = { ok: true, value: ret }; // a synchronous handler: it has finished
       } else {
-        const aborted = new Promise<never>((_, reject) => {
-          if (ctl.signal.aborted) reject(ctl.signal.reason);
-          ctl.signal.addEventListener('abort', () => reject(ctl.signal.reason), { once: true });
-        });
-        aborted.catch(() => undefined);
         // The attempt ends when the handler settles or its signal aborts, whichever comes first.
-        outcome = { ok: true, value: await Promise.race([ret, aborted]) };
+        outcome = {
+          ok: true,
+          value: await new Promise<unknown>((resolve, reject) => {
+            if (ctl.aborted) reject(ctl.reason);
+            ctl.onAbort = reject;
+            (ret as PromiseLike<unknown>).then(resolve, reject);
+          }),
+        };
       }
     } catch (error) {
       outcome = { ok: false, error };
@@ -322,7 +373,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     }
     await r.writes.catch(() => undefined);
     if (r.handedBack) return; // shutdown: the message went back to the queue
-    const reason = ctl.signal.aborted ? (ctl.signal.reason as unknown) : undefined;
+    const reason = ctl.aborted ? ctl.reason : undefined;
     if (r.lost || (reason instanceof TaskAbort && reason.kind === 'lease-lost')) {
       this.emit('task', { type: 'lost', id: m.id, name: m.name, attempt: m.attempt });
       msg.ack();
@@ -336,8 +387,9 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     }
     const now = clock.now();
     if (outcome.ok) {
-      const done: TaskRecord = { ...r.record, status: 'SUCCESS', result: outcome.value ?? null, updatedAt: now, finishedAt: now };
-      delete done.error;
+      // Without `delete` (it would turn the object into a slow dictionary): rest properties leave it out.
+      const kept = r.record.error === undefined ? r.record : withoutError(r.record);
+      const done: TaskRecord = { ...kept, status: 'SUCCESS', result: outcome.value ?? null, updatedAt: now, finishedAt: now };
       const ok = await this.write(r, done, this.client.ttlFor(m.name));
       await this.dropLease(r);
       msg.ack();
@@ -384,7 +436,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       } catch (err) {
         if (!isWrongRevision(err)) throw err;
         r.lost = true;
-        if (!r.ctl.signal.aborted) {
+        if (!r.ctl.aborted) {
           const now = await this.client.get(r.id);
           r.ctl.abort(now?.status === 'REVOKED' ? new TaskAbort('revoked', `task ${r.id} was revoked`) : new TaskAbort('lease-lost', `task ${r.id} was taken over`));
         }
@@ -395,11 +447,12 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     return p;
   }
 
-  private async progress(r: Running, value: unknown): Promise<void> {
-    if (r.ctl.signal.aborted) throw r.ctl.signal.reason;
+  /** @internal ctx.progress() of a running task. */
+  async progress(r: Running, value: unknown): Promise<void> {
+    if (r.ctl.aborted) throw r.ctl.reason;
     const now = this.client.clock.now();
     const ok = await this.write(r, { ...r.record, status: 'PROGRESS', progress: value ?? null, updatedAt: now }, 0);
-    if (!ok) throw r.ctl.signal.reason;
+    if (!ok) throw r.ctl.reason;
   }
 
   private renewLater(r: Running): void {

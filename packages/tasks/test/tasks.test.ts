@@ -6,8 +6,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Connection } from '@warren/client';
-import { backoffDelay, defineTasks, ManualClock, TaskAbort, TaskClient, Worker, type TaskRecord, type TaskRegistry, type TaskStatus } from '@warren/tasks';
+import { backoffDelay, defineTasks, ManualClock, TaskAbort, TaskClient, Worker, type TaskContext, type TaskRecord, type TaskRegistry, type TaskStatus } from '@warren/tasks';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
+import { earlyWrite } from '../src/client.js';
 import { deferred, tracked, until } from '../../../test-support/wait.js';
 
 let tb: TestBroker;
@@ -236,15 +237,18 @@ describe('enqueue options', () => {
 });
 
 describe('writes followed without waiting for their sync', () => {
-  it('claimed() reads back the revision of a write that went through, and nothing for one that did not', async () => {
+  it('earlyWrite() learns the revision of a write that went through before it is durable, and fails with one that did not', async () => {
     const c = await client(undefined);
-    const rev = await c.bucket.create('t.k1', 'first');
-    const losing = c.bucket.create('t.k1', 'second');
-    losing.catch(() => undefined);
-    expect(await c.claimed('k1', 'second')).toBeUndefined();
-    await expect(losing).rejects.toMatchObject({ name: 'WRONG_REVISION' });
-    expect(await c.claimed('k1', 'first')).toBe(rev);
-    expect(await c.claimed('nothing-here', 'first')).toBeUndefined();
+    const order: string[] = [];
+    const first = earlyWrite((applied) => c.bucket.create('t.k1', 'first', { applied }));
+    void first.applied.then(() => order.push('applied'));
+    void first.done.then(() => order.push('done'));
+    const rev = await first.applied;
+    expect(await first.done).toBe(rev);
+    expect(order).toEqual(['applied', 'done']);
+    const losing = earlyWrite((applied) => c.bucket.create('t.k1', 'second', { applied }));
+    await expect(losing.applied).rejects.toMatchObject({ name: 'WRONG_REVISION' });
+    await expect(losing.done).rejects.toMatchObject({ name: 'WRONG_REVISION' });
   });
 
   it('two copies of a message race for one PENDING record: one claim wins, the task runs once', async () => {
@@ -299,14 +303,12 @@ describe('revoke', () => {
     expect(await c.get(id)).toMatchObject({ status: 'REVOKED' });
   });
 
-  it('a running handler gets its signal aborted, and the task ends REVOKED', async () => {
-    let reason: unknown;
+  /** Runs one task of `handler` on a worker, revokes it once the handler has started, and waits for the worker to report the revoke. */
+  async function revokedWhileRunning(handler: (ctx: TaskContext) => Promise<unknown>): Promise<{ c: TaskClient; id: string; w: Worker }> {
     const started = deferred();
     const reg = defineTasks().define('long', async (_a, ctx) => {
       started.resolve();
-      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
-      reason = ctx.signal.reason;
-      return 'should be discarded';
+      return handler(ctx);
     });
     const c = await client(reg);
     const id = await c.enqueue('long');
@@ -316,12 +318,38 @@ describe('revoke', () => {
     await started.promise;
     await c.revoke(id);
     await until(() => events.includes('revoked'), 'the worker to report the revoke');
+    return { c, id, w };
+  }
+
+  it('a running handler gets its signal aborted, and the task ends REVOKED', async () => {
+    let reason: unknown;
+    const { c, id, w } = await revokedWhileRunning(async (ctx) => {
+      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+      reason = ctx.signal.reason;
+      return 'should be discarded';
+    });
     expect(reason).toMatchObject({ kind: 'revoked' });
     expect(await c.get(id)).toMatchObject({ status: 'REVOKED' });
     expect(w.active).toEqual([]);
     // Revoking a finished task changes nothing.
     expect(await c.revoke(id)).toMatchObject({ status: 'REVOKED' });
     expect(await c.revoke('unknown-id')).toBeNull();
+  });
+
+  it('a handler that looks at its signal only after the revoke finds it aborted; the attempt ended at the revoke', async () => {
+    const gate = deferred();
+    let seen: { aborted: boolean; reason: unknown } | undefined;
+    // The handler is still blocked when the worker reports the revoke: the attempt ended without it.
+    const { c, id, w } = await revokedWhileRunning(async (ctx) => {
+      await gate.promise;
+      seen = { aborted: ctx.signal.aborted, reason: ctx.signal.reason };
+      return 'should be discarded';
+    });
+    expect(w.active).toEqual([]);
+    gate.resolve();
+    await until(() => seen !== undefined, 'the handler to look at its signal');
+    expect(seen).toMatchObject({ aborted: true, reason: { kind: 'revoked' } });
+    expect(await c.get(id)).toMatchObject({ status: 'REVOKED' });
   });
 });
 

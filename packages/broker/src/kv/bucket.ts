@@ -64,12 +64,16 @@ export interface PutOptions {
   ttl?: number;
   /** Compare-and-set: 0 = only if the key has no value (create), n = only if its latest revision is n (update). */
   expect?: number;
+  /** A durable bucket calls this with the revision once the change is applied, before it is stored (spec 8.7, KV_APPLIED). */
+  onApplied?: (revision: number) => void;
 }
 
 export interface DeleteOptions {
   /** Drop every kept revision of the key, not only add a delete marker. */
   purge?: boolean;
   expect?: number;
+  /** As PutOptions.onApplied. */
+  onApplied?: (revision: number) => void;
 }
 
 interface WatchEntry {
@@ -132,7 +136,7 @@ export class Bucket {
     const ttl = opts.ttl ?? this.config.ttl;
     if (!Number.isSafeInteger(ttl) || ttl < 0) throw errors.invalidArgument('ttl must be a non-negative integer (ms)');
     // Copy: the caller's buffer may be a slice of a read arena that is reused.
-    return this.commit(key, 'put', Buffer.from(value), ttl);
+    return this.commit(key, 'put', Buffer.from(value), ttl, undefined, opts.onApplied);
   }
 
   async delete(key: string, opts: DeleteOptions = {}): Promise<number> {
@@ -140,7 +144,7 @@ export class Bucket {
     checkKey(key);
     this.expireDue();
     this.checkExpected(key, this.keys.get(key), opts.expect);
-    return this.commit(key, opts.purge ? 'purge' : 'del', null, 0);
+    return this.commit(key, opts.purge ? 'purge' : 'del', null, 0, undefined, opts.onApplied);
   }
 
   /** The latest value of key (null when it has none), or the given revision of key if still kept (markers included). */
@@ -307,7 +311,7 @@ export class Bucket {
     throw new WarrenError(ErrorCodes.WRONG_REVISION, message, { details: { key, expected: expect, current } });
   }
 
-  private commit(key: string, op: KvOp, value: Buffer | null, ttl: number, at?: number): Promise<number> {
+  private commit(key: string, op: KvOp, value: Buffer | null, ttl: number, at?: number, onApplied?: (revision: number) => void): Promise<number> {
     const now = at ?? this.clock();
     const life = op === 'put' ? ttl : this.config.markerTtl;
     const r: Revision = {
@@ -347,13 +351,16 @@ export class Bucket {
       });
       return Promise.resolve(r.rev);
     }
-    return new Promise((resolve, reject) => {
+    const p = new Promise<number>((resolve, reject) => {
       this.journal!.write(this, r, (err) => {
         if (err) return reject(err);
         this.notify(r);
         resolve(r.rev);
       });
     });
+    // After the journal write: a failure to encode or queue it throws before anyone is told.
+    onApplied?.(r.rev);
+    return p;
   }
 
   private notify(r: Revision): void {

@@ -18,10 +18,11 @@ export function checkBucketName(name: string): void {
 }
 
 export function checkKey(key: string): void {
-  if (key.length === 0 || !KEY.test(key) || Buffer.byteLength(key) > MAX_KEY_BYTES) {
+  // KEY admits ASCII only, so a key that passes has as many bytes as characters.
+  if (key.length === 0 || key.length > MAX_KEY_BYTES || !KEY.test(key)) {
     throw errors.invalidArgument(`key '${key.slice(0, 80)}' is not 1-${MAX_KEY_BYTES} characters of A-Z a-z 0-9 and _-=/.:@+~%!$&,;`);
   }
-  if (key.startsWith('.') || key.endsWith('.') || key.includes('..')) {
+  if (key.charCodeAt(0) === 0x2e || key.charCodeAt(key.length - 1) === 0x2e || key.includes('..')) {
     throw errors.invalidArgument(`key '${key.slice(0, 80)}' has an empty word (leading, trailing or double dot)`);
   }
 }

@@ -11,7 +11,7 @@ import type { KeyFilter } from './keys.js';
 import type { BucketInfo, KvStore } from './kv-store.js';
 
 /** How kv frames leave the connection: the typed sends of its frame writer. */
-export type FrameOut = Pick<FrameSends, 'kvEntry' | 'kvEvent' | 'kvWatchEnd' | 'error'>;
+export type FrameOut = Pick<FrameSends, 'kvEntry' | 'kvEvent' | 'kvWatchEnd' | 'kvApplied' | 'error'>;
 
 /** The connection's write side, as watches need it to bound what a slow reader leaves queued. */
 export interface KvFlow {
@@ -67,6 +67,14 @@ function optUint(o: Record<string, unknown>, name: string): number | undefined {
   return v;
 }
 
+/** KV_PUT option `wait`: "stored" (default) answers once the change is synced, "applied" as soon as it is applied. */
+function waitApplied(o: Record<string, unknown>): boolean {
+  const v = o.wait;
+  if (v === undefined || v === null || v === 'stored') return false;
+  if (v === 'applied') return true;
+  throw errors.invalidArgument('option wait must be "applied" or "stored"');
+}
+
 function optBool(o: Record<string, unknown>, name: string): boolean | undefined {
   const v = o[name];
   if (v === undefined || v === null) return undefined;
@@ -110,9 +118,20 @@ export class KvSession {
     return this.store.list().map((i) => bucketInfoResult(i));
   }
 
-  async put(bucket: string, key: string, options: Record<string, unknown> | null, value: Buffer): Promise<{ revision: number }> {
+  /** `requestId`: where a KV_APPLIED goes when the options ask for one (spec 8.7, "Applied before stored"). */
+  async put(bucket: string, key: string, options: Record<string, unknown> | null, value: Buffer, requestId = 0): Promise<{ revision: number }> {
     const o = options ?? {};
-    const revision = await this.store.bucket(bucket).put(key, value, { ttl: optUint(o, 'ttl'), expect: optUint(o, 'expect') });
+    if (waitApplied(o)) {
+      // Answered once applied (spec 8.7, option wait): the sync goes on; should it fail, the broker stops.
+      let applied = 0;
+      const p = this.store.bucket(bucket).put(key, value, { ttl: optUint(o, 'ttl'), expect: optUint(o, 'expect'), onApplied: (r) => (applied = r) });
+      if (applied > 0) {
+        p.catch(() => undefined);
+        return { revision: applied };
+      }
+      return { revision: await p };
+    }
+    const revision = await this.store.bucket(bucket).put(key, value, { ttl: optUint(o, 'ttl'), expect: optUint(o, 'expect'), onApplied: this.appliedSender(o, requestId) });
     return { revision };
   }
 
@@ -121,10 +140,17 @@ export class KvSession {
     return r ? new KvEntryReply(r) : null;
   }
 
-  async delete(bucket: string, key: string, options: Record<string, unknown> | null): Promise<{ revision: number }> {
+  async delete(bucket: string, key: string, options: Record<string, unknown> | null, requestId = 0): Promise<{ revision: number }> {
     const o = options ?? {};
-    const revision = await this.store.bucket(bucket).delete(key, { purge: optBool(o, 'purge'), expect: optUint(o, 'expect') });
+    const revision = await this.store.bucket(bucket).delete(key, { purge: optBool(o, 'purge'), expect: optUint(o, 'expect'), onApplied: this.appliedSender(o, requestId) });
     return { revision };
+  }
+
+  private appliedSender(o: Record<string, unknown>, requestId: number): ((revision: number) => void) | undefined {
+    if (optBool(o, 'applied') !== true || requestId === 0) return undefined;
+    return (revision) => {
+      if (!this.closed) this.out.kvApplied(requestId, revision);
+    };
   }
 
   keys(bucket: string, filter: Record<string, unknown> | null): string[] {

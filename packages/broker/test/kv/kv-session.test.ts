@@ -9,6 +9,7 @@ import { FrameType as KvFrame } from '@warren/protocol';
 import { KvSession, KvStore, KvWatchReply, type FrameOut } from '../../src/kv/index.js';
 import type { KvFlow } from '../../src/kv/kv-session.js';
 import { captureLogger } from '../storage/helpers.js';
+import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 
 /**
  * Records what the session sends, as [type, header fields, body text]. A frame
@@ -24,6 +25,7 @@ function sink(maxBody = Infinity): FrameOut & { frames: Array<[number, unknown[]
     kvEvent: (watchId, key, revision, op, createdAt, expiresAt, body) =>
       body.length <= maxBody && frames.push([KvFrame.KV_EVENT, [watchId, key, revision, op, createdAt, expiresAt], body.toString()]) > 0,
     kvWatchEnd: (watchId, err) => frames.push([KvFrame.KV_WATCH_END, [watchId, err.code, err.name, err.message], '']) > 0,
+    kvApplied: (requestId, revision) => frames.push([KvFrame.KV_APPLIED, [requestId, revision], '']) > 0,
     error: (requestId, err) => frames.push([KvFrame.ERROR, [requestId, err.code, err.name, err.message], '']) > 0,
   };
 }
@@ -155,5 +157,39 @@ describe('kv session', () => {
     expect(out.frames.filter(([t]) => t === KvFrame.KV_EVENT)).toHaveLength(5);
     expect(s.watchCount).toBe(1);
     expect(() => s.unwatch(2)).toThrow(/watch 2/);
+  });
+
+  it('while a durable write waits for its sync: option applied sends KV_APPLIED at once, wait "applied" answers at once; watchers wait for the sync', async () => {
+    const dir = await tempDir();
+    let release!: () => void;
+    let gate: Promise<void> | null = null;
+    const store = await KvStore.open({ dir, clock: () => 42, timers: false, logger: captureLogger(), hooks: { beforeSync: () => gate ?? undefined } });
+    try {
+      const out = sink();
+      const s = new KvSession(store, out);
+      await s.createBucket('b', null);
+      s.watch('b', null, null);
+      gate = new Promise<void>((resolve) => (release = resolve));
+      let stored = false;
+      const put = s.put('b', 'k', { applied: true }, Buffer.from('v1'), 5).then((r) => ((stored = true), r));
+      const early = await s.put('b', 'k', { wait: 'applied', expect: 1 }, Buffer.from('v2'), 6);
+      expect(early).toEqual({ revision: 2 });
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the sync waits at the gate
+      expect(stored).toBe(false);
+      expect(out.frames).toEqual([[KvFrame.KV_APPLIED, [5, 1], '']]);
+      gate = null;
+      release();
+      expect(await put).toEqual({ revision: 1 });
+      await store.idle();
+      expect(out.frames.filter(([t]) => t === KvFrame.KV_EVENT).map(([, h]) => h[2])).toEqual([1, 2]);
+      await expect(s.put('b', 'k', { wait: 'later' }, Buffer.from('v3'), 7)).rejects.toMatchObject({ name: 'INVALID_ARGUMENT' });
+      // A failed write is answered by its error only.
+      out.frames.length = 0;
+      await expect(s.put('b', 'k', { applied: true, expect: 1 }, Buffer.from('v3'), 8)).rejects.toMatchObject({ name: 'WRONG_REVISION' });
+      expect(out.frames).toEqual([]);
+    } finally {
+      await store.close();
+      await removeDir(dir);
+    }
   });
 });
