@@ -70,4 +70,5 @@ ENV WARREN_DATA_DIR=/data \
     WARREN_REQUIRE_USER=true
 # 5680 warren, 5681 warrens (TLS), 15680 the management API and web console (HTTPS with TLS).
 EXPOSE 5680 5681 15680
-CMD ["node", "--max-semi-space-size=64", "packages/cli/dist/bin.js", "server"]
+# Node flags as `npm start` (package.json; README, "npm start" says why).
+CMD ["node", "--max-semi-space-size=64", "--initial-old-space-size=64", "packages/cli/dist/bin.js", "server"]

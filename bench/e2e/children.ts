@@ -4,10 +4,31 @@
  * message. A child that reports an error or exits fails what is pending.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * The node flags that `npm start` runs the broker under (the root package.json's start script;
+ * the Dockerfile uses the same): the benchmarks' broker runs under them too.
+ */
+export const BROKER_NODE_FLAGS: readonly string[] = nodeFlagsOf(
+  (JSON.parse(readFileSync(join(here, '../../package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start,
+);
+
+/** The flags between `node` and the script of a `node --flag ... script args` command line. */
+export function nodeFlagsOf(command: string): string[] {
+  const words = command.trim().split(/\s+/);
+  if (words[0] !== 'node') throw new Error(`not a node command line: ${command}`);
+  const flags: string[] = [];
+  for (const w of words.slice(1)) {
+    if (!w.startsWith('-')) break;
+    flags.push(w);
+  }
+  return flags;
+}
 
 interface Waiter {
   resolve: (m: Record<string, unknown>) => void;

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@warren/client';
-import { Child } from './children.js';
+import { BROKER_NODE_FLAGS, Child } from './children.js';
 import { SCENARIOS, withSystem, type Measurements, type RunOptions } from './scenarios.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -95,7 +95,7 @@ async function roundCpu(child: Child, base: string): Promise<number> {
 async function manyQueues(): Promise<{ timings: ListTiming[]; rssMB: number; roundCpuMsOneQueue: number; roundCpuMsAll: number }> {
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-mgmt-'));
   process.env.WARREN_BENCH_BROKER_OPTIONS = JSON.stringify({ httpPort: 0 });
-  const { child, hello } = await Child.start('warren broker', 'broker-child.mjs', [dataDir, 'always'], { execArgv: ['--max-semi-space-size=64'] });
+  const { child, hello } = await Child.start('warren broker', 'broker-child.mjs', [dataDir, 'always'], { execArgv: [...BROKER_NODE_FLAGS] });
   delete process.env.WARREN_BENCH_BROKER_OPTIONS;
   try {
     const base = `http://127.0.0.1:${String(hello.httpPort)}`;

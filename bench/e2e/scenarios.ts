@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@warren/client';
-import { Child } from './children.js';
+import { BROKER_NODE_FLAGS, Child } from './children.js';
 import { appendFloor } from './append-floor.js';
 import { findBeamPid, findServerPid, openFilesLimit, procSample, sleep, topicExpected, topicMatches, topicWorkload } from './common.js';
 import { RABBIT_URL, openDriver, type ComparedSystem, type Driver, type Peer, type SystemName } from './drivers.js';
@@ -124,10 +124,10 @@ export async function withSystem<T>(
     }
   }
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
-  // The broker runs with the node flags `npm start` and the Dockerfile use (a larger young
-  // generation: fewer scavenges, a shorter latency tail), plus WARREN_BENCH_BROKER_ARGS (e.g. "--trace-gc").
+  // The broker runs with the node flags `npm start` and the Dockerfile use (see README, "npm start"),
+  // plus WARREN_BENCH_BROKER_ARGS (e.g. "--trace-gc").
   const execArgv = [
-    '--max-semi-space-size=64',
+    ...BROKER_NODE_FLAGS,
     ...(process.env.WARREN_BENCH_BROKER_ARGS ?? '').split(' ').filter(Boolean),
     ...(opts.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, `--cpu-prof-name=warren-${scenario.alias}.cpuprofile`]),
   ];

@@ -1,0 +1,21 @@
+/**
+ * The benchmarks run their broker under the node flags of `npm start` (read from the root
+ * package.json), so that what they measure is how the broker is run.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { BROKER_NODE_FLAGS, nodeFlagsOf } from '../e2e/children.js';
+
+describe('broker node flags', () => {
+  it('are the flags of `npm start`, the old-generation limit among them', () => {
+    const start = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start;
+    expect(BROKER_NODE_FLAGS).toEqual(nodeFlagsOf(start));
+    expect(BROKER_NODE_FLAGS).toContain('--initial-old-space-size=64');
+  });
+
+  it('are the words between node and the script', () => {
+    expect(nodeFlagsOf('node --a=1 -b x.js --not-a-flag')).toEqual(['--a=1', '-b']);
+    expect(nodeFlagsOf('node x.js')).toEqual([]);
+    expect(() => nodeFlagsOf('tsx x.js')).toThrow(/not a node command line/);
+  });
+});
