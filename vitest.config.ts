@@ -15,7 +15,7 @@ const UNIT = [
   'packages/protocol/test/**/*.test.ts',
   'packages/broker/test/routing/**/*.test.ts',
   'packages/broker/test/storage/**/*.test.ts',
-  'packages/broker/test/{queue-spill,login-gate,confirms}.test.ts',
+  'packages/broker/test/{queue-spill,login-gate}.test.ts',
   'packages/broker/test/http/router.test.ts',
   'packages/broker/test/kv/**/*.test.ts',
   'packages/client/test/{options,session,connection,consume,publish,resilience-unit}.test.ts',

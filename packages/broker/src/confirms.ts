@@ -2,12 +2,8 @@
  * Publisher confirms for one connection. Publishes settle out of order (a
  * transient publish settles at once, a persistent one after its fsync); which
  * are settled is the protocol's SettledPrefix (shared with the client's acks).
- * Confirms go out once per event-loop iteration (from setImmediate, after the
- * poll phase), as one cumulative CONFIRM for the contiguous settled prefix
- * plus single CONFIRMs for any settled beyond a gap. A busy broker serves many
- * reads of the same socket in one poll phase (up to 32, each ending in its own
- * microtask checkpoint); one CONFIRM for all of them instead of one per read
- * saves the publisher a wake-up and both sides a small write per read.
+ * Confirms go out once per event-loop turn, as one cumulative CONFIRM for the
+ * contiguous settled prefix plus single CONFIRMs for any settled beyond a gap.
  */
 import { SettledPrefix } from '@warren/protocol';
 
@@ -44,7 +40,7 @@ export class ConfirmTracker {
     if (ok && beyondGap) this.unsentAhead.push(seq);
     if (ok && !this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.flushBound);
+      queueMicrotask(this.flushBound);
     }
   }
 
