@@ -791,7 +791,7 @@ export const SCENARIOS: Scenario[] = [
         'Throughput over the measured batch; broker RSS at its end, with every connection open; broker CPU per 100k messages. ' +
         "Warren falls off here: with the same 1,000 publishes in flight spread over 1,000 connections each connection carries about one message per turn, so every message " +
         'pays for its own socket read, frame parse call and confirm write (and the producer process for its own write): the batching that a busy connection gets ' +
-        '(many frames per read, many confirms per write) is gone, and its CPU per message grows about 4x from 10 to 1,000 connections. ' +
+        '(many frames per read, many confirms per write) is gone, and its CPU per message grows 3.5-5x from 10 to 1,000 connections. ' +
         'RabbitMQ pays per message in any case (a process per connection and channel) and stays slower at every step; ' +
         'its open-files limit (1,024 here) caps it below 1,000 connections.',
     },
