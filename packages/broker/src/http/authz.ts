@@ -78,7 +78,7 @@ export class HttpUser {
   }
 
   /** ACCESS_REFUSED (403) unless may(); `what` names the resource in the message ("queue 'q'"). */
-  require(vhost: string, kind: PermissionKind, what: 'exchange' | 'queue', resource: string, action: string): void {
+  require(vhost: string, kind: PermissionKind, what: 'exchange' | 'queue' | 'bucket', resource: string, action: string): void {
     if (!this.may(vhost, kind, resource)) {
       throw errors.accessRefused(`user '${this.name}' may not ${action} ${what} '${resource}' in vhost '${vhost}': no ${kind} permission`);
     }

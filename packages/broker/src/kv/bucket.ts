@@ -180,6 +180,17 @@ export class Bucket {
     return out.sort();
   }
 
+  /** The latest value of every key that has one and matches, in no particular order (no sort: management reads). */
+  *latest(filter?: KeyFilter): Generator<Revision> {
+    this.open();
+    const match = keyMatcher(filter);
+    this.expireDue();
+    for (const [key, revs] of this.keys) {
+      const r = revs[revs.length - 1]!;
+      if (r.op === 'put' && match(key)) yield r;
+    }
+  }
+
   watch(filter: KeyFilter | undefined, opts: WatchOptions, listener: WatchListener): Watch {
     this.open();
     const match = keyMatcher(filter);

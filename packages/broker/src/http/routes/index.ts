@@ -16,6 +16,7 @@ import { register as browse } from './browse.js';
 import { register as move } from './move.js';
 import { register as rates } from './rates.js';
 import { register as metrics } from './metrics.js';
+import { register as buckets } from './buckets.js';
 
 export const HTTP_ROUTES: readonly RegisterRoutes[] = [
   health,
@@ -29,5 +30,6 @@ export const HTTP_ROUTES: readonly RegisterRoutes[] = [
   move,
   rates,
   metrics,
+  buckets,
   consoleFiles,
 ];
