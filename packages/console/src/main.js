@@ -12,12 +12,14 @@ import { QueueDetail } from './pages/queue.js';
 import { Exchanges } from './pages/exchanges.js';
 import { Admin } from './pages/admin.js';
 import { Definitions } from './pages/definitions.js';
+import { Tasks } from './pages/tasks.js';
 
 const NAV = [
   ['#/', 'Overview'],
   ['#/connections', 'Connections'],
   ['#/exchanges', 'Exchanges'],
   ['#/queues', 'Queues'],
+  ['#/tasks', 'Tasks'],
   ['#/admin', 'Users & vhosts'],
   ['#/definitions', 'Definitions'],
 ];
@@ -41,6 +43,8 @@ function route(hash) {
       return html`<${Connections} />`;
     case 'queues':
       return parts.length >= 3 ? html`<${QueueDetail} vhost=${parts[1]} name=${parts.slice(2).join('/')} />` : html`<${Queues} />`;
+    case 'tasks':
+      return html`<${Tasks} />`;
     case 'exchanges':
       return html`<${Exchanges} />`;
     case 'admin':

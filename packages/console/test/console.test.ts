@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { connect, type Connection } from '@warren/client';
+import { defineTasks, TaskClient, Worker } from '@warren/tasks';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 import { removeDir, tempDir } from '../../../test-support/temp-dir.js';
 import { until } from '../../../test-support/wait.js';
@@ -157,6 +158,72 @@ describe.skipIf(!haveChromium)('web console in headless chromium', () => {
     await page.goto(`${base}/#/queues`);
     await page.fill('input[name=filter]', 'imported');
     await until(async () => JSON.stringify(await page.locator('table.queues a.qname').allTextContents()) === '["imported-queue"]', 'the imported queue listed');
+  });
+
+  it('shows the tasks of a namespace: states, results, errors and the workers running them', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const reg = defineTasks()
+      .define('resize', (a: { width: number }) => ({ width: a.width, bytes: 51_234 }))
+      .define('charge', () => {
+        throw new Error('card declined');
+      })
+      .define('export', async (_a, ctx) => {
+        await ctx.progress({ rows: 1200, of: 5000 });
+        await held;
+        return 'done';
+      })
+      .define('report', () => 'never runs here');
+    const tc = await TaskClient.open(conn, { registry: reg });
+    // The worker runs every task but 'report', whose task stays PENDING.
+    const worker = await Worker.start(tc, { id: 'worker-a', concurrency: 4, tasks: ['resize', 'charge', 'export'] });
+    try {
+      const ok = await tc.enqueue('resize', { width: 640 });
+      const bad = await tc.enqueue('charge', { amount: 42 });
+      const running = await tc.enqueue('export', null);
+      const queued = await tc.enqueue('report', null, { id: 'weekly-report' });
+      await tc.wait(ok);
+      await tc.wait(bad);
+      await until(async () => (await tc.get(running))?.status === 'PROGRESS', 'export in progress');
+
+      await page.goto(`${base}/#/tasks`);
+      const stat = (label: string) => page.locator('.tasks-stats .stat', { has: page.locator(`.label:text-is("${label}")`) }).locator('.value');
+      await until(async () => (await stat('Succeeded').textContent()) === '1' && (await stat('Failed').textContent()) === '1', 'counts drawn');
+      expect(await stat('Pending').textContent()).toBe('1');
+      expect(await stat('Running').textContent()).toBe('1');
+      const row = (id: string) => page.locator('table.tasks tbody tr', { has: page.locator(`a.qname:text-is("${id}")`) });
+      expect(await row(ok).locator('.tag.status').textContent()).toBe('SUCCESS');
+      expect(await row(ok).textContent()).toContain('"bytes":51234');
+      expect(await row(bad).textContent()).toContain('Error: card declined');
+      expect(await row(running).locator('.tag.status').textContent()).toBe('PROGRESS');
+      expect(await row(running).textContent()).toContain('worker-a');
+      expect(await row(queued).locator('.tag.status').textContent()).toBe('PENDING');
+      // The worker, named by its consumer tags, with the task it runs now.
+      const w = page.locator('table.workers tbody tr', { has: page.locator('td:text-is("worker-a")') });
+      await w.waitFor(WAIT);
+      expect(await w.locator('td').nth(1).textContent()).toBe('resize, charge, export');
+      expect(await w.locator('td').nth(2).textContent()).toBe('1');
+      if (SCREENSHOTS) await page.locator('.toast').first().waitFor({ state: 'detached', timeout: 20_000 });
+      await shot('tasks');
+
+      // A state tile filters the list; a click on a task opens its details.
+      await page.click('.tasks-stats button:has(.label:text-is("Failed"))');
+      await until(async () => (await page.locator('table.tasks tbody tr').count()) === 1, 'only the failed task listed');
+      await row(bad).locator('a.qname').click();
+      const modal = page.locator('.modal');
+      await modal.locator('pre:has-text("card declined")').waitFor(WAIT);
+      expect(await modal.textContent()).toContain(`warren task retry ${bad}`);
+      await shot('task-detail');
+      await page.keyboard.press('Escape');
+
+      release();
+      await tc.wait(running);
+      await page.click('.tasks-stats button:has(.label:text-is("Failed"))'); // filter off
+      await until(async () => (await stat('Succeeded').textContent()) === '2' && (await stat('Running').textContent()) === '0', 'the export finished');
+    } finally {
+      release();
+      await worker.close({ graceMs: 0 });
+    }
   });
 
   it.runIf(SCREENSHOTS)('takes the screenshots of docs/console/', async () => {

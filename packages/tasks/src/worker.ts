@@ -223,7 +223,13 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     for (const def of this.defs) {
       await this.client.ensureQueue(def.name);
       const prefetch = Math.min(def.options.concurrency ?? this.concurrency, this.concurrency);
-      const consumer = await this.client.conn.consume(this.client.queueName(def.name), (msg) => this.onMessage(def, msg), { prefetch });
+      // The consumer tag names the worker (`<worker id>/<task>`), so the console and the management
+      // API's consumer list can tell workers apart (left to the broker when it would be too long).
+      const tag = `${this.id}/${def.name}`;
+      const consumer = await this.client.conn.consume(this.client.queueName(def.name), (msg) => this.onMessage(def, msg), {
+        prefetch,
+        ...(Buffer.byteLength(tag) <= 255 ? { consumerTag: tag } : {}),
+      });
       this.consumers.push(consumer);
     }
     this.scheduleReaper();

@@ -483,6 +483,20 @@ describe('rate limits and concurrency', () => {
   });
 });
 
+describe('workers seen from the broker', () => {
+  it("names each consumer after its worker and task ('<worker id>/<task>'), as the console shows them", async () => {
+    const reg = defineTasks()
+      .define('a', () => 1)
+      .define('b', () => 2);
+    const c = await client(reg);
+    const w = await worker(c, { id: 'box-1' });
+    const tags = (task: string) => tb.broker.vhosts.get('/')!.queues.get(c.queueName(task))!.consumerList().map((k) => k.tag);
+    expect(tags('a')).toEqual(['box-1/a']);
+    expect(tags('b')).toEqual(['box-1/b']);
+    expect(w.id).toBe('box-1');
+  });
+});
+
 describe('graceful shutdown', () => {
   it('lets running tasks finish within the grace, and hands back the rest to another worker', async () => {
     const clock = new ManualClock();
