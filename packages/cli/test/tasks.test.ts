@@ -1,7 +1,8 @@
 /** `warren worker` and `warren task ...` against a real broker. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Connection } from '@warren/client';
-import { TaskClient } from '@warren/tasks';
+import { defineTasks, TaskClient, Worker } from '@warren/tasks';
+import { startHttpBroker, ADMIN } from '../../../test-support/http-api.js';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 import { ensureBuilt, run, start } from './helpers.js';
 
@@ -68,5 +69,40 @@ describe('warren worker and warren task', () => {
     const none = await run(['task', 'list', '--url', tb.url, '--namespace', 'no-such-ns']);
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/no task namespace/);
+  });
+});
+
+describe('warren task workers', () => {
+  it('lists the workers of a namespace from their consumer tags, through the management API', async () => {
+    const hb = await startHttpBroker();
+    const url = `warren://${ADMIN.username}:${ADMIN.password}@127.0.0.1:${hb.port}`;
+    const c = await connect(url);
+    try {
+      const reg = defineTasks()
+        .define('a', () => 1)
+        .define('b', () => 2);
+      const tc = await TaskClient.open(c, { registry: reg, namespace: 'jobs' });
+      const args = ['task', 'workers', '--url', url, '--http-url', hb.base, '--namespace', 'jobs'];
+      const none = await run(args);
+      expect(none.code).toBe(0);
+      expect(none.stdout).toMatch(/no worker consumes the task queues of namespace 'jobs'/);
+      const w1 = await Worker.start(tc, { id: 'box-1', concurrency: 3 });
+      const w2 = await Worker.start(tc, { id: 'box-2', concurrency: 1, tasks: ['b'] });
+      const table = await run(args);
+      expect(table.code).toBe(0);
+      expect(table.stdout).toMatch(/worker\s+tasks\s+holding\s+prefetch\s+connection/);
+      expect(table.stdout).toMatch(/box-1\s+a, b\s+0\s+6\s/);
+      expect(table.stdout).toMatch(/box-2\s+b\s+0\s+1\s/);
+      const json = JSON.parse((await run([...args, '--json'])).stdout) as Array<{ worker: string; tasks: string[] }>;
+      expect(json.map((w) => [w.worker, w.tasks])).toEqual([
+        ['box-1', ['a', 'b']],
+        ['box-2', ['b']],
+      ]);
+      await w1.close({ graceMs: 0 });
+      await w2.close({ graceMs: 0 });
+    } finally {
+      await c.close();
+      await hb.stop();
+    }
   });
 });

@@ -11,6 +11,7 @@ import { Scheduler, TaskClient, TaskRegistry, Worker, type TaskRecord, type Task
 import { DEFAULT_URL, withConnection, withJsonOption, withUrlOption } from '../connection.js';
 import { print, printJson, renderTable } from '../format.js';
 import { intArg } from '../parse.js';
+import { callApi, withHttpOptions } from '../http.js';
 import { UsageError } from '../output.js';
 
 const STATUSES: TaskStatus[] = ['PENDING', 'STARTED', 'PROGRESS', 'RETRY', 'SUCCESS', 'FAILURE', 'REVOKED'];
@@ -118,7 +119,7 @@ function notFound(id: string): never {
 
 export function taskCommand(): Command {
   const task = new Command('task')
-    .description('Background tasks: list them, show one, revoke, retry, redrive the dead letters')
+    .description('Background tasks: list them, show one, revoke, retry, redrive the dead letters; list the workers')
     .addHelpText('after', '\nExamples:\n  $ warren task list --status FAILURE\n  $ warren task show 5f0c...\n  $ warren task revoke 5f0c...\n  $ warren task redrive');
   task.addCommand(
     leaf('list', 'List tasks, newest first')
@@ -181,7 +182,54 @@ export function taskCommand(): Command {
         print(`${ids.length} task(s) queued again${ids.length ? `: ${ids.join(', ')}` : ''}`);
       }),
   );
+  task.addCommand(
+    withJsonOption(
+      withNamespace(withHttpOptions(new Command('workers').description("List the workers consuming the namespace's task queues (through the management HTTP API)"))),
+      'print JSON',
+    )
+      .addHelpText('after', '\nA worker tags its consumers <worker id>/<task>: one line per worker, with the tasks it takes and\nthe deliveries it holds (running or waiting for a slot).\n\nExamples:\n  $ warren task workers\n  $ warren task workers --http-url http://broker:15680 --json')
+      .action(async (o) => {
+        const consumers = (await callApi(o, 'GET', (vhost) => `/api/consumers/${encodeURIComponent(vhost)}`)) as ConsumerInfo[];
+        const rows = workersOf(consumers, o.namespace);
+        if (o.json) return printJson(rows);
+        if (rows.length === 0) return print(`no worker consumes the task queues of namespace '${o.namespace}'`);
+        print(renderTable(['worker', 'tasks', 'holding', 'prefetch', 'connection'], rows.map((w) => [w.worker, w.tasks.join(', '), w.unacked, w.prefetch, w.connection])));
+      }),
+  );
   return task;
+}
+
+interface ConsumerInfo {
+  queue: string;
+  tag: string;
+  connection: string;
+  prefetch: number;
+  unacked: number;
+}
+
+export interface WorkerRow {
+  worker: string;
+  tasks: string[];
+  unacked: number;
+  prefetch: number;
+  connection: string;
+}
+
+/** One row per worker: the consumers of `<ns>.q.*` grouped by the worker id in their tag (`<worker id>/<task>`). */
+export function workersOf(consumers: ConsumerInfo[], ns: string): WorkerRow[] {
+  const prefix = `${ns}.q.`;
+  const byId = new Map<string, WorkerRow>();
+  for (const c of consumers) {
+    if (!c.queue.startsWith(prefix)) continue;
+    const slash = c.tag.lastIndexOf('/');
+    const worker = slash > 0 ? c.tag.slice(0, slash) : `(connection ${c.connection})`;
+    let w = byId.get(worker);
+    if (w === undefined) byId.set(worker, (w = { worker, tasks: [], unacked: 0, prefetch: 0, connection: c.connection }));
+    w.tasks.push(c.queue.slice(prefix.length));
+    w.unacked += c.unacked;
+    w.prefetch += c.prefetch;
+  }
+  return [...byId.values()].sort((a, b) => (a.worker < b.worker ? -1 : 1));
 }
 
 function describe(r: TaskRecord): string {
