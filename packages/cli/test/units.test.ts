@@ -201,7 +201,7 @@ describe('help', () => {
         ...['add', 'delete', 'list'],
         ...['set', 'clear', 'list'],
         // warren worker, warren task ...
-        ...['worker', 'list', 'show', 'revoke', 'retry', 'redrive'],
+        ...['worker', 'list', 'show', 'revoke', 'retry', 'redrive', 'workers'],
       ].sort(),
     );
     for (const cmd of [...verbs, ...program.commands.filter((c) => c.commands.length > 0)]) {
