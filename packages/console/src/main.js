@@ -13,12 +13,14 @@ import { Exchanges } from './pages/exchanges.js';
 import { Admin } from './pages/admin.js';
 import { Definitions } from './pages/definitions.js';
 import { Tasks } from './pages/tasks.js';
+import { Buckets, BucketDetail } from './pages/buckets.js';
 
 const NAV = [
   ['#/', 'Overview'],
   ['#/connections', 'Connections'],
   ['#/exchanges', 'Exchanges'],
   ['#/queues', 'Queues'],
+  ['#/buckets', 'Buckets'],
   ['#/tasks', 'Tasks'],
   ['#/admin', 'Users & vhosts'],
   ['#/definitions', 'Definitions'],
@@ -43,6 +45,8 @@ function route(hash) {
       return html`<${Connections} />`;
     case 'queues':
       return parts.length >= 3 ? html`<${QueueDetail} vhost=${parts[1]} name=${parts.slice(2).join('/')} />` : html`<${Queues} />`;
+    case 'buckets':
+      return parts.length >= 3 ? html`<${BucketDetail} vhost=${parts[1]} name=${parts.slice(2).join('/')} />` : html`<${Buckets} />`;
     case 'tasks':
       return html`<${Tasks} />`;
     case 'exchanges':

@@ -226,6 +226,31 @@ describe.skipIf(!haveChromium)('web console in headless chromium', () => {
     }
   });
 
+  it("lists the buckets and shows a bucket's keys and values, newest first or by prefix", async () => {
+    const kv = await conn.kv('settings', { history: 3 });
+    await kv.put('feature.checkout', JSON.stringify({ enabled: true, rollout: 25 }));
+    await kv.put('feature.search', JSON.stringify({ enabled: false }));
+    await kv.put('limits.api', '1000');
+    await page.goto(`${base}/#/buckets`);
+    const row = page.locator('table.buckets tbody tr', { has: page.locator('a.qname:text-is("settings")') });
+    await row.waitFor(WAIT);
+    expect(await row.locator('td.num').first().textContent()).toBe('3');
+    await shot('buckets');
+    await row.locator('a.qname').click();
+    const keys = () => page.locator('table.entries tbody td.qname').allTextContents();
+    await until(async () => JSON.stringify(await keys()) === '["feature.checkout","feature.search","limits.api"]', 'keys by name');
+    await page.selectOption('select[name=order]', 'recent');
+    await until(async () => JSON.stringify(await keys()) === '["limits.api","feature.search","feature.checkout"]', 'newest first');
+    await page.fill('input[name=prefix]', 'feature.');
+    await until(async () => JSON.stringify(await keys()) === '["feature.search","feature.checkout"]', 'filtered by prefix');
+    await shot('bucket');
+    await page.locator('table.entries td.qname:text-is("feature.checkout")').click();
+    const pre = page.locator('.modal pre.payload');
+    await pre.waitFor(WAIT);
+    expect(await pre.textContent()).toBe(JSON.stringify({ enabled: true, rollout: 25 }, null, 2));
+    await page.keyboard.press('Escape');
+  });
+
   it.runIf(SCREENSHOTS)('takes the screenshots of docs/console/', async () => {
     // Traffic for the charts while the overview is open: alpha-1 is consumed, beta-1 fills up.
     await conn.consume('alpha-1', (m) => {

@@ -8,6 +8,7 @@ import { useStore } from '../store.js';
 import { ErrorBox, Modal, Stat, useDebounced, useLoad, plural } from '../ui.js';
 import { duration, num, time } from '../format.js';
 import { queueHref } from './queues.js';
+import { bucketHref } from './buckets.js';
 
 /** Tasks read per poll: the most recently changed ones. */
 const LIMIT = 1000;
@@ -145,7 +146,8 @@ function Namespace({ vhost, ns }) {
     </div>
     <p class="muted small">${truncated
       ? `Counts and list: the ${num(records.length)} most recently changed of ${plural(total, 'task')} kept.`
-      : `${plural(total, 'task')} kept (finished ones until their result expires).`}</p>
+      : `${plural(total, 'task')} kept (finished ones until their result expires).`}
+      Records are in the bucket <a href=${bucketHref({ vhost, name: ns })}>${ns}</a>.</p>
 
     <div class="panel">
       <div class="page-head">
