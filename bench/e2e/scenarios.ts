@@ -687,8 +687,8 @@ export const SCENARIOS: Scenario[] = [
         'RSS of the broker process (RabbitMQ: the whole beam.smp VM). The 1M-message step declares its queue with the defaults ' +
         '(RabbitMQ 3.10 keeps a default classic queue in memory). The 10M-message step declares a queue for a backlog: on RabbitMQ a lazy classic ' +
         'queue (x-queue-mode=lazy), which its docs give for queues of many millions of messages until 3.12 (where classic queues work that way by default); ' +
-        'a default classic queue holds ~3.4 KB per 16 B message here, so its memory alarm (0.4 of RAM, 10 GB) blocks the publisher ' +
-        'after about 3M of the 10M, and the run used to hang there. Not a quorum queue (replicated, every message fsynced: a durability these transient ' +
+        'with a default classic queue RabbitMQ stopped taking the 16 B messages at 4.5M of the 10M (RSS 5.8 GB, no memory alarm: past half its 10 GB ' +
+        'watermark it pages the queue to disk and holds the publisher back meanwhile; bench/results/resources-2026-12-03.md), and the run used to hang there. Not a quorum queue (replicated, every message fsynced: a durability these transient ' +
         'messages do not ask for) nor a stream (an append-only log that keeps what is consumed, not a queue); classic queue v2 was new and opt-in in 3.10. ' +
         'Warren pages a queue to disk beyond its window in any case. A step whose publisher the broker blocks for 30 s without a break, that publishes nothing for 60 s, ' +
         'or that runs slower than 20,000 msg/s on average is stopped and a note says how far it got (bench/e2e/stall.ts); its queue is deleted on every exit path, Ctrl-C included.',
