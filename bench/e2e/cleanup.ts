@@ -33,7 +33,11 @@ export class TrackingDriver implements Driver {
   readonly queues = new Set<string>();
   readonly exchanges = new Set<string>();
 
-  constructor(private readonly d: Driver) {}
+  readonly messageCount?: (name: string, durable: boolean) => Promise<number>;
+
+  constructor(private readonly d: Driver) {
+    if (d.messageCount !== undefined) this.messageCount = (name, durable) => d.messageCount!(name, durable);
+  }
 
   get system() {
     return this.d.system;

@@ -46,6 +46,8 @@ export interface Driver {
    */
   readonly blocked?: string | undefined;
   declareQueue(name: string, durable: boolean, opts?: QueueOptions): Promise<void>;
+  /** Messages in the queue (Warren and RabbitMQ; the other peers do not say). */
+  messageCount?(name: string, durable: boolean): Promise<number>;
   deleteQueue(name: string): Promise<void>;
   purgeQueue(name: string): Promise<void>;
   declareExchange(name: string, type: 'fanout' | 'topic' | 'direct'): Promise<void>;
@@ -92,6 +94,10 @@ class WarrenDriver implements Driver {
 
   async declareQueue(name: string, durable: boolean): Promise<void> {
     await this.conn.declareQueue(name, { durable });
+  }
+  async messageCount(name: string, durable: boolean): Promise<number> {
+    // Declaring an existing queue again with the same options answers its depth.
+    return (await this.conn.declareQueue(name, { durable })).messageCount;
   }
   async deleteQueue(name: string): Promise<void> {
     await this.conn.deleteQueue(name);
@@ -146,6 +152,9 @@ class RabbitDriver implements Driver {
 
   async declareQueue(name: string, durable: boolean, opts?: QueueOptions): Promise<void> {
     await this.ch.assertQueue(name, { durable, autoDelete: false, ...(opts?.backlog === true ? { arguments: { 'x-queue-mode': 'lazy' } } : {}) });
+  }
+  async messageCount(name: string): Promise<number> {
+    return (await this.ch.checkQueue(name)).messageCount;
   }
   async deleteQueue(name: string): Promise<void> {
     await this.ch.deleteQueue(name);
