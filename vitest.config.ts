@@ -20,7 +20,7 @@ const UNIT = [
   'packages/broker/test/kv/**/*.test.ts',
   'packages/client/test/{options,session,connection,consume,publish,resilience-unit}.test.ts',
   'packages/cli/test/units.test.ts',
-  'bench/test/{report,broker-flags}.test.ts',
+  'bench/test/{report,broker-flags,stall}.test.ts',
 ];
 
 export default defineConfig({

@@ -1,7 +1,8 @@
 /**
  * Child processes of the runner (broker, producers, consumers), driven over
  * IPC: one outstanding request at a time, answered by the child's next
- * message. A child that reports an error or exits fails what is pending.
+ * message (other than a progress report, kept in `progress`). A child that
+ * reports an error or exits fails what is pending.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -36,7 +37,18 @@ interface Waiter {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** What a producer says about itself about once a second during a phase (not an answer to a request). */
+export interface ProgressReport {
+  type: 'progress';
+  /** Messages published so far in the phase. */
+  published: number;
+  /** Why the broker blocks its connection, if it does (see Driver.blocked). */
+  blocked?: string;
+}
+
 export class Child {
+  /** The child's latest progress report, if it sends any (producers do during a phase). */
+  progress: ProgressReport | undefined;
   private waiter: Waiter | undefined;
   private exited = false;
   private exitError: Error | undefined;
@@ -49,6 +61,10 @@ export class Child {
     proc.on('message', (m: Record<string, unknown>) => {
       if (m.type === 'error') {
         this.fail(new Error(`${name}: ${String(m.message)}`));
+        return;
+      }
+      if (m.type === 'progress') {
+        this.progress = m as unknown as ProgressReport;
         return;
       }
       const w = this.waiter;

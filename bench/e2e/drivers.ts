@@ -26,12 +26,28 @@ export interface PublishOpts {
   persistent: boolean;
 }
 
+export interface QueueOptions {
+  /**
+   * A long backlog is expected: RabbitMQ declares a lazy classic queue (x-queue-mode=lazy, its
+   * documented choice up to 3.12 for queues of millions of messages: kept on disk, not in memory).
+   * Warren pages beyond its window in any case; the other peers ignore it.
+   */
+  backlog?: boolean;
+}
+
 export interface Driver {
   readonly system: SystemName;
   /** publish() settles on the broker's confirm (keep a window of them in flight); else it only signals socket back-pressure. */
   readonly confirms: boolean;
   readonly serverProperties: Record<string, unknown>;
-  declareQueue(name: string, durable: boolean): Promise<void>;
+  /**
+   * Why the broker blocks this connection's publishes (RabbitMQ: connection.blocked's reason,
+   * e.g. "low on memory"; Warren: FLOW's), or undefined while it does not. Other peers never say.
+   */
+  readonly blocked?: string | undefined;
+  declareQueue(name: string, durable: boolean, opts?: QueueOptions): Promise<void>;
+  /** Messages in the queue (Warren and RabbitMQ; the other peers do not say). */
+  messageCount?(name: string, durable: boolean): Promise<number>;
   deleteQueue(name: string): Promise<void>;
   purgeQueue(name: string): Promise<void>;
   declareExchange(name: string, type: 'fanout' | 'topic' | 'direct'): Promise<void>;
@@ -66,7 +82,11 @@ export interface DriverOptions {
 class WarrenDriver implements Driver {
   readonly system = 'warren' as const;
   readonly confirms = true;
-  constructor(private readonly conn: WarrenConnection) {}
+  blocked: string | undefined;
+  constructor(private readonly conn: WarrenConnection) {
+    conn.on('blocked', (e) => (this.blocked = e.reason || 'flow'));
+    conn.on('unblocked', () => (this.blocked = undefined));
+  }
 
   get serverProperties(): Record<string, unknown> {
     return this.conn.serverProperties;
@@ -74,6 +94,10 @@ class WarrenDriver implements Driver {
 
   async declareQueue(name: string, durable: boolean): Promise<void> {
     await this.conn.declareQueue(name, { durable });
+  }
+  async messageCount(name: string, durable: boolean): Promise<number> {
+    // Declaring an existing queue again with the same options answers its depth.
+    return (await this.conn.declareQueue(name, { durable })).messageCount;
   }
   async deleteQueue(name: string): Promise<void> {
     await this.conn.deleteQueue(name);
@@ -110,19 +134,27 @@ const PERSISTENT = Object.freeze({ persistent: true });
 class RabbitDriver implements Driver {
   readonly system = 'rabbitmq' as const;
   private drained: Promise<void> | undefined;
+  blocked: string | undefined;
 
   constructor(
     private readonly conn: amqp.ChannelModel,
     private readonly ch: amqp.Channel | amqp.ConfirmChannel,
     readonly confirms: boolean,
-  ) {}
+  ) {
+    // amqplib announces the connection.blocked capability; RabbitMQ then says when an alarm blocks publishing.
+    conn.on('blocked', (reason: unknown) => (this.blocked = String(reason ?? 'blocked')));
+    conn.on('unblocked', () => (this.blocked = undefined));
+  }
 
   get serverProperties(): Record<string, unknown> {
     return this.conn.connection.serverProperties as unknown as Record<string, unknown>;
   }
 
-  async declareQueue(name: string, durable: boolean): Promise<void> {
-    await this.ch.assertQueue(name, { durable, autoDelete: false });
+  async declareQueue(name: string, durable: boolean, opts?: QueueOptions): Promise<void> {
+    await this.ch.assertQueue(name, { durable, autoDelete: false, ...(opts?.backlog === true ? { arguments: { 'x-queue-mode': 'lazy' } } : {}) });
+  }
+  async messageCount(name: string): Promise<number> {
+    return (await this.ch.checkQueue(name)).messageCount;
   }
   async deleteQueue(name: string): Promise<void> {
     await this.ch.deleteQueue(name);

@@ -235,7 +235,7 @@ export function floodAppendix(queued: FloodQueuedRun | undefined, floods?: Flood
     const limit = q.limitBytes === undefined ? '' : `, limit ${q.limitBytes / 1024 / 1024} MiB`;
     rows.push({ id: 'resources', metric: `RSS with ${fmt(q.count / 1e6)}M queued 16 B msgs${limit} (MB, lower is better)`, warren: fmt(q.rssBytes / MB) });
     notes.push(
-      `the ${fmt(q.count / 1e6)}M-message row comes from \`${queued.command ?? 'npm run -w bench flood -- --queued ' + q.count}\` (${queued.date}), Warren only: ` +
+      `the ${fmt(q.count / 1e6)}M-message row${q.limitBytes === undefined ? '' : ` with the ${q.limitBytes / 1024 / 1024} MiB limit`} comes from \`${queued.command ?? 'npm run -w bench flood -- --queued ' + q.count}\` (${queued.date}), Warren only: ` +
         `one queue, no consumer, paged to disk beyond its window; RSS ${fmt(q.rssBeforeBytes / MB)} MB before the first message, filled in ${fmt(q.seconds)} s.`,
     );
   }

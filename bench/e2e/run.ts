@@ -16,6 +16,8 @@
  *   --write-results   also regenerate bench/RESULTS.md and its plots (bench/results/*.svg)
  *
  *   npm run bench -- report      regenerates RESULTS.md and the plots from the saved results, running nothing
+ *
+ * Ctrl-C deletes the queues, streams and keys the run declared on the peers before it exits.
  *   --profile         run the Warren broker under --cpu-prof; summaries in bench/results/profile-<alias>.txt
  *   --restricted-user Warren's producers and consumers log in as a user with regex permissions
  *                     (not an administrator), to measure the cost of permission checks
@@ -31,6 +33,7 @@ import { connect as tcpConnect } from 'node:net';
 import { cpus, loadavg, totalmem, type as osType, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runInterruptCleanups } from './cleanup.js';
 import { COMPARED, openDriver, type ComparedSystem, type Peer } from './drivers.js';
 import { CONNECTION_STEPS, PEER_URL, QUEUE_STEPS, SCENARIOS, findScenario, withSystem, type Measurements, type RunOptions, type Scenario } from './scenarios.js';
 import {
@@ -281,6 +284,18 @@ async function main(): Promise<void> {
   const available = (Object.keys(versions) as Peer[]).filter((p) => args.peers.includes(p));
   const machine = machineFacts(versions);
   log(`Node ${machine.node}, ${machine.cores} cores; systems: warren, ${available.join(', ') || '(no peers)'}; ${JSON.stringify(versions)}`);
+
+  // Ctrl-C (or SIGTERM) mid-run: no finally block gets to run, so delete what the run declared on the
+  // peers and stop the Warren broker here (cleanup.ts), then leave. A second Ctrl-C leaves at once.
+  let interrupted = false;
+  const interrupt = (signal: NodeJS.Signals): void => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log(`\n${signal}: deleting the queues, streams and keys the run declared and stopping the broker (again to leave at once)`);
+    void runInterruptCleanups(30_000).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
 
   if (args.profile) mkdirSync(resultsDir, { recursive: true });
   const opts: RunOptions = { quick: args.quick, log, ...(args.count ? { count: args.count } : {}), ...(args.profile ? { profileDir: resultsDir } : {}), ...(args.restrictedUser ? { restrictedUser: true } : {}) };

@@ -10,9 +10,11 @@ import { join } from 'node:path';
 import { connect } from '@warren/client';
 import { BROKER_NODE_FLAGS, Child } from './children.js';
 import { appendFloor } from './append-floor.js';
+import { TrackingDriver, onInterrupt } from './cleanup.js';
 import { findBeamPid, findServerPid, openFilesLimit, procSample, sleep, topicExpected, topicMatches, topicWorkload } from './common.js';
 import { RABBIT_URL, openDriver, type ComparedSystem, type Driver, type Peer, type SystemName } from './drivers.js';
 import { NATS_URL, REDIS_URL } from './peers.js';
+import { ProgressWatch, describeVerdict, type WatchLimits } from './stall.js';
 import type { PhaseReport, WorkerSpec } from './worker.js';
 
 export interface BrokerStats {
@@ -109,7 +111,14 @@ export async function withSystem<T>(
   if (system !== 'warren') {
     const url = PEER_URL[system];
     const pid = system === 'rabbitmq' ? findBeamPid() : findServerPid(system === 'nats' || system === 'jetstream' ? 'nats-server' : 'redis-server');
-    const admin = await openDriver(system, url);
+    // What the scenario declares and does not delete (it failed, or a step was stopped) goes here,
+    // or on SIGINT / SIGTERM (run.ts) if the run is interrupted.
+    const admin = new TrackingDriver(await openDriver(system, url));
+    const leftovers = async () => {
+      const failed = await admin.dropAll(() => openDriver(system, url));
+      if (failed.length > 0) opts.log(`    ${system}: could not delete ${failed.join(', ')}: delete them by hand`);
+    };
+    const unregister = onInterrupt(leftovers);
     try {
       return await fn({
         system,
@@ -120,6 +129,8 @@ export async function withSystem<T>(
         stats: async () => (pid === undefined ? undefined : procSample(pid)),
       });
     } finally {
+      await leftovers();
+      unregister();
       await admin.close().catch(() => {});
     }
   }
@@ -134,6 +145,10 @@ export async function withSystem<T>(
   const { child: broker, hello } = await Child.start('warren broker', 'broker-child.mjs', [dataDir, scenario.sync], { execArgv });
   const url = `warren://guest:guest@127.0.0.1:${String(hello.port)}`;
   let admin: Driver | undefined;
+  const unregister = onInterrupt(async () => {
+    await broker.stop(5_000);
+    await rm(dataDir, { recursive: true, force: true });
+  });
   try {
     admin = await openDriver('warren', url);
     return await fn({
@@ -148,6 +163,7 @@ export async function withSystem<T>(
     await admin?.close().catch(() => {});
     await broker.stop(30_000);
     await rm(dataDir, { recursive: true, force: true });
+    unregister();
   }
 }
 
@@ -360,6 +376,78 @@ async function openIdle(ctx: SystemContext, conns: number): Promise<{ child: Chi
   const spec = JSON.stringify({ role: 'idle', system: ctx.system, url: ctx.url, connections: conns });
   const { child, hello } = await Child.start(`${ctx.system} idle`, 'worker.ts', [spec], { timeoutMs: 120_000 });
   return { child, connectMs: hello.connectMs as number };
+}
+
+/**
+ * How long a fill without a consumer (resources) may go on: blocked for 30 s without a break
+ * (an alarm that clears sooner is a pause), nothing published for 60 s, or slower than
+ * 20,000 msg/s on average (at least 2 minutes) ends it.
+ */
+export const fillLimits = (count: number): WatchLimits => ({ blockedMs: 30_000, stallMs: 60_000, budgetMs: Math.max(120_000, count / 20) });
+
+/**
+ * Publishes `count` messages of `bodySize` bytes to `queue` from a producer process, with no
+ * consumer, watching its progress reports (stall.ts). Returns the publish rate, or undefined
+ * when the broker blocked or stalled the producer or it ran past its budget: then a note says how
+ * far it got (and the broker's RSS) and the producer is stopped.
+ */
+async function fill(ctx: SystemContext, queue: string, count: number, bodySize: number, opts: RunOptions): Promise<number | undefined> {
+  const spec = { role: 'producer', system: ctx.system, url: ctx.url, exchange: '', routingKey: queue, bodySize, persistent: false, confirm: false, window: WINDOW, rate: 0, timestamp: false };
+  const producer = (await Child.start(`${ctx.system} producer`, 'worker.ts', [JSON.stringify(spec)])).child;
+  // A producer that finished closes its connection cleanly: without confirms its last messages may
+  // still be in its socket buffer (RabbitMQ reads them at its own pace), and killing it loses them.
+  let stopGraceMs = 60_000;
+  try {
+    const limits = fillLimits(count);
+    const watch = new ProgressWatch(limits, Date.now());
+    let report: PhaseReport | undefined;
+    let error: Error | undefined;
+    const phase = producer.request({ type: 'phase', count }, limits.budgetMs + 60_000).then(
+      (r) => void (report = r as unknown as PhaseReport),
+      (e: unknown) => void (error = e instanceof Error ? e : new Error(String(e))),
+    );
+    for (;;) {
+      await Promise.race([phase, sleep(1000)]);
+      if (error !== undefined) throw error;
+      if (report !== undefined) return count / ((report.endAt - report.startAt) / 1000);
+      const p = producer.progress;
+      const v = watch.sample({ at: Date.now(), count: p?.published ?? 0, blocked: p?.blocked });
+      if (v.state !== 'running') {
+        // A blocked connection cannot close cleanly (the broker does not read it): killed after 5 s.
+        stopGraceMs = 5_000;
+        const note = describeVerdict(ctx.system, v, count, (await ctx.stats())?.rssBytes);
+        ctx.notes.push(`${note}.`);
+        opts.log(`    ${note}`);
+        return undefined;
+      }
+    }
+  } finally {
+    await producer.stop(stopGraceMs);
+  }
+}
+
+/**
+ * Waits (up to 60 s, while the count still grows) until `queue` holds the `count` messages just
+ * published: without confirms (RabbitMQ here) the producer is done when its last message is
+ * written to the socket, not when it is queued. A shortfall goes into the notes.
+ */
+async function queued(ctx: SystemContext, queue: string, count: number, opts: RunOptions): Promise<void> {
+  if (ctx.admin.messageCount === undefined) return;
+  const t0 = Date.now();
+  let n = -1;
+  let changedAt = t0;
+  for (;;) {
+    const now = await ctx.admin.messageCount(queue, false);
+    if (now !== n) changedAt = Date.now();
+    n = now;
+    if (n >= count || Date.now() - t0 > 60_000 || Date.now() - changedAt > 5_000) break;
+    await sleep(250);
+  }
+  if (n < count) {
+    const note = `${ctx.system}: the queue held ${n.toLocaleString('en-US')} of the ${count.toLocaleString('en-US')} messages published when its RSS was measured`;
+    ctx.notes.push(`${note}.`);
+    opts.log(`    ${note}`);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -607,7 +695,7 @@ export const SCENARIOS: Scenario[] = [
   {
     id: 'resources',
     alias: 'resources',
-    title: 'broker RSS: 1,000 idle connections; 1,000,000 queued transient 256 B messages; 10,000,000 queued 16 B ones',
+    title: 'broker RSS: 1,000 idle connections; 1,000,000 queued transient 256 B messages; 10,000,000 queued 16 B ones (RabbitMQ: lazy queue)',
     metrics: [
       { key: 'idleRssMB', label: 'RSS with 1,000 idle connections', unit: 'MB', better: 'lower', headline: true },
       { key: 'idleKBPerConn', label: 'RSS growth per idle connection', unit: 'KB', better: 'lower', headline: true },
@@ -615,12 +703,24 @@ export const SCENARIOS: Scenario[] = [
       { key: 'queuedGrowthMB', label: 'RSS growth for 1M queued msgs', unit: 'MB', better: 'lower', headline: true },
       { key: 'fillPerSec', label: 'publishing the 1M (no consumer)', unit: 'msg/s', better: 'higher', headline: false },
       { key: 'queued16RssMB', label: 'RSS with 10M queued 16 B msgs', unit: 'MB', better: 'lower', headline: true },
+      { key: 'fill16PerSec', label: 'publishing the 10M 16 B (no consumer)', unit: 'msg/s', better: 'higher', headline: false },
     ],
     defaultCount: 1_000_000,
     quickCount: 100_000,
     sync: 'always',
     peers: ['rabbitmq'],
-    extra: { heading: 'Resources', note: 'RSS of the broker process (RabbitMQ: the whole beam.smp VM).' },
+    extra: {
+      heading: 'Resources',
+      note:
+        'RSS of the broker process (RabbitMQ: the whole beam.smp VM). The 1M-message step declares its queue with the defaults ' +
+        '(RabbitMQ 3.10 keeps a default classic queue in memory). The 10M-message step declares a queue for a backlog: on RabbitMQ a lazy classic ' +
+        'queue (x-queue-mode=lazy), which its docs give for queues of many millions of messages until 3.12 (where classic queues work that way by default); ' +
+        'with a default classic queue RabbitMQ stopped taking the 16 B messages at 4.5M of the 10M (RSS 5.8 GB, no memory alarm: past half its 10 GB ' +
+        'watermark it pages the queue to disk and holds the publisher back meanwhile; bench/results/resources-2026-12-03.md), and the run used to hang there. Not a quorum queue (replicated, every message fsynced: a durability these transient ' +
+        'messages do not ask for) nor a stream (an append-only log that keeps what is consumed, not a queue); classic queue v2 was new and opt-in in 3.10. ' +
+        'Warren pages a queue to disk beyond its window in any case. A step whose publisher the broker blocks for 30 s without a break, that publishes nothing for 60 s, ' +
+        'or that runs slower than 20,000 msg/s on average is stopped and a note says how far it got (bench/e2e/stall.ts); its queue is deleted on every exit path, Ctrl-C included.',
+    },
     run: async (ctx, count, opts) => {
       const m: Measurements = {};
       const { conns, fdLimit } = idleConnections(ctx);
@@ -644,49 +744,45 @@ export const SCENARIOS: Scenario[] = [
         await idle.stop(60_000);
       }
       opts.log(`    ${ctx.system}: ${conns} idle connections: ${m.idleKBPerConn?.toFixed(0)} KB each`);
-      // Queued messages.
+      // Queued messages, in a queue declared with the defaults (RabbitMQ keeps them in memory).
       const queue = `${PREFIX}.resources`;
       await resetTopology(ctx, [queue], []);
-      await ctx.admin.declareQueue(queue, false);
-      await sleep(500);
-      const before = await ctx.stats();
-      const producer = (
-        await Child.start(`${ctx.system} producer`, 'worker.ts', [
-          JSON.stringify({ role: 'producer', system: ctx.system, url: ctx.url, exchange: '', routingKey: queue, bodySize: BODY, persistent: false, confirm: false, window: WINDOW, rate: 0, timestamp: false }),
-        ])
-      ).child;
       try {
-        const r = (await producer.request({ type: 'phase', count }, 600_000)) as unknown as PhaseReport;
-        m.fillPerSec = count / ((r.endAt - r.startAt) / 1000);
+        await ctx.admin.declareQueue(queue, false);
+        await sleep(500);
+        const before = await ctx.stats();
+        const perSec = await fill(ctx, queue, count, BODY, opts);
+        if (perSec !== undefined) {
+          m.fillPerSec = perSec;
+          await queued(ctx, queue, count, opts);
+          await sleep(2000);
+          const after = await ctx.stats();
+          if (before && after) {
+            m.queuedRssMB = after.rssBytes / 1e6;
+            m.queuedGrowthMB = (after.rssBytes - before.rssBytes) / 1e6;
+          }
+          opts.log(`    ${ctx.system}: ${count} queued: RSS ${m.queuedRssMB?.toFixed(0)} MB`);
+        }
       } finally {
-        await producer.stop();
+        await dropTopology(ctx, [queue], []);
       }
-      await sleep(2000);
-      const after = await ctx.stats();
-      if (before && after) {
-        m.queuedRssMB = after.rssBytes / 1e6;
-        m.queuedGrowthMB = (after.rssBytes - before.rssBytes) / 1e6;
-      }
-      opts.log(`    ${ctx.system}: ${count} queued: RSS ${m.queuedRssMB?.toFixed(0)} MB`);
-      await dropTopology(ctx, [queue], []);
-      // Ten times as many 16 B messages: what the per-message overhead (not the bodies) costs.
+      // Ten times as many 16 B messages: what the per-message overhead (not the bodies) costs, in a
+      // queue declared for a backlog (RabbitMQ: lazy; see the note).
       const small = count * 10;
-      await ctx.admin.declareQueue(queue, false);
-      const smallProducer = (
-        await Child.start(`${ctx.system} producer`, 'worker.ts', [
-          JSON.stringify({ role: 'producer', system: ctx.system, url: ctx.url, exchange: '', routingKey: queue, bodySize: 16, persistent: false, confirm: false, window: WINDOW, rate: 0, timestamp: false }),
-        ])
-      ).child;
       try {
-        await smallProducer.request({ type: 'phase', count: small }, 3_600_000);
+        await ctx.admin.declareQueue(queue, false, { backlog: true });
+        const perSec = await fill(ctx, queue, small, 16, opts);
+        if (perSec !== undefined) {
+          m.fill16PerSec = perSec;
+          await queued(ctx, queue, small, opts);
+          await sleep(2000);
+          const smallAfter = await ctx.stats();
+          if (smallAfter) m.queued16RssMB = smallAfter.rssBytes / 1e6;
+          opts.log(`    ${ctx.system}: ${small} queued 16 B: RSS ${m.queued16RssMB?.toFixed(0)} MB, filled at ${Math.round(perSec)} msg/s`);
+        }
       } finally {
-        await smallProducer.stop();
+        await dropTopology(ctx, [queue], []);
       }
-      await sleep(2000);
-      const smallAfter = await ctx.stats();
-      if (smallAfter) m.queued16RssMB = smallAfter.rssBytes / 1e6;
-      opts.log(`    ${ctx.system}: ${small} queued 16 B: RSS ${m.queued16RssMB?.toFixed(0)} MB`);
-      await dropTopology(ctx, [queue], []);
       return m;
     },
   },

@@ -4,6 +4,8 @@
  * connects, sends { type: 'ready' }, then runs one phase per
  * { type: 'phase', count } message (count = messages to publish, or
  * deliveries to wait for) and answers each with { type: 'done', ... }.
+ * A producer also sends { type: 'progress', published, blocked? } every
+ * second of a phase (Child keeps the latest; see stall.ts).
  * The idle role opens its connections (50 at a time) before it is ready,
  * and says how long that took (connectMs).
  * { type: 'stop' } closes its connections and exits.
@@ -168,10 +170,19 @@ if (spec.role === 'producer') {
       if (published === progress) console.error(`[${s.system} producer] stalled: ${published} of ${count} published, ${inflight} unconfirmed`);
       progress = published;
     }, 10_000);
+    // The runner watches this (stall.ts): a broker that blocks us or stops reading ends the phase there.
+    const report = setInterval(() => {
+      const blocked = ds.find((x) => x.blocked !== undefined)?.blocked;
+      send({ type: 'progress', published, ...(blocked !== undefined ? { blocked } : {}) });
+    }, 1000);
     published = 0;
-    await (s.rate > 0 ? paced(count) : fast(count));
-    while (inflight > 0) await waitSettle();
-    clearInterval(watchdog);
+    try {
+      await (s.rate > 0 ? paced(count) : fast(count));
+      while (inflight > 0) await waitSettle();
+    } finally {
+      clearInterval(watchdog);
+      clearInterval(report);
+    }
     if (failure !== undefined) throw failure;
     return { type: 'done', count, startAt, endAt: wallMs() };
   };
