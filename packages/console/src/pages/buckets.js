@@ -50,7 +50,7 @@ export function BucketDetail({ vhost, name }) {
   const p = useDebounced(prefix, 150);
   const base = `/api/buckets/${api.path(vhost)}/${api.path(name)}`;
   const info = useLoad(() => api.get(base), [base], 5000);
-  const entries = useLoad(() => api.get(`${base}/entries${api.query({ prefix: p || undefined, order, limit: LIMIT })}`), [base, p, order], 3000);
+  const entries = useLoad(() => api.get(`${base}/entries${api.query({ prefix: p || undefined, order, limit: LIMIT })}`), [base, p, order], 5000);
   const d = entries.data;
   const b = info.data;
   return html`<div class="page">

@@ -28,7 +28,7 @@ export function recordsOf(entries) {
     if (e.valueEncoding !== 'string') continue;
     try {
       const r = JSON.parse(e.value);
-      if (r && typeof r.id === 'string' && typeof r.status === 'string') out.push(r);
+      if (r && typeof r.id === 'string' && typeof r.name === 'string' && typeof r.status === 'string') out.push(r);
     } catch {
       // not a task record
     }
@@ -36,7 +36,10 @@ export function recordsOf(entries) {
   return out;
 }
 
-/** Workers from the consumers of the namespace's task queues (tag `<worker id>/<task>`), with what each runs now. */
+/**
+ * Workers from the consumers of the namespace's task queues (tag `<worker id>/<task>`; one row per
+ * worker id and connection), with what each runs now.
+ */
 export function workersOf(consumers, records, ns) {
   const prefix = `${ns}.q.`;
   const byId = new Map();
@@ -44,16 +47,19 @@ export function workersOf(consumers, records, ns) {
     if (!c.queue.startsWith(prefix)) continue;
     const slash = c.tag.lastIndexOf('/');
     const id = slash > 0 ? c.tag.slice(0, slash) : `connection ${c.connection}`;
-    let w = byId.get(id);
-    if (!w) byId.set(id, (w = { id, connection: c.connection, tasks: [], prefetch: 0, unacked: 0, running: 0 }));
+    const key = `${id}\u0000${c.connection}`;
+    let w = byId.get(key);
+    if (!w) byId.set(key, (w = { id, connection: c.connection, tasks: [], prefetch: 0, unacked: 0, running: 0 }));
     w.tasks.push(c.queue.slice(prefix.length));
     w.prefetch += c.prefetch || 0;
     w.unacked += c.unacked || 0;
   }
+  const workers = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.connection < b.connection ? -1 : 1));
+  const byWorker = new Map(workers.map((w) => [w.id, w]));
   for (const r of records) {
-    if ((r.status === 'STARTED' || r.status === 'PROGRESS') && r.worker && byId.has(r.worker)) byId.get(r.worker).running++;
+    if ((r.status === 'STARTED' || r.status === 'PROGRESS') && r.worker && byWorker.has(r.worker)) byWorker.get(r.worker).running++;
   }
-  return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  return workers;
 }
 
 function escapeRe(s) {
@@ -115,7 +121,16 @@ function Namespace({ vhost, ns }) {
   );
   const consumers = useLoad(() => api.get(`/api/consumers/${v}`), [vhost], 3000);
   // One task asked for by id, when it is not among the most recent ones read.
-  const single = useLoad(() => (id ? api.get(`/api/buckets/${v}/${api.path(ns)}/entries/${api.path(`t.${id}`)}`).then((e) => recordsOf([e])) : Promise.resolve(null)), [vhost, ns, id]);
+  const single = useLoad(
+    () =>
+      id
+        ? api.get(`/api/buckets/${v}/${api.path(ns)}/entries/${api.path(`t.${id}`)}`).then(
+            (e) => recordsOf([e]),
+            (err) => (err.status === 404 || err.status === 400 ? [] : Promise.reject(err)), // unknown (or expired): no task
+          )
+        : Promise.resolve(null),
+    [vhost, ns, id],
+  );
 
   const records = recordsOf(entries.data?.items || []);
   const counts = Object.fromEntries(STATUSES.map((s) => [s, 0]));
@@ -125,7 +140,7 @@ function Namespace({ vhost, ns }) {
   const workers = workersOf(consumers.data || [], records, ns);
 
   let shown = records;
-  if (id) shown = single.data ?? records.filter((r) => r.id === id);
+  if (id) shown = single.data ?? [];
   if (status) shown = shown.filter((r) => (status === 'RUNNING' ? r.status === 'STARTED' || r.status === 'PROGRESS' : r.status === status));
   if (name) shown = shown.filter((r) => r.name.includes(name));
   const total = entries.data?.total ?? 0;
@@ -135,7 +150,7 @@ function Namespace({ vhost, ns }) {
     html`<button class=${`stat pick${status === key ? ' on' : ''}`} title=${`Show only ${label.toLowerCase()} tasks`}
       onClick=${() => setStatus(status === key ? '' : key)}><${Stat} label=${label} value=${num(value)} sub=${sub} alarm=${alarm} /></button>`;
   return html`
-    <${ErrorBox} error=${entries.error || queues.error || consumers.error} />
+    <${ErrorBox} error=${entries.error || queues.error || consumers.error || single.error} />
     <div class="stats tasks-stats">
       ${tile('PENDING', 'Pending', counts.PENDING, `${num(taskQueues.reduce((n, q) => n + q.ready + (q.delayed || 0), 0))} queued`)}
       ${tile('RUNNING', 'Running', counts.STARTED + counts.PROGRESS, plural(workers.length, 'worker'))}
