@@ -8,7 +8,7 @@ import { useStore } from '../store.js';
 import { ErrorBox, Modal, Stat, useDebounced, useLoad, plural } from '../ui.js';
 import { duration, num, time } from '../format.js';
 import { queueHref } from './queues.js';
-import { bucketHref } from './buckets.js';
+import { bucketHref, pollMsFor } from './buckets.js';
 
 /** Tasks read per poll: the most recently changed ones. */
 const LIMIT = 1000;
@@ -96,7 +96,7 @@ export function Tasks() {
     </div>
     <${ErrorBox} error=${buckets.error} />
     ${current
-      ? html`<${Namespace} key=${`${current.vhost}\u0000${current.ns}`} vhost=${current.vhost} ns=${current.ns} />`
+      ? html`<${Namespace} key=${`${current.vhost}\u0000${current.ns}`} vhost=${current.vhost} ns=${current.ns} keys=${current.keys} />`
       : buckets.data
         ? html`<div class="panel empty-state"><p><strong>No task namespaces${vhost ? ` in vhost ${vhost}` : ''}.</strong></p>
             <p class="muted">A namespace appears here once a <code>TaskClient</code> has opened it (its bucket <code>tasks</code> and
@@ -105,7 +105,7 @@ export function Tasks() {
   </div>`;
 }
 
-function Namespace({ vhost, ns }) {
+function Namespace({ vhost, ns, keys }) {
   const [status, setStatus] = useState('');
   const [nameFilter, setNameFilter] = useState('');
   const [idFilter, setIdFilter] = useState('');
@@ -113,7 +113,8 @@ function Namespace({ vhost, ns }) {
   const name = useDebounced(nameFilter, 150);
   const id = useDebounced(idFilter.trim(), 150);
   const v = api.path(vhost);
-  const entries = useLoad(() => api.get(`/api/buckets/${v}/${api.path(ns)}/entries${api.query({ prefix: 't.', order: 'recent', limit: LIMIT })}`), [vhost, ns], 3000);
+  const every = pollMsFor(keys);
+  const entries = useLoad(() => api.get(`/api/buckets/${v}/${api.path(ns)}/entries${api.query({ prefix: 't.', order: 'recent', limit: LIMIT })}`), [vhost, ns, every], every);
   const queues = useLoad(
     () => api.get(`/api/queues/${v}${api.query({ name: `^${escapeRe(ns)}\\.(q\\..+|dead)$`, use_regex: 'true', page_size: 500 })}`),
     [vhost, ns],
