@@ -215,10 +215,18 @@ describe.skipIf(!haveChromium)('web console in headless chromium', () => {
       expect(await modal.textContent()).toContain(`warren task retry ${bad}`);
       await shot('task-detail');
       await page.keyboard.press('Escape');
+      await page.click('.tasks-stats button:has(.label:text-is("Failed"))'); // filter off
+
+      // Found by id; an unknown id shows no task (not the one shown before).
+      const listed = () => page.locator('table.tasks a.qname').allTextContents();
+      await page.fill('input[name=id]', 'weekly-report');
+      await until(async () => JSON.stringify(await listed()) === '["weekly-report"]', 'found by id');
+      await page.fill('input[name=id]', 'no-such-task');
+      await until(async () => (await listed()).length === 0, 'no task for an unknown id');
+      await page.fill('input[name=id]', '');
 
       release();
       await tc.wait(running);
-      await page.click('.tasks-stats button:has(.label:text-is("Failed"))'); // filter off
       await until(async () => (await stat('Succeeded').textContent()) === '2' && (await stat('Running').textContent()) === '0', 'the export finished');
     } finally {
       release();

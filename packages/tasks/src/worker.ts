@@ -24,7 +24,7 @@
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Consumer, KvBucket, KvWatch, Message } from '@warren/client';
+import { ErrorCodes, WarrenError, type Consumer, type KvBucket, type KvWatch, type Message } from '@warren/client';
 import { backoffDelay } from './backoff.js';
 import { isWrongRevision, leaseKey, revokeKey, taskKey, type TaskClient } from './client.js';
 import { isTerminal, RUNNING, type TaskContext, type TaskDefinition, type TaskError, type TaskMessage, type TaskRecord } from './types.js';
@@ -39,7 +39,10 @@ export interface WorkerOptions {
    * and renewed as often; a task whose worker stops renewing for leaseMs is taken over.
    */
   leaseMs?: number;
-  /** This worker's name in records and leases (default host-pid-random). */
+  /**
+   * This worker's name in records, leases and its consumer tags (`<id>/<task>`), as the console
+   * and `warren task workers` show it (default host-pid-random). Give each worker its own.
+   */
   id?: string;
 }
 
@@ -218,21 +221,41 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
   }
 
   private async begin(): Promise<void> {
-    this.revokes = await this.leases.watch({ prefix: 'r.' });
-    void this.watchRevokes(this.revokes);
-    for (const def of this.defs) {
-      await this.client.ensureQueue(def.name);
-      const prefetch = Math.min(def.options.concurrency ?? this.concurrency, this.concurrency);
-      // The consumer tag names the worker (`<worker id>/<task>`), so the console and the management
-      // API's consumer list can tell workers apart (left to the broker when it would be too long).
-      const tag = `${this.id}/${def.name}`;
-      const consumer = await this.client.conn.consume(this.client.queueName(def.name), (msg) => this.onMessage(def, msg), {
-        prefetch,
-        ...(Buffer.byteLength(tag) <= 255 ? { consumerTag: tag } : {}),
-      });
-      this.consumers.push(consumer);
+    try {
+      this.revokes = await this.leases.watch({ prefix: 'r.' });
+      void this.watchRevokes(this.revokes);
+      for (const def of this.defs) {
+        await this.client.ensureQueue(def.name);
+        this.consumers.push(await this.consume(def));
+      }
+    } catch (err) {
+      // Nothing keeps running for a worker that did not start.
+      this.stopping = true;
+      await Promise.all(this.consumers.splice(0).map((c) => c.cancel().catch(() => undefined)));
+      await this.revokes?.close().catch(() => undefined);
+      throw err;
     }
     this.scheduleReaper();
+  }
+
+  /**
+   * The consumer tag names the worker (`<worker id>/<task>`), so the console and the management
+   * API's consumer list can tell workers apart. The broker picks the tag when that one is too long
+   * or already taken on this connection (two workers given the same id).
+   */
+  private async consume(def: TaskDefinition): Promise<Consumer> {
+    const queue = this.client.queueName(def.name);
+    const handler = (msg: Message) => this.onMessage(def, msg);
+    const prefetch = Math.min(def.options.concurrency ?? this.concurrency, this.concurrency);
+    const tag = `${this.id}/${def.name}`;
+    if (Buffer.byteLength(tag) <= 255) {
+      try {
+        return await this.client.conn.consume(queue, handler, { prefetch, consumerTag: tag });
+      } catch (err) {
+        if (!(err instanceof WarrenError && err.code === ErrorCodes.PRECONDITION_FAILED)) throw err;
+      }
+    }
+    return this.client.conn.consume(queue, handler, { prefetch });
   }
 
   private async watchRevokes(watch: KvWatch): Promise<void> {

@@ -495,6 +495,32 @@ describe('workers seen from the broker', () => {
     expect(tags('b')).toEqual(['box-1/b']);
     expect(w.id).toBe('box-1');
   });
+
+  it('a second worker given the same id on the same connection still starts (the broker picks its tags)', async () => {
+    const reg = defineTasks().define('a', () => 1);
+    const c = await client(reg);
+    await worker(c, { id: 'twin' });
+    await worker(c, { id: 'twin' });
+    const tags = tb.broker.vhosts.get('/')!.queues.get(c.queueName('a'))!.consumerList().map((k) => k.tag);
+    expect(tags.length).toBe(2);
+    expect(tags[0]).toBe('twin/a');
+    expect(tags[1]).not.toBe('twin/a');
+  });
+
+  it('a worker that fails to start leaves no consumer behind', async () => {
+    const reg = defineTasks()
+      .define('a', () => 1)
+      .define('b', () => 2);
+    const c = await client(reg);
+    // b's queue exists with other arguments: declaring it fails (PRECONDITION_FAILED) after a's consumer started.
+    await c.conn.declareQueue(c.queueName('b'), { durable: true });
+    await expect(Worker.start(c, { id: 'half' })).rejects.toMatchObject({ name: 'PRECONDITION_FAILED' });
+    await until(() => tb.broker.vhosts.get('/')!.queues.get(c.queueName('a'))!.consumerList().length === 0, 'a has no consumer');
+    // And nothing runs a's tasks.
+    const id = await c.enqueue('a');
+    expect((await c.get(id))?.status).toBe('PENDING');
+    expect(await ready(c, 'a')).toBe(1);
+  });
 });
 
 describe('graceful shutdown', () => {

@@ -180,14 +180,14 @@ export class Bucket {
     return out.sort();
   }
 
-  /** The latest value of every key that has one and matches, in no particular order (no sort: management reads). */
-  *latest(filter?: KeyFilter): Generator<Revision> {
+  /** Calls `fn` with the latest value of every key that has one and matches, in no particular order (management reads). */
+  eachLatest(filter: KeyFilter | undefined, fn: (r: Revision) => void): void {
     this.open();
     const match = keyMatcher(filter);
     this.expireDue();
-    for (const [key, revs] of this.keys) {
+    for (const revs of this.keys.values()) {
       const r = revs[revs.length - 1]!;
-      if (r.op === 'put' && match(key)) yield r;
+      if (r.op === 'put' && match(r.key)) fn(r);
     }
   }
 

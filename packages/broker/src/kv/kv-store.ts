@@ -133,6 +133,11 @@ export class KvStore {
     if (durable && this.log) await this.durable(this.appendWaited(encodeBucketDelete(name), false).wait);
   }
 
+  /** Bucket names, without counting anything. */
+  names(): string[] {
+    return [...this.buckets.keys()];
+  }
+
   list(): BucketInfo[] {
     return [...this.buckets.values()].map((b) => this.info(b));
   }

@@ -80,4 +80,27 @@ describe('HTTP API: buckets', () => {
     expect((await tb.get('/api/buckets/%2F/jobs/entries?limit=100000')).status).toBe(400);
     expect((await tb.get('/api/buckets', { user: null })).status).toBe(401);
   });
+
+  it('keeps the first `limit` of many keys in either order, and at most 8 MiB of values per answer', async () => {
+    const tb = await setup();
+    const c = await client(`warren://${ADMIN.username}:${ADMIN.password}@127.0.0.1:${tb.port}`);
+    const many = await c.kv('many', { history: 1 });
+    // 60 keys written in a shuffled order: revision order differs from key order.
+    const names = Array.from({ length: 60 }, (_, i) => `k${String(i).padStart(2, '0')}`);
+    const shuffled = names.map((n, i) => [n, (i * 37) % 60] as const).sort((a, b) => a[1] - b[1]).map(([n]) => n);
+    for (const n of shuffled) await many.put(n, n);
+    const byKey = await tb.get('/api/buckets/%2F/many/entries?limit=7');
+    expect(byKey.body.items.map((e: { key: string }) => e.key)).toEqual(names.slice(0, 7));
+    expect(byKey.body).toMatchObject({ total: 60, truncated: true });
+    const recent = await tb.get('/api/buckets/%2F/many/entries?order=recent&limit=7');
+    expect(recent.body.items.map((e: { key: string }) => e.key)).toEqual(shuffled.slice(-7).reverse());
+
+    const big = await c.kv('big', { history: 1 });
+    for (let i = 0; i < 10; i++) await big.put(`v${i}`, Buffer.alloc(1024 * 1024 - 100, 0x61));
+    const capped = await tb.get('/api/buckets/%2F/big/entries?limit=20');
+    expect(capped.status).toBe(200);
+    expect(capped.body.items.length).toBe(8);
+    expect(capped.body).toMatchObject({ total: 10, truncated: true });
+    expect((await tb.get('/api/buckets/%2F/big/entries/v9')).body.valueBytes).toBe(1024 * 1024 - 100);
+  });
 });

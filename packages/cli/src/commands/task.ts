@@ -215,21 +215,25 @@ export interface WorkerRow {
   connection: string;
 }
 
-/** One row per worker: the consumers of `<ns>.q.*` grouped by the worker id in their tag (`<worker id>/<task>`). */
+/**
+ * One row per worker: the consumers of `<ns>.q.*` grouped by the worker id in their tag
+ * (`<worker id>/<task>`) and their connection (two workers given the same id stay two rows).
+ */
 export function workersOf(consumers: ConsumerInfo[], ns: string): WorkerRow[] {
   const prefix = `${ns}.q.`;
-  const byId = new Map<string, WorkerRow>();
+  const rows = new Map<string, WorkerRow>();
   for (const c of consumers) {
     if (!c.queue.startsWith(prefix)) continue;
     const slash = c.tag.lastIndexOf('/');
     const worker = slash > 0 ? c.tag.slice(0, slash) : `(connection ${c.connection})`;
-    let w = byId.get(worker);
-    if (w === undefined) byId.set(worker, (w = { worker, tasks: [], unacked: 0, prefetch: 0, connection: c.connection }));
+    const key = `${worker}\u0000${c.connection}`;
+    let w = rows.get(key);
+    if (w === undefined) rows.set(key, (w = { worker, tasks: [], unacked: 0, prefetch: 0, connection: c.connection }));
     w.tasks.push(c.queue.slice(prefix.length));
     w.unacked += c.unacked;
     w.prefetch += c.prefetch;
   }
-  return [...byId.values()].sort((a, b) => (a.worker < b.worker ? -1 : 1));
+  return [...rows.values()].sort((a, b) => (a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : a.connection < b.connection ? -1 : 1));
 }
 
 function describe(r: TaskRecord): string {

@@ -10,6 +10,14 @@ import { bytes, duration, num, time } from '../format.js';
 
 const LIMIT = 200;
 
+/**
+ * How often to re-read a bucket's entries: every read walks the bucket's keys on the broker's
+ * event loop, so a large bucket is polled less often (a million keys: every 30 s).
+ */
+export function pollMsFor(keys) {
+  return keys > 200_000 ? 30_000 : keys > 20_000 ? 10_000 : keys > 2_000 ? 5_000 : 3_000;
+}
+
 export function bucketHref(b) {
   return `#/buckets/${encodeURIComponent(b.vhost)}/${encodeURIComponent(b.name)}`;
 }
@@ -49,8 +57,9 @@ export function BucketDetail({ vhost, name }) {
   const [open, setOpen] = useState(null);
   const p = useDebounced(prefix, 150);
   const base = `/api/buckets/${api.path(vhost)}/${api.path(name)}`;
-  const info = useLoad(() => api.get(base), [base], 5000);
-  const entries = useLoad(() => api.get(`${base}/entries${api.query({ prefix: p || undefined, order, limit: LIMIT })}`), [base, p, order], 3000);
+  const info = useLoad(() => api.get(base), [base], 10_000);
+  const every = pollMsFor(info.data?.keys ?? 0);
+  const entries = useLoad(() => api.get(`${base}/entries${api.query({ prefix: p || undefined, order, limit: LIMIT })}`), [base, p, order, every], every);
   const d = entries.data;
   const b = info.data;
   return html`<div class="page">

@@ -8,7 +8,7 @@ import { useStore } from '../store.js';
 import { ErrorBox, Modal, Stat, useDebounced, useLoad, plural } from '../ui.js';
 import { duration, num, time } from '../format.js';
 import { queueHref } from './queues.js';
-import { bucketHref } from './buckets.js';
+import { bucketHref, pollMsFor } from './buckets.js';
 
 /** Tasks read per poll: the most recently changed ones. */
 const LIMIT = 1000;
@@ -28,7 +28,7 @@ export function recordsOf(entries) {
     if (e.valueEncoding !== 'string') continue;
     try {
       const r = JSON.parse(e.value);
-      if (r && typeof r.id === 'string' && typeof r.status === 'string') out.push(r);
+      if (r && typeof r.id === 'string' && typeof r.name === 'string' && typeof r.status === 'string') out.push(r);
     } catch {
       // not a task record
     }
@@ -36,7 +36,10 @@ export function recordsOf(entries) {
   return out;
 }
 
-/** Workers from the consumers of the namespace's task queues (tag `<worker id>/<task>`), with what each runs now. */
+/**
+ * Workers from the consumers of the namespace's task queues (tag `<worker id>/<task>`; one row per
+ * worker id and connection), with what each runs now.
+ */
 export function workersOf(consumers, records, ns) {
   const prefix = `${ns}.q.`;
   const byId = new Map();
@@ -44,16 +47,19 @@ export function workersOf(consumers, records, ns) {
     if (!c.queue.startsWith(prefix)) continue;
     const slash = c.tag.lastIndexOf('/');
     const id = slash > 0 ? c.tag.slice(0, slash) : `connection ${c.connection}`;
-    let w = byId.get(id);
-    if (!w) byId.set(id, (w = { id, connection: c.connection, tasks: [], prefetch: 0, unacked: 0, running: 0 }));
+    const key = `${id}\u0000${c.connection}`;
+    let w = byId.get(key);
+    if (!w) byId.set(key, (w = { id, connection: c.connection, tasks: [], prefetch: 0, unacked: 0, running: 0 }));
     w.tasks.push(c.queue.slice(prefix.length));
     w.prefetch += c.prefetch || 0;
     w.unacked += c.unacked || 0;
   }
+  const workers = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.connection < b.connection ? -1 : 1));
+  const byWorker = new Map(workers.map((w) => [w.id, w]));
   for (const r of records) {
-    if ((r.status === 'STARTED' || r.status === 'PROGRESS') && r.worker && byId.has(r.worker)) byId.get(r.worker).running++;
+    if ((r.status === 'STARTED' || r.status === 'PROGRESS') && r.worker && byWorker.has(r.worker)) byWorker.get(r.worker).running++;
   }
-  return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  return workers;
 }
 
 function escapeRe(s) {
@@ -90,7 +96,7 @@ export function Tasks() {
     </div>
     <${ErrorBox} error=${buckets.error} />
     ${current
-      ? html`<${Namespace} key=${`${current.vhost}\u0000${current.ns}`} vhost=${current.vhost} ns=${current.ns} />`
+      ? html`<${Namespace} key=${`${current.vhost}\u0000${current.ns}`} vhost=${current.vhost} ns=${current.ns} keys=${current.keys} />`
       : buckets.data
         ? html`<div class="panel empty-state"><p><strong>No task namespaces${vhost ? ` in vhost ${vhost}` : ''}.</strong></p>
             <p class="muted">A namespace appears here once a <code>TaskClient</code> has opened it (its bucket <code>tasks</code> and
@@ -99,7 +105,7 @@ export function Tasks() {
   </div>`;
 }
 
-function Namespace({ vhost, ns }) {
+function Namespace({ vhost, ns, keys }) {
   const [status, setStatus] = useState('');
   const [nameFilter, setNameFilter] = useState('');
   const [idFilter, setIdFilter] = useState('');
@@ -107,7 +113,8 @@ function Namespace({ vhost, ns }) {
   const name = useDebounced(nameFilter, 150);
   const id = useDebounced(idFilter.trim(), 150);
   const v = api.path(vhost);
-  const entries = useLoad(() => api.get(`/api/buckets/${v}/${api.path(ns)}/entries${api.query({ prefix: 't.', order: 'recent', limit: LIMIT })}`), [vhost, ns], 3000);
+  const every = pollMsFor(keys);
+  const entries = useLoad(() => api.get(`/api/buckets/${v}/${api.path(ns)}/entries${api.query({ prefix: 't.', order: 'recent', limit: LIMIT })}`), [vhost, ns, every], every);
   const queues = useLoad(
     () => api.get(`/api/queues/${v}${api.query({ name: `^${escapeRe(ns)}\\.(q\\..+|dead)$`, use_regex: 'true', page_size: 500 })}`),
     [vhost, ns],
@@ -115,7 +122,16 @@ function Namespace({ vhost, ns }) {
   );
   const consumers = useLoad(() => api.get(`/api/consumers/${v}`), [vhost], 3000);
   // One task asked for by id, when it is not among the most recent ones read.
-  const single = useLoad(() => (id ? api.get(`/api/buckets/${v}/${api.path(ns)}/entries/${api.path(`t.${id}`)}`).then((e) => recordsOf([e])) : Promise.resolve(null)), [vhost, ns, id]);
+  const single = useLoad(
+    () =>
+      id
+        ? api.get(`/api/buckets/${v}/${api.path(ns)}/entries/${api.path(`t.${id}`)}`).then(
+            (e) => recordsOf([e]),
+            (err) => (err.status === 404 || err.status === 400 ? [] : Promise.reject(err)), // unknown (or expired): no task
+          )
+        : Promise.resolve(null),
+    [vhost, ns, id],
+  );
 
   const records = recordsOf(entries.data?.items || []);
   const counts = Object.fromEntries(STATUSES.map((s) => [s, 0]));
@@ -125,7 +141,7 @@ function Namespace({ vhost, ns }) {
   const workers = workersOf(consumers.data || [], records, ns);
 
   let shown = records;
-  if (id) shown = single.data ?? records.filter((r) => r.id === id);
+  if (id) shown = single.data ?? [];
   if (status) shown = shown.filter((r) => (status === 'RUNNING' ? r.status === 'STARTED' || r.status === 'PROGRESS' : r.status === status));
   if (name) shown = shown.filter((r) => r.name.includes(name));
   const total = entries.data?.total ?? 0;
@@ -135,7 +151,7 @@ function Namespace({ vhost, ns }) {
     html`<button class=${`stat pick${status === key ? ' on' : ''}`} title=${`Show only ${label.toLowerCase()} tasks`}
       onClick=${() => setStatus(status === key ? '' : key)}><${Stat} label=${label} value=${num(value)} sub=${sub} alarm=${alarm} /></button>`;
   return html`
-    <${ErrorBox} error=${entries.error || queues.error || consumers.error} />
+    <${ErrorBox} error=${entries.error || queues.error || consumers.error || single.error} />
     <div class="stats tasks-stats">
       ${tile('PENDING', 'Pending', counts.PENDING, `${num(taskQueues.reduce((n, q) => n + q.ready + (q.delayed || 0), 0))} queued`)}
       ${tile('RUNNING', 'Running', counts.STARTED + counts.PROGRESS, plural(workers.length, 'worker'))}

@@ -9,14 +9,15 @@
  *
  * Read permission on the bucket, as KV_GET and KV_KEYS need on the wire; the
  * list shows only buckets the caller may read. `order=recent` is the most
- * recently written first (by revision): the task view's "newest first"; it
- * keeps `limit` entries in a heap and never sorts the whole bucket, so the
- * console's poll of a bucket with a million keys costs one pass over its map.
- * `order=key` (the default) sorts the matching keys.
+ * recently written first (by revision): the task view's "newest first".
+ * Neither order sorts the whole bucket (a bounded heap by key; two counting
+ * passes by revision), and an answer carries at
+ * most 8 MiB of values. A request still walks the bucket's keys on the broker's
+ * event loop (~50-100 ms at a million keys here): the console polls these pages
+ * only while they are open, less often for large buckets.
  */
 import { encodePayload, type PayloadEncoding } from '../../browse.js';
 import { errors } from '../../errors.js';
-import { MinHeap } from '../../heap.js';
 import type { Bucket, Revision } from '../../kv/bucket.js';
 import type { VirtualHost } from '../../vhost.js';
 import type { HttpContext } from '../context.js';
@@ -32,12 +33,13 @@ export function register(router: Router, ctx: HttpContext): void {
     const name = req.params['vhost'];
     if (name !== undefined) req.user.requireSee(name);
     const vhosts = name !== undefined ? [vhostOf(ctx.vhosts, name)] : [...ctx.vhosts].filter((v) => req.user.canSee(v.name));
+    // Permission first: info() counts a bucket's keys (a pass over them), so only for buckets shown.
     return vhosts.flatMap((v) =>
       v.kv
-        .list()
-        .filter((b) => req.user.may(v.name, 'read', b.name))
-        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-        .map((b) => ({ vhost: v.name, ...b })),
+        .names()
+        .filter((name) => req.user.may(v.name, 'read', name))
+        .sort()
+        .map((name) => ({ vhost: v.name, ...v.kv.info(v.kv.bucket(name)) })),
     );
   };
   router.get('/api/buckets', list);
@@ -54,7 +56,14 @@ export function register(router: Router, ctx: HttpContext): void {
     const limit = intParam(req, 'limit', ENTRIES_DEFAULT, 0, ENTRIES_MAX);
     const encoding = encodingOf(req);
     const { items, total } = select(bucket, prefix, order, limit);
-    return { items: items.map((r) => entryItem(r, encoding)), total, truncated: items.length < total };
+    const out: Array<Record<string, unknown>> = [];
+    let bytes = 0;
+    for (const r of items) {
+      bytes += r.value?.length ?? 0;
+      if (bytes > ENTRIES_MAX_BYTES && out.length > 0) break;
+      out.push(entryItem(r, encoding));
+    }
+    return { items: out, total, truncated: out.length < total };
   });
   router.get('/api/buckets/:vhost/:bucket/entries/:key', (req) => {
     const { bucket } = readableBucket(ctx, req);
@@ -75,30 +84,105 @@ function readableBucket(ctx: HttpContext, req: ApiRequest): { vhost: VirtualHost
 }
 
 /** The newest `limit` (order 'recent') or the first `limit` by key of the matching entries, and how many match. */
-function select(bucket: Bucket, prefix: string | undefined, order: 'key' | 'recent', limit: number): { items: Revision[]; total: number } {
+export function select(bucket: Pick<Bucket, 'lastRevision' | 'eachLatest'>, prefix: string | undefined, order: 'key' | 'recent', limit: number): { items: Revision[]; total: number } {
+  const filter = prefix === undefined ? undefined : { prefix };
+  if (order === 'recent') return newest(bucket, filter, limit);
+  const kept = new Bounded<Revision>(limit, (a, b) => a.key < b.key);
   let total = 0;
-  if (order === 'recent') {
-    // Keeps the `limit` highest revisions seen so far; the heap's top is the lowest of them.
-    const heap = new MinHeap<Revision>();
-    for (const r of bucket.latest(prefix === undefined ? undefined : { prefix })) {
-      total++;
-      if (limit === 0) continue;
-      if (heap.size < limit) heap.push(r.rev, r);
-      else if (r.rev > heap.peekKey()!) {
-        heap.pop();
-        heap.push(r.rev, r);
-      }
-    }
-    const items: Revision[] = [];
-    for (let r = heap.pop(); r !== undefined; r = heap.pop()) items.push(r);
-    return { items: items.reverse(), total };
-  }
-  const all: Revision[] = [];
-  for (const r of bucket.latest(prefix === undefined ? undefined : { prefix })) all.push(r);
-  total = all.length;
-  all.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return { items: all.slice(0, limit), total };
+  bucket.eachLatest(filter, (r) => {
+    total++;
+    kept.offer(r);
+  });
+  return { items: kept.sorted(), total };
 }
+
+/** Revision bins of the first pass of newest(). */
+const BINS = 4096;
+
+/**
+ * The `limit` highest revisions in two passes without a heap: revisions are integers up to the
+ * bucket's last one, so the first pass counts them in bins and finds the lowest bin still needed,
+ * the second picks what is in or above it (at most `limit` plus one bin) and sorts only that.
+ * (A heap would re-sift on nearly every key: keys written later usually sit later in the map.)
+ */
+function newest(bucket: Pick<Bucket, 'lastRevision' | 'eachLatest'>, filter: { prefix: string } | undefined, limit: number): { items: Revision[]; total: number } {
+  const width = Math.max(1, Math.ceil(bucket.lastRevision / BINS));
+  const counts = new Uint32Array(BINS + 1);
+  let total = 0;
+  bucket.eachLatest(filter, (r) => {
+    total++;
+    counts[Math.floor(r.rev / width)]!++;
+  });
+  if (limit === 0 || total === 0) return { items: [], total };
+  let bin = BINS;
+  for (let need = limit; bin > 0; bin--) {
+    need -= counts[bin]!;
+    if (need <= 0) break;
+  }
+  const min = bin * width;
+  const picked: Revision[] = [];
+  bucket.eachLatest(filter, (r) => {
+    if (r.rev >= min) picked.push(r);
+  });
+  picked.sort((a, b) => b.rev - a.rev);
+  if (picked.length > limit) picked.length = limit;
+  return { items: picked, total };
+}
+
+/**
+ * The `limit` items that rank first (`before(a, b)`: a ranks before b) of those offered, in a
+ * heap whose root is the last of them: one pass and O(n log limit), whatever n is.
+ */
+class Bounded<T> {
+  private readonly heap: T[] = [];
+  constructor(
+    private readonly limit: number,
+    private readonly before: (a: T, b: T) => boolean,
+  ) {}
+
+  offer(x: T): void {
+    const h = this.heap;
+    if (h.length < this.limit) {
+      h.push(x);
+      this.up(h.length - 1);
+    } else if (this.limit > 0 && this.before(x, h[0]!)) {
+      h[0] = x;
+      this.down(0);
+    }
+  }
+
+  sorted(): T[] {
+    return [...this.heap].sort((a, b) => (this.before(a, b) ? -1 : this.before(b, a) ? 1 : 0));
+  }
+
+  // Root = the item that ranks last: a parent never ranks before its children.
+  private up(i: number): void {
+    const h = this.heap;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.before(h[p]!, h[i]!)) return;
+      [h[p], h[i]] = [h[i]!, h[p]!];
+      i = p;
+    }
+  }
+
+  private down(i: number): void {
+    const h = this.heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let last = i;
+      if (l < h.length && this.before(h[last]!, h[l]!)) last = l;
+      if (r < h.length && this.before(h[last]!, h[r]!)) last = r;
+      if (last === i) return;
+      [h[last], h[i]] = [h[i]!, h[last]!];
+      i = last;
+    }
+  }
+}
+
+/** Values in one answer add up to at most this; the rest is left out (`truncated`) and read one by one. */
+export const ENTRIES_MAX_BYTES = 8 * 1024 * 1024;
 
 function entryItem(r: Revision, encoding: PayloadEncoding): Record<string, unknown> {
   const value = r.value ?? Buffer.alloc(0);
