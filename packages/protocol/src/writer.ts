@@ -11,7 +11,9 @@
  * typed method per frame type, derived from FRAME_SCHEMA (frame-sends.ts):
  * `writer.deliver(consumerTag, deliveryTag, ...)`, `writer.confirm(seq, multiple)`,
  * `writer.error(requestId, err)`. They fill a reused header array, so a send
- * allocates nothing but its bytes.
+ * allocates nothing but its bytes. The three sent once per message (deliver,
+ * publish, ack) are written by hand below, straight into the slab, for their
+ * usual shape.
  */
 import { FrameType, type Frame, type BodyFrame, type MessageProperties } from './frames.js';
 import { headerOf, hasBody } from './frame-schema.js';
