@@ -13,11 +13,18 @@ interface Sent {
 
 const nowhere = { write: () => true, cork: () => {}, uncork: () => {} };
 
-/** A real FrameWriter (typed sends, before-next-send hook) that records each frame as it is sent. */
+/**
+ * A real FrameWriter (typed sends, before-next-send hook) that records each frame as it is sent.
+ * ACK, which the writer encodes by hand, goes through sendRaw here (writer-fast.test.ts in the
+ * protocol package checks that both write the same bytes).
+ */
 class RecordingWriter extends FrameWriter {
   readonly sent: Sent[] = [];
   constructor() {
     super(nowhere);
+  }
+  override ack(deliveryTag: number, multiple: boolean): boolean {
+    return this.sendRaw(FrameType.ACK, [deliveryTag, multiple]);
   }
   override sendRaw(type: number, header: unknown[]): boolean {
     this.runBeforeNextSend();

@@ -19,9 +19,12 @@ import { parseFrame } from './frame-schema.js';
 import { PRELUDE_SIZE, MIN_FRAME_SIZE } from './codec.js';
 import { unpackRange } from './msgpack.js';
 import { checkProfile } from './profile.js';
-import { FrameType, type Frame, type StreamDeliverFrame } from './frames.js';
+import { FrameType, type AckFrame, type DeliverFrame, type Frame, type PublishFrame, type StreamDeliverFrame } from './frames.js';
 
 const STREAM_DELIVER = FrameType.STREAM_DELIVER;
+const PUBLISH = FrameType.PUBLISH;
+const DELIVER = FrameType.DELIVER;
+const ACK = FrameType.ACK;
 
 export type FrameHandler = (frame: Frame) => void;
 
@@ -41,6 +44,10 @@ export class FrameDecoder {
   maxFrameSize: number;
   /** Bodies shorter than this are copied into their own (pooled) buffer; 0 = never. */
   private readonly copyBodiesBelow: number;
+  /** The last strings the fast paths decoded, per field: a repeated name is not decoded again. */
+  private readonly exchanges = new RepeatedString();
+  private readonly routingKeys = new RepeatedString();
+  private readonly consumerTags = new RepeatedString();
 
   constructor(maxFrameSize: number, options: { copyBodiesBelow?: number } = {}) {
     this.maxFrameSize = maxFrameSize;
@@ -174,7 +181,16 @@ export class FrameDecoder {
     const headerStart = start + PRELUDE_SIZE;
     const bodyStart = headerStart + headerSize;
     const end = start + total;
-    if (type === STREAM_DELIVER) {
+    if (type === PUBLISH) {
+      const frame = this.fastPublish(buf, headerStart, bodyStart, end);
+      if (frame !== null) return onFrame(frame);
+    } else if (type === DELIVER) {
+      const frame = this.fastDeliver(buf, headerStart, bodyStart, end);
+      if (frame !== null) return onFrame(frame);
+    } else if (type === ACK) {
+      const frame = fastAck(buf, headerStart, bodyStart, end);
+      if (frame !== null) return onFrame(frame);
+    } else if (type === STREAM_DELIVER) {
       const frame = fastStreamDeliver(buf, headerStart, bodyStart, end, this.copyBodiesBelow);
       if (frame !== null) return onFrame(frame);
     }
@@ -185,15 +201,56 @@ export class FrameDecoder {
     } catch (err) {
       throw errors.frameError(`frame header is not valid MessagePack: ${(err as Error).message}`, err);
     }
-    const bodyLength = end - bodyStart;
-    let body: Buffer;
-    if (bodyLength > 0 && bodyLength < this.copyBodiesBelow) {
-      body = Buffer.allocUnsafe(bodyLength);
-      buf.copy(body, 0, bodyStart, end);
-    } else {
-      body = buf.subarray(bodyStart, end);
-    }
-    onFrame(parseFrame(type, header, body));
+    onFrame(parseFrame(type, header, bodyOf(buf, bodyStart, end, this.copyBodiesBelow)));
+  }
+
+  /**
+   * PUBLISH in its usual shape, decoded without the general MessagePack reader:
+   * exactly [seq, exchange, routingKey, flags, nil] with uints and ASCII strings
+   * of up to 255 bytes. Anything else (properties, non-ASCII names, extra
+   * fields) returns null and takes the general path, which builds the same frame.
+   */
+  private fastPublish(b: Buffer, p: number, bodyStart: number, end: number): PublishFrame | null {
+    if (b[p] !== 0x95) return null;
+    const seq = uintAt(b, p + 1, bodyStart);
+    if (seq < 0) return null;
+    let s = strSpan(b, uintEnd, bodyStart);
+    if (s < 0) return null;
+    const exchange = this.exchanges.get(b, spanStart, s);
+    s = strSpan(b, s, bodyStart);
+    if (s < 0) return null;
+    const routingKey = this.routingKeys.get(b, spanStart, s);
+    const flags = uintAt(b, s, bodyStart);
+    if (flags < 0 || uintEnd + 1 !== bodyStart || b[uintEnd] !== 0xc0) return null;
+    const body = bodyOf(b, bodyStart, end, this.copyBodiesBelow);
+    return { type: PUBLISH, seq, exchange, routingKey, flags, properties: null, body };
+  }
+
+  /**
+   * DELIVER in its usual shape: exactly [consumerTag, deliveryTag, redelivered,
+   * deliveryCount, exchange, routingKey, nil], as fastPublish.
+   */
+  private fastDeliver(b: Buffer, p: number, bodyStart: number, end: number): DeliverFrame | null {
+    if (b[p] !== 0x97) return null;
+    let s = strSpan(b, p + 1, bodyStart);
+    if (s < 0) return null;
+    const consumerTag = this.consumerTags.get(b, spanStart, s);
+    const deliveryTag = uintAt(b, s, bodyStart);
+    if (deliveryTag < 0) return null;
+    p = uintEnd;
+    const r = b[p];
+    if (r !== 0xc2 && r !== 0xc3) return null;
+    const deliveryCount = uintAt(b, p + 1, bodyStart);
+    if (deliveryCount < 0) return null;
+    s = strSpan(b, uintEnd, bodyStart);
+    if (s < 0) return null;
+    const exchange = this.exchanges.get(b, spanStart, s);
+    s = strSpan(b, s, bodyStart);
+    if (s < 0) return null;
+    const routingKey = this.routingKeys.get(b, spanStart, s);
+    if (s + 1 !== bodyStart || b[s] !== 0xc0) return null;
+    const body = bodyOf(b, bodyStart, end, this.copyBodiesBelow);
+    return { type: DELIVER, consumerTag, deliveryTag, redelivered: r === 0xc3, deliveryCount, exchange, routingKey, properties: null, body };
   }
 
   private peekUInt32(): number {
@@ -274,15 +331,55 @@ function fastStreamDeliver(b: Buffer, p: number, bodyStart: number, end: number,
   p = s;
   const t = b[p];
   if (p + 1 !== bodyStart || (t !== 0xc0 && t !== 0x80)) return null;
-  const bodyLength = end - bodyStart;
-  let body: Buffer;
-  if (bodyLength > 0 && bodyLength < copyBelow) {
-    body = Buffer.allocUnsafe(bodyLength);
-    b.copy(body, 0, bodyStart, end);
-  } else {
-    body = b.subarray(bodyStart, end);
-  }
+  const body = bodyOf(b, bodyStart, end, copyBelow);
   return { type: STREAM_DELIVER, consumerTag, offset, timestamp, exchange, routingKey, properties: t === 0xc0 ? null : {}, body };
+}
+
+/** ACK as [deliveryTag, multiple] exactly, without a body; anything else takes the general path. */
+function fastAck(b: Buffer, p: number, bodyStart: number, end: number): AckFrame | null {
+  if (b[p] !== 0x92 || bodyStart !== end) return null;
+  const deliveryTag = uintAt(b, p + 1, bodyStart);
+  if (deliveryTag < 0 || uintEnd + 1 !== bodyStart) return null;
+  const m = b[uintEnd];
+  if (m !== 0xc2 && m !== 0xc3) return null;
+  return { type: ACK, deliveryTag, multiple: m === 0xc3 };
+}
+
+/** The body at b[start, end): copied out when shorter than copyBelow (see FrameDecoder), else a view. */
+function bodyOf(b: Buffer, start: number, end: number, copyBelow: number): Buffer {
+  const length = end - start;
+  if (length > 0 && length < copyBelow) {
+    const body = Buffer.allocUnsafe(length);
+    b.copy(body, 0, start, end);
+    return body;
+  }
+  return b.subarray(start, end);
+}
+
+/**
+ * The last ASCII string decoded for one header field, with its bytes: the same
+ * bytes again (one routing key, one consumer tag, message after message) give
+ * the same string back instead of a new one.
+ */
+class RepeatedString {
+  private readonly bytes = Buffer.allocUnsafeSlow(255);
+  private length = -1;
+  private value = '';
+
+  /** The string of the ASCII bytes b[start, end) (at most 255, as strSpan found them). */
+  get(b: Buffer, start: number, end: number): string {
+    const n = end - start;
+    const bytes = this.bytes;
+    if (n === this.length) {
+      let i = 0;
+      while (i < n && bytes[i] === b[start + i]) i++;
+      if (i === n) return this.value;
+    }
+    for (let i = 0; i < n; i++) bytes[i] = b[start + i]!;
+    this.length = n;
+    this.value = n === 0 ? '' : b.toString('latin1', start, end);
+    return this.value;
+  }
 }
 
 /** Where the string found by strSpan starts. */

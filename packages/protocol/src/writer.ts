@@ -11,9 +11,11 @@
  * typed method per frame type, derived from FRAME_SCHEMA (frame-sends.ts):
  * `writer.deliver(consumerTag, deliveryTag, ...)`, `writer.confirm(seq, multiple)`,
  * `writer.error(requestId, err)`. They fill a reused header array, so a send
- * allocates nothing but its bytes.
+ * allocates nothing but its bytes. The three sent once per message (deliver,
+ * publish, ack) are written by hand below, straight into the slab, for their
+ * usual shape.
  */
-import type { Frame, BodyFrame } from './frames.js';
+import { FrameType, type Frame, type BodyFrame, type MessageProperties } from './frames.js';
 import { headerOf, hasBody } from './frame-schema.js';
 import { PRELUDE_SIZE } from './codec.js';
 import { packScratch } from './msgpack.js';
@@ -176,11 +178,8 @@ export class FrameWriter {
   /** Writes prelude, header (`first`, then `tail`'s elements when given) and body into the slab or the chunk list. */
   private put(type: number, first: Buffer, tail: Buffer | null, body: Buffer | undefined): boolean {
     const headerLength = first.length + (tail === null ? 0 : tail.length - 1);
-    const bodyLength = body === undefined ? 0 : body.length;
-    if (PRELUDE_SIZE + headerLength + bodyLength > this.frameLimit) return false;
-    const copyBody = bodyLength < COPY_THRESHOLD;
-    const inSlab = PRELUDE_SIZE + headerLength + (copyBody ? bodyLength : 0);
-    let p = this.prelude(inSlab, type, headerLength, bodyLength);
+    let p = this.begin(type, headerLength, body);
+    if (p < 0) return false;
     const slab = this.slab;
     p += first.copy(slab, p);
     if (tail !== null) {
@@ -188,17 +187,108 @@ export class FrameWriter {
       slab[p - first.length] = 0x90 | ((first[0]! & 0x0f) + (tail[0]! & 0x0f));
       p += tail.copy(slab, p, 1);
     }
+    this.finish(p, headerLength, body);
+    return true;
+  }
+
+  /**
+   * Makes room for a frame with a header of `headerLength` bytes and writes its
+   * prelude; returns where the header goes, or -1 (nothing written) when the
+   * frame would be longer than frameLimit. The caller writes the header, then finish().
+   */
+  private begin(type: number, headerLength: number, body: Buffer | undefined): number {
+    const bodyLength = body === undefined ? 0 : body.length;
+    if (PRELUDE_SIZE + headerLength + bodyLength > this.frameLimit) return -1;
+    const inSlab = PRELUDE_SIZE + headerLength + (bodyLength < COPY_THRESHOLD ? bodyLength : 0);
+    return this.prelude(inSlab, type, headerLength, bodyLength);
+  }
+
+  /** The header ends at `p`: the body goes into the slab (or the chunk list when large) and the frame is queued. */
+  private finish(p: number, headerLength: number, body: Buffer | undefined): void {
+    const bodyLength = body === undefined ? 0 : body.length;
     if (body !== undefined && bodyLength > 0) {
-      if (copyBody) {
-        p += body.copy(slab, p);
+      if (bodyLength < COPY_THRESHOLD) {
+        p += body.copy(this.slab, p);
       } else {
-        this.chunks.push(slab.subarray(this.slabStart, p));
+        this.chunks.push(this.slab.subarray(this.slabStart, p));
         this.slabStart = p;
         this.chunks.push(body);
       }
     }
     this.slabPos = p;
-    this.queued(inSlab + (copyBody ? 0 : bodyLength));
+    this.queued(PRELUDE_SIZE + headerLength + bodyLength);
+  }
+
+  // The frames sent once per message, encoded straight into the slab when their properties are
+  // null and their names ASCII (the usual case): byte for byte what the general encoder writes (a test compares them),
+  // without its scratch buffer's view per frame. They replace the generated methods of the same
+  // name (frame-sends.ts), which they call for any other shape.
+
+  deliver(
+    consumerTag: string,
+    deliveryTag: number,
+    redelivered: boolean,
+    deliveryCount: number,
+    exchange: string,
+    routingKey: string,
+    properties: MessageProperties | null,
+    body: Buffer,
+  ): boolean {
+    const ct = asciiLength(consumerTag);
+    const ex = asciiLength(exchange);
+    const rk = asciiLength(routingKey);
+    if (properties !== null || (ct | ex | rk) < 0 || !isSafeUint(deliveryTag) || !isSafeUint(deliveryCount)) {
+      return generatedDeliver.call(this, consumerTag, deliveryTag, redelivered, deliveryCount, exchange, routingKey, properties, body);
+    }
+    if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
+    const headerLength = 1 + strSize(ct) + uintSize(deliveryTag) + 1 + uintSize(deliveryCount) + strSize(ex) + strSize(rk) + 1;
+    let p = this.begin(FrameType.DELIVER, headerLength, body);
+    if (p < 0) return false;
+    const slab = this.slab;
+    slab[p++] = 0x97;
+    p = writeStr(slab, p, consumerTag, ct);
+    p = writeUint(slab, p, deliveryTag);
+    slab[p++] = redelivered ? 0xc3 : 0xc2;
+    p = writeUint(slab, p, deliveryCount);
+    p = writeStr(slab, p, exchange, ex);
+    p = writeStr(slab, p, routingKey, rk);
+    slab[p++] = 0xc0;
+    this.finish(p, headerLength, body);
+    return true;
+  }
+
+  publish(seq: number, exchange: string, routingKey: string, flags: number, properties: MessageProperties | null, body: Buffer): boolean {
+    const ex = asciiLength(exchange);
+    const rk = asciiLength(routingKey);
+    if (properties !== null || (ex | rk) < 0 || !isSafeUint(seq) || !isSafeUint(flags)) {
+      return generatedPublish.call(this, seq, exchange, routingKey, flags, properties, body);
+    }
+    if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
+    const headerLength = 1 + uintSize(seq) + strSize(ex) + strSize(rk) + uintSize(flags) + 1;
+    let p = this.begin(FrameType.PUBLISH, headerLength, body);
+    if (p < 0) return false;
+    const slab = this.slab;
+    slab[p++] = 0x95;
+    p = writeUint(slab, p, seq);
+    p = writeStr(slab, p, exchange, ex);
+    p = writeStr(slab, p, routingKey, rk);
+    p = writeUint(slab, p, flags);
+    slab[p++] = 0xc0;
+    this.finish(p, headerLength, body);
+    return true;
+  }
+
+  ack(deliveryTag: number, multiple: boolean): boolean {
+    if (!isSafeUint(deliveryTag)) return generatedAck.call(this, deliveryTag, multiple);
+    if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
+    const headerLength = 1 + uintSize(deliveryTag) + 1;
+    let p = this.begin(FrameType.ACK, headerLength, undefined);
+    if (p < 0) return false;
+    const slab = this.slab;
+    slab[p++] = 0x92;
+    p = writeUint(slab, p, deliveryTag);
+    slab[p++] = multiple ? 0xc3 : 0xc2;
+    this.finish(p, headerLength, undefined);
     return true;
   }
 
@@ -232,7 +322,53 @@ export class FrameWriter {
   }
 }
 
+// The generated methods, kept for the shapes the hand-written ones above do not take; the class's own stay.
+const hand = { deliver: FrameWriter.prototype.deliver, publish: FrameWriter.prototype.publish, ack: FrameWriter.prototype.ack };
 installFrameSends(FrameWriter.prototype);
+const generatedDeliver = FrameWriter.prototype.deliver;
+const generatedPublish = FrameWriter.prototype.publish;
+const generatedAck = FrameWriter.prototype.ack;
+Object.assign(FrameWriter.prototype, hand);
+
+/** A value the hand-written sends encode as a uint (the general encoder takes anything else, and checks nothing either). */
+function isSafeUint(v: number): boolean {
+  return Number.isSafeInteger(v) && v >= 0;
+}
+
+/** The length of s when it is all ASCII (one byte per character), else -1 (the general encoder writes it). */
+function asciiLength(s: string): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return -1;
+  return n;
+}
+
+/** Bytes of a MessagePack str of n bytes, prefix included (fixstr, str8, str16, str32 as msgpackr writes them). */
+function strSize(n: number): number {
+  return n + (n < 0x20 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
+}
+
+/** Writes the ASCII string s (n bytes) as a MessagePack str; returns the position after it. */
+function writeStr(b: Buffer, p: number, s: string, n: number): number {
+  if (n < 0x20) b[p++] = 0xa0 | n;
+  else if (n < 0x100) {
+    b[p++] = 0xd9;
+    b[p++] = n;
+  } else if (n < 0x10000) {
+    b[p++] = 0xda;
+    b.writeUInt16BE(n, p);
+    p += 2;
+  } else {
+    b[p++] = 0xdb;
+    b.writeUInt32BE(n, p);
+    p += 4;
+  }
+  if (n <= 64) {
+    for (let i = 0; i < n; i++) b[p + i] = s.charCodeAt(i);
+  } else {
+    b.write(s, p, n, 'latin1');
+  }
+  return p + n;
+}
 
 const TWO_32 = 2 ** 32;
 

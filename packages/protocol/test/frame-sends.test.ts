@@ -13,19 +13,10 @@ import {
   frameTypeNames,
   sendMethodName,
   type Frame,
-  type FrameSink,
 } from '@warren/protocol';
-import { sampleFrames, decodeChunks } from './helpers.js';
+import { sampleFrames, decodeChunks, CollectingSink } from './helpers.js';
 
-class Sink implements FrameSink {
-  writes: Buffer[] = [];
-  write(chunk: Buffer): boolean {
-    this.writes.push(Buffer.from(chunk));
-    return true;
-  }
-  cork(): void {}
-  uncork(): void {}
-}
+const Sink = CollectingSink;
 
 /** The arguments of a frame's typed send, read off the frame in schema order (code, name, message[, details] as one err). */
 function argsOf(frame: Frame): unknown[] {

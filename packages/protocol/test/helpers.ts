@@ -9,6 +9,7 @@ import {
   FrameType,
   specKind,
   type Frame,
+  type FrameSink,
   type FrameTypeName,
   type PublishFrame,
   PRELUDE_SIZE,
@@ -247,6 +248,28 @@ export function decodeChunks(chunks: readonly Buffer[], maxFrameSize = 16 * 1024
   const out: Frame[] = [];
   for (const chunk of chunks) decoder.push(chunk, (f) => out.push(f));
   return out;
+}
+
+/** Every frame decodes back to itself, by a decoder that keeps bodies as views and by one that copies small ones. */
+export function expectDecodedBothWays(frames: readonly Frame[], expectEqual: (got: Frame[], want: Frame[]) => void): void {
+  for (const f of frames) {
+    expectEqual(decodeChunks([encodeFrame(f)]), [f]);
+    const copying = new FrameDecoder(1 << 20, { copyBodiesBelow: 4096 });
+    const got: Frame[] = [];
+    copying.push(encodeFrame(f), (x) => got.push(x));
+    expectEqual(got, [f]);
+  }
+}
+
+/** A FrameWriter's sink that keeps a copy of every write. */
+export class CollectingSink implements FrameSink {
+  writes: Buffer[] = [];
+  write(chunk: Buffer): boolean {
+    this.writes.push(Buffer.from(chunk));
+    return true;
+  }
+  cork(): void {}
+  uncork(): void {}
 }
 
 /**

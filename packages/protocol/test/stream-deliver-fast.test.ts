@@ -4,8 +4,8 @@
  * not, to the general path (so profile violations are still refused).
  */
 import { describe, it, expect } from 'vitest';
-import { FrameDecoder, FrameType, encodeFrame, pack, type Frame, type StreamDeliverFrame } from '@warren/protocol';
-import { decodeChunks, rawFrame } from './helpers.js';
+import { FrameType, pack, type StreamDeliverFrame } from '@warren/protocol';
+import { decodeChunks, expectDecodedBothWays, rawFrame } from './helpers.js';
 
 function deliver(o: Partial<StreamDeliverFrame>): StreamDeliverFrame {
   return {
@@ -36,13 +36,7 @@ describe('STREAM_DELIVER fast decode', () => {
       deliver({ body: Buffer.alloc(0) }),
       deliver({ body: Buffer.alloc(100_000, 3) }),
     ];
-    for (const f of frames) {
-      expect(decodeChunks([encodeFrame(f)])).toEqual([f]);
-      const copying = new FrameDecoder(1 << 20, { copyBodiesBelow: 4096 });
-      const got: Frame[] = [];
-      copying.push(encodeFrame(f), (x) => got.push(x));
-      expect(got).toEqual([f]);
-    }
+    expectDecodedBothWays(frames, (got, want) => expect(got).toEqual(want));
   });
 
   it('ignores extra trailing fields like the general path', () => {
