@@ -15,7 +15,7 @@
  * of enqueues in flight. Handlers are async functions that return a small
  * object at once (the same in both).
  *
- *   npm run -w bench bench:tasks -- [--jobs 20000] [--concurrency 16] [--inflight 256] [--out results/tasks.json] [--nosync-too] [--profile DIR]
+ *   npm run -w bench bench:tasks -- [--jobs 20000] [--concurrency 16] [--inflight 256] [--out results/tasks.json] [--nosync-too] [--profile DIR] [--started-after MS]
  *
  * Beside jobs/s it prints, per job, this process's CPU (producer and workers),
  * Redis's CPU (INFO cpu) or the Warren broker's CPU, fdatasync calls and mean
@@ -24,6 +24,8 @@
  * --profile DIR runs the broker under --cpu-prof (run this script itself under
  * `node --cpu-prof` for the client side; summarise with e2e/profile-summary.ts).
  * BENCH_ONLY=warren|bullmq runs one system, BENCH_SYNC=never Warren unsynced.
+ * --started-after MS: Warren's workers write STARTED only for jobs still running after MS
+ * (WorkerOptions.startedAfterMs; the jobs here never are: PENDING, SUCCESS).
  *
  * The machine is shared: compare the two systems' figures from the same run only.
  */
@@ -55,6 +57,8 @@ const SYNC = process.env.BENCH_SYNC === 'never' ? 'never' : 'always';
 const NOSYNC_TOO = process.argv.includes('--nosync-too');
 /** --profile DIR: the broker runs under --cpu-prof (run this script under `node --cpu-prof` for the workers' side). */
 const PROFILE_DIR = strArg('profile', '');
+/** --started-after MS: WorkerOptions.startedAfterMs (off unless given). */
+const STARTED_AFTER = process.argv.includes('--started-after') ? arg('started-after', 0) : undefined;
 const OUT = resolve(process.env.INIT_CWD ?? process.cwd(), strArg('out', join(here, '..', 'results', 'tasks.json')));
 
 interface Row {
@@ -153,7 +157,7 @@ async function warren(workers: number, sync: 'always' | 'never' = SYNC): Promise
     for (let i = 0; i < workers; i++) {
       const conn = await connect(url);
       conns.push(conn);
-      const w = await Worker.start(await TaskClient.open(conn, { registry, namespace: 'bench' }), { concurrency: CONCURRENCY });
+      const w = await Worker.start(await TaskClient.open(conn, { registry, namespace: 'bench' }), { concurrency: CONCURRENCY, ...(STARTED_AFTER !== undefined ? { startedAfterMs: STARTED_AFTER } : {}) });
       w.on('task', (e) => {
         if (e.type === 'succeeded' && ++done === JOBS) resolveAll();
       });
@@ -247,7 +251,7 @@ const table = WORKERS.map((n) => {
   return { workers: n, warrenJobsPerSec: w, bullmqJobsPerSec: b, ratio: Number((w / b).toFixed(2)), ...(ns !== undefined ? { warrenNoSyncJobsPerSec: ns, noSyncRatio: Number((ns / b).toFixed(2)) } : {}) };
 });
 console.log(`jobs ${JOBS}, concurrency ${CONCURRENCY} per worker, ${INFLIGHT} enqueues in flight; load average at start ${load}`);
-console.log(`Warren: durable (fdatasync per confirm and bucket write); Redis: ${persistence}`);
+console.log(`Warren: durable (fdatasync per confirm and bucket write)${STARTED_AFTER !== undefined ? `, STARTED only after ${STARTED_AFTER} ms` : ''}; Redis: ${persistence}`);
 console.log('workers  warren jobs/s  bullmq jobs/s  warren/bullmq');
 for (const t of table) console.log(`${String(t.workers).padStart(7)}  ${String(t.warrenJobsPerSec).padStart(13)}  ${String(t.bullmqJobsPerSec).padStart(13)}  ${t.ratio.toFixed(2).padStart(13)}`);
 for (const t of table) if (t.warrenNoSyncJobsPerSec !== undefined) console.log(`  ${t.workers}w, Warren with sync 'never' (reference only): ${t.warrenNoSyncJobsPerSec} jobs/s, ${t.noSyncRatio}x BullMQ`);
@@ -255,6 +259,6 @@ for (const r of rows) {
   const extra = r.redisCpuMsPerJob !== undefined ? `, Redis ${r.redisCpuMsPerJob} ms CPU per job` : r.syncsPerJob === undefined ? '' : `, broker ${r.brokerCpuMsPerJob} ms CPU and ${r.syncsPerJob} fdatasyncs per job (${r.syncMeanMs} ms each), event loop ${r.brokerElu} busy`;
   console.log(`  ${r.system} ${r.workers}w: this process ${r.clientCpuMsPerJob} ms CPU per job${extra}`);
 }
-await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), jobs: JOBS, concurrency: CONCURRENCY, inflight: INFLIGHT, loadAverage: Number(load), redis: persistence, rows, table }, null, 2)}\n`);
+await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), ...(STARTED_AFTER !== undefined ? { startedAfterMs: STARTED_AFTER } : {}), jobs: JOBS, concurrency: CONCURRENCY, inflight: INFLIGHT, loadAverage: Number(load), redis: persistence, rows, table }, null, 2)}\n`);
 console.log(`wrote ${OUT}`);
 process.exit(0);

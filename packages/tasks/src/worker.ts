@@ -44,6 +44,19 @@ export interface WorkerOptions {
    * and `warren task workers` show it (default host-pid-random). Give each worker its own.
    */
   id?: string;
+  /**
+   * Write a task's STARTED record only once its attempt has been running this many ms (as Celery,
+   * whose default is not to record STARTED at all). Default undefined: STARTED is written as each
+   * attempt starts, before its handler runs. With it, an attempt that ends sooner goes straight
+   * from PENDING to its outcome (one bucket write less per task): SUCCESS (or RETRY, FAILURE) is
+   * written by compare-and-set on the PENDING record's revision, so a revoke meanwhile still
+   * discards the outcome and a result is still recorded once. What differs while such a task runs:
+   * it reads PENDING, and retry() on it re-sends it (the running attempt's outcome is then discarded
+   * and the task runs again), where a STARTED task refuses. Capped at leaseMs/3 (a lease is never
+   * written before the STARTED record). Applies to a task's first delivery, whose record is still
+   * the PENDING one its enqueue wrote; a redelivered or re-issued task is claimed at once as before.
+   */
+  startedAfterMs?: number;
 }
 
 export interface LeaseRecord {
@@ -76,6 +89,9 @@ interface Running {
   leaseTimer: unknown;
   lost: boolean;
   handedBack: boolean;
+  /** startedAfterMs: the STARTED record (r.record) is not written yet; its timer. */
+  startPending: boolean;
+  startTimer: unknown;
 }
 
 export type WorkerEvent =
@@ -173,6 +189,8 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
   readonly id: string;
   readonly concurrency: number;
   readonly leaseMs: number;
+  /** See WorkerOptions.startedAfterMs (undefined: STARTED written at once). */
+  readonly startedAfterMs: number | undefined;
   private readonly slots: Slots;
   private readonly consumers: Consumer[] = [];
   private readonly running = new Map<string, Running>();
@@ -194,6 +212,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
     this.concurrency = options.concurrency ?? 1;
     this.leaseMs = options.leaseMs ?? 30_000;
+    this.startedAfterMs = options.startedAfterMs === undefined ? undefined : Math.min(options.startedAfterMs, Math.max(0, Math.floor(this.leaseMs / 3) - 1));
     this.slots = new Slots(this.concurrency);
     this.bucket = client.bucket;
   }
@@ -209,6 +228,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       return d;
     });
     if (options.concurrency !== undefined && !(Number.isInteger(options.concurrency) && options.concurrency >= 1)) throw new TypeError('concurrency must be an integer >= 1');
+    if (options.startedAfterMs !== undefined && !(Number.isFinite(options.startedAfterMs) && options.startedAfterMs >= 0)) throw new TypeError('startedAfterMs must be a number >= 0');
     const w = new Worker(client, client.leases, defs, options);
     await w.begin();
     return w;
@@ -316,6 +336,12 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       // synced (the outcome's write follows it in the bucket's log and is awaited until stored, and
       // the message is acked only after that).
       const started = this.startedRecord(recordOf(m, clock.now()), m);
+      if (this.startedAfterMs !== undefined) {
+        // Deferred: the handler runs now; STARTED is written only if it is still running after
+        // startedAfterMs, and the outcome's write compares against the PENDING record's revision.
+        await this.run(def, m, msg, started, m.rev, true);
+        return;
+      }
       let revision: number | undefined;
       try {
         revision = await this.bucket.update(taskKey(m.id), JSON.stringify(started), m.rev, { ttl: 0, wait: 'applied' });
@@ -374,12 +400,27 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     return { ...kept, status: 'STARTED', run: m.run, attempt: m.attempt, maxAttempts: m.maxAttempts, worker: this.id, claim: ++this.claims, startedAt: now, updatedAt: now };
   }
 
-  private async run(def: TaskDefinition, m: TaskMessage, msg: Message, record: TaskRecord, revision: number): Promise<void> {
+  private async run(def: TaskDefinition, m: TaskMessage, msg: Message, record: TaskRecord, revision: number, deferStart = false): Promise<void> {
     const clock = this.client.clock;
     const ctl = new AttemptAbort();
-    const r: Running = { id: m.id, msg, m, record, revision, ctl, writes: Promise.resolve(), leaseRevision: 0, leaseTimer: undefined, lost: false, handedBack: false };
+    const r: Running = {
+      id: m.id,
+      msg,
+      m,
+      record,
+      revision,
+      ctl,
+      writes: Promise.resolve(),
+      leaseRevision: 0,
+      leaseTimer: undefined,
+      lost: false,
+      handedBack: false,
+      startPending: deferStart,
+      startTimer: undefined,
+    };
     this.running.set(m.id, r);
     this.emit('task', { type: 'started', id: m.id, name: m.name, attempt: m.attempt });
+    if (deferStart) r.startTimer = clock.setTimeout(() => void this.writeStarted(r), Math.max(1, this.startedAfterMs!));
     this.renewLater(r);
     const timeout = def.options.timeoutMs === undefined ? undefined : clock.setTimeout(() => ctl.abort(new TaskAbort('timeout', `attempt ${m.attempt} of task ${m.id} timed out after ${def.options.timeoutMs} ms`)), def.options.timeoutMs);
     const ctx = new AttemptContext(this, r);
@@ -404,6 +445,10 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     } finally {
       if (timeout !== undefined) clock.clearTimeout(timeout);
       clock.clearTimeout(r.leaseTimer);
+      if (r.startPending) {
+        r.startPending = false;
+        clock.clearTimeout(r.startTimer);
+      }
       this.running.delete(m.id);
     }
     await r.writes.catch(() => undefined);
@@ -482,9 +527,27 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     return p;
   }
 
+  /** startedAfterMs: the attempt is still running, its STARTED record goes in now (unless a later state went first). */
+  private async writeStarted(r: Running): Promise<void> {
+    if (!r.startPending) return;
+    r.startPending = false;
+    this.client.clock.clearTimeout(r.startTimer);
+    try {
+      await this.write(r, r.record, 0);
+    } catch (err) {
+      // The link dropped or storage failed: the outcome's write will fail the same way and the message goes back.
+      if (!this.stopping) this.report(err);
+    }
+  }
+
   /** @internal ctx.progress() of a running task. */
   async progress(r: Running, value: unknown): Promise<void> {
     if (r.ctl.aborted) throw r.ctl.reason;
+    if (r.startPending) {
+      // The PROGRESS record says the attempt started: no STARTED record after it.
+      r.startPending = false;
+      this.client.clock.clearTimeout(r.startTimer);
+    }
     const now = this.client.clock.now();
     const ok = await this.write(r, { ...r.record, status: 'PROGRESS', progress: value ?? null, updatedAt: now }, 0);
     if (!ok) throw r.ctl.reason;
@@ -496,6 +559,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
 
   private async renew(r: Running): Promise<void> {
     if (!this.running.has(r.id) || this.running.get(r.id) !== r) return;
+    if (r.startPending) void this.writeStarted(r); // the record says STARTED before any lease is written
     const lease: LeaseRecord = { owner: this.id, run: r.m.run, until: this.client.clock.now() + this.leaseMs };
     try {
       // The first renewal writes the lease (a task shorter than leaseMs/3 never needs one: its

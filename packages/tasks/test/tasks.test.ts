@@ -353,6 +353,129 @@ describe('revoke', () => {
   });
 });
 
+describe('startedAfterMs: STARTED written only for attempts still running after it', () => {
+  it('a task that ends sooner goes PENDING -> SUCCESS, its result record naming the worker and start', async () => {
+    const clock = new ManualClock(1_800_000_000_000);
+    const c = await client(defineTasks().define('quick', (n: number) => n * 2), { clock });
+    const id = await c.enqueue('quick', 21);
+    const seen = await recordStates(c, id);
+    const w = await worker(c, { startedAfterMs: 50 });
+    const done = await c.wait(id);
+    expect(done).toMatchObject({ status: 'SUCCESS', result: 42, attempt: 1, run: 1, worker: w.id, startedAt: 1_800_000_000_000 });
+    await until(() => seen.statuses().includes('SUCCESS'), 'SUCCESS seen');
+    expect(seen.statuses()).toEqual(['PENDING', 'SUCCESS']);
+    await seen.stop();
+  });
+
+  it('a task still running after startedAfterMs goes PENDING -> STARTED -> SUCCESS', async () => {
+    const clock = new ManualClock();
+    const gate = deferred();
+    const running = deferred();
+    const c = await client(
+      defineTasks().define('slow', async () => {
+        running.resolve();
+        await gate.promise;
+        return 'done';
+      }),
+      { clock },
+    );
+    const id = await c.enqueue('slow');
+    const seen = await recordStates(c, id);
+    const w = await worker(c, { startedAfterMs: 50 });
+    await running.promise;
+    expect((await c.get(id))!.status).toBe('PENDING');
+    clock.advance(49);
+    expect((await c.get(id))!.status).toBe('PENDING');
+    clock.advance(1);
+    await until(() => seen.statuses().includes('STARTED'), 'STARTED');
+    expect(await c.get(id)).toMatchObject({ status: 'STARTED', worker: w.id, attempt: 1 });
+    gate.resolve();
+    expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', result: 'done', worker: w.id });
+    await until(() => seen.statuses().includes('SUCCESS'), 'SUCCESS seen');
+    expect(seen.statuses()).toEqual(['PENDING', 'STARTED', 'SUCCESS']);
+    await seen.stop();
+  });
+
+  it('progress before startedAfterMs is recorded, and no STARTED record follows it', async () => {
+    const clock = new ManualClock();
+    const gate = deferred();
+    const reported = deferred();
+    const c = await client(
+      defineTasks().define('p', async (_a, ctx) => {
+        await ctx.progress(10);
+        reported.resolve();
+        await gate.promise;
+        return 1;
+      }),
+      { clock },
+    );
+    const id = await c.enqueue('p');
+    const seen = await recordStates(c, id);
+    await worker(c, { startedAfterMs: 50 });
+    await reported.promise;
+    clock.advance(1000);
+    gate.resolve();
+    await c.wait(id);
+    await until(() => seen.statuses().includes('SUCCESS'), 'SUCCESS seen');
+    expect(seen.statuses()).toEqual(['PENDING', 'PROGRESS', 'SUCCESS']);
+    await seen.stop();
+  });
+
+  it('a task revoked while it runs unrecorded ends REVOKED; the outcome is discarded', async () => {
+    const gate = deferred();
+    const running = deferred();
+    const c = await client(
+      defineTasks().define('r', async () => {
+        running.resolve();
+        await gate.promise;
+        return 'discarded';
+      }),
+    );
+    const id = await c.enqueue('r');
+    const w = await worker(c, { startedAfterMs: 50 });
+    const events: string[] = [];
+    w.on('task', (e) => events.push(e.type));
+    await running.promise;
+    expect(await c.revoke(id)).toMatchObject({ status: 'REVOKED' });
+    await until(() => events.includes('revoked'), 'the worker to report the revoke');
+    gate.resolve();
+    await until(async () => (await ready(c, 'r')) === 0, 'queue drained');
+    expect(await c.get(id)).toMatchObject({ status: 'REVOKED' });
+    expect(events).not.toContain('succeeded');
+  });
+
+  it('a task re-sent by retry() while it runs unrecorded: the first outcome is discarded (lost), the second is kept', async () => {
+    const gate = deferred();
+    const running = deferred();
+    let calls = 0;
+    const c = await client(
+      defineTasks().define('t', async () => {
+        const n = ++calls;
+        if (n === 1) {
+          running.resolve();
+          await gate.promise;
+        }
+        return n;
+      }),
+    );
+    const id = await c.enqueue('t');
+    const w = await worker(c, { startedAfterMs: 50, concurrency: 2 });
+    const events: string[] = [];
+    w.on('task', (e) => events.push(e.type));
+    await running.promise;
+    expect(await c.retry(id)).toMatchObject({ status: 'PENDING', run: 2 });
+    await until(() => events.includes('succeeded'), 'the re-sent run to succeed');
+    gate.resolve();
+    await until(() => events.includes('lost'), 'the first run to be reported lost');
+    expect(await c.get(id)).toMatchObject({ status: 'SUCCESS', result: 2, run: 2 });
+  });
+
+  it('rejects a negative startedAfterMs', async () => {
+    const c = await client(defineTasks().define('x', () => 1));
+    await expect(Worker.start(c, { startedAfterMs: -1 })).rejects.toThrow(TypeError);
+  });
+});
+
 describe('leases', () => {
   it('keeps the lease of a task that runs far longer than the lease: nobody takes it over', async () => {
     const clock = new ManualClock();
