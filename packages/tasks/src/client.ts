@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCodes, TimeoutError, WarrenError, type Connection, type KvBucket, type KvEntry, type KvWatch } from '@warren/client';
 import { systemClock, type Clock } from './clock.js';
 import type { TaskRegistry } from './registry.js';
-import { ID_RE, NAME_RE, isTerminal, type TaskMessage, type TaskRecord, type TaskStatus } from './types.js';
+import { ID_RE, NAME_RE, isTerminal, recordWith, type TaskMessage, type TaskRecord, type TaskStatus } from './types.js';
 
 export interface TaskClientOptions {
   /** Prefix of every queue and the bucket's name (default 'tasks'). */
@@ -284,7 +284,7 @@ export class TaskClient {
       if (cur === null) return null;
       if (isTerminal(cur.record.status)) return cur.record;
       const now = this.clock.now();
-      const rec: TaskRecord = { ...cur.record, status: 'REVOKED', reason, updatedAt: now, finishedAt: now };
+      const rec = recordWith(cur.record, { status: 'REVOKED', reason, updatedAt: now, finishedAt: now });
       try {
         await this.bucket.update(taskKey(id), JSON.stringify(rec), cur.revision, { ttl: this.ttlFor(rec.name) });
       } catch (err) {

@@ -10,6 +10,15 @@ export function isTerminal(s: TaskStatus): boolean {
   return TERMINAL.has(s);
 }
 
+/**
+ * A copy of `rec` with `changes` over it: `{ ...rec, ...changes }`, without the spread. In Node 20
+ * a spread of a record followed by properties it already has takes a slow path (~5 us, and the
+ * copy comes out as a dictionary that JSON.stringify is as slow on); Object.assign takes ~0.4 us.
+ */
+export function recordWith(rec: TaskRecord, changes: Partial<TaskRecord>): TaskRecord {
+  return Object.assign({}, rec, changes);
+}
+
 export interface TaskError {
   name: string;
   message: string;

@@ -27,7 +27,7 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCodes, WarrenError, type Consumer, type KvBucket, type KvWatch, type Message } from '@warren/client';
 import { backoffDelay } from './backoff.js';
 import { isWrongRevision, leaseKey, revokeKey, taskKey, type TaskClient } from './client.js';
-import { isTerminal, RUNNING, type TaskContext, type TaskDefinition, type TaskError, type TaskMessage, type TaskRecord } from './types.js';
+import { isTerminal, recordWith, RUNNING, type TaskContext, type TaskDefinition, type TaskError, type TaskMessage, type TaskRecord } from './types.js';
 
 export interface WorkerOptions {
   /** Most handlers running at once in this worker (default 1). */
@@ -397,7 +397,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     // Without `delete` (it would turn the object into a slow dictionary): rest properties leave them out,
     // only when there is something to leave out (a rest pattern is a slow runtime call; a spread is not).
     const kept = rec.progress === undefined && rec.nextAttemptAt === undefined ? rec : withoutProgress(rec);
-    return { ...kept, status: 'STARTED', run: m.run, attempt: m.attempt, maxAttempts: m.maxAttempts, worker: this.id, claim: ++this.claims, startedAt: now, updatedAt: now };
+    return recordWith(kept, { status: 'STARTED', run: m.run, attempt: m.attempt, maxAttempts: m.maxAttempts, worker: this.id, claim: ++this.claims, startedAt: now, updatedAt: now });
   }
 
   private async run(def: TaskDefinition, m: TaskMessage, msg: Message, record: TaskRecord, revision: number, deferStart = false): Promise<void> {
@@ -469,7 +469,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     if (outcome.ok) {
       // Without `delete` (it would turn the object into a slow dictionary): rest properties leave it out.
       const kept = r.record.error === undefined ? r.record : withoutError(r.record);
-      const done: TaskRecord = { ...kept, status: 'SUCCESS', result: outcome.value ?? null, updatedAt: now, finishedAt: now };
+      const done = recordWith(kept, { status: 'SUCCESS', result: outcome.value ?? null, updatedAt: now, finishedAt: now });
       const ok = await this.write(r, done, this.client.ttlFor(m.name));
       await this.dropLease(r);
       msg.ack();
@@ -483,14 +483,14 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       const next: TaskMessage = { ...m, run: m.run + 1, attempt: m.attempt + 1, eta: nextAttemptAt };
       delete next.rev; // the record will have moved on: the next worker reads it
       await this.client.publish(next);
-      const retry: TaskRecord = { ...r.record, status: 'RETRY', run: next.run, error, nextAttemptAt, updatedAt: now };
+      const retry = recordWith(r.record, { status: 'RETRY', run: next.run, error, nextAttemptAt, updatedAt: now });
       const ok = await this.write(r, retry, 0);
       await this.dropLease(r);
       msg.ack();
       this.emit('task', ok ? { type: 'retrying', id: m.id, name: m.name, attempt: m.attempt, error } : { type: 'lost', id: m.id, name: m.name, attempt: m.attempt });
       return;
     }
-    const failed: TaskRecord = { ...r.record, status: 'FAILURE', error, updatedAt: now, finishedAt: now };
+    const failed = recordWith(r.record, { status: 'FAILURE', error, updatedAt: now, finishedAt: now });
     const ok = await this.write(r, failed, this.client.ttlFor(m.name));
     if (ok) {
       await this.client.conn.publish('', this.client.deadLetterQueue, Buffer.from(JSON.stringify(m)), {
@@ -549,7 +549,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       this.client.clock.clearTimeout(r.startTimer);
     }
     const now = this.client.clock.now();
-    const ok = await this.write(r, { ...r.record, status: 'PROGRESS', progress: value ?? null, updatedAt: now }, 0);
+    const ok = await this.write(r, recordWith(r.record, { status: 'PROGRESS', progress: value ?? null, updatedAt: now }), 0);
     if (!ok) throw r.ctl.reason;
   }
 
@@ -666,7 +666,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
         ...(rec.group !== undefined ? { group: rec.group } : {}),
       };
       await this.client.publish(next);
-      const pending: TaskRecord = { ...rec, status: 'PENDING', run: next.run, updatedAt: now, reason: `lease of ${lease.owner} expired` };
+      const pending = recordWith(rec, { status: 'PENDING', run: next.run, updatedAt: now, reason: `lease of ${lease.owner} expired` });
       delete pending.worker;
       await this.bucket.update(taskKey(id), JSON.stringify(pending), cur.revision, { ttl: 0 }).catch((err: unknown) => {
         if (!isWrongRevision(err)) throw err;
