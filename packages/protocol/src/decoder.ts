@@ -19,12 +19,16 @@ import { parseFrame } from './frame-schema.js';
 import { PRELUDE_SIZE, MIN_FRAME_SIZE } from './codec.js';
 import { unpackRange } from './msgpack.js';
 import { checkProfile } from './profile.js';
+import { fastKvFrame } from './kv-fast.js';
 import { FrameType, type AckFrame, type DeliverFrame, type Frame, type PublishFrame, type StreamDeliverFrame } from './frames.js';
 
 const STREAM_DELIVER = FrameType.STREAM_DELIVER;
 const PUBLISH = FrameType.PUBLISH;
 const DELIVER = FrameType.DELIVER;
 const ACK = FrameType.ACK;
+const KV_PUT = FrameType.KV_PUT;
+const OK = FrameType.OK;
+const KV_APPLIED = FrameType.KV_APPLIED;
 
 export type FrameHandler = (frame: Frame) => void;
 
@@ -193,6 +197,9 @@ export class FrameDecoder {
     } else if (type === STREAM_DELIVER) {
       const frame = fastStreamDeliver(buf, headerStart, bodyStart, end, this.copyBodiesBelow);
       if (frame !== null) return onFrame(frame);
+    } else if (type === KV_PUT || type === OK || type === KV_APPLIED) {
+      const frame = fastKvFrame(type, buf, headerStart, bodyStart, end, this.copyBodiesBelow);
+      if (frame !== null) return onFrame(frame);
     }
     let header: unknown;
     try {
@@ -346,7 +353,7 @@ function fastAck(b: Buffer, p: number, bodyStart: number, end: number): AckFrame
 }
 
 /** The body at b[start, end): copied out when shorter than copyBelow (see FrameDecoder), else a view. */
-function bodyOf(b: Buffer, start: number, end: number, copyBelow: number): Buffer {
+export function bodyOf(b: Buffer, start: number, end: number, copyBelow: number): Buffer {
   const length = end - start;
   if (length > 0 && length < copyBelow) {
     const body = Buffer.allocUnsafe(length);
@@ -383,9 +390,9 @@ class RepeatedString {
 }
 
 /** Where the string found by strSpan starts. */
-let spanStart = 0;
+export let spanStart = 0;
 /** The end of an ASCII fixstr/str8 at p (its start in spanStart), or -1. */
-function strSpan(b: Buffer, p: number, limit: number): number {
+export function strSpan(b: Buffer, p: number, limit: number): number {
   if (p >= limit) return -1;
   const t = b[p]!;
   let len: number;
@@ -404,9 +411,9 @@ function strSpan(b: Buffer, p: number, limit: number): number {
 }
 
 /** Where the uint read by uintAt ends. */
-let uintEnd = 0;
+export let uintEnd = 0;
 /** A MessagePack uint (up to 2^53 - 1) at p, or -1 for anything else. */
-function uintAt(b: Buffer, p: number, limit: number): number {
+export function uintAt(b: Buffer, p: number, limit: number): number {
   if (p >= limit) return -1;
   const t = b[p]!;
   if (t <= 0x7f) {

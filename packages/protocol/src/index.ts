@@ -12,6 +12,7 @@
  *                    arena reads);
  * - frame-socket.ts  one socket speaking frames, the layer under the broker's
  *                    connections and the client's transport;
+ * - kv-fast.ts       KV_PUT and its answers encoded and decoded by hand;
  * - settled-prefix.ts which numbers of a sequence are settled (confirms, acks);
  * - errors.ts        error codes and the typed errors both sides raise.
  */
@@ -23,6 +24,8 @@ export { isPlainObject, invalidProperty, invalidPropertyOf, propertyExpectation,
 export * from './codec.js';
 export { FrameDecoder, type FrameHandler } from './decoder.js';
 export { FrameWriter, type FrameSink } from './writer.js';
+// Installs the hand-written KV_PUT, KV_APPLIED and OK sends on FrameWriter (and the decoder's KV fast paths).
+export { KvRevision } from './kv-fast.js';
 export { ReadArena, adoptArenaReads, ARENA_SIZE, ARENA_COPY_BELOW, type ChunkHandler } from './reader.js';
 export { pack, unpack, packScratch, unpackRange } from './msgpack.js';
 export { FrameSocket, WRITE_HIGH_WATER, END_GRACE_MS, type FrameSocketHandlers, type FrameSocketTarget } from './frame-socket.js';

@@ -331,24 +331,24 @@ const generatedAck = FrameWriter.prototype.ack;
 Object.assign(FrameWriter.prototype, hand);
 
 /** A value the hand-written sends encode as a uint (the general encoder takes anything else, and checks nothing either). */
-function isSafeUint(v: number): boolean {
+export function isSafeUint(v: number): boolean {
   return Number.isSafeInteger(v) && v >= 0;
 }
 
 /** The length of s when it is all ASCII (one byte per character), else -1 (the general encoder writes it). */
-function asciiLength(s: string): number {
+export function asciiLength(s: string): number {
   const n = s.length;
   for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return -1;
   return n;
 }
 
 /** Bytes of a MessagePack str of n bytes, prefix included (fixstr, str8, str16, str32 as msgpackr writes them). */
-function strSize(n: number): number {
+export function strSize(n: number): number {
   return n + (n < 0x20 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
 }
 
 /** Writes the ASCII string s (n bytes) as a MessagePack str; returns the position after it. */
-function writeStr(b: Buffer, p: number, s: string, n: number): number {
+export function writeStr(b: Buffer, p: number, s: string, n: number): number {
   if (n < 0x20) b[p++] = 0xa0 | n;
   else if (n < 0x100) {
     b[p++] = 0xd9;
@@ -373,12 +373,12 @@ function writeStr(b: Buffer, p: number, s: string, n: number): number {
 const TWO_32 = 2 ** 32;
 
 /** Bytes of the smallest MessagePack encoding of a non-negative integer (as msgpackr plus integralFloatsToInts write it). */
-function uintSize(v: number): number {
+export function uintSize(v: number): number {
   return v < 0x80 ? 1 : v < 0x100 ? 2 : v < 0x10000 ? 3 : v < TWO_32 ? 5 : 9;
 }
 
 /** Writes a non-negative safe integer as the smallest MessagePack uint; returns the position after it. */
-function writeUint(b: Buffer, p: number, v: number): number {
+export function writeUint(b: Buffer, p: number, v: number): number {
   if (v < 0x80) {
     b[p] = v;
     return p + 1;

@@ -5,7 +5,7 @@
  * through a FrameOut the connection provides. The connection closes it when
  * it closes, which ends the watches.
  */
-import { ErrorCodes, WarrenError, errors, type FrameSends } from '@warren/protocol';
+import { ErrorCodes, KvRevision, WarrenError, errors, type FrameSends } from '@warren/protocol';
 import type { Revision, Watch } from './bucket.js';
 import type { KeyFilter } from './keys.js';
 import type { BucketInfo, KvStore } from './kv-store.js';
@@ -127,12 +127,13 @@ export class KvSession {
       const p = this.store.bucket(bucket).put(key, value, { ttl: optUint(o, 'ttl'), expect: optUint(o, 'expect'), onApplied: (r) => (applied = r) });
       if (applied > 0) {
         p.catch(() => undefined);
-        return { revision: applied };
+        return new KvRevision(applied);
       }
-      return { revision: await p };
+      return new KvRevision(await p);
     }
     const revision = await this.store.bucket(bucket).put(key, value, { ttl: optUint(o, 'ttl'), expect: optUint(o, 'expect'), onApplied: this.appliedSender(o, requestId) });
-    return { revision };
+    // A KvRevision: its OK is written by hand (protocol kv-fast.ts), the same bytes as {revision}.
+    return new KvRevision(revision);
   }
 
   get(bucket: string, key: string, revision: number): KvEntryReply | null {
@@ -143,7 +144,7 @@ export class KvSession {
   async delete(bucket: string, key: string, options: Record<string, unknown> | null, requestId = 0): Promise<{ revision: number }> {
     const o = options ?? {};
     const revision = await this.store.bucket(bucket).delete(key, { purge: optBool(o, 'purge'), expect: optUint(o, 'expect'), onApplied: this.appliedSender(o, requestId) });
-    return { revision };
+    return new KvRevision(revision);
   }
 
   private appliedSender(o: Record<string, unknown>, requestId: number): ((revision: number) => void) | undefined {
