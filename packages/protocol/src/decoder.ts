@@ -19,16 +19,13 @@ import { parseFrame } from './frame-schema.js';
 import { PRELUDE_SIZE, MIN_FRAME_SIZE } from './codec.js';
 import { unpackRange } from './msgpack.js';
 import { checkProfile } from './profile.js';
-import { fastKvFrame } from './kv-fast.js';
+import { fastKvFrame, KV_APPLIED, KV_PUT, OK } from './kv-fast.js';
 import { FrameType, type AckFrame, type DeliverFrame, type Frame, type PublishFrame, type StreamDeliverFrame } from './frames.js';
 
 const STREAM_DELIVER = FrameType.STREAM_DELIVER;
 const PUBLISH = FrameType.PUBLISH;
 const DELIVER = FrameType.DELIVER;
 const ACK = FrameType.ACK;
-const KV_PUT = FrameType.KV_PUT;
-const OK = FrameType.OK;
-const KV_APPLIED = FrameType.KV_APPLIED;
 
 export type FrameHandler = (frame: Frame) => void;
 
@@ -185,6 +182,14 @@ export class FrameDecoder {
     const headerStart = start + PRELUDE_SIZE;
     const bodyStart = headerStart + headerSize;
     const end = start + total;
+    if (type === KV_PUT || type === OK || type === KV_APPLIED) {
+      // A bucket write and its answers (kv-fast.ts).
+      const frame = fastKvFrame(type, buf, headerStart, bodyStart, end);
+      if (frame !== null) {
+        if (frame.type === KV_PUT) frame.body = bodyOf(buf, bodyStart, end, this.copyBodiesBelow);
+        return onFrame(frame);
+      }
+    }
     if (type === PUBLISH) {
       const frame = this.fastPublish(buf, headerStart, bodyStart, end);
       if (frame !== null) return onFrame(frame);
@@ -196,9 +201,6 @@ export class FrameDecoder {
       if (frame !== null) return onFrame(frame);
     } else if (type === STREAM_DELIVER) {
       const frame = fastStreamDeliver(buf, headerStart, bodyStart, end, this.copyBodiesBelow);
-      if (frame !== null) return onFrame(frame);
-    } else if (type === KV_PUT || type === OK || type === KV_APPLIED) {
-      const frame = fastKvFrame(type, buf, headerStart, bodyStart, end, this.copyBodiesBelow);
       if (frame !== null) return onFrame(frame);
     }
     let header: unknown;
@@ -353,7 +355,7 @@ function fastAck(b: Buffer, p: number, bodyStart: number, end: number): AckFrame
 }
 
 /** The body at b[start, end): copied out when shorter than copyBelow (see FrameDecoder), else a view. */
-export function bodyOf(b: Buffer, start: number, end: number, copyBelow: number): Buffer {
+function bodyOf(b: Buffer, start: number, end: number, copyBelow: number): Buffer {
   const length = end - start;
   if (length > 0 && length < copyBelow) {
     const body = Buffer.allocUnsafe(length);

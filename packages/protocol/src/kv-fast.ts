@@ -10,12 +10,13 @@
  * builds the same frame or refuses it as before. No wire change.
  */
 import { FrameType, type Frame, type KvAppliedFrame, type KvPutFrame, type OkFrame } from './frames.js';
-import { bodyOf, spanStart, strSpan, uintAt, uintEnd } from './decoder.js';
+import { spanStart, strSpan, uintAt, uintEnd } from './decoder.js';
 import { FrameWriter, asciiLength, isSafeUint, strSize, uintSize, writeStr, writeUint } from './writer.js';
 
-const KV_PUT = FrameType.KV_PUT;
-const KV_APPLIED = FrameType.KV_APPLIED;
-const OK = FrameType.OK;
+export const KV_PUT = FrameType.KV_PUT;
+export const KV_APPLIED = FrameType.KV_APPLIED;
+export const OK = FrameType.OK;
+const EMPTY = Buffer.alloc(0);
 const MAX_REQUEST_ID = 0xffffffff;
 const REVISION = Buffer.from('revision', 'latin1');
 
@@ -140,9 +141,10 @@ Object.assign(proto, { kvPut, kvApplied, ok });
  * KV_PUT, KV_APPLIED and OK `[requestId, {revision}]` in their usual shapes,
  * decoded without the general MessagePack reader; null for anything else (the
  * general path then checks the profile and builds the same frame, or refuses it).
+ * A KV_PUT comes with an empty body: the decoder sets it, as it keeps bodies.
  */
-export function fastKvFrame(type: number, b: Buffer, p: number, bodyStart: number, end: number, copyBelow: number): Frame | null {
-  if (type === KV_PUT) return fastKvPut(b, p, bodyStart, end, copyBelow);
+export function fastKvFrame(type: number, b: Buffer, p: number, bodyStart: number, end: number): Frame | null {
+  if (type === KV_PUT) return fastKvPut(b, p, bodyStart);
   if (bodyStart !== end || b[p] !== 0x92) return null;
   const requestId = uintAt(b, p + 1, bodyStart);
   if (requestId < 0) return null;
@@ -160,7 +162,7 @@ export function fastKvFrame(type: number, b: Buffer, p: number, bodyStart: numbe
   return { type: OK, requestId, result: { revision } } satisfies OkFrame;
 }
 
-function fastKvPut(b: Buffer, p: number, bodyStart: number, end: number, copyBelow: number): KvPutFrame | null {
+function fastKvPut(b: Buffer, p: number, bodyStart: number): KvPutFrame | null {
   if (b[p] !== 0x94) return null;
   const requestId = uintAt(b, p + 1, bodyStart);
   if (requestId < 1 || requestId > MAX_REQUEST_ID) return null;
@@ -196,5 +198,5 @@ function fastKvPut(b: Buffer, p: number, bodyStart: number, end: number, copyBel
     }
   }
   if (p !== bodyStart) return null;
-  return { type: KV_PUT, requestId, bucket, key, options, body: bodyOf(b, bodyStart, end, copyBelow) };
+  return { type: KV_PUT, requestId, bucket, key, options, body: EMPTY };
 }
