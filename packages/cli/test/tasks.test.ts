@@ -63,6 +63,15 @@ describe('warren worker and warren task', () => {
     expect(exit.stdout).toMatch(/SIGTERM[\s\S]*stopped/);
   });
 
+  it('passes --started-after-ms to the worker (capped below a third of the lease) and still records results', async () => {
+    const worker = start(['worker', 'packages/cli/test/fixtures/tasks.mjs', '--started-after-ms', '60000', '--lease-ms', '3000', '--url', tb.url, '--namespace', 'cli']);
+    await worker.waitForStdout(/\(concurrency 1, STARTED after 999 ms\)/);
+    const id = await client.enqueue('double', 4, { id: 'd-started-after' });
+    expect(await client.wait(id)).toMatchObject({ status: 'SUCCESS', result: 8 });
+    worker.child.kill('SIGTERM');
+    expect((await worker.exited).code).toBe(0);
+  });
+
   it('refuses a module without a registry, and an unknown namespace', async () => {
     const bad = await run(['worker', 'packages/cli/test/fixtures/fail-message-writes.mjs', '--url', tb.url]);
     expect(bad.code).toBe(2);

@@ -43,6 +43,7 @@ export function workerCommand(): Command {
     .option('-c, --concurrency <n>', 'handlers running at once', intArg(1), 1)
     .option('--tasks <names>', 'only these tasks (comma-separated)')
     .option('--lease-ms <ms>', 'lease length: a task whose worker stops renewing this long is taken over', intArg(1000), 30_000)
+    .option('--started-after-ms <ms>', 'write STARTED only for attempts still running after this long (fewer writes per quick task; such a task reads PENDING while it runs)', intArg(0))
     .option('--grace-ms <ms>', 'on SIGTERM, how long running tasks may finish before they are handed back', intArg(0), 30_000)
     .addOption(new Option('--no-scheduler', "do not run the module's schedules here"))
     .option('--quiet', 'no line per task')
@@ -63,7 +64,7 @@ Examples:
       const names = o.tasks === undefined ? undefined : String(o.tasks).split(',').filter(Boolean);
       const conn: Connection = await connect({ url: o.url ?? DEFAULT_URL, name: `warren worker ${process.pid}` });
       const client = await TaskClient.open(conn, { registry, namespace: o.namespace });
-      const worker = await Worker.start(client, { concurrency: o.concurrency, leaseMs: o.leaseMs, ...(names ? { tasks: names } : {}) });
+      const worker = await Worker.start(client, { concurrency: o.concurrency, leaseMs: o.leaseMs, ...(o.startedAfterMs !== undefined ? { startedAfterMs: o.startedAfterMs } : {}), ...(names ? { tasks: names } : {}) });
       worker.on('error', (err) => console.error(`worker: ${err.message}`));
       if (!o.quiet) {
         worker.on('task', (e) => {
@@ -73,7 +74,7 @@ Examples:
       }
       const scheduler = o.scheduler !== false && registry.schedules.length > 0 ? await Scheduler.start(client) : undefined;
       const running = (names ?? registry.tasks.map((t) => t.name)).join(', ');
-      print(`worker ${worker.id}: running ${running} (concurrency ${o.concurrency})${scheduler ? `, ${registry.schedules.length} schedule(s)` : ''}`);
+      print(`worker ${worker.id}: running ${running} (concurrency ${o.concurrency}${worker.startedAfterMs !== undefined ? `, STARTED after ${worker.startedAfterMs} ms` : ''})${scheduler ? `, ${registry.schedules.length} schedule(s)` : ''}`);
       await new Promise<void>((done) => {
         let stopping = false;
         const stop = (signal: string): void => {
