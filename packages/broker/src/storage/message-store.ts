@@ -8,9 +8,10 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { WarrenError, pack } from '@warren/protocol';
+import { WarrenError } from '@warren/protocol';
 import { errors } from '../errors.js';
-import { encodeMessage, encodeQueueRecord, messageLayout, recordId, RecordType, validRecordAt } from './format.js';
+import { messageLayout, queueNameBytes, recordId, RecordType, validRecordAt } from './format.js';
+import { MetaCache } from './meta-cache.js';
 import { LogWriter, type DurableCallback } from './log-writer.js';
 import type { BucketHistogram } from './histogram.js';
 import { countsOf, MessageIndex, queuesOf } from './message-index.js';
@@ -28,6 +29,7 @@ export class MessageStore {
   private nextId: number;
   private closed = false;
   private closing: Promise<void> | null = null;
+  private readonly meta = new MetaCache();
 
   private constructor(
     private readonly index: MessageIndex,
@@ -130,10 +132,10 @@ export class MessageStore {
     }
     const qs = queues.length === 1 ? queues : [...new Set(queues)];
     if (qs.length === 0) throw errors.invalidArgument('append needs at least one queue');
-    const meta = pack([msg.exchange, msg.routingKey, msg.properties ?? null]);
-    const rec = encodeMessage(RecordType.MESSAGE, id, qs, null, meta, msg.body);
-    const loc = this.writer.append(rec, onDurable);
-    if (loc) this.index.add(id, loc.seg, loc.off, rec.length, qs, null);
+    const names = qs.length === 1 ? [queueNameBytes(qs[0]!)] : qs.map(queueNameBytes);
+    const meta = this.meta.get(msg.exchange, msg.routingKey, msg.properties);
+    const loc = this.writer.appendMessage(RecordType.MESSAGE, id, names, null, meta, msg.body, onDurable);
+    if (loc) this.index.add(id, loc.seg, loc.off, loc.len, qs, null);
     return id;
   }
 
@@ -142,7 +144,7 @@ export class MessageStore {
     if (this.refusal()) return;
     const r = this.index.removeQueue(id, queue);
     if (r === 'none') return;
-    this.writer.append(encodeQueueRecord(RecordType.SETTLE, id, queue), null);
+    this.writer.appendQueueRecord(RecordType.SETTLE, id, queueNameBytes(queue), null);
     if (typeof r === 'number' && r !== this.writer.head.no) this.reclaimer.schedule();
   }
 
@@ -182,12 +184,11 @@ export class MessageStore {
     const oldSeg = e.seg;
     if (queues.length === 0) {
       this.index.removeQueue(id, from);
-      this.writer.append(encodeQueueRecord(RecordType.SETTLE, id, from), onDurable);
+      this.writer.appendQueueRecord(RecordType.SETTLE, id, queueNameBytes(from), onDurable);
     } else {
-      const meta = pack([msg.exchange, msg.routingKey, msg.properties ?? null]);
-      const rec = encodeMessage(RecordType.COPY, id, queues, counts, meta, msg.body);
-      const loc = this.writer.append(rec, onDurable);
-      if (loc) this.index.place(id, loc.seg, loc.off, rec.length, queues, counts);
+      const meta = this.meta.get(msg.exchange, msg.routingKey, msg.properties);
+      const loc = this.writer.appendMessage(RecordType.COPY, id, queues.map(queueNameBytes), counts, meta, msg.body, onDurable);
+      if (loc) this.index.place(id, loc.seg, loc.off, loc.len, queues, counts);
     }
     if (oldSeg !== this.writer.head.no) this.reclaimer.schedule();
     return added;
@@ -196,7 +197,7 @@ export class MessageStore {
   /** Records one delivery attempt of id on queue. */
   delivered(queue: string, id: number): void {
     if (this.refusal()) return;
-    if (this.index.delivered(id, queue)) this.writer.append(encodeQueueRecord(RecordType.DELIVERED, id, queue), null);
+    if (this.index.delivered(id, queue)) this.writer.appendQueueRecord(RecordType.DELIVERED, id, queueNameBytes(queue), null);
   }
 
   /**
@@ -214,7 +215,7 @@ export class MessageStore {
       onDurable?.(null);
       return;
     }
-    this.writer.append(encodeQueueRecord(RecordType.DROP_QUEUE, 0, queue), onDurable ?? null);
+    this.writer.appendQueueRecord(RecordType.DROP_QUEUE, 0, queueNameBytes(queue), onDurable ?? null);
     this.reclaimer.schedule();
   }
 
