@@ -1,8 +1,11 @@
 /**
  * The single writer of the shared message log, with group commit.
  *
- * Records are queued in append order. One flush loop at a time takes everything
- * queued, writes it with writev (one series per segment touched), runs ONE
+ * Records are encoded straight into reusable 1 MiB slabs (no buffer per record;
+ * only a body over 4 KiB stays a buffer of its own) and queued in append order as
+ * runs: consecutive slab bytes of one segment. One flush loop at a time takes
+ * everything queued, writes it with writev (one series per segment touched, a few
+ * buffers per batch instead of one or two per record), runs ONE
  * fdatasync per dirty segment, and only then calls the batch's callbacks. Records
  * appended meanwhile form the next batch, so batches grow with load; the only
  * deferral is one setImmediate, which lets a burst from one I/O phase share a batch.

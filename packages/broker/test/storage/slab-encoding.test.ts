@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
-import { pack, type MessageProperties } from '@warren/protocol';
+import { ErrorCodes, pack, WarrenError, type MessageProperties } from '@warren/protocol';
 import {
   crc32cJs,
   crc32cRange,
@@ -237,5 +237,31 @@ describe('slab encoding through the store', () => {
     expect(rec.length).toBe(12_000);
     for (const m of rec.filter((_, i) => i % 97 === 0)) expect((await again.readBody(m.id)).equals(bodies.get(m.id)!)).toBe(true);
     await again.close();
+  });
+
+  it('a failed write fails the records still being added (the open run) too, and none after', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let writes = 0;
+    const s = await open(tmp.path, {
+      hooks: {
+        beforeWrite: async () => {
+          if (++writes < 2) return;
+          await held; // the second batch's write is in flight while more records come in
+          throw Object.assign(new Error('injected EIO'), { code: 'EIO' });
+        },
+      },
+    });
+    const append = (i: number) =>
+      new Promise<Error | null>((resolve) => s.append(['q'], { exchange: '', routingKey: 'q', properties: null, body: Buffer.alloc(300, i) }, resolve));
+    expect(await append(0)).toBeNull();
+    const inFlight = Array.from({ length: 5 }, (_, i) => append(i + 1));
+    while (writes < 2) await new Promise((r) => setImmediate(r));
+    const queued = Array.from({ length: 5 }, (_, i) => append(i + 10)); // in the open run, not yet taken
+    release();
+    const results = await Promise.all([...inFlight, ...queued]);
+    expect(results.every((e) => e instanceof WarrenError && e.code === ErrorCodes.STORAGE_ERROR)).toBe(true);
+    expect(await append(99)).toBeInstanceOf(WarrenError);
+    await s.close();
   });
 });
