@@ -164,9 +164,15 @@ export class LogWriter {
     return { seg: seg.no, off: pos };
   }
 
+  /** Where the last appendMessage put its record (no object per message): segment, offset, length. */
+  lastSeg = 0;
+  lastOff = 0;
+  lastLen = 0;
+
   /**
    * Queues a MESSAGE or COPY record, encoded straight into the slab (same bytes as
-   * format.encodeMessage). Returns its location and length, or null as append does.
+   * format.encodeMessage). Returns false when refused (as append); else its location
+   * and length are in lastSeg, lastOff and lastLen.
    */
   appendMessage(
     type: typeof RecordType.MESSAGE | typeof RecordType.COPY,
@@ -176,38 +182,40 @@ export class LogWriter {
     meta: Buffer,
     body: Buffer,
     cb: DurableCallback | null,
-  ): { seg: number; off: number; len: number } | null {
+  ): boolean {
     const len = messageRecordLength(names, meta.length, body.length);
     const inline = inlinesBody(body.length);
     const headLen = inline ? len : len - body.length;
     if (headLen > SLAB_RECORD_MAX) {
-      return this.appendRecord(encodeMessage(type, id, names.map((n) => n.toString('utf8')), counts, meta, body), cb);
+      const loc = this.append(encodeMessage(type, id, names.map((n) => n.toString('utf8')), counts, meta, body), cb);
+      if (loc === null) return false;
+      this.lastSeg = loc.seg;
+      this.lastOff = loc.off;
+      this.lastLen = len;
+      return true;
     }
-    if (this.refuse(cb)) return null;
+    if (this.refuse(cb)) return false;
     const seg = this.place(len);
-    const pos = seg.end - len;
+    this.lastSeg = seg.no;
+    this.lastOff = seg.end - len;
+    this.lastLen = len;
     this.room(headLen);
     this.slabAt = writeMessageRecord(this.slab.buf, this.slabAt, type, id, names, counts, meta, body);
     if (!inline) this.external(body);
     this.added(len, cb, false);
-    return { seg: seg.no, off: pos, len };
+    return true;
   }
 
   /** Queues a SETTLE, DELIVERED or DROP_QUEUE record, encoded straight into the slab. False when refused (see append). */
   appendQueueRecord(type: RecordTypeValue, id: number, name: Buffer, cb: DurableCallback | null): boolean {
     const len = queueRecordLength(name);
-    if (len > SLAB_RECORD_MAX) return this.appendRecord(encodeQueueRecord(type, id, name.toString('utf8')), cb) !== null;
+    if (len > SLAB_RECORD_MAX) return this.append(encodeQueueRecord(type, id, name.toString('utf8')), cb) !== null;
     if (this.refuse(cb)) return false;
     this.place(len);
     this.room(len);
     this.slabAt = writeQueueRecord(this.slab.buf, this.slabAt, type, id, name);
     this.added(len, cb, false);
     return true;
-  }
-
-  private appendRecord(rec: EncodedRecord, cb: DurableCallback | null): { seg: number; off: number; len: number } | null {
-    const loc = this.append(rec, cb);
-    return loc && { seg: loc.seg, off: loc.off, len: rec.length };
   }
 
   /** True (and cb gets the error on the next turn) when the writer has failed or closed. */

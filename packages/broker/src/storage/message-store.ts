@@ -30,6 +30,8 @@ export class MessageStore {
   private closed = false;
   private closing: Promise<void> | null = null;
   private readonly meta = new MetaCache();
+  /** The queue-name list of a one-queue append (the common case), reused: the writer copies it at once. */
+  private readonly oneName: Buffer[] = [Buffer.alloc(0)];
 
   private constructor(
     private readonly index: MessageIndex,
@@ -116,6 +118,7 @@ export class MessageStore {
    * Appends one persistent message routed to these durable queues. Returns its id at
    * once; onDurable runs once it is written and (sync='always') fdatasync'ed, or with a
    * STORAGE_ERROR. msg.body is written as is: do not mutate it before onDurable.
+   * `queues` is not kept (the caller may reuse the array).
    */
   append(queues: readonly string[], msg: MessageRecord, onDurable: DurableCallback): number {
     const id = this.nextId++;
@@ -132,10 +135,12 @@ export class MessageStore {
     }
     const qs = queues.length === 1 ? queues : [...new Set(queues)];
     if (qs.length === 0) throw errors.invalidArgument('append needs at least one queue');
-    const names = qs.length === 1 ? [queueNameBytes(qs[0]!)] : qs.map(queueNameBytes);
+    let names = this.oneName;
+    if (qs.length === 1) names[0] = queueNameBytes(qs[0]!);
+    else names = qs.map(queueNameBytes);
     const meta = this.meta.get(msg.exchange, msg.routingKey, msg.properties);
-    const loc = this.writer.appendMessage(RecordType.MESSAGE, id, names, null, meta, msg.body, onDurable);
-    if (loc) this.index.add(id, loc.seg, loc.off, loc.len, qs, null);
+    const w = this.writer;
+    if (w.appendMessage(RecordType.MESSAGE, id, names, null, meta, msg.body, onDurable)) this.index.add(id, w.lastSeg, w.lastOff, w.lastLen, qs, null);
     return id;
   }
 
@@ -187,8 +192,10 @@ export class MessageStore {
       this.writer.appendQueueRecord(RecordType.SETTLE, id, queueNameBytes(from), onDurable);
     } else {
       const meta = this.meta.get(msg.exchange, msg.routingKey, msg.properties);
-      const loc = this.writer.appendMessage(RecordType.COPY, id, queues.map(queueNameBytes), counts, meta, msg.body, onDurable);
-      if (loc) this.index.place(id, loc.seg, loc.off, loc.len, queues, counts);
+      const w = this.writer;
+      if (w.appendMessage(RecordType.COPY, id, queues.map(queueNameBytes), counts, meta, msg.body, onDurable)) {
+        this.index.place(id, w.lastSeg, w.lastOff, w.lastLen, queues, counts);
+      }
     }
     if (oldSeg !== this.writer.head.no) this.reclaimer.schedule();
     return added;
