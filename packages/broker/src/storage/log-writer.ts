@@ -1,7 +1,7 @@
 /**
  * The single writer of the shared message log, with group commit.
  *
- * Records are encoded straight into reusable 1 MiB slabs (no buffer per record;
+ * Records are encoded straight into reusable slabs of up to 1 MiB (no buffer per record;
  * only a body over 4 KiB stays a buffer of its own) and queued in append order as
  * runs: consecutive slab bytes of one segment. One flush loop at a time takes
  * everything queued, writes it with writev (one series per segment touched, a few
@@ -86,9 +86,15 @@ export interface LogWriterOptions {
 }
 
 const MAX_BATCH_RECORDS = 16_384;
-/** Records are encoded into slabs of this size; a bigger record gets its own buffer. */
-const SLAB_SIZE = 1024 * 1024;
+/**
+ * Records are encoded into slabs: the first is 64 KiB (a quiet log, e.g. a vhost's
+ * KV store, never holds more), each next one twice the last up to 1 MiB. A record
+ * head over 64 KiB gets a buffer of its own.
+ */
+const SLAB_MIN = 64 * 1024;
+const SLAB_MAX = 1024 * 1024;
 const SLAB_RECORD_MAX = 64 * 1024;
+const NO_SLAB: Slab = { buf: Buffer.alloc(0), refs: 0 };
 const MAX_BATCH_BYTES = 64 * 1024 * 1024;
 /** Linux IOV_MAX: more buffers per writev call are rejected. */
 const IOV_MAX = 1024;
@@ -107,7 +113,8 @@ export class LogWriter {
   private inFlight: Run[] | null = null;
   /** The run records are being added to (its last bytes are slab[regionStart, slabAt)), or null. */
   private open: Run | null = null;
-  private slab: Slab = { buf: Buffer.allocUnsafeSlow(SLAB_SIZE), refs: 0 };
+  /** Allocated on the first record. */
+  private slab: Slab = NO_SLAB;
   private slabAt = 0;
   private regionStart = 0;
   /** A written-out slab kept for reuse. */
@@ -244,8 +251,9 @@ export class LogWriter {
     const old = this.slab;
     const spare = this.spare;
     this.spare = null;
-    this.slab = spare !== null && spare.refs === 0 ? spare : { buf: Buffer.allocUnsafeSlow(SLAB_SIZE), refs: 0 };
-    if (old.refs === 0) this.spare = old;
+    const size = Math.min(SLAB_MAX, Math.max(SLAB_MIN, old.buf.length * 2));
+    this.slab = spare !== null && spare.refs === 0 && spare.buf.length >= size ? spare : { buf: Buffer.allocUnsafeSlow(size), refs: 0 };
+    if (old.refs === 0 && old !== NO_SLAB) this.spare = old;
     this.slabAt = 0;
     this.regionStart = 0;
   }
