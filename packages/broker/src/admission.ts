@@ -31,6 +31,7 @@ export interface AdmissionHost {
 }
 
 export class Admission {
+  private readonly oneQueue: string[] = [''];
   constructor(
     private readonly host: AdmissionHost,
     private readonly memory: MemoryBudget,
@@ -65,7 +66,16 @@ export class Admission {
     const store = this.host.store;
     let durable: string[] | null = null;
     if (store !== null && message.properties?.persistent === true) {
-      for (const q of queues) if (q.durable && (refused === null || !refused.includes(q))) (durable ??= []).push(q.name);
+      if (queues.size === 1 && refused === null) {
+        // The common case without an array per message (store.append does not keep it).
+        for (const q of queues) {
+          if (!q.durable) break;
+          durable = this.oneQueue;
+          durable[0] = q.name;
+        }
+      } else {
+        for (const q of queues) if (q.durable && (refused === null || !refused.includes(q))) (durable ??= []).push(q.name);
+      }
     }
     if (durable !== null) {
       // Only a message every holder keeps on disk may leave memory before delivery.

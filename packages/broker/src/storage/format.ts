@@ -205,3 +205,170 @@ export function messageLayout(buf: Buffer, pos: number, recordLength: number, in
 export function queueRecordName(buf: Buffer, pos: number, recordLength: number): string {
   return buf.toString('utf8', pos + RECORD_HEADER_SIZE, pos + recordLength);
 }
+
+// -- encoding straight into a caller's buffer (the log writer's slab) ------------------
+//
+// Same bytes as encodeMessage / encodeQueueRecord (test/storage/slab-encoding.test.ts
+// checks it), without a buffer, a name copy and a native call per record.
+
+/** Up to this many bytes the CRC is computed in JavaScript: the native call costs ~300-700 ns, more than it saves. */
+const JS_CRC_MAX = 512;
+
+const CRC_TABLE = (() => {
+  const t = new Int32Array(256 * 8);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    t[n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    let c = t[n]!;
+    for (let k = 1; k < 8; k++) {
+      c = t[c & 0xff]! ^ (c >>> 8);
+      t[k * 256 + n] = c;
+    }
+  }
+  return t;
+})();
+
+/** CRC32C (Castagnoli) of buf[start, end), slicing-by-8: for short ranges, where the native call's overhead dominates. */
+export function crc32cJs(buf: Uint8Array, start: number, end: number): number {
+  const t = CRC_TABLE;
+  let c = -1;
+  let s = start;
+  while (s + 8 <= end) {
+    const a = c ^ (buf[s]! | (buf[s + 1]! << 8) | (buf[s + 2]! << 16) | (buf[s + 3]! << 24));
+    c =
+      t[1792 + (a & 0xff)]! ^
+      t[1536 + ((a >>> 8) & 0xff)]! ^
+      t[1280 + ((a >>> 16) & 0xff)]! ^
+      t[1024 + (a >>> 24)]! ^
+      t[768 + buf[s + 4]!]! ^
+      t[512 + buf[s + 5]!]! ^
+      t[256 + buf[s + 6]!]! ^
+      t[buf[s + 7]!]!;
+    s += 8;
+  }
+  while (s < end) c = t[(c ^ buf[s++]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
+/** CRC32C of buf[start, end), by whichever way is cheaper for the length. */
+export function crc32cRange(buf: Buffer, start: number, end: number): number {
+  return end - start <= JS_CRC_MAX ? crc32cJs(buf, start, end) : crc32c(buf.subarray(start, end));
+}
+
+const NAME_CACHE_MAX = 4096;
+const nameBytesCache = new Map<string, Buffer>();
+
+/** The utf8 bytes of a queue name, cached (names repeat on every record). Throws RangeError past 65535 bytes. */
+export function queueNameBytes(name: string): Buffer {
+  let b = nameBytesCache.get(name);
+  if (b === undefined) {
+    b = Buffer.from(name, 'utf8');
+    if (b.length > 0xffff) throw new RangeError('queue name too long');
+    if (nameBytesCache.size >= NAME_CACHE_MAX) nameBytesCache.clear();
+    nameBytesCache.set(name, b);
+  }
+  return b;
+}
+
+/** Bytes of a MESSAGE / COPY record with these queues (their utf8 bytes), meta and body length. */
+export function messageRecordLength(names: readonly Buffer[], metaLength: number, bodyLength: number): number {
+  let n = RECORD_HEADER_SIZE + 2 + 4 + metaLength + bodyLength;
+  for (const b of names) n += 2 + b.length + 4;
+  return n;
+}
+
+/** Whether writeMessageRecord copies a body of this size (else the body is written as its own buffer). */
+export function inlinesBody(bodyLength: number): boolean {
+  return bodyLength <= INLINE_BODY_MAX;
+}
+
+function putU64(buf: Buffer, value: number, at: number): void {
+  const lo = value % TWO_32;
+  const hi = Math.floor(value / TWO_32);
+  buf[at] = lo;
+  buf[at + 1] = lo >>> 8;
+  buf[at + 2] = lo >>> 16;
+  buf[at + 3] = lo >>> 24;
+  buf[at + 4] = hi;
+  buf[at + 5] = hi >>> 8;
+  buf[at + 6] = hi >>> 16;
+  buf[at + 7] = hi >>> 24;
+}
+function putU32(buf: Buffer, value: number, at: number): void {
+  buf[at] = value;
+  buf[at + 1] = value >>> 8;
+  buf[at + 2] = value >>> 16;
+  buf[at + 3] = value >>> 24;
+}
+function putBytes(buf: Buffer, src: Uint8Array, at: number): void {
+  const n = src.length;
+  if (n <= 32) for (let i = 0; i < n; i++) buf[at + i] = src[i]!;
+  else buf.set(src, at);
+}
+
+/**
+ * Writes a MESSAGE or COPY record at buf[at..]: the whole record when the body is
+ * inlined (inlinesBody), else everything but the body, which the caller writes
+ * right after as its own buffer (the CRC covers it). Returns the end of what was written.
+ */
+export function writeMessageRecord(
+  buf: Buffer,
+  at: number,
+  type: typeof RecordType.MESSAGE | typeof RecordType.COPY,
+  id: number,
+  names: readonly Buffer[],
+  counts: readonly number[] | null,
+  meta: Buffer,
+  body: Buffer,
+): number {
+  const start = at;
+  buf[at + 12] = type;
+  putU64(buf, id, at + 13);
+  at += RECORD_HEADER_SIZE;
+  buf[at] = names.length;
+  buf[at + 1] = names.length >>> 8;
+  at += 2;
+  for (let i = 0; i < names.length; i++) {
+    const n = names[i]!;
+    buf[at] = n.length;
+    buf[at + 1] = n.length >>> 8;
+    putBytes(buf, n, at + 2);
+    at += 2 + n.length;
+    putU32(buf, counts ? Math.min(counts[i]!, 0xffff_ffff) : 0, at);
+    at += 4;
+  }
+  putU32(buf, meta.length, at);
+  putBytes(buf, meta, at + 4);
+  at += 4 + meta.length;
+  const inline = inlinesBody(body.length);
+  if (inline) {
+    putBytes(buf, body, at);
+    at += body.length;
+  }
+  putU32(buf, RECORD_MAGIC, start);
+  putU32(buf, at - start - RECORD_PREFIX + (inline ? 0 : body.length), start + 4);
+  let crc = crc32cRange(buf, start + RECORD_PREFIX, at);
+  if (!inline) crc = crc32c(body, crc);
+  putU32(buf, crc, start + 8);
+  return at;
+}
+
+/** Bytes of a SETTLE / DELIVERED / DROP_QUEUE record for a queue name of these utf8 bytes. */
+export function queueRecordLength(name: Buffer): number {
+  return RECORD_HEADER_SIZE + name.length;
+}
+
+/** Writes a SETTLE, DELIVERED or DROP_QUEUE record at buf[at..]; returns its end. */
+export function writeQueueRecord(buf: Buffer, at: number, type: RecordTypeValue, id: number, name: Buffer): number {
+  const end = at + RECORD_HEADER_SIZE + name.length;
+  putU32(buf, RECORD_MAGIC, at);
+  putU32(buf, end - at - RECORD_PREFIX, at + 4);
+  buf[at + 12] = type;
+  putU64(buf, id, at + 13);
+  putBytes(buf, name, at + RECORD_HEADER_SIZE);
+  putU32(buf, crc32cRange(buf, at + RECORD_PREFIX, end), at + 8);
+  return end;
+}

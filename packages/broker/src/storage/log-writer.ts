@@ -1,8 +1,11 @@
 /**
  * The single writer of the shared message log, with group commit.
  *
- * Records are queued in append order. One flush loop at a time takes everything
- * queued, writes it with writev (one series per segment touched), runs ONE
+ * Records are encoded straight into reusable slabs of up to 1 MiB (no buffer per record;
+ * only a body over 4 KiB stays a buffer of its own) and queued in append order as
+ * runs: consecutive slab bytes of one segment. One flush loop at a time takes
+ * everything queued, writes it with writev (one series per segment touched, a few
+ * buffers per batch instead of one or two per record), runs ONE
  * fdatasync per dirty segment, and only then calls the batch's callbacks. Records
  * appended meanwhile form the next batch, so batches grow with load; the only
  * deferral is one setImmediate, which lets a burst from one I/O phase share a batch.
@@ -13,7 +16,20 @@
 import type { FileHandle } from 'node:fs/promises';
 import type { WarrenError } from '@warren/protocol';
 import { errors } from '../errors.js';
-import { encodeSegmentHeader, SEGMENT_HEADER_SIZE, type EncodedRecord } from './format.js';
+import {
+  encodeMessage,
+  encodeQueueRecord,
+  encodeSegmentHeader,
+  inlinesBody,
+  messageRecordLength,
+  queueRecordLength,
+  RecordType,
+  SEGMENT_HEADER_SIZE,
+  writeMessageRecord,
+  writeQueueRecord,
+  type EncodedRecord,
+  type RecordTypeValue,
+} from './format.js';
 import type { SegmentFiles } from './segment-files.js';
 import type { StorageLogger, StoreHooks, SyncMode } from './types.js';
 import { BATCH_BUCKETS, BucketHistogram, FSYNC_BUCKETS } from './histogram.js';
@@ -30,15 +46,30 @@ export interface SegmentState {
 
 export type DurableCallback = (err: Error | null) => void;
 
-interface Pending {
+/**
+ * A run of consecutive records of one segment, queued for one writev: slices of the
+ * writer's slabs (records are encoded straight into them) and, for large bodies,
+ * the caller's own buffers.
+ */
+interface Run {
   seg: SegmentState;
   pos: number;
   bufs: Buffer[];
   length: number;
-  cb: DurableCallback | null;
+  records: number;
+  /** Callbacks of the records in this run, in order (records without one add nothing). */
+  cbs: DurableCallback[];
+  /** The slabs bufs point into: reusable once every run holding them is written. */
+  slabs: Slab[];
   /** Sync this batch even with sync='never' (compaction copies before their originals go). */
   force: boolean;
   create: boolean;
+}
+
+interface Slab {
+  buf: Buffer;
+  /** Runs queued or in flight holding a slice of it. */
+  refs: number;
 }
 
 export interface LogWriterOptions {
@@ -55,6 +86,15 @@ export interface LogWriterOptions {
 }
 
 const MAX_BATCH_RECORDS = 16_384;
+/**
+ * Records are encoded into slabs: the first is 64 KiB (a quiet log, e.g. a vhost's
+ * KV store, never holds more), each next one twice the last up to 1 MiB. A record
+ * head over 64 KiB gets a buffer of its own.
+ */
+const SLAB_MIN = 64 * 1024;
+const SLAB_MAX = 1024 * 1024;
+const SLAB_RECORD_MAX = 64 * 1024;
+const NO_SLAB: Slab = { buf: Buffer.alloc(0), refs: 0 };
 const MAX_BATCH_BYTES = 64 * 1024 * 1024;
 /** Linux IOV_MAX: more buffers per writev call are rejected. */
 const IOV_MAX = 1024;
@@ -68,8 +108,17 @@ export class LogWriter {
   readonly syncSeconds = new BucketHistogram(FSYNC_BUCKETS);
   readonly batchRecords = new BucketHistogram(BATCH_BUCKETS);
 
-  private queue: Pending[] = [];
-  private inFlight: Pending[] | null = null;
+  /** Sealed runs, in log order. */
+  private queue: Run[] = [];
+  private inFlight: Run[] | null = null;
+  /** The run records are being added to (its last bytes are slab[regionStart, slabAt)), or null. */
+  private open: Run | null = null;
+  /** Allocated on the first record. */
+  private slab: Slab = NO_SLAB;
+  private slabAt = 0;
+  private regionStart = 0;
+  /** A written-out slab kept for reuse. */
+  private spare: Slab | null = null;
   private running = false;
   private scheduled = false;
   private closed = false;
@@ -104,23 +153,146 @@ export class LogWriter {
   }
 
   /**
-   * Queues a record. Returns where it will be, or null when the writer has failed or
-   * closed (cb then gets the error on the next turn).
+   * Queues an encoded record (compaction copies; tests). Returns where it will be, or
+   * null when the writer has failed or closed (cb then gets the error on the next turn).
    */
   append(rec: EncodedRecord, cb: DurableCallback | null, force = false): { seg: number; off: number } | null {
-    if (this.error || this.closed) {
-      const err = this.error ?? errors.storage('message store is closed');
-      if (cb) setImmediate(safeCall, cb, err, this.o.logger);
-      return null;
+    if (this.refuse(cb)) return null;
+    const seg = this.place(rec.length);
+    const pos = seg.end - rec.length;
+    for (const b of rec.bufs) {
+      if (b.length <= SLAB_RECORD_MAX) {
+        this.room(b.length);
+        this.slab.buf.set(b, this.slabAt);
+        this.slabAt += b.length;
+      } else this.external(b);
     }
-    let seg = this.head;
-    if (seg.end + rec.length > this.o.segmentSize && seg.end > SEGMENT_HEADER_SIZE) seg = this.roll();
-    const pos = seg.end;
-    seg.end += rec.length;
-    this.queue.push({ seg, pos, bufs: rec.bufs, length: rec.length, cb, force, create: false });
-    this.stats.records++;
-    this.schedule();
+    this.added(rec.length, cb, force);
     return { seg: seg.no, off: pos };
+  }
+
+  /** Where the last appendMessage put its record (no object per message): segment, offset, length. */
+  lastSeg = 0;
+  lastOff = 0;
+  lastLen = 0;
+
+  /**
+   * Queues a MESSAGE or COPY record, encoded straight into the slab (same bytes as
+   * format.encodeMessage). Returns false when refused (as append); else its location
+   * and length are in lastSeg, lastOff and lastLen.
+   */
+  appendMessage(
+    type: typeof RecordType.MESSAGE | typeof RecordType.COPY,
+    id: number,
+    names: readonly Buffer[],
+    counts: readonly number[] | null,
+    meta: Buffer,
+    body: Buffer,
+    cb: DurableCallback | null,
+  ): boolean {
+    const len = messageRecordLength(names, meta.length, body.length);
+    const inline = inlinesBody(body.length);
+    const headLen = inline ? len : len - body.length;
+    if (headLen > SLAB_RECORD_MAX) {
+      const loc = this.append(encodeMessage(type, id, names.map((n) => n.toString('utf8')), counts, meta, body), cb);
+      if (loc === null) return false;
+      this.lastSeg = loc.seg;
+      this.lastOff = loc.off;
+      this.lastLen = len;
+      return true;
+    }
+    if (this.refuse(cb)) return false;
+    const seg = this.place(len);
+    this.lastSeg = seg.no;
+    this.lastOff = seg.end - len;
+    this.lastLen = len;
+    this.room(headLen);
+    this.slabAt = writeMessageRecord(this.slab.buf, this.slabAt, type, id, names, counts, meta, body);
+    if (!inline) this.external(body);
+    this.added(len, cb, false);
+    return true;
+  }
+
+  /** Queues a SETTLE, DELIVERED or DROP_QUEUE record, encoded straight into the slab. False when refused (see append). */
+  appendQueueRecord(type: RecordTypeValue, id: number, name: Buffer, cb: DurableCallback | null): boolean {
+    const len = queueRecordLength(name);
+    if (len > SLAB_RECORD_MAX) return this.append(encodeQueueRecord(type, id, name.toString('utf8')), cb) !== null;
+    if (this.refuse(cb)) return false;
+    this.place(len);
+    this.room(len);
+    this.slabAt = writeQueueRecord(this.slab.buf, this.slabAt, type, id, name);
+    this.added(len, cb, false);
+    return true;
+  }
+
+  /** True (and cb gets the error on the next turn) when the writer has failed or closed. */
+  private refuse(cb: DurableCallback | null): boolean {
+    if (!this.error && !this.closed) return false;
+    const err = this.error ?? errors.storage('message store is closed');
+    if (cb) setImmediate(safeCall, cb, err, this.o.logger);
+    return true;
+  }
+
+  /** Reserves len bytes at the end of the log (rolling to a new segment if needed); the open run takes them. */
+  private place(len: number): SegmentState {
+    let seg = this.head;
+    if (seg.end + len > this.o.segmentSize && seg.end > SEGMENT_HEADER_SIZE) seg = this.roll();
+    if (this.open === null) {
+      this.open = { seg, pos: seg.end, bufs: [], length: 0, records: 0, cbs: [], slabs: [], force: false, create: false };
+    }
+    seg.end += len;
+    return seg;
+  }
+
+  /** Makes room for len contiguous bytes in the current slab. */
+  private room(len: number): void {
+    if (this.slabAt + len <= this.slab.buf.length) return;
+    this.sealRegion();
+    const old = this.slab;
+    const spare = this.spare;
+    this.spare = null;
+    const size = Math.min(SLAB_MAX, Math.max(SLAB_MIN, old.buf.length * 2));
+    this.slab = spare !== null && spare.refs === 0 && spare.buf.length >= size ? spare : { buf: Buffer.allocUnsafeSlow(size), refs: 0 };
+    if (old.refs === 0 && old !== NO_SLAB) this.spare = old;
+    this.slabAt = 0;
+    this.regionStart = 0;
+  }
+
+  /** A buffer written as it is (a large body): after what the slab holds so far. */
+  private external(buf: Buffer): void {
+    this.sealRegion();
+    this.open!.bufs.push(buf);
+  }
+
+  private added(len: number, cb: DurableCallback | null, force: boolean): void {
+    const run = this.open!;
+    run.length += len;
+    run.records++;
+    if (cb !== null) run.cbs.push(cb);
+    if (force) run.force = true;
+    this.stats.records++;
+    if (run.records >= MAX_BATCH_RECORDS || run.length >= MAX_BATCH_BYTES) this.sealOpen();
+    this.schedule();
+  }
+
+  /** The slab bytes written since the last seal go to the open run. */
+  private sealRegion(): void {
+    if (this.slabAt === this.regionStart) return;
+    const run = this.open!;
+    run.bufs.push(this.slab.buf.subarray(this.regionStart, this.slabAt));
+    if (run.slabs.at(-1) !== this.slab) {
+      run.slabs.push(this.slab);
+      this.slab.refs++;
+    }
+    this.regionStart = this.slabAt;
+  }
+
+  /** The open run is complete: queue it. */
+  private sealOpen(): void {
+    if (this.open === null) return;
+    this.sealRegion();
+    this.queue.push(this.open);
+    this.open = null;
   }
 
   /** Resolves once bytes [.., end) of segment no are on disk (not necessarily synced). */
@@ -136,7 +308,7 @@ export class LogWriter {
   /** Writes everything queued, syncs every dirty segment (whatever the sync mode) and stops accepting. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.running || this.scheduled || this.queue.length > 0) {
+    while (this.running || this.scheduled || this.queue.length > 0 || this.open !== null) {
       await new Promise<void>((resolve) => this.batchWaiters.push(resolve));
     }
     if (this.error) return;
@@ -148,13 +320,14 @@ export class LogWriter {
   }
 
   private roll(): SegmentState {
+    this.sealOpen();
     const previous = this.head;
     const no = previous.no + 1;
     const header = encodeSegmentHeader(no, this.o.nextId());
     const seg: SegmentState = { no, end: header.length, written: 0, dirty: false };
     this.segments.set(no, seg);
     this.head = seg;
-    this.queue.push({ seg, pos: 0, bufs: [header], length: header.length, cb: null, force: false, create: true });
+    this.queue.push({ seg, pos: 0, bufs: [header], length: header.length, records: 0, cbs: [], slabs: [], force: false, create: true });
     this.o.onRoll(previous.no);
     return seg;
   }
@@ -171,6 +344,7 @@ export class LogWriter {
   private async run(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.sealOpen();
     while (this.queue.length > 0 && !this.error) {
       const batch = this.takeBatch();
       this.inFlight = batch;
@@ -181,36 +355,43 @@ export class LogWriter {
         break;
       }
       this.inFlight = null;
-      for (const p of batch) if (p.cb) safeCall(p.cb, null, this.o.logger);
+      for (const run of batch) {
+        for (const slab of run.slabs) if (--slab.refs === 0 && slab !== this.slab) this.spare = slab;
+        for (const cb of run.cbs) safeCall(cb, null, this.o.logger);
+      }
       this.wakeWaiters();
+      // What was appended meanwhile (while this batch was written) is the next batch.
+      this.sealOpen();
     }
     this.running = false;
     this.wakeWaiters();
   }
 
-  private takeBatch(): Pending[] {
+  private takeBatch(): Run[] {
     let n = 0;
     let bytes = 0;
-    while (n < this.queue.length && n < MAX_BATCH_RECORDS && (n === 0 || bytes < MAX_BATCH_BYTES)) {
+    while (n < this.queue.length && (n === 0 || bytes < MAX_BATCH_BYTES)) {
       bytes += this.queue[n]!.length;
       n++;
     }
     return this.queue.splice(0, n);
   }
 
-  private async writeBatch(batch: Pending[]): Promise<void> {
+  private async writeBatch(batch: Run[]): Promise<void> {
     let created = false;
     let needSync = false;
+    let records = 0;
     for (let i = 0; i < batch.length; ) {
       const seg = batch[i]!.seg;
       const bufs: Buffer[] = [];
       let bytes = 0;
       let j = i;
       for (; j < batch.length && batch[j]!.seg === seg; j++) {
-        const p = batch[j]!;
-        for (const b of p.bufs) bufs.push(b);
-        bytes += p.length;
-        if (p.force || (p.cb && this.o.sync === 'always')) needSync = true;
+        const r = batch[j]!;
+        for (const b of r.bufs) bufs.push(b);
+        bytes += r.length;
+        records += r.records;
+        if (r.force || (r.cbs.length > 0 && this.o.sync === 'always')) needSync = true;
       }
       const first = batch[i]!;
       if (first.pos !== seg.written) throw new Error(`writer out of order in segment ${seg.no}`);
@@ -229,7 +410,7 @@ export class LogWriter {
     // A new segment's name must be durable before anything in it is reported durable.
     if (created) await this.o.files.syncDir();
     this.stats.batches++;
-    this.batchRecords.observe(batch.length);
+    this.batchRecords.observe(records);
   }
 
   private async syncDirty(): Promise<void> {
@@ -255,14 +436,18 @@ export class LogWriter {
     const message = cause instanceof Error ? cause.message : String(cause);
     const err = errors.storage(`message store write failed: ${message}`, cause);
     this.error = err;
-    const victims = [...(this.inFlight ?? []), ...this.queue];
+    const victims = [...(this.inFlight ?? []), ...this.queue, ...(this.open ? [this.open] : [])];
     this.inFlight = null;
     this.queue = [];
+    this.open = null;
+    this.regionStart = this.slabAt;
+    let unconfirmed = 0;
+    for (const r of victims) unconfirmed += r.cbs.length;
     this.o.logger.error(
-      { err: message, code: (cause as NodeJS.ErrnoException)?.code, unconfirmed: victims.filter((p) => p.cb).length },
+      { err: message, code: (cause as NodeJS.ErrnoException)?.code, unconfirmed },
       'message store: write or fsync failed; refusing all further writes (no message will be confirmed)',
     );
-    for (const p of victims) if (p.cb) safeCall(p.cb, err, this.o.logger);
+    for (const r of victims) for (const cb of r.cbs) safeCall(cb, err, this.o.logger);
     this.wakeWaiters();
     try {
       this.o.onFatal(err);

@@ -8,9 +8,10 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { WarrenError, pack } from '@warren/protocol';
+import { WarrenError } from '@warren/protocol';
 import { errors } from '../errors.js';
-import { encodeMessage, encodeQueueRecord, messageLayout, recordId, RecordType, validRecordAt } from './format.js';
+import { messageLayout, queueNameBytes, recordId, RecordType, validRecordAt } from './format.js';
+import { MetaCache } from './meta-cache.js';
 import { LogWriter, type DurableCallback } from './log-writer.js';
 import type { BucketHistogram } from './histogram.js';
 import { countsOf, MessageIndex, queuesOf } from './message-index.js';
@@ -28,6 +29,9 @@ export class MessageStore {
   private nextId: number;
   private closed = false;
   private closing: Promise<void> | null = null;
+  private readonly meta = new MetaCache();
+  /** The queue-name list of a one-queue append (the common case), reused: the writer copies it at once. */
+  private readonly oneName: Buffer[] = [Buffer.alloc(0)];
 
   private constructor(
     private readonly index: MessageIndex,
@@ -114,6 +118,7 @@ export class MessageStore {
    * Appends one persistent message routed to these durable queues. Returns its id at
    * once; onDurable runs once it is written and (sync='always') fdatasync'ed, or with a
    * STORAGE_ERROR. msg.body is written as is: do not mutate it before onDurable.
+   * `queues` is not kept (the caller may reuse the array).
    */
   append(queues: readonly string[], msg: MessageRecord, onDurable: DurableCallback): number {
     const id = this.nextId++;
@@ -130,10 +135,12 @@ export class MessageStore {
     }
     const qs = queues.length === 1 ? queues : [...new Set(queues)];
     if (qs.length === 0) throw errors.invalidArgument('append needs at least one queue');
-    const meta = pack([msg.exchange, msg.routingKey, msg.properties ?? null]);
-    const rec = encodeMessage(RecordType.MESSAGE, id, qs, null, meta, msg.body);
-    const loc = this.writer.append(rec, onDurable);
-    if (loc) this.index.add(id, loc.seg, loc.off, rec.length, qs, null);
+    let names = this.oneName;
+    if (qs.length === 1) names[0] = queueNameBytes(qs[0]!);
+    else names = qs.map(queueNameBytes);
+    const meta = this.meta.get(msg.exchange, msg.routingKey, msg.properties);
+    const w = this.writer;
+    if (w.appendMessage(RecordType.MESSAGE, id, names, null, meta, msg.body, onDurable)) this.index.add(id, w.lastSeg, w.lastOff, w.lastLen, qs, null);
     return id;
   }
 
@@ -142,7 +149,7 @@ export class MessageStore {
     if (this.refusal()) return;
     const r = this.index.removeQueue(id, queue);
     if (r === 'none') return;
-    this.writer.append(encodeQueueRecord(RecordType.SETTLE, id, queue), null);
+    this.writer.appendQueueRecord(RecordType.SETTLE, id, queueNameBytes(queue), null);
     if (typeof r === 'number' && r !== this.writer.head.no) this.reclaimer.schedule();
   }
 
@@ -182,12 +189,13 @@ export class MessageStore {
     const oldSeg = e.seg;
     if (queues.length === 0) {
       this.index.removeQueue(id, from);
-      this.writer.append(encodeQueueRecord(RecordType.SETTLE, id, from), onDurable);
+      this.writer.appendQueueRecord(RecordType.SETTLE, id, queueNameBytes(from), onDurable);
     } else {
-      const meta = pack([msg.exchange, msg.routingKey, msg.properties ?? null]);
-      const rec = encodeMessage(RecordType.COPY, id, queues, counts, meta, msg.body);
-      const loc = this.writer.append(rec, onDurable);
-      if (loc) this.index.place(id, loc.seg, loc.off, rec.length, queues, counts);
+      const meta = this.meta.get(msg.exchange, msg.routingKey, msg.properties);
+      const w = this.writer;
+      if (w.appendMessage(RecordType.COPY, id, queues.map(queueNameBytes), counts, meta, msg.body, onDurable)) {
+        this.index.place(id, w.lastSeg, w.lastOff, w.lastLen, queues, counts);
+      }
     }
     if (oldSeg !== this.writer.head.no) this.reclaimer.schedule();
     return added;
@@ -196,7 +204,7 @@ export class MessageStore {
   /** Records one delivery attempt of id on queue. */
   delivered(queue: string, id: number): void {
     if (this.refusal()) return;
-    if (this.index.delivered(id, queue)) this.writer.append(encodeQueueRecord(RecordType.DELIVERED, id, queue), null);
+    if (this.index.delivered(id, queue)) this.writer.appendQueueRecord(RecordType.DELIVERED, id, queueNameBytes(queue), null);
   }
 
   /**
@@ -214,7 +222,7 @@ export class MessageStore {
       onDurable?.(null);
       return;
     }
-    this.writer.append(encodeQueueRecord(RecordType.DROP_QUEUE, 0, queue), onDurable ?? null);
+    this.writer.appendQueueRecord(RecordType.DROP_QUEUE, 0, queueNameBytes(queue), onDurable ?? null);
     this.reclaimer.schedule();
   }
 
