@@ -470,6 +470,31 @@ describe('startedAfterMs: STARTED written only for attempts still running after 
     expect(await c.get(id)).toMatchObject({ status: 'SUCCESS', result: 2, run: 2 });
   });
 
+  it('a task revoked while still queued is not run: its handler never starts', async () => {
+    const ran: string[] = [];
+    const c = await client(defineTasks().define('rq', (tag: string) => void ran.push(tag)));
+    const id = await c.enqueue('rq', 'revoked');
+    expect(await c.revoke(id)).toMatchObject({ status: 'REVOKED' });
+    const after = await c.enqueue('rq', 'after');
+    // Concurrency 1: the revoked task's message is settled before the next one runs.
+    await worker(c, { startedAfterMs: 50 });
+    expect(await c.wait(after)).toMatchObject({ status: 'SUCCESS' });
+    expect(ran).toEqual(['after']);
+    expect(await c.get(id)).toMatchObject({ status: 'REVOKED' });
+  });
+
+  it('a queued task re-sent by retry(): the superseded message is not run, only the new run is', async () => {
+    const ran: number[] = [];
+    const c = await client(defineTasks().define('rs', (n: number) => void ran.push(n)));
+    const id = await c.enqueue('rs', 1);
+    expect(await c.retry(id)).toMatchObject({ status: 'PENDING', run: 2 });
+    const after = await c.enqueue('rs', 2);
+    await worker(c, { startedAfterMs: 50 });
+    expect(await c.wait(after)).toMatchObject({ status: 'SUCCESS' });
+    expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', run: 2 });
+    expect(ran.filter((n) => n === 1)).toHaveLength(1);
+  });
+
   it('rejects a negative startedAfterMs', async () => {
     const c = await client(defineTasks().define('x', () => 1));
     await expect(Worker.start(c, { startedAfterMs: -1 })).rejects.toThrow(TypeError);
