@@ -343,6 +343,13 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
         // finished since this message was sent must not run (the claim's compare-and-set, which
         // would refuse it, is what is deferred). A read, not a write; anything else is looked at below.
         const e = await this.bucket.get(taskKey(m.id));
+        const held = this.running.get(m.id);
+        if (held !== undefined && held.m.run === m.run && held.m.nonce === m.nonce) {
+          // A second copy of the run this worker is running unrecorded (a publish re-sent after a
+          // reconnect): the record does not say so yet, the claim's compare-and-set would have.
+          msg.ack();
+          return;
+        }
         if (e !== null && e.op === 'put' && e.revision === m.rev) {
           await this.run(def, m, msg, this.startedRecord(recordOf(m, clock.now()), m), m.rev, true);
           return;

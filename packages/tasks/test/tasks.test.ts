@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Connection } from '@warren/client';
-import { backoffDelay, defineTasks, ManualClock, TaskAbort, TaskClient, Worker, type TaskContext, type TaskRecord, type TaskRegistry, type TaskStatus } from '@warren/tasks';
+import { backoffDelay, defineTasks, ManualClock, TaskAbort, TaskClient, Worker, type TaskContext, type TaskMessage, type TaskRecord, type TaskRegistry, type TaskStatus } from '@warren/tasks';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 import { earlyWrite } from '../src/client.js';
 import { deferred, tracked, until } from '../../../test-support/wait.js';
@@ -493,6 +493,39 @@ describe('startedAfterMs: STARTED written only for attempts still running after 
     expect(await c.wait(after)).toMatchObject({ status: 'SUCCESS' });
     expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', run: 2 });
     expect(ran.filter((n) => n === 1)).toHaveLength(1);
+  });
+
+  it('a second copy of the message (a publish re-sent after reconnecting) is not run while this worker runs the first', async () => {
+    const gate = deferred();
+    const running = deferred();
+    let calls = 0;
+    const c = await client(
+      defineTasks().define('dup', async () => {
+        calls++;
+        running.resolve();
+        await gate.promise;
+        return calls;
+      }),
+    );
+    const id = await c.enqueue('dup');
+    // The queued message, sent twice: two copies of one run, neither redelivered.
+    const got = (await c.conn.get(c.queueName('dup')))!;
+    const m = got.json<TaskMessage>();
+    expect(m.rev).toBeGreaterThan(0);
+    await c.publish(m);
+    await c.publish(m);
+    got.ack();
+    const w = await worker(c, { startedAfterMs: 50, concurrency: 2 });
+    const events: string[] = [];
+    w.on('task', (e) => events.push(e.type));
+    await running.promise;
+    await until(async () => (await ready(c, 'dup')) === 0, 'both copies delivered');
+    await until(() => w.active.length === 1 && events.length >= 1, 'the first copy running');
+    gate.resolve();
+    expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', result: 1 });
+    await until(() => events.includes('succeeded'), 'succeeded');
+    expect(calls).toBe(1);
+    expect(events).not.toContain('lost');
   });
 
   it('rejects a negative startedAfterMs', async () => {
