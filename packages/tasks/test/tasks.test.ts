@@ -528,6 +528,39 @@ describe('startedAfterMs: STARTED written only for attempts still running after 
     expect(events).not.toContain('lost');
   });
 
+  it('a task handed back by close() before its STARTED record: no STARTED by the closed worker, the next one runs it', async () => {
+    const clock = new ManualClock();
+    const gate = deferred();
+    let calls = 0;
+    const reg = defineTasks().define('hb', async (_a, ctx) => {
+      if (++calls === 1) {
+        await new Promise((r) => ctx.signal.addEventListener('abort', r));
+        return 'from A';
+      }
+      await gate.promise;
+      return 'from B';
+    });
+    const c = await client(reg, { clock });
+    const id = await c.enqueue('hb');
+    const seen = await recordStates(c, id);
+    const a = await Worker.start(c, { id: 'A', startedAfterMs: 1000 });
+    await until(() => a.active.includes(id), 'running on A');
+    const closing = tracked(a.close({ graceMs: 500 }));
+    await until(() => {
+      clock.advance(100);
+      return closing.settled();
+    }, 'close');
+    // Past A's start timer: a timer left behind would write STARTED for A now.
+    clock.advance(5000);
+    const c2 = await client(reg, { clock, namespace: c.namespace });
+    await worker(c2, { id: 'B', startedAfterMs: 1000 });
+    gate.resolve();
+    expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', result: 'from B', worker: 'B' });
+    await until(() => seen.statuses().includes('SUCCESS'), 'SUCCESS seen');
+    expect(seen.records.filter((r) => r.worker === 'A')).toEqual([]);
+    await seen.stop();
+  });
+
   it('rejects a negative startedAfterMs', async () => {
     const c = await client(defineTasks().define('x', () => 1));
     await expect(Worker.start(c, { startedAfterMs: -1 })).rejects.toThrow(TypeError);
