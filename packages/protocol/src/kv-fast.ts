@@ -90,7 +90,8 @@ function start(w: SlabWriter, type: number, headerLength: number, body: Buffer |
 function kvPut(this: FrameWriter, requestId: number, bucket: string, key: string, options: Record<string, unknown>, body: Buffer): boolean {
   const bl = asciiLength(bucket);
   const kl = asciiLength(key);
-  const os = options === null || typeof options !== 'object' ? -1 : optionsSize(options);
+  // Plain objects only: for-in would also write inherited keys, and an array, Map or Buffer is no map to msgpackr.
+  const os = options === null || typeof options !== 'object' || Object.getPrototypeOf(options) !== Object.prototype ? -1 : optionsSize(options);
   if ((bl | kl | os) < 0 || !isSafeUint(requestId)) return generatedKvPut.call(this, requestId, bucket, key, options, body);
   const w = this as unknown as SlabWriter;
   const headerLength = 1 + uintSize(requestId) + strSize(bl) + strSize(kl) + os;

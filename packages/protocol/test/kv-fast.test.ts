@@ -70,6 +70,15 @@ describe('KV_PUT, KV_APPLIED and OK {revision} sends', () => {
     }
   });
 
+  it('leave options that are not plain objects to the general encoder (inherited keys, arrays, Maps)', () => {
+    const inherited = Object.create({ ttl: 5 }) as Record<string, unknown>;
+    inherited.expect = 1;
+    const odd: unknown[] = [inherited, ['a', 1], new Map([['ttl', 5]]), Object.assign(Object.create(null), { ttl: 5 }), Buffer.from('ab')];
+    for (const o of odd) {
+      same(written((w) => w.kvPut(1, 'b', 'k', o as Record<string, unknown>, Buffer.alloc(0))).bytes, written((w) => w.sendRaw(FrameType.KV_PUT, [1, 'b', 'k', o], Buffer.alloc(0))).bytes);
+    }
+  });
+
   it('use no general MessagePack encoding for the usual shapes', () => {
     const spy = vi.spyOn(packr, 'pack');
     written((w) => w.kvPut(7, 'tasks', 't.0d6c3c1e-6a55-4b36-a5a7-1f0f2c5d4e11', { ttl: 0, expect: 1234, wait: 'applied' }, Buffer.from('{}')));

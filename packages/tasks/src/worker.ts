@@ -48,7 +48,8 @@ export interface WorkerOptions {
    * Write a task's STARTED record only once its attempt has been running this many ms (as Celery,
    * whose default is not to record STARTED at all). Default undefined: STARTED is written as each
    * attempt starts, before its handler runs. With it, an attempt that ends sooner goes straight
-   * from PENDING to its outcome (one bucket write less per task): SUCCESS (or RETRY, FAILURE) is
+   * from PENDING to its outcome (one bucket write less per task, a read instead: the handler runs only
+   * while the record is still the PENDING one its message was sent for): SUCCESS (or RETRY, FAILURE) is
    * written by compare-and-set on the PENDING record's revision, so a revoke meanwhile still
    * discards the outcome and a result is still recorded once. What differs while such a task runs:
    * it reads PENDING, and retry() on it re-sends it (the running attempt's outcome is then discarded
@@ -335,22 +336,36 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       // once the broker has applied it (wait 'applied'), the handler runs while the write is being
       // synced (the outcome's write follows it in the bucket's log and is awaited until stored, and
       // the message is acked only after that).
-      const started = this.startedRecord(recordOf(m, clock.now()), m);
       if (this.startedAfterMs !== undefined) {
         // Deferred: the handler runs now; STARTED is written only if it is still running after
         // startedAfterMs, and the outcome's write compares against the PENDING record's revision.
-        await this.run(def, m, msg, started, m.rev, true);
-        return;
-      }
-      let revision: number | undefined;
-      try {
-        revision = await this.bucket.update(taskKey(m.id), JSON.stringify(started), m.rev, { ttl: 0, wait: 'applied' });
-      } catch (err) {
-        if (!isWrongRevision(err)) throw err; // else: the record changed since; look at it below
-      }
-      if (revision !== undefined) {
-        await this.run(def, m, msg, started, revision);
-        return;
+        // Only while the record is still that PENDING one: a task revoked, re-sent by retry() or
+        // finished since this message was sent must not run (the claim's compare-and-set, which
+        // would refuse it, is what is deferred). A read, not a write; anything else is looked at below.
+        const e = await this.bucket.get(taskKey(m.id));
+        const held = this.running.get(m.id);
+        if (held !== undefined && held.m.run === m.run && held.m.nonce === m.nonce) {
+          // A second copy of the run this worker is running unrecorded (a publish re-sent after a
+          // reconnect): the record does not say so yet, the claim's compare-and-set would have.
+          msg.ack();
+          return;
+        }
+        if (e !== null && e.op === 'put' && e.revision === m.rev) {
+          await this.run(def, m, msg, this.startedRecord(recordOf(m, clock.now()), m), m.rev, true);
+          return;
+        }
+      } else {
+        const started = this.startedRecord(recordOf(m, clock.now()), m);
+        let revision: number | undefined;
+        try {
+          revision = await this.bucket.update(taskKey(m.id), JSON.stringify(started), m.rev, { ttl: 0, wait: 'applied' });
+        } catch (err) {
+          if (!isWrongRevision(err)) throw err; // else: the record changed since; look at it below
+        }
+        if (revision !== undefined) {
+          await this.run(def, m, msg, started, revision);
+          return;
+        }
       }
     }
     for (;;) {

@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Connection } from '@warren/client';
-import { backoffDelay, defineTasks, ManualClock, TaskAbort, TaskClient, Worker, type TaskContext, type TaskRecord, type TaskRegistry, type TaskStatus } from '@warren/tasks';
+import { backoffDelay, defineTasks, ManualClock, TaskAbort, TaskClient, Worker, type TaskContext, type TaskMessage, type TaskRecord, type TaskRegistry, type TaskStatus } from '@warren/tasks';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 import { earlyWrite } from '../src/client.js';
 import { deferred, tracked, until } from '../../../test-support/wait.js';
@@ -468,6 +468,97 @@ describe('startedAfterMs: STARTED written only for attempts still running after 
     gate.resolve();
     await until(() => events.includes('lost'), 'the first run to be reported lost');
     expect(await c.get(id)).toMatchObject({ status: 'SUCCESS', result: 2, run: 2 });
+  });
+
+  it('a task revoked while still queued is not run: its handler never starts', async () => {
+    const ran: string[] = [];
+    const c = await client(defineTasks().define('rq', (tag: string) => void ran.push(tag)));
+    const id = await c.enqueue('rq', 'revoked');
+    expect(await c.revoke(id)).toMatchObject({ status: 'REVOKED' });
+    const after = await c.enqueue('rq', 'after');
+    // Concurrency 1: the revoked task's message is settled before the next one runs.
+    await worker(c, { startedAfterMs: 50 });
+    expect(await c.wait(after)).toMatchObject({ status: 'SUCCESS' });
+    expect(ran).toEqual(['after']);
+    expect(await c.get(id)).toMatchObject({ status: 'REVOKED' });
+  });
+
+  it('a queued task re-sent by retry(): the superseded message is not run, only the new run is', async () => {
+    const ran: number[] = [];
+    const c = await client(defineTasks().define('rs', (n: number) => void ran.push(n)));
+    const id = await c.enqueue('rs', 1);
+    expect(await c.retry(id)).toMatchObject({ status: 'PENDING', run: 2 });
+    const after = await c.enqueue('rs', 2);
+    await worker(c, { startedAfterMs: 50 });
+    expect(await c.wait(after)).toMatchObject({ status: 'SUCCESS' });
+    expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', run: 2 });
+    expect(ran.filter((n) => n === 1)).toHaveLength(1);
+  });
+
+  it('a second copy of the message (a publish re-sent after reconnecting) is not run while this worker runs the first', async () => {
+    const gate = deferred();
+    const running = deferred();
+    let calls = 0;
+    const c = await client(
+      defineTasks().define('dup', async () => {
+        calls++;
+        running.resolve();
+        await gate.promise;
+        return calls;
+      }),
+    );
+    const id = await c.enqueue('dup');
+    // The queued message, sent twice: two copies of one run, neither redelivered.
+    const got = (await c.conn.get(c.queueName('dup')))!;
+    const m = got.json<TaskMessage>();
+    expect(m.rev).toBeGreaterThan(0);
+    await c.publish(m);
+    await c.publish(m);
+    got.ack();
+    const w = await worker(c, { startedAfterMs: 50, concurrency: 2 });
+    const events: string[] = [];
+    w.on('task', (e) => events.push(e.type));
+    await running.promise;
+    await until(async () => (await ready(c, 'dup')) === 0, 'both copies delivered');
+    await until(() => w.active.length === 1 && events.length >= 1, 'the first copy running');
+    gate.resolve();
+    expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', result: 1 });
+    await until(() => events.includes('succeeded'), 'succeeded');
+    expect(calls).toBe(1);
+    expect(events).not.toContain('lost');
+  });
+
+  it('a task handed back by close() before its STARTED record: no STARTED by the closed worker, the next one runs it', async () => {
+    const clock = new ManualClock();
+    const gate = deferred();
+    let calls = 0;
+    const reg = defineTasks().define('hb', async (_a, ctx) => {
+      if (++calls === 1) {
+        await new Promise((r) => ctx.signal.addEventListener('abort', r));
+        return 'from A';
+      }
+      await gate.promise;
+      return 'from B';
+    });
+    const c = await client(reg, { clock });
+    const id = await c.enqueue('hb');
+    const seen = await recordStates(c, id);
+    const a = await Worker.start(c, { id: 'A', startedAfterMs: 1000 });
+    await until(() => a.active.includes(id), 'running on A');
+    const closing = tracked(a.close({ graceMs: 500 }));
+    await until(() => {
+      clock.advance(100);
+      return closing.settled();
+    }, 'close');
+    // Past A's start timer: a timer left behind would write STARTED for A now.
+    clock.advance(5000);
+    const c2 = await client(reg, { clock, namespace: c.namespace });
+    await worker(c2, { id: 'B', startedAfterMs: 1000 });
+    gate.resolve();
+    expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', result: 'from B', worker: 'B' });
+    await until(() => seen.statuses().includes('SUCCESS'), 'SUCCESS seen');
+    expect(seen.records.filter((r) => r.worker === 'A')).toEqual([]);
+    await seen.stop();
   });
 
   it('rejects a negative startedAfterMs', async () => {
