@@ -13,11 +13,11 @@
  * message kept for long (queued, or held by the application) must not keep a
  * whole read buffer alive. Larger bodies stay views, which bounds what any
  * retained body can pin to a small multiple of its own size. The small ones are
- * copied in runs: the first needing a copy copies up to COPY_RUN bytes of the
- * chunk from its body on (the frames after it, already received) into a buffer
- * of their own, and the bodies that lie inside that run are views of it. One
- * copy per run instead of one per body; a retained small body pins at most
- * COPY_RUN bytes, as one from Buffer.allocUnsafe pins Node's 8 KiB pool.
+ * copied in runs: the first needing a copy copies the chunk from its body on
+ * (the frames after it, already received), as much as fits, into the free tail
+ * of an 8 KiB pool, and the bodies that lie inside that run are views of the
+ * pool. One copy per run instead of one per body; a retained small body pins
+ * at most its 8 KiB pool, as one from Buffer.allocUnsafe pins Node's.
  */
 import { errors, ProtocolError } from './errors.js';
 import { parseFrame } from './frame-schema.js';
@@ -57,10 +57,14 @@ export class FrameDecoder {
   private readonly routingKeys = new RepeatedString();
   private readonly consumerTags = new RepeatedString();
 
-  /** The current copy run: run[i] holds runSource[runFrom + i]; valid during one push() only. */
-  private run: Buffer = NO_RUN;
+  /** Where small bodies are copied to (COPY_RUN bytes, filled front to back, then replaced). */
+  private pool: Buffer = NO_RUN;
+  private poolPos = 0;
+  /** The current copy run: pool[runAt + i] holds runSource[runFrom + i] for i < runLength; valid during one push() only. */
   private runSource: Buffer = NO_RUN;
   private runFrom = 0;
+  private runLength = 0;
+  private runAt = 0;
 
   constructor(maxFrameSize: number, options: { copyBodiesBelow?: number } = {}) {
     this.maxFrameSize = maxFrameSize;
@@ -131,7 +135,7 @@ export class FrameDecoder {
     } finally {
       // A run only serves the chunks of this push: the caller may reuse its buffers afterwards.
       this.runSource = NO_RUN;
-      this.run = NO_RUN;
+      this.runLength = 0;
     }
   }
 
@@ -148,17 +152,31 @@ export class FrameDecoder {
       b.copy(body, 0, start, end);
       return body;
     }
-    let from = start - this.runFrom;
-    if (b !== this.runSource || from < 0 || end - this.runFrom > this.run.length) {
-      const runEnd = Math.min(b.length, start + COPY_RUN);
-      const run = Buffer.allocUnsafeSlow(runEnd - start);
-      b.copy(run, 0, start, runEnd);
-      this.run = run;
-      this.runSource = b;
-      this.runFrom = start;
-      from = 0;
+    if (b !== this.runSource || start < this.runFrom || end > this.runFrom + this.runLength) this.newRun(b, start, length);
+    const at = this.runAt + (start - this.runFrom);
+    return this.pool.subarray(at, at + length);
+  }
+
+  /**
+   * Copies b[start, ...) into the free tail of the pool: as much of the chunk as
+   * fits, up to COPY_RUN bytes, and at least `length` (a fresh pool when the
+   * tail is shorter). The pool is written once, front to back, never reused:
+   * bytes handed out as bodies never change.
+   */
+  private newRun(b: Buffer, start: number, length: number): void {
+    let free = this.pool.length - this.poolPos;
+    if (free < length) {
+      this.pool = Buffer.allocUnsafeSlow(COPY_RUN);
+      this.poolPos = 0;
+      free = COPY_RUN;
     }
-    return this.run.subarray(from, from + length);
+    const n = Math.min(b.length - start, free);
+    b.copy(this.pool, this.poolPos, start, start + n);
+    this.runSource = b;
+    this.runFrom = start;
+    this.runLength = n;
+    this.runAt = this.poolPos;
+    this.poolPos += n;
   }
 
   /** Fast path: nothing pending, decode frames straight out of this chunk. */
