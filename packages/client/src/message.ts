@@ -11,7 +11,8 @@ import type { Session } from './session.js';
 /** A message received from a queue, by a consumer or by {@link Connection.get}. */
 export interface Message {
   /**
-   * The payload. Bodies under 16 KiB are their own copy; larger ones are views
+   * The payload. Bodies under 16 KiB are copied out of the buffer they were read into (one shares
+   * an 8 KiB buffer with the bodies that arrived next to it, as Buffer.allocUnsafe shares its pool); larger ones are views
    * into the buffer (up to 256 KiB) they were read into, which stays allocated while
    * you hold the body (copy a large body you keep for long).
    */

@@ -12,7 +12,12 @@
  * Bodies smaller than `copyBodiesBelow` are copied out of the chunk: a small
  * message kept for long (queued, or held by the application) must not keep a
  * whole read buffer alive. Larger bodies stay views, which bounds what any
- * retained body can pin to a small multiple of its own size.
+ * retained body can pin to a small multiple of its own size. The small ones are
+ * copied in runs: the first needing a copy copies the chunk from its body on
+ * (the frames after it, already received), as much as fits, into the free tail
+ * of an 8 KiB pool, and the bodies that lie inside that run are views of the
+ * pool. One copy per run instead of one per body; a retained small body pins
+ * at most its 8 KiB pool, as one from Buffer.allocUnsafe pins Node's.
  */
 import { errors, ProtocolError } from './errors.js';
 import { parseFrame } from './frame-schema.js';
@@ -26,6 +31,9 @@ const STREAM_DELIVER = FrameType.STREAM_DELIVER;
 const PUBLISH = FrameType.PUBLISH;
 const DELIVER = FrameType.DELIVER;
 const ACK = FrameType.ACK;
+/** Bytes copied at once for small bodies (see above): Node's Buffer.poolSize. */
+const COPY_RUN = 8 * 1024;
+const NO_RUN = Buffer.alloc(0);
 
 export type FrameHandler = (frame: Frame) => void;
 
@@ -43,12 +51,21 @@ export class FrameDecoder {
 
   /** Largest accepted frame, length prefix included. */
   maxFrameSize: number;
-  /** Bodies shorter than this are copied into their own (pooled) buffer; 0 = never. */
+  /** Bodies shorter than this are copied out of the chunk, in runs (see above); 0 = never. */
   private readonly copyBodiesBelow: number;
   /** The last strings the fast paths decoded, per field: a repeated name is not decoded again. */
   private readonly exchanges = new RepeatedString();
   private readonly routingKeys = new RepeatedString();
   private readonly consumerTags = new RepeatedString();
+
+  /** Where small bodies are copied to (COPY_RUN bytes, filled front to back, then replaced). */
+  private pool: Buffer = NO_RUN;
+  private poolPos = 0;
+  /** The current copy run: pool[runAt + i] holds runSource[runFrom + i] for i < runLength; valid during one push() only. */
+  private runSource: Buffer = NO_RUN;
+  private runFrom = 0;
+  private runLength = 0;
+  private runAt = 0;
 
   constructor(maxFrameSize: number, options: { copyBodiesBelow?: number } = {}) {
     this.maxFrameSize = maxFrameSize;
@@ -116,7 +133,51 @@ export class FrameDecoder {
       this.chunks = [];
       this.buffered = 0;
       throw err;
+    } finally {
+      // A run only serves the chunks of this push: the caller may reuse its buffers afterwards.
+      this.runSource = NO_RUN;
+      this.runLength = 0;
     }
+  }
+
+  /**
+   * The body at b[start, end): a view of the chunk when it is empty or at least
+   * copyBodiesBelow long, else a view of the current copy run (a new run when
+   * the body is outside it), or its own copy when longer than a run.
+   */
+  private bodyOf(b: Buffer, start: number, end: number): Buffer {
+    const length = end - start;
+    if (length === 0 || length >= this.copyBodiesBelow) return b.subarray(start, end);
+    if (length > COPY_RUN) {
+      const body = Buffer.allocUnsafe(length);
+      b.copy(body, 0, start, end);
+      return body;
+    }
+    if (b !== this.runSource || start < this.runFrom || end > this.runFrom + this.runLength) this.newRun(b, start, length);
+    const at = this.runAt + (start - this.runFrom);
+    return this.pool.subarray(at, at + length);
+  }
+
+  /**
+   * Copies b[start, ...) into the free tail of the pool: as much of the chunk as
+   * fits, up to COPY_RUN bytes, and at least `length` (a fresh pool when the
+   * tail is shorter). The pool is written once, front to back, never reused:
+   * bytes handed out as bodies never change.
+   */
+  private newRun(b: Buffer, start: number, length: number): void {
+    let free = this.pool.length - this.poolPos;
+    if (free < length) {
+      this.pool = Buffer.allocUnsafeSlow(COPY_RUN);
+      this.poolPos = 0;
+      free = COPY_RUN;
+    }
+    const n = Math.min(b.length - start, free);
+    b.copy(this.pool, this.poolPos, start, start + n);
+    this.runSource = b;
+    this.runFrom = start;
+    this.runLength = n;
+    this.runAt = this.poolPos;
+    this.poolPos += n;
   }
 
   /** Fast path: nothing pending, decode frames straight out of this chunk. */
@@ -200,8 +261,11 @@ export class FrameDecoder {
       const frame = fastAck(buf, headerStart, bodyStart, end);
       if (frame !== null) return onFrame(frame);
     } else if (type === STREAM_DELIVER) {
-      const frame = fastStreamDeliver(buf, headerStart, bodyStart, end, this.copyBodiesBelow);
-      if (frame !== null) return onFrame(frame);
+      const frame = fastStreamDeliver(buf, headerStart, bodyStart, end);
+      if (frame !== null) {
+        frame.body = this.bodyOf(buf, bodyStart, end);
+        return onFrame(frame);
+      }
     }
     let header: unknown;
     try {
@@ -210,7 +274,7 @@ export class FrameDecoder {
     } catch (err) {
       throw errors.frameError(`frame header is not valid MessagePack: ${(err as Error).message}`, err);
     }
-    onFrame(parseFrame(type, header, bodyOf(buf, bodyStart, end, this.copyBodiesBelow)));
+    onFrame(parseFrame(type, header, this.bodyOf(buf, bodyStart, end)));
   }
 
   /**
@@ -231,7 +295,7 @@ export class FrameDecoder {
     const routingKey = this.routingKeys.get(b, spanStart, s);
     const flags = uintAt(b, s, bodyStart);
     if (flags < 0 || uintEnd + 1 !== bodyStart || b[uintEnd] !== 0xc0) return null;
-    const body = bodyOf(b, bodyStart, end, this.copyBodiesBelow);
+    const body = this.bodyOf(b, bodyStart, end);
     return { type: PUBLISH, seq, exchange, routingKey, flags, properties: null, body };
   }
 
@@ -258,7 +322,7 @@ export class FrameDecoder {
     if (s < 0) return null;
     const routingKey = this.routingKeys.get(b, spanStart, s);
     if (s + 1 !== bodyStart || b[s] !== 0xc0) return null;
-    const body = bodyOf(b, bodyStart, end, this.copyBodiesBelow);
+    const body = this.bodyOf(b, bodyStart, end);
     return { type: DELIVER, consumerTag, deliveryTag, redelivered: r === 0xc3, deliveryCount, exchange, routingKey, properties: null, body };
   }
 
@@ -317,7 +381,7 @@ export { ProtocolError };
  * (properties with values, non-ASCII names, extra fields) returns null and takes the
  * general path, which checks the profile and builds the same frame.
  */
-function fastStreamDeliver(b: Buffer, p: number, bodyStart: number, end: number, copyBelow: number): StreamDeliverFrame | null {
+function fastStreamDeliver(b: Buffer, p: number, bodyStart: number, end: number): StreamDeliverFrame | null {
   if (b[p] !== 0x96) return null;
   p++;
   let s = strSpan(b, p, bodyStart);
@@ -340,8 +404,8 @@ function fastStreamDeliver(b: Buffer, p: number, bodyStart: number, end: number,
   p = s;
   const t = b[p];
   if (p + 1 !== bodyStart || (t !== 0xc0 && t !== 0x80)) return null;
-  const body = bodyOf(b, bodyStart, end, copyBelow);
-  return { type: STREAM_DELIVER, consumerTag, offset, timestamp, exchange, routingKey, properties: t === 0xc0 ? null : {}, body };
+  // The caller sets the body.
+  return { type: STREAM_DELIVER, consumerTag, offset, timestamp, exchange, routingKey, properties: t === 0xc0 ? null : {}, body: NO_RUN };
 }
 
 /** ACK as [deliveryTag, multiple] exactly, without a body; anything else takes the general path. */
@@ -352,17 +416,6 @@ function fastAck(b: Buffer, p: number, bodyStart: number, end: number): AckFrame
   const m = b[uintEnd];
   if (m !== 0xc2 && m !== 0xc3) return null;
   return { type: ACK, deliveryTag, multiple: m === 0xc3 };
-}
-
-/** The body at b[start, end): copied out when shorter than copyBelow (see FrameDecoder), else a view. */
-function bodyOf(b: Buffer, start: number, end: number, copyBelow: number): Buffer {
-  const length = end - start;
-  if (length > 0 && length < copyBelow) {
-    const body = Buffer.allocUnsafe(length);
-    b.copy(body, 0, start, end);
-    return body;
-  }
-  return b.subarray(start, end);
 }
 
 /**

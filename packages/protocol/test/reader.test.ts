@@ -80,6 +80,49 @@ describe('FrameDecoder over contiguous reads', () => {
     expect(got[0]!.body.equals(small.body)).toBe(true);
   });
 
+  it('copies small bodies in runs of 8 KiB: one buffer for the bodies inside a run, none aliasing the chunk or each other', () => {
+    // 100 small frames, 300-byte bodies, then one of 9,000 bytes (over a run, under copyBodiesBelow), then small ones again.
+    const frames = [
+      ...Array.from({ length: 100 }, (_, i) => publish(i + 1, Buffer.alloc(300, i + 1))),
+      publish(101, Buffer.alloc(9000, 0xee)),
+      ...Array.from({ length: 5 }, (_, i) => publish(102 + i, Buffer.alloc(10, 0xf0 + i))),
+    ];
+    const chunk = Buffer.concat(frames.map(encodeFrame));
+    const got: PublishFrame[] = [];
+    new FrameDecoder(1 << 20, { copyBodiesBelow: ARENA_COPY_BELOW }).push(chunk, (f) => got.push(f as PublishFrame));
+    expect(got).toHaveLength(frames.length);
+    const runs = new Set<ArrayBufferLike>();
+    for (let i = 0; i < frames.length; i++) {
+      const body = got[i]!.body;
+      expect(body.equals(frames[i]!.body)).toBe(true);
+      expect(body.buffer).not.toBe(chunk.buffer);
+      runs.add(body.buffer);
+      // A run holds at most 8 KiB: no body pins more.
+      expect(body.buffer.byteLength).toBeLessThanOrEqual(9000);
+    }
+    // ~27 bodies of 300 bytes (plus headers) per run: far fewer buffers than bodies.
+    expect(runs.size).toBeLessThan(10);
+    // Bodies of one run do not overlap.
+    const spans = got.map((f) => [f.body.buffer, f.body.byteOffset, f.body.byteOffset + f.body.length] as const).sort((a, b) => (a[0] === b[0] ? a[1] - b[1] : 0));
+    for (let i = 1; i < spans.length; i++) if (spans[i]![0] === spans[i - 1]![0]) expect(spans[i]![1]).toBeGreaterThanOrEqual(spans[i - 1]![2]);
+    chunk.fill(0);
+    for (let i = 0; i < frames.length; i++) expect(got[i]!.body.equals(frames[i]!.body)).toBe(true);
+  });
+
+  it('starts a new run for every push: a chunk reused by the caller is not read from an old run', () => {
+    // Small pushes share one 8 KiB pool (written front to back): the second body must not be the first's bytes.
+    const decoder = new FrameDecoder(1 << 20, { copyBodiesBelow: ARENA_COPY_BELOW });
+    const chunk = encodeFrame(publish(1, Buffer.alloc(100, 1)));
+    const got: PublishFrame[] = [];
+    decoder.push(chunk, (f) => got.push(f as PublishFrame));
+    // Same buffer object, new content (a caller recycling its read buffer).
+    encodeFrame(publish(2, Buffer.alloc(100, 2))).copy(chunk);
+    decoder.push(chunk, (f) => got.push(f as PublishFrame));
+    expect(got.map((f) => f.body[0])).toEqual([1, 2]);
+    expect(got[0]!.body.equals(Buffer.alloc(100, 1))).toBe(true);
+    expect(got[1]!.body.equals(Buffer.alloc(100, 2))).toBe(true);
+  });
+
   it('binary header values are copied out too: they do not alias the received bytes', () => {
     const frame: PublishFrame = { ...publish(1, Buffer.alloc(ARENA_COPY_BELOW, 1)), properties: { headers: { blob: Buffer.from('abcdef') } } };
     const chunk = encodeFrame(frame);
