@@ -247,7 +247,7 @@ export class FrameDecoder {
       // A bucket write and its answers (kv-fast.ts).
       const frame = fastKvFrame(type, buf, headerStart, bodyStart, end);
       if (frame !== null) {
-        if (frame.type === KV_PUT) frame.body = bodyOf(buf, bodyStart, end, this.copyBodiesBelow);
+        if (frame.type === KV_PUT) frame.body = this.bodyOf(buf, bodyStart, end);
         return onFrame(frame);
       }
     }
