@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { pack, type MessageProperties } from '@warren/protocol';
 import { encodeMessage, encodeQueueRecord, messageLayout, recordId, recordType, RecordType, SEGMENT_HEADER_SIZE, validRecordAt } from '../../src/storage/format.js';
 import { LogWriter } from '../../src/storage/log-writer.js';
+import { MetaCache } from '../../src/storage/meta-cache.js';
 import { SegmentFiles } from '../../src/storage/segment-files.js';
 import { bytes, captureLogger, open, rng, segmentFiles } from './helpers.js';
 import { tempDirPerTest } from '../../../../test-support/temp-dir.js';
@@ -151,5 +152,54 @@ describe('log writer slab reuse', () => {
     expect(w.slabBytes).toBeLessThanOrEqual(2 * 1024 * 1024);
     await w.close();
     await files.closeAll();
+  });
+
+  it('store.append does not keep the queue list: a caller reusing one array (admission does) leaves every message in its own queue', async () => {
+    const s = await open(tmp.path);
+    const one = [''];
+    const put = (queue: string, i: number) =>
+      new Promise<number>((resolve, reject) => {
+        one[0] = queue;
+        const id = s.append(one, { exchange: '', routingKey: queue, properties: { persistent: true }, body: Buffer.from(`m${i}`) }, (err) =>
+          err ? reject(err) : resolve(id),
+        );
+        one[0] = 'elsewhere'; // reused at once, as admission does for the next publish
+      });
+    const ids = await Promise.all([put('q1', 0), put('q2', 1), put('q1', 2), put('q3', 3)]);
+    s.settle('q2', ids[1]!); // known on q2 only if the index kept the name, not the array
+    expect(s.size).toBe(3);
+    await s.close();
+    const again = await open(tmp.path);
+    const got = (q: string) => (again.recovered().get(q) ?? []).map((m) => m.id);
+    expect([got('q1'), got('q2'), got('q3'), got('elsewhere')]).toEqual([[ids[0], ids[2]], [], [ids[3]], []]);
+    await again.close();
+  });
+});
+
+describe('meta cache under mutation', () => {
+  it('a properties object changed in place after a publish gets its new bytes; inherited keys are not packed either way', () => {
+    const cache = new MetaCache();
+    const p: Record<string, unknown> = { persistent: true, priority: 1, contentType: 'a' };
+    const check = (props: object) => expect(cache.get('x', 'k', props).equals(pack(['x', 'k', props]))).toBe(true);
+    check(p);
+    p.priority = 2;
+    check(p);
+    p.contentType = undefined;
+    check(p);
+    delete p.contentType;
+    check(p);
+    p.contentType = 'a'; // back, but now the last key: other bytes
+    check(p);
+    p.priority = -0;
+    check(p);
+    p.priority = 0;
+    check(p);
+    p.priority = Number.NaN;
+    check(p);
+    const withProto = Object.create({ persistent: false, appId: 'inherited' }) as Record<string, unknown>;
+    withProto.persistent = true;
+    check(withProto);
+    check({ persistent: true });
+    check(withProto);
   });
 });
