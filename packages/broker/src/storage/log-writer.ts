@@ -160,8 +160,10 @@ export class LogWriter {
   }
 
   /**
-   * Queues an encoded record (compaction copies; tests). Returns where it will be, or
-   * null when the writer has failed or closed (cb then gets the error on the next turn).
+   * Queues an encoded record (the KV log's records, compaction copies, tests): buffers up
+   * to 64 KiB are copied into the slab at once, larger ones are written as they are (do
+   * not change them before cb). Returns where it will be, or null when the writer has
+   * failed or closed (cb then gets the error on the next turn).
    */
   append(rec: EncodedRecord, cb: DurableCallback | null, force = false): { seg: number; off: number } | null {
     if (this.refuse(cb)) return null;
