@@ -87,9 +87,11 @@ export interface LogWriterOptions {
 
 const MAX_BATCH_RECORDS = 16_384;
 /**
- * Records are encoded into slabs: the first is 64 KiB (a quiet log, e.g. a vhost's
- * KV store, never holds more), each next one twice the last up to 1 MiB. A record
- * head over 64 KiB gets a buffer of its own.
+ * Records are encoded into slabs: the first is 64 KiB; a full slab whose bytes are all
+ * written is started over, and only one that fills while its bytes still wait for the
+ * disk is followed by a new one, twice its size up to 1 MiB (so a quiet log, e.g. a
+ * vhost's KV store, never holds more than 64 KiB). A record head over 64 KiB gets a
+ * buffer of its own.
  */
 const SLAB_MIN = 64 * 1024;
 const SLAB_MAX = 1024 * 1024;
@@ -131,6 +133,11 @@ export class LogWriter {
     return this.error;
   }
 
+  /** Bytes held in the current slab and the spare (memory that stays while the log is idle). */
+  get slabBytes(): number {
+    return this.slab.buf.length + (this.spare?.buf.length ?? 0);
+  }
+
   /** Registers a segment found by recovery (read-only from now on). */
   adopt(no: number, size: number): void {
     this.segments.set(no, { no, end: size, written: size, dirty: false });
@@ -153,8 +160,10 @@ export class LogWriter {
   }
 
   /**
-   * Queues an encoded record (compaction copies; tests). Returns where it will be, or
-   * null when the writer has failed or closed (cb then gets the error on the next turn).
+   * Queues an encoded record (the KV log's records, compaction copies, tests): buffers up
+   * to 64 KiB are copied into the slab at once, larger ones are written as they are (do
+   * not change them before cb). Returns where it will be, or null when the writer has
+   * failed or closed (cb then gets the error on the next turn).
    */
   append(rec: EncodedRecord, cb: DurableCallback | null, force = false): { seg: number; off: number } | null {
     if (this.refuse(cb)) return null;
@@ -249,11 +258,18 @@ export class LogWriter {
     if (this.slabAt + len <= this.slab.buf.length) return;
     this.sealRegion();
     const old = this.slab;
+    if (old.refs === 0 && old !== NO_SLAB) {
+      // Nothing of it is queued or in flight: start it over. Only a slab that fills while
+      // its bytes still wait for the disk makes the next one bigger, so a quiet log (a
+      // vhost's KV store) keeps its first 64 KiB slab and no spare.
+      this.slabAt = 0;
+      this.regionStart = 0;
+      return;
+    }
     const spare = this.spare;
     this.spare = null;
     const size = Math.min(SLAB_MAX, Math.max(SLAB_MIN, old.buf.length * 2));
     this.slab = spare !== null && spare.refs === 0 && spare.buf.length >= size ? spare : { buf: Buffer.allocUnsafeSlow(size), refs: 0 };
-    if (old.refs === 0 && old !== NO_SLAB) this.spare = old;
     this.slabAt = 0;
     this.regionStart = 0;
   }

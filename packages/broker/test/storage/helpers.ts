@@ -36,3 +36,23 @@ export async function segmentFiles(dir: string): Promise<string[]> {
 export function ids(store: MessageStore, queue: string): number[] {
   return (store.recovered().get(queue) ?? []).map((m) => m.id);
 }
+
+/** Deterministic pseudo-random numbers in [0, 1) (xorshift32). */
+export function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 0x1_0000_0000;
+  };
+}
+
+/** n pseudo-random bytes from r. */
+export function bytes(n: number, r: () => number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256);
+  return b;
+}

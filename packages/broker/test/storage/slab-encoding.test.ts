@@ -26,27 +26,8 @@ import {
   writeQueueRecord,
 } from '../../src/storage/format.js';
 import { MetaCache } from '../../src/storage/meta-cache.js';
-import { open, segmentFiles } from './helpers.js';
+import { bytes, open, rng, segmentFiles } from './helpers.js';
 import { tempDirPerTest } from '../../../../test-support/temp-dir.js';
-
-/** Deterministic pseudo-random numbers (xorshift32). */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
-
-function bytes(n: number, r: () => number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = Math.floor(r() * 256);
-  return b;
-}
 
 const NAMES = ['q', 'orders.eu-west', 'ünïcödé-队列', 'x'.repeat(300), ''];
 
