@@ -19,8 +19,8 @@ import { parseFrame } from './frame-schema.js';
 import { PRELUDE_SIZE, MIN_FRAME_SIZE } from './codec.js';
 import { unpackRange } from './msgpack.js';
 import { checkProfile } from './profile.js';
-import { fastProperties } from './props-fast.js';
 import { FrameType, type AckFrame, type DeliverFrame, type Frame, type PublishFrame, type StreamDeliverFrame } from './frames.js';
+import { fastProperties } from './props-fast.js';
 
 const STREAM_DELIVER = FrameType.STREAM_DELIVER;
 const PUBLISH = FrameType.PUBLISH;
