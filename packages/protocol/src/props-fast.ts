@@ -16,67 +16,26 @@
  */
 import type { MessageProperties } from './frames.js';
 import { INVALID_PROPERTY, propertyChecks } from './properties.js';
-import { uintSize, writeUint } from './writer.js';
+import { writeUint } from './writer.js';
 
 const TWO_32 = 2 ** 32;
 
-/** Object.keys of the object propsSize measured last (writeProps reuses them when given the same object). */
-let sizedProps: object | null = null;
-let sizedKeys: string[] = [];
+/** propsSize encodes into this (15 keys and values of at most 2 + 255 bytes each fit); writeProps copies it out. */
+const scratch = Buffer.allocUnsafeSlow(8 * 1024);
+/** The properties whose encoding scratch holds, and its length. */
+let encoded: object | null = null;
+let encodedLength = 0;
 
 /**
  * Bytes the properties take as a MessagePack value (1 for null: nil), or -1
  * when their shape is not one this module writes (the caller takes the general path).
+ * Encodes them on the way (one pass), for writeProps.
  */
 export function propsSize(props: MessageProperties | null): number {
   if (props === null) return 1;
-  if (props.constructor !== Object) return -1;
-  const keys = Object.keys(props);
-  const n = keys.length;
-  if (n > 15) return -1;
-  let size = 1;
-  for (let i = 0; i < n; i++) {
-    const key = keys[i]!;
-    const k = shortAscii(key);
-    if (k < 0) return -1;
-    size += k + (k < 0x20 ? 1 : 2);
-    const v = (props as Record<string, unknown>)[key];
-    const s = valueSize(v);
-    if (s < 0) return -1;
-    size += s;
-  }
-  sizedProps = props;
-  sizedKeys = keys;
-  return size;
-}
-
-/** Bytes of one value, or -1 when the general path must write it. */
-function valueSize(v: unknown): number {
-  switch (typeof v) {
-    case 'boolean':
-    case 'undefined':
-      return 1;
-    case 'number':
-      // Beyond 32 bits msgpackr writes a float64 that integralFloatsToInts turns into a uint64/int64.
-      if (!Number.isSafeInteger(v)) return -1;
-      if (v >= 0) return uintSize(v);
-      return v >= -0x20 ? 1 : v >= -0x80 ? 2 : v >= -0x8000 ? 3 : v >= -0x80000000 ? 5 : 9;
-    case 'string': {
-      const k = shortAscii(v);
-      return k < 0 ? -1 : k + (k < 0x20 ? 1 : 2);
-    }
-    case 'object':
-      return v === null ? 1 : -1;
-    default:
-      return -1;
-  }
-}
-
-/** The length of s when it is ASCII and at most 255 long, else -1. */
-function shortAscii(s: string): number {
-  const n = s.length;
-  if (n > 0xff) return -1;
-  for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return -1;
+  const n = encode(props);
+  encoded = n < 0 ? null : props;
+  encodedLength = n;
   return n;
 }
 
@@ -89,32 +48,59 @@ export function writeProps(b: Buffer, p: number, props: MessageProperties | null
     b[p] = 0xc0;
     return p + 1;
   }
-  const keys = props === sizedProps ? sizedKeys : Object.keys(props);
-  sizedProps = null; // keep no message's properties alive
+  // Encoded again when another frame's properties were measured in between.
+  const n = props === encoded ? encodedLength : encode(props);
+  encoded = null; // keep no message's properties alive
+  if (n <= 32) {
+    for (let i = 0; i < n; i++) b[p + i] = scratch[i]!;
+  } else {
+    scratch.copy(b, p, 0, n);
+  }
+  return p + n;
+}
+
+/** Encodes props into scratch; returns the length, or -1 for a shape left to the general path. */
+function encode(props: object): number {
+  if (props.constructor !== Object) return -1;
+  const keys = Object.keys(props);
   const n = keys.length;
-  b[p++] = 0x80 | n;
+  if (n > 15) return -1;
+  const b = scratch;
+  b[0] = 0x80 | n;
+  let p = 1;
   for (let i = 0; i < n; i++) {
     const key = keys[i]!;
     p = writeAscii(b, p, key);
+    if (p < 0) return -1;
     const v = (props as Record<string, unknown>)[key];
-    if (typeof v === 'string') p = writeAscii(b, p, v);
-    else if (typeof v === 'number') p = writeInt(b, p, v);
-    else if (v === true) b[p++] = 0xc3;
+    if (typeof v === 'string') {
+      p = writeAscii(b, p, v);
+      if (p < 0) return -1;
+    } else if (typeof v === 'number') {
+      // Beyond 32 bits msgpackr writes a float64 that integralFloatsToInts turns into a uint64/int64.
+      if (!Number.isSafeInteger(v)) return -1;
+      p = writeInt(b, p, v);
+    } else if (v === true) b[p++] = 0xc3;
     else if (v === false) b[p++] = 0xc2;
-    else b[p++] = 0xc0;
+    else if (v === undefined || v === null) b[p++] = 0xc0;
+    else return -1;
   }
   return p;
 }
 
-/** An ASCII string of at most 255 characters as fixstr or str8. */
+/** An ASCII string of at most 255 characters as fixstr or str8 (as msgpackr writes it), or -1 for any other string. */
 function writeAscii(b: Buffer, p: number, s: string): number {
   const n = s.length;
   if (n < 0x20) b[p++] = 0xa0 | n;
-  else {
+  else if (n <= 0xff) {
     b[p++] = 0xd9;
     b[p++] = n;
+  } else return -1;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    b[p + i] = c;
   }
-  for (let i = 0; i < n; i++) b[p + i] = s.charCodeAt(i);
   return p + n;
 }
 

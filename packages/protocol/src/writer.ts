@@ -376,7 +376,7 @@ function writeStr(b: Buffer, p: number, s: string, n: number): number {
 const TWO_32 = 2 ** 32;
 
 /** Bytes of the smallest MessagePack encoding of a non-negative integer (as msgpackr plus integralFloatsToInts write it). */
-export function uintSize(v: number): number {
+function uintSize(v: number): number {
   return v < 0x80 ? 1 : v < 0x100 ? 2 : v < 0x10000 ? 3 : v < TWO_32 ? 5 : 9;
 }
 

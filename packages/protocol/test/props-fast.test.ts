@@ -114,6 +114,21 @@ describe('PUBLISH and DELIVER with properties: sends', () => {
     same(fast.bytes, general.bytes);
   });
 
+  it('stay byte-identical when the beforeNextSend hook sends a frame with other properties in between', () => {
+    const body = Buffer.from('b');
+    const outer = { persistent: true, messageId: 'outer' };
+    const inner = { persistent: false, contentType: 'inner/x', priority: 3 };
+    const fast = written((w) => {
+      w.setBeforeNextSend(() => w.publish(1, '', 'q', 0, inner, body));
+      return w.publish(2, '', 'q', 0, outer, body);
+    });
+    const general = written((w) => {
+      w.sendRaw(FrameType.PUBLISH, [1, '', 'q', 0, inner], body);
+      return w.sendRaw(FrameType.PUBLISH, [2, '', 'q', 0, outer], body);
+    });
+    same(fast.bytes, general.bytes);
+  });
+
   it('send nothing and return false past the frame limit, like the general encoder', () => {
     const body = Buffer.alloc(100);
     const props = { persistent: true, messageId: 'm-1' };
