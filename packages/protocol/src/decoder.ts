@@ -26,6 +26,7 @@ import { unpackRange } from './msgpack.js';
 import { checkProfile } from './profile.js';
 import { fastKvFrame, KV_APPLIED, KV_PUT, OK } from './kv-fast.js';
 import { FrameType, type AckFrame, type DeliverFrame, type Frame, type PublishFrame, type StreamDeliverFrame } from './frames.js';
+import { fastProperties } from './props-fast.js';
 
 const STREAM_DELIVER = FrameType.STREAM_DELIVER;
 const PUBLISH = FrameType.PUBLISH;
@@ -279,9 +280,10 @@ export class FrameDecoder {
 
   /**
    * PUBLISH in its usual shape, decoded without the general MessagePack reader:
-   * exactly [seq, exchange, routingKey, flags, nil] with uints and ASCII strings
-   * of up to 255 bytes. Anything else (properties, non-ASCII names, extra
-   * fields) returns null and takes the general path, which builds the same frame.
+   * exactly [seq, exchange, routingKey, flags, properties] with uints, ASCII strings
+   * of up to 255 bytes and nil or small flat properties (props-fast.ts). Anything else
+   * (nested properties, non-ASCII names, extra fields) returns null and takes the
+   * general path, which builds the same frame.
    */
   private fastPublish(b: Buffer, p: number, bodyStart: number, end: number): PublishFrame | null {
     if (b[p] !== 0x95) return null;
@@ -294,14 +296,16 @@ export class FrameDecoder {
     if (s < 0) return null;
     const routingKey = this.routingKeys.get(b, spanStart, s);
     const flags = uintAt(b, s, bodyStart);
-    if (flags < 0 || uintEnd + 1 !== bodyStart || b[uintEnd] !== 0xc0) return null;
+    // nil, or a small flat map (props-fast.ts); undefined: the general path.
+    const properties = flags < 0 ? undefined : fastProperties(b, uintEnd, bodyStart);
+    if (properties === undefined) return null;
     const body = this.bodyOf(b, bodyStart, end);
-    return { type: PUBLISH, seq, exchange, routingKey, flags, properties: null, body };
+    return { type: PUBLISH, seq, exchange, routingKey, flags, properties, body };
   }
 
   /**
    * DELIVER in its usual shape: exactly [consumerTag, deliveryTag, redelivered,
-   * deliveryCount, exchange, routingKey, nil], as fastPublish.
+   * deliveryCount, exchange, routingKey, properties], as fastPublish.
    */
   private fastDeliver(b: Buffer, p: number, bodyStart: number, end: number): DeliverFrame | null {
     if (b[p] !== 0x97) return null;
@@ -321,9 +325,10 @@ export class FrameDecoder {
     s = strSpan(b, s, bodyStart);
     if (s < 0) return null;
     const routingKey = this.routingKeys.get(b, spanStart, s);
-    if (s + 1 !== bodyStart || b[s] !== 0xc0) return null;
+    const properties = fastProperties(b, s, bodyStart); // as fastPublish
+    if (properties === undefined) return null;
     const body = this.bodyOf(b, bodyStart, end);
-    return { type: DELIVER, consumerTag, deliveryTag, redelivered: r === 0xc3, deliveryCount, exchange, routingKey, properties: null, body };
+    return { type: DELIVER, consumerTag, deliveryTag, redelivered: r === 0xc3, deliveryCount, exchange, routingKey, properties, body };
   }
 
   private peekUInt32(): number {

@@ -13,6 +13,8 @@
  * - frame-socket.ts  one socket speaking frames, the layer under the broker's
  *                    connections and the client's transport;
  * - kv-fast.ts       KV_PUT and its answers encoded and decoded by hand;
+ * - props-fast.ts    small flat message properties encoded and decoded by hand
+ *                    (PUBLISH / DELIVER fast paths);
  * - settled-prefix.ts which numbers of a sequence are settled (confirms, acks);
  * - errors.ts        error codes and the typed errors both sides raise.
  */

@@ -20,6 +20,7 @@ import { headerOf, hasBody } from './frame-schema.js';
 import { PRELUDE_SIZE } from './codec.js';
 import { packScratch } from './msgpack.js';
 import { installFrameSends, type FrameSends } from './frame-sends.js';
+import { propsSize, writeProps } from './props-fast.js';
 
 export interface FrameSink {
   write(chunk: Buffer): boolean;
@@ -220,7 +221,7 @@ export class FrameWriter {
   }
 
   // The frames sent once per message, encoded straight into the slab when their properties are
-  // null and their names ASCII (the usual case): byte for byte what the general encoder writes (a test compares them),
+  // null or a small flat map (props-fast.ts) and their names ASCII (the usual case): byte for byte what the general encoder writes (a test compares them),
   // without its scratch buffer's view per frame. They replace the generated methods of the same
   // name (frame-sends.ts), which they call for any other shape.
 
@@ -237,11 +238,12 @@ export class FrameWriter {
     const ct = asciiLength(consumerTag);
     const ex = asciiLength(exchange);
     const rk = asciiLength(routingKey);
-    if (properties !== null || (ct | ex | rk) < 0 || !isSafeUint(deliveryTag) || !isSafeUint(deliveryCount)) {
+    const pl = propsSize(properties); // nil, or a small flat map (props-fast.ts); -1: the general encoder
+    if (pl < 0 || (ct | ex | rk) < 0 || !isSafeUint(deliveryTag) || !isSafeUint(deliveryCount)) {
       return generatedDeliver.call(this, consumerTag, deliveryTag, redelivered, deliveryCount, exchange, routingKey, properties, body);
     }
     if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
-    const headerLength = 1 + strSize(ct) + uintSize(deliveryTag) + 1 + uintSize(deliveryCount) + strSize(ex) + strSize(rk) + 1;
+    const headerLength = 1 + strSize(ct) + uintSize(deliveryTag) + 1 + uintSize(deliveryCount) + strSize(ex) + strSize(rk) + pl;
     let p = this.begin(FrameType.DELIVER, headerLength, body);
     if (p < 0) return false;
     const slab = this.slab;
@@ -252,7 +254,7 @@ export class FrameWriter {
     p = writeUint(slab, p, deliveryCount);
     p = writeStr(slab, p, exchange, ex);
     p = writeStr(slab, p, routingKey, rk);
-    slab[p++] = 0xc0;
+    p = writeProps(slab, p, properties);
     this.finish(p, headerLength, body);
     return true;
   }
@@ -260,11 +262,12 @@ export class FrameWriter {
   publish(seq: number, exchange: string, routingKey: string, flags: number, properties: MessageProperties | null, body: Buffer): boolean {
     const ex = asciiLength(exchange);
     const rk = asciiLength(routingKey);
-    if (properties !== null || (ex | rk) < 0 || !isSafeUint(seq) || !isSafeUint(flags)) {
+    const pl = propsSize(properties); // as deliver
+    if (pl < 0 || (ex | rk) < 0 || !isSafeUint(seq) || !isSafeUint(flags)) {
       return generatedPublish.call(this, seq, exchange, routingKey, flags, properties, body);
     }
     if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
-    const headerLength = 1 + uintSize(seq) + strSize(ex) + strSize(rk) + uintSize(flags) + 1;
+    const headerLength = 1 + uintSize(seq) + strSize(ex) + strSize(rk) + uintSize(flags) + pl;
     let p = this.begin(FrameType.PUBLISH, headerLength, body);
     if (p < 0) return false;
     const slab = this.slab;
@@ -273,7 +276,7 @@ export class FrameWriter {
     p = writeStr(slab, p, exchange, ex);
     p = writeStr(slab, p, routingKey, rk);
     p = writeUint(slab, p, flags);
-    slab[p++] = 0xc0;
+    p = writeProps(slab, p, properties);
     this.finish(p, headerLength, body);
     return true;
   }
