@@ -13,8 +13,11 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 const isString = (v: unknown): boolean => typeof v === 'string';
 
-/** Per known property, the test its value must pass (the frame parser runs these for every received property). */
-export const propertyChecks: Readonly<Record<string, (v: unknown) => boolean>> = {
+/**
+ * Per known property, the test its value must pass (the frame parser runs these for every received property).
+ * No prototype: a property named hasOwnProperty or constructor is an unknown key, not Object's method.
+ */
+export const propertyChecks: Readonly<Record<string, (v: unknown) => boolean>> = Object.assign(Object.create(null) as Record<string, (v: unknown) => boolean>, {
   persistent: (v) => typeof v === 'boolean',
   contentType: isString,
   contentEncoding: isString,
@@ -28,16 +31,16 @@ export const propertyChecks: Readonly<Record<string, (v: unknown) => boolean>> =
   type: isString,
   appId: isString,
   userId: isString,
-};
+});
 
 /** How to say what a known property should be. */
-const expectations: Readonly<Record<string, string>> = {
+const expectations: Readonly<Record<string, string>> = Object.assign(Object.create(null) as Record<string, string>, {
   persistent: 'a boolean',
   headers: 'a plain object',
   expiration: 'a non-negative integer (ms)',
   priority: 'an integer from 0 to 255',
   timestamp: 'an integer (ms since the epoch)',
-};
+});
 
 /**
  * What a non-nil property value should have been, or undefined when it is

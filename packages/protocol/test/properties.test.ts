@@ -56,6 +56,18 @@ describe('property validator', () => {
     expect(parsedByServer({ [key]: value })).toBe(true);
   });
 
+  it.each(['hasOwnProperty', 'constructor', 'toString', 'valueOf', '__defineGetter__'])('a property named %s is an unknown key, kept as is (not a crash on Object.prototype)', (key) => {
+    expect(propertyExpectation(key, 1)).toBeUndefined();
+    expect(invalidProperty({ [key]: 1 })).toBeUndefined();
+    expect(parsedByServer({ [key]: 1, contentType: 'text/plain' })).toBe(true);
+    // Both decoder paths: the general one (nested headers) and the small flat map fast path.
+    for (const properties of [{ [key]: 1, headers: { a: { b: 1 } } }, { [key]: 1 }]) {
+      let frame: Frame | undefined;
+      new FrameDecoder(65536).push(rawFrame(FrameType.PUBLISH, pack([1, 'e', 'k', 0, properties]), Buffer.from('x')), (f) => (frame = f));
+      expect({ ...(frame as PublishFrame).properties }).toEqual(properties);
+    }
+  });
+
   it('isPlainObject: maps only', () => {
     expect(isPlainObject({})).toBe(true);
     for (const v of [null, [], new Uint8Array(1), Buffer.alloc(1), new Date(), new Map(), 'x', 1]) expect(isPlainObject(v)).toBe(false);
