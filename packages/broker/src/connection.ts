@@ -402,10 +402,13 @@ export class Connection implements DeliverySink, Session {
     this.confirms.settle(seq, false);
   }
 
-  /** A publish was enqueued on `queues`: flow control may hold this publisher (flow-control.ts). */
+  /**
+   * A publish was enqueued on `queues`: flow control may hold this publisher (flow-control.ts).
+   * Not one that also consumes or has deliveries to settle: holding its reads would hold its acks too.
+   */
   fed(queues: ReadonlySet<Queue>): void {
     const flow = this.ctx.flow;
-    if (!flow.enabled) return;
+    if (!flow.enabled || this.consumers.size > 0 || this.deliveries.size > 0) return;
     const high = flow.tuning.highWater;
     for (const q of queues) if (q.messageCount > high) flow.published(this.flowHold, q);
   }

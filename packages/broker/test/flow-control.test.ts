@@ -226,6 +226,17 @@ describe('publisher flow control in the broker', () => {
     await held;
   });
 
+  it('never holds a publisher that also consumes (its acks would be held too)', async () => {
+    const { broker, env, url } = await start(true);
+    const { pub, con } = await growWithConsumer(url);
+    await pub.consume('q', () => {}, { prefetch: 1 });
+    env.t += TUNING.windowMs;
+    for (let i = 0; i < 2; i++) (await con.get('q'))!.ack();
+    await pub.publish('', 'q', 'grows');
+    await pub.publish('', 'q', 'grows more');
+    expect(broker.flow.holdsTotal).toBe(0);
+  });
+
   it('never holds with flowControl: false', async () => {
     const { broker, env, url } = await start(false);
     const { pub, con } = await growWithConsumer(url);
