@@ -88,6 +88,8 @@ let stopping = false;
 async function stop(code) {
   if (stopping) return;
   stopping = true;
+  // WARREN_BENCH_FLOW_DEBUG=1: how often publisher flow control held a publisher (flow-control.ts).
+  if (process.env.WARREN_BENCH_FLOW_DEBUG !== undefined && broker.flow !== undefined) console.error(`broker: flow control holds ${broker.flow.holdsTotal}`);
   try {
     await broker.close();
   } finally {

@@ -17,6 +17,7 @@
  *   message-recovery   queues refilled from the store at start
  *   streams/           stream logs, their readers and subscriptions (handlers/streams)
  */
+import { FlowControl } from './flow-control.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, TLSSocket, type Server as TlsServer } from 'node:tls';
 import { mkdir } from 'node:fs/promises';
@@ -56,6 +57,7 @@ export class Broker implements BrokerContext {
   /** Every virtual host; a connection picks one at OPEN. */
   readonly vhosts: Vhosts;
   readonly memory: MemoryBudget;
+  readonly flow: FlowControl;
   /** Which handler answers which frame type; a new concern registers here (handlers/index.ts). */
   readonly handlers = registerHandlers(new DispatchTable());
   readonly serverProperties: Record<string, unknown>;
@@ -90,6 +92,8 @@ export class Broker implements BrokerContext {
   constructor(options: BrokerOptions) {
     this.options = resolveOptions(options);
     this.logger = options.logger ?? createLogger(this.options.logLevel, this.options.prettyLogs);
+    const ft = this.options.flowTuning;
+    this.flow = new FlowControl(this.options.flowControl, ft, ft);
     this.memory = new MemoryBudget(this.options, this.logger, (reason) => {
       for (const c of this.connections) c.setBlocked(reason);
     });

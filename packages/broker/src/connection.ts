@@ -43,6 +43,8 @@ import type { QueuedMessage } from './message.js';
 import type { Consumer, DeliverySink } from './queue.js';
 import type { BrokerContext } from './context.js';
 import type { Session } from './session.js';
+import type { Holdable } from './flow-control.js';
+import type { Queue } from './queue.js';
 import type { VirtualHost } from './vhost.js';
 import { DEFAULT_VHOST } from './vhosts.js';
 
@@ -110,6 +112,8 @@ export class Connection implements DeliverySink, Session {
   readonly mechanisms: readonly string[];
   published = 0;
   delivered = 0;
+  /** This connection as publisher flow control holds it (reads paused for 'flow'). */
+  private readonly flowHold: Holdable;
 
   constructor(
     socket: Socket,
@@ -127,6 +131,14 @@ export class Connection implements DeliverySink, Session {
       silent: (heartbeatMs) => this.fail(errors.timeout(`no heartbeat from the client for ${2 * heartbeatMs} ms`)),
       closed: (err) => this.onClose(err),
     });
+    const fs = this.fs;
+    this.flowHold = {
+      get closed() {
+        return fs.closed;
+      },
+      hold: () => fs.pause('flow'),
+      release: () => fs.resume('flow'),
+    };
     const writer = (this.writer = this.fs.writer);
     this.confirms = new ConfirmTracker({ confirm: (seq, multiple) => writer.confirm(seq, multiple) });
     this.consumers = new ConsumerSet(this, this.id.slice(0, 8));
@@ -390,6 +402,17 @@ export class Connection implements DeliverySink, Session {
     this.confirms.settle(seq, false);
   }
 
+  /**
+   * A publish was enqueued on `queues`: flow control may hold this publisher (flow-control.ts).
+   * Not one that also consumes or has deliveries to settle: holding its reads would hold its acks too.
+   */
+  fed(queues: ReadonlySet<Queue>): void {
+    const flow = this.ctx.flow;
+    if (!flow.enabled || this.consumers.size > 0 || this.deliveries.size > 0) return;
+    const high = flow.tuning.highWater;
+    for (const q of queues) if (q.messageCount > high) flow.published(this.flowHold, q);
+  }
+
   private checkOutstanding(): void {
     if (this.fs.isPausedFor('confirms') && this.confirms.outstanding <= MAX_OUTSTANDING_PUBLISHES / 2) this.fs.resume('confirms');
   }
@@ -531,6 +554,7 @@ export class Connection implements DeliverySink, Session {
     this.consumers.removeAll();
     this.deliveries.returnAll();
     this.kvSession?.close();
+    this.ctx.flow.release(this.flowHold);
     this.ctx.connectionClosed(this);
     if (this.admitted) this.ctx.access.release(this);
     // Undefined when the connection closed before OPEN_OK.

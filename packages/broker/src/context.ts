@@ -7,6 +7,7 @@ import type { Logger } from './logger.js';
 import type { DispatchTable } from './dispatch.js';
 import type { BrokerServices } from './services.js';
 import type { Session } from './session.js';
+import type { FlowControl } from './flow-control.js';
 
 /** What a connection needs from the broker: the services its handlers use, plus the handshake and the dispatch table. */
 export interface BrokerContext extends BrokerServices {
@@ -14,6 +15,8 @@ export interface BrokerContext extends BrokerServices {
   readonly serverProperties: Record<string, unknown>;
   /** Why publishers are blocked right now (memory or disk alarm), or null. */
   readonly publishBlockReason: string | null;
+  /** Publisher flow control: holds reading a publisher while the broker is saturated and a queue it feeds grows. */
+  readonly flow: FlowControl;
   /** Which handler answers which frame type. */
   readonly handlers: DispatchTable;
   connectionClosed(session: Session): void;

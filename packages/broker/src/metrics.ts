@@ -17,6 +17,8 @@ import type { VirtualHost } from './vhost.js';
 export interface MetricsSource {
   readonly vhosts: Iterable<VirtualHost>;
   readonly memory: MemoryBudget;
+  /** Publisher flow control (flow-control.ts); absent: not reported. */
+  readonly flow?: { readonly heldCount: number; readonly holdsTotal: number };
   /** The broker's STATUS report: connections, memory, disk (management.ts statusReport). */
   status(): Record<string, unknown>;
 }
@@ -138,6 +140,11 @@ export class BrokerMetrics {
     custom(r, 'warren_disk_free_bytes', 'Free bytes under the data folder', 'gauge', fromStatus((s) => disk(s)['freeBytes']));
     custom(r, 'warren_disk_used_bytes', 'Bytes of message store segments', 'gauge', fromStatus((s) => disk(s)['usedBytes']));
     custom(r, 'warren_disk_alarm', '1 while the disk alarm blocks publishers', 'gauge', () => [{ value: source.memory.diskAlarm ? 1 : 0 }]);
+    const flow = source.flow;
+    if (flow !== undefined) {
+      custom(r, 'warren_flow_held_publishers', 'Publishers not read right now by flow control (saturated broker, growing queue)', 'gauge', () => [{ value: flow.heldCount }]);
+      custom(r, 'warren_flow_holds_total', 'Times flow control held a publisher', 'counter', () => [{ value: flow.holdsTotal }]);
+    }
     const storage = memo(() => storageHistograms(source.vhosts));
     custom(r, 'warren_fsync_duration_seconds', 'fdatasync latency of the message stores', 'histogram', () =>
       histogramValues('warren_fsync_duration_seconds', storage().syncSeconds),

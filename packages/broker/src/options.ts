@@ -7,6 +7,7 @@ import { DEFAULT_TLS_PORT, type TlsConfig } from './tls.js';
 import type { StoreHooks, SyncMode } from './storage/index.js';
 import { defaultMemoryLimit, type MemorySampler } from './memory-monitor.js';
 import { DEFAULT_KV_WATCH_BACKLOG_BYTES } from './kv/kv-session.js';
+import type { FlowControlDeps, FlowTuning } from './flow-control.js';
 
 export const DEFAULT_PORT = 5680;
 
@@ -62,6 +63,15 @@ export interface BrokerOptions {
   pagingWindow?: number;
   /** RAM a queue's ready messages may take, bodies plus 512 B each, before the ones behind them are paged out. Default 64 MiB; 0: no paging. */
   pagingWindowBytes?: number;
+  /**
+   * Publisher flow control: while the broker's event loop is saturated, a publisher feeding a queue whose
+   * backlog grows past 4000 ready messages while its consumers keep taking them is not read for a moment
+   * (until the queue is down to 1000, at most 100 ms). Slow, stalled or absent consumers on their own never
+   * hold a publisher. Default true.
+   */
+  flowControl?: boolean;
+  /** @internal Thresholds and probes of flow control (tests make it deterministic with them). */
+  flowTuning?: Partial<FlowTuning> & FlowControlDeps;
   /** @internal Memory sampler (tests drive the memory alarm with it). */
   memorySampler?: MemorySampler;
   /** Publishers are blocked when free disk space under dataDir falls below this. Default 50 MiB. */
@@ -93,7 +103,7 @@ export interface BrokerOptions {
 }
 
 export type ResolvedOptions = Required<
-  Omit<BrokerOptions, 'logger' | 'usersFile' | 'users' | 'defaultGuest' | 'segmentSize' | 'storeHooks' | 'memorySampler' | 'tls' | 'httpPort' | 'httpConsoleDir'>
+  Omit<BrokerOptions, 'logger' | 'usersFile' | 'users' | 'defaultGuest' | 'segmentSize' | 'storeHooks' | 'memorySampler' | 'tls' | 'httpPort' | 'httpConsoleDir' | 'flowTuning'>
 > & {
   /** null: no HTTP API. */
   httpPort: number | null;
@@ -101,6 +111,7 @@ export type ResolvedOptions = Required<
   /** With the port resolved (DEFAULT_TLS_PORT when none was given). */
   tls: (TlsConfig & { port: number }) | undefined;
   memorySampler: MemorySampler | undefined;
+  flowTuning: (Partial<FlowTuning> & FlowControlDeps) | undefined;
   segmentSize: number | undefined;
   storeHooks: StoreHooks | undefined;
   usersFile: string | undefined;
@@ -144,6 +155,8 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     pagingWindow: o.pagingWindow ?? DEFAULT_PAGING_WINDOW,
     pagingWindowBytes: o.pagingWindowBytes ?? DEFAULT_PAGING_WINDOW_BYTES,
     memorySampler: o.memorySampler,
+    flowControl: o.flowControl ?? true,
+    flowTuning: o.flowTuning,
     diskFreeLimit: o.diskFreeLimit ?? 50 * 1024 * 1024,
     diskCheckIntervalMs: o.diskCheckIntervalMs ?? 5000,
     kvWatchBacklogBytes: o.kvWatchBacklogBytes ?? DEFAULT_KV_WATCH_BACKLOG_BYTES,

@@ -10,6 +10,7 @@ import type { StreamSink } from './streams/subscription.js';
 import type { QueuedMessage } from './message.js';
 import type { KvSession } from './kv/kv-session.js';
 import type { VirtualHost } from './vhost.js';
+import type { Queue } from './queue.js';
 import type { SessionGrant } from './authorizer.js';
 
 export interface Session extends StoreListener, StreamSink {
@@ -28,6 +29,8 @@ export interface Session extends StoreListener, StreamSink {
   fitsGetOk(qm: QueuedMessage): boolean;
   /** Its key-value watches (made on first use), in its vhost's buckets. */
   readonly kv: KvSession;
+  /** A publish of this session was enqueued on these queues (publisher flow control, flow-control.ts). */
+  fed?(queues: ReadonlySet<Queue>): void;
   /** Closes the connection from the server side (ERROR + CLOSE with this code). */
   close(code: number, reason: string): void;
 }

@@ -13,11 +13,16 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 
 const isString = (v: unknown): boolean => typeof v === 'string';
 
+/** A lookup table whose misses are undefined even for keys like hasOwnProperty or constructor. */
+function withoutPrototype<T>(entries: Record<string, T>): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, entries);
+}
+
 /**
  * Per known property, the test its value must pass (the frame parser runs these for every received property).
  * No prototype: a property named hasOwnProperty or constructor is an unknown key, not Object's method.
  */
-export const propertyChecks: Readonly<Record<string, (v: unknown) => boolean>> = Object.assign(Object.create(null) as Record<string, (v: unknown) => boolean>, {
+export const propertyChecks: Readonly<Record<string, (v: unknown) => boolean>> = withoutPrototype<(v: unknown) => boolean>({
   persistent: (v) => typeof v === 'boolean',
   contentType: isString,
   contentEncoding: isString,
@@ -34,7 +39,7 @@ export const propertyChecks: Readonly<Record<string, (v: unknown) => boolean>> =
 });
 
 /** How to say what a known property should be. */
-const expectations: Readonly<Record<string, string>> = Object.assign(Object.create(null) as Record<string, string>, {
+const expectations: Readonly<Record<string, string>> = withoutPrototype<string>({
   persistent: 'a boolean',
   headers: 'a plain object',
   expiration: 'a non-negative integer (ms)',

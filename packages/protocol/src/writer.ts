@@ -67,6 +67,11 @@ export class FrameWriter {
    * Infinity until set.
    */
   frameLimit = Infinity;
+  // The last string each per-message field carried, with its encoding: a stream of publishes or
+  // deliveries repeats the same exchange, routing key and consumer tag, so they are checked once.
+  private readonly tagStr = new StrSlot();
+  private readonly exStr = new StrSlot();
+  private readonly rkStr = new StrSlot();
 
   constructor(private readonly sink: FrameSink) {}
 
@@ -160,9 +165,17 @@ export class FrameWriter {
     if (this.slab.length - this.slabPos < inSlab) this.newSlab(inSlab);
     const slab = this.slab;
     const p = this.slabPos;
-    slab.writeUInt32BE(5 + headerLength + bodyLength, p);
+    // By hand, not writeUInt32BE: this runs once per frame and the lengths are known to fit.
+    const size = 5 + headerLength + bodyLength;
+    slab[p] = size >>> 24;
+    slab[p + 1] = size >>> 16;
+    slab[p + 2] = size >>> 8;
+    slab[p + 3] = size;
     slab[p + 4] = type;
-    slab.writeUInt32BE(headerLength, p + 5);
+    slab[p + 5] = headerLength >>> 24;
+    slab[p + 6] = headerLength >>> 16;
+    slab[p + 7] = headerLength >>> 8;
+    slab[p + 8] = headerLength;
     return p + PRELUDE_SIZE;
   }
 
@@ -209,7 +222,9 @@ export class FrameWriter {
     const bodyLength = body === undefined ? 0 : body.length;
     if (body !== undefined && bodyLength > 0) {
       if (bodyLength < COPY_THRESHOLD) {
-        p += body.copy(this.slab, p);
+        // TypedArray set: what Buffer.copy ends in, without its argument checks.
+        this.slab.set(body, p);
+        p += bodyLength;
       } else {
         this.chunks.push(this.slab.subarray(this.slabStart, p));
         this.slabStart = p;
@@ -235,46 +250,47 @@ export class FrameWriter {
     properties: MessageProperties | null,
     body: Buffer,
   ): boolean {
-    const ct = asciiLength(consumerTag);
-    const ex = asciiLength(exchange);
-    const rk = asciiLength(routingKey);
+    // The hook first: a frame it sends may reuse the name slots and the properties scratch.
+    if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
+    const cs = this.tagStr.of(consumerTag);
+    const es = this.exStr.of(exchange);
+    const rs = this.rkStr.of(routingKey);
     const pl = propsSize(properties); // nil, or a small flat map (props-fast.ts); -1: the general encoder
-    if (pl < 0 || (ct | ex | rk) < 0 || !isSafeUint(deliveryTag) || !isSafeUint(deliveryCount)) {
+    if (pl < 0 || (cs.length | es.length | rs.length) < 0 || !isSafeUint(deliveryTag) || !isSafeUint(deliveryCount)) {
       return generatedDeliver.call(this, consumerTag, deliveryTag, redelivered, deliveryCount, exchange, routingKey, properties, body);
     }
-    if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
-    const headerLength = 1 + strSize(ct) + uintSize(deliveryTag) + 1 + uintSize(deliveryCount) + strSize(ex) + strSize(rk) + pl;
+    const headerLength = 1 + cs.bytes.length + uintSize(deliveryTag) + 1 + uintSize(deliveryCount) + es.bytes.length + rs.bytes.length + pl;
     let p = this.begin(FrameType.DELIVER, headerLength, body);
     if (p < 0) return false;
     const slab = this.slab;
     slab[p++] = 0x97;
-    p = writeStr(slab, p, consumerTag, ct);
+    p = putBytes(slab, p, cs.bytes);
     p = writeUint(slab, p, deliveryTag);
     slab[p++] = redelivered ? 0xc3 : 0xc2;
     p = writeUint(slab, p, deliveryCount);
-    p = writeStr(slab, p, exchange, ex);
-    p = writeStr(slab, p, routingKey, rk);
+    p = putBytes(slab, p, es.bytes);
+    p = putBytes(slab, p, rs.bytes);
     p = writeProps(slab, p, properties);
     this.finish(p, headerLength, body);
     return true;
   }
 
   publish(seq: number, exchange: string, routingKey: string, flags: number, properties: MessageProperties | null, body: Buffer): boolean {
-    const ex = asciiLength(exchange);
-    const rk = asciiLength(routingKey);
+    if (this.beforeNextSend !== undefined) this.runBeforeNextSend(); // first, as in deliver
+    const es = this.exStr.of(exchange);
+    const rs = this.rkStr.of(routingKey);
     const pl = propsSize(properties); // as deliver
-    if (pl < 0 || (ex | rk) < 0 || !isSafeUint(seq) || !isSafeUint(flags)) {
+    if (pl < 0 || (es.length | rs.length) < 0 || !isSafeUint(seq) || !isSafeUint(flags)) {
       return generatedPublish.call(this, seq, exchange, routingKey, flags, properties, body);
     }
-    if (this.beforeNextSend !== undefined) this.runBeforeNextSend();
-    const headerLength = 1 + uintSize(seq) + strSize(ex) + strSize(rk) + uintSize(flags) + pl;
+    const headerLength = 1 + uintSize(seq) + es.bytes.length + rs.bytes.length + uintSize(flags) + pl;
     let p = this.begin(FrameType.PUBLISH, headerLength, body);
     if (p < 0) return false;
     const slab = this.slab;
     slab[p++] = 0x95;
     p = writeUint(slab, p, seq);
-    p = writeStr(slab, p, exchange, ex);
-    p = writeStr(slab, p, routingKey, rk);
+    p = putBytes(slab, p, es.bytes);
+    p = putBytes(slab, p, rs.bytes);
     p = writeUint(slab, p, flags);
     p = writeProps(slab, p, properties);
     this.finish(p, headerLength, body);
@@ -343,6 +359,45 @@ export function asciiLength(s: string): number {
   const n = s.length;
   for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return -1;
   return n;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * One string field's last value: its ASCII length (-1 when not all ASCII) and,
+ * when ASCII, its MessagePack str encoding (prefix included). A different string
+ * replaces it; the same string again (usually the very same object) costs a comparison.
+ */
+class StrSlot {
+  str = '';
+  length = 0;
+  bytes: Uint8Array = new Uint8Array([0xa0]);
+
+  of(s: string): this {
+    if (s === this.str) return this;
+    const n = asciiLength(s);
+    this.str = s;
+    this.length = n;
+    if (n < 0) {
+      this.bytes = NO_BYTES;
+    } else {
+      const b = Buffer.allocUnsafe(strSize(n));
+      writeStr(b, 0, s, n);
+      this.bytes = new Uint8Array(b.buffer, b.byteOffset, b.length);
+    }
+    return this;
+  }
+}
+
+/** Copies `src` into `b` at `p`; returns the position after it. A loop for the short names, set() beyond. */
+function putBytes(b: Buffer, p: number, src: Uint8Array): number {
+  const n = src.length;
+  if (n <= 32) {
+    for (let i = 0; i < n; i++) b[p + i] = src[i]!;
+  } else {
+    b.set(src, p);
+  }
+  return p + n;
 }
 
 /** Bytes of a MessagePack str of n bytes, prefix included (fixstr, str8, str16, str32 as msgpackr writes them). */

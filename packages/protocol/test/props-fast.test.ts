@@ -129,6 +129,27 @@ describe('PUBLISH and DELIVER with properties: sends', () => {
     same(fast.bytes, general.bytes);
   });
 
+  it('stay byte-identical when the hook sends a frame with other names (the cached name slots are not overwritten under the outer frame)', () => {
+    const body = Buffer.from('b');
+    const fast = written((w) => {
+      w.publish(1, 'ex-a', 'key-a', 0, null, body); // warm the slots with the outer frame's names
+      w.deliver('tag-a', 1, false, 1, 'ex-a', 'key-a', null, body);
+      w.setBeforeNextSend(() => w.publish(2, 'ex-inner', 'key-inner', 0, null, body));
+      w.publish(3, 'ex-a', 'key-a', 0, { persistent: true }, body);
+      w.setBeforeNextSend(() => w.deliver('tag-inner', 2, true, 2, 'ex-inner', 'key-inner', null, body));
+      return w.deliver('tag-a', 3, false, 1, 'ex-a', 'key-a', { persistent: true }, body);
+    });
+    const general = written((w) => {
+      w.sendRaw(FrameType.PUBLISH, [1, 'ex-a', 'key-a', 0, null], body);
+      w.sendRaw(FrameType.DELIVER, ['tag-a', 1, false, 1, 'ex-a', 'key-a', null], body);
+      w.sendRaw(FrameType.PUBLISH, [2, 'ex-inner', 'key-inner', 0, null], body);
+      w.sendRaw(FrameType.PUBLISH, [3, 'ex-a', 'key-a', 0, { persistent: true }], body);
+      w.sendRaw(FrameType.DELIVER, ['tag-inner', 2, true, 2, 'ex-inner', 'key-inner', null], body);
+      return w.sendRaw(FrameType.DELIVER, ['tag-a', 3, false, 1, 'ex-a', 'key-a', { persistent: true }], body);
+    });
+    same(fast.bytes, general.bytes);
+  });
+
   it('send nothing and return false past the frame limit, like the general encoder', () => {
     const body = Buffer.alloc(100);
     const props = { persistent: true, messageId: 'm-1' };

@@ -92,3 +92,30 @@ describe('FrameWriter deliver, publish and ack', () => {
     expect(decodeChunks(sink.writes).map((f) => f.type)).toEqual([FrameType.ACK, FrameType.PUBLISH]);
   });
 });
+
+describe('FrameWriter names remembered between frames', () => {
+  it('write what the general encoder writes when one writer sends names that change, repeat, or are equal copies', () => {
+    // One writer for the whole sequence: each field keeps its last name and encoding (writer.ts StrSlot),
+    // so a name that changes, comes back, turns non-ASCII or is an equal string built anew must still be written right.
+    const names = ['q', 'q', 'orders', ['ord', 'ers'].join(''), '', 'é', 'é', 'q', 'x'.repeat(40), 'x'.repeat(40).slice(1) + 'x', '日本', 'orders', ''];
+    const fast = new Sink();
+    const general = new Sink();
+    const wf = new FrameWriter(fast);
+    const wg = new FrameWriter(general);
+    const body = Buffer.from('body');
+    let tag = 1;
+    for (const a of names) {
+      for (const b of names) {
+        wf.deliver(b, tag, false, 1, a, b, null, body);
+        wg.sendRaw(FrameType.DELIVER, [b, tag, false, 1, a, b, null], body);
+        wf.publish(tag, b, a, 0, null, body);
+        wg.sendRaw(FrameType.PUBLISH, [tag, b, a, 0, null], body);
+        tag++;
+      }
+    }
+    wf.flush();
+    wg.flush();
+    same(fast.bytes, general.bytes);
+    expect(decodeChunks(fast.writes)).toHaveLength(2 * names.length * names.length);
+  });
+});

@@ -19,7 +19,7 @@ export function registerPublishHandlers(table: DispatchTable): void {
  * durable (stored()). The management HTTP API publishes through here too, with
  * its own listener (http/routes/publish.ts).
  */
-export function publish(frame: PublishFrame, session: Pick<Session, 'vhost' | 'stored'>): PublishOutcome {
+export function publish(frame: PublishFrame, session: Pick<Session, 'vhost' | 'stored'> & Partial<Pick<Session, 'fed'>>): PublishOutcome {
   const vhost = session.vhost;
   vhost.counters.published++;
   // A message property of the wrong type or range is this publish's fault, not the connection's (protocol-spec 9.1).
@@ -54,6 +54,8 @@ export function publish(frame: PublishFrame, session: Pick<Session, 'vhost' | 's
       return PublishOutcome.Storing;
     }
   }
+  // Publisher flow control (flow-control.ts) looks at the queues just fed.
+  if (session.fed !== undefined) session.fed(queues);
   if (storing) return PublishOutcome.Storing;
   if (join === null) return PublishOutcome.Confirmed;
   join.stored(frame.seq, null); // the queues' part is done; the streams' follows

@@ -153,6 +153,11 @@ export function serverCommand(): Command {
         .env('WARREN_PAGING_WINDOW_BYTES')
         .argParser(int('paging window bytes')),
     )
+    .addOption(
+      new Option('--no-flow-control', "never hold a publisher while the broker is saturated and a queue it feeds grows under consumers that keep taking messages (flow control is on by default)").env(
+        'WARREN_NO_FLOW_CONTROL',
+      ),
+    )
     .addOption(new Option('--disk-free-limit <bytes>', 'block publishers when free disk space falls below this').env('WARREN_DISK_FREE_LIMIT').argParser(int('disk free limit')))
     .addOption(
       new Option('--kv-watch-backlog <bytes>', 'key-value changes a watch may have queued for a client that reads too slowly; past it the watch ends with RESOURCE_LIMIT (default 16 MiB)')
@@ -232,6 +237,7 @@ export function serverCommand(): Command {
         ...(o.pagingWindow !== undefined ? { pagingWindow: o.pagingWindow } : {}),
         ...(o.pagingWindowBytes !== undefined ? { pagingWindowBytes: o.pagingWindowBytes } : {}),
         ...(o.diskFreeLimit !== undefined ? { diskFreeLimit: o.diskFreeLimit } : {}),
+        ...(o.flowControl === false ? { flowControl: false } : {}),
         ...(o.kvWatchBacklog !== undefined ? { kvWatchBacklogBytes: o.kvWatchBacklog } : {}),
         ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
         ...(o.frameMax !== undefined ? { frameMax: o.frameMax } : {}),

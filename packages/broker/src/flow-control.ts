@@ -1,0 +1,202 @@
+/**
+ * Publisher flow control (no wire change), after RabbitMQ's credit flow: a
+ * transient publish is confirmed when it is enqueued, so nothing else holds a
+ * producer to the pace of delivery; when the broker itself is the bottleneck,
+ * a queue that only grows makes every message dearer (bigger structures, GC).
+ *
+ * A publishing connection stops being read (FrameSocket pause 'flow') after a
+ * publish only while all three hold:
+ *  - the broker is saturated: event-loop utilisation over the last window is
+ *    above `saturation` (sampled at most once a window, never per message);
+ *  - a queue it just fed has more than `highWater` ready messages, more than at
+ *    that queue's previous sample (growing);
+ *  - that queue's consumers made progress (deliveries or acks) since then.
+ * Slow consumers on an idle broker, stalled consumers and queues without any
+ * consumer never hold a publisher: queue length limits, paging and the memory
+ * alarm deal with those. A hold ends when the queue is down to `lowWater`, the
+ * loop is no longer saturated, its consumers stop making progress for a window,
+ * the connection closes, or after `maxHoldMs` at the most.
+ */
+import { performance } from 'node:perf_hooks';
+
+export interface FlowTuning {
+  /** Event-loop utilisation (0-1) over a window above which the broker counts as saturated. Default 0.9. */
+  saturation: number;
+  /** Ready messages above which a growing queue may hold its publishers. Default 4000. */
+  highWater: number;
+  /** A hold ends once the queue is down to this many ready messages. Default 1000. */
+  lowWater: number;
+  /** The sampling window (ms) of the loop, of a queue's growth and of its consumers' progress. Default 50. */
+  windowMs: number;
+  /** The longest a publisher is held in one go (ms). Default 100. */
+  maxHoldMs: number;
+}
+
+export const DEFAULT_FLOW_TUNING: FlowTuning = { saturation: 0.9, highWater: 4000, lowWater: 1000, windowMs: 50, maxHoldMs: 100 };
+
+/** Is the event loop saturated? (Tests inject their own.) */
+export interface LoopProbe {
+  saturated(): boolean;
+}
+
+/** What flow control reads of a queue. */
+export interface FlowQueue {
+  readonly messageCount: number;
+  readonly counters: { readonly delivered: number; readonly acked: number };
+}
+
+/** A publishing connection, as flow control holds it. */
+export interface Holdable {
+  readonly closed: boolean;
+  hold(): void;
+  release(): void;
+}
+
+export interface FlowControlDeps {
+  /** Monotonic ms. Default performance.now. */
+  now?: () => number;
+  /** Default: event-loop utilisation over the last window (EluProbe). */
+  probe?: LoopProbe;
+  /** Runs the release check soon. Default a 1 ms timer (not setImmediate: that would keep the loop busy, i.e. saturated). */
+  schedule?: (check: () => void) => void;
+}
+
+/** Event-loop utilisation from perf_hooks, re-sampled when a window has passed since the last sample. */
+export class EluProbe implements LoopProbe {
+  private last = performance.eventLoopUtilization();
+  private lastAt = performance.now();
+  private value = false;
+
+  constructor(
+    private readonly threshold: number,
+    private readonly windowMs: number,
+  ) {}
+
+  saturated(): boolean {
+    const now = performance.now();
+    const elapsed = now - this.lastAt;
+    if (elapsed >= this.windowMs) {
+      const cur = performance.eventLoopUtilization();
+      // After a long quiet spell the window is mostly idle: that is the answer (not saturated) and the new baseline.
+      this.value = performance.eventLoopUtilization(cur, this.last).utilization > this.threshold && elapsed < 4 * this.windowMs;
+      this.last = cur;
+      this.lastAt = now;
+    }
+    return this.value;
+  }
+}
+
+interface QueueSample {
+  at: number;
+  count: number;
+  progress: number;
+  /** Growing with consumers progressing, as of the last sample. */
+  holds: boolean;
+}
+
+interface Hold {
+  conn: Holdable;
+  queue: FlowQueue;
+  since: number;
+  progress: number;
+  progressAt: number;
+}
+
+const progressOf = (q: FlowQueue): number => q.counters.delivered + q.counters.acked;
+
+export class FlowControl {
+  readonly tuning: FlowTuning;
+  /** Holds begun since the start (for metrics). */
+  holdsTotal = 0;
+  private readonly now: () => number;
+  private readonly probe: LoopProbe;
+  private readonly schedule: (check: () => void) => void;
+  private readonly samples = new WeakMap<FlowQueue, QueueSample>();
+  private readonly held = new Map<Holdable, Hold>();
+  private scheduled = false;
+  private readonly checkBound = (): void => this.check();
+
+  constructor(
+    readonly enabled: boolean,
+    tuning: Partial<FlowTuning> = {},
+    deps: FlowControlDeps = {},
+  ) {
+    this.tuning = { ...DEFAULT_FLOW_TUNING, ...tuning };
+    this.now = deps.now ?? (() => performance.now());
+    this.probe = deps.probe ?? new EluProbe(this.tuning.saturation, this.tuning.windowMs);
+    this.schedule = deps.schedule ?? ((check) => void setTimeout(check, 1));
+  }
+
+  /** Publishers held right now. */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  isHeld(conn: Holdable): boolean {
+    return this.held.has(conn);
+  }
+
+  /**
+   * `conn` just published to `queue`. Cheap unless the queue is above the high-water mark
+   * (callers may skip queues at or below it).
+   */
+  published(conn: Holdable, queue: FlowQueue): void {
+    if (!this.enabled || queue.messageCount <= this.tuning.highWater || this.held.has(conn) || conn.closed) return;
+    if (!this.queueHolds(queue) || !this.probe.saturated()) return;
+    const now = this.now();
+    this.held.set(conn, { conn, queue, since: now, progress: progressOf(queue), progressAt: now });
+    this.holdsTotal++;
+    conn.hold();
+    this.arm();
+  }
+
+  /** Growing above high water with consumers progressing, re-sampled once a window. */
+  private queueHolds(queue: FlowQueue): boolean {
+    const now = this.now();
+    const s = this.samples.get(queue);
+    if (s === undefined) {
+      this.samples.set(queue, { at: now, count: queue.messageCount, progress: progressOf(queue), holds: false });
+      return false;
+    }
+    if (now - s.at < this.tuning.windowMs) return s.holds;
+    const count = queue.messageCount;
+    const progress = progressOf(queue);
+    s.holds = count > s.count && progress > s.progress;
+    s.at = now;
+    s.count = count;
+    s.progress = progress;
+    return s.holds;
+  }
+
+  private arm(): void {
+    if (this.scheduled || this.held.size === 0) return;
+    this.scheduled = true;
+    this.schedule(this.checkBound);
+  }
+
+  /** Releases the holds whose reason is gone; runs again soon while any remain. */
+  check(): void {
+    this.scheduled = false;
+    if (this.held.size === 0) return;
+    const now = this.now();
+    const t = this.tuning;
+    const saturated = this.probe.saturated();
+    for (const h of this.held.values()) {
+      const progress = progressOf(h.queue);
+      if (progress > h.progress) {
+        h.progress = progress;
+        h.progressAt = now;
+      }
+      const release =
+        h.conn.closed || !saturated || h.queue.messageCount <= t.lowWater || now - h.progressAt >= t.windowMs || now - h.since >= t.maxHoldMs;
+      if (release) this.release(h.conn);
+    }
+    this.arm();
+  }
+
+  /** Ends a hold (also when its connection closes). */
+  release(conn: Holdable): void {
+    if (!this.held.delete(conn)) return;
+    if (!conn.closed) conn.release();
+  }
+}
