@@ -53,7 +53,7 @@ export interface Holdable {
 }
 
 export interface FlowControlDeps {
-  /** Monotonic ms. Default performance.now. */
+  /** Monotonic ms. Default performance.now, read once per turn (turnClock). */
   now?: () => number;
   /** Default: event-loop utilisation over the last window (EluProbe). */
   probe?: LoopProbe;
@@ -61,19 +61,44 @@ export interface FlowControlDeps {
   schedule?: (check: () => void) => void;
 }
 
+/**
+ * `read` (performance.now by default) at most once per synchronous run: the first call reads it,
+ * the calls after it until the microtask queue runs get the same value. A broker handles a whole
+ * socket read of publishes in one run, and published() wants the time for each of them while a
+ * queue is above high water (two clock reads, ~150 ns, per publish); the windows are tens of ms,
+ * so a run's start time serves them all.
+ */
+export function turnClock(read: () => number = () => performance.now()): () => number {
+  let cached = -1;
+  const forget = (): void => {
+    cached = -1;
+  };
+  return () => {
+    if (cached < 0) {
+      cached = read();
+      queueMicrotask(forget);
+    }
+    return cached;
+  };
+}
+
 /** Event-loop utilisation from perf_hooks, re-sampled when a window has passed since the last sample. */
 export class EluProbe implements LoopProbe {
   private last = performance.eventLoopUtilization();
-  private lastAt = performance.now();
+  private lastAt: number;
   private value = false;
 
   constructor(
     private readonly threshold: number,
     private readonly windowMs: number,
-  ) {}
+    /** Monotonic ms (FlowControl passes its turn clock). */
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.lastAt = now();
+  }
 
   saturated(): boolean {
-    const now = performance.now();
+    const now = this.now();
     const elapsed = now - this.lastAt;
     if (elapsed >= this.windowMs) {
       const cur = performance.eventLoopUtilization();
@@ -122,8 +147,8 @@ export class FlowControl {
     deps: FlowControlDeps = {},
   ) {
     this.tuning = { ...DEFAULT_FLOW_TUNING, ...tuning };
-    this.now = deps.now ?? (() => performance.now());
-    this.probe = deps.probe ?? new EluProbe(this.tuning.saturation, this.tuning.windowMs);
+    this.now = deps.now ?? turnClock();
+    this.probe = deps.probe ?? new EluProbe(this.tuning.saturation, this.tuning.windowMs, this.now);
     this.schedule = deps.schedule ?? ((check) => void setTimeout(check, 1));
   }
 

@@ -375,12 +375,16 @@ export class VirtualHost {
     headers: Record<string, unknown> | undefined,
     out: Set<Queue> = this.routeOut,
   ): Set<Queue> {
-    out.clear();
     if (exchangeName === '') {
       const q = this.queues.get(routingKey);
+      // A stream of publishes to one queue routes to the set it already is: Set.clear() allocates a
+      // new table, has() does not. Checked, not assumed: callers may have taken queues out of it.
+      if (q !== undefined && out.size === 1 && out.has(q)) return out;
+      out.clear();
       if (q !== undefined) out.add(q);
       return out;
     }
+    out.clear();
     const e = this.exchanges.get(exchangeName);
     if (e === undefined) throw errors.notFound(`exchange '${exchangeName}'`);
     if (e.options.internal) throw errors.accessRefused(`exchange '${exchangeName}' is internal; it cannot be published to`);

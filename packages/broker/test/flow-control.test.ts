@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker, type Broker } from '@warren/broker';
 import { client, closeAllClients } from './durability/harness.js';
-import { FlowControl, type FlowTuning, type Holdable } from '../src/flow-control.js';
+import { EluProbe, FlowControl, turnClock, type FlowTuning, type Holdable } from '../src/flow-control.js';
 
 /** A queue as flow control reads it; the test moves its numbers. */
 class FakeQueue {
@@ -246,5 +246,36 @@ describe('publisher flow control in the broker', () => {
     await pub.publish('', 'q', 'grows more');
     expect(broker.flow.enabled).toBe(false);
     expect(broker.flow.holdsTotal).toBe(0);
+  });
+});
+
+describe('turnClock', () => {
+  it('reads the clock once per synchronous run, again after the microtasks ran', async () => {
+    let reads = 0;
+    let t = 5;
+    const now = turnClock(() => {
+      reads++;
+      return t;
+    });
+    expect(now()).toBe(5);
+    t = 7;
+    expect(now()).toBe(5);
+    expect(now()).toBe(5);
+    expect(reads).toBe(1);
+    await Promise.resolve();
+    expect(now()).toBe(7);
+    expect(reads).toBe(2);
+  });
+
+  it('is what EluProbe samples its window with', () => {
+    let reads = 0;
+    const probe = new EluProbe(0.9, 50, () => {
+      reads++;
+      return 0;
+    });
+    expect(reads).toBe(1);
+    // Within the window: the last answer, one clock read per call, no new utilisation sample.
+    expect(probe.saturated()).toBe(false);
+    expect(reads).toBe(2);
   });
 });
