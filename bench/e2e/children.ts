@@ -36,7 +36,8 @@ export function nodeFlagsOf(command: string): string[] {
  * relay's included, so that what separates the systems' latency tails is the systems:
  *  - `--no-memory-reducer`: at 5,000 msg/s V8 takes a worker for idle and its memory reducer runs
  *    up to three mark-compacts in a row (2-9 ms pauses) at a moment of its choosing, inside or outside
- *    the measured 10 s; which run it hits was most of the run-to-run swing of either system's p99.
+ *    the measured 10 s (in 10 runs of each system on main's flags, 0-29% of the samples over
+ *    0.5 ms, typically 10-20%, fell in a worker's mark-compact).
  *  - `--initial-old-space-size=64`, as the broker runs (see BROKER_NODE_FLAGS): a process that
  *    allocates a few MB/s keeps a 16 MB young generation, and with a small live heap V8 then starts
  *    incremental marking every 3-4 s to collect it with a mark-compact (3-9 ms pauses, marking steps
