@@ -31,6 +31,32 @@ export function nodeFlagsOf(command: string): string[] {
   return flags;
 }
 
+/**
+ * The node flags of every producer and consumer process (worker.ts), for every system alike, the
+ * relay's included, so that what separates the systems' latency tails is the systems:
+ *  - `--no-memory-reducer`: at 5,000 msg/s V8 takes a worker for idle and its memory reducer runs
+ *    up to three mark-compacts in a row (2-9 ms pauses) at a moment of its choosing, inside or outside
+ *    the measured 10 s (in 10 runs of each system on main's flags, 0-29% of the samples over
+ *    0.5 ms, typically 10-20%, fell in a worker's mark-compact).
+ *  - `--initial-old-space-size=64`, as the broker runs (see BROKER_NODE_FLAGS): a process that
+ *    allocates a few MB/s keeps a 16 MB young generation, and with a small live heap V8 then starts
+ *    incremental marking every 3-4 s to collect it with a mark-compact (3-9 ms pauses, marking steps
+ *    up to 7 ms). Warren's client processes at 5,000 msg/s did (the relay's, allocating less, shrink
+ *    their young generation and did not); the README tells latency-sensitive clients to do the same.
+ * See bench/results/latency-2026-12-03.md. WARREN_BENCH_WORKER_ARGS comes after these (and wins).
+ */
+export const WORKER_NODE_FLAGS: readonly string[] = ['--no-memory-reducer', '--initial-old-space-size=64'];
+
+/** The node flags Child.start forks bench/e2e/<file> with. */
+export function childExecArgv(file: string, extra: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): string[] {
+  return [
+    ...(file.endsWith('.ts') ? ['--import', 'tsx'] : []),
+    // WARREN_BENCH_WORKER_ARGS: extra node flags for producers and consumers (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+    ...(file === 'worker.ts' ? [...WORKER_NODE_FLAGS, ...(env.WARREN_BENCH_WORKER_ARGS ?? '').split(' ').filter(Boolean)] : []),
+    ...extra,
+  ];
+}
+
 interface Waiter {
   resolve: (m: Record<string, unknown>) => void;
   reject: (e: Error) => void;
@@ -89,12 +115,7 @@ export class Child {
   /** Forks bench/e2e/<file> (a .ts file under tsx) and waits for its first message (ready / listening). */
   static async start(name: string, file: string, args: string[], opts: { execArgv?: string[]; timeoutMs?: number } = {}): Promise<{ child: Child; hello: Record<string, unknown> }> {
     const proc = fork(join(here, file), args, {
-      // WARREN_BENCH_WORKER_ARGS: extra node flags for producers and consumers (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
-      execArgv: [
-        ...(file.endsWith('.ts') ? ['--import', 'tsx'] : []),
-        ...(file === 'worker.ts' ? (process.env.WARREN_BENCH_WORKER_ARGS ?? '').split(' ').filter(Boolean) : []),
-        ...(opts.execArgv ?? []),
-      ],
+      execArgv: childExecArgv(file, opts.execArgv),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const child = new Child(name, proc);

@@ -332,6 +332,9 @@ ${(x.plots ?? []).map((p) => `\n![${x.heading}](results/${p})\n`).join('')}`;
 - Latency: the producer writes its clock into the body at publish time; the consumer subtracts it on
   delivery. The producer is paced by a 1 ms timer that publishes every message due so far. amqplib runs
   with Nagle's algorithm off there (\`noDelay\`, as Warren's client, nats.js and ioredis always do).
+- Producers and consumers (all systems, the relay's too) run under \`node --no-memory-reducer --initial-old-space-size=64\`
+  (\`WORKER_NODE_FLAGS\`, bench/e2e/children.ts): without them V8's idle-time and small-heap mark-compacts in these
+  processes (2-9 ms pauses) held up 0-29% of either system's samples over 0.5 ms at 5,000 msg/s, at random.
 - Floors, measured in the same run right after the systems: the bare relay (\`relay-child.mjs\`) is a Node process
   that forwards length-prefixed records from the producer's socket to the consumer's and the consumer's 4-byte
   acks back, which the producer counts as confirms (same workers, same window of 1,000, no routing, no

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BROKER_NODE_FLAGS, nodeFlagsOf } from '../e2e/children.js';
+import { BROKER_NODE_FLAGS, WORKER_NODE_FLAGS, childExecArgv, nodeFlagsOf } from '../e2e/children.js';
 
 describe('broker node flags', () => {
   it('are the flags of `npm start`, the old-generation limit among them', () => {
@@ -17,5 +17,28 @@ describe('broker node flags', () => {
     expect(nodeFlagsOf('node --a=1 -b x.js --not-a-flag')).toEqual(['--a=1', '-b']);
     expect(nodeFlagsOf('node x.js')).toEqual([]);
     expect(() => nodeFlagsOf('tsx x.js')).toThrow(/not a node command line/);
+  });
+});
+
+describe('worker node flags', () => {
+  it('every producer and consumer (worker.ts) runs without the memory reducer and with the old-generation floor', () => {
+    expect(WORKER_NODE_FLAGS).toEqual(['--no-memory-reducer', '--initial-old-space-size=64']);
+    expect(childExecArgv('worker.ts', [], {})).toEqual(['--import', 'tsx', ...WORKER_NODE_FLAGS]);
+  });
+
+  it('WARREN_BENCH_WORKER_ARGS comes after them (a later flag wins), the caller\'s flags last', () => {
+    expect(childExecArgv('worker.ts', ['--x'], { WARREN_BENCH_WORKER_ARGS: ' --memory-reducer  --trace-gc ' })).toEqual([
+      '--import',
+      'tsx',
+      ...WORKER_NODE_FLAGS,
+      '--memory-reducer',
+      '--trace-gc',
+      '--x',
+    ]);
+  });
+
+  it('are not given to the broker or the relay', () => {
+    expect(childExecArgv('broker-child.mjs', [...BROKER_NODE_FLAGS], { WARREN_BENCH_WORKER_ARGS: '--trace-gc' })).toEqual([...BROKER_NODE_FLAGS]);
+    expect(childExecArgv('relay-child.mjs', [], {})).toEqual([]);
   });
 });
