@@ -89,6 +89,8 @@ export class Bucket {
   /** Location of the bucket's own record in the kv log (durable buckets). */
   configSeg = -1;
   configLen = 0;
+  /** The name's bytes, as revision records carry them. */
+  readonly nameBytes: Buffer;
   private readonly keys = new Map<string, Revision[]>();
   private readonly watches = new Set<WatchEntry>();
   private readonly expiry = new MinHeap<Revision>();
@@ -103,7 +105,9 @@ export class Bucket {
     readonly journal: BucketJournal | null,
     /** The earliest expiry of this bucket moved to `at` (ms): the owner arms a timer. */
     private readonly onExpiryDue: (at: number) => void = () => undefined,
-  ) {}
+  ) {
+    this.nameBytes = Buffer.from(name, 'latin1'); // ASCII (keys.ts)
+  }
 
   /** Keys with a value (markers excluded). */
   get size(): number {

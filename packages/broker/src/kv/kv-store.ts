@@ -20,7 +20,7 @@ import type { StorageLogger, StoreHooks, SyncMode } from '../storage/types.js';
 import { Bucket, type BucketJournal, type Revision } from './bucket.js';
 import { checkBucketName } from './keys.js';
 import { bucketConfig, configDifference, type BucketConfig, type CreateOptions } from './options.js';
-import { decodeRecord, encodeBucket, encodeBucketDelete, encodeRevision } from './records.js';
+import { decodeRecord, encodeBucket, encodeBucketDelete, RevisionRecord } from './records.js';
 
 export const DEFAULT_KV_SEGMENT_SIZE = 16 * 1024 * 1024;
 
@@ -74,6 +74,8 @@ export class KvStore {
   private reclaimAgain = false;
   private closed = false;
   private readonly journal: BucketJournal;
+  /** Reused for every revision appended (it is written into the log writer's slab at once). */
+  private readonly revisionRecord = new RevisionRecord();
 
   private constructor(private readonly o: KvStoreOptions) {
     this.clock = o.clock ?? Date.now;
@@ -235,15 +237,13 @@ export class KvStore {
   }
 
   private writeRevision(b: Bucket, r: Revision, onDurable: ((err: Error | null) => void) | null): void {
-    const log = this.log!;
-    const rec = encodeRevision(b.name, r);
-    const loc = log.writer.append(rec, onDurable);
-    if (!loc) return;
-    r.seg = loc.seg;
-    r.off = loc.off;
-    r.len = rec.length;
+    const writer = this.log!.writer;
+    if (!writer.appendRecord(this.revisionRecord.set(b.nameBytes, r), onDurable)) return;
+    r.seg = writer.lastSeg;
+    r.off = writer.lastOff;
+    r.len = writer.lastLen;
     // It may already have left the bucket (history 1 and trimmed at once is impossible, but expiry is not).
-    if (r.live) this.hold(loc.seg, rec.length);
+    if (r.live) this.hold(r.seg, r.len);
   }
 
   private hold(seg: number, len: number): void {
