@@ -126,10 +126,11 @@ describe('kv revisions in the slab (review)', () => {
         await s.createBucket('b', null);
         gate = new Promise<void>((resolve) => (open = resolve));
         const outcomes: Array<string[]> = [];
+        const settled: Array<Promise<unknown>> = [];
         const answer = (i: number, res: KvRevision | Promise<KvRevision>) => {
           outcomes[i] = [];
           if (res instanceof KvRevision) outcomes[i]!.push(`ok ${res.revision}`);
-          else res.then((x) => outcomes[i]!.push(`ok ${x.revision}`), (e: WarrenError) => outcomes[i]!.push(e.name));
+          else settled.push(res.then((x) => outcomes[i]!.push(`ok ${x.revision}`), (e: WarrenError) => outcomes[i]!.push(e.name)));
         };
         answer(0, putOf(s)('b', 'a', null, Buffer.from('1'), 1));
         answer(1, putOf(s)('b', 'a', { wait: 'applied' }, Buffer.alloc(9000, 1), 2));
@@ -137,9 +138,10 @@ describe('kv revisions in the slab (review)', () => {
         fail = true;
         open();
         gate = null;
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await Promise.all(settled);
         answer(3, putOf(s)('b', 'd', null, Buffer.from('later'), 4));
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await Promise.all(settled);
+        await new Promise((resolve) => setImmediate(resolve));
         expect(outcomes).toEqual([['STORAGE_ERROR'], ['ok 2'], ['STORAGE_ERROR'], ['STORAGE_ERROR']]);
         expect(fatal).toHaveLength(1);
       } finally {
