@@ -14,7 +14,7 @@ export function registerKvHandlers(table: DispatchTable): void {
   table.register(FrameType.KV_BUCKET_DELETE, Answer.Reply, 'configure', (f, s) => s.kv.deleteBucket(f.bucket));
   table.register(FrameType.KV_BUCKET_LIST, Answer.Reply, 'monitor', (_f, s) => s.kv.listBuckets());
   // A put adds data as a publish does: the memory and disk alarms block its connection (FLOW) like a publisher's.
-  table.register(FrameType.KV_PUT, Answer.Reply, 'write', (f, s) => s.kv.put(f.bucket, f.key, f.options, f.body, f.requestId), true);
+  table.register(FrameType.KV_PUT, Answer.Reply, 'write', (f, s) => s.kv.putFrame(f.bucket, f.key, f.options, f.body, f.requestId), true);
   table.register(FrameType.KV_DELETE, Answer.Reply, 'write', (f, s) => s.kv.delete(f.bucket, f.key, f.options, f.requestId));
   table.register(FrameType.KV_GET, Answer.Reply, 'read', (f, s) => {
     const entry = s.kv.get(f.bucket, f.key, f.revision);

@@ -38,6 +38,14 @@ export interface BucketJournal {
   release(r: Revision): void;
 }
 
+/** How a write reports: the revision once stored, or the error (revision 0). */
+export type WriteDone = (err: Error | null, revision: number) => void;
+
+/** A promise over a callback-reporting write; a throw from `start` rejects it. */
+function settle(start: (done: WriteDone) => void): Promise<number> {
+  return new Promise<number>((resolve, reject) => start((err, revision) => (err ? reject(err) : resolve(revision))));
+}
+
 export interface WatchListener {
   change(r: Revision): void;
   /** The watch ended without being closed by its owner (the bucket was deleted). */
@@ -89,6 +97,8 @@ export class Bucket {
   /** Location of the bucket's own record in the kv log (durable buckets). */
   configSeg = -1;
   configLen = 0;
+  /** The name's bytes, as revision records carry them. */
+  readonly nameBytes: Buffer;
   private readonly keys = new Map<string, Revision[]>();
   private readonly watches = new Set<WatchEntry>();
   private readonly expiry = new MinHeap<Revision>();
@@ -103,7 +113,9 @@ export class Bucket {
     readonly journal: BucketJournal | null,
     /** The earliest expiry of this bucket moved to `at` (ms): the owner arms a timer. */
     private readonly onExpiryDue: (at: number) => void = () => undefined,
-  ) {}
+  ) {
+    this.nameBytes = Buffer.from(name, 'latin1'); // ASCII (keys.ts)
+  }
 
   /** Keys with a value (markers excluded). */
   get size(): number {
@@ -112,7 +124,16 @@ export class Bucket {
     return n;
   }
 
-  async put(key: string, value: Buffer, opts: PutOptions = {}): Promise<number> {
+  put(key: string, value: Buffer, opts: PutOptions = {}): Promise<number> {
+    return settle((done) => this.putWith(key, value, opts, done));
+  }
+
+  /**
+   * put, reporting by callback (no promise per write): throws at once when the put is refused
+   * (a bad key, a wrong revision, limits); else `done` gets the revision once it is stored (a
+   * durable bucket: synced; an in-memory one: before this returns), or the storage error.
+   */
+  putWith(key: string, value: Buffer, opts: PutOptions, done: WriteDone): void {
     this.open();
     checkKey(key);
     this.expireDue();
@@ -136,15 +157,17 @@ export class Bucket {
     const ttl = opts.ttl ?? this.config.ttl;
     if (!Number.isSafeInteger(ttl) || ttl < 0) throw errors.invalidArgument('ttl must be a non-negative integer (ms)');
     // Copy: the caller's buffer may be a slice of a read arena that is reused.
-    return this.commit(key, 'put', Buffer.from(value), ttl, undefined, opts.onApplied);
+    this.commit(key, 'put', Buffer.from(value), ttl, undefined, opts.onApplied, done);
   }
 
-  async delete(key: string, opts: DeleteOptions = {}): Promise<number> {
-    this.open();
-    checkKey(key);
-    this.expireDue();
-    this.checkExpected(key, this.keys.get(key), opts.expect);
-    return this.commit(key, opts.purge ? 'purge' : 'del', null, 0, undefined, opts.onApplied);
+  delete(key: string, opts: DeleteOptions = {}): Promise<number> {
+    return settle((done) => {
+      this.open();
+      checkKey(key);
+      this.expireDue();
+      this.checkExpected(key, this.keys.get(key), opts.expect);
+      this.commit(key, opts.purge ? 'purge' : 'del', null, 0, undefined, opts.onApplied, done);
+    });
   }
 
   /** The latest value of key (null when it has none), or the given revision of key if still kept (markers included). */
@@ -228,7 +251,7 @@ export class Bucket {
         // The current value expired: that is a change, with a revision (no fsync wait: recovery redoes it).
         revs.pop();
         this.drop(r);
-        void this.commit(r.key, 'expired', null, 0, r.expiresAt);
+        this.commit(r.key, 'expired', null, 0, r.expiresAt, undefined, null);
       } else {
         // A marker aged out: the key is gone for good.
         for (const o of revs) this.drop(o);
@@ -322,7 +345,8 @@ export class Bucket {
     throw new WarrenError(ErrorCodes.WRONG_REVISION, message, { details: { key, expected: expect, current } });
   }
 
-  private commit(key: string, op: KvOp, value: Buffer | null, ttl: number, at?: number, onApplied?: (revision: number) => void): Promise<number> {
+  /** Applies the change; `done` gets its revision once stored (at once without a journal), or the storage error. */
+  private commit(key: string, op: KvOp, value: Buffer | null, ttl: number, at: number | undefined, onApplied: ((revision: number) => void) | undefined, done: WriteDone | null): void {
     const now = at ?? this.clock();
     const life = op === 'put' ? ttl : this.config.markerTtl;
     const r: Revision = {
@@ -353,25 +377,23 @@ export class Bucket {
     this.hold(r);
     if (!this.journal) {
       this.notify(r);
-      return Promise.resolve(r.rev);
+      done?.(null, r.rev);
+      return;
     }
-    if (op === 'expired') {
+    if (done === null) {
       // Nobody waits for an expiry marker: it rides along with the next sync.
       this.journal.write(this, r, (err) => {
         if (!err) this.notify(r);
       });
-      return Promise.resolve(r.rev);
+      return;
     }
-    const p = new Promise<number>((resolve, reject) => {
-      this.journal!.write(this, r, (err) => {
-        if (err) return reject(err);
-        this.notify(r);
-        resolve(r.rev);
-      });
+    this.journal.write(this, r, (err) => {
+      if (err) return done(err, 0);
+      this.notify(r);
+      done(null, r.rev);
     });
     // After the journal write: a failure to encode or queue it throws before anyone is told.
     onApplied?.(r.rev);
-    return p;
   }
 
   private notify(r: Revision): void {

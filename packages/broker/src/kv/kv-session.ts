@@ -120,20 +120,38 @@ export class KvSession {
 
   /** `requestId`: where a KV_APPLIED goes when the options ask for one (spec 8.7, "Applied before stored"). */
   async put(bucket: string, key: string, options: Record<string, unknown> | null, value: Buffer, requestId = 0): Promise<{ revision: number }> {
+    return this.putFrame(bucket, key, options, value, requestId);
+  }
+
+  /**
+   * KV_PUT as the connection answers it: throws when the put is refused; the answer itself
+   * when it is known at once (wait "applied" on a durable bucket, or an in-memory bucket),
+   * else a promise of it (settled once the change is synced). One promise at most per put.
+   */
+  putFrame(bucket: string, key: string, options: Record<string, unknown> | null, value: Buffer, requestId = 0): KvRevision | Promise<KvRevision> {
     const o = options ?? {};
-    if (waitApplied(o)) {
+    const early = waitApplied(o);
+    const b = this.store.bucket(bucket);
+    const ttl = optUint(o, 'ttl');
+    const expect = optUint(o, 'expect');
+    if (early) {
       // Answered once applied (spec 8.7, option wait): the sync goes on; should it fail, the broker stops.
       let applied = 0;
-      const p = this.store.bucket(bucket).put(key, value, { ttl: optUint(o, 'ttl'), expect: optUint(o, 'expect'), onApplied: (r) => (applied = r) });
-      if (applied > 0) {
-        p.catch(() => undefined);
-        return new KvRevision(applied);
-      }
-      return new KvRevision(await p);
+      let stored: KvRevision | Error | null = null;
+      b.putWith(key, value, { ttl, expect, onApplied: (r) => (applied = r) }, (err, r) => (stored = err ?? new KvRevision(r)));
+      if (applied > 0) return new KvRevision(applied);
+      // An in-memory bucket: stored (or failed) before putWith returned.
+      const got = stored as KvRevision | Error | null;
+      if (got instanceof KvRevision) return got;
+      throw got ?? new Error('kv put neither applied nor stored');
     }
-    const revision = await this.store.bucket(bucket).put(key, value, { ttl: optUint(o, 'ttl'), expect: optUint(o, 'expect'), onApplied: this.appliedSender(o, requestId) });
-    // A KvRevision: its OK is written by hand (protocol kv-fast.ts), the same bytes as {revision}.
-    return new KvRevision(revision);
+    const onApplied = this.appliedSender(o, requestId);
+    // Its OK is written by hand (protocol kv-fast.ts), the same bytes as {revision}.
+    let resolve!: (r: KvRevision) => void;
+    let reject!: (err: Error) => void;
+    const stored = new Promise<KvRevision>((res, rej) => ((resolve = res), (reject = rej)));
+    b.putWith(key, value, { ttl, expect, onApplied }, (err, r) => (err ? reject(err) : resolve(new KvRevision(r))));
+    return stored;
   }
 
   get(bucket: string, key: string, revision: number): KvEntryReply | null {

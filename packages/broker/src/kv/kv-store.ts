@@ -20,7 +20,7 @@ import type { StorageLogger, StoreHooks, SyncMode } from '../storage/types.js';
 import { Bucket, type BucketJournal, type Revision } from './bucket.js';
 import { checkBucketName } from './keys.js';
 import { bucketConfig, configDifference, type BucketConfig, type CreateOptions } from './options.js';
-import { decodeRecord, encodeBucket, encodeBucketDelete, encodeRevision } from './records.js';
+import { decodeRecord, encodeBucket, encodeBucketDelete, RevisionRecord } from './records.js';
 
 export const DEFAULT_KV_SEGMENT_SIZE = 16 * 1024 * 1024;
 
@@ -74,6 +74,10 @@ export class KvStore {
   private reclaimAgain = false;
   private closed = false;
   private readonly journal: BucketJournal;
+  /** Reused for every revision appended (it is written into the log writer's slab at once). */
+  private readonly revisionRecord = new RevisionRecord();
+  /** Recovery: revisions read before their bucket's record (see replay), by bucket name. */
+  private readonly early = new Map<string, Revision[]>();
 
   private constructor(private readonly o: KvStoreOptions) {
     this.clock = o.clock ?? Date.now;
@@ -235,15 +239,13 @@ export class KvStore {
   }
 
   private writeRevision(b: Bucket, r: Revision, onDurable: ((err: Error | null) => void) | null): void {
-    const log = this.log!;
-    const rec = encodeRevision(b.name, r);
-    const loc = log.writer.append(rec, onDurable);
-    if (!loc) return;
-    r.seg = loc.seg;
-    r.off = loc.off;
-    r.len = rec.length;
+    const writer = this.log!.writer;
+    if (!writer.appendRecord(this.revisionRecord.set(b.nameBytes, r), onDurable)) return;
+    r.seg = writer.lastSeg;
+    r.off = writer.lastOff;
+    r.len = writer.lastLen;
     // It may already have left the bucket (history 1 and trimmed at once is impossible, but expiry is not).
-    if (r.live) this.hold(loc.seg, rec.length);
+    if (r.live) this.hold(r.seg, r.len);
   }
 
   private hold(seg: number, len: number): void {
@@ -342,6 +344,11 @@ export class KvStore {
       }
       kept.push({ no, size: scan.validEnd });
     }
+    let orphans = 0;
+    for (const revs of this.early.values()) orphans += revs.length;
+    // Revisions whose bucket's record never came: a bucket deleted before its BUCKET_DELETE record's time (as before).
+    if (orphans > 0) logger.warn({ revisions: orphans, buckets: [...this.early.keys()] }, 'kv store: revisions of unknown buckets dropped');
+    this.early.clear();
     stats.buckets = this.buckets.size;
     return kept;
   }
@@ -359,18 +366,34 @@ export class KvStore {
       b.configLen = length;
       this.hold(no, length);
       if (rec.lastRevision > b.lastRevision) b.lastRevision = rec.lastRevision;
+      const early = this.early.get(rec.bucket);
+      if (early) {
+        this.early.delete(rec.bucket);
+        for (const r of early) this.restoreRevision(b, r);
+      }
       return;
     }
     const b = this.buckets.get(rec.bucket);
-    if (!b) return; // a record of a deleted bucket
     if (rec.kind === 'bucket-delete') {
+      // Revisions read before the record of the bucket they belong to were of the bucket deleted here.
+      this.early.delete(rec.bucket);
+      if (!b) return;
       this.buckets.delete(rec.bucket);
       b.destroy(new WarrenError(ErrorCodes.NOT_FOUND, `bucket '${rec.bucket}' was deleted`));
       this.release(b.configSeg, b.configLen);
       return;
     }
     const r: Revision = { ...rec.fields, seg: no, off: pos, len: length, live: true };
-    this.hold(no, length);
+    if (b) return this.restoreRevision(b, r);
+    // Compaction re-appends a bucket's record at the head, after revisions still kept in older
+    // segments: those come before their bucket's record, which may be further on.
+    let early = this.early.get(rec.bucket);
+    if (!early) this.early.set(rec.bucket, (early = []));
+    early.push(r);
+  }
+
+  private restoreRevision(b: Bucket, r: Revision): void {
+    this.hold(r.seg, r.len);
     b.restore(r);
   }
 

@@ -10,7 +10,9 @@
  * BUCKET_DELETE, id 0: u8 nameLen, name.
  */
 import { pack, unpack } from '@warren/protocol';
-import { finish, RECORD_HEADER_SIZE, recordId, recordType, type EncodedRecord } from '../storage/format.js';
+import { crc32c } from '@node-rs/crc32';
+import { crc32cRange, finish, RECORD_HEADER_SIZE, RECORD_MAGIC, RECORD_PREFIX, recordId, recordType, writeU64, type EncodedRecord } from '../storage/format.js';
+import type { SlabRecord } from '../storage/log-writer.js';
 import type { KvOp } from './bucket.js';
 import type { BucketConfig } from './options.js';
 
@@ -64,6 +66,74 @@ export function encodeRevision(bucket: string, r: RevisionFields): EncodedRecord
     return finish(buf, null);
   }
   return finish(buf, value);
+}
+
+/**
+ * A revision's record, written straight into the log writer's slab (LogWriter.appendRecord):
+ * the same bytes as encodeRevision without a buffer, a name encoding and a native CRC call
+ * per record. One instance is reused: set() it, append it, and it is free again.
+ */
+export class RevisionRecord implements SlabRecord {
+  length = 0;
+  headLength = 0;
+  tail: Buffer | null = null;
+  private type = 0;
+  private rev = 0;
+  private name: Buffer = Buffer.alloc(0);
+  private key = '';
+  private createdAt = 0;
+  private expiresAt = 0;
+  private value: Buffer | null = null;
+
+  /** `name`: the bucket name's bytes (Bucket.nameBytes; names are ASCII, keys.ts). */
+  set(name: Buffer, r: RevisionFields): this {
+    const value = r.value;
+    const inline = value === null || value.length <= INLINE_VALUE_MAX;
+    this.type = opType[r.op];
+    this.rev = r.rev;
+    this.name = name;
+    this.key = r.key;
+    this.createdAt = r.createdAt;
+    this.expiresAt = r.expiresAt;
+    this.value = value;
+    this.tail = inline ? null : value;
+    this.headLength = RECORD_HEADER_SIZE + 1 + name.length + 2 + r.key.length + 16 + (inline && value !== null ? value.length : 0);
+    this.length = this.headLength + (inline || value === null ? 0 : value.length);
+    return this;
+  }
+
+  write(buf: Buffer, at: number): void {
+    const start = at;
+    const end = at + this.headLength;
+    buf[at + 12] = this.type;
+    writeU64(buf, this.rev, at + 13);
+    const name = this.name;
+    at += RECORD_HEADER_SIZE;
+    buf[at++] = name.length;
+    for (let i = 0; i < name.length; i++) buf[at++] = name[i]!;
+    const key = this.key;
+    const n = key.length;
+    buf[at] = n;
+    buf[at + 1] = n >>> 8;
+    at += 2;
+    // Keys are ASCII (keys.ts): one byte per character.
+    if (n <= 64) for (let i = 0; i < n; i++) buf[at + i] = key.charCodeAt(i);
+    else buf.write(key, at, 'latin1');
+    at += n;
+    buf.writeDoubleLE(this.createdAt, at);
+    buf.writeDoubleLE(this.expiresAt, at + 8);
+    at += 16;
+    const value = this.value;
+    if (this.tail === null && value !== null) {
+      if (value.length <= 32) for (let i = 0; i < value.length; i++) buf[at + i] = value[i]!;
+      else buf.set(value, at);
+    }
+    buf.writeUInt32LE(RECORD_MAGIC, start);
+    buf.writeUInt32LE(this.length - RECORD_PREFIX, start + 4);
+    let crc = crc32cRange(buf, start + RECORD_PREFIX, end);
+    if (this.tail !== null) crc = crc32c(this.tail, crc);
+    buf.writeUInt32LE(crc, start + 8);
+  }
 }
 
 export function encodeBucket(name: string, config: BucketConfig, lastRevision: number): EncodedRecord {

@@ -46,6 +46,17 @@ export interface SegmentState {
 
 export type DurableCallback = (err: Error | null) => void;
 
+/** A record that encodes itself into the writer's slab (LogWriter.appendRecord). */
+export interface SlabRecord {
+  /** Bytes of the whole record: headLength plus the tail's. */
+  readonly length: number;
+  /** Bytes write() puts at buf[at..]: the record's header, CRC included, and everything before the tail. */
+  readonly headLength: number;
+  /** Written as it is right after the head (a large value), or null. */
+  readonly tail: Buffer | null;
+  write(buf: Buffer, at: number): void;
+}
+
 /**
  * A run of consecutive records of one segment, queued for one writev: slices of the
  * writer's slabs (records are encoded straight into them) and, for large bodies,
@@ -202,23 +213,35 @@ export class LogWriter {
     const len = messageRecordLength(names, meta.length, body.length);
     const inline = inlinesBody(body.length);
     const headLen = inline ? len : len - body.length;
-    if (headLen > SLAB_RECORD_MAX) {
-      const loc = this.append(encodeMessage(type, id, names.map((n) => n.toString('utf8')), counts, meta, body), cb);
-      if (loc === null) return false;
-      this.lastSeg = loc.seg;
-      this.lastOff = loc.off;
-      this.lastLen = len;
-      return true;
-    }
+    if (headLen > SLAB_RECORD_MAX) return this.appendOutside(encodeMessage(type, id, names.map((n) => n.toString('utf8')), counts, meta, body), cb, false);
     if (this.refuse(cb)) return false;
-    const seg = this.place(len);
-    this.lastSeg = seg.no;
-    this.lastOff = seg.end - len;
-    this.lastLen = len;
-    this.room(headLen);
+    this.reserve(len, headLen);
     this.slabAt = writeMessageRecord(this.slab.buf, this.slabAt, type, id, names, counts, meta, body);
     if (!inline) this.external(body);
     this.added(len, cb, false);
+    return true;
+  }
+
+  /**
+   * Queues a record that writes itself straight into the slab (the KV log's revisions):
+   * rec.write fills rec.headLength bytes, header and CRC included; rec.tail, if any, goes
+   * after them as a buffer of its own (do not change it before cb). False when refused
+   * (see append); else its location and length are in lastSeg, lastOff and lastLen.
+   */
+  appendRecord(rec: SlabRecord, cb: DurableCallback | null, force = false): boolean {
+    const len = rec.length;
+    const headLen = rec.headLength;
+    if (headLen > SLAB_RECORD_MAX) {
+      const head = Buffer.allocUnsafe(headLen);
+      rec.write(head, 0);
+      return this.appendOutside({ bufs: rec.tail === null ? [head] : [head, rec.tail], length: len }, cb, force);
+    }
+    if (this.refuse(cb)) return false;
+    this.reserve(len, headLen);
+    rec.write(this.slab.buf, this.slabAt);
+    this.slabAt += headLen;
+    if (rec.tail !== null) this.external(rec.tail);
+    this.added(len, cb, force);
     return true;
   }
 
@@ -232,6 +255,25 @@ export class LogWriter {
     this.slabAt = writeQueueRecord(this.slab.buf, this.slabAt, type, id, name);
     this.added(len, cb, false);
     return true;
+  }
+
+  /** A record whose head does not fit a slab, appended as encoded; sets lastSeg, lastOff and lastLen (false when refused). */
+  private appendOutside(rec: EncodedRecord, cb: DurableCallback | null, force: boolean): boolean {
+    const loc = this.append(rec, cb, force);
+    if (loc === null) return false;
+    this.lastSeg = loc.seg;
+    this.lastOff = loc.off;
+    this.lastLen = rec.length;
+    return true;
+  }
+
+  /** Places a record of len bytes (lastSeg, lastOff, lastLen) and makes room for its first headLen bytes in the slab. */
+  private reserve(len: number, headLen: number): void {
+    const seg = this.place(len);
+    this.lastSeg = seg.no;
+    this.lastOff = seg.end - len;
+    this.lastLen = len;
+    this.room(headLen);
   }
 
   /** True (and cb gets the error on the next turn) when the writer has failed or closed. */

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FrameType as KvFrame } from '@warren/protocol';
+import { KvRevision } from '@warren/protocol';
 import { KvSession, KvStore, KvWatchReply, type FrameOut } from '../../src/kv/index.js';
 import type { KvFlow } from '../../src/kv/kv-session.js';
 import { captureLogger } from '../storage/helpers.js';
@@ -34,6 +35,22 @@ async function session(maxBody?: number): Promise<{ s: KvSession; out: ReturnTyp
   const store = await KvStore.open({ dir: null, clock: () => 42, timers: false, logger: captureLogger() });
   const out = sink(maxBody);
   return { s: new KvSession(store, out), out, store };
+}
+
+/** A durable store whose syncs wait while `sync.hold()` is in force, until `sync.release()`. */
+async function gatedStore(): Promise<{ dir: string; store: KvStore; sync: { hold(): void; release(): void } }> {
+  const dir = await tempDir();
+  let open!: () => void;
+  let gate: Promise<void> | null = null;
+  const store = await KvStore.open({ dir, clock: () => 42, timers: false, logger: captureLogger(), hooks: { beforeSync: () => gate ?? undefined } });
+  const sync = {
+    hold: () => void (gate = new Promise<void>((resolve) => (open = resolve))),
+    release: () => {
+      gate = null;
+      open();
+    },
+  };
+  return { dir, store, sync };
 }
 
 describe('kv session', () => {
@@ -159,17 +176,48 @@ describe('kv session', () => {
     expect(() => s.unwatch(2)).toThrow(/watch 2/);
   });
 
+  it('putFrame (the KV_PUT handler): the answer itself when known at once, one promise otherwise; a refused put throws at once', async () => {
+    const { dir, store, sync } = await gatedStore();
+    try {
+      const s = new KvSession(store, sink());
+      await s.createBucket('d', null);
+      await s.createBucket('m', { durable: false });
+      sync.hold();
+      // Durable, wait "applied": answered before the sync, without a promise.
+      const early = s.putFrame('d', 'k', { wait: 'applied' }, Buffer.from('v1'), 1);
+      expect(early).toBeInstanceOf(KvRevision);
+      expect(early).toEqual({ revision: 1 });
+      // Durable, stored: a promise that settles only once synced.
+      const later = s.putFrame('d', 'k', { expect: 1 }, Buffer.from('v2'), 2);
+      expect(later).toBeInstanceOf(Promise);
+      let stored = false;
+      void (later as Promise<KvRevision>).then(() => (stored = true));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(stored).toBe(false);
+      sync.release();
+      expect(await later).toEqual({ revision: 2 });
+      // In memory, wait "applied": stored at once.
+      expect(s.putFrame('m', 'k', { wait: 'applied' }, Buffer.from('x'), 3)).toEqual({ revision: 1 });
+      // Refused: thrown, not a rejected promise (the connection answers ERROR either way); nothing written.
+      expect(() => s.putFrame('d', 'k', { wait: 'applied', expect: 1 }, Buffer.from('v3'), 4)).toThrow(expect.objectContaining({ name: 'WRONG_REVISION' }));
+      expect(() => s.putFrame('m', 'k', { expect: 0 }, Buffer.from('y'), 5)).toThrow(expect.objectContaining({ name: 'WRONG_REVISION' }));
+      expect(() => s.putFrame('nope', 'k', null, Buffer.from('y'), 6)).toThrow(expect.objectContaining({ name: 'NOT_FOUND' }));
+      expect(store.bucket('d').lastRevision).toBe(2);
+      expect(store.bucket('m').lastRevision).toBe(1);
+    } finally {
+      await store.close();
+      await removeDir(dir);
+    }
+  });
+
   it('while a durable write waits for its sync: option applied sends KV_APPLIED at once, wait "applied" answers at once; watchers wait for the sync', async () => {
-    const dir = await tempDir();
-    let release!: () => void;
-    let gate: Promise<void> | null = null;
-    const store = await KvStore.open({ dir, clock: () => 42, timers: false, logger: captureLogger(), hooks: { beforeSync: () => gate ?? undefined } });
+    const { dir, store, sync } = await gatedStore();
     try {
       const out = sink();
       const s = new KvSession(store, out);
       await s.createBucket('b', null);
       s.watch('b', null, null);
-      gate = new Promise<void>((resolve) => (release = resolve));
+      sync.hold();
       let stored = false;
       const put = s.put('b', 'k', { applied: true }, Buffer.from('v1'), 5).then((r) => ((stored = true), r));
       const early = await s.put('b', 'k', { wait: 'applied', expect: 1 }, Buffer.from('v2'), 6);
@@ -177,8 +225,7 @@ describe('kv session', () => {
       await new Promise((resolve) => setTimeout(resolve, 20)); // the sync waits at the gate
       expect(stored).toBe(false);
       expect(out.frames).toEqual([[KvFrame.KV_APPLIED, [5, 1], '']]);
-      gate = null;
-      release();
+      sync.release();
       expect(await put).toEqual({ revision: 1 });
       await store.idle();
       expect(out.frames.filter(([t]) => t === KvFrame.KV_EVENT).map(([, h]) => h[2])).toEqual([1, 2]);

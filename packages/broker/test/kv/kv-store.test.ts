@@ -190,6 +190,25 @@ describe('kv log: compaction', () => {
     expect(r.get('k95')!.value!.equals(value)).toBe(true);
   });
 
+  it('a value written before its bucket\'s record in the log (compaction re-appended the record at the head) survives a reopen', async () => {
+    const segmentSize = 8192;
+    const { dir, store } = await fresh({ segmentSize });
+    const { bucket: b } = await store.create('results', { history: 1 });
+    for (let i = 0; i < 8; i++) await b.put('hot', Buffer.alloc(900, i));
+    await b.put('keep', Buffer.alloc(900, 77));
+    for (let i = 0; i < 40; i++) {
+      await b.put('hot', Buffer.alloc(900, i));
+      await store.idle();
+    }
+    // Compaction moved the bucket's record to the head, past 'keep' (still in place: it is written before it in the log).
+    expect(store.stats.compactedRecords).toBeGreaterThan(0);
+    expect(b.get('keep')!.seg).toBeLessThanOrEqual(b.configSeg);
+    const again = await reopen(dir, store, { segmentSize });
+    expect(again.bucket('results').keyList()).toEqual(['hot', 'keep']);
+    expect(again.bucket('results').get('keep')!.value!.equals(Buffer.alloc(900, 77))).toBe(true);
+    expect(again.bucket('results').get('hot')!.value!.equals(Buffer.alloc(900, 39))).toBe(true);
+  });
+
   it('the revision counter outlives compacted-away purge markers', async () => {
     const segmentSize = 16 * 1024;
     const { dir, store } = await fresh({ segmentSize });
