@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, FrameType, PROTOCOL_VERSION, encodeFrame, type ErrorFrame, type OkFrame } from '@warren/protocol';
+import { ErrorCodes, FrameType, PROTOCOL_VERSION, encodeFrame, type ErrorFrame, type GetOkFrame, type OkFrame, type PublishFrame } from '@warren/protocol';
 import { RawClient } from './helpers.js';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 import { SCRYPT_CONCURRENCY, UserStore, hashPassword, verifyPassword } from '../src/auth.js';
@@ -292,6 +292,47 @@ describe('socket reads', () => {
       c.send({ type: FrameType.GET, requestId: 10 + i, queue: 'q', options: { noAck: true } });
       const got = (await c.next(FrameType.GET_OK)) as { body: Buffer };
       expect(got.body.equals(bodies[i]!)).toBe(true);
+    }
+  });
+  it('publishes with distinct fields in one write keep each its own exchange, routing key, properties and body (the decoder reuses one PUBLISH frame)', async () => {
+    tb = await startTestBroker();
+    const c = await open(tb.port);
+    const conns = (tb.broker as unknown as { connections: Set<{ fs: { decoder: { publishFrame: unknown } } }> }).connections;
+    expect([...conns].map((x) => x.fs.decoder.publishFrame !== null)).toEqual([true]);
+    c.send({ type: FrameType.QUEUE_DECLARE, requestId: 1, queue: 'q', options: {} });
+    c.send({ type: FrameType.QUEUE_DECLARE, requestId: 2, queue: 't', options: {} });
+    c.send({ type: FrameType.EXCHANGE_DECLARE, requestId: 3, exchange: 'topics', exchangeType: 'topic', options: {} });
+    c.send({ type: FrameType.QUEUE_BIND, requestId: 4, queue: 't', exchange: 'topics', routingKey: '#', arguments: null });
+    for (let i = 0; i < 4; i++) await c.next(FrameType.OK);
+    const n = 600;
+    const sent: PublishFrame[] = [];
+    for (let i = 0; i < n; i++) {
+      const toTopic = i % 3 === 2;
+      sent.push({
+        type: FrameType.PUBLISH,
+        seq: i + 1,
+        exchange: toTopic ? 'topics' : '',
+        routingKey: toTopic ? (i % 2 === 0 ? 'same.key' : `k.${i}`) : 'q',
+        flags: 0,
+        properties: i % 4 === 0 ? null : { messageId: `m-${i}`, priority: i % 10, contentType: i % 2 === 0 ? 'a/b' : 'c/d' },
+        body: Buffer.alloc(1 + ((i * 53) % 700), i & 0xff),
+      });
+    }
+    // One write: the broker decodes runs of these frames out of each read.
+    c.write(Buffer.concat(sent.map((f) => encodeFrame(f))));
+    const byQueue = { q: sent.filter((f) => f.exchange === ''), t: sent.filter((f) => f.exchange === 'topics') };
+    let requestId = 100;
+    for (const [queue, want] of Object.entries(byQueue)) {
+      for (const w of want) {
+        c.send({ type: FrameType.GET, requestId: requestId++, queue, options: { noAck: true } });
+        const got = (await c.next(FrameType.GET_OK)) as GetOkFrame;
+        expect({ exchange: got.exchange, routingKey: got.routingKey, properties: got.properties }).toEqual({
+          exchange: w.exchange,
+          routingKey: w.routingKey,
+          properties: w.properties,
+        });
+        expect(got.body.equals(w.body)).toBe(true);
+      }
     }
   });
 });
