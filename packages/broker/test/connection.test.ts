@@ -1,5 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ErrorCodes, FrameType, PROTOCOL_VERSION, encodeFrame, type ErrorFrame, type OkFrame } from '@warren/protocol';
+import {
+  ErrorCodes,
+  FrameType,
+  PROTOCOL_VERSION,
+  PublishFlags,
+  encodeFrame,
+  type ErrorFrame,
+  type GetOkFrame,
+  type MessageProperties,
+  type OkFrame,
+  type PublishFrame,
+  type ReturnFrame,
+} from '@warren/protocol';
 import { RawClient } from './helpers.js';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 import { SCRYPT_CONCURRENCY, UserStore, hashPassword, verifyPassword } from '../src/auth.js';
@@ -11,6 +23,9 @@ afterEach(async () => {
   await tb?.stop();
   tb = undefined;
 });
+
+/** What a publish of the review's one-write test should get (connection reads). */
+type Kind = 'routed' | 'returned' | 'badProperty' | 'noExchange';
 
 async function raw(port: number): Promise<RawClient> {
   const c = await RawClient.connect(port);
@@ -292,6 +307,110 @@ describe('socket reads', () => {
       c.send({ type: FrameType.GET, requestId: 10 + i, queue: 'q', options: { noAck: true } });
       const got = (await c.next(FrameType.GET_OK)) as { body: Buffer };
       expect(got.body.equals(bodies[i]!)).toBe(true);
+    }
+  });
+  it('publishes with distinct fields in one write keep each its own exchange, routing key, properties and body (the decoder reuses one PUBLISH frame)', async () => {
+    tb = await startTestBroker();
+    const c = await open(tb.port);
+    const conns = (tb.broker as unknown as { connections: Set<{ fs: { decoder: { publishFrame: unknown } } }> }).connections;
+    expect([...conns].map((x) => x.fs.decoder.publishFrame !== null)).toEqual([true]);
+    c.send({ type: FrameType.QUEUE_DECLARE, requestId: 1, queue: 'q', options: {} });
+    c.send({ type: FrameType.QUEUE_DECLARE, requestId: 2, queue: 't', options: {} });
+    c.send({ type: FrameType.EXCHANGE_DECLARE, requestId: 3, exchange: 'topics', exchangeType: 'topic', options: {} });
+    c.send({ type: FrameType.QUEUE_BIND, requestId: 4, queue: 't', exchange: 'topics', routingKey: '#', arguments: null });
+    for (let i = 0; i < 4; i++) await c.next(FrameType.OK);
+    const n = 600;
+    const sent: PublishFrame[] = [];
+    for (let i = 0; i < n; i++) {
+      const toTopic = i % 3 === 2;
+      sent.push({
+        type: FrameType.PUBLISH,
+        seq: i + 1,
+        exchange: toTopic ? 'topics' : '',
+        routingKey: toTopic ? (i % 2 === 0 ? 'same.key' : `k.${i}`) : 'q',
+        flags: 0,
+        properties: i % 4 === 0 ? null : { messageId: `m-${i}`, priority: i % 10, contentType: i % 2 === 0 ? 'a/b' : 'c/d' },
+        body: Buffer.alloc(1 + ((i * 53) % 700), i & 0xff),
+      });
+    }
+    // One write: the broker decodes runs of these frames out of each read.
+    c.write(Buffer.concat(sent.map((f) => encodeFrame(f))));
+    const byQueue = { q: sent.filter((f) => f.exchange === ''), t: sent.filter((f) => f.exchange === 'topics') };
+    let requestId = 100;
+    for (const [queue, want] of Object.entries(byQueue)) {
+      for (const w of want) {
+        c.send({ type: FrameType.GET, requestId: requestId++, queue, options: { noAck: true } });
+        const got = (await c.next(FrameType.GET_OK)) as GetOkFrame;
+        expect({ exchange: got.exchange, routingKey: got.routingKey, properties: got.properties }).toEqual({
+          exchange: w.exchange,
+          routingKey: w.routingKey,
+          properties: w.properties,
+        });
+        expect(got.body.equals(w.body)).toBe(true);
+      }
+    }
+  });
+  // Review of transient3: the paths that read a publish's fields after routing or refusing it (mandatory
+  // RETURN, nacks for an invalid property or an unknown exchange), and general-path frames (nested
+  // headers) between fast ones, all decoded out of one read while the reused frame is rewritten.
+  it('returns, nacks and routes interleaved publishes of one write with each its own fields', async () => {
+    tb = await startTestBroker();
+    const c = await open(tb.port);
+    c.send({ type: FrameType.QUEUE_DECLARE, requestId: 1, queue: 'q', options: {} });
+    await c.next(FrameType.OK);
+    const n = 400;
+    const sent: Array<{ frame: PublishFrame; kind: Kind }> = [];
+    for (let i = 0; i < n; i++) {
+      const kind: Kind = (['routed', 'returned', 'routed', 'badProperty', 'returned', 'noExchange'] as const)[i % 6]!;
+      let properties: MessageProperties | null =
+        i % 5 === 0 ? null : i % 5 === 1 ? { headers: { nested: { i } }, messageId: `n-${i}` } : { messageId: `m-${i}`, priority: i % 10 };
+      if (kind === 'badProperty') properties = { priority: 'high' } as unknown as MessageProperties;
+      sent.push({
+        kind,
+        frame: {
+          type: FrameType.PUBLISH,
+          seq: i + 1,
+          exchange: kind === 'noExchange' ? `missing-${i}` : '',
+          routingKey: kind === 'routed' ? 'q' : `nowhere.${i}`,
+          flags: kind === 'returned' ? PublishFlags.MANDATORY : 0,
+          properties,
+          body: Buffer.alloc(1 + ((i * 41) % 900), i & 0xff),
+        },
+      });
+    }
+    c.write(Buffer.concat(sent.map((s) => encodeFrame(s.frame))));
+
+    const settled = new Map<number, 'confirm' | 'nack'>();
+    const returns = new Map<number, ReturnFrame>();
+    while (settled.size < n) {
+      const f = await c.next();
+      if (f.type === FrameType.CONFIRM) {
+        const seqs = f.multiple ? sent.map((s) => s.frame.seq).filter((s) => s <= f.seq && !settled.has(s)) : [f.seq];
+        for (const s of seqs) settled.set(s, 'confirm');
+      } else if (f.type === FrameType.PUBLISH_NACK) settled.set(f.seq, 'nack');
+      else if (f.type === FrameType.RETURN) returns.set(f.seq, f);
+    }
+    for (const { frame: w, kind } of sent) {
+      const want = kind === 'badProperty' || kind === 'noExchange' ? 'nack' : 'confirm';
+      expect([w.seq, settled.get(w.seq)]).toEqual([w.seq, want]);
+      if (kind !== 'returned') {
+        expect(returns.has(w.seq)).toBe(false);
+        continue;
+      }
+      const r = returns.get(w.seq)!;
+      expect({ exchange: r.exchange, routingKey: r.routingKey, properties: r.properties }).toEqual({
+        exchange: w.exchange,
+        routingKey: w.routingKey,
+        properties: w.properties,
+      });
+      expect(r.body.equals(w.body)).toBe(true);
+    }
+    let requestId = 100;
+    for (const { frame: w } of sent.filter((s) => s.kind === 'routed')) {
+      c.send({ type: FrameType.GET, requestId: requestId++, queue: 'q', options: { noAck: true } });
+      const got = (await c.next(FrameType.GET_OK)) as GetOkFrame;
+      expect({ routingKey: got.routingKey, properties: got.properties }).toEqual({ routingKey: w.routingKey, properties: w.properties });
+      expect(got.body.equals(w.body)).toBe(true);
     }
   });
 });

@@ -59,6 +59,13 @@ export class FrameDecoder {
   private readonly routingKeys = new RepeatedString();
   private readonly consumerTags = new RepeatedString();
 
+  /**
+   * With `reusePublishFrame`: the one PublishFrame the fast path rewrites for every
+   * PUBLISH. It is valid only while onFrame runs; a receiver keeps the fields (the
+   * strings, properties and body are each the frame's own), never the object.
+   */
+  private readonly publishFrame: PublishFrame | null;
+
   /** Where small bodies are copied to (COPY_RUN bytes, filled front to back, then replaced). */
   private pool: Buffer = NO_RUN;
   private poolPos = 0;
@@ -68,9 +75,10 @@ export class FrameDecoder {
   private runLength = 0;
   private runAt = 0;
 
-  constructor(maxFrameSize: number, options: { copyBodiesBelow?: number } = {}) {
+  constructor(maxFrameSize: number, options: { copyBodiesBelow?: number; reusePublishFrame?: boolean } = {}) {
     this.maxFrameSize = maxFrameSize;
     this.copyBodiesBelow = options.copyBodiesBelow ?? 0;
+    this.publishFrame = options.reusePublishFrame === true ? { type: PUBLISH, seq: 0, exchange: '', routingKey: '', flags: 0, properties: null, body: NO_RUN } : null;
   }
 
   /** Bytes received but not yet decoded into a frame. */
@@ -254,7 +262,12 @@ export class FrameDecoder {
     }
     if (type === PUBLISH) {
       const frame = this.fastPublish(buf, headerStart, bodyStart, end);
-      if (frame !== null) return onFrame(frame);
+      if (frame !== null) {
+        onFrame(frame);
+        // A reused frame does not keep the last body's buffer alive.
+        if (frame === this.publishFrame) frame.body = NO_RUN;
+        return;
+      }
     } else if (type === DELIVER) {
       const frame = this.fastDeliver(buf, headerStart, bodyStart, end);
       if (frame !== null) return onFrame(frame);
@@ -283,7 +296,8 @@ export class FrameDecoder {
    * exactly [seq, exchange, routingKey, flags, properties] with uints, ASCII strings
    * of up to 255 bytes and nil or small flat properties (props-fast.ts). Anything else
    * (nested properties, non-ASCII names, extra fields) returns null and takes the
-   * general path, which builds the same frame.
+   * general path, which builds the same frame. With `reusePublishFrame` the
+   * frame is the decoder's one publishFrame, rewritten.
    */
   private fastPublish(b: Buffer, p: number, bodyStart: number, end: number): PublishFrame | null {
     if (b[p] !== 0x95) return null;
@@ -300,7 +314,15 @@ export class FrameDecoder {
     const properties = flags < 0 ? undefined : fastProperties(b, uintEnd, bodyStart);
     if (properties === undefined) return null;
     const body = this.bodyOf(b, bodyStart, end);
-    return { type: PUBLISH, seq, exchange, routingKey, flags, properties, body };
+    const f = this.publishFrame;
+    if (f === null) return { type: PUBLISH, seq, exchange, routingKey, flags, properties, body };
+    f.seq = seq;
+    f.exchange = exchange;
+    f.routingKey = routingKey;
+    f.flags = flags;
+    f.properties = properties;
+    f.body = body;
+    return f;
   }
 
   /**

@@ -35,6 +35,15 @@ export interface FrameSocketHandlers {
   closed(error: Error | undefined): void;
 }
 
+export interface FrameSocketOptions {
+  /**
+   * PUBLISH frames are one object rewritten per frame (FrameDecoder's
+   * reusePublishFrame): `frame` must keep their fields, not the frame. The broker
+   * does (a message copies them); a receiver that holds frames must not set it.
+   */
+  reusePublishFrame?: boolean;
+}
+
 /** Where a FrameSocket connects to; with `tls`, over TLS with those options (ca, cert, key, servername, ...). */
 export interface FrameSocketTarget {
   host: string;
@@ -53,7 +62,7 @@ export class FrameSocket {
    * or 'secureConnect' once the TLS handshake (server certificate checked) is done.
    */
   readonly readyEvent: 'connect' | 'secureConnect';
-  private readonly decoder = new FrameDecoder(PRE_AUTH_FRAME_MAX, { copyBodiesBelow: ARENA_COPY_BELOW });
+  private readonly decoder: FrameDecoder;
   private handlers: FrameSocketHandlers;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   // A flag, not a timestamp: the read path only sets a boolean.
@@ -74,8 +83,9 @@ export class FrameSocket {
    * started reading (a server created with `pauseOnConnect`) and starts
    * reading it; an accepted TLS socket, already reading, is read by 'data' events.
    */
-  constructor(target: net.Socket | FrameSocketTarget, handlers: FrameSocketHandlers) {
+  constructor(target: net.Socket | FrameSocketTarget, handlers: FrameSocketHandlers, options: FrameSocketOptions = {}) {
     this.handlers = handlers;
+    this.decoder = new FrameDecoder(PRE_AUTH_FRAME_MAX, { copyBodiesBelow: ARENA_COPY_BELOW, reusePublishFrame: options.reusePublishFrame === true });
     const onData = (chunk: Buffer): void => this.onData(chunk);
     const arena = new ReadArena(this.decoder, onData);
     let socket: net.Socket;

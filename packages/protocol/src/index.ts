@@ -30,5 +30,5 @@ export { FrameWriter, type FrameSink } from './writer.js';
 export { KvRevision } from './kv-fast.js';
 export { ReadArena, adoptArenaReads, ARENA_SIZE, ARENA_COPY_BELOW, type ChunkHandler } from './reader.js';
 export { pack, unpack, packScratch, unpackRange } from './msgpack.js';
-export { FrameSocket, WRITE_HIGH_WATER, END_GRACE_MS, type FrameSocketHandlers, type FrameSocketTarget } from './frame-socket.js';
+export { FrameSocket, WRITE_HIGH_WATER, END_GRACE_MS, type FrameSocketHandlers, type FrameSocketOptions, type FrameSocketTarget } from './frame-socket.js';
 export { SettledPrefix } from './settled-prefix.js';
