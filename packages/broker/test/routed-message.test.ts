@@ -59,6 +59,37 @@ describe('routed message', () => {
     expect(new RoutedMessage('', 'q', null, Buffer.alloc(0)).seq).toBe(UNCLAIMED);
   });
 
+  it('keeps durable, evictable and ready apart (one bit each)', () => {
+    const m = new RoutedMessage('', 'q', null, Buffer.from('x'));
+    expect([m.durable, m.evictable, m.ready]).toEqual([false, false, false]);
+    const all = [
+      [true, false, false],
+      [false, true, false],
+      [false, false, true],
+      [true, true, false],
+      [true, false, true],
+      [false, true, true],
+      [true, true, true],
+      [false, false, false],
+    ] as const;
+    for (const [durable, evictable, ready] of all) {
+      m.durable = durable;
+      m.evictable = evictable;
+      m.ready = ready;
+      expect([m.durable, m.evictable, m.ready]).toEqual([durable, evictable, ready]);
+    }
+    m.durable = true;
+    m.evictable = true;
+    m.ready = true;
+    m.evictable = false;
+    expect([m.durable, m.evictable, m.ready]).toEqual([true, false, true]);
+    m.durable = false;
+    expect([m.durable, m.evictable, m.ready]).toEqual([false, false, true]);
+    m.ready = false;
+    expect([m.durable, m.evictable, m.ready]).toEqual([false, false, false]);
+    expect(m.message).toBe(m);
+  });
+
   it('a message routed to one queue is its own place in it', async () => {
     const { broker, c } = await start();
     await c.declareQueue('q');
@@ -86,7 +117,7 @@ describe('routed message', () => {
       expect(pa!.message).toBe(pb!.message);
       expect(pb!.message).toBe(pc!.message);
       // Exactly one queue took the message's own place.
-      expect([pa, pb, pc].filter((p) => p === p!.message).length).toBe(1);
+      expect([pa, pb, pc].filter((p) => (p as unknown) === p!.message).length).toBe(1);
       expect(new Set([pa, pb, pc]).size).toBe(3);
     }
 
