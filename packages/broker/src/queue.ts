@@ -12,7 +12,7 @@ import { MessageList } from './message-list.js';
 import { QueueSpill, type SpilledMessage } from './queue-spill.js';
 import { MinHeap } from './heap.js';
 import { parseQueuePolicy, type QueuePolicy } from './queue-policy.js';
-import { claimPlace, type Message, type QueuedMessage } from './message.js';
+import type { Message, QueuedMessage } from './message.js';
 
 export interface DeliverySink {
   /** false while this connection's socket is congested: deliveries wait for 'drain'. */
@@ -306,7 +306,7 @@ export class Queue {
   enqueue(message: Message, deliveryCount = 0): void {
     this.counters.published++;
     if (coarseClock.now !== this.arrivals.lastAt) this.arrivals.mark(this.nextSeq, coarseClock.now, this.list.peek()?.seq);
-    const qm = claimPlace(message, this.nextSeq++, deliveryCount);
+    const qm: QueuedMessage = { message, seq: this.nextSeq++, deliveryCount, ready: false, expiresAt: 0 };
     const deliverAt = deliverAtOf(message);
     if (deliverAt !== 0 && deliverAt > Date.now()) {
       this.delayed.push(deliverAt, qm);
