@@ -3,7 +3,7 @@
  * by V8's sampling heap profiler with garbage included (what the scavenger has
  * to deal with), and where they come from.
  *
- *   node bench/e2e/alloc-probe.mjs [--count N] [--warmup N] [--side broker|client] [--top N] [--depth N]
+ *   node bench/e2e/alloc-probe.mjs [--count N] [--warmup N] [--side broker|client] [--top N] [--depth N] [--props JSON]
  *
  * One process runs the broker (the built @warren/broker, transient queue); a
  * forked one runs a producer connection (confirmed 256 B publishes, 1,000 in
@@ -32,6 +32,8 @@ const SIDE = opt('side', 'broker');
 const TOP = Number(opt('top', '25'));
 const INTERVAL = 64;
 const DEPTH = Number(opt('depth', '0'));
+/** --props JSON: publish options (the bench's producers pass { persistent }); none by default. */
+const PUBLISH_OPTS = opt('props', undefined) === undefined ? undefined : JSON.parse(opt('props', undefined));
 
 async function startSampling() {
   const session = new Session();
@@ -104,7 +106,7 @@ if (process.argv[2] === '--child') {
         while (inflight < 1000 && sent < n) {
           sent++;
           inflight++;
-          producer.publish('', queue, body).then(() => {
+          producer.publish('', queue, body, PUBLISH_OPTS).then(() => {
             inflight--;
             pump();
           }, reject);

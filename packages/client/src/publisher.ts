@@ -112,6 +112,13 @@ export class Publisher {
   private readonly maxBuffered: number;
   private readonly rejectWhenFull: boolean;
   private readonly resend: boolean;
+  /** publish()'s Promise executor: it only hands resolve/reject over through these two fields. */
+  private capturedResolve: Resolve | undefined;
+  private capturedReject: Reject | undefined;
+  private readonly capture = (resolve: Resolve, reject: Reject): void => {
+    this.capturedResolve = resolve;
+    this.capturedReject = reject;
+  };
   private readonly pumpBound = (): void => {
     this.waitingForDrain = false;
     this.pump();
@@ -235,7 +242,13 @@ export class Publisher {
   ): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const flags = mandatory ? PublishFlags.MANDATORY : 0;
-    return new Promise<void>((resolve, reject) => {
+    // One shared executor hands over the settle functions: no closure (and context) per publish.
+    const promise = new Promise<void>(this.capture);
+    const resolve = this.capturedResolve!;
+    const reject = this.capturedReject!;
+    this.capturedResolve = undefined;
+    this.capturedReject = undefined;
+    try {
       if (this.queueHead === this.queue.length && this.canSend()) {
         if (limits === undefined) {
           this.send1(exchange, routingKey, flags, properties, body, resolve, reject, undefined);
@@ -244,17 +257,21 @@ export class Publisher {
           this.arm(e, limits);
           this.send1(exchange, routingKey, flags, properties, body, e.resolve, e.reject, e.ticket);
         }
-        return;
+        return promise;
       }
       if (this.held >= this.maxHeld) {
         reject(new PublishBufferFullError(this.maxBuffered));
-        return;
+        return promise;
       }
       const e: Entry = { exchange, routingKey, flags, properties, body, resolve, reject, ticket: undefined };
       if (limits !== undefined) this.arm(e, limits);
       this.queue.push(e);
       this.waitForRoom();
-    });
+    } catch (err) {
+      // As a throw inside a Promise executor: the promise rejects, publish() does not throw.
+      reject(err);
+    }
+    return promise;
   }
 
   /**

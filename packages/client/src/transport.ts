@@ -36,7 +36,8 @@ export class Transport {
       silent: (heartbeatMs) => this.destroy(new TimeoutError(`no frames from the server for ${2 * heartbeatMs} ms (heartbeat timeout)`)),
       closed: (socketError) => this.onClose(socketError),
     };
-    this.fs = new FrameSocket(target, this.socketHandlers);
+    // dispatchFrame keeps no DELIVER frame, only its fields (a Delivery): one frame object per socket.
+    this.fs = new FrameSocket(target, this.socketHandlers, { reuseDeliverFrame: true });
     this.writer = this.fs.writer;
   }
 

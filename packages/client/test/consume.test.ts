@@ -25,6 +25,37 @@ describe('consume with a handler', () => {
     expect(m).toMatchObject({ exchange: 'ex', routingKey: 'rk', redelivered: true, deliveryCount: 3, deliveryTag: 7, consumerTag: consumer.tag, properties: { messageId: 'm' }, settled: false });
   });
 
+  it('messages from one write keep their own fields once later ones arrive (the decoder rewrites one DELIVER frame)', async () => {
+    const { peer, conn } = await openPair();
+    const got: Message[] = [];
+    const consuming = conn.consume('q', (m) => void got.push(m), { prefetch: 100 });
+    const tag = (await peer.acceptConsume(consuming)).options.consumerTag!;
+    await consuming;
+    const frames = Array.from({ length: 50 }, (_, i) => ({
+      type: FrameType.DELIVER,
+      consumerTag: tag,
+      deliveryTag: i + 1,
+      redelivered: i % 2 === 0,
+      deliveryCount: 1 + (i % 3),
+      exchange: `ex${i % 4}`,
+      routingKey: `rk.${i}`,
+      properties: i % 5 === 0 ? null : { messageId: `m${i}` },
+      body: Buffer.from(`body ${i}`),
+    }));
+    peer.send(...frames);
+    await peer.sync(conn);
+    expect(got).toHaveLength(50);
+    got.forEach((m, i) => {
+      const f = frames[i]!;
+      expect(m.body.toString()).toBe(`body ${i}`);
+      expect(m).toMatchObject({ deliveryTag: f.deliveryTag, redelivered: f.redelivered, deliveryCount: f.deliveryCount, exchange: f.exchange, routingKey: f.routingKey, consumerTag: tag });
+      expect(m.properties).toEqual(f.properties ?? {});
+    });
+    expect(got[3]!.ack()).toBe(true);
+    await peer.sync(conn);
+    expect(peer.all(FrameType.ACK).map((f) => f.deliveryTag)).toEqual([4]);
+  });
+
   it('routes deliveries that arrive before the CONSUME reply', async () => {
     const { peer, conn } = await openPair();
     const got: string[] = [];

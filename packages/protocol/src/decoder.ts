@@ -65,6 +65,8 @@ export class FrameDecoder {
    * strings, properties and body are each the frame's own), never the object.
    */
   private readonly publishFrame: PublishFrame | null;
+  /** With `reuseDeliverFrame`: the same for DELIVER (a client's Delivery copies the fields). */
+  private readonly deliverFrame: DeliverFrame | null;
 
   /** Where small bodies are copied to (COPY_RUN bytes, filled front to back, then replaced). */
   private pool: Buffer = NO_RUN;
@@ -75,10 +77,14 @@ export class FrameDecoder {
   private runLength = 0;
   private runAt = 0;
 
-  constructor(maxFrameSize: number, options: { copyBodiesBelow?: number; reusePublishFrame?: boolean } = {}) {
+  constructor(maxFrameSize: number, options: { copyBodiesBelow?: number; reusePublishFrame?: boolean; reuseDeliverFrame?: boolean } = {}) {
     this.maxFrameSize = maxFrameSize;
     this.copyBodiesBelow = options.copyBodiesBelow ?? 0;
     this.publishFrame = options.reusePublishFrame === true ? { type: PUBLISH, seq: 0, exchange: '', routingKey: '', flags: 0, properties: null, body: NO_RUN } : null;
+    this.deliverFrame =
+      options.reuseDeliverFrame === true
+        ? { type: DELIVER, consumerTag: '', deliveryTag: 0, redelivered: false, deliveryCount: 0, exchange: '', routingKey: '', properties: null, body: NO_RUN }
+        : null;
   }
 
   /** Bytes received but not yet decoded into a frame. */
@@ -270,7 +276,15 @@ export class FrameDecoder {
       }
     } else if (type === DELIVER) {
       const frame = this.fastDeliver(buf, headerStart, bodyStart, end);
-      if (frame !== null) return onFrame(frame);
+      if (frame !== null) {
+        onFrame(frame);
+        // A reused frame keeps neither the last body's buffer nor its properties alive.
+        if (frame === this.deliverFrame) {
+          frame.body = NO_RUN;
+          frame.properties = null;
+        }
+        return;
+      }
     } else if (type === ACK) {
       const frame = fastAck(buf, headerStart, bodyStart, end);
       if (frame !== null) return onFrame(frame);
@@ -327,7 +341,8 @@ export class FrameDecoder {
 
   /**
    * DELIVER in its usual shape: exactly [consumerTag, deliveryTag, redelivered,
-   * deliveryCount, exchange, routingKey, properties], as fastPublish.
+   * deliveryCount, exchange, routingKey, properties], as fastPublish (with
+   * `reuseDeliverFrame`, the decoder's one deliverFrame, rewritten).
    */
   private fastDeliver(b: Buffer, p: number, bodyStart: number, end: number): DeliverFrame | null {
     if (b[p] !== 0x97) return null;
@@ -350,7 +365,17 @@ export class FrameDecoder {
     const properties = fastProperties(b, s, bodyStart); // as fastPublish
     if (properties === undefined) return null;
     const body = this.bodyOf(b, bodyStart, end);
-    return { type: DELIVER, consumerTag, deliveryTag, redelivered: r === 0xc3, deliveryCount, exchange, routingKey, properties, body };
+    const f = this.deliverFrame;
+    if (f === null) return { type: DELIVER, consumerTag, deliveryTag, redelivered: r === 0xc3, deliveryCount, exchange, routingKey, properties, body };
+    f.consumerTag = consumerTag;
+    f.deliveryTag = deliveryTag;
+    f.redelivered = r === 0xc3;
+    f.deliveryCount = deliveryCount;
+    f.exchange = exchange;
+    f.routingKey = routingKey;
+    f.properties = properties;
+    f.body = body;
+    return f;
   }
 
   private peekUInt32(): number {

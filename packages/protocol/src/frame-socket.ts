@@ -42,6 +42,8 @@ export interface FrameSocketOptions {
    * does (a message copies them); a receiver that holds frames must not set it.
    */
   reusePublishFrame?: boolean;
+  /** The same for DELIVER frames (FrameDecoder's reuseDeliverFrame): the client sets it (a Delivery copies the fields). */
+  reuseDeliverFrame?: boolean;
 }
 
 /** Where a FrameSocket connects to; with `tls`, over TLS with those options (ca, cert, key, servername, ...). */
@@ -85,7 +87,7 @@ export class FrameSocket {
    */
   constructor(target: net.Socket | FrameSocketTarget, handlers: FrameSocketHandlers, options: FrameSocketOptions = {}) {
     this.handlers = handlers;
-    this.decoder = new FrameDecoder(PRE_AUTH_FRAME_MAX, { copyBodiesBelow: ARENA_COPY_BELOW, reusePublishFrame: options.reusePublishFrame === true });
+    this.decoder = new FrameDecoder(PRE_AUTH_FRAME_MAX, { copyBodiesBelow: ARENA_COPY_BELOW, reusePublishFrame: options.reusePublishFrame === true, reuseDeliverFrame: options.reuseDeliverFrame === true });
     const onData = (chunk: Buffer): void => this.onData(chunk);
     const arena = new ReadArena(this.decoder, onData);
     let socket: net.Socket;

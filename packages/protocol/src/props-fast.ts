@@ -62,14 +62,13 @@ export function writeProps(b: Buffer, p: number, props: MessageProperties | null
 /** Encodes props into scratch; returns the length, or -1 for a shape left to the general path. */
 function encode(props: object): number {
   if (props.constructor !== Object) return -1;
-  const keys = Object.keys(props);
-  const n = keys.length;
-  if (n > 15) return -1;
+  // for-in over own keys (Object.keys' order) instead of Object.keys: no array per call.
   const b = scratch;
-  b[0] = 0x80 | n;
+  let n = 0;
   let p = 1;
-  for (let i = 0; i < n; i++) {
-    const key = keys[i]!;
+  for (const key in props) {
+    if (!Object.hasOwn(props, key)) continue;
+    if (++n > 15) return -1;
     p = writeAscii(b, p, key);
     if (p < 0) return -1;
     const v = (props as Record<string, unknown>)[key];
@@ -85,6 +84,7 @@ function encode(props: object): number {
     else if (v === undefined || v === null) b[p++] = 0xc0;
     else return -1;
   }
+  b[0] = 0x80 | n;
   return p;
 }
 

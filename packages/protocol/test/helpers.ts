@@ -297,6 +297,13 @@ export function splitAt(buf: Buffer, offsets: readonly number[]): Buffer[] {
   return parts;
 }
 
+/** Copies of buf's consecutive n-byte pieces (the last one shorter), as separate reads deliver them. */
+export function copiesEvery(buf: Buffer, n: number): Buffer[] {
+  const parts: Buffer[] = [];
+  for (let at = 0; at < buf.length; at += n) parts.push(Buffer.from(buf.subarray(at, at + n)));
+  return parts;
+}
+
 /** A frame assembled by hand: prelude + header bytes + body, with optional overrides. */
 export function rawFrame(type: number, header: Buffer, body: Buffer = Buffer.alloc(0), o: { size?: number; headerSize?: number } = {}): Buffer {
   const prelude = Buffer.alloc(PRELUDE_SIZE);

@@ -106,6 +106,20 @@ describe('PUBLISH and DELIVER with properties: sends', () => {
     expect(spy).toHaveBeenCalled();
   });
 
+  it('write own keys only, in Object.keys order: inherited enumerable keys, integer-like keys, deleted keys, 15 and 16 keys', () => {
+    const inherited = Object.create({ priority: 3, contentType: 'text/plain' }) as Record<string, unknown>;
+    inherited['persistent'] = true;
+    const deleted: Record<string, unknown> = { a: 1, b: 'x', c: true };
+    delete deleted['b'];
+    const many = (n: number): Record<string, unknown> => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i]));
+    const body = Buffer.from('hello');
+    for (const props of [inherited, deleted, { b: 1, 2: true, a: 'x', 1: null }, many(15), many(16)]) {
+      const p = props as MessageProperties;
+      const fast = written((w) => w.publish(7, '', 'orders', 0, p, body)).bytes;
+      same(fast, written((w) => w.sendRaw(FrameType.PUBLISH, [7, '', 'orders', 0, { ...props }], body)).bytes);
+    }
+  });
+
   it('one writer, alternating shapes, stays byte-identical (the measured keys are not reused for another object)', () => {
     const props = shapes().slice(0, 60) as MessageProperties[];
     const body = Buffer.from('b');

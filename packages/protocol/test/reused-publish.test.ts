@@ -6,6 +6,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import { FrameDecoder, FrameType, encodeFrame, type Frame, type MessageProperties, type PublishFrame } from '@warren/protocol';
+import { copiesEvery } from './helpers.js';
 
 function publishes(n: number): PublishFrame[] {
   const out: PublishFrame[] = [];
@@ -67,8 +68,7 @@ describe('reusePublishFrame', () => {
   it('keeps fields intact across chunks that split frames', () => {
     const want = publishes(300);
     const all = Buffer.concat(want.map(encodeFrame));
-    const chunks: Buffer[] = [];
-    for (let at = 0; at < all.length; at += 1013) chunks.push(Buffer.from(all.subarray(at, at + 1013)));
+    const chunks = copiesEvery(all, 1013);
     expectFields(decodeKeepingFields(chunks, true, false), want);
   });
 
