@@ -153,6 +153,8 @@ export class LogWriter {
   private error: WarrenError | null = null;
   private batchWaiters: Array<() => void> = [];
   private readonly dsync: boolean;
+  /** The last batch needed a sync (confirms are flowing). */
+  private syncing = false;
 
   constructor(private readonly o: LogWriterOptions) {
     this.dsync = (o.dsync ?? true) && HAS_DSYNC;
@@ -477,7 +479,11 @@ export class LogWriter {
         created = true;
       } else fh = await this.o.files.handle(seg.no);
       // Durable as it is written, unless the segment holds unsynced bytes (see the top).
-      const durable = needSync && this.dsync && !seg.dirty;
+      // Right after a batch that needed a sync, one that needs none (delivery marks and
+      // settlements that came in meanwhile) is written durable too: written plainly, it
+      // would leave the segment dirty and the next confirming batch would pay write +
+      // fdatasync. Only a second such batch in a row rides along unsynced.
+      const durable = this.dsync && !seg.dirty && (needSync || this.syncing);
       if (durable) fh = await this.o.files.dsyncHandle(seg.no);
       await this.o.hooks.beforeWrite?.(seg.no, bytes);
       const started = performance.now();
@@ -492,6 +498,7 @@ export class LogWriter {
       i = j;
     }
     if (needSync) await this.syncDirty();
+    this.syncing = needSync;
     // A new segment's name must be durable before anything in it is reported durable.
     if (created) await this.o.files.syncDir();
     this.stats.batches++;
