@@ -79,6 +79,18 @@ function reset(): void {
   watch.datasyncs = 0;
 }
 
+/** Pushes 'datasync' to events at each fdatasync until the returned function is called. */
+function traceDatasyncs(events: string[]): () => void {
+  const before = proto.datasync;
+  proto.datasync = async function (this: FileHandle) {
+    events.push('datasync');
+    return before.apply(this);
+  };
+  return () => {
+    proto.datasync = before;
+  };
+}
+
 describe.skipIf(!linux)('O_DSYNC group commit', () => {
   const tmp = tempDirPerTest('warren-dsync-');
 
@@ -136,6 +148,51 @@ describe.skipIf(!linux)('O_DSYNC group commit', () => {
     expect(events).toEqual(['dir', 'confirmed']);
     expect(watch.writes.every((w) => w.dsync)).toBe(true);
     expect(watch.datasyncs).toBe(0);
+    await s.close();
+  });
+
+  it('a batch that rolls from a segment holding unsynced bytes: the old segment is written plainly and fdatasync\'ed, the new one O_DSYNC, all before the callbacks', async () => {
+    const events: string[] = [];
+    const s = await open(tmp.path, { segmentSize: 4096 });
+    const id = await put(s, ['q'], 'a');
+    s.delivered('q', id); // written durable (right after a confirm)
+    await s.idle();
+    s.settle('q', id); // rides along unsynced: segment 1 is dirty
+    await s.idle();
+    reset();
+    const restore = traceDatasyncs(events);
+    try {
+      const body = 'y'.repeat(1500);
+      // One batch: the first fits segment 1, the second rolls to segment 2.
+      const p1 = put(s, ['q'], body).then(() => events.push('confirmed'));
+      const p2 = put(s, ['q'], body + body).then(() => events.push('confirmed'));
+      await Promise.all([p1, p2]);
+    } finally {
+      restore();
+    }
+    expect(watch.writes.map((w) => w.dsync)).toEqual([false, true]);
+    expect(events).toEqual(['datasync', 'confirmed', 'confirmed']);
+    await s.close();
+  });
+
+  it('a confirming batch wholly in a new segment still fdatasyncs the previous segment if it holds unsynced bytes', async () => {
+    const events: string[] = [];
+    const s = await open(tmp.path, { segmentSize: 4096 });
+    await put(s, ['keep'], 'k'); // keeps segment 1 live (else the reclaimer deletes it after the roll)
+    const id = await put(s, ['q'], 'y'.repeat(3000));
+    s.delivered('q', id);
+    await s.idle();
+    s.settle('q', id); // unsynced, segment 1 dirty
+    await s.idle();
+    reset();
+    const restore = traceDatasyncs(events);
+    try {
+      await put(s, ['q'], 'z'.repeat(3000)).then(() => events.push('confirmed')); // rolls: only segment 2 written
+    } finally {
+      restore();
+    }
+    expect(watch.writes.map((w) => w.dsync)).toEqual([true]);
+    expect(events).toEqual(['datasync', 'confirmed']);
     await s.close();
   });
 
