@@ -146,7 +146,7 @@ export class BrokerMetrics {
       custom(r, 'warren_flow_holds_total', 'Times flow control held a publisher', 'counter', () => [{ value: flow.holdsTotal }]);
     }
     const storage = memo(() => storageHistograms(source.vhosts));
-    custom(r, 'warren_fsync_duration_seconds', 'fdatasync latency of the message stores', 'histogram', () =>
+    custom(r, 'warren_fsync_duration_seconds', 'fdatasync (or O_DSYNC write) latency of the message stores', 'histogram', () =>
       histogramValues('warren_fsync_duration_seconds', storage().syncSeconds),
     );
     custom(r, 'warren_group_commit_batch_size', 'Records per group-commit batch of the message stores', 'histogram', () =>

@@ -1,4 +1,6 @@
 /** An fsync or write error stops the broker: nothing is confirmed after it. */
+import { constants, readFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Connection } from '@warren/client';
 import { ErrorCodes } from '@warren/protocol';
@@ -38,5 +40,36 @@ describe('storage failure', () => {
     );
     expect(after).toBe('rejected');
     expect([ErrorCodes.STORAGE_ERROR, ErrorCodes.CONNECTION_FORCED]).toContain(outcome);
+  });
+
+  // With O_DSYNC the sync happens inside the write: a writeback EIO comes back from the writev itself.
+  it.skipIf(process.platform !== 'linux' || constants.O_DSYNC === undefined)('an EIO from an O_DSYNC write (not a hook) nacks the publish and stops the broker', async () => {
+    const probe = await open(process.execPath, 'r');
+    const proto = Object.getPrototypeOf(probe) as { writev: FileHandle['writev'] };
+    await probe.close();
+    const writev = proto.writev;
+    let armed = false;
+    proto.writev = function (this: FileHandle, ...args: Parameters<FileHandle['writev']>) {
+      const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${this.fd}`, 'utf8'))?.[1];
+      if (armed && flags !== undefined && (parseInt(flags, 8) & constants.O_DSYNC!) !== 0) {
+        return Promise.reject(Object.assign(new Error('EIO: i/o error, writev'), { code: 'EIO', errno: -5, syscall: 'writev' }));
+      }
+      return writev.apply(this, args);
+    } as FileHandle['writev'];
+    try {
+      tb = await startTestBroker();
+      conn = await connect({ url: tb.url, reconnect: false } as Parameters<typeof connect>[0]);
+      await conn.declareQueue('d', { durable: true });
+      await conn.publish('', 'd', 'before', { persistent: true });
+      armed = true;
+      const outcome = await conn.publish('', 'd', 'during', { persistent: true }).then(
+        () => 'confirmed',
+        (err: { code?: number }) => err.code,
+      );
+      expect([ErrorCodes.STORAGE_ERROR, ErrorCodes.CONNECTION_FORCED]).toContain(outcome);
+      await expect.poll(() => tb!.broker.fatal?.message ?? null, { timeout: 5000 }).toContain('EIO');
+    } finally {
+      proto.writev = writev;
+    }
   });
 });

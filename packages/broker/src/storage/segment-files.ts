@@ -1,8 +1,11 @@
 /**
  * Owns the segment files of one directory: one FileHandle per segment, opened
  * lazily, shared by the writer (head) and readers (readBody, compaction); creation,
- * deletion and the directory fsyncs that make both durable.
+ * deletion and the directory fsyncs that make both durable. The log writer may also
+ * hold a second, write-only O_DSYNC handle of the segment it writes (dsyncHandle):
+ * readers never use it.
  */
+import { constants } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { segmentFileName } from './format.js';
@@ -12,6 +15,8 @@ export class SegmentFiles {
   private readonly handles = new Map<number, Promise<FileHandle>>();
   /** Deleted segments: never reopen one (a late reader would leak a handle to a dead inode). */
   private readonly removed = new Set<number>();
+  /** The O_DSYNC write handle: of one segment at a time (the writer only ever writes the newest). */
+  private dsync: { no: number; fh: Promise<FileHandle> } | null = null;
 
   constructor(
     readonly dir: string,
@@ -42,6 +47,31 @@ export class SegmentFiles {
     return p;
   }
 
+  /**
+   * A write-only handle of segment no opened with O_DSYNC: a write through it returns once
+   * its bytes are durable (data integrity, as after fdatasync), but it syncs only the range
+   * it wrote. Opening it closes the previous segment's one. Undefined O_DSYNC: do not call.
+   */
+  dsyncHandle(no: number): Promise<FileHandle> {
+    if (this.dsync?.no === no) return this.dsync.fh;
+    if (this.removed.has(no)) return Promise.reject(new Error(`segment ${segmentFileName(no)} was deleted`));
+    this.closeDsync();
+    const fh = open(this.path(no), constants.O_WRONLY | constants.O_DSYNC!);
+    const entry = { no, fh };
+    this.dsync = entry;
+    fh.catch(() => {
+      if (this.dsync === entry) this.dsync = null;
+    });
+    return fh;
+  }
+
+  private closeDsync(no?: number): Promise<void> {
+    const d = this.dsync;
+    if (d === null || (no !== undefined && d.no !== no)) return Promise.resolve();
+    this.dsync = null;
+    return d.fh.then((fh) => fh.close()).catch(() => undefined);
+  }
+
   /** Reads exactly len bytes at position pos. */
   async read(no: number, pos: number, len: number): Promise<Buffer> {
     const fh = await this.handle(no);
@@ -67,6 +97,7 @@ export class SegmentFiles {
   }
 
   async closeHandle(no: number): Promise<void> {
+    await this.closeDsync(no);
     const p = this.handles.get(no);
     if (!p) return;
     this.handles.delete(no);
@@ -88,6 +119,6 @@ export class SegmentFiles {
   }
 
   async closeAll(): Promise<void> {
-    await Promise.all([...this.handles.keys()].map((no) => this.closeHandle(no)));
+    await Promise.all([this.closeDsync(), ...[...this.handles.keys()].map((no) => this.closeHandle(no))]);
   }
 }

@@ -16,6 +16,11 @@ export interface StorageLogger {
  */
 export interface StoreHooks {
   beforeWrite?: (segment: number, bytes: number) => void | Promise<void>;
+  /**
+   * Before a segment's fdatasync. A batch written through the segment's O_DSYNC handle is
+   * synced by that write itself: then this runs once the write has returned, where the
+   * fdatasync would (the bytes are durable, nothing is reported yet; a throw fails the batch).
+   */
   beforeSync?: (segment: number) => void | Promise<void>;
   /** Before a segment file is deleted. */
   beforeRemove?: (segment: number) => void | Promise<void>;
@@ -26,7 +31,7 @@ export interface StoreHooks {
 export interface StoreOptions {
   /** The data folder; segments live in dir/messages. */
   dir: string;
-  /** Default 'always': fdatasync before any onDurable callback. */
+  /** Default 'always': durable (fdatasync'ed, or written with O_DSYNC) before any onDurable callback. */
   sync?: SyncMode;
   /** Default 64 MiB. */
   segmentSize?: number;
@@ -71,7 +76,7 @@ export interface WriteStats {
   records: number;
   /** write batches (one writev series each). */
   batches: number;
-  /** fdatasync calls on segment files. */
+  /** Segment syncs: fdatasync calls and writes through an O_DSYNC handle. */
   syncs: number;
   /** Segments deleted and messages re-appended by compaction. */
   segmentsDeleted: number;

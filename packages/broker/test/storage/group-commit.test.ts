@@ -75,11 +75,14 @@ describe('group commit', () => {
   it('settlements and delivery marks ride along without a sync of their own', async () => {
     const s = await open(tmp.path);
     const id = await put(s, ['q'], 'x');
-    const syncs = s.writeStats.syncs;
+    // Right after a confirming batch, one of marks is written durable where O_DSYNC exists (so the
+    // segment stays clean for the next confirming batch; dsync.test.ts); a second one in a row is not.
     s.delivered('q', id);
+    await s.idle();
+    const syncs = s.writeStats.syncs;
     s.settle('q', id);
     await s.idle();
-    expect(s.writeStats.batches).toBe(2);
+    expect(s.writeStats.batches).toBe(3);
     expect(s.writeStats.syncs).toBe(syncs);
     await s.close();
   });
