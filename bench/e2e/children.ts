@@ -113,9 +113,10 @@ export class Child {
   }
 
   /** Forks bench/e2e/<file> (a .ts file under tsx) and waits for its first message (ready / listening). */
-  static async start(name: string, file: string, args: string[], opts: { execArgv?: string[]; timeoutMs?: number } = {}): Promise<{ child: Child; hello: Record<string, unknown> }> {
+  static async start(name: string, file: string, args: string[], opts: { execArgv?: string[]; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<{ child: Child; hello: Record<string, unknown> }> {
     const proc = fork(join(here, file), args, {
       execArgv: childExecArgv(file, opts.execArgv),
+      ...(opts.env !== undefined ? { env: opts.env } : {}),
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     const child = new Child(name, proc);

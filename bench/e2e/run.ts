@@ -19,6 +19,12 @@
  *
  * Ctrl-C deletes the queues, streams and keys the run declared on the peers before it exits.
  *   --profile         run the Warren broker under --cpu-prof; summaries in bench/results/profile-<alias>.txt
+ *   --profile-workers DIR
+ *                     run the producer and consumer processes of the one-producer flows (every system,
+ *                     the relay's too) under the V8 CPU profiler, measured phase only:
+ *                     DIR/worker-<system>-<role>-<flow>.cpuprofile, summaries in .txt beside them. (Every run reports their CPU per 100k messages in the JSON:
+ *                     producerCpuSecPer100k, consumerCpuSecPer100k, workersCpuSecPer100k; the relay's own
+ *                     relayCpuSecPer100k.)
  *   --restricted-user Warren's producers and consumers log in as a user with regex permissions
  *                     (not an administrator), to measure the cost of permission checks
  *
@@ -28,7 +34,7 @@
  * connection storm under live traffic), `queues` and `connections` (cost as queues and publishing
  * connections grow, plotted).
  */
-import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { cpus, loadavg, totalmem, type as osType, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -68,13 +74,15 @@ interface Args {
   out: string;
   writeResults: boolean;
   profile: boolean;
+  /** --profile-workers DIR: CPU profiles of the producer and consumer processes go there. */
+  profileWorkers?: string;
   restrictedUser: boolean;
 }
 
 function usage(msg?: string): never {
   if (msg) console.error(msg);
   console.error(
-    'usage: npm run bench -- <all|resources|logins|queues|connections|1..7|alias>[,...] [--count N] [--repeat N] [--quick] [--peers LIST] [--no-rabbit] [--no-peers] [--out FILE] [--write-results] [--profile] [--restricted-user]',
+    'usage: npm run bench -- <all|resources|logins|queues|connections|1..7|alias>[,...] [--count N] [--repeat N] [--quick] [--peers LIST] [--no-rabbit] [--no-peers] [--out FILE] [--write-results] [--profile] [--profile-workers DIR] [--restricted-user]',
   );
   console.error('       npm run bench -- report     (RESULTS.md and plots from the saved results)');
   console.error(`scenarios: ${SCENARIOS.map((s) => `${s.id}/${s.alias}`).join(', ')}`);
@@ -104,6 +112,7 @@ function parseArgs(argv: string[]): Args {
     }
     else if (arg === '--write-results') a.writeResults = true;
     else if (arg === '--profile') a.profile = true;
+    else if (arg === '--profile-workers') a.profileWorkers = resolve(argv[++i] ?? usage('--profile-workers needs a directory'));
     else if (arg === '--restricted-user') a.restrictedUser = true;
     else if (arg === '--out') a.out = resolve(argv[++i] ?? usage('--out needs a file'));
     else if (arg === '--help' || arg === '-h') usage();
@@ -298,10 +307,12 @@ async function main(): Promise<void> {
   process.on('SIGTERM', interrupt);
 
   if (args.profile) mkdirSync(resultsDir, { recursive: true });
-  const opts: RunOptions = { quick: args.quick, log, ...(args.count ? { count: args.count } : {}), ...(args.profile ? { profileDir: resultsDir } : {}), ...(args.restrictedUser ? { restrictedUser: true } : {}) };
+  const opts: RunOptions = { quick: args.quick, log, ...(args.count ? { count: args.count } : {}), ...(args.profile ? { profileDir: resultsDir } : {}), ...(args.restrictedUser ? { restrictedUser: true } : {}), ...(args.profileWorkers !== undefined ? { workerProfileDir: args.profileWorkers } : {}) };
+  if (args.profileWorkers !== undefined) mkdirSync(args.profileWorkers, { recursive: true });
   const results: ScenarioResult[] = [];
   for (const s of args.scenarios) {
     const count = args.count ?? (args.quick ? s.quickCount : s.defaultCount);
+    const scenarioStart = Date.now();
     log(`\n[${s.id}] ${s.title} (${count.toLocaleString('en-US')} messages)`);
     const r: ScenarioResult = {
       id: s.id,
@@ -360,6 +371,16 @@ async function main(): Promise<void> {
         const text = summarise(file, 25);
         writeFileSync(join(resultsDir, `profile-${s.alias}.txt`), text);
         log(`\n    Warren broker profile (${file}):\n${text.replace(/^/gm, '    ')}`);
+      }
+    }
+    if (args.profileWorkers !== undefined) {
+      // This scenario's worker profiles (of the measured phase), summarised next to them.
+      for (const f of readdirSync(args.profileWorkers).sort()) {
+        const file = join(args.profileWorkers, f);
+        if (!/^worker-.*\.cpuprofile$/.test(f) || statSync(file).mtimeMs < scenarioStart) continue;
+        const text = summarise(file, 25);
+        writeFileSync(file.replace(/\.cpuprofile$/, '.txt'), text);
+        log(`\n    worker profile (${file}):\n${text.replace(/^/gm, '    ')}`);
       }
     }
   }

@@ -46,6 +46,11 @@ export interface RunOptions {
   quick: boolean;
   /** Directory for broker CPU profiles (Warren only); undefined = no profiling. */
   profileDir?: string;
+  /**
+   * Directory for the producer and consumer processes' CPU profiles of the one-producer flows
+   * (every system, the relay's included), of the measured phase: worker-<system>-<role>-<flow>.cpuprofile.
+   */
+  workerProfileDir?: string;
   /** Warren's producers and consumers log in as a user with regex permissions instead of the administrator guest. */
   restrictedUser?: boolean;
   log: (line: string) => void;
@@ -224,6 +229,8 @@ interface FlowSpec {
   count: number;
   /** Runs alongside the measured phase (not the warm-up); the phase ends when both are done. */
   during?: () => Promise<void>;
+  /** Names the workers' CPU profiles (RunOptions.workerProfileDir). */
+  label?: string;
 }
 
 interface FlowResult {
@@ -238,15 +245,26 @@ interface FlowResult {
   brokerElu: number;
   brokerSyncs: number;
   brokerWrittenBytes: number;
+  /** CPU seconds (utime + stime) of the producer and consumer processes over the measured phase. */
+  producerCpuSeconds: number;
+  consumerCpuSeconds: number;
+  /** The relay floor only: CPU seconds of the relay process over the measured phase. */
+  relayCpuSeconds?: number;
 }
 
 async function flow(ctx: SystemContext, spec: FlowSpec, opts: RunOptions): Promise<FlowResult> {
   const base = { system: ctx.system, url: ctx.url };
   const children: Child[] = [];
+  // The worker profiles each phase itself (worker.ts), so the file ends up holding the measured phase only.
+  const profiled = (role: string): { env?: NodeJS.ProcessEnv } =>
+    opts.workerProfileDir === undefined
+      ? {}
+      : { env: { ...process.env, WARREN_BENCH_WORKER_PROFILE: join(opts.workerProfileDir, `worker-${ctx.system}-${role}-${spec.label ?? 'flow'}.cpuprofile`) } };
+  const cpuOf = (pid: number | undefined): number => (pid === undefined ? NaN : (procSample(pid)?.cpuSeconds ?? NaN));
   try {
-    const consumer = (await Child.start(`${ctx.system} consumer`, 'worker.ts', [JSON.stringify({ role: 'consumer', ...base, ...spec.consumer })])).child;
+    const consumer = (await Child.start(`${ctx.system} consumer`, 'worker.ts', [JSON.stringify({ role: 'consumer', ...base, ...spec.consumer })], profiled('consumer'))).child;
     children.push(consumer);
-    const producer = (await Child.start(`${ctx.system} producer`, 'worker.ts', [JSON.stringify({ role: 'producer', ...base, ...spec.producer })])).child;
+    const producer = (await Child.start(`${ctx.system} producer`, 'worker.ts', [JSON.stringify({ role: 'producer', ...base, ...spec.producer })], profiled('producer'))).child;
     children.push(producer);
     const phase = async (count: number, during?: () => Promise<void>): Promise<[PhaseReport, PhaseReport]> => {
       const timeout = 120_000 + count * 2;
@@ -258,7 +276,9 @@ async function flow(ctx: SystemContext, spec: FlowSpec, opts: RunOptions): Promi
     if (spec.warmup > 0) await phase(spec.warmup);
     await sleep(200);
     const before = await ctx.stats();
+    const cpuBefore = [cpuOf(producer.pid), cpuOf(consumer.pid), ctx.system === 'relay' ? cpuOf(ctx.pid) : NaN];
     const [pr, cr] = await phase(spec.count, spec.during);
+    const cpuAfter = [cpuOf(producer.pid), cpuOf(consumer.pid), ctx.system === 'relay' ? cpuOf(ctx.pid) : NaN];
     const after = await ctx.stats();
     const seconds = (cr.lastAt! - pr.startAt) / 1000;
     opts.log(`    ${ctx.system}: ${spec.count} published, ${cr.count} delivered in ${seconds.toFixed(2)} s`);
@@ -280,6 +300,9 @@ async function flow(ctx: SystemContext, spec: FlowSpec, opts: RunOptions): Promi
       seconds,
       brokerCpuSeconds: before && after ? after.cpuSeconds - before.cpuSeconds : NaN,
       brokerRssBytes: after?.rssBytes ?? NaN,
+      producerCpuSeconds: cpuAfter[0]! - cpuBefore[0]!,
+      consumerCpuSeconds: cpuAfter[1]! - cpuBefore[1]!,
+      ...(ctx.system === 'relay' ? { relayCpuSeconds: cpuAfter[2]! - cpuBefore[2]! } : {}),
     };
   } finally {
     await Promise.all(children.map((c) => c.stop()));
@@ -301,6 +324,22 @@ function throughput(r: FlowResult, count: number): Measurements {
     msgsPerSync: count / r.brokerSyncs,
     bytesPerSync: r.brokerWrittenBytes / r.brokerSyncs,
     syncs: r.brokerSyncs,
+    ...workerCpu(r, count),
+  };
+}
+
+/**
+ * CPU per 100k published messages of the producer and consumer processes (and the relay's, for
+ * the floor): on a machine with few cores they share the cores with the broker, so their CPU per
+ * message bounds the throughput as much as the broker's does.
+ */
+function workerCpu(r: FlowResult, count: number): Measurements {
+  const per100k = (s: number) => (s / count) * 100_000;
+  return {
+    producerCpuSecPer100k: per100k(r.producerCpuSeconds),
+    consumerCpuSecPer100k: per100k(r.consumerCpuSeconds),
+    workersCpuSecPer100k: per100k(r.producerCpuSeconds + r.consumerCpuSeconds),
+    ...(r.relayCpuSeconds !== undefined ? { relayCpuSecPer100k: per100k(r.relayCpuSeconds) } : {}),
   };
 }
 
@@ -353,6 +392,7 @@ async function singleQueue(
         warmup: o.rate !== undefined ? Math.min(Math.round(o.rate * (o.warmupSeconds ?? 1)), opts.quick ? count : Infinity) : warm(count),
         count,
         ...(o.during ? { during: o.during } : {}),
+        label: name,
       },
       opts,
     );

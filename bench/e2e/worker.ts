@@ -11,6 +11,7 @@
  * { type: 'stop' } closes its connections and exits.
  */
 import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import { connect as warrenConnect } from '@warren/client';
@@ -309,9 +310,33 @@ if (spec.role === 'producer') {
   };
 }
 
+/**
+ * WARREN_BENCH_WORKER_PROFILE=<file>: each phase runs under the V8 CPU profiler (node:inspector) and
+ * its profile is written to <file> when the phase ends, so the file holds the last (measured) phase
+ * only: no start-up, module loading or warm-up in it (see --profile-workers in run.ts).
+ */
+const profileFile = process.env.WARREN_BENCH_WORKER_PROFILE;
+const profiler = profileFile === undefined ? undefined : new Session();
+const post = (method: string): Promise<unknown> =>
+  new Promise((resolve, reject) => profiler!.post(method, (err, result) => (err ? reject(err) : resolve(result))));
+if (profiler !== undefined) {
+  profiler.connect();
+  await post('Profiler.enable');
+}
+const profiled = async (phase: () => Promise<PhaseReport> | void): Promise<PhaseReport | void> => {
+  if (profiler === undefined) return phase();
+  await post('Profiler.start');
+  try {
+    return await phase();
+  } finally {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    writeFileSync(profileFile!, JSON.stringify(profile));
+  }
+};
+
 process.on('message', (m: { type: string; count?: number }) => {
   if (m.type === 'phase') {
-    void Promise.resolve(onPhase(m.count!)).then(
+    void profiled(() => onPhase(m.count!)).then(
       (report) => send(report ?? { type: 'done', count: 0, startAt: 0, endAt: 0 }),
       (err: unknown) => {
         send({ type: 'error', message: String((err as Error)?.stack ?? err) });

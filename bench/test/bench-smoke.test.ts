@@ -26,9 +26,9 @@ const scenarios: Record<string, { warren: string[]; floor?: string[] }> = {
 };
 
 /** Runs the harness on these scenarios and returns the JSON it wrote. */
-async function runHarness(dir: string, ids: string[]): Promise<{ machine: { cores: number }; scenarios: { id: string; systems: Record<string, Record<string, number>>; errors: Record<string, string> }[] }> {
+async function runHarness(dir: string, ids: string[], extra: string[] = []): Promise<{ machine: { cores: number }; scenarios: { id: string; systems: Record<string, Record<string, number>>; errors: Record<string, string> }[] }> {
   const out = join(dir, `smoke-${ids[0]}.json`);
-  const args = ['--import', 'tsx', 'bench/e2e/run.ts', ids.join(','), '--count', '200', '--quick', '--no-peers', '--out', out];
+  const args = ['--import', 'tsx', 'bench/e2e/run.ts', ids.join(','), '--count', '200', '--quick', '--no-peers', '--out', out, ...extra];
   await new Promise<void>((resolve, reject) => {
     execFile(process.execPath, args, { cwd: repo, timeout: 590_000 }, (err, stdout, stderr) =>
       err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve(),
@@ -48,7 +48,8 @@ describe('bench e2e harness (smoke)', () => {
     'runs %j against Warren and its floors, no peers, and writes positive numbers',
     async (ids) => {
       dir ??= await tempDir('warren-bench-smoke-');
-      const run = await runHarness(dir, ids);
+      const profiles = join(dir, `profiles-${ids[0]}`);
+      const run = await runHarness(dir, ids, ids.includes('1') ? ['--profile-workers', profiles] : []);
       expect(run.machine.cores).toBeGreaterThan(0);
       expect(run.scenarios.map((s) => s.id)).toEqual(ids);
       for (const s of run.scenarios) {
@@ -58,6 +59,28 @@ describe('bench e2e harness (smoke)', () => {
           for (const key of keys) {
             const v = s.systems[system]?.[key];
             expect(Number.isFinite(v) && v! > 0, `scenario ${s.id} ${system} ${key} = ${v}`).toBe(true);
+          }
+        }
+        if (s.id === '1') {
+          // The producer's and consumer's CPU over the measured phase (200 messages: a few ticks of
+          // 10 ms at most, so only finite and not negative), and the relay's own for the floor.
+          for (const system of ['warren', 'floor']) {
+            for (const key of ['producerCpuSecPer100k', 'consumerCpuSecPer100k', 'workersCpuSecPer100k']) {
+              const v = s.systems[system]?.[key];
+              expect(Number.isFinite(v) && v! >= 0, `scenario 1 ${system} ${key} = ${v}`).toBe(true);
+            }
+          }
+          expect(s.systems.floor?.relayCpuSecPer100k).toBeGreaterThanOrEqual(0);
+        }
+      }
+      if (ids.includes('1')) {
+        // --profile-workers: a CPU profile of the measured phase per worker, and its summary.
+        for (const system of ['warren', 'relay']) {
+          for (const role of ['producer', 'consumer']) {
+            const name = join(profiles, `worker-${system}-${role}-s1`);
+            const profile = JSON.parse(await readFile(`${name}.cpuprofile`, 'utf8')) as { nodes: unknown[]; samples: unknown[] };
+            expect(profile.nodes.length, name).toBeGreaterThan(0);
+            expect(await readFile(`${name}.txt`, 'utf8')).toMatch(/top \d+ functions by self time/);
           }
         }
       }
