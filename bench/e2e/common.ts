@@ -11,6 +11,21 @@ export function wallMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/**
+ * Runs `phase` at least once and again until `minMs` have passed on `now`, at most `maxPhases`
+ * times; returns how many ran. A warm-up counted in messages is over in milliseconds on a fast
+ * system, before the JIT compiler has settled; repeating it for a minimum time fixes that for all.
+ */
+export async function warmUp(phase: () => Promise<unknown>, minMs: number, maxPhases: number, now: () => number = () => performance.now()): Promise<number> {
+  const start = now();
+  let phases = 0;
+  do {
+    await phase();
+    phases++;
+  } while (phases < maxPhases && now() - start < minMs);
+  return phases;
+}
+
 import { prng } from '../../test-support/prng.js';
 
 export { prng };
