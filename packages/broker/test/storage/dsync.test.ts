@@ -37,9 +37,11 @@ interface Watch {
   failPlain: Error | null;
   /** While set, every fdatasync waits for it first. */
   holdSync: Promise<void> | null;
+  /** Called when an fdatasync starts waiting for holdSync. */
+  onHeldSync: (() => void) | null;
 }
 
-const watch: Watch = { writes: [], datasyncs: 0, hold: null, failDsync: null, failPlain: null, holdSync: null };
+const watch: Watch = { writes: [], datasyncs: 0, hold: null, failDsync: null, failPlain: null, holdSync: null, onHeldSync: null };
 let proto: { writev: FileHandle['writev']; datasync: FileHandle['datasync'] };
 let original: { writev: FileHandle['writev']; datasync: FileHandle['datasync'] };
 
@@ -58,7 +60,10 @@ beforeAll(async () => {
     return r;
   } as FileHandle['writev'];
   proto.datasync = async function (this: FileHandle) {
-    if (watch.holdSync) await watch.holdSync;
+    if (watch.holdSync) {
+      watch.onHeldSync?.();
+      await watch.holdSync;
+    }
     watch.datasyncs++;
     return original.datasync.apply(this);
   };
@@ -75,6 +80,7 @@ afterEach(() => {
   watch.failDsync = null;
   watch.failPlain = null;
   watch.holdSync = null;
+  watch.onHeldSync = null;
 });
 
 const turns = async (n: number) => {
@@ -241,9 +247,11 @@ describe.skipIf(!linux)('O_DSYNC group commit', () => {
       reset();
       let release!: () => void;
       watch.holdSync = new Promise<void>((r) => (release = r));
+      const held = new Promise<void>((r) => (watch.onHeldSync = r));
       let done = false;
       const first = put(s, ['q'], 'a').then((id) => ((done = true), id));
-      await turns(20);
+      await Promise.race([held, first.catch(() => undefined)]); // the batch's fdatasync has begun and is held (or the batch failed)
+      await turns(5);
       expect(watch.writes.map((w) => w.dsync)).toEqual([false]); // written, plainly
       expect(done).toBe(false); // but not confirmed before its fdatasync
       watch.holdSync = null;
