@@ -35,6 +35,10 @@ export default defineConfig({
   },
   test: {
     pool: 'forks',
+    // The reused PUBLISH / DELIVER frames are guarded: one kept past its handler throws
+    // (packages/protocol/src/frame-guard.ts), and the setup file fails the test that did it.
+    env: { WARREN_FRAME_GUARD: '1' },
+    setupFiles: ['./test-support/frame-guard-setup.ts'],
     // `npm test` runs both projects; `--project unit` only the first.
     projects: [
       { extends: true, test: { name: 'unit', include: UNIT, testTimeout: 30_000, hookTimeout: 30_000 } },

@@ -42,6 +42,30 @@ describe('storage failure', () => {
     expect([ErrorCodes.STORAGE_ERROR, ErrorCodes.CONNECTION_FORCED]).toContain(outcome);
   });
 
+  it('an O_DSYNC handle that cannot be opened (EMFILE) is not fatal: publishes are confirmed after write + fdatasync, the broker stays up', async () => {
+    let refused = 0;
+    tb = await startTestBroker({
+      storeHooks: {
+        beforeOpenDsync: () => {
+          refused++;
+          throw Object.assign(new Error('EMFILE: too many open files, open'), { code: 'EMFILE', syscall: 'open' });
+        },
+      },
+    });
+    conn = await connect({ url: tb.url, reconnect: false } as Parameters<typeof connect>[0]);
+    await conn.declareQueue('d', { durable: true });
+    for (let i = 0; i < 5; i++) await conn.publish('', 'd', `m${i}`, { persistent: true });
+    expect(refused).toBeGreaterThan(0);
+    expect(tb.broker.fatal ?? null).toBeNull();
+    const got: string[] = [];
+    for (;;) {
+      const m = await conn.get('d', { noAck: true });
+      if (m === null) break;
+      got.push(m.body.toString());
+    }
+    expect(got).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+  });
+
   // With O_DSYNC the sync happens inside the write: a writeback EIO comes back from the writev itself.
   it.skipIf(process.platform !== 'linux' || constants.O_DSYNC === undefined)('an EIO from an O_DSYNC write (not a hook) nacks the publish and stops the broker', async () => {
     const probe = await open(process.execPath, 'r');

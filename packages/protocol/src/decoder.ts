@@ -27,6 +27,7 @@ import { checkProfile } from './profile.js';
 import { fastKvFrame, KV_APPLIED, KV_PUT, OK } from './kv-fast.js';
 import { FrameType, type AckFrame, type DeliverFrame, type Frame, type PublishFrame, type StreamDeliverFrame } from './frames.js';
 import { fastProperties } from './props-fast.js';
+import { frameGuardFromEnv, poisonFrame } from './frame-guard.js';
 
 const STREAM_DELIVER = FrameType.STREAM_DELIVER;
 const PUBLISH = FrameType.PUBLISH;
@@ -67,6 +68,9 @@ export class FrameDecoder {
   private readonly publishFrame: PublishFrame | null;
   /** With `reuseDeliverFrame`: the same for DELIVER (a client's Delivery copies the fields). */
   private readonly deliverFrame: DeliverFrame | null;
+  /** The options as given: receivers must treat PUBLISH / DELIVER frames as reused (whether guarded or not). */
+  readonly reusePublishFrame: boolean;
+  readonly reuseDeliverFrame: boolean;
 
   /** Where small bodies are copied to (COPY_RUN bytes, filled front to back, then replaced). */
   private pool: Buffer = NO_RUN;
@@ -77,14 +81,31 @@ export class FrameDecoder {
   private runLength = 0;
   private runAt = 0;
 
-  constructor(maxFrameSize: number, options: { copyBodiesBelow?: number; reusePublishFrame?: boolean; reuseDeliverFrame?: boolean } = {}) {
+  constructor(
+    maxFrameSize: number,
+    options: {
+      copyBodiesBelow?: number;
+      reusePublishFrame?: boolean;
+      reuseDeliverFrame?: boolean;
+      /** Test/dev guard of the reused frames (frame-guard.ts); default: WARREN_FRAME_GUARD=1. */
+      guardReusedFrames?: boolean;
+    } = {},
+  ) {
     this.maxFrameSize = maxFrameSize;
     this.copyBodiesBelow = options.copyBodiesBelow ?? 0;
-    this.publishFrame = options.reusePublishFrame === true ? { type: PUBLISH, seq: 0, exchange: '', routingKey: '', flags: 0, properties: null, body: NO_RUN } : null;
-    this.deliverFrame =
-      options.reuseDeliverFrame === true
-        ? { type: DELIVER, consumerTag: '', deliveryTag: 0, redelivered: false, deliveryCount: 0, exchange: '', routingKey: '', properties: null, body: NO_RUN }
-        : null;
+    const reusePublish = (this.reusePublishFrame = options.reusePublishFrame === true);
+    const reuseDeliver = (this.reuseDeliverFrame = options.reuseDeliverFrame === true);
+    if ((reusePublish || reuseDeliver) && (options.guardReusedFrames ?? frameGuardFromEnv())) {
+      // Fresh frames, each poisoned once its handler returns; the plain push is shadowed.
+      this.publishFrame = null;
+      this.deliverFrame = null;
+      this.push = guardedPush(reusePublish, reuseDeliver);
+      return;
+    }
+    this.publishFrame = reusePublish ? { type: PUBLISH, seq: 0, exchange: '', routingKey: '', flags: 0, properties: null, body: NO_RUN } : null;
+    this.deliverFrame = reuseDeliver
+      ? { type: DELIVER, consumerTag: '', deliveryTag: 0, redelivered: false, deliveryCount: 0, exchange: '', routingKey: '', properties: null, body: NO_RUN }
+      : null;
   }
 
   /** Bytes received but not yet decoded into a frame. */
@@ -425,6 +446,30 @@ export class FrameDecoder {
 }
 
 export { ProtocolError };
+
+/**
+ * The push of a guarded decoder (frame-guard.ts): the plain push, with a handler that
+ * poisons each PUBLISH (and/or DELIVER) frame once the receiver's handler returns.
+ */
+function guardedPush(publish: boolean, deliver: boolean): FrameDecoder['push'] {
+  const plain = FrameDecoder.prototype.push;
+  let handler: FrameHandler | null = null;
+  let wrapped: FrameHandler = () => undefined;
+  return function (this: FrameDecoder, chunk: Buffer, onFrame: FrameHandler): void {
+    if (onFrame !== handler) {
+      handler = onFrame;
+      wrapped = (frame) => {
+        try {
+          onFrame(frame);
+        } finally {
+          if (publish && frame.type === PUBLISH) poisonFrame(frame, 'PUBLISH');
+          else if (deliver && frame.type === DELIVER) poisonFrame(frame, 'DELIVER');
+        }
+      };
+    }
+    plain.call(this, chunk, wrapped);
+  };
+}
 
 /**
  * STREAM_DELIVER, the frame a stream replay sends by the hundred thousand, decoded

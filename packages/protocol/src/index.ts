@@ -16,7 +16,8 @@
  * - props-fast.ts    small flat message properties encoded and decoded by hand
  *                    (PUBLISH / DELIVER fast paths);
  * - settled-prefix.ts which numbers of a sequence are settled (confirms, acks);
- * - errors.ts        error codes and the typed errors both sides raise.
+ * - errors.ts        error codes and the typed errors both sides raise;
+ * - frame-guard.ts   test/dev guard: a reused PUBLISH / DELIVER frame kept past its handler throws.
  */
 export * from './errors.js';
 export * from './frames.js';
@@ -25,6 +26,7 @@ export { sendMethodName, type ErrorLike, type FrameSends, type SendArgs } from '
 export { isPlainObject, invalidProperty, invalidPropertyOf, propertyExpectation, INVALID_PROPERTY } from './properties.js';
 export * from './codec.js';
 export { FrameDecoder, type FrameHandler } from './decoder.js';
+export { FRAME_GUARD_ENV, takeFrameGuardViolations } from './frame-guard.js';
 export { FrameWriter, type FrameSink } from './writer.js';
 // Installs the hand-written KV_PUT, KV_APPLIED and OK sends on FrameWriter (and the decoder's KV fast paths).
 export { KvRevision } from './kv-fast.js';

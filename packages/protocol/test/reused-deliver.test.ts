@@ -29,7 +29,8 @@ function delivers(n: number): DeliverFrame[] {
 
 /** Each frame's fields as a Delivery keeps them, and the frame object they came in. */
 function decodeKeepingFields(chunks: Buffer[], reuseDeliverFrame: boolean): { frame: Frame; fields: Omit<DeliverFrame, 'type'> }[] {
-  const d = new FrameDecoder(1 << 20, { copyBodiesBelow: 4096, reuseDeliverFrame });
+  // The production path, whatever WARREN_FRAME_GUARD says (frame-guard.test.ts covers the guard).
+  const d = new FrameDecoder(1 << 20, { copyBodiesBelow: 4096, reuseDeliverFrame, guardReusedFrames: false });
   const kept: { frame: Frame; fields: Omit<DeliverFrame, 'type'> }[] = [];
   for (const chunk of chunks) {
     d.push(chunk, (f) => {
@@ -68,7 +69,7 @@ describe('reuseDeliverFrame', () => {
   });
 
   it('keeps neither the last body nor its properties alive after the frame was handled', () => {
-    const d = new FrameDecoder(1 << 20, { reuseDeliverFrame: true });
+    const d = new FrameDecoder(1 << 20, { reuseDeliverFrame: true, guardReusedFrames: false });
     let frame: DeliverFrame | undefined;
     d.push(encodeFrame(delivers(2)[1]!), (f) => (frame = f as DeliverFrame));
     expect(frame!.body.length).toBe(0);

@@ -12,7 +12,8 @@
  * of two, each of which waits for the busy event loop to pick up its completion). A
  * segment that holds bytes written without a sync (records that needed none: they
  * ride along) is written plainly instead and gets ONE fdatasync, since an O_DSYNC
- * write syncs only its own range. Records
+ * write syncs only its own range. If that handle cannot be opened (no file descriptor
+ * left, a filesystem refusing O_DSYNC), the segment takes the plain path too. Records
  * appended meanwhile form the next batch, so batches grow with load; the only
  * deferral is one setImmediate, which lets a burst from one I/O phase share a batch.
  * A write or sync error is fatal: every queued and future callback gets the error
@@ -110,6 +111,12 @@ export interface LogWriterOptions {
 
 /** fs.constants.O_DSYNC is undefined where the platform lacks it. */
 const HAS_DSYNC = constants.O_DSYNC !== undefined;
+/**
+ * Errors from opening a segment's O_DSYNC handle that only refuse the handle (out of
+ * file descriptors, a filesystem without O_DSYNC): the batch falls back to write +
+ * fdatasync. Any other open error, and every write or sync error, stays fatal.
+ */
+const DSYNC_OPEN_REFUSALS = new Set(['EMFILE', 'ENFILE', 'EINVAL', 'EOPNOTSUPP']);
 
 const MAX_BATCH_RECORDS = 16_384;
 /**
@@ -155,6 +162,9 @@ export class LogWriter {
   private readonly dsync: boolean;
   /** The last batch needed a sync (confirms are flowing). */
   private syncing = false;
+  /** The segment whose O_DSYNC handle could not be opened: written plainly and fdatasync'ed (-1: none). */
+  private dsyncRefused = -1;
+  private dsyncWarned = false;
 
   constructor(private readonly o: LogWriterOptions) {
     this.dsync = (o.dsync ?? true) && HAS_DSYNC;
@@ -483,8 +493,18 @@ export class LogWriter {
       // settlements that came in meanwhile) is written durable too: written plainly, it
       // would leave the segment dirty and the next confirming batch would pay write +
       // fdatasync. Only a second such batch in a row rides along unsynced.
-      const durable = this.dsync && !seg.dirty && (needSync || this.syncing);
-      if (durable) fh = await this.o.files.dsyncHandle(seg.no);
+      let durable = this.dsync && !seg.dirty && (needSync || this.syncing) && seg.no !== this.dsyncRefused;
+      if (durable) {
+        try {
+          fh = await this.o.files.dsyncHandle(seg.no);
+        } catch (err) {
+          // No second handle (out of file descriptors, or a filesystem that refuses
+          // O_DSYNC): nothing is written yet, so this segment takes the plain path.
+          if (!DSYNC_OPEN_REFUSALS.has((err as NodeJS.ErrnoException)?.code ?? '')) throw err;
+          this.refuseDsync(seg.no, err as NodeJS.ErrnoException);
+          durable = false;
+        }
+      }
       await this.o.hooks.beforeWrite?.(seg.no, bytes);
       const started = performance.now();
       await writeAll(fh, bufs, first.pos);
@@ -520,6 +540,17 @@ export class LogWriter {
       }
       seg.dirty = false;
     }
+  }
+
+  /** From now on segment no is written plainly and fdatasync'ed; the first time, a warning. */
+  private refuseDsync(no: number, err: NodeJS.ErrnoException): void {
+    this.dsyncRefused = no;
+    if (this.dsyncWarned) return;
+    this.dsyncWarned = true;
+    this.o.logger.warn(
+      { code: err.code, segment: no },
+      'log writer: could not open a segment\'s O_DSYNC handle; writing that segment with write + fdatasync instead (warned once)',
+    );
   }
 
   /** Counts a segment made durable: an fdatasync or an O_DSYNC write, which took ms. */

@@ -56,13 +56,18 @@ export class SegmentFiles {
     if (this.dsync?.no === no) return this.dsync.fh;
     if (this.removed.has(no)) return Promise.reject(new Error(`segment ${segmentFileName(no)} was deleted`));
     this.closeDsync();
-    const fh = open(this.path(no), constants.O_WRONLY | constants.O_DSYNC!);
+    const fh = this.openDsync(no);
     const entry = { no, fh };
     this.dsync = entry;
     fh.catch(() => {
       if (this.dsync === entry) this.dsync = null;
     });
     return fh;
+  }
+
+  private async openDsync(no: number): Promise<FileHandle> {
+    await this.hooks.beforeOpenDsync?.(no);
+    return open(this.path(no), constants.O_WRONLY | constants.O_DSYNC!);
   }
 
   private closeDsync(no?: number): Promise<void> {

@@ -22,6 +22,11 @@ export interface StoreHooks {
    * fdatasync would (the bytes are durable, nothing is reported yet; a throw fails the batch).
    */
   beforeSync?: (segment: number) => void | Promise<void>;
+  /**
+   * Before the log writer opens a segment's O_DSYNC write handle: a throw or rejection is
+   * treated like that open failing (EMFILE, ENFILE and EINVAL fall back to write + fdatasync).
+   */
+  beforeOpenDsync?: (segment: number) => void | Promise<void>;
   /** Before a segment file is deleted. */
   beforeRemove?: (segment: number) => void | Promise<void>;
   /** Before the fsync of the segment directory (which makes created and deleted names durable). */

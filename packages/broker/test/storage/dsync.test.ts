@@ -33,9 +33,15 @@ interface Watch {
   hold: Promise<void> | null;
   /** Set: an O_DSYNC writev fails with it (as a writeback EIO would), without writing. */
   failDsync: Error | null;
+  /** Set: a plain (not O_DSYNC) writev fails with it, without writing. */
+  failPlain: Error | null;
+  /** While set, every fdatasync waits for it first. */
+  holdSync: Promise<void> | null;
+  /** Called when an fdatasync starts waiting for holdSync. */
+  onHeldSync: (() => void) | null;
 }
 
-const watch: Watch = { writes: [], datasyncs: 0, hold: null, failDsync: null };
+const watch: Watch = { writes: [], datasyncs: 0, hold: null, failDsync: null, failPlain: null, holdSync: null, onHeldSync: null };
 let proto: { writev: FileHandle['writev']; datasync: FileHandle['datasync'] };
 let original: { writev: FileHandle['writev']; datasync: FileHandle['datasync'] };
 
@@ -48,11 +54,16 @@ beforeAll(async () => {
     if (watch.hold) await watch.hold;
     const dsync = dsyncFd(this.fd);
     if (dsync && watch.failDsync) throw watch.failDsync;
+    if (!dsync && watch.failPlain) throw watch.failPlain;
     const r = await original.writev.apply(this, args);
     watch.writes.push({ dsync, bytes: r.bytesWritten });
     return r;
   } as FileHandle['writev'];
   proto.datasync = async function (this: FileHandle) {
+    if (watch.holdSync) {
+      watch.onHeldSync?.();
+      await watch.holdSync;
+    }
     watch.datasyncs++;
     return original.datasync.apply(this);
   };
@@ -67,6 +78,9 @@ afterEach(() => {
   watch.datasyncs = 0;
   watch.hold = null;
   watch.failDsync = null;
+  watch.failPlain = null;
+  watch.holdSync = null;
+  watch.onHeldSync = null;
 });
 
 const turns = async (n: number) => {
@@ -210,6 +224,90 @@ describe.skipIf(!linux)('O_DSYNC group commit', () => {
     await expect(s.readBody(ok)).rejects.toMatchObject({ code: ErrorCodes.STORAGE_ERROR });
     await s.close();
     expect(fatal).toHaveLength(1);
+  });
+
+  const errno = (code: string, syscall: string) => Object.assign(new Error(`${code}: ${syscall} failed`), { code, syscall });
+
+  for (const code of ['EMFILE', 'EINVAL']) {
+    it(`the O_DSYNC handle cannot be opened (${code}): the batch is written plainly, confirmed only after its fdatasync, the store stays up and warns once`, async () => {
+      const fatal: Error[] = [];
+      const logger = captureLogger();
+      let refuse = true;
+      const opens: number[] = [];
+      const s = await open(tmp.path, {
+        logger,
+        onFatal: (e) => fatal.push(e),
+        hooks: {
+          beforeOpenDsync: (seg) => {
+            opens.push(seg);
+            if (refuse) throw errno(code, 'open');
+          },
+        },
+      });
+      reset();
+      let release!: () => void;
+      watch.holdSync = new Promise<void>((r) => (release = r));
+      const held = new Promise<void>((r) => (watch.onHeldSync = r));
+      let done = false;
+      const first = put(s, ['q'], 'a').then((id) => ((done = true), id));
+      await Promise.race([held, first.catch(() => undefined)]); // the batch's fdatasync has begun and is held (or the batch failed)
+      await turns(5);
+      expect(watch.writes.map((w) => w.dsync)).toEqual([false]); // written, plainly
+      expect(done).toBe(false); // but not confirmed before its fdatasync
+      watch.holdSync = null;
+      release();
+      const a = await first;
+      expect(watch.datasyncs).toBe(1);
+      // The segment stays on the plain path (one refused open per segment, not per batch).
+      refuse = false;
+      const b = await put(s, ['q'], 'b');
+      expect(watch.writes.map((w) => w.dsync)).toEqual([false, false]);
+      expect(watch.datasyncs).toBe(2);
+      expect(opens).toEqual([1]);
+      expect(fatal).toEqual([]);
+      const warns = logger.lines.filter((l) => l.level === 'warn');
+      expect(warns).toHaveLength(1);
+      expect(warns[0]!.obj).toMatchObject({ code, segment: 1 });
+      await s.close();
+      const r = await open(tmp.path);
+      expect(r.recovered().get('q')!.map((m) => m.id)).toEqual([a, b]);
+      await r.close();
+    });
+  }
+
+  it('after the fallback, an EIO from the plain write is still fatal', async () => {
+    const fatal: Error[] = [];
+    const s = await open(tmp.path, {
+      onFatal: (e) => fatal.push(e),
+      hooks: {
+        beforeOpenDsync: () => {
+          throw errno('EMFILE', 'open');
+        },
+      },
+    });
+    await put(s, ['q'], 'ok');
+    watch.failPlain = errno('EIO', 'writev');
+    await expect(put(s, ['q'], 'x')).rejects.toMatchObject({ code: ErrorCodes.STORAGE_ERROR });
+    watch.failPlain = null;
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]!.message).toMatch(/EIO/);
+    await expect(put(s, ['q'], 'later')).rejects.toMatchObject({ code: ErrorCodes.STORAGE_ERROR });
+    await s.close();
+  });
+
+  it('any other error opening the O_DSYNC handle stays fatal (EIO)', async () => {
+    const fatal: Error[] = [];
+    const s = await open(tmp.path, {
+      onFatal: (e) => fatal.push(e),
+      hooks: {
+        beforeOpenDsync: () => {
+          throw errno('EIO', 'open');
+        },
+      },
+    });
+    await expect(put(s, ['q'], 'x')).rejects.toMatchObject({ code: ErrorCodes.STORAGE_ERROR });
+    expect(fatal).toHaveLength(1);
+    await s.close();
   });
 
   it('without O_DSYNC (dsync: false) a confirming batch is a plain write and an fdatasync', async () => {
