@@ -15,11 +15,12 @@
  * of enqueues in flight. Handlers are async functions that return a small
  * object at once (the same in both).
  *
- *   npm run -w bench bench:tasks -- [--jobs 20000] [--concurrency 16] [--inflight 256] [--out results/tasks.json] [--nosync-too] [--profile DIR] [--started-after MS]
+ *   npm run -w bench bench:tasks -- [--jobs 20000] [--concurrency 16] [--inflight 256] [--workers 1,8] [--out results/tasks.json] [--nosync-too] [--profile DIR] [--started-after MS]
  *
  * Beside jobs/s it prints, per job, this process's CPU (producer and workers),
  * Redis's CPU (INFO cpu) or the Warren broker's CPU, fdatasync calls and mean
- * fdatasync time, and the broker's event-loop utilisation. --nosync-too adds a
+ * fdatasync time, and the event-loop utilisation of the broker and of this process
+ * (neither near 1 while jobs/s stays flat: the two share 2 cores with the kernel). --nosync-too adds a
  * run of Warren with sync 'never' (nothing fdatasync'ed), for reference only;
  * --profile DIR runs the broker under --cpu-prof (run this script itself under
  * `node --cpu-prof` for the client side; summarise with e2e/profile-summary.ts).
@@ -51,7 +52,9 @@ const strArg = (name: string, fallback: string): string => {
 const JOBS = arg('jobs', 20_000);
 const CONCURRENCY = arg('concurrency', 16);
 const INFLIGHT = arg('inflight', 256);
-const WORKERS = [1, 8];
+/** --workers 1,8: the worker counts to run, in order. */
+const WORKERS = strArg('workers', '1,8').split(',').map(Number);
+if (!WORKERS.every((n) => Number.isInteger(n) && n >= 1)) throw new TypeError('--workers: a comma-separated list of worker counts, e.g. 1,8');
 const SYNC = process.env.BENCH_SYNC === 'never' ? 'never' : 'always';
 /** --nosync-too: also Warren with sync 'never' (nothing fdatasync'ed, as a Redis without AOF), for reference. */
 const NOSYNC_TOO = process.argv.includes('--nosync-too');
@@ -77,6 +80,8 @@ interface Row {
   brokerCpuMsPerJob?: number;
   /** CPU ms per job of this process (producer and workers). */
   clientCpuMsPerJob: number;
+  /** Event-loop utilisation of this process (producer and workers) over the run. */
+  clientElu: number;
   /** BullMQ: Redis's CPU ms per job (INFO cpu; anything else using that Redis meanwhile counts too). */
   redisCpuMsPerJob?: number;
 }
@@ -165,12 +170,14 @@ async function warren(workers: number, sync: 'always' | 'never' = SYNC): Promise
     }
     const before = await broker.stats();
     const cpu0 = cpuMs();
+    const elu0 = performance.eventLoopUtilization();
     const started = performance.now();
     await produce(JOBS, (i) => producer.enqueue('job', i));
     const enqueueSeconds = (performance.now() - started) / 1000;
     await all;
     const seconds = (performance.now() - started) / 1000;
     const clientCpuMsPerJob = Number(((cpuMs() - cpu0) / JOBS).toFixed(3));
+    const clientElu = Number(performance.eventLoopUtilization(elu0).utilization.toFixed(2));
     const after = await broker.stats();
     const syncsPerJob = Number(((after.syncs - before.syncs) / JOBS).toFixed(3));
     const syncMeanMs = Number(((after.syncMs - before.syncMs) / Math.max(1, after.syncs - before.syncs)).toFixed(2));
@@ -181,7 +188,7 @@ async function warren(workers: number, sync: 'always' | 'never' = SYNC): Promise
     const some = await producer.list({ status: 'SUCCESS', limit: 1 });
     if (some.length !== 1) throw new Error('no stored result');
     await Promise.all(ws.map((w) => w.close({ graceMs: 0 })));
-    return { system: sync === 'always' ? 'warren' : 'warren-nosync', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), syncsPerJob, syncMeanMs, brokerElu, brokerCpuMsPerJob, clientCpuMsPerJob };
+    return { system: sync === 'always' ? 'warren' : 'warren-nosync', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), syncsPerJob, syncMeanMs, brokerElu, brokerCpuMsPerJob, clientCpuMsPerJob, clientElu };
   } finally {
     await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
     await broker.stop();
@@ -208,19 +215,21 @@ async function bullmq(workers: number): Promise<Row> {
   }
   const redis0 = await redisCpuMs();
   const cpu0 = cpuMs();
+  const elu0 = performance.eventLoopUtilization();
   const started = performance.now();
   await produce(JOBS, (i) => queue.add('job', i, { removeOnComplete: false, removeOnFail: false }));
   const enqueueSeconds = (performance.now() - started) / 1000;
   await all;
   const seconds = (performance.now() - started) / 1000;
   const clientCpuMsPerJob = Number(((cpuMs() - cpu0) / JOBS).toFixed(3));
+  const clientElu = Number(performance.eventLoopUtilization(elu0).utilization.toFixed(2));
   const redisCpuMsPerJob = Number((((await redisCpuMs()) - redis0) / JOBS).toFixed(3));
   const kept = await queue.getJobCounts('completed');
   if (kept.completed !== JOBS) throw new Error(`BullMQ kept ${kept.completed} completed jobs, expected ${JOBS}`);
   await Promise.all(ws.map((w) => w.close()));
   await queue.obliterate({ force: true });
   await queue.close();
-  return { system: 'bullmq', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), clientCpuMsPerJob, redisCpuMsPerJob };
+  return { system: 'bullmq', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), clientCpuMsPerJob, clientElu, redisCpuMsPerJob };
 }
 
 async function redisPersistence(): Promise<string> {
@@ -257,7 +266,7 @@ for (const t of table) console.log(`${String(t.workers).padStart(7)}  ${String(t
 for (const t of table) if (t.warrenNoSyncJobsPerSec !== undefined) console.log(`  ${t.workers}w, Warren with sync 'never' (reference only): ${t.warrenNoSyncJobsPerSec} jobs/s, ${t.noSyncRatio}x BullMQ`);
 for (const r of rows) {
   const extra = r.redisCpuMsPerJob !== undefined ? `, Redis ${r.redisCpuMsPerJob} ms CPU per job` : r.syncsPerJob === undefined ? '' : `, broker ${r.brokerCpuMsPerJob} ms CPU and ${r.syncsPerJob} fdatasyncs per job (${r.syncMeanMs} ms each), event loop ${r.brokerElu} busy`;
-  console.log(`  ${r.system} ${r.workers}w: this process ${r.clientCpuMsPerJob} ms CPU per job${extra}`);
+  console.log(`  ${r.system} ${r.workers}w: this process ${r.clientCpuMsPerJob} ms CPU per job (event loop ${r.clientElu} busy)${extra}`);
 }
 await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), ...(STARTED_AFTER !== undefined ? { startedAfterMs: STARTED_AFTER } : {}), jobs: JOBS, concurrency: CONCURRENCY, inflight: INFLIGHT, loadAverage: Number(load), redis: persistence, rows, table }, null, 2)}\n`);
 console.log(`wrote ${OUT}`);
