@@ -337,6 +337,9 @@ ${(x.plots ?? []).map((p) => `\n![${x.heading}](results/${p})\n`).join('')}`;
 - Producers and consumers (all systems, the relay's too) run under \`node --no-memory-reducer --initial-old-space-size=64\`
   (\`WORKER_NODE_FLAGS\`, bench/e2e/children.ts): without them V8's idle-time and small-heap mark-compacts in these
   processes (2-9 ms pauses) held up 0-29% of either system's samples over 0.5 ms at 5,000 msg/s, at random.
+  The runner (\`npm run bench\` starts \`node --no-memory-reducer --import tsx e2e/run.ts\` in bench/, no npm
+  process in between) runs without the memory reducer too: idle while a scenario runs, it and its npm parent
+  otherwise made mark-compacts ~8 s after start, inside the first system's (Warren's) measured phase.
 - Floors, measured in the same run right after the systems: the bare relay (\`relay-child.mjs\`) is a Node process
   that forwards length-prefixed records from the producer's socket to the consumer's and the consumer's 4-byte
   acks back, which the producer counts as confirms (same workers, same window of 1,000, no routing, no

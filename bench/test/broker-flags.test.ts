@@ -42,3 +42,23 @@ describe('worker node flags', () => {
     expect(childExecArgv('relay-child.mjs', [], {})).toEqual([]);
   });
 });
+
+describe('runner node flags', () => {
+  const scripts = (url: string) => (JSON.parse(readFileSync(new URL(url, import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts;
+
+  // The runner (and tsx's loader thread in it) sits idle while a scenario runs: with the memory
+  // reducer on, V8 ran up to three mark-compacts in it ~8 s after start (10-37 ms each, plus its
+  // concurrent-marking threads on this machine's cores), inside the first system's measured phase.
+  it('`npm run bench` starts run.ts itself (no npm process in between) without the memory reducer', () => {
+    const root = scripts('../../package.json').bench!;
+    expect(root.startsWith('cd bench && ')).toBe(true);
+    const cmd = root.slice('cd bench && '.length);
+    expect(nodeFlagsOf(cmd)).toContain('--no-memory-reducer');
+    expect(cmd.endsWith(' e2e/run.ts')).toBe(true);
+  });
+
+  it('so does the bench workspace\'s own bench and bench:profile', () => {
+    const s = scripts('../package.json');
+    for (const name of ['bench', 'bench:profile']) expect(nodeFlagsOf(s[name]!)).toContain('--no-memory-reducer');
+  });
+});
