@@ -4,13 +4,8 @@
  * Small frames are encoded back to back into a slab; large bodies are queued
  * as their own chunk (no copy). Everything queued during one turn of the event
  * loop goes out in one corked write (writev) from a microtask, or earlier once
- * enough bytes are pending. A slab region is never rewritten while the socket
- * may still hold it: a full slab is replaced. Only when the sink says it passed
- * on everything it was given (writableLength 0 right after the write: the
- * kernel copied the bytes, as a socket write that completes at once does) does
- * the slab start over, and the full slabs filled in between are kept as the
- * next ones: a busy connection then writes from the same memory again instead
- * of a fresh slab every 64 KiB (fresh memory costs page faults and garbage).
+ * enough bytes are pending. A slab region is never rewritten after it is
+ * handed to the socket: a full slab is replaced, not reused.
  *
  * Besides `send(frame)` and `sendRaw(type, header, body)` the writer has one
  * typed method per frame type, derived from FRAME_SCHEMA (frame-sends.ts):
@@ -32,12 +27,6 @@ export interface FrameSink {
   cork(): void;
   uncork(): void;
   readonly destroyed?: boolean;
-  /**
-   * Bytes given to write() that the sink has not passed on yet (net.Socket's writableLength).
-   * 0 right after a write means the sink kept nothing it was given: the writer may then reuse
-   * its slabs. A sink without it never sees a slab region rewritten.
-   */
-  readonly writableLength?: number;
 }
 
 /** Slabs start small (idle connections cost little) and double up to this. */
@@ -47,8 +36,6 @@ const SLAB_SIZE = 64 * 1024;
 const COPY_THRESHOLD = 8 * 1024;
 /** Flush inline once this much is pending, without waiting for the microtask. */
 const FLUSH_THRESHOLD = 256 * 1024;
-/** Spare slabs kept (see flush): as many as one flush fills. */
-const MAX_SPARES = FLUSH_THRESHOLD / SLAB_SIZE;
 
 // The typed send methods, installed on the prototype below.
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
@@ -70,10 +57,6 @@ export class FrameWriter {
   private slabStart = 0;
   private slabPos = 0;
   private chunks: Buffer[] = [];
-  /** Full slabs replaced since the last flush (handed to the sink with it). */
-  private filled: Buffer[] = [];
-  /** Full-size slabs the sink is done with, taken by the next newSlab()s. */
-  private spares: Buffer[] = [];
   private pending = 0;
   private scheduled = false;
   private readonly flushBound = () => this.flush();
@@ -339,30 +322,20 @@ export class FrameWriter {
     if (chunks.length === 0) return;
     this.chunks = [];
     this.pending = 0;
-    const filled = this.filled;
-    if (filled.length > 0) this.filled = [];
     if (this.sink.destroyed) return;
     if (chunks.length === 1) {
       this.sink.write(chunks[0]!);
-    } else {
-      this.sink.cork();
-      for (const chunk of chunks) this.sink.write(chunk);
-      this.sink.uncork();
+      return;
     }
-    if (this.sink.writableLength === 0) {
-      // The sink holds none of it: the slab starts over, and the full ones filled since the last flush come next.
-      this.slabStart = 0;
-      this.slabPos = 0;
-      for (const b of filled) if (b.length === SLAB_SIZE && this.spares.length < MAX_SPARES) this.spares.push(b);
-    }
+    this.sink.cork();
+    for (const chunk of chunks) this.sink.write(chunk);
+    this.sink.uncork();
   }
 
   private newSlab(minSize: number): void {
     if (this.slabPos > this.slabStart) this.chunks.push(this.slab.subarray(this.slabStart, this.slabPos));
-    if (this.slab.length > 0) this.filled.push(this.slab);
     this.slabSize = this.slabSize === 0 ? FIRST_SLAB_SIZE : Math.min(SLAB_SIZE, this.slabSize * 2);
-    const size = Math.max(this.slabSize, minSize);
-    this.slab = size <= SLAB_SIZE && this.spares.length > 0 ? this.spares.pop()! : Buffer.allocUnsafeSlow(size);
+    this.slab = Buffer.allocUnsafeSlow(Math.max(this.slabSize, minSize));
     this.slabStart = 0;
     this.slabPos = 0;
   }
