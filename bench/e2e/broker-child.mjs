@@ -14,10 +14,16 @@
  * durable floor repeats with raw appends. A write through a handle opened with O_DSYNC is durable when it
  * returns (the store writes a batch that way instead of write + fdatasync): each counts as a sync too
  * (its time in syncMs), and dsyncWrites counts them alone.
+ *   <- parent  { type: 'profile-start' }  -> { type: 'profile-started' }: starts the V8 CPU profiler (node:inspector)
+ *   <- parent  { type: 'profile-stop', file }  -> { type: 'profile-stopped' }: stops it and writes its profile to file, so
+ *              the profile holds what ran in between (the measured phase: no start-up or warm-up; see --profile-broker in run.ts)
+ * stats also carries syscr and syscw (/proc/self/io: read and write syscalls so far; undefined without /proc) and
+ * minorFaults (minor page faults so far: first touches of fresh memory).
  *   <- parent  { type: 'stop' }    closes the broker and exits (a --cpu-prof profile is written then)
  */
 import { constants, readFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector';
 import { startBroker } from '@warren/broker';
 import { traceGc } from './gc-trace.mjs';
 
@@ -98,6 +104,37 @@ const broker = await startBroker({
   ...JSON.parse(process.env.WARREN_BENCH_BROKER_OPTIONS ?? '{}'),
 });
 
+/** read and write syscalls of this process so far (/proc/self/io), or {} without /proc. */
+function syscalls() {
+  try {
+    const text = readFileSync('/proc/self/io', 'utf8');
+    return { syscr: Number(/^syscr:\s*(\d+)/m.exec(text)?.[1]), syscw: Number(/^syscw:\s*(\d+)/m.exec(text)?.[1]) };
+  } catch {
+    return {};
+  }
+}
+
+/** @type {Session | undefined} */
+let profiler;
+/** @param {string} method @param {object} [params] */
+const post = (method, params) =>
+  new Promise((resolve, reject) => profiler.post(method, params ?? {}, (err, result) => (err ? reject(err) : resolve(result))));
+async function profileStart() {
+  if (profiler === undefined) {
+    profiler = new Session();
+    profiler.connect();
+    await post('Profiler.enable');
+  }
+  await post('Profiler.start');
+  send({ type: 'profile-started' });
+}
+/** @param {string} file */
+async function profileStop(file) {
+  const { profile } = /** @type {{ profile: unknown }} */ (await post('Profiler.stop'));
+  await writeFile(file, JSON.stringify(profile));
+  send({ type: 'profile-stopped' });
+}
+
 function stats() {
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
@@ -109,6 +146,8 @@ function stats() {
     heapUsedBytes: mem.heapUsed,
     eluIdleMs: elu.idle,
     eluActiveMs: elu.active,
+    ...syscalls(),
+    minorFaults: process.resourceUsage().minorPageFault,
     ...io,
   };
 }
@@ -129,8 +168,10 @@ async function stop(code) {
   }
 }
 
-process.on('message', (/** @type {{ type: string }} */ m) => {
+process.on('message', (/** @type {{ type: string, file?: string }} */ m) => {
   if (m.type === 'stats') send(stats());
+  else if (m.type === 'profile-start') profileStart().catch((e) => send({ type: 'error', message: String(e) }));
+  else if (m.type === 'profile-stop') profileStop(String(m.file)).catch((e) => send({ type: 'error', message: String(e) }));
   else if (m.type === 'stop') void stop(0);
 });
 process.on('disconnect', () => void stop(0));

@@ -19,6 +19,10 @@
  *
  * Ctrl-C deletes the queues, streams and keys the run declared on the peers before it exits.
  *   --profile         run the Warren broker under --cpu-prof; summaries in bench/results/profile-<alias>.txt
+ *   --profile-broker DIR
+ *                     the Warren broker profiles itself (node:inspector) over the measured phase of
+ *                     the one-producer flows only (no start-up or warm-up, unlike --profile):
+ *                     DIR/broker-warren-<flow>.cpuprofile, summaries in .txt beside them
  *   --profile-workers DIR
  *                     run the producer and consumer processes of the one-producer flows (every system,
  *                     the relay's too) under the V8 CPU profiler, measured phase only:
@@ -76,13 +80,15 @@ interface Args {
   profile: boolean;
   /** --profile-workers DIR: CPU profiles of the producer and consumer processes go there. */
   profileWorkers?: string;
+  /** --profile-broker DIR: CPU profiles of the Warren broker over the measured phase go there. */
+  profileBroker?: string;
   restrictedUser: boolean;
 }
 
 function usage(msg?: string): never {
   if (msg) console.error(msg);
   console.error(
-    'usage: npm run bench -- <all|resources|logins|queues|connections|1..7|alias>[,...] [--count N] [--repeat N] [--quick] [--peers LIST] [--no-rabbit] [--no-peers] [--out FILE] [--write-results] [--profile] [--profile-workers DIR] [--restricted-user]',
+    'usage: npm run bench -- <all|resources|logins|queues|connections|1..7|alias>[,...] [--count N] [--repeat N] [--quick] [--peers LIST] [--no-rabbit] [--no-peers] [--out FILE] [--write-results] [--profile] [--profile-workers DIR] [--profile-broker DIR] [--restricted-user]',
   );
   console.error('       npm run bench -- report     (RESULTS.md and plots from the saved results)');
   console.error(`scenarios: ${SCENARIOS.map((s) => `${s.id}/${s.alias}`).join(', ')}`);
@@ -112,6 +118,7 @@ function parseArgs(argv: string[]): Args {
     }
     else if (arg === '--write-results') a.writeResults = true;
     else if (arg === '--profile') a.profile = true;
+    else if (arg === '--profile-broker') a.profileBroker = resolve(argv[++i] ?? usage('--profile-broker needs a directory'));
     else if (arg === '--profile-workers') a.profileWorkers = resolve(argv[++i] ?? usage('--profile-workers needs a directory'));
     else if (arg === '--restricted-user') a.restrictedUser = true;
     else if (arg === '--out') a.out = resolve(argv[++i] ?? usage('--out needs a file'));
@@ -307,8 +314,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', interrupt);
 
   if (args.profile) mkdirSync(resultsDir, { recursive: true });
-  const opts: RunOptions = { quick: args.quick, log, ...(args.count ? { count: args.count } : {}), ...(args.profile ? { profileDir: resultsDir } : {}), ...(args.restrictedUser ? { restrictedUser: true } : {}), ...(args.profileWorkers !== undefined ? { workerProfileDir: args.profileWorkers } : {}) };
+  const opts: RunOptions = { quick: args.quick, log, ...(args.count ? { count: args.count } : {}), ...(args.profile ? { profileDir: resultsDir } : {}), ...(args.restrictedUser ? { restrictedUser: true } : {}), ...(args.profileWorkers !== undefined ? { workerProfileDir: args.profileWorkers } : {}), ...(args.profileBroker !== undefined ? { brokerProfileDir: args.profileBroker } : {}) };
   if (args.profileWorkers !== undefined) mkdirSync(args.profileWorkers, { recursive: true });
+  if (args.profileBroker !== undefined) mkdirSync(args.profileBroker, { recursive: true });
   const results: ScenarioResult[] = [];
   for (const s of args.scenarios) {
     const count = args.count ?? (args.quick ? s.quickCount : s.defaultCount);
@@ -373,14 +381,15 @@ async function main(): Promise<void> {
         log(`\n    Warren broker profile (${file}):\n${text.replace(/^/gm, '    ')}`);
       }
     }
-    if (args.profileWorkers !== undefined) {
-      // This scenario's worker profiles (of the measured phase), summarised next to them.
-      for (const f of readdirSync(args.profileWorkers).sort()) {
-        const file = join(args.profileWorkers, f);
-        if (!/^worker-.*\.cpuprofile$/.test(f) || statSync(file).mtimeMs < scenarioStart) continue;
+    for (const [dir, kind] of [[args.profileWorkers, 'worker'], [args.profileBroker, 'broker']] as const) {
+      if (dir === undefined) continue;
+      // This scenario's worker / broker profiles (of the measured phase), summarised next to them.
+      for (const f of readdirSync(dir).sort()) {
+        const file = join(dir, f);
+        if (!f.startsWith(`${kind}-`) || !f.endsWith('.cpuprofile') || statSync(file).mtimeMs < scenarioStart) continue;
         const text = summarise(file, 25);
         writeFileSync(file.replace(/\.cpuprofile$/, '.txt'), text);
-        log(`\n    worker profile (${file}):\n${text.replace(/^/gm, '    ')}`);
+        log(`\n    ${kind} profile (${file}):\n${text.replace(/^/gm, '    ')}`);
       }
     }
   }

@@ -25,6 +25,11 @@ export interface BrokerStats {
   eluIdleMs?: number;
   syncs?: number;
   writtenBytes?: number;
+  /** Warren only: read and write syscalls so far (/proc/self/io), without /proc undefined. */
+  syscr?: number;
+  syscw?: number;
+  /** Warren only: minor page faults so far (first touches of fresh memory). */
+  minorFaults?: number;
 }
 
 export interface SystemContext {
@@ -38,6 +43,11 @@ export interface SystemContext {
   pid: number | undefined;
   /** Remarks that belong next to the numbers (e.g. an extrapolation). */
   notes: string[];
+  /**
+   * Warren with RunOptions.brokerProfileDir: starts the broker's V8 CPU profiler, and stops it and
+   * writes the profile to `file` (the broker profiles itself through node:inspector).
+   */
+  profile?: { start(): Promise<void>; stop(file: string): Promise<void> };
 }
 
 export interface RunOptions {
@@ -51,6 +61,11 @@ export interface RunOptions {
    * (every system, the relay's included), of the measured phase: worker-<system>-<role>-<flow>.cpuprofile.
    */
   workerProfileDir?: string;
+  /**
+   * Directory for the Warren broker's CPU profiles of the measured phase of the one-producer flows
+   * (no start-up or warm-up in them, unlike profileDir's --cpu-prof): broker-warren-<flow>.cpuprofile.
+   */
+  brokerProfileDir?: string;
   /** Warren's producers and consumers log in as a user with regex permissions instead of the administrator guest. */
   restrictedUser?: boolean;
   log: (line: string) => void;
@@ -163,6 +178,14 @@ export async function withSystem<T>(
       pid: broker.pid,
       notes: opts.restrictedUser === true ? [`workers log in as '${RESTRICTED.username}', permissions ${RESTRICTED.pattern} (not an administrator)`] : [],
       stats: async () => (await broker.request({ type: 'stats' }, 10_000)) as unknown as BrokerStats,
+      ...(opts.brokerProfileDir === undefined
+        ? {}
+        : {
+            profile: {
+              start: async () => void (await broker.request({ type: 'profile-start' }, 10_000)),
+              stop: async (file: string) => void (await broker.request({ type: 'profile-stop', file }, 60_000)),
+            },
+          }),
     });
   } finally {
     await admin?.close().catch(() => {});
@@ -252,6 +275,11 @@ interface FlowResult {
   brokerElu: number;
   brokerSyncs: number;
   brokerWrittenBytes: number;
+  /** Warren: read and write syscalls of the broker over the measured phase (/proc/self/io; NaN elsewhere). */
+  brokerSyscr: number;
+  brokerSyscw: number;
+  /** Warren: minor page faults of the broker over the measured phase (NaN elsewhere). */
+  brokerFaults: number;
   /** CPU seconds (utime + stime) of the producer and consumer processes over the measured phase. */
   producerCpuSeconds: number;
   consumerCpuSeconds: number;
@@ -284,12 +312,15 @@ async function flow(ctx: SystemContext, spec: FlowSpec, opts: RunOptions): Promi
     await sleep(200);
     const before = await ctx.stats();
     const cpuBefore = [cpuOf(producer.pid), cpuOf(consumer.pid), ctx.system === 'relay' ? cpuOf(ctx.pid) : NaN];
+    // The profiler starts after `before` and stops after `after`: its own cost stays out of the CPU figures' phase as far as it can.
+    await ctx.profile?.start();
     const [pr, cr] = await phase(spec.count, spec.during);
     const cpuAfter = [cpuOf(producer.pid), cpuOf(consumer.pid), ctx.system === 'relay' ? cpuOf(ctx.pid) : NaN];
     const after = await ctx.stats();
+    if (ctx.profile !== undefined && opts.brokerProfileDir !== undefined) await ctx.profile.stop(join(opts.brokerProfileDir, `broker-${ctx.system}-${spec.label ?? 'flow'}.cpuprofile`));
     const seconds = (cr.lastAt! - pr.startAt) / 1000;
     opts.log(`    ${ctx.system}: ${spec.count} published, ${cr.count} delivered in ${seconds.toFixed(2)} s`);
-    const diff = (k: 'eluActiveMs' | 'eluIdleMs' | 'syncs' | 'writtenBytes') => (before?.[k] !== undefined && after?.[k] !== undefined ? after[k]! - before[k]! : NaN);
+    const diff = (k: 'eluActiveMs' | 'eluIdleMs' | 'syncs' | 'writtenBytes' | 'syscr' | 'syscw' | 'minorFaults') => (before?.[k] !== undefined && after?.[k] !== undefined ? after[k]! - before[k]! : NaN);
     const lost = spec.expected(spec.count) - cr.count;
     if (lost > 0) {
       ctx.notes.push(
@@ -301,6 +332,9 @@ async function flow(ctx: SystemContext, spec: FlowSpec, opts: RunOptions): Promi
       brokerElu: diff('eluActiveMs') / (diff('eluActiveMs') + diff('eluIdleMs')),
       brokerSyncs: diff('syncs'),
       brokerWrittenBytes: diff('writtenBytes'),
+      brokerSyscr: diff('syscr'),
+      brokerSyscw: diff('syscw'),
+      brokerFaults: diff('minorFaults'),
       producer: pr,
       consumer: cr,
       delivered: cr.count,
@@ -347,6 +381,8 @@ function workerCpu(r: FlowResult, count: number): Measurements {
     consumerCpuSecPer100k: per100k(r.consumerCpuSeconds),
     workersCpuSecPer100k: per100k(r.producerCpuSeconds + r.consumerCpuSeconds),
     ...(r.relayCpuSeconds !== undefined ? { relayCpuSecPer100k: per100k(r.relayCpuSeconds) } : {}),
+    ...(Number.isFinite(r.brokerSyscr) ? { brokerReadsPer100k: per100k(r.brokerSyscr), brokerWritesPer100k: per100k(r.brokerSyscw) } : {}),
+    ...(Number.isFinite(r.brokerFaults) ? { brokerPageFaultsPer100k: per100k(r.brokerFaults) } : {}),
   };
 }
 

@@ -49,7 +49,8 @@ describe('bench e2e harness (smoke)', () => {
     async (ids) => {
       dir ??= await tempDir('warren-bench-smoke-');
       const profiles = join(dir, `profiles-${ids[0]}`);
-      const run = await runHarness(dir, ids, ids.includes('1') ? ['--profile-workers', profiles] : []);
+      const brokerProfiles = join(dir, `broker-profiles-${ids[0]}`);
+      const run = await runHarness(dir, ids, ids.includes('1') ? ['--profile-workers', profiles, '--profile-broker', brokerProfiles] : []);
       expect(run.machine.cores).toBeGreaterThan(0);
       expect(run.scenarios.map((s) => s.id)).toEqual(ids);
       for (const s of run.scenarios) {
@@ -71,6 +72,9 @@ describe('bench e2e harness (smoke)', () => {
             }
           }
           expect(s.systems.floor?.relayCpuSecPer100k).toBeGreaterThanOrEqual(0);
+          // The broker's read and write syscalls and minor page faults over the measured phase (Linux: /proc/self/io).
+          for (const key of ['brokerReadsPer100k', 'brokerWritesPer100k']) expect(s.systems.warren?.[key], `scenario 1 warren ${key}`).toBeGreaterThan(0);
+          expect(s.systems.warren?.brokerPageFaultsPer100k).toBeGreaterThanOrEqual(0);
         }
       }
       if (ids.includes('1')) {
@@ -83,6 +87,11 @@ describe('bench e2e harness (smoke)', () => {
             expect(await readFile(`${name}.txt`, 'utf8')).toMatch(/top \d+ functions by self time/);
           }
         }
+        // --profile-broker: the Warren broker's own profile of the measured phase, and its summary.
+        const name = join(brokerProfiles, 'broker-warren-s1');
+        const profile = JSON.parse(await readFile(`${name}.cpuprofile`, 'utf8')) as { nodes: unknown[] };
+        expect(profile.nodes.length, name).toBeGreaterThan(0);
+        expect(await readFile(`${name}.txt`, 'utf8')).toMatch(/top \d+ functions by self time/);
       }
     },
     // A ceiling for a busy shared machine (about a minute each on a quiet one), not an expectation.
