@@ -39,6 +39,12 @@ export class MessageStore {
   private readonly pendingDelivered = new Map<string, number[]>();
   private readonly pendingSettled = new Map<string, number[]>();
   private pending = 0;
+  /**
+   * Queues with a settlement since open (or since their last drop): deleting one that the index
+   * no longer holds still writes a DROP_QUEUE and waits for it, so its settlements are on disk
+   * before the broker reuses the name (else its acked messages could come back in a new queue).
+   */
+  private readonly settledQueues = new Set<string>();
 
   private constructor(
     private readonly index: MessageIndex,
@@ -158,6 +164,7 @@ export class MessageStore {
     if (this.refusal()) return;
     const r = this.index.removeQueue(id, queue);
     if (r === 'none') return;
+    this.settledQueues.add(queue);
     this.defer(this.pendingSettled, queue, id);
     if (typeof r === 'number' && r !== this.writer.head.no) this.reclaimer.schedule();
   }
@@ -241,7 +248,9 @@ export class MessageStore {
   /**
    * Drops every message of a queue (queue deleted). onDurable, if given, runs
    * once the drop is on disk: the broker waits for it before it saves a
-   * topology in which the name may be reused, or old messages could come back.
+   * topology in which the name may be reused, or old messages could come back. A queue the
+   * index no longer holds gets the record too if it had settlements since open: waiting for it
+   * makes them durable (they may be deferred or written without a sync).
    */
   dropQueue(queue: string, onDurable?: (err: Error | null) => void): void {
     const failure = this.refusal();
@@ -249,7 +258,8 @@ export class MessageStore {
       onDurable?.(failure);
       return;
     }
-    if (this.index.dropQueue(queue) === 0) {
+    const settled = this.settledQueues.delete(queue);
+    if (this.index.dropQueue(queue) === 0 && !settled) {
       onDurable?.(null);
       return;
     }
