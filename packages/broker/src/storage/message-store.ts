@@ -40,7 +40,7 @@ export class MessageStore {
   private readonly pendingSettled = new Map<string, number[]>();
   private pending = 0;
   /**
-   * Queues with a settlement since open (or since their last drop): deleting one that the index
+   * Queues with a settlement or a move out since open (or since their last drop): deleting one that the index
    * no longer holds still writes a DROP_QUEUE and waits for it, so its settlements are on disk
    * before the broker reuses the name (else its acked messages could come back in a new queue).
    */
@@ -203,6 +203,7 @@ export class MessageStore {
       added.push(q);
     }
     const oldSeg = e.seg;
+    this.settledQueues.add(from); // its record may still be on its way: see dropQueue
     if (queues.length === 0) {
       this.index.removeQueue(id, from);
       this.writer.appendQueueRecord(RecordType.SETTLE, id, queueNameBytes(from), onDurable);
@@ -249,8 +250,8 @@ export class MessageStore {
    * Drops every message of a queue (queue deleted). onDurable, if given, runs
    * once the drop is on disk: the broker waits for it before it saves a
    * topology in which the name may be reused, or old messages could come back. A queue the
-   * index no longer holds gets the record too if it had settlements since open: waiting for it
-   * makes them durable (they may be deferred or written without a sync).
+   * index no longer holds gets the record too if it had settlements or moves out since open:
+   * waiting for it makes them durable (they may be deferred, queued or written without a sync).
    */
   dropQueue(queue: string, onDurable?: (err: Error | null) => void): void {
     const failure = this.refusal();

@@ -16,8 +16,12 @@ import { tempDirPerTest } from '../../../../test-support/temp-dir.js';
 describe('dropQueue right after the last settlements', () => {
   const tmp = tempDirPerTest('warren-drop-settle-');
 
-  for (const held of [false, true]) {
-    it(`onDurable runs only once the settlements are on disk (${held ? 'writer held in a write' : 'idle writer'})`, async () => {
+  for (const [held, how] of [
+    [false, 'settle'],
+    [true, 'settle'],
+    [true, 'move'],
+  ] as const) {
+    it(`onDurable runs only once the ${how === 'settle' ? 'settlements' : 'moves out'} are on disk (${held ? 'writer held in a write' : 'idle writer'})`, async () => {
       let gate: Promise<void> | undefined;
       let release!: () => void;
       const s = await open(tmp.path, { hooks: { beforeWrite: () => gate } });
@@ -25,7 +29,12 @@ describe('dropQueue right after the last settlements', () => {
       for (let i = 0; i < 5; i++) written.push(await put(s, ['q'], `m${i}`));
       await s.idle();
       if (held) gate = new Promise<void>((r) => (release = r));
-      for (const id of written) s.settle('q', id); // acked: the index holds nothing of q now
+      const record = { exchange: 'ex', routingKey: 'rk', properties: null, body: Buffer.from('x') };
+      // Acked (or moved away): the index holds nothing of q now.
+      for (const id of written) {
+        if (how === 'settle') s.settle('q', id);
+        else s.move(id, 'q', ['other'], record, () => undefined);
+      }
       const snap = mkdtempSync(join(tmpdir(), 'warren-drop-snap-'));
       try {
         // What is on disk when the store says the drop is durable ("crash" right then).
