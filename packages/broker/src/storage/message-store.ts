@@ -164,7 +164,6 @@ export class MessageStore {
     if (this.refusal()) return;
     const r = this.index.removeQueue(id, queue);
     if (r === 'none') return;
-    this.settledQueues.add(queue);
     this.defer(this.pendingSettled, queue, id);
     if (typeof r === 'number' && r !== this.writer.head.no) this.reclaimer.schedule();
   }
@@ -242,7 +241,10 @@ export class MessageStore {
     const w = this.writer;
     for (const [queue, ids] of this.pendingDelivered) w.appendIds(RecordType.DELIVERED_IDS, queueNameBytes(queue), ids);
     this.pendingDelivered.clear();
-    for (const [queue, ids] of this.pendingSettled) w.appendIds(RecordType.SETTLE_IDS, queueNameBytes(queue), ids);
+    for (const [queue, ids] of this.pendingSettled) {
+      w.appendIds(RecordType.SETTLE_IDS, queueNameBytes(queue), ids);
+      this.settledQueues.add(queue); // once per queue and batch, not per settlement
+    }
     this.pendingSettled.clear();
   }
 
@@ -259,12 +261,13 @@ export class MessageStore {
       onDurable?.(failure);
       return;
     }
-    const settled = this.settledQueues.delete(queue);
+    const settled = this.pendingSettled.has(queue) || this.settledQueues.has(queue);
     if (this.index.dropQueue(queue) === 0 && !settled) {
       onDurable?.(null);
       return;
     }
     this.writer.appendQueueRecord(RecordType.DROP_QUEUE, 0, queueNameBytes(queue), onDurable ?? null);
+    this.settledQueues.delete(queue); // after the append: its flush may have added it
     this.reclaimer.schedule();
   }
 

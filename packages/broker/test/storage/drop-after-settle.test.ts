@@ -50,10 +50,17 @@ describe('dropQueue right after the last settlements', () => {
           release();
         }
         expect(await dropped).toBeNull();
+        // The name is forgotten with the drop: an empty queue of that name, deleted again, writes nothing.
+        await s.idle();
+        const before = s.writeStats.records;
+        let again: Error | null | undefined;
+        s.dropQueue('q', (err) => (again = err));
+        expect(again).toBeNull();
+        expect(s.writeStats.records).toBe(before);
         await s.close();
-        const again = await open(snap);
-        expect(ids(again, 'q')).toEqual([]);
-        await again.close();
+        const recovered = await open(snap);
+        expect(ids(recovered, 'q')).toEqual([]);
+        await recovered.close();
       } finally {
         rmSync(snap, { recursive: true, force: true });
       }
