@@ -9,11 +9,20 @@
  * MESSAGE / COPY payload: u16 nQueues, nQueues x (u16 nameLen, name, u32 deliveryCount),
  *   u32 metaLen, msgpack [exchange, routingKey, properties], body (raw, to the end).
  * SETTLE / DELIVERED / DROP_QUEUE payload: the queue name (utf8, to the end).
+ * SETTLE_IDS / DELIVERED_IDS (format version 2; record id 0): u16 nameLen, name (utf8),
+ *   then u64 message ids to the end: what n SETTLE / DELIVERED records of one queue say.
  */
 import { crc32c } from '@node-rs/crc32';
 
 export const SEGMENT_MAGIC = 0x47455357; // "WSEG" read little-endian
+/** Segment format version of the KV logs (which share this layout and the log writer). */
 export const FORMAT_VERSION = 1;
+/**
+ * Segment format version of the message log: 2 adds SETTLE_IDS and DELIVERED_IDS. A server
+ * that reads only version 1 refuses such a segment instead of skipping those records (which
+ * would bring acknowledged messages back). Recovery reads versions 1 and 2.
+ */
+export const MESSAGE_FORMAT_VERSION = 2;
 export const SEGMENT_HEADER_SIZE = 32;
 export const RECORD_MAGIC = 0x1e5257c7; // bytes c7 57 52 1e: not ASCII, not zero
 /** magic + len + crc: the part of a record header the CRC does not cover. */
@@ -31,6 +40,10 @@ export const RecordType = {
   SETTLE: 3,
   DELIVERED: 4,
   DROP_QUEUE: 5,
+  /** Several SETTLEs of one queue in one record (format version 2). */
+  SETTLE_IDS: 6,
+  /** Several DELIVERED marks of one queue in one record (format version 2). */
+  DELIVERED_IDS: 7,
 } as const;
 export type RecordTypeValue = (typeof RecordType)[keyof typeof RecordType];
 
@@ -59,10 +72,10 @@ export function parseSegmentFileName(name: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-export function encodeSegmentHeader(no: number, nextId: number): Buffer {
+export function encodeSegmentHeader(no: number, nextId: number, version: number = FORMAT_VERSION): Buffer {
   const buf = Buffer.alloc(SEGMENT_HEADER_SIZE);
   buf.writeUInt32LE(SEGMENT_MAGIC, 0);
-  buf.writeUInt16LE(FORMAT_VERSION, 4);
+  buf.writeUInt16LE(version, 4);
   writeU64(buf, no, 8);
   writeU64(buf, nextId, 16);
   buf.writeUInt32LE(crc32c(buf.subarray(0, 28)), 28);
@@ -204,6 +217,51 @@ export function messageLayout(buf: Buffer, pos: number, recordLength: number, in
 
 export function queueRecordName(buf: Buffer, pos: number, recordLength: number): string {
   return buf.toString('utf8', pos + RECORD_HEADER_SIZE, pos + recordLength);
+}
+
+/** Parses a SETTLE_IDS / DELIVERED_IDS record already validated by validRecordAt; calls onId for each id. Throws RangeError on an inconsistent payload. */
+export function idsRecord(buf: Buffer, pos: number, recordLength: number, onId: (queue: string, id: number) => void): void {
+  const end = pos + recordLength;
+  const at = pos + RECORD_HEADER_SIZE;
+  if (at + 2 > end) throw new RangeError('ids record too short');
+  const nameLen = buf.readUInt16LE(at);
+  const first = at + 2 + nameLen;
+  if (first > end || (end - first) % 8 !== 0) throw new RangeError('ids record of a bad length');
+  const queue = buf.toString('utf8', at + 2, first);
+  for (let p = first; p < end; p += 8) onId(queue, readU64(buf, p));
+}
+
+/** Bytes of a SETTLE_IDS / DELIVERED_IDS record holding n ids of a queue name of these utf8 bytes. */
+export function idsRecordLength(name: Buffer, n: number): number {
+  return RECORD_HEADER_SIZE + 2 + name.length + 8 * n;
+}
+
+/** Writes a SETTLE_IDS or DELIVERED_IDS record of ids[from, to) at buf[at..]; returns its end. */
+export function writeIdsRecord(
+  buf: Buffer,
+  at: number,
+  type: typeof RecordType.SETTLE_IDS | typeof RecordType.DELIVERED_IDS,
+  name: Buffer,
+  ids: readonly number[],
+  from: number,
+  to: number,
+): number {
+  const start = at;
+  buf[at + 12] = type;
+  putU64(buf, 0, at + 13);
+  at += RECORD_HEADER_SIZE;
+  buf[at] = name.length;
+  buf[at + 1] = name.length >>> 8;
+  putBytes(buf, name, at + 2);
+  at += 2 + name.length;
+  for (let i = from; i < to; i++) {
+    putU64(buf, ids[i]!, at);
+    at += 8;
+  }
+  putU32(buf, RECORD_MAGIC, start);
+  putU32(buf, at - start - RECORD_PREFIX, start + 4);
+  putU32(buf, crc32cRange(buf, start + RECORD_PREFIX, at), start + 8);
+  return at;
 }
 
 // -- encoding straight into a caller's buffer (the log writer's slab) ------------------

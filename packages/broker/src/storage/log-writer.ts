@@ -28,11 +28,13 @@ import {
   encodeMessage,
   encodeQueueRecord,
   encodeSegmentHeader,
+  idsRecordLength,
   inlinesBody,
   messageRecordLength,
   queueRecordLength,
   RecordType,
   SEGMENT_HEADER_SIZE,
+  writeIdsRecord,
   writeMessageRecord,
   writeQueueRecord,
   type EncodedRecord,
@@ -107,6 +109,15 @@ export interface LogWriterOptions {
    * fdatasync). Default: where the platform has O_DSYNC; false: always write, then fdatasync.
    */
   dsync?: boolean;
+  /** Version stamped in new segment headers (default format.FORMAT_VERSION). */
+  formatVersion?: number;
+  /**
+   * Called before the writer seals a batch and before any record is appended except a MESSAGE
+   * and appendIds' own: the owner writes out what it deferred (the message store's
+   * settlements and delivery marks, with appendIds), so they go to the log in order with
+   * anything that could depend on them (a COPY carrying counts, a move back to a queue).
+   */
+  flushPending?: () => void;
 }
 
 /** fs.constants.O_DSYNC is undefined where the platform lacks it. */
@@ -131,6 +142,8 @@ const SLAB_MAX = 1024 * 1024;
 const SLAB_RECORD_MAX = 64 * 1024;
 const NO_SLAB: Slab = { buf: Buffer.alloc(0), refs: 0 };
 const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+/** Ids per SETTLE_IDS / DELIVERED_IDS record: ~32 KiB, within a slab. */
+export const IDS_PER_RECORD = 4096;
 /** Linux IOV_MAX: more buffers per writev call are rejected. */
 const IOV_MAX = 1024;
 
@@ -191,7 +204,7 @@ export class LogWriter {
 
   /** Creates the first head segment, durably (file and directory entry). */
   async start(no: number): Promise<void> {
-    const header = encodeSegmentHeader(no, this.o.nextId());
+    const header = encodeSegmentHeader(no, this.o.nextId(), this.o.formatVersion);
     const fh = await this.o.files.create(no);
     await writeAll(fh, [header], 0);
     await fh.datasync();
@@ -207,6 +220,7 @@ export class LogWriter {
    * failed or closed (cb then gets the error on the next turn).
    */
   append(rec: EncodedRecord, cb: DurableCallback | null, force = false): { seg: number; off: number } | null {
+    this.o.flushPending?.();
     if (this.refuse(cb)) return null;
     const seg = this.place(rec.length);
     const pos = seg.end - rec.length;
@@ -240,6 +254,7 @@ export class LogWriter {
     body: Buffer,
     cb: DurableCallback | null,
   ): boolean {
+    if (type !== RecordType.MESSAGE) this.o.flushPending?.();
     const len = messageRecordLength(names, meta.length, body.length);
     const inline = inlinesBody(body.length);
     const headLen = inline ? len : len - body.length;
@@ -259,6 +274,7 @@ export class LogWriter {
    * (see append); else its location and length are in lastSeg, lastOff and lastLen.
    */
   appendRecord(rec: SlabRecord, cb: DurableCallback | null, force = false): boolean {
+    this.o.flushPending?.();
     const len = rec.length;
     const headLen = rec.headLength;
     if (headLen > SLAB_RECORD_MAX) {
@@ -277,6 +293,7 @@ export class LogWriter {
 
   /** Queues a SETTLE, DELIVERED or DROP_QUEUE record, encoded straight into the slab. False when refused (see append). */
   appendQueueRecord(type: RecordTypeValue, id: number, name: Buffer, cb: DurableCallback | null): boolean {
+    this.o.flushPending?.();
     const len = queueRecordLength(name);
     if (len > SLAB_RECORD_MAX) return this.append(encodeQueueRecord(type, id, name.toString('utf8')), cb) !== null;
     if (this.refuse(cb)) return false;
@@ -285,6 +302,29 @@ export class LogWriter {
     this.slabAt = writeQueueRecord(this.slab.buf, this.slabAt, type, id, name);
     this.added(len, cb, false);
     return true;
+  }
+
+  /**
+   * Queues SETTLE_IDS or DELIVERED_IDS records for ids[from, to) of one queue (name: its
+   * utf8 bytes, at most 65535), encoded straight into the slab, IDS_PER_RECORD ids per
+   * record, no callback. Does not call flushPending (it is how that writes). False when refused.
+   */
+  appendIds(type: typeof RecordType.SETTLE_IDS | typeof RecordType.DELIVERED_IDS, name: Buffer, ids: readonly number[], from = 0, to = ids.length): boolean {
+    if (this.refuse(null)) return false;
+    for (let i = from; i < to; i += IDS_PER_RECORD) {
+      const end = Math.min(to, i + IDS_PER_RECORD);
+      const len = idsRecordLength(name, end - i);
+      this.place(len);
+      this.room(len);
+      this.slabAt = writeIdsRecord(this.slab.buf, this.slabAt, type, name, ids, i, end);
+      this.added(len, null, false);
+    }
+    return true;
+  }
+
+  /** Makes sure a batch runs soon (the owner deferred records that flushPending will write). */
+  kick(): void {
+    if (!this.error && !this.closed) this.schedule();
   }
 
   /** A record whose head does not fit a slab, appended as encoded; sets lastSeg, lastOff and lastLen (false when refused). */
@@ -395,6 +435,7 @@ export class LogWriter {
 
   /** Writes everything queued, syncs every dirty segment (whatever the sync mode) and stops accepting. */
   async close(): Promise<void> {
+    if (!this.closed && !this.error) this.o.flushPending?.();
     this.closed = true;
     while (this.running || this.scheduled || this.queue.length > 0 || this.open !== null) {
       await new Promise<void>((resolve) => this.batchWaiters.push(resolve));
@@ -411,7 +452,7 @@ export class LogWriter {
     this.sealOpen();
     const previous = this.head;
     const no = previous.no + 1;
-    const header = encodeSegmentHeader(no, this.o.nextId());
+    const header = encodeSegmentHeader(no, this.o.nextId(), this.o.formatVersion);
     const seg: SegmentState = { no, end: header.length, written: 0, dirty: false };
     this.segments.set(no, seg);
     this.head = seg;
@@ -432,6 +473,7 @@ export class LogWriter {
   private async run(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.o.flushPending?.();
     this.sealOpen();
     while (this.queue.length > 0 && !this.error) {
       const batch = this.takeBatch();
@@ -449,6 +491,7 @@ export class LogWriter {
       }
       this.wakeWaiters();
       // What was appended meanwhile (while this batch was written) is the next batch.
+      if (!this.error) this.o.flushPending?.();
       this.sealOpen();
     }
     this.running = false;

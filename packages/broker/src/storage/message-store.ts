@@ -3,14 +3,17 @@
  * One shared append-only log (group-committed by LogWriter), an in-memory index of
  * live messages (MessageIndex), recovery at open (recover) and space reclamation
  * (Reclaimer). Settlements and delivery marks are records in the same log that ride
- * along with the next sync: a lost one only means a redelivery after a crash.
+ * along with the next sync: a lost one only means a redelivery after a crash. They are
+ * collected per queue until the writer seals its next batch (or until any record other than
+ * a new message is appended, which may depend on them), then written as one SETTLE_IDS /
+ * DELIVERED_IDS record per queue instead of one record per message.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { WarrenError } from '@warren/protocol';
 import { errors } from '../errors.js';
-import { messageLayout, queueNameBytes, recordId, RecordType, validRecordAt } from './format.js';
+import { MESSAGE_FORMAT_VERSION, messageLayout, queueNameBytes, recordId, RecordType, validRecordAt } from './format.js';
 import { MetaCache } from './meta-cache.js';
 import { LogWriter, type DurableCallback } from './log-writer.js';
 import type { BucketHistogram } from './histogram.js';
@@ -32,6 +35,16 @@ export class MessageStore {
   private readonly meta = new MetaCache();
   /** The queue-name list of a one-queue append (the common case), reused: the writer copies it at once. */
   private readonly oneName: Buffer[] = [Buffer.alloc(0)];
+  /** Delivery marks and settlements not in the log yet: ids by queue, in the order they happened. */
+  private readonly pendingDelivered = new Map<string, number[]>();
+  private readonly pendingSettled = new Map<string, number[]>();
+  private pending = 0;
+  /**
+   * Queues with a settlement or a move out since open (or since their last drop): deleting one that the index
+   * no longer holds still writes a DROP_QUEUE and waits for it, so its settlements are on disk
+   * before the broker reuses the name (else its acked messages could come back in a new queue).
+   */
+  private readonly settledQueues = new Set<string>();
 
   private constructor(
     private readonly index: MessageIndex,
@@ -70,6 +83,8 @@ export class MessageStore {
       hooks: opts.hooks ?? {},
       nextId: () => store?.nextId ?? firstId,
       onRoll: () => store?.reclaimer.schedule(),
+      formatVersion: MESSAGE_FORMAT_VERSION,
+      flushPending: () => store?.flushPending(),
     });
     for (const s of rec.segments) writer.adopt(s.no, s.size);
     // Always a fresh head: never append after a tail that was garbage before this open.
@@ -149,7 +164,7 @@ export class MessageStore {
     if (this.refusal()) return;
     const r = this.index.removeQueue(id, queue);
     if (r === 'none') return;
-    this.writer.appendQueueRecord(RecordType.SETTLE, id, queueNameBytes(queue), null);
+    this.defer(this.pendingSettled, queue, id);
     if (typeof r === 'number' && r !== this.writer.head.no) this.reclaimer.schedule();
   }
 
@@ -187,6 +202,7 @@ export class MessageStore {
       added.push(q);
     }
     const oldSeg = e.seg;
+    this.settledQueues.add(from); // its record may still be on its way: see dropQueue
     if (queues.length === 0) {
       this.index.removeQueue(id, from);
       this.writer.appendQueueRecord(RecordType.SETTLE, id, queueNameBytes(from), onDurable);
@@ -204,13 +220,40 @@ export class MessageStore {
   /** Records one delivery attempt of id on queue. */
   delivered(queue: string, id: number): void {
     if (this.refusal()) return;
-    if (this.index.delivered(id, queue)) this.writer.appendQueueRecord(RecordType.DELIVERED, id, queueNameBytes(queue), null);
+    if (this.index.delivered(id, queue)) this.defer(this.pendingDelivered, queue, id);
+  }
+
+  private defer(pending: Map<string, number[]>, queue: string, id: number): void {
+    let ids = pending.get(queue);
+    if (ids === undefined) pending.set(queue, (ids = []));
+    ids.push(id);
+    if (this.pending++ === 0) this.writer.kick();
+  }
+
+  /**
+   * Writes the deferred delivery marks, then the settlements, one record per queue (the
+   * writer calls this before it seals a batch and before it appends anything but a new
+   * message). Marks first: a mark after the settlement of its message would be ignored anyway.
+   */
+  private flushPending(): void {
+    if (this.pending === 0) return;
+    this.pending = 0;
+    const w = this.writer;
+    for (const [queue, ids] of this.pendingDelivered) w.appendIds(RecordType.DELIVERED_IDS, queueNameBytes(queue), ids);
+    this.pendingDelivered.clear();
+    for (const [queue, ids] of this.pendingSettled) {
+      w.appendIds(RecordType.SETTLE_IDS, queueNameBytes(queue), ids);
+      this.settledQueues.add(queue); // once per queue and batch, not per settlement
+    }
+    this.pendingSettled.clear();
   }
 
   /**
    * Drops every message of a queue (queue deleted). onDurable, if given, runs
    * once the drop is on disk: the broker waits for it before it saves a
-   * topology in which the name may be reused, or old messages could come back.
+   * topology in which the name may be reused, or old messages could come back. A queue the
+   * index no longer holds gets the record too if it had settlements or moves out since open:
+   * waiting for it makes them durable (they may be deferred, queued or written without a sync).
    */
   dropQueue(queue: string, onDurable?: (err: Error | null) => void): void {
     const failure = this.refusal();
@@ -218,11 +261,13 @@ export class MessageStore {
       onDurable?.(failure);
       return;
     }
-    if (this.index.dropQueue(queue) === 0) {
+    const settled = this.pendingSettled.has(queue) || this.settledQueues.has(queue);
+    if (this.index.dropQueue(queue) === 0 && !settled) {
       onDurable?.(null);
       return;
     }
     this.writer.appendQueueRecord(RecordType.DROP_QUEUE, 0, queueNameBytes(queue), onDurable ?? null);
+    this.settledQueues.delete(queue); // after the append: its flush may have added it
     this.reclaimer.schedule();
   }
 
@@ -263,6 +308,7 @@ export class MessageStore {
   /** Resolves once everything appended so far is written and space reclamation is idle (tests, benchmarks). */
   async idle(): Promise<void> {
     for (;;) {
+      this.flushPending();
       const head = this.writer.head;
       await this.writer.whenWritten(head.no, head.end);
       await this.reclaimer.idle();

@@ -15,7 +15,8 @@ import { unpack, type MessageProperties } from '@warren/protocol';
 import { errors } from '../errors.js';
 import {
   decodeSegmentHeader,
-  FORMAT_VERSION,
+  idsRecord,
+  MESSAGE_FORMAT_VERSION,
   messageLayout,
   parseSegmentFileName,
   queueRecordName,
@@ -133,6 +134,8 @@ export async function recover(dir: string, logger: StorageLogger): Promise<Recov
   let headerNextId = 1;
   const exchanges = new Map<string, string>();
   const intern = (s: string) => index.intern(s);
+  const settleOne = (queue: string, id: number): void => void index.removeQueue(id, queue);
+  const deliveredOne = (queue: string, id: number): void => void index.delivered(id, queue);
 
   // Read the next segment while scanning this one (at most two segments in memory).
   let pending = nos.length > 0 ? readWhole(join(dir, segmentFileName(nos[0]!))) : null;
@@ -144,8 +147,8 @@ export async function recover(dir: string, logger: StorageLogger): Promise<Recov
     pending?.catch(() => undefined); // surfaced when awaited
     const header = decodeSegmentHeader(buf);
     if (header.ok) {
-      if (header.version > FORMAT_VERSION) {
-        throw errors.storage(`segment ${path} has format version ${header.version}; this server reads up to ${FORMAT_VERSION}`);
+      if (header.version > MESSAGE_FORMAT_VERSION) {
+        throw errors.storage(`segment ${path} has format version ${header.version}; this server reads up to ${MESSAGE_FORMAT_VERSION}`);
       }
       headerNextId = Math.max(headerNextId, header.nextId);
     } else if (buf.length > 0) {
@@ -179,6 +182,12 @@ export async function recover(dir: string, logger: StorageLogger): Promise<Recov
             break;
           case RecordType.DROP_QUEUE:
             index.dropQueue(queueRecordName(buf, pos, length));
+            break;
+          case RecordType.SETTLE_IDS:
+            idsRecord(buf, pos, length, settleOne);
+            break;
+          case RecordType.DELIVERED_IDS:
+            idsRecord(buf, pos, length, deliveredOne);
             break;
           default:
             throw new RangeError(`unknown record type ${type}`);

@@ -14,9 +14,9 @@ import {
   crc32cRange,
   encodeMessage,
   encodeQueueRecord,
+  idsRecord,
   messageLayout,
   queueNameBytes,
-  queueRecordName,
   recordId,
   recordType,
   RecordType,
@@ -175,10 +175,15 @@ describe('slab encoding through the store', () => {
           const l = messageLayout(buf, pos, len);
           expect(buf.subarray(l.bodyStart, l.bodyEnd).equals(e.body)).toBe(true);
           messages++;
-        } else if (type === RecordType.SETTLE) {
-          expect(queueRecordName(buf, pos, len)).toBe('q1');
-          settles++;
-        } else if (type === RecordType.DELIVERED) delivereds++;
+        } else if (type === RecordType.SETTLE_IDS || type === RecordType.DELIVERED_IDS) {
+          // Settlements and delivery marks of one turn: one record per queue.
+          idsRecord(buf, pos, len, (queue, id) => {
+            expect(queue).toBe('q1');
+            expect(expected.has(id)).toBe(true);
+            if (type === RecordType.SETTLE_IDS) settles++;
+            else delivereds++;
+          });
+        }
         pos += len;
       }
     }
