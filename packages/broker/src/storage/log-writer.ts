@@ -142,8 +142,12 @@ const SLAB_MAX = 1024 * 1024;
 const SLAB_RECORD_MAX = 64 * 1024;
 const NO_SLAB: Slab = { buf: Buffer.alloc(0), refs: 0 };
 const MAX_BATCH_BYTES = 64 * 1024 * 1024;
-/** Ids per SETTLE_IDS / DELIVERED_IDS record: ~32 KiB, within a slab. */
-export const IDS_PER_RECORD = 4096;
+/**
+ * Ids per SETTLE_IDS / DELIVERED_IDS record: ~4 KiB. A corrupt record brings back all the
+ * messages it settled (at-least-once), so it is kept small; 512 ids still make the record's
+ * own cost negligible per ack.
+ */
+export const IDS_PER_RECORD = 512;
 /** Linux IOV_MAX: more buffers per writev call are rejected. */
 const IOV_MAX = 1024;
 

@@ -22,6 +22,7 @@ import {
 } from '../../src/storage/format.js';
 import { scanSegment } from '../../src/storage/recovery.js';
 import { ids, open, put, segmentFiles } from './helpers.js';
+import { IDS_PER_RECORD } from '../../src/storage/log-writer.js';
 import { tempDirPerTest } from '../../../../test-support/temp-dir.js';
 
 type Store = Awaited<ReturnType<typeof open>>;
@@ -93,13 +94,13 @@ describe('SETTLE_IDS and DELIVERED_IDS records', () => {
     await again.close();
   });
 
-  it('splits a long run of ids into records of at most 4096', async () => {
+  it('splits a long run of ids into records of at most IDS_PER_RECORD', async () => {
     const s = await open(tmp.path);
     const written = await appendMany(s, 9000);
     for (const id of written.slice(0, 8999)) s.settle('q', id);
     await s.close();
     const settles = (await records(tmp.path)).filter((r) => r.type === RecordType.SETTLE_IDS);
-    expect(settles.map((r) => r.ids.length)).toEqual([4096, 4096, 807]);
+    expect(settles.map((r) => r.ids.length)).toEqual(runs(8999));
     const again = await open(tmp.path);
     expect(ids(again, 'q')).toEqual([written[8999]]);
     await again.close();
@@ -203,7 +204,7 @@ describe('SETTLE_IDS and DELIVERED_IDS records (review)', () => {
     await again.close();
   });
 
-  it('a corrupt full SETTLE_IDS record in the middle brings back only its 4096 messages; the records after it still count', async () => {
+  it('a corrupt full SETTLE_IDS record in the middle brings back only its IDS_PER_RECORD messages; the records after it still count', async () => {
     const s = await open(tmp.path);
     const written = await appendMany(s, 9000);
     for (const id of written.slice(0, 8999)) s.settle('q', id);
@@ -212,7 +213,7 @@ describe('SETTLE_IDS and DELIVERED_IDS records (review)', () => {
     await s.close();
     const recs = await records(tmp.path);
     const settles = recs.filter((r) => r.type === RecordType.SETTLE_IDS);
-    expect(settles.map((r) => r.ids.length)).toEqual([4096, 4096, 807]);
+    expect(settles.map((r) => r.ids.length)).toEqual(runs(8999));
     const bad = settles[1]!;
     const image = await readFile(bad.file);
     image[bad.pos + 100] ^= 0xff; // an id byte inside the second record
@@ -224,3 +225,9 @@ describe('SETTLE_IDS and DELIVERED_IDS records (review)', () => {
     await again.close();
   });
 });
+
+/** Record sizes expected for n ids settled together: full records, then the rest. */
+function runs(n: number): number[] {
+  const sizes = Array<number>(Math.floor(n / IDS_PER_RECORD)).fill(IDS_PER_RECORD);
+  return n % IDS_PER_RECORD > 0 ? [...sizes, n % IDS_PER_RECORD] : sizes;
+}
