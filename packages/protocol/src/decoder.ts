@@ -40,8 +40,14 @@ const NO_RUN = Buffer.alloc(0);
 export type FrameHandler = (frame: Frame) => void;
 
 export class FrameDecoder {
-  /** Chunks not yet consumed; the first may be partly consumed (see offset). */
-  private chunks: Buffer[] = [];
+  /**
+   * Chunks not yet consumed; the first may be partly consumed (see offset).
+   * One array for the decoder's life, emptied with `length = 0`, never replaced
+   * by a fresh `[]`: a fresh empty array has the Smi-elements map, and the
+   * optimized push() in decodeFromChunk, compiled for the object-elements map,
+   * bailed out ("wrong map") on it again and again, hundreds of times a run.
+   */
+  private readonly chunks: Buffer[] = bufferList();
   /** Bytes already consumed from chunks[0]. */
   private offset = 0;
   /** Unconsumed bytes across all chunks. */
@@ -137,7 +143,8 @@ export class FrameDecoder {
       const from = i === 0 ? this.offset : 0;
       written += chunk.copy(target, written, from);
     }
-    this.chunks = [target.subarray(0, n)];
+    this.chunks.length = 0;
+    this.chunks.push(target.subarray(0, n));
     this.offset = 0;
     return n;
   }
@@ -166,7 +173,7 @@ export class FrameDecoder {
       }
     } catch (err) {
       this.failed = true;
-      this.chunks = [];
+      this.chunks.length = 0;
       this.buffered = 0;
       throw err;
     } finally {
@@ -252,7 +259,7 @@ export class FrameDecoder {
       if (this.chunks.length === 1 && this.buffered > 0) {
         // Back to one chunk: let the fast path take the rest.
         const rest = this.chunks[0]!.subarray(this.offset);
-        this.chunks = [];
+        this.chunks.length = 0;
         this.buffered = 0;
         this.offset = 0;
         this.decodeFromChunk(rest, onFrame);
@@ -446,6 +453,13 @@ export class FrameDecoder {
 }
 
 export { ProtocolError };
+
+/** An empty Buffer[] that already has the object-elements map (see FrameDecoder.chunks). */
+function bufferList(): Buffer[] {
+  const list = [NO_RUN];
+  list.length = 0;
+  return list;
+}
 
 /**
  * The push of a guarded decoder (frame-guard.ts): the plain push, with a handler that
