@@ -19,6 +19,11 @@
  *              the profile holds what ran in between (the measured phase: no start-up or warm-up; see --profile-broker in run.ts)
  * stats also carries syscr and syscw (/proc/self/io: read and write syscalls so far; undefined without /proc) and
  * minorFaults (minor page faults so far: first touches of fresh memory).
+ * stats also carries the queues' paging and publisher flow control: pagedOut and pagedIn (messages paged out to and
+ * read back from the queues' spill files so far, counted through each vhost's queue host), flowHolds and flowHeldMs
+ * (publisher holds begun so far, and the total ms publishers were held, ended holds plus the ones still on), and
+ * peakReady and peakPaged: the deepest any queue's ready count (paged-out ones included) and paged-out tail were, polled
+ * every PEAK_POLL_MS since the previous stats request (so `after` holds the peak over the measured phase).
  *   <- parent  { type: 'stop' }    closes the broker and exits (a --cpu-prof profile is written then)
  */
 import { constants, readFileSync } from 'node:fs';
@@ -104,6 +109,62 @@ const broker = await startBroker({
   ...JSON.parse(process.env.WARREN_BENCH_BROKER_OPTIONS ?? '{}'),
 });
 
+/** Queue paging and flow control, for stats (see the header). */
+const queueIo = { pagedOut: 0, pagedIn: 0, flowHeldMs: 0 };
+const peak = { ready: 0, paged: 0 };
+/**
+ * Counts page-outs and page-ins through each vhost's queue host (vhost.ts: the object its queues call back;
+ * only paging calls these two, so the hot path runs the broker's own code). Vhosts made later are not counted.
+ */
+for (const vhost of broker.vhosts) {
+  const host = vhost.queueHost;
+  if (host === undefined) continue;
+  const { pagedOut, pagedIn } = host;
+  host.pagedOut = (m) => {
+    queueIo.pagedOut++;
+    pagedOut(m);
+  };
+  host.pagedIn = (m) => {
+    queueIo.pagedIn++;
+    pagedIn(m);
+  };
+}
+/** Times publisher holds through flow control's map of held publishers (flow-control.ts: set on a hold, delete on its end). */
+const heldSince = new Map();
+if (broker.flow !== undefined && broker.flow.held instanceof Map) {
+  broker.flow.held = new (class extends Map {
+    set(k, v) {
+      if (!this.has(k)) heldSince.set(k, performance.now());
+      return super.set(k, v);
+    }
+    delete(k) {
+      const t0 = heldSince.get(k);
+      if (t0 !== undefined) {
+        queueIo.flowHeldMs += performance.now() - t0;
+        heldSince.delete(k);
+      }
+      return super.delete(k);
+    }
+  })();
+}
+const PEAK_POLL_MS = 10;
+setInterval(() => {
+  for (const vhost of broker.vhosts)
+    for (const q of vhost.queues.values()) {
+      if (q.messageCount > peak.ready) peak.ready = q.messageCount;
+      if (q.pagedCount > peak.paged) peak.paged = q.pagedCount;
+    }
+}, PEAK_POLL_MS).unref();
+function queueStats() {
+  const now = performance.now();
+  let held = queueIo.flowHeldMs;
+  for (const t0 of heldSince.values()) held += now - t0;
+  const r = { pagedOut: queueIo.pagedOut, pagedIn: queueIo.pagedIn, flowHolds: broker.flow?.holdsTotal ?? 0, flowHeldMs: held, peakReady: peak.ready, peakPaged: peak.paged };
+  peak.ready = 0;
+  peak.paged = 0;
+  return r;
+}
+
 /** read and write syscalls of this process so far (/proc/self/io), or {} without /proc. */
 function syscalls() {
   try {
@@ -149,6 +210,7 @@ function stats() {
     ...syscalls(),
     minorFaults: process.resourceUsage().minorPageFault,
     ...io,
+    ...queueStats(),
   };
 }
 

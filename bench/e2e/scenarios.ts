@@ -30,6 +30,15 @@ export interface BrokerStats {
   syscw?: number;
   /** Warren only: minor page faults so far (first touches of fresh memory). */
   minorFaults?: number;
+  /** Warren only: messages paged out to / read back from the queues' spill files so far. */
+  pagedOut?: number;
+  pagedIn?: number;
+  /** Warren only: publisher flow-control holds begun so far, and the ms publishers were held in all. */
+  flowHolds?: number;
+  flowHeldMs?: number;
+  /** Warren only: the deepest any queue's ready count (paged-out included) and paged-out tail were since the previous stats request (polled). */
+  peakReady?: number;
+  peakPaged?: number;
 }
 
 export interface SystemContext {
@@ -280,6 +289,13 @@ interface FlowResult {
   brokerSyscw: number;
   /** Warren: minor page faults of the broker over the measured phase (NaN elsewhere). */
   brokerFaults: number;
+  /** Warren: messages paged out / in, flow-control holds and ms held over the measured phase; the queue's peak ready and paged-out depth during it (NaN elsewhere). */
+  brokerPagedOut: number;
+  brokerPagedIn: number;
+  brokerFlowHolds: number;
+  brokerFlowHeldMs: number;
+  brokerPeakReady: number;
+  brokerPeakPaged: number;
   /** CPU seconds (utime + stime) of the producer and consumer processes over the measured phase. */
   producerCpuSeconds: number;
   consumerCpuSeconds: number;
@@ -320,7 +336,7 @@ async function flow(ctx: SystemContext, spec: FlowSpec, opts: RunOptions): Promi
     if (ctx.profile !== undefined && opts.brokerProfileDir !== undefined) await ctx.profile.stop(join(opts.brokerProfileDir, `broker-${ctx.system}-${spec.label ?? 'flow'}.cpuprofile`));
     const seconds = (cr.lastAt! - pr.startAt) / 1000;
     opts.log(`    ${ctx.system}: ${spec.count} published, ${cr.count} delivered in ${seconds.toFixed(2)} s`);
-    const diff = (k: 'eluActiveMs' | 'eluIdleMs' | 'syncs' | 'writtenBytes' | 'syscr' | 'syscw' | 'minorFaults') => (before?.[k] !== undefined && after?.[k] !== undefined ? after[k]! - before[k]! : NaN);
+    const diff = (k: 'eluActiveMs' | 'eluIdleMs' | 'syncs' | 'writtenBytes' | 'syscr' | 'syscw' | 'minorFaults' | 'pagedOut' | 'pagedIn' | 'flowHolds' | 'flowHeldMs') => (before?.[k] !== undefined && after?.[k] !== undefined ? after[k]! - before[k]! : NaN);
     const lost = spec.expected(spec.count) - cr.count;
     if (lost > 0) {
       ctx.notes.push(
@@ -335,6 +351,13 @@ async function flow(ctx: SystemContext, spec: FlowSpec, opts: RunOptions): Promi
       brokerSyscr: diff('syscr'),
       brokerSyscw: diff('syscw'),
       brokerFaults: diff('minorFaults'),
+      brokerPagedOut: diff('pagedOut'),
+      brokerPagedIn: diff('pagedIn'),
+      brokerFlowHolds: diff('flowHolds'),
+      brokerFlowHeldMs: diff('flowHeldMs'),
+      // `before` reset the peaks, so `after` holds the measured phase's.
+      brokerPeakReady: after?.peakReady ?? NaN,
+      brokerPeakPaged: after?.peakPaged ?? NaN,
       producer: pr,
       consumer: cr,
       delivered: cr.count,
@@ -383,6 +406,16 @@ function workerCpu(r: FlowResult, count: number): Measurements {
     ...(r.relayCpuSeconds !== undefined ? { relayCpuSecPer100k: per100k(r.relayCpuSeconds) } : {}),
     ...(Number.isFinite(r.brokerSyscr) ? { brokerReadsPer100k: per100k(r.brokerSyscr), brokerWritesPer100k: per100k(r.brokerSyscw) } : {}),
     ...(Number.isFinite(r.brokerFaults) ? { brokerPageFaultsPer100k: per100k(r.brokerFaults) } : {}),
+    ...(Number.isFinite(r.brokerPagedOut)
+      ? {
+          queuePeakReady: r.brokerPeakReady,
+          queuePeakPaged: r.brokerPeakPaged,
+          pagedOut: r.brokerPagedOut,
+          pagedIn: r.brokerPagedIn,
+          flowHolds: r.brokerFlowHolds,
+          flowHeldMs: r.brokerFlowHeldMs,
+        }
+      : {}),
   };
 }
 

@@ -75,6 +75,12 @@ describe('bench e2e harness (smoke)', () => {
           // The broker's read and write syscalls and minor page faults over the measured phase (Linux: /proc/self/io).
           for (const key of ['brokerReadsPer100k', 'brokerWritesPer100k']) expect(s.systems.warren?.[key], `scenario 1 warren ${key}`).toBeGreaterThan(0);
           expect(s.systems.warren?.brokerPageFaultsPer100k).toBeGreaterThanOrEqual(0);
+          // The queue's peak depth (polled), page-outs/-ins and publisher flow-control holds over the measured phase
+          // (200 messages: all may well be 0, so only present, finite and not negative).
+          for (const key of ['queuePeakReady', 'queuePeakPaged', 'pagedOut', 'pagedIn', 'flowHolds', 'flowHeldMs']) {
+            const v = s.systems.warren?.[key];
+            expect(Number.isFinite(v) && v! >= 0, `scenario 1 warren ${key} = ${v}`).toBe(true);
+          }
         }
       }
       if (ids.includes('1')) {
