@@ -58,6 +58,19 @@ const RECORD_HEADER = 8;
 /** flags, seq, expiresAt, storeId, deliveryCount, bodySize, the two string lengths. */
 const FIXED_META = 1 + 8 + 8 + 8 + 4 + 4 + 2 + 2;
 
+/**
+ * A number read as a float64 is a heap double even when it is a small integer. Stored in a
+ * Message field that live messages fill with small integers (seq, storeId, expiresAt 0), it
+ * turns that field's representation to double for every message, and the queue path's
+ * optimised code bails out on the new shape (scenario 1 cost up to 2x the broker CPU per
+ * message in runs that paged: bench/results/evening-2026-12-03/spill.md). An int32 value is
+ * handed back as one, which V8 keeps as a small integer.
+ */
+function smallInt(d: number): number {
+  const i = d | 0;
+  return i === d ? i : d;
+}
+
 export class SpillCorruptError extends Error {
   readonly code = 'SPILL_CORRUPT';
 }
@@ -335,12 +348,12 @@ export class QueueSpill {
       properties: propsAt < bodyAt ? this.lastProperties.decode(buf, propsAt, bodyAt) : null,
       body,
       bodySize: buf.readUInt32LE(m + 29),
-      storeId: buf.readDoubleLE(m + 17),
+      storeId: smallInt(buf.readDoubleLE(m + 17)),
       durable: (f & DURABLE) !== 0,
       evictable: (f & EVICTABLE) !== 0,
-      seq: buf.readDoubleLE(m + 1),
+      seq: smallInt(buf.readDoubleLE(m + 1)),
       deliveryCount: buf.readUInt32LE(m + 25),
-      expiresAt: buf.readDoubleLE(m + 9),
+      expiresAt: smallInt(buf.readDoubleLE(m + 9)),
     };
     return [message, end];
   }

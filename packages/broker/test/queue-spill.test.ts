@@ -3,6 +3,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { QueueSpill, SpillCorruptError, type SpilledMessage } from '../src/queue-spill.js';
 
 let dir: string;
@@ -153,5 +155,36 @@ describe('QueueSpill', () => {
     writeFileSync(join(dir, 'old.0'), 'left over');
     QueueSpill.resetDir(dir);
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('QueueSpill number fields', () => {
+  it('reads small integers back as small integers, the representation live messages have (a double would change the Message shape and deopt the queue path)', () => {
+    // %IsSmi needs --allow-natives-syntax, so the check runs in a child process of its own; it
+    // reads only small values (a large one in the same object literal would make the field a
+    // double for every message, which is V8's rule, not the spill's).
+    const source = fileURLToPath(new URL('../src/queue-spill.ts', import.meta.url));
+    const script = join(dir, 'smi-check.mjs');
+    writeFileSync(
+      script,
+      `const { QueueSpill } = await import(${JSON.stringify(source)});
+const s = new QueueSpill(${JSON.stringify(dir)}, 'smi');
+s.append({ exchange: '', routingKey: 'k', properties: null, body: Buffer.from('x'), bodySize: 1, storeId: 7, durable: true, evictable: false, seq: 5, deliveryCount: 0, expiresAt: 0 });
+const [a] = s.take(1);
+console.log(JSON.stringify([%IsSmi(a.seq), %IsSmi(a.storeId), %IsSmi(a.expiresAt)]));
+`,
+    );
+    const out = execFileSync(process.execPath, ['--allow-natives-syntax', '--import', 'tsx', script], { encoding: 'utf8' });
+    expect(JSON.parse(out.trim())).toEqual([true, true, true]);
+  });
+
+  it('gives values beyond int32 back unchanged', () => {
+    const s = new QueueSpill(dir, 'large');
+    s.append({ ...message(1), storeId: 2 ** 40, seq: 2 ** 33 + 1, expiresAt: 1_700_000_000_123 });
+    s.append({ ...message(2), storeId: -1, seq: 2 ** 31, expiresAt: 0.5 });
+    const [a, b] = s.take(2);
+    expect([a!.storeId, a!.seq, a!.expiresAt]).toEqual([2 ** 40, 2 ** 33 + 1, 1_700_000_000_123]);
+    expect([b!.storeId, b!.seq, b!.expiresAt]).toEqual([-1, 2 ** 31, 0.5]);
+    s.clear();
   });
 });
