@@ -13,9 +13,16 @@
  *  - that queue's consumers made progress (deliveries or acks) since then.
  * Slow consumers on an idle broker, stalled consumers and queues without any
  * consumer never hold a publisher: queue length limits, paging and the memory
- * alarm deal with those. A hold ends when the queue is down to `lowWater`, the
- * loop is no longer saturated, its consumers stop making progress for a window,
- * the connection closes, or after `maxHoldMs` at the most.
+ * alarm deal with those. A hold ends when the queue is down to `lowWater` (a
+ * deleted queue is empty), its consumers stop making progress for a window, the
+ * connection closes, or after `maxHoldMs` at the most. Saturation only gates the
+ * start of a hold: once a publisher is held, the loop has less to do and looks
+ * idle, so ending holds on that would end them within a window or two, far above
+ * `lowWater`, and let the queue grow past the paging window between holds.
+ * A hold pauses reads for the reason 'flow' only; the memory and disk alarms
+ * pause for reasons of their own, so ending a hold never resumes an alarmed
+ * connection. A connection publishing to several queues is held for the one
+ * that tripped the hold and released by that queue's state alone.
  */
 import { performance } from 'node:perf_hooks';
 
@@ -199,13 +206,16 @@ export class FlowControl {
     this.schedule(this.checkBound);
   }
 
-  /** Releases the holds whose reason is gone; runs again soon while any remain. */
+  /**
+   * Releases the holds whose reason is gone (low water, no consumer progress for a window,
+   * closed, maxHoldMs), not merely because the loop stopped looking saturated; runs again soon
+   * while any remain.
+   */
   check(): void {
     this.scheduled = false;
     if (this.held.size === 0) return;
     const now = this.now();
     const t = this.tuning;
-    const saturated = this.probe.saturated();
     for (const h of this.held.values()) {
       const progress = progressOf(h.queue);
       if (progress > h.progress) {
@@ -213,7 +223,7 @@ export class FlowControl {
         h.progressAt = now;
       }
       const release =
-        h.conn.closed || !saturated || h.queue.messageCount <= t.lowWater || now - h.progressAt >= t.windowMs || now - h.since >= t.maxHoldMs;
+        h.conn.closed || h.queue.messageCount <= t.lowWater || now - h.progressAt >= t.windowMs || now - h.since >= t.maxHoldMs;
       if (release) this.release(h.conn);
     }
     this.arm();

@@ -65,9 +65,10 @@ export interface BrokerOptions {
   pagingWindowBytes?: number;
   /**
    * Publisher flow control: while the broker's event loop is saturated, a publisher feeding a queue whose
-   * backlog grows past 4000 ready messages while its consumers keep taking them is not read for a moment
-   * (until the queue is down to 1000, at most 100 ms). Slow, stalled or absent consumers on their own never
-   * hold a publisher. Default true.
+   * backlog grows past 4000 ready messages while its consumers keep taking them is not read for a moment:
+   * until the queue is down to 1000, its consumers make no progress for 50 ms, or 100 ms have passed (the
+   * loop looking idle while the publisher is held does not end the hold). Slow, stalled or absent consumers
+   * on their own never hold a publisher. Default true.
    */
   flowControl?: boolean;
   /** @internal Thresholds and probes of flow control (tests make it deterministic with them). */

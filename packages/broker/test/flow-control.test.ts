@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startBroker, type Broker } from '@warren/broker';
 import { client, closeAllClients } from './durability/harness.js';
 import { EluProbe, FlowControl, turnClock, type FlowTuning, type Holdable } from '../src/flow-control.js';
+import { nextEvent, tracked } from '../../../test-support/wait.js';
 
 /** A queue as flow control reads it; the test moves its numbers. */
 class FakeQueue {
@@ -127,19 +128,115 @@ describe('publisher flow control', () => {
     expect(conn.paused).toBe(false);
   });
 
-  it('releases a held publisher when the broker is no longer saturated', () => {
+  it('keeps a publisher held when the loop stops looking saturated, down to low water', () => {
+    // Holding the publisher is what makes the loop look idle: that alone must not end the hold.
     const { s, q, conn } = held();
     s.env.saturated = false;
+    for (let i = 0; i < 4; i++) {
+      s.env.t += 2;
+      q.consume(Math.min(10, q.messageCount - TUNING.lowWater - 1));
+      s.tick();
+      expect(conn.paused).toBe(true);
+    }
+    s.env.t += 2;
+    q.consume(q.messageCount - TUNING.lowWater);
     s.tick();
     expect(conn.paused).toBe(false);
+    expect(s.env.pending).toBeNull();
   });
 
-  it('bounds a hold to maxHoldMs even while every reason to hold remains', () => {
+  it('unsaturated and held: releases when the consumers stall (or go away) for a window', () => {
+    const { s, q, conn } = held();
+    s.env.saturated = false;
+    s.env.t += TUNING.windowMs - 1;
+    q.consume(1); // still progressing
+    s.tick();
+    expect(conn.paused).toBe(true);
+    // From here nothing is delivered or acked: a stalled consumer, or its last consumer cancelled.
+    s.env.t += TUNING.windowMs - 1;
+    s.tick();
+    expect(conn.paused).toBe(true);
+    s.env.t += 1;
+    s.tick();
+    expect(conn.paused).toBe(false);
+    expect(q.messageCount).toBeGreaterThan(TUNING.lowWater);
+  });
+
+  it('unsaturated and held: releases when the queue is deleted (its messages dropped)', () => {
+    const { s, q, conn } = held();
+    s.env.saturated = false;
+    s.env.t += 1;
+    s.tick();
+    expect(conn.paused).toBe(true);
+    q.messageCount = 0; // Queue.delete purges; its counters stay where they were
+    s.env.t += 1;
+    s.tick();
+    expect(conn.paused).toBe(false);
+    expect(s.flow.heldCount).toBe(0);
+  });
+
+  it('unsaturated and held: a connection that closes is dropped without a resume', () => {
+    const { s, conn } = held();
+    s.env.saturated = false;
+    s.env.t += 1;
+    s.tick();
+    expect(s.flow.heldCount).toBe(1);
+    conn.closed = true;
+    s.tick();
+    expect(s.flow.heldCount).toBe(0);
+    expect(conn.paused).toBe(true); // not resumed: it is gone
+    expect(s.env.pending).toBeNull();
+  });
+
+  it('holds several publishers of one queue until low water, and publishers of several queues each by its own queue', () => {
+    const s = setup();
+    const q1 = new FakeQueue();
+    const q2 = new FakeQueue();
+    const a = new FakeConn();
+    const b = new FakeConn();
+    const c = new FakeConn();
+    q1.messageCount = 150;
+    q2.messageCount = 150;
+    // a and b both feed q1, c feeds q2, all in the same windows.
+    for (let i = 0; i < 5 && !(a.paused && b.paused && c.paused); i++) {
+      s.env.t += TUNING.windowMs;
+      q1.consume(10);
+      q2.consume(10);
+      for (let k = 0; k < 50; k++) {
+        for (const [conn, q] of [[a, q1], [b, q1], [c, q2]] as const) {
+          if (conn.paused) continue;
+          q.messageCount++;
+          s.flow.published(conn, q);
+        }
+      }
+    }
+    expect([a.paused, b.paused, c.paused]).toEqual([true, true, true]);
+    expect(s.flow.heldCount).toBe(3);
+    s.env.saturated = false;
+    s.env.t += 2;
+    q1.consume(q1.messageCount - TUNING.lowWater - 1);
+    q2.consume(1);
+    s.tick();
+    expect([a.paused, b.paused, c.paused]).toEqual([true, true, true]);
+    s.env.t += 2;
+    q1.consume(1); // q1 at low water: both its publishers go; q2 is still far above it
+    q2.consume(1);
+    s.tick();
+    expect([a.paused, b.paused, c.paused]).toEqual([false, false, true]);
+    s.env.t += 2;
+    q2.consume(q2.messageCount - TUNING.lowWater);
+    s.tick();
+    expect(c.paused).toBe(false);
+    expect(s.env.pending).toBeNull();
+  });
+
+  it('bounds a hold to maxHoldMs even while every reason to hold remains (saturated or not)', () => {
     const { s, q, conn } = held();
     let ticks = 0;
     while (conn.paused) {
       s.env.t += 1;
       q.consume(1); // progress, but the queue stays far above low water
+      s.env.saturated = ticks % 2 === 0;
       s.tick();
       ticks++;
       expect(ticks).toBeLessThanOrEqual(TUNING.maxHoldMs);
@@ -184,13 +281,14 @@ describe('publisher flow control in the broker', () => {
     for (const b of brokers.splice(0)) await b.close();
   });
 
-  async function start(flowControl: boolean) {
+  async function start(flowControl: boolean, opts: Parameters<typeof startBroker>[0] = {}) {
     const env = { t: 0, saturated: true, pending: null as (() => void) | null };
     const broker = await startBroker({
       port: 0,
       host: '127.0.0.1',
       inMemory: true,
       logLevel: 'silent',
+      ...opts,
       flowControl,
       flowTuning: { ...TUNING, highWater: 5, lowWater: 2, now: () => env.t, probe: { saturated: () => env.saturated }, schedule: (check) => (env.pending = check) },
     });
@@ -220,10 +318,71 @@ describe('publisher flow control in the broker', () => {
     const other = await client(url);
     await other.declareQueue('other');
     await other.publish('', 'other', 'x');
+    // The loop looks idle now (the publisher is held): still held while the queue is above low water.
     env.saturated = false;
+    env.pending!();
+    expect(broker.flow.heldCount).toBe(1);
+    await drainTo(con, 3);
+    env.pending!();
+    expect(broker.flow.heldCount).toBe(1);
+    await drainTo(con, 2); // low water
     env.pending!();
     expect(broker.flow.heldCount).toBe(0);
     await held;
+  });
+
+  /** Gets and acks from q until `ready` messages are left. */
+  async function drainTo(con: Awaited<ReturnType<typeof client>>, ready: number): Promise<void> {
+    for (;;) {
+      const { messageCount } = await con.declareQueue('q');
+      if (messageCount <= ready) return;
+      (await con.get('q'))!.ack();
+    }
+  }
+
+  /** growWithConsumer, then a publish that trips a hold (9 ready), and one the hold keeps unread. */
+  async function holdPublisher(url: string, broker: Broker, env: { t: number }) {
+    const { pub, con } = await growWithConsumer(url);
+    env.t += TUNING.windowMs;
+    for (let i = 0; i < 2; i++) (await con.get('q'))!.ack();
+    await pub.publish('', 'q', 'grows');
+    expect(broker.flow.heldCount).toBe(1);
+    return { pub, con, held: tracked(pub.publish('', 'q', 'after the hold')) };
+  }
+
+  it('a queue deleted while its publisher is held ends the hold', async () => {
+    const { broker, env, url } = await start(true);
+    const { con, held } = await holdPublisher(url, broker, env);
+    env.saturated = false;
+    env.pending!();
+    expect(broker.flow.heldCount).toBe(1);
+    await con.deleteQueue('q');
+    env.pending!();
+    expect(broker.flow.heldCount).toBe(0);
+    await held.result; // read again: answered (whatever the answer for a queue that is gone)
+  });
+
+  it('the memory alarm keeps blocking a publisher whose flow hold ended; it is read again once the alarm clears', async () => {
+    const LIMIT = 64 * 1024 * 1024;
+    let sample = { rss: LIMIT / 4, heapUsed: 10e6, external: 1e6 };
+    const { broker, env, url } = await start(true, { memoryHighWatermark: LIMIT, memorySampler: () => sample });
+    const { pub, con, held } = await holdPublisher(url, broker, env);
+    env.saturated = false;
+    env.pending!();
+    expect(broker.flow.heldCount).toBe(1);
+    const blocked = nextEvent(pub, 'blocked');
+    sample = { rss: LIMIT + 1, heapUsed: 40e6, external: 1e6 };
+    await blocked;
+    await drainTo(con, 2);
+    env.pending!();
+    expect(broker.flow.heldCount).toBe(0);
+    // Flow resumed its own pause only: the alarm's pause still keeps the publish unread.
+    for (let i = 0; i < 3; i++) await con.declareQueue('q');
+    expect(held.settled()).toBe(false);
+    const unblocked = nextEvent(pub, 'unblocked');
+    sample = { rss: LIMIT / 4, heapUsed: 10e6, external: 1e6 };
+    await unblocked;
+    expect(await held.result).toMatchObject({ ok: true });
   });
 
   it('never holds a publisher that also consumes (its acks would be held too)', async () => {
