@@ -19,6 +19,16 @@
  * start of a hold: once a publisher is held, the loop has less to do and looks
  * idle, so ending holds on that would end them within a window or two, far above
  * `lowWater`, and let the queue grow past the paging window between holds.
+ * For the same reason, a hold that ended at `lowWater` continues: for a window
+ * after it, the queue's publishers are held again as soon as it is back above
+ * `highWater`, without waiting for a fresh sample of the loop and of the
+ * queue's growth (the loop looked idle and the queue shrank only because of
+ * the hold). Without this, the queue grew unchecked for the one to three
+ * windows those samples took, by tens of thousands of small messages.
+ * A hold that ended any other way (consumers stalled, `maxHoldMs`) gets no
+ * such window, so a chain of holds lasts only while the consumers drain each
+ * hold's backlog to `lowWater` within `maxHoldMs` and the publisher refills it
+ * past `highWater` within a window.
  * A hold pauses reads for the reason 'flow' only; the memory and disk alarms
  * pause for reasons of their own, so ending a hold never resumes an alarmed
  * connection. A connection publishing to several queues is held for the one
@@ -124,6 +134,8 @@ interface QueueSample {
   progress: number;
   /** Growing with consumers progressing, as of the last sample. */
   holds: boolean;
+  /** Until then a publisher may be held without a saturated loop: a hold of this queue just ended at low water. */
+  resumeUntil: number;
 }
 
 interface Hold {
@@ -174,8 +186,9 @@ export class FlowControl {
    */
   published(conn: Holdable, queue: FlowQueue): void {
     if (!this.enabled || queue.messageCount <= this.tuning.highWater || this.held.has(conn) || conn.closed) return;
-    if (!this.queueHolds(queue) || !this.probe.saturated()) return;
+    if (!this.queueHolds(queue)) return;
     const now = this.now();
+    if (now >= this.samples.get(queue)!.resumeUntil && !this.probe.saturated()) return;
     this.held.set(conn, { conn, queue, since: now, progress: progressOf(queue), progressAt: now });
     this.holdsTotal++;
     conn.hold();
@@ -187,7 +200,7 @@ export class FlowControl {
     const now = this.now();
     const s = this.samples.get(queue);
     if (s === undefined) {
-      this.samples.set(queue, { at: now, count: queue.messageCount, progress: progressOf(queue), holds: false });
+      this.samples.set(queue, { at: now, count: queue.messageCount, progress: progressOf(queue), holds: false, resumeUntil: -1 });
       return false;
     }
     if (now - s.at < this.tuning.windowMs) return s.holds;
@@ -222,11 +235,26 @@ export class FlowControl {
         h.progress = progress;
         h.progressAt = now;
       }
-      const release =
-        h.conn.closed || h.queue.messageCount <= t.lowWater || now - h.progressAt >= t.windowMs || now - h.since >= t.maxHoldMs;
-      if (release) this.release(h.conn);
+      if (!h.conn.closed && h.queue.messageCount <= t.lowWater) {
+        this.release(h.conn);
+        this.drained(h.queue, now);
+      } else if (h.conn.closed || now - h.progressAt >= t.windowMs || now - h.since >= t.maxHoldMs) this.release(h.conn);
     }
     this.arm();
+  }
+
+  /**
+   * A hold of `queue` ended at low water: a fresh sample from here, counted as growing with consumers
+   * progressing, and a window in which its publishers are held again above high water (see the header).
+   */
+  private drained(queue: FlowQueue, now: number): void {
+    const s = this.samples.get(queue);
+    if (s === undefined) return;
+    s.at = now;
+    s.count = queue.messageCount;
+    s.progress = progressOf(queue);
+    s.holds = true;
+    s.resumeUntil = now + this.tuning.windowMs;
   }
 
   /** Ends a hold (also when its connection closes). */

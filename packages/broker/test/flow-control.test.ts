@@ -245,6 +245,57 @@ describe('publisher flow control', () => {
     expect(q.messageCount).toBeGreaterThan(TUNING.lowWater);
   });
 
+  /** Publishes to q from conn until it is held or `n` went out; returns how many went out. */
+  function publishUntilHeld(s: ReturnType<typeof setup>, conn: FakeConn, q: FakeQueue, n: number): number {
+    let sent = 0;
+    while (sent < n && !conn.paused) {
+      q.messageCount++;
+      sent++;
+      s.flow.published(conn, q);
+    }
+    return sent;
+  }
+
+  it('after a hold ends at low water, holds again above high water within a window, saturated or not', () => {
+    const { s, q, conn } = held();
+    s.env.saturated = false;
+    s.env.t += 2;
+    q.consume(q.messageCount - TUNING.lowWater);
+    s.tick();
+    expect(conn.paused).toBe(false);
+    // Back above high water a moment later: the hold goes on (no fresh loop or growth sample needed).
+    s.env.t += TUNING.windowMs - 1;
+    q.consume(1);
+    expect(publishUntilHeld(s, conn, q, 1000)).toBe(TUNING.highWater - TUNING.lowWater + 2);
+    expect(s.flow.holdsTotal).toBe(2);
+    // Drained again; this time the queue is not back above high water within the window: no more holds
+    // while the loop is not saturated.
+    s.env.t += 2;
+    q.consume(q.messageCount - TUNING.lowWater);
+    s.tick();
+    expect(conn.paused).toBe(false);
+    s.env.t += TUNING.windowMs;
+    q.consume(1);
+    expect(publishUntilHeld(s, conn, q, 1000)).toBe(1000);
+    expect(s.flow.holdsTotal).toBe(2);
+  });
+
+  it('after a hold ends any other way (maxHoldMs, consumers stalled), holds again only on a saturated loop', () => {
+    for (const ending of ['maxHoldMs', 'stalled'] as const) {
+      const { s, q, conn } = held();
+      s.env.saturated = false;
+      while (conn.paused) {
+        s.env.t += 1;
+        if (ending === 'maxHoldMs') q.consume(1);
+        s.tick();
+      }
+      expect(q.messageCount).toBeGreaterThan(TUNING.highWater);
+      q.consume(1);
+      expect(publishUntilHeld(s, conn, q, 200)).toBe(200);
+      expect(s.flow.holdsTotal).toBe(1);
+    }
+  });
+
   it('never holds when disabled', () => {
     const s = setup({ enabled: false });
     const q = new FakeQueue();
