@@ -28,7 +28,8 @@
  * A hold that ended any other way (consumers stalled, `maxHoldMs`) gets no
  * such window, so a chain of holds lasts only while the consumers drain each
  * hold's backlog to `lowWater` within `maxHoldMs` and the publisher refills it
- * past `highWater` within a window.
+ * past `highWater` within a window. (Consumers that stall just then cost their
+ * publisher one more hold, which ends a window later for want of progress.)
  * A hold pauses reads for the reason 'flow' only; the memory and disk alarms
  * pause for reasons of their own, so ending a hold never resumes an alarmed
  * connection. A connection publishing to several queues is held for the one

@@ -67,8 +67,9 @@ export interface BrokerOptions {
    * Publisher flow control: while the broker's event loop is saturated, a publisher feeding a queue whose
    * backlog grows past 4000 ready messages while its consumers keep taking them is not read for a moment:
    * until the queue is down to 1000, its consumers make no progress for 50 ms, or 100 ms have passed (the
-   * loop looking idle while the publisher is held does not end the hold). Slow, stalled or absent consumers
-   * on their own never hold a publisher. Default true.
+   * loop looking idle while the publisher is held does not end the hold; a hold that ended at 1000 goes on
+   * when the queue is back over 4000 within 50 ms). Slow, stalled or absent consumers on their own never
+   * hold a publisher. Default true.
    */
   flowControl?: boolean;
   /** @internal Thresholds and probes of flow control (tests make it deterministic with them). */
