@@ -23,7 +23,8 @@
  * read back from the queues' spill files so far, counted through each vhost's queue host), flowHolds and flowHeldMs
  * (publisher holds begun so far, and the total ms publishers were held, ended holds plus the ones still on), and
  * peakReady and peakPaged: the deepest any queue's ready count (paged-out ones included) and paged-out tail were, polled
- * every PEAK_POLL_MS since the previous stats request (so `after` holds the peak over the measured phase).
+ * since the previous stats request (so `after` holds the peak over the measured phase): every PEAK_POLL_MS while a queue
+ * holds messages, every PEAK_IDLE_POLL_MS while all are empty (peak-poll.mjs).
  *   <- parent  { type: 'stop' }    closes the broker and exits (a --cpu-prof profile is written then)
  */
 import { constants, readFileSync } from 'node:fs';
@@ -31,6 +32,7 @@ import { open, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
 import { startBroker } from '@warren/broker';
 import { traceGc } from './gc-trace.mjs';
+import { startPeakPoll } from './peak-poll.mjs';
 
 const io = { syncs: 0, syncMs: 0, writtenBytes: 0, dsyncWrites: 0 };
 /** Whether a FileHandle was opened with O_DSYNC (its flags in /proc/self/fdinfo, read once per handle). */
@@ -111,7 +113,6 @@ const broker = await startBroker({
 
 /** Queue paging and flow control, for stats (see the header). */
 const queueIo = { pagedOut: 0, pagedIn: 0, flowHeldMs: 0 };
-const peak = { ready: 0, paged: 0 };
 /**
  * Counts page-outs and page-ins through each vhost's queue host (vhost.ts: the object its queues call back;
  * only paging calls these two, so the hot path runs the broker's own code). Vhosts made later are not counted.
@@ -147,22 +148,16 @@ if (broker.flow !== undefined && broker.flow.held instanceof Map) {
     }
   })();
 }
-const PEAK_POLL_MS = 10;
-setInterval(() => {
-  for (const vhost of broker.vhosts)
-    for (const q of vhost.queues.values()) {
-      if (q.messageCount > peak.ready) peak.ready = q.messageCount;
-      if (q.pagedCount > peak.paged) peak.paged = q.pagedCount;
-    }
-}, PEAK_POLL_MS).unref();
+/** Every queue of every vhost, for the peak poll. */
+function* allQueues() {
+  for (const vhost of broker.vhosts) yield* vhost.queues.values();
+}
+const peaks = startPeakPoll(allQueues);
 function queueStats() {
   const now = performance.now();
   let held = queueIo.flowHeldMs;
   for (const t0 of heldSince.values()) held += now - t0;
-  const r = { pagedOut: queueIo.pagedOut, pagedIn: queueIo.pagedIn, flowHolds: broker.flow?.holdsTotal ?? 0, flowHeldMs: held, peakReady: peak.ready, peakPaged: peak.paged };
-  peak.ready = 0;
-  peak.paged = 0;
-  return r;
+  return { pagedOut: queueIo.pagedOut, pagedIn: queueIo.pagedIn, flowHolds: broker.flow?.holdsTotal ?? 0, flowHeldMs: held, ...peaks.take() };
 }
 
 /** read and write syscalls of this process so far (/proc/self/io), or {} without /proc. */

@@ -36,7 +36,7 @@ export interface BrokerStats {
   /** Warren only: publisher flow-control holds begun so far, and the ms publishers were held in all. */
   flowHolds?: number;
   flowHeldMs?: number;
-  /** Warren only: the deepest any queue's ready count (paged-out included) and paged-out tail were since the previous stats request (polled). */
+  /** Warren only: the deepest any queue's ready count (paged-out included) and paged-out tail were since the previous stats request (polled: peak-poll.mjs). */
   peakReady?: number;
   peakPaged?: number;
 }
