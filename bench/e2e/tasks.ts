@@ -78,9 +78,11 @@ const WARREN_MODE = strArg('warren-mode', 'full');
 /*
  * Three more for the per-stage question: `applied` = one put per job answered once applied (wait 'applied',
  * no sync wait); `two-par` = two puts per job sent together (the second stored), one round trip; `two-seq` =
- * a put answered once applied, then a put awaited stored (the shape of STARTED then SUCCESS), two round trips.
+ * a put answered once applied, then a put awaited stored (the shape of STARTED then SUCCESS), two round trips;
+ * `success-nowait` = the SUCCESS put sent and the delivery acked at once (not waiting for its answer: not
+ * what a task layer may do, it only shows what the put costs when it is not on the job's path).
  */
-const MODES = ['full', 'queue', 'success', 'applied', 'two-par', 'two-seq'];
+const MODES = ['full', 'queue', 'success', 'applied', 'two-par', 'two-seq', 'success-nowait'];
 if (!MODES.includes(WARREN_MODE)) throw new TypeError(`--warren-mode: one of ${MODES.join(', ')}`);
 const OUT = resolve(process.env.INIT_CWD ?? process.cwd(), strArg('out', join(here, '..', 'results', 'tasks.json')));
 
@@ -210,6 +212,7 @@ async function warren(workers: number, sync: 'always' | 'never' = SYNC): Promise
             const key = `t.${m.id}`;
             const rec = (status: string): string => JSON.stringify({ ...m, status, result, updatedAt: Date.now(), finishedAt: Date.now() });
             if (withSuccess) await bucket.put(key, rec('SUCCESS'), { ttl: 86_400_000 });
+            else if (WARREN_MODE === 'success-nowait') void bucket.put(key, rec('SUCCESS'), { ttl: 86_400_000 }).catch(() => undefined);
             else if (WARREN_MODE === 'applied') await bucket.put(key, rec('SUCCESS'), { ttl: 86_400_000, wait: 'applied' });
             else if (WARREN_MODE === 'two-par') await Promise.all([bucket.put(key, rec('STARTED'), { wait: 'applied' }), bucket.put(key, rec('SUCCESS'), { ttl: 86_400_000 })]);
             else if (WARREN_MODE === 'two-seq') {
