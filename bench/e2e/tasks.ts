@@ -80,9 +80,10 @@ const WARREN_MODE = strArg('warren-mode', 'full');
  * no sync wait); `two-par` = two puts per job sent together (the second stored), one round trip; `two-seq` =
  * a put answered once applied, then a put awaited stored (the shape of STARTED then SUCCESS), two round trips;
  * `success-nowait` = the SUCCESS put sent and the delivery acked at once (not waiting for its answer: not
- * what a task layer may do, it only shows what the put costs when it is not on the job's path).
+ * what a task layer may do, it only shows what the put costs when it is not on the job's path); `applied-mem` =
+ * `applied` on a bucket that is not durable (no bucket log, no syncs: what the second store costs).
  */
-const MODES = ['full', 'queue', 'success', 'applied', 'two-par', 'two-seq', 'success-nowait'];
+const MODES = ['full', 'queue', 'success', 'applied', 'two-par', 'two-seq', 'success-nowait', 'applied-mem'];
 if (!MODES.includes(WARREN_MODE)) throw new TypeError(`--warren-mode: one of ${MODES.join(', ')}`);
 const OUT = resolve(process.env.INIT_CWD ?? process.cwd(), strArg('out', join(here, '..', 'results', 'tasks.json')));
 
@@ -203,7 +204,7 @@ async function warren(workers: number, sync: 'always' | 'never' = SYNC): Promise
       for (let i = 0; i < workers; i++) {
         const conn = await connect(url);
         conns.push(conn);
-        const bucket = await conn.kv('bench', { history: 1 });
+        const bucket = WARREN_MODE === 'applied-mem' ? await conn.kv('bench-mem', { history: 1, durable: false }) : await conn.kv('bench', { history: 1 });
         await conn.consume(
           queue,
           async (msg) => {
@@ -213,7 +214,7 @@ async function warren(workers: number, sync: 'always' | 'never' = SYNC): Promise
             const rec = (status: string): string => JSON.stringify({ ...m, status, result, updatedAt: Date.now(), finishedAt: Date.now() });
             if (withSuccess) await bucket.put(key, rec('SUCCESS'), { ttl: 86_400_000 });
             else if (WARREN_MODE === 'success-nowait') void bucket.put(key, rec('SUCCESS'), { ttl: 86_400_000 }).catch(() => undefined);
-            else if (WARREN_MODE === 'applied') await bucket.put(key, rec('SUCCESS'), { ttl: 86_400_000, wait: 'applied' });
+            else if (WARREN_MODE === 'applied' || WARREN_MODE === 'applied-mem') await bucket.put(key, rec('SUCCESS'), { ttl: 86_400_000, wait: 'applied' });
             else if (WARREN_MODE === 'two-par') await Promise.all([bucket.put(key, rec('STARTED'), { wait: 'applied' }), bucket.put(key, rec('SUCCESS'), { ttl: 86_400_000 })]);
             else if (WARREN_MODE === 'two-seq') {
               await bucket.put(key, rec('STARTED'), { wait: 'applied' });
@@ -259,7 +260,7 @@ async function warren(workers: number, sync: 'always' | 'never' = SYNC): Promise
     const brokerElu = Number((active / (active + after.eluIdleMs - before.eluIdleMs)).toFixed(2));
     const brokerCpuMsPerJob = Number((((after.cpuSeconds - before.cpuSeconds) * 1000) / JOBS).toFixed(3));
     // Spot check: results are stored.
-    if (WARREN_MODE === 'queue') {
+    if (WARREN_MODE === 'queue' || WARREN_MODE === 'applied-mem') {
       await Promise.all(ws.map((w) => w.close({ graceMs: 0 })));
       return { system: `warren-${WARREN_MODE}`, workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), syncsPerJob, syncMeanMs, brokerElu, brokerCpuMsPerJob, clientCpuMsPerJob, clientElu };
     }
