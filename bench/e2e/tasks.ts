@@ -25,7 +25,7 @@
  * --profile DIR runs the broker under --cpu-prof (--profile-measured DIR: profiles the measured phase only) (run this script itself under
  * `node --cpu-prof` for the client side; summarise with e2e/profile-summary.ts).
  * BENCH_ONLY=warren|bullmq runs one system, BENCH_SYNC=never Warren unsynced.
- * --warren-mode full|queue|success|applied|two-par|two-seq: the task layer (default), or a plain work queue
+ * --warren-mode full|queue|success|applied|applied-mem|two-par|two-seq|success-nowait: the task layer (default), or a plain work queue
  * without / with bucket writes per job, to decompose the cost per job (see WARREN_MODE below).
  * --started-after MS: Warren's workers write STARTED only for jobs still running after MS
  * (WorkerOptions.startedAfterMs; the jobs here never are: PENDING, SUCCESS).
