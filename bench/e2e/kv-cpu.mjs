@@ -6,7 +6,10 @@
  * 'always'). Prints one JSON line: broker CPU µs per operation (user + system,
  * every thread), operations/s and fdatasyncs per operation.
  *
- *   node bench/e2e/kv-cpu.mjs <repo root> <kv|kvapplied|msg> [N=30000]
+ *   node bench/e2e/kv-cpu.mjs <repo root> <kv|kvapplied|msg|msgid|msgfixed> [N=30000]
+ *
+ * msgid: msg with the properties a task layer sets (its own messageId per message, contentType, priority);
+ * msgfixed: the same properties with one messageId for every message (the broker's packed-properties cache hits).
  *
  * The root is the checkout whose built packages and broker-child.mjs are used, so
  * two builds can be alternated in one sitting (main vs a branch). PROF=<dir> runs
@@ -51,7 +54,7 @@ if (mode === 'kv' || mode === 'kvapplied') {
   const kv = await conn.kv('b', { history: 1 });
   const opts = mode === 'kvapplied' ? { ttl: 86_400_000, wait: 'applied' } : { ttl: 86_400_000 };
   run = (n) => lanes(n, (i) => kv.put(`t.job-${i % 20_000}`, value, opts));
-} else if (mode === 'msg') {
+} else if (mode === 'msg' || mode === 'msgid' || mode === 'msgfixed') {
   await conn.declareQueue('q', { durable: true });
   const consumerConn = await connect({ port });
   let got = 0;
@@ -65,11 +68,13 @@ if (mode === 'kv' || mode === 'kvapplied') {
     got = 0;
     target = n;
     const all = new Promise((r) => (done = r));
-    await lanes(n, () => conn.publish('', 'q', value, { persistent: true }));
+    // msgid: as a task layer publishes (a messageId of its own per message, contentType, priority).
+    let k = 0;
+    await lanes(n, () => conn.publish('', 'q', value, mode === 'msg' ? { persistent: true } : { persistent: true, contentType: 'application/json', messageId: mode === 'msgid' ? `job-${process.pid}-${k++}` : 'job-0000000000000000000000000000000', priority: 0 }));
     await all;
   };
 } else {
-  console.error('usage: kv-cpu.mjs <repo root> <kv|kvapplied|msg> [N]');
+  console.error('usage: kv-cpu.mjs <repo root> <kv|kvapplied|msg|msgid|msgfixed> [N]');
   process.exit(2);
 }
 

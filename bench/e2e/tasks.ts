@@ -15,22 +15,25 @@
  * of enqueues in flight. Handlers are async functions that return a small
  * object at once (the same in both).
  *
- *   npm run -w bench bench:tasks -- [--jobs 20000] [--concurrency 16] [--inflight 256] [--workers 1,8] [--out results/tasks.json] [--nosync-too] [--profile DIR] [--started-after MS]
+ *   npm run -w bench bench:tasks -- [--jobs 20000] [--concurrency 16] [--inflight 256] [--workers 1,8] [--out results/tasks.json] [--nosync-too] [--profile DIR] [--profile-measured DIR] [--started-after MS] [--warren-mode MODE]
  *
  * Beside jobs/s it prints, per job, this process's CPU (producer and workers),
  * Redis's CPU (INFO cpu) or the Warren broker's CPU, fdatasync calls and mean
  * fdatasync time, and the event-loop utilisation of the broker and of this process
  * (neither near 1 while jobs/s stays flat: the two share 2 cores with the kernel). --nosync-too adds a
  * run of Warren with sync 'never' (nothing fdatasync'ed), for reference only;
- * --profile DIR runs the broker under --cpu-prof (run this script itself under
+ * --profile DIR runs the broker under --cpu-prof (--profile-measured DIR: profiles the measured phase only) (run this script itself under
  * `node --cpu-prof` for the client side; summarise with e2e/profile-summary.ts).
  * BENCH_ONLY=warren|bullmq runs one system, BENCH_SYNC=never Warren unsynced.
+ * --warren-mode full|queue|success|applied|applied-mem|two-par|two-seq|success-nowait: the task layer (default), or a plain work queue
+ * without / with bucket writes per job, to decompose the cost per job (see WARREN_MODE below).
  * --started-after MS: Warren's workers write STARTED only for jobs still running after MS
  * (WorkerOptions.startedAfterMs; the jobs here never are: PENDING, SUCCESS).
  *
  * The machine is shared: compare the two systems' figures from the same run only.
  */
 import { fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -60,8 +63,28 @@ const SYNC = process.env.BENCH_SYNC === 'never' ? 'never' : 'always';
 const NOSYNC_TOO = process.argv.includes('--nosync-too');
 /** --profile DIR: the broker runs under --cpu-prof (run this script under `node --cpu-prof` for the workers' side). */
 const PROFILE_DIR = strArg('profile', '');
+/** --profile-measured DIR: the broker's CPU profile of the measured phase only (node:inspector, no start-up), one file per run. */
+const PROFILE_MEASURED = strArg('profile-measured', '');
 /** --started-after MS: WorkerOptions.startedAfterMs (off unless given). */
 const STARTED_AFTER = process.argv.includes('--started-after') ? arg('started-after', 0) : undefined;
+/**
+ * --warren-mode MODE: what Warren's side runs (default full, the task layer). For
+ * decomposing the per-job cost: `queue` is a plain durable work queue doing the same publish with
+ * confirm / deliver / ack (a JSON body the size of a task message, consumer prefetch = concurrency,
+ * no bucket writes); `success` adds one bucket write per job (the SUCCESS record, a put awaited
+ * stored) before the ack.
+ */
+const WARREN_MODE = strArg('warren-mode', 'full');
+/*
+ * Three more for the per-stage question: `applied` = one put per job answered once applied (wait 'applied',
+ * no sync wait); `two-par` = two puts per job sent together (the second stored), one round trip; `two-seq` =
+ * a put answered once applied, then a put awaited stored (the shape of STARTED then SUCCESS), two round trips;
+ * `success-nowait` = the SUCCESS put sent and the delivery acked at once (not waiting for its answer: not
+ * what a task layer may do, it only shows what the put costs when it is not on the job's path); `applied-mem` =
+ * `applied` on a bucket that is not durable (no bucket log, no syncs: what the second store costs).
+ */
+const MODES = ['full', 'queue', 'success', 'applied', 'two-par', 'two-seq', 'success-nowait', 'applied-mem'];
+if (!MODES.includes(WARREN_MODE)) throw new TypeError(`--warren-mode: one of ${MODES.join(', ')}`);
 const OUT = resolve(process.env.INIT_CWD ?? process.cwd(), strArg('out', join(here, '..', 'results', 'tasks.json')));
 
 interface Row {
@@ -118,7 +141,10 @@ interface BrokerStats {
   eluIdleMs: number;
 }
 
-async function startBroker(dataDir: string, sync: 'always' | 'never'): Promise<{ port: number; stats: () => Promise<BrokerStats>; stop: () => Promise<void> }> {
+async function startBroker(
+  dataDir: string,
+  sync: 'always' | 'never',
+): Promise<{ port: number; stats: () => Promise<BrokerStats>; ask: (m: Record<string, unknown>, answer: string) => Promise<void>; stop: () => Promise<void> }> {
   const execArgv = PROFILE_DIR === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
   const child = fork(join(here, 'broker-child.mjs'), [dataDir, sync], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv });
   const port = await new Promise<number>((resolve, reject) => {
@@ -127,6 +153,16 @@ async function startBroker(dataDir: string, sync: 'always' | 'never'): Promise<{
   });
   return {
     port,
+    ask: (m, answer) =>
+      new Promise((resolve) => {
+        const on = (r: { type: string }): void => {
+          if (r.type !== answer) return;
+          child.off('message', on);
+          resolve();
+        };
+        child.on('message', on);
+        child.send(m);
+      }),
     stats: () =>
       new Promise((resolve) => {
         const on = (m: { type: string } & BrokerStats): void => {
@@ -159,7 +195,44 @@ async function warren(workers: number, sync: 'always' | 'never' = SYNC): Promise
     let resolveAll!: () => void;
     const all = new Promise<void>((r) => (resolveAll = r));
     const ws: Worker[] = [];
-    for (let i = 0; i < workers; i++) {
+    let enqueue: (i: number) => Promise<unknown> = (i) => producer.enqueue('job', i);
+    if (WARREN_MODE !== 'full') {
+      // The floor: the same queue traffic without the task layer (see --warren-mode).
+      const queue = 'bench.floor';
+      await producerConn.declareQueue(queue, { durable: true, arguments: { 'x-max-priority': 9 } });
+      const withSuccess = WARREN_MODE === 'success';
+      for (let i = 0; i < workers; i++) {
+        const conn = await connect(url);
+        conns.push(conn);
+        const bucket = WARREN_MODE === 'applied-mem' ? await conn.kv('bench-mem', { history: 1, durable: false }) : await conn.kv('bench', { history: 1 });
+        await conn.consume(
+          queue,
+          async (msg) => {
+            const m = msg.json<{ id: string; args: number }>();
+            const result = await (async (n: number) => ({ n, ok: true }))(m.args);
+            const key = `t.${m.id}`;
+            const rec = (status: string): string => JSON.stringify({ ...m, status, result, updatedAt: Date.now(), finishedAt: Date.now() });
+            if (withSuccess) await bucket.put(key, rec('SUCCESS'), { ttl: 86_400_000 });
+            else if (WARREN_MODE === 'success-nowait') void bucket.put(key, rec('SUCCESS'), { ttl: 86_400_000 }).catch(() => undefined);
+            else if (WARREN_MODE === 'applied' || WARREN_MODE === 'applied-mem') await bucket.put(key, rec('SUCCESS'), { ttl: 86_400_000, wait: 'applied' });
+            else if (WARREN_MODE === 'two-par') await Promise.all([bucket.put(key, rec('STARTED'), { wait: 'applied' }), bucket.put(key, rec('SUCCESS'), { ttl: 86_400_000 })]);
+            else if (WARREN_MODE === 'two-seq') {
+              await bucket.put(key, rec('STARTED'), { wait: 'applied' });
+              await bucket.put(key, rec('SUCCESS'), { ttl: 86_400_000 });
+            }
+            msg.ack();
+            if (++done === JOBS) resolveAll();
+          },
+          { prefetch: CONCURRENCY },
+        );
+      }
+      enqueue = async (i) => {
+        const id = randomUUID();
+        const m = { id, name: 'job', args: i, run: 1, attempt: 1, maxAttempts: 1, nonce: randomUUID(), priority: 0, enqueuedAt: Date.now() };
+        await producerConn.publish('', queue, Buffer.from(JSON.stringify(m)), { persistent: true, contentType: 'application/json', messageId: id, priority: 0 });
+      };
+    }
+    for (let i = 0; i < (WARREN_MODE === 'full' ? workers : 0); i++) {
       const conn = await connect(url);
       conns.push(conn);
       const w = await Worker.start(await TaskClient.open(conn, { registry, namespace: 'bench' }), { concurrency: CONCURRENCY, ...(STARTED_AFTER !== undefined ? { startedAfterMs: STARTED_AFTER } : {}) });
@@ -168,27 +241,33 @@ async function warren(workers: number, sync: 'always' | 'never' = SYNC): Promise
       });
       ws.push(w);
     }
+    if (PROFILE_MEASURED !== '') await broker.ask({ type: 'profile-start' }, 'profile-started');
     const before = await broker.stats();
     const cpu0 = cpuMs();
     const elu0 = performance.eventLoopUtilization();
     const started = performance.now();
-    await produce(JOBS, (i) => producer.enqueue('job', i));
+    await produce(JOBS, enqueue);
     const enqueueSeconds = (performance.now() - started) / 1000;
     await all;
     const seconds = (performance.now() - started) / 1000;
     const clientCpuMsPerJob = Number(((cpuMs() - cpu0) / JOBS).toFixed(3));
     const clientElu = Number(performance.eventLoopUtilization(elu0).utilization.toFixed(2));
     const after = await broker.stats();
+    if (PROFILE_MEASURED !== '') await broker.ask({ type: 'profile-stop', file: join(resolve(PROFILE_MEASURED), `broker-${WARREN_MODE}-${workers}w-${Date.now()}.cpuprofile`) }, 'profile-stopped');
     const syncsPerJob = Number(((after.syncs - before.syncs) / JOBS).toFixed(3));
     const syncMeanMs = Number(((after.syncMs - before.syncMs) / Math.max(1, after.syncs - before.syncs)).toFixed(2));
     const active = after.eluActiveMs - before.eluActiveMs;
     const brokerElu = Number((active / (active + after.eluIdleMs - before.eluIdleMs)).toFixed(2));
     const brokerCpuMsPerJob = Number((((after.cpuSeconds - before.cpuSeconds) * 1000) / JOBS).toFixed(3));
     // Spot check: results are stored.
+    if (WARREN_MODE === 'queue' || WARREN_MODE === 'applied-mem') {
+      await Promise.all(ws.map((w) => w.close({ graceMs: 0 })));
+      return { system: `warren-${WARREN_MODE}`, workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), syncsPerJob, syncMeanMs, brokerElu, brokerCpuMsPerJob, clientCpuMsPerJob, clientElu };
+    }
     const some = await producer.list({ status: 'SUCCESS', limit: 1 });
     if (some.length !== 1) throw new Error('no stored result');
     await Promise.all(ws.map((w) => w.close({ graceMs: 0 })));
-    return { system: sync === 'always' ? 'warren' : 'warren-nosync', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), syncsPerJob, syncMeanMs, brokerElu, brokerCpuMsPerJob, clientCpuMsPerJob, clientElu };
+    return { system: WARREN_MODE !== 'full' ? `warren-${WARREN_MODE}` : sync === 'always' ? 'warren' : 'warren-nosync', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), syncsPerJob, syncMeanMs, brokerElu, brokerCpuMsPerJob, clientCpuMsPerJob, clientElu };
   } finally {
     await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
     await broker.stop();
@@ -255,7 +334,7 @@ for (const n of WORKERS) {
 }
 const table = WORKERS.map((n) => {
   const b = rows.find((r) => r.system === 'bullmq' && r.workers === n)?.jobsPerSec ?? NaN;
-  const w = rows.find((r) => r.system === 'warren' && r.workers === n)?.jobsPerSec ?? NaN;
+  const w = rows.find((r) => (r.system === 'warren' || r.system === `warren-${WARREN_MODE}`) && r.workers === n)?.jobsPerSec ?? NaN;
   const ns = rows.find((r) => r.system === 'warren-nosync' && r.workers === n)?.jobsPerSec;
   return { workers: n, warrenJobsPerSec: w, bullmqJobsPerSec: b, ratio: Number((w / b).toFixed(2)), ...(ns !== undefined ? { warrenNoSyncJobsPerSec: ns, noSyncRatio: Number((ns / b).toFixed(2)) } : {}) };
 });
