@@ -16,7 +16,7 @@ import type { Logger } from './logger.js';
 import type { MemoryBudget } from './memory.js';
 import type { Message, QueuedMessage } from './message.js';
 import type { Queue } from './queue.js';
-import type { MessageStore, RecoveredMessage } from './storage/index.js';
+import type { MessageRecord, MessageStore, RecoveredMessage } from './storage/index.js';
 
 /** Hears once the durable write of an admitted message has finished. */
 export interface StoreListener {
@@ -100,9 +100,10 @@ export class Admission {
     listener: StoreListener | null,
     token: number,
   ): number {
+    // The message itself is the record (no object literal per message): its body is set until it is durable.
     return store.append(
       queues,
-      { exchange: message.exchange, routingKey: message.routingKey, properties: message.properties, body: message.body! },
+      message as MessageRecord,
       (err) => {
         if (err === null) {
           message.durable = true;

@@ -465,14 +465,21 @@ export class LogWriter {
     return seg;
   }
 
+  /**
+   * Called for every record and every deferral: it must allocate nothing when a batch is already
+   * scheduled or running (an arrow function in here would cost a closure context per call).
+   */
   private schedule(): void {
     if (this.scheduled || this.running) return;
     this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      void this.run();
-    });
+    setImmediate(this.onImmediate);
   }
+
+  /** The scheduled batch's start, one function for the writer's life. */
+  private readonly onImmediate = (): void => {
+    this.scheduled = false;
+    void this.run();
+  };
 
   private async run(): Promise<void> {
     if (this.running) return;

@@ -35,9 +35,13 @@ export class MessageStore {
   private readonly meta = new MetaCache();
   /** The queue-name list of a one-queue append (the common case), reused: the writer copies it at once. */
   private readonly oneName: Buffer[] = [Buffer.alloc(0)];
-  /** Delivery marks and settlements not in the log yet: ids by queue, in the order they happened. */
-  private readonly pendingDelivered = new Map<string, number[]>();
-  private readonly pendingSettled = new Map<string, number[]>();
+  /**
+   * Delivery marks and settlements not in the log yet: ids by queue, in the order they happened.
+   * A queue's list is reused from batch to batch (no array per batch); one left empty by a whole
+   * batch is dropped at the next flush.
+   */
+  private readonly pendingDelivered = new Map<string, PendingIds>();
+  private readonly pendingSettled = new Map<string, PendingIds>();
   private pending = 0;
   /**
    * Queues with a settlement or a move out since open (or since their last drop): deleting one that the index
@@ -139,13 +143,7 @@ export class MessageStore {
     const id = this.nextId++;
     const failure = this.refusal();
     if (failure) {
-      setImmediate(() => {
-        try {
-          onDurable(failure);
-        } catch (err) {
-          this.logger.error({ err: String(err) }, 'message store: onDurable callback threw');
-        }
-      });
+      this.refuseLater(onDurable, failure);
       return id;
     }
     const qs = queues.length === 1 ? queues : [...new Set(queues)];
@@ -157,6 +155,20 @@ export class MessageStore {
     const w = this.writer;
     if (w.appendMessage(RecordType.MESSAGE, id, names, null, meta, msg.body, onDurable)) this.index.add(id, w.lastSeg, w.lastOff, w.lastLen, qs, null);
     return id;
+  }
+
+  /**
+   * onDurable gets the failure on the next turn. Out of line: a closure in append itself would
+   * cost a context allocation on every append, refused or not.
+   */
+  private refuseLater(onDurable: DurableCallback, failure: WarrenError): void {
+    setImmediate(() => {
+      try {
+        onDurable(failure);
+      } catch (err) {
+        this.logger.error({ err: String(err) }, 'message store: onDurable callback threw');
+      }
+    });
   }
 
   /** Settles message id on queue (ack, reject, dead-letter, expiry, purge). Unknown ids are ignored. */
@@ -223,10 +235,10 @@ export class MessageStore {
     if (this.index.delivered(id, queue)) this.defer(this.pendingDelivered, queue, id);
   }
 
-  private defer(pending: Map<string, number[]>, queue: string, id: number): void {
-    let ids = pending.get(queue);
-    if (ids === undefined) pending.set(queue, (ids = []));
-    ids.push(id);
+  private defer(pending: Map<string, PendingIds>, queue: string, id: number): void {
+    let p = pending.get(queue);
+    if (p === undefined) pending.set(queue, (p = new PendingIds()));
+    p.ids[p.n++] = id;
     if (this.pending++ === 0) this.writer.kick();
   }
 
@@ -239,13 +251,18 @@ export class MessageStore {
     if (this.pending === 0) return;
     this.pending = 0;
     const w = this.writer;
-    for (const [queue, ids] of this.pendingDelivered) w.appendIds(RecordType.DELIVERED_IDS, queueNameBytes(queue), ids);
-    this.pendingDelivered.clear();
-    for (const [queue, ids] of this.pendingSettled) {
-      w.appendIds(RecordType.SETTLE_IDS, queueNameBytes(queue), ids);
+    for (const [queue, p] of this.pendingDelivered) {
+      if (p.n === 0) this.pendingDelivered.delete(queue);
+      else w.appendIds(RecordType.DELIVERED_IDS, queueNameBytes(queue), p.take(), 0, p.taken);
+    }
+    for (const [queue, p] of this.pendingSettled) {
+      if (p.n === 0) {
+        this.pendingSettled.delete(queue);
+        continue;
+      }
+      w.appendIds(RecordType.SETTLE_IDS, queueNameBytes(queue), p.take(), 0, p.taken);
       this.settledQueues.add(queue); // once per queue and batch, not per settlement
     }
-    this.pendingSettled.clear();
   }
 
   /**
@@ -261,7 +278,7 @@ export class MessageStore {
       onDurable?.(failure);
       return;
     }
-    const settled = this.pendingSettled.has(queue) || this.settledQueues.has(queue);
+    const settled = (this.pendingSettled.get(queue)?.n ?? 0) > 0 || this.settledQueues.has(queue);
     if (this.index.dropQueue(queue) === 0 && !settled) {
       onDurable?.(null);
       return;
@@ -331,5 +348,22 @@ export class MessageStore {
     if (this.writer.failure) return this.writer.failure;
     if (this.closed) return errors.storage('message store is closed');
     return null;
+  }
+}
+
+/** Ids deferred for one queue: ids[0, n). The array is kept from batch to batch (see take). */
+class PendingIds {
+  ids: number[] = [];
+  n = 0;
+  /** How many ids the last take() handed out. */
+  taken = 0;
+
+  /** Hands out ids[0, taken) and empties the list; a list grown past 64 Ki ids is not kept (a purge's worth). */
+  take(): number[] {
+    const ids = this.ids;
+    this.taken = this.n;
+    this.n = 0;
+    if (ids.length > 65_536) this.ids = [];
+    return ids;
   }
 }

@@ -94,6 +94,36 @@ describe('SETTLE_IDS and DELIVERED_IDS records', () => {
     await again.close();
   });
 
+  it('each batch writes only its own ids (the per-queue lists are reused from batch to batch)', async () => {
+    const s = await open(tmp.path);
+    const a = await appendMany(s, 12);
+    await s.idle();
+    for (const id of a.slice(0, 6)) s.settle('q', id);
+    for (const id of a.slice(6, 10)) s.delivered('q', id);
+    await s.idle(); // batch 1: 4 marks, 6 settlements
+    s.settle('q', a[6]!);
+    s.delivered('q', a[7]!);
+    await s.idle(); // batch 2: a shorter list in the same arrays
+    s.settle('other', 1); // not held: nothing deferred for q
+    s.delivered('q', a[8]!);
+    await s.idle(); // batch 3: marks only; q's empty settlement list is dropped
+    s.settle('q', a[9]!);
+    await s.close();
+    const recs = (await records(tmp.path)).filter((r) => r.type === RecordType.SETTLE_IDS || r.type === RecordType.DELIVERED_IDS);
+    expect(recs.map((r) => [r.type, r.ids])).toEqual([
+      [RecordType.DELIVERED_IDS, a.slice(6, 10)],
+      [RecordType.SETTLE_IDS, a.slice(0, 6)],
+      [RecordType.DELIVERED_IDS, [a[7]]],
+      [RecordType.SETTLE_IDS, [a[6]]],
+      [RecordType.DELIVERED_IDS, [a[8]]],
+      [RecordType.SETTLE_IDS, [a[9]]],
+    ]);
+    const again = await open(tmp.path);
+    expect(ids(again, 'q')).toEqual([a[7], a[8], a[10], a[11]]);
+    expect(again.recovered().get('q')!.map((m) => m.deliveryCount)).toEqual([2, 2, 0, 0]);
+    await again.close();
+  });
+
   it('splits a long run of ids into records of at most IDS_PER_RECORD', async () => {
     const s = await open(tmp.path);
     const written = await appendMany(s, 9000);
