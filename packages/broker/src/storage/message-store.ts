@@ -351,19 +351,26 @@ export class MessageStore {
   }
 }
 
+/**
+ * The most ids a queue's deferred list keeps room for between batches. A list grown past it (a
+ * burst of acks) is dropped after its batch, so a broker with many busy queues holds at most
+ * this many slots (8 B each) per queue, not the largest burst each one ever saw.
+ */
+export const KEPT_IDS = 1024;
+
 /** Ids deferred for one queue: ids[0, n). The array is kept from batch to batch (see take). */
-class PendingIds {
+export class PendingIds {
   ids: number[] = [];
   n = 0;
   /** How many ids the last take() handed out. */
   taken = 0;
 
-  /** Hands out ids[0, taken) and empties the list; a list grown past 64 Ki ids is not kept (a purge's worth). */
+  /** Hands out ids[0, taken) and empties the list; a list grown past KEPT_IDS is not kept. */
   take(): number[] {
     const ids = this.ids;
     this.taken = this.n;
     this.n = 0;
-    if (ids.length > 65_536) this.ids = [];
+    if (ids.length > KEPT_IDS) this.ids = [];
     return ids;
   }
 }
