@@ -15,7 +15,7 @@
  * copy it into the record at once).
  */
 import type { MessageProperties } from '@warren/protocol';
-import { pack, strSize, writeStrHeader } from '@warren/protocol';
+import { pack, strSize, writeStr, writeStrHeader } from '@warren/protocol';
 
 const MAX_KEYS = 8;
 const MAX_STRING = 256;
@@ -55,6 +55,20 @@ function skip(b: Buffer, p: number): number {
     default:
       return -1;
   }
+}
+
+/** Whether every character of s is ASCII (one UTF-8 byte each). */
+function asciiOnly(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** Copies src into dst at p (by hand when short: cheaper than a call into Buffer.copy); returns the position after it. */
+function copyInto(src: Buffer, dst: Buffer, p: number): number {
+  const n = src.length;
+  if (n > 64) return p + src.copy(dst, p);
+  for (let i = 0; i < n; i++) dst[p + i] = src[i]!;
+  return p + n;
 }
 
 /** Whether s holds a lone surrogate (msgpackr and Buffer would encode it differently: such a string is packed in full). */
@@ -128,17 +142,22 @@ export class MetaCache {
 
   /** The remembered bytes with the value of key i replaced by s (written into scratch), or null when s must be packed in full. */
   private splice(i: number, s: string): Buffer | null {
-    const n = Buffer.byteLength(s, 'utf8');
-    if (n !== s.length && loneSurrogate(s)) return null;
+    const ascii = asciiOnly(s);
+    const n = ascii ? s.length : Buffer.byteLength(s, 'utf8');
+    if (!ascii && loneSurrogate(s)) return null;
     if (this.slot !== i && !this.split(i)) return null;
     const pre = this.prefix;
     const suf = this.suffix;
     const size = pre.length + strSize(n) + suf.length;
     if (this.scratch.length < size) this.scratch = Buffer.allocUnsafe(Math.max(size, 2 * this.scratch.length));
     const b = this.scratch;
-    let p = writeStrHeader(b, pre.copy(b, 0), n);
-    p += b.write(s, p, n, n === s.length ? 'latin1' : 'utf8');
-    suf.copy(b, p);
+    let p = copyInto(pre, b, 0);
+    if (ascii) p = writeStr(b, p, s, n);
+    else {
+      p = writeStrHeader(b, p, n);
+      p += b.write(s, p, n, 'utf8');
+    }
+    copyInto(suf, b, p);
     this.values[i] = s;
     this.packed = b.subarray(0, size);
     return this.packed;
