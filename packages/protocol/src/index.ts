@@ -27,7 +27,7 @@ export { isPlainObject, invalidProperty, invalidPropertyOf, propertyExpectation,
 export * from './codec.js';
 export { FrameDecoder, type FrameHandler } from './decoder.js';
 export { FRAME_GUARD_ENV, takeFrameGuardViolations } from './frame-guard.js';
-export { FrameWriter, type FrameSink } from './writer.js';
+export { FrameWriter, strSize, writeStr, writeStrHeader, type FrameSink } from './writer.js';
 // Installs the hand-written KV_PUT, KV_APPLIED and OK sends on FrameWriter (and the decoder's KV fast paths).
 export { KvRevision } from './kv-fast.js';
 export { ReadArena, adoptArenaReads, ARENA_SIZE, ARENA_COPY_BELOW, type ChunkHandler } from './reader.js';

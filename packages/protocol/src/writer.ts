@@ -407,6 +407,17 @@ export function strSize(n: number): number {
 
 /** Writes the ASCII string s (n bytes) as a MessagePack str; returns the position after it. */
 export function writeStr(b: Buffer, p: number, s: string, n: number): number {
+  p = writeStrHeader(b, p, n);
+  if (n <= 64) {
+    for (let i = 0; i < n; i++) b[p + i] = s.charCodeAt(i);
+  } else {
+    b.write(s, p, n, 'latin1');
+  }
+  return p + n;
+}
+
+/** Writes the header of a MessagePack str of n bytes (the smallest, as msgpackr writes it); returns the position after it. */
+export function writeStrHeader(b: Buffer, p: number, n: number): number {
   if (n < 0x20) b[p++] = 0xa0 | n;
   else if (n < 0x100) {
     b[p++] = 0xd9;
@@ -420,12 +431,7 @@ export function writeStr(b: Buffer, p: number, s: string, n: number): number {
     b.writeUInt32BE(n, p);
     p += 4;
   }
-  if (n <= 64) {
-    for (let i = 0; i < n; i++) b[p + i] = s.charCodeAt(i);
-  } else {
-    b.write(s, p, n, 'latin1');
-  }
-  return p + n;
+  return p;
 }
 
 const TWO_32 = 2 ** 32;
