@@ -138,9 +138,10 @@ interface Row {
   redisCpuMsPerJob?: number;
   /** BullMQ: what that Redis persists (CONFIG GET appendonly, appendfsync, save). */
   redis?: string;
-  /** BullMQ on a private Redis under --redis-strace: its fdatasync and fsync calls per job (start-up and shutdown included: ~5 in all). */
+  /** BullMQ on a private Redis under --redis-strace: its fdatasync and fsync calls over its life (start-up and shutdown included: ~5 in all) and per job. */
+  redisFdatasyncs?: number;
+  redisFsyncs?: number;
   redisFdatasyncsPerJob?: number;
-  redisFsyncsPerJob?: number;
 }
 
 /** Redis's CPU time so far, ms (user + system, every thread). */
@@ -319,8 +320,9 @@ async function bullmq(workers: number, appendfsync?: AppendFsync): Promise<Row> 
   } finally {
     const syncs = await server.stop();
     if (row !== undefined && syncs !== undefined) {
-      row.redisFdatasyncsPerJob = Number((syncs.fdatasync / JOBS).toFixed(3));
-      row.redisFsyncsPerJob = Number((syncs.fsync / JOBS).toFixed(3));
+      row.redisFdatasyncs = syncs.fdatasync;
+      row.redisFsyncs = syncs.fsync;
+      row.redisFdatasyncsPerJob = Number((syncs.fdatasync / JOBS).toFixed(4));
     }
   }
   return row;
@@ -429,7 +431,7 @@ console.log(['workers', ...shown.map(([, h]) => h)].join('  '));
 for (const t of table) console.log([String(t.workers).padStart(7), ...shown.map(([, h, f]) => f(t).padStart(h.length))].join('  '));
 for (const t of table) if (t.warrenNoSyncJobsPerSec !== undefined) console.log(`  ${t.workers}w, Warren with sync 'never' (reference only): ${t.warrenNoSyncJobsPerSec} jobs/s, ${t.noSyncRatio}x BullMQ`);
 for (const r of rows) {
-  const syncs = r.redisFdatasyncsPerJob !== undefined ? `, ${r.redisFdatasyncsPerJob} fdatasyncs + ${r.redisFsyncsPerJob} fsyncs per job` : '';
+  const syncs = r.redisFdatasyncs !== undefined ? `, ${r.redisFdatasyncsPerJob} fdatasyncs per job (${r.redisFdatasyncs} fdatasyncs and ${r.redisFsyncs} fsyncs in all, start-up and shutdown included)` : '';
   const extra = r.redisCpuMsPerJob !== undefined ? `, Redis ${r.redisCpuMsPerJob} ms CPU per job${syncs}` : r.syncsPerJob === undefined ? '' : `, broker ${r.brokerCpuMsPerJob} ms CPU and ${r.syncsPerJob} fdatasyncs per job (${r.syncMeanMs} ms each), event loop ${r.brokerElu} busy`;
   console.log(`  ${r.system} ${r.workers}w: this process ${r.clientCpuMsPerJob} ms CPU per job (event loop ${r.clientElu} busy)${extra}`);
 }
