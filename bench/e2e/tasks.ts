@@ -6,25 +6,41 @@
  *   built packages, data folder in tmp, every message and bucket write
  *   fdatasync'ed before its confirm). Each job: enqueue (persistent publish +
  *   PENDING record), STARTED, SUCCESS with its result, kept for a day.
- *   BullMQ: on the Redis at 127.0.0.1:6379 (whatever persistence it is
- *   configured with: this script prints it), jobs kept on completion
- *   (removeOnComplete: false), so results stay in Redis.
+ *   BullMQ: jobs kept on completion (removeOnComplete: false), so results stay
+ *   in Redis, on up to three Redis servers, one row each (--redis):
+ *     shared    the Redis at 127.0.0.1:6379, whatever persistence it is configured
+ *               with (this script prints it; on the bench machine none: appendonly
+ *               no, save "", so nothing reaches the disk);
+ *     always    a redis-server this script starts (free port, temporary folder,
+ *               stopped and removed afterwards) with --appendonly yes
+ *               --appendfsync always --save "": every write in the append-only
+ *               file and fdatasync'ed before Redis answers it (one fdatasync per
+ *               event-loop turn), the promise Warren makes: the like-for-like row;
+ *     everysec  the same with --appendfsync everysec, Redis's recommended setting:
+ *               the file fsync'ed once a second, so a crash can lose up to a second
+ *               of writes Redis already acknowledged.
+ *   All three by default (each adds one BullMQ run per worker count, ~1-3 s at
+ *   --jobs 10000); `--redis shared` gives the old run alone. The redis-server
+ *   binary: $REDIS_SERVER, else redis-server on PATH.
  *
  * Both run their producer and workers in this process, each worker on its own
  * connection with the same concurrency, the producer keeping the same number
  * of enqueues in flight. Handlers are async functions that return a small
  * object at once (the same in both).
  *
- *   npm run -w bench bench:tasks -- [--jobs 20000] [--concurrency 16] [--inflight 256] [--workers 1,8] [--out results/tasks.json] [--nosync-too] [--profile DIR] [--profile-measured DIR] [--started-after MS] [--warren-mode MODE]
+ *   npm run -w bench bench:tasks -- [--jobs 20000] [--concurrency 16] [--inflight 256] [--workers 1,8] [--out results/tasks.json] [--nosync-too] [--profile DIR] [--profile-measured DIR] [--started-after MS] [--warren-mode MODE] [--redis shared,always,everysec] [--redis-strace]
  *
  * Beside jobs/s it prints, per job, this process's CPU (producer and workers),
- * Redis's CPU (INFO cpu) or the Warren broker's CPU, fdatasync calls and mean
+ * Redis's CPU (INFO cpu, the Redis serving that row) or the Warren broker's CPU, fdatasync calls and mean
  * fdatasync time, and the event-loop utilisation of the broker and of this process
  * (neither near 1 while jobs/s stays flat: the two share 2 cores with the kernel). --nosync-too adds a
  * run of Warren with sync 'never' (nothing fdatasync'ed), for reference only;
  * --profile DIR runs the broker under --cpu-prof (--profile-measured DIR: profiles the measured phase only) (run this script itself under
  * `node --cpu-prof` for the client side; summarise with e2e/profile-summary.ts).
- * BENCH_ONLY=warren|bullmq runs one system, BENCH_SYNC=never Warren unsynced.
+ * --redis-strace runs the private redis-servers under `strace -c -f -e trace=fdatasync,fsync` and prints
+ * their fdatasyncs and fsyncs per job (start-up and shutdown included, ~5 in all; strace slows Redis
+ * down: use it to count syncs, not for jobs/s).
+ * BENCH_ONLY=warren|bullmq runs one system (bullmq: every --redis row), BENCH_SYNC=never Warren unsynced.
  * --warren-mode full|queue|success|applied|applied-mem|two-par|two-seq|success-nowait: the task layer (default), or a plain work queue
  * without / with bucket writes per job, to decompose the cost per job (see WARREN_MODE below).
  * --started-after MS: Warren's workers write STARTED only for jobs still running after MS
@@ -42,6 +58,7 @@ import { connect, type Connection } from '@warren/client';
 import { defineTasks, TaskClient, Worker } from '@warren/tasks';
 import { Queue, Worker as BullWorker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { killAllRedisSync, startRedis, type AppendFsync, type RedisChild } from './redis-child.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const arg = (name: string, fallback: number): number => {
@@ -85,6 +102,18 @@ const WARREN_MODE = strArg('warren-mode', 'full');
  */
 const MODES = ['full', 'queue', 'success', 'applied', 'two-par', 'two-seq', 'success-nowait', 'applied-mem'];
 if (!MODES.includes(WARREN_MODE)) throw new TypeError(`--warren-mode: one of ${MODES.join(', ')}`);
+/**
+ * --redis LIST: which Redis BullMQ runs on, one row each, in this order: `shared` = the Redis at
+ * 127.0.0.1:6379 as it is configured (this machine's persists nothing: appendonly no, save ""),
+ * `always` = a redis-server this script starts (free port, temporary folder, removed afterwards) with
+ * --appendonly yes --appendfsync always --save "": every write in the AOF and fdatasync'ed before Redis
+ * answers, the promise Warren makes; `everysec` = the same with --appendfsync everysec, Redis's
+ * recommended setting (fsync'ed once a second: up to a second of acknowledged writes can be lost).
+ */
+const REDIS_ROWS = strArg('redis', 'shared,always,everysec').split(',').filter(Boolean);
+if (!REDIS_ROWS.every((r) => r === 'shared' || r === 'always' || r === 'everysec')) throw new TypeError('--redis: a comma-separated list of shared, always, everysec');
+/** --redis-strace: the private redis-servers run under `strace -c -f -e trace=fdatasync,fsync` to count their syncs (slower: not for jobs/s). */
+const REDIS_STRACE = process.argv.includes('--redis-strace');
 const OUT = resolve(process.env.INIT_CWD ?? process.cwd(), strArg('out', join(here, '..', 'results', 'tasks.json')));
 
 interface Row {
@@ -107,6 +136,12 @@ interface Row {
   clientElu: number;
   /** BullMQ: Redis's CPU ms per job (INFO cpu; anything else using that Redis meanwhile counts too). */
   redisCpuMsPerJob?: number;
+  /** BullMQ: what that Redis persists (CONFIG GET appendonly, appendfsync, save). */
+  redis?: string;
+  /** BullMQ on a private Redis under --redis-strace: its fdatasync and fsync calls over its life (start-up and shutdown included: ~5 in all) and per job. */
+  redisFdatasyncs?: number;
+  redisFsyncs?: number;
+  redisFdatasyncsPerJob?: number;
 }
 
 /** Redis's CPU time so far, ms (user + system, every thread). */
@@ -275,8 +310,26 @@ async function warren(workers: number, sync: 'always' | 'never' = SYNC): Promise
   }
 }
 
-async function bullmq(workers: number): Promise<Row> {
-  const connection = { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null };
+/** BullMQ on the shared Redis (127.0.0.1:6379) or, with `appendfsync`, on a private redis-server with an AOF fsync'ed so. */
+async function bullmq(workers: number, appendfsync?: AppendFsync): Promise<Row> {
+  if (appendfsync === undefined) return bullmqOn(workers, 'bullmq', 6379, redisCpuMs, await redisPersistence());
+  const server: RedisChild = await startRedis(appendfsync, { strace: REDIS_STRACE });
+  let row: Row | undefined;
+  try {
+    row = await bullmqOn(workers, `bullmq-aof-${appendfsync}`, server.port, () => server.cpuMs(), await server.persistence());
+  } finally {
+    const syncs = await server.stop();
+    if (row !== undefined && syncs !== undefined) {
+      row.redisFdatasyncs = syncs.fdatasync;
+      row.redisFsyncs = syncs.fsync;
+      row.redisFdatasyncsPerJob = Number((syncs.fdatasync / JOBS).toFixed(4));
+    }
+  }
+  return row;
+}
+
+async function bullmqOn(workers: number, system: string, port: number, redisCpu: () => Promise<number>, persistence: string): Promise<Row> {
+  const connection = { host: '127.0.0.1', port, maxRetriesPerRequest: null };
   const name = `warren-bench-${process.pid}-${workers}`;
   const queue = new Queue(name, { connection });
   await queue.obliterate({ force: true }).catch(() => undefined);
@@ -292,7 +345,7 @@ async function bullmq(workers: number): Promise<Row> {
     await w.waitUntilReady();
     ws.push(w);
   }
-  const redis0 = await redisCpuMs();
+  const redis0 = await redisCpu();
   const cpu0 = cpuMs();
   const elu0 = performance.eventLoopUtilization();
   const started = performance.now();
@@ -302,13 +355,13 @@ async function bullmq(workers: number): Promise<Row> {
   const seconds = (performance.now() - started) / 1000;
   const clientCpuMsPerJob = Number(((cpuMs() - cpu0) / JOBS).toFixed(3));
   const clientElu = Number(performance.eventLoopUtilization(elu0).utilization.toFixed(2));
-  const redisCpuMsPerJob = Number((((await redisCpuMs()) - redis0) / JOBS).toFixed(3));
+  const redisCpuMsPerJob = Number((((await redisCpu()) - redis0) / JOBS).toFixed(3));
   const kept = await queue.getJobCounts('completed');
   if (kept.completed !== JOBS) throw new Error(`BullMQ kept ${kept.completed} completed jobs, expected ${JOBS}`);
   await Promise.all(ws.map((w) => w.close()));
   await queue.obliterate({ force: true });
   await queue.close();
-  return { system: 'bullmq', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), clientCpuMsPerJob, clientElu, redisCpuMsPerJob };
+  return { system, workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), clientCpuMsPerJob, clientElu, redisCpuMsPerJob, redis: persistence };
 }
 
 async function redisPersistence(): Promise<string> {
@@ -323,30 +376,65 @@ async function redisPersistence(): Promise<string> {
   return `appendonly ${aof}${aof === 'yes' ? ` (appendfsync ${fsync})` : ''}, save "${save}"`;
 }
 
+// An interrupted run stops the private redis-servers and removes their folders.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    killAllRedisSync();
+    process.exit(130);
+  });
+}
 const rows: Row[] = [];
-const persistence = await redisPersistence();
+const runBullmq = process.env.BENCH_ONLY !== 'warren';
+const persistence = runBullmq && REDIS_ROWS.includes('shared') ? await redisPersistence() : undefined;
 const load = loadavg()[0]!.toFixed(1);
 for (const n of WORKERS) {
-  // Side by side: the two systems alternate, so both see the same machine.
-  if (process.env.BENCH_ONLY !== 'warren') rows.push(await bullmq(n));
+  // Side by side: the systems alternate, so all see the same machine.
+  if (runBullmq) for (const r of REDIS_ROWS) rows.push(await bullmq(n, r === 'shared' ? undefined : (r as AppendFsync)));
   if (process.env.BENCH_ONLY !== 'bullmq') rows.push(await warren(n));
   if (NOSYNC_TOO && SYNC === 'always') rows.push(await warren(n, 'never'));
 }
+const jobsPerSec = (system: string, n: number): number | undefined => rows.find((r) => r.system === system && r.workers === n)?.jobsPerSec;
+const ratio = (a: number, b: number | undefined): number => Number((a / (b ?? NaN)).toFixed(2));
 const table = WORKERS.map((n) => {
-  const b = rows.find((r) => r.system === 'bullmq' && r.workers === n)?.jobsPerSec ?? NaN;
+  const b = jobsPerSec('bullmq', n) ?? NaN;
   const w = rows.find((r) => (r.system === 'warren' || r.system === `warren-${WARREN_MODE}`) && r.workers === n)?.jobsPerSec ?? NaN;
-  const ns = rows.find((r) => r.system === 'warren-nosync' && r.workers === n)?.jobsPerSec;
-  return { workers: n, warrenJobsPerSec: w, bullmqJobsPerSec: b, ratio: Number((w / b).toFixed(2)), ...(ns !== undefined ? { warrenNoSyncJobsPerSec: ns, noSyncRatio: Number((ns / b).toFixed(2)) } : {}) };
+  const ns = jobsPerSec('warren-nosync', n);
+  const always = jobsPerSec('bullmq-aof-always', n);
+  const everysec = jobsPerSec('bullmq-aof-everysec', n);
+  return {
+    workers: n,
+    warrenJobsPerSec: w,
+    bullmqJobsPerSec: b,
+    ratio: ratio(w, b),
+    ...(always !== undefined ? { bullmqAofAlwaysJobsPerSec: always, aofAlwaysRatio: ratio(w, always) } : {}),
+    ...(everysec !== undefined ? { bullmqAofEverysecJobsPerSec: everysec, aofEverysecRatio: ratio(w, everysec) } : {}),
+    ...(ns !== undefined ? { warrenNoSyncJobsPerSec: ns, noSyncRatio: ratio(ns, b) } : {}),
+  };
 });
 console.log(`jobs ${JOBS}, concurrency ${CONCURRENCY} per worker, ${INFLIGHT} enqueues in flight; load average at start ${load}`);
-console.log(`Warren: durable (fdatasync per confirm and bucket write)${STARTED_AFTER !== undefined ? `, STARTED only after ${STARTED_AFTER} ms` : ''}; Redis: ${persistence}`);
-console.log('workers  warren jobs/s  bullmq jobs/s  warren/bullmq');
-for (const t of table) console.log(`${String(t.workers).padStart(7)}  ${String(t.warrenJobsPerSec).padStart(13)}  ${String(t.bullmqJobsPerSec).padStart(13)}  ${t.ratio.toFixed(2).padStart(13)}`);
+console.log(`Warren: durable (fdatasync per confirm and bucket write)${STARTED_AFTER !== undefined ? `, STARTED only after ${STARTED_AFTER} ms` : ''}`);
+const straced = REDIS_STRACE ? ' (under strace: slower)' : '';
+if (persistence !== undefined) console.log(`BullMQ (shared): the Redis at 127.0.0.1:6379, ${persistence}`);
+if (runBullmq && REDIS_ROWS.includes('always')) console.log(`BullMQ (AOF always): its own redis-server, appendonly yes (appendfsync always), save "": every write fdatasync'ed before Redis answers it, as Warren does${straced}`);
+if (runBullmq && REDIS_ROWS.includes('everysec')) console.log(`BullMQ (AOF everysec): its own redis-server, appendonly yes (appendfsync everysec), save "": fsync'ed once a second, up to 1 s of acknowledged writes can be lost${straced}`);
+const cols: [string, string, (t: (typeof table)[number]) => string][] = [
+  ['', 'warren jobs/s', (t) => String(t.warrenJobsPerSec)],
+  ['shared', 'bullmq jobs/s', (t) => String(t.bullmqJobsPerSec)],
+  ['shared', 'warren/bullmq', (t) => t.ratio.toFixed(2)],
+  ['always', 'bullmq AOF always', (t) => String(t.bullmqAofAlwaysJobsPerSec)],
+  ['always', 'warren/AOF always', (t) => String(t.aofAlwaysRatio?.toFixed(2))],
+  ['everysec', 'bullmq AOF everysec', (t) => String(t.bullmqAofEverysecJobsPerSec)],
+  ['everysec', 'warren/AOF everysec', (t) => String(t.aofEverysecRatio?.toFixed(2))],
+];
+const shown = cols.filter(([r]) => r === '' || (runBullmq && REDIS_ROWS.includes(r)));
+console.log(['workers', ...shown.map(([, h]) => h)].join('  '));
+for (const t of table) console.log([String(t.workers).padStart(7), ...shown.map(([, h, f]) => f(t).padStart(h.length))].join('  '));
 for (const t of table) if (t.warrenNoSyncJobsPerSec !== undefined) console.log(`  ${t.workers}w, Warren with sync 'never' (reference only): ${t.warrenNoSyncJobsPerSec} jobs/s, ${t.noSyncRatio}x BullMQ`);
 for (const r of rows) {
-  const extra = r.redisCpuMsPerJob !== undefined ? `, Redis ${r.redisCpuMsPerJob} ms CPU per job` : r.syncsPerJob === undefined ? '' : `, broker ${r.brokerCpuMsPerJob} ms CPU and ${r.syncsPerJob} fdatasyncs per job (${r.syncMeanMs} ms each), event loop ${r.brokerElu} busy`;
+  const syncs = r.redisFdatasyncs !== undefined ? `, ${r.redisFdatasyncsPerJob} fdatasyncs per job (${r.redisFdatasyncs} fdatasyncs and ${r.redisFsyncs} fsyncs in all, start-up and shutdown included)` : '';
+  const extra = r.redisCpuMsPerJob !== undefined ? `, Redis ${r.redisCpuMsPerJob} ms CPU per job${syncs}` : r.syncsPerJob === undefined ? '' : `, broker ${r.brokerCpuMsPerJob} ms CPU and ${r.syncsPerJob} fdatasyncs per job (${r.syncMeanMs} ms each), event loop ${r.brokerElu} busy`;
   console.log(`  ${r.system} ${r.workers}w: this process ${r.clientCpuMsPerJob} ms CPU per job (event loop ${r.clientElu} busy)${extra}`);
 }
-await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), ...(STARTED_AFTER !== undefined ? { startedAfterMs: STARTED_AFTER } : {}), jobs: JOBS, concurrency: CONCURRENCY, inflight: INFLIGHT, loadAverage: Number(load), redis: persistence, rows, table }, null, 2)}\n`);
+await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), ...(STARTED_AFTER !== undefined ? { startedAfterMs: STARTED_AFTER } : {}), jobs: JOBS, concurrency: CONCURRENCY, inflight: INFLIGHT, loadAverage: Number(load), ...(persistence !== undefined ? { redis: persistence } : {}), rows, table }, null, 2)}\n`);
 console.log(`wrote ${OUT}`);
 process.exit(0);
