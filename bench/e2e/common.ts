@@ -127,6 +127,48 @@ export function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
 }
 
+/** The p99 of each `sliceMs` slice of the samples, by publish time (slices start at multiples of sliceMs since the epoch). */
+export function sliceP99s(sentTimes: Float64Array, latencies: Float64Array, n: number, sliceMs: number): SliceP99[] {
+  const by = new Map<number, number[]>();
+  for (let i = 0; i < n; i++) {
+    const at = Math.floor(sentTimes[i]! / sliceMs) * sliceMs;
+    let list = by.get(at);
+    if (list === undefined) by.set(at, (list = []));
+    list.push(latencies[i]!);
+  }
+  return [...by.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([at, list]) => ({ at, p99: percentile(Float64Array.from(list).sort(), 99), samples: list.length }));
+}
+
+export interface SliceP99 {
+  at: number;
+  p99: number;
+  samples: number;
+}
+
+/**
+ * --side-by-side: Warren's and the relay's per-slice p99s, run at the same time, paired by slice.
+ * Only slices where both have at least half the median slice's samples count (the phase's first
+ * and last slices are partial). Returns each pair's difference (Warren - relay, ms) and summaries.
+ */
+export function pairSlices(warren: SliceP99[], relay: SliceP99[], target: number): { diffs: number[]; median: number; min: number; max: number; within: number } {
+  const full = (list: SliceP99[]) => {
+    const n = list.map((s) => s.samples).sort((a, b) => a - b);
+    const mid = n[Math.floor(n.length / 2)] ?? 0;
+    return new Map(list.filter((s) => s.samples >= mid / 2).map((s) => [s.at, s.p99]));
+  };
+  const r = full(relay);
+  const diffs: number[] = [];
+  for (const [at, p99] of full(warren)) {
+    const other = r.get(at);
+    if (other !== undefined) diffs.push(p99 - other);
+  }
+  const sorted = [...diffs].sort((a, b) => a - b);
+  const median = sorted.length === 0 ? NaN : sorted.length % 2 === 1 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+  return { diffs, median, min: sorted[0] ?? NaN, max: sorted[sorted.length - 1] ?? NaN, within: diffs.length === 0 ? NaN : diffs.filter((d) => d <= target).length / diffs.length };
+}
+
 // ---------------------------------------------------------------------------
 // /proc (Linux): RabbitMQ's beam.smp
 // ---------------------------------------------------------------------------

@@ -34,8 +34,12 @@ export interface ScenarioResult {
   systems: Partial<Record<SystemKey, Measurements>>;
   /** Every run's numbers when repeat > 1. */
   repeats?: Partial<Record<SystemKey, Measurements[]>>;
-  errors: Partial<Record<SystemKey, string>>;
+  /** Errors per system; `sideBySide` when --side-by-side failed. */
+  errors: Partial<Record<SystemKey | 'sideBySide', string>>;
   notes: string[];
+  /** --side-by-side: Warren and the relay measured at the same time (scenarios.ts sideBySide); medians over the repeats, and each run. */
+  sideBySide?: Measurements;
+  sideBySideRepeats?: Measurements[];
 }
 
 export interface MachineFacts {

@@ -31,6 +31,12 @@
  *                     relayCpuSecPer100k.)
  *   --restricted-user Warren's producers and consumers log in as a user with regex permissions
  *                     (not an administrator), to measure the cost of permission checks
+ *   --side-by-side    latency scenarios (4, 7): after the usual rows, also run Warren and the relay floor
+ *                     at the same time (each its own producer and consumer, same rate), so that the
+ *                     machine's stalls hit both alike, and pair their p99s per slice (1/20 of the
+ *                     measured phase): JSON `sideBySide` of the scenario (sliceDiffMedian = median of
+ *                     Warren p99 - relay p99 over the slices, sliceWithin = share of slices <= 0.3 ms,
+ *                     brokerUsPerMsg / relayUsPerMsg = CPU per message of each)
  *
  * Scenarios: 1 transient, 2 durable, 3 fanout, 4 latency (5,000 msg/s), 5 large, 6 topic,
  * 7 latency-50k (50,000 msg/s); `all` = 1-7. Extras run only when named and get their own section in
@@ -83,12 +89,13 @@ interface Args {
   /** --profile-broker DIR: CPU profiles of the Warren broker over the measured phase go there. */
   profileBroker?: string;
   restrictedUser: boolean;
+  sideBySide: boolean;
 }
 
 function usage(msg?: string): never {
   if (msg) console.error(msg);
   console.error(
-    'usage: npm run bench -- <all|resources|logins|queues|connections|1..7|alias>[,...] [--count N] [--repeat N] [--quick] [--peers LIST] [--no-rabbit] [--no-peers] [--out FILE] [--write-results] [--profile] [--profile-workers DIR] [--profile-broker DIR] [--restricted-user]',
+    'usage: npm run bench -- <all|resources|logins|queues|connections|1..7|alias>[,...] [--count N] [--repeat N] [--quick] [--peers LIST] [--no-rabbit] [--no-peers] [--out FILE] [--write-results] [--profile] [--profile-workers DIR] [--profile-broker DIR] [--restricted-user] [--side-by-side]',
   );
   console.error('       npm run bench -- report     (RESULTS.md and plots from the saved results)');
   console.error(`scenarios: ${SCENARIOS.map((s) => `${s.id}/${s.alias}`).join(', ')}`);
@@ -96,7 +103,7 @@ function usage(msg?: string): never {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { reportOnly: false, scenarios: [], repeat: 1, quick: false, peers: [...PEERS], out: join(resultsDir, 'latest.json'), writeResults: false, profile: false, restrictedUser: false };
+  const a: Args = { reportOnly: false, scenarios: [], repeat: 1, quick: false, peers: [...PEERS], out: join(resultsDir, 'latest.json'), writeResults: false, profile: false, restrictedUser: false, sideBySide: false };
   const names: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -121,6 +128,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--profile-broker') a.profileBroker = resolve(argv[++i] ?? usage('--profile-broker needs a directory'));
     else if (arg === '--profile-workers') a.profileWorkers = resolve(argv[++i] ?? usage('--profile-workers needs a directory'));
     else if (arg === '--restricted-user') a.restrictedUser = true;
+    else if (arg === '--side-by-side') a.sideBySide = true;
     else if (arg === '--out') a.out = resolve(argv[++i] ?? usage('--out needs a file'));
     else if (arg === '--help' || arg === '-h') usage();
     else if (arg.startsWith('-')) usage(`unknown option ${arg}`);
@@ -363,7 +371,16 @@ async function main(): Promise<void> {
         if (system === 'warren') warren = m;
       }
       if (s.floor !== undefined) await attempt('floor', rep, () => s.floor!.run(count, opts, warren));
+      if (args.sideBySide && s.sideBySide !== undefined) {
+        try {
+          (r.sideBySideRepeats ??= []).push(await s.sideBySide(s, count, opts));
+        } catch (err) {
+          r.errors.sideBySide = String((err as Error)?.message ?? err);
+          log(`    side by side: FAILED (run ${rep + 1}): ${r.errors.sideBySide}`);
+        }
+      }
     }
+    if (r.sideBySideRepeats !== undefined) r.sideBySide = medians(r.sideBySideRepeats);
     for (const key of COLUMNS) {
       const list = reps[key];
       if (list === undefined || r.errors[key] !== undefined) continue;

@@ -11,7 +11,7 @@ import { connect } from '@warren/client';
 import { BROKER_NODE_FLAGS, Child } from './children.js';
 import { appendFloor } from './append-floor.js';
 import { TrackingDriver, onInterrupt } from './cleanup.js';
-import { findBeamPid, findServerPid, openFilesLimit, procSample, sleep, topicExpected, topicMatches, topicWorkload, warmUp } from './common.js';
+import { findBeamPid, findServerPid, openFilesLimit, pairSlices, procSample, sleep, topicExpected, topicMatches, topicWorkload, warmUp } from './common.js';
 import { RABBIT_URL, openDriver, type ComparedSystem, type Driver, type Peer, type SystemName } from './drivers.js';
 import { NATS_URL, REDIS_URL } from './peers.js';
 import { ProgressWatch, describeVerdict, type WatchLimits } from './stall.js';
@@ -117,6 +117,11 @@ export interface Scenario {
    * (its numbers are kept in bench/results/<alias>.json).
    */
   extra?: { heading: string; note: string };
+  /**
+   * --side-by-side (the latency scenarios): Warren and the relay floor measured at the same time, each
+   * with its own producer and consumer, so that the machine's stalls hit both alike; per-slice p99s paired.
+   */
+  sideBySide?: (self: Scenario, count: number, opts: RunOptions) => Promise<Measurements>;
   run(ctx: SystemContext, count: number, opts: RunOptions): Promise<Measurements>;
 }
 
@@ -270,6 +275,8 @@ interface FlowSpec {
   during?: () => Promise<void>;
   /** Names the workers' CPU profiles (RunOptions.workerProfileDir). */
   label?: string;
+  /** Awaited right before the measured phase (--side-by-side: both flows start it together). */
+  beforeMeasure?: () => Promise<void>;
 }
 
 interface FlowResult {
@@ -330,6 +337,7 @@ async function flow(ctx: SystemContext, spec: FlowSpec, opts: RunOptions): Promi
     const cpuBefore = [cpuOf(producer.pid), cpuOf(consumer.pid), ctx.system === 'relay' ? cpuOf(ctx.pid) : NaN];
     // The profiler starts after `before` and stops after `after`: its own cost stays out of the CPU figures' phase as far as it can.
     await ctx.profile?.start();
+    await spec.beforeMeasure?.();
     const [pr, cr] = await phase(spec.count, spec.during);
     const cpuAfter = [cpuOf(producer.pid), cpuOf(consumer.pid), ctx.system === 'relay' ? cpuOf(ctx.pid) : NaN];
     const after = await ctx.stats();
@@ -430,7 +438,20 @@ async function singleQueue(
   name: string,
   count: number,
   opts: RunOptions,
-  o: { durable: boolean; bodySize: number; rate?: number; latency?: boolean; warmupSeconds?: number; during?: () => Promise<void>; queues?: number; connections?: number },
+  o: {
+    durable: boolean;
+    bodySize: number;
+    rate?: number;
+    latency?: boolean;
+    warmupSeconds?: number;
+    during?: () => Promise<void>;
+    queues?: number;
+    connections?: number;
+    /** With latency: the consumer also reports per-slice p99s (WorkerSpec sliceMs). */
+    sliceMs?: number;
+    /** FlowSpec.beforeMeasure. */
+    beforeMeasure?: () => Promise<void>;
+  },
 ): Promise<FlowResult> {
   const many = o.queues !== undefined && o.queues > 1;
   const queue = `${PREFIX}.${name}`;
@@ -464,6 +485,7 @@ async function singleQueue(
           connections: Math.min(10, queues.length),
           prefetch: PREFETCH,
           latency: o.latency === true,
+          ...(o.sliceMs !== undefined ? { sliceMs: o.sliceMs } : {}),
           noDelay: o.latency === true,
         },
         expected: (n) => n,
@@ -472,6 +494,7 @@ async function singleQueue(
         warmupMinMs: o.rate === undefined && !opts.quick ? MIN_WARMUP_MS : 0,
         count,
         ...(o.during ? { during: o.during } : {}),
+        ...(o.beforeMeasure ? { beforeMeasure: o.beforeMeasure } : {}),
         label: name,
       },
       opts,
@@ -635,6 +658,76 @@ async function scaleSteps(ctx: SystemContext, prefix: string, steps: number[], o
   return m;
 }
 
+/** A promise for each of two callers that resolves once both have called (or release() was called: the other side failed). */
+function meeting(): { arrive: () => Promise<void>; release: () => void } {
+  let waiting = 2;
+  let open!: () => void;
+  const met = new Promise<void>((r) => (open = r));
+  return {
+    arrive: () => {
+      if (--waiting <= 0) open();
+      return met;
+    },
+    release: () => open(),
+  };
+}
+
+/** Per-slice p99s: about this many slices per measured phase. */
+const SLICES = 20;
+
+/**
+ * --side-by-side: a Warren broker and the relay, each with its own producer and consumer at the same
+ * offered rate, warmed up side by side and measured over the same seconds (the measured phases start
+ * together). Each consumer reports its p99 per slice of publish time (1/20 of the phase); the slices
+ * line up by wall clock and are paired: `sliceDiffMedian` is the median of Warren's p99 minus the
+ * relay's over the slices, `sliceWithin` the share of slices where that is at most `target` ms.
+ * The two flows share the machine's cores (at 5,000 msg/s they use well under one core together; at
+ * 50,000 they compete for the two).
+ */
+const sideBySide =
+  (name: string, o: (quick: boolean) => Parameters<typeof singleQueue>[4] & { rate: number }, target: number) =>
+  async (self: Scenario, count: number, opts: RunOptions): Promise<Measurements> => {
+    // No profiles: they would replace the single-system runs' and start one side later than the other.
+    const { brokerProfileDir: _b, workerProfileDir: _w, profileDir: _p, ...plain } = opts;
+    opts = plain;
+    const spec = o(opts.quick);
+    const sliceMs = Math.max(1, Math.round(((count / spec.rate) * 1000) / SLICES));
+    const meet = meeting();
+    const side = (ctx: SystemContext) =>
+      singleQueue(ctx, name, count, opts, { ...spec, sliceMs, beforeMeasure: meet.arrive }).catch((e: unknown) => {
+        meet.release();
+        throw e;
+      });
+    const [w, r] = await withSystem('warren', self, opts, (warren) => withRelay((relay) => Promise.all([side(warren), side(relay)])));
+    const paired = pairSlices(w.consumer.slices ?? [], r.consumer.slices ?? [], target);
+    const wl = w.consumer.latencyMs!;
+    const rl = r.consumer.latencyMs!;
+    const usPerMsg = (cpuSeconds: number, fr: FlowResult) => (cpuSeconds / fr.delivered) * 1e6;
+    const m: Measurements = {
+      warrenP50: wl.p50,
+      warrenP99: wl.p99,
+      relayP50: rl.p50,
+      relayP99: rl.p99,
+      p99Diff: wl.p99 - rl.p99,
+      sliceMs,
+      slices: paired.diffs.length,
+      sliceDiffMedian: paired.median,
+      sliceDiffMin: paired.min,
+      sliceDiffMax: paired.max,
+      sliceWithin: paired.within,
+      brokerUsPerMsg: usPerMsg(w.brokerCpuSeconds, w),
+      relayUsPerMsg: usPerMsg(r.relayCpuSeconds ?? NaN, r),
+      warrenWorkersUsPerMsg: usPerMsg(w.producerCpuSeconds + w.consumerCpuSeconds, w),
+      relayWorkersUsPerMsg: usPerMsg(r.producerCpuSeconds + r.consumerCpuSeconds, r),
+    };
+    opts.log(
+      `    side by side: p99 warren ${wl.p99.toFixed(2)} ms, relay ${rl.p99.toFixed(2)} ms; per ${sliceMs} ms slice (${paired.diffs.length}) warren - relay: ` +
+        `median ${paired.median.toFixed(2)} ms [${paired.min.toFixed(2)}..${paired.max.toFixed(2)}], <= ${target} ms in ${Math.round(paired.within * 100)}%; ` +
+        `CPU per message: broker ${m.brokerUsPerMsg!.toFixed(1)} us, relay ${m.relayUsPerMsg!.toFixed(1)} us`,
+    );
+    return m;
+  };
+
 /** Scenario 4: a long warm-up, since the tail is what is measured and the JIT compiler's first seconds are not steady state. */
 const LATENCY_5K = (quick: boolean) => ({ durable: false, bodySize: BODY, rate: 5000, latency: true, warmupSeconds: quick ? 1 : 5 });
 
@@ -737,6 +830,7 @@ export const SCENARIOS: Scenario[] = [
     sync: 'always',
     peers: ALL_PEERS,
     floor: relayFloor('s4', LATENCY_5K, latencyOf),
+    sideBySide: sideBySide('s4', LATENCY_5K, 0.3),
     run: async (ctx, count, opts) => latencyOf(await singleQueue(ctx, 's4', count, opts, LATENCY_5K(opts.quick))),
   },
   {
@@ -749,6 +843,7 @@ export const SCENARIOS: Scenario[] = [
     sync: 'always',
     peers: ALL_PEERS,
     floor: relayFloor('s7', LATENCY_FAST, latencyOf),
+    sideBySide: sideBySide('s7', LATENCY_FAST, 0.3),
     run: async (ctx, count, opts) =>
       latencyOf(await singleQueue(ctx, 's7', count, opts, LATENCY_FAST(opts.quick))),
   },

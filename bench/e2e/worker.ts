@@ -17,7 +17,7 @@ import amqp from 'amqplib';
 import { connect as warrenConnect } from '@warren/client';
 import { traceGc } from './gc-trace.mjs';
 import { openDriver, type Driver, type SystemName } from './drivers.js';
-import { percentile, topicWorkload, wallMs, type TopicWorkload } from './common.js';
+import { percentile, sliceP99s, topicWorkload, wallMs, type TopicWorkload } from './common.js';
 
 export type WorkerSpec =
   | {
@@ -59,6 +59,11 @@ export type WorkerSpec =
       prefetch: number;
       /** Read the publish time from each body and report latency percentiles. */
       latency: boolean;
+      /**
+       * With latency: also report the p99 of each slice of this many ms, the slices cut by publish time
+       * (ms since the epoch, so that two consumers' slices line up: --side-by-side).
+       */
+      sliceMs?: number;
       /** RabbitMQ: Nagle off (see DriverOptions.noDelay). */
       noDelay?: boolean;
     }
@@ -74,7 +79,10 @@ export interface PhaseReport {
   lastAt?: number;
   bytes?: number;
   latencyMs?: { p50: number; p99: number; p999: number; max: number; mean: number; samples: number };
+  /** Consumer with sliceMs: per slice of publish time, its start (ms since the epoch), p99 (ms) and samples. */
+  slices?: { at: number; p99: number; samples: number }[];
 }
+
 
 const spec = JSON.parse(process.argv[2]!) as WorkerSpec;
 traceGc(`${spec.role}-${spec.system}`);
@@ -241,7 +249,7 @@ if (spec.role === 'producer') {
     // At most once: what the last phase lost is not coming.
     target = atMostOnce ? received + count : target + count;
     latencies = s.latency ? new Float64Array(count) : undefined;
-    sentTimes = s.latency && dumpDir !== undefined ? new Float64Array(count) : undefined;
+    sentTimes = s.latency && (dumpDir !== undefined || s.sliceMs !== undefined) ? new Float64Array(count) : undefined;
     nLat = 0;
     if (received < target) {
       // Say so when deliveries stop arriving: a hang then shows where it is.
@@ -261,7 +269,8 @@ if (spec.role === 'producer') {
       clearInterval(watchdog);
     }
     const report: PhaseReport = { type: 'done', count: received - phaseStart, startAt, endAt: wallMs(), firstAt, lastAt, bytes };
-    if (latencies !== undefined && sentTimes !== undefined) {
+    if (latencies !== undefined && sentTimes !== undefined && s.sliceMs !== undefined) report.slices = sliceP99s(sentTimes, latencies, nLat, s.sliceMs);
+    if (latencies !== undefined && sentTimes !== undefined && dumpDir !== undefined) {
       // Raw samples for offline analysis: CSV of publish time (ms since epoch) and latency (ms).
       const lines = ['sentAtMs,latencyMs'];
       for (let i = 0; i < nLat; i++) lines.push(`${sentTimes[i]!.toFixed(3)},${latencies[i]!.toFixed(4)}`);

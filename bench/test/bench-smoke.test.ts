@@ -26,7 +26,11 @@ const scenarios: Record<string, { warren: string[]; floor?: string[] }> = {
 };
 
 /** Runs the harness on these scenarios and returns the JSON it wrote. */
-async function runHarness(dir: string, ids: string[], extra: string[] = []): Promise<{ machine: { cores: number }; scenarios: { id: string; systems: Record<string, Record<string, number>>; errors: Record<string, string> }[] }> {
+async function runHarness(
+  dir: string,
+  ids: string[],
+  extra: string[] = [],
+): Promise<{ machine: { cores: number }; scenarios: { id: string; systems: Record<string, Record<string, number>>; errors: Record<string, string>; sideBySide?: Record<string, number> }[] }> {
   const out = join(dir, `smoke-${ids[0]}.json`);
   const args = ['--import', 'tsx', 'bench/e2e/run.ts', ids.join(','), '--count', '200', '--quick', '--no-peers', '--out', out, ...extra];
   await new Promise<void>((resolve, reject) => {
@@ -50,7 +54,7 @@ describe('bench e2e harness (smoke)', () => {
       dir ??= await tempDir('warren-bench-smoke-');
       const profiles = join(dir, `profiles-${ids[0]}`);
       const brokerProfiles = join(dir, `broker-profiles-${ids[0]}`);
-      const run = await runHarness(dir, ids, ids.includes('1') ? ['--profile-workers', profiles, '--profile-broker', brokerProfiles] : []);
+      const run = await runHarness(dir, ids, ids.includes('1') ? ['--profile-workers', profiles, '--profile-broker', brokerProfiles, '--side-by-side'] : []);
       expect(run.machine.cores).toBeGreaterThan(0);
       expect(run.scenarios.map((s) => s.id)).toEqual(ids);
       for (const s of run.scenarios) {
@@ -62,6 +66,21 @@ describe('bench e2e harness (smoke)', () => {
             expect(Number.isFinite(v) && v! > 0, `scenario ${s.id} ${system} ${key} = ${v}`).toBe(true);
           }
         }
+        if (s.id === '4' || s.id === '7') {
+          // --side-by-side: Warren and the relay at the same time, p99s paired per slice.
+          const b = s.sideBySide;
+          for (const key of ['warrenP99', 'relayP99', 'sliceMs']) expect(Number.isFinite(b?.[key]) && b![key]! > 0, `scenario ${s.id} sideBySide ${key} = ${b?.[key]}`).toBe(true);
+          expect(Number.isFinite(b?.p99Diff), `scenario ${s.id} sideBySide p99Diff`).toBe(true);
+          // Scenario 4's 200 messages take 40 ms, enough for the two sides' phases to overlap and pair
+          // slices; scenario 7's take 4 ms, less than the sides' start skew on a busy machine.
+          if (s.id === '4') {
+            expect(b!.slices > 0 && Number.isFinite(b!.sliceDiffMedian), `scenario 4 sideBySide slices = ${b!.slices}`).toBe(true);
+            expect(b!.sliceWithin).toBeGreaterThanOrEqual(0);
+            expect(b!.sliceWithin).toBeLessThanOrEqual(1);
+          } else expect(b!.slices).toBeGreaterThanOrEqual(0);
+          // CPU over 200 messages: a few 10 ms ticks at most, so only finite and not negative.
+          for (const key of ['brokerUsPerMsg', 'relayUsPerMsg']) expect(Number.isFinite(b?.[key]) && b![key]! >= 0, `scenario ${s.id} sideBySide ${key} = ${b?.[key]}`).toBe(true);
+        } else expect(s.sideBySide, `scenario ${s.id}`).toBeUndefined();
         if (s.id === '1') {
           // The producer's and consumer's CPU over the measured phase (200 messages: a few ticks of
           // 10 ms at most, so only finite and not negative), and the relay's own for the floor.

@@ -1,5 +1,5 @@
 /**
- * FrameWriter's hand-written deliver, publish and ack (writer.ts) write byte
+ * FrameWriter's hand-written deliver, publish, ack and confirm (writer.ts) write byte
  * for byte what the general encoder (sendRaw with the header array) writes,
  * for every width of integer and string, and leave properties, non-ASCII
  * names and values outside the uint range to it.
@@ -33,7 +33,7 @@ const STRINGS = ['', 'q', 'x'.repeat(31), 'x'.repeat(32), 'x'.repeat(64), 'x'.re
 const BODIES = [Buffer.alloc(0), Buffer.from('hello'), Buffer.alloc(8 * 1024, 5), Buffer.alloc(20_000, 6)];
 const PROPS: (MessageProperties | null)[] = [null, {}, { persistent: true, headers: { a: 1 } }];
 
-describe('FrameWriter deliver, publish and ack', () => {
+describe('FrameWriter deliver, publish, ack and confirm', () => {
   it('write what the general encoder writes', () => {
     let n = 0;
     for (const u of [...UINTS, 1.5, -1, 2 ** 53]) {
@@ -50,6 +50,7 @@ describe('FrameWriter deliver, publish and ack', () => {
       }
       for (const multiple of [false, true]) {
         same(written((w) => w.ack(u, multiple)).bytes, written((w) => w.sendRaw(FrameType.ACK, [u, multiple])).bytes);
+        same(written((w) => w.confirm(u, multiple)).bytes, written((w) => w.sendRaw(FrameType.CONFIRM, [u, multiple])).bytes);
       }
     }
     expect(n).toBeGreaterThan(1000);
@@ -66,12 +67,14 @@ describe('FrameWriter deliver, publish and ack', () => {
     w.publish(1, '', 'orders', 0, null, Buffer.from('a'));
     w.deliver('ctag', 2, true, 3, 'ex', 'rk', null, Buffer.from('b'));
     w.ack(9, true);
+    w.confirm(7, false);
     w.flush();
     expect(sink.writes).toHaveLength(1);
     expect(decodeChunks(sink.writes)).toEqual([
       { type: FrameType.PUBLISH, seq: 1, exchange: '', routingKey: 'orders', flags: 0, properties: null, body: Buffer.from('a') },
       { type: FrameType.DELIVER, consumerTag: 'ctag', deliveryTag: 2, redelivered: true, deliveryCount: 3, exchange: 'ex', routingKey: 'rk', properties: null, body: Buffer.from('b') },
       { type: FrameType.ACK, deliveryTag: 9, multiple: true },
+      { type: FrameType.CONFIRM, seq: 7, multiple: false },
     ]);
   });
 
