@@ -32,8 +32,8 @@ export interface Revision {
 
 /** Where a durable bucket's changes go; the kv store implements it over its log. */
 export interface BucketJournal {
-  /** Appends r's record and sets r.seg/off/len; onDurable (if any) runs once it is synced. */
-  write(bucket: Bucket, r: Revision, onDurable: ((err: Error | null) => void) | null): void;
+  /** Appends r's record and sets r.seg/off/len; once it is synced (or failed) calls bucket.stored(r, err, done, tag). */
+  write(bucket: Bucket, r: Revision, done: WriteDone | null, tag: number): void;
   /** r left the bucket: its record is garbage now. */
   release(r: Revision): void;
 }
@@ -401,24 +401,25 @@ export class Bucket {
       done?.(null, r.rev, tag);
       return r.rev;
     }
-    if (done === null) {
-      // Nobody waits for an expiry marker: it rides along with the next sync.
-      this.journal.write(this, r, (err) => {
-        if (!err) this.notify(r);
-      });
-      return r.rev;
-    }
-    this.journal.write(this, r, (err) => {
-      if (err) return done(err, 0, tag);
-      this.notify(r);
-      done(null, r.rev, tag);
-    });
+    // done null: nobody waits for an expiry marker; it rides along with the next sync.
+    this.journal.write(this, r, done, tag);
     // After the journal write: a failure to encode or queue it throws before anyone is told.
     onApplied?.(r.rev);
     return r.rev;
   }
 
+  /** The journal has stored r (err null; watchers are told) or failed to: `done` learns which, with its tag. */
+  stored(r: Revision, err: Error | null, done: WriteDone | null, tag: number): void {
+    if (err !== null) {
+      done?.(err, 0, tag);
+      return;
+    }
+    this.notify(r);
+    done?.(null, r.rev, tag);
+  }
+
   private notify(r: Revision): void {
+    if (this.watches.size === 0) return; // no iterator per write without watchers
     for (const w of this.watches) {
       if (r.rev > w.from && w.match(r.key)) w.listener.change(r);
     }

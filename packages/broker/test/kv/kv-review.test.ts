@@ -139,6 +139,51 @@ describe('kv revisions in the slab (review)', () => {
     }
   }, 60_000);
 
+  it('writes of several buckets, expiry markers and bucket records queued together under a held sync: each put is answered once, with its own revision, and watchers see every change', async () => {
+    const dir = await tempDir();
+    let open!: () => void;
+    let gate: Promise<void> | null = null;
+    let now = 7_000;
+    const store = await KvStore.open({ dir, clock: () => now, timers: false, logger: captureLogger(), hooks: { beforeSync: () => gate ?? undefined } });
+    try {
+      const s = new KvSession(store, sink());
+      await s.createBucket('a', null);
+      await s.createBucket('b', { history: 3 });
+      await s.createBucket('e', { ttl: 1_000 });
+      await putOf(s)('e', 'x', null, Buffer.from('1'), 900);
+      await putOf(s)('e', 'y', null, Buffer.from('2'), 901);
+      const seen: string[] = [];
+      for (const bucket of ['a', 'b', 'e']) {
+        store.bucket(bucket).watch(undefined, {}, { change: (r) => seen.push(`${bucket}/${r.key}@${r.rev}:${r.op}`), end: () => undefined });
+      }
+      gate = new Promise<void>((resolve) => (open = resolve));
+      const answered: Array<Promise<unknown>> = [];
+      const put = (bucket: string, key: string, o: Record<string, unknown> | null, id: number) =>
+        answered.push(Promise.resolve(putOf(s)(bucket, key, o, Buffer.from(`${bucket}${id}`), id)).then((r) => [id, r.revision]));
+      put('a', 'k1', null, 1);
+      put('b', 'k1', null, 2);
+      put('a', 'k2', { applied: true }, 3);
+      const created = s.createBucket('c', null);
+      now = 9_000;
+      expect(store.sweep()).toBe(2); // two EXPIRED markers, nobody waits for them
+      put('b', 'k1', { expect: 1 }, 4);
+      put('c', 'k', null, 5);
+      put('a', 'k1', { wait: 'applied' }, 6);
+      put('b', 'k2', null, 7);
+      const g = open;
+      gate = null;
+      g();
+      expect(await Promise.all(answered)).toEqual([[1, 1], [2, 1], [3, 2], [4, 2], [5, 1], [6, 3], [7, 3]]);
+      expect(await created).toMatchObject({ name: 'c', created: true });
+      expect(unexpected).toEqual([]);
+      await store.idle();
+      expect(seen.sort()).toEqual(['a/k1@1:put', 'a/k1@3:put', 'a/k2@2:put', 'b/k1@1:put', 'b/k1@2:put', 'b/k2@3:put', 'e/x@3:expired', 'e/y@4:expired']);
+    } finally {
+      await store.close();
+      await removeDir(dir);
+    }
+  });
+
   for (const where of ['sync', 'write'] as const) {
     it(`a failed ${where === 'sync' ? 'fdatasync' : 'write (disk full)'}: every KV_PUT is answered once, stored ones with STORAGE_ERROR, and later ones too`, async () => {
       const dir = await tempDir();
