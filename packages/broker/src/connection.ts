@@ -35,7 +35,7 @@ import { ConsumerSet } from './consumers.js';
 import { Deliveries, PulledMessage } from './deliveries.js';
 import { KvSession, type KvFlow } from './kv/kv-session.js';
 import { SessionGrant } from './authorizer.js';
-import { AfterReply, Answer, FrameReply, PublishOutcome, type DispatchTable, type Handler, type HandlerEntry } from './dispatch.js';
+import { AfterReply, ANSWERED, Answer, FrameReply, PublishOutcome, type DispatchTable, type Handler, type HandlerEntry } from './dispatch.js';
 import { errors } from './errors.js';
 import { isLoopback, type AuthResult } from './auth.js';
 import { connectionTls, peerCommonName, type ConnectionTls } from './tls.js';
@@ -310,6 +310,7 @@ export class Connection implements DeliverySink, Session {
   }
 
   private answer(requestId: number, result: unknown): void {
+    if (result === ANSWERED) return;
     if (result instanceof PulledMessage) return this.sendPulled(requestId, result);
     if (this.state !== State.Open) return;
     if (result instanceof FrameReply) {
@@ -509,6 +510,8 @@ export class Connection implements DeliverySink, Session {
       kvWatchEnd: (...args) => open() && w.kvWatchEnd(...args),
       kvApplied: (...args) => open() && w.kvApplied(...args),
       error: (...args) => open() && w.error(...args),
+      ok: (requestId, result) => void (open() && this.sendOk(requestId, result)),
+      failed: (requestId, err) => this.requestFailed(requestId, err),
     }, this.kvFlow, this.ctx.options.kvWatchBacklogBytes);
     return this.kvSession;
   }

@@ -79,6 +79,13 @@ export class FrameReply {
 }
 
 /**
+ * A request handler's result meaning: answered elsewhere. The handler's session sends the
+ * request's OK or ERROR itself, later or already (a KV_PUT answered once its record is
+ * synced, kv-session.ts); the connection sends nothing for it.
+ */
+export const ANSWERED: unique symbol = Symbol('answered by the session');
+
+/**
  * A reply followed by work that must come after it on the wire (a CONSUME's first deliveries).
  * The work is not called `then`: an async handler resolving to a thenable would have it run
  * by the promise machinery instead of being answered.

@@ -163,13 +163,50 @@ export function fastKvFrame(type: number, b: Buffer, p: number, bodyStart: numbe
   return { type: OK, requestId, result: { revision } } satisfies OkFrame;
 }
 
+/**
+ * Option names and string values a put usually carries, as interned strings: a string read
+ * from the frame would be a new string per put, which V8 then looks up in its string table
+ * to use as a property name. Anything else is read from the frame as before.
+ */
+const KNOWN = ['ttl', 'expect', 'wait', 'applied', 'stored', 'purge'].map((s) => ({ s, b: Buffer.from(s, 'latin1') }));
+
+/** b[start, end) as a string: one of KNOWN when it is one, else read from the frame. */
+function knownString(b: Buffer, start: number, end: number): string {
+  const n = end - start;
+  for (let k = 0; k < KNOWN.length; k++) {
+    const kb = KNOWN[k]!.b;
+    if (kb.length !== n || kb[0] !== b[start]) continue;
+    let i = 1;
+    while (i < n && kb[i] === b[start + i]) i++;
+    if (i === n) return KNOWN[k]!.s;
+  }
+  return b.toString('latin1', start, end);
+}
+
+/** The last bucket name read, and its bytes: a connection usually puts to one bucket, so the name is not read anew per put. */
+let lastBucket = '';
+let lastBucketBytes: Buffer = Buffer.alloc(0);
+
+function bucketName(b: Buffer, start: number, end: number): string {
+  const n = end - start;
+  const lb = lastBucketBytes;
+  if (lb.length === n) {
+    let i = 0;
+    while (i < n && lb[i] === b[start + i]) i++;
+    if (i === n) return lastBucket;
+  }
+  lastBucket = b.toString('latin1', start, end);
+  lastBucketBytes = Buffer.from(b.subarray(start, end));
+  return lastBucket;
+}
+
 function fastKvPut(b: Buffer, p: number, bodyStart: number): KvPutFrame | null {
   if (b[p] !== 0x94) return null;
   const requestId = uintAt(b, p + 1, bodyStart);
   if (requestId < 1 || requestId > MAX_REQUEST_ID) return null;
   let s = strSpan(b, uintEnd, bodyStart);
   if (s < 0) return null;
-  const bucket = b.toString('latin1', spanStart, s);
+  const bucket = bucketName(b, spanStart, s);
   s = strSpan(b, s, bodyStart);
   if (s < 0) return null;
   const key = b.toString('latin1', spanStart, s);
@@ -180,7 +217,7 @@ function fastKvPut(b: Buffer, p: number, bodyStart: number): KvPutFrame | null {
   for (let n = t & 0x0f; n > 0; n--) {
     s = strSpan(b, p, bodyStart);
     if (s < 0) return null;
-    const k = b.toString('latin1', spanStart, s);
+    const k = knownString(b, spanStart, s);
     if (k === '__proto__') return null;
     const v = b[s];
     if (v === 0xc2 || v === 0xc3) {
@@ -189,7 +226,7 @@ function fastKvPut(b: Buffer, p: number, bodyStart: number): KvPutFrame | null {
     } else if (v !== undefined && v >= 0xa0 && v <= 0xbf) {
       const e = strSpan(b, s, bodyStart);
       if (e < 0) return null;
-      options[k] = b.toString('latin1', spanStart, e);
+      options[k] = knownString(b, spanStart, e);
       p = e;
     } else {
       const u = uintAt(b, s, bodyStart);

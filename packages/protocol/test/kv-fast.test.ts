@@ -155,6 +155,27 @@ describe('KV_PUT, KV_APPLIED and OK fast decode', () => {
     expectSameAsGeneral(FrameType.OK, Buffer.from([0x92, 0x01, 0x81, 0xa8, 0x72, 0x65, 0x76]));
   });
 
+  it('reads names it keeps (the last bucket, usual option names and values) exactly: near misses and alternating buckets decode as the general path does', () => {
+    const buckets = ['tasks', 'taskz', 'tasks', 'Tasks', 'task', 'tasks2', 'tasks', 'a', 'b', 'a'];
+    const options = [
+      { ttl: 1 },
+      { tt1: 1 },
+      { ttL: 1, expect: 2 },
+      { expecT: 2 },
+      { wait: 'applied' },
+      { wait: 'applieD' },
+      { wait: 'stored' },
+      { wait: 'store' },
+      { wai: 'stored' },
+      { applied: true, appliedx: false },
+      { purge: 'purge' },
+      { stored: 'ttl' },
+    ];
+    for (const b of buckets) for (const o of options) expectSameAsGeneral(FrameType.KV_PUT, pack([3, b, 'k.1', o]), Buffer.from('v'));
+    const frames = decodeChunks(buckets.map((b) => rawFrame(FrameType.KV_PUT, pack([3, b, 'k', { wait: 'stored' }]), Buffer.from('v'))));
+    expect(frames.map((f) => (f as { bucket: string }).bucket)).toEqual(buckets);
+  });
+
   it('uses no general MessagePack decoding for the usual shapes', () => {
     const spy = vi.spyOn(unpackr, 'unpack');
     const frames = decodeChunks([

@@ -32,14 +32,18 @@ export interface Revision {
 
 /** Where a durable bucket's changes go; the kv store implements it over its log. */
 export interface BucketJournal {
-  /** Appends r's record and sets r.seg/off/len; onDurable (if any) runs once it is synced. */
-  write(bucket: Bucket, r: Revision, onDurable: ((err: Error | null) => void) | null): void;
+  /** Appends r's record and sets r.seg/off/len; once it is synced (or failed) calls bucket.stored(r, err, done, tag). */
+  write(bucket: Bucket, r: Revision, done: WriteDone | null, tag: number): void;
   /** r left the bucket: its record is garbage now. */
   release(r: Revision): void;
 }
 
-/** How a write reports: the revision once stored, or the error (revision 0). */
-export type WriteDone = (err: Error | null, revision: number) => void;
+/**
+ * How a write reports: the revision once stored, or the error (revision 0). `tag` is the
+ * number the write was given (putAt; 0 otherwise): one callback serves many writes
+ * (a connection's, with the request id as tag) without a closure per write.
+ */
+export type WriteDone = (err: Error | null, revision: number, tag: number) => void;
 
 /** A promise over a callback-reporting write; a throw from `start` rejects it. */
 function settle(start: (done: WriteDone) => void): Promise<number> {
@@ -134,6 +138,14 @@ export class Bucket {
    * durable bucket: synced; an in-memory one: before this returns), or the storage error.
    */
   putWith(key: string, value: Buffer, opts: PutOptions, done: WriteDone): void {
+    this.putAt(key, value, opts.ttl, opts.expect, opts.onApplied, done, 0);
+  }
+
+  /**
+   * putWith without an options object, for the KV_PUT handler: returns the revision the put
+   * was applied as (a durable bucket: not yet stored); `done` gets it with `tag` once stored.
+   */
+  putAt(key: string, value: Buffer, ttlOpt: number | undefined, expect: number | undefined, onApplied: ((revision: number) => void) | undefined, done: WriteDone, tag: number): number {
     this.open();
     checkKey(key);
     this.expireDue();
@@ -144,7 +156,7 @@ export class Bucket {
       });
     }
     const revs = this.keys.get(key);
-    this.checkExpected(key, revs, opts.expect);
+    this.checkExpected(key, revs, expect);
     if (maxBytes > 0) {
       const freed = revs && revs.length >= history ? sizeOf(revs[0]!) : 0;
       const need = key.length + value.length;
@@ -154,10 +166,10 @@ export class Bucket {
         });
       }
     }
-    const ttl = opts.ttl ?? this.config.ttl;
+    const ttl = ttlOpt ?? this.config.ttl;
     if (!Number.isSafeInteger(ttl) || ttl < 0) throw errors.invalidArgument('ttl must be a non-negative integer (ms)');
     // Copy: the caller's buffer may be a slice of a read arena that is reused.
-    this.commit(key, 'put', Buffer.from(value), ttl, undefined, opts.onApplied, done);
+    return this.commit(key, 'put', Buffer.from(value), ttl, undefined, onApplied, done, tag);
   }
 
   delete(key: string, opts: DeleteOptions = {}): Promise<number> {
@@ -166,7 +178,7 @@ export class Bucket {
       checkKey(key);
       this.expireDue();
       this.checkExpected(key, this.keys.get(key), opts.expect);
-      this.commit(key, opts.purge ? 'purge' : 'del', null, 0, undefined, opts.onApplied, done);
+      this.commit(key, opts.purge ? 'purge' : 'del', null, 0, undefined, opts.onApplied, done, 0);
     });
   }
 
@@ -251,7 +263,7 @@ export class Bucket {
         // The current value expired: that is a change, with a revision (no fsync wait: recovery redoes it).
         revs.pop();
         this.drop(r);
-        this.commit(r.key, 'expired', null, 0, r.expiresAt, undefined, null);
+        this.commit(r.key, 'expired', null, 0, r.expiresAt, undefined, null, 0);
       } else {
         // A marker aged out: the key is gone for good.
         for (const o of revs) this.drop(o);
@@ -345,8 +357,17 @@ export class Bucket {
     throw new WarrenError(ErrorCodes.WRONG_REVISION, message, { details: { key, expected: expect, current } });
   }
 
-  /** Applies the change; `done` gets its revision once stored (at once without a journal), or the storage error. */
-  private commit(key: string, op: KvOp, value: Buffer | null, ttl: number, at: number | undefined, onApplied: ((revision: number) => void) | undefined, done: WriteDone | null): void {
+  /** Applies the change and returns its revision; `done` gets it (with `tag`) once stored (at once without a journal), or the storage error. */
+  private commit(
+    key: string,
+    op: KvOp,
+    value: Buffer | null,
+    ttl: number,
+    at: number | undefined,
+    onApplied: ((revision: number) => void) | undefined,
+    done: WriteDone | null,
+    tag: number,
+  ): number {
     const now = at ?? this.clock();
     const life = op === 'put' ? ttl : this.config.markerTtl;
     const r: Revision = {
@@ -377,26 +398,28 @@ export class Bucket {
     this.hold(r);
     if (!this.journal) {
       this.notify(r);
-      done?.(null, r.rev);
-      return;
+      done?.(null, r.rev, tag);
+      return r.rev;
     }
-    if (done === null) {
-      // Nobody waits for an expiry marker: it rides along with the next sync.
-      this.journal.write(this, r, (err) => {
-        if (!err) this.notify(r);
-      });
-      return;
-    }
-    this.journal.write(this, r, (err) => {
-      if (err) return done(err, 0);
-      this.notify(r);
-      done(null, r.rev);
-    });
+    // done null: nobody waits for an expiry marker; it rides along with the next sync.
+    this.journal.write(this, r, done, tag);
     // After the journal write: a failure to encode or queue it throws before anyone is told.
     onApplied?.(r.rev);
+    return r.rev;
+  }
+
+  /** The journal has stored r (err null; watchers are told) or failed to: `done` learns which, with its tag. */
+  stored(r: Revision, err: Error | null, done: WriteDone | null, tag: number): void {
+    if (err !== null) {
+      done?.(err, 0, tag);
+      return;
+    }
+    this.notify(r);
+    done?.(null, r.rev, tag);
   }
 
   private notify(r: Revision): void {
+    if (this.watches.size === 0) return; // no iterator per write without watchers
     for (const w of this.watches) {
       if (r.rev > w.from && w.match(r.key)) w.listener.change(r);
     }

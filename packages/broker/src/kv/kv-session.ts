@@ -6,12 +6,21 @@
  * it closes, which ends the watches.
  */
 import { ErrorCodes, KvRevision, WarrenError, errors, type FrameSends } from '@warren/protocol';
-import type { Revision, Watch } from './bucket.js';
+import { ANSWERED } from '../dispatch.js';
+import type { Revision, Watch, WriteDone } from './bucket.js';
 import type { KeyFilter } from './keys.js';
 import type { BucketInfo, KvStore } from './kv-store.js';
 
-/** How kv frames leave the connection: the typed sends of its frame writer. */
-export type FrameOut = Pick<FrameSends, 'kvEntry' | 'kvEvent' | 'kvWatchEnd' | 'kvApplied' | 'error'>;
+/**
+ * How kv frames leave the connection: the typed sends of its frame writer, and a request's
+ * answer as the connection gives it (ok: OK, or ERROR RESOURCE_LIMIT when it does not fit;
+ * failed: ERROR for a WarrenError, INTERNAL_ERROR logged for anything else). Each sends
+ * nothing once the connection is no longer open.
+ */
+export type FrameOut = Pick<FrameSends, 'kvEntry' | 'kvEvent' | 'kvWatchEnd' | 'kvApplied' | 'error'> & {
+  ok(requestId: number, result: unknown): void;
+  failed(requestId: number, err: unknown): void;
+};
 
 /** The connection's write side, as watches need it to bound what a slow reader leaves queued. */
 export interface KvFlow {
@@ -40,6 +49,9 @@ export class KvWatchReply {
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_OPTIONS: Record<string, unknown> = Object.freeze({});
+/** A put answered once applied: nobody waits for its sync (a failure stops the broker). */
+const ignoreStored: WriteDone = () => undefined;
 
 export function bucketInfoResult(info: BucketInfo, created?: boolean): Record<string, unknown> {
   const r: Record<string, unknown> = { name: info.name };
@@ -118,41 +130,49 @@ export class KvSession {
     return this.store.list().map((i) => bucketInfoResult(i));
   }
 
-  /** `requestId`: where a KV_APPLIED goes when the options ask for one (spec 8.7, "Applied before stored"). */
-  async put(bucket: string, key: string, options: Record<string, unknown> | null, value: Buffer, requestId = 0): Promise<{ revision: number }> {
-    return this.putFrame(bucket, key, options, value, requestId);
+  /** A put as a promise (tests and embedders; the KV_PUT handler uses putFrame). `requestId`: where a KV_APPLIED goes (option applied). */
+  put(bucket: string, key: string, options: Record<string, unknown> | null, value: Buffer, requestId = 0): Promise<{ revision: number }> {
+    return new Promise((resolve, reject) => {
+      const now = this.putOrLater(bucket, key, options, value, requestId, (err, revision) => (err ? reject(err) : resolve(new KvRevision(revision))));
+      if (now !== null) resolve(now);
+    });
   }
 
   /**
    * KV_PUT as the connection answers it: throws when the put is refused; the answer itself
-   * when it is known at once (wait "applied" on a durable bucket, or an in-memory bucket),
-   * else a promise of it (settled once the change is synced). One promise at most per put.
+   * when it is known at once (wait "applied": a durable bucket has applied it, an in-memory
+   * one stored it), else ANSWERED: the session sends the OK (or ERROR) itself through `out`
+   * once the change is synced (an in-memory bucket: before this returns). No promise, closure
+   * or options object per put of its own: one callback for all, the request id as its tag.
    */
-  putFrame(bucket: string, key: string, options: Record<string, unknown> | null, value: Buffer, requestId = 0): KvRevision | Promise<KvRevision> {
-    const o = options ?? {};
+  putFrame(bucket: string, key: string, options: Record<string, unknown> | null, value: Buffer, requestId: number): KvRevision | typeof ANSWERED {
+    return this.putOrLater(bucket, key, options, value, requestId, this.storedReply) ?? ANSWERED;
+  }
+
+  /** The answer when known at once (wait "applied"), else null and `done` gets the revision (tagged with requestId) once stored. */
+  private putOrLater(bucket: string, key: string, options: Record<string, unknown> | null, value: Buffer, requestId: number, done: WriteDone): KvRevision | null {
+    const o = options ?? NO_OPTIONS;
     const early = waitApplied(o);
     const b = this.store.bucket(bucket);
     const ttl = optUint(o, 'ttl');
     const expect = optUint(o, 'expect');
     if (early) {
       // Answered once applied (spec 8.7, option wait): the sync goes on; should it fail, the broker stops.
-      let applied = 0;
-      let stored: KvRevision | Error | null = null;
-      b.putWith(key, value, { ttl, expect, onApplied: (r) => (applied = r) }, (err, r) => (stored = err ?? new KvRevision(r)));
-      if (applied > 0) return new KvRevision(applied);
-      // An in-memory bucket: stored (or failed) before putWith returned.
-      const got = stored as KvRevision | Error | null;
-      if (got instanceof KvRevision) return got;
-      throw got ?? new Error('kv put neither applied nor stored');
+      // An in-memory bucket has stored it (it cannot fail) before putAt returns.
+      return new KvRevision(b.putAt(key, value, ttl, expect, undefined, ignoreStored, 0));
     }
-    const onApplied = this.appliedSender(o, requestId);
-    // Its OK is written by hand (protocol kv-fast.ts), the same bytes as {revision}.
-    let resolve!: (r: KvRevision) => void;
-    let reject!: (err: Error) => void;
-    const stored = new Promise<KvRevision>((res, rej) => ((resolve = res), (reject = rej)));
-    b.putWith(key, value, { ttl, expect, onApplied }, (err, r) => (err ? reject(err) : resolve(new KvRevision(r))));
-    return stored;
+    const applied = optBool(o, 'applied') === true && requestId !== 0;
+    const revision = b.putAt(key, value, ttl, expect, undefined, done, requestId);
+    // KV_APPLIED goes before the OK: a durable bucket's waits for the sync (an in-memory bucket sends none).
+    if (applied && b.journal !== null && !this.closed) this.out.kvApplied(requestId, revision);
+    return null;
   }
+
+  /** A put's record is synced (or failed): its OK (or ERROR) goes out; the tag is the request id. */
+  private readonly storedReply: WriteDone = (err, revision, requestId) => {
+    if (err !== null) this.out.failed(requestId, err);
+    else this.out.ok(requestId, new KvRevision(revision));
+  };
 
   get(bucket: string, key: string, revision: number): KvEntryReply | null {
     const r = this.store.bucket(bucket).get(key, revision);

@@ -17,7 +17,8 @@ import { LogWriter, type SegmentState } from '../storage/log-writer.js';
 import { cutTail, readWhole, scanSegment } from '../storage/recovery.js';
 import { SegmentFiles } from '../storage/segment-files.js';
 import type { StorageLogger, StoreHooks, SyncMode } from '../storage/types.js';
-import { Bucket, type BucketJournal, type Revision } from './bucket.js';
+import { Deque } from '../deque.js';
+import { Bucket, type BucketJournal, type Revision, type WriteDone } from './bucket.js';
 import { checkBucketName } from './keys.js';
 import { bucketConfig, configDifference, type BucketConfig, type CreateOptions } from './options.js';
 import { decodeRecord, encodeBucket, encodeBucketDelete, RevisionRecord } from './records.js';
@@ -76,13 +77,28 @@ export class KvStore {
   private readonly journal: BucketJournal;
   /** Reused for every revision appended (it is written into the log writer's slab at once). */
   private readonly revisionRecord = new RevisionRecord();
+  /**
+   * Revisions appended with onStored and not yet reported, in log order, four entries each
+   * (bucket, revision, done, tag): the log writer calls a record's callback in append order
+   * (and every queued one, in order, when it fails), so one callback for all of them finds its
+   * revision at the front, and a write needs no closure of its own.
+   */
+  private readonly storing = new Deque<unknown>(256);
+  private readonly onStored = (err: Error | null): void => {
+    const q = this.storing;
+    const b = q.shift() as Bucket;
+    const r = q.shift() as Revision;
+    const done = q.shift() as WriteDone | null;
+    const tag = q.shift() as number;
+    b.stored(r, err, done, tag);
+  };
   /** Recovery: revisions read before their bucket's record (see replay), by bucket name. */
   private readonly early = new Map<string, Revision[]>();
 
   private constructor(private readonly o: KvStoreOptions) {
     this.clock = o.clock ?? Date.now;
     this.journal = {
-      write: (bucket, r, onDurable) => this.writeRevision(bucket, r, onDurable),
+      write: (bucket, r, done, tag) => this.writeRevision(bucket, r, done, tag),
       release: (r) => this.release(r.seg, r.len),
     };
   }
@@ -238,14 +254,29 @@ export class KvStore {
     return wait;
   }
 
-  private writeRevision(b: Bucket, r: Revision, onDurable: ((err: Error | null) => void) | null): void {
+  private writeRevision(b: Bucket, r: Revision, done: WriteDone | null, tag: number): void {
     const writer = this.log!.writer;
-    if (!writer.appendRecord(this.revisionRecord.set(b.nameBytes, r), onDurable)) return;
+    const rec = this.revisionRecord.set(b.nameBytes, r);
+    if (writer.refusing) return this.refused(writer, rec, b, r, done, tag);
+    if (!writer.appendRecord(rec, this.onStored)) throw new Error('kv log writer refused a record while accepting');
+    // Queued after the append: it cannot call back before it returns, and a throw leaves nothing queued.
+    this.storing.push(b);
+    this.storing.push(r);
+    this.storing.push(done);
+    this.storing.push(tag);
     r.seg = writer.lastSeg;
     r.off = writer.lastOff;
     r.len = writer.lastLen;
     // It may already have left the bucket (history 1 and trimmed at once is impossible, but expiry is not).
     if (r.live) this.hold(r.seg, r.len);
+  }
+
+  /**
+   * The writer has failed or closed: appendRecord only hands the error to the callback, on the
+   * next turn. (A method of its own: a closure in writeRevision would cost a context per write.)
+   */
+  private refused(writer: LogWriter, rec: RevisionRecord, b: Bucket, r: Revision, done: WriteDone | null, tag: number): void {
+    writer.appendRecord(rec, (err) => b.stored(r, err, done, tag));
   }
 
   private hold(seg: number, len: number): void {

@@ -191,6 +191,11 @@ export class LogWriter {
     return this.error;
   }
 
+  /** Failed or closed: every append is refused (its callback gets the error on the next turn). */
+  get refusing(): boolean {
+    return this.error !== null || this.closed;
+  }
+
   /** Bytes held in the current slab and the spare (memory that stays while the log is idle). */
   get slabBytes(): number {
     return this.slab.buf.length + (this.spare?.buf.length ?? 0);

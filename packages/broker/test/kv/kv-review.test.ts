@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KvRevision, type WarrenError } from '@warren/protocol';
 import { KvSession, KvStore, type FrameOut } from '../../src/kv/index.js';
+import { ANSWERED } from '../../src/dispatch.js';
 import { decodeRecord, encodeRevision } from '../../src/kv/records.js';
 import { SEGMENT_HEADER_SIZE, validRecordAt } from '../../src/storage/format.js';
 import { bytes, captureLogger, rng } from '../storage/helpers.js';
@@ -17,15 +18,49 @@ import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 
 const SIZES = [0, 1, 33, 700, 4096, 4097, 5000, 30_000, 65_536, 70_000, 1_300_000];
 
+/** A KV_PUT's answer as the session sends it (FrameOut.ok / failed), by request id. */
+const answers = new Map<number, { resolve: (r: KvRevision) => void; reject: (e: unknown) => void }>();
+/** Request ids answered by the session when no answer was pending (twice, or a put answered at once). */
+const unexpected: number[] = [];
+
 function sink(): FrameOut {
   const ok = () => true;
-  return { kvEntry: ok, kvEvent: ok, kvWatchEnd: ok, kvApplied: ok, error: ok } as unknown as FrameOut;
+  return {
+    kvEntry: ok,
+    kvEvent: ok,
+    kvWatchEnd: ok,
+    kvApplied: ok,
+    error: ok,
+    ok: (requestId: number, result: unknown) => {
+      const a = answers.get(requestId);
+      answers.delete(requestId);
+      if (a === undefined) unexpected.push(requestId);
+      else a.resolve(result as KvRevision);
+    },
+    failed: (requestId: number, err: unknown) => {
+      const a = answers.get(requestId);
+      answers.delete(requestId);
+      if (a === undefined) unexpected.push(requestId);
+      else a.reject(err);
+    },
+  } as unknown as FrameOut;
 }
 
-/** KV_PUT as the connection calls it (putFrame on kvperf; put before it, to run this file against main's code). */
+/**
+ * KV_PUT as the connection calls it: the answer itself, or (ANSWERED) a promise of the answer the
+ * session sends later; a put answered twice, or never, fails the test (the promise never settles).
+ */
 function putOf(s: KvSession): (bucket: string, key: string, o: Record<string, unknown> | null, v: Buffer, id: number) => KvRevision | Promise<KvRevision> {
-  const x = s as unknown as { putFrame?: KvSession['put'] };
-  return (x.putFrame ?? s.put).bind(s) as never;
+  return (bucket, key, o, v, id) => {
+    expect(answers.has(id)).toBe(false);
+    const later = new Promise<KvRevision>((resolve, reject) => answers.set(id, { resolve, reject }));
+    const res = s.putFrame(bucket, key, o, v, id);
+    if (res !== ANSWERED) {
+      answers.delete(id);
+      return res;
+    }
+    return later;
+  };
 }
 
 async function revisionsOnDisk(dir: string): Promise<{ count: number; mismatches: number }> {
@@ -78,6 +113,7 @@ describe('kv revisions in the slab (review)', () => {
         gate = null;
         g();
         for (const p of pending) expect(await p).toBeInstanceOf(KvRevision);
+        expect(unexpected).toEqual([]);
         await store.idle();
       }
       await store.idle();
@@ -102,6 +138,51 @@ describe('kv revisions in the slab (review)', () => {
       await removeDir(dir);
     }
   }, 60_000);
+
+  it('writes of several buckets, expiry markers and bucket records queued together under a held sync: each put is answered once, with its own revision, and watchers see every change', async () => {
+    const dir = await tempDir();
+    let open!: () => void;
+    let gate: Promise<void> | null = null;
+    let now = 7_000;
+    const store = await KvStore.open({ dir, clock: () => now, timers: false, logger: captureLogger(), hooks: { beforeSync: () => gate ?? undefined } });
+    try {
+      const s = new KvSession(store, sink());
+      await s.createBucket('a', null);
+      await s.createBucket('b', { history: 3 });
+      await s.createBucket('e', { ttl: 1_000 });
+      await putOf(s)('e', 'x', null, Buffer.from('1'), 900);
+      await putOf(s)('e', 'y', null, Buffer.from('2'), 901);
+      const seen: string[] = [];
+      for (const bucket of ['a', 'b', 'e']) {
+        store.bucket(bucket).watch(undefined, {}, { change: (r) => seen.push(`${bucket}/${r.key}@${r.rev}:${r.op}`), end: () => undefined });
+      }
+      gate = new Promise<void>((resolve) => (open = resolve));
+      const answered: Array<Promise<unknown>> = [];
+      const put = (bucket: string, key: string, o: Record<string, unknown> | null, id: number) =>
+        answered.push(Promise.resolve(putOf(s)(bucket, key, o, Buffer.from(`${bucket}${id}`), id)).then((r) => [id, r.revision]));
+      put('a', 'k1', null, 1);
+      put('b', 'k1', null, 2);
+      put('a', 'k2', { applied: true }, 3);
+      const created = s.createBucket('c', null);
+      now = 9_000;
+      expect(store.sweep()).toBe(2); // two EXPIRED markers, nobody waits for them
+      put('b', 'k1', { expect: 1 }, 4);
+      put('c', 'k', null, 5);
+      put('a', 'k1', { wait: 'applied' }, 6);
+      put('b', 'k2', null, 7);
+      const g = open;
+      gate = null;
+      g();
+      expect(await Promise.all(answered)).toEqual([[1, 1], [2, 1], [3, 2], [4, 2], [5, 1], [6, 3], [7, 3]]);
+      expect(await created).toMatchObject({ name: 'c', created: true });
+      expect(unexpected).toEqual([]);
+      await store.idle();
+      expect(seen.sort()).toEqual(['a/k1@1:put', 'a/k1@3:put', 'a/k2@2:put', 'b/k1@1:put', 'b/k1@2:put', 'b/k2@3:put', 'e/x@3:expired', 'e/y@4:expired']);
+    } finally {
+      await store.close();
+      await removeDir(dir);
+    }
+  });
 
   for (const where of ['sync', 'write'] as const) {
     it(`a failed ${where === 'sync' ? 'fdatasync' : 'write (disk full)'}: every KV_PUT is answered once, stored ones with STORAGE_ERROR, and later ones too`, async () => {
@@ -143,6 +224,7 @@ describe('kv revisions in the slab (review)', () => {
         await Promise.all(settled);
         await new Promise((resolve) => setImmediate(resolve));
         expect(outcomes).toEqual([['STORAGE_ERROR'], ['ok 2'], ['STORAGE_ERROR'], ['STORAGE_ERROR']]);
+        expect(unexpected).toEqual([]);
         expect(fatal).toHaveLength(1);
       } finally {
         await store.close();

@@ -4,9 +4,10 @@
  * ending watches, a closed session sending nothing more, and a watch whose
  * client reads too slowly ending at its backlog limit.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FrameType as KvFrame } from '@warren/protocol';
-import { KvRevision } from '@warren/protocol';
+import { KvRevision, type WarrenError } from '@warren/protocol';
+import { ANSWERED } from '../../src/dispatch.js';
 import { KvSession, KvStore, KvWatchReply, type FrameOut } from '../../src/kv/index.js';
 import type { KvFlow } from '../../src/kv/kv-session.js';
 import { captureLogger } from '../storage/helpers.js';
@@ -28,6 +29,8 @@ function sink(maxBody = Infinity): FrameOut & { frames: Array<[number, unknown[]
     kvWatchEnd: (watchId, err) => frames.push([KvFrame.KV_WATCH_END, [watchId, err.code, err.name, err.message], '']) > 0,
     kvApplied: (requestId, revision) => frames.push([KvFrame.KV_APPLIED, [requestId, revision], '']) > 0,
     error: (requestId, err) => frames.push([KvFrame.ERROR, [requestId, err.code, err.name, err.message], '']) > 0,
+    ok: (requestId, result) => void frames.push([KvFrame.OK, [requestId, result], '']),
+    failed: (requestId, err) => void frames.push([KvFrame.ERROR, [requestId, (err as WarrenError).code, (err as WarrenError).name, (err as WarrenError).message], '']),
   };
 }
 
@@ -176,34 +179,41 @@ describe('kv session', () => {
     expect(() => s.unwatch(2)).toThrow(/watch 2/);
   });
 
-  it('putFrame (the KV_PUT handler): the answer itself when known at once, one promise otherwise; a refused put throws at once', async () => {
+  it('putFrame (the KV_PUT handler): the answer itself when known at once, else answered by the session once stored (no promise); a refused put throws at once', async () => {
     const { dir, store, sync } = await gatedStore();
     try {
-      const s = new KvSession(store, sink());
+      const out = sink();
+      const s = new KvSession(store, out);
       await s.createBucket('d', null);
       await s.createBucket('m', { durable: false });
       sync.hold();
-      // Durable, wait "applied": answered before the sync, without a promise.
+      // Durable, wait "applied": answered before the sync.
       const early = s.putFrame('d', 'k', { wait: 'applied' }, Buffer.from('v1'), 1);
       expect(early).toBeInstanceOf(KvRevision);
       expect(early).toEqual({ revision: 1 });
-      // Durable, stored: a promise that settles only once synced.
-      const later = s.putFrame('d', 'k', { expect: 1 }, Buffer.from('v2'), 2);
-      expect(later).toBeInstanceOf(Promise);
-      let stored = false;
-      void (later as Promise<KvRevision>).then(() => (stored = true));
+      // Durable, stored: ANSWERED, and the session sends the OK only once synced.
+      expect(s.putFrame('d', 'k', { expect: 1 }, Buffer.from('v2'), 2)).toBe(ANSWERED);
       await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(stored).toBe(false);
+      expect(out.frames).toEqual([]);
       sync.release();
-      expect(await later).toEqual({ revision: 2 });
+      await vi.waitFor(() => expect(out.frames).toHaveLength(1));
+      expect(out.frames).toEqual([[KvFrame.OK, [2, new KvRevision(2)], '']]);
+      expect(out.frames[0]![1][1]).toBeInstanceOf(KvRevision);
       // In memory, wait "applied": stored at once.
       expect(s.putFrame('m', 'k', { wait: 'applied' }, Buffer.from('x'), 3)).toEqual({ revision: 1 });
-      // Refused: thrown, not a rejected promise (the connection answers ERROR either way); nothing written.
+      // In memory, stored: answered (OK sent) before putFrame returns.
+      out.frames.length = 0;
+      expect(s.putFrame('m', 'k', { applied: true }, Buffer.from('x2'), 9)).toBe(ANSWERED);
+      expect(out.frames).toEqual([[KvFrame.OK, [9, new KvRevision(2)], '']]);
+      // Refused: thrown, not answered through out (the connection answers ERROR); nothing written.
+      out.frames.length = 0;
       expect(() => s.putFrame('d', 'k', { wait: 'applied', expect: 1 }, Buffer.from('v3'), 4)).toThrow(expect.objectContaining({ name: 'WRONG_REVISION' }));
       expect(() => s.putFrame('m', 'k', { expect: 0 }, Buffer.from('y'), 5)).toThrow(expect.objectContaining({ name: 'WRONG_REVISION' }));
       expect(() => s.putFrame('nope', 'k', null, Buffer.from('y'), 6)).toThrow(expect.objectContaining({ name: 'NOT_FOUND' }));
+      expect(() => s.putFrame('d', 'k', { applied: 'yes' }, Buffer.from('y'), 7)).toThrow(expect.objectContaining({ name: 'INVALID_ARGUMENT' }));
+      expect(out.frames).toEqual([]);
       expect(store.bucket('d').lastRevision).toBe(2);
-      expect(store.bucket('m').lastRevision).toBe(1);
+      expect(store.bucket('m').lastRevision).toBe(2);
     } finally {
       await store.close();
       await removeDir(dir);
