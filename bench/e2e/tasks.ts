@@ -28,7 +28,7 @@
  * of enqueues in flight. Handlers are async functions that return a small
  * object at once (the same in both).
  *
- *   npm run -w bench bench:tasks -- [--jobs 20000] [--concurrency 16] [--inflight 256] [--workers 1,8] [--out results/tasks.json] [--nosync-too] [--profile DIR] [--profile-measured DIR] [--started-after MS] [--warren-mode MODE] [--redis shared,always,everysec] [--redis-strace]
+ *   npm run -w bench bench:tasks -- [--jobs 20000] [--concurrency 16] [--inflight 256] [--workers 1,8] [--out results/tasks.json] [--nosync-too] [--profile DIR] [--profile-measured DIR] [--started-after MS] [--warren-mode MODE] [--redis shared,always,everysec] [--redis-strace] [--warmup 2000]
  *
  * Beside jobs/s it prints, per job, this process's CPU (producer and workers),
  * Redis's CPU (INFO cpu, the Redis serving that row) or the Warren broker's CPU, fdatasync calls and mean
@@ -45,6 +45,14 @@
  * without / with bucket writes per job, to decompose the cost per job (see WARREN_MODE below).
  * --started-after MS: Warren's workers write STARTED only for jobs still running after MS
  * (WorkerOptions.startedAfterMs; the jobs here never are: PENDING, SUCCESS).
+ *
+ * Warm-up (--warmup N, default 20% of --jobs, at most 2,000; 0 for none): every row (each system, each
+ * Redis, each worker count) first runs N jobs through the same broker or Redis, producer, workers and
+ * queue it is then measured on, waits for all N to complete, and only then starts its clocks and CPU and
+ * sync counters. Without it the first BullMQ row of a process ran cold (its client ~0.04 ms more CPU per
+ * job while ioredis/BullMQ were JIT-compiled) and a fresh broker or redis-server served its first jobs
+ * cold, so the order of the rows moved the ratios. The warm-up jobs stay stored (results kept) as the
+ * measured ones do; the row's `warmup` field says how many there were.
  *
  * The machine is shared: compare the two systems' figures from the same run only.
  */
@@ -114,12 +122,17 @@ const REDIS_ROWS = strArg('redis', 'shared,always,everysec').split(',').filter(B
 if (!REDIS_ROWS.every((r) => r === 'shared' || r === 'always' || r === 'everysec')) throw new TypeError('--redis: a comma-separated list of shared, always, everysec');
 /** --redis-strace: the private redis-servers run under `strace -c -f -e trace=fdatasync,fsync` to count their syncs (slower: not for jobs/s). */
 const REDIS_STRACE = process.argv.includes('--redis-strace');
+/** --warmup N: jobs each row runs through its own setup before it is measured (default 20% of --jobs, at most 2,000). */
+const WARMUP = arg('warmup', Math.min(2000, Math.ceil(JOBS / 5)));
+if (!Number.isInteger(WARMUP) || WARMUP < 0) throw new TypeError('--warmup: a number of jobs, 0 for none');
 const OUT = resolve(process.env.INIT_CWD ?? process.cwd(), strArg('out', join(here, '..', 'results', 'tasks.json')));
 
 interface Row {
   system: string;
   workers: number;
   jobs: number;
+  /** Jobs run through the same setup before the measured ones (not counted). */
+  warmup: number;
   seconds: number;
   /** Until the last enqueue resolved (the rest of `seconds` is workers catching up). */
   enqueueSeconds: number;
@@ -157,6 +170,34 @@ const cpuMs = (): number => {
   const c = process.cpuUsage();
   return (c.user + c.system) / 1000;
 };
+
+/**
+ * Counts completed jobs per phase (the warm-up, then the measured jobs): `phase(n)` starts counting from
+ * 0 and resolves once `n` have completed; `completed()` is called by the workers on each job done.
+ */
+function phases(): { phase: (n: number) => Promise<void>; completed: () => void } {
+  let done = 0;
+  let target = 0;
+  let resolve: () => void = () => undefined;
+  return {
+    phase: (n) => {
+      done = 0;
+      target = n;
+      return n === 0 ? Promise.resolve() : new Promise<void>((r) => (resolve = r));
+    },
+    completed: () => {
+      if (++done === target) resolve();
+    },
+  };
+}
+
+/** Runs `WARMUP` jobs through `enqueue` and waits for them to complete (nothing measured). */
+async function warmUp(phase: (n: number) => Promise<void>, enqueue: (i: number) => Promise<unknown>): Promise<void> {
+  if (WARMUP === 0) return;
+  const all = phase(WARMUP);
+  await produce(WARMUP, enqueue);
+  await all;
+}
 
 /** Enqueues `total` jobs with `INFLIGHT` outstanding. */
 async function produce(total: number, enqueue: (i: number) => Promise<unknown>): Promise<void> {
@@ -226,9 +267,7 @@ async function warren(workers: number, sync: 'always' | 'never' = SYNC): Promise
     const producerConn = await connect(url);
     conns.push(producerConn);
     const producer = await TaskClient.open(producerConn, { registry, namespace: 'bench' });
-    let done = 0;
-    let resolveAll!: () => void;
-    const all = new Promise<void>((r) => (resolveAll = r));
+    const { phase, completed } = phases();
     const ws: Worker[] = [];
     let enqueue: (i: number) => Promise<unknown> = (i) => producer.enqueue('job', i);
     if (WARREN_MODE !== 'full') {
@@ -256,7 +295,7 @@ async function warren(workers: number, sync: 'always' | 'never' = SYNC): Promise
               await bucket.put(key, rec('SUCCESS'), { ttl: 86_400_000 });
             }
             msg.ack();
-            if (++done === JOBS) resolveAll();
+            completed();
           },
           { prefetch: CONCURRENCY },
         );
@@ -272,11 +311,13 @@ async function warren(workers: number, sync: 'always' | 'never' = SYNC): Promise
       conns.push(conn);
       const w = await Worker.start(await TaskClient.open(conn, { registry, namespace: 'bench' }), { concurrency: CONCURRENCY, ...(STARTED_AFTER !== undefined ? { startedAfterMs: STARTED_AFTER } : {}) });
       w.on('task', (e) => {
-        if (e.type === 'succeeded' && ++done === JOBS) resolveAll();
+        if (e.type === 'succeeded') completed();
       });
       ws.push(w);
     }
+    await warmUp(phase, enqueue);
     if (PROFILE_MEASURED !== '') await broker.ask({ type: 'profile-start' }, 'profile-started');
+    const all = phase(JOBS);
     const before = await broker.stats();
     const cpu0 = cpuMs();
     const elu0 = performance.eventLoopUtilization();
@@ -297,12 +338,12 @@ async function warren(workers: number, sync: 'always' | 'never' = SYNC): Promise
     // Spot check: results are stored.
     if (WARREN_MODE === 'queue' || WARREN_MODE === 'applied-mem') {
       await Promise.all(ws.map((w) => w.close({ graceMs: 0 })));
-      return { system: `warren-${WARREN_MODE}`, workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), syncsPerJob, syncMeanMs, brokerElu, brokerCpuMsPerJob, clientCpuMsPerJob, clientElu };
+      return { system: `warren-${WARREN_MODE}`, workers, jobs: JOBS, warmup: WARMUP, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), syncsPerJob, syncMeanMs, brokerElu, brokerCpuMsPerJob, clientCpuMsPerJob, clientElu };
     }
     const some = await producer.list({ status: 'SUCCESS', limit: 1 });
     if (some.length !== 1) throw new Error('no stored result');
     await Promise.all(ws.map((w) => w.close({ graceMs: 0 })));
-    return { system: WARREN_MODE !== 'full' ? `warren-${WARREN_MODE}` : sync === 'always' ? 'warren' : 'warren-nosync', workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), syncsPerJob, syncMeanMs, brokerElu, brokerCpuMsPerJob, clientCpuMsPerJob, clientElu };
+    return { system: WARREN_MODE !== 'full' ? `warren-${WARREN_MODE}` : sync === 'always' ? 'warren' : 'warren-nosync', workers, jobs: JOBS, warmup: WARMUP, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), syncsPerJob, syncMeanMs, brokerElu, brokerCpuMsPerJob, clientCpuMsPerJob, clientElu };
   } finally {
     await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
     await broker.stop();
@@ -333,23 +374,22 @@ async function bullmqOn(workers: number, system: string, port: number, redisCpu:
   const name = `warren-bench-${process.pid}-${workers}`;
   const queue = new Queue(name, { connection });
   await queue.obliterate({ force: true }).catch(() => undefined);
-  let done = 0;
-  let resolveAll!: () => void;
-  const all = new Promise<void>((r) => (resolveAll = r));
+  const { phase, completed } = phases();
   const ws: BullWorker[] = [];
   for (let i = 0; i < workers; i++) {
     const w = new BullWorker(name, async (job) => ({ n: job.data as number, ok: true }), { connection, concurrency: CONCURRENCY, autorun: true });
-    w.on('completed', () => {
-      if (++done === JOBS) resolveAll();
-    });
+    w.on('completed', completed);
     await w.waitUntilReady();
     ws.push(w);
   }
+  const enqueue = (i: number): Promise<unknown> => queue.add('job', i, { removeOnComplete: false, removeOnFail: false });
+  await warmUp(phase, enqueue);
+  const all = phase(JOBS);
   const redis0 = await redisCpu();
   const cpu0 = cpuMs();
   const elu0 = performance.eventLoopUtilization();
   const started = performance.now();
-  await produce(JOBS, (i) => queue.add('job', i, { removeOnComplete: false, removeOnFail: false }));
+  await produce(JOBS, enqueue);
   const enqueueSeconds = (performance.now() - started) / 1000;
   await all;
   const seconds = (performance.now() - started) / 1000;
@@ -357,11 +397,11 @@ async function bullmqOn(workers: number, system: string, port: number, redisCpu:
   const clientElu = Number(performance.eventLoopUtilization(elu0).utilization.toFixed(2));
   const redisCpuMsPerJob = Number((((await redisCpu()) - redis0) / JOBS).toFixed(3));
   const kept = await queue.getJobCounts('completed');
-  if (kept.completed !== JOBS) throw new Error(`BullMQ kept ${kept.completed} completed jobs, expected ${JOBS}`);
+  if (kept.completed !== WARMUP + JOBS) throw new Error(`BullMQ kept ${kept.completed} completed jobs, expected ${WARMUP + JOBS} (warm-up included)`);
   await Promise.all(ws.map((w) => w.close()));
   await queue.obliterate({ force: true });
   await queue.close();
-  return { system, workers, jobs: JOBS, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), clientCpuMsPerJob, clientElu, redisCpuMsPerJob, redis: persistence };
+  return { system, workers, jobs: JOBS, warmup: WARMUP, seconds, enqueueSeconds, jobsPerSec: Math.round(JOBS / seconds), clientCpuMsPerJob, clientElu, redisCpuMsPerJob, redis: persistence };
 }
 
 async function redisPersistence(): Promise<string> {
@@ -411,7 +451,7 @@ const table = WORKERS.map((n) => {
     ...(ns !== undefined ? { warrenNoSyncJobsPerSec: ns, noSyncRatio: ratio(ns, b) } : {}),
   };
 });
-console.log(`jobs ${JOBS}, concurrency ${CONCURRENCY} per worker, ${INFLIGHT} enqueues in flight; load average at start ${load}`);
+console.log(`jobs ${JOBS} (after ${WARMUP} warm-up jobs per row, not counted), concurrency ${CONCURRENCY} per worker, ${INFLIGHT} enqueues in flight; load average at start ${load}`);
 console.log(`Warren: durable (fdatasync per confirm and bucket write)${STARTED_AFTER !== undefined ? `, STARTED only after ${STARTED_AFTER} ms` : ''}`);
 const straced = REDIS_STRACE ? ' (under strace: slower)' : '';
 if (persistence !== undefined) console.log(`BullMQ (shared): the Redis at 127.0.0.1:6379, ${persistence}`);
@@ -435,6 +475,6 @@ for (const r of rows) {
   const extra = r.redisCpuMsPerJob !== undefined ? `, Redis ${r.redisCpuMsPerJob} ms CPU per job${syncs}` : r.syncsPerJob === undefined ? '' : `, broker ${r.brokerCpuMsPerJob} ms CPU and ${r.syncsPerJob} fdatasyncs per job (${r.syncMeanMs} ms each), event loop ${r.brokerElu} busy`;
   console.log(`  ${r.system} ${r.workers}w: this process ${r.clientCpuMsPerJob} ms CPU per job (event loop ${r.clientElu} busy)${extra}`);
 }
-await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), ...(STARTED_AFTER !== undefined ? { startedAfterMs: STARTED_AFTER } : {}), jobs: JOBS, concurrency: CONCURRENCY, inflight: INFLIGHT, loadAverage: Number(load), ...(persistence !== undefined ? { redis: persistence } : {}), rows, table }, null, 2)}\n`);
+await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), ...(STARTED_AFTER !== undefined ? { startedAfterMs: STARTED_AFTER } : {}), jobs: JOBS, warmup: WARMUP, concurrency: CONCURRENCY, inflight: INFLIGHT, loadAverage: Number(load), ...(persistence !== undefined ? { redis: persistence } : {}), rows, table }, null, 2)}\n`);
 console.log(`wrote ${OUT}`);
 process.exit(0);
