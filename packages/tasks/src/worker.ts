@@ -63,6 +63,8 @@ export interface WorkerOptions {
 export interface LeaseRecord {
   owner: string;
   run: number;
+  /** The owner's claim count of the attempt (the record's `claim`): with `owner` and `run`, names the attempt the lease is for. */
+  claim?: number;
   until: number;
 }
 
@@ -575,7 +577,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
   private async renew(r: Running): Promise<void> {
     if (!this.running.has(r.id) || this.running.get(r.id) !== r) return;
     if (r.startPending) void this.writeStarted(r); // the record says STARTED before any lease is written
-    const lease: LeaseRecord = { owner: this.id, run: r.m.run, until: this.client.clock.now() + this.leaseMs };
+    const lease: LeaseRecord = { owner: this.id, run: r.m.run, ...(r.record.claim !== undefined ? { claim: r.record.claim } : {}), until: this.client.clock.now() + this.leaseMs };
     try {
       // The first renewal writes the lease (a task shorter than leaseMs/3 never needs one: its
       // worker's connection and heartbeats cover it); later ones move it on by compare-and-set.
@@ -655,8 +657,9 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       if (lease.until >= now || lease.owner === this.id) continue; // valid through `until`
       const id = key.slice(2);
       const cur = await this.client.entry(id);
-      if (cur === null || !RUNNING.has(cur.record.status) || cur.record.run !== lease.run) {
-        // Finished, revoked or already re-issued: the lease is a leftover.
+      if (cur === null || !RUNNING.has(cur.record.status) || !leaseIsFor(lease, cur.record)) {
+        // Finished, revoked, already re-issued, or running another attempt than the lease's (a worker
+        // took it over when the lease's owner died: the redelivery keeps the run): a leftover.
         await this.leases.delete(key, { expect: e.revision }).catch(() => undefined);
         continue;
       }
@@ -719,6 +722,18 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     }
     await this.revokes?.close();
   }
+}
+
+/**
+ * Whether `lease` is the lease of the attempt `rec` records: same run, same worker, same claim. A
+ * worker that dies leaves its lease behind; the broker redelivers its task at once, and the worker
+ * that takes it over runs the same run (its lease is written only leaseMs/3 later). Judged by the
+ * run alone, the dead worker's lease, once out of date, would have the task re-issued and run a
+ * second time while it still runs on the new worker.
+ */
+export function leaseIsFor(lease: LeaseRecord, rec: TaskRecord): boolean {
+  if (lease.run !== rec.run || lease.owner !== rec.worker) return false;
+  return lease.claim === undefined || rec.claim === undefined || lease.claim === rec.claim;
 }
 
 /** A record for a message whose enqueuer's record has not arrived. */

@@ -639,6 +639,58 @@ describe('leases', () => {
   });
 });
 
+describe('a dead worker\'s leftover lease', () => {
+  it('does not let a reaper re-issue the task another worker took over by redelivery: it runs once', async () => {
+    const clockA = new ManualClock(1_000_000); // A dies with its clock: it never renews again
+    const clockB = new ManualClock(1_000_000);
+    const gateB = deferred();
+    const ran: string[] = [];
+    const reg = defineTasks().define('job', async (_a, ctx) => {
+      ran.push(`${ran.length === 0 ? 'A' : 'B'}:${ctx.attempt}`);
+      if (ran.length === 1) return new Promise(() => undefined); // A's run: never ends, ignores its signal
+      await gateB.promise;
+      return 'from B';
+    });
+    // A on a link of its own that can be cut as a dead process's would be (no reconnect).
+    const connA = await connect({ url: tb.url, reconnect: false } as Parameters<typeof connect>[0]);
+    open.push(connA);
+    const ns = `ns${++nsCount}`;
+    const ca = await TaskClient.open(connA, { registry: reg, namespace: ns, clock: clockA });
+    const a = await worker(ca, { leaseMs: 1000, id: 'A' });
+    a.on('error', () => undefined); // its link is cut below
+    const id = await ca.enqueue('job');
+    await until(() => a.active.includes(id), 'running on A');
+    clockA.advance(333); // A writes its lease: valid until 1_001_333
+    await until(async () => (await ca.leases.get(`l.${id}`)) !== null, "A's lease");
+    // A dies: its link drops, the broker requeues the task (redelivered). Its lease stays behind.
+    (connA as unknown as { links: { current: { transport: { destroy(e?: Error): void } } } }).links.current.transport.destroy(new Error('killed'));
+    const cb = await client(reg, { clock: clockB, namespace: ns });
+    await until(async () => (await ready(cb, 'job')) === 1, 'the task requeued');
+    // B comes up after A's lease has run out and takes the task over (same run, redelivered).
+    clockB.set(1_005_000);
+    const b = await worker(cb, { leaseMs: 1000, id: 'B' });
+    await until(() => b.active.includes(id), 'taken over by B');
+    expect(await cb.get(id)).toMatchObject({ status: 'STARTED', worker: 'B', run: 1 });
+    // A reaper runs before B's first renewal: A's lease is out of date, but it is not B's.
+    const c3 = await client(reg, { clock: clockB, namespace: ns });
+    const reaper = await worker(c3, { leaseMs: 1000, id: 'C', tasks: [] });
+    expect(await reaper.reap()).toEqual([]);
+    expect(await b.reap()).toEqual([]);
+    expect(await cb.leases.get(`l.${id}`)).toBeNull(); // A's leftover lease, dropped
+    expect(await cb.get(id)).toMatchObject({ status: 'STARTED', worker: 'B', run: 1 });
+    expect(await ready(cb, 'job')).toBe(0);
+    // B keeps its lease from now on, and the task finishes once, on B.
+    for (let i = 0; i < 6; i++) {
+      clockB.advance(333);
+      expect(await reaper.reap()).toEqual([]);
+    }
+    gateB.resolve();
+    expect(await cb.wait(id)).toMatchObject({ status: 'SUCCESS', result: 'from B', worker: 'B', run: 1 });
+    expect(ran).toEqual(['A:1', 'B:1']);
+    expect(await ready(cb, 'job')).toBe(0);
+  });
+});
+
 describe('rate limits and concurrency', () => {
   it('starts at most `max` per window per task name, and per group', async () => {
     const clock = new ManualClock(60_000 * 1000 + 5000);
