@@ -291,7 +291,12 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       for await (const e of watch) {
         if (e.op !== 'put') continue;
         const r = this.running.get(e.key.slice(2));
-        if (r !== undefined && !r.ctl.aborted) r.ctl.abort(new TaskAbort('revoked', `task ${r.id} was revoked`));
+        if (r === undefined || r.ctl.aborted) continue;
+        // The marker holds the run that was revoked. A revocation of an earlier run is stale: the task
+        // was retried (client.retry()) since, and this run must go on. One that cannot be read applies.
+        const revoked = Number(e.text());
+        if (Number.isInteger(revoked) && revoked < r.m.run) continue;
+        r.ctl.abort(new TaskAbort('revoked', `task ${r.id} was revoked`));
       }
     } catch (err) {
       if (!this.stopping) this.report(err);
@@ -477,6 +482,10 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       return;
     }
     if (reason instanceof TaskAbort && reason.kind === 'revoked') {
+      // The handler was told it is revoked: the record says so too. It does already when the revoke
+      // wrote it (this write then fails, the record having moved on); if it is still this attempt's,
+      // it is made REVOKED here, never left STARTED with nothing running it.
+      await this.write(r, recordWith(r.record, { status: 'REVOKED', reason: 'revoked', updatedAt: clock.now(), finishedAt: clock.now() }), this.client.ttlFor(m.name));
       this.emit('task', { type: 'revoked', id: m.id, name: m.name, attempt: m.attempt });
       await this.dropLease(r);
       msg.ack();

@@ -353,6 +353,67 @@ describe('revoke', () => {
   });
 });
 
+describe('a late revocation', () => {
+  /**
+   * A task `long` whose every run waits for its signal or for `finish`; and a task `other`, whose
+   * genuine revoke, later on the same worker, shows the worker has seen the revocations before it
+   * (they reach it in order).
+   */
+  async function setup() {
+    const runs: Array<{ run: number; signal: AbortSignal }> = [];
+    const finish = deferred();
+    const reg = defineTasks()
+      .define('long', async (_a, ctx) => {
+        runs.push({ run: runs.length + 1, signal: ctx.signal });
+        await Promise.race([finish.promise, new Promise((r) => ctx.signal.addEventListener('abort', r))]);
+        return `run ${runs.length}`;
+      })
+      .define('other', (_a, ctx) => new Promise((r) => ctx.signal.addEventListener('abort', r)));
+    const c = await client(reg);
+    const w = await worker(c, { concurrency: 2 });
+    const events: string[] = [];
+    w.on('task', (e) => events.push(`${e.type} ${e.id}`));
+    const id = await c.enqueue('long');
+    await until(() => runs.length === 1, 'run 1 to start');
+    // Revoked, then retried (run 2) and running again.
+    expect(await c.revoke(id)).toMatchObject({ status: 'REVOKED', run: 1 });
+    await until(() => events.includes(`revoked ${id}`), 'run 1 revoked');
+    expect(await c.retry(id)).toMatchObject({ status: 'PENDING', run: 2 });
+    await until(() => runs.length === 2, 'run 2 to start');
+    await until(async () => (await c.get(id))?.status === 'STARTED', 'run 2 STARTED');
+    /** Waits until the worker has taken in every revocation written before now. */
+    const seen = async () => {
+      const other = await c.enqueue('other');
+      await until(() => w.active.includes(other), 'the marker task to run');
+      await c.revoke(other);
+      await until(() => events.includes(`revoked ${other}`), 'the marker task revoked');
+    };
+    return { c, w, id, runs, finish, seen };
+  }
+
+  it('of an earlier run (revoke, retry, then the revocation of run 1 arrives) is ignored: the retried run goes on and succeeds', async () => {
+    const { c, w, id, runs, finish, seen } = await setup();
+    // The revocation of run 1 reaches the worker only now (its marker written late, or written again).
+    await c.leases.put(`r.${id}`, '1');
+    await seen();
+    expect(runs[1]!.signal.aborted).toBe(false);
+    expect(w.active).toContain(id);
+    expect(await c.get(id)).toMatchObject({ status: 'STARTED', run: 2 });
+    finish.resolve();
+    expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', result: 'run 2', run: 2 });
+  });
+
+  it('one the worker cannot place aborts the running attempt and ends the task REVOKED, never STARTED with nothing running', async () => {
+    const { c, w, id, runs, seen } = await setup();
+    await c.leases.put(`r.${id}`, 'not a run');
+    await seen();
+    expect(runs[1]!.signal.aborted).toBe(true);
+    expect(w.active).not.toContain(id);
+    await until(async () => (await c.get(id))?.status !== 'STARTED', 'the record to leave STARTED');
+    expect(await c.get(id)).toMatchObject({ status: 'REVOKED', run: 2 });
+  });
+});
+
 describe('startedAfterMs: STARTED written only for attempts still running after it', () => {
   it('a task that ends sooner goes PENDING -> SUCCESS, its result record naming the worker and start', async () => {
     const clock = new ManualClock(1_800_000_000_000);
