@@ -169,6 +169,32 @@ describe('retries and back-off', () => {
     await expect(c.retry(id)).rejects.toMatchObject({ name: 'PRECONDITION_FAILED' });
   });
 
+  it('a retry is held by the broker for its back-off: the next attempt does not start before nextAttemptAt', async () => {
+    const clock = new ManualClock(1_800_000_000_000);
+    let calls = 0;
+    const reg = defineTasks().define(
+      'later',
+      () => {
+        calls++;
+        throw new Error(`attempt ${calls}`);
+      },
+      { retries: 2, backoff: { baseMs: 3_600_000, jitter: 0 } },
+    );
+    const c = await client(reg, { clock });
+    const id = await c.enqueue('later');
+    const w = await worker(c);
+    const events: string[] = [];
+    w.on('task', (e) => events.push(e.type));
+    await until(() => events.includes('retrying'), 'the first attempt to fail');
+    expect(await c.get(id)).toMatchObject({ status: 'RETRY', attempt: 1, run: 2, error: { message: 'attempt 1' }, nextAttemptAt: clock.now() + 3_600_000 });
+    // The second attempt's message waits on the broker (delayed, not ready), for the whole back-off.
+    const q = tb.broker.vhosts.get('/')!.queues.get(c.queueName('later'))!;
+    await until(() => q.delayedCount === 1, 'the retry held by the broker');
+    expect(await ready(c, 'later')).toBe(0);
+    expect(calls).toBe(1);
+    expect((await c.get(id))!.status).toBe('RETRY');
+  });
+
   it('a per-attempt timeout aborts the handler and fails the attempt with TimeoutError', async () => {
     const clock = new ManualClock();
     let aborted: unknown;
@@ -301,6 +327,37 @@ describe('revoke', () => {
     await until(async () => (await ready(c, 'r')) === 0, 'queue drained');
     expect(calls).toBe(1);
     expect(await c.get(id)).toMatchObject({ status: 'REVOKED' });
+  });
+
+  it('a task revoked in the claim window (delivered, STARTED not yet written) is not run, and ends REVOKED', async () => {
+    let calls = 0;
+    const reg = defineTasks().define('cw', () => ++calls);
+    const c = await client(reg);
+    const other = await client(reg, { namespace: c.namespace });
+    const id = await c.enqueue('cw');
+    // The worker's claim (the STARTED write) reaches the broker just after a revoke from another client.
+    const update = c.bucket.update.bind(c.bucket);
+    let revokedFirst = false;
+    c.bucket.update = (async (key: string, value: string, ...rest: unknown[]) => {
+      if (!revokedFirst && key === `t.${id}` && JSON.parse(value).status === 'STARTED') {
+        revokedFirst = true;
+        expect(await other.revoke(id, 'in the claim window')).toMatchObject({ status: 'REVOKED' });
+      }
+      return (update as (...a: unknown[]) => Promise<number>)(key, value, ...rest);
+    }) as typeof c.bucket.update;
+    const w = await worker(c);
+    const events: string[] = [];
+    w.on('task', (e) => events.push(e.type));
+    const next = await c.enqueue('cw');
+    expect(await c.wait(next)).toMatchObject({ status: 'SUCCESS', result: 1 });
+    expect(revokedFirst).toBe(true);
+    expect(calls).toBe(1); // the revoked task's handler never ran
+    expect(events.filter((e) => e === 'started')).toHaveLength(1);
+    expect(await c.get(id)).toMatchObject({ status: 'REVOKED', reason: 'in the claim window', attempt: 0 });
+    await until(async () => (await ready(c, 'cw')) === 0 && q().unackedCount === 0, 'the revoked task settled');
+    function q() {
+      return tb.broker.vhosts.get('/')!.queues.get(c.queueName('cw'))!;
+    }
   });
 
   /** Runs one task of `handler` on a worker, revokes it once the handler has started, and waits for the worker to report the revoke. */
