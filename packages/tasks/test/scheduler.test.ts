@@ -69,3 +69,31 @@ describe('three schedulers', () => {
     expect(new Set(ids).size).toBe(722);
   });
 });
+
+describe('a missed tick', () => {
+  it('ticks missed while no scheduler ran are enqueued once, late (the latest one), then ticking goes on', async () => {
+    const clock = new ManualClock(2_000_000_000_000 + 3_000);
+    const registry = defineTasks()
+      .define('report', () => 'ok')
+      .schedule('every-10s', { everyMs: 10_000 }, 'report', { kind: 'missed' });
+    const conn = await connect(tb.url);
+    conns.push(conn);
+    const client = await TaskClient.open(conn, { namespace: 'missed', registry, clock });
+    const first = await Scheduler.start(client);
+    clock.advance(7_000); // the tick at ...010_000
+    expect(await first.tick()).toEqual(['every-10s-2000000010000']);
+    first.stop();
+    // Nothing runs for 5 ticks (...020_000 to ...060_000), then a scheduler starts at ...065_000.
+    clock.set(2_000_000_065_000);
+    const second = await Scheduler.start(client);
+    second.stop();
+    expect(await second.tick()).toEqual([]); // start() already enqueued the missed one
+    const ids = (await client.list({ limit: 100 })).map((r) => r.id).sort();
+    expect(ids).toEqual(['every-10s-2000000010000', 'every-10s-2000000060000']);
+    expect((await client.get('every-10s-2000000060000'))!.enqueuedAt).toBe(2_000_000_065_000); // late
+    // And the next tick is the usual one.
+    clock.set(2_000_000_070_000);
+    expect(await second.tick()).toEqual(['every-10s-2000000070000']);
+    expect(await conn.declareQueue(client.queueName('report'), { passive: true })).toMatchObject({ messageCount: 3 });
+  });
+});
