@@ -410,6 +410,45 @@ describe('revoke', () => {
   });
 });
 
+describe('a reaper\'s leftover claim', () => {
+  it('does not get a re-issued task re-issued again when its new run starts after the claim ran out', async () => {
+    const clockA = new ManualClock(1_000_000); // A is stuck: it writes its lease once
+    const clockB = new ManualClock(1_000_000);
+    const gate = deferred();
+    const ran: string[] = [];
+    const reg = defineTasks().define('job', async () => {
+      ran.push(ran.length === 0 ? 'A' : 'B');
+      if (ran.length === 1) return new Promise(() => undefined);
+      await gate.promise;
+      return 'from B';
+    });
+    const ca = await client(reg, { clock: clockA });
+    const a = await worker(ca, { leaseMs: 1000, id: 'A' });
+    const id = await ca.enqueue('job');
+    await until(() => a.active.includes(id), 'running on A');
+    clockA.advance(333);
+    await until(async () => (await ca.leases.get(`l.${id}`)) !== null, "A's lease");
+    // C, running no tasks, re-issues it (run 2) once A's lease has run out; its claim on the lease lasts 1000 ms.
+    const cc = await client(reg, { clock: clockB, namespace: ca.namespace });
+    const reaper = await worker(cc, { leaseMs: 1000, id: 'C', tasks: [] });
+    clockB.set(1_002_000);
+    expect(await reaper.reap()).toEqual([id]);
+    expect(await cc.get(id)).toMatchObject({ status: 'PENDING', run: 2 });
+    // Run 2 starts on B only after C's claim ran out, and a reaper looks before B's first renewal.
+    clockB.set(1_004_000);
+    const cb = await client(reg, { clock: clockB, namespace: ca.namespace });
+    const b = await worker(cb, { leaseMs: 1000, id: 'B' });
+    await until(() => b.active.includes(id), 'run 2 on B');
+    expect(await cb.get(id)).toMatchObject({ status: 'STARTED', run: 2, worker: 'B' });
+    expect(await reaper.reap()).toEqual([]);
+    expect(await cb.get(id)).toMatchObject({ status: 'STARTED', run: 2, worker: 'B' });
+    gate.resolve();
+    expect(await cb.wait(id)).toMatchObject({ status: 'SUCCESS', result: 'from B', run: 2, worker: 'B' });
+    expect(ran).toEqual(['A', 'B']);
+    expect(await ready(cb, 'job')).toBe(0);
+  });
+});
+
 describe('a late revocation', () => {
   /**
    * A task `long` whose every run waits for its signal or for `finish`; and a task `other`, whose
