@@ -198,6 +198,12 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
   private readonly consumers: Consumer[] = [];
   private readonly running = new Map<string, Running>();
   private revokes: KvWatch | undefined;
+  /**
+   * Revocations seen for tasks this worker was not running (id -> the run revoked), the latest
+   * REVOKES_KEPT: one that arrives while the worker is between reading a task's record and
+   * running its handler (startedAfterMs, whose claim is a read) still stops it.
+   */
+  private readonly revokedSeen = new Map<string, number>();
   private reaperTimer: unknown;
   private stopping = false;
   private idle: (() => void) | undefined;
@@ -290,12 +296,19 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     try {
       for await (const e of watch) {
         if (e.op !== 'put') continue;
-        const r = this.running.get(e.key.slice(2));
-        if (r === undefined || r.ctl.aborted) continue;
+        const id = e.key.slice(2);
         // The marker holds the run that was revoked. A revocation of an earlier run is stale: the task
         // was retried (client.retry()) since, and this run must go on. One that cannot be read applies.
-        const revoked = Number(e.text());
-        if (Number.isInteger(revoked) && revoked < r.m.run) continue;
+        const text = Number(e.text());
+        const revoked = Number.isInteger(text) ? text : Number.MAX_SAFE_INTEGER;
+        const r = this.running.get(id);
+        if (r === undefined) {
+          this.revokedSeen.delete(id);
+          this.revokedSeen.set(id, revoked);
+          if (this.revokedSeen.size > REVOKES_KEPT) this.revokedSeen.delete(this.revokedSeen.keys().next().value!);
+          continue;
+        }
+        if (r.ctl.aborted || revoked < r.m.run) continue;
         r.ctl.abort(new TaskAbort('revoked', `task ${r.id} was revoked`));
       }
     } catch (err) {
@@ -441,6 +454,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       startTimer: undefined,
     };
     this.running.set(m.id, r);
+    if (this.revokedSeen.size > 0 && (this.revokedSeen.get(m.id) ?? 0) >= m.run) ctl.abort(new TaskAbort('revoked', `task ${m.id} was revoked`));
     this.emit('task', { type: 'started', id: m.id, name: m.name, attempt: m.attempt });
     if (deferStart) r.startTimer = clock.setTimeout(() => void this.writeStarted(r), Math.max(1, this.startedAfterMs!));
     this.renewLater(r);
@@ -448,7 +462,8 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     const ctx = new AttemptContext(this, r);
     let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
     try {
-      const ret: unknown = def.handler(m.args, ctx);
+      // Revoked before it began (a revocation seen before this run was registered): the handler is not called.
+      const ret: unknown = ctl.aborted ? Promise.reject(ctl.reason) : def.handler(m.args, ctx);
       if (ret === null || (typeof ret !== 'object' && typeof ret !== 'function') || typeof (ret as PromiseLike<unknown>).then !== 'function') {
         outcome = { ok: true, value: ret }; // a synchronous handler: it has finished
       } else {
@@ -744,6 +759,9 @@ export function leaseIsFor(lease: LeaseRecord, rec: TaskRecord): boolean {
   if (lease.run !== rec.run || lease.owner !== rec.worker) return false;
   return lease.claim === undefined || rec.claim === undefined || lease.claim === rec.claim;
 }
+
+/** How many revocations of tasks it is not running a worker remembers (see Worker.revokedSeen). */
+const REVOKES_KEPT = 10_000;
 
 /** A record for a message whose enqueuer's record has not arrived. */
 function recordOf(m: TaskMessage, now: number): TaskRecord {

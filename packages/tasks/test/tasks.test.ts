@@ -9,7 +9,7 @@ import { connect, type Connection } from '@warren/client';
 import { backoffDelay, defineTasks, ManualClock, TaskAbort, TaskClient, Worker, type TaskContext, type TaskMessage, type TaskRecord, type TaskRegistry, type TaskStatus } from '@warren/tasks';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 import { earlyWrite } from '../src/client.js';
-import { deferred, tracked, until } from '../../../test-support/wait.js';
+import { deferred, nextTurn, tracked, until } from '../../../test-support/wait.js';
 
 let tb: TestBroker;
 const open: Connection[] = [];
@@ -599,6 +599,36 @@ describe('startedAfterMs: STARTED written only for attempts still running after 
     await until(async () => (await ready(c, 'r')) === 0, 'queue drained');
     expect(await c.get(id)).toMatchObject({ status: 'REVOKED' });
     expect(events).not.toContain('succeeded');
+  });
+
+  it('a task revoked between the read that claims it and its handler start: the handler is not run, the task ends REVOKED', async () => {
+    let calls = 0;
+    const c = await client(defineTasks().define('cw', () => ++calls));
+    const other = await client(undefined, { namespace: c.namespace });
+    const id = await c.enqueue('cw');
+    // The worker's read of the record answers PENDING (its claim), then the revoke lands and reaches
+    // the worker before the read's answer does.
+    const get = c.bucket.get.bind(c.bucket);
+    let revokedFirst = false;
+    c.bucket.get = (async (key: string, ...rest: unknown[]) => {
+      const e = await (get as (...a: unknown[]) => ReturnType<typeof get>)(key, ...rest);
+      if (!revokedFirst && key === `t.${id}` && e?.json<TaskRecord>().status === 'PENDING') {
+        revokedFirst = true;
+        expect(await other.revoke(id, 'too late to claim')).toMatchObject({ status: 'REVOKED' });
+        await until(async () => (await c.leases.get(`r.${id}`)) !== null, 'the marker');
+        for (let i = 0; i < 5; i++) await nextTurn();
+      }
+      return e;
+    }) as typeof c.bucket.get;
+    const w = await worker(c, { startedAfterMs: 50 });
+    const events: string[] = [];
+    w.on('task', (e) => events.push(e.type));
+    await until(() => events.includes('revoked') || events.includes('succeeded') || events.includes('lost'), 'the task settled');
+    expect(revokedFirst).toBe(true);
+    expect(calls).toBe(0);
+    expect(events).toContain('revoked');
+    expect(await c.get(id)).toMatchObject({ status: 'REVOKED', reason: 'too late to claim' });
+    await until(async () => (await ready(c, 'cw')) === 0 && tb.broker.vhosts.get('/')!.queues.get(c.queueName('cw'))!.unackedCount === 0, 'the message settled');
   });
 
   it('a task re-sent by retry() while it runs unrecorded: the first outcome is discarded (lost), the second is kept', async () => {
