@@ -187,7 +187,7 @@ describe('mutual TLS', () => {
     // A valid certificate for a name that is no user.
     const unknown = await refusal({ url: tlsUrl(tb, ''), mechanism: 'EXTERNAL', tls: clientCert(stranger) });
     expect(unknown.code).toBe(ErrorCodes.ACCESS_REFUSED);
-    expect(unknown.message).toBe("login refused for user 'nobody'");
+    expect(unknown.message).toBe("login refused for user 'nobody': unknown user, wrong password, or a vhost or address it may not use (the broker's log says which)");
   });
 
   it('without verifyPeer a certificate is optional: PLAIN without one, EXTERNAL only with a verified one', async () => {
