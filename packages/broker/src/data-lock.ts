@@ -93,11 +93,14 @@ function parse(text: string): LockOwner | number | null {
   }
 }
 
+/** A live process of this host holds the folder. */
+const inUse = (dir: string, pid: number) => `data folder ${dir} is in use by process ${pid} (another broker?): stop it, or use another data folder`;
+
 /** Why the LOCK's owner keeps the folder, or null if it may be taken over. */
 function conflict(dir: string, lockPath: string, owner: LockOwner | number | null, me: LockOwner): string | null {
   if (owner === null) return null;
   if (typeof owner === 'number') {
-    return owner > 0 && owner !== me.pid && alive(owner) ? `data folder ${dir} is in use by process ${owner}` : null;
+    return owner > 0 && owner !== me.pid && alive(owner) ? inUse(dir, owner) : null;
   }
   if (owner.host !== me.host) {
     return (
@@ -111,7 +114,7 @@ function conflict(dir: string, lockPath: string, owner: LockOwner | number | nul
     const start = processStart(owner.pid);
     if (start !== null && start !== owner.start) return null;
   }
-  return `data folder ${dir} is in use by process ${owner.pid}`;
+  return inUse(dir, owner.pid);
 }
 
 export class DataLock {

@@ -70,7 +70,7 @@ describe('data folder LOCK', () => {
   it('refuses a LOCK held by a live process of this host that started when the LOCK says', async () => {
     const pid = process.ppid;
     await writeLock({ ...selfOwner(), pid, start: processStart(pid) });
-    await expect(DataLock.acquire(tmp.path)).rejects.toMatchObject({ code: ErrorCodes.RESOURCE_LOCKED, message: expect.stringContaining(`process ${pid}`) });
+    await expect(DataLock.acquire(tmp.path)).rejects.toMatchObject({ code: ErrorCodes.RESOURCE_LOCKED, message: `data folder ${tmp.path} is in use by process ${pid} (another broker?): stop it, or use another data folder` });
     await writeLock(`${pid}\n`);
     await expect(DataLock.acquire(tmp.path)).rejects.toMatchObject({ code: ErrorCodes.RESOURCE_LOCKED });
   });
