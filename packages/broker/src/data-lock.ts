@@ -15,7 +15,9 @@
  *   is never taken over; the message says to delete the LOCK if no broker runs
  *   there any more. A container's host name is its id unless set, so give the
  *   broker's container a fixed one (docker-compose.yml: `hostname:`;
- *   `docker run --hostname`), and a recreated container takes its LOCK over;
+ *   `docker run --hostname`), and a recreated container takes its LOCK over
+ *   (two live containers with the same host name, sharing the volume, are not
+ *   told apart: their pids live in separate namespaces);
  * - same host, another boot id: taken over (the machine restarted since);
  * - same host and boot, our pid: taken over (no broker here holds it);
  * - same host and boot, a live process with that pid that started when the
