@@ -2,7 +2,7 @@
 # runs the broker and the task-api example from it.
 #
 #   docker build -t warren .
-#   docker run -d -p 5680:5680 -v warren-data:/data -e WARREN_USER=app -e WARREN_PASSWORD=change-me warren
+#   docker run -d --hostname warren -p 5680:5680 -v warren-data:/data -e WARREN_USER=app -e WARREN_PASSWORD=change-me warren
 #
 # Two stages: `build` installs every dependency and compiles the packages; the
 # runtime stage has production dependencies only (no TypeScript, vitest,

@@ -13,11 +13,11 @@ const url = process.env.WARREN_URL ?? 'warren://guest:guest@127.0.0.1:5680';
 
 await using conn = await connect(url);
 await setupShop(conn);
-const end = (await conn.streamInfo('orders')).next;
+const end = (await conn.streamInfo('order-events')).next;
 let orders = 0;
 let revenue = 0;
 if (end > 0) {
-  for await (const msg of await conn.consumeStream('orders', { offset: 'first' })) {
+  for await (const msg of await conn.consumeStream('order-events', { offset: 'first' })) {
     revenue += (JSON.parse(msg.body.toString()) as Order).amount;
     orders++;
     if (msg.offset === end - 1) break;

@@ -15,7 +15,7 @@ const url = process.env.WARREN_URL ?? 'warren://guest:guest@127.0.0.1:5680';
 const conn = await connect(url);
 await setupShop(conn);
 // The first time ever, start with the orders recorded from now on; afterwards, after the last commit.
-const consumer = await conn.consumeStream('orders', { name: 'billing', offset: 'next' });
+const consumer = await conn.consumeStream('order-events', { name: 'billing', offset: 'next' });
 console.log(` [*] Billing from offset ${consumer.startOffset}. To exit press CTRL+C`);
 process.once('SIGINT', () => void conn.close());
 process.once('SIGTERM', () => void conn.close());

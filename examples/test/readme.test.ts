@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot, runNode, newBroker } from './helpers.js';
+import { repoRoot, run, runNode, newBroker } from './helpers.js';
 
 const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
 
@@ -66,6 +66,18 @@ describe('README.md', async () => {
     expect(after('queue list')).toMatch(/^orders\s+1\s/m);
     expect(after('get orders')).toBe('{"id": 1}');
     expect(after('consume orders --count 3')).toBe('job\njob\njob');
+  });
+
+  it('after the tour, on the same broker, the stream example runs: its names do not clash with the tour\'s queue and exchange', async () => {
+    // The tour's declarations again (idempotent), so that this test stands alone.
+    const [cli] = shellBlocks(section('A five-minute tour'));
+    for (const line of cli!.filter((l) => / declare /.test(l))) {
+      const r = await runNode(['packages/cli/dist/bin.js', ...shellWords(line).slice(2)], { WARREN_URL: url });
+      expect(r.code, r.describe()).toBe(0);
+    }
+    const rec = await run('event-log/record-orders.ts', ['2'], { WARREN_URL: url });
+    expect(rec.code, rec.describe()).toBe(0);
+    expect(rec.lines).toEqual([' [x] Recorded 2 orders']);
   });
 
   it('`npx warren` runs the CLI at the repository root (no alias needed)', async () => {

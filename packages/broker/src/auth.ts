@@ -136,6 +136,15 @@ class RankedLimiter {
   }
 }
 
+/**
+ * What a client is told when its password login is refused: every cause in one
+ * sentence, so that it learns nothing about which (the log says which).
+ */
+export function loginRefused(username: string): string {
+  const guest = username === 'guest' ? "; guest logs in only from the broker's own machine (loopback) unless the broker runs with --allow-guest-remote" : '';
+  return `login refused for user '${username}': unknown user, wrong password, or a vhost or address it may not use (the broker's log says which)${guest}`;
+}
+
 /** A check's outcome: the password matched or not, or it was refused before being checked. */
 type CheckOutcome = boolean | { shed: string };
 
@@ -226,7 +235,7 @@ export class UserStore {
     }
     if (logReason === null) return { ok: true };
     this.gate.failed(address);
-    return { ok: false, shed: false, reason: `login refused for user '${username}'`, logReason };
+    return { ok: false, shed: false, reason: loginRefused(username), logReason };
   }
 
   private check(username: string, password: string, hash: string | undefined, address: string): Promise<CheckOutcome> {

@@ -37,7 +37,7 @@ import { KvSession, type KvFlow } from './kv/kv-session.js';
 import { SessionGrant } from './authorizer.js';
 import { AfterReply, ANSWERED, Answer, FrameReply, PublishOutcome, type DispatchTable, type Handler, type HandlerEntry } from './dispatch.js';
 import { errors } from './errors.js';
-import { isLoopback, type AuthResult } from './auth.js';
+import { isLoopback, loginRefused, type AuthResult } from './auth.js';
 import { connectionTls, peerCommonName, type ConnectionTls } from './tls.js';
 import type { QueuedMessage } from './message.js';
 import type { Consumer, DeliverySink } from './queue.js';
@@ -222,7 +222,7 @@ export class Connection implements DeliverySink, Session {
     const vhostName = open.vhost ?? DEFAULT_VHOST;
     const vhost = this.ctx.vhosts.get(vhostName);
     if (vhost === undefined || vhost.deleted) {
-      return this.refuse(`login refused for user '${username}'`, username, `no vhost '${vhostName}'`);
+      return this.refuse(loginRefused(username), username, `no vhost '${vhostName}'`);
     }
     clearTimeout(this.handshakeTimer);
     this.username = username;
@@ -267,7 +267,7 @@ export class Connection implements DeliverySink, Session {
    * must be that CN. Refused like a wrong password, with the same message.
    */
   private external(credentials: Credentials, cn: string): AuthResult {
-    const reason = `login refused for user '${cn}'`;
+    const reason = loginRefused(cn);
     const asked = credentials.username;
     if (asked !== '' && asked !== cn) return { ok: false, shed: false, reason, logReason: `EXTERNAL: the certificate is for '${cn}', the client asked for '${asked}'` };
     if (this.ctx.access.tagsOf(cn) === undefined) return { ok: false, shed: false, reason, logReason: `EXTERNAL: no user '${cn}' (the client certificate's CN)` };

@@ -118,7 +118,17 @@ export class BrokerMetrics {
 
   constructor(private readonly source: MetricsSource) {
     const r = this.registry;
+    // prom-client counts process CPU from this call (the registry is made at the first scrape):
+    // add what the process used before it, so the counters run from process start.
+    const before = process.cpuUsage();
     collectDefaultMetrics({ register: r });
+    for (const [name, micros] of [
+      ['process_cpu_user_seconds_total', before.user],
+      ['process_cpu_system_seconds_total', before.system],
+      ['process_cpu_seconds_total', before.user + before.system],
+    ] as const) {
+      (r.getSingleMetric(name) as { inc(v: number): void } | undefined)?.inc(micros / 1e6);
+    }
     const perVhost = (read: (v: VirtualHost) => number) => (): Value[] => [...source.vhosts].map((v) => ({ labels: { vhost: v.name }, value: read(v) }));
     custom(r, 'warren_messages_published_total', 'Publishes received', 'counter', perVhost((v) => v.counters.published));
     custom(r, 'warren_messages_returned_total', 'Unroutable mandatory publishes returned', 'counter', perVhost((v) => v.counters.returned));

@@ -170,6 +170,22 @@ describe('password checks', () => {
     expect(store.scryptChecks).toBe(5);
   });
 
+  it('tell a refused client every possible cause in one same sentence, and guest where it may log in from', async () => {
+    const store = await UserStore.create([{ username: 'alice', password: 'a-pass' }], { defaultGuest: true, allowGuestRemote: false });
+    const refused = async (user: string, password: string, from: string) => {
+      const r = await store.authenticate(user, password, from);
+      return r.ok ? 'accepted' : { reason: r.reason, logReason: r.logReason };
+    };
+    const wrong = await refused('alice', 'nope', '127.0.0.1');
+    const unknown = await refused('carol', 'a-pass', '127.0.0.1');
+    expect(wrong).toEqual({ reason: "login refused for user 'alice': unknown user, wrong password, or a vhost or address it may not use (the broker's log says which)", logReason: 'wrong password' });
+    expect(unknown).toMatchObject({ reason: (wrong as { reason: string }).reason.replace('alice', 'carol'), logReason: 'unknown user' });
+    const guestRemote = await refused('guest', 'guest', '10.1.2.3');
+    const guestWrong = await refused('guest', 'nope', '127.0.0.1');
+    expect(guestRemote).toMatchObject({ reason: expect.stringContaining("guest logs in only from the broker's own machine (loopback) unless the broker runs with --allow-guest-remote") });
+    expect((guestWrong as { reason: string }).reason).toBe((guestRemote as { reason: string }).reason);
+  });
+
   it('run at most SCRYPT_CONCURRENCY scrypt checks at once', async () => {
     const store = await UserStore.create([{ username: 'alice', password: 'right' }], { defaultGuest: false, allowGuestRemote: false });
     // From three addresses: one address may have only a few checks pending (LoginGate).

@@ -40,6 +40,7 @@ describe('metrics', () => {
     await c.get('q1'); // unacked
     await c.publish('', 'nowhere', 'y', { mandatory: true }).catch(() => undefined);
 
+    const atStart = process.cpuUsage(); // this process's CPU so far: the broker's metrics must include it
     const metrics = new BrokerMetrics(broker);
     const text = await metrics.text();
     expect(metrics.contentType).toMatch(/^text\/plain/);
@@ -64,6 +65,12 @@ describe('metrics', () => {
     expect(text).toContain('# TYPE warren_fsync_duration_seconds histogram');
     expect(text).toContain('# TYPE warren_queue_messages_published_total counter');
     expect(v.has('process_cpu_user_seconds_total')).toBe(true);
+    // Counted from process start, not from the registry's creation (the first scrape).
+    const used = process.cpuUsage();
+    expect(v.get('process_cpu_user_seconds_total')).toBeGreaterThanOrEqual(atStart.user / 1e6);
+    expect(v.get('process_cpu_system_seconds_total')).toBeGreaterThanOrEqual(atStart.system / 1e6);
+    expect(v.get('process_cpu_seconds_total')).toBeGreaterThanOrEqual((atStart.user + atStart.system) / 1e6);
+    expect(v.get('process_cpu_seconds_total')).toBeLessThanOrEqual((used.user + used.system) / 1e6 + 1e-6);
     const summary = storageSummary(broker.vhosts);
     expect(summary.fsyncP50Ms).toBeGreaterThan(0);
     expect(summary.groupCommitBatch).toBeGreaterThan(0);

@@ -119,6 +119,14 @@ describe('the TLS listener', () => {
     expect(err.message).toMatch(/^TLS connection to 127\.0\.0\.1:\d+ failed: .*certificate/);
   });
 
+  it('the wrong scheme for a port says which to use: warren:// to the TLS port, warrens:// to the plain one', async () => {
+    const tb = await start();
+    const plainToTls = await refusal({ url: `warren://guest:guest@127.0.0.1:${tb.broker.tlsPort}`, timeoutMs: 500 });
+    expect(plainToTls.message).toContain('use a warrens:// URL');
+    const tlsToPlain = await refusal({ url: `warrens://guest:guest@127.0.0.1:${tb.port}`, tls: trustCa(), timeoutMs: 500 });
+    expect(tlsToPlain.message).toContain('use a warren:// URL');
+  });
+
   it('openssl s_client is served the configured certificate', async () => {
     const tb = await start();
     const out = await new Promise<string>((resolve, reject) => {
@@ -179,7 +187,7 @@ describe('mutual TLS', () => {
     // A valid certificate for a name that is no user.
     const unknown = await refusal({ url: tlsUrl(tb, ''), mechanism: 'EXTERNAL', tls: clientCert(stranger) });
     expect(unknown.code).toBe(ErrorCodes.ACCESS_REFUSED);
-    expect(unknown.message).toBe("login refused for user 'nobody'");
+    expect(unknown.message).toBe("login refused for user 'nobody': unknown user, wrong password, or a vhost or address it may not use (the broker's log says which)");
   });
 
   it('without verifyPeer a certificate is optional: PLAIN without one, EXTERNAL only with a verified one', async () => {

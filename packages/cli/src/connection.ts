@@ -104,8 +104,10 @@ export async function open(opts: ConnectionOptions, verb: string): Promise<Conne
     if (err instanceof WarrenError && err.name === 'TIMEOUT') throw new UnavailableError('TIMEOUT', err.message);
     const cause = (err as { cause?: unknown }).cause as NodeJS.ErrnoException | undefined;
     const code = cause?.code ?? (err instanceof WarrenError ? err.name : 'UNAVAILABLE');
-    const why = cause?.message ?? (err as Error).message;
-    const hint = secure && (err as Error).message.startsWith('TLS connection') ? ' (is --tls-ca the CA that signed the broker certificate?)' : '';
+    // The SDK's own words when it says which scheme to use (a warren:// URL at a TLS port, or the other way round).
+    const schemeHint = /use a warrens?:\/\/ URL/.test((err as Error).message);
+    const why = schemeHint ? (err as Error).message : (cause?.message ?? (err as Error).message);
+    const hint = secure && !schemeHint && (err as Error).message.startsWith('TLS connection') ? ' (is --tls-ca the CA that signed the broker certificate?)' : '';
     throw new UnavailableError(code, `cannot connect to ${host}:${port}: ${why}${hint}`);
   }
 }

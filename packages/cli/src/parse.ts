@@ -18,6 +18,39 @@ export function intArg(min = 0, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  k: 1024, kb: 1000, kib: 1024,
+  m: 1024 ** 2, mb: 1000 ** 2, mib: 1024 ** 2,
+  g: 1024 ** 3, gb: 1000 ** 3, gib: 1024 ** 3,
+  t: 1024 ** 4, tb: 1000 ** 4, tib: 1024 ** 4,
+};
+
+/**
+ * A size in bytes: `1048576`, or a number with a unit, case-insensitive, an
+ * optional space between: `512MB` (decimal: 1000^2), `512MiB` or `512M`
+ * (binary: 1024^2), `1.5GiB`, `64KiB`, `100B`. Null if it is none of these or
+ * not a whole number of bytes.
+ */
+export function parseSize(value: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(value);
+  if (m === null) return null;
+  const unit = m[2]!.toLowerCase();
+  const factor = unit === '' ? 1 : SIZE_UNITS[unit];
+  if (factor === undefined) return null;
+  const n = Number(m[1]) * factor;
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/** A size option (see {@link parseSize}) of at least min bytes. */
+export function sizeArg(min = 0) {
+  return (value: string): number => {
+    const n = parseSize(value);
+    if (n === null || n < min) throw new InvalidArgumentError(`expected a size in bytes >= ${min}, such as 1048576, 512MB, 512MiB or 1GiB`);
+    return n;
+  };
+}
+
 /** A positive number (e.g. a rate in messages per second). */
 export function positiveNumberArg(value: string): number {
   const n = Number(value);

@@ -109,6 +109,14 @@ describe('warren publish', () => {
     expect(r.code).toBe(2);
   });
 
+  it('refuses a publish with no target (no --queue, --exchange or --routing-key) as a usage error saying what to give', async () => {
+    const r = await cli(['publish', 'job']);
+    expect(r.stderr).toBe("warren: publish: say where to: --queue <name>, or --exchange <name> with --routing-key <key> (with neither, the message would go to a queue named '')\n");
+    expect(r.code).toBe(2);
+    const keyOnly = await cli(['publish', '-k', 'p-nowhere', 'job']);
+    expect(keyOnly.stderr).toMatch(/NO_ROUTE: .*no queue named 'p-nowhere'/);
+  });
+
   it('publishes a file as one message (binary-safe), and stdin lines as one message each', async () => {
     await conn.declareQueue('p-file');
     const file = join(tmp, 'payload.bin');

@@ -33,7 +33,7 @@ describe('warren <verb> --url at something that is not a Warren broker', () => {
   it('a server that never answers: TIMEOUT after the CLI handshake deadline, saying it may not be a broker, exit 3', async () => {
     const port = await listening(createServer((socket) => sockets.push(socket.resume())));
     const r = await run(['queue', 'list', '--url', `warren://guest:guest@127.0.0.1:${port}`]);
-    expect(r.stderr).toBe(`warren: TIMEOUT: no answer from 127.0.0.1:${port} within 5000 ms of connecting: not a Warren broker, or one too busy to answer\n`);
+    expect(r.stderr).toBe(`warren: TIMEOUT: no answer from 127.0.0.1:${port} within 5000 ms of connecting: not a Warren broker, or one too busy to answer; if it is a TLS port (5681 by default), use a warrens:// URL\n`);
     expect(r.code).toBe(3);
   });
 });

@@ -9,8 +9,8 @@ import { removeDir, tempDir } from '../../../test-support/temp-dir.js';
 import { until } from '../../../test-support/wait.js';
 
 /** Starts `warren server` on a free port; resolves with the port once its banner is out (on stdout or stderr). */
-async function startServer(args: string[]): Promise<{ server: Running; port: number }> {
-  const server = start(['server', '--http-port', '0', '--port', '0', '--host', '127.0.0.1', ...args]);
+async function startServer(args: string[], env?: Record<string, string>): Promise<{ server: Running; port: number }> {
+  const server = start(['server', '--http-port', '0', '--port', '0', '--host', '127.0.0.1', ...args], env === undefined ? {} : { env });
   const banner = /listening on 127\.0\.0\.1:(\d+)\n/;
   await until(() => banner.test(server.stdout()) || banner.test(server.stderr()) || server.child.exitCode !== null, 'the banner');
   const m = banner.exec(server.stdout()) ?? banner.exec(server.stderr());
@@ -61,6 +61,20 @@ describe('warren server', () => {
     const r = await run(['server', '--http-port', '0', '--port', 'abc', '--data-dir', join(tmp, 'never')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/port/);
+  });
+
+  it('takes sizes with units (512MB, 1GiB) from flags and the environment, and refuses an unknown unit as a usage error', async () => {
+    const { server, port } = await startServer(
+      ['--data-dir', join(tmp, 'sizes'), '--memory-high-watermark', '512MB', '--memory-budget', '64MiB', '--frame-max', '1MiB', '--log-level', 'silent'],
+      { WARREN_DISK_FREE_LIMIT: '1GiB' },
+    );
+    const status = await run(['status', '--url', `warren://guest:guest@127.0.0.1:${port}`]);
+    expect(status.stdout).toContain('of 64.0 MiB budget');
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+    const bad = await run(['server', '--http-port', '0', '--port', '0', '--memory-high-watermark', '512XB', '--data-dir', join(tmp, 'never')]);
+    expect(bad.stderr).toBe("warren: memory high watermark must be a size in bytes, such as 1048576, 512MB (10^6), 512MiB (2^20) or 1GiB, got '512XB'\n");
+    expect(bad.code).toBe(2);
   });
 
   it('checks the port range before touching the data folder: one usage line, exit 2, even when the folder is locked', async () => {

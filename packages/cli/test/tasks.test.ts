@@ -79,6 +79,14 @@ describe('warren worker and warren task', () => {
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/no task namespace/);
   });
+
+  it('a TypeScript module without a loader: a usage error saying how to run it', async () => {
+    const ts = await run(['worker', 'examples/task-api/tasks.ts', '--url', tb.url], { env: { NODE_OPTIONS: '' } });
+    expect(ts.stderr).toBe(
+      "warren: cannot load examples/task-api/tasks.ts: Node runs a TypeScript module only with a loader such as tsx: NODE_OPTIONS='--import tsx' warren worker examples/task-api/tasks.ts (npm install tsx if it is missing), or compile it to JavaScript\n",
+    );
+    expect(ts.code).toBe(2);
+  });
 });
 
 describe('warren task workers', () => {

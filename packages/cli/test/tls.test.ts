@@ -11,6 +11,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { ensureBuilt, hasStackTrace, run, start, type Running } from './helpers.js';
 import { fingerprintOf, makeTestPki, type CertFiles, type TestPki } from '../../../test-support/tls-certs.js';
 import { until } from '../../../test-support/wait.js';
+import { startBroker } from '@warren/broker';
 
 let pki: TestPki;
 let alice: CertFiles;
@@ -99,6 +100,26 @@ describe('warren over TLS', () => {
     const half = await run(['status', '--url', 'warrens://127.0.0.1:1', '--tls-cert', alice.cert]);
     expect(half.code).toBe(2);
     expect(half.stderr).toContain('--tls-cert and --tls-key together');
+  });
+
+  it('a warrens:// URL at a plain port, and a warren:// URL at a TLS port, say which scheme to use', async () => {
+    const { server, port } = await startServer(['--log-level', 'silent']);
+    const plain = await startBroker({ port: 0, host: '127.0.0.1', inMemory: true, logLevel: 'silent' });
+    try {
+      const [tlsAtPlain, plainAtTls] = await Promise.all([
+        run(['status', '--url', `warrens://guest:guest@127.0.0.1:${plain.port}`, '--tls-ca', pki.ca.cert]),
+        run(['status', '--url', `warren://guest:guest@127.0.0.1:${port}`]),
+      ]);
+      expect(tlsAtPlain.code).toBe(3);
+      expect(tlsAtPlain.stderr).toContain('if it is a plain port (5680 by default), use a warren:// URL');
+      expect(tlsAtPlain.stderr).not.toContain('--tls-ca');
+      expect(plainAtTls.code).toBe(3);
+      expect(plainAtTls.stderr).toContain('if it is a TLS port (5681 by default), use a warrens:// URL');
+    } finally {
+      await plain.close();
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
   });
 
   it('warren server: TLS flags are checked before it starts', async () => {

@@ -2,7 +2,7 @@
 import { describe, it, expect } from 'vitest';
 import { Command } from 'commander';
 import { renderTable, formatArgs, formatBytes, formatDuration } from '../src/format.js';
-import { intArg, keyValueArg, looseValue, positiveNumberArg } from '../src/parse.js';
+import { intArg, keyValueArg, looseValue, parseSize, positiveNumberArg, sizeArg } from '../src/parse.js';
 import { Pacer } from '../src/pace.js';
 import { Progress } from '../src/progress.js';
 import { AckGate, consumerSetup } from '../src/commands/consume.js';
@@ -27,6 +27,23 @@ describe('renderTable', () => {
 
   it('prints only the header when there are no rows', () => {
     expect(renderTable(['A', 'B'], [])).toBe('A  B\n');
+  });
+});
+
+describe('sizes', () => {
+  it('reads bytes, decimal units (MB = 10^6) and binary ones (MiB, M = 2^20), case-insensitive', () => {
+    expect(parseSize('1048576')).toBe(1048576);
+    expect(parseSize('512MB')).toBe(512_000_000);
+    expect(parseSize('512 MiB')).toBe(512 * 2 ** 20);
+    expect(parseSize('512m')).toBe(512 * 2 ** 20);
+    expect(parseSize('1GiB')).toBe(2 ** 30);
+    expect(parseSize('1.5GiB')).toBe(1.5 * 2 ** 30);
+    expect(parseSize('2gb')).toBe(2e9);
+    expect(parseSize('64KiB')).toBe(65536);
+    expect(parseSize('100B')).toBe(100);
+    for (const bad of ['', 'MB', '-1', '512XB', '1.5', '0.1KiB', '1e3', '1 2MB']) expect(parseSize(bad), bad).toBeNull();
+    expect(sizeArg(4096)('64MiB')).toBe(64 * 2 ** 20);
+    expect(() => sizeArg(4096)('1KiB')).toThrow(/expected a size in bytes >= 4096, such as 1048576, 512MB/);
   });
 });
 

@@ -5,11 +5,15 @@
  */
 import { ErrorCodes, FrameType, PROTOCOL_VERSION, ProtocolError, type OpenOkFrame, type WarrenError } from '@warren/protocol';
 import { AbortError, ConnectionClosedError, NotWarrenBrokerError, TimeoutError, remoteError } from './errors.js';
-import { DEFAULT_VHOST, type ResolvedOptions } from './options.js';
+import { DEFAULT_PORT, DEFAULT_TLS_PORT, DEFAULT_VHOST, type ResolvedOptions } from './options.js';
 import { asRecord } from './replies.js';
 import { Transport } from './transport.js';
 
 export const CLIENT_VERSION = '0.1.0';
+
+/** Said when a warren:// URL may point at a TLS port, and the other way round. */
+const MAYBE_TLS_PORT = `if it is a TLS port (${DEFAULT_TLS_PORT} by default), use a warrens:// URL`;
+const MAYBE_PLAIN_PORT = `if it is a plain port (${DEFAULT_PORT} by default), use a warren:// URL`;
 
 /** A decoding error of the incoming byte stream (as opposed to a socket error or a server's error frame). */
 function isFrameError(err: WarrenError): boolean {
@@ -30,6 +34,8 @@ export function openLink(options: ResolvedOptions, signal: AbortSignal | undefin
     let connected = false;
     /** TCP is up (over TLS: the TLS handshake may still fail). */
     let tcpConnected = false;
+    /** Some frame came back (a peer that closes without one may be a TLS listener). */
+    let answered = false;
     let timer: NodeJS.Timeout | undefined;
     const onAbort = (): void => fail(new AbortError(signal!.reason), true);
     const fail = (err: WarrenError, destroy: boolean): void => {
@@ -45,6 +51,7 @@ export function openLink(options: ResolvedOptions, signal: AbortSignal | undefin
     const transport = new Transport(target, {
       frame: (frame) => {
         if (settled) return;
+        answered = true;
         switch (frame.type) {
           case FrameType.OPEN_OK: {
             if (frame.version !== PROTOCOL_VERSION) {
@@ -86,8 +93,17 @@ export function openLink(options: ResolvedOptions, signal: AbortSignal | undefin
       close: (err) => {
         if (isFrameError(err)) return fail(new NotWarrenBrokerError(options.host, options.port, err), true);
         // The TLS handshake failed (the server's certificate is not trusted, the server wants ours, ...): say so.
+        const where = `${options.host}:${options.port}`;
         if (options.tls !== undefined && tcpConnected && !connected && err instanceof ConnectionClosedError && err.cause instanceof Error) {
-          return fail(new ConnectionClosedError(`TLS connection to ${options.host}:${options.port} failed: ${err.cause.message}`, { cause: err.cause }), true);
+          // Not TLS at all on that port (a plain listener's bytes read as a TLS record).
+          if ((err.cause as NodeJS.ErrnoException).code === 'ERR_SSL_WRONG_VERSION_NUMBER') {
+            return fail(new ConnectionClosedError(`TLS connection to ${where} failed: the server there does not speak TLS; ${MAYBE_PLAIN_PORT}`, { cause: err.cause }), true);
+          }
+          return fail(new ConnectionClosedError(`TLS connection to ${where} failed: ${err.cause.message}`, { cause: err.cause }), true);
+        }
+        // Closed on our OPEN without a word: a TLS listener drops a plain client so.
+        if (options.tls === undefined && connected && !answered && err instanceof ConnectionClosedError) {
+          return fail(new ConnectionClosedError(`${err.message} before answering the OPEN at ${where}: not a Warren broker? ${MAYBE_TLS_PORT}`, { cause: err }), true);
         }
         fail(err, true);
       },
@@ -96,8 +112,11 @@ export function openLink(options: ResolvedOptions, signal: AbortSignal | undefin
       timer = setTimeout(() => {
         const where = `${options.host}:${options.port}`;
         const why = connected
-          ? `no answer from ${where} within ${options.timeoutMs} ms of connecting: not a Warren broker, or one too busy to answer`
-          : `connecting to ${where} timed out after ${options.timeoutMs} ms`;
+          ? `no answer from ${where} within ${options.timeoutMs} ms of connecting: not a Warren broker, or one too busy to answer` +
+            (options.tls === undefined ? `; ${MAYBE_TLS_PORT}` : '')
+          : options.tls !== undefined && tcpConnected
+            ? `TLS handshake with ${where} not completed within ${options.timeoutMs} ms: ${MAYBE_PLAIN_PORT}`
+            : `connecting to ${where} timed out after ${options.timeoutMs} ms`;
         fail(new TimeoutError(why), true);
       }, options.timeoutMs);
     }

@@ -38,6 +38,6 @@ describe('connect() to something that is not a Warren broker', () => {
     const port = await listening(createServer((socket) => sockets.push(socket.resume())));
     const err = (await connect({ url: `warren://guest:guest@127.0.0.1:${port}`, timeoutMs: 200, reconnect: false }).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(TimeoutError);
-    expect(err.message).toBe(`no answer from 127.0.0.1:${port} within 200 ms of connecting: not a Warren broker, or one too busy to answer`);
+    expect(err.message).toBe(`no answer from 127.0.0.1:${port} within 200 ms of connecting: not a Warren broker, or one too busy to answer; if it is a TLS port (5681 by default), use a warrens:// URL`);
   });
 });

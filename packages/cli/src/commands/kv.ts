@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { ErrorCodes, WarrenError, type Connection, type KvBucket, type KvBucketInfo, type KvEntry } from '@warren/client';
 import { withConnection, withJsonOption, withUrlOption } from '../connection.js';
 import { formatBytes, formatDuration, plural, print, printJson, renderTable } from '../format.js';
-import { intArg } from '../parse.js';
+import { intArg, sizeArg } from '../parse.js';
 
 function bucket(conn: Connection, name: string): Promise<KvBucket> {
   return conn.kv(name, { passive: true });
@@ -156,8 +156,8 @@ function bucketCommand(): Command {
     .argument('<name>')
     .option('--history <n>', 'revisions kept per key (1-64)', intArg(1, 64))
     .option('--ttl <ms>', 'every value expires this long after it was written', intArg(0))
-    .option('--max-value-size <bytes>', 'largest value', intArg(1))
-    .option('--max-bytes <bytes>', 'most bytes the bucket holds (0 = no limit)', intArg(0))
+    .option('--max-value-size <bytes>', 'largest value (bytes, or 64KiB, 1MB)', sizeArg(1))
+    .option('--max-bytes <bytes>', 'most bytes the bucket holds (0 = no limit; 1048576, 512MB, 1GiB)', sizeArg(0))
     .option('--marker-ttl <ms>', 'how long delete markers are kept', intArg(0))
     .option('--memory', 'keep it in memory only (not fsynced, gone after a restart)')
     .addHelpText('after', '\nExamples:\n  $ warren kv bucket create results --history 5 --ttl 86400000\n  $ warren kv bucket create cache --memory --max-bytes 104857600')

@@ -197,6 +197,9 @@ A progress line with the rate is shown on stderr while stdout is a terminal
       if (o.count !== undefined && body === undefined && o.file === undefined) {
         throw new UsageError('publish: --count repeats a body given as an argument or with --file; stdin publishes each line once');
       }
+      if (o.queue === undefined && (o.exchange ?? '') === '' && (o.routingKey ?? '') === '') {
+        throw new UsageError("publish: say where to: --queue <name>, or --exchange <name> with --routing-key <key> (with neither, the message would go to a queue named '')");
+      }
       const exchange = o.queue !== undefined ? '' : (o.exchange ?? '');
       const routingKey = o.queue ?? o.routingKey ?? '';
       const props = publishOptions(o);

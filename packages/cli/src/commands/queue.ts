@@ -2,14 +2,14 @@ import { Command, Option } from 'commander';
 import type { QueueDeclareOptions, QueueInfo } from '@warren/client';
 import { withConnection, withJsonOption, withUrlOption } from '../connection.js';
 import { formatArgs, plural, print, printJson, renderTable } from '../format.js';
-import { intArg, keyValueArg } from '../parse.js';
+import { intArg, keyValueArg, sizeArg } from '../parse.js';
 import { queueBrowseCommand, queueMoveCommand } from './browse.js';
 
 /** Convenience flags and the queue argument each one sets. */
 const ARGUMENT_FLAGS: { flag: string; key: string; description: string; parse?: (v: string) => unknown; choices?: string[] }[] = [
   { flag: '--message-ttl <ms>', key: 'x-message-ttl', description: 'drop (or dead-letter) messages older than this', parse: intArg(0) },
   { flag: '--max-length <n>', key: 'x-max-length', description: 'most ready messages the queue holds', parse: intArg(0) },
-  { flag: '--max-length-bytes <bytes>', key: 'x-max-length-bytes', description: 'most bytes of ready message bodies', parse: intArg(0) },
+  { flag: '--max-length-bytes <bytes>', key: 'x-max-length-bytes', description: 'most bytes of ready message bodies (1048576, 512MB, 1GiB)', parse: sizeArg(0) },
   {
     flag: '--overflow <mode>',
     key: 'x-overflow',

@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import type { BrokerOptions, TlsConfig } from '@warren/broker';
 import { DEFAULT_PORT, DEFAULT_TLS_PORT } from '@warren/client';
 import { ExitCode, StartError, UsageError } from '../output.js';
+import { parseSize } from '../parse.js';
 
 function int(name: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -18,6 +19,15 @@ function int(name: string, max = Number.MAX_SAFE_INTEGER) {
       const range = max === Number.MAX_SAFE_INTEGER ? 'a non-negative integer' : `an integer from 0 to ${max}`;
       throw new UsageError(`${name} must be ${range}, got '${value}'`);
     }
+    return n;
+  };
+}
+
+/** A size option: bytes, or a number with a unit (512MB, 512MiB, 1GiB; parse.ts). */
+function size(name: string) {
+  return (value: string): number => {
+    const n = parseSize(value);
+    if (n === null) throw new UsageError(`${name} must be a size in bytes, such as 1048576, 512MB (10^6), 512MiB (2^20) or 1GiB, got '${value}'`);
     return n;
   };
 }
@@ -145,27 +155,27 @@ export function serverCommand(): Command {
         .env('WARREN_SYNC')
         .default('always'),
     )
-    .addOption(new Option('--memory-budget <bytes>', 'durable message bodies cached in RAM before paging to disk (default 256 MiB)').env('WARREN_MEMORY_BUDGET').argParser(int('memory budget')))
-    .addOption(new Option('--memory-high-watermark <bytes>', "block publishers while the broker's memory (RSS) is above this (default 40% of RAM)").env('WARREN_MEMORY_HIGH_WATERMARK').argParser(int('memory high watermark')))
+    .addOption(new Option('--memory-budget <bytes>', 'durable message bodies cached in RAM before paging to disk (default 256 MiB)').env('WARREN_MEMORY_BUDGET').argParser(size('memory budget')))
+    .addOption(new Option('--memory-high-watermark <bytes>', "block publishers while the broker's memory (RSS) is above this (default 40% of RAM)").env('WARREN_MEMORY_HIGH_WATERMARK').argParser(size('memory high watermark')))
     .addOption(new Option('--paging-window <n>', 'ready messages a queue keeps in RAM; the rest are paged to disk (default 65536, 0: never page; 2048 under memory pressure)').env('WARREN_PAGING_WINDOW').argParser(int('paging window')))
     .addOption(
       new Option('--paging-window-bytes <bytes>', "RAM a queue's ready messages may take (bodies + 512 B each) before the rest are paged to disk (default 64 MiB, 0: never page; 4 MiB under memory pressure)")
         .env('WARREN_PAGING_WINDOW_BYTES')
-        .argParser(int('paging window bytes')),
+        .argParser(size('paging window bytes')),
     )
     .addOption(
       new Option('--no-flow-control', "never hold a publisher while the broker is saturated and a queue it feeds grows under consumers that keep taking messages (flow control is on by default)").env(
         'WARREN_NO_FLOW_CONTROL',
       ),
     )
-    .addOption(new Option('--disk-free-limit <bytes>', 'block publishers when free disk space falls below this').env('WARREN_DISK_FREE_LIMIT').argParser(int('disk free limit')))
+    .addOption(new Option('--disk-free-limit <bytes>', 'block publishers when free disk space falls below this').env('WARREN_DISK_FREE_LIMIT').argParser(size('disk free limit')))
     .addOption(
       new Option('--kv-watch-backlog <bytes>', 'key-value changes a watch may have queued for a client that reads too slowly; past it the watch ends with RESOURCE_LIMIT (default 16 MiB)')
         .env('WARREN_KV_WATCH_BACKLOG')
-        .argParser(int('kv watch backlog')),
+        .argParser(size('kv watch backlog')),
     )
     .addOption(new Option('--max-connections <n>', 'refuse connections above this many').env('WARREN_MAX_CONNECTIONS').argParser(int('max connections')))
-    .addOption(new Option('--frame-max <bytes>', 'largest frame (message) accepted').env('WARREN_FRAME_MAX').argParser(int('frame max')))
+    .addOption(new Option('--frame-max <bytes>', 'largest frame (message) accepted').env('WARREN_FRAME_MAX').argParser(size('frame max')))
     .addOption(new Option('--heartbeat <ms>', 'heartbeat interval proposed to clients (0 disables)').env('WARREN_HEARTBEAT_MS').argParser(int('heartbeat')))
     .addOption(new Option('--tls-cert <file>', 'PEM certificate (chain) of the TLS listener; with --tls-key turns TLS on (re-read on SIGHUP)').env('WARREN_TLS_CERT'))
     .addOption(new Option('--tls-key <file>', 'PEM private key of --tls-cert').env('WARREN_TLS_KEY'))
@@ -203,7 +213,9 @@ export function serverCommand(): Command {
         '  $ warren server --tls-cert server.crt --tls-key server.key --tls-ca clients-ca.crt --tls-verify-peer\n' +
         '  $ kill -HUP <pid>   # re-read the TLS certificate and key\n' +
         '  $ warren server --http-port 8080 --http-bind 127.0.0.1   # management API and console on http://127.0.0.1:8080\n' +
-        '  $ warren server --http-port off                          # no HTTP API',
+        '  $ warren server --http-port off                          # no HTTP API\n' +
+        '  $ warren server --memory-high-watermark 512MiB --disk-free-limit 2GB\n' +
+        '\nSizes (<bytes>): a number of bytes, or with a unit: 512MB (10^6 each), 512MiB or 512M (2^20 each), 1.5GiB, 64KiB.',
     )
     .action(async (o) => {
       const firstUser = await namedUser(o);

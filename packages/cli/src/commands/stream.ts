@@ -9,7 +9,7 @@ import type { StreamInfo, StreamMessage } from '@warren/client';
 import { open, withConnection, withJsonOption, withUrlOption } from '../connection.js';
 import { formatBytes, plural, print, printJson, renderTable } from '../format.js';
 import { bodyJson } from '../messages.js';
-import { intArg } from '../parse.js';
+import { intArg, sizeArg } from '../parse.js';
 
 /** A duration: ms as a number, or 7d / 12h / 30m / 10s / 500ms. */
 export function durationArg(value: string): number {
@@ -37,8 +37,8 @@ function declareCommand(): Command {
         .description('Declare a stream: a durable append-only log fed by exchanges like a queue')
         .argument('<name>', 'stream name')
         .option('--max-age <duration>', 'delete segments whose newest message is older (x-max-age): 7d, 12h, 30m, or ms', durationArg)
-        .option('--max-length-bytes <bytes>', 'delete the oldest segments while the stream is larger (x-max-length-bytes)', intArg(1))
-        .option('--segment-bytes <bytes>', 'segment size: the step retention works in (x-stream-segment-bytes)', intArg(4096)),
+        .option('--max-length-bytes <bytes>', 'delete the oldest segments while the stream is larger (x-max-length-bytes; 1048576, 512MB, 1GiB)', sizeArg(1))
+        .option('--segment-bytes <bytes>', 'segment size: the step retention works in (x-stream-segment-bytes; 4096 or more, e.g. 64MiB)', sizeArg(4096)),
     ),
     'print the result as JSON',
   )

@@ -26,6 +26,13 @@ export async function loadRegistry(file: string): Promise<TaskRegistry> {
   try {
     mod = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
   } catch (err) {
+    // Node 20 has no TypeScript of its own: say how to give it a loader.
+    if ((err as NodeJS.ErrnoException).code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?tsx?$/.test(file)) {
+      throw new UsageError(
+        `cannot load ${file}: Node runs a TypeScript module only with a loader such as tsx: ` +
+          `NODE_OPTIONS='--import tsx' warren worker ${file} (npm install tsx if it is missing), or compile it to JavaScript`,
+      );
+    }
     throw new UsageError(`cannot load ${file}: ${(err as Error).message}`);
   }
   for (const v of [mod.default, mod.tasks, mod.registry, ...Object.values(mod)]) {
@@ -39,7 +46,7 @@ export async function loadRegistry(file: string): Promise<TaskRegistry> {
 export function workerCommand(): Command {
   return withNamespace(withUrlOption(new Command('worker')))
     .description('Run the tasks defined in a module (and its schedules) until SIGTERM or SIGINT')
-    .argument('<module>', 'a JavaScript module exporting a registry from defineTasks() (TypeScript: run node with --import tsx)')
+    .argument('<module>', "a JavaScript module exporting a registry from defineTasks() (TypeScript: with a loader, NODE_OPTIONS='--import tsx')")
     .option('-c, --concurrency <n>', 'handlers running at once', intArg(1), 1)
     .option('--tasks <names>', 'only these tasks (comma-separated)')
     .option('--lease-ms <ms>', 'lease length: a task whose worker stops renewing this long is taken over', intArg(1000), 30_000)
