@@ -18,6 +18,11 @@
  * of an 8 KiB pool, and the bodies that lie inside that run are views of the
  * pool. One copy per run instead of one per body; a retained small body pins
  * at most its 8 KiB pool, as one from Buffer.allocUnsafe pins Node's.
+ *
+ * Every body handed out as a view of a chunk is counted (viewsHandedOut):
+ * ReadArena reuses an arena only while that count has not moved, so bytes of a
+ * chunk must never leave the decoder uncounted. Header values are copies
+ * (strings, and binary values through msgpackr's copyBuffers).
  */
 import { errors, ProtocolError } from './errors.js';
 import { parseFrame } from './frame-schema.js';
@@ -56,6 +61,15 @@ export class FrameDecoder {
   private failed = false;
   /** Total length of the last frame decoded (ReadArena sizes its reads by it). */
   lastFrameSize = 0;
+  /**
+   * Views into received chunks handed out so far: bodies returned as subarrays
+   * of a chunk instead of copies (bodyOf). ReadArena reuses an arena only when
+   * this has not moved since the arena began: no caller can then hold bytes of
+   * it. Every place where bytes of a chunk escape without a copy must count here.
+   */
+  viewsHandedOut = 0;
+  /** The frame decodeFromList copied out of several chunks: bodies in it are not views of a chunk. */
+  private ownFrame: Buffer = NO_RUN;
 
   /** Largest accepted frame, length prefix included. */
   maxFrameSize: number;
@@ -150,6 +164,34 @@ export class FrameDecoder {
   }
 
   /**
+   * As moveBufferedTo, when `arena` is the buffer being read into again from
+   * its start (ReadArena reusing it): the pending bytes, if they lie in
+   * `arena`, move to its start with copyWithin (overlap-safe within one
+   * chunk). Returns false, moving nothing, when they span several chunks
+   * (moving one could overwrite another still to be moved).
+   */
+  moveBufferedWithin(arena: Buffer): boolean {
+    const n = this.buffered;
+    if (n === 0) {
+      this.chunks.length = 0;
+      this.offset = 0;
+      return true;
+    }
+    if (this.chunks.length !== 1 || arena.length < n) return false;
+    const chunk = this.chunks[0]!;
+    if (chunk.buffer !== arena.buffer) {
+      this.moveBufferedTo(arena);
+      return true;
+    }
+    const from = chunk.byteOffset - arena.byteOffset + this.offset;
+    if (from < 0 || from + n > arena.length) return false;
+    if (from !== 0) arena.copyWithin(0, from, from + n);
+    this.chunks[0] = arena.subarray(0, n);
+    this.offset = 0;
+    return true;
+  }
+
+  /**
    * Feeds one chunk; calls onFrame for every complete frame, in order.
    * Throws ProtocolError (and stays failed) on invalid input.
    */
@@ -190,7 +232,12 @@ export class FrameDecoder {
    */
   private bodyOf(b: Buffer, start: number, end: number): Buffer {
     const length = end - start;
-    if (length === 0 || length >= this.copyBodiesBelow) return b.subarray(start, end);
+    if (length === 0) return b.subarray(start, end);
+    if (length >= this.copyBodiesBelow) {
+      // The one place a chunk's bytes leave without a copy (a copied-out frame is the decoder's own).
+      if (b !== this.ownFrame) this.viewsHandedOut++;
+      return b.subarray(start, end);
+    }
     if (length > COPY_RUN) {
       const body = Buffer.allocUnsafe(length);
       b.copy(body, 0, start, end);
@@ -254,7 +301,12 @@ export class FrameDecoder {
       } else {
         const frame = Buffer.allocUnsafeSlow(total);
         this.copyOut(frame, total);
-        this.emit(frame, 0, total, onFrame);
+        this.ownFrame = frame;
+        try {
+          this.emit(frame, 0, total, onFrame);
+        } finally {
+          this.ownFrame = NO_RUN;
+        }
       }
       if (this.chunks.length === 1 && this.buffered > 0) {
         // Back to one chunk: let the fast path take the rest.

@@ -11,8 +11,15 @@
  * the bytes already received are moved; a huge frame is thus read straight
  * into a buffer of its own size.
  *
- * Arenas are never reused: a body view keeps its arena alive, no longer. The
- * decoder copies small bodies out (copyBodiesBelow) so that they do not pin one.
+ * A body view keeps its arena alive, no longer. The decoder copies small
+ * bodies out (copyBodiesBelow) so that they do not pin one. An arena is reused
+ * (reads start again at its offset 0, any partial frame moved to its start)
+ * only when the decoder handed out no view since the arena began
+ * (FrameDecoder.viewsHandedOut), its pending bytes lie in one chunk, and it is
+ * the size the policy below wants: then nothing outside the decoder holds its
+ * bytes, and a connection of small messages reads through one arena instead of
+ * churning 256 KiB of external memory per arena (which paced V8's GCs).
+ * Otherwise a new arena is allocated and the old one lives as long as its views.
  * The first arena is small (4 KiB). An arena is replaced when its free tail is
  * under a quarter of its size (at most MIN_READ), so a quiet connection serves
  * many small reads from one arena; an arena used up within ARENA_BUSY_MS is
@@ -50,8 +57,13 @@ export class ReadArena {
   private pos = 0;
   /** Size of the next arena (unless a pending frame needs more). */
   private nextSize = FIRST_ARENA_SIZE;
-  /** When the current arena was allocated (the clock's ms). */
+  /** When the current arena was allocated or reused (the clock's ms). */
   private arenaSince = 0;
+  /** decoder.viewsHandedOut when the current arena began: unchanged means no view of it escaped. */
+  private viewsAtArenaStart = 0;
+  /** Arenas allocated / reused so far (tests and diagnostics). */
+  arenasAllocated = 0;
+  arenasReused = 0;
 
   constructor(
     private readonly decoder: FrameDecoder,
@@ -89,12 +101,24 @@ export class ReadArena {
         const busy = now - this.arenaSince < ARENA_BUSY_MS;
         this.nextSize = busy ? Math.min(this.maxArenaSize, this.nextSize * 2) : Math.max(FIRST_ARENA_SIZE, this.nextSize >>> 1);
       }
-      const arena = Buffer.allocUnsafeSlow(Math.max(this.nextSize, pending + minRoom));
       this.arenaSince = now;
-      decoder.moveBufferedTo(arena);
-      this.arena = arena;
+      if (
+        this.arena.length === this.nextSize &&
+        pending + minRoom <= this.nextSize &&
+        decoder.viewsHandedOut === this.viewsAtArenaStart &&
+        decoder.moveBufferedWithin(this.arena)
+      ) {
+        // No view of this arena escaped: read into it again from the start.
+        this.arenasReused++;
+      } else {
+        const arena = Buffer.allocUnsafeSlow(Math.max(this.nextSize, pending + minRoom));
+        this.arenasAllocated++;
+        decoder.moveBufferedTo(arena);
+        this.arena = arena;
+      }
+      this.viewsAtArenaStart = decoder.viewsHandedOut;
       this.pos = pending;
-      room = arena.length - pending;
+      room = this.arena.length - pending;
     }
     let length = room;
     if (huge) {
