@@ -197,3 +197,39 @@ describe('ReadArena reuse, adversarial streams (review-arena)', () => {
     expect(arena.arenasReused).toBeGreaterThan(20);
   });
 });
+
+describe('FrameDecoder.moveBufferedWithin (review-arena)', () => {
+  const frame = encodeFrame(frameFor(0, bodyFor(1, 3000)));
+
+  it('moves an overlapping partial frame to the start of its own arena, then decodes it there', () => {
+    const arena = Buffer.allocUnsafeSlow(4096);
+    arena.fill(0xee);
+    // 2500 pending bytes at 1000: source and destination overlap.
+    frame.copy(arena, 1000, 0, 2500);
+    const decoder = new FrameDecoder(1 << 20, { copyBodiesBelow: ARENA_COPY_BELOW });
+    const got: Frame[] = [];
+    decoder.push(arena.subarray(1000, 3500), (f) => got.push(f));
+    expect(decoder.moveBufferedWithin(arena)).toBe(true);
+    expect(arena.subarray(0, 2500).equals(frame.subarray(0, 2500))).toBe(true);
+    // The rest lands right after it, as the next read into the reused arena would.
+    arena.fill(0xee, 2500);
+    frame.copy(arena, 2500, 2500);
+    decoder.push(arena.subarray(2500, frame.length), (f) => got.push(f));
+    expect(got).toHaveLength(1);
+    expect(encodeFrame(got[0]!).equals(frame)).toBe(true);
+  });
+
+  it('copies pending bytes of another buffer into the arena (as moveBufferedTo)', () => {
+    const decoder = new FrameDecoder(1 << 20);
+    const other = Buffer.from(frame.subarray(0, 700));
+    decoder.push(other, () => {});
+    const arena = Buffer.allocUnsafeSlow(8192).fill(0xee);
+    expect(decoder.moveBufferedWithin(arena)).toBe(true);
+    other.fill(0);
+    const got: Frame[] = [];
+    frame.copy(arena, 700, 700);
+    decoder.push(arena.subarray(700, frame.length), (f) => got.push(f));
+    expect(got).toHaveLength(1);
+    expect(encodeFrame(got[0]!).equals(frame)).toBe(true);
+  });
+});
