@@ -19,6 +19,15 @@ export const BROKER_NODE_FLAGS: readonly string[] = nodeFlagsOf(
   (JSON.parse(readFileSync(join(here, '../../package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start,
 );
 
+/**
+ * The node flags a benchmark forks broker-child.mjs with: BROKER_NODE_FLAGS (those of `npm start`),
+ * then WARREN_BENCH_BROKER_ARGS (e.g. "--trace-gc", "--max-semi-space-size=16": a later flag wins),
+ * then the caller's (e.g. --cpu-prof).
+ */
+export function brokerExecArgv(extra: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): string[] {
+  return [...BROKER_NODE_FLAGS, ...(env.WARREN_BENCH_BROKER_ARGS ?? '').split(' ').filter(Boolean), ...extra];
+}
+
 /** The flags between `node` and the script of a `node --flag ... script args` command line. */
 export function nodeFlagsOf(command: string): string[] {
   const words = command.trim().split(/\s+/);

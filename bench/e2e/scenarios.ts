@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@warren/client';
-import { BROKER_NODE_FLAGS, Child } from './children.js';
+import { brokerExecArgv, Child } from './children.js';
 import { appendFloor } from './append-floor.js';
 import { TrackingDriver, onInterrupt } from './cleanup.js';
 import { findBeamPid, findServerPid, openFilesLimit, pairSlices, procSample, sleep, topicExpected, topicMatches, topicWorkload, warmUp } from './common.js';
@@ -171,11 +171,9 @@ export async function withSystem<T>(
   const dataDir = await mkdtemp(join(tmpdir(), 'warren-bench-'));
   // The broker runs with the node flags `npm start` and the Dockerfile use (see README, "npm start"),
   // plus WARREN_BENCH_BROKER_ARGS (e.g. "--trace-gc").
-  const execArgv = [
-    ...BROKER_NODE_FLAGS,
-    ...(process.env.WARREN_BENCH_BROKER_ARGS ?? '').split(' ').filter(Boolean),
-    ...(opts.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, `--cpu-prof-name=warren-${scenario.alias}.cpuprofile`]),
-  ];
+  const execArgv = brokerExecArgv(
+    opts.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, `--cpu-prof-name=warren-${scenario.alias}.cpuprofile`],
+  );
   const { child: broker, hello } = await Child.start('warren broker', 'broker-child.mjs', [dataDir, scenario.sync], { execArgv });
   const url = `warren://guest:guest@127.0.0.1:${String(hello.port)}`;
   let admin: Driver | undefined;

@@ -66,6 +66,7 @@ import { connect, type Connection } from '@warren/client';
 import { defineTasks, TaskClient, Worker } from '@warren/tasks';
 import { Queue, Worker as BullWorker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { brokerExecArgv } from './children.js';
 import { killAllRedisSync, startRedis, type AppendFsync, type RedisChild } from './redis-child.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -221,7 +222,8 @@ async function startBroker(
   dataDir: string,
   sync: 'always' | 'never',
 ): Promise<{ port: number; stats: () => Promise<BrokerStats>; ask: (m: Record<string, unknown>, answer: string) => Promise<void>; stop: () => Promise<void> }> {
-  const execArgv = PROFILE_DIR === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`];
+  // The broker runs under the node flags of `npm start` (plus WARREN_BENCH_BROKER_ARGS), as scenarios.ts's does.
+  const execArgv = brokerExecArgv(PROFILE_DIR === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`]);
   const child = fork(join(here, 'broker-child.mjs'), [dataDir, sync], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv });
   const port = await new Promise<number>((resolve, reject) => {
     child.on('message', (m: { type: string; port?: number }) => m.type === 'listening' && resolve(m.port!));

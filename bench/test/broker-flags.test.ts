@@ -4,13 +4,23 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BROKER_NODE_FLAGS, WORKER_NODE_FLAGS, childExecArgv, nodeFlagsOf } from '../e2e/children.js';
+import { BROKER_NODE_FLAGS, WORKER_NODE_FLAGS, brokerExecArgv, childExecArgv, nodeFlagsOf } from '../e2e/children.js';
 
 describe('broker node flags', () => {
   it('are the flags of `npm start`, the old-generation limit among them', () => {
     const start = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start;
     expect(BROKER_NODE_FLAGS).toEqual(nodeFlagsOf(start));
     expect(BROKER_NODE_FLAGS).toContain('--initial-old-space-size=64');
+  });
+
+  it('every benchmark that forks the broker (scenarios, management, tasks) forks it with them', () => {
+    expect(brokerExecArgv([], {})).toEqual([...BROKER_NODE_FLAGS]);
+    expect(brokerExecArgv(['--cpu-prof'], { WARREN_BENCH_BROKER_ARGS: ' --max-semi-space-size=16 ' })).toEqual([...BROKER_NODE_FLAGS, '--max-semi-space-size=16', '--cpu-prof']);
+    for (const file of ['scenarios.ts', 'tasks.ts']) {
+      const src = readFileSync(new URL(`../e2e/${file}`, import.meta.url), 'utf8');
+      expect(src, file).toMatch(/brokerExecArgv\(/);
+      expect(src, file).not.toMatch(/fork\([^)]*broker-child\.mjs[^)]*execArgv: *\[/);
+    }
   });
 
   it('are the words between node and the script', () => {
