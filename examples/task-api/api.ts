@@ -6,7 +6,8 @@
  *   GET  /<id>                                   ->  200 {"status": "PENDING" | "STARTED" | "RETRY" | "SUCCESS" | "FAILURE" | "REVOKED", "result": ...}
  *
  * POST enqueues the task `is-prime` (examples/task-api/tasks.ts) and answers
- * with its id at once; workers run it (`warren worker examples/task-api/tasks.ts`).
+ * with its id at once; workers run it
+ * (`NODE_OPTIONS='--import tsx' npx warren worker examples/task-api/tasks.ts`).
  * The task layer keeps each task's state and result in a bucket on the broker
  * for RESULT_TTL_MS after it finished; GET reads it. An unknown id (or one
  * whose result expired) is 404.

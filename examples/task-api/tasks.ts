@@ -1,6 +1,7 @@
 /**
  * What the API and the workers share: the task definitions (run them with
- * `warren worker examples/task-api/tasks.ts`) and request validation.
+ * `NODE_OPTIONS='--import tsx' npx warren worker examples/task-api/tasks.ts`: a
+ * TypeScript module needs the loader) and request validation.
  */
 import { defineTasks } from '@warren/tasks';
 import { isPrime, MAX_NUMBER } from './primes.js';

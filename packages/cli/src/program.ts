@@ -22,10 +22,12 @@ const { version } = createRequire(import.meta.url)('../package.json') as { versi
 const EPILOG = `
 Connection: --url or WARREN_URL (default warren://guest:guest@127.0.0.1:5680);
             the URL's path picks the vhost (warren://user:pass@host:5680/prod).
-            queue browse/move and stream browse use the management HTTP API:
-            --http-url or WARREN_HTTP_URL (default http://<host of --url>:15680).
+            queue browse/move, stream browse and task workers use the management
+            HTTP API: --http-url or WARREN_HTTP_URL (default http://<host of --url>:15680,
+            https:// with a warrens:// --url).
 Output: aligned tables by default, --json for scripts.
-Exit codes: 0 ok, 1 broker error (e.g. NOT_FOUND), 2 usage, 3 broker unavailable,
+Exit codes: 0 ok, 1 broker error (e.g. NOT_FOUND), 2 usage, 3 broker unavailable
+            (or a retriable refusal: RESOURCE_LIMIT, STORAGE_ERROR, ...),
             4 access refused, 70 server storage failure.
 
 Examples:

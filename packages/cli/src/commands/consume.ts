@@ -80,7 +80,7 @@ export function consumeCommand(): Command {
       .argument('<queue>', 'queue to consume from')
       .option('-n, --count <n>', 'exit after this many messages', intArg(1))
       .addOption(new Option('-a, --ack <mode>', 'when messages are acknowledged (see below)').choices(ACK_MODES).default('auto'))
-      .option('--prefetch <n>', `most unacknowledged deliveries at a time (0 = unlimited; default ${DEFAULT_PREFETCH}, see below)`, intArg(0))
+      .option('--prefetch <n>', `most unacknowledged deliveries at a time (0 = unlimited; default: min(--count, ${DEFAULT_PREFETCH}), or ${DEFAULT_PREFETCH} without --count; --ack manual: --count; unlimited for --ack manual or none without --count)`, intArg(0))
       .option('--exclusive', 'be the only consumer of the queue (RESOURCE_LOCKED if there are others)')
       .option('--json', 'one JSON object per line: queue, exchange, routingKey, redelivered, deliveryCount, properties, body, bodyEncoding')
       .option('--progress', 'show the progress line on stderr even when stdout is not a terminal')

@@ -168,15 +168,15 @@ export function serverCommand(): Command {
         'WARREN_NO_FLOW_CONTROL',
       ),
     )
-    .addOption(new Option('--disk-free-limit <bytes>', 'block publishers when free disk space falls below this').env('WARREN_DISK_FREE_LIMIT').argParser(size('disk free limit')))
+    .addOption(new Option('--disk-free-limit <bytes>', 'block publishers when free disk space falls below this (default 50 MiB)').env('WARREN_DISK_FREE_LIMIT').argParser(size('disk free limit')))
     .addOption(
       new Option('--kv-watch-backlog <bytes>', 'key-value changes a watch may have queued for a client that reads too slowly; past it the watch ends with RESOURCE_LIMIT (default 16 MiB)')
         .env('WARREN_KV_WATCH_BACKLOG')
         .argParser(size('kv watch backlog')),
     )
-    .addOption(new Option('--max-connections <n>', 'refuse connections above this many').env('WARREN_MAX_CONNECTIONS').argParser(int('max connections')))
-    .addOption(new Option('--frame-max <bytes>', 'largest frame (message) accepted').env('WARREN_FRAME_MAX').argParser(size('frame max')))
-    .addOption(new Option('--heartbeat <ms>', 'heartbeat interval proposed to clients (0 disables)').env('WARREN_HEARTBEAT_MS').argParser(int('heartbeat')))
+    .addOption(new Option('--max-connections <n>', 'refuse connections above this many (default 10000)').env('WARREN_MAX_CONNECTIONS').argParser(int('max connections')))
+    .addOption(new Option('--frame-max <bytes>', 'largest frame (message) accepted (default 16 MiB, at most 256 MiB)').env('WARREN_FRAME_MAX').argParser(size('frame max')))
+    .addOption(new Option('--heartbeat <ms>', 'heartbeat interval proposed to clients (default 60000; 0 disables)').env('WARREN_HEARTBEAT_MS').argParser(int('heartbeat')))
     .addOption(new Option('--tls-cert <file>', 'PEM certificate (chain) of the TLS listener; with --tls-key turns TLS on (re-read on SIGHUP)').env('WARREN_TLS_CERT'))
     .addOption(new Option('--tls-key <file>', 'PEM private key of --tls-cert').env('WARREN_TLS_KEY'))
     .addOption(new Option('--tls-key-passphrase-file <file>', 'file holding the passphrase of an encrypted --tls-key').env('WARREN_TLS_KEY_PASSPHRASE_FILE'))
