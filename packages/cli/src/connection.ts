@@ -81,7 +81,12 @@ function target(url: string): { host: string; port: number; tls: boolean } {
 }
 
 /** Opens a connection named after the verb, or throws UsageError / UnavailableError / ACCESS_REFUSED. */
-export async function open(opts: ConnectionOptions, verb: string): Promise<Connection> {
+/**
+ * Connects for `verb`. One-shot verbs (the default) fail when the link drops;
+ * a long-running verb (`warren worker`) passes `{ reconnect: true, name }` and
+ * keeps the SDK's automatic reconnection.
+ */
+export async function open(opts: ConnectionOptions, verb: string, longRunning?: { reconnect: true; name: string }): Promise<Connection> {
   const { host, port, tls: secure } = target(opts.url);
   const tls = tlsFiles(opts);
   if (tls !== undefined && !secure) throw new UsageError(`--tls-ca, --tls-cert and --tls-key are for TLS: use a warrens:// URL (default port 5681), not '${redact(opts.url)}'`);
@@ -90,8 +95,8 @@ export async function open(opts: ConnectionOptions, verb: string): Promise<Conne
     // the broker to come back: no automatic reconnection (clients that have it).
     const options: ConnectOptions & { reconnect?: unknown } = {
       url: opts.url,
-      name: `warren-cli ${verb}`,
-      reconnect: false,
+      name: longRunning?.name ?? `warren-cli ${verb}`,
+      ...(longRunning ? {} : { reconnect: false }),
       timeoutMs: CONNECT_TIMEOUT_MS,
       ...(tls !== undefined ? { tls } : {}),
     };

@@ -12,6 +12,8 @@ import { ensureBuilt, hasStackTrace, run, start, type Running } from './helpers.
 import { fingerprintOf, makeTestPki, type CertFiles, type TestPki } from '../../../test-support/tls-certs.js';
 import { until } from '../../../test-support/wait.js';
 import { startBroker } from '@warren/broker';
+import { connect } from '@warren/client';
+import { TaskClient } from '@warren/tasks';
 
 let pki: TestPki;
 let alice: CertFiles;
@@ -173,5 +175,23 @@ describe('warren over TLS', () => {
     const r = await consumer.exited;
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('after reload');
+  });
+
+  it('warren worker connects with warrens:// and --tls-ca, --tls-cert, --tls-key (mutual TLS) and runs tasks', async () => {
+    const { port } = await startServer(['--tls-ca', pki.ca.cert, '--tls-verify-peer', '--user', 'alice:alice-pw', '--log-level', 'silent']);
+    const url = `warrens://alice:alice-pw@127.0.0.1:${port}`;
+    const tlsFlags = ['--tls-ca', pki.ca.cert, '--tls-cert', alice.cert, '--tls-key', alice.key];
+    const worker = start(['worker', 'packages/cli/test/fixtures/tasks.mjs', '--url', url, ...tlsFlags, '--namespace', 'tls']);
+    servers.push(worker);
+    await worker.waitForStdout(/running double/);
+    const conn = await connect({ url, tls: { ca: readFileSync(pki.ca.cert), cert: readFileSync(alice.cert), key: readFileSync(alice.key) } });
+    try {
+      const client = await TaskClient.open(conn, { namespace: 'tls' });
+      const id = await client.enqueue('double', 21, { id: 't-1' });
+      expect(await client.wait(id, { timeoutMs: 20_000 })).toMatchObject({ status: 'SUCCESS', result: 42 });
+    } finally {
+      await conn.close();
+    }
+    await worker.waitForStdout(/succeeded double t-1 attempt 1/);
   });
 });

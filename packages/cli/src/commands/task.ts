@@ -6,9 +6,9 @@
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { connect, ErrorCodes, WarrenError, type Connection } from '@warren/client';
+import { ErrorCodes, WarrenError, type Connection } from '@warren/client';
 import { Scheduler, TaskClient, TaskRegistry, Worker, type TaskRecord, type TaskStatus } from '@warren/tasks';
-import { DEFAULT_URL, withConnection, withJsonOption, withUrlOption } from '../connection.js';
+import { DEFAULT_URL, open, withConnection, withJsonOption, withUrlOption } from '../connection.js';
 import { print, printJson, renderTable } from '../format.js';
 import { intArg } from '../parse.js';
 import { callApi, withHttpOptions } from '../http.js';
@@ -69,7 +69,7 @@ Examples:
     .action(async (file: string, o) => {
       const registry = await loadRegistry(file);
       const names = o.tasks === undefined ? undefined : String(o.tasks).split(',').filter(Boolean);
-      const conn: Connection = await connect({ url: o.url ?? DEFAULT_URL, name: `warren worker ${process.pid}` });
+      const conn: Connection = await open({ ...o, url: o.url ?? DEFAULT_URL }, 'worker', { reconnect: true, name: `warren worker ${process.pid}` });
       const client = await TaskClient.open(conn, { registry, namespace: o.namespace });
       const worker = await Worker.start(client, { concurrency: o.concurrency, leaseMs: o.leaseMs, ...(o.startedAfterMs !== undefined ? { startedAfterMs: o.startedAfterMs } : {}), ...(names ? { tasks: names } : {}) });
       worker.on('error', (err) => console.error(`worker: ${err.message}`));
