@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Connection } from '@warren/client';
-import { backoffDelay, defineTasks, ManualClock, TaskAbort, TaskClient, Worker, type TaskContext, type TaskMessage, type TaskRecord, type TaskRegistry, type TaskStatus } from '@warren/tasks';
+import { backoffDelay, defineTasks, ManualClock, type Clock, TaskAbort, TaskClient, Worker, type TaskContext, type TaskMessage, type TaskRecord, type TaskRegistry, type TaskStatus, type WorkerEvent } from '@warren/tasks';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 import { earlyWrite } from '../src/client.js';
 import { deferred, nextTurn, tracked, until } from '../../../test-support/wait.js';
@@ -219,6 +219,76 @@ describe('retries and back-off', () => {
     const done = await c.wait(id);
     expect(done).toMatchObject({ status: 'FAILURE', error: { name: 'TimeoutError' } });
     expect(aborted).toBeInstanceOf(TaskAbort);
+  });
+});
+
+describe('a per-attempt timeout whose timer fires late', () => {
+  /** A ManualClock whose time can also jump without firing timers: the event loop was blocked meanwhile. */
+  function lateClock(): { clock: Clock; manual: ManualClock; block: (ms: number) => void } {
+    const manual = new ManualClock();
+    let skew = 0;
+    const clock: Clock = { now: () => manual.now() + skew, setTimeout: (fn, ms) => manual.setTimeout(fn, ms), clearTimeout: (h) => manual.clearTimeout(h) };
+    return { clock, manual, block: (ms) => (skew += ms) };
+  }
+
+  it('a handler that blocks past the deadline (the timer cannot fire) still fails that attempt with TimeoutError, then retries', async () => {
+    const { clock, block } = lateClock();
+    let calls = 0;
+    const reg = defineTasks().define(
+      'blocking',
+      () => {
+        calls++;
+        if (calls === 1) block(15_000); // a synchronous handler that ran 15 s: no timer could fire meanwhile
+        return `attempt ${calls}`;
+      },
+      { timeoutMs: 10_000, retries: 1, backoff: { baseMs: 1, jitter: 0 } },
+    );
+    const conn = await connect(tb.url);
+    open.push(conn);
+    const c = await TaskClient.open(conn, { registry: reg, namespace: `ns${++nsCount}`, clock });
+    const id = await c.enqueue('blocking');
+    const w = await worker(c);
+    const events: WorkerEvent[] = [];
+    w.on('task', (e) => events.push(e));
+    const done = await c.wait(id);
+    expect(done).toMatchObject({ status: 'SUCCESS', result: 'attempt 2', attempt: 2 });
+    expect(calls).toBe(2);
+    expect(events.filter((e) => e.type !== 'started')).toMatchObject([
+      { type: 'retrying', attempt: 1, error: { name: 'TimeoutError' } },
+      { type: 'succeeded', attempt: 2 },
+    ]);
+  });
+
+  it('an async handler that settles at the deadline, its timer not yet run, fails with TimeoutError; one a millisecond sooner succeeds', async () => {
+    for (const [ran, status] of [
+      [9_999, 'SUCCESS'],
+      [10_000, 'FAILURE'],
+    ] as const) {
+      const { clock, manual, block } = lateClock();
+      const gate = deferred();
+      const reg = defineTasks().define(
+        'slowish',
+        async () => {
+          await gate.promise;
+          return 'finished';
+        },
+        { timeoutMs: 10_000 },
+      );
+      const conn = await connect(tb.url);
+      open.push(conn);
+      const c = await TaskClient.open(conn, { registry: reg, namespace: `ns${++nsCount}`, clock });
+      const id = await c.enqueue('slowish');
+      const w = await worker(c);
+      await until(() => w.active.includes(id), 'running');
+      block(ran); // time passes, the timer does not fire
+      gate.resolve();
+      const done = await c.wait(id);
+      expect(done.status).toBe(status);
+      if (status === 'FAILURE') expect(done.error).toMatchObject({ name: 'TimeoutError' });
+      else expect(done.result).toBe('finished');
+      manual.advance(60_000); // the late timer, had it been left, finds nothing to abort
+      expect((await c.get(id))!.status).toBe(status);
+    }
   });
 });
 
