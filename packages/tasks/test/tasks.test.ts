@@ -222,6 +222,91 @@ describe('retries and back-off', () => {
   });
 });
 
+describe('redrive of a stale dead letter', () => {
+  const deadCount = async (c: TaskClient): Promise<number> => (await c.conn.declareQueue(c.deadLetterQueue, { passive: true })).messageCount;
+
+  it('a task retried since its failure and then revoked, or succeeded, is left as it is: not run again, not resurrected', async () => {
+    const calls: string[] = [];
+    let failing = true;
+    const reg = defineTasks().define('flaky', ({ n }: { n: number }) => {
+      calls.push(`${n}`);
+      if (failing) throw new Error(`failed ${n}`);
+      return `ok ${n}`;
+    });
+    const c = await client(reg);
+    const revoked = await c.enqueue('flaky', { n: 1 });
+    const succeeded = await c.enqueue('flaky', { n: 2 });
+    const w = await worker(c);
+    expect(await c.wait(revoked)).toMatchObject({ status: 'FAILURE', run: 1 });
+    expect(await c.wait(succeeded)).toMatchObject({ status: 'FAILURE', run: 1 });
+    await until(async () => (await deadCount(c)) === 2, 'both dead letters');
+    await w.close({ graceMs: 0 });
+    // One is retried by hand and revoked before any worker takes it ...
+    expect(await c.retry(revoked)).toMatchObject({ status: 'PENDING', run: 2 });
+    expect(await c.revoke(revoked, 'not wanted any more')).toMatchObject({ status: 'REVOKED', run: 2 });
+    // ... the other retried by hand, and it succeeds.
+    failing = false;
+    expect(await c.retry(succeeded)).toMatchObject({ status: 'PENDING', run: 2 });
+    const w2 = await worker(c);
+    expect(await c.wait(succeeded)).toMatchObject({ status: 'SUCCESS', result: 'ok 2', run: 2 });
+    // Their dead letters (run 1) are stale: dropped, neither task runs again.
+    expect(await c.redrive()).toEqual([]);
+    expect(await deadCount(c)).toBe(0);
+    const probe = await c.enqueue('flaky', { n: 3 }); // runs after anything redrive would have queued
+    expect(await c.wait(probe)).toMatchObject({ status: 'SUCCESS' });
+    await until(async () => (await ready(c, 'flaky')) === 0 && w2.active.length === 0, 'queue drained');
+    expect(await c.get(revoked)).toMatchObject({ status: 'REVOKED', run: 2, reason: 'not wanted any more' });
+    expect(await c.get(succeeded)).toMatchObject({ status: 'SUCCESS', run: 2, result: 'ok 2' });
+    expect(calls.sort()).toEqual(['1', '2', '2', '3']);
+  });
+
+  it('two copies of one dead letter redriven at once run the task again once, not twice', async () => {
+    let calls = 0;
+    const reg = defineTasks().define('doomed', () => {
+      calls++;
+      throw new Error(`failure ${calls}`);
+    });
+    const a = await client(reg);
+    const b = await client(undefined, { namespace: a.namespace });
+    const id = await a.enqueue('doomed');
+    await worker(a);
+    expect(await a.wait(id)).toMatchObject({ status: 'FAILURE', run: 1 });
+    await until(async () => (await deadCount(a)) === 1, 'the dead letter');
+    // A second copy of it (as a publish re-sent after a reconnect would leave).
+    const letter = (await a.conn.get(a.deadLetterQueue))!;
+    for (let i = 0; i < 2; i++) await a.conn.publish('', a.deadLetterQueue, letter.body, { persistent: true, contentType: 'application/json' });
+    letter.ack();
+    // Redrive A reads the record (FAILURE, run 1) and is held there while redrive B redrives the other
+    // copy and the task runs again and fails again (FAILURE, run 2).
+    const get = a.bucket.get.bind(a.bucket);
+    const readStale = deferred();
+    const resume = deferred();
+    let held = false;
+    a.bucket.get = (async (key: string, ...rest: unknown[]) => {
+      const e = await (get as (...args: unknown[]) => ReturnType<typeof get>)(key, ...rest);
+      if (!held && key === `t.${id}`) {
+        held = true;
+        readStale.resolve();
+        await resume.promise;
+      }
+      return e;
+    }) as typeof a.bucket.get;
+    const first = a.redrive({ limit: 1 });
+    await readStale.promise;
+    expect(await b.redrive({ limit: 1 })).toEqual([id]);
+    await until(async () => (await b.get(id))?.status === 'FAILURE' && (await b.get(id))?.run === 2, 'the redriven run to fail again');
+    resume.resolve();
+    // A's copy is of run 1's failure: the task has moved on, so it is dropped.
+    expect(await first).toEqual([]);
+    expect(await b.get(id)).toMatchObject({ status: 'FAILURE', run: 2, error: { message: 'failure 2' } });
+    const probe = await a.enqueue('doomed', null, { id: 'probe' });
+    await a.wait(probe);
+    expect(calls).toBe(3); // run 1, run 2, the probe
+    // Run 2's own dead letter (and the probe's) are still there for a later redrive.
+    await until(async () => (await deadCount(a)) === 2, "run 2's and the probe's dead letters");
+  });
+});
+
 describe('a per-attempt timeout whose timer fires late', () => {
   /** A ManualClock whose time can also jump without firing timers: the event loop was blocked meanwhile. */
   function lateClock(): { clock: Clock; manual: ManualClock; block: (ms: number) => void } {
