@@ -160,9 +160,10 @@ describe.skipIf(!haveChromium)('web console in headless chromium', () => {
     await until(async () => JSON.stringify(await page.locator('table.queues a.qname').allTextContents()) === '["imported-queue"]', 'the imported queue listed');
   });
 
-  it('shows the tasks of a namespace: states, results, errors and the workers running them', async () => {
+  it('shows the tasks of a namespace in every state: results, errors, reasons and the workers running them', async () => {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
+    let syncCalls = 0;
     const reg = defineTasks()
       .define('resize', (a: { width: number }) => ({ width: a.width, bytes: 51_234 }))
       .define('charge', () => {
@@ -173,36 +174,83 @@ describe.skipIf(!haveChromium)('web console in headless chromium', () => {
         await held;
         return 'done';
       })
+      // Its first attempt fails at once; the second runs (STARTED, attempt 2) until released.
+      .define(
+        'sync',
+        async () => {
+          if (++syncCalls === 1) throw new Error('CRM unreachable');
+          await held;
+          return 'synced';
+        },
+        // Not a back-off of 1 ms: the retry's message, published before the RETRY record is written, could
+        // then be claimed first, and the record go STARTED (attempt 2) straight from attempt 1's STARTED.
+        { retries: 1, backoff: { baseMs: 250, jitter: 0 } },
+      )
+      // Fails, and waits an hour for its next attempt: RETRY.
+      .define(
+        'mail',
+        () => {
+          throw new Error('SMTP 421 try later');
+        },
+        { retries: 3, backoff: { baseMs: 3_600_000, jitter: 0 } },
+      )
       .define('report', () => 'never runs here');
     const tc = await TaskClient.open(conn, { registry: reg });
-    // The worker runs every task but 'report', whose task stays PENDING.
-    const worker = await Worker.start(tc, { id: 'worker-a', concurrency: 4, tasks: ['resize', 'charge', 'export'] });
+    // The worker runs every task but 'report', whose tasks stay PENDING (or get revoked).
+    const worker = await Worker.start(tc, { id: 'worker-a', concurrency: 4, tasks: ['resize', 'charge', 'export', 'sync', 'mail'] });
     try {
       const ok = await tc.enqueue('resize', { width: 640 });
       const bad = await tc.enqueue('charge', { amount: 42 });
       const running = await tc.enqueue('export', null);
+      const started = await tc.enqueue('sync', { account: 'acme' });
+      const retrying = await tc.enqueue('mail', { to: 'ops@example.com' });
       const queued = await tc.enqueue('report', null, { id: 'weekly-report' });
+      const revoked = await tc.enqueue('report', null, { id: 'monthly-report' });
+      await tc.revoke(revoked, 'replaced by the weekly one');
       await tc.wait(ok);
       await tc.wait(bad);
       await until(async () => (await tc.get(running))?.status === 'PROGRESS', 'export in progress');
+      await until(async () => (await tc.get(started))?.status === 'STARTED' && (await tc.get(started))?.attempt === 2, 'sync on its second attempt');
+      await until(async () => (await tc.get(retrying))?.status === 'RETRY', 'mail waiting to retry');
 
       await page.goto(`${base}/#/tasks`);
       const stat = (label: string) => page.locator('.tasks-stats .stat', { has: page.locator(`.label:text-is("${label}")`) }).locator('.value');
-      await until(async () => (await stat('Succeeded').textContent()) === '1' && (await stat('Failed').textContent()) === '1', 'counts drawn');
+      await until(async () => (await stat('Succeeded').textContent()) === '1' && (await stat('Failed').textContent()) === '1' && (await stat('Retrying').textContent()) === '1', 'counts drawn');
       expect(await stat('Pending').textContent()).toBe('1');
-      expect(await stat('Running').textContent()).toBe('1');
+      expect(await stat('Running').textContent()).toBe('2');
+      expect(await stat('Revoked').textContent()).toBe('1');
+      // Messages, not tasks: weekly-report's, monthly-report's (revoked, still queued: no worker has dropped it), mail's retry (delayed).
+      const pendingSub = page.locator('.tasks-stats .stat', { has: page.locator('.label:text-is("Pending")') }).locator('.sub');
+      await until(async () => (await pendingSub.textContent()) === '3 messages queued', "'3 messages queued' under Pending");
       const row = (id: string) => page.locator('table.tasks tbody tr', { has: page.locator(`a.qname:text-is("${id}")`) });
-      expect(await row(ok).locator('.tag.status').textContent()).toBe('SUCCESS');
-      expect(await row(ok).textContent()).toContain('"bytes":51234');
-      expect(await row(bad).textContent()).toContain('Error: card declined');
-      expect(await row(running).locator('.tag.status').textContent()).toBe('PROGRESS');
+      const outcome = (id: string) => row(id).locator('td').last();
+      // Each state's tag, and what the row says about it.
+      const tags = Object.fromEntries(await Promise.all([ok, bad, running, started, retrying, queued, revoked].map(async (id) => [id, await row(id).locator('.tag.status').textContent()])));
+      expect(Object.values(tags).sort()).toEqual(['FAILURE', 'PENDING', 'PROGRESS', 'RETRY', 'REVOKED', 'STARTED', 'SUCCESS']);
+      expect(tags[ok]).toBe('SUCCESS');
+      expect(await outcome(ok).textContent()).toBe('{"width":640,"bytes":51234}');
+      expect(tags[bad]).toBe('FAILURE');
+      expect(await outcome(bad).textContent()).toBe('Error: card declined');
+      expect(await outcome(bad).getAttribute('class')).toContain('err');
+      expect(tags[running]).toBe('PROGRESS');
       expect(await row(running).textContent()).toContain('worker-a');
-      expect(await row(queued).locator('.tag.status').textContent()).toBe('PENDING');
-      // The worker, named by its consumer tags, with the task it runs now.
+      // A running second attempt: its first attempt's error is not shown as the task's.
+      expect(tags[started]).toBe('STARTED');
+      expect(await row(started).locator('td.num').textContent()).toBe('2/2');
+      expect(await outcome(started).textContent()).toBe('previous attempt: Error: CRM unreachable');
+      expect(await outcome(started).getAttribute('class')).not.toContain('err');
+      expect(tags[retrying]).toBe('RETRY');
+      expect(await row(retrying).textContent()).toMatch(/next in (59 min|1 h)/);
+      expect(await outcome(retrying).textContent()).toBe('Error: SMTP 421 try later');
+      expect(tags[queued]).toBe('PENDING');
+      expect(tags[revoked]).toBe('REVOKED');
+      expect(await outcome(revoked).textContent()).toBe('revoked: replaced by the weekly one');
+      expect(await page.locator('.page').textContent()).toContain('until their result expires). Records are in the bucket');
+      // The worker, named by its consumer tags, with the tasks it runs now.
       const w = page.locator('table.workers tbody tr', { has: page.locator('td:text-is("worker-a")') });
       await w.waitFor(WAIT);
-      expect(await w.locator('td').nth(1).textContent()).toBe('resize, charge, export');
-      expect(await w.locator('td').nth(2).textContent()).toBe('1');
+      expect(await w.locator('td').nth(1).textContent()).toBe('resize, charge, export, sync, mail');
+      expect(await w.locator('td').nth(2).textContent()).toBe('2');
       if (SCREENSHOTS) await page.locator('.toast').first().waitFor({ state: 'detached', timeout: 20_000 });
       await shot('tasks');
 
@@ -225,9 +273,17 @@ describe.skipIf(!haveChromium)('web console in headless chromium', () => {
       await until(async () => (await listed()).length === 0, 'no task for an unknown id');
       await page.fill('input[name=id]', '');
 
+      // The running second attempt's details: its first attempt's error, labelled as such.
+      await row(started).locator('a.qname').click();
+      await modal.locator('pre:has-text("CRM unreachable")').waitFor(WAIT);
+      expect(await modal.locator('h3:has-text("Error")').textContent()).toBe('Error of an earlier attempt');
+      await page.keyboard.press('Escape');
+
       release();
       await tc.wait(running);
-      await until(async () => (await stat('Succeeded').textContent()) === '2' && (await stat('Running').textContent()) === '0', 'the export finished');
+      await tc.wait(started);
+      await until(async () => (await stat('Succeeded').textContent()) === '3' && (await stat('Running').textContent()) === '0', 'the export and the sync finished');
+      await tc.revoke(retrying); // its next attempt is an hour away
     } finally {
       release();
       await worker.close({ graceMs: 0 });

@@ -306,13 +306,25 @@ export class TaskClient {
    */
   async retry(id: string): Promise<TaskRecord | null> {
     checkId(id);
+    return this.retryIf(id, (old) => {
+      if (old.status !== 'FAILURE' && old.status !== 'REVOKED' && old.status !== 'PENDING') {
+        throw new WarrenError(ErrorCodes.PRECONDITION_FAILED, `task ${id} is ${old.status}: only FAILURE, REVOKED or PENDING tasks can be retried`);
+      }
+      return true;
+    });
+  }
+
+  /**
+   * retry() of the task while `may(record)` holds, judged on the record that the retry's
+   * compare-and-set replaces (re-read and judged again when the record changed meanwhile).
+   * Null when the task is unknown or `may` says no.
+   */
+  private async retryIf(id: string, may: (rec: TaskRecord) => boolean): Promise<TaskRecord | null> {
     for (;;) {
       const cur = await this.entry(id);
       if (cur === null) return null;
       const old = cur.record;
-      if (old.status !== 'FAILURE' && old.status !== 'REVOKED' && old.status !== 'PENDING') {
-        throw new WarrenError(ErrorCodes.PRECONDITION_FAILED, `task ${id} is ${old.status}: only FAILURE, REVOKED or PENDING tasks can be retried`);
-      }
+      if (!may(old)) return null;
       const now = this.clock.now();
       const rec: TaskRecord = {
         id: old.id,
@@ -343,6 +355,12 @@ export class TaskClient {
    * Moves every task in the dead-letter queue (up to `limit`) back to work:
    * each FAILURE task there is retried; entries of tasks retried since, or
    * expired, are dropped. Resolves with the ids retried.
+   *
+   * A dead letter is the failure of one run of one enqueue (its `run` and `nonce`). It retries the
+   * task only while the record still shows that failure: a task retried since (running, succeeded,
+   * revoked, or failed again: that later failure has its own dead letter) is left as it is, and
+   * the letter dropped. The check and the retry are one compare-and-set, so two copies of a dead
+   * letter, or two redrives at once, run the task again once.
    */
   async redrive(options: { limit?: number } = {}): Promise<string[]> {
     // Only the dead letters there now: a redriven task that fails again lands behind them.
@@ -359,12 +377,10 @@ export class TaskClient {
         m = undefined;
       }
       if (m !== undefined && typeof m.id === 'string' && ID_RE.test(m.id)) {
-        const rec = await this.get(m.id);
         // Only the dead letter of the task's latest failure: older ones (retried since) are dropped.
-        if (rec?.status === 'FAILURE' && rec.run === m.run) {
-          await this.retry(m.id);
-          done.push(m.id);
-        }
+        const dead = m;
+        const again = await this.retryIf(m.id, (rec) => rec.status === 'FAILURE' && rec.run === dead.run && rec.nonce === dead.nonce);
+        if (again !== null) done.push(m.id);
       }
       msg.ack();
     }

@@ -88,7 +88,11 @@ export interface TaskOptions {
   /** Retries after a failed attempt (default 0: one attempt). */
   retries?: number;
   backoff?: BackoffOptions;
-  /** Each attempt is aborted (its signal fires) and fails with TIMEOUT after this many ms. */
+  /**
+   * Each attempt is aborted (its signal fires) and fails with TimeoutError after this many ms. An attempt
+   * that ends at or past that time before the timer fired (it fired late: a handler that blocked the
+   * event loop) fails with TimeoutError too: its outcome is not kept.
+   */
   timeoutMs?: number;
   /** Most attempts of this task one worker runs at once (default: the worker's concurrency). */
   concurrency?: number;

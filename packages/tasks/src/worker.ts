@@ -458,7 +458,13 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     this.emit('task', { type: 'started', id: m.id, name: m.name, attempt: m.attempt });
     if (deferStart) r.startTimer = clock.setTimeout(() => void this.writeStarted(r), Math.max(1, this.startedAfterMs!));
     this.renewLater(r);
-    const timeout = def.options.timeoutMs === undefined ? undefined : clock.setTimeout(() => ctl.abort(new TaskAbort('timeout', `attempt ${m.attempt} of task ${m.id} timed out after ${def.options.timeoutMs} ms`)), def.options.timeoutMs);
+    const timeoutMs = def.options.timeoutMs;
+    const timedOut = (): TaskAbort => new TaskAbort('timeout', `attempt ${m.attempt} of task ${m.id} timed out after ${timeoutMs} ms`);
+    // The attempt's deadline, on the client's clock. The timer aborts the handler then; an outcome
+    // reached at or past it while the timer had not fired (late: a handler that blocked the event
+    // loop, a clock that jumped) is a timeout all the same.
+    const deadline = timeoutMs === undefined ? Infinity : clock.now() + timeoutMs;
+    const timeout = timeoutMs === undefined ? undefined : clock.setTimeout(() => ctl.abort(timedOut()), timeoutMs);
     const ctx = new AttemptContext(this, r);
     let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
     try {
@@ -488,6 +494,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       }
       this.running.delete(m.id);
     }
+    if (!ctl.aborted && deadline !== Infinity && clock.now() >= deadline) outcome = { ok: false, error: timedOut() };
     await r.writes.catch(() => undefined);
     if (r.handedBack) return; // shutdown: the message went back to the queue
     const reason = ctl.aborted ? ctl.reason : undefined;

@@ -1,11 +1,19 @@
 /**
- * Schedules: each tick enqueued exactly once however many schedulers run,
- * on a ManualClock; cron expressions in a time zone.
+ * Schedules: each tick enqueued exactly once however many schedulers run
+ * (in one process, and in three child processes), on a ManualClock; cron
+ * expressions in a time zone.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Connection } from '@warren/client';
 import { defineTasks, ManualClock, nextTick, Scheduler, TaskClient } from '@warren/tasks';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
+import { WAIT_LIMIT_MS } from '../../../test-support/wait.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const repoRoot = resolve(here, '../../..');
 
 let tb: TestBroker;
 const conns: Connection[] = [];
@@ -96,4 +104,91 @@ describe('a missed tick', () => {
     expect(await second.tick()).toEqual(['every-10s-2000000070000']);
     expect(await conn.declareQueue(client.queueName('report'), { passive: true })).toMatchObject({ messageCount: 3 });
   });
+});
+
+/** A scheduler-child.ts process, driven line by line over its stdin. */
+class SchedulerChild {
+  readonly proc: ChildProcess;
+  private out = '';
+  private readonly lines: string[] = [];
+  private waiter: (() => void) | undefined;
+
+  constructor(url: string, namespace: string, start: number) {
+    this.proc = spawn(process.execPath, ['--import', 'tsx', join(here, 'scheduler-child.ts'), url, namespace, String(start)], {
+      cwd: repoRoot,
+      env: { ...process.env, TSX_TSCONFIG_PATH: join(repoRoot, 'test-support/tsconfig.child.json') },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let partial = '';
+    this.proc.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      this.out += s;
+      partial += s;
+      const parts = partial.split('\n');
+      partial = parts.pop()!;
+      this.lines.push(...parts);
+      this.waiter?.();
+    });
+    this.proc.stderr!.setEncoding('utf8').on('data', (s: string) => (this.out += s));
+    this.proc.once('exit', () => this.waiter?.());
+  }
+
+  /** The next line it prints (rejects, with its output, if it exits or says nothing for WAIT_LIMIT_MS). */
+  async line(): Promise<string> {
+    const deadline = Date.now() + WAIT_LIMIT_MS;
+    while (this.lines.length === 0) {
+      if (this.proc.exitCode !== null || Date.now() > deadline) throw new Error(`scheduler child ${this.proc.pid}: no answer; its output: ${this.out}`);
+      await new Promise<void>((r) => {
+        this.waiter = r;
+        setTimeout(r, 100);
+      });
+    }
+    return this.lines.shift()!;
+  }
+
+  async send(command: string): Promise<string> {
+    this.proc.stdin!.write(`${command}\n`);
+    return this.line();
+  }
+
+  kill(): void {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+  }
+}
+
+describe('three scheduler processes', () => {
+  it('enqueue each tick exactly once: each child on its own clock, moved on together over stdin', async () => {
+    const start = 1_100_000_000_000 + 3_000;
+    const ns = 'sched-procs';
+    const children = [0, 1, 2].map(() => new SchedulerChild(tb.url, ns, start));
+    try {
+      for (const c of children) expect(await c.line()).toBe('ready');
+      // Ten minutes in 2.5 s steps. At each step all three move their clocks and tick at the same time
+      // (their own timers fire in the same advance): three processes race for every tick.
+      const reported: string[] = [];
+      for (let t = 0; t < 600_000; t += 2500) {
+        const answers = await Promise.all(children.map((c) => c.send('advance 2500')));
+        for (const a of answers) {
+          expect(a).toMatch(/^ticked /);
+          reported.push(...(JSON.parse(a.slice('ticked '.length)) as string[]));
+        }
+      }
+      for (const c of children) expect(await c.send('stop')).toBe('stopped');
+      const conn = await connect(tb.url);
+      conns.push(conn);
+      const client = await TaskClient.open(conn, { namespace: ns });
+      const records = await client.list({ limit: 10_000 });
+      const tickOf = (id: string) => Number(id.split('-').at(-1));
+      const fast = records.filter((r) => (r.args as { kind: string }).kind === 'fast').map((r) => tickOf(r.id)).sort((a, b) => a - b);
+      const minutely = records.filter((r) => (r.args as { kind: string }).kind === 'minutely').map((r) => tickOf(r.id)).sort((a, b) => a - b);
+      // Every 10 s from start+7 s to start+597 s: 60 ticks; every minute: 10 ticks; nothing else.
+      expect(fast).toEqual(Array.from({ length: 60 }, (_, i) => 1_100_000_010_000 + i * 10_000));
+      expect(minutely).toEqual(Array.from({ length: 10 }, (_, i) => 1_100_000_040_000 + i * 60_000));
+      expect(records).toHaveLength(70);
+      // One message per tick on the queue, not one per process.
+      expect((await conn.declareQueue(client.queueName('report'), { passive: true })).messageCount).toBe(70);
+      expect(new Set(reported).size).toBe(70);
+    } finally {
+      for (const c of children) c.kill();
+    }
+  }, 60_000);
 });

@@ -6,7 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Connection } from '@warren/client';
-import { backoffDelay, defineTasks, ManualClock, TaskAbort, TaskClient, Worker, type TaskContext, type TaskMessage, type TaskRecord, type TaskRegistry, type TaskStatus } from '@warren/tasks';
+import { backoffDelay, defineTasks, ManualClock, type Clock, TaskAbort, TaskClient, Worker, type TaskContext, type TaskMessage, type TaskRecord, type TaskRegistry, type TaskStatus, type WorkerEvent } from '@warren/tasks';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 import { earlyWrite } from '../src/client.js';
 import { deferred, nextTurn, tracked, until } from '../../../test-support/wait.js';
@@ -219,6 +219,161 @@ describe('retries and back-off', () => {
     const done = await c.wait(id);
     expect(done).toMatchObject({ status: 'FAILURE', error: { name: 'TimeoutError' } });
     expect(aborted).toBeInstanceOf(TaskAbort);
+  });
+});
+
+describe('redrive of a stale dead letter', () => {
+  const deadCount = async (c: TaskClient): Promise<number> => (await c.conn.declareQueue(c.deadLetterQueue, { passive: true })).messageCount;
+
+  it('a task retried since its failure and then revoked, or succeeded, is left as it is: not run again, not resurrected', async () => {
+    const calls: string[] = [];
+    let failing = true;
+    const reg = defineTasks().define('flaky', ({ n }: { n: number }) => {
+      calls.push(`${n}`);
+      if (failing) throw new Error(`failed ${n}`);
+      return `ok ${n}`;
+    });
+    const c = await client(reg);
+    const revoked = await c.enqueue('flaky', { n: 1 });
+    const succeeded = await c.enqueue('flaky', { n: 2 });
+    const w = await worker(c);
+    expect(await c.wait(revoked)).toMatchObject({ status: 'FAILURE', run: 1 });
+    expect(await c.wait(succeeded)).toMatchObject({ status: 'FAILURE', run: 1 });
+    await until(async () => (await deadCount(c)) === 2, 'both dead letters');
+    await w.close({ graceMs: 0 });
+    // One is retried by hand and revoked before any worker takes it ...
+    expect(await c.retry(revoked)).toMatchObject({ status: 'PENDING', run: 2 });
+    expect(await c.revoke(revoked, 'not wanted any more')).toMatchObject({ status: 'REVOKED', run: 2 });
+    // ... the other retried by hand, and it succeeds.
+    failing = false;
+    expect(await c.retry(succeeded)).toMatchObject({ status: 'PENDING', run: 2 });
+    const w2 = await worker(c);
+    expect(await c.wait(succeeded)).toMatchObject({ status: 'SUCCESS', result: 'ok 2', run: 2 });
+    // Their dead letters (run 1) are stale: dropped, neither task runs again.
+    expect(await c.redrive()).toEqual([]);
+    expect(await deadCount(c)).toBe(0);
+    const probe = await c.enqueue('flaky', { n: 3 }); // runs after anything redrive would have queued
+    expect(await c.wait(probe)).toMatchObject({ status: 'SUCCESS' });
+    await until(async () => (await ready(c, 'flaky')) === 0 && w2.active.length === 0, 'queue drained');
+    expect(await c.get(revoked)).toMatchObject({ status: 'REVOKED', run: 2, reason: 'not wanted any more' });
+    expect(await c.get(succeeded)).toMatchObject({ status: 'SUCCESS', run: 2, result: 'ok 2' });
+    expect(calls.sort()).toEqual(['1', '2', '2', '3']);
+  });
+
+  it('two copies of one dead letter redriven at once run the task again once, not twice', async () => {
+    let calls = 0;
+    const reg = defineTasks().define('doomed', () => {
+      calls++;
+      throw new Error(`failure ${calls}`);
+    });
+    const a = await client(reg);
+    const b = await client(undefined, { namespace: a.namespace });
+    const id = await a.enqueue('doomed');
+    await worker(a);
+    expect(await a.wait(id)).toMatchObject({ status: 'FAILURE', run: 1 });
+    await until(async () => (await deadCount(a)) === 1, 'the dead letter');
+    // A second copy of it (as a publish re-sent after a reconnect would leave).
+    const letter = (await a.conn.get(a.deadLetterQueue))!;
+    for (let i = 0; i < 2; i++) await a.conn.publish('', a.deadLetterQueue, letter.body, { persistent: true, contentType: 'application/json' });
+    letter.ack();
+    // Redrive A reads the record (FAILURE, run 1) and is held there while redrive B redrives the other
+    // copy and the task runs again and fails again (FAILURE, run 2).
+    const get = a.bucket.get.bind(a.bucket);
+    const readStale = deferred();
+    const resume = deferred();
+    let held = false;
+    a.bucket.get = (async (key: string, ...rest: unknown[]) => {
+      const e = await (get as (...args: unknown[]) => ReturnType<typeof get>)(key, ...rest);
+      if (!held && key === `t.${id}`) {
+        held = true;
+        readStale.resolve();
+        await resume.promise;
+      }
+      return e;
+    }) as typeof a.bucket.get;
+    const first = a.redrive({ limit: 1 });
+    await readStale.promise;
+    expect(await b.redrive({ limit: 1 })).toEqual([id]);
+    await until(async () => (await b.get(id))?.status === 'FAILURE' && (await b.get(id))?.run === 2, 'the redriven run to fail again');
+    resume.resolve();
+    // A's copy is of run 1's failure: the task has moved on, so it is dropped.
+    expect(await first).toEqual([]);
+    expect(await b.get(id)).toMatchObject({ status: 'FAILURE', run: 2, error: { message: 'failure 2' } });
+    const probe = await a.enqueue('doomed', null, { id: 'probe' });
+    await a.wait(probe);
+    expect(calls).toBe(3); // run 1, run 2, the probe
+    // Run 2's own dead letter (and the probe's) are still there for a later redrive.
+    await until(async () => (await deadCount(a)) === 2, "run 2's and the probe's dead letters");
+  });
+});
+
+describe('a per-attempt timeout whose timer fires late', () => {
+  /** A ManualClock whose time can also jump without firing timers: the event loop was blocked meanwhile. */
+  function lateClock(): { clock: Clock; manual: ManualClock; block: (ms: number) => void } {
+    const manual = new ManualClock();
+    let skew = 0;
+    const clock: Clock = { now: () => manual.now() + skew, setTimeout: (fn, ms) => manual.setTimeout(fn, ms), clearTimeout: (h) => manual.clearTimeout(h) };
+    return { clock, manual, block: (ms) => (skew += ms) };
+  }
+
+  it('a handler that blocks past the deadline (the timer cannot fire) still fails that attempt with TimeoutError, then retries', async () => {
+    const { clock, block } = lateClock();
+    let calls = 0;
+    const reg = defineTasks().define(
+      'blocking',
+      () => {
+        calls++;
+        if (calls === 1) block(15_000); // a synchronous handler that ran 15 s: no timer could fire meanwhile
+        return `attempt ${calls}`;
+      },
+      { timeoutMs: 10_000, retries: 1, backoff: { baseMs: 1, jitter: 0 } },
+    );
+    const conn = await connect(tb.url);
+    open.push(conn);
+    const c = await TaskClient.open(conn, { registry: reg, namespace: `ns${++nsCount}`, clock });
+    const id = await c.enqueue('blocking');
+    const w = await worker(c);
+    const events: WorkerEvent[] = [];
+    w.on('task', (e) => events.push(e));
+    const done = await c.wait(id);
+    expect(done).toMatchObject({ status: 'SUCCESS', result: 'attempt 2', attempt: 2 });
+    expect(calls).toBe(2);
+    expect(events.filter((e) => e.type !== 'started')).toMatchObject([
+      { type: 'retrying', attempt: 1, error: { name: 'TimeoutError' } },
+      { type: 'succeeded', attempt: 2 },
+    ]);
+  });
+
+  it('an async handler that settles at the deadline, its timer not yet run, fails with TimeoutError; one a millisecond sooner succeeds', async () => {
+    for (const [ran, status] of [
+      [9_999, 'SUCCESS'],
+      [10_000, 'FAILURE'],
+    ] as const) {
+      const { clock, manual, block } = lateClock();
+      const gate = deferred();
+      const reg = defineTasks().define(
+        'slowish',
+        async () => {
+          await gate.promise;
+          return 'finished';
+        },
+        { timeoutMs: 10_000 },
+      );
+      const conn = await connect(tb.url);
+      open.push(conn);
+      const c = await TaskClient.open(conn, { registry: reg, namespace: `ns${++nsCount}`, clock });
+      const id = await c.enqueue('slowish');
+      const w = await worker(c);
+      await until(() => w.active.includes(id), 'running');
+      block(ran); // time passes, the timer does not fire
+      gate.resolve();
+      const done = await c.wait(id);
+      expect(done.status).toBe(status);
+      if (status === 'FAILURE') expect(done.error).toMatchObject({ name: 'TimeoutError' });
+      else expect(done.result).toBe('finished');
+      manual.advance(60_000); // the late timer, had it been left, finds nothing to abort
+      expect((await c.get(id))!.status).toBe(status);
+    }
   });
 });
 

@@ -72,6 +72,19 @@ function short(v, n = 60) {
   return s.length > n ? `${s.slice(0, n - 1)}…` : s;
 }
 
+/**
+ * What a row says in its Result / error column: the result (SUCCESS), the error of the attempt that
+ * failed (FAILURE, RETRY), why a task was revoked (REVOKED). A task running or queued again after a
+ * failed attempt still carries that attempt's error: it is shown as the previous attempt's, not as
+ * the task's.
+ */
+export function outcomeOf(r) {
+  if (r.status === 'REVOKED') return { text: `revoked${r.reason && r.reason !== 'revoked' ? `: ${r.reason}` : ''}`, cls: 'muted' };
+  if (r.error && (r.status === 'FAILURE' || r.status === 'RETRY')) return { text: `${r.error.name}: ${r.error.message}`, cls: 'err' };
+  if (r.error) return { text: `previous attempt: ${r.error.name}: ${r.error.message}`, cls: 'muted' };
+  return { text: short(r.result), cls: '' };
+}
+
 export function StatusTag({ status }) {
   return html`<span class=${`tag status ${STATUS_CLASS[status] ?? ''}`}>${status}</span>`;
 }
@@ -153,7 +166,7 @@ function Namespace({ vhost, ns, keys }) {
   return html`
     <${ErrorBox} error=${entries.error || queues.error || consumers.error || single.error} />
     <div class="stats tasks-stats">
-      ${tile('PENDING', 'Pending', counts.PENDING, `${num(taskQueues.reduce((n, q) => n + q.ready + (q.delayed || 0), 0))} queued`)}
+      ${tile('PENDING', 'Pending', counts.PENDING, `${plural(taskQueues.reduce((n, q) => n + q.ready + (q.delayed || 0), 0), 'message')} queued`)}
       ${tile('RUNNING', 'Running', counts.STARTED + counts.PROGRESS, plural(workers.length, 'worker'))}
       ${tile('RETRY', 'Retrying', counts.RETRY)}
       ${tile('SUCCESS', 'Succeeded', counts.SUCCESS)}
@@ -162,7 +175,7 @@ function Namespace({ vhost, ns, keys }) {
     </div>
     <p class="muted small">${truncated
       ? `Counts and list: the ${num(records.length)} most recently changed of ${plural(total, 'task')} kept.`
-      : `${plural(total, 'task')} kept (finished ones until their result expires).`}
+      : `${plural(total, 'task')} kept (finished ones until their result expires).`}${' '}
       Records are in the bucket <a href=${bucketHref({ vhost, name: ns })}>${ns}</a>.</p>
 
     <div class="panel">
@@ -184,12 +197,14 @@ function Namespace({ vhost, ns, keys }) {
             (r) => html`<tr key=${r.id} class="clickable" onClick=${() => setOpen(r.id)}>
               <td><a href="#" class="qname" onClick=${(e) => { e.preventDefault(); setOpen(r.id); }}>${r.id}</a></td>
               <td>${r.name}</td>
-              <td><${StatusTag} status=${r.status} />${r.status === 'PROGRESS' ? html` <span class="muted">${short(r.progress, 24)}</span>` : null}</td>
+              <td><${StatusTag} status=${r.status} />${r.status === 'PROGRESS' ? html` <span class="muted">${short(r.progress, 24)}</span>` : null}${r.status === 'RETRY' && r.nextAttemptAt
+                ? html` <span class="muted" title=${time(r.nextAttemptAt)}>${r.nextAttemptAt > Date.now() ? `next in ${duration(r.nextAttemptAt - Date.now())}` : 'next attempt due'}</span>`
+                : null}</td>
               <td class="num">${r.attempt}/${r.maxAttempts}</td>
               <td>${r.worker ?? ''}</td>
               <td>${time(r.enqueuedAt)}</td>
               <td title=${time(r.updatedAt)}>${duration(Date.now() - r.updatedAt)} ago</td>
-              <td class=${r.error ? 'err' : ''}>${r.error ? `${r.error.name}: ${r.error.message}` : short(r.result)}</td>
+              <td class=${`outcome ${outcomeOf(r).cls}`}>${outcomeOf(r).text}</td>
             </tr>`,
           )}
           ${shown.length === 0 ? html`<tr><td colspan="8" class="empty">${entries.data ? (records.length ? 'No task matches.' : 'No tasks yet.') : 'Loading…'}</td></tr>` : null}
@@ -249,7 +264,7 @@ function TaskDetail({ vhost, ns, id, onClose }) {
             ${row('Priority', String(r.priority))}${row('Group', r.group)}${row('Reason', r.reason)}
           </table>
           ${json('Arguments', r.args)}${json('Progress', r.progress)}${json('Result', r.result)}
-          ${r.error ? html`<h3 class="small muted">Error</h3><pre class="payload err">${r.error.stack || `${r.error.name}: ${r.error.message}`}</pre>` : null}
+          ${r.error ? html`<h3 class="small muted">${r.status === 'FAILURE' || r.status === 'RETRY' ? 'Error' : 'Error of an earlier attempt'}</h3><pre class="payload err">${r.error.stack || `${r.error.name}: ${r.error.message}`}</pre>` : null}
           <h3 class="small muted">From the command line</h3>
           <pre class="payload">${[
             `warren task show ${id}${nsOpt}`,
