@@ -7,6 +7,7 @@
  * processes on this machine can do at best. Forked by scenarios.ts with IPC:
  *
  *   -> parent  { type: 'listening', port }
+ *   -> parent  { type: 'connected' }   once both the producer and the consumer have said who they are
  *   <- parent  { type: 'stop' }
  *
  * Durable mode (argv[2] = JSON { dir, bytesPerMsg }; scenario 2's relay floor): the producer's
@@ -123,6 +124,7 @@ const server = createServer({ noDelay: true }, (socket) => {
         : (/** @type {Buffer} */ chunk) => consumer?.write(chunk);
       if (rest.length > 0) forward(rest);
       socket.on('data', forward);
+      announce();
     } else {
       consumer = socket;
       const forward = durable
@@ -134,9 +136,18 @@ const server = createServer({ noDelay: true }, (socket) => {
         : (/** @type {Buffer} */ chunk) => producer?.write(chunk);
       if (rest.length > 0) forward(rest);
       socket.on('data', forward);
+      announce();
     }
   });
 });
+
+/** Readiness: tells the parent once both roles are registered (a test's signal to start traffic). */
+let announced = false;
+function announce() {
+  if (announced || producer === undefined || consumer === undefined) return;
+  announced = true;
+  process.send?.({ type: 'connected' });
+}
 
 server.listen(0, '127.0.0.1', () => {
   const address = /** @type {import('node:net').AddressInfo} */ (server.address());

@@ -26,12 +26,23 @@ afterEach(async () => {
   dir = undefined;
 });
 
-async function start(args: string[]): Promise<number> {
-  child = fork(RELAY, args, { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+/** Resolves with the first IPC message of `type` from the relay. */
+function nextMessage(type: string): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
-    child!.once('message', (m) => resolve((m as { port: number }).port));
+    const onMessage = (m: unknown): void => {
+      const msg = m as Record<string, unknown>;
+      if (msg.type !== type) return;
+      child!.off('message', onMessage);
+      resolve(msg);
+    };
+    child!.on('message', onMessage);
     child!.once('exit', (code) => reject(new Error(`relay exited ${String(code)}`)));
   });
+}
+
+async function start(args: string[]): Promise<number> {
+  child = fork(RELAY, args, { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+  return (await nextMessage('listening')).port as number;
 }
 
 async function open(port: number, role: 'P' | 'C'): Promise<Socket> {
@@ -52,10 +63,11 @@ describe('durable relay floor', () => {
   it('writes each record padded to bytesPerMsg and relays an ack only once its record is on disk', async () => {
     dir = await mkdtemp(join(tmpdir(), 'warren-durable-relay-test-'));
     const port = await start([JSON.stringify({ dir, bytesPerMsg: 400 })]);
+    // The relay says when it has registered both roles: traffic starts only then.
+    const connected = nextMessage('connected');
     const producer = await open(port, 'P');
     const consumer = await open(port, 'C');
-    // The relay has no handshake: give it a moment to register both roles before traffic (no timing is asserted).
-    await new Promise((r) => setTimeout(r, 50));
+    await connected;
 
     let delivered = 0;
     consumer.on('data', (chunk: Buffer) => {
