@@ -5,9 +5,10 @@
  * (which copies and extends them) and after a restart (from the store's records).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type Connection, type Message } from '@warren/client';
+import { connect, type Connection } from '@warren/client';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 import { tempDir, removeDir } from '../../../test-support/temp-dir.js';
+import { drain } from './helpers.js';
 
 let tb: TestBroker | undefined;
 let conn: Connection | undefined;
@@ -21,14 +22,6 @@ afterEach(async () => {
   dir = undefined;
 });
 
-async function drain(c: Connection, queue: string): Promise<Message[]> {
-  const out: Message[] = [];
-  for (;;) {
-    const m = await c.get(queue, { noAck: true });
-    if (m === null) return out;
-    out.push(m);
-  }
-}
 
 describe('repeated publish properties', () => {
   it('each message keeps its own properties through dead-lettering and a restart', async () => {
