@@ -102,6 +102,8 @@ export class Child {
         this.progress = m as unknown as ProgressReport;
         return;
       }
+      // The relay's readiness notice (relay-child.mjs): for tests, not an answer to a request.
+      if (m.type === 'connected') return;
       const w = this.waiter;
       if (w === undefined) return;
       this.waiter = undefined;

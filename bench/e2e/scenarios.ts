@@ -224,8 +224,8 @@ async function restrictedUser(adminUrl: string, port: number): Promise<string> {
 }
 
 /** Runs fn against the relay of relay-child.mjs (the floor: no broker). */
-async function withRelay<T>(fn: (ctx: SystemContext) => Promise<T>): Promise<T> {
-  const { child, hello } = await Child.start('relay', 'relay-child.mjs', []);
+async function withRelay<T>(fn: (ctx: SystemContext) => Promise<T>, durable?: { dir: string; bytesPerMsg: number }): Promise<T> {
+  const { child, hello } = await Child.start('relay', 'relay-child.mjs', durable === undefined ? [] : [JSON.stringify(durable)]);
   const url = `relay://127.0.0.1:${String(hello.port)}`;
   try {
     const admin = await openDriver('relay', url);
@@ -764,13 +764,31 @@ export const SCENARIOS: Scenario[] = [
     sync: 'always',
     peers: ['rabbitmq', 'jetstream', 'redis-streams'],
     floor: {
+      // WARREN_BENCH_S2_FLOOR=relay: the durable relay instead (the append floor is still measured and logged).
       describe:
-        "raw group commit: the bytes Warren's store wrote, in as many batches as it made fdatasyncs in the same repetition " +
-        '(so the same messages per batch), appended to a fresh file with one writev and one fdatasync per batch (append-floor.ts)',
-      run: async (count, opts, w) => {
+        process.env.WARREN_BENCH_S2_FLOOR === 'relay'
+          ? "durable relay: the bare relay of scenario 1's floor, also appending what the producer sends (padded to the bytes " +
+            "per message Warren's store wrote in the same repetition) with group commit through an O_DSYNC handle, and relaying " +
+            'the consumer\'s ack of a record only once it is written (relay-child.mjs durable mode; no routing, index or protocol)'
+          : "raw group commit: the bytes Warren's store wrote, in as many batches as it made fdatasyncs in the same repetition " +
+            '(so the same messages per batch), appended to a fresh file with one writev and one fdatasync per batch (append-floor.ts)',
+      run: async (count, opts, w): Promise<Measurements> => {
         if (w === undefined || !(w.syncs! > 0)) throw new Error('the append floor needs Warren\'s batch sizes from the same repetition');
         const f = await appendFloor(count, Math.round(w.syncs!), w.bytesPerSync!);
         opts.log(`    append floor: ${f.batches} batches of ${f.bytesPerBatch} B: ${Math.round(f.perSec)} msg/s`);
+        if (process.env.WARREN_BENCH_S2_FLOOR === 'relay') {
+          // The durable relay (relay-child.mjs durable mode): network path and group commit together.
+          const bytesPerMsg = (w.bytesPerSync! * w.syncs!) / count;
+          const dir = await mkdtemp(join(tmpdir(), 'warren-durable-relay-'));
+          try {
+            const r = await withRelay((relay) => singleQueue(relay, 's2', count, opts, { durable: false, bodySize: BODY }), { dir, bytesPerMsg });
+            const m = throughput(r, count);
+            opts.log(`    durable relay floor (${Math.round(bytesPerMsg)} B/msg on disk): ${Math.round(m.deliveredPerSec!)} msg/s delivered`);
+            return m;
+          } finally {
+            await rm(dir, { recursive: true, force: true });
+          }
+        }
         return { deliveredPerSec: f.perSec, publishedPerSec: f.perSec, msgsPerSync: count / f.batches };
       },
     },

@@ -130,7 +130,7 @@ export class Connection implements DeliverySink, Session {
       fault: (err) => (err instanceof ProtocolError ? this.fail(err) : this.internalError(err)),
       silent: (heartbeatMs) => this.fail(errors.timeout(`no heartbeat from the client for ${2 * heartbeatMs} ms`)),
       closed: (err) => this.onClose(err),
-    }, { reusePublishFrame: true }); // onPublish and the handlers keep no frame, only its fields (newMessage)
+    }, { reusePublishFrame: true, sharePublishProperties: true }); // onPublish and the handlers keep no frame, only its fields (newMessage); properties are never mutated
     const fs = this.fs;
     this.flowHold = {
       get closed() {

@@ -7,6 +7,17 @@ import {
   encodeFrame,
   type Frame,
 } from '@warren/protocol';
+import type { Connection, Message } from '@warren/client';
+
+/** Gets every ready message of a queue (no-ack) until it is empty. */
+export async function drain(c: Connection, queue: string): Promise<Message[]> {
+  const out: Message[] = [];
+  for (;;) {
+    const m = await c.get(queue, { noAck: true });
+    if (m === null) return out;
+    out.push(m);
+  }
+}
 
 /** A client speaking raw frames, for protocol-level tests. */
 export class RawClient {

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Connection, type Message, type QueueArguments } from '@warren/client';
 import { ErrorCodes } from '@warren/protocol';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
+import { drain } from './helpers.js';
 
 let tb: TestBroker | undefined;
 let conn: Connection | undefined;
@@ -19,14 +20,6 @@ async function setup(options: Parameters<typeof startTestBroker>[0] = {}): Promi
   return conn;
 }
 
-async function drain(c: Connection, queue: string): Promise<Message[]> {
-  const out: Message[] = [];
-  for (;;) {
-    const m = await c.get(queue, { noAck: true });
-    if (m === null) return out;
-    out.push(m);
-  }
-}
 const bodies = (ms: Message[]) => ms.map((m) => m.body.toString());
 const count = async (c: Connection, q: string) => (await c.declareQueue(q, { passive: true })).messageCount;
 const deaths = (m: Message) => m.properties.headers?.['x-death'] as Array<Record<string, unknown>>;

@@ -31,7 +31,7 @@ import { unpackRange } from './msgpack.js';
 import { checkProfile } from './profile.js';
 import { fastKvFrame, KV_APPLIED, KV_PUT, OK } from './kv-fast.js';
 import { FrameType, type AckFrame, type DeliverFrame, type Frame, type PublishFrame, type StreamDeliverFrame } from './frames.js';
-import { fastProperties } from './props-fast.js';
+import { fastProperties, newSharedProperties, sharedProperties, type SharedProperties } from './props-fast.js';
 import { frameGuardFromEnv, poisonFrame } from './frame-guard.js';
 
 const STREAM_DELIVER = FrameType.STREAM_DELIVER;
@@ -91,6 +91,8 @@ export class FrameDecoder {
   /** The options as given: receivers must treat PUBLISH / DELIVER frames as reused (whether guarded or not). */
   readonly reusePublishFrame: boolean;
   readonly reuseDeliverFrame: boolean;
+  /** With `sharePublishProperties`: a PUBLISH repeating the last one's properties bytes gets the same frozen object (props-fast sharedProperties). */
+  private readonly sharedProps: SharedProperties | null;
 
   /** Where small bodies are copied to (COPY_RUN bytes, filled front to back, then replaced). */
   private pool: Buffer = NO_RUN;
@@ -109,9 +111,16 @@ export class FrameDecoder {
       reuseDeliverFrame?: boolean;
       /** Test/dev guard of the reused frames (frame-guard.ts); default: WARREN_FRAME_GUARD=1. */
       guardReusedFrames?: boolean;
+      /**
+       * PUBLISH properties repeating the previous frame's bytes are the previous frame's object,
+       * frozen and carrying its encoding (props-fast sharedProperties): for a receiver that never
+       * mutates properties (the broker), not for one that hands them to applications.
+       */
+      sharePublishProperties?: boolean;
     } = {},
   ) {
     this.maxFrameSize = maxFrameSize;
+    this.sharedProps = options.sharePublishProperties === true ? newSharedProperties() : null;
     this.copyBodiesBelow = options.copyBodiesBelow ?? 0;
     const reusePublish = (this.reusePublishFrame = options.reusePublishFrame === true);
     const reuseDeliver = (this.reuseDeliverFrame = options.reuseDeliverFrame === true);
@@ -405,7 +414,8 @@ export class FrameDecoder {
     const routingKey = this.routingKeys.get(b, spanStart, s);
     const flags = uintAt(b, s, bodyStart);
     // nil, or a small flat map (props-fast.ts); undefined: the general path.
-    const properties = flags < 0 ? undefined : fastProperties(b, uintEnd, bodyStart);
+    const shared = this.sharedProps;
+    const properties = flags < 0 ? undefined : shared !== null ? sharedProperties(shared, b, uintEnd, bodyStart) : fastProperties(b, uintEnd, bodyStart);
     if (properties === undefined) return null;
     const body = this.bodyOf(b, bodyStart, end);
     const f = this.publishFrame;

@@ -44,6 +44,8 @@ export interface FrameSocketOptions {
   reusePublishFrame?: boolean;
   /** The same for DELIVER frames (FrameDecoder's reuseDeliverFrame): the client sets it (a Delivery copies the fields). */
   reuseDeliverFrame?: boolean;
+  /** FrameDecoder's sharePublishProperties: repeated PUBLISH properties are one frozen object (the broker; never a client). */
+  sharePublishProperties?: boolean;
 }
 
 /** Where a FrameSocket connects to; with `tls`, over TLS with those options (ca, cert, key, servername, ...). */
@@ -87,7 +89,7 @@ export class FrameSocket {
    */
   constructor(target: net.Socket | FrameSocketTarget, handlers: FrameSocketHandlers, options: FrameSocketOptions = {}) {
     this.handlers = handlers;
-    this.decoder = new FrameDecoder(PRE_AUTH_FRAME_MAX, { copyBodiesBelow: ARENA_COPY_BELOW, reusePublishFrame: options.reusePublishFrame === true, reuseDeliverFrame: options.reuseDeliverFrame === true });
+    this.decoder = new FrameDecoder(PRE_AUTH_FRAME_MAX, { copyBodiesBelow: ARENA_COPY_BELOW, reusePublishFrame: options.reusePublishFrame === true, reuseDeliverFrame: options.reuseDeliverFrame === true, sharePublishProperties: options.sharePublishProperties === true });
     const onData = (chunk: Buffer): void => this.onData(chunk);
     const arena = new ReadArena(this.decoder, onData);
     let socket: net.Socket;

@@ -20,6 +20,51 @@ import { writeUint } from './writer.js';
 
 const TWO_32 = 2 ** 32;
 
+/**
+ * Shared properties (sharedProperties): a PUBLISH whose properties field is byte for byte the
+ * previous one's gets the same object, frozen, and that object carries its own encoding under
+ * this non-enumerable symbol, so deliver writes those bytes instead of encoding it again. Frozen,
+ * so neither the object nor its encoding can change; for-in, spread and JSON do not see the symbol.
+ */
+const ENCODED: unique symbol = Symbol('warren.encodedProperties');
+/** Properties fields longer than this are decoded per frame (the usual shapes are 10-60 bytes). */
+const SHARE_MAX = 128;
+
+/** The last shared properties object, per decoder (sharedProperties' state). */
+export interface SharedProperties {
+  bytes: Buffer;
+  props: MessageProperties | null;
+}
+
+/** A decoder's sharedProperties state, empty. */
+export function newSharedProperties(): SharedProperties {
+  return { bytes: Buffer.alloc(0), props: null };
+}
+
+/**
+ * fastProperties, except that when b[p, end) equals the bytes last decoded through `state`, the
+ * object decoded then is returned again (frozen; see ENCODED). For the broker's PUBLISH frames:
+ * every receiver there copies properties before changing them (dead-lettering), never mutates them.
+ */
+export function sharedProperties(state: SharedProperties, b: Buffer, p: number, end: number): MessageProperties | null | undefined {
+  const n = end - p;
+  const last = state.bytes;
+  if (n === last.length && n > 1 && state.props !== null) {
+    let i = 0;
+    while (i < n && b[p + i] === last[i]) i++;
+    if (i === n) return state.props;
+  }
+  const props = fastProperties(b, p, end);
+  if (props === null || props === undefined || n > SHARE_MAX) return props;
+  if ((props as { [INVALID_PROPERTY]?: string })[INVALID_PROPERTY] !== undefined) return props;
+  const bytes = Buffer.from(b.subarray(p, end));
+  Object.defineProperty(props, ENCODED, { value: bytes, enumerable: false });
+  Object.freeze(props);
+  state.bytes = bytes;
+  state.props = props;
+  return props;
+}
+
 /** propsSize encodes into this (15 keys and values of at most 2 + 255 bytes each fit); writeProps copies it out. */
 const scratch = Buffer.allocUnsafeSlow(8 * 1024);
 /** The properties whose encoding scratch holds, and its length. */
@@ -33,6 +78,12 @@ let encodedLength = 0;
  */
 export function propsSize(props: MessageProperties | null): number {
   if (props === null) return 1;
+  const shared = (props as { [ENCODED]?: Buffer })[ENCODED];
+  if (shared !== undefined) {
+    encoded = props;
+    encodedLength = shared.length;
+    return shared.length;
+  }
   const n = encode(props);
   encoded = n < 0 ? null : props;
   encodedLength = n;
@@ -48,13 +99,15 @@ export function writeProps(b: Buffer, p: number, props: MessageProperties | null
     b[p] = 0xc0;
     return p + 1;
   }
+  const shared = (props as { [ENCODED]?: Buffer })[ENCODED];
   // Encoded again when another frame's properties were measured in between.
-  const n = props === encoded ? encodedLength : encode(props);
+  const n = shared !== undefined ? shared.length : props === encoded ? encodedLength : encode(props);
   encoded = null; // keep no message's properties alive
+  const src = shared ?? scratch;
   if (n <= 32) {
-    for (let i = 0; i < n; i++) b[p + i] = scratch[i]!;
+    for (let i = 0; i < n; i++) b[p + i] = src[i]!;
   } else {
-    scratch.copy(b, p, 0, n);
+    src.copy(b, p, 0, n);
   }
   return p + n;
 }

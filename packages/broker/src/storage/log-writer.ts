@@ -442,9 +442,19 @@ export class LogWriter {
     }
   }
 
-  /** Writes everything queued, syncs every dirty segment (whatever the sync mode) and stops accepting. */
+  /**
+   * Writes everything queued, syncs every dirty segment (whatever the sync mode) and stops accepting.
+   * The durable callbacks of the batches still running may defer more records (a dead-lettered
+   * message's source is settled once its copy is durable): the writer keeps taking what
+   * flushPending writes until a batch ends with nothing new deferred, and only then stops accepting.
+   * The owner refuses new messages itself before it closes the writer (MessageStore.close).
+   */
   async close(): Promise<void> {
-    if (!this.closed && !this.error) this.o.flushPending?.();
+    while (!this.closed && !this.error) {
+      this.o.flushPending?.();
+      if (!this.running && !this.scheduled && this.queue.length === 0 && this.open === null) break;
+      await new Promise<void>((resolve) => this.batchWaiters.push(resolve));
+    }
     this.closed = true;
     while (this.running || this.scheduled || this.queue.length > 0 || this.open !== null) {
       await new Promise<void>((resolve) => this.batchWaiters.push(resolve));

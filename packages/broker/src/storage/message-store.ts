@@ -173,7 +173,8 @@ export class MessageStore {
 
   /** Settles message id on queue (ack, reject, dead-letter, expiry, purge). Unknown ids are ignored. */
   settle(queue: string, id: number): void {
-    if (this.refusal()) return;
+    // Not this.refusal(): while close() drains, a settlement still goes to the log (see LogWriter.close).
+    if (this.writer.refusing) return;
     const r = this.index.removeQueue(id, queue);
     if (r === 'none') return;
     this.defer(this.pendingSettled, queue, id);
@@ -231,7 +232,7 @@ export class MessageStore {
 
   /** Records one delivery attempt of id on queue. */
   delivered(queue: string, id: number): void {
-    if (this.refusal()) return;
+    if (this.writer.refusing) return; // as settle
     if (this.index.delivered(id, queue)) this.defer(this.pendingDelivered, queue, id);
   }
 
