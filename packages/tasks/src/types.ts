@@ -75,6 +75,13 @@ export interface TaskMessage {
   eta?: number;
   /** The revision of the PENDING record the enqueue wrote: a worker that finds it unchanged claims the task in one write. */
   rev?: number;
+  /**
+   * A retry's message: the error of the attempt before it (`attempt - 1`), as its RETRY record holds
+   * it. The worker publishes the retry before it writes that record, so the next attempt can be
+   * claimed first (a short back-off); its STARTED record then still carries this error. Optional:
+   * a worker that does not know it ignores it. (The retry's `eta` is the RETRY record's `nextAttemptAt`.)
+   */
+  previousError?: TaskError;
 }
 
 export interface RateLimit {

@@ -413,7 +413,11 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
         msg.ack(); // a second copy of a run another worker holds
         return;
       }
-      if (RUNNING.has(rec.status) && rec.worker !== undefined && rec.worker !== this.id) this.emit('task', { type: 'taken-over', id: m.id, name: m.name, from: rec.worker });
+      // A retry of the attempt still recorded as running is not a take-over: that attempt has ended, its
+      // worker published this retry and has not written its RETRY record yet (a short back-off).
+      if (RUNNING.has(rec.status) && rec.worker !== undefined && rec.worker !== this.id && !isRetryOf(m, rec)) {
+        this.emit('task', { type: 'taken-over', id: m.id, name: m.name, from: rec.worker });
+      }
       const started = this.startedRecord(rec, m);
       let revision: number;
       try {
@@ -431,8 +435,14 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     const now = this.client.clock.now();
     // Without `delete` (it would turn the object into a slow dictionary): rest properties leave them out,
     // only when there is something to leave out (a rest pattern is a slow runtime call; a spread is not).
-    const kept = rec.progress === undefined && rec.nextAttemptAt === undefined ? rec : withoutProgress(rec);
-    return recordWith(kept, { status: 'STARTED', run: m.run, attempt: m.attempt, maxAttempts: m.maxAttempts, worker: this.id, claim: ++this.claims, startedAt: now, updatedAt: now });
+    let kept = rec.progress === undefined && rec.nextAttemptAt === undefined ? rec : withoutProgress(rec);
+    // A retry claimed before the RETRY record of the attempt before it, sent by a worker that does not carry
+    // that attempt's error: the record's error is of an attempt earlier still, not the previous one's.
+    if (m.previousError === undefined && kept.error !== undefined && isRetryOf(m, rec)) kept = withoutError(kept);
+    const started = recordWith(kept, { status: 'STARTED', run: m.run, attempt: m.attempt, maxAttempts: m.maxAttempts, worker: this.id, claim: ++this.claims, startedAt: now, updatedAt: now });
+    // A retry keeps the error of the attempt before it, also when it is claimed before that attempt's RETRY record was written.
+    if (m.previousError !== undefined) started.error = m.previousError;
+    return started;
   }
 
   private async run(def: TaskDefinition, m: TaskMessage, msg: Message, record: TaskRecord, revision: number, deferStart = false): Promise<void> {
@@ -528,11 +538,18 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     if (m.attempt < m.maxAttempts) {
       const nextAttemptAt = now + backoffDelay(m.attempt, def.options.backoff, this.client.random);
       // The retry's message first: if the record write below is lost with this process, the message still runs.
-      const next: TaskMessage = { ...m, run: m.run + 1, attempt: m.attempt + 1, eta: nextAttemptAt };
+      // It carries this attempt's error: with a short back-off the next attempt may be claimed before the
+      // RETRY record below is written (that write then fails), and its STARTED record keeps the error.
+      const next: TaskMessage = { ...m, run: m.run + 1, attempt: m.attempt + 1, eta: nextAttemptAt, previousError: error };
       delete next.rev; // the record will have moved on: the next worker reads it
       await this.client.publish(next);
       const retry = recordWith(r.record, { status: 'RETRY', run: next.run, error, nextAttemptAt, updatedAt: now });
-      const ok = await this.write(r, retry, 0);
+      let ok = await this.write(r, retry, 0);
+      if (!ok) {
+        // Lost to the next attempt's claim (the retry ran already), or to a revoke or a take-over.
+        const cur = await this.client.get(m.id);
+        ok = cur !== null && cur.nonce === m.nonce && cur.run === next.run && cur.attempt === next.attempt;
+      }
       await this.dropLease(r);
       msg.ack();
       this.emit('task', ok ? { type: 'retrying', id: m.id, name: m.name, attempt: m.attempt, error } : { type: 'lost', id: m.id, name: m.name, attempt: m.attempt });
@@ -765,6 +782,15 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
 export function leaseIsFor(lease: LeaseRecord, rec: TaskRecord): boolean {
   if (lease.run !== rec.run || lease.owner !== rec.worker) return false;
   return lease.claim === undefined || rec.claim === undefined || lease.claim === rec.claim;
+}
+
+/**
+ * Whether `m` is the retry of the attempt `rec` records (the next run and the next attempt): the
+ * message a worker publishes for a failed attempt before it writes the RETRY record. A reaper's
+ * re-issue of a stuck attempt has the next run but the same attempt.
+ */
+function isRetryOf(m: TaskMessage, rec: TaskRecord): boolean {
+  return m.run === rec.run + 1 && m.attempt === rec.attempt + 1 && m.nonce === rec.nonce;
 }
 
 /** How many revocations of tasks it is not running a worker remembers (see Worker.revokedSeen). */

@@ -49,6 +49,22 @@ async function recordStates(c: TaskClient, id: string): Promise<{ records: TaskR
   return { records, statuses: () => records.map((r) => r.status), stop: () => watch.close() };
 }
 
+/** Holds the client's write of the RETRY record of `attempt` until `retryHeld` resolves; `retryWriteReached` resolves when it is held. */
+function holdRetryWrite(c: TaskClient, attempt: number): { retryWriteReached: { promise: Promise<void>; resolve: () => void }; retryHeld: { promise: Promise<void>; resolve: () => void } } {
+  const retryHeld = deferred();
+  const retryWriteReached = deferred();
+  const update = c.bucket.update.bind(c.bucket);
+  c.bucket.update = async (key, value, revision, options) => {
+    const rec = typeof value === 'string' ? (JSON.parse(value) as TaskRecord) : undefined;
+    if (rec?.status === 'RETRY' && rec.attempt === attempt) {
+      retryWriteReached.resolve();
+      await retryHeld.promise;
+    }
+    return update(key, value, revision, options);
+  };
+  return { retryWriteReached, retryHeld };
+}
+
 const ready = async (c: TaskClient, task: string): Promise<number> => (await c.conn.declareQueue(c.queueName(task), { passive: true })).messageCount;
 
 describe('states and results', () => {
@@ -193,6 +209,77 @@ describe('retries and back-off', () => {
     expect(await ready(c, 'later')).toBe(0);
     expect(calls).toBe(1);
     expect((await c.get(id))!.status).toBe('RETRY');
+  });
+
+  it('a retry claimed before its RETRY record is written: the next STARTED record keeps the failed attempt\'s error, and the failed worker says retrying', async () => {
+    const clock = new ManualClock(1_800_000_000_000);
+    const gate = deferred();
+    const reg = defineTasks().define(
+      'race',
+      async (_a, ctx) => {
+        if (ctx.attempt === 1) throw new Error('boom 1');
+        await gate.promise;
+        return 'ok';
+      },
+      { retries: 1, backoff: { baseMs: 1, jitter: 0 } },
+    );
+    // A's RETRY write is held until B has claimed the retry (deterministic order: claim, then RETRY write).
+    const ca = await client(reg, { clock });
+    const { retryWriteReached, retryHeld } = holdRetryWrite(ca, 1);
+    const a = await worker(ca, { id: 'A' });
+    const eventsA: string[] = [];
+    a.on('task', (e) => eventsA.push(e.type));
+    const id = await ca.enqueue('race');
+    await retryWriteReached.promise;
+    const cb = await client(reg, { clock, namespace: ca.namespace });
+    const b = await worker(cb, { id: 'B' });
+    const eventsB: string[] = [];
+    b.on('task', (e) => eventsB.push(e.type));
+    await until(() => b.active.includes(id), 'attempt 2 on B');
+    // The record never went RETRY: B claimed it from A's STARTED attempt 1, and still records attempt 1's error.
+    expect(await cb.get(id)).toMatchObject({ status: 'STARTED', attempt: 2, run: 2, worker: 'B', error: { name: 'Error', message: 'boom 1' } });
+    retryHeld.resolve();
+    await until(() => eventsA.length === 2, "A's outcome");
+    // A's RETRY write lost its compare-and-set to B's claim; the retry did happen, so A reports it, not 'lost'.
+    expect(eventsA).toEqual(['started', 'retrying']);
+    expect(eventsB).toEqual(['started']); // the retry is not a take-over of A
+    gate.resolve();
+    expect(await cb.wait(id)).toMatchObject({ status: 'SUCCESS', result: 'ok', attempt: 2, run: 2, worker: 'B' });
+  });
+
+  it('the same race with a retry sent by an older worker (no previousError): the STARTED record has no error rather than an older attempt\'s', async () => {
+    const clock = new ManualClock(1_800_000_000_000);
+    const gate = deferred();
+    const reg = defineTasks().define(
+      'race',
+      async (_a, ctx) => {
+        if (ctx.attempt < 3) throw new Error(`boom ${ctx.attempt}`);
+        await gate.promise;
+        return 'ok';
+      },
+      { retries: 2, backoff: { baseMs: 1, jitter: 0 } },
+    );
+    const ca = await client(reg, { clock });
+    // A sends its retries as a worker of the previous version did: without previousError.
+    const publish = ca.publish.bind(ca);
+    ca.publish = (msg, notBefore) => {
+      const { previousError: _dropped, ...old } = msg;
+      return publish(old, notBefore);
+    };
+    // Attempt 2's RETRY write (attempt 1's goes through) is held until B has claimed attempt 3.
+    const { retryWriteReached, retryHeld } = holdRetryWrite(ca, 2);
+    await worker(ca, { id: 'A' });
+    const id = await ca.enqueue('race');
+    await retryWriteReached.promise;
+    const cb = await client(reg, { clock, namespace: ca.namespace });
+    const b = await worker(cb, { id: 'B' });
+    await until(() => b.active.includes(id), 'attempt 3 on B');
+    const started = await cb.get(id);
+    expect(started).toMatchObject({ status: 'STARTED', attempt: 3, run: 3, worker: 'B' });
+    expect(started!.error).toBeUndefined(); // not attempt 1's 'boom 1', left from A's STARTED attempt 2
+    retryHeld.resolve();
+    gate.resolve();
+    expect(await cb.wait(id)).toMatchObject({ status: 'SUCCESS', result: 'ok', attempt: 3, run: 3, worker: 'B' });
   });
 
   it('a per-attempt timeout aborts the handler and fails the attempt with TimeoutError', async () => {
