@@ -22,8 +22,9 @@ const TWO_32 = 2 ** 32;
 
 /**
  * Shared properties (sharedProperties): a PUBLISH whose properties field is byte for byte the
- * previous one's gets the same object, frozen, and that object carries its own encoding under
- * this non-enumerable symbol, so deliver writes those bytes instead of encoding it again. Frozen,
+ * previous one's gets the same object, frozen, and that object carries its encoding under this
+ * non-enumerable symbol (the bytes propsSize/writeProps would write for it, which are not always
+ * the frame's: see sharedProperties), so deliver writes those bytes instead of encoding it again. Frozen,
  * so neither the object nor its encoding can change; for-in, spread and JSON do not see the symbol.
  */
 const ENCODED: unique symbol = Symbol('warren.encodedProperties');
@@ -57,10 +58,16 @@ export function sharedProperties(state: SharedProperties, b: Buffer, p: number, 
   const props = fastProperties(b, p, end);
   if (props === null || props === undefined || n > SHARE_MAX) return props;
   if ((props as { [INVALID_PROPERTY]?: string })[INVALID_PROPERTY] !== undefined) return props;
-  const bytes = Buffer.from(b.subarray(p, end));
-  Object.defineProperty(props, ENCODED, { value: bytes, enumerable: false });
+  // The broker's own encoding of the decoded object, not the frame's bytes: a publisher may write
+  // the same map otherwise (str8, wider integers, nil-valued or repeated keys), and what is
+  // delivered must not depend on sharing (a restart, a spill or dead-lettering encode again).
+  const len = encode(props);
+  encoded = null; // scratch no longer holds what propsSize measured
+  if (len < 0) return props;
+  const canonical = Buffer.from(scratch.subarray(0, len));
+  Object.defineProperty(props, ENCODED, { value: canonical, enumerable: false });
   Object.freeze(props);
-  state.bytes = bytes;
+  state.bytes = Buffer.from(b.subarray(p, end));
   state.props = props;
   return props;
 }
