@@ -22,45 +22,69 @@ const TWO_32 = 2 ** 32;
 
 /**
  * Shared properties (sharedProperties): a PUBLISH whose properties field is byte for byte the
- * previous one's gets the same object, frozen, and that object carries its own encoding under
- * this non-enumerable symbol, so deliver writes those bytes instead of encoding it again. Frozen,
+ * previous one's gets the same object, frozen, and that object carries its encoding under this
+ * non-enumerable symbol (the bytes propsSize/writeProps would write for it, which are not always
+ * the frame's: see sharedProperties), so deliver writes those bytes instead of encoding it again. Frozen,
  * so neither the object nor its encoding can change; for-in, spread and JSON do not see the symbol.
  */
 const ENCODED: unique symbol = Symbol('warren.encodedProperties');
 /** Properties fields longer than this are decoded per frame (the usual shapes are 10-60 bytes). */
 const SHARE_MAX = 128;
 
-/** The last shared properties object, per decoder (sharedProperties' state). */
+/** The last properties decoded, per decoder (sharedProperties' state). */
 export interface SharedProperties {
+  /** Its properties field (the first `length` bytes; room for SHARE_MAX). */
   bytes: Buffer;
+  length: number;
+  /** The object decoded from them; null when there is nothing to share. */
   props: MessageProperties | null;
+  /** Whether props is frozen and carries ENCODED (it was repeated at least once). */
+  shared: boolean;
 }
 
 /** A decoder's sharedProperties state, empty. */
 export function newSharedProperties(): SharedProperties {
-  return { bytes: Buffer.alloc(0), props: null };
+  return { bytes: Buffer.allocUnsafe(SHARE_MAX), length: 0, props: null, shared: false };
 }
 
 /**
  * fastProperties, except that when b[p, end) equals the bytes last decoded through `state`, the
  * object decoded then is returned again (frozen; see ENCODED). For the broker's PUBLISH frames:
  * every receiver there copies properties before changing them (dead-lettering), never mutates them.
+ * A properties field seen once costs only the copy of its bytes into `state` (no allocation): the
+ * object is frozen and given its encoding when the same bytes come again, so publishers that set a
+ * new messageId on every message do not pay for sharing they never get.
  */
 export function sharedProperties(state: SharedProperties, b: Buffer, p: number, end: number): MessageProperties | null | undefined {
   const n = end - p;
-  const last = state.bytes;
-  if (n === last.length && n > 1 && state.props !== null) {
+  const last = state.props;
+  if (last !== null && n === state.length) {
+    const kept = state.bytes;
     let i = 0;
-    while (i < n && b[p + i] === last[i]) i++;
-    if (i === n) return state.props;
+    while (i < n && b[p + i] === kept[i]) i++;
+    if (i === n) {
+      if (state.shared) return last;
+      // The broker's own encoding of the decoded object, not the frame's bytes: a publisher may
+      // write the same map otherwise (str8, wider integers, nil-valued or repeated keys), and what
+      // is delivered must not depend on sharing (a restart, a spill or dead-lettering encode again).
+      const len = encode(last);
+      encoded = null; // scratch no longer holds what propsSize measured
+      if (len >= 0) {
+        Object.defineProperty(last, ENCODED, { value: Buffer.from(scratch.subarray(0, len)), enumerable: false });
+        Object.freeze(last);
+        state.shared = true;
+        return last;
+      }
+    }
   }
   const props = fastProperties(b, p, end);
-  if (props === null || props === undefined || n > SHARE_MAX) return props;
+  state.props = null;
+  state.shared = false;
+  if (props === null || props === undefined || n > SHARE_MAX || n <= 1) return props;
   if ((props as { [INVALID_PROPERTY]?: string })[INVALID_PROPERTY] !== undefined) return props;
-  const bytes = Buffer.from(b.subarray(p, end));
-  Object.defineProperty(props, ENCODED, { value: bytes, enumerable: false });
-  Object.freeze(props);
-  state.bytes = bytes;
+  const kept = state.bytes;
+  for (let i = 0; i < n; i++) kept[i] = b[p + i]!;
+  state.length = n;
   state.props = props;
   return props;
 }

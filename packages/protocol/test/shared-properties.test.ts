@@ -79,3 +79,48 @@ describe('sharePublishProperties', () => {
     expect(Object.isFrozen(shared[0])).toBe(false);
   });
 });
+
+// Review (s2cpu): the broker's delivered properties bytes must not depend on whether the decoder
+// shares properties. A publisher may encode a flat map in forms fastProperties accepts but the
+// broker's encoder never writes (str8 for a short string, a wider integer than needed, nil-valued
+// keys, a repeated key): without sharing the broker delivers its own encoding of the decoded object
+// (as after a restart, a spill or dead-lettering, which all encode again); sharing must not
+// forward the publisher's bytes instead.
+/** A PUBLISH frame whose properties field is exactly `raw` (spliced over a canonical placeholder of the same length). */
+function publishRaw(seq: number, raw: Buffer): Buffer {
+  const filler = 'x'.repeat(raw.length - 4); // {a: 'xx..'}: 0x81, 0xa1 'a', 0xa0|n, n bytes
+  const placeholder: MessageProperties = { a: filler } as unknown as MessageProperties;
+  const frame = encodeFrame({ type: FrameType.PUBLISH, seq, exchange: 'ex', routingKey: 'rk', flags: 0, properties: placeholder, body: Buffer.from(`body-${seq}`) });
+  const at = frame.indexOf(Buffer.concat([Buffer.from([0x81, 0xa1, 0x61, 0xa0 | filler.length]), Buffer.from(filler)]));
+  if (at < 0 || filler.length >= 32) throw new Error('placeholder not found');
+  raw.copy(frame, at);
+  return frame;
+}
+
+const str = (s: string): Buffer => Buffer.concat([Buffer.from([0xa0 | s.length]), Buffer.from(s)]);
+const str8 = (s: string): Buffer => Buffer.concat([Buffer.from([0xd9, s.length]), Buffer.from(s)]);
+
+/** Flat maps the fast decoder takes, none of them as the broker would encode the decoded object. */
+const NON_CANONICAL: Array<[string, Buffer]> = [
+  ['str8 for a short key', Buffer.concat([Buffer.from([0x81]), str8('persistent'), Buffer.from([0xc3])])],
+  ['uint8 for a fixint priority', Buffer.concat([Buffer.from([0x82]), str('persistent'), Buffer.from([0xc3]), str('priority'), Buffer.from([0xcc, 0x05])])],
+  ['int64 for a small number', Buffer.concat([Buffer.from([0x82]), str('persistent'), Buffer.from([0xc3]), str('n'), Buffer.from([0xd3, 0, 0, 0, 0, 0, 0, 0, 7])])],
+  ['a nil-valued key', Buffer.concat([Buffer.from([0x82]), str('persistent'), Buffer.from([0xc3]), str('messageId'), Buffer.from([0xc0])])],
+  ['a repeated key', Buffer.concat([Buffer.from([0x82]), str('priority'), Buffer.from([0x09]), str('priority'), Buffer.from([0x01])])],
+];
+
+describe('sharePublishProperties with properties bytes the broker would not write itself', () => {
+  for (const [name, raw] of NON_CANONICAL) {
+    it(`${name}: decoded and delivered as without sharing`, () => {
+      const frames = [publishRaw(1, raw), publishRaw(2, raw)];
+      const shared = decode(frames, true);
+      const plain = decode(frames, false);
+      expect(shared).toEqual(plain);
+      for (let i = 0; i < frames.length; i++) {
+        expect(delivered(shared[i]!).toString('hex')).toBe(delivered(plain[i]!).toString('hex'));
+        // and as a plain copy of the same object (what a restart, a spill or dead-lettering delivers)
+        expect(delivered(shared[i]!).toString('hex')).toBe(delivered({ ...plain[i]! }).toString('hex'));
+      }
+    });
+  }
+});

@@ -33,4 +33,52 @@ describe('MessageStore.close', () => {
       await again.close();
     }
   });
+
+  // Review of s2cpu: the edges of that drain.
+  it('writes a delivery mark made by a durable callback during close, and every settlement of many callbacks', async () => {
+    const store = await open(tmp.path);
+    const msg = (b: string) => ({ exchange: 'ex', routingKey: 'rk', properties: { persistent: true }, body: Buffer.from(b) });
+    const sources = Array.from({ length: 50 }, (_, i) => store.append(['q'], msg(`s${i}`), () => {}));
+    const marked = store.append(['m'], msg('marked'), () => {});
+    // Each copy's callback settles its source; the last one also marks a delivery of 'marked'.
+    sources.forEach((id, i) =>
+      store.append(['dead'], msg(`c${i}`), (err) => {
+        if (err !== null) return;
+        store.settle('q', id);
+        if (i === sources.length - 1) store.delivered('m', marked);
+      }),
+    );
+    await store.close();
+    // After close: refused quietly (no record, no throw), as before the change.
+    store.settle('m', marked);
+    store.delivered('m', marked);
+
+    const again = await open(tmp.path);
+    try {
+      expect(ids(again, 'q')).toEqual([]);
+      expect(ids(again, 'dead').length).toBe(sources.length);
+      expect(again.recovered().get('m')!.map((m) => [m.id, m.deliveryCount])).toEqual([[marked, 1]]);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('refuses a message appended by a durable callback during close (STORAGE_ERROR to its callback; not recovered)', async () => {
+    const store = await open(tmp.path);
+    const msg = (b: string) => ({ exchange: 'ex', routingKey: 'rk', properties: { persistent: true }, body: Buffer.from(b) });
+    let late: Error | null | undefined;
+    store.append(['q'], msg('first'), (err) => {
+      if (err !== null) return;
+      store.append(['q'], msg('late'), (e) => (late = e));
+    });
+    await store.close();
+    await expect.poll(() => late).toBeInstanceOf(Error);
+
+    const again = await open(tmp.path);
+    try {
+      expect(ids(again, 'q').length).toBe(1);
+    } finally {
+      await again.close();
+    }
+  });
 });
