@@ -30,6 +30,14 @@ const TWO_32 = 2 ** 32;
 const ENCODED: unique symbol = Symbol('warren.encodedProperties');
 /** Properties fields longer than this are decoded per frame (the usual shapes are 10-60 bytes). */
 const SHARE_MAX = 128;
+/**
+ * After this many PUBLISH frames in a row whose properties did not repeat (a publisher that sets a
+ * new messageId on every message), stop comparing and copying: decode as without sharing, and try
+ * again (two frames) once every SHARE_RETRY_EVERY frames, so a publisher that starts repeating
+ * is shared again soon.
+ */
+const SHARE_GIVE_UP = 16;
+const SHARE_RETRY_EVERY = 64;
 
 /** The last properties decoded, per decoder (sharedProperties' state). */
 export interface SharedProperties {
@@ -40,11 +48,13 @@ export interface SharedProperties {
   props: MessageProperties | null;
   /** Whether props is frozen and carries ENCODED (it was repeated at least once). */
   shared: boolean;
+  /** Frames in a row whose properties did not repeat (see SHARE_GIVE_UP); counts on while skipping. */
+  misses: number;
 }
 
 /** A decoder's sharedProperties state, empty. */
 export function newSharedProperties(): SharedProperties {
-  return { bytes: Buffer.allocUnsafe(SHARE_MAX), length: 0, props: null, shared: false };
+  return { bytes: Buffer.allocUnsafe(SHARE_MAX), length: 0, props: null, shared: false, misses: 0 };
 }
 
 /**
@@ -56,6 +66,10 @@ export function newSharedProperties(): SharedProperties {
  * new messageId on every message do not pay for sharing they never get.
  */
 export function sharedProperties(state: SharedProperties, b: Buffer, p: number, end: number): MessageProperties | null | undefined {
+  if (state.misses >= SHARE_GIVE_UP) {
+    if (++state.misses < SHARE_GIVE_UP + SHARE_RETRY_EVERY) return fastProperties(b, p, end);
+    state.misses = SHARE_GIVE_UP - 2; // two frames compared: one kept, the next matched against it
+  }
   const n = end - p;
   const last = state.props;
   if (last !== null && n === state.length) {
@@ -63,6 +77,7 @@ export function sharedProperties(state: SharedProperties, b: Buffer, p: number, 
     let i = 0;
     while (i < n && b[p + i] === kept[i]) i++;
     if (i === n) {
+      state.misses = 0;
       if (state.shared) return last;
       // The broker's own encoding of the decoded object, not the frame's bytes: a publisher may
       // write the same map otherwise (str8, wider integers, nil-valued or repeated keys), and what
@@ -79,6 +94,7 @@ export function sharedProperties(state: SharedProperties, b: Buffer, p: number, 
   }
   const props = fastProperties(b, p, end);
   state.props = null;
+  state.misses++;
   state.shared = false;
   if (props === null || props === undefined || n > SHARE_MAX || n <= 1) return props;
   if ((props as { [INVALID_PROPERTY]?: string })[INVALID_PROPERTY] !== undefined) return props;

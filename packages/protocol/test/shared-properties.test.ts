@@ -31,6 +31,21 @@ const PERSISTENT: MessageProperties = { persistent: true };
 const TASK: MessageProperties = { persistent: true, contentType: 'application/json', priority: 3 };
 
 describe('sharePublishProperties', () => {
+  it('stops comparing after a run of properties that never repeat, and shares again once they do', () => {
+    const unique = Array.from({ length: 40 }, (_, i) => publish(i + 1, { ...TASK, messageId: `m-${i}` }));
+    const same = Array.from({ length: 200 }, (_, i) => publish(100 + i, TASK));
+    const out = decode([...unique, ...same], true);
+    const repeated = out.slice(unique.length);
+    // Still skipping right after the unique run: the first repeats are decoded afresh, not shared.
+    expect(repeated[1]).not.toBe(repeated[0]);
+    expect(Object.isFrozen(repeated[1])).toBe(false);
+    // Within one retry period sharing is back: the rest are one frozen object.
+    const tail = repeated.slice(100);
+    expect(new Set(tail).size).toBe(1);
+    expect(Object.isFrozen(tail[0])).toBe(true);
+    expect(tail[0]).toEqual(TASK);
+  });
+
   it('gives repeated properties bytes the same frozen object, equal to what is decoded without sharing', () => {
     const seq = [PERSISTENT, PERSISTENT, PERSISTENT, TASK, TASK, null, PERSISTENT, { ...TASK, messageId: 'm-1' }, { ...TASK, messageId: 'm-2' }];
     const frames = seq.map((p, i) => publish(i + 1, p));
