@@ -40,8 +40,8 @@ export class MessageStore {
    * A queue's list is reused from batch to batch (no array per batch); one left empty by a whole
    * batch is dropped at the next flush.
    */
-  private readonly pendingDelivered = new Map<string, PendingIds>();
-  private readonly pendingSettled = new Map<string, PendingIds>();
+  private readonly pendingDelivered = new PendingQueues();
+  private readonly pendingSettled = new PendingQueues();
   private pending = 0;
   /**
    * Queues with a settlement or a move out since open (or since their last drop): deleting one that the index
@@ -236,9 +236,8 @@ export class MessageStore {
     if (this.index.delivered(id, queue)) this.defer(this.pendingDelivered, queue, id);
   }
 
-  private defer(pending: Map<string, PendingIds>, queue: string, id: number): void {
-    let p = pending.get(queue);
-    if (p === undefined) pending.set(queue, (p = new PendingIds()));
+  private defer(pending: PendingQueues, queue: string, id: number): void {
+    const p = pending.of(queue);
     p.ids[p.n++] = id;
     if (this.pending++ === 0) this.writer.kick();
   }
@@ -252,13 +251,13 @@ export class MessageStore {
     if (this.pending === 0) return;
     this.pending = 0;
     const w = this.writer;
-    for (const [queue, p] of this.pendingDelivered) {
-      if (p.n === 0) this.pendingDelivered.delete(queue);
+    for (const [queue, p] of this.pendingDelivered.lists) {
+      if (p.n === 0) this.pendingDelivered.drop(queue, p);
       else w.appendIds(RecordType.DELIVERED_IDS, queueNameBytes(queue), p.take(), 0, p.taken);
     }
-    for (const [queue, p] of this.pendingSettled) {
+    for (const [queue, p] of this.pendingSettled.lists) {
       if (p.n === 0) {
-        this.pendingSettled.delete(queue);
+        this.pendingSettled.drop(queue, p);
         continue;
       }
       w.appendIds(RecordType.SETTLE_IDS, queueNameBytes(queue), p.take(), 0, p.taken);
@@ -279,7 +278,7 @@ export class MessageStore {
       onDurable?.(failure);
       return;
     }
-    const settled = (this.pendingSettled.get(queue)?.n ?? 0) > 0 || this.settledQueues.has(queue);
+    const settled = (this.pendingSettled.lists.get(queue)?.n ?? 0) > 0 || this.settledQueues.has(queue);
     if (this.index.dropQueue(queue) === 0 && !settled) {
       onDurable?.(null);
       return;
@@ -358,6 +357,32 @@ export class MessageStore {
  * this many slots (8 B each) per queue, not the largest burst each one ever saw.
  */
 export const KEPT_IDS = 1024;
+
+/**
+ * The deferred lists by queue, with the one used last at hand: settlements and delivery marks
+ * nearly always come from the same queue as the previous one, which then costs no Map lookup.
+ */
+export class PendingQueues {
+  readonly lists = new Map<string, PendingIds>();
+  private last: PendingIds | null = null;
+  private lastQueue = '';
+
+  /** The list of queue, created if missing. */
+  of(queue: string): PendingIds {
+    if (this.last !== null && queue === this.lastQueue) return this.last;
+    let p = this.lists.get(queue);
+    if (p === undefined) this.lists.set(queue, (p = new PendingIds()));
+    this.last = p;
+    this.lastQueue = queue;
+    return p;
+  }
+
+  /** Forgets queue's (empty) list p: the next of(queue) makes a new one. */
+  drop(queue: string, p: PendingIds): void {
+    this.lists.delete(queue);
+    if (this.last === p) this.last = null;
+  }
+}
 
 /** Ids deferred for one queue: ids[0, n). The array is kept from batch to batch (see take). */
 export class PendingIds {

@@ -84,6 +84,11 @@ function loneSurrogate(s: string): boolean {
   return false;
 }
 
+/** props when it is a frozen object (it can never change), else null. */
+function frozenOrNull(props: MessageProperties | null | undefined): object | null {
+  return props !== null && props !== undefined && Object.isFrozen(props) ? props : null;
+}
+
 export class MetaCache {
   private exchange = '';
   private routingKey = '';
@@ -97,6 +102,12 @@ export class MetaCache {
   private prefix: Buffer = Buffer.alloc(0);
   private suffix: Buffer = Buffer.alloc(0);
   private scratch: Buffer = Buffer.allocUnsafe(512);
+  /**
+   * A frozen properties object packed's properties were last checked against (the decoder shares one
+   * for repeated publish properties): the same object again cannot differ, so differs() is skipped.
+   * Null when packed was last made or checked for any other object.
+   */
+  private same: object | null = null;
 
   /**
    * The msgpack of [exchange, routingKey, properties ?? null]; the same bytes pack() writes.
@@ -104,15 +115,23 @@ export class MetaCache {
    */
   get(exchange: string, routingKey: string, properties: MessageProperties | null | undefined): Buffer {
     if (this.packed !== null && exchange === this.exchange && routingKey === this.routingKey) {
+      if (properties === this.same && properties !== null) return this.packed;
       const d = this.differs(properties);
-      if (d === -1) return this.packed;
+      if (d === -1) {
+        this.same = frozenOrNull(properties);
+        return this.packed;
+      }
       if (d >= 0) {
         const out = this.splice(d, (properties as Record<string, unknown>)[this.keys![d]!] as string);
-        if (out !== null) return out;
+        if (out !== null) {
+          this.same = frozenOrNull(properties);
+          return out;
+        }
       }
     }
     const meta = pack([exchange, routingKey, properties ?? null]);
     this.remember(exchange, routingKey, properties, meta);
+    this.same = this.packed === null ? null : frozenOrNull(properties);
     return meta;
   }
 
