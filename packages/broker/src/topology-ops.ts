@@ -51,7 +51,11 @@ export async function deleteQueue(vhost: VirtualHost, name: string, options: { i
 
 /** Returns the number of ready messages dropped. */
 export function purgeQueue(vhost: VirtualHost, name: string, owner: object | null): number {
-  return vhost.queueFor(name, owner).purge();
+  const queue = vhost.queueFor(name, owner);
+  if (queue.isStream) {
+    throw errors.preconditionFailed(`'${name}' is a stream: it cannot be purged (retention, x-max-age or x-max-length-bytes, drops its oldest segments; or delete it)`);
+  }
+  return queue.purge();
 }
 
 export async function bindQueue(vhost: VirtualHost, queue: string, exchange: string, routingKey: string, args: Arguments | null, owner: object | null): Promise<void> {

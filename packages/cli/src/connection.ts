@@ -112,7 +112,12 @@ export async function open(opts: ConnectionOptions, verb: string, longRunning?: 
     // The SDK's own words when it says which scheme to use (a warren:// URL at a TLS port, or the other way round).
     const schemeHint = /use a warrens?:\/\/ URL/.test((err as Error).message);
     const why = schemeHint ? (err as Error).message : (cause?.message ?? (err as Error).message);
-    const hint = secure && !schemeHint && (err as Error).message.startsWith('TLS connection') ? ' (is --tls-ca the CA that signed the broker certificate?)' : '';
+    const hint =
+      secure && !schemeHint && (err as Error).message.startsWith('TLS connection')
+        ? ' (is --tls-ca the CA that signed the broker certificate?)'
+        : code === 'ECONNREFUSED'
+          ? ' (is a broker running there? start one with `warren server`, or check --url or WARREN_URL)'
+          : '';
     throw new UnavailableError(code, `cannot connect to ${host}:${port}: ${why}${hint}`);
   }
 }

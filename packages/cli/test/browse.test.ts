@@ -37,6 +37,15 @@ describe('warren queue browse', () => {
     expect((await conn.listQueues()).find((q) => q.name === 'src')).toMatchObject({ messages: 5, unacked: 0 });
   });
 
+  it('previews a JSON payload as it is, on one line (quotes kept, newlines and tabs escaped)', async () => {
+    await conn.declareQueue('json-preview');
+    await conn.publish('', 'json-preview', '{"id": 1,\n\t"name": "a"}');
+    const r = await cli('queue', 'browse', 'json-preview');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('{"id": 1,\\n\\t"name": "a"}');
+    await conn.deleteQueue('json-preview');
+  });
+
   it('NOT_FOUND (exit 1), a wrong password (exit 4), no API (exit 3), usage (exit 2)', async () => {
     const missing = await cli('queue', 'browse', 'nope');
     expect(missing.code).toBe(1);

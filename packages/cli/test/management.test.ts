@@ -253,13 +253,16 @@ describe('connection and errors', () => {
     expect(hasStackTrace(r.stderr)).toBe(false);
   });
 
-  it('a broker that is down is exit 3, with the cause', async () => {
+  it('a broker that is down is exit 3, with the cause and what to check', async () => {
     const gone = await startTestBroker();
     const port = gone.port;
     await gone.stop();
     const r = await run(['queue', 'list', '--url', `warren://guest:guest@127.0.0.1:${port}`]);
     expect(r.code).toBe(3);
-    expect(r.stderr).toBe(`warren: ECONNREFUSED: cannot connect to 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}\n`);
+    expect(r.stderr).toBe(
+      `warren: ECONNREFUSED: cannot connect to 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}` +
+        ' (is a broker running there? start one with `warren server`, or check --url or WARREN_URL)\n',
+    );
   });
 
   it('usage errors exit 2: unknown option, bad number, bad choice, missing argument', async () => {

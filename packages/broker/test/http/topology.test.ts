@@ -167,6 +167,33 @@ describe('management HTTP API: queues', () => {
     expect(res.status).toBe(201);
     expect(res.body.type).toBe('stream');
   });
+
+  it('shows the messages, bytes and subscribers of a stream, in the list and alone; refuses to purge it', async () => {
+    tb = await startHttpBroker();
+    expect((await tb.put('/api/queues/%2F/events', { arguments: { 'x-queue-type': 'stream' } })).status).toBe(201);
+    for (let i = 0; i < 3; i++) {
+      const r = await tb.post('/api/exchanges/%2F/amq.default/publish', { routingKey: 'events', payload: `event ${i}` });
+      expect(r.body).toEqual({ routed: true });
+    }
+    const c = await client();
+    const seen: number[] = [];
+    const sub = await c.consumeStream('events', async (msg) => { seen.push(msg.offset); }, { offset: 'first' });
+    await until(() => seen.length === 3);
+    const info = await c.streamInfo('events');
+    const detail = await tb.get('/api/queues/%2F/events');
+    expect(detail.body).toMatchObject({ type: 'stream', messages: 3, ready: 3, unacked: 0, consumers: 1, bytes: info.bytes, oldestReadyAgeMs: null });
+    expect(info.bytes).toBeGreaterThan('event 0'.length * 3);
+    const list = await tb.get('/api/queues');
+    expect(list.body.items[0]).toMatchObject({ name: 'events', messages: 3, bytes: info.bytes, consumers: 1 });
+    // A stream is not purged (it would answer {purged: 0} and keep everything): PRECONDITION_FAILED.
+    const purge = await tb.del('/api/queues/%2F/events/contents');
+    expect(purge.status).toBe(409);
+    expect(purge.body.error).toMatchObject({ name: 'PRECONDITION_FAILED' });
+    expect(purge.body.error.message).toMatch(/'events' is a stream: it cannot be purged/);
+    await expect(c.purgeQueue('events')).rejects.toMatchObject({ name: 'PRECONDITION_FAILED' });
+    expect((await c.streamInfo('events')).messages).toBe(3);
+    await sub.cancel();
+  });
 });
 
 describe('management HTTP API: exchanges and bindings', () => {

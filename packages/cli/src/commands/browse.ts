@@ -31,8 +31,13 @@ interface BrowseAnswer {
 
 const PREVIEW = 60;
 
+/** One line of text: control characters escaped as in JSON (\n, \t, \u0000), quotes left as they are. */
+function oneLine(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 function preview(i: BrowseItem): string {
-  const text = i.payloadEncoding === 'string' ? JSON.stringify(i.payload).slice(1, -1) : `base64:${i.payload}`;
+  const text = i.payloadEncoding === 'string' ? oneLine(i.payload) : `base64:${i.payload}`;
   return text.length > PREVIEW ? `${text.slice(0, PREVIEW - 1)}…` : text;
 }
 

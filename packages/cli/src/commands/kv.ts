@@ -38,7 +38,7 @@ function leaf(name: string, description: string): Command {
 }
 
 function getCommand(): Command {
-  return leaf('get', 'Print the latest value of a key (or a given revision); exit 1 with NOT_FOUND when it has none')
+  return leaf('get', 'Print the latest value of a key (or a given revision) as it is, with no newline added; exit 1 with NOT_FOUND when it has none')
     .argument('<bucket>')
     .argument('<key>')
     .option('--revision <n>', 'that revision, if the bucket still keeps it', intArg(1))

@@ -13,7 +13,7 @@ function setCommand(): Command {
         .description("Set (replace) a user's permissions in a vhost: regular expressions over exchange, queue, stream and bucket names ('' = nothing)")
         .argument('<user>', 'user name')
         .requiredOption('--configure <regex>', 'declare and delete')
-        .requiredOption('--write <regex>', 'publish to exchanges, bind queues, put keys')
+        .requiredOption('--write <regex>', 'publish to exchanges (the default exchange is amq.default), bind queues, put keys')
         .requiredOption('--read <regex>', 'consume, get, bind from exchanges, read streams and buckets')
         .option('--vhost <name>', 'virtual host', '/'),
     ),
@@ -23,7 +23,7 @@ function setCommand(): Command {
       'after',
       `
 Examples:
-  $ warren permissions set orders-app --configure '^orders\\.' --write '^orders\\.' --read '^orders\\.'
+  $ warren permissions set orders-app --configure '^orders\\.' --write '^(orders\\.|amq\\.default$)' --read '^orders\\.'
   $ warren permissions set ops --configure '.*' --write '.*' --read '.*'
   $ warren permissions set reader --configure '' --write '' --read '^reports$'`,
     )
@@ -79,5 +79,5 @@ export function permissionsCommand(): Command {
     .addCommand(setCommand())
     .addCommand(clearCommand())
     .addCommand(listCommand())
-    .addHelpText('after', "\nExample:\n  $ warren permissions set orders-app --configure '^orders\\.' --write '^orders\\.' --read '^orders\\.'");
+    .addHelpText('after', "\nExample:\n  $ warren permissions set orders-app --configure '^orders\\.' --write '^(orders\\.|amq\\.default$)' --read '^orders\\.'");
 }

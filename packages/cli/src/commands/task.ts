@@ -170,7 +170,7 @@ export function taskCommand(): Command {
       }),
   );
   task.addCommand(
-    leaf('retry', 'Run a FAILURE or REVOKED task again from its first attempt')
+    leaf('retry', 'Run a FAILURE or REVOKED task again from its first attempt, or send a PENDING one again (PRECONDITION_FAILED if it is running or succeeded)')
       .argument('<id>')
       .addHelpText('after', '\nExamples:\n  $ warren task retry order-42')
       .action(async (id: string, o) => {

@@ -48,13 +48,13 @@ export interface QueueItem {
   exclusive: boolean;
   autoDelete: boolean;
   arguments: Arguments;
-  /** ready + unacked */
+  /** ready + unacked (a stream: the messages its log keeps, all counted as ready) */
   messages: number;
   ready: number;
   unacked: number;
   delayed: number;
   consumers: number;
-  /** Bodies of the ready messages. */
+  /** Bodies of the ready messages (a stream: the size of its log on disk). */
   bytes: number;
   /** Age of the next ready message (lag); null when none is ready. */
   oldestReadyAgeMs: number | null;
@@ -70,8 +70,6 @@ export function exchangeItem(vhost: VirtualHost, e: Exchange | null): ExchangeIt
 }
 
 export function queueItem(ctx: HttpContext, vhost: VirtualHost, q: Queue, now = Date.now()): QueueItem {
-  const ready = q.messageCount;
-  const unacked = q.unackedCount;
   const rates = queueRates(ctx.broker, q);
   return {
     vhost: vhost.name,
@@ -81,6 +79,17 @@ export function queueItem(ctx: HttpContext, vhost: VirtualHost, q: Queue, now = 
     exclusive: q.options.exclusive,
     autoDelete: q.options.autoDelete,
     arguments: q.options.arguments,
+    ...(q.isStream ? streamCounts(vhost, q) : queueCounts(q, now)),
+    rates: { published: rates.published, delivered: rates.delivered, acked: rates.acked },
+  };
+}
+
+type QueueCounts = Pick<QueueItem, 'messages' | 'ready' | 'unacked' | 'delayed' | 'consumers' | 'bytes' | 'oldestReadyAgeMs'>;
+
+function queueCounts(q: Queue, now: number): QueueCounts {
+  const ready = q.messageCount;
+  const unacked = q.unackedCount;
+  return {
     messages: ready + unacked,
     ready,
     unacked,
@@ -88,8 +97,14 @@ export function queueItem(ctx: HttpContext, vhost: VirtualHost, q: Queue, now = 
     consumers: q.consumerCount,
     bytes: q.readyBytes,
     oldestReadyAgeMs: q.oldestReadyAgeMs(now),
-    rates: { published: rates.published, delivered: rates.delivered, acked: rates.acked },
   };
+}
+
+/** A stream's messages are in its log, not in the queue's list: what the log keeps, all of it ready. */
+function streamCounts(vhost: VirtualHost, q: Queue): QueueCounts {
+  const info = vhost.streams?.log(q.name) === undefined ? undefined : vhost.streams!.infoOf(q.name);
+  const kept = info?.messages ?? 0;
+  return { messages: kept, ready: kept, unacked: 0, delayed: 0, consumers: info?.subscribers ?? 0, bytes: info?.bytes ?? 0, oldestReadyAgeMs: null };
 }
 
 function bindingItem(vhost: VirtualHost, source: string, d: Destination, routingKey: string, args: Arguments | null): BindingItem {
