@@ -117,7 +117,7 @@ describe('MetaCache.same, adversarial sequences', () => {
     const f2 = Object.freeze({ persistent: true, messageId: 'm-22' }) as MessageProperties;
     const plain = { persistent: true, messageId: 'p' } as MessageProperties;
     const later = { persistent: true, messageId: 'late' } as MessageProperties;
-    const steps: Array<[string, string, MessageProperties | null | undefined | (() => void)]> = [
+    const steps: Array<[string, string, MessageProperties | null | undefined] | (() => void)> = [
       ['ex', 'rk', f1],
       ['ex', 'rk', f2], // spliced: packed is f2's (scratch), same = f2
       ['ex', 'rk', f2], // same hit on the spliced bytes
@@ -130,12 +130,18 @@ describe('MetaCache.same, adversarial sequences', () => {
       ['ex', 'rk', f1],
       ['ex', 'rk', plain], // a plain object after a frozen one
       ['ex', 'rk', plain],
-      () => ((plain as Record<string, unknown>).messageId = 'p2'), // mutated in place
+      () => {
+        (plain as Record<string, unknown>).messageId = 'p2';
+      }, // mutated in place
       ['ex', 'rk', plain],
-      () => ((plain as Record<string, unknown>).persistent = false),
+      () => {
+        (plain as Record<string, unknown>).persistent = false;
+      },
       ['ex', 'rk', plain],
       ['ex', 'rk', later], // first seen unfrozen (as the decoder hands it out)...
-      () => Object.freeze(later), // ...then frozen in place when it repeats
+      () => {
+        Object.freeze(later);
+      }, // ...then frozen in place when it repeats
       ['ex', 'rk', later],
       ['ex', 'rk', later],
       ['ex', 'rk', null],
@@ -152,7 +158,7 @@ describe('MetaCache.same, adversarial sequences', () => {
     ];
     steps.forEach((s, i) => {
       if (typeof s === 'function') s();
-      else expectPacked(cache, s[0], s[1], s[2] as MessageProperties | null | undefined, `step ${i}`);
+      else expectPacked(cache, s[0], s[1], s[2], `step ${i}`);
     });
   });
 
