@@ -105,7 +105,9 @@ export class MetaCache {
   /**
    * A frozen properties object packed's properties were last checked against (the decoder shares one
    * for repeated publish properties): the same object again cannot differ, so differs() is skipped.
-   * Null when packed was last made or checked for any other object.
+   * Null when packed was last made or checked for any other object. Sound because properties reaching
+   * the store are plain data (decoder, recovery, spread copies): a frozen object with a getter could
+   * change what it reads and would need the comparison.
    */
   private same: object | null = null;
 
