@@ -31,7 +31,7 @@ export interface HttpOptions extends ConnectionOptions {
 export function withHttpOptions(cmd: Command): Command {
   return withUrlOption(cmd)
     .addOption(
-      new Option('--http-url <url>', `management HTTP API (default: the host of --url, port ${DEFAULT_HTTP_PORT}, https when --url is warrens://; required when --url's port is not ${DEFAULT_PORT} or ${DEFAULT_TLS_PORT})`).env('WARREN_HTTP_URL'),
+      new Option('--http-url <url>', `management HTTP API (default: the host of --url, port ${DEFAULT_HTTP_PORT}, https when --url is warrens://; required when --url is not at its default port, ${DEFAULT_PORT} or ${DEFAULT_TLS_PORT} for warrens://)`).env('WARREN_HTTP_URL'),
     )
     .option('--vhost <vhost>', "virtual host (default: --url's path, else '/')");
 }

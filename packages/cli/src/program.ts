@@ -24,8 +24,8 @@ Connection: --url or WARREN_URL (default warren://guest:guest@127.0.0.1:5680);
             the URL's path picks the vhost (warren://user:pass@host:5680/prod).
             queue browse/move, stream browse and task workers use the management
             HTTP API: --http-url or WARREN_HTTP_URL (default http://<host of --url>:15680,
-            https:// with a warrens:// --url; required when --url's port is not
-            5680 or 5681).
+            https:// with a warrens:// --url; required when --url is not at its
+            default port, 5680 or 5681 for warrens://).
 Output: aligned tables by default, --json for scripts.
 Errors: one line on stderr, warren: CODE: message (USAGE: for bad usage).
 Exit codes: 0 ok, 1 broker error (e.g. NOT_FOUND), 2 usage, 3 broker unavailable
