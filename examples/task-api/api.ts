@@ -12,6 +12,13 @@
  * for RESULT_TTL_MS after it finished; GET reads it. An unknown id (or one
  * whose result expired) is 404.
  *
+ * While the broker is unreachable the connection keeps reconnecting (one log
+ * line when the link is lost, one when it is back), and a request waits at
+ * most BROKER_WAIT_MS (default 3000) for the link before it is answered 503
+ * with a JSON error instead of hanging. A request that came while the link
+ * was down sent nothing; a POST that lost the link midway may still be queued
+ * once the broker is back (at least once, like any retry).
+ *
  *   PORT=8080 WARREN_URL=warren://guest:guest@127.0.0.1:5680 node --import tsx examples/task-api/api.ts
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -23,6 +30,9 @@ const url = process.env.WARREN_URL ?? 'warren://guest:guest@127.0.0.1:5680';
 const port = Number(process.env.PORT ?? 8080);
 const host = process.env.HOST ?? '0.0.0.0';
 const MAX_BODY = 4096;
+/** How long a request waits for a broker link that is down before it is answered 503. */
+const BROKER_WAIT_MS = Number(process.env.BROKER_WAIT_MS ?? 3000);
+if (!(Number.isInteger(BROKER_WAIT_MS) && BROKER_WAIT_MS > 0)) throw new Error(`BROKER_WAIT_MS must be a positive integer (ms), got '${process.env.BROKER_WAIT_MS}'`);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const conn = await connect({ url, name: 'task-api' });
@@ -34,11 +44,67 @@ conn.on('close', (err) => {
     process.exit(1);
   }
 });
+// Say when the broker goes away and when it is back: the connection reconnects on its own.
+let linkUp = true;
+const linkWatchers = new Set<() => void>();
+conn.on('disconnected', (e) => {
+  linkUp = false;
+  console.error(`task-api: connection to the broker lost (${e.error.name}: ${e.error.message})${e.willReconnect ? ', reconnecting' : ''}`);
+  for (const w of [...linkWatchers]) w();
+});
+conn.on('connected', (e) => {
+  linkUp = true;
+  if (e.reconnected) console.log(`task-api: reconnected to the broker (attempt ${e.attempts})`);
+  for (const w of [...linkWatchers]) w();
+});
 const client = await TaskClient.open(conn, { registry: tasks });
+
+/** The broker link was down for BROKER_WAIT_MS during a request: it is answered 503. */
+class BrokerUnavailable extends Error {}
+
+/**
+ * Runs `work` against the broker, but never waits more than BROKER_WAIT_MS for
+ * a link that is down. A request that arrives while the link is down waits for
+ * it that long before it starts (so its 503 means nothing was sent); one that
+ * loses the link midway gets its 503 that long after the loss (what it sent may
+ * still land when the broker is back). While the link is up there is no
+ * deadline: a slow broker is not an absent one.
+ */
+function withinWait<T>(work: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    let started = false;
+    let settled = false;
+    const finish = (settle: () => void): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      linkWatchers.delete(check);
+      settle();
+    };
+    function check(): void {
+      if (linkUp) {
+        clearTimeout(timer);
+        timer = undefined;
+        if (!started) {
+          started = true;
+          work().then(
+            (v) => finish(() => resolve(v)),
+            (err: unknown) => finish(() => reject(err)),
+          );
+        }
+      } else if (timer === undefined) {
+        timer = setTimeout(() => finish(() => reject(new BrokerUnavailable(`the broker link has been down for ${BROKER_WAIT_MS} ms`))), BROKER_WAIT_MS);
+      }
+    }
+    linkWatchers.add(check);
+    check();
+  });
+}
 
 /** What GET answers: the state, and the result (SUCCESS), the error message (FAILURE) or null. */
 async function lookUp(id: string): Promise<{ status: string; result: unknown } | undefined> {
-  const task = await client.get(id);
+  const task = await withinWait(() => client.get(id));
   if (task === null) return undefined;
   const result = task.status === 'SUCCESS' ? task.result : task.status === 'FAILURE' ? task.error?.message : null;
   return { status: task.status, result: result ?? null };
@@ -73,7 +139,7 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     const request = parseTaskRequest(body);
     if ('error' in request) return send(res, 400, { error: request.error });
     // Resolves once the task is stored on the broker: from here on it will get done.
-    const id = await client.enqueue('is-prime', { number: request.number.toString() });
+    const id = await withinWait(() => client.enqueue('is-prime', { number: request.number.toString() }));
     return send(res, 202, { task_id: id }, { Location: `/${id}` });
   }
   if (req.method !== 'GET') return send(res, 405, { error: 'GET /<task_id>' }, { Allow: 'GET' });
@@ -85,8 +151,9 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
 
 const server = createServer((req, res) => {
   handle(req, res).catch((err: unknown) => {
-    console.error('task-api:', err);
-    if (!res.headersSent) send(res, 503, { error: 'the task broker is unavailable, try again' });
+    if (err instanceof BrokerUnavailable) console.error(`task-api: ${req.method} ${req.url}: 503, ${err.message}`);
+    else console.error('task-api:', err);
+    if (!res.headersSent) send(res, 503, { error: 'the task broker is unavailable, try again' }, { 'Retry-After': '5' });
     else res.destroy();
   });
 });

@@ -373,7 +373,7 @@ describe('Dockerfile and .dockerignore', () => {
       const imageEnv = { ...envOf(runtime), WARREN_DATA_DIR: dataDir, WARREN_PORT: '0', WARREN_HTTP_PORT: '0', WARREN_HOST: '127.0.0.1', WARREN_LOG_LEVEL: 'warn' };
       const bare = await runNode(cmd.slice(1), imageEnv);
       expect(bare.code, bare.describe()).toBe(2);
-      expect(bare.stderr).toMatch(/^warren: no user configured, and guest cannot log in from other hosts: set WARREN_USER and WARREN_PASSWORD \(or WARREN_PASSWORD_FILE\)/);
+      expect(bare.stderr).toMatch(/^warren: USAGE: no user configured, and guest cannot log in from other hosts: set WARREN_USER and WARREN_PASSWORD \(or WARREN_PASSWORD_FILE\)/);
 
       const secret = join(dataDir, 'password');
       writeFileSync(secret, 's3cret\n');

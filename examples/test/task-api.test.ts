@@ -6,6 +6,7 @@ import { isPrime, MAX_NUMBER } from '../task-api/primes.js';
 import { parseTaskRequest } from '../task-api/tasks.js';
 import { start, startNode, newBroker, type Example } from './helpers.js';
 import { until } from '../../test-support/wait.js';
+import { removeDir, tempDir } from '../../test-support/temp-dir.js';
 
 const M61 = '2305843009213693951'; // 2^61 - 1, a Mersenne prime
 
@@ -76,8 +77,8 @@ describe('examples/task-api: request validation', () => {
 
 // Concurrent, each test with its own broker: the first needs a broker where no worker runs.
 describe.concurrent('examples/task-api: the service', () => {
-  async function startApi(url: string): Promise<{ api: Example; base: string }> {
-    const api = start('task-api/api.ts', [], { WARREN_URL: url, PORT: '0', HOST: '127.0.0.1' });
+  async function startApi(url: string, env: Record<string, string> = {}): Promise<{ api: Example; base: string }> {
+    const api = start('task-api/api.ts', [], { WARREN_URL: url, PORT: '0', HOST: '127.0.0.1', ...env });
     const line = await api.waitFor(/listening on http:\/\//);
     return { api, base: line.slice(line.indexOf('http://')) };
   }
@@ -155,6 +156,43 @@ describe.concurrent('examples/task-api: the service', () => {
       expect(res.json.error, body.slice(0, 40)).toEqual(expect.any(String));
     }
     expect((await fetch(`${base}/`)).status).toBe(405);
+  });
+
+  it('while the broker is down: one log line, 503 with a JSON error after BROKER_WAIT_MS (no hang), one line and 202 once it is back', async () => {
+    // Its own broker, stopped and started again on the same port and data folder.
+    const { startTestBroker } = await import('../../test-support/broker.js');
+    const dataDir = await tempDir('warren-task-api-');
+    let broker = await startTestBroker({ dataDir });
+    const port = broker.port;
+    try {
+      // A tiny wait: the test asserts the answer, not how long it took.
+      const { api, base } = await startApi(broker.url, { BROKER_WAIT_MS: '50' });
+      // While the link is up there is no deadline, however slow the broker.
+      expect((await post(base, '{"number": 7}')).status).toBe(202);
+      await broker.stop();
+      await api.waitForStderrLine(/^task-api: connection to the broker lost \([A-Z_]+: .+\), reconnecting$/);
+      for (const res of [await post(base, '{"number": 7}'), await getTask(base, randomUUID())]) {
+        expect(res).toEqual({ status: 503, json: { error: 'the task broker is unavailable, try again' } });
+      }
+      broker = await startTestBroker({ dataDir, port });
+      await api.waitFor(/^task-api: reconnected to the broker \(attempt \d+\)$/);
+      const again = await post(base, '{"number": 7}');
+      expect(again.status).toBe(202);
+      expect((await getTask(base, String(again.json.task_id))).json).toEqual({ status: 'PENDING', result: null });
+      expect(api.stderr.match(/connection to the broker lost/g)).toHaveLength(1);
+      // The POST answered 503 (the link already down) sent nothing: two tasks, not three.
+      const conn = await connect(broker.url);
+      try {
+        const ids = (await (await TaskClient.open(conn)).list()).map((t) => t.id);
+        expect(ids).toHaveLength(2);
+        expect(ids).toContain(String(again.json.task_id));
+      } finally {
+        await conn.close();
+      }
+    } finally {
+      await broker.stop();
+      await removeDir(dataDir);
+    }
   });
 
   it('reports FAILURE when the worker cannot compute a task', async () => {

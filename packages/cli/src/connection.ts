@@ -80,6 +80,11 @@ function target(url: string): { host: string; port: number; tls: boolean } {
   return parsed;
 }
 
+/** host:port for messages, with an IPv6 host in brackets ([::1]:5680) as in a URL. */
+export function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 /** Opens a connection named after the verb, or throws UsageError / UnavailableError / ACCESS_REFUSED. */
 /**
  * Connects for `verb`. One-shot verbs (the default) fail when the link drops;
@@ -88,6 +93,7 @@ function target(url: string): { host: string; port: number; tls: boolean } {
  */
 export async function open(opts: ConnectionOptions, verb: string, longRunning?: { reconnect: true; name: string }): Promise<Connection> {
   const { host, port, tls: secure } = target(opts.url);
+  const where = hostPort(host, port);
   const tls = tlsFiles(opts);
   if (tls !== undefined && !secure) throw new UsageError(`--tls-ca, --tls-cert and --tls-key are for TLS: use a warrens:// URL (default port 5681), not '${redact(opts.url)}'`);
   try {
@@ -104,21 +110,22 @@ export async function open(opts: ConnectionOptions, verb: string, longRunning?: 
   } catch (err) {
     if (err instanceof WarrenError && err.name === 'ACCESS_REFUSED') throw err;
     if (err instanceof NotWarrenBrokerError) {
-      throw new UnavailableError('NOT_A_BROKER', `not a Warren broker at ${host}:${port} (check --url or WARREN_URL): it answered with something else`);
+      throw new UnavailableError('NOT_A_BROKER', `not a Warren broker at ${where} (check --url or WARREN_URL): it answered with something else`);
     }
     if (err instanceof WarrenError && err.name === 'TIMEOUT') throw new UnavailableError('TIMEOUT', err.message);
     const cause = (err as { cause?: unknown }).cause as NodeJS.ErrnoException | undefined;
     const code = cause?.code ?? (err instanceof WarrenError ? err.name : 'UNAVAILABLE');
     // The SDK's own words when it says which scheme to use (a warren:// URL at a TLS port, or the other way round).
     const schemeHint = /use a warrens?:\/\/ URL/.test((err as Error).message);
-    const why = schemeHint ? (err as Error).message : (cause?.message ?? (err as Error).message);
+    // Node writes "connect ECONNREFUSED ::1:5680": bracket an IPv6 host there too.
+    const why = schemeHint ? (err as Error).message : (cause?.message ?? (err as Error).message).replace(` ${host}:${port}`, ` ${where}`);
     const hint =
       secure && !schemeHint && (err as Error).message.startsWith('TLS connection')
         ? ' (is --tls-ca the CA that signed the broker certificate?)'
         : code === 'ECONNREFUSED'
           ? ' (is a broker running there? start one with `warren server`, or check --url or WARREN_URL)'
           : '';
-    throw new UnavailableError(code, `cannot connect to ${host}:${port}: ${why}${hint}`);
+    throw new UnavailableError(code, `cannot connect to ${where}: ${why}${hint}`);
   }
 }
 

@@ -4,7 +4,10 @@
  *
  * --http-url (or WARREN_HTTP_URL) names the API; by default it is the host of
  * --url on port 15680, over HTTPS when --url is warrens:// (with the same
- * --tls-* files). The credentials are --http-url's own when it has some, else
+ * --tls-* files). That default is taken only when --url is at the default wire
+ * port (5680, or 5681 for warrens://): a broker on another port has its API on
+ * a port that cannot be told from it, and guessing 15680 would silently read
+ * another broker, so it is a usage error that asks for --http-url. The credentials are --http-url's own when it has some, else
  * --url's; the vhost is --vhost, else --url's path. API errors come back as
  * the wire protocol's (same names, same exit codes).
  */
@@ -12,7 +15,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { Command, Option } from 'commander';
 import { ErrorCodes, WarrenError } from '@warren/protocol';
-import { parseUrl } from '@warren/client';
+import { DEFAULT_PORT, DEFAULT_TLS_PORT, parseUrl } from '@warren/client';
 import { tlsFiles, withUrlOption, type ConnectionOptions } from './connection.js';
 import { UnavailableError, UsageError } from './output.js';
 
@@ -28,7 +31,7 @@ export interface HttpOptions extends ConnectionOptions {
 export function withHttpOptions(cmd: Command): Command {
   return withUrlOption(cmd)
     .addOption(
-      new Option('--http-url <url>', `management HTTP API (default: the host of --url, port ${DEFAULT_HTTP_PORT}; https when --url is warrens://)`).env('WARREN_HTTP_URL'),
+      new Option('--http-url <url>', `management HTTP API (default: the host of --url, port ${DEFAULT_HTTP_PORT}, https when --url is warrens://; required when --url is not at its default port, ${DEFAULT_PORT} or ${DEFAULT_TLS_PORT} for warrens://)`).env('WARREN_HTTP_URL'),
     )
     .option('--vhost <vhost>', "virtual host (default: --url's path, else '/')");
 }
@@ -47,9 +50,17 @@ function targetOf(o: HttpOptions): Target {
   } catch (err) {
     throw new UsageError(`invalid --url '${o.url}': ${(err as Error).message}`);
   }
+  const scheme = wire.tls ? 'https' : 'http';
+  const host = wire.host.includes(':') ? `[${wire.host}]` : wire.host;
+  if (o.httpUrl === undefined && wire.port !== (wire.tls ? DEFAULT_TLS_PORT : DEFAULT_PORT)) {
+    // Never guess: with two brokers, port 15680 would be the other one's API.
+    throw new UsageError(
+      `--url names port ${wire.port}; the management API's port cannot be told from it: pass --http-url ${scheme}://${host}:PORT (or set WARREN_HTTP_URL)`,
+    );
+  }
   let url: URL;
   try {
-    url = new URL(o.httpUrl ?? `${wire.tls ? 'https' : 'http'}://${wire.host.includes(':') ? `[${wire.host}]` : wire.host}:${DEFAULT_HTTP_PORT}`);
+    url = new URL(o.httpUrl ?? `${scheme}://${host}:${DEFAULT_HTTP_PORT}`);
   } catch {
     throw new UsageError(`invalid --http-url '${o.httpUrl}': expected http(s)://host:port`);
   }

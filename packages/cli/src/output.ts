@@ -1,6 +1,8 @@
 /**
  * Exit codes and error printing shared by every verb: 0 on success, non-zero
- * with the error's code name on stderr, never a stack trace.
+ * with the error's code name on stderr (`warren: NOT_FOUND: ...`, and
+ * `warren: USAGE: ...` for bad usage, commander's own errors included), never
+ * a stack trace.
  *
  * | code | meaning |
  * |---|---|
@@ -59,7 +61,8 @@ export function exitCodeFor(err: unknown): number {
 }
 
 export function describeError(err: unknown): string {
-  if (err instanceof UsageError || err instanceof StartError) return err.message;
+  if (err instanceof UsageError) return `USAGE: ${err.message}`;
+  if (err instanceof StartError) return err.message;
   if (err instanceof UnavailableError) return `${err.code}: ${err.message}`;
   if (err instanceof WarrenError) return `${err.name}: ${err.message}`;
   const e = err as NodeJS.ErrnoException | undefined;
@@ -76,7 +79,8 @@ export async function runMain(main: () => Promise<unknown>): Promise<void> {
   try {
     await main();
   } catch (err) {
-    // Commander already printed its own usage errors (and help/version are not errors).
+    // Commander already printed its own usage errors, as `warren: USAGE: ...`
+    // (program.ts's outputError), and help/version are not errors.
     if (!(err instanceof CommanderError)) process.stderr.write(`warren: ${describeError(err)}\n`);
     process.exitCode = exitCodeFor(err);
   }

@@ -24,8 +24,10 @@ Connection: --url or WARREN_URL (default warren://guest:guest@127.0.0.1:5680);
             the URL's path picks the vhost (warren://user:pass@host:5680/prod).
             queue browse/move, stream browse and task workers use the management
             HTTP API: --http-url or WARREN_HTTP_URL (default http://<host of --url>:15680,
-            https:// with a warrens:// --url).
+            https:// with a warrens:// --url; required when --url is not at its
+            default port, 5680 or 5681 for warrens://).
 Output: aligned tables by default, --json for scripts.
+Errors: one line on stderr, warren: CODE: message (USAGE: for bad usage).
 Exit codes: 0 ok, 1 broker error (e.g. NOT_FOUND), 2 usage, 3 broker unavailable
             (or a retriable refusal: RESOURCE_LIMIT, STORAGE_ERROR, ...),
             4 access refused, 70 server storage failure.
@@ -44,12 +46,20 @@ Examples:
   $ warren task list --status FAILURE`;
 
 /**
+ * Commander's own usage errors ("error: missing required argument 'name'")
+ * carry a name like every other error: `warren: USAGE: missing required ...`.
+ */
+function outputError(str: string, write: (s: string) => void): void {
+  write(str.replace(/^error: /, 'warren: USAGE: '));
+}
+
+/**
  * Settings every command needs, which addCommand() does not inherit:
  * usage errors throw (runMain maps them to exit code 2) instead of exiting 1,
- * and they end with a hint rather than the whole help.
+ * are named USAGE, and end with a hint rather than the whole help.
  */
 function applyDefaults(cmd: Command): void {
-  cmd.exitOverride().showHelpAfterError('(add --help for usage)');
+  cmd.exitOverride().showHelpAfterError('(add --help for usage)').configureOutput({ outputError });
   for (const sub of cmd.commands) applyDefaults(sub);
 }
 

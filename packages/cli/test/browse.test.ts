@@ -60,6 +60,39 @@ describe('warren queue browse', () => {
   });
 });
 
+describe('--http-url', () => {
+  it('is required when --url is not at the default port: a usage error naming both, never a guess at 15680', async () => {
+    const r = await run(['queue', 'browse', 'src', '--url', url]);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      `warren: USAGE: --url names port ${tb.port}; the management API's port cannot be told from it: pass --http-url http://127.0.0.1:PORT (or set WARREN_HTTP_URL)\n`,
+    );
+    expect(r.code).toBe(2);
+    const tls = await run(['stream', 'browse', 's', '--url', 'warrens://guest:guest@127.0.0.1:5690']);
+    expect(tls.stderr).toBe(
+      "warren: USAGE: --url names port 5690; the management API's port cannot be told from it: pass --http-url https://127.0.0.1:PORT (or set WARREN_HTTP_URL)\n",
+    );
+    expect(tls.code).toBe(2);
+    const workers = await run(['task', 'workers', '--url', url]);
+    expect(workers.code).toBe(2);
+    expect(workers.stderr).toMatch(/^warren: USAGE: --url names port \d+; /);
+    // WARREN_HTTP_URL names it as well as --http-url.
+    const env = await run(['queue', 'browse', 'src', '--url', url, '--count', '1'], { env: { WARREN_HTTP_URL: tb.base } });
+    expect(env.stderr).toBe('');
+    expect(env.code).toBe(0);
+    expect(env.stdout).toContain('msg-0');
+  });
+
+  it('keeps the default (the host of --url, port 15680) when --url is at the default port', async () => {
+    // 127.0.0.2 answers nothing on 15680 here: the verb tries the default API, it is not a usage error.
+    const r = await run(['queue', 'browse', 'src', '--url', 'warren://guest:guest@127.0.0.2:5680']);
+    expect(r.code, r.stderr).not.toBe(2);
+    if (r.code === 3) expect(r.stderr).toMatch(/management API at 127\.0\.0\.2:15680/);
+    const implicit = await run(['queue', 'browse', 'src', '--url', 'warrens://guest:guest@127.0.0.2']);
+    expect(implicit.code, implicit.stderr).not.toBe(2);
+  });
+});
+
 describe('warren queue move', () => {
   it('moves N, then the rest through an exchange', async () => {
     const r = await cli('queue', 'move', 'src', '--to-queue', 'dst', '--count', '2');

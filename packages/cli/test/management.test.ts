@@ -240,7 +240,7 @@ describe('connection and errors', () => {
   it('a bad URL is a usage error (exit 2) with a clear message', async () => {
     const r = await run(['status', '--url', 'http://127.0.0.1:5680']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^warren: invalid --url 'http:\/\/127\.0\.0\.1:5680': unsupported URL scheme/);
+    expect(r.stderr).toMatch(/^warren: USAGE: invalid --url 'http:\/\/127\.0\.0\.1:5680': unsupported URL scheme/);
     const garbage = await run(['status', '--url', 'not a url']);
     expect(garbage.code).toBe(2);
     expect(garbage.stderr).toMatch(/expected warren:\/\/user:password@host:port/);
@@ -265,6 +265,18 @@ describe('connection and errors', () => {
     );
   });
 
+  it('an IPv6 host is bracketed in the message, as in a URL ([::1]:port, not ::1:port)', async () => {
+    const gone = await startTestBroker();
+    const port = gone.port;
+    await gone.stop();
+    const r = await run(['queue', 'list', '--url', `warren://guest:guest@[::1]:${port}`]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe(
+      `warren: ECONNREFUSED: cannot connect to [::1]:${port}: connect ECONNREFUSED [::1]:${port}` +
+        ' (is a broker running there? start one with `warren server`, or check --url or WARREN_URL)\n',
+    );
+  });
+
   it('usage errors exit 2: unknown option, bad number, bad choice, missing argument', async () => {
     const results = await Promise.all([
       cli('queue', 'list', '--bogus'),
@@ -278,6 +290,11 @@ describe('connection and errors', () => {
       expect(hasStackTrace(r.stderr)).toBe(false);
     }
     expect(results[1]!.stderr).toMatch(/--max-length <n>' argument 'ten' is invalid/);
+    // Named like every other error: commander's own errors as well as the CLI's.
+    expect(results[0]!.stderr).toBe("warren: USAGE: unknown option '--bogus'\n(add --help for usage)\n");
+    expect(results[1]!.stderr).toMatch(/^warren: USAGE: option '--max-length <n>' argument 'ten' is invalid/);
+    expect(results[2]!.stderr).toMatch(/^warren: USAGE: option '--overflow <mode>' argument 'explode' is invalid/);
+    expect(results[3]!.stderr).toBe("warren: USAGE: missing required argument 'name'\n(add --help for usage)\n");
   });
 
   it('--help on a verb exits 0 and shows an example; --version prints the version', async () => {

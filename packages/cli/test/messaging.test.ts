@@ -105,13 +105,13 @@ describe('warren publish', () => {
     await conn.declareQueue('p-empty');
     const r = await cli(['publish', '--queue', 'p-empty'], '');
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/^warren: publish: nothing to publish \(stdin was empty\)/);
+    expect(r.stderr).toMatch(/^warren: USAGE: publish: nothing to publish \(stdin was empty\)/);
     expect(r.code).toBe(2);
   });
 
   it('refuses a publish with no target (no --queue, --exchange or --routing-key) as a usage error saying what to give', async () => {
     const r = await cli(['publish', 'job']);
-    expect(r.stderr).toBe("warren: publish: say where to: --queue <name>, or --exchange <name> with --routing-key <key> (with neither, the message would go to a queue named '')\n");
+    expect(r.stderr).toBe("warren: USAGE: publish: say where to: --queue <name>, or --exchange <name> with --routing-key <key> (with neither, the message would go to a queue named '')\n");
     expect(r.code).toBe(2);
     const keyOnly = await cli(['publish', '-k', 'p-nowhere', 'job']);
     expect(keyOnly.stderr).toMatch(/NO_ROUTE: .*no queue named 'p-nowhere'/);
@@ -183,7 +183,7 @@ describe('warren publish', () => {
       expect(r.code, r.stderr).toBe(2);
       expect(hasStackTrace(r.stderr)).toBe(false);
     }
-    expect(results.at(-1)!.stderr).toMatch(/^warren: cannot read --file '.*no-such-file': ENOENT/);
+    expect(results.at(-1)!.stderr).toMatch(/^warren: USAGE: cannot read --file '.*no-such-file': ENOENT/);
   });
 });
 

@@ -73,14 +73,14 @@ describe('warren server', () => {
     server.child.kill('SIGTERM');
     expect((await server.exited).code).toBe(0);
     const bad = await run(['server', '--http-port', '0', '--port', '0', '--memory-high-watermark', '512XB', '--data-dir', join(tmp, 'never')]);
-    expect(bad.stderr).toBe("warren: memory high watermark must be a size in bytes, such as 1048576, 512MB (10^6), 512MiB (2^20) or 1GiB, got '512XB'\n");
+    expect(bad.stderr).toBe("warren: USAGE: memory high watermark must be a size in bytes, such as 1048576, 512MB (10^6), 512MiB (2^20) or 1GiB, got '512XB'\n");
     expect(bad.code).toBe(2);
   });
 
   it('checks the port range before touching the data folder: one usage line, exit 2, even when the folder is locked', async () => {
     const fresh = join(tmp, 'untouched');
     const r = await run(['server', '--http-port', '0', '--port', '99999', '--data-dir', fresh]);
-    expect(r.stderr).toBe("warren: port must be an integer from 0 to 65535, got '99999'\n");
+    expect(r.stderr).toBe("warren: USAGE: port must be an integer from 0 to 65535, got '99999'\n");
     expect(r.code).toBe(2);
     expect(existsSync(fresh)).toBe(false);
 
@@ -88,7 +88,7 @@ describe('warren server', () => {
     const holder = await startBroker({ port: 0, host: '127.0.0.1', dataDir: locked, logLevel: 'silent' });
     try {
       const again = await run(['server', '--http-port', '0', '--port', '99999', '--data-dir', locked], { env: { WARREN_LOG_LEVEL: 'silent' } });
-      expect(again.stderr).toMatch(/^warren: port must be an integer from 0 to 65535/);
+      expect(again.stderr).toMatch(/^warren: USAGE: port must be an integer from 0 to 65535/);
       expect(again.code).toBe(2);
     } finally {
       await holder.close();
@@ -98,11 +98,11 @@ describe('warren server', () => {
   it('checks the first user from the environment (WARREN_USER with WARREN_PASSWORD or WARREN_PASSWORD_FILE) before starting', async () => {
     const dataDir = join(tmp, 'user-env');
     const cases: [Record<string, string>, RegExp][] = [
-      [{ WARREN_USER: 'app' }, /^warren: user 'app' has no password: set WARREN_PASSWORD or WARREN_PASSWORD_FILE\n$/],
-      [{ WARREN_PASSWORD: 'x' }, /^warren: a password was given .* but no user: set WARREN_USER too\n$/],
-      [{ WARREN_USER: 'app', WARREN_PASSWORD: 'x', WARREN_PASSWORD_FILE: join(tmp, 'pw') }, /^warren: give WARREN_PASSWORD or WARREN_PASSWORD_FILE, not both\n$/],
-      [{ WARREN_USER: 'app', WARREN_PASSWORD_FILE: join(tmp, 'no-such-file') }, /^warren: cannot read the password file '.*no-such-file': ENOENT/],
-      [{ WARREN_REQUIRE_USER: 'true' }, /^warren: no user configured, and guest cannot log in from other hosts/],
+      [{ WARREN_USER: 'app' }, /^warren: USAGE: user 'app' has no password: set WARREN_PASSWORD or WARREN_PASSWORD_FILE\n$/],
+      [{ WARREN_PASSWORD: 'x' }, /^warren: USAGE: a password was given .* but no user: set WARREN_USER too\n$/],
+      [{ WARREN_USER: 'app', WARREN_PASSWORD: 'x', WARREN_PASSWORD_FILE: join(tmp, 'pw') }, /^warren: USAGE: give WARREN_PASSWORD or WARREN_PASSWORD_FILE, not both\n$/],
+      [{ WARREN_USER: 'app', WARREN_PASSWORD_FILE: join(tmp, 'no-such-file') }, /^warren: USAGE: cannot read the password file '.*no-such-file': ENOENT/],
+      [{ WARREN_REQUIRE_USER: 'true' }, /^warren: USAGE: no user configured, and guest cannot log in from other hosts/],
     ];
     for (const [env, message] of cases) {
       const r = await run(['server', '--http-port', '0', '--port', '0', '--data-dir', dataDir], { env });

@@ -4,7 +4,8 @@ import { connect, type Connection } from '@warren/client';
 import { defineTasks, TaskClient, Worker } from '@warren/tasks';
 import { startHttpBroker, ADMIN } from '../../../test-support/http-api.js';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
-import { ensureBuilt, run, start } from './helpers.js';
+import { ensureBuilt, ROOT, run, start } from './helpers.js';
+import { removeDir, tempDir } from '../../../test-support/temp-dir.js';
 
 let tb: TestBroker;
 let conn: Connection;
@@ -63,6 +64,37 @@ describe('warren worker and warren task', () => {
     expect(exit.stdout).toMatch(/SIGTERM[\s\S]*stopped/);
   });
 
+  it('prints one line when the broker link is lost (with the reason) and one when it is back', async () => {
+    const dataDir = await tempDir();
+    let broker = await startTestBroker({ dataDir });
+    const port = broker.port;
+    const worker = start(['worker', 'packages/cli/test/fixtures/tasks.mjs', '--url', broker.url, '--namespace', 'link', '--quiet']);
+    try {
+      await worker.waitForStdout(/running double/);
+      await broker.stop();
+      await worker.waitForStdout(/^\S+ worker \S+: connection to the broker lost \(([A-Z_]+): .+\), reconnecting$/m);
+      broker = await startTestBroker({ dataDir, port });
+      await worker.waitForStdout(/^\S+ worker \S+: reconnected to the broker \(attempt \d+\)$/m);
+      // One line each, not one per reconnect attempt.
+      expect(worker.stdout().match(/connection to the broker lost/g)).toHaveLength(1);
+      expect(worker.stdout().match(/reconnected to the broker/g)).toHaveLength(1);
+      // And it works again: a task enqueued now runs.
+      const c = await connect(broker.url);
+      try {
+        const tc = await TaskClient.open(c, { namespace: 'link' });
+        expect(await tc.wait(await tc.enqueue('double', 5))).toMatchObject({ status: 'SUCCESS', result: 10 });
+      } finally {
+        await c.close();
+      }
+      worker.child.kill('SIGTERM');
+      expect((await worker.exited).code).toBe(0);
+    } finally {
+      worker.child.kill('SIGKILL');
+      await broker.stop();
+      await removeDir(dataDir);
+    }
+  });
+
   it('passes --started-after-ms to the worker (capped below a third of the lease) and still records results', async () => {
     const worker = start(['worker', 'packages/cli/test/fixtures/tasks.mjs', '--started-after-ms', '60000', '--lease-ms', '3000', '--url', tb.url, '--namespace', 'cli']);
     await worker.waitForStdout(/\(concurrency 1, STARTED after 999 ms\)/);
@@ -80,10 +112,33 @@ describe('warren worker and warren task', () => {
     expect(none.stderr).toMatch(/no task namespace/);
   });
 
+  it('task list with the default namespace on a broker that never ran tasks: no rows, exit 0 (an explicit unknown namespace stays NOT_FOUND)', async () => {
+    const table = await run(['task', 'list', '--url', tb.url]);
+    expect(table.stderr).toBe('');
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^id\s+name\s+status\s+attempt\s+worker\s+enqueued\s+updated\s+result\/error\n$/);
+    const json = await run(['task', 'list', '--url', tb.url, '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual([]);
+    const explicit = await run(['task', 'list', '--url', tb.url, '--namespace', 'tasks']);
+    expect(explicit.code).toBe(1);
+    expect(explicit.stderr).toBe("warren: NOT_FOUND: no task namespace 'tasks' (no bucket of that name)\n");
+  });
+
+  it("a module that cannot be loaded names the user's file, not the CLI's own", async () => {
+    const missing = await run(['worker', 'no-such-tasks.mjs', '--url', tb.url]);
+    expect(missing.stderr).toBe(`warren: USAGE: cannot load no-such-tasks.mjs: no such file (${ROOT}no-such-tasks.mjs)\n`);
+    expect(missing.code).toBe(2);
+    const broken = await run(['worker', 'packages/cli/test/fixtures/imports-missing.mjs', '--url', tb.url]);
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/^warren: USAGE: cannot load packages\/cli\/test\/fixtures\/imports-missing\.mjs: Cannot find module '.*no-such-helper\.mjs' imported from .*imports-missing\.mjs\n$/);
+    expect(broken.stderr).not.toContain('dist');
+  });
+
   it('a TypeScript module without a loader: a usage error saying how to run it', async () => {
     const ts = await run(['worker', 'examples/task-api/tasks.ts', '--url', tb.url], { env: { NODE_OPTIONS: '' } });
     expect(ts.stderr).toBe(
-      "warren: cannot load examples/task-api/tasks.ts: Node runs a TypeScript module only with a loader such as tsx: NODE_OPTIONS='--import tsx' warren worker examples/task-api/tasks.ts (npm install tsx if it is missing), or compile it to JavaScript\n",
+      "warren: USAGE: cannot load examples/task-api/tasks.ts: Node runs a TypeScript module only with a loader such as tsx: NODE_OPTIONS='--import tsx' warren worker examples/task-api/tasks.ts (npm install tsx if it is missing), or compile it to JavaScript\n",
     );
     expect(ts.code).toBe(2);
   });
@@ -99,6 +154,10 @@ describe('warren task workers', () => {
         .define('a', () => 1)
         .define('b', () => 2);
       const tc = await TaskClient.open(c, { registry: reg, namespace: 'jobs' });
+      // The default namespace, never used on this broker: no workers, exit 0.
+      const fresh = await run(['task', 'workers', '--url', url, '--http-url', hb.base, '--json']);
+      expect(fresh.code, fresh.stderr).toBe(0);
+      expect(JSON.parse(fresh.stdout)).toEqual([]);
       const args = ['task', 'workers', '--url', url, '--http-url', hb.base, '--namespace', 'jobs'];
       const none = await run(args);
       expect(none.code).toBe(0);

@@ -5,7 +5,8 @@
  */
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ErrorCodes, WarrenError, type Connection } from '@warren/client';
 import { Scheduler, TaskClient, TaskRegistry, Worker, type TaskRecord, type TaskStatus } from '@warren/tasks';
 import { DEFAULT_URL, open, withConnection, withJsonOption, withUrlOption } from '../connection.js';
@@ -23,9 +24,12 @@ function withNamespace(cmd: Command): Command {
 /** The TaskRegistry a module exports (default, `tasks` or `registry`). */
 export async function loadRegistry(file: string): Promise<TaskRegistry> {
   let mod: Record<string, unknown>;
+  const path = resolve(file);
   try {
-    mod = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
+    mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (err) {
+    // Node says "Cannot find module '<path>' imported from <this CLI file>": name the user's file only.
+    if (!existsSync(path)) throw new UsageError(`cannot load ${file}: no such file (${path})`);
     // Node 20 has no TypeScript of its own: say how to give it a loader.
     if ((err as NodeJS.ErrnoException).code === 'ERR_UNKNOWN_FILE_EXTENSION' && /\.[cm]?tsx?$/.test(file)) {
       throw new UsageError(
@@ -33,7 +37,7 @@ export async function loadRegistry(file: string): Promise<TaskRegistry> {
           `NODE_OPTIONS='--import tsx' warren worker ${file} (npm install tsx if it is missing), or compile it to JavaScript`,
       );
     }
-    throw new UsageError(`cannot load ${file}: ${(err as Error).message}`);
+    throw new UsageError(`cannot load ${file}: ${(err as Error).message.replace(` imported from ${fileURLToPath(import.meta.url)}`, '')}`);
   }
   for (const v of [mod.default, mod.tasks, mod.registry, ...Object.values(mod)]) {
     if (v instanceof TaskRegistry) return v;
@@ -61,6 +65,8 @@ Each task runs once: a worker that dies has its tasks redelivered to another
 at once; a worker that stops renewing its leases has them taken over.
 SIGTERM or SIGINT: stop taking tasks, let running ones finish (--grace-ms),
 hand the rest back, exit 0. A second signal exits at once.
+When the broker link is lost the worker prints one line (with the reason),
+keeps reconnecting, and prints another once it is back (even with --quiet).
 
 Examples:
   $ warren worker ./tasks.js --concurrency 8
@@ -73,6 +79,14 @@ Examples:
       const client = await TaskClient.open(conn, { registry, namespace: o.namespace });
       const worker = await Worker.start(client, { concurrency: o.concurrency, leaseMs: o.leaseMs, ...(o.startedAfterMs !== undefined ? { startedAfterMs: o.startedAfterMs } : {}), ...(names ? { tasks: names } : {}) });
       worker.on('error', (err) => console.error(`worker: ${err.message}`));
+      // One line when the broker link is lost (with why) and one when it is back, --quiet or not:
+      // otherwise a worker whose broker went away looks like a worker with nothing to do.
+      conn.on('disconnected', (e) => {
+        print(`${new Date().toISOString()} worker ${worker.id}: connection to the broker lost (${e.error.name}: ${e.error.message})${e.willReconnect ? ', reconnecting' : ''}`);
+      });
+      conn.on('connected', (e) => {
+        if (e.reconnected) print(`${new Date().toISOString()} worker ${worker.id}: reconnected to the broker (attempt ${e.attempts})`);
+      });
       if (!o.quiet) {
         worker.on('task', (e) => {
           const detail = 'error' in e && e.error ? ` ${e.error.name}: ${e.error.message}` : 'from' in e ? ` from ${e.from}` : '';
@@ -114,11 +128,20 @@ function leaf(name: string, description: string): Command {
   return withJsonOption(withNamespace(withUrlOption(new Command(name).description(description))), 'print JSON');
 }
 
+async function namespaceExists(conn: Connection, namespace: string): Promise<boolean> {
+  return (await conn.listKv()).some((b) => b.name === namespace);
+}
+
 async function clientFor(conn: Connection, o: { namespace: string }): Promise<TaskClient> {
-  if ((await conn.listKv()).every((b) => b.name !== o.namespace)) {
+  if (!(await namespaceExists(conn, o.namespace))) {
     throw new WarrenError(ErrorCodes.NOT_FOUND, `no task namespace '${o.namespace}' (no bucket of that name)`);
   }
   return TaskClient.open(conn, { namespace: o.namespace });
+}
+
+/** True when --namespace was not given (nor set otherwise): the default 'tasks'. */
+function defaultNamespace(cmd: Command): boolean {
+  return cmd.getOptionValueSource('namespace') === 'default';
 }
 
 function notFound(id: string): never {
@@ -134,9 +157,14 @@ export function taskCommand(): Command {
       .addOption(new Option('--status <status>', 'only tasks in this state').choices(STATUSES))
       .option('--name <task>', 'only tasks of this name')
       .option('--limit <n>', 'at most this many', intArg(1), 100)
+      .addHelpText('after', "\nWith the default namespace on a broker that never ran tasks: no rows, exit 0.\nA --namespace that does not exist is NOT_FOUND (exit 1), so a typo does not pass for an empty list.")
       .addHelpText('after', '\nExamples:\n  $ warren task list --status FAILURE\n  $ warren task list --name resize --json')
-      .action(async (o) => {
-        const rows = await withConnection(o, 'task list', async (conn) => (await clientFor(conn, o)).list({ status: o.status, name: o.name, limit: o.limit }));
+      .action(async (o, cmd: Command) => {
+        const rows = await withConnection(o, 'task list', async (conn) => {
+          // The first command a newcomer tries: no tasks yet is an empty list, not an error.
+          if (defaultNamespace(cmd) && !(await namespaceExists(conn, o.namespace))) return [];
+          return (await clientFor(conn, o)).list({ status: o.status, name: o.name, limit: o.limit });
+        });
         if (o.json) return printJson(rows);
         print(
           renderTable(
