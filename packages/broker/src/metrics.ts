@@ -5,9 +5,11 @@
  * request and nothing on the publish path. prom-client provides the
  * registry, the text exposition format and the process metrics; per-queue
  * families are emitted as custom collectors that build their values straight
- * from the queues (10,000 queues: no label hashing per series).
+ * from the queues (10,000 queues: no label hashing per series), and so are the
+ * per-stream ones (from each stream's log and offset store).
  */
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { StreamInfo } from '@warren/protocol';
 import { BATCH_BUCKETS, BucketHistogram, FSYNC_BUCKETS } from './storage/index.js';
 import type { MemoryBudget } from './memory.js';
 import type { Queue } from './queue.js';
@@ -94,9 +96,30 @@ const QUEUE_COUNTERS: Array<[string, string, (q: Queue) => number]> = [
   ['warren_queue_messages_acked_total', 'Acknowledgements', (q) => q.counters.acked],
 ];
 
+const STREAM_GAUGES: Array<[string, string, (s: StreamInfo) => number]> = [
+  ['warren_stream_messages', 'Messages the stream keeps (first to last offset)', (s) => s.messages],
+  ['warren_stream_bytes', 'Bytes of the stream\'s segment files', (s) => s.bytes],
+  ['warren_stream_segments', 'Segment files of the stream', (s) => s.segments],
+  ['warren_stream_first_offset', 'First offset still kept', (s) => s.first],
+  ['warren_stream_last_offset', 'Offset of the last stored message (first offset - 1 when none is kept)', (s) => s.next - 1],
+  ['warren_stream_subscribers', 'Subscriptions reading the stream', (s) => s.subscribers],
+];
+type StreamConsumer = StreamInfo['consumers'][number] & { committed: number };
+const STREAM_CONSUMER_GAUGES: Array<[string, string, (c: StreamConsumer) => number]> = [
+  ['warren_stream_consumer_offset', 'Last offset a named consumer committed (stored offset)', (c) => c.committed],
+  ['warren_stream_consumer_lag', 'Messages after a named consumer\'s stored offset (last offset - stored offset)', (c) => c.lag],
+];
+
 /** A label value in the exposition format: backslash, double quote and newline escaped. */
 function escapeLabel(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** One family in the exposition format: HELP, TYPE, then a line per (item, its escaped label set). */
+function family<T>(name: string, help: string, type: MetricType, items: Array<[T, string]>, read: (item: T) => number): string {
+  const lines: string[] = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
+  for (const [item, labels] of items) lines.push(`${name}{${labels}} ${read(item)}`);
+  return `\n${lines.join('\n')}\n`;
 }
 
 /** f's result, computed at most once per scrape (values computed within 100 ms are shared). */
@@ -168,9 +191,9 @@ export class BrokerMetrics {
     return this.registry.contentType;
   }
 
-  /** The exposition text, collected now: the registry's families, then the per-queue ones. */
+  /** The exposition text, collected now: the registry's families, then the per-queue and per-stream ones. */
   async text(): Promise<string> {
-    return (await this.registry.metrics()) + this.queueFamilies();
+    return (await this.registry.metrics()) + this.queueFamilies() + this.streamFamilies();
   }
 
   /**
@@ -185,13 +208,34 @@ export class BrokerMetrics {
       for (const q of v.queues.values()) if (!q.isStream) queues.push([q, this.labelsOf(v, q)]);
     }
     let out = '';
-    for (const [families, type] of [[QUEUE_GAUGES, 'gauge'], [QUEUE_COUNTERS, 'counter']] as const) {
-      for (const [name, help, read] of families) {
-        const lines: string[] = [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
-        for (const [q, labels] of queues) lines.push(`${name}{${labels}} ${read(q)}`);
-        out += `\n${lines.join('\n')}\n`;
+    for (const [name, help, read] of QUEUE_GAUGES) out += family(name, help, 'gauge', queues, read);
+    for (const [name, help, read] of QUEUE_COUNTERS) out += family(name, help, 'counter', queues, read);
+    return out;
+  }
+
+  /**
+   * The per-stream families (labels vhost, stream) and, for each named consumer
+   * with a stored offset, its offset and lag (labels vhost, stream, consumer).
+   * Read from each open stream's log and offset store, as STREAM_INFO does.
+   */
+  private streamFamilies(): string {
+    const streams: Array<[StreamInfo, string]> = [];
+    for (const v of this.source.vhosts) {
+      const open = v.streams;
+      if (open === null) continue;
+      for (const q of v.queues.values()) {
+        if (q.isStream && open.log(q.name) !== undefined) streams.push([open.infoOf(q.name), this.labelsOf(v, q)]);
       }
     }
+    let out = '';
+    for (const [name, help, read] of STREAM_GAUGES) out += family(name, help, 'gauge', streams, read);
+    const consumers: Array<[StreamConsumer, string]> = [];
+    for (const [s, labels] of streams) {
+      for (const c of s.consumers) {
+        if (c.committed !== null) consumers.push([c as StreamConsumer, `${labels},consumer="${escapeLabel(c.name)}"`]);
+      }
+    }
+    for (const [name, help, read] of STREAM_CONSUMER_GAUGES) out += family(name, help, 'gauge', consumers, read);
     return out;
   }
 
@@ -200,7 +244,7 @@ export class BrokerMetrics {
   private labelsOf(v: VirtualHost, q: Queue): string {
     let l = this.labels.get(q);
     if (l === undefined) {
-      l = `vhost="${escapeLabel(v.name)}",queue="${escapeLabel(q.name)}"`;
+      l = `vhost="${escapeLabel(v.name)}",${q.isStream ? 'stream' : 'queue'}="${escapeLabel(q.name)}"`;
       this.labels.set(q, l);
     }
     return l;

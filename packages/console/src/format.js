@@ -1,4 +1,4 @@
-// Number, byte, rate and duration formatting for dense tables.
+// Number, byte, rate, duration and date/time formatting for dense tables and charts.
 
 export function num(n) {
   if (n === null || n === undefined || Number.isNaN(n)) return '–';
@@ -36,10 +36,32 @@ export function duration(ms) {
   return `${Math.floor(h / 24)} d ${Math.floor(h % 24)} h`;
 }
 
+// One date and time format across the console (tables, details, charts), in the browser's time zone:
+// ISO-like date, 24-hour clock. Tables show `2026-12-04 13:46:10`; chart axes, whose windows are the last
+// minutes, show the clock only (`13:46:10`, or `13:46` for ticks a minute or more apart).
+const pad = (n) => String(n).padStart(2, '0');
+
+/** `2026-12-04` */
+export function day(d) {
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+/** `13:46:10`, or `13:46` without seconds. */
+export function clock(d, seconds = true) {
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}${seconds ? `:${pad(d.getSeconds())}` : ''}`;
+}
+
+/** `2026-12-04 13:46:10` for a time in ms since the epoch; '–' for none. */
 export function time(ms) {
   if (!ms) return '–';
   const d = new Date(ms);
-  return d.toLocaleString('en-GB', { hour12: false });
+  return `${day(d)} ${clock(d)}`;
+}
+
+/** A chart's x tick label for `s` seconds since the epoch, `incr` seconds between ticks. */
+export function tickTime(s, incr) {
+  const d = new Date(s * 1000);
+  return incr >= 86400 ? day(d) : clock(d, incr < 60);
 }
 
 export function vhostLabel(v) {

@@ -44,9 +44,9 @@ function route(hash) {
     case 'connections':
       return html`<${Connections} />`;
     case 'queues':
-      return parts.length >= 3 ? html`<${QueueDetail} vhost=${parts[1]} name=${parts.slice(2).join('/')} />` : html`<${Queues} />`;
+      return parts.length >= 3 ? html`<${QueueDetail} key=${hash} vhost=${parts[1]} name=${parts.slice(2).join('/')} />` : html`<${Queues} />`;
     case 'buckets':
-      return parts.length >= 3 ? html`<${BucketDetail} vhost=${parts[1]} name=${parts.slice(2).join('/')} />` : html`<${Buckets} />`;
+      return parts.length >= 3 ? html`<${BucketDetail} key=${hash} vhost=${parts[1]} name=${parts.slice(2).join('/')} />` : html`<${Buckets} />`;
     case 'tasks':
       return html`<${Tasks} />`;
     case 'exchanges':

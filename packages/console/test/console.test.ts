@@ -315,6 +315,78 @@ describe.skipIf(!haveChromium)('web console in headless chromium', () => {
     await page.keyboard.press('Escape');
   });
 
+  it("shows a stream's offsets and named consumers, without purge, move or queue charts; browses from first", async () => {
+    await conn.declareStream('order-events');
+    for (let i = 1; i <= 5; i++) await conn.publish('', 'order-events', JSON.stringify({ order: i }));
+    await conn.commitStreamOffset('order-events', 'billing', 1);
+    // From a queue's page to the stream's (the same route): nothing of the queue's page stays.
+    await page.goto(`${base}/#/queues/%2F/orders`);
+    await page.locator('h2:text-is("Queued messages")').waitFor(WAIT);
+    expect(await page.inputValue('.browse input[name=offset]')).toBe('0');
+    await page.goto(`${base}/#/queues/%2F/order-events`);
+    const stat = (label: string) => page.locator('.stat', { has: page.locator(`.label:text-is("${label}")`) });
+    await stat('Last offset').waitFor(WAIT);
+    expect(await stat('Messages').locator('.value').textContent()).toBe('5');
+    expect(await stat('First offset').locator('.value').textContent()).toBe('0');
+    expect(await stat('Last offset').locator('.value').textContent()).toBe('4');
+    expect(await stat('Last offset').locator('.sub').textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+    const billing = page.locator('table.stream-consumers tbody tr', { has: page.locator('code:text-is("billing")') });
+    expect(await billing.locator('td.num').allTextContents()).toEqual(['1', '3', '0']); // stored offset, lag, subscribers
+    // What does not apply to a stream is not offered.
+    expect(await page.locator('.page-head button').allTextContents()).toEqual(['Publish', 'Delete']);
+    const headings = await page.locator('h2').allTextContents();
+    expect(headings.filter((h) => /^(Queued messages|Message rates|Consumers)/.test(h))).toEqual([]);
+    expect(headings.filter((h) => h.startsWith('Named consumers'))).toHaveLength(1);
+    for (const label of ['Ready', 'Unacked', 'Delayed', 'Lag']) expect(await stat(label).count()).toBe(0);
+    // Browse starts at the first offset kept.
+    expect(await page.inputValue('.browse input[name=offset]')).toBe('first');
+    await page.locator('.browse button[type=submit]').click(WAIT);
+    await page.locator('.message').nth(4).waitFor(WAIT);
+    expect(await page.locator('.message .pos').allTextContents()).toEqual(['#0', '#1', '#2', '#3', '#4']);
+    expect(await page.locator('.message header .small').first().textContent()).toMatch(/ · \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+  });
+
+  it('shows dates and times in one format: tables ISO-like, chart axes a 24-hour clock with labels apart', async () => {
+    await page.goto(`${base}/#/connections`);
+    const connected = page.locator('table.grid tbody tr').first().locator('td').nth(5); // Connected
+    await connected.waitFor(WAIT);
+    expect(await connected.textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+    // The x labels uPlot draws on its canvas: each one a clock time, none touching the next, the first inside the chart.
+    const xLabels = async () =>
+      page.evaluate(() => {
+        const document = (globalThis as unknown as { document: any }).document; // the page's (no DOM types here)
+        return [...document.querySelectorAll('.chart')].flatMap((el: { uplot?: any }) => {
+          const u = el.uplot;
+          if (u === undefined || !u.axes[0]._values) return []; // not drawn yet
+          const axis = u.axes[0];
+          const ctx = document.createElement('canvas').getContext('2d');
+          ctx.font = axis.font[0];
+          return [(axis._values as string[]).map((text, i) => {
+            const at = u.valToPos(axis._splits[i], 'x', true);
+            const width = Math.max(...String(text).split('\n').map((line) => ctx.measureText(line).width));
+            return { text: String(text), left: at - width / 2, right: at + width / 2 };
+          })];
+        });
+      });
+    await page.setViewportSize({ width: 760, height: 900 }); // narrow: the charts have the least room for labels
+    for (const hash of ['#/', '#/queues/%2F/orders']) {
+      await page.goto(`${base}/${hash}`);
+      await page.locator('.chart .u-over').first().waitFor(WAIT);
+      // Two charts with two labels or more (the overview's queued-messages chart draws from its second sample).
+      let charts: Array<Array<{ text: string; left: number; right: number }>> = [];
+      await until(async () => {
+        charts = await xLabels();
+        return charts.length === 2 && charts.every((labels) => labels.length > 1);
+      }, `two charts with x labels on ${hash}`);
+      for (const labels of charts) {
+        for (const l of labels) expect(l.text).toMatch(/^\d{2}:\d{2}(:\d{2})?$/);
+        expect(labels[0]!.left).toBeGreaterThanOrEqual(0);
+        for (let i = 1; i < labels.length; i++) expect(labels[i]!.left - labels[i - 1]!.right, `${labels[i - 1]!.text} and ${labels[i]!.text}`).toBeGreaterThan(8);
+      }
+    }
+    await page.setViewportSize({ width: 1400, height: 900 });
+  });
+
   it.runIf(SCREENSHOTS)('takes the screenshots of docs/console/', async () => {
     // Traffic for the charts while the overview is open: alpha-1 is consumed, beta-1 fills up.
     await conn.consume('alpha-1', (m) => {

@@ -182,9 +182,15 @@ describe('management HTTP API: queues', () => {
     const info = await c.streamInfo('events');
     const detail = await tb.get('/api/queues/%2F/events');
     expect(detail.body).toMatchObject({ type: 'stream', messages: 3, ready: 3, unacked: 0, consumers: 1, bytes: info.bytes, oldestReadyAgeMs: null });
+    // The detail has the stream's offsets and named consumers (STREAM_INFO); the list does not.
+    await c.commitStreamOffset('events', 'billing', 0);
+    const withConsumer = await tb.get('/api/queues/%2F/events');
+    expect(withConsumer.body.stream).toMatchObject({ first: 0, next: 3, messages: 3, segments: 1, subscribers: 1 });
+    expect(withConsumer.body.stream.consumers).toEqual([{ name: 'billing', committed: 0, lag: 2, subscribers: 0 }]);
     expect(info.bytes).toBeGreaterThan('event 0'.length * 3);
     const list = await tb.get('/api/queues');
     expect(list.body.items[0]).toMatchObject({ name: 'events', messages: 3, bytes: info.bytes, consumers: 1 });
+    expect(list.body.items[0].stream).toBeUndefined();
     // A stream is not purged (it would answer {purged: 0} and keep everything): PRECONDITION_FAILED.
     const purge = await tb.del('/api/queues/%2F/events/contents');
     expect(purge.status).toBe(409);

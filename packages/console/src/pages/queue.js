@@ -1,5 +1,7 @@
 // Queue detail: figures, rates chart, consumers, bindings, browse (no side effects), publish, purge,
-// move / redrive of a dead-letter queue, delete.
+// move / redrive of a dead-letter queue, delete. A stream's page (same route) shows what its log keeps:
+// offsets, size, segments, subscribers and named consumers with their lag; no purge, no move and no
+// queue charts (a stream has no ready/unacked messages, and its appends are not in the queue rates).
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import * as api from '../api.js';
@@ -26,7 +28,8 @@ export function QueueDetail({ vhost, name }) {
   if (!qd)
     return html`<div class="page"><p><a href="#/queues">‹ Queues</a></p><h1>${name}</h1><${ErrorBox} error=${q.error} />
       ${q.error ? null : html`<p class="muted">Loading…</p>`}</div>`;
-  const isDlq = /(^|[.\-_])(dlq|dead|dead-letter|dead_letter|deadletter)([.\-_]|$)/i.test(name);
+  const isStream = qd.type === 'stream';
+  const isDlq = !isStream && /(^|[.\-_])(dlq|dead|dead-letter|dead_letter|deadletter)([.\-_]|$)/i.test(name);
   const myConsumers = itemsOf(consumers.data).filter((c) => c.queue === name && (c.vhost === undefined || c.vhost === vhost));
   return html`<div class="page queue-detail">
     <p class="crumbs"><a href="#/queues">Queues</a> › <span class="muted">${vhost}</span></p>
@@ -37,54 +40,33 @@ export function QueueDetail({ vhost, name }) {
       ${write
         ? html`<div class="buttons">
             <button onClick=${() => setDialog('publish')}>Publish</button>
-            <button class=${isDlq ? 'primary' : ''} onClick=${() => setDialog('move')}>${isDlq ? 'Redrive…' : 'Move messages…'}</button>
-            <button class="warn" onClick=${() => setDialog('purge')}>Purge</button>
+            ${isStream
+              ? null
+              : html`<button class=${isDlq ? 'primary' : ''} onClick=${() => setDialog('move')}>${isDlq ? 'Redrive…' : 'Move messages…'}</button>
+                  <button class="warn" onClick=${() => setDialog('purge')}>Purge</button>`}
             <button class="danger" onClick=${() => setDialog('delete')}>Delete</button>
           </div>`
         : null}
     </div>
     <${ErrorBox} error=${q.error} />
-    <div class="stats">
-      <${Stat} label="Messages" value=${num(qd.messages)} />
-      <${Stat} label="Ready" value=${num(qd.ready)} />
-      <${Stat} label="Unacked" value=${num(qd.unacked)} />
-      <${Stat} label="Delayed" value=${num(qd.delayed)} />
-      <${Stat} label="Consumers" value=${num(qd.consumers)} alarm=${qd.consumers === 0 && qd.ready > 0} />
-      <${Stat} label="Lag" value=${qd.oldestReadyAgeMs === null || qd.oldestReadyAgeMs === undefined ? '–' : duration(qd.oldestReadyAgeMs)} sub="oldest ready message" />
-      <${Stat} label="Size" value=${bytes(qd.bytes)} />
-      <${Stat} label="Rates" value=${rate(qd.rates?.published)} sub=${`out ${rate(qd.rates?.delivered)} · ack ${rate(qd.rates?.acked)}`} />
-    </div>
-    <div class="two">
-      <section class="panel">
-        <h2>Message rates <span class="muted small">per second</span></h2>
-        ${rates.data
-          ? html`<${Chart} series=${[{ label: 'In', color: '#0f766e' }, { label: 'Delivered', color: '#2563eb' }, { label: 'Acked', color: '#9333ea' }]}
-              data=${ratesData(rates.data, ['published', 'delivered', 'acked'])} height=${170} />`
-          : html`<p class="muted">No rate samples.</p>`}
-      </section>
-      <section class="panel">
-        <h2>Queued messages</h2>
-        ${rates.data
-          ? html`<${Chart} series=${[{ label: 'Ready', color: '#0f766e' }, { label: 'Unacked', color: '#d97706' }]}
-              data=${ratesData(rates.data, ['ready', 'unacked'])} height=${170} />`
-          : html`<p class="muted">No samples.</p>`}
-      </section>
-    </div>
-    <${Browse} base=${base} stream=${qd.type === 'stream'} total=${qd.messages} />
-    <div class="two">
-      <section class="panel">
-        <h2>Consumers <span class="muted small">${myConsumers.length}</span></h2>
-        <table class="grid compact">
-          <thead><tr><th>Tag</th><th>Connection</th><th class="num">Prefetch</th><th class="num">Unacked</th><th class="num">Utilisation</th></tr></thead>
-          <tbody>
-            ${myConsumers.map(
-              (c) => html`<tr><td><code>${c.tag}</code></td><td><code>${c.connection}</code></td><td class="num">${num(c.prefetch)}</td>
-                <td class="num">${num(c.unacked)}</td><td class="num">${c.utilisation === undefined ? '–' : `${Math.round(c.utilisation * 100)}%`}</td></tr>`,
-            )}
-            ${myConsumers.length === 0 ? html`<tr><td colspan="5" class="empty">No consumers.</td></tr>` : null}
-          </tbody>
-        </table>
-      </section>
+    ${isStream ? html`<${StreamFigures} qd=${qd} />` : html`<${QueueFigures} qd=${qd} rates=${rates.data} />`}
+    <${Browse} base=${base} stream=${isStream} total=${qd.messages} />
+    <div class=${isStream ? '' : 'two'}>
+      ${isStream
+        ? null
+        : html`<section class="panel">
+            <h2>Consumers <span class="muted small">${myConsumers.length}</span></h2>
+            <table class="grid compact">
+              <thead><tr><th>Tag</th><th>Connection</th><th class="num">Prefetch</th><th class="num">Unacked</th><th class="num">Utilisation</th></tr></thead>
+              <tbody>
+                ${myConsumers.map(
+                  (c) => html`<tr><td><code>${c.tag}</code></td><td><code>${c.connection}</code></td><td class="num">${num(c.prefetch)}</td>
+                    <td class="num">${num(c.unacked)}</td><td class="num">${c.utilisation === undefined ? '–' : `${Math.round(c.utilisation * 100)}%`}</td></tr>`,
+                )}
+                ${myConsumers.length === 0 ? html`<tr><td colspan="5" class="empty">No consumers.</td></tr>` : null}
+              </tbody>
+            </table>
+          </section>`}
       <section class="panel">
         <h2>Bindings</h2>
         <table class="grid compact">
@@ -124,6 +106,64 @@ export function QueueDetail({ vhost, name }) {
         <//>`
       : null}
   </div>`;
+}
+
+
+function QueueFigures({ qd, rates }) {
+  return html`<div class="stats">
+      <${Stat} label="Messages" value=${num(qd.messages)} />
+      <${Stat} label="Ready" value=${num(qd.ready)} />
+      <${Stat} label="Unacked" value=${num(qd.unacked)} />
+      <${Stat} label="Delayed" value=${num(qd.delayed)} />
+      <${Stat} label="Consumers" value=${num(qd.consumers)} alarm=${qd.consumers === 0 && qd.ready > 0} />
+      <${Stat} label="Lag" value=${qd.oldestReadyAgeMs === null || qd.oldestReadyAgeMs === undefined ? '–' : duration(qd.oldestReadyAgeMs)} sub="oldest ready message" />
+      <${Stat} label="Size" value=${bytes(qd.bytes)} />
+      <${Stat} label="Rates" value=${rate(qd.rates?.published)} sub=${`out ${rate(qd.rates?.delivered)} · ack ${rate(qd.rates?.acked)}`} />
+    </div>
+    <div class="two">
+      <section class="panel">
+        <h2>Message rates <span class="muted small">per second</span></h2>
+        ${rates
+          ? html`<${Chart} series=${[{ label: 'In', color: '#0f766e' }, { label: 'Delivered', color: '#2563eb' }, { label: 'Acked', color: '#9333ea' }]}
+              data=${ratesData(rates, ['published', 'delivered', 'acked'])} height=${170} />`
+          : html`<p class="muted">No rate samples.</p>`}
+      </section>
+      <section class="panel">
+        <h2>Queued messages</h2>
+        ${rates
+          ? html`<${Chart} series=${[{ label: 'Ready', color: '#0f766e' }, { label: 'Unacked', color: '#d97706' }]}
+              data=${ratesData(rates, ['ready', 'unacked'])} height=${170} />`
+          : html`<p class="muted">No samples.</p>`}
+      </section>
+    </div>`;
+}
+
+/** A stream's figures (from the detail's `stream`: STREAM_INFO) and its named consumers. */
+function StreamFigures({ qd }) {
+  const st = qd.stream;
+  const last = st ? st.next - 1 : null;
+  return html`<div class="stats">
+      <${Stat} label="Messages" value=${num(qd.messages)} sub="kept by retention" />
+      <${Stat} label="Size" value=${bytes(qd.bytes)} sub=${st ? `${num(st.segments)} segment${st.segments === 1 ? '' : 's'}` : ''} />
+      <${Stat} label="First offset" value=${st && st.messages > 0 ? num(st.first) : '–'} sub=${st?.firstTimestamp ? time(st.firstTimestamp) : ''} />
+      <${Stat} label="Last offset" value=${st && st.messages > 0 ? num(last) : '–'} sub=${st?.lastTimestamp ? time(st.lastTimestamp) : ''} />
+      <${Stat} label="Subscribers" value=${num(qd.consumers)} />
+      <${Stat} label="Retention" value=${st?.maxAge ? duration(st.maxAge) : st?.maxLengthBytes ? bytes(st.maxLengthBytes) : 'none'}
+        sub=${st?.maxAge && st?.maxLengthBytes ? `and ${bytes(st.maxLengthBytes)}` : st?.maxAge ? 'max age' : st?.maxLengthBytes ? 'max size' : 'keeps everything'} />
+    </div>
+    <section class="panel">
+      <h2>Named consumers <span class="muted small">stored offsets: each resumes after its last commit</span></h2>
+      <table class="grid compact stream-consumers">
+        <thead><tr><th>Name</th><th class="num">Stored offset</th><th class="num">Lag</th><th class="num">Subscribers</th></tr></thead>
+        <tbody>
+          ${(st?.consumers || []).map(
+            (c) => html`<tr><td><code>${c.name}</code></td><td class="num">${c.committed === null ? '–' : num(c.committed)}</td>
+              <td class="num">${num(c.lag)}</td><td class="num">${num(c.subscribers)}</td></tr>`,
+          )}
+          ${(st?.consumers || []).length === 0 ? html`<tr><td colspan="4" class="empty">No named consumers.</td></tr>` : null}
+        </tbody>
+      </table>
+    </section>`;
 }
 
 function Browse({ base, stream, total }) {

@@ -240,7 +240,8 @@ export function register(router: Router, ctx: HttpContext): void {
   router.get('/api/queues/:vhost/:name', (req) => {
     const vhost = seenVhost(ctx, req);
     const q = queueOf(vhost, req.params['name']!);
-    return { ...queueItem(ctx, vhost, q), consumerDetails: consumersOf(vhost, q) };
+    const stream = q.isStream && vhost.streams?.log(q.name) !== undefined ? { stream: vhost.streams!.infoOf(q.name) } : {};
+    return { ...queueItem(ctx, vhost, q), consumerDetails: consumersOf(vhost, q), ...stream };
   });
   router.put('/api/queues/:vhost/:name', async (req) => {
     const name = req.params['name']!;
