@@ -17,6 +17,9 @@
  * (Evicting on every change made each sample allocate a ring per busy queue:
  * 10,000 busy queues cost 288 MB of zeroed arrays and ~0.3 s of CPU a second.)
  * The ring of a deleted queue is dropped at the next sample.
+ *
+ * A stream's "published" is its append rate: the growth of its log's next offset between two samples
+ * (appends bypass the queue's counters); it has no ready/unacked messages of its own.
  */
 import type { Queue } from './queue.js';
 import type { VirtualHost } from './vhost.js';
@@ -193,7 +196,7 @@ export class RateSampler {
         totals[1]! += c.delivered;
         totals[2]! += c.acked;
         totals[3]! += c.redelivered;
-        this.sampleQueue(q, t, seconds, round);
+        this.sampleQueue(q, vhost, t, seconds, round);
       }
     }
     // A deleted queue is not sampled any more: its ring goes now, not when evicted.
@@ -214,21 +217,31 @@ export class RateSampler {
     this.previous = { t, totals };
   }
 
-  private sampleQueue(q: Queue, t: number, seconds: number, round: number): void {
+  private sampleQueue(q: Queue, vhost: VirtualHost, t: number, seconds: number, round: number): void {
     const c = q.counters;
+    // A stream's messages go to its log, not through the queue's counters: its in-rate is the growth of
+    // the log's next offset, read here (nothing is counted on the append path).
+    const log = q.isStream ? vhost.streams?.log(q.name) : undefined;
+    if (q.isStream && log === undefined) {
+      // Its log is still opening (declare, recovery): sampled from when it is open (not a jump from 0).
+      const s = this.queues.get(q);
+      if (s !== undefined) s.seen = round;
+      return;
+    }
+    const published = log !== undefined ? log.next : c.published;
     const ready = q.messageCount;
     const unacked = q.unackedCount;
     let s = this.queues.get(q);
     if (s === undefined) {
-      s = { published: c.published, delivered: c.delivered, acked: c.acked, ready, unacked, rates: { published: 0, delivered: 0, acked: 0 }, ring: null, changedAt: 0, seen: round };
+      s = { published, delivered: c.delivered, acked: c.acked, ready, unacked, rates: { published: 0, delivered: 0, acked: 0 }, ring: null, changedAt: 0, seen: round };
       this.queues.set(q, s);
       return;
     }
     s.seen = round;
-    const changed = c.published !== s.published || c.delivered !== s.delivered || c.acked !== s.acked || ready !== s.ready || unacked !== s.unacked;
+    const changed = published !== s.published || c.delivered !== s.delivered || c.acked !== s.acked || ready !== s.ready || unacked !== s.unacked;
     if (changed || s.ring !== null) {
       s.rates = {
-        published: clampRate(c.published - s.published, seconds),
+        published: clampRate(published - s.published, seconds),
         delivered: clampRate(c.delivered - s.delivered, seconds),
         acked: clampRate(c.acked - s.acked, seconds),
       };
@@ -249,7 +262,7 @@ export class RateSampler {
       s.ring.push([t, s.rates.published, s.rates.delivered, s.rates.acked, ready, unacked]);
       if (!changed && t - s.changedAt > this.capacity * this.intervalMs) this.untrack(s);
     }
-    s.published = c.published;
+    s.published = published;
     s.delivered = c.delivered;
     s.acked = c.acked;
     s.ready = ready;

@@ -54,6 +54,23 @@ describe('RateSampler', () => {
     expect(sampler.queueHistory(queues.get('b')!, 60).samples.every((s) => s.published === 0 && s.ready === 0)).toBe(true);
   });
 
+  it("a stream's in-rate is its log's growth (its next offset), from when its log is open", () => {
+    const { sampler, vhost, queues, tick } = setup();
+    const stream = { ...fakeQueue(), isStream: true, name: 's' } as unknown as Queue;
+    queues.set('s', stream);
+    let log: { next: number } | undefined; // still opening
+    (vhost as unknown as { streams: unknown }).streams = { log: (name: string) => (name === 's' ? log : undefined) };
+    sampler.sample();
+    log = { next: 1000 }; // opened, 1000 messages from before a restart: not a rate
+    tick();
+    expect(sampler.queueLatest(stream)).toEqual({ published: 0, delivered: 0, acked: 0 });
+    log.next += 30;
+    tick(2000);
+    expect(sampler.queueLatest(stream).published).toBe(15);
+    tick();
+    expect(sampler.queueHistory(stream, 60).samples.map((s) => s.published)).toEqual([0, 15, 0]);
+  });
+
   it('keeps 10 minutes (the capacity), answers the seconds asked for, and never reports a negative rate', () => {
     const { sampler, vhost, queues, tick } = setup({ capacity: 5 });
     sampler.sample();

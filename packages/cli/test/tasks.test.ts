@@ -125,6 +125,28 @@ describe('warren worker and warren task', () => {
     expect(explicit.stderr).toBe("warren: NOT_FOUND: no task namespace 'tasks' (no bucket of that name)\n");
   });
 
+  it('task show|revoke|retry <id> with the default namespace on a broker that never ran tasks: the unknown-id answer; redrive: none', async () => {
+    const unknown = "warren: NOT_FOUND: task 'order-42' not found (unknown, or its result expired)\n";
+    for (const verb of ['show', 'revoke', 'retry']) {
+      const r = await run(['task', verb, 'order-42', '--url', tb.url]);
+      expect(r.stderr, verb).toBe(unknown);
+      expect(r.code, verb).toBe(1);
+      // The same answer as an unknown id in a namespace that exists.
+      const known = await run(['task', verb, 'order-42', '--url', tb.url, '--namespace', 'cli']);
+      expect(known.stderr, `${verb} in 'cli'`).toBe(unknown);
+      // An explicit namespace that does not exist stays NOT_FOUND about the namespace (a typo).
+      const explicit = await run(['task', verb, 'order-42', '--url', tb.url, '--namespace', 'tasks']);
+      expect(explicit.stderr, `${verb} --namespace tasks`).toBe("warren: NOT_FOUND: no task namespace 'tasks' (no bucket of that name)\n");
+    }
+    const redrive = await run(['task', 'redrive', '--url', tb.url]);
+    expect(redrive.stderr).toBe('');
+    expect(redrive.stdout).toBe('0 task(s) queued again\n');
+    expect(redrive.code).toBe(0);
+    expect(JSON.parse((await run(['task', 'redrive', '--url', tb.url, '--json'])).stdout)).toEqual([]);
+    // Nothing was created on the way.
+    expect((await conn.listKv()).map((b) => b.name)).not.toContain('tasks');
+  });
+
   it("a module that cannot be loaded names the user's file, not the CLI's own", async () => {
     const missing = await run(['worker', 'no-such-tasks.mjs', '--url', tb.url]);
     expect(missing.stderr).toBe(`warren: USAGE: cannot load no-such-tasks.mjs: no such file (${ROOT}no-such-tasks.mjs)\n`);

@@ -66,6 +66,8 @@ export const PALETTE = ['#0f766e', '#2563eb', '#9333ea', '#d97706', '#dc2626', '
 
 /**
  * A uPlot time-series chart. `series`: [{label, color?}]; `data`: [xs (seconds), ...ys].
+ * `windowS`: the x axis spans exactly that many seconds up to the latest sample (a chart with a
+ * minute of samples in a 10-minute window is empty on its left), not just the samples it has.
  * Resizes with its container.
  */
 export function Chart({ series, data, height = 200, yFormat, windowS }) {
@@ -79,7 +81,7 @@ export function Chart({ series, data, height = 200, yFormat, windowS }) {
       height,
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
-      scales: { x: windowS ? { time: true, range: (u, min, max) => [(max ?? Date.now() / 1000) - windowS, max ?? Date.now() / 1000] } : { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
+      scales: { x: windowS ? { time: true, range: (u, min, max) => windowRange(max, windowS) } : { time: true }, y: { range: (u, min, max) => [0, Math.max(1, max * 1.1)] } },
       axes: [
         // Whole seconds at least: the samples are one a second. Labels in the console's one format
         // (format.js: 24-hour clock), one line, spaced so that `13:46:10` labels never touch.
@@ -123,11 +125,17 @@ export function Chart({ series, data, height = 200, yFormat, windowS }) {
       plot.current.destroy();
       plot.current = null;
     };
-  }, [key, height]);
+  }, [key, height, windowS]);
   useEffect(() => {
     if (plot.current) plot.current.setData(data);
   }, [data]);
   return html`<div class="chart" ref=${box}></div>`;
+}
+
+/** The x range of a chart showing the last `windowS` seconds up to `max` (the latest sample; now without one). */
+function windowRange(max, windowS) {
+  const end = max === null || max === undefined || !Number.isFinite(max) ? Date.now() / 1000 : max;
+  return [end - windowS, end];
 }
 
 /** Turns an API rates answer into uPlot data for the given fields. */

@@ -90,6 +90,79 @@ describe.skipIf(!haveChromium)('web console in headless chromium', () => {
     await page.locator('.chart .u-over').first().waitFor(WAIT); // uPlot drew the rates chart
   });
 
+  it("the overview's 1 / 5 / 10 min buttons set the span of the rates chart, whatever samples it has", async () => {
+    // The broker has run for seconds: each window is drawn at its full width (empty on the left), not the samples' span.
+    const span = () =>
+      page.evaluate(() => {
+        const document = (globalThis as unknown as { document: any }).document; // the page's (no DOM types here)
+        const u = document.querySelector('.chart')?.uplot;
+        return u && u.scales.x.min !== undefined && u.scales.x.max !== undefined ? Math.round(u.scales.x.max - u.scales.x.min) : null;
+      });
+    await page.goto(`${base}/#/`);
+    await page.locator('.chart .u-over').first().waitFor(WAIT);
+    await until(async () => (await span()) === 300, () => 'the default window: 5 minutes');
+    for (const [label, seconds] of [['1 min', 60], ['10 min', 600], ['5 min', 300]] as const) {
+      await page.click(`.seg button:text-is("${label}")`);
+      let got: number | null = null;
+      await until(async () => (got = await span()) === seconds, () => `${label}: the chart spanning ${seconds} s (it spans ${got} s)`);
+      expect(await page.locator('.seg button.on').textContent()).toBe(label);
+    }
+  });
+
+  it('the header keeps the user name and Log out visible and apart at 900 px and at 1280 px, with every link', async () => {
+    type Box = { left: number; top: number; right: number; bottom: number };
+    for (const width of [900, 1280]) {
+      await page.setViewportSize({ width, height: 800 });
+      await page.goto(`${base}/#/`);
+      await page.locator('.topbar .user').waitFor(WAIT);
+      const got = await page.evaluate(() => {
+        const document = (globalThis as unknown as { document: any }).document;
+        const box = (el: any): Box => {
+          const r = el.getBoundingClientRect();
+          return { left: r.left, top: r.top, right: r.right, bottom: r.bottom };
+        };
+        const el = (sel: string) => document.querySelector(sel);
+        // What a click at the middle of an element hits (not something drawn over it).
+        const onTop = (sel: string) => {
+          const b = box(el(sel));
+          const hit = document.elementFromPoint((b.left + b.right) / 2, (b.top + b.bottom) / 2);
+          return hit !== null && (hit === el(sel) || el(sel).contains(hit));
+        };
+        return {
+          innerWidth: (globalThis as unknown as { innerWidth: number }).innerWidth,
+          scrollWidth: document.documentElement.scrollWidth as number,
+          user: box(el('.topbar .user')),
+          logout: box(el('.topbar button.link')),
+          vhost: box(el('.topbar .vhost-select')),
+          links: [...document.querySelectorAll('.topbar nav a')].map(box),
+          userOnTop: onTop('.topbar .user'),
+          logoutOnTop: onTop('.topbar button.link'),
+          linkHeights: [...document.querySelectorAll('.topbar nav a')].map((a: any) => a.getBoundingClientRect().height),
+        };
+      });
+      const at = `at ${width} px`;
+      const inside = (b: Box) => b.left >= 0 && b.right <= got.innerWidth && b.right - b.left > 0 && b.bottom - b.top > 0;
+      const apart = (a: Box, b: Box) => a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top;
+      expect(got.scrollWidth, `${at}: no sideways scrolling`).toBeLessThanOrEqual(got.innerWidth);
+      expect(inside(got.user), `${at}: the user name inside the window ${JSON.stringify(got.user)}`).toBe(true);
+      expect(inside(got.logout), `${at}: Log out inside the window ${JSON.stringify(got.logout)}`).toBe(true);
+      expect(await page.locator('.topbar .user').textContent()).toBe('guest');
+      expect(apart(got.user, got.logout), `${at}: user / Log out`).toBe(true);
+      expect(apart(got.user, got.vhost), `${at}: user / vhost selector`).toBe(true);
+      expect(apart(got.logout, got.vhost), `${at}: Log out / vhost selector`).toBe(true);
+      expect(got.userOnTop && got.logoutOnTop, `${at}: nothing drawn over the user name or Log out`).toBe(true);
+      got.links.forEach((l, i) => {
+        expect(inside(l), `${at}: link ${i} inside the window ${JSON.stringify(l)}`).toBe(true);
+        for (const other of [got.user, got.logout, got.vhost]) expect(apart(l, other), `${at}: link ${i} apart from the user controls`).toBe(true);
+      });
+      // One line per link (not "Users & vhosts" on three lines): each as tall as the first.
+      expect(new Set(got.linkHeights).size, `${at}: link heights ${got.linkHeights}`).toBe(1);
+      await page.click('.topbar nav a:text-is("Queues")');
+      await page.locator('h1:text-is("Queues")').waitFor(WAIT);
+    }
+    await page.setViewportSize({ width: 1400, height: 900 });
+  });
+
   it("shows a queue's count change after a publish through the SDK", async () => {
     await page.goto(`${base}/#/queues`);
     await messagesCell('orders').waitFor(WAIT);
@@ -338,11 +411,26 @@ describe.skipIf(!haveChromium)('web console in headless chromium', () => {
     expect(headings.filter((h) => /^(Queued messages|Message rates|Consumers)/.test(h))).toEqual([]);
     expect(headings.filter((h) => h.startsWith('Named consumers'))).toHaveLength(1);
     for (const label of ['Ready', 'Unacked', 'Delayed', 'Lag']) expect(await stat(label).count()).toBe(0);
+    // Its append rate, charted: appends between two looks of the sampler (once a second) show as a rate.
+    await page.locator('.stream-rates .chart .u-over').waitFor(WAIT);
+    const appendedMax = () =>
+      page.evaluate(() => {
+        const document = (globalThis as unknown as { document: any }).document;
+        const u = document.querySelector('.stream-rates .chart')?.uplot;
+        return u ? Math.max(0, ...(u.data[1] as Array<number | null>).map((v) => v ?? 0)) : 0;
+      });
+    let appended = 5;
+    await until(async () => {
+      await conn.publish('', 'order-events', JSON.stringify({ order: ++appended }));
+      return (await appendedMax()) > 0;
+    }, 'the append-rate chart above 0', { everyMs: 100 });
+    expect(await stat('Appends').count()).toBe(1);
+    expect(await page.locator('.stream-rates h2').textContent()).toMatch(/^Append rate/);
     // Browse starts at the first offset kept.
     expect(await page.inputValue('.browse input[name=offset]')).toBe('first');
     await page.locator('.browse button[type=submit]').click(WAIT);
     await page.locator('.message').nth(4).waitFor(WAIT);
-    expect(await page.locator('.message .pos').allTextContents()).toEqual(['#0', '#1', '#2', '#3', '#4']);
+    expect((await page.locator('.message .pos').allTextContents()).slice(0, 5)).toEqual(['#0', '#1', '#2', '#3', '#4']);
     expect(await page.locator('.message header .small').first().textContent()).toMatch(/ · \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
   });
 

@@ -144,6 +144,15 @@ function defaultNamespace(cmd: Command): boolean {
   return cmd.getOptionValueSource('namespace') === 'default';
 }
 
+/**
+ * The client for a verb about one task id. With the default namespace on a broker that never ran tasks,
+ * null: the caller answers as for an unknown id (there is no such task), not NOT_FOUND about the namespace.
+ */
+async function clientForId(conn: Connection, o: { namespace: string }, cmd: Command): Promise<TaskClient | null> {
+  if (defaultNamespace(cmd) && !(await namespaceExists(conn, o.namespace))) return null;
+  return clientFor(conn, o);
+}
+
 function notFound(id: string): never {
   throw new WarrenError(ErrorCodes.NOT_FOUND, `task '${id}' not found (unknown, or its result expired)`);
 }
@@ -178,8 +187,8 @@ export function taskCommand(): Command {
     leaf('show', "Show one task's state, arguments, progress, result or error")
       .argument('<id>')
       .addHelpText('after', '\nExamples:\n  $ warren task show order-42\n  $ warren task show order-42 --json')
-      .action(async (id: string, o) => {
-        const r = await withConnection(o, 'task show', async (conn) => (await clientFor(conn, o)).get(id));
+      .action(async (id: string, o, cmd: Command) => {
+        const r = await withConnection(o, 'task show', async (conn) => (await clientForId(conn, o, cmd))?.get(id) ?? null);
         if (r === null) notFound(id);
         if (o.json) return printJson(r);
         print(describe(r));
@@ -190,8 +199,8 @@ export function taskCommand(): Command {
       .argument('<id>')
       .option('--reason <text>', 'why (kept in the record)', 'revoked from the CLI')
       .addHelpText('after', "\nExamples:\n  $ warren task revoke order-42 --reason 'customer cancelled'")
-      .action(async (id: string, o) => {
-        const r = await withConnection(o, 'task revoke', async (conn) => (await clientFor(conn, o)).revoke(id, o.reason));
+      .action(async (id: string, o, cmd: Command) => {
+        const r = await withConnection(o, 'task revoke', async (conn) => (await clientForId(conn, o, cmd))?.revoke(id, o.reason) ?? null);
         if (r === null) notFound(id);
         if (o.json) return printJson(r);
         print(r.status === 'REVOKED' ? `task ${id} revoked` : `task ${id} had already finished: ${r.status}`);
@@ -201,8 +210,8 @@ export function taskCommand(): Command {
     leaf('retry', 'Run a FAILURE or REVOKED task again from its first attempt, or send a PENDING one again (PRECONDITION_FAILED if it is running or succeeded)')
       .argument('<id>')
       .addHelpText('after', '\nExamples:\n  $ warren task retry order-42')
-      .action(async (id: string, o) => {
-        const r = await withConnection(o, 'task retry', async (conn) => (await clientFor(conn, o)).retry(id));
+      .action(async (id: string, o, cmd: Command) => {
+        const r = await withConnection(o, 'task retry', async (conn) => (await clientForId(conn, o, cmd))?.retry(id) ?? null);
         if (r === null) notFound(id);
         if (o.json) return printJson(r);
         print(`task ${id} queued again (${r.name})`);
@@ -212,8 +221,12 @@ export function taskCommand(): Command {
     leaf('redrive', 'Retry every failed task waiting in the dead-letter queue')
       .option('--limit <n>', 'at most this many', intArg(1))
       .addHelpText('after', '\nExamples:\n  $ warren task redrive\n  $ warren task redrive --limit 100 --json')
-      .action(async (o) => {
-        const ids = await withConnection(o, 'task redrive', async (conn) => (await clientFor(conn, o)).redrive({ limit: o.limit }));
+      .action(async (o, cmd: Command) => {
+        const ids = await withConnection(o, 'task redrive', async (conn) => {
+          // No namespace yet: no dead letters to redrive (an explicit --namespace stays NOT_FOUND).
+          if (defaultNamespace(cmd) && !(await namespaceExists(conn, o.namespace))) return [];
+          return (await clientFor(conn, o)).redrive({ limit: o.limit });
+        });
         if (o.json) return printJson(ids);
         print(`${ids.length} task(s) queued again${ids.length ? `: ${ids.join(', ')}` : ''}`);
       }),

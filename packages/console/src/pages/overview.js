@@ -84,7 +84,7 @@ export function Overview() {
         </div>
       </div>
       ${rates
-        ? html`<${Chart} series=${RATE_SERIES} data=${ratesData(rates, RATE_SERIES.map((s) => s.field))} height=${220} yFormat=${fmtAxis} />`
+        ? html`<${Chart} series=${RATE_SERIES} data=${ratesData(rates, RATE_SERIES.map((s) => s.field))} height=${220} yFormat=${fmtAxis} windowS=${windowS} />`
         : html`<p class="muted">No rate samples yet.</p>`}
     </section>
     <div class="two">

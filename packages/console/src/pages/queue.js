@@ -1,7 +1,7 @@
 // Queue detail: figures, rates chart, consumers, bindings, browse (no side effects), publish, purge,
 // move / redrive of a dead-letter queue, delete. A stream's page (same route) shows what its log keeps:
-// offsets, size, segments, subscribers and named consumers with their lag; no purge, no move and no
-// queue charts (a stream has no ready/unacked messages, and its appends are not in the queue rates).
+// offsets, size, segments, subscribers, its append rate (the sampler reads its log's growth) and named
+// consumers with their lag; no purge, no move and no queue charts (a stream has no ready/unacked messages).
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import * as api from '../api.js';
@@ -49,7 +49,7 @@ export function QueueDetail({ vhost, name }) {
         : null}
     </div>
     <${ErrorBox} error=${q.error} />
-    ${isStream ? html`<${StreamFigures} qd=${qd} />` : html`<${QueueFigures} qd=${qd} rates=${rates.data} />`}
+    ${isStream ? html`<${StreamFigures} qd=${qd} rates=${rates.data} />` : html`<${QueueFigures} qd=${qd} rates=${rates.data} />`}
     <${Browse} base=${base} stream=${isStream} total=${qd.messages} />
     <div class=${isStream ? '' : 'two'}>
       ${isStream
@@ -139,7 +139,7 @@ function QueueFigures({ qd, rates }) {
 }
 
 /** A stream's figures (from the detail's `stream`: STREAM_INFO) and its named consumers. */
-function StreamFigures({ qd }) {
+function StreamFigures({ qd, rates }) {
   const st = qd.stream;
   const last = st ? st.next - 1 : null;
   return html`<div class="stats">
@@ -150,7 +150,14 @@ function StreamFigures({ qd }) {
       <${Stat} label="Subscribers" value=${num(qd.consumers)} />
       <${Stat} label="Retention" value=${st?.maxAge ? duration(st.maxAge) : st?.maxLengthBytes ? bytes(st.maxLengthBytes) : 'none'}
         sub=${st?.maxAge && st?.maxLengthBytes ? `and ${bytes(st.maxLengthBytes)}` : st?.maxAge ? 'max age' : st?.maxLengthBytes ? 'max size' : 'keeps everything'} />
+      <${Stat} label="Appends" value=${rate(qd.rates?.published)} sub="last second" />
     </div>
+    <section class="panel stream-rates">
+      <h2>Append rate <span class="muted small">messages per second, last 5 minutes</span></h2>
+      ${rates
+        ? html`<${Chart} series=${[{ label: 'Appended', color: '#0f766e' }]} data=${ratesData(rates, ['published'])} height=${170} windowS=${300} />`
+        : html`<p class="muted">No rate samples.</p>`}
+    </section>
     <section class="panel">
       <h2>Named consumers <span class="muted small">stored offsets: each resumes after its last commit</span></h2>
       <table class="grid compact stream-consumers">
