@@ -48,14 +48,19 @@ async function publishAll(conn: Connection, from: number, n: number): Promise<vo
 /**
  * Sizes and kill points of a round: round 0 is the fixed CI case, later rounds draw them from the seed.
  * stopAt (the last commit before the kill) ends in 9 and lies below the pre-published messages, so the
- * message after it is always there.
+ * message after it is always there. In round 0 the racing publishes start before the reader and the kill
+ * comes once the reader has committed stopAt (on a fast machine every racing publish is confirmed by
+ * then); later rounds start them after the commits and kill inside confirm #killAtConfirm, early enough
+ * that the publish window is still full, so the kill lands while appends are in flight.
  */
-function brokerKillCase(round: number): { seed: number; pre: number; racing: number; stopAt: number; delayMs: number } {
+function brokerKillCase(round: number): { seed: number; pre: number; racing: number; stopAt: number; killAtConfirm: number } {
   const seed = roundSeed(11, round);
-  if (round === 0) return { seed, pre: 300, racing: 2000, stopAt: 149, delayMs: 0 };
+  if (round === 0) return { seed, pre: 300, racing: 2000, stopAt: 149, killAtConfirm: 0 };
   const rand = rng(seed);
   const pre = rand.int(50, 600);
-  return { seed, pre, racing: rand.int(200, 3000), stopAt: 10 * rand.int(1, Math.floor((pre - 1) / 10)) - 1, delayMs: rand.int(0, 40) };
+  // The client keeps at most publishWindow (1000) publishes unconfirmed: after confirm #k it can see ~1000 more.
+  const racing = rand.int(1500, 5000);
+  return { seed, pre, racing, stopAt: 10 * rand.int(1, Math.floor((pre - 1) / 10)) - 1, killAtConfirm: rand.int(1, racing - 1200) };
 }
 
 /** The consumer child is killed once it has processed at least this offset (round 0: 200, the CI case). */
@@ -63,7 +68,7 @@ const consumerKillAt = (round: number): number => (round === 0 ? 200 : rng(round
 
 describe('streams and SIGKILL', () => {
   const rounds = chaosRounds();
-  it.each(rounds.map(brokerKillCase))('broker killed: every confirmed append and acknowledged commit survives; the named consumer resumes after its commit (seed $seed)', async ({ pre, racing: racingCount, stopAt, delayMs }) => {
+  it.each(rounds.map(brokerKillCase))('broker killed: every confirmed append and acknowledged commit survives; the named consumer resumes after its commit (seed $seed)', async ({ pre, racing: racingCount, stopAt, killAtConfirm }) => {
     const dir = await tempDir('warren-stream-crash-');
     dirs.push(dir);
     const b1 = await spawnBroker(dir);
@@ -72,12 +77,17 @@ describe('streams and SIGKILL', () => {
     await publishAll(c1, 0, pre);
     // Publishes racing the kill: each one confirmed before the kill must be there after it.
     const confirmed = new Set<number>();
-    const racing = Array.from({ length: racingCount }, (_, k) =>
-      c1.publish('', 's', `m${pre + k}`).then(
-        () => confirmed.add(pre + k),
-        () => undefined,
-      ),
-    );
+    const startRacing = (): Array<Promise<unknown>> =>
+      Array.from({ length: racingCount }, (_, k) =>
+        c1.publish('', 's', `m${pre + k}`).then(
+          () => {
+            confirmed.add(pre + k);
+            if (confirmed.size === killAtConfirm) b1.kill9Now();
+          },
+          () => undefined,
+        ),
+      );
+    let racing = killAtConfirm === 0 ? startRacing() : [];
     const reader = await c1.consumeStream('s', { name: 'svc', offset: 'first', credit: 100 });
     let lastCommitted = -1;
     for await (const m of reader) {
@@ -88,9 +98,13 @@ describe('streams and SIGKILL', () => {
       if (m.offset === stopAt) break; // delivered beyond stopAt (credit 100) but committed only up to stopAt
     }
     expect(lastCommitted).toBe(stopAt);
-    if (delayMs > 0) await new Promise((res) => setTimeout(res, delayMs));
-    await b1.kill9();
+    if (killAtConfirm === 0) await b1.kill9();
+    else {
+      racing = startRacing();
+      expect(await b1.exited).toBe('SIGKILL');
+    }
     await Promise.all(racing);
+    const confirmedAtEnd = confirmed.size;
 
     const b2 = await spawnBroker(dir);
     const c2 = await client(b2.url);
@@ -104,7 +118,7 @@ describe('streams and SIGKILL', () => {
     const resumed = await c2.consumeStream('s', { name: 'svc', offset: 'last' });
     expect(resumed.startOffset).toBe(stopAt + 1);
     expect((await take(resumed, 1))[0]!.offset).toBe(stopAt + 1);
-    console.log('[stream crash]', JSON.stringify({ pre, racing: racingCount, stopAt, delayMs, confirmed: confirmed.size, next: info.next }));
+    console.log('[stream crash]', JSON.stringify({ pre, racing: racingCount, stopAt, killAtConfirm, confirmed: confirmedAtEnd, next: info.next, unconfirmedKept: info.next - pre - confirmedAtEnd }));
   });
 
   it.each(rounds.map(consumerKillAt))('consumer process killed: it resumes after its last acknowledged commit, with no gap and nothing skipped (killed from offset %i)', async (killAt) => {
