@@ -30,12 +30,17 @@
  *    duplicates across the crash (delivered before AND after) are only ids not durably acked;
  * 4. no durably acked id appears after the restart;
  * 5. recovery dropped no record in the middle of a segment (a process kill cannot corrupt).
+ *
+ * CI runs one seed per case. The long version (test-support/chaos.ts) runs more seeds, e.g. 20 rounds
+ * (6 kills each by load + 1 idle kill) split over runs of 5:
+ *   WARREN_CHAOS_ROUNDS=5 WARREN_CHAOS_FIRST_ROUND=5 npx vitest run packages/broker/test/durability/crash.test.ts
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '@warren/client';
 import { client, closeAllClients, idOfBody, numberedBody } from './harness.js';
 import { killAllChildren, spawnBroker, type ChildBroker } from '../../../../test-support/broker-process.js';
 import { rng, type Rng } from '../../../../test-support/prng.js';
+import { chaosRounds, roundSeed } from '../../../../test-support/chaos.js';
 import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 
 const N = 3000;
@@ -212,13 +217,15 @@ function check(run: Run, after: number[]): Record<string, number> {
 }
 
 describe('kill -9 while publishing and consuming (child-process broker)', () => {
-  const cases: Array<[Mode, number]> = [
+  const modes: Array<[Mode, number]> = [
     ['heavy-publish', 101],
     ['consume', 202],
     ['after-confirm', 303],
     ['timer', 404],
     ['mixed', 505],
   ];
+  const rounds = chaosRounds();
+  const cases = rounds.flatMap((round) => modes.map(([mode, seed]): [Mode, number] => [mode, roundSeed(seed, round)]));
 
   it.each(cases)('%s (seed %i): confirmed messages survive, acked ones stay acked', async (mode, seed) => {
     const dir = await tempDir();
@@ -239,10 +246,10 @@ describe('kill -9 while publishing and consuming (child-process broker)', () => 
     await restarted.kill9();
   });
 
-  it('crash, restart, crash right away, restart: nothing that survived the first restart is lost', async () => {
+  it.each(rounds.map((round) => roundSeed(606, round)))('crash, restart, crash right away, restart: nothing that survived the first restart is lost (seed %i)', async (seed) => {
     const dir = await tempDir();
     dirs.push(dir);
-    const rand = rng(606);
+    const rand = rng(seed);
 
     // Crash 1 during a heavy publish.
     const first = await spawnBroker(dir);
@@ -281,7 +288,7 @@ describe('kill -9 while publishing and consuming (child-process broker)', () => 
     expect(after.slice(survived1)).toEqual(Array.from({ length: EXTRA }, (_, i) => N + i));
     const before = after.slice(0, survived1);
     check({ ...run, published: N }, before);
-    console.log('[crash twice]', JSON.stringify({ confirmed1: run.confirmed.size, survived1, extra: EXTRA, final: after.length }));
+    console.log(`[crash twice seed=${seed}]`, JSON.stringify({ confirmed1: run.confirmed.size, survived1, extra: EXTRA, final: after.length }));
     await fourth.kill9();
   });
 });

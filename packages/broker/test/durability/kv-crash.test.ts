@@ -4,11 +4,15 @@
  * while a seeded random kill -9 lands; after the restart on the same data
  * folder every key holds its last confirmed value or a later one that was
  * sent, revisions never go back, and recovery dropped nothing.
+ *
+ * CI runs seed 101. The long version (test-support/chaos.ts), one kill per round:
+ *   WARREN_CHAOS_ROUNDS=30 npx vitest run packages/broker/test/durability/kv-crash.test.ts
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { client, closeAllClients } from './harness.js';
 import { killAllChildren, spawnBroker } from '../../../../test-support/broker-process.js';
 import { rng } from '../../../../test-support/prng.js';
+import { chaosRounds, roundSeed } from '../../../../test-support/chaos.js';
 import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 
 const dirs: string[] = [];
@@ -21,7 +25,7 @@ afterEach(async () => {
 const KEYS = 50;
 
 describe('kv: SIGKILL of the broker', () => {
-  it.each([101])('every confirmed put is there after the restart (seed %i)', async (seed) => {
+  it.each(chaosRounds().map((round) => roundSeed(101, round)))('every confirmed put is there after the restart (seed %i)', async (seed) => {
     const rand = rng(seed);
     const dir = await tempDir('warren-kv-crash-');
     dirs.push(dir);
