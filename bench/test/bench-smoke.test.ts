@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, it, type ExpectStatic } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { removeDir, tempDir } from '../../test-support/temp-dir.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -43,96 +43,83 @@ async function runHarness(
 
 describe('bench e2e harness (smoke)', () => {
   let dir: string | undefined;
-  beforeAll(async () => {
-    dir = await tempDir('warren-bench-smoke-');
-  });
   afterAll(async () => {
     if (dir !== undefined) await removeDir(dir);
   });
 
-  /** Runs the harness on `ids` and checks every number it must report (the same checks for every run). */
-  async function check(ids: string[], expect: ExpectStatic): Promise<void> {
-    const profiles = join(dir!, `profiles-${ids[0]}`);
-    const brokerProfiles = join(dir!, `broker-profiles-${ids[0]}`);
-    // --side-by-side for the latency run it changes (4, 7) and for the run with scenario 1, whose other scenarios must not grow a sideBySide block.
-    const extra = ids.includes('1') ? ['--profile-workers', profiles, '--profile-broker', brokerProfiles, '--side-by-side'] : ids.includes('4') ? ['--side-by-side'] : [];
-    const run = await runHarness(dir!, ids, extra);
-    expect(run.machine.cores).toBeGreaterThan(0);
-    expect(run.scenarios.map((s) => s.id)).toEqual(ids);
-    for (const s of run.scenarios) {
-      expect(s.errors, `scenario ${s.id}`).toEqual({});
-      expect(Object.keys(s.systems).sort(), `scenario ${s.id}`).toEqual(scenarios[s.id]!.floor ? ['floor', 'warren'] : ['warren']);
-      for (const [system, keys] of Object.entries(scenarios[s.id]!)) {
-        for (const key of keys) {
-          const v = s.systems[system]?.[key];
-          expect(Number.isFinite(v) && v! > 0, `scenario ${s.id} ${system} ${key} = ${v}`).toBe(true);
-        }
-      }
-      if (s.id === '4' || s.id === '7') {
-        // --side-by-side: Warren and the relay at the same time, p99s paired per slice.
-        const b = s.sideBySide;
-        for (const key of ['warrenP99', 'relayP99', 'sliceMs']) expect(Number.isFinite(b?.[key]) && b![key]! > 0, `scenario ${s.id} sideBySide ${key} = ${b?.[key]}`).toBe(true);
-        expect(Number.isFinite(b?.p99Diff), `scenario ${s.id} sideBySide p99Diff`).toBe(true);
-        // Scenario 4's 200 messages take 40 ms, enough for the two sides' phases to overlap and pair
-        // slices; scenario 7's take 4 ms, less than the sides' start skew on a busy machine.
-        if (s.id === '4') {
-          expect(b!.slices > 0 && Number.isFinite(b!.sliceDiffMedian), `scenario 4 sideBySide slices = ${b!.slices}`).toBe(true);
-          expect(b!.sliceWithin).toBeGreaterThanOrEqual(0);
-          expect(b!.sliceWithin).toBeLessThanOrEqual(1);
-        } else expect(b!.slices).toBeGreaterThanOrEqual(0);
-        // CPU over 200 messages: a few 10 ms ticks at most, so only finite and not negative.
-        for (const key of ['brokerUsPerMsg', 'relayUsPerMsg']) expect(Number.isFinite(b?.[key]) && b![key]! >= 0, `scenario ${s.id} sideBySide ${key} = ${b?.[key]}`).toBe(true);
-      } else expect(s.sideBySide, `scenario ${s.id}`).toBeUndefined();
-      if (s.id === '1') {
-        // The producer's and consumer's CPU over the measured phase (200 messages: a few ticks of
-        // 10 ms at most, so only finite and not negative), and the relay's own for the floor.
-        for (const system of ['warren', 'floor']) {
-          for (const key of ['producerCpuSecPer100k', 'consumerCpuSecPer100k', 'workersCpuSecPer100k']) {
+  // The topic scenario is left out (its 10,000 bindings take long and it has no floor); the rest in three runs.
+  it.each([[['1', '2', '3', '4', '7', '5']], [['logins']], [['queues', 'connections']]])(
+    'runs %j against Warren and its floors, no peers, and writes positive numbers',
+    async (ids) => {
+      dir ??= await tempDir('warren-bench-smoke-');
+      const profiles = join(dir, `profiles-${ids[0]}`);
+      const brokerProfiles = join(dir, `broker-profiles-${ids[0]}`);
+      const run = await runHarness(dir, ids, ids.includes('1') ? ['--profile-workers', profiles, '--profile-broker', brokerProfiles, '--side-by-side'] : []);
+      expect(run.machine.cores).toBeGreaterThan(0);
+      expect(run.scenarios.map((s) => s.id)).toEqual(ids);
+      for (const s of run.scenarios) {
+        expect(s.errors, `scenario ${s.id}`).toEqual({});
+        expect(Object.keys(s.systems).sort(), `scenario ${s.id}`).toEqual(scenarios[s.id]!.floor ? ['floor', 'warren'] : ['warren']);
+        for (const [system, keys] of Object.entries(scenarios[s.id]!)) {
+          for (const key of keys) {
             const v = s.systems[system]?.[key];
-            expect(Number.isFinite(v) && v! >= 0, `scenario 1 ${system} ${key} = ${v}`).toBe(true);
+            expect(Number.isFinite(v) && v! > 0, `scenario ${s.id} ${system} ${key} = ${v}`).toBe(true);
           }
         }
-        expect(s.systems.floor?.relayCpuSecPer100k).toBeGreaterThanOrEqual(0);
-        // The broker's read and write syscalls and minor page faults over the measured phase (Linux: /proc/self/io).
-        for (const key of ['brokerReadsPer100k', 'brokerWritesPer100k']) expect(s.systems.warren?.[key], `scenario 1 warren ${key}`).toBeGreaterThan(0);
-        expect(s.systems.warren?.brokerPageFaultsPer100k).toBeGreaterThanOrEqual(0);
-        // The queue's peak depth (polled), page-outs/-ins and publisher flow-control holds over the measured phase
-        // (200 messages: all may well be 0, so only present, finite and not negative).
-        for (const key of ['queuePeakReady', 'queuePeakPaged', 'pagedOut', 'pagedIn', 'flowHolds', 'flowHeldMs']) {
-          const v = s.systems.warren?.[key];
-          expect(Number.isFinite(v) && v! >= 0, `scenario 1 warren ${key} = ${v}`).toBe(true);
+        if (s.id === '4' || s.id === '7') {
+          // --side-by-side: Warren and the relay at the same time, p99s paired per slice.
+          const b = s.sideBySide;
+          for (const key of ['warrenP99', 'relayP99', 'sliceMs']) expect(Number.isFinite(b?.[key]) && b![key]! > 0, `scenario ${s.id} sideBySide ${key} = ${b?.[key]}`).toBe(true);
+          expect(Number.isFinite(b?.p99Diff), `scenario ${s.id} sideBySide p99Diff`).toBe(true);
+          // Scenario 4's 200 messages take 40 ms, enough for the two sides' phases to overlap and pair
+          // slices; scenario 7's take 4 ms, less than the sides' start skew on a busy machine.
+          if (s.id === '4') {
+            expect(b!.slices > 0 && Number.isFinite(b!.sliceDiffMedian), `scenario 4 sideBySide slices = ${b!.slices}`).toBe(true);
+            expect(b!.sliceWithin).toBeGreaterThanOrEqual(0);
+            expect(b!.sliceWithin).toBeLessThanOrEqual(1);
+          } else expect(b!.slices).toBeGreaterThanOrEqual(0);
+          // CPU over 200 messages: a few 10 ms ticks at most, so only finite and not negative.
+          for (const key of ['brokerUsPerMsg', 'relayUsPerMsg']) expect(Number.isFinite(b?.[key]) && b![key]! >= 0, `scenario ${s.id} sideBySide ${key} = ${b?.[key]}`).toBe(true);
+        } else expect(s.sideBySide, `scenario ${s.id}`).toBeUndefined();
+        if (s.id === '1') {
+          // The producer's and consumer's CPU over the measured phase (200 messages: a few ticks of
+          // 10 ms at most, so only finite and not negative), and the relay's own for the floor.
+          for (const system of ['warren', 'floor']) {
+            for (const key of ['producerCpuSecPer100k', 'consumerCpuSecPer100k', 'workersCpuSecPer100k']) {
+              const v = s.systems[system]?.[key];
+              expect(Number.isFinite(v) && v! >= 0, `scenario 1 ${system} ${key} = ${v}`).toBe(true);
+            }
+          }
+          expect(s.systems.floor?.relayCpuSecPer100k).toBeGreaterThanOrEqual(0);
+          // The broker's read and write syscalls and minor page faults over the measured phase (Linux: /proc/self/io).
+          for (const key of ['brokerReadsPer100k', 'brokerWritesPer100k']) expect(s.systems.warren?.[key], `scenario 1 warren ${key}`).toBeGreaterThan(0);
+          expect(s.systems.warren?.brokerPageFaultsPer100k).toBeGreaterThanOrEqual(0);
+          // The queue's peak depth (polled), page-outs/-ins and publisher flow-control holds over the measured phase
+          // (200 messages: all may well be 0, so only present, finite and not negative).
+          for (const key of ['queuePeakReady', 'queuePeakPaged', 'pagedOut', 'pagedIn', 'flowHolds', 'flowHeldMs']) {
+            const v = s.systems.warren?.[key];
+            expect(Number.isFinite(v) && v! >= 0, `scenario 1 warren ${key} = ${v}`).toBe(true);
+          }
         }
       }
-    }
-    if (ids.includes('1')) {
-      // --profile-workers: a CPU profile of the measured phase per worker, and its summary.
-      for (const system of ['warren', 'relay']) {
-        for (const role of ['producer', 'consumer']) {
-          const name = join(profiles, `worker-${system}-${role}-s1`);
-          const profile = JSON.parse(await readFile(`${name}.cpuprofile`, 'utf8')) as { nodes: unknown[]; samples: unknown[] };
-          expect(profile.nodes.length, name).toBeGreaterThan(0);
-          expect(await readFile(`${name}.txt`, 'utf8')).toMatch(/top \d+ functions by self time/);
+      if (ids.includes('1')) {
+        // --profile-workers: a CPU profile of the measured phase per worker, and its summary.
+        for (const system of ['warren', 'relay']) {
+          for (const role of ['producer', 'consumer']) {
+            const name = join(profiles, `worker-${system}-${role}-s1`);
+            const profile = JSON.parse(await readFile(`${name}.cpuprofile`, 'utf8')) as { nodes: unknown[]; samples: unknown[] };
+            expect(profile.nodes.length, name).toBeGreaterThan(0);
+            expect(await readFile(`${name}.txt`, 'utf8')).toMatch(/top \d+ functions by self time/);
+          }
         }
+        // --profile-broker: the Warren broker's own profile of the measured phase, and its summary.
+        const name = join(brokerProfiles, 'broker-warren-s1');
+        const profile = JSON.parse(await readFile(`${name}.cpuprofile`, 'utf8')) as { nodes: unknown[] };
+        expect(profile.nodes.length, name).toBeGreaterThan(0);
+        expect(await readFile(`${name}.txt`, 'utf8')).toMatch(/top \d+ functions by self time/);
       }
-      // --profile-broker: the Warren broker's own profile of the measured phase, and its summary.
-      const name = join(brokerProfiles, 'broker-warren-s1');
-      const profile = JSON.parse(await readFile(`${name}.cpuprofile`, 'utf8')) as { nodes: unknown[] };
-      expect(profile.nodes.length, name).toBeGreaterThan(0);
-      expect(await readFile(`${name}.txt`, 'utf8')).toMatch(/top \d+ functions by self time/);
-    }
-  }
-
-  // The topic scenario is left out (its 10,000 bindings take long and it has no floor); the rest in four runs.
-  // Each run is a chain of child processes started one after the other (brokers, relay, tsx workers) that
-  // leaves a core idle most of the time (vitest runs one file at a time on a 2-core machine), so the runs
-  // that only check that numbers are positive go side by side (it.concurrent; every run has its own
-  // brokers on port 0, its own temp folders and its own output file). Scenarios 4 and 7 run first and
-  // alone: --side-by-side pairs the Warren and relay slices of a 40 ms phase, which needs the two sides
-  // to start close together.
-  // A ceiling for a busy shared machine (about a minute each on a quiet one), not an expectation.
-  const CEILING = 600_000;
-  it('runs ["4","7"] against Warren and its floors, no peers, side by side, and writes positive numbers', ({ expect }) => check(['4', '7'], expect), CEILING);
-  for (const ids of [['1', '2', '3', '5'], ['logins'], ['queues', 'connections']]) {
-    it.concurrent(`runs ${JSON.stringify(ids)} against Warren and its floors, no peers, and writes positive numbers`, ({ expect }) => check(ids, expect), CEILING);
-  }
+    },
+    // A ceiling for a busy shared machine (about a minute each on a quiet one), not an expectation.
+    600_000,
+  );
 });
