@@ -15,15 +15,9 @@
  * retained body can pin to a small multiple of its own size. The small ones are
  * copied in runs: the first needing a copy copies the chunk from its body on
  * (the frames after it, already received), as much as fits, into the free tail
- * of a pool, and the bodies that lie inside that run are views of the pool. One
- * copy per run instead of one per body. A fresh pool is sized to the rest of
- * the chunk, 8 KiB (Node's Buffer.poolSize) to 32 KiB: a quiet connection's
- * small reads get 8 KiB pools as before, a busy one's large reads one pool per
- * 32 KiB instead of per 8 KiB (allocUnsafeSlow costs ~1.5 us whatever the size).
- * Worst case: a retained small body pins its whole pool, at most 32 KiB (8 KiB
- * when the rest of its chunk was shorter than that). The views are built
- * straight from the pool's ArrayBuffer (Node's FastBuffer, Buffer's species),
- * not through Buffer#subarray() and its argument checks (~45 against ~15 ns).
+ * of an 8 KiB pool, and the bodies that lie inside that run are views of the
+ * pool. One copy per run instead of one per body; a retained small body pins
+ * at most its 8 KiB pool, as one from Buffer.allocUnsafe pins Node's.
  *
  * Every body handed out as a view of a chunk is counted (viewsHandedOut):
  * ReadArena reuses an arena only while that count has not moved, so bytes of a
@@ -44,31 +38,9 @@ const STREAM_DELIVER = FrameType.STREAM_DELIVER;
 const PUBLISH = FrameType.PUBLISH;
 const DELIVER = FrameType.DELIVER;
 const ACK = FrameType.ACK;
-/** Smallest pool for small bodies (see above), Node's Buffer.poolSize; longer bodies get their own copy. */
+/** Bytes copied at once for small bodies (see above): Node's Buffer.poolSize. */
 const COPY_RUN = 8 * 1024;
-/** Largest pool for small bodies (see above): what one retained small body can pin. */
-const MAX_COPY_RUN = 32 * 1024;
 const NO_RUN = Buffer.alloc(0);
-
-/** Builds a Buffer viewing (ArrayBuffer, offset, length). */
-type ViewOf = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Buffer;
-/**
- * Node's FastBuffer (what Buffer#subarray constructs; Buffer's species),
- * called directly; null when this Node does not behave so (then subarray is used).
- */
-const BufferView: ViewOf | null = (() => {
-  const species = (Buffer as unknown as Record<symbol, unknown>)[Symbol.species];
-  if (typeof species !== 'function' || species === Buffer) return null;
-  try {
-    const ab = new ArrayBuffer(8);
-    const view = new (species as ViewOf)(ab, 2, 3);
-    return Buffer.isBuffer(view) && Object.getPrototypeOf(view) === Buffer.prototype && view.buffer === ab && view.byteOffset === 2 && view.length === 3
-      ? (species as ViewOf)
-      : null;
-  } catch {
-    return null;
-  }
-})();
 
 export type FrameHandler = (frame: Frame) => void;
 
@@ -122,11 +94,8 @@ export class FrameDecoder {
   /** With `sharePublishProperties`: a PUBLISH repeating the last one's properties bytes gets the same frozen object (props-fast sharedProperties). */
   private readonly sharedProps: SharedProperties | null;
 
-  /** Where small bodies are copied to (COPY_RUN to MAX_COPY_RUN bytes, filled front to back, then replaced). */
+  /** Where small bodies are copied to (COPY_RUN bytes, filled front to back, then replaced). */
   private pool: Buffer = NO_RUN;
-  /** pool.buffer and pool.byteOffset: bodies are views of it. */
-  private poolBytes: ArrayBufferLike = NO_RUN.buffer;
-  private poolBase = 0;
   private poolPos = 0;
   /** The current copy run: pool[runAt + i] holds runSource[runFrom + i] for i < runLength; valid during one push() only. */
   private runSource: Buffer = NO_RUN;
@@ -285,23 +254,21 @@ export class FrameDecoder {
     }
     if (b !== this.runSource || start < this.runFrom || end > this.runFrom + this.runLength) this.newRun(b, start, length);
     const at = this.runAt + (start - this.runFrom);
-    return BufferView !== null ? new BufferView(this.poolBytes, this.poolBase + at, length) : this.pool.subarray(at, at + length);
+    return this.pool.subarray(at, at + length);
   }
 
   /**
    * Copies b[start, ...) into the free tail of the pool: as much of the chunk as
-   * fits, and at least `length` (a fresh pool when the tail is shorter, sized to
-   * the rest of the chunk within [COPY_RUN, MAX_COPY_RUN]). The pool is written
-   * once, front to back, never reused: bytes handed out as bodies never change.
+   * fits, up to COPY_RUN bytes, and at least `length` (a fresh pool when the
+   * tail is shorter). The pool is written once, front to back, never reused:
+   * bytes handed out as bodies never change.
    */
   private newRun(b: Buffer, start: number, length: number): void {
     let free = this.pool.length - this.poolPos;
     if (free < length) {
-      free = Math.min(MAX_COPY_RUN, Math.max(COPY_RUN, b.length - start));
-      this.pool = Buffer.allocUnsafeSlow(free);
-      this.poolBytes = this.pool.buffer;
-      this.poolBase = this.pool.byteOffset;
+      this.pool = Buffer.allocUnsafeSlow(COPY_RUN);
       this.poolPos = 0;
+      free = COPY_RUN;
     }
     const n = Math.min(b.length - start, free);
     b.copy(this.pool, this.poolPos, start, start + n);
