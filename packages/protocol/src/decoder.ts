@@ -17,9 +17,7 @@
  * (the frames after it, already received), as much as fits, into the free tail
  * of an 8 KiB pool, and the bodies that lie inside that run are views of the
  * pool. One copy per run instead of one per body; a retained small body pins
- * at most its 8 KiB pool, as one from Buffer.allocUnsafe pins Node's. The
- * views are built straight from the pool's ArrayBuffer (Node's FastBuffer, Buffer's species),
- * not through Buffer#subarray() and its argument checks (~45 against ~15 ns).
+ * at most its 8 KiB pool, as one from Buffer.allocUnsafe pins Node's.
  *
  * Every body handed out as a view of a chunk is counted (viewsHandedOut):
  * ReadArena reuses an arena only while that count has not moved, so bytes of a
@@ -43,26 +41,6 @@ const ACK = FrameType.ACK;
 /** Bytes copied at once for small bodies (see above): Node's Buffer.poolSize. */
 const COPY_RUN = 8 * 1024;
 const NO_RUN = Buffer.alloc(0);
-
-/** Builds a Buffer viewing (ArrayBuffer, offset, length). */
-type ViewOf = new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Buffer;
-/**
- * Node's FastBuffer (what Buffer#subarray constructs; Buffer's species),
- * called directly; null when this Node does not behave so (then subarray is used).
- */
-const BufferView: ViewOf | null = (() => {
-  const species = (Buffer as unknown as Record<symbol, unknown>)[Symbol.species];
-  if (typeof species !== 'function' || species === Buffer) return null;
-  try {
-    const ab = new ArrayBuffer(8);
-    const view = new (species as ViewOf)(ab, 2, 3);
-    return Buffer.isBuffer(view) && Object.getPrototypeOf(view) === Buffer.prototype && view.buffer === ab && view.byteOffset === 2 && view.length === 3
-      ? (species as ViewOf)
-      : null;
-  } catch {
-    return null;
-  }
-})();
 
 export type FrameHandler = (frame: Frame) => void;
 
@@ -118,9 +96,6 @@ export class FrameDecoder {
 
   /** Where small bodies are copied to (COPY_RUN bytes, filled front to back, then replaced). */
   private pool: Buffer = NO_RUN;
-  /** pool.buffer and pool.byteOffset: bodies are views of it. */
-  private poolBytes: ArrayBufferLike = NO_RUN.buffer;
-  private poolBase = 0;
   private poolPos = 0;
   /** The current copy run: pool[runAt + i] holds runSource[runFrom + i] for i < runLength; valid during one push() only. */
   private runSource: Buffer = NO_RUN;
@@ -279,7 +254,7 @@ export class FrameDecoder {
     }
     if (b !== this.runSource || start < this.runFrom || end > this.runFrom + this.runLength) this.newRun(b, start, length);
     const at = this.runAt + (start - this.runFrom);
-    return BufferView !== null ? new BufferView(this.poolBytes, this.poolBase + at, length) : this.pool.subarray(at, at + length);
+    return this.pool.subarray(at, at + length);
   }
 
   /**
@@ -292,8 +267,6 @@ export class FrameDecoder {
     let free = this.pool.length - this.poolPos;
     if (free < length) {
       this.pool = Buffer.allocUnsafeSlow(COPY_RUN);
-      this.poolBytes = this.pool.buffer;
-      this.poolBase = this.pool.byteOffset;
       this.poolPos = 0;
       free = COPY_RUN;
     }
