@@ -10,7 +10,7 @@ import { startBroker, type Broker, type BrokerOptions } from '@warren/broker';
 import type { Connection, Message } from '@warren/client';
 import { client, closeAllClients } from './durability/harness.js';
 import { removeDir, tempDir } from '../../../test-support/temp-dir.js';
-import { MemoryMonitor, type MemorySample } from '../src/memory-monitor.js';
+import { MemoryMonitor, processGarbageCollector, type MemorySample } from '../src/memory-monitor.js';
 
 const dirs: string[] = [];
 const brokers: Broker[] = [];
@@ -288,6 +288,69 @@ describe('MemoryMonitor', () => {
     sample = { rss: 1010e6, heapUsed: 100e6, external: 0 };
     m.check();
     expect(changes).toEqual([true, false, true, false, true]);
+  });
+
+  it('while the alarm stays on it collects garbage before sampling, and clears when that freed it', () => {
+    const LIMIT = 1000e6;
+    // The publishes that set the alarm left garbage; blocked publishers leave the process quiet, so V8 does not collect it.
+    const garbage = { rss: 1300e6, heapUsed: 900e6, external: 0 };
+    const live = { rss: 1150e6, heapUsed: 200e6, external: 0 };
+    let sample: MemorySample = garbage;
+    let now = 0;
+    const collected: number[] = [];
+    const collect = (): void => {
+      collected.push(now);
+      sample = live;
+    };
+    const changes: boolean[] = [];
+    const m = new MemoryMonitor(LIMIT, (alarm) => changes.push(alarm), () => sample, 250, () => {}, collect, () => now);
+    m.check();
+    expect(changes).toEqual([true]);
+    expect(collected).toEqual([]); // not before the alarm is on
+    now += 250;
+    m.check(); // collects, then samples what is live: RSS under 1.2 x the limit, live memory below half: cleared
+    expect(collected).toEqual([250]);
+    expect(changes).toEqual([true, false]);
+    for (let i = 0; i < 10; i++) {
+      now += 250;
+      m.check();
+    }
+    expect(collected).toEqual([250]); // none while the alarm is off
+  });
+
+  it('collections that free nothing run at most once a second and at most 1% of the time', () => {
+    const LIMIT = 1000e6;
+    const sample = { rss: 1300e6, heapUsed: 900e6, external: 0 };
+    let now = 0;
+    const durations = [20, 5, 5];
+    const collected: number[] = [];
+    const collect = (): void => {
+      collected.push(now);
+      now += durations.shift() ?? 5;
+    };
+    const m = new MemoryMonitor(LIMIT, () => {}, () => sample, 250, () => {}, collect, () => now);
+    m.check();
+    for (let i = 0; i < 16; i++) {
+      now += 250;
+      m.check();
+    }
+    expect(m.alarm).toBe(true);
+    // A 20 ms collection: the next 2 s (100 x 20 ms) after it; then 5 ms ones: 1 s apart.
+    expect(collected).toEqual([250, 2270, 3275]);
+    expect(m.collections).toBe(3);
+  });
+
+  it("the process's collector is V8's gc(), available without --expose-gc", () => {
+    const gc = processGarbageCollector();
+    expect(typeof gc).toBe('function');
+    gc!();
+  });
+
+  it('with an injected sampler and no collector it never collects', () => {
+    const m = new MemoryMonitor(1000e6, () => {}, () => ({ rss: 1300e6, heapUsed: 900e6, external: 0 }));
+    for (let i = 0; i < 10; i++) m.check();
+    expect(m.alarm).toBe(true);
+    expect(m.collections).toBe(0);
   });
 
   it('memory pressure turns on above half the limit and off below 45% of it, without flapping', () => {
