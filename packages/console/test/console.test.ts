@@ -115,6 +115,20 @@ describe.skipIf(!haveChromium)('web console in headless chromium', () => {
       await page.setViewportSize({ width, height: 800 });
       await page.goto(`${base}/#/`);
       await page.locator('.topbar .user').waitFor(WAIT);
+      // The charts follow the new width on their resize observer's next callback: let layout settle first.
+      await until(async () => (await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth <= (globalThis as any).innerWidth)), () => `${width} px: the page stops scrolling sideways`);
+      // Until then a chart still drawn for the wider window is clipped, not a sideways scroll (CI saw 1363 px at 900).
+      const stale = await page.evaluate(() => {
+        const g = globalThis as any;
+        const wide = g.document.createElement('div');
+        wide.style.width = '3000px';
+        wide.style.height = '1px';
+        g.document.querySelector('.chart').appendChild(wide);
+        const scrollWidth = g.document.documentElement.scrollWidth as number;
+        wide.remove();
+        return { scrollWidth, innerWidth: g.innerWidth as number };
+      });
+      expect(stale.scrollWidth, `${width} px: a chart wider than its panel`).toBeLessThanOrEqual(stale.innerWidth);
       const got = await page.evaluate(() => {
         const document = (globalThis as unknown as { document: any }).document;
         const box = (el: any): Box => {
