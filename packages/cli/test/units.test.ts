@@ -1,7 +1,7 @@
 /** The CLI's building blocks, in-process: tables, parsers, pacing, progress, ack gating, help texts. */
 import { describe, it, expect } from 'vitest';
 import { Command } from 'commander';
-import { renderTable, formatArgs, formatBytes, formatDuration } from '../src/format.js';
+import { renderTable, formatArgs, formatBytes, formatDuration, formatDurationExact } from '../src/format.js';
 import { intArg, keyValueArg, looseValue, parseSize, positiveNumberArg, sizeArg } from '../src/parse.js';
 import { Pacer } from '../src/pace.js';
 import { Progress } from '../src/progress.js';
@@ -58,6 +58,10 @@ describe('formatting helpers', () => {
     expect(formatDuration(5_400)).toBe('5s');
     expect(formatDuration(3_723_000)).toBe('1h 2m 3s');
     expect(formatDuration(2 * 86_400_000 + 3_600_000)).toBe('2d 1h 0m');
+    expect(formatDurationExact(7 * 86_400_000)).toBe('7d');
+    expect(formatDurationExact(5_400_000)).toBe('1h 30m');
+    expect(formatDurationExact(1_500)).toBe('1s 500ms');
+    expect(formatDurationExact(0)).toBe('0ms');
   });
 });
 
