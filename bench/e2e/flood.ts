@@ -56,14 +56,51 @@ export interface FloodResult {
   rssAfterDeleteBytes: number;
 }
 
-interface Broker {
+export interface FloodBroker {
   child: ChildProcess;
   port: number;
   dataDir: string;
+  /** Set once stop() was called: the flood loop ends. */
+  stopping: boolean;
+  /** SIGTERM (SIGKILL after STOP_GRACE_MS), then the data folder removed; once, however often called. */
   stop(): Promise<void>;
 }
 
-async function startBroker(limitBytes: number): Promise<Broker> {
+/** Brokers started and not yet stopped (see stopFloodBrokers). */
+const running = new Set<FloodBroker>();
+
+/** The brokers of the floods still running. */
+export function floodBrokers(): FloodBroker[] {
+  return [...running];
+}
+
+/**
+ * Stops every flood broker still running and removes its data folder: the cleanup
+ * hook for when runFloodCase's own finally block does not get to run in time (a
+ * test that timed out keeps running in the background; Ctrl-C). The flood of a
+ * stopped broker then fails.
+ */
+export async function stopFloodBrokers(): Promise<void> {
+  await Promise.allSettled([...running].map((b) => b.stop()));
+}
+
+const STOP_GRACE_MS = 10_000;
+const START_LIMIT_MS = 30_000;
+
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (hasExited(child)) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+  await exited;
+  clearTimeout(kill);
+}
+
+async function startBroker(limitBytes: number): Promise<FloodBroker> {
   const dataDir = mkdtempSync(join(tmpdir(), 'warren-flood-'));
   const child = spawn(
     process.execPath,
@@ -75,7 +112,8 @@ async function startBroker(limitBytes: number): Promise<Broker> {
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WARREN_FRAME_GUARD: '0' } },
   );
   let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
+  let startTimer: NodeJS.Timeout | undefined;
+  const listening = new Promise<number>((resolve, reject) => {
     // With JSON logs the plain banner goes to stderr (stdout carries only JSON lines).
     const onData = (d: string): void => {
       out += d;
@@ -88,18 +126,35 @@ async function startBroker(limitBytes: number): Promise<Broker> {
       process.stderr.write(d);
     });
     child.once('exit', (code) => reject(new Error(`broker exited (${code}) before listening: ${out}`)));
+    startTimer = setTimeout(() => reject(new Error(`broker not listening after ${START_LIMIT_MS} ms: ${out}`)), START_LIMIT_MS);
   });
-  return {
+  let port: number;
+  try {
+    port = await listening;
+  } catch (err) {
+    await stopChild(child);
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  } finally {
+    clearTimeout(startTimer);
+  }
+  let stopped: Promise<void> | undefined;
+  const broker: FloodBroker = {
     child,
     port,
     dataDir,
-    async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-      rmSync(dataDir, { recursive: true, force: true });
+    stopping: false,
+    stop() {
+      broker.stopping = true;
+      stopped ??= stopChild(child).finally(() => {
+        rmSync(dataDir, { recursive: true, force: true });
+        running.delete(broker);
+      });
+      return stopped;
     },
   };
+  running.add(broker);
+  return broker;
 }
 
 /** A consumer with unlimited prefetch that reads its first deliveries, then stops reading its socket. */
@@ -166,6 +221,7 @@ export async function runFloodCase(c: FloodCase, seconds: number, limitBytes: nu
     const inFlight = new Set<Promise<void>>();
     try {
       while (performance.now() < end && published < maxMessages) {
+        if (broker.stopping) throw new Error(`flood ${c.id}: its broker was stopped`);
         const p = conn.publish('', queue, body).then(() => {
           inFlight.delete(p);
         });
@@ -229,6 +285,7 @@ export async function runQueued(
     const t0 = performance.now();
     const inFlight = new Set<Promise<void>>();
     for (let i = 0; i < count; i++) {
+      if (broker.stopping) throw new Error('queued: its broker was stopped');
       const p = conn.publish('', 'queued', body).then(() => {
         inFlight.delete(p);
       });
@@ -305,6 +362,10 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  // Ctrl-C or SIGTERM mid-flood: no finally block runs, so stop the broker and remove its data folder here.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void stopFloodBrokers().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143)));
+  }
   main().catch((err: unknown) => {
     console.error(err);
     process.exit(1);

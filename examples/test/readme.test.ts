@@ -147,6 +147,17 @@ describe('README.md', async () => {
     expect(runs).toBeGreaterThan(0);
   });
 
+  it('the install in Quick start prints no install-scripts warning: every locked package with an install script is in allowScripts', () => {
+    // npm 11 skips the install scripts of dependencies not in package.json's allowScripts and warns about each.
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
+    const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean; link?: boolean }> };
+    const withScripts = Object.entries(lock.packages)
+      .filter(([path, p]) => p.hasInstallScript === true && path.includes('node_modules/'))
+      .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
+    expect(withScripts.length).toBeGreaterThan(0);
+    for (const name of withScripts) expect(Object.keys(pkg.allowScripts ?? {}), name).toContain(name);
+  });
+
   it('names npm scripts that exist', () => {
     const scripts = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
     for (const [, name] of readme.matchAll(/`npm (?:run )?(start|test|[\w:-]+)\b[^`]*`/g)) {

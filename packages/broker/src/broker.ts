@@ -191,10 +191,12 @@ export class Broker implements BrokerContext {
     if (this.tls !== null) await this.listenTls(this.tls);
     if (o.httpPort !== null) await this.listenHttp();
     const tls = this.tls === null ? null : { port: this.tlsPort, verifyPeer: this.tls.verifyPeer, certificate: this.tls.certificate };
+    // An IPv6 address in brackets: [::]:5680.
+    const at = (host: string, port: number | null) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
     const where = [
-      o.tcp ? `${o.host}:${this.port}` : null,
-      this.tls !== null ? `${o.host}:${this.tlsPort} (TLS)` : null,
-      this.http !== null ? `${o.httpBind}:${this.httpPort} (${this.http.secure ? 'HTTPS' : 'HTTP'} management)` : null,
+      o.tcp ? at(o.host, this.port) : null,
+      this.tls !== null ? `${at(o.host, this.tlsPort)} (TLS)` : null,
+      this.http !== null ? `${at(o.httpBind, this.httpPort)} (${this.http.secure ? 'HTTPS' : 'HTTP'} management)` : null,
     ].filter((w) => w !== null);
     this.logger.info(
       { port: o.tcp ? this.port : null, tls, httpPort: this.httpPort, host: o.host, dataDir: o.inMemory ? null : o.dataDir, sync: o.sync, version },

@@ -80,7 +80,13 @@ export const CEILING = 1.2;
  * the level, when the live memory (heap plus buffers) says RSS overstates what
  * is used: it has fallen to half of what it was when the level turned on
  * (memory given back that V8 keeps resident for a while), or (with
- * `lowLiveReleases`) it is under half the level (pages kept, fragmentation).
+ * `lowLiveReleases`) it is under half the level (pages kept, fragmentation),
+ * or it was sampled right after a full collection and is under 90% of the
+ * level. Without a collection the live memory counts garbage not yet
+ * collected, hence the wide margin; after one it is what is really in use, and
+ * RSS above it is pages the allocator kept, so the same low mark as RSS's
+ * applies to it (a broker holding 70% of its limit in queues, RSS at 110%,
+ * would otherwise stay blocked until its consumers drained half of it).
  *
  * Once off that way, RSS alone says nothing new: the level turns on again only
  * when RSS or the live memory grows by another 10% of the level since, or RSS
@@ -101,8 +107,12 @@ export class Watermark {
     private readonly lowLiveReleases: boolean,
   ) {}
 
-  /** Updates the state from a sample; true when it changed. */
-  update(s: MemorySample): boolean {
+  /**
+   * Updates the state from a sample; true when it changed. `collected`: a full
+   * garbage collection ran just before the sample.
+   */
+  update(s: MemorySample, collected = false): boolean {
+    // external includes the ArrayBuffers (Buffers): not added again.
     const live = s.heapUsed + s.external;
     const level = this.level;
     if (this.on) {
@@ -111,7 +121,9 @@ export class Watermark {
         this.staleRss = 0;
         return true;
       }
-      if (s.rss <= CEILING * level && (live < 0.5 * this.liveAtOn || (this.lowLiveReleases && live < 0.5 * level))) {
+      const liveLow =
+        live < 0.5 * this.liveAtOn || (this.lowLiveReleases && live < 0.5 * level) || (collected && live < 0.9 * level);
+      if (s.rss <= CEILING * level && liveLow) {
         this.on = false;
         this.staleRss = s.rss;
         this.staleLive = live;
@@ -174,7 +186,9 @@ export class MemoryMonitor {
   /** Takes a sample and sets or clears the alarm and the pressure. */
   check(): void {
     // The alarm stayed on since the last sample: what is left of the garbage that set it is not memory in use.
+    let collected = false;
     if (this.alarmLevel.on && this.collect !== undefined && this.now() >= this.nextCollectAt) {
+      collected = true;
       const t0 = this.now();
       this.collect();
       this.collections++;
@@ -183,7 +197,7 @@ export class MemoryMonitor {
     }
     const s = this.sample();
     this.last = s;
-    this.alarmLevel.update(s);
+    this.alarmLevel.update(s, collected);
     this.pressureLevel.update(s);
     // Near V8's heap limit: on at 85% of it, off below 70%.
     const heapFull = s.heapUsed > 0.85 * this.heapLimit || (this.alarm && s.heapUsed >= 0.7 * this.heapLimit);

@@ -64,6 +64,18 @@ export function formatDuration(ms: number): string {
   return `${s}s`;
 }
 
+/** Exactly, in the units --max-age and --ttl take: 604_800_000 -> "7d", 5_400_000 -> "1h 30m", 1_500 -> "1s 500ms". */
+export function formatDurationExact(ms: number): string {
+  const parts: string[] = [];
+  let rest = Math.round(ms);
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n > 0) parts.push(`${n}${unit}`);
+  }
+  return parts.length === 0 ? '0ms' : parts.join(' ');
+}
+
 /** A rate for humans: 1234.5 -> "1,235". */
 export function formatRate(perSecond: number): string {
   return Math.round(perSecond).toLocaleString('en-US');

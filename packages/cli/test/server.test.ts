@@ -1,6 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync, realpathSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@warren/client';
 import { startBroker } from '@warren/broker';
@@ -177,5 +178,49 @@ describe('warren server logs', () => {
     for (const line of events) expect(line).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] (INFO|WARN|ERROR|DEBUG): \S/);
     expect(events.filter((l) => l.includes('connection opened') && l.includes('"client":"billing-service"'))).toHaveLength(1);
     expect(events.filter((l) => l.includes('"client":"warren-cli'))).toEqual([]);
+  });
+
+  /**
+   * Starts `warren server` with `hostArgs`, waits for `banner` (TCP port, then HTTP port), and returns how
+   * guest fares at each address: the CLI's exit code over TCP and the HTTP status of the API.
+   */
+  async function guestAt(hostArgs: string[], banner: RegExp, hosts: string[]): Promise<Record<string, [number | null, number]>> {
+    const server = start(['server', '--http-port', '0', '--port', '0', '--in-memory', '--log-level', 'silent', ...hostArgs]);
+    const [, port, httpPort] = await server.waitForStdout(banner);
+    const auth = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
+    const out: Record<string, [number | null, number]> = {};
+    for (const host of hosts) {
+      const tcp = await run(['status', '--url', `warren://guest:guest@${host}:${port}`]);
+      const http = await fetch(`http://${host}:${httpPort}/api/overview`, { headers: { authorization: auth } }).then(
+        (r) => r.status,
+        () => 0, // nothing listening there
+      );
+      out[host] = [tcp.code, http];
+    }
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+    return out;
+  }
+
+  // This machine's other addresses (not loopback; link-local ones need a scope): a client there is remote.
+  const own = Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a !== undefined && !a.internal && !a.address.startsWith('fe80:'))
+    .map((a) => a!);
+  const ownV4 = own.filter((a) => a.family === 'IPv4').map((a) => a.address);
+  const ownV6 = own.filter((a) => a.family === 'IPv6').map((a) => `[${a.address}]`);
+
+  it('by default listens on every IPv4 interface and not IPv6; guest logs in from loopback only, over TCP and HTTP alike', async () => {
+    const r = await guestAt([], /listening on 0\.0\.0\.0:(\d+)\nmanagement API and console: http:\/\/localhost:(\d+)\n/, ['127.0.0.1', '[::1]', ...ownV4]);
+    expect(r['127.0.0.1']).toEqual([0, 200]);
+    expect(r['[::1]']).toEqual([3, 0]); // no IPv6 listener: ECONNREFUSED
+    for (const host of ownV4) expect(r[host], host).toEqual([4, 401]); // ACCESS_REFUSED; 401 from the API
+  });
+
+  it("--host '::' listens on IPv4 and IPv6 (banner [::]:port); guest still logs in from loopback only, on either family", async () => {
+    const r = await guestAt(['--host', '::'], /listening on \[::\]:(\d+)\nmanagement API and console: http:\/\/localhost:(\d+)\n/, ['127.0.0.1', '[::1]', ...ownV4, ...ownV6]);
+    expect(r['127.0.0.1']).toEqual([0, 200]);
+    expect(r['[::1]']).toEqual([0, 200]);
+    for (const host of [...ownV4, ...ownV6]) expect(r[host], host).toEqual([4, 401]); // seen as ::ffff:a.b.c.d or the v6 address
   });
 });

@@ -35,9 +35,14 @@ describe('warren stream', () => {
     expect(list.stdout).toMatch(/^NAME\s+MESSAGES\s+FIRST\s+NEXT\s+SIZE\s+SUBSCRIBERS\s+CONSUMERS\n/);
     expect(list.stdout).toMatch(/orders\s+5\s+0\s+5\s+.*billing\(lag 3\)/);
     const info = JSON.parse((await cli('stream', 'info', 'orders', '--json')).stdout);
-    expect(info).toMatchObject({ name: 'orders', first: 0, next: 5, maxAge: 604_800_000, consumers: [{ name: 'billing', committed: 1, lag: 3 }] });
+    expect(info).toMatchObject({ name: 'orders', first: 0, next: 5, maxAgeMs: 604_800_000, consumers: [{ name: 'billing', committed: 1, lag: 3 }] });
+    expect(info).not.toHaveProperty('maxAge'); // a bare number of ms, named for its unit
+    const listed = JSON.parse((await cli('stream', 'list', '--json')).stdout);
+    expect(listed).toMatchObject([{ name: 'orders', maxAgeMs: 604_800_000 }]);
+    expect(listed[0]).not.toHaveProperty('maxAge');
     const human = await cli('stream', 'info', 'orders');
     expect(human.stdout).toMatch(/5 messages, offsets 0\.\.4/);
+    expect(human.stdout).toContain('retention: max age 7d, max bytes 976.6 KiB\n');
     expect(human.stdout).toMatch(/billing\s+1\s+3\s+0/);
     expect((await cli('stream', 'delete', 'orders')).stdout).toBe("stream 'orders' deleted\n");
     expect((await cli('stream', 'info', 'orders')).code).toBe(1);

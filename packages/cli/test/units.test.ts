@@ -1,16 +1,19 @@
 /** The CLI's building blocks, in-process: tables, parsers, pacing, progress, ack gating, help texts. */
 import { describe, it, expect } from 'vitest';
 import { Command } from 'commander';
-import { renderTable, formatArgs, formatBytes, formatDuration } from '../src/format.js';
+import { renderTable, formatArgs, formatBytes, formatDuration, formatDurationExact } from '../src/format.js';
 import { intArg, keyValueArg, looseValue, parseSize, positiveNumberArg, sizeArg } from '../src/parse.js';
 import { Pacer } from '../src/pace.js';
 import { Progress } from '../src/progress.js';
 import { AckGate, consumerSetup } from '../src/commands/consume.js';
 import { buildProgram } from '../src/program.js';
 import { listenFailure } from '../src/commands/server.js';
+import { statusText } from '../src/commands/status.js';
+import { readFileSync } from 'node:fs';
+import { ROOT } from './helpers.js';
 import { describeError, exitCodeFor, ExitCode, UnavailableError, UsageError } from '../src/output.js';
 import { WarrenError, ErrorCodes } from '@warren/protocol';
-import type { Message } from '@warren/client';
+import type { BrokerStatus, Message } from '@warren/client';
 
 describe('renderTable', () => {
   it('aligns columns, right-aligns numeric ones, shows booleans as yes/no, trims trailing spaces', () => {
@@ -58,6 +61,10 @@ describe('formatting helpers', () => {
     expect(formatDuration(5_400)).toBe('5s');
     expect(formatDuration(3_723_000)).toBe('1h 2m 3s');
     expect(formatDuration(2 * 86_400_000 + 3_600_000)).toBe('2d 1h 0m');
+    expect(formatDurationExact(7 * 86_400_000)).toBe('7d');
+    expect(formatDurationExact(5_400_000)).toBe('1h 30m');
+    expect(formatDurationExact(1_500)).toBe('1s 500ms');
+    expect(formatDurationExact(0)).toBe('0ms');
   });
 });
 
@@ -226,6 +233,54 @@ describe('help', () => {
       expect(cmd.description(), cmd.name()).not.toBe('');
       expect(help, cmd.name()).toMatch(/Examples?:\n\s+\$ warren /);
     }
+  });
+
+  it('status: its --help and the CLI README name every line it prints', () => {
+    const status: BrokerStatus = {
+      version: '0.1.0', uptimeMs: 1000, connections: 1, queues: 0, exchanges: 7, messages: 0, unacked: 0,
+      memory: { rss: 1, heapUsed: 1, bodyBytes: 0, budget: 1 }, disk: { dataDir: null, usedBytes: 0, freeBytes: null }, alarms: { memory: false, disk: false },
+    };
+    const lines = statusText(status).trimEnd().split('\n').map((l) => l.split(/\s+/)[0]!);
+    expect(lines).toContain('alarms');
+    const description = buildProgram().commands.find((c) => c.name() === 'status')!.description();
+    const row = /^\| `status` \|(.*)$/m.exec(readFileSync(`${ROOT}packages/cli/README.md`, 'utf8'))![1]!;
+    for (const line of lines) {
+      expect(description, line).toContain(line);
+      expect(row, line).toContain(line);
+    }
+  });
+
+  it("the CLI README's verb table names only verbs and options that --help has", () => {
+    const byPath = new Map<string, Command>();
+    const walk = (cmd: Command, path: string[]): void => {
+      byPath.set(path.join(' '), cmd);
+      for (const c of cmd.commands) walk(c, [...path, c.name()]);
+    };
+    walk(buildProgram(), []);
+    const readme = readFileSync(`${ROOT}packages/cli/README.md`, 'utf8');
+    let rows = 0;
+    for (const line of readme.split('\n').filter((l) => l.startsWith('| `') || l.startsWith('| ('))) {
+      // First cell, its escaped pipes kept: `stream declare\|delete\|list\|info`, or `bind`, `unbind`.
+      const cell = line.replace(/\\\|/g, '\u0001').split('|')[1]!;
+      // (HTTP), (users): more of `server`.
+      const specs = cell.trim().startsWith('(') ? ['server'] : [...cell.matchAll(/`([^`]+)`/g)].map(([, spec]) => spec!);
+      const verbs = specs.flatMap((spec) => {
+        const words = spec.replace(/<[^>]*>|\[[^\]]*\]/g, '').trim().split(/\s+/);
+        const last = words.pop()!;
+        return last.split('\u0001').map((v) => [...words, v].join(' '));
+      });
+      const options = new Set<string>(['--json', '--url', '--http-url', '--tls-ca', '--tls-cert', '--tls-key']);
+      for (const verb of verbs) {
+        expect(byPath.has(verb), `README verb ${verb}`).toBe(true);
+        for (const o of byPath.get(verb)!.options) options.add(o.long!);
+      }
+      // Flags named in the row, outside an NODE_OPTIONS example.
+      for (const [flag] of line.replace(/NODE_OPTIONS='[^']*'/g, '').matchAll(/--[a-z][a-z-]*/g)) {
+        expect(options.has(flag) || options.has(flag.replace(/^--no-/, '--')), `${verbs.join(', ')}: ${flag}`).toBe(true);
+      }
+      rows++;
+    }
+    expect(rows).toBeGreaterThan(20);
   });
 
   it('every verb that talks to a broker takes --url', () => {

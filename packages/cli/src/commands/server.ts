@@ -137,6 +137,11 @@ function displayHost(bind: string): string {
   return bind.includes(':') ? `[${bind}]` : bind;
 }
 
+/** host:port, an IPv6 host in brackets ([::]:5680). */
+function hostPort(host: string, port: number | null): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 function parseUser(value: string, previous: string[] = []): string[] {
   if (!value.includes(':')) throw new UsageError(`--user expects name:password, got '${value}'`);
   return [...previous, value];
@@ -146,7 +151,14 @@ export function serverCommand(): Command {
   return new Command('server')
     .description('Start a Warren broker in the foreground')
     .addOption(new Option('-p, --port <port>', "plain TCP port to listen on (0: any free port; 'off': TLS only)").env('WARREN_PORT').default(DEFAULT_PORT).argParser(portOrOff))
-    .addOption(new Option('-H, --host <host>', 'interface to listen on').env('WARREN_HOST').default('0.0.0.0'))
+    .addOption(
+      new Option(
+        '-H, --host <host>',
+        "address to listen on, for TCP, TLS and (unless --http-bind) HTTP: 0.0.0.0 every IPv4 interface (not IPv6), '::' IPv4 and IPv6, 127.0.0.1 this machine only",
+      )
+        .env('WARREN_HOST')
+        .default('0.0.0.0'),
+    )
     .addOption(new Option('-d, --data-dir <dir>', 'data folder for durable queues and messages').env('WARREN_DATA_DIR').default('./.warren-data'))
     .addOption(new Option('--in-memory', 'keep nothing on disk (durable queues behave as transient)').env('WARREN_IN_MEMORY'))
     .addOption(
@@ -275,9 +287,9 @@ export function serverCommand(): Command {
       // Plain text beside pretty logs (or no logs); with JSON logs, stdout carries JSON only.
       const certificate = broker.tls?.certificate;
       (options.prettyLogs || options.logLevel === 'silent' ? process.stdout : process.stderr).write(
-        `warren ${String(broker.serverProperties['version'])} listening on ${broker.host}:${broker.port}${options.tcp === false ? ' (TLS only)' : ''}\n` +
+        `warren ${String(broker.serverProperties['version'])} listening on ${hostPort(broker.host, broker.port)}${options.tcp === false ? ' (TLS only)' : ''}\n` +
           (certificate !== undefined
-            ? `TLS on ${broker.host}:${broker.tlsPort}  certificate: ${certificate.subject}  SHA-256 ${certificate.fingerprint256}  ` +
+            ? `TLS on ${hostPort(broker.host, broker.tlsPort)}  certificate: ${certificate.subject}  SHA-256 ${certificate.fingerprint256}  ` +
               `client certificates: ${tls?.verifyPeer === true ? 'required' : tls?.ca !== undefined ? 'optional' : 'not asked for'}\n`
             : '') +
           (broker.httpPort !== null

@@ -46,7 +46,7 @@ export function fetchBrokerStatus(conn: Connection): Promise<BrokerStatus> {
 }
 
 export function statusCommand(): Command {
-  return withJsonOption(withUrlOption(new Command('status').description('Show the broker: version, uptime, connections, queues, messages, memory, disk')))
+  return withJsonOption(withUrlOption(new Command('status').description('Show the broker: version, uptime, connections, queues, exchanges, messages, memory, disk, alarms (and TLS when on)')))
     .addHelpText('after', '\nExamples:\n  $ warren status\n  $ WARREN_URL=warren://admin:s3cret@mq.internal:5680 warren status --json')
     .action(async (o) => {
       const status = await withConnection(o, 'status', fetchBrokerStatus);

@@ -7,7 +7,7 @@ import { streamBrowseCommand } from './browse.js';
 import { Command, InvalidArgumentError } from 'commander';
 import type { StreamInfo, StreamMessage } from '@warren/client';
 import { open, withConnection, withJsonOption, withUrlOption } from '../connection.js';
-import { formatBytes, plural, print, printJson, renderTable } from '../format.js';
+import { formatBytes, formatDurationExact, plural, print, printJson, renderTable } from '../format.js';
 import { bodyJson } from '../messages.js';
 import { intArg, sizeArg } from '../parse.js';
 
@@ -65,6 +65,11 @@ function deleteCommand(): Command {
     });
 }
 
+/** --json: the STREAM_INFO map, in its order, with the max age named for its unit (maxAgeMs). */
+function streamJson(s: StreamInfo): Omit<StreamInfo, 'maxAge'> & { maxAgeMs: number | null } {
+  return Object.fromEntries(Object.entries(s).map(([k, v]) => [k === 'maxAge' ? 'maxAgeMs' : k, v])) as Omit<StreamInfo, 'maxAge'> & { maxAgeMs: number | null };
+}
+
 function consumersText(s: StreamInfo): string {
   return s.consumers.map((c) => `${c.name}(lag ${c.lag})`).join(' ');
 }
@@ -78,22 +83,22 @@ export function streamTable(streams: StreamInfo[]): string {
 
 function listCommand(): Command {
   return withJsonOption(withUrlOption(new Command('list').alias('ls').description('List streams: messages, offsets, size, named consumers and their lag')))
-    .addHelpText('after', '\nExample:\n  $ warren stream list')
+    .addHelpText('after', '\nWith --json each stream also has its retention: maxAgeMs (ms) and maxLengthBytes (null: none).\n\nExample:\n  $ warren stream list')
     .action(async (o) => {
       const streams = await withConnection(o, 'stream list', (conn) => conn.listStreams());
       streams.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      if (o.json) printJson(streams);
+      if (o.json) printJson(streams.map(streamJson));
       else process.stdout.write(streamTable(streams));
     });
 }
 
 function infoCommand(): Command {
-  return withJsonOption(withUrlOption(new Command('info').description('Show one stream and its named consumers (committed offset, lag)').argument('<name>', 'stream name')))
-    .addHelpText('after', '\nExample:\n  $ warren stream info orders')
+  return withJsonOption(withUrlOption(new Command('info').description('Show one stream: messages, offsets, size, retention and its named consumers (committed offset, lag)').argument('<name>', 'stream name')))
+    .addHelpText('after', '\nThe max age shows as 7d, 1h 30m, ...; with --json it is maxAgeMs, in ms (null: none).\n\nExample:\n  $ warren stream info orders')
     .action(async (name: string, o) => {
       const s = await withConnection(o, 'stream info', (conn) => conn.streamInfo(name));
       if (o.json) {
-        printJson(s);
+        printJson(streamJson(s));
         return;
       }
       const time = (t: number | null) => (t === null ? '-' : new Date(t).toISOString());
@@ -101,7 +106,7 @@ function infoCommand(): Command {
         [
           `stream '${s.name}': ${plural(s.messages, 'message')}, offsets ${s.first}..${s.next - 1}, ${formatBytes(s.bytes)} in ${plural(s.segments, 'segment')}`,
           `oldest ${time(s.firstTimestamp)}, newest ${time(s.lastTimestamp)}`,
-          `retention: max age ${s.maxAge === null ? 'none' : `${s.maxAge} ms`}, max bytes ${s.maxLengthBytes === null ? 'none' : s.maxLengthBytes}`,
+          `retention: max age ${s.maxAge === null ? 'none' : formatDurationExact(s.maxAge)}, max bytes ${s.maxLengthBytes === null ? 'none' : formatBytes(s.maxLengthBytes)}`,
           `${plural(s.subscribers, 'subscriber')}`,
         ].join('\n'),
       );
