@@ -81,7 +81,7 @@ describe('a worker SIGKILLed with a task delivered ahead (waiting for a slot)', 
   it('both its tasks are redelivered at once: the running one is taken over, the waiting one runs as a first start; each runs once', async () => {
     const tb: TestBroker = await startTestBroker();
     cleanups.push(() => tb.stop());
-    const child = spawnWorker(tb.url, 'crash2'); // concurrency 1, prefetch 2 (the default)
+    const child = spawnWorker(tb.url, 'crash2'); // concurrency 1, prefetch 4 (the default)
     await until(() => child.out().includes('ready'), () => `the child worker: ${child.out()}`);
 
     const conn: Connection = await connect(tb.url);

@@ -1204,7 +1204,7 @@ describe('tasks delivered beyond the running handlers (prefetch)', () => {
     };
     const one = await c.enqueue('t', 'one');
     const two = await c.enqueue('t', 'two');
-    await worker(c, { concurrency: 1 }); // prefetch: 2 by default
+    await worker(c, { concurrency: 1 }); // prefetch: 4 by default
     await reached.promise;
     // One slot: 'two' ran after 'one' returned, while one's outcome is still unwritten; 'one' is not acked.
     expect((await c.wait(two)).status).toBe('SUCCESS');

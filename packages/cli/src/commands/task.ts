@@ -52,7 +52,7 @@ export function workerCommand(): Command {
     .description('Run the tasks defined in a module (and its schedules) until SIGTERM or SIGINT')
     .argument('<module>', "a JavaScript module exporting a registry from defineTasks() (TypeScript: with a loader, NODE_OPTIONS='--import tsx')")
     .option('-c, --concurrency <n>', 'handlers running at once', intArg(1), 1)
-    .option('--prefetch <n>', 'tasks each task queue may hand this worker at once: running, having their outcome stored, or waiting for a slot (default 2 x concurrency)', intArg(1))
+    .option('--prefetch <n>', 'tasks each task queue may hand this worker at once: running, having their outcome stored, or waiting for a slot (default 4 x concurrency)', intArg(1))
     .option('--slot-wait-ms <ms>', 'a task delivered ahead that waits this long for a slot is handed back for an idle worker', intArg(0), 1000)
     .option('--tasks <names>', 'only these tasks (comma-separated)')
     .option('--lease-ms <ms>', 'lease length: a task whose worker stops renewing this long is taken over', intArg(1000), 30_000)
