@@ -28,7 +28,7 @@
  * of enqueues in flight. Handlers are async functions that return a small
  * object at once (the same in both).
  *
- *   npm run -w bench bench:tasks -- [--jobs 20000] [--concurrency 16] [--inflight 256] [--workers 1,8] [--out results/tasks.json] [--nosync-too] [--profile DIR] [--profile-measured DIR] [--started-after MS] [--warren-mode MODE] [--redis shared,always,everysec] [--redis-strace] [--warmup 2000]
+ *   npm run -w bench bench:tasks -- [--jobs 20000] [--concurrency 16] [--inflight 256] [--workers 1,8] [--out results/tasks.json] [--nosync-too] [--profile DIR] [--profile-measured DIR] [--started-after MS] [--prefetch N] [--warren-mode MODE] [--redis shared,always,everysec] [--redis-strace] [--warmup 2000]
  *
  * Beside jobs/s it prints, per job, this process's CPU (producer and workers),
  * Redis's CPU (INFO cpu, the Redis serving that row) or the Warren broker's CPU, fdatasync calls and mean
@@ -91,6 +91,8 @@ const NOSYNC_TOO = process.argv.includes('--nosync-too');
 const PROFILE_DIR = strArg('profile', '');
 /** --profile-measured DIR: the broker's CPU profile of the measured phase only (node:inspector, no start-up), one file per run. */
 const PROFILE_MEASURED = strArg('profile-measured', '');
+/** --prefetch N: WorkerOptions.prefetch of Warren's workers (default: the worker's, 4 x concurrency). */
+const PREFETCH = process.argv.includes('--prefetch') ? arg('prefetch', 0) : undefined;
 /** --started-after MS: WorkerOptions.startedAfterMs (off unless given). */
 const STARTED_AFTER = process.argv.includes('--started-after') ? arg('started-after', 0) : undefined;
 /**
@@ -311,7 +313,7 @@ async function warren(workers: number, sync: 'always' | 'never' = SYNC): Promise
     for (let i = 0; i < (WARREN_MODE === 'full' ? workers : 0); i++) {
       const conn = await connect(url);
       conns.push(conn);
-      const w = await Worker.start(await TaskClient.open(conn, { registry, namespace: 'bench' }), { concurrency: CONCURRENCY, ...(STARTED_AFTER !== undefined ? { startedAfterMs: STARTED_AFTER } : {}) });
+      const w = await Worker.start(await TaskClient.open(conn, { registry, namespace: 'bench' }), { concurrency: CONCURRENCY, ...(PREFETCH !== undefined ? { prefetch: PREFETCH } : {}), ...(STARTED_AFTER !== undefined ? { startedAfterMs: STARTED_AFTER } : {}) });
       w.on('task', (e) => {
         if (e.type === 'succeeded') completed();
       });
@@ -477,6 +479,6 @@ for (const r of rows) {
   const extra = r.redisCpuMsPerJob !== undefined ? `, Redis ${r.redisCpuMsPerJob} ms CPU per job${syncs}` : r.syncsPerJob === undefined ? '' : `, broker ${r.brokerCpuMsPerJob} ms CPU and ${r.syncsPerJob} fdatasyncs per job (${r.syncMeanMs} ms each), event loop ${r.brokerElu} busy`;
   console.log(`  ${r.system} ${r.workers}w: this process ${r.clientCpuMsPerJob} ms CPU per job (event loop ${r.clientElu} busy)${extra}`);
 }
-await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), ...(STARTED_AFTER !== undefined ? { startedAfterMs: STARTED_AFTER } : {}), jobs: JOBS, warmup: WARMUP, concurrency: CONCURRENCY, inflight: INFLIGHT, loadAverage: Number(load), ...(persistence !== undefined ? { redis: persistence } : {}), rows, table }, null, 2)}\n`);
+await writeFile(OUT, `${JSON.stringify({ date: new Date().toISOString(), ...(STARTED_AFTER !== undefined ? { startedAfterMs: STARTED_AFTER } : {}), ...(PREFETCH !== undefined ? { prefetch: PREFETCH } : {}), jobs: JOBS, warmup: WARMUP, concurrency: CONCURRENCY, inflight: INFLIGHT, loadAverage: Number(load), ...(persistence !== undefined ? { redis: persistence } : {}), rows, table }, null, 2)}\n`);
 console.log(`wrote ${OUT}`);
 process.exit(0);

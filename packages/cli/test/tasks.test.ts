@@ -189,8 +189,9 @@ describe('warren task workers', () => {
       const table = await run(args);
       expect(table.code).toBe(0);
       expect(table.stdout).toMatch(/worker\s+tasks\s+holding\s+prefetch\s+connection/);
-      expect(table.stdout).toMatch(/box-1\s+a, b\s+0\s+6\s/);
-      expect(table.stdout).toMatch(/box-2\s+b\s+0\s+1\s/);
+      // prefetch: 4 x concurrency per task queue (WorkerOptions.prefetch), summed over the worker's tasks.
+      expect(table.stdout).toMatch(/box-1\s+a, b\s+0\s+24\s/);
+      expect(table.stdout).toMatch(/box-2\s+b\s+0\s+4\s/);
       const json = JSON.parse((await run([...args, '--json'])).stdout) as Array<{ worker: string; tasks: string[] }>;
       expect(json.map((w) => [w.worker, w.tasks])).toEqual([
         ['box-1', ['a', 'b']],

@@ -101,7 +101,12 @@ export interface TaskOptions {
    * event loop) fails with TimeoutError too: its outcome is not kept.
    */
   timeoutMs?: number;
-  /** Most attempts of this task one worker runs at once (default: the worker's concurrency). */
+  /**
+   * Most attempts of this task one worker runs at once (default, and at most: the worker's concurrency),
+   * counted from the claim to the handler's return; the outcome's write and the ack come after the
+   * slot is freed. Its queue's prefetch at a worker is 4 x this by default (WorkerOptions.prefetch): the
+   * tasks delivered beyond the running ones wait for a slot, unstarted, at most WorkerOptions.slotWaitMs.
+   */
   concurrency?: number;
   /** Most starts of this task across all workers per window. */
   rateLimit?: RateLimit;

@@ -77,6 +77,44 @@ describe('a worker SIGKILLed mid-task', () => {
   });
 });
 
+describe('a worker SIGKILLed with a task delivered ahead (waiting for a slot)', () => {
+  it('both its tasks are redelivered at once: the running one is taken over, the waiting one runs as a first start; each runs once', async () => {
+    const tb: TestBroker = await startTestBroker();
+    cleanups.push(() => tb.stop());
+    const child = spawnWorker(tb.url, 'crash2'); // concurrency 1, prefetch 4 (the default)
+    await until(() => child.out().includes('ready'), () => `the child worker: ${child.out()}`);
+
+    const conn: Connection = await connect(tb.url);
+    cleanups.push(() => conn.close());
+    const runs: string[] = [];
+    const registry = defineTasks().define('slow', (args: { n: number }) => {
+      runs.push(`${args.n}`);
+      return 'from the survivor';
+    });
+    const client = await TaskClient.open(conn, { namespace: 'crash2', registry });
+    const first = await client.enqueue('slow', { n: 1 });
+    await until(() => child.out().includes(`started ${first} 1`), () => `the child to start the task: ${child.out()}`);
+    const second = await client.enqueue('slow', { n: 2 });
+    const queue = tb.broker.vhosts.get('/')!.queues.get(client.queueName('slow'))!;
+    await until(() => queue.unackedCount === 2, 'both delivered to the child');
+    expect(await client.get(second)).toMatchObject({ status: 'PENDING' });
+
+    child.proc.kill('SIGKILL');
+    await new Promise((r) => child.proc.once('exit', r));
+    const survivor = await Worker.start(client, { id: 'survivor', leaseMs: 3_600_000 });
+    cleanups.push(() => survivor.close({ graceMs: 0 }));
+    const taken: string[] = [];
+    survivor.on('task', (e) => e.type === 'taken-over' && taken.push(e.id));
+
+    expect(await client.wait(first)).toMatchObject({ status: 'SUCCESS', worker: 'survivor', attempt: 1 });
+    expect(await client.wait(second)).toMatchObject({ status: 'SUCCESS', worker: 'survivor', attempt: 1, run: 1 });
+    expect(runs.sort()).toEqual(['1', '2']);
+    expect(taken).toEqual([first]);
+    expect(child.out()).not.toContain(`started ${second}`);
+    expect((await conn.declareQueue(client.queueName('slow'), { passive: true })).messageCount).toBe(0);
+  });
+});
+
 describe('a broker SIGKILLed after a task finished', () => {
   it('keeps the result across the restart, and the result expires at its TTL', async () => {
     const dataDir = await tempDir('warren-tasks-');

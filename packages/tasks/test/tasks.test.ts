@@ -226,7 +226,8 @@ describe('retries and back-off', () => {
     // A's RETRY write is held until B has claimed the retry (deterministic order: claim, then RETRY write).
     const ca = await client(reg, { clock });
     const { retryWriteReached, retryHeld } = holdRetryWrite(ca, 1);
-    const a = await worker(ca, { id: 'A' });
+    // prefetch 1: A takes no task while one is still unacked there (its RETRY write held), so the retry goes to B.
+    const a = await worker(ca, { id: 'A', prefetch: 1 });
     const eventsA: string[] = [];
     a.on('task', (e) => eventsA.push(e.type));
     const id = await ca.enqueue('race');
@@ -268,7 +269,7 @@ describe('retries and back-off', () => {
     };
     // Attempt 2's RETRY write (attempt 1's goes through) is held until B has claimed attempt 3.
     const { retryWriteReached, retryHeld } = holdRetryWrite(ca, 2);
-    await worker(ca, { id: 'A' });
+    await worker(ca, { id: 'A', prefetch: 1 }); // takes nothing more while attempt 2 is unacked: attempt 3 goes to B
     const id = await ca.enqueue('race');
     await retryWriteReached.promise;
     const cb = await client(reg, { clock, namespace: ca.namespace });
@@ -665,7 +666,8 @@ describe('a reaper\'s leftover claim', () => {
       return 'from B';
     });
     const ca = await client(reg, { clock: clockA });
-    const a = await worker(ca, { leaseMs: 1000, id: 'A' });
+    // prefetch 1: the stuck A is not handed run 2 (with more, it would wait there for A's slot until slotWaitMs on A's clock).
+    const a = await worker(ca, { leaseMs: 1000, id: 'A', prefetch: 1 });
     const id = await ca.enqueue('job');
     await until(() => a.active.includes(id), 'running on A');
     clockA.advance(333);
@@ -1045,7 +1047,7 @@ describe('leases', () => {
     });
     const ca = await client(reg, { clock: clockA });
     const cb = await client(reg, { clock: clockB, namespace: ca.namespace });
-    const a = await worker(ca, { leaseMs: 1000, id: 'A' });
+    const a = await worker(ca, { leaseMs: 1000, id: 'A', prefetch: 1 }); // the stuck A is not handed run 2
     const lost: string[] = [];
     a.on('task', (e) => e.type === 'lost' && lost.push(e.id));
     const id = await ca.enqueue('job');
@@ -1178,6 +1180,135 @@ describe('rate limits and concurrency', () => {
   });
 });
 
+describe('tasks delivered beyond the running handlers (prefetch)', () => {
+  const unacked = (c: TaskClient, task: string): number => tb.broker.vhosts.get('/')!.queues.get(c.queueName(task))!.unackedCount;
+
+  it("frees a handler's slot when it returns: the next task runs while the outcome is written, and the ack waits for the stored outcome", async () => {
+    const ran: string[] = [];
+    const reg = defineTasks().define('t', (x: string) => {
+      ran.push(x);
+      return x;
+    });
+    const c = await client(reg);
+    // The SUCCESS write of the first task is held.
+    const held = deferred();
+    const reached = deferred();
+    const update = c.bucket.update.bind(c.bucket);
+    c.bucket.update = async (key, value, revision, options) => {
+      const rec = typeof value === 'string' ? (JSON.parse(value) as TaskRecord) : undefined;
+      if (rec?.status === 'SUCCESS' && rec.args === 'one') {
+        reached.resolve();
+        await held.promise;
+      }
+      return update(key, value, revision, options);
+    };
+    const one = await c.enqueue('t', 'one');
+    const two = await c.enqueue('t', 'two');
+    await worker(c, { concurrency: 1 }); // prefetch: 4 by default
+    await reached.promise;
+    // One slot: 'two' ran after 'one' returned, while one's outcome is still unwritten; 'one' is not acked.
+    expect((await c.wait(two)).status).toBe('SUCCESS');
+    expect(ran).toEqual(['one', 'two']);
+    expect((await c.get(one))!.status).toBe('STARTED');
+    expect(unacked(c, 't')).toBe(1);
+    held.resolve();
+    expect(await c.wait(one)).toMatchObject({ status: 'SUCCESS', result: 'one' });
+    await until(() => unacked(c, 't') === 0, 'one acked');
+    expect(await ready(c, 't')).toBe(0);
+  });
+
+  it('runs at most `concurrency` handlers; the tasks delivered ahead wait unstarted (PENDING) and start highest priority first', async () => {
+    const gates = new Map<string, () => void>();
+    const order: string[] = [];
+    let now = 0;
+    let peak = 0;
+    const reg = defineTasks().define('t', async (x: string) => {
+      order.push(x);
+      peak = Math.max(peak, ++now);
+      await new Promise<void>((r) => gates.set(x, r));
+      now--;
+    });
+    const c = await client(reg);
+    const w = await worker(c, { concurrency: 1, prefetch: 3 });
+    const first = await c.enqueue('t', 'first');
+    await until(() => gates.has('first'), 'first running');
+    const low = await c.enqueue('t', 'low', { priority: 1 });
+    await until(() => w.waiting.length === 1, 'low waiting');
+    const high = await c.enqueue('t', 'high', { priority: 5 });
+    await until(() => w.waiting.length === 2, 'high waiting');
+    expect(w.waiting).toEqual([high, low]);
+    expect(w.active).toEqual([first]);
+    expect((await c.get(low))!.status).toBe('PENDING');
+    expect((await c.get(high))!.status).toBe('PENDING');
+    expect(await ready(c, 't')).toBe(0);
+    gates.get('first')!();
+    await until(() => gates.has('high'), 'high running');
+    expect(w.waiting).toEqual([low]);
+    gates.get('high')!();
+    await until(() => gates.has('low'), 'low running');
+    gates.get('low')!();
+    await c.wait(low);
+    expect(order).toEqual(['first', 'high', 'low']);
+    expect(peak).toBe(1);
+  });
+
+  it('a revoked task waiting for a slot is dropped at once and never runs; it ends REVOKED', async () => {
+    const ran: string[] = [];
+    const gate = deferred();
+    const reg = defineTasks().define('t', async (x: string) => {
+      ran.push(x);
+      if (x === 'first') await gate.promise;
+      return x;
+    });
+    const c = await client(reg);
+    const w = await worker(c, { concurrency: 1 });
+    const first = await c.enqueue('t', 'first');
+    await until(() => w.active.includes(first), 'first running');
+    const second = await c.enqueue('t', 'second');
+    await until(() => w.waiting.includes(second), 'second waiting');
+    await c.revoke(second);
+    await until(() => w.waiting.length === 0 && unacked(c, 't') === 1, 'second dropped');
+    expect((await c.get(second))!.status).toBe('REVOKED');
+    gate.resolve();
+    expect((await c.wait(first)).status).toBe('SUCCESS');
+    expect(ran).toEqual(['first']);
+    expect(await c.wait(second)).toMatchObject({ status: 'REVOKED' });
+    await until(() => unacked(c, 't') === 0, 'all acked');
+    expect(await ready(c, 't')).toBe(0);
+  });
+
+  it('a task that waits for a slot longer than slotWaitMs is handed back, and an idle worker runs it', async () => {
+    const clockA = new ManualClock();
+    const gate = deferred();
+    const reg = defineTasks().define('t', async (x: string) => {
+      if (x === 'long') await gate.promise;
+      return x;
+    });
+    const ca = await client(reg, { clock: clockA });
+    const a = await worker(ca, { id: 'A', concurrency: 1, slotWaitMs: 1000 });
+    const startedOnA: string[] = [];
+    a.on('task', (e) => e.type === 'started' && startedOnA.push(e.id));
+    const long = await ca.enqueue('t', 'long');
+    await until(() => a.active.includes(long), 'long running on A');
+    const next = await ca.enqueue('t', 'next');
+    await until(() => a.waiting.includes(next), 'next waiting on A');
+    const cb = await client(reg, { namespace: ca.namespace });
+    await worker(cb, { id: 'B', concurrency: 1 });
+    // Not before slotWaitMs; then A hands it back, and the broker's round-robin gives it to B (after one more turn on A at most).
+    clockA.advance(999);
+    expect(a.waiting).toEqual([next]);
+    await until(async () => {
+      clockA.advance(1);
+      if (a.waiting.length > 0) clockA.advance(1000);
+      return (await ca.get(next))?.status === 'SUCCESS';
+    }, 'next to run on B');
+    expect(await ca.get(next)).toMatchObject({ status: 'SUCCESS', worker: 'B', result: 'next', attempt: 1, run: 1 });
+    expect(startedOnA).toEqual([long]);
+    gate.resolve();
+    expect(await ca.wait(long)).toMatchObject({ status: 'SUCCESS', worker: 'A' });
+  });
+});
+
 describe('workers seen from the broker', () => {
   it("names each consumer after its worker and task ('<worker id>/<task>'), as the console shows them", async () => {
     const reg = defineTasks()
@@ -1250,5 +1381,40 @@ describe('graceful shutdown', () => {
     gate.resolve();
     expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', result: 'from the second', worker: 'B' });
     expect(taken).toEqual(['A']);
+  });
+
+  it('hands back at once the tasks delivered but not started (waiting for a slot), and lets the running one finish', async () => {
+    const clock = new ManualClock();
+    const gate = deferred();
+    const ran: string[] = [];
+    const reg = defineTasks().define('t', async (x: string) => {
+      ran.push(x);
+      if (x === 'running') await gate.promise;
+      return x;
+    });
+    const c = await client(reg, { clock });
+    const a = await Worker.start(c, { id: 'A', concurrency: 1 });
+    const events: string[] = [];
+    a.on('task', (e) => events.push(`${e.type} ${e.id}`));
+    const running = await c.enqueue('t', 'running');
+    await until(() => a.active.includes(running), 'running on A');
+    const queued = await c.enqueue('t', 'queued');
+    await until(() => a.waiting.includes(queued), 'queued waiting on A');
+    const closing = tracked(a.close({ graceMs: 60_000 }));
+    // Handed back before the grace has passed (the clock does not move) while the running task goes on.
+    await until(async () => (await ready(c, 't')) === 1, 'queued back in the queue');
+    expect(events).toEqual([`started ${running}`, `handed-back ${queued}`]);
+    expect(closing.settled()).toBe(false);
+    expect((await c.get(queued))!.status).toBe('PENDING');
+    gate.resolve();
+    expect((await closing.result).ok).toBe(true);
+    expect(await c.get(running)).toMatchObject({ status: 'SUCCESS', worker: 'A' });
+    const c2 = await client(reg, { clock, namespace: c.namespace });
+    const b = await worker(c2, { id: 'B' });
+    const taken: string[] = [];
+    b.on('task', (e) => e.type === 'taken-over' && taken.push(e.from));
+    expect(await c.wait(queued)).toMatchObject({ status: 'SUCCESS', worker: 'B', attempt: 1 });
+    expect(taken).toEqual([]);
+    expect(ran).toEqual(['running', 'queued']);
   });
 });

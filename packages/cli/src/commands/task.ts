@@ -52,6 +52,8 @@ export function workerCommand(): Command {
     .description('Run the tasks defined in a module (and its schedules) until SIGTERM or SIGINT')
     .argument('<module>', "a JavaScript module exporting a registry from defineTasks() (TypeScript: with a loader, NODE_OPTIONS='--import tsx')")
     .option('-c, --concurrency <n>', 'handlers running at once', intArg(1), 1)
+    .option('--prefetch <n>', 'tasks each task queue may hand this worker at once: running, having their outcome stored, or waiting for a slot (default 4 x concurrency)', intArg(1))
+    .option('--slot-wait-ms <ms>', 'a task delivered ahead that waits this long for a slot is handed back for an idle worker', intArg(0), 1000)
     .option('--tasks <names>', 'only these tasks (comma-separated)')
     .option('--lease-ms <ms>', 'lease length: a task whose worker stops renewing this long is taken over', intArg(1000), 30_000)
     .option('--started-after-ms <ms>', 'write STARTED only for attempts still running after this long (fewer writes per quick task; such a task reads PENDING while it runs)', intArg(0))
@@ -77,7 +79,7 @@ Examples:
       const names = o.tasks === undefined ? undefined : String(o.tasks).split(',').filter(Boolean);
       const conn: Connection = await open({ ...o, url: o.url ?? DEFAULT_URL }, 'worker', { reconnect: true, name: `warren worker ${process.pid}` });
       const client = await TaskClient.open(conn, { registry, namespace: o.namespace });
-      const worker = await Worker.start(client, { concurrency: o.concurrency, leaseMs: o.leaseMs, ...(o.startedAfterMs !== undefined ? { startedAfterMs: o.startedAfterMs } : {}), ...(names ? { tasks: names } : {}) });
+      const worker = await Worker.start(client, { concurrency: o.concurrency, leaseMs: o.leaseMs, slotWaitMs: o.slotWaitMs, ...(o.prefetch !== undefined ? { prefetch: o.prefetch } : {}), ...(o.startedAfterMs !== undefined ? { startedAfterMs: o.startedAfterMs } : {}), ...(names ? { tasks: names } : {}) });
       worker.on('error', (err) => console.error(`worker: ${err.message}`));
       // One line when the broker link is lost (with why) and one when it is back, --quiet or not:
       // otherwise a worker whose broker went away looks like a worker with nothing to do.
@@ -95,7 +97,7 @@ Examples:
       }
       const scheduler = o.scheduler !== false && registry.schedules.length > 0 ? await Scheduler.start(client) : undefined;
       const running = (names ?? registry.tasks.map((t) => t.name)).join(', ');
-      print(`worker ${worker.id}: running ${running} (concurrency ${o.concurrency}${worker.startedAfterMs !== undefined ? `, STARTED after ${worker.startedAfterMs} ms` : ''})${scheduler ? `, ${registry.schedules.length} schedule(s)` : ''}`);
+      print(`worker ${worker.id}: running ${running} (concurrency ${o.concurrency}${o.prefetch !== undefined ? `, prefetch ${o.prefetch}` : ''}${worker.startedAfterMs !== undefined ? `, STARTED after ${worker.startedAfterMs} ms` : ''})${scheduler ? `, ${registry.schedules.length} schedule(s)` : ''}`);
       await new Promise<void>((done) => {
         let stopping = false;
         const stop = (signal: string): void => {
