@@ -8,9 +8,17 @@
  */
 import { isUtf8 } from 'node:buffer';
 
+/**
+ * Deepest nesting of maps and arrays a header may have, the header array itself
+ * counting as 1 (protocol-spec 3, "Nesting"). Deeper values could be decoded
+ * but not encoded again for delivery (msgpackr recurses), so a message with
+ * them would be confirmed and then break every consumer it is offered to.
+ */
+export const MAX_NESTING = 64;
+
 /** Throws an Error naming the first rule the MessagePack value in b[start, end) breaks. */
 export function checkProfile(b: Buffer, start: number, end: number): void {
-  if (skipValue(b, start, end, false) > end) throw new Error('value runs past the end of the header');
+  if (skipValue(b, start, end, false, 0) > end) throw new Error('value runs past the end of the header');
 }
 
 function u16(b: Buffer, p: number): number {
@@ -22,7 +30,7 @@ function u32(b: Buffer, p: number): number {
 }
 
 /** Returns the position after the value at p. */
-function skipValue(b: Buffer, p: number, end: number, isKey: boolean): number {
+function skipValue(b: Buffer, p: number, end: number, isKey: boolean, depth: number): number {
   if (p >= end) throw new Error('value runs past the end of the header');
   const t = b[p++]!;
   if (t >= 0xa0 && t <= 0xbf) return skipString(b, p, t & 0x1f, end);
@@ -31,8 +39,8 @@ function skipValue(b: Buffer, p: number, end: number, isKey: boolean): number {
   if (t === 0xdb) return skipString(b, p + 4, u32(b, p), end);
   if (isKey) throw new Error('map key is not a string');
   if (t <= 0x7f || t >= 0xe0) return p;
-  if (t <= 0x8f) return skipMap(b, p, t & 0x0f, end);
-  if (t <= 0x9f) return skipArray(b, p, t & 0x0f, end);
+  if (t <= 0x8f) return skipMap(b, p, t & 0x0f, end, depth);
+  if (t <= 0x9f) return skipArray(b, p, t & 0x0f, end, depth);
   switch (t) {
     case 0xc0:
     case 0xc2:
@@ -59,13 +67,13 @@ function skipValue(b: Buffer, p: number, end: number, isKey: boolean): number {
     case 0xd3:
       return p + 8;
     case 0xdc:
-      return skipArray(b, p + 2, u16(b, p), end);
+      return skipArray(b, p + 2, u16(b, p), end, depth);
     case 0xdd:
-      return skipArray(b, p + 4, u32(b, p), end);
+      return skipArray(b, p + 4, u32(b, p), end, depth);
     case 0xde:
-      return skipMap(b, p + 2, u16(b, p), end);
+      return skipMap(b, p + 2, u16(b, p), end, depth);
     case 0xdf:
-      return skipMap(b, p + 4, u32(b, p), end);
+      return skipMap(b, p + 4, u32(b, p), end, depth);
     default:
       throw new Error(`MessagePack type 0x${t.toString(16)} is not in the profile (extension types are not allowed)`);
   }
@@ -83,15 +91,21 @@ function skipString(b: Buffer, p: number, length: number, end: number): number {
   return stop;
 }
 
-function skipArray(b: Buffer, p: number, n: number, end: number): number {
-  for (let i = 0; i < n; i++) p = skipValue(b, p, end, false);
+function tooDeep(depth: number): void {
+  if (depth > MAX_NESTING) throw new Error(`maps and arrays nested more than ${MAX_NESTING} levels deep`);
+}
+
+function skipArray(b: Buffer, p: number, n: number, end: number, depth: number): number {
+  tooDeep(++depth);
+  for (let i = 0; i < n; i++) p = skipValue(b, p, end, false, depth);
   return p;
 }
 
-function skipMap(b: Buffer, p: number, n: number, end: number): number {
+function skipMap(b: Buffer, p: number, n: number, end: number, depth: number): number {
+  tooDeep(++depth);
   for (let i = 0; i < n; i++) {
-    p = skipValue(b, p, end, true);
-    p = skipValue(b, p, end, false);
+    p = skipValue(b, p, end, true, depth);
+    p = skipValue(b, p, end, false, depth);
   }
   return p;
 }
