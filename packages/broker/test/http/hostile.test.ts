@@ -127,3 +127,25 @@ describe('request bodies nested too deeply', () => {
     expect(nestedTooDeep(nested(200_000), 64)).toBe(true);
   });
 });
+
+describe('alternate and dead-letter exchanges', () => {
+  it('declaring one needs write on it, as on the wire', async () => {
+    tb = await startHttpBroker();
+    const app = { username: 'app', password: 'app-pw' };
+    expect((await tb.put('/api/users/app', { password: app.password, tags: ['management'] })).status).toBe(201);
+    expect((await tb.put('/api/permissions/%2F/app', { configure: '^app\\.', write: '^app\\.', read: '^app\\.' })).status).toBe(200);
+    expect((await tb.put('/api/exchanges/%2F/secret', { type: 'fanout' })).status).toBe(201);
+    const ae = await tb.put('/api/exchanges/%2F/app.ae', { type: 'fanout', alternateExchange: 'secret' }, { user: app });
+    expect(ae.status).toBe(403);
+    expect(ae.body.error.message).toMatch(/exchange 'secret'.*no write permission/);
+    expect((await tb.put('/api/exchanges/%2F/app.ae', { type: 'fanout', arguments: { 'alternate-exchange': 'secret' } }, { user: app })).status).toBe(403);
+    const dlx = await tb.put('/api/queues/%2F/app.q', { arguments: { 'x-dead-letter-exchange': 'secret' } }, { user: app });
+    expect(dlx.status).toBe(403);
+    expect((await tb.put('/api/queues/%2F/app.q', { arguments: { 'x-dead-letter-exchange': '' } }, { user: app })).status).toBe(403);
+    expect((await tb.get('/api/exchanges/%2F/app.ae')).status).toBe(404);
+    expect((await tb.get('/api/queues/%2F/app.q')).status).toBe(404);
+    expect((await tb.put('/api/exchanges/%2F/app.x', { type: 'fanout' }, { user: app })).status).toBe(201);
+    expect((await tb.put('/api/exchanges/%2F/app.ae', { type: 'fanout', alternateExchange: 'app.x' }, { user: app })).status).toBe(201);
+    expect((await tb.put('/api/queues/%2F/app.q', { arguments: { 'x-dead-letter-exchange': 'app.x' } }, { user: app })).status).toBe(201);
+  });
+});
