@@ -162,7 +162,8 @@ export class Connection implements DeliverySink, Session {
       case State.AwaitOpen:
         if (frame.type !== FrameType.OPEN) throw errors.commandInvalid(`expected OPEN, got frame type ${frame.type}`);
         this.state = State.Authenticating;
-        void this.handshake(frame);
+        // A failure inside the handshake closes this connection, never the broker (an unhandled rejection would).
+        this.handshake(frame).catch((err: unknown) => this.internalError(err));
         return;
       case State.Authenticating:
         throw errors.commandInvalid('frame received before OPEN_OK');

@@ -6,7 +6,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCodes, FrameType, type ErrorFrame } from '@warren/protocol';
 import { connect, type Connection } from '@warren/client';
 import { RawClient, drain } from './helpers.js';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
+import { removeDir, tempDir } from '../../../test-support/temp-dir.js';
+import { passwordHashProblem, verifyPassword, hashPassword } from '../src/auth.js';
+import { ACCESS_FILE } from '../src/storage/access-store.js';
 
 let tb: TestBroker | undefined;
 const clients: RawClient[] = [];
@@ -77,5 +82,62 @@ describe('deeply nested headers', () => {
     } finally {
       await c.close();
     }
+  });
+});
+
+describe('stored password hashes that cannot be checked', () => {
+  // scrypt with the hash's own parameters: an N that is not a power of 2 threw inside the
+  // handshake, an unhandled rejection that took the whole broker down at the first login attempt.
+  it('a login as a user whose stored hash is unusable is refused; the broker stays up', async () => {
+    const dataDir = await tempDir();
+    try {
+      const ADMIN = { username: 'admin', password: 'admin-pw' };
+      tb = await startTestBroker({ dataDir, users: [ADMIN] });
+      const admin = await connect({ url: `warren://admin:admin-pw@127.0.0.1:${tb.port}`, reconnect: false });
+      await admin.users.add('svc', 'svc-pw');
+      await admin.users.setPermissions('svc', '/', { configure: '.*', write: '.*', read: '.*' });
+      await admin.close();
+      await tb.stop();
+      // As a hand-edited (or older) access file could hold it.
+      const file = join(dataDir, ACCESS_FILE);
+      const doc = JSON.parse(await readFile(file, 'utf8')) as { users: { username: string; passwordHash: string }[] };
+      doc.users.find((u) => u.username === 'svc')!.passwordHash = `scrypt$3$8$1$${Buffer.alloc(16).toString('base64')}$${Buffer.alloc(32).toString('base64')}`;
+      await writeFile(file, JSON.stringify(doc));
+      tb = await startTestBroker({ dataDir, users: [ADMIN] });
+      const err = await connect({ url: `warren://svc:svc-pw@127.0.0.1:${tb.port}`, reconnect: false }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ code: ErrorCodes.ACCESS_REFUSED });
+      const again = await connect({ url: `warren://admin:admin-pw@127.0.0.1:${tb.port}`, reconnect: false });
+      await again.declareQueue('still-up');
+      await again.close();
+    } finally {
+      await tb?.stop();
+      tb = undefined;
+      await removeDir(dataDir);
+    }
+  });
+
+  it('putUser refuses such a hash (INVALID_ARGUMENT); verifyPassword answers false, never throws', async () => {
+    tb = await startTestBroker();
+    const zeros = (n: number): string => Buffer.alloc(n).toString('base64');
+    const bad = [
+      'plain-text',
+      `scrypt$3$8$1$${zeros(16)}$${zeros(32)}`,
+      `scrypt$${2 ** 24}$8$1$${zeros(16)}$${zeros(32)}`,
+      `scrypt$16384$1000$1$${zeros(16)}$${zeros(32)}`,
+      `scrypt$16384$8$99$${zeros(16)}$${zeros(32)}`,
+      `scrypt$16384$8$1$${zeros(16)}$${zeros(2)}`,
+      `scrypt$16384$8$1$!!$${zeros(32)}`,
+    ];
+    for (const hash of bad) {
+      expect(passwordHashProblem(hash), hash).not.toBeNull();
+      await expect(verifyPassword('x', hash)).resolves.toBe(false);
+      await expect(tb.broker.access.putUser('u', { passwordHash: hash })).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
+    }
+    const good = await hashPassword('pw');
+    expect(passwordHashProblem(good)).toBeNull();
+    await expect(verifyPassword('pw', good)).resolves.toBe(true);
   });
 });
