@@ -22,6 +22,7 @@ import {
   PRE_AUTH_FRAME_MAX,
   PROTOCOL_VERSION,
   frameLength,
+  MAX_HEADER_VALUES,
   ProtocolError,
   WarrenError,
   type Credentials,
@@ -130,7 +131,7 @@ export class Connection implements DeliverySink, Session {
       fault: (err) => (err instanceof ProtocolError ? this.fail(err) : this.internalError(err)),
       silent: (heartbeatMs) => this.fail(errors.timeout(`no heartbeat from the client for ${2 * heartbeatMs} ms`)),
       closed: (err) => this.onClose(err),
-    }, { reusePublishFrame: true, sharePublishProperties: true }); // onPublish and the handlers keep no frame, only its fields (newMessage); properties are never mutated
+    }, { reusePublishFrame: true, sharePublishProperties: true, maxHeaderValues: MAX_HEADER_VALUES }); // onPublish and the handlers keep no frame, only its fields (newMessage); properties are never mutated
     const fs = this.fs;
     this.flowHold = {
       get closed() {

@@ -99,6 +99,7 @@ export class FrameDecoder {
   private poolPos = 0;
   /** The current copy run: pool[runAt + i] holds runSource[runFrom + i] for i < runLength; valid during one push() only. */
   private runSource: Buffer = NO_RUN;
+  private readonly maxHeaderValues: number;
   private runFrom = 0;
   private runLength = 0;
   private runAt = 0;
@@ -117,9 +118,12 @@ export class FrameDecoder {
        * mutates properties (the broker), not for one that hands them to applications.
        */
       sharePublishProperties?: boolean;
+      /** Most map entries and array elements one header may hold (profile.ts checkProfile); more is FRAME_ERROR. Default: no bound. */
+      maxHeaderValues?: number;
     } = {},
   ) {
     this.maxFrameSize = maxFrameSize;
+    this.maxHeaderValues = options.maxHeaderValues ?? Infinity;
     this.sharedProps = options.sharePublishProperties === true ? newSharedProperties() : null;
     this.copyBodiesBelow = options.copyBodiesBelow ?? 0;
     const reusePublish = (this.reusePublishFrame = options.reusePublishFrame === true);
@@ -386,7 +390,7 @@ export class FrameDecoder {
     }
     let header: unknown;
     try {
-      checkProfile(buf, headerStart, bodyStart);
+      checkProfile(buf, headerStart, bodyStart, this.maxHeaderValues);
       header = unpackRange(buf, headerStart, bodyStart);
     } catch (err) {
       throw errors.frameError(`frame header is not valid MessagePack: ${(err as Error).message}`, err);

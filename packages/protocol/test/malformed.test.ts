@@ -123,6 +123,16 @@ describe('malformed frames are FRAME_ERROR', () => {
     ['header nested 65 levels deep in maps', rawFrame(FrameType.OK, Buffer.concat([Buffer.from('9201', 'hex'), Buffer.concat(Array.from({ length: 63 }, () => Buffer.from('81a161', 'hex'))), Buffer.from('80', 'hex')]))],
   ];
 
+  it('maxHeaderValues bounds the map entries and array elements of a header, at every depth', () => {
+    // [1, {a: [nil x 7]}]: 2 + 1 + 7 = 10 values.
+    const header = Buffer.concat([Buffer.from('9201', 'hex'), Buffer.from('81a16197', 'hex'), Buffer.alloc(7, 0xc0)]);
+    expect(feed(new FrameDecoder(1 << 20, { maxHeaderValues: 10 }), rawFrame(FrameType.OK, header)).frames).toHaveLength(1);
+    expectProtocolError(feed(new FrameDecoder(1 << 20, { maxHeaderValues: 9 }), rawFrame(FrameType.OK, header)).error, ErrorCodes.FRAME_ERROR);
+    // No bound by default (a client reads long lists).
+    const long = Buffer.concat([Buffer.from('9201dd00030d40', 'hex'), Buffer.alloc(200_000, 0xc0)]);
+    expect(feed(new FrameDecoder(1 << 20), rawFrame(FrameType.OK, long)).frames).toHaveLength(1);
+  });
+
   it('a header nested exactly 64 levels deep is read', () => {
     const bytes = rawFrame(FrameType.OK, Buffer.concat([Buffer.from('9201', 'hex'), Buffer.alloc(62, 0x91), Buffer.from('90', 'hex')]));
     const { frames, error } = feed(new FrameDecoder(1 << 20), bytes);
