@@ -23,6 +23,7 @@ import {
   PROTOCOL_VERSION,
   frameLength,
   MAX_HEADER_VALUES,
+  MAX_NESTING,
   ProtocolError,
   WarrenError,
   type Credentials,
@@ -131,7 +132,7 @@ export class Connection implements DeliverySink, Session {
       fault: (err) => (err instanceof ProtocolError ? this.fail(err) : this.internalError(err)),
       silent: (heartbeatMs) => this.fail(errors.timeout(`no heartbeat from the client for ${2 * heartbeatMs} ms`)),
       closed: (err) => this.onClose(err),
-    }, { reusePublishFrame: true, sharePublishProperties: true, maxHeaderValues: MAX_HEADER_VALUES }); // onPublish and the handlers keep no frame, only its fields (newMessage); properties are never mutated
+    }, { reusePublishFrame: true, sharePublishProperties: true, maxHeaderValues: MAX_HEADER_VALUES, maxHeaderNesting: MAX_NESTING }); // onPublish and the handlers keep no frame, only its fields (newMessage); properties are never mutated
     const fs = this.fs;
     this.flowHold = {
       get closed() {

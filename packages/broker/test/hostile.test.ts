@@ -107,6 +107,23 @@ describe('deeply nested headers', () => {
     }));
 });
 
+describe('nesting in what the broker sends', () => {
+  it('a queue declared with arguments at the nesting limit is listed: clients read server frames nested deeper', async () => {
+    tb = await startTestBroker();
+    const c = await connect(tb.url);
+    try {
+      let v: unknown = 1;
+      for (let i = 0; i < 61; i++) v = { a: v };
+      // QUEUE_DECLARE: header array 1, options 2, arguments 3, then 61 maps: 64.
+      await c.declareQueue('q', { arguments: { 'x-custom': v } as never });
+      const [q] = (await c.listQueues()).filter((x) => x.name === 'q');
+      expect(depthOf((q!.arguments as Record<string, unknown>)['x-custom'])).toBe(61);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 describe('headers with very many values', () => {
   // Each value costs a JavaScript value once decoded: a 15 MB PUBLISH of nils held 700 MB of heap while queued.
   it('a PUBLISH whose header holds more than 65536 map entries and array elements is FRAME_ERROR', () =>

@@ -9,10 +9,12 @@
 import { isUtf8 } from 'node:buffer';
 
 /**
- * Deepest nesting of maps and arrays a header may have, the header array itself
- * counting as 1 (protocol-spec 3, "Nesting"). Deeper values could be decoded
- * but not encoded again for delivery (msgpackr recurses), so a message with
- * them would be confirmed and then break every consumer it is offered to.
+ * Deepest nesting of maps and arrays the broker accepts in a received header,
+ * the header array itself counting as 1 (protocol-spec 3, "Nesting"). Deeper
+ * values could be decoded but not encoded again for delivery (msgpackr
+ * recurses), so a message with them would be confirmed and then break every
+ * consumer it is offered to. Clients do not apply it: a list the server sends
+ * nests a declared queue's arguments a level or two deeper than its declare did.
  */
 export const MAX_NESTING = 64;
 
@@ -24,17 +26,27 @@ export const MAX_NESTING = 64;
  */
 export const MAX_HEADER_VALUES = 65536;
 
-/** Values still allowed in the header being checked. */
+/** Values still allowed in the header being checked, and the bounds of that check. */
 let valuesLeft = Infinity;
 let valuesMax = Infinity;
+let nestingMax = Infinity;
+
+/** What checkProfile bounds besides the profile rules; a receiver of untrusted frames (the broker) sets both. */
+export interface HeaderLimits {
+  /** Most map entries and array elements in all (MAX_HEADER_VALUES). */
+  maxValues?: number;
+  /** Deepest nesting of maps and arrays, the header array being 1 (MAX_NESTING). */
+  maxNesting?: number;
+}
 
 /**
  * Throws an Error naming the first rule the MessagePack value in b[start, end)
- * breaks; also when it holds more than `maxValues` map entries and array
- * elements in all.
+ * breaks, or the first of `limits` it exceeds. Without a nesting limit a very
+ * deep value ends in a stack overflow, which the caller reports as well.
  */
-export function checkProfile(b: Buffer, start: number, end: number, maxValues = Infinity): void {
-  valuesLeft = valuesMax = maxValues;
+export function checkProfile(b: Buffer, start: number, end: number, limits: HeaderLimits = {}): void {
+  valuesLeft = valuesMax = limits.maxValues ?? Infinity;
+  nestingMax = limits.maxNesting ?? Infinity;
   if (skipValue(b, start, end, false, 0) > end) throw new Error('value runs past the end of the header');
 }
 
@@ -114,7 +126,7 @@ function skipString(b: Buffer, p: number, length: number, end: number): number {
 }
 
 function tooDeep(depth: number): void {
-  if (depth > MAX_NESTING) throw new Error(`maps and arrays nested more than ${MAX_NESTING} levels deep`);
+  if (depth > nestingMax) throw new Error(`maps and arrays nested more than ${nestingMax} levels deep`);
 }
 
 function skipArray(b: Buffer, p: number, n: number, end: number, depth: number): number {
