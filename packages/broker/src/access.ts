@@ -22,7 +22,7 @@
 import { ErrorCodes, type PermissionInfo, type Permissions, type UserInfo, type UserTag } from '@warren/protocol';
 
 export type { PermissionInfo, Permissions, UserInfo };
-import { UserStore, hashPassword, readUsersFile, type AuthResult, type UserConfig } from './auth.js';
+import { UserStore, hashPassword, passwordHashProblem, readUsersFile, type AuthResult, type UserConfig } from './auth.js';
 import type { LoginLimits } from './login-gate.js';
 import { errors } from './errors.js';
 import type { Logger } from './logger.js';
@@ -131,6 +131,11 @@ export class Access {
       const hashed: StoredUser[] = [];
       for (const seed of seeds) {
         checkUsername(seed.username);
+        try {
+          checkHash(seed.passwordHash);
+        } catch (err) {
+          throw new Error(`start-up user ${seed.username}: ${(err as Error).message}`);
+        }
         const hash = seed.passwordHash ?? (seed.password !== undefined ? await hashPassword(seed.password) : undefined);
         if (hash === undefined) throw new Error(`user ${seed.username} has neither password nor passwordHash`);
         hashed.push({ username: seed.username, passwordHash: hash, tags: ['administrator'], maxConnections: null });
@@ -209,6 +214,7 @@ export class Access {
     checkUsername(username);
     const tags = changes.tags === undefined ? undefined : checkTags(changes.tags);
     if (changes.password !== undefined && changes.password === '') throw errors.invalidArgument('the password must not be empty');
+    checkHash(changes.passwordHash);
     const hash = changes.passwordHash ?? (changes.password !== undefined ? await hashPassword(changes.password) : undefined);
     await this.mutate((s) => {
       const existing = s.users.find((u) => u.username === username);
@@ -356,6 +362,13 @@ export class Access {
 function checkUsername(username: string): void {
   if (username === '') throw errors.invalidArgument('the user name must not be empty');
   checkName('user name', username);
+}
+
+/** INVALID_ARGUMENT for a password hash no login could be checked against. */
+function checkHash(hash: string | undefined): void {
+  if (hash === undefined) return;
+  const problem = typeof hash === 'string' ? passwordHashProblem(hash) : 'not a string';
+  if (problem !== null) throw errors.invalidArgument(`invalid passwordHash: ${problem}`);
 }
 
 function checkTags(tags: readonly unknown[]): string[] {

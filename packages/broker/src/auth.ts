@@ -43,13 +43,59 @@ export async function hashPassword(password: string): Promise<string> {
   return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64')}$${key.toString('base64')}`;
 }
 
-export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
+/**
+ * Largest scrypt parameters a stored hash may ask for: a login against a hash
+ * runs scrypt with the hash's own N, r and p, so without a bound one
+ * hand-written hash (users file, `passwordHash`, a definitions import) could
+ * make every login attempt for that user take gigabytes (N = 2^20, r = 8 is
+ * 1 GiB; ours is 2^14, 16 MiB).
+ */
+const SCRYPT_BOUNDS = { maxN: 2 ** 20, maxR: 32, maxP: 16, maxMemory: 1024 * 1024 * 1024 };
+
+interface ParsedHash {
+  N: number;
+  r: number;
+  p: number;
+  salt: Buffer;
+  hash: Buffer;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** A stored hash's parts, or a sentence saying what is wrong with it. */
+function parseHash(encoded: string): ParsedHash | string {
   const parts = encoded.split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return "not of the form scrypt$N$r$p$salt$hash (see 'warren hash-password')";
   const [, n, r, p, salt, hash] = parts as [string, string, string, string, string, string];
-  const expected = Buffer.from(hash, 'base64');
-  const key = await scryptAsync(password, Buffer.from(salt, 'base64'), Number(n), Number(r), Number(p), expected.length);
-  return key.length === expected.length && timingSafeEqual(key, expected);
+  const N = Number(n);
+  const R = Number(r);
+  const P = Number(p);
+  if (!/^\d+$/.test(n) || N < 2 || N > SCRYPT_BOUNDS.maxN || (N & (N - 1)) !== 0) return `N must be a power of 2 from 2 to ${SCRYPT_BOUNDS.maxN}`;
+  if (!/^\d+$/.test(r) || R < 1 || R > SCRYPT_BOUNDS.maxR) return `r must be an integer from 1 to ${SCRYPT_BOUNDS.maxR}`;
+  if (!/^\d+$/.test(p) || P < 1 || P > SCRYPT_BOUNDS.maxP) return `p must be an integer from 1 to ${SCRYPT_BOUNDS.maxP}`;
+  if (128 * N * R > SCRYPT_BOUNDS.maxMemory) return `N and r need more than ${SCRYPT_BOUNDS.maxMemory / 2 ** 20} MiB`;
+  if (!BASE64.test(salt) || !BASE64.test(hash)) return 'salt and hash must be base64';
+  const key = Buffer.from(hash, 'base64');
+  if (key.length < 16 || key.length > 64) return 'the hash must be 16 to 64 bytes';
+  return { N, r: R, p: P, salt: Buffer.from(salt, 'base64'), hash: key };
+}
+
+/** null when `encoded` is a hash verifyPassword can check, else what is wrong with it (never the hash itself). */
+export function passwordHashProblem(encoded: string): string | null {
+  const parsed = parseHash(encoded);
+  return typeof parsed === 'string' ? parsed : null;
+}
+
+/** Whether `password` matches `encoded`; false for a hash it cannot check (never throws: see passwordHashProblem). */
+export async function verifyPassword(password: string, encoded: string): Promise<boolean> {
+  const h = parseHash(encoded);
+  if (typeof h === 'string') return false;
+  try {
+    const key = await scryptAsync(password, h.salt, h.N, h.r, h.p, h.hash.length);
+    return key.length === h.hash.length && timingSafeEqual(key, h.hash);
+  } catch {
+    return false;
+  }
 }
 
 export function isLoopback(address: string | undefined): boolean {
@@ -228,7 +274,10 @@ export class UserStore {
     if (typeof outcome === 'object') return { ok: false, shed: true, reason: outcome.shed, logReason: outcome.shed };
     let logReason: string | null = null;
     if (hash === undefined) logReason = 'unknown user';
-    else if (!outcome) logReason = 'wrong password';
+    else if (!outcome) {
+      const problem = passwordHashProblem(hash);
+      logReason = problem === null ? 'wrong password' : `the stored password hash cannot be checked: ${problem}`;
+    }
     else if (username === 'guest' && !this.allowGuestRemote && !isLoopback(remoteAddress)) {
       // The password was right, but saying so would help a guesser: the client sees the usual refusal.
       logReason = `user 'guest' may only connect from loopback`;

@@ -5,7 +5,8 @@
  *
  *   configure  declare and delete exchanges, queues, streams, buckets
  *   write      publish to an exchange; bind: the queue or destination exchange;
- *              put and delete keys of a bucket
+ *              put and delete keys of a bucket; declare: the alternate or
+ *              dead-letter exchange it names (redirectOf)
  *   read       consume, get, purge, subscribe to and commit on a stream, read a
  *              bucket; bind: the source exchange
  *
@@ -88,6 +89,22 @@ CHECKS.EXCHANGE_UNBIND = CHECKS.EXCHANGE_BIND!;
 const checksByType: Array<readonly Check[] | undefined> = new Array(256);
 for (const [name, checks] of Object.entries(CHECKS)) checksByType[FrameType[name as FrameTypeName]] = checks;
 
+/**
+ * The exchange a declare would send messages into besides the declared
+ * resource: an exchange's alternate exchange (`alternateExchange`, or the
+ * `alternate-exchange` argument), a queue's `x-dead-letter-exchange`. The
+ * declaring user needs write on it too (RabbitMQ's rule): without that check,
+ * a user could publish into any exchange through an exchange or queue of its
+ * own. undefined when there is none (a passive declare sets nothing).
+ */
+export function redirectOf(frame: { type: number; options: { passive?: boolean; alternateExchange?: unknown; arguments?: Record<string, unknown> } }): string | undefined {
+  const o = frame.options;
+  if (o.passive === true) return undefined;
+  const target =
+    frame.type === FrameType.EXCHANGE_DECLARE ? (o.alternateExchange ?? o.arguments?.['alternate-exchange']) : frame.type === FrameType.QUEUE_DECLARE ? o.arguments?.['x-dead-letter-exchange'] : undefined;
+  return typeof target === 'string' ? exchange(target) : undefined;
+}
+
 /** The one change anyone may make without the administrator tag: its own password (the wire protocol and the HTTP API). */
 export function isOwnPasswordChange(caller: string, target: string, keys: readonly string[]): boolean {
   return caller === target && keys.every((k) => k === 'password');
@@ -109,6 +126,10 @@ export class AccessAuthorizer implements Authorizer {
     const checks = checksByType[frame.type];
     if (checks !== undefined) {
       for (const [perm, what, name] of checks) this.check(g, perm, what, (name as (f: Frame) => string)(frame), frame.type);
+      if (frame.type === FrameType.EXCHANGE_DECLARE || frame.type === FrameType.QUEUE_DECLARE) {
+        const target = redirectOf(frame);
+        if (target !== undefined) this.check(g, 'write', 'exchange', target, frame.type);
+      }
       return;
     }
     if (kind === 'monitor') return this.monitor(g, frame);

@@ -22,6 +22,8 @@ import {
   PRE_AUTH_FRAME_MAX,
   PROTOCOL_VERSION,
   frameLength,
+  MAX_HEADER_VALUES,
+  MAX_NESTING,
   ProtocolError,
   WarrenError,
   type Credentials,
@@ -130,7 +132,7 @@ export class Connection implements DeliverySink, Session {
       fault: (err) => (err instanceof ProtocolError ? this.fail(err) : this.internalError(err)),
       silent: (heartbeatMs) => this.fail(errors.timeout(`no heartbeat from the client for ${2 * heartbeatMs} ms`)),
       closed: (err) => this.onClose(err),
-    }, { reusePublishFrame: true, sharePublishProperties: true }); // onPublish and the handlers keep no frame, only its fields (newMessage); properties are never mutated
+    }, { reusePublishFrame: true, sharePublishProperties: true, maxHeaderValues: MAX_HEADER_VALUES, maxHeaderNesting: MAX_NESTING }); // onPublish and the handlers keep no frame, only its fields (newMessage); properties are never mutated
     const fs = this.fs;
     this.flowHold = {
       get closed() {
@@ -162,7 +164,8 @@ export class Connection implements DeliverySink, Session {
       case State.AwaitOpen:
         if (frame.type !== FrameType.OPEN) throw errors.commandInvalid(`expected OPEN, got frame type ${frame.type}`);
         this.state = State.Authenticating;
-        void this.handshake(frame);
+        // A failure inside the handshake closes this connection, never the broker (an unhandled rejection would).
+        this.handshake(frame).catch((err: unknown) => this.internalError(err));
         return;
       case State.Authenticating:
         throw errors.commandInvalid('frame received before OPEN_OK');

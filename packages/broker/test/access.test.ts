@@ -91,6 +91,37 @@ describe('permissions', () => {
     expect((await admin.listBindings()).some((b) => b.source === 'events' && b.destination === 'app.events')).toBe(true);
   });
 
+  // Audit 2026-12-04: an exchange or queue of one's own used to be a way into any exchange of the vhost.
+  it('declaring an alternate or dead-letter exchange needs write on it, as publishing there does', async () => {
+    const admin = await brokerWithAdmin();
+    await admin.declareExchange('secret', 'fanout');
+    await admin.declareQueue('secret.q');
+    await admin.bindQueue('secret.q', 'secret');
+    await admin.users.add('app', 'app-pw');
+    await admin.users.setPermissions('app', '/', { configure: '^app\\.', write: '^app\\.', read: '^app\\.' });
+    const app = await open('app', 'app-pw');
+    expect((await refusal(app.declareExchange('app.ae', 'fanout', { alternateExchange: 'secret' }))).message).toBe(
+      "user 'app' may not EXCHANGE_DECLARE exchange 'secret' in vhost '/': no write permission",
+    );
+    expect((await refusal(app.declareExchange('app.ae2', 'fanout', { arguments: { 'alternate-exchange': 'secret' } }))).code).toBe(ErrorCodes.ACCESS_REFUSED);
+    expect((await refusal(app.declareQueue('app.dlq', { arguments: { 'x-dead-letter-exchange': 'secret', 'x-message-ttl': 0 } }))).message).toBe(
+      "user 'app' may not QUEUE_DECLARE exchange 'secret' in vhost '/': no write permission",
+    );
+    // The default exchange as a dead-letter exchange is checked as amq.default.
+    expect((await refusal(app.declareQueue('app.dlq', { arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': 'secret.q' } }))).message).toMatch(
+      /exchange 'amq\.default'.*no write permission/,
+    );
+    // Nothing was declared; the connection is still up; exchanges it may write to are fine.
+    expect((await admin.listExchanges()).some((e) => e.name.startsWith('app.'))).toBe(false);
+    await app.declareExchange('app.other', 'fanout');
+    await app.declareExchange('app.ae', 'fanout', { alternateExchange: 'app.other' });
+    await app.declareQueue('app.dlq', { arguments: { 'x-dead-letter-exchange': 'app.other' } });
+    // Passive declares set nothing and need only configure.
+    await app.declareQueue('app.dlq', { passive: true });
+    await app.publish('app.ae', 'k', 'unroutable');
+    expect(await admin.get('secret.q')).toBeNull();
+  });
+
   it('a permission change applies to the next operation without reconnecting', async () => {
     const admin = await brokerWithAdmin();
     await admin.declareQueue('jobs');

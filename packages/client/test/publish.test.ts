@@ -178,6 +178,31 @@ describe('publish', () => {
     await ok;
   });
 
+  it('rejects headers the broker would refuse for their shape (nested past 64 levels, more than 65536 values) with INVALID_ARGUMENT, and keeps the connection', async () => {
+    const { peer, conn } = await openPair();
+    const nested = (levels: number): unknown => {
+      let v: unknown = 1;
+      for (let i = 0; i < levels; i++) v = { a: v };
+      return v;
+    };
+    const refusal = (p: Promise<void>): Promise<{ code: number; message: string }> =>
+      p.then(
+        () => ({ code: 0, message: 'sent' }),
+        (e: { code: number; message: string }) => ({ code: e.code, message: e.message }),
+      );
+    // Header array 1, properties 2, headers 3: 62 nested maps reach 64.
+    const deep = await refusal(conn.publish('', 'q', 'x', { headers: nested(63) as never }));
+    expect(deep).toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT, message: expect.stringMatching(/nest more than 63 levels/) });
+    // 5 values in the header array; here 1 (headers) + 1 (a) + 65530.
+    const wide = await refusal(conn.publish('', 'q', 'x', { headers: { a: new Array(65_530).fill(null) } }));
+    expect(wide).toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT, message: expect.stringMatching(/more than 65531 values/) });
+    expect(peer.all(FrameType.PUBLISH)).toHaveLength(0);
+    const ok = conn.publish('', 'q', 'x', { headers: { deep: nested(61), list: new Array(65_000).fill(null) } as never });
+    expect((await peer.take(FrameType.PUBLISH)).seq).toBe(1);
+    peer.send({ type: FrameType.CONFIRM, seq: 1, multiple: false });
+    await ok;
+  });
+
   it('holds publishes while the server has flow-blocked the connection', async () => {
     const { peer, conn } = await openPair();
     peer.send({ type: FrameType.FLOW, blocked: true, reason: 'memory alarm' });

@@ -28,7 +28,7 @@ import { errors, ProtocolError } from './errors.js';
 import { parseFrame } from './frame-schema.js';
 import { PRELUDE_SIZE, MIN_FRAME_SIZE } from './codec.js';
 import { unpackRange } from './msgpack.js';
-import { checkProfile } from './profile.js';
+import { checkProfile, type HeaderLimits } from './profile.js';
 import { fastKvFrame, KV_APPLIED, KV_PUT, OK } from './kv-fast.js';
 import { FrameType, type AckFrame, type DeliverFrame, type Frame, type PublishFrame, type StreamDeliverFrame } from './frames.js';
 import { fastProperties, newSharedProperties, sharedProperties, type SharedProperties } from './props-fast.js';
@@ -99,6 +99,7 @@ export class FrameDecoder {
   private poolPos = 0;
   /** The current copy run: pool[runAt + i] holds runSource[runFrom + i] for i < runLength; valid during one push() only. */
   private runSource: Buffer = NO_RUN;
+  private readonly headerLimits: HeaderLimits;
   private runFrom = 0;
   private runLength = 0;
   private runAt = 0;
@@ -117,9 +118,14 @@ export class FrameDecoder {
        * mutates properties (the broker), not for one that hands them to applications.
        */
       sharePublishProperties?: boolean;
+      /** Most map entries and array elements one header may hold (profile.ts checkProfile); more is FRAME_ERROR. Default: no bound. */
+      maxHeaderValues?: number;
+      /** Deepest nesting of maps and arrays in a header, the header array being 1; deeper is FRAME_ERROR. Default: no bound but the stack. */
+      maxHeaderNesting?: number;
     } = {},
   ) {
     this.maxFrameSize = maxFrameSize;
+    this.headerLimits = { maxValues: options.maxHeaderValues ?? Infinity, maxNesting: options.maxHeaderNesting ?? Infinity };
     this.sharedProps = options.sharePublishProperties === true ? newSharedProperties() : null;
     this.copyBodiesBelow = options.copyBodiesBelow ?? 0;
     const reusePublish = (this.reusePublishFrame = options.reusePublishFrame === true);
@@ -386,7 +392,7 @@ export class FrameDecoder {
     }
     let header: unknown;
     try {
-      checkProfile(buf, headerStart, bodyStart);
+      checkProfile(buf, headerStart, bodyStart, this.headerLimits);
       header = unpackRange(buf, headerStart, bodyStart);
     } catch (err) {
       throw errors.frameError(`frame header is not valid MessagePack: ${(err as Error).message}`, err);

@@ -46,6 +46,10 @@ export interface FrameSocketOptions {
   reuseDeliverFrame?: boolean;
   /** FrameDecoder's sharePublishProperties: repeated PUBLISH properties are one frozen object (the broker; never a client). */
   sharePublishProperties?: boolean;
+  /** FrameDecoder's maxHeaderValues: a received header holding more map entries and array elements is FRAME_ERROR (the broker). */
+  maxHeaderValues?: number;
+  /** FrameDecoder's maxHeaderNesting: a received header nested deeper is FRAME_ERROR (the broker). */
+  maxHeaderNesting?: number;
 }
 
 /** Where a FrameSocket connects to; with `tls`, over TLS with those options (ca, cert, key, servername, ...). */
@@ -89,7 +93,7 @@ export class FrameSocket {
    */
   constructor(target: net.Socket | FrameSocketTarget, handlers: FrameSocketHandlers, options: FrameSocketOptions = {}) {
     this.handlers = handlers;
-    this.decoder = new FrameDecoder(PRE_AUTH_FRAME_MAX, { copyBodiesBelow: ARENA_COPY_BELOW, reusePublishFrame: options.reusePublishFrame === true, reuseDeliverFrame: options.reuseDeliverFrame === true, sharePublishProperties: options.sharePublishProperties === true });
+    this.decoder = new FrameDecoder(PRE_AUTH_FRAME_MAX, { copyBodiesBelow: ARENA_COPY_BELOW, reusePublishFrame: options.reusePublishFrame === true, reuseDeliverFrame: options.reuseDeliverFrame === true, sharePublishProperties: options.sharePublishProperties === true, ...(options.maxHeaderValues !== undefined ? { maxHeaderValues: options.maxHeaderValues } : {}), ...(options.maxHeaderNesting !== undefined ? { maxHeaderNesting: options.maxHeaderNesting } : {}) });
     const onData = (chunk: Buffer): void => this.onData(chunk);
     const arena = new ReadArena(this.decoder, onData);
     let socket: net.Socket;

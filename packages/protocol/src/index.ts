@@ -32,5 +32,6 @@ export { FrameWriter, strSize, writeStr, writeStrHeader, type FrameSink } from '
 export { KvRevision } from './kv-fast.js';
 export { ReadArena, adoptArenaReads, ARENA_SIZE, ARENA_COPY_BELOW, type ChunkHandler } from './reader.js';
 export { pack, unpack, packScratch, unpackRange } from './msgpack.js';
+export { MAX_HEADER_VALUES, MAX_NESTING } from './profile.js';
 export { FrameSocket, WRITE_HIGH_WATER, END_GRACE_MS, type FrameSocketHandlers, type FrameSocketOptions, type FrameSocketTarget } from './frame-socket.js';
 export { SettledPrefix } from './settled-prefix.js';

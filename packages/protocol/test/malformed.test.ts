@@ -120,6 +120,28 @@ describe('malformed frames are FRAME_ERROR', () => {
     ['header nested 100k arrays deep (stack overflow inside the parser)', rawFrame(FrameType.OK, Buffer.concat([Buffer.from('9201', 'hex'), Buffer.alloc(100_000, 0x91), Buffer.from('90', 'hex')]))],
   ];
 
+  it('maxHeaderValues bounds the map entries and array elements of a header, at every depth', () => {
+    // [1, {a: [nil x 7]}]: 2 + 1 + 7 = 10 values.
+    const header = Buffer.concat([Buffer.from('9201', 'hex'), Buffer.from('81a16197', 'hex'), Buffer.alloc(7, 0xc0)]);
+    expect(feed(new FrameDecoder(1 << 20, { maxHeaderValues: 10 }), rawFrame(FrameType.OK, header)).frames).toHaveLength(1);
+    expectProtocolError(feed(new FrameDecoder(1 << 20, { maxHeaderValues: 9 }), rawFrame(FrameType.OK, header)).error, ErrorCodes.FRAME_ERROR);
+    // No bound by default (a client reads long lists).
+    const long = Buffer.concat([Buffer.from('9201dd00030d40', 'hex'), Buffer.alloc(200_000, 0xc0)]);
+    expect(feed(new FrameDecoder(1 << 20), rawFrame(FrameType.OK, long)).frames).toHaveLength(1);
+  });
+
+  // Spec 3, "Nesting": the broker's limit (decodable, but not encodable again for delivery); clients read deeper lists.
+  it('maxHeaderNesting: a header nested 64 levels deep is read, 65 is FRAME_ERROR (arrays and maps); no bound by default', () => {
+    const arrays = (levels: number): Buffer => rawFrame(FrameType.OK, Buffer.concat([Buffer.from('9201', 'hex'), Buffer.alloc(levels - 2, 0x91), Buffer.from('90', 'hex')]));
+    const maps = (levels: number): Buffer =>
+      rawFrame(FrameType.OK, Buffer.concat([Buffer.from('9201', 'hex'), Buffer.concat(Array.from({ length: levels - 2 }, () => Buffer.from('81a161', 'hex'))), Buffer.from('80', 'hex')]));
+    for (const make of [arrays, maps]) {
+      expect(feed(new FrameDecoder(1 << 20, { maxHeaderNesting: 64 }), make(64)).frames).toHaveLength(1);
+      expectProtocolError(feed(new FrameDecoder(1 << 20, { maxHeaderNesting: 64 }), make(65)).error, ErrorCodes.FRAME_ERROR);
+      expect(feed(new FrameDecoder(1 << 20), make(200)).frames).toHaveLength(1);
+    }
+  });
+
   it.each(cases)('%s', (_, bytes) => {
     expectProtocolError(feed(new FrameDecoder(1 << 20), bytes).error, ErrorCodes.FRAME_ERROR);
   });

@@ -11,6 +11,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { isIP } from 'node:net';
 import { ErrorCodes, WarrenError } from '@warren/protocol';
 import { errors } from '../errors.js';
 import { ANONYMOUS, authenticate, Unauthenticated, type HttpUser } from './authz.js';
@@ -141,11 +142,20 @@ export class HttpApi {
     return [...methods];
   }
 
-  /** A browser page of another site cannot change anything: a state-changing request's Origin (when sent) must be this host. */
+  /**
+   * A browser page of another site cannot change anything: a state-changing
+   * request's Origin (when sent) must be this host. `Origin: null` is refused
+   * too: browsers send it from sandboxed frames, data: URLs and after a
+   * cross-site redirect, all of which a hostile page can arrange. So is a
+   * request the browser marks `Sec-Fetch-Site: cross-site` or `same-site`.
+   */
   private checkOrigin(req: IncomingMessage, method: string): void {
     if (method === 'GET' || method === 'HEAD') return;
+    const site = req.headers['sec-fetch-site'];
+    if (site === 'cross-site' || site === 'same-site') throw errors.accessRefused(`cross-origin request refused (Sec-Fetch-Site: ${site})`);
     const origin = req.headers.origin;
-    if (origin === undefined || origin === 'null') return;
+    if (origin === undefined) return;
+    if (origin === 'null') throw errors.accessRefused(`cross-origin request from an opaque origin ('null') refused`);
     let host: string;
     try {
       host = new URL(origin).host;
@@ -161,6 +171,12 @@ export class HttpApi {
     const user = await authenticate(req, this.ctx.access, this.ctx.broker.options.authFailureDelayMs, (reason, username) =>
       this.ctx.logger.info({ user: username, remote: req.socket.remoteAddress, reason, via: 'http' }, 'HTTP login refused'),
     );
+    // guest logs in from loopback only; through a browser, a page of another site can reach a loopback
+    // broker by pointing its own name at 127.0.0.1 (DNS rebinding): then the Host header is not loopback.
+    if (user.name === 'guest' && !this.ctx.broker.options.allowGuestRemote && !isLoopbackHost(req.headers.host)) {
+      this.ctx.logger.info({ user: 'guest', remote: req.socket.remoteAddress, host: req.headers.host, reason: `user 'guest' may only use a loopback Host`, via: 'http' }, 'HTTP login refused');
+      throw new Unauthenticated('login refused');
+    }
     if (route.auth === 'metrics') user.requireMonitor('read /metrics');
     else if (!user.tagged) throw errors.accessRefused(`user '${user.name}' may not use the management API: needs the administrator, management or monitoring tag`);
     return user;
@@ -191,11 +207,14 @@ export class HttpApi {
       async json(): Promise<unknown> {
         const buf = await readBody();
         if (buf.length === 0) return undefined;
+        let value: unknown;
         try {
-          return JSON.parse(buf.toString('utf8')) as unknown;
+          value = JSON.parse(buf.toString('utf8')) as unknown;
         } catch (err) {
           throw errors.invalidArgument(`the request body is not valid JSON: ${(err as Error).message}`);
         }
+        if (nestedTooDeep(value, MAX_JSON_NESTING)) throw errors.invalidArgument(`the request body nests objects and arrays more than ${MAX_JSON_NESTING} levels deep`);
+        return value;
       },
     };
   }
@@ -233,6 +252,35 @@ export class HttpApi {
     headers['content-length'] = String(Buffer.byteLength(payload));
     res.writeHead(status, headers).end(payload);
   }
+}
+
+/** Whether a Host header names this machine's loopback: localhost (or a name under .localhost), 127.0.0.0/8 or [::1], with any port. */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const m = /^(?:\[([^\]]*)\]|([^:]*))(?::\d*)?$/.exec(host.trim().toLowerCase());
+  if (m === null) return false;
+  if (m[1] !== undefined) return m[1] === '::1';
+  const name = m[2]!.replace(/\.$/, '');
+  return name === 'localhost' || name.endsWith('.localhost') || (isIP(name) === 4 && name.startsWith('127.'));
+}
+
+/**
+ * Deepest nesting of objects and arrays a JSON body may have, the body itself
+ * counting as 1: the wire protocol's limit for a frame header (protocol-spec 3,
+ * "Nesting"). A publish's `properties.headers` sits at the same depth in both.
+ */
+export const MAX_JSON_NESTING = 64;
+
+/** Whether objects and arrays in `value` nest more than `max` levels (without recursion: the value may be deep). */
+export function nestedTooDeep(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /** The body, up to `limit` bytes: FRAME_TOO_LARGE (413) above it, without reading the rest. */

@@ -19,6 +19,7 @@
  * what was applied before stays.
  */
 import type { Arguments, VhostLimits } from '@warren/protocol';
+import { passwordHashProblem } from '../../auth.js';
 import { errors } from '../../errors.js';
 import { limitsOf } from '../../handlers/vhosts.js';
 import * as ops from '../../topology-ops.js';
@@ -105,6 +106,8 @@ export async function importDefinitions(ctx: HttpContext, doc: Body): Promise<Re
       const max = u['maxConnections'];
       if (max !== undefined && max !== null && typeof max !== 'number') throw errors.invalidArgument(`'maxConnections' must be an integer or null`);
       const passwordHash = optString(u, 'passwordHash');
+      const problem = passwordHash === undefined ? null : passwordHashProblem(passwordHash);
+      if (problem !== null) throw errors.invalidArgument(`invalid passwordHash: ${problem}`);
       const password = optString(u, 'password');
       return { name: reqString(u, 'name'), passwordHash, password, tags: tags as string[] | undefined, maxConnections: max as number | null | undefined };
     }),

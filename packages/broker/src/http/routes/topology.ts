@@ -22,7 +22,7 @@
  *
  * The default exchange is '' in lists and `amq.default` in paths.
  */
-import type { Arguments, BindingInfo, ExchangeInfo } from '@warren/protocol';
+import { FrameType, type Arguments, type BindingInfo, type ExchangeInfo } from '@warren/protocol';
 import { errors } from '../../errors.js';
 import { isExchange, type Destination, type Exchange } from '../../exchange.js';
 import type { Queue } from '../../queue.js';
@@ -30,6 +30,7 @@ import type { VirtualHost } from '../../vhost.js';
 import { DEFAULT_EXCHANGE_INFO, exchangeInfo } from '../../management.js';
 import * as ops from '../../topology-ops.js';
 import type { PermissionKind } from '../../access.js';
+import { redirectOf } from '../../authorizer.js';
 import type { HttpContext } from '../context.js';
 import { exchangeName, objectBody, optArguments, optBool, optString, queueOf, reqString, shownExchange, vhostOf, type Body } from '../fields.js';
 import { bool, paginate } from '../paging.js';
@@ -164,6 +165,12 @@ function permittedVhost(ctx: HttpContext, req: ApiRequest, kind: PermissionKind,
   return vhostOf(ctx.vhosts, name);
 }
 
+/** Write on the alternate or dead-letter exchange a declare names, as on the wire (authorizer.ts redirectOf). */
+function requireRedirect(req: ApiRequest, vhost: VirtualHost, declare: Parameters<typeof redirectOf>[0], action: string): void {
+  const target = redirectOf(declare);
+  if (target !== undefined) req.user.require(vhost.name, 'write', 'exchange', target, action);
+}
+
 function boolOr(body: Body, key: string, fallback: boolean): boolean {
   return optBool(body, key) ?? fallback;
 }
@@ -202,6 +209,7 @@ export function register(router: Router, ctx: HttpContext): void {
     const existed = vhost.exchanges.has(name);
     const alternateExchange = optString(body, 'alternateExchange');
     const args = optArguments(body);
+    requireRedirect(req, vhost, { type: FrameType.EXCHANGE_DECLARE, options: { alternateExchange, arguments: args } }, 'name as the alternate exchange of its exchange');
     await ops.declareExchange(vhost, name, reqString(body, 'type'), {
       durable: boolOr(body, 'durable', true),
       autoDelete: boolOr(body, 'autoDelete', false),
@@ -249,6 +257,7 @@ export function register(router: Router, ctx: HttpContext): void {
     const body = await objectBody(req);
     const existed = vhost.queues.has(name);
     const args = optArguments(body);
+    requireRedirect(req, vhost, { type: FrameType.QUEUE_DECLARE, options: { arguments: args } }, 'name as the dead-letter exchange of its queue');
     await ops.declareQueue(
       vhost,
       name,
