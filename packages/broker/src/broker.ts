@@ -435,7 +435,6 @@ export class Broker implements BrokerContext {
     if (this.clockStarted) stopCoarseClock();
     this.clockStarted = false;
     this.rates.stop();
-    this.flow.close();
     await this.vhosts.close();
     await this.lock?.release();
     this.logger.info('warren stopped');

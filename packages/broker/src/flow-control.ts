@@ -6,9 +6,8 @@
  *
  * A publishing connection stops being read (FrameSocket pause 'flow') after a
  * publish only while all three hold:
- *  - the broker is saturated: event-loop utilisation over the last complete
- *    window is above `saturation` (sampled by a timer once a window, never per
- *    message; see EluProbe);
+ *  - the broker is saturated: event-loop utilisation over the last window is
+ *    above `saturation` (sampled at most once a window, never per message);
  *  - a queue it just fed has more than `highWater` ready messages, more than at
  *    that queue's previous sample (growing);
  *  - that queue's consumers made progress (deliveries or acks) since then.
@@ -74,7 +73,7 @@ export interface Holdable {
 export interface FlowControlDeps {
   /** Monotonic ms. Default performance.now, read once per turn (turnClock). */
   now?: () => number;
-  /** Default: event-loop utilisation over the last complete window (an EluProbe with its own timer, stopped by close()). */
+  /** Default: event-loop utilisation over the last window (EluProbe). */
   probe?: LoopProbe;
   /** Runs the release check soon. Default a 1 ms timer (not setImmediate: that would keep the loop busy, i.e. saturated). */
   schedule?: (check: () => void) => void;
@@ -101,67 +100,32 @@ export function turnClock(read: () => number = () => performance.now()): () => n
   };
 }
 
-/** Cumulative ms the event loop was idle and active so far (performance.eventLoopUtilization()). */
-export interface LoopTimes {
-  idle: number;
-  active: number;
-}
-
-/** What EluProbe needs of the process (tests inject their own). */
-export interface EluProbeDeps {
-  /** Default: performance.eventLoopUtilization(). */
-  read?: () => LoopTimes;
-  /** Runs `tick` every `ms` until the returned stop is called. Default: an unref'd setInterval. */
-  every?: (tick: () => void, ms: number) => () => void;
-}
-
-/**
- * Event-loop utilisation over the last complete window, sampled by a timer once a window (an unref'd
- * interval: a few microseconds 1000/windowMs times a second, nothing per message). The answer is
- * always the latest window's, however long it is since flow control last asked: asking only when a
- * queue was above high water left the probe a baseline from the previous episode, so the first answer
- * of every episode was about a stale span (and "not saturated" when older than 4 windows), and the
- * first hold came one to several windows late, while the queue grew by tens of thousands of messages
- * (bench/results/evening-2026-12-04/s1dyn.md).
- */
+/** Event-loop utilisation from perf_hooks, re-sampled when a window has passed since the last sample. */
 export class EluProbe implements LoopProbe {
-  private last: LoopTimes;
+  private last = performance.eventLoopUtilization();
+  private lastAt: number;
   private value = false;
-  private readonly stopTimer: () => void;
-  private readonly read: () => LoopTimes;
 
   constructor(
     private readonly threshold: number,
-    windowMs: number,
-    deps: EluProbeDeps = {},
+    private readonly windowMs: number,
+    /** Monotonic ms (FlowControl passes its turn clock). */
+    private readonly now: () => number = () => performance.now(),
   ) {
-    this.read = deps.read ?? (() => performance.eventLoopUtilization());
-    this.last = this.read();
-    const every =
-      deps.every ??
-      ((tick: () => void, ms: number) => {
-        const timer = setInterval(tick, ms);
-        timer.unref();
-        return () => clearInterval(timer);
-      });
-    this.stopTimer = every(() => this.tick(), windowMs);
-  }
-
-  /** A window has passed: its utilisation is the answer until the next one. */
-  private tick(): void {
-    const cur = this.read();
-    const idle = cur.idle - this.last.idle;
-    const active = cur.active - this.last.active;
-    this.value = idle + active > 0 && active / (idle + active) > this.threshold;
-    this.last = cur;
+    this.lastAt = now();
   }
 
   saturated(): boolean {
+    const now = this.now();
+    const elapsed = now - this.lastAt;
+    if (elapsed >= this.windowMs) {
+      const cur = performance.eventLoopUtilization();
+      // After a long quiet spell the window is mostly idle: that is the answer (not saturated) and the new baseline.
+      this.value = performance.eventLoopUtilization(cur, this.last).utilization > this.threshold && elapsed < 4 * this.windowMs;
+      this.last = cur;
+      this.lastAt = now;
+    }
     return this.value;
-  }
-
-  stop(): void {
-    this.stopTimer();
   }
 }
 
@@ -191,8 +155,6 @@ export class FlowControl {
   holdsTotal = 0;
   private readonly now: () => number;
   private readonly probe: LoopProbe;
-  /** The probe this instance made (and stops at close), if none was injected. */
-  private readonly ownProbe: EluProbe | null = null;
   private readonly schedule: (check: () => void) => void;
   private readonly samples = new WeakMap<FlowQueue, QueueSample>();
   private readonly held = new Map<Holdable, Hold>();
@@ -206,15 +168,8 @@ export class FlowControl {
   ) {
     this.tuning = { ...DEFAULT_FLOW_TUNING, ...tuning };
     this.now = deps.now ?? turnClock();
-    if (deps.probe !== undefined) this.probe = deps.probe;
-    else if (!enabled) this.probe = { saturated: () => false };
-    else this.probe = this.ownProbe = new EluProbe(this.tuning.saturation, this.tuning.windowMs);
+    this.probe = deps.probe ?? new EluProbe(this.tuning.saturation, this.tuning.windowMs, this.now);
     this.schedule = deps.schedule ?? ((check) => void setTimeout(check, 1));
-  }
-
-  /** Stops the loop probe's timer (broker shutdown). */
-  close(): void {
-    this.ownProbe?.stop();
   }
 
   /** Publishers held right now. */
