@@ -62,6 +62,13 @@ const enum State {
 const MAX_OUTSTANDING_PUBLISHES = 16_384;
 /** How long a connection we close waits for the peer's FIN before dropping it. */
 const CLOSE_GRACE_MS = 1000;
+/**
+ * A read this large (a client keeping its socket full, e.g. a fast publisher) is the last of this
+ * connection in the loop's turn: the other connections' frames (consumers' acks) are read before its
+ * next one (FrameSocketOptions.yieldAfterBytes). Reads are 16-256 KiB when a socket is busy; acks and
+ * requests come in far smaller ones.
+ */
+export const YIELD_READ_BYTES = 64 * 1024;
 /** The smallest heartbeat interval: smaller non-zero proposals are raised to it (protocol-spec 4.3). */
 export const MIN_HEARTBEAT_MS = 1000;
 
@@ -132,7 +139,7 @@ export class Connection implements DeliverySink, Session {
       fault: (err) => (err instanceof ProtocolError ? this.fail(err) : this.internalError(err)),
       silent: (heartbeatMs) => this.fail(errors.timeout(`no heartbeat from the client for ${2 * heartbeatMs} ms`)),
       closed: (err) => this.onClose(err),
-    }, { reusePublishFrame: true, sharePublishProperties: true, maxHeaderValues: MAX_HEADER_VALUES, maxHeaderNesting: MAX_NESTING }); // onPublish and the handlers keep no frame, only its fields (newMessage); properties are never mutated
+    }, { reusePublishFrame: true, sharePublishProperties: true, maxHeaderValues: MAX_HEADER_VALUES, maxHeaderNesting: MAX_NESTING, yieldAfterBytes: YIELD_READ_BYTES }); // onPublish and the handlers keep no frame, only its fields (newMessage); properties are never mutated
     const fs = this.fs;
     this.flowHold = {
       get closed() {

@@ -50,6 +50,15 @@ export interface FrameSocketOptions {
   maxHeaderValues?: number;
   /** FrameDecoder's maxHeaderNesting: a received header nested deeper is FRAME_ERROR (the broker). */
   maxHeaderNesting?: number;
+  /**
+   * After a read of at least this many bytes, stop reading this socket until the event loop's next
+   * turn (reads paused for the reason 'turn', resumed by setImmediate). libuv reads a socket again and
+   * again while each read fills its buffer, up to 32 reads in one go, so a peer that keeps its socket
+   * full (a fast publisher answered by confirms as it goes) was read for up to 32 x 256 KiB before the
+   * loop got to any other socket: a consumer's acks, and so its deliveries, waited behind ~10,000
+   * publishes at a time (the broker sets it; bench/results/evening-2026-12-04/s1dyn.md). Default: never.
+   */
+  yieldAfterBytes?: number;
 }
 
 /** Where a FrameSocket connects to; with `tls`, over TLS with those options (ca, cert, key, servername, ...). */
@@ -84,6 +93,9 @@ export class FrameSocket {
   private ending = false;
   // Stable function: handlers may be swapped in the middle of one chunk's frames.
   private readonly dispatch = (frame: Frame): void => this.handlers.frame(frame);
+  /** FrameSocketOptions.yieldAfterBytes (Infinity: never). */
+  private readonly yieldAfterBytes: number;
+  private readonly endTurn = (): void => this.resume('turn');
 
   /**
    * Connects to host:port, over TLS when the target has `tls` (reads go into
@@ -93,6 +105,7 @@ export class FrameSocket {
    */
   constructor(target: net.Socket | FrameSocketTarget, handlers: FrameSocketHandlers, options: FrameSocketOptions = {}) {
     this.handlers = handlers;
+    this.yieldAfterBytes = options.yieldAfterBytes !== undefined && options.yieldAfterBytes > 0 ? options.yieldAfterBytes : Infinity;
     this.decoder = new FrameDecoder(PRE_AUTH_FRAME_MAX, { copyBodiesBelow: ARENA_COPY_BELOW, reusePublishFrame: options.reusePublishFrame === true, reuseDeliverFrame: options.reuseDeliverFrame === true, sharePublishProperties: options.sharePublishProperties === true, ...(options.maxHeaderValues !== undefined ? { maxHeaderValues: options.maxHeaderValues } : {}), ...(options.maxHeaderNesting !== undefined ? { maxHeaderNesting: options.maxHeaderNesting } : {}) });
     const onData = (chunk: Buffer): void => this.onData(chunk);
     const arena = new ReadArena(this.decoder, onData);
@@ -214,6 +227,11 @@ export class FrameSocket {
   private onData(chunk: Buffer): void {
     this.receivedSinceTick = true;
     if (this.closedFlag) return;
+    if (chunk.length >= this.yieldAfterBytes && !this.pauses.has('turn')) {
+      // A full read: let the loop serve the other sockets before this one is read again (yieldAfterBytes).
+      this.pause('turn');
+      setImmediate(this.endTurn);
+    }
     try {
       this.decoder.push(chunk, this.dispatch);
     } catch (err) {

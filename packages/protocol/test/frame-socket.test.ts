@@ -14,6 +14,7 @@ import {
   ErrorCodes,
   type Frame,
   type FrameSocketHandlers,
+  type FrameSocketOptions,
 } from '@warren/protocol';
 
 interface Side {
@@ -93,7 +94,7 @@ async function pair(): Promise<{ client: Side; server: Side }> {
 }
 
 /** A raw client socket connected to a server FrameSocket. */
-async function rawPeer(): Promise<{ peer: net.Socket; server: Side }> {
+async function rawPeer(options?: FrameSocketOptions): Promise<{ peer: net.Socket; server: Side; handlers: FrameSocketHandlers }> {
   const server = net.createServer({ pauseOnConnect: true });
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -104,7 +105,7 @@ async function rawPeer(): Promise<{ peer: net.Socket; server: Side }> {
   const raw = await accepted;
   sockets.push(raw);
   const s = recorder();
-  return { peer, server: Object.assign(s.side, { fs: new FrameSocket(raw, s.handlers) }) };
+  return { peer, server: Object.assign(s.side, { fs: new FrameSocket(raw, s.handlers, options) }), handlers: s.handlers };
 }
 
 describe('FrameSocket', () => {
@@ -168,6 +169,25 @@ describe('FrameSocket', () => {
     expect(client.fs.socket.isPaused()).toBe(true);
     client.fs.resume('b');
     expect(client.fs.socket.isPaused()).toBe(false);
+  });
+
+  it('yieldAfterBytes: a read that large pauses reads until the loop turns, then they go on; without it no read pauses', async () => {
+    const heartbeat = Buffer.from('000000060500000001' + '90', 'hex');
+    const burst = Buffer.concat(Array.from({ length: 4000 }, () => heartbeat)); // 40 KB: reads of 4 KiB and more
+    for (const yieldAfterBytes of [1024, undefined]) {
+      const { peer, server, handlers } = await rawPeer(yieldAfterBytes === undefined ? undefined : { yieldAfterBytes });
+      /** Per frame: were reads paused for the turn while it was handled? */
+      const paused: boolean[] = [];
+      server.fs.setHandlers({ ...handlers, frame: (f) => (paused.push(server.fs.isPausedFor('turn')), handlers.frame(f)) });
+      peer.write(burst);
+      await server.frameCount(4000); // every frame arrives: each pause ended
+      expect(server.faults).toHaveLength(0);
+      if (yieldAfterBytes === undefined) expect(paused.every((p) => !p)).toBe(true);
+      else expect(paused.some((p) => p)).toBe(true);
+      await new Promise((r) => setImmediate(r));
+      expect(server.fs.isPausedFor('turn')).toBe(false);
+      expect(server.fs.socket.isPaused()).toBe(false);
+    }
   });
 
   it('end() flushes what is batched, then the peer sees the end; closed() runs once, drain callbacks with it', async () => {
