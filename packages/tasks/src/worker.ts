@@ -52,9 +52,11 @@ export interface WorkerOptions {
   prefetch?: number;
   /**
    * The fairness rule for tasks delivered ahead (see prefetch): one that has waited this long (ms,
-   * on the client's clock) for a slot is handed back to the queue (nack, requeued) so that an idle
-   * worker can run it (default 1000). The broker gives it to the next worker in its round-robin that
-   * has room, which may be this one again when no other has; it then waits once more.
+   * on the client's clock) for a slot is handed back to the queue so that an idle worker can run it
+   * (default 1000): published again, to the back of its priority level, then acked (a nack would
+   * mark it redelivered, which reads as a dead worker's task: see handBack). The broker gives it to
+   * the next worker in its round-robin that has room, which may be this one again when no other
+   * has; it then waits once more.
    */
   slotWaitMs?: number;
   /** Task names to run (default: every task in the registry). */
@@ -313,6 +315,8 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
   private stopping = false;
   /** close() is handing back the running tasks: one whose claim completes now is handed back too. */
   private handingBack = false;
+  /** Hand-backs of deliveries not started here in progress (see handBack): close() waits for them. */
+  private readonly handingOff = new Set<Promise<void>>();
   private idle: (() => void) | undefined;
   private readonly bucket: KvBucket;
   /** Counts this worker's claims: with its id, makes each STARTED record unique (see TaskRecord.claim). */
@@ -446,7 +450,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       return;
     }
     if (this.stopping) {
-      msg.nack({ requeue: true });
+      await this.handBack(m, msg);
       return;
     }
     if (!this.gate.tryTake(def.name)) {
@@ -457,7 +461,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       }
       if (got === 'back') {
         // Waited slotWaitMs, or closing: back to the queue, for whichever worker has room (never started here).
-        msg.nack({ requeue: true });
+        await this.handBack(m, msg);
         if (this.stopping) this.emit('task', { type: 'handed-back', id: m.id, name: m.name, attempt: m.attempt });
         return;
       }
@@ -466,7 +470,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     const slot = new Slot(this.gate, def.name);
     try {
       if (this.stopping) {
-        msg.nack({ requeue: true });
+        await this.handBack(m, msg);
         return;
       }
       await this.process(def, m, msg, slot);
@@ -477,6 +481,39 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     } finally {
       slot.release();
       if (--this.inHand === 0) this.idle?.();
+    }
+  }
+
+  /**
+   * Gives back a delivery that never started here (it waited slotWaitMs for a slot, or the worker is
+   * closing). A first delivery is published again as a new message and then acked, not nacked: a
+   * nack would mark it redelivered, and the claim reads a redelivered message of the run the record
+   * says is running as "its worker died" and takes it over. For a second copy of a run (a publish
+   * re-sent after a reconnect) that another worker, or this one, is running, that is the same run
+   * twice at once (or again after its handler returned, while its outcome is written); a copy that
+   * is not redelivered is dropped by the claim instead. The new message goes to the back of its
+   * priority level. A redelivery goes back as it came (nack): it may be a take-over to keep.
+   */
+  private async handBack(m: TaskMessage, msg: Message): Promise<void> {
+    if (msg.redelivered) {
+      msg.nack({ requeue: true });
+      return;
+    }
+    const p = (async () => {
+      try {
+        await this.client.publish(m, 0);
+        msg.ack();
+      } catch (err) {
+        // The link dropped: the broker requeues the delivery (a copy may also have gone out, which the claim drops).
+        if (!msg.settled) msg.nack({ requeue: true });
+        if (!this.stopping) this.report(err);
+      }
+    })();
+    this.handingOff.add(p);
+    try {
+      await p;
+    } finally {
+      this.handingOff.delete(p);
     }
   }
 
@@ -923,6 +960,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     this.client.clock.clearTimeout(this.reaperTimer);
     for (const p of [...this.gate.parked]) this.gate.unpark(p, 'back');
     await Promise.all(this.consumers.map((c) => c.cancel().catch(() => undefined)));
+    await Promise.all(this.handingOff);
     if (this.inHand > 0 && (options.graceMs ?? 30_000) > 0) {
       let timer: unknown;
       await new Promise<void>((resolve) => {
