@@ -304,6 +304,12 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
   private inHand = 0;
   private readonly consumers: Consumer[] = [];
   private readonly running = new Map<string, Running>();
+  /**
+   * Attempts whose handler has returned and whose outcome is being written (then acked): no longer
+   * running, their slot freed, but this worker still holds their run. A second copy of that run
+   * delivered meanwhile is a duplicate (see holds()).
+   */
+  private readonly settling = new Map<string, Running>();
   private revokes: KvWatch | undefined;
   /**
    * Revocations seen for tasks this worker was not running (id -> the run revoked), the latest
@@ -480,6 +486,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       if (!this.stopping) this.report(err);
     } finally {
       slot.release();
+      if (this.settling.get(m.id)?.msg === msg) this.settling.delete(m.id);
       if (--this.inHand === 0) this.idle?.();
     }
   }
@@ -515,6 +522,12 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     } finally {
       this.handingOff.delete(p);
     }
+  }
+
+  /** Whether this worker is running `m`'s run of its task, or writing that run's outcome. */
+  private holds(m: TaskMessage): boolean {
+    const r = this.running.get(m.id) ?? this.settling.get(m.id);
+    return r !== undefined && r.m.run === m.run && r.m.nonce === m.nonce;
   }
 
   /** A delivery that found no free slot waits for one, at most slotWaitMs. */
@@ -558,10 +571,10 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
         // finished since this message was sent must not run (the claim's compare-and-set, which
         // would refuse it, is what is deferred). A read, not a write; anything else is looked at below.
         const e = await this.bucket.get(taskKey(m.id));
-        const held = this.running.get(m.id);
-        if (held !== undefined && held.m.run === m.run && held.m.nonce === m.nonce) {
+        if (this.holds(m)) {
           // A second copy of the run this worker is running unrecorded (a publish re-sent after a
-          // reconnect): the record does not say so yet, the claim's compare-and-set would have.
+          // reconnect), or whose outcome it is writing: the record does not say so yet, the claim's
+          // compare-and-set would have.
           msg.ack();
           return;
         }
@@ -705,6 +718,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
         clock.clearTimeout(r.startTimer);
       }
       this.running.delete(m.id);
+      this.settling.set(m.id, r);
       // The handler has returned: its slot goes to the next task now, while the outcome below is
       // written (and synced) and the message acked, which the prefetch lets overlap.
       slot.release();

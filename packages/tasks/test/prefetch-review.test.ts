@@ -296,3 +296,33 @@ describe('rate limits and the prefetch bound', () => {
     expect(done).toHaveLength(60);
   });
 });
+
+describe('startedAfterMs with a second copy of a run', () => {
+  it('the second copy is not run while the first copy\'s outcome is being written (its record still the PENDING one)', async () => {
+    const gate = deferred();
+    let calls = 0;
+    const reg = defineTasks().define('dup', async (x: string) => {
+      calls++;
+      await gate.promise;
+      return x;
+    });
+    const c = await client(reg);
+    const id = await c.enqueue('dup', 'one');
+    await duplicate(c, 'dup');
+    const hold = holdSuccess(c, 'one');
+    const a = await worker(c, { id: 'A', concurrency: 1, startedAfterMs: 50 });
+    const events: string[] = [];
+    a.on('task', (e) => events.push(e.type));
+    await until(() => a.active.length === 1 && a.waiting.length === 1, 'one copy running, the other waiting');
+    gate.resolve();
+    await hold.reached;
+    // The first copy returned; its SUCCESS (compare-and-set on the PENDING record) is held; the second copy gets the slot.
+    await until(() => calls > 1 || (a.waiting.length === 0 && unacked(c, 'dup') === 1), 'the second copy dropped, or run');
+    expect(calls).toBe(1);
+    hold.release();
+    expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', result: 'one' });
+    await until(() => unacked(c, 'dup') === 0, 'acked');
+    expect(calls).toBe(1);
+    expect(events).not.toContain('lost');
+  });
+});
