@@ -499,10 +499,13 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
    * re-sent after a reconnect) that another worker, or this one, is running, that is the same run
    * twice at once (or again after its handler returned, while its outcome is written); a copy that
    * is not redelivered is dropped by the claim instead. The new message goes to the back of its
-   * priority level. A redelivery goes back as it came (nack): it may be a take-over to keep.
+   * priority level. A redelivery goes back as it came (nack): it may be a take-over to keep. A
+   * delivery of a link that dropped is not sent again: the broker has requeued it already. (If the
+   * link drops during the publish, both copies are out, the requeued one redelivered: the window
+   * the rate limit's re-publish and every publish-then-ack step here also have.)
    */
   private async handBack(m: TaskMessage, msg: Message): Promise<void> {
-    if (msg.redelivered) {
+    if (msg.redelivered || msg.settled) {
       msg.nack({ requeue: true });
       return;
     }

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Connection } from '@warren/client';
 import { defineTasks, ManualClock, TaskClient, Worker, type TaskMessage, type TaskRecord, type TaskRegistry } from '@warren/tasks';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
-import { deferred, tracked, until } from '../../../test-support/wait.js';
+import { deferred, nextTurn, tracked, until } from '../../../test-support/wait.js';
 
 let tb: TestBroker;
 const open: Connection[] = [];
@@ -64,6 +64,21 @@ function holdSuccess(c: TaskClient, args: unknown): { reached: Promise<void>; re
     return update(key, value, revision, options);
   };
   return { reached: reached.promise, release: () => held.resolve() };
+}
+
+/**
+ * Lets the first copy's handler return (its SUCCESS write held by `hold`), then sees the second copy,
+ * waiting on `a`, take the freed slot: it must be dropped, not run; then the SUCCESS goes in, acked.
+ */
+async function secondCopyDuringWrite(c: TaskClient, a: Worker, id: string, gate: { resolve: () => void }, hold: { reached: Promise<void>; release: () => void }, calls: () => number): Promise<void> {
+  gate.resolve();
+  await hold.reached;
+  await until(() => calls() > 1 || (a.waiting.length === 0 && unacked(c, 'dup') === 1), 'the second copy dropped, or run');
+  expect(calls()).toBe(1);
+  hold.release();
+  expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', result: 'one' });
+  await until(() => unacked(c, 'dup') === 0, 'acked');
+  expect(calls()).toBe(1);
 }
 
 describe('a second copy of a run, handed back after waiting for a slot', () => {
@@ -123,15 +138,8 @@ describe('a second copy of a run, handed back after waiting for a slot', () => {
     // The waiting copy is handed back; being the only worker, A gets it again.
     clock.advance(1000);
     await until(async () => a.waiting.length === 1 && (await ready(c, 'dup')) === 0, 'the second copy waiting on A again');
-    gate.resolve();
-    await hold.reached;
     // The slot is free while the first copy's SUCCESS is being written: the second copy takes it.
-    await until(() => calls > 1 || (a.waiting.length === 0 && unacked(c, 'dup') === 1), 'the second copy dropped, or run');
-    expect(calls).toBe(1);
-    hold.release();
-    expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', result: 'one' });
-    await until(() => unacked(c, 'dup') === 0, 'acked');
-    expect(calls).toBe(1);
+    await secondCopyDuringWrite(c, a, id, gate, hold, () => calls);
   });
 
   it('close() hands a waiting copy back without letting another worker take over the running one', async () => {
@@ -314,15 +322,41 @@ describe('startedAfterMs with a second copy of a run', () => {
     const events: string[] = [];
     a.on('task', (e) => events.push(e.type));
     await until(() => a.active.length === 1 && a.waiting.length === 1, 'one copy running, the other waiting');
-    gate.resolve();
-    await hold.reached;
     // The first copy returned; its SUCCESS (compare-and-set on the PENDING record) is held; the second copy gets the slot.
-    await until(() => calls > 1 || (a.waiting.length === 0 && unacked(c, 'dup') === 1), 'the second copy dropped, or run');
-    expect(calls).toBe(1);
-    hold.release();
-    expect(await c.wait(id)).toMatchObject({ status: 'SUCCESS', result: 'one' });
-    await until(() => unacked(c, 'dup') === 0, 'acked');
-    expect(calls).toBe(1);
+    await secondCopyDuringWrite(c, a, id, gate, hold, () => calls);
     expect(events).not.toContain('lost');
+  });
+});
+
+describe('a task waiting for a slot when the link drops', () => {
+  it('is not sent again by its hand-back: the broker requeued it already (it would be a second copy)', async () => {
+    const clock = new ManualClock();
+    const gate = deferred();
+    const reg = defineTasks().define('t', async (x: string) => {
+      if (x === 'long') await gate.promise;
+      return x;
+    });
+    const c = await client(reg, { clock });
+    const a = await worker(c, { id: 'A', concurrency: 1, slotWaitMs: 1000 });
+    a.on('error', () => undefined);
+    const long = await c.enqueue('t', 'long');
+    await until(() => a.active.includes(long), 'long running');
+    const next = await c.enqueue('t', 'next');
+    await until(() => a.waiting.includes(next), 'next waiting');
+    const sent: TaskMessage[] = [];
+    const publish = c.publish.bind(c);
+    c.publish = (msg, notBefore) => {
+      sent.push(msg);
+      return publish(msg, notBefore);
+    };
+    // The broker drops the link: both deliveries go back to the queue (redelivered to A once it reconnects).
+    for (const conn of tb.broker.openConnections) conn.close(320, 'test: link dropped');
+    await until(() => c.conn.isConnected && a.waiting.filter((id) => id === next).length === 2, 'reconnected, next redelivered');
+    // The hand-back timers fire: the stale delivery of the dropped link is not published again.
+    clock.advance(1000);
+    await nextTurn();
+    expect(sent.filter((m) => m.id === next)).toEqual([]);
+    gate.resolve();
+    await until(async () => (await c.get(next))?.status === 'SUCCESS', 'next done');
   });
 });
