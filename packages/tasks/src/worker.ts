@@ -46,8 +46,11 @@ export interface WorkerOptions {
    * PENDING: no STARTED record, no rate-limit count, no lease); the waiting ones start highest
    * priority first, the earliest delivered first among equals; a revoke drops one at once; close()
    * hands them back at once; if this worker dies they are redelivered with the rest. See slotWaitMs
-   * for the fairness rule. Set prefetch to the concurrency to never hold a task that is not running
-   * (each slot then also waits for its outcome's write and the next delivery, as before 2026-12-04).
+   * for the fairness rule. Priority is kept among the tasks held here, not against the queue: a
+   * higher-priority task enqueued once the prefetch is full of lower ones runs after them. Set
+   * prefetch to the concurrency to never hold a task that is not running, and for strict priority
+   * order (each slot then also waits for its outcome's write and the next delivery, as before
+   * 2026-12-04).
    */
   prefetch?: number;
   /**

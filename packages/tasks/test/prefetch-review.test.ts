@@ -360,3 +360,31 @@ describe('a task waiting for a slot when the link drops', () => {
     await until(async () => (await c.get(next))?.status === 'SUCCESS', 'next done');
   });
 });
+
+describe('priority across the prefetch', () => {
+  async function order(prefetch: number | undefined): Promise<string[]> {
+    const gate = deferred();
+    const ran: string[] = [];
+    const reg = defineTasks().define('t', async (x: string) => {
+      ran.push(x);
+      if (x === 'first') await gate.promise;
+      return x;
+    });
+    const c = await client(reg);
+    const a = await worker(c, { id: 'A', concurrency: 1, ...(prefetch !== undefined ? { prefetch } : {}) });
+    await c.enqueue('t', 'first');
+    await until(() => ran.length === 1, 'first running');
+    for (const x of ['low1', 'low2', 'low3']) await c.enqueue('t', x, { priority: 0 });
+    await until(async () => a.waiting.length === Math.min(3, (prefetch ?? 4) - 1) && (await ready(c, 't')) === 3 - a.waiting.length, 'the lows delivered as far as the prefetch goes');
+    const high = await c.enqueue('t', 'high', { priority: 9 });
+    gate.resolve();
+    await c.wait(high);
+    await until(() => ran.length === 5, 'all ran');
+    return ran;
+  }
+
+  it('a high-priority task enqueued after the prefetch filled runs after the lower ones already delivered; prefetch = concurrency keeps strict order', async () => {
+    expect(await order(undefined)).toEqual(['first', 'low1', 'low2', 'low3', 'high']);
+    expect(await order(1)).toEqual(['first', 'high', 'low1', 'low2', 'low3']);
+  });
+});
