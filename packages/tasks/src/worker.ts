@@ -125,6 +125,9 @@ interface Running {
   /** startedAfterMs: the STARTED record (r.record) is not written yet; its timer. */
   startPending: boolean;
   startTimer: unknown;
+  /** Resolves when the attempt's delivery is settled (its outcome written and acked, or given back). */
+  ended: Promise<void>;
+  end: () => void;
 }
 
 export type WorkerEvent =
@@ -282,6 +285,8 @@ class Gate {
 /** One delivery's hold on a slot: released once (when its handler returns, or when it ends without running). */
 class Slot {
   private held = true;
+  /** The attempt this delivery ran, once claimed. */
+  attempt: Running | undefined = undefined;
   constructor(
     private readonly gate: Gate,
     private readonly task: string,
@@ -489,7 +494,11 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       if (!this.stopping) this.report(err);
     } finally {
       slot.release();
-      if (this.settling.get(m.id)?.msg === msg) this.settling.delete(m.id);
+      const r = slot.attempt;
+      if (r !== undefined) {
+        if (this.settling.get(m.id) === r) this.settling.delete(m.id);
+        r.end();
+      }
       if (--this.inHand === 0) this.idle?.();
     }
   }
@@ -532,8 +541,13 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
 
   /** Whether this worker is running `m`'s run of its task, or writing that run's outcome. */
   private holds(m: TaskMessage): boolean {
+    return this.heldAttempt(m) !== undefined;
+  }
+
+  /** This worker's attempt at `m`'s run of its task, running or writing its outcome. */
+  private heldAttempt(m: TaskMessage): Running | undefined {
     const r = this.running.get(m.id) ?? this.settling.get(m.id);
-    return r !== undefined && r.m.run === m.run && r.m.nonce === m.nonce;
+    return r !== undefined && r.m.run === m.run && r.m.nonce === m.nonce ? r : undefined;
   }
 
   /** A delivery that found no free slot waits for one, at most slotWaitMs. */
@@ -627,6 +641,17 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
         msg.ack(); // a second copy of a run another worker holds
         return;
       }
+      if (m.run === rec.run && RUNNING.has(rec.status)) {
+        // Redelivered to the worker that still holds that run: its link dropped (the broker requeued
+        // the delivery) while the handler ran or its outcome was being written. Not a take-over while
+        // that attempt lives: wait for it to end, then look again (its outcome stored: dropped; its
+        // write failed: taken over, as a dead worker's).
+        const held = this.heldAttempt(m);
+        if (held !== undefined) {
+          await held.ended;
+          continue;
+        }
+      }
       // A retry of the attempt still recorded as running is not a take-over: that attempt has ended, its
       // worker published this retry and has not written its RETRY record yet (a short back-off).
       if (RUNNING.has(rec.status) && rec.worker !== undefined && rec.worker !== this.id && !isRetryOf(m, rec)) {
@@ -676,7 +701,11 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       handedBack: false,
       startPending: deferStart,
       startTimer: undefined,
+      ended: undefined as unknown as Promise<void>,
+      end: () => undefined,
     };
+    r.ended = new Promise<void>((resolve) => (r.end = resolve));
+    slot.attempt = r;
     this.running.set(m.id, r);
     if (this.handingBack) {
       // Claimed while close() was handing back the running tasks: not started, handed back with them.

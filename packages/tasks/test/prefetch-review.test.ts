@@ -81,6 +81,28 @@ async function secondCopyDuringWrite(c: TaskClient, a: Worker, id: string, gate:
   expect(calls()).toBe(1);
 }
 
+/**
+ * Task 'one' run by worker A (concurrency 1): its handler has returned, its SUCCESS write is held.
+ * `untracked`: A is not closed by afterEach (the test closes it).
+ */
+async function heldAtWrite(clock: ManualClock = new ManualClock(), untracked = false) {
+  let calls = 0;
+  const reg = defineTasks().define('t', (x: string) => {
+    calls++;
+    return x;
+  });
+  const c = await client(reg, { clock });
+  const hold = holdSuccess(c, 'one');
+  const id = await c.enqueue('t', 'one');
+  const a = untracked ? await Worker.start(c, { id: 'A', concurrency: 1 }) : await worker(c, { id: 'A', concurrency: 1 });
+  a.on('error', () => undefined);
+  const events: string[] = [];
+  a.on('task', (e) => events.push(e.type));
+  await hold.reached;
+  expect(a.active).toEqual([]);
+  return { reg, c, id, a, hold, events, calls: () => calls };
+}
+
 describe('a second copy of a run, handed back after waiting for a slot', () => {
   it('is not taken over by an idle worker while the first copy runs: the task never runs twice at once', async () => {
     const gate = deferred();
@@ -182,22 +204,10 @@ describe('an outcome write in flight (the handler returned, its slot freed)', ()
       graces.push(ms);
       return setTimer(fn, ms);
     };
-    let calls = 0;
-    const reg = defineTasks().define('t', (x: string) => {
-      calls++;
-      return x;
-    });
-    const c = await client(reg, { clock });
-    const hold = holdSuccess(c, 'one');
-    const id = await c.enqueue('t', 'one');
-    const a = await Worker.start(c, { id: 'A', concurrency: 1 });
-    const events: string[] = [];
-    a.on('task', (e) => events.push(e.type));
-    await hold.reached;
-    expect(a.active).toEqual([]);
-    const closing = tracked(a.close({ graceMs }));
+    const held = await heldAtWrite(clock, true);
+    const closing = tracked(held.a.close({ graceMs }));
     await until(() => graces.includes(graceMs), 'the grace timer');
-    return { clock, reg, c, id, hold, events, closing, calls: () => calls };
+    return { clock, closing, ...held };
   }
 
   it('close() waits for it inside the grace; the task is acked once, not handed back, not run again', async () => {
@@ -230,25 +240,14 @@ describe('an outcome write in flight (the handler returned, its slot freed)', ()
   });
 
   it('a revoke meanwhile wins or loses by compare-and-set: REVOKED kept, the outcome dropped (lost), acked, not run again', async () => {
-    let calls = 0;
-    const reg = defineTasks().define('t', (x: string) => {
-      calls++;
-      return x;
-    });
-    const c = await client(reg);
-    const hold = holdSuccess(c, 'one');
-    const id = await c.enqueue('t', 'one');
-    const a = await worker(c, { id: 'A', concurrency: 1 });
-    const events: string[] = [];
-    a.on('task', (e) => events.push(e.type));
-    await hold.reached;
+    const { c, id, hold, events, calls } = await heldAtWrite();
     expect((await c.revoke(id))!.status).toBe('REVOKED');
     hold.release();
     await until(() => events.includes('lost'), 'the outcome lost');
     await until(() => unacked(c, 't') === 0, 'acked');
     expect(await c.get(id)).toMatchObject({ status: 'REVOKED' });
     expect(await ready(c, 't')).toBe(0);
-    expect(calls).toBe(1);
+    expect(calls()).toBe(1);
   });
 });
 
@@ -358,6 +357,34 @@ describe('a task waiting for a slot when the link drops', () => {
     expect(sent.filter((m) => m.id === next)).toEqual([]);
     gate.resolve();
     await until(async () => (await c.get(next))?.status === 'SUCCESS', 'next done');
+  });
+});
+
+describe('the link drops while an outcome is being written', () => {
+  it('the requeued copy that comes back to this worker waits for that write, then finds SUCCESS: not run again', async () => {
+    const { c, id, hold, events, calls } = await heldAtWrite();
+    // The handler returned, its slot is free, its SUCCESS is not written: the broker drops the link and requeues the task.
+    let reads = 0;
+    const get = c.bucket.get.bind(c.bucket);
+    c.bucket.get = async (key) => {
+      const e = await get(key);
+      if (key === `t.${id}`) reads++;
+      return e;
+    };
+    const reconnected = new Promise((resolve) => c.conn.once('connected', resolve));
+    for (const conn of tb.broker.openConnections) conn.close(320, 'test: link dropped');
+    await reconnected;
+    await until(() => unacked(c, 't') === 1, 'the task redelivered to A');
+    // It reads the record (STARTED by A): without waiting for A's write, it is claimed at once as a
+    // take-over (the claim's write goes out before the SUCCESS below) and run again.
+    await until(() => reads > 0, 'the redelivered copy read the record');
+    await nextTurn();
+    hold.release();
+    await until(async () => (await c.get(id))?.status === 'SUCCESS', 'SUCCESS');
+    expect(await c.get(id)).toMatchObject({ status: 'SUCCESS', result: 'one' });
+    await until(() => unacked(c, 't') === 0, 'the redelivered copy acked');
+    expect(calls()).toBe(1);
+    expect(events).not.toContain('taken-over');
   });
 });
 
