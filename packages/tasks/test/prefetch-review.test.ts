@@ -103,6 +103,18 @@ async function heldAtWrite(clock: ManualClock = new ManualClock(), untracked = f
   return { reg, c, id, a, hold, events, calls: () => calls };
 }
 
+/** Task 'dup', whose handler counts its calls and waits for `gate`. */
+function gatedDup() {
+  const gate = deferred();
+  let calls = 0;
+  const reg = defineTasks().define('dup', async (x: string) => {
+    calls++;
+    await gate.promise;
+    return x;
+  });
+  return { gate, reg, calls: () => calls };
+}
+
 describe('a second copy of a run, handed back after waiting for a slot', () => {
   it('is not taken over by an idle worker while the first copy runs: the task never runs twice at once', async () => {
     const gate = deferred();
@@ -143,13 +155,7 @@ describe('a second copy of a run, handed back after waiting for a slot', () => {
   });
 
   it('is not run again by the same worker once the first copy returned and its outcome is being written', async () => {
-    const gate = deferred();
-    let calls = 0;
-    const reg = defineTasks().define('dup', async (x: string) => {
-      calls++;
-      await gate.promise;
-      return x;
-    });
+    const { gate, reg, calls } = gatedDup();
     const clock = new ManualClock();
     const c = await client(reg, { clock });
     const id = await c.enqueue('dup', 'one');
@@ -161,7 +167,7 @@ describe('a second copy of a run, handed back after waiting for a slot', () => {
     clock.advance(1000);
     await until(async () => a.waiting.length === 1 && (await ready(c, 'dup')) === 0, 'the second copy waiting on A again');
     // The slot is free while the first copy's SUCCESS is being written: the second copy takes it.
-    await secondCopyDuringWrite(c, a, id, gate, hold, () => calls);
+    await secondCopyDuringWrite(c, a, id, gate, hold, calls);
   });
 
   it('close() hands a waiting copy back without letting another worker take over the running one', async () => {
@@ -306,13 +312,7 @@ describe('rate limits and the prefetch bound', () => {
 
 describe('startedAfterMs with a second copy of a run', () => {
   it('the second copy is not run while the first copy\'s outcome is being written (its record still the PENDING one)', async () => {
-    const gate = deferred();
-    let calls = 0;
-    const reg = defineTasks().define('dup', async (x: string) => {
-      calls++;
-      await gate.promise;
-      return x;
-    });
+    const { gate, reg, calls } = gatedDup();
     const c = await client(reg);
     const id = await c.enqueue('dup', 'one');
     await duplicate(c, 'dup');
@@ -322,7 +322,7 @@ describe('startedAfterMs with a second copy of a run', () => {
     a.on('task', (e) => events.push(e.type));
     await until(() => a.active.length === 1 && a.waiting.length === 1, 'one copy running, the other waiting');
     // The first copy returned; its SUCCESS (compare-and-set on the PENDING record) is held; the second copy gets the slot.
-    await secondCopyDuringWrite(c, a, id, gate, hold, () => calls);
+    await secondCopyDuringWrite(c, a, id, gate, hold, calls);
     expect(events).not.toContain('lost');
   });
 });
