@@ -125,9 +125,9 @@ interface Running {
   /** startedAfterMs: the STARTED record (r.record) is not written yet; its timer. */
   startPending: boolean;
   startTimer: unknown;
-  /** Resolves when the attempt's delivery is settled (its outcome written and acked, or given back). */
-  ended: Promise<void>;
-  end: () => void;
+  /** The attempt's delivery is settled (its outcome written and acked, or given back); who waits for that (made on first use). */
+  ended: boolean;
+  onEnded: Array<() => void> | undefined;
 }
 
 export type WorkerEvent =
@@ -497,7 +497,8 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       const r = slot.attempt;
       if (r !== undefined) {
         if (this.settling.get(m.id) === r) this.settling.delete(m.id);
-        r.end();
+        r.ended = true;
+        if (r.onEnded !== undefined) for (const f of r.onEnded) f();
       }
       if (--this.inHand === 0) this.idle?.();
     }
@@ -648,7 +649,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
         // write failed: taken over, as a dead worker's).
         const held = this.heldAttempt(m);
         if (held !== undefined) {
-          await held.ended;
+          await new Promise<void>((resolve) => (held.ended ? resolve() : (held.onEnded ??= []).push(resolve)));
           continue;
         }
       }
@@ -701,10 +702,9 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       handedBack: false,
       startPending: deferStart,
       startTimer: undefined,
-      ended: undefined as unknown as Promise<void>,
-      end: () => undefined,
+      ended: false,
+      onEnded: undefined,
     };
-    r.ended = new Promise<void>((resolve) => (r.end = resolve));
     slot.attempt = r;
     this.running.set(m.id, r);
     if (this.handingBack) {
