@@ -46,15 +46,20 @@ export interface WorkerOptions {
    * PENDING: no STARTED record, no rate-limit count, no lease); the waiting ones start highest
    * priority first, the earliest delivered first among equals; a revoke drops one at once; close()
    * hands them back at once; if this worker dies they are redelivered with the rest. See slotWaitMs
-   * for the fairness rule. Set prefetch to the concurrency to never hold a task that is not running
-   * (each slot then also waits for its outcome's write and the next delivery, as before 2026-12-04).
+   * for the fairness rule. Priority is kept among the tasks held here, not against the queue: a
+   * higher-priority task enqueued once the prefetch is full of lower ones runs after them. Set
+   * prefetch to the concurrency to never hold a task that is not running, and for strict priority
+   * order (each slot then also waits for its outcome's write and the next delivery, as before
+   * 2026-12-04).
    */
   prefetch?: number;
   /**
    * The fairness rule for tasks delivered ahead (see prefetch): one that has waited this long (ms,
-   * on the client's clock) for a slot is handed back to the queue (nack, requeued) so that an idle
-   * worker can run it (default 1000). The broker gives it to the next worker in its round-robin that
-   * has room, which may be this one again when no other has; it then waits once more.
+   * on the client's clock) for a slot is handed back to the queue so that an idle worker can run it
+   * (default 1000): published again, to the back of its priority level, then acked (a nack would
+   * mark it redelivered, which reads as a dead worker's task: see handBack). The broker gives it to
+   * the next worker in its round-robin that has room, which may be this one again when no other
+   * has; it then waits once more.
    */
   slotWaitMs?: number;
   /** Task names to run (default: every task in the registry). */
@@ -120,6 +125,9 @@ interface Running {
   /** startedAfterMs: the STARTED record (r.record) is not written yet; its timer. */
   startPending: boolean;
   startTimer: unknown;
+  /** The attempt's delivery is settled (its outcome written and acked, or given back); who waits for that (made on first use). */
+  ended: boolean;
+  onEnded: Array<() => void> | undefined;
 }
 
 export type WorkerEvent =
@@ -277,6 +285,8 @@ class Gate {
 /** One delivery's hold on a slot: released once (when its handler returns, or when it ends without running). */
 class Slot {
   private held = true;
+  /** The attempt this delivery ran, once claimed. */
+  attempt: Running | undefined = undefined;
   constructor(
     private readonly gate: Gate,
     private readonly task: string,
@@ -302,6 +312,12 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
   private inHand = 0;
   private readonly consumers: Consumer[] = [];
   private readonly running = new Map<string, Running>();
+  /**
+   * Attempts whose handler has returned and whose outcome is being written (then acked): no longer
+   * running, their slot freed, but this worker still holds their run. A second copy of that run
+   * delivered meanwhile is a duplicate (see holds()).
+   */
+  private readonly settling = new Map<string, Running>();
   private revokes: KvWatch | undefined;
   /**
    * Revocations seen for tasks this worker was not running (id -> the run revoked), the latest
@@ -313,6 +329,8 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
   private stopping = false;
   /** close() is handing back the running tasks: one whose claim completes now is handed back too. */
   private handingBack = false;
+  /** Hand-backs of deliveries not started here in progress (see handBack): close() waits for them. */
+  private readonly handingOff = new Set<Promise<void>>();
   private idle: (() => void) | undefined;
   private readonly bucket: KvBucket;
   /** Counts this worker's claims: with its id, makes each STARTED record unique (see TaskRecord.claim). */
@@ -446,7 +464,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       return;
     }
     if (this.stopping) {
-      msg.nack({ requeue: true });
+      await this.handBack(m, msg);
       return;
     }
     if (!this.gate.tryTake(def.name)) {
@@ -457,7 +475,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       }
       if (got === 'back') {
         // Waited slotWaitMs, or closing: back to the queue, for whichever worker has room (never started here).
-        msg.nack({ requeue: true });
+        await this.handBack(m, msg);
         if (this.stopping) this.emit('task', { type: 'handed-back', id: m.id, name: m.name, attempt: m.attempt });
         return;
       }
@@ -466,7 +484,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     const slot = new Slot(this.gate, def.name);
     try {
       if (this.stopping) {
-        msg.nack({ requeue: true });
+        await this.handBack(m, msg);
         return;
       }
       await this.process(def, m, msg, slot);
@@ -476,8 +494,61 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       if (!this.stopping) this.report(err);
     } finally {
       slot.release();
+      const r = slot.attempt;
+      if (r !== undefined) {
+        if (this.settling.get(m.id) === r) this.settling.delete(m.id);
+        r.ended = true;
+        if (r.onEnded !== undefined) for (const f of r.onEnded) f();
+      }
       if (--this.inHand === 0) this.idle?.();
     }
+  }
+
+  /**
+   * Gives back a delivery that never started here (it waited slotWaitMs for a slot, or the worker is
+   * closing). A first delivery is published again as a new message and then acked, not nacked: a
+   * nack would mark it redelivered, and the claim reads a redelivered message of the run the record
+   * says is running as "its worker died" and takes it over. For a second copy of a run (a publish
+   * re-sent after a reconnect) that another worker, or this one, is running, that is the same run
+   * twice at once (or again after its handler returned, while its outcome is written); a copy that
+   * is not redelivered is dropped by the claim instead. The new message goes to the back of its
+   * priority level. A redelivery goes back as it came (nack): it may be a take-over to keep. A
+   * delivery of a link that dropped is not sent again: the broker has requeued it already. (If the
+   * link drops during the publish, both copies are out, the requeued one redelivered: the window
+   * the rate limit's re-publish and every publish-then-ack step here also have.)
+   */
+  private async handBack(m: TaskMessage, msg: Message): Promise<void> {
+    if (msg.redelivered || msg.settled) {
+      msg.nack({ requeue: true });
+      return;
+    }
+    const p = (async () => {
+      try {
+        await this.client.publish(m, 0);
+        msg.ack();
+      } catch (err) {
+        // The link dropped: the broker requeues the delivery (a copy may also have gone out, which the claim drops).
+        if (!msg.settled) msg.nack({ requeue: true });
+        if (!this.stopping) this.report(err);
+      }
+    })();
+    this.handingOff.add(p);
+    try {
+      await p;
+    } finally {
+      this.handingOff.delete(p);
+    }
+  }
+
+  /** Whether this worker is running `m`'s run of its task, or writing that run's outcome. */
+  private holds(m: TaskMessage): boolean {
+    return this.heldAttempt(m) !== undefined;
+  }
+
+  /** This worker's attempt at `m`'s run of its task, running or writing its outcome. */
+  private heldAttempt(m: TaskMessage): Running | undefined {
+    const r = this.running.get(m.id) ?? this.settling.get(m.id);
+    return r !== undefined && r.m.run === m.run && r.m.nonce === m.nonce ? r : undefined;
   }
 
   /** A delivery that found no free slot waits for one, at most slotWaitMs. */
@@ -521,10 +592,10 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
         // finished since this message was sent must not run (the claim's compare-and-set, which
         // would refuse it, is what is deferred). A read, not a write; anything else is looked at below.
         const e = await this.bucket.get(taskKey(m.id));
-        const held = this.running.get(m.id);
-        if (held !== undefined && held.m.run === m.run && held.m.nonce === m.nonce) {
+        if (this.holds(m)) {
           // A second copy of the run this worker is running unrecorded (a publish re-sent after a
-          // reconnect): the record does not say so yet, the claim's compare-and-set would have.
+          // reconnect), or whose outcome it is writing: the record does not say so yet, the claim's
+          // compare-and-set would have.
           msg.ack();
           return;
         }
@@ -570,6 +641,17 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       if (m.run === rec.run && RUNNING.has(rec.status) && !msg.redelivered) {
         msg.ack(); // a second copy of a run another worker holds
         return;
+      }
+      if (m.run === rec.run && RUNNING.has(rec.status)) {
+        // Redelivered to the worker that still holds that run: its link dropped (the broker requeued
+        // the delivery) while the handler ran or its outcome was being written. Not a take-over while
+        // that attempt lives: wait for it to end, then look again (its outcome stored: dropped; its
+        // write failed: taken over, as a dead worker's).
+        const held = this.heldAttempt(m);
+        if (held !== undefined) {
+          await new Promise<void>((resolve) => (held.ended ? resolve() : (held.onEnded ??= []).push(resolve)));
+          continue;
+        }
       }
       // A retry of the attempt still recorded as running is not a take-over: that attempt has ended, its
       // worker published this retry and has not written its RETRY record yet (a short back-off).
@@ -620,7 +702,10 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
       handedBack: false,
       startPending: deferStart,
       startTimer: undefined,
+      ended: false,
+      onEnded: undefined,
     };
+    slot.attempt = r;
     this.running.set(m.id, r);
     if (this.handingBack) {
       // Claimed while close() was handing back the running tasks: not started, handed back with them.
@@ -668,6 +753,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
         clock.clearTimeout(r.startTimer);
       }
       this.running.delete(m.id);
+      this.settling.set(m.id, r);
       // The handler has returned: its slot goes to the next task now, while the outcome below is
       // written (and synced) and the message acked, which the prefetch lets overlap.
       slot.release();
@@ -923,6 +1009,7 @@ export class Worker extends EventEmitter<{ task: [WorkerEvent]; error: [Error] }
     this.client.clock.clearTimeout(this.reaperTimer);
     for (const p of [...this.gate.parked]) this.gate.unpark(p, 'back');
     await Promise.all(this.consumers.map((c) => c.cancel().catch(() => undefined)));
+    await Promise.all(this.handingOff);
     if (this.inHand > 0 && (options.graceMs ?? 30_000) > 0) {
       let timer: unknown;
       await new Promise<void>((resolve) => {
