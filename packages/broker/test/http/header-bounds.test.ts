@@ -47,3 +47,19 @@ describe('definitions at the wire bounds', () => {
     expect(deeper.body.error.message).toMatch(/more than 66 levels/);
   });
 });
+
+describe('HTTP publish at the wire bounds', () => {
+  // As PUBLISH on the wire (5 values in its header array, 1 for properties.headers, 1 for its key a):
+  // 65529 elements make 65536 and are accepted, one more is refused, here with 400 INVALID_ARGUMENT.
+  it('properties holding 65531 values are published, 65532 are INVALID_ARGUMENT', async () => {
+    tb = await startHttpBroker();
+    await tb.put('/api/queues/%2F/q', {});
+    const publish = (n: number) =>
+      tb!.post('/api/exchanges/%2F/amq.default/publish', { routingKey: 'q', payload: 'x', properties: { headers: { a: new Array(n).fill(0) } } });
+    expect((await publish(65_529)).status).toBe(200);
+    const over = await publish(65_530);
+    expect(over.status).toBe(400);
+    expect(over.body.error).toMatchObject({ name: 'INVALID_ARGUMENT', message: expect.stringMatching(/more than 65531 values/) });
+    expect(tb.broker.vhosts.get('/')!.queues.get('q')!.messageCount).toBe(1);
+  });
+});
