@@ -332,3 +332,33 @@ describe('OPEN (client properties, before authentication)', () => {
     }
   });
 });
+
+describe('what the broker sends back of headers at the bound', () => {
+  // protocol-spec 3: server frames nest up to two levels deeper than what the server accepted (66).
+  it('lists carry declare and bind arguments at the 64-level bound at most 66 levels deep', async () => {
+    tb = await startTestBroker();
+    const c = await RawClient.open(tb.port);
+    clients.push(c);
+    const requests = [
+      headerAt(FRAMES[1]!, 'levels', 'map', MAX_LEVELS),
+      headerAt(FRAMES[2]!, 'levels', 'map', MAX_LEVELS),
+      [2, 'q', {}],
+      headerAt(FRAMES[3]!, 'levels', 'map', MAX_LEVELS),
+      headerAt(FRAMES[4]!, 'levels', 'map', MAX_LEVELS),
+    ];
+    const types = [FrameType.EXCHANGE_DECLARE, FrameType.QUEUE_DECLARE, FrameType.QUEUE_DECLARE, FrameType.QUEUE_BIND, FrameType.EXCHANGE_BIND];
+    for (const [i, header] of requests.entries()) {
+      header[0] = 10 + i;
+      c.write(rawFrame(types[i]!, header));
+      expect(await c.next()).toMatchObject({ type: FrameType.OK, requestId: 10 + i });
+    }
+    const depths: number[] = [];
+    for (const [i, type] of [FrameType.QUEUE_LIST, FrameType.EXCHANGE_LIST, FrameType.BINDING_LIST].entries()) {
+      c.write(rawFrame(type, [20 + i]));
+      const ok = (await c.next()) as Frame & { requestId: number; result: unknown };
+      expect(ok).toMatchObject({ type: FrameType.OK, requestId: 20 + i });
+      depths.push(measure([ok.requestId, ok.result]).levels);
+    }
+    expect(depths).toEqual([65, 65, 66]);
+  });
+});
