@@ -12,6 +12,7 @@ import { startTestBroker, type TestBroker } from '../../../test-support/broker.j
 import { removeDir, tempDir } from '../../../test-support/temp-dir.js';
 import { passwordHashProblem, verifyPassword, hashPassword } from '../src/auth.js';
 import { ACCESS_FILE } from '../src/storage/access-store.js';
+import { publish } from '../src/handlers/publish.js';
 
 let tb: TestBroker | undefined;
 const clients: RawClient[] = [];
@@ -360,5 +361,37 @@ describe('what the broker sends back of headers at the bound', () => {
       depths.push(measure([ok.requestId, ok.result]).levels);
     }
     expect(depths).toEqual([65, 65, 66]);
+  });
+});
+
+describe('a stored message the broker cannot encode for delivery', () => {
+  // Written before the nesting bound (or by a path that skipped it): its DELIVER cannot be encoded.
+  // Such a message used to close every consumer it was offered to; now it is dropped, with a warning.
+  it('is dropped with a warning; the consumer stays and gets the next message', async () => {
+    tb = await startTestBroker();
+    const c = await connect(tb.url);
+    try {
+      await c.declareQueue('q');
+      const vhost = tb.broker.vhosts.get('/')!;
+      let deep: unknown = 1;
+      for (let i = 0; i < 100_000; i++) deep = { a: deep };
+      const frame = { type: FrameType.PUBLISH, seq: 0, exchange: '', routingKey: 'q', flags: 0, properties: { headers: { deep } }, body: Buffer.from('poison') };
+      publish(frame as never, { vhost, stored: () => {} });
+      await c.publish('', 'q', 'fine');
+      const got: string[] = [];
+      const done = new Promise<void>((resolve) => {
+        void c.consume('q', (m) => {
+          got.push(m.body.toString());
+          resolve();
+        }, { noAck: true });
+      });
+      await done;
+      expect(got).toEqual(['fine']);
+      expect(vhost.queues.get('q')!.messageCount).toBe(0);
+      expect(vhost.counters.undeliverable).toBe(1);
+      await c.declareQueue('still-up');
+    } finally {
+      await c.close();
+    }
   });
 });
