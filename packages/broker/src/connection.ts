@@ -482,7 +482,13 @@ export class Connection implements DeliverySink, Session {
     const m = qm.message;
     // Widest tag and count: the frame is sent a little later, when both may have grown.
     const h = [MAX_UINT, MAX_UINT, true, MAX_UINT, m.exchange, m.routingKey, m.properties, MAX_UINT];
-    return frameLength(h, m.bodySize) <= this.frameMax;
+    let length: number;
+    try {
+      length = frameLength(h, m.bodySize); // encodes the header: what GET_OK will
+    } catch (err) {
+      throw new UnencodableDelivery(err);
+    }
+    return length <= this.frameMax;
   }
 
   /** A GET's answer: GET_OK, tracked for ack unless noAck (back to its queue if we closed meanwhile). */

@@ -618,7 +618,9 @@ export class Queue {
   /**
    * Pull one message (basic.get). Bodies on disk are loaded first. `deliver`
    * returns false when the GET_OK frame would exceed the getter's frameMax:
-   * that message is dead-lettered (frame-too-large) and the next one is tried.
+   * that message is dead-lettered (frame-too-large) and the next one is tried;
+   * it throws UnencodableDelivery for a message that cannot be encoded at all:
+   * that one is dropped (as in drain) and the next one is tried.
    */
   async get(noAck: boolean, deliver: (qm: QueuedMessage) => boolean, frameMax = 0): Promise<boolean> {
     this.touch();
@@ -629,7 +631,14 @@ export class Queue {
       if (head.message.body === null) await this.host.loadBodies([head.message]);
       const qm = this.list.shift();
       if (qm === undefined) return false;
-      if (this.pulled(noAck, qm, deliver)) return true;
+      try {
+        if (this.pulled(noAck, qm, deliver)) return true;
+      } catch (err) {
+        if (!(err instanceof UnencodableDelivery)) throw err;
+        this.host.unencodable(this, qm, err); // as in drain
+        this.host.settled(this, qm);
+        continue;
+      }
       this.host.tooLarge(this, qm, frameMax);
       this.host.deadLetter(this, qm, 'frame-too-large');
     }

@@ -367,7 +367,7 @@ describe('what the broker sends back of headers at the bound', () => {
 describe('a stored message the broker cannot encode for delivery', () => {
   // Written before the nesting bound (or by a path that skipped it): its DELIVER cannot be encoded.
   // Such a message used to close every consumer it was offered to; now it is dropped, with a warning.
-  it('is dropped with a warning; the consumer stays and gets the next message', async () => {
+  it('is dropped with a warning; the consumer (or getter) stays and gets the next message', async () => {
     tb = await startTestBroker();
     const c = await connect(tb.url);
     try {
@@ -379,16 +379,22 @@ describe('a stored message the broker cannot encode for delivery', () => {
       publish(frame as never, { vhost, stored: () => {} });
       await c.publish('', 'q', 'fine');
       const got: string[] = [];
-      const done = new Promise<void>((resolve) => {
-        void c.consume('q', (m) => {
-          got.push(m.body.toString());
-          resolve();
-        }, { noAck: true });
-      });
+      let received!: () => void;
+      const done = new Promise<void>((resolve) => (received = resolve));
+      const consumer = await c.consume('q', (m) => {
+        got.push(m.body.toString());
+        received();
+      }, { noAck: true });
       await done;
+      await consumer.cancel();
       expect(got).toEqual(['fine']);
       expect(vhost.queues.get('q')!.messageCount).toBe(0);
       expect(vhost.counters.undeliverable).toBe(1);
+      // The same through GET: the next message is answered, the connection stays.
+      publish(frame as never, { vhost, stored: () => {} });
+      await c.publish('', 'q', 'fine again');
+      expect((await c.get('q', { noAck: true }))?.body.toString()).toBe('fine again');
+      expect(vhost.counters.undeliverable).toBe(2);
       await c.declareQueue('still-up');
     } finally {
       await c.close();
