@@ -42,7 +42,7 @@ import { errors } from './errors.js';
 import { isLoopback, loginRefused, type AuthResult } from './auth.js';
 import { connectionTls, peerCommonName, type ConnectionTls } from './tls.js';
 import type { QueuedMessage } from './message.js';
-import type { Consumer, DeliverySink } from './queue.js';
+import { UnencodableDelivery, type Consumer, type DeliverySink } from './queue.js';
 import type { BrokerContext } from './context.js';
 import type { Session } from './session.js';
 import type { Holdable } from './flow-control.js';
@@ -472,9 +472,14 @@ export class Connection implements DeliverySink, Session {
   deliver(consumer: Consumer, qm: QueuedMessage): boolean {
     const m = qm.message;
     const tag = this.deliveries.nextDeliveryTag;
-    if (!this.writer.deliver(consumer.tag, tag, qm.deliveryCount > 0, qm.deliveryCount + 1, m.exchange, m.routingKey, m.properties, m.body!)) {
-      return false;
+    let sent: boolean;
+    try {
+      // Encodes the header before writing anything: a throw leaves nothing half-sent.
+      sent = this.writer.deliver(consumer.tag, tag, qm.deliveryCount > 0, qm.deliveryCount + 1, m.exchange, m.routingKey, m.properties, m.body!);
+    } catch (err) {
+      throw new UnencodableDelivery(err);
     }
+    if (!sent) return false;
     this.deliveries.track(consumer.queue, qm, consumer, consumer.noAck);
     this.delivered++;
     return true;
@@ -484,7 +489,13 @@ export class Connection implements DeliverySink, Session {
     const m = qm.message;
     // Widest tag and count: the frame is sent a little later, when both may have grown.
     const h = [MAX_UINT, MAX_UINT, true, MAX_UINT, m.exchange, m.routingKey, m.properties, MAX_UINT];
-    return frameLength(h, m.bodySize) <= this.frameMax;
+    let length: number;
+    try {
+      length = frameLength(h, m.bodySize); // encodes the header: what GET_OK will
+    } catch (err) {
+      throw new UnencodableDelivery(err);
+    }
+    return length <= this.frameMax;
   }
 
   /** A GET's answer: GET_OK, tracked for ack unless noAck (back to its queue if we closed meanwhile). */

@@ -156,6 +156,7 @@ export class BrokerMetrics {
     custom(r, 'warren_messages_published_total', 'Publishes received', 'counter', perVhost((v) => v.counters.published));
     custom(r, 'warren_messages_returned_total', 'Unroutable mandatory publishes returned', 'counter', perVhost((v) => v.counters.returned));
     custom(r, 'warren_messages_dead_lettered_total', 'Messages republished to a dead-letter exchange', 'counter', perVhost((v) => v.counters.deadLettered));
+    custom(r, 'warren_messages_undeliverable_total', 'Messages dropped because their delivery could not be encoded (headers nested too deeply)', 'counter', perVhost((v) => v.counters.undeliverable));
     custom(r, 'warren_queues', 'Queues (streams included)', 'gauge', perVhost((v) => v.queues.size));
     // One status() per scrape feeds the broker-wide gauges.
     const status = memo(() => source.status());

@@ -42,6 +42,19 @@ export class Consumer {
   }
 }
 
+/**
+ * Thrown by a DeliverySink whose DELIVER frame for a message cannot be encoded
+ * (properties nested past what the encoder's stack allows: stored before the
+ * 64-level bound of protocol-spec 3, or by a path that skipped it). Nothing was
+ * sent. The queue drops that one message (drain) instead of letting the error
+ * close the connection that happened to trigger the delivery, again and again.
+ */
+export class UnencodableDelivery extends Error {
+  constructor(readonly reason: unknown) {
+    super(`DELIVER frame cannot be encoded: ${(reason as Error)?.message ?? String(reason)}`);
+  }
+}
+
 export type DeathReason = 'rejected' | 'expired' | 'maxlen' | 'delivery-limit' | 'frame-too-large';
 
 /** What a queue needs from the broker around it. */
@@ -58,6 +71,8 @@ export interface QueueHost {
   autoDelete(queue: Queue, reason: string): void;
   /** A message no consumer's frameMax can carry is being dead-lettered: say so in the log. */
   tooLarge(queue: Queue, qm: QueuedMessage, frameMax: number): void;
+  /** A message whose DELIVER cannot be encoded is being dropped: say so in the log. */
+  unencodable(queue: Queue, qm: QueuedMessage, err: UnencodableDelivery): void;
   /** Where queues page out their tails, and how many ready messages each keeps in RAM; null: no paging. */
   readonly paging: PagingConfig | null;
   /** This queue paged a message out: its reference in RAM is gone (the store still holds it for this queue). */
@@ -529,7 +544,14 @@ export class Queue {
         const consumer = this.nextConsumer();
         if (consumer === undefined) return;
         const qm = this.list.shift()!;
-        if (!this.deliverTo(consumer, qm) && !this.deliverTooLarge(consumer, qm)) return;
+        try {
+          if (!this.deliverTo(consumer, qm) && !this.deliverTooLarge(consumer, qm)) return;
+        } catch (err) {
+          if (!(err instanceof UnencodableDelivery)) throw err;
+          // Not dead-lettered: the copy (with x-death) could not be delivered either.
+          this.host.unencodable(this, qm, err);
+          this.host.settled(this, qm);
+        }
       }
     } finally {
       this.draining = false;
@@ -596,7 +618,9 @@ export class Queue {
   /**
    * Pull one message (basic.get). Bodies on disk are loaded first. `deliver`
    * returns false when the GET_OK frame would exceed the getter's frameMax:
-   * that message is dead-lettered (frame-too-large) and the next one is tried.
+   * that message is dead-lettered (frame-too-large) and the next one is tried;
+   * it throws UnencodableDelivery for a message that cannot be encoded at all:
+   * that one is dropped (as in drain) and the next one is tried.
    */
   async get(noAck: boolean, deliver: (qm: QueuedMessage) => boolean, frameMax = 0): Promise<boolean> {
     this.touch();
@@ -607,7 +631,14 @@ export class Queue {
       if (head.message.body === null) await this.host.loadBodies([head.message]);
       const qm = this.list.shift();
       if (qm === undefined) return false;
-      if (this.pulled(noAck, qm, deliver)) return true;
+      try {
+        if (this.pulled(noAck, qm, deliver)) return true;
+      } catch (err) {
+        if (!(err instanceof UnencodableDelivery)) throw err;
+        this.host.unencodable(this, qm, err); // as in drain
+        this.host.settled(this, qm);
+        continue;
+      }
       this.host.tooLarge(this, qm, frameMax);
       this.host.deadLetter(this, qm, 'frame-too-large');
     }

@@ -73,10 +73,12 @@ export interface VhostCounters {
   returned: number;
   /** Messages republished to a dead-letter exchange. */
   deadLettered: number;
+  /** Messages dropped because their DELIVER frame could not be encoded (queue.ts UnencodableDelivery). */
+  undeliverable: number;
 }
 
 export class VirtualHost {
-  readonly counters: VhostCounters = { published: 0, returned: 0, deadLettered: 0 };
+  readonly counters: VhostCounters = { published: 0, returned: 0, deadLettered: 0, undeliverable: 0 };
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
   /** Reused per publish: routing is synchronous. */
@@ -123,6 +125,13 @@ export class VirtualHost {
           { vhost: this.name, queue: queue.name, bodySize: qm.message.bodySize, frameMax },
           'message too large for the frameMax of every consumer of its queue: dead-lettered (frame-too-large)',
         ),
+      unencodable: (queue, qm, err) => {
+        this.counters.undeliverable++;
+        this.logger.warn(
+          { vhost: this.name, queue: queue.name, messageId: qm.message.properties?.messageId, bodySize: qm.message.bodySize, err: err.message },
+          'message whose delivery cannot be encoded (headers nested too deeply, stored before the 64-level bound): dropped',
+        );
+      },
     };
     this.deadLetters = new DeadLetters(this, this.admission, this.logger);
     this.topology = new Topology(this, this, this.logger);

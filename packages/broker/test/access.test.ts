@@ -41,6 +41,18 @@ async function refusal(p: Promise<unknown>): Promise<WarrenError> {
 }
 
 /** A broker seeded with one administrator, and a connection as that administrator. */
+/** An administrator's exchange 'secret' bound to its queue 'secret.q', and user 'app' with every permission on 'app.*' only. */
+async function secretAndApp(): Promise<{ admin: Connection; app: Connection }> {
+    const admin = await brokerWithAdmin();
+    await admin.declareExchange('secret', 'fanout');
+    await admin.declareQueue('secret.q');
+    await admin.bindQueue('secret.q', 'secret');
+    await admin.users.add('app', 'app-pw');
+    await admin.users.setPermissions('app', '/', { configure: '^app\\.', write: '^app\\.', read: '^app\\.' });
+    const app = await open('app', 'app-pw');
+  return { admin, app };
+}
+
 async function brokerWithAdmin(options: Parameters<typeof startTestBroker>[0] = {}): Promise<Connection> {
   tb = await startTestBroker({ users: [ADMIN], ...options });
   return open(ADMIN.username, ADMIN.password);
@@ -93,13 +105,7 @@ describe('permissions', () => {
 
   // Audit 2026-12-04: an exchange or queue of one's own used to be a way into any exchange of the vhost.
   it('declaring an alternate or dead-letter exchange needs write on it, as publishing there does', async () => {
-    const admin = await brokerWithAdmin();
-    await admin.declareExchange('secret', 'fanout');
-    await admin.declareQueue('secret.q');
-    await admin.bindQueue('secret.q', 'secret');
-    await admin.users.add('app', 'app-pw');
-    await admin.users.setPermissions('app', '/', { configure: '^app\\.', write: '^app\\.', read: '^app\\.' });
-    const app = await open('app', 'app-pw');
+    const { admin, app } = await secretAndApp();
     expect((await refusal(app.declareExchange('app.ae', 'fanout', { alternateExchange: 'secret' }))).message).toBe(
       "user 'app' may not EXCHANGE_DECLARE exchange 'secret' in vhost '/': no write permission",
     );
@@ -119,6 +125,20 @@ describe('permissions', () => {
     // Passive declares set nothing and need only configure.
     await app.declareQueue('app.dlq', { passive: true });
     await app.publish('app.ae', 'k', 'unroutable');
+    expect(await admin.get('secret.q')).toBeNull();
+  });
+
+  // Review of the audit: the edges of that rule.
+  it('an alternate exchange of "" is checked as amq.default; with both the option and the argument, the option is checked and used', async () => {
+    const { admin, app } = await secretAndApp();
+    // The default exchange as an alternate one would route unroutable messages straight into secret.q.
+    expect((await refusal(app.declareExchange('app.x', 'direct', { alternateExchange: '' }))).message).toMatch(/exchange 'amq\.default'.*no write permission/);
+    await app.declareExchange('app.other', 'fanout');
+    await app.declareQueue('app.q');
+    await app.bindQueue('app.q', 'app.other');
+    await app.declareExchange('app.x', 'direct', { alternateExchange: 'app.other', arguments: { 'alternate-exchange': 'secret' } });
+    await app.publish('app.x', 'secret.q', 'unroutable');
+    expect((await app.get('app.q'))?.body.toString()).toBe('unroutable');
     expect(await admin.get('secret.q')).toBeNull();
   });
 

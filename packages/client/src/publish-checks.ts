@@ -5,36 +5,15 @@
  * property rules are the protocol's own (invalidProperty, the one the server
  * parses with); here they only become the caller's INVALID_ARGUMENT.
  */
-import { FrameType, MAX_HEADER_VALUES, MAX_NESTING, NO_BODY, PRELUDE_SIZE, errors, headerOf, invalidProperty, pack, type MessageProperties, type WarrenError } from '@warren/protocol';
+import { FrameType, NO_BODY, PRELUDE_SIZE, errors, headerOf, invalidProperty, pack, propertiesShapeProblem, type MessageProperties, type WarrenError } from '@warren/protocol';
 import { MessageTooLargeError } from './errors.js';
 
 /** INVALID_ARGUMENT for a known property of the wrong type, or properties the broker would refuse for their shape; unknown keys pass (the server keeps them). */
 export function checkProperties(properties: MessageProperties): WarrenError | undefined {
   const invalid = invalidProperty(properties);
   if (invalid !== undefined) return errors.invalidArgument(`message property "${invalid.key}" must be ${invalid.expected}`);
-  const shape = shapeProblem(properties);
+  const shape = propertiesShapeProblem(properties);
   return shape === undefined ? undefined : errors.invalidArgument(`message properties ${shape}`);
-}
-
-/**
- * The broker closes the connection (FRAME_ERROR) on a PUBLISH header nested
- * more than MAX_NESTING levels or holding more than MAX_HEADER_VALUES map
- * entries and array elements (protocol-spec 3). The header array is one level
- * and 5 values around the properties: what is left for them.
- */
-function shapeProblem(properties: MessageProperties): string | undefined {
-  const maxDepth = MAX_NESTING - 1;
-  let values = MAX_HEADER_VALUES - 5;
-  const stack: Array<[object, number]> = [[properties, 1]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (depth > maxDepth) return `nest more than ${maxDepth} levels deep (the broker refuses a header nested more than ${MAX_NESTING})`;
-    const children = Array.isArray(v) ? v : Object.values(v);
-    values -= children.length;
-    if (values < 0) return `hold more than ${MAX_HEADER_VALUES - 5} values (the broker refuses a header of more than ${MAX_HEADER_VALUES})`;
-    for (const c of children) if (c !== null && typeof c === 'object' && !(c instanceof Uint8Array) && !(c instanceof Date)) stack.push([c, depth + 1]);
-  }
-  return undefined;
 }
 
 /** An upper bound on the MessagePack size of a value, without encoding it. */

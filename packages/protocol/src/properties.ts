@@ -5,6 +5,7 @@
  * costing the connection). Unknown keys are valid: peers keep them for
  * forward compatibility.
  */
+import { MAX_HEADER_VALUES, MAX_NESTING } from './profile.js';
 
 /** A map in the MessagePack sense: not an array, binary, date or Map. */
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -77,6 +78,30 @@ export function invalidProperty(properties: object): { key: string; expected: st
     if (value === undefined || value === null) continue;
     const expected = propertyExpectation(key, value);
     if (expected !== undefined) return { key, expected };
+  }
+  return undefined;
+}
+
+/**
+ * Why a PUBLISH carrying these properties would break one of the bounds a
+ * server applies to a received header (protocol-spec 3, "Nesting" and "Size":
+ * MAX_NESTING levels, MAX_HEADER_VALUES map entries and array elements), or
+ * undefined. The header array is one level and 5 values around the
+ * properties: what is left for them. Used by the client (a local
+ * INVALID_ARGUMENT instead of a closed connection) and by the broker's HTTP
+ * publish (the same bounds as the wire).
+ */
+export function propertiesShapeProblem(properties: object): string | undefined {
+  const maxDepth = MAX_NESTING - 1;
+  let values = MAX_HEADER_VALUES - 5;
+  const stack: Array<[object, number]> = [[properties, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (depth > maxDepth) return `nest more than ${maxDepth} levels deep (the broker refuses a header nested more than ${MAX_NESTING})`;
+    const children = Array.isArray(v) ? v : Object.values(v);
+    values -= children.length;
+    if (values < 0) return `hold more than ${MAX_HEADER_VALUES - 5} values (the broker refuses a header of more than ${MAX_HEADER_VALUES})`;
+    for (const c of children) if (c !== null && typeof c === 'object' && !(c instanceof Uint8Array) && !(c instanceof Date)) stack.push([c, depth + 1]);
   }
   return undefined;
 }

@@ -10,9 +10,9 @@ import type { ApiRequest } from './router.js';
 
 export type Body = Record<string, unknown>;
 
-/** The request body as a JSON object ({} when empty). */
-export async function objectBody(req: ApiRequest): Promise<Body> {
-  const body = await req.json();
+/** The request body as a JSON object ({} when empty); `maxNesting` as in ApiRequest.json. */
+export async function objectBody(req: ApiRequest, maxNesting?: number): Promise<Body> {
+  const body = await req.json(maxNesting);
   if (body === undefined) return {};
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw errors.invalidArgument('the request body must be a JSON object');
   return body as Body;

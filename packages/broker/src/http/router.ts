@@ -46,7 +46,8 @@ export interface ApiRequest {
   readonly raw: IncomingMessage;
   readonly res: ServerResponse;
   /** The body parsed as JSON (size-limited); `undefined` when empty. Bad JSON: 400 INVALID_ARGUMENT; too large: 413. */
-  json(): Promise<unknown>;
+  /** The body parsed as JSON; INVALID_ARGUMENT when it nests objects and arrays more than `maxNesting` levels (default MAX_JSON_NESTING, server.ts). */
+  json(maxNesting?: number): Promise<unknown>;
   /** The raw body (size-limited). */
   body(): Promise<Buffer>;
 }

@@ -204,7 +204,7 @@ export class HttpApi {
       raw: req,
       res,
       body: readBody,
-      async json(): Promise<unknown> {
+      async json(maxNesting = MAX_JSON_NESTING): Promise<unknown> {
         const buf = await readBody();
         if (buf.length === 0) return undefined;
         let value: unknown;
@@ -213,7 +213,7 @@ export class HttpApi {
         } catch (err) {
           throw errors.invalidArgument(`the request body is not valid JSON: ${(err as Error).message}`);
         }
-        if (nestedTooDeep(value, MAX_JSON_NESTING)) throw errors.invalidArgument(`the request body nests objects and arrays more than ${MAX_JSON_NESTING} levels deep`);
+        if (nestedTooDeep(value, maxNesting)) throw errors.invalidArgument(`the request body nests objects and arrays more than ${maxNesting} levels deep`);
         return value;
       },
     };
@@ -270,6 +270,7 @@ export function isLoopbackHost(host: string | undefined): boolean {
  * "Nesting"). A publish's `properties.headers` sits at the same depth in both.
  */
 export const MAX_JSON_NESTING = 64;
+
 
 /** Whether objects and arrays in `value` nest more than `max` levels (without recursion: the value may be deep). */
 export function nestedTooDeep(value: unknown, max: number): boolean {

@@ -18,7 +18,7 @@
  * that exists with other attributes stops the import there (409, naming it);
  * what was applied before stays.
  */
-import type { Arguments, VhostLimits } from '@warren/protocol';
+import { MAX_NESTING, type Arguments, type VhostLimits } from '@warren/protocol';
 import { passwordHashProblem } from '../../auth.js';
 import { errors } from '../../errors.js';
 import { limitsOf } from '../../handlers/vhosts.js';
@@ -211,6 +211,15 @@ export async function importDefinitions(ctx: HttpContext, doc: Body): Promise<Re
   return imported;
 }
 
+/**
+ * Deepest nesting of a definitions document (the JSON bound of other bodies is
+ * MAX_NESTING, server.ts): it holds arguments two levels deeper than the
+ * requests that declared them ({bindings: [{arguments}]} puts them at level 4;
+ * a binding's arguments are at level 2 of QUEUE_BIND and of POST /api/bindings),
+ * so what the broker accepted and exported imports again.
+ */
+export const MAX_DEFINITIONS_NESTING = MAX_NESTING + 2;
+
 export function register(router: Router, ctx: HttpContext): void {
   router.get('/api/definitions', (req) => {
     req.user.requireAdmin('export definitions');
@@ -218,7 +227,7 @@ export function register(router: Router, ctx: HttpContext): void {
   });
   router.post('/api/definitions', async (req) => {
     req.user.requireAdmin('import definitions');
-    const doc = await objectBody(req);
+    const doc = await objectBody(req, MAX_DEFINITIONS_NESTING);
     const imported = await importDefinitions(ctx, doc);
     ctx.logger.info({ by: req.user.name, imported }, 'definitions imported from the management API');
     return { imported };

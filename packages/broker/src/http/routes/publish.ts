@@ -8,7 +8,7 @@
  *
  *   {routingKey, payload, payloadEncoding?: 'string'|'base64', properties?: {...}, mandatory?}
  */
-import { FrameType, PublishFlags, propertyExpectation, type MessageProperties, type PublishFrame, type WarrenError } from '@warren/protocol';
+import { FrameType, PublishFlags, propertiesShapeProblem, propertyExpectation, type MessageProperties, type PublishFrame, type WarrenError } from '@warren/protocol';
 import { errors } from '../../errors.js';
 import { publish } from '../../handlers/publish.js';
 import { PublishOutcome } from '../../dispatch.js';
@@ -26,6 +26,9 @@ function propertiesOf(raw: Record<string, unknown> | undefined): MessageProperti
     if (expected !== undefined) throw errors.invalidArgument(`property '${key}' must be ${expected}`);
     out[key] = value;
   }
+  // The wire's header bounds (protocol-spec 3): a 1 MiB body of tiny header values held ~5 MB of heap per queued message.
+  const shape = propertiesShapeProblem(out);
+  if (shape !== undefined) throw errors.invalidArgument(`'properties' ${shape}`);
   return Object.keys(out).length === 0 ? null : (out as MessageProperties);
 }
 
