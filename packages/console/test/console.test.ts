@@ -118,6 +118,7 @@ describe.skipIf(!haveChromium)('web console in headless chromium', () => {
       // The charts follow the new width on their resize observer's next callback: let layout settle first.
       await until(async () => (await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth <= (globalThis as any).innerWidth)), () => `${width} px: the page stops scrolling sideways`);
       // Until then a chart still drawn for the wider window is clipped, not a sideways scroll (CI saw 1363 px at 900).
+      await page.locator('.chart .u-over').first().waitFor(WAIT); // the rate chart is drawn once the page has rates
       const stale = await page.evaluate(() => {
         const g = globalThis as any;
         const wide = g.document.createElement('div');
