@@ -114,7 +114,8 @@ export async function open(opts: ConnectionOptions, verb: string, longRunning?: 
     }
     if (err instanceof WarrenError && err.name === 'TIMEOUT') throw new UnavailableError('TIMEOUT', err.message);
     const cause = (err as { cause?: unknown }).cause as NodeJS.ErrnoException | undefined;
-    const code = cause?.code ?? (err instanceof WarrenError ? err.name : 'UNAVAILABLE');
+    // A system error names itself (ECONNREFUSED, CERT_HAS_EXPIRED, ...); a WarrenError cause has a numeric code: use the error's name.
+    const code = typeof cause?.code === 'string' ? cause.code : err instanceof WarrenError ? err.name : 'UNAVAILABLE';
     // The SDK's own words when it says which scheme to use (a warren:// URL at a TLS port, or the other way round).
     const schemeHint = /use a warrens?:\/\/ URL/.test((err as Error).message);
     // Node writes "connect ECONNREFUSED ::1:5680": bracket an IPv6 host there too.

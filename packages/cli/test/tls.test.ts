@@ -117,6 +117,9 @@ describe('warren over TLS', () => {
       expect(tlsAtPlain.stderr).not.toContain('--tls-ca');
       expect(plainAtTls.code).toBe(3);
       expect(plainAtTls.stderr).toContain('if it is a TLS port (5681 by default), use a warrens:// URL');
+      // Errors are `warren: CODE: message` with a code name, never the wire's number (it said `warren: 320: ...`).
+      expect(plainAtTls.stderr).toMatch(/^warren: CONNECTION_FORCED: cannot connect to /);
+      expect(tlsAtPlain.stderr).toMatch(/^warren: [A-Z][A-Z_]+: /);
     } finally {
       await plain.close();
       server.child.kill('SIGTERM');
