@@ -61,6 +61,18 @@ describe('warren queue', () => {
     expect(missing.stderr).toMatch(/^warren: NOT_FOUND: /);
   });
 
+  it('exchange declare --passive prints the type the exchange has, not --type\'s default', async () => {
+    await conn.declareExchange('x-passive', 'topic');
+    const r = await cli('exchange', 'declare', 'x-passive', '--passive');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("exchange 'x-passive' (topic) exists\n");
+    const json = await cli('exchange', 'declare', 'x-passive', '--passive', '--json');
+    expect(JSON.parse(json.stdout)).toEqual({ exchange: 'x-passive', type: 'topic' });
+    const missing = await cli('exchange', 'declare', 'x-passive-missing', '--passive');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^warren: NOT_FOUND: /);
+  });
+
   it('re-declaring with other attributes is PRECONDITION_FAILED, exit 1', async () => {
     await conn.declareQueue('q-pre', { durable: false });
     const r = await cli('queue', 'declare', 'q-pre', '--durable');

@@ -32,9 +32,15 @@ function declareCommand(): Command {
         ...(o.alternateExchange !== undefined ? { alternateExchange: o.alternateExchange as string } : {}),
         ...(o.arg !== undefined ? { arguments: o.arg as Record<string, unknown> } : {}),
       };
-      await withConnection(o, 'exchange declare', (conn) => conn.declareExchange(name, o.type as ExchangeType, opts));
-      if (o.json) printJson({ exchange: name, type: o.type });
-      else print(`exchange '${name}' (${o.type}) ${o.passive ? 'exists' : 'declared'}`);
+      const type = await withConnection(o, 'exchange declare', async (conn) => {
+        await conn.declareExchange(name, o.type as ExchangeType, opts);
+        if (o.passive !== true) return o.type as ExchangeType;
+        // A passive declare checks existence only: --type (default direct) is not the exchange's.
+        // Its real type comes from the list, when this user may read it; else none is printed.
+        return (await conn.listExchanges().catch(() => [])).find((e) => e.name === name)?.type;
+      });
+      if (o.json) printJson({ exchange: name, ...(type !== undefined ? { type } : {}) });
+      else print(`exchange '${name}'${type !== undefined ? ` (${type})` : ''} ${o.passive ? 'exists' : 'declared'}`);
     });
 }
 
