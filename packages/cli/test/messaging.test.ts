@@ -95,7 +95,9 @@ describe('warren publish', () => {
     expect(typo.code).toBe(1);
     const unbound = await cli(['publish', '-e', 'amq.topic', '-k', 'nobody.listens', 'x']);
     expect(unbound.code).toBe(1);
-    expect(unbound.stderr).toMatch(/exchange 'amq.topic' has no binding that matches routing key 'nobody.listens'/);
+    expect(unbound.stderr).toBe(
+      "warren: NO_ROUTE: nothing received the message: exchange 'amq.topic' has no binding that matches routing key 'nobody.listens' (bind a queue to 'amq.topic' with a key that matches, or pass --no-mandatory to publish anyway)\n",
+    );
     const optedOut = await cli(['publish', '--queue', 'nosuchqueue', 'hi', '--no-mandatory']);
     expect(optedOut.code).toBe(0);
     expect(optedOut.stdout).toMatch(/^published 1 message/);

@@ -13,11 +13,12 @@ import { Progress } from '../progress.js';
 class NotRoutedError extends WarrenError {
   constructor(returned: MessageReturnedError) {
     const { exchange, routingKey } = returned.returned;
-    const where =
+    // The way out depends on what is missing: the queue, or a binding (the exchange exists, else NOT_FOUND).
+    const [where, fix] =
       exchange === ''
-        ? `no queue named '${routingKey}'`
-        : `exchange '${exchange}' has no binding that matches routing key '${routingKey}'`;
-    super(returned.code, `nothing received the message: ${where} (declare it, or pass --no-mandatory to publish anyway)`);
+        ? [`no queue named '${routingKey}'`, 'declare it']
+        : [`exchange '${exchange}' has no binding that matches routing key '${routingKey}'`, `bind a queue to '${exchange}' with a key that matches`];
+    super(returned.code, `nothing received the message: ${where} (${fix}, or pass --no-mandatory to publish anyway)`);
   }
 }
 
