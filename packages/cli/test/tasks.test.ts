@@ -116,7 +116,7 @@ describe('warren worker and warren task', () => {
     const table = await run(['task', 'list', '--url', tb.url]);
     expect(table.stderr).toBe('');
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^id\s+name\s+status\s+attempt\s+worker\s+enqueued\s+updated\s+result\/error\n$/);
+    expect(table.stdout).toMatch(/^ID\s+NAME\s+STATUS\s+ATTEMPT\s+WORKER\s+ENQUEUED\s+UPDATED\s+RESULT\/ERROR\n$/);
     const json = await run(['task', 'list', '--url', tb.url, '--json']);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toEqual([]);
@@ -140,7 +140,7 @@ describe('warren worker and warren task', () => {
     }
     const redrive = await run(['task', 'redrive', '--url', tb.url]);
     expect(redrive.stderr).toBe('');
-    expect(redrive.stdout).toBe('0 task(s) queued again\n');
+    expect(redrive.stdout).toBe('0 tasks queued again\n');
     expect(redrive.code).toBe(0);
     expect(JSON.parse((await run(['task', 'redrive', '--url', tb.url, '--json'])).stdout)).toEqual([]);
     // Nothing was created on the way.
@@ -188,7 +188,7 @@ describe('warren task workers', () => {
       const w2 = await Worker.start(tc, { id: 'box-2', concurrency: 1, tasks: ['b'] });
       const table = await run(args);
       expect(table.code).toBe(0);
-      expect(table.stdout).toMatch(/worker\s+tasks\s+holding\s+prefetch\s+connection/);
+      expect(table.stdout).toMatch(/^WORKER\s+TASKS\s+HOLDING\s+PREFETCH\s+CONNECTION\n/);
       // prefetch: 4 x concurrency per task queue (WorkerOptions.prefetch), summed over the worker's tasks.
       expect(table.stdout).toMatch(/box-1\s+a, b\s+0\s+24\s/);
       expect(table.stdout).toMatch(/box-2\s+b\s+0\s+4\s/);

@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ErrorCodes, WarrenError, type Connection } from '@warren/client';
 import { Scheduler, TaskClient, TaskRegistry, Worker, type TaskRecord, type TaskStatus } from '@warren/tasks';
 import { DEFAULT_URL, open, withConnection, withJsonOption, withUrlOption } from '../connection.js';
-import { print, printJson, renderTable } from '../format.js';
+import { plural, print, printJson, renderTable } from '../format.js';
 import { intArg } from '../parse.js';
 import { callApi, withHttpOptions } from '../http.js';
 import { UsageError } from '../output.js';
@@ -103,7 +103,7 @@ Examples:
         const stop = (signal: string): void => {
           if (stopping) process.exit(130);
           stopping = true;
-          print(`worker ${worker.id}: ${signal}, finishing ${worker.active.length} running task(s)`);
+          print(`worker ${worker.id}: ${signal}, finishing ${plural(worker.active.length, 'running task')}`);
           scheduler?.stop();
           void worker
             .close({ graceMs: o.graceMs })
@@ -179,7 +179,7 @@ export function taskCommand(): Command {
         if (o.json) return printJson(rows);
         print(
           renderTable(
-            ['id', 'name', 'status', 'attempt', 'worker', 'enqueued', 'updated', 'result/error'],
+            ['ID', 'NAME', 'STATUS', 'ATTEMPT', 'WORKER', 'ENQUEUED', 'UPDATED', 'RESULT/ERROR'],
             rows.map((r) => [r.id, r.name, r.status, `${r.attempt}/${r.maxAttempts}`, r.worker ?? '', when(r.enqueuedAt), when(r.updatedAt), r.error ? `${r.error.name}: ${r.error.message}` : short(r.result ?? r.progress)]),
           ),
         );
@@ -230,7 +230,7 @@ export function taskCommand(): Command {
           return (await clientFor(conn, o)).redrive({ limit: o.limit });
         });
         if (o.json) return printJson(ids);
-        print(`${ids.length} task(s) queued again${ids.length ? `: ${ids.join(', ')}` : ''}`);
+        print(`${plural(ids.length, 'task')} queued again${ids.length ? `: ${ids.join(', ')}` : ''}`);
       }),
   );
   task.addCommand(
@@ -244,7 +244,7 @@ export function taskCommand(): Command {
         const rows = workersOf(consumers, o.namespace);
         if (o.json) return printJson(rows);
         if (rows.length === 0) return print(`no worker consumes the task queues of namespace '${o.namespace}'`);
-        print(renderTable(['worker', 'tasks', 'holding', 'prefetch', 'connection'], rows.map((w) => [w.worker, w.tasks.join(', '), w.unacked, w.prefetch, w.connection])));
+        print(renderTable(['WORKER', 'TASKS', 'HOLDING', 'PREFETCH', 'CONNECTION'], rows.map((w) => [w.worker, w.tasks.join(', '), w.unacked, w.prefetch, w.connection])));
       }),
   );
   return task;
