@@ -18,6 +18,17 @@ export function intArg(min = 0, max = Number.MAX_SAFE_INTEGER) {
   };
 }
 
+/** A duration: ms as a number, or 7d / 12h / 30m / 10s / 500ms (stream --max-age, kv --ttl). */
+export function durationArg(value: string): number {
+  const m = /^(\d+)\s*(ms|s|m|h|d)?$/i.exec(value.trim());
+  if (m === null) throw new InvalidArgumentError('expected a duration such as 7d, 12h, 30m, 10s or a number of ms');
+  const unit = (m[2] ?? 'ms').toLowerCase();
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit]!;
+  const ms = Number(m[1]) * factor;
+  if (!Number.isSafeInteger(ms)) throw new InvalidArgumentError('expected a duration such as 7d, 12h, 30m, 10s or a number of ms');
+  return ms;
+}
+
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
   k: 1024, kb: 1000, kib: 1024,

@@ -33,6 +33,22 @@ describe('warren kv', () => {
     expect(j.expiresAt - j.createdAt).toBe(60000);
   });
 
+  it('--ttl takes a duration (30s, 2h, 1d) as stream --max-age does, or ms', async () => {
+    expect((await cli('kv', 'bucket', 'create', 'ttl-units', '--ttl', '1d', '--marker-ttl', '90s')).code).toBe(0);
+    expect((await conn.kv('ttl-units', { passive: true })).info).toMatchObject({ ttl: 86_400_000, markerTtl: 90_000 });
+    expect((await cli('kv', 'put', 'ttl-units', 'a', 'x', '--ttl', '2h')).code).toBe(0);
+    expect((await cli('kv', 'put', 'ttl-units', 'b', 'x', '--ttl', '1500')).code).toBe(0);
+    const ttlOf = async (key: string) => {
+      const j = JSON.parse((await cli('kv', 'get', 'ttl-units', key, '--json')).stdout);
+      return j.expiresAt - j.createdAt;
+    };
+    expect(await ttlOf('a')).toBe(7_200_000);
+    expect(await ttlOf('b')).toBe(1500);
+    const bad = await cli('kv', 'put', 'ttl-units', 'c', 'x', '--ttl', 'soon');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^warren: USAGE: option '--ttl <duration>' argument 'soon' is invalid/);
+  });
+
   it('keys by pattern and prefix, del', async () => {
     await cli('kv', 'put', 'results', 'task.2', 'x');
     await cli('kv', 'put', 'results', 'other', 'y');

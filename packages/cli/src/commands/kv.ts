@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { ErrorCodes, WarrenError, type Connection, type KvBucket, type KvBucketInfo, type KvEntry } from '@warren/client';
 import { withConnection, withJsonOption, withUrlOption } from '../connection.js';
 import { formatBytes, formatDuration, plural, print, printJson, renderTable } from '../format.js';
-import { intArg, sizeArg } from '../parse.js';
+import { durationArg, intArg, sizeArg } from '../parse.js';
 
 function bucket(conn: Connection, name: string): Promise<KvBucket> {
   return conn.kv(name, { passive: true });
@@ -56,10 +56,10 @@ function putCommand(): Command {
     .argument('<bucket>')
     .argument('<key>')
     .argument('<value>', "the value, or '-' to read it from stdin")
-    .option('--ttl <ms>', 'expire this value after this many ms (0 = never; default: the bucket ttl)', intArg(0))
+    .option('--ttl <duration>', 'expire this value after this long: 30s, 1h, 7d, or ms (0 = never; default: the bucket ttl)', durationArg)
     .option('--create', 'only if the key has no value (else WRONG_REVISION)')
     .option('--expect <revision>', 'only if the key is at this revision (else WRONG_REVISION)', intArg(1))
-    .addHelpText('after', "\nExamples:\n  $ warren kv put results task.42 '{\"ok\":true}'\n  $ warren kv put locks leader me --create --ttl 30000\n  $ cat config.json | warren kv put config app -")
+    .addHelpText('after', "\nExamples:\n  $ warren kv put results task.42 '{\"ok\":true}'\n  $ warren kv put locks leader me --create --ttl 30s\n  $ cat config.json | warren kv put config app -")
     .action(async (b: string, key: string, value: string, o) => {
       const body = value === '-' ? await readStdin() : Buffer.from(value, 'utf8');
       const revision = await withConnection(o, 'kv put', async (conn) => {
@@ -155,12 +155,12 @@ function bucketCommand(): Command {
   const create = leaf('create', 'Create a bucket (idempotent; PRECONDITION_FAILED if it exists with other options)')
     .argument('<name>')
     .option('--history <n>', 'revisions kept per key (1-64)', intArg(1, 64))
-    .option('--ttl <ms>', 'every value expires this long after it was written', intArg(0))
+    .option('--ttl <duration>', 'every value expires this long after it was written: 30s, 1h, 7d, or ms', durationArg)
     .option('--max-value-size <bytes>', 'largest value (bytes, or 64KiB, 1MB)', sizeArg(1))
     .option('--max-bytes <bytes>', 'most bytes the bucket holds (0 = no limit; 1048576, 512MB, 1GiB)', sizeArg(0))
-    .option('--marker-ttl <ms>', 'how long delete markers are kept', intArg(0))
+    .option('--marker-ttl <duration>', 'how long delete markers are kept: 30s, 1h, 7d, or ms', durationArg)
     .option('--memory', 'keep it in memory only (not fsynced, gone after a restart)')
-    .addHelpText('after', '\nExamples:\n  $ warren kv bucket create results --history 5 --ttl 86400000\n  $ warren kv bucket create cache --memory --max-bytes 104857600')
+    .addHelpText('after', '\nExamples:\n  $ warren kv bucket create results --history 5 --ttl 1d\n  $ warren kv bucket create cache --memory --max-bytes 104857600')
     .action(async (name: string, o) => {
       const options = {
         ...(o.history !== undefined ? { history: o.history as number } : {}),

@@ -9,16 +9,7 @@ import type { StreamInfo, StreamMessage } from '@warren/client';
 import { open, withConnection, withJsonOption, withUrlOption } from '../connection.js';
 import { formatBytes, formatDurationExact, plural, print, printJson, renderTable } from '../format.js';
 import { bodyJson } from '../messages.js';
-import { intArg, sizeArg } from '../parse.js';
-
-/** A duration: ms as a number, or 7d / 12h / 30m / 10s / 500ms. */
-export function durationArg(value: string): number {
-  const m = /^(\d+)\s*(ms|s|m|h|d)?$/i.exec(value.trim());
-  if (m === null) throw new InvalidArgumentError("expected a duration such as 7d, 12h, 30m, 10s or a number of ms");
-  const unit = (m[2] ?? 'ms').toLowerCase();
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit]!;
-  return Number(m[1]) * factor;
-}
+import { durationArg, intArg, sizeArg } from '../parse.js';
 
 /** --from: first | last | next | an offset | a time (ISO 8601, or a duration ago such as 10m). */
 export function fromArg(value: string): 'first' | 'last' | 'next' | number | Date {
