@@ -182,6 +182,7 @@ export class Broker implements BrokerContext {
       o.memorySampler,
       MEMORY_SAMPLE_MS,
       (pressure, sample) => this.memoryPressure(pressure, sample),
+      o.memoryCollector, // undefined: the monitor's default (V8's gc() when sampling the process)
     );
     this.memoryMonitor.start();
     startCoarseClock();

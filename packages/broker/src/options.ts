@@ -5,7 +5,7 @@ import type { Logger } from './logger.js';
 import type { UserConfig } from './auth.js';
 import { DEFAULT_TLS_PORT, type TlsConfig } from './tls.js';
 import type { StoreHooks, SyncMode } from './storage/index.js';
-import { defaultMemoryLimit, type MemorySampler } from './memory-monitor.js';
+import { defaultMemoryLimit, type GarbageCollector, type MemorySampler } from './memory-monitor.js';
 import { DEFAULT_KV_WATCH_BACKLOG_BYTES } from './kv/kv-session.js';
 import type { FlowControlDeps, FlowTuning } from './flow-control.js';
 
@@ -76,6 +76,11 @@ export interface BrokerOptions {
   flowTuning?: Partial<FlowTuning> & FlowControlDeps;
   /** @internal Memory sampler (tests drive the memory alarm with it). */
   memorySampler?: MemorySampler;
+  /**
+   * @internal The full collection the memory monitor runs while the alarm stays on (tests pair it with
+   * memorySampler). Default: V8's gc() when sampling the process; none with an injected sampler.
+   */
+  memoryCollector?: GarbageCollector;
   /** Publishers are blocked when free disk space under dataDir falls below this. Default 50 MiB. */
   diskFreeLimit?: number;
   /** How often free disk space is checked. Default 5000 ms. */
@@ -105,7 +110,7 @@ export interface BrokerOptions {
 }
 
 export type ResolvedOptions = Required<
-  Omit<BrokerOptions, 'logger' | 'usersFile' | 'users' | 'defaultGuest' | 'segmentSize' | 'storeHooks' | 'memorySampler' | 'tls' | 'httpPort' | 'httpConsoleDir' | 'flowTuning'>
+  Omit<BrokerOptions, 'logger' | 'usersFile' | 'users' | 'defaultGuest' | 'segmentSize' | 'storeHooks' | 'memorySampler' | 'memoryCollector' | 'tls' | 'httpPort' | 'httpConsoleDir' | 'flowTuning'>
 > & {
   /** null: no HTTP API. */
   httpPort: number | null;
@@ -113,6 +118,7 @@ export type ResolvedOptions = Required<
   /** With the port resolved (DEFAULT_TLS_PORT when none was given). */
   tls: (TlsConfig & { port: number }) | undefined;
   memorySampler: MemorySampler | undefined;
+  memoryCollector: GarbageCollector | undefined;
   flowTuning: (Partial<FlowTuning> & FlowControlDeps) | undefined;
   segmentSize: number | undefined;
   storeHooks: StoreHooks | undefined;
@@ -157,6 +163,7 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     pagingWindow: o.pagingWindow ?? DEFAULT_PAGING_WINDOW,
     pagingWindowBytes: o.pagingWindowBytes ?? DEFAULT_PAGING_WINDOW_BYTES,
     memorySampler: o.memorySampler,
+    memoryCollector: o.memoryCollector,
     flowControl: o.flowControl ?? true,
     flowTuning: o.flowTuning,
     diskFreeLimit: o.diskFreeLimit ?? 50 * 1024 * 1024,

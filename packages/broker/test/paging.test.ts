@@ -201,6 +201,67 @@ describe('memory alarm', () => {
   });
 });
 
+describe('memory alarm release after a forced collection (real broker)', () => {
+  it('clears once a collection shows live memory under 0.9x the limit with RSS at most 1.2x it; past 1.2x it holds', async () => {
+    const dir = await tempDir();
+    dirs.push(dir);
+    const L = 64 * 1024 * 1024;
+    let sample: MemorySample = { rss: 0.5 * L, heapUsed: 0.2 * L, external: 0.01 * L };
+    let afterCollection: MemorySample | null = null;
+    let collections = 0;
+    let collectedJustNow = false;
+    let broker: Broker | undefined;
+    // Every sample the broker's monitor takes: right after a collection or not, and the alarm it found.
+    const log: Array<{ collected: boolean; alarmBefore: boolean }> = [];
+    const sampler = () => {
+      log.push({ collected: collectedJustNow, alarmBefore: broker?.memory.memoryAlarm ?? false });
+      collectedJustNow = false;
+      return sample;
+    };
+    // What a full GC would leave: the monitor calls this, then samples.
+    const collector = () => {
+      collections++;
+      collectedJustNow = true;
+      if (afterCollection !== null) sample = afterCollection;
+    };
+    let c: Connection;
+    ({ broker, c } = await start(dir, { memoryHighWatermark: L, memorySampler: sampler, memoryCollector: collector }));
+    await c.declareQueue('q');
+    await c.publish('', 'q', 'x'); // a publisher: alarms block publishers only
+    const events: string[] = [];
+    c.on('blocked', () => events.push('blocked'));
+    c.on('unblocked', () => events.push('unblocked'));
+    // RSS over the limit, live memory (heap + buffers) 0.95x: the alarm sets, and holds. Later values keep the
+    // live memory over 0.5x the limit and over half of this: neither the low-live nor the halved-live rule can
+    // clear it, only a sample right after a collection (live under 0.9x, RSS at most 1.2x).
+    sample = { rss: 1.1 * L, heapUsed: 0.9 * L, external: 0.05 * L };
+    await expect.poll(() => events, { timeout: 5000 }).toEqual(['blocked']);
+    // Collections run while the alarm stays on; with the live memory still at 0.95x they change nothing.
+    await expect.poll(() => collections, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);
+    // After a collection: live 0.7x the limit, but RSS 1.25x (past the ceiling): still on.
+    afterCollection = { rss: 1.25 * L, heapUsed: 0.65 * L, external: 0.05 * L };
+    const from = collections;
+    await expect.poll(() => collections, { timeout: 10_000 }).toBeGreaterThanOrEqual(from + 2);
+    expect(broker.status()).toMatchObject({ alarms: { memory: true } });
+    expect(events).toEqual(['blocked']);
+    // The same live memory with RSS at 1.15x (pages the allocator kept), sampled with or without a collection:
+    // only a sample right after one clears the alarm.
+    sample = afterCollection = { rss: 1.15 * L, heapUsed: 0.65 * L, external: 0.05 * L };
+    const phase = log.length;
+    await expect.poll(() => events, { timeout: 10_000 }).toEqual(['blocked', 'unblocked']);
+    expect(broker.status()).toMatchObject({ alarms: { memory: false } });
+    // The first sample that found the alarm off follows the one that cleared it: taken right after a collection,
+    // and every sample of these values before it (none after a collection) left the alarm on.
+    const firstOff = () => log.findIndex((e, i) => i > phase && !e.alarmBefore);
+    await expect.poll(firstOff, { timeout: 5000 }).toBeGreaterThan(phase);
+    const cleared = firstOff() - 1;
+    expect(log[cleared]).toEqual({ collected: true, alarmBefore: true });
+    expect(log.slice(phase, cleared).every((e) => !e.collected && e.alarmBefore)).toBe(true);
+    await c.publish('', 'q', 'y');
+    expect(await c.purgeQueue('q')).toEqual({ messageCount: 2 });
+  });
+});
+
 /** Alarm changes and collections over 2 s of samples (limit 1000 MB): `before` until a collection, `after` from then on. */
 function alarmAfterCollecting(before: MemorySample, after: MemorySample): { changes: boolean[]; collections: number } {
   let sample = before;
