@@ -178,6 +178,44 @@ describe.skipIf(!haveChromium)('web console in headless chromium', () => {
     await page.setViewportSize({ width: 1400, height: 900 });
   });
 
+  it('the permissions table fits its panel at 1024 px, long regular expressions wrapped, Revoke inside', async () => {
+    const admin = { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}`, 'content-type': 'application/json' };
+    const put = async (path: string, body: unknown) => {
+      const r = await fetch(`${base}${path}`, { method: 'PUT', headers: admin, body: JSON.stringify(body) });
+      expect(r.ok, `PUT ${path}: ${r.status} ${await r.text()}`).toBe(true);
+    };
+    await put('/api/users/billing-app', { password: 'billing-pw', tags: [] });
+    // The README's example, and a longer one: a regex has no space to wrap at.
+    await put('/api/permissions/%2F/billing-app', {
+      configure: '^(billing|invoices|payments)\\.',
+      write: '^(billing\\.|invoices\\.|payments\\.|amq\\.default$)',
+      read: '^(billing|invoices|payments)\\.',
+    });
+    try {
+      await page.setViewportSize({ width: 1024, height: 800 });
+      await page.goto(`${base}/#/admin`);
+      await page.locator('.admin table.grid td:text-is("billing-app")').first().waitFor(WAIT);
+      const tables = await page.evaluate(() => {
+        const g = globalThis as any;
+        return [...g.document.querySelectorAll('.admin .panel')].map((panel: any) => {
+          const style = g.getComputedStyle(panel);
+          const inner = panel.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+          const right = panel.getBoundingClientRect().right - parseFloat(style.paddingRight);
+          const buttons = [...panel.querySelectorAll('table button')].map((b: any) => b.getBoundingClientRect().right);
+          return { title: panel.querySelector('h2')?.textContent, inner, tables: [...panel.querySelectorAll('table')].map((t: any) => t.scrollWidth), buttons, right };
+        });
+      });
+      expect(tables.some((t) => t.title === 'Permissions')).toBe(true);
+      for (const t of tables) {
+        for (const w of t.tables) expect(w, `${t.title}: a table ${w} px wide in a panel ${t.inner} px wide`).toBeLessThanOrEqual(t.inner + 1);
+        for (const b of t.buttons) expect(b, `${t.title}: a button ending at ${b} px, the panel's content at ${t.right} px`).toBeLessThanOrEqual(t.right + 1);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 900 });
+      await fetch(`${base}/api/users/billing-app`, { method: 'DELETE', headers: admin });
+    }
+  });
+
   it("shows a queue's count change after a publish through the SDK", async () => {
     await page.goto(`${base}/#/queues`);
     await messagesCell('orders').waitFor(WAIT);

@@ -72,7 +72,7 @@ export function Admin() {
           <tbody>
             ${itemsOf(perms.data).map(
               (p) => html`<tr key=${p.user + '\u0000' + p.vhost}><td>${p.user}</td><td>${p.vhost}</td>
-                <td><code>${p.configure}</code></td><td><code>${p.write}</code></td><td><code>${p.read}</code></td>
+                <td class="regex"><code>${p.configure}</code></td><td class="regex"><code>${p.write}</code></td><td class="regex"><code>${p.read}</code></td>
                 <td class="actions">${admin
                   ? html`<button class="small danger" onClick=${() => setConfirm({ what: `the permissions of ${p.user} in ${p.vhost}`, url: `/api/permissions/${api.path(p.vhost)}/${api.path(p.user)}` })}>Revoke</button>`
                   : null}</td></tr>`,
