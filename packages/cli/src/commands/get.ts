@@ -42,7 +42,7 @@ const write = (data: Buffer | string) => new Promise<void>((resolve, reject) => 
 export function getCommand(): Command {
   return withUrlOption(
     new Command('get')
-      .description('Fetch messages from a queue without subscribing; prints nothing (exit 0) when the queue is empty')
+      .description('Fetch messages from a queue without subscribing; when the queue is empty, nothing on stdout (a note on stderr) and exit 0')
       .argument('<queue>', 'queue to fetch from')
       .option('-n, --count <n>', 'fetch up to this many messages', intArg(1), 1)
       .addOption(new Option('-a, --ack <mode>', 'when messages are acknowledged: auto or none (see below)').argParser(getAckMode).default('auto'))
