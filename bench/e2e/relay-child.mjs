@@ -27,8 +27,8 @@
  *                     the confirm also waits for the round trip through the consumer process, which a
  *                     broker's confirm does not, so it understates what the floor allows.
  *
- *   <- parent  { type: 'stats' }  -> parent { type: 'stats', syncs, writtenBytes, records }
- *                                    (durable mode: O_DSYNC writes, bytes and records so far)
+ *   <- parent  { type: 'stats' }  -> parent { type: 'stats', syncs, syncMs, writtenBytes, records }
+ *                                    (durable mode: O_DSYNC writes, ms they were out in all, bytes and records so far)
  */
 import { constants, openSync, writev } from 'node:fs';
 import { createServer } from 'node:net';
@@ -54,6 +54,8 @@ let pending = [];
 let writing = false;
 let pos = 0;
 let writes = 0;
+/** ms the O_DSYNC writes were out (from the writev call to its callback), in all. */
+let syncMs = 0;
 /** Held ack bytes: ack k may go once synced >= k (acksOut counts acks sent on). */
 /** @type {Buffer[]} */
 let held = [];
@@ -115,8 +117,10 @@ function kick() {
   const upTo = received;
   let len = 0;
   for (const b of bufs) len += b.length;
+  const t0 = performance.now();
   writev(fd, bufs.length > 1024 ? [Buffer.concat(bufs, len)] : bufs, pos, (err) => {
     if (err) throw err;
+    syncMs += performance.now() - t0;
     pos += len;
     writes++;
     writing = false;
@@ -189,6 +193,6 @@ const stop = () => {
 };
 process.on('message', (/** @type {{ type: string }} */ m) => {
   if (m.type === 'stop') stop();
-  else if (m.type === 'stats') process.send?.({ type: 'stats', syncs: writes, writtenBytes: pos, records: received });
+  else if (m.type === 'stats') process.send?.({ type: 'stats', syncs: writes, syncMs, writtenBytes: pos, records: received });
 });
 process.on('disconnect', stop);

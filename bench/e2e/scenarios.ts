@@ -24,6 +24,8 @@ export interface BrokerStats {
   eluActiveMs?: number;
   eluIdleMs?: number;
   syncs?: number;
+  /** Warren and the durable relay: ms the syncs (fdatasync or O_DSYNC write calls) were out, in all. */
+  syncMs?: number;
   writtenBytes?: number;
   /** Warren only: read and write syscalls so far (/proc/self/io), without /proc undefined. */
   syscr?: number;
@@ -242,7 +244,7 @@ async function withRelay<T>(fn: (ctx: SystemContext) => Promise<T>, durable?: Du
     if (durable === undefined) return undefined;
     const r = await child.request({ type: 'stats' }, 10_000);
     const p = procSample(child.pid);
-    return { cpuSeconds: p?.cpuSeconds ?? NaN, rssBytes: p?.rssBytes ?? NaN, syncs: r.syncs as number, writtenBytes: r.writtenBytes as number };
+    return { cpuSeconds: p?.cpuSeconds ?? NaN, rssBytes: p?.rssBytes ?? NaN, syncs: r.syncs as number, syncMs: r.syncMs as number, writtenBytes: r.writtenBytes as number };
   };
   try {
     const admin = await openDriver('relay', url);
@@ -305,6 +307,8 @@ interface FlowResult {
   /** Warren: share of the measured phase its event loop was busy; syncs and bytes written meanwhile. */
   brokerElu: number;
   brokerSyncs: number;
+  /** ms the syncs were out over the measured phase (Warren, the durable relay; NaN elsewhere). */
+  brokerSyncMs: number;
   brokerWrittenBytes: number;
   /** Warren: read and write syscalls of the broker over the measured phase (/proc/self/io; NaN elsewhere). */
   brokerSyscr: number;
@@ -359,7 +363,7 @@ async function flow(ctx: SystemContext, spec: FlowSpec, opts: RunOptions): Promi
     if (ctx.profile !== undefined && opts.brokerProfileDir !== undefined) await ctx.profile.stop(join(opts.brokerProfileDir, `broker-${ctx.system}-${spec.label ?? 'flow'}.cpuprofile`));
     const seconds = (cr.lastAt! - pr.startAt) / 1000;
     opts.log(`    ${ctx.system}: ${spec.count} published, ${cr.count} delivered in ${seconds.toFixed(2)} s`);
-    const diff = (k: 'eluActiveMs' | 'eluIdleMs' | 'syncs' | 'writtenBytes' | 'syscr' | 'syscw' | 'minorFaults' | 'pagedOut' | 'pagedIn' | 'flowHolds' | 'flowHeldMs') => (before?.[k] !== undefined && after?.[k] !== undefined ? after[k]! - before[k]! : NaN);
+    const diff = (k: 'eluActiveMs' | 'eluIdleMs' | 'syncs' | 'syncMs' | 'writtenBytes' | 'syscr' | 'syscw' | 'minorFaults' | 'pagedOut' | 'pagedIn' | 'flowHolds' | 'flowHeldMs') => (before?.[k] !== undefined && after?.[k] !== undefined ? after[k]! - before[k]! : NaN);
     const lost = spec.expected(spec.count) - cr.count;
     if (lost > 0) {
       ctx.notes.push(
@@ -370,6 +374,7 @@ async function flow(ctx: SystemContext, spec: FlowSpec, opts: RunOptions): Promi
     return {
       brokerElu: diff('eluActiveMs') / (diff('eluActiveMs') + diff('eluIdleMs')),
       brokerSyncs: diff('syncs'),
+      brokerSyncMs: diff('syncMs'),
       brokerWrittenBytes: diff('writtenBytes'),
       brokerSyscr: diff('syscr'),
       brokerSyscw: diff('syscw'),
@@ -411,6 +416,9 @@ function throughput(r: FlowResult, count: number): Measurements {
     msgsPerSync: count / r.brokerSyncs,
     bytesPerSync: r.brokerWrittenBytes / r.brokerSyncs,
     syncs: r.brokerSyncs,
+    // The disk as the system met it in the same seconds: the share of the phase a sync was out, and
+    // messages per second of sync time (an append floor measured in place, at the system's batch sizes).
+    ...(r.brokerSyncMs > 0 ? { syncBusy: r.brokerSyncMs / 1000 / r.seconds, syncRatePerSec: count / (r.brokerSyncMs / 1000) } : {}),
     ...workerCpu(r, count),
   };
 }

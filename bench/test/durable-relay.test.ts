@@ -134,5 +134,6 @@ describe('durable relay floor', () => {
     expect(s.records).toBe(3);
     expect(s.writtenBytes).toBe(3 * 400);
     expect(s.syncs as number).toBeGreaterThanOrEqual(1);
+    expect(s.syncMs as number).toBeGreaterThanOrEqual(0);
   });
 });
