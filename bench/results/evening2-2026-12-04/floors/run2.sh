@@ -1,4 +1,5 @@
 #!/bin/bash
+# run3.sh (after run2.sh, with 4515b7f): the same loop for r in 9 10 11 12, the 300k run only.
 OUT=/work/wt-floors/bench/results/evening2-2026-12-04/floors
 cd /work/wt-floors
 while kill -0 $(cat /tmp/floors-run.pid) 2>/dev/null; do sleep 5; done
