@@ -17,13 +17,29 @@
  * bytes written per message, framing and ack/delivery records included). The consumer's ack of
  * record k (4 bytes each, in order) goes back to the producer only once record k is on disk: a
  * confirm after fdatasync, as Warren's. Still no routing, no index, no protocol.
+ *
+ * `confirm` (durable mode) says what the producer's confirm of record k waits for:
+ *   'sync' (default): record k on disk only. The relay sends its own 4-byte confirm per record once
+ *                     the write holding it returns and drops the consumer's acks, so the confirm path
+ *                     is producer -> relay -> disk -> producer, as a broker's (Warren confirms a
+ *                     persistent message once it is synced, whatever its consumer does).
+ *   'ack':            record k on disk AND the consumer's ack of it (the first version of this floor):
+ *                     the confirm also waits for the round trip through the consumer process, which a
+ *                     broker's confirm does not, so it understates what the floor allows.
+ *
+ *   <- parent  { type: 'stats' }  -> parent { type: 'stats', syncs, syncMs, writtenBytes, records }
+ *                                    (durable mode: O_DSYNC writes, ms they were out in all, bytes and records so far)
  */
 import { constants, openSync, writev } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
-/** @type {{ dir: string, bytesPerMsg: number } | undefined} */
+/** @type {{ dir: string, bytesPerMsg: number, confirm?: 'sync' | 'ack' } | undefined} */
 const durable = process.argv[2] ? JSON.parse(process.argv[2]) : undefined;
+const confirmOnSync = durable !== undefined && durable.confirm !== 'ack';
+/** Padding and confirms are slices of these (never written to after creation): no allocation per chunk. */
+const PAD = Buffer.alloc(1 << 16, 0x61);
+const CONFIRMS = Buffer.alloc(4 * 4096);
 
 /** @type {import('node:net').Socket | undefined} */
 let producer;
@@ -38,6 +54,8 @@ let pending = [];
 let writing = false;
 let pos = 0;
 let writes = 0;
+/** ms the O_DSYNC writes were out (from the writev call to its callback), in all. */
+let syncMs = 0;
 /** Held ack bytes: ack k may go once synced >= k (acksOut counts acks sent on). */
 /** @type {Buffer[]} */
 let held = [];
@@ -71,6 +89,14 @@ function countRecords(/** @type {Buffer} */ chunk) {
   return n;
 }
 
+/** confirm 'sync': one 4-byte confirm per record written since the last call. */
+function sendConfirms() {
+  const n = synced - acksOut;
+  if (n <= 0) return;
+  producer?.write(n * 4 <= CONFIRMS.length ? CONFIRMS.subarray(0, n * 4) : Buffer.alloc(n * 4));
+  acksOut = synced;
+}
+
 function releaseAcks() {
   // Whole acks only: 4 bytes each, in order.
   const may = Math.min(Math.floor(heldBytes / 4), synced - acksOut);
@@ -91,13 +117,16 @@ function kick() {
   const upTo = received;
   let len = 0;
   for (const b of bufs) len += b.length;
+  const t0 = performance.now();
   writev(fd, bufs.length > 1024 ? [Buffer.concat(bufs, len)] : bufs, pos, (err) => {
     if (err) throw err;
+    syncMs += performance.now() - t0;
     pos += len;
     writes++;
     writing = false;
     synced = upTo;
-    releaseAcks();
+    if (confirmOnSync) sendConfirms();
+    else releaseAcks();
     kick();
   });
 }
@@ -117,7 +146,7 @@ const server = createServer({ noDelay: true }, (socket) => {
             pending.push(chunk);
             if (n > 0 && durable.bytesPerMsg > 0) {
               const pad = Math.max(0, Math.round(n * durable.bytesPerMsg - chunk.length));
-              if (pad > 0) pending.push(Buffer.alloc(pad, 0x61));
+              if (pad > 0) pending.push(pad <= PAD.length ? PAD.subarray(0, pad) : Buffer.alloc(pad, 0x61));
             }
             kick();
           }
@@ -127,7 +156,9 @@ const server = createServer({ noDelay: true }, (socket) => {
       announce();
     } else {
       consumer = socket;
-      const forward = durable
+      const forward = confirmOnSync
+        ? () => {} // the relay confirms on sync itself; the consumer's acks end here
+        : durable
         ? (/** @type {Buffer} */ chunk) => {
             held.push(chunk);
             heldBytes += chunk.length;
@@ -155,12 +186,13 @@ server.listen(0, '127.0.0.1', () => {
 });
 
 const stop = () => {
-  if (durable) console.error(`    durable relay: ${writes} O_DSYNC writes, ${received} records, ${(received / Math.max(1, writes)).toFixed(1)} records per write, ${(pos / Math.max(1, received)).toFixed(0)} B per record on disk`);
+  if (durable) console.error(`    durable relay (confirm on ${confirmOnSync ? 'sync' : 'sync + consumer ack'}): ${writes} O_DSYNC writes, ${received} records, ${(received / Math.max(1, writes)).toFixed(1)} records per write, ${(pos / Math.max(1, received)).toFixed(0)} B per record on disk`);
   producer?.destroy();
   consumer?.destroy();
   server.close(() => process.exit(0));
 };
 process.on('message', (/** @type {{ type: string }} */ m) => {
   if (m.type === 'stop') stop();
+  else if (m.type === 'stats') process.send?.({ type: 'stats', syncs: writes, syncMs, writtenBytes: pos, records: received });
 });
 process.on('disconnect', stop);

@@ -24,6 +24,8 @@ export interface BrokerStats {
   eluActiveMs?: number;
   eluIdleMs?: number;
   syncs?: number;
+  /** Warren and the durable relay: ms the syncs (fdatasync or O_DSYNC write calls) were out, in all. */
+  syncMs?: number;
   writtenBytes?: number;
   /** Warren only: read and write syscalls so far (/proc/self/io), without /proc undefined. */
   syscr?: number;
@@ -223,14 +225,31 @@ async function restrictedUser(adminUrl: string, port: number): Promise<string> {
   return `warren://${RESTRICTED.username}:${RESTRICTED.password}@127.0.0.1:${String(port)}`;
 }
 
+/**
+ * relay-child.mjs's durable mode (scenario 2's relay floor): its log's folder, the bytes per record on
+ * disk, and what a confirm waits for ('sync', the default: the record on disk; 'ack': also the consumer's ack).
+ */
+export interface DurableRelay {
+  dir: string;
+  bytesPerMsg: number;
+  confirm?: 'sync' | 'ack';
+}
+
 /** Runs fn against the relay of relay-child.mjs (the floor: no broker). */
-async function withRelay<T>(fn: (ctx: SystemContext) => Promise<T>, durable?: { dir: string; bytesPerMsg: number }): Promise<T> {
+async function withRelay<T>(fn: (ctx: SystemContext) => Promise<T>, durable?: DurableRelay): Promise<T> {
   const { child, hello } = await Child.start('relay', 'relay-child.mjs', durable === undefined ? [] : [JSON.stringify(durable)]);
   const url = `relay://127.0.0.1:${String(hello.port)}`;
+  // Durable mode: the relay's O_DSYNC writes and bytes (its group commit over the measured phase: msgsPerSync, bytesPerSync).
+  const stats = async (): Promise<BrokerStats | undefined> => {
+    if (durable === undefined) return undefined;
+    const r = await child.request({ type: 'stats' }, 10_000);
+    const p = procSample(child.pid);
+    return { cpuSeconds: p?.cpuSeconds ?? NaN, rssBytes: p?.rssBytes ?? NaN, syncs: r.syncs as number, syncMs: r.syncMs as number, writtenBytes: r.writtenBytes as number };
+  };
   try {
     const admin = await openDriver('relay', url);
     try {
-      return await fn({ system: 'relay', url, admin, pid: child.pid, notes: [], stats: async () => undefined });
+      return await fn({ system: 'relay', url, admin, pid: child.pid, notes: [], stats });
     } finally {
       await admin.close().catch(() => {});
     }
@@ -288,6 +307,8 @@ interface FlowResult {
   /** Warren: share of the measured phase its event loop was busy; syncs and bytes written meanwhile. */
   brokerElu: number;
   brokerSyncs: number;
+  /** ms the syncs were out over the measured phase (Warren, the durable relay; NaN elsewhere). */
+  brokerSyncMs: number;
   brokerWrittenBytes: number;
   /** Warren: read and write syscalls of the broker over the measured phase (/proc/self/io; NaN elsewhere). */
   brokerSyscr: number;
@@ -342,7 +363,7 @@ async function flow(ctx: SystemContext, spec: FlowSpec, opts: RunOptions): Promi
     if (ctx.profile !== undefined && opts.brokerProfileDir !== undefined) await ctx.profile.stop(join(opts.brokerProfileDir, `broker-${ctx.system}-${spec.label ?? 'flow'}.cpuprofile`));
     const seconds = (cr.lastAt! - pr.startAt) / 1000;
     opts.log(`    ${ctx.system}: ${spec.count} published, ${cr.count} delivered in ${seconds.toFixed(2)} s`);
-    const diff = (k: 'eluActiveMs' | 'eluIdleMs' | 'syncs' | 'writtenBytes' | 'syscr' | 'syscw' | 'minorFaults' | 'pagedOut' | 'pagedIn' | 'flowHolds' | 'flowHeldMs') => (before?.[k] !== undefined && after?.[k] !== undefined ? after[k]! - before[k]! : NaN);
+    const diff = (k: 'eluActiveMs' | 'eluIdleMs' | 'syncs' | 'syncMs' | 'writtenBytes' | 'syscr' | 'syscw' | 'minorFaults' | 'pagedOut' | 'pagedIn' | 'flowHolds' | 'flowHeldMs') => (before?.[k] !== undefined && after?.[k] !== undefined ? after[k]! - before[k]! : NaN);
     const lost = spec.expected(spec.count) - cr.count;
     if (lost > 0) {
       ctx.notes.push(
@@ -353,6 +374,7 @@ async function flow(ctx: SystemContext, spec: FlowSpec, opts: RunOptions): Promi
     return {
       brokerElu: diff('eluActiveMs') / (diff('eluActiveMs') + diff('eluIdleMs')),
       brokerSyncs: diff('syncs'),
+      brokerSyncMs: diff('syncMs'),
       brokerWrittenBytes: diff('writtenBytes'),
       brokerSyscr: diff('syscr'),
       brokerSyscw: diff('syscw'),
@@ -394,6 +416,9 @@ function throughput(r: FlowResult, count: number): Measurements {
     msgsPerSync: count / r.brokerSyncs,
     bytesPerSync: r.brokerWrittenBytes / r.brokerSyncs,
     syncs: r.brokerSyncs,
+    // The disk as the system met it in the same seconds: the share of the phase a sync was out, and
+    // messages per second of sync time (an append floor measured in place, at the system's batch sizes).
+    ...(r.brokerSyncMs > 0 ? { syncBusy: r.brokerSyncMs / 1000 / r.seconds, syncRatePerSec: count / (r.brokerSyncMs / 1000) } : {}),
     ...workerCpu(r, count),
   };
 }
@@ -768,8 +793,9 @@ export const SCENARIOS: Scenario[] = [
       describe:
         process.env.WARREN_BENCH_S2_FLOOR === 'relay'
           ? "durable relay: the bare relay of scenario 1's floor, also appending what the producer sends (padded to the bytes " +
-            "per message Warren's store wrote in the same repetition) with group commit through an O_DSYNC handle, and relaying " +
-            'the consumer\'s ack of a record only once it is written (relay-child.mjs durable mode; no routing, index or protocol)'
+            "per message Warren's store wrote in the same repetition) with group commit through an O_DSYNC handle, and confirming " +
+            "each record to the producer once it is written, as a broker does (relay-child.mjs durable mode; no routing, index or " +
+            "protocol; the append floor and the first version, whose confirms also waited for the consumer's ack, are kept beside it)"
           : "raw group commit: the bytes Warren's store wrote, in as many batches as it made fdatasyncs in the same repetition " +
             '(so the same messages per batch), appended to a fresh file with one writev and one fdatasync per batch (append-floor.ts)',
       run: async (count, opts, w): Promise<Measurements> => {
@@ -779,15 +805,31 @@ export const SCENARIOS: Scenario[] = [
         if (process.env.WARREN_BENCH_S2_FLOOR === 'relay') {
           // The durable relay (relay-child.mjs durable mode): network path and group commit together.
           const bytesPerMsg = (w.bytesPerSync! * w.syncs!) / count;
-          const dir = await mkdtemp(join(tmpdir(), 'warren-durable-relay-'));
-          try {
-            const r = await withRelay((relay) => singleQueue(relay, 's2', count, opts, { durable: false, bodySize: BODY }), { dir, bytesPerMsg });
-            const m = throughput(r, count);
-            opts.log(`    durable relay floor (${Math.round(bytesPerMsg)} B/msg on disk): ${Math.round(m.deliveredPerSec!)} msg/s delivered`);
-            return m;
-          } finally {
-            await rm(dir, { recursive: true, force: true });
-          }
+          const durableRelay = async (confirm: 'sync' | 'ack'): Promise<Measurements> => {
+            const dir = await mkdtemp(join(tmpdir(), 'warren-durable-relay-'));
+            try {
+              const r = await withRelay((relay) => singleQueue(relay, 's2', count, opts, { durable: false, bodySize: BODY }), { dir, bytesPerMsg, confirm });
+              const m = throughput(r, count);
+              opts.log(
+                `    durable relay floor, confirm on ${confirm === 'sync' ? 'sync' : 'sync + consumer ack'} (${Math.round(bytesPerMsg)} B/msg on disk): ` +
+                  `${Math.round(m.deliveredPerSec!)} msg/s delivered, ${m.msgsPerSync!.toFixed(0)} msgs per O_DSYNC write`,
+              );
+              return m;
+            } finally {
+              await rm(dir, { recursive: true, force: true });
+            }
+          };
+          // The floor: confirms once the record is on disk, as a broker's. Then (logged and kept beside it)
+          // the first version, whose confirms also waited for the consumer's ack, and the append floor.
+          const m = await durableRelay('sync');
+          const gated = await durableRelay('ack');
+          return {
+            ...m,
+            ackGatedPerSec: gated.deliveredPerSec!,
+            ackGatedMsgsPerSync: gated.msgsPerSync!,
+            appendFloorPerSec: f.perSec,
+            appendFloorMsgsPerSync: count / f.batches,
+          };
         }
         return { deliveredPerSec: f.perSec, publishedPerSec: f.perSec, msgsPerSync: count / f.batches };
       },

@@ -15,7 +15,8 @@ const repo = fileURLToPath(new URL('../..', import.meta.url));
 /** Per scenario: the numbers Warren must report, and those of the floor measured beside it. */
 const scenarios: Record<string, { warren: string[]; floor?: string[] }> = {
   '1': { warren: ['deliveredPerSec', 'publishedPerSec', 'brokerCpuSecPer100k', 'brokerElu'], floor: ['deliveredPerSec'] },
-  '2': { warren: ['deliveredPerSec', 'publishedPerSec', 'brokerCpuSecPer100k', 'msgsPerSync'], floor: ['deliveredPerSec', 'msgsPerSync'] },
+  // syncBusy, syncRatePerSec: the share of the phase a sync was out, messages per second of sync time.
+  '2': { warren: ['deliveredPerSec', 'publishedPerSec', 'brokerCpuSecPer100k', 'msgsPerSync', 'syncBusy', 'syncRatePerSec'], floor: ['deliveredPerSec', 'msgsPerSync'] },
   '3': { warren: ['deliveredPerSec', 'publishedPerSec'] },
   '4': { warren: ['p50', 'p99'], floor: ['p50', 'p99'] },
   '7': { warren: ['p50', 'p99', 'brokerElu'], floor: ['p50', 'p99'] },
@@ -30,11 +31,12 @@ async function runHarness(
   dir: string,
   ids: string[],
   extra: string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ machine: { cores: number }; scenarios: { id: string; systems: Record<string, Record<string, number>>; errors: Record<string, string>; sideBySide?: Record<string, number> }[] }> {
   const out = join(dir, `smoke-${ids[0]}.json`);
   const args = ['--import', 'tsx', 'bench/e2e/run.ts', ids.join(','), '--count', '200', '--quick', '--no-peers', '--out', out, ...extra];
   await new Promise<void>((resolve, reject) => {
-    execFile(process.execPath, args, { cwd: repo, timeout: 590_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, args, { cwd: repo, timeout: 590_000, env }, (err, stdout, stderr) =>
       err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve(),
     );
   });
@@ -120,6 +122,21 @@ describe('bench e2e harness (smoke)', () => {
       }
     },
     // A ceiling for a busy shared machine (about a minute each on a quiet one), not an expectation.
+    600_000,
+  );
+
+  it(
+    'scenario 2 with WARREN_BENCH_S2_FLOOR=relay: the durable relay is the floor, with its group commit, and the ack-gated relay and the append floor beside it',
+    async () => {
+      dir ??= await tempDir('warren-bench-smoke-');
+      const run = await runHarness(dir, ['2'], [], { ...process.env, WARREN_BENCH_S2_FLOOR: 'relay' });
+      const s = run.scenarios[0]!;
+      expect(s.errors).toEqual({});
+      for (const key of ['deliveredPerSec', 'msgsPerSync', 'syncBusy', 'syncRatePerSec', 'ackGatedPerSec', 'ackGatedMsgsPerSync', 'appendFloorPerSec', 'appendFloorMsgsPerSync']) {
+        const v = s.systems.floor?.[key];
+        expect(Number.isFinite(v) && v! > 0, `scenario 2 floor ${key} = ${v}`).toBe(true);
+      }
+    },
     600_000,
   );
 });
