@@ -96,6 +96,8 @@ export class FrameDecoder {
 
   /** Where small bodies are copied to (COPY_RUN bytes, filled front to back, then replaced). */
   private pool: Buffer = NO_RUN;
+  /** The pool's ArrayBuffer, read once per pool: the TypedArray `buffer` getter is a runtime call, too slow for once per body. */
+  private poolBuffer: ArrayBuffer = new ArrayBuffer(0);
   private poolPos = 0;
   /** The current copy run: pool[runAt + i] holds runSource[runFrom + i] for i < runLength; valid during one push() only. */
   private runSource: Buffer = NO_RUN;
@@ -259,8 +261,9 @@ export class FrameDecoder {
       return body;
     }
     if (b !== this.runSource || start < this.runFrom || end > this.runFrom + this.runLength) this.newRun(b, start, length);
-    const at = this.runAt + (start - this.runFrom);
-    return this.pool.subarray(at, at + length);
+    // The view pool.subarray(at, at + length) would give, made from the pool's ArrayBuffer (an
+    // allocUnsafeSlow pool starts at byteOffset 0) without reading it from the pool per body.
+    return Buffer.from(this.poolBuffer, this.runAt + (start - this.runFrom), length);
   }
 
   /**
@@ -273,6 +276,7 @@ export class FrameDecoder {
     let free = this.pool.length - this.poolPos;
     if (free < length) {
       this.pool = Buffer.allocUnsafeSlow(COPY_RUN);
+      this.poolBuffer = this.pool.buffer as ArrayBuffer;
       this.poolPos = 0;
       free = COPY_RUN;
     }
@@ -290,7 +294,7 @@ export class FrameDecoder {
     let pos = 0;
     const end = chunk.length;
     while (end - pos >= 4) {
-      const total = this.checkSize(chunk.readUInt32BE(pos));
+      const total = this.checkSize(u32(chunk, pos));
       if (end - pos < total) break;
       this.emit(chunk, pos, total, onFrame);
       pos += total;
@@ -346,7 +350,7 @@ export class FrameDecoder {
   private emit(buf: Buffer, start: number, total: number, onFrame: FrameHandler): void {
     this.lastFrameSize = total;
     const type = buf[start + 4]!;
-    const headerSize = buf.readUInt32BE(start + 5);
+    const headerSize = u32(buf, start + 5);
     if (headerSize < 1 || headerSize > total - PRELUDE_SIZE) {
       throw errors.frameError(`header size ${headerSize} does not fit a frame of ${total} bytes`);
     }
@@ -644,6 +648,14 @@ export function strSpan(b: Buffer, p: number, limit: number): number {
   return e;
 }
 
+/**
+ * The big-endian uint32 at b[p, p + 4), which the caller has checked is in range. By hand, not
+ * b.readUInt32BE: that is a property load on the Buffer per call, and these run several times per frame.
+ */
+function u32(b: Buffer, p: number): number {
+  return b[p]! * 0x1000000 + ((b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!);
+}
+
 /** Where the uint read by uintAt ends. */
 export let uintEnd = 0;
 /** A MessagePack uint (up to 2^53 - 1) at p, or -1 for anything else. */
@@ -667,13 +679,13 @@ export function uintAt(b: Buffer, p: number, limit: number): number {
   } else if (t === 0xce) {
     n = 4;
     if (p + 5 > limit) return -1;
-    v = b.readUInt32BE(p + 1);
+    v = u32(b, p + 1);
   } else if (t === 0xcf) {
     n = 8;
     if (p + 9 > limit) return -1;
-    const hi = b.readUInt32BE(p + 1);
+    const hi = u32(b, p + 1);
     if (hi >= 0x200000) return -1; // beyond 2^53: the general path reads it as a BigInt
-    v = hi * 2 ** 32 + b.readUInt32BE(p + 5);
+    v = hi * 2 ** 32 + u32(b, p + 5);
   } else return -1;
   uintEnd = p + 1 + n;
   return v;

@@ -471,19 +471,30 @@ export function writeUint(b: Buffer, p: number, v: number): number {
     b[p + 1] = v;
     return p + 2;
   }
+  // By hand, not b.writeUInt16BE/writeUInt32BE: a method looked up on the Buffer per call, and
+  // delivery tags and publish sequence numbers pass 0xffff early (the caller sized the room).
   if (v < 0x10000) {
     b[p] = 0xcd;
-    b.writeUInt16BE(v, p + 1);
+    b[p + 1] = v >>> 8;
+    b[p + 2] = v;
     return p + 3;
   }
   if (v < TWO_32) {
     b[p] = 0xce;
-    b.writeUInt32BE(v, p + 1);
+    put32(b, p + 1, v);
     return p + 5;
   }
   const hi = Math.floor(v / TWO_32);
   b[p] = 0xcf;
-  b.writeUInt32BE(hi, p + 1);
-  b.writeUInt32BE(v - hi * TWO_32, p + 5);
+  put32(b, p + 1, hi);
+  put32(b, p + 5, v - hi * TWO_32);
   return p + 9;
+}
+
+/** The uint32 v big-endian at b[p, p + 4). */
+function put32(b: Buffer, p: number, v: number): void {
+  b[p] = v >>> 24;
+  b[p + 1] = v >>> 16;
+  b[p + 2] = v >>> 8;
+  b[p + 3] = v;
 }

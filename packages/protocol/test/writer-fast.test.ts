@@ -28,7 +28,8 @@ function same(got: Buffer, want: Buffer): void {
   if (!got.equals(want)) expect(got).toEqual(want);
 }
 
-const UINTS = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER];
+// Distinct bytes too (0x1234, 0x12345678, 0xdeadbeef, ...): the uint16/32/64 widths are written byte by byte.
+const UINTS = [0, 1, 0x7f, 0x80, 0xff, 0x100, 0x1234, 0xffff, 0x10000, 0x12345678, 0xdeadbeef, 2 ** 32 - 1, 2 ** 32, 0x12_3456_789a, 0xdead_beef_cafe, Number.MAX_SAFE_INTEGER];
 const STRINGS = ['', 'q', 'x'.repeat(31), 'x'.repeat(32), 'x'.repeat(64), 'x'.repeat(65), 'x'.repeat(255), 'x'.repeat(256), 'é', 'ü'.repeat(20), 'commandé', '日本'.repeat(40), '\ud800'];
 const BODIES = [Buffer.alloc(0), Buffer.from('hello'), Buffer.alloc(8 * 1024, 5), Buffer.alloc(20_000, 6)];
 const PROPS: (MessageProperties | null)[] = [null, {}, { persistent: true, headers: { a: 1 } }];
