@@ -73,6 +73,8 @@ export class Broker implements BrokerContext {
   /** The TLS certificate, key and CA (null without TLS); the HTTPS listener serves the same (see onReload). */
   tls: TlsCertificates | null = null;
   private readonly connections = new Set<Connection>();
+  /** Connections not logged in yet, per source address (maxPendingConnectionsPerAddress). */
+  private readonly pendingByAddress = new Map<string, number>();
   /** The management HTTP API (http/), null when off (options.httpPort null). */
   http: HttpApi | null = null;
   private memoryMonitor: MemoryMonitor | null = null;
@@ -357,6 +359,16 @@ export class Broker implements BrokerContext {
       this.refuse(socket, errors.resourceLimit(`connection limit of ${this.options.maxConnections} reached`));
       return;
     }
+    // One address cannot hold the global limit with sockets that never log in (handshake timeout, 10 s).
+    const address = socket.remoteAddress ?? 'unknown';
+    const pending = this.pendingByAddress.get(address) ?? 0;
+    const maxPending = this.options.maxPendingConnectionsPerAddress;
+    if (pending >= maxPending) {
+      this.logger.warn({ remote: address, max: maxPending }, 'connection refused: too many connections from this address not logged in yet');
+      this.refuse(socket, errors.resourceLimit(`too many connections from this address are not logged in yet (limit ${maxPending})`));
+      return;
+    }
+    this.pendingByAddress.set(address, pending + 1);
     const conn = new Connection(socket, this);
     this.connections.add(conn);
     this.logger.debug({ conn: conn.id, remote: socket.remoteAddress }, 'connection accepted');
@@ -397,6 +409,12 @@ export class Broker implements BrokerContext {
   /** The open connections (authenticated or not yet) as management listings show them, TLS side included. */
   connectionList(): Record<string, unknown>[] {
     return [...this.connections].map(connectionInfo);
+  }
+
+  loginEnded(address: string): void {
+    const n = this.pendingByAddress.get(address) ?? 0;
+    if (n <= 1) this.pendingByAddress.delete(address);
+    else this.pendingByAddress.set(address, n - 1);
   }
 
   connectionClosed(session: Session): void {

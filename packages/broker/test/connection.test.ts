@@ -6,15 +6,20 @@ import {
   PublishFlags,
   encodeFrame,
   type ErrorFrame,
+  type Frame,
   type GetOkFrame,
   type MessageProperties,
   type OkFrame,
   type PublishFrame,
   type ReturnFrame,
 } from '@warren/protocol';
+import { connect } from '@warren/client';
 import { RawClient } from './helpers.js';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 import { SCRYPT_CONCURRENCY, UserStore, hashPassword, verifyPassword } from '../src/auth.js';
+import { resolveOptions } from '../src/options.js';
+import { MAX_PENDING_REQUESTS } from '../src/connection.js';
+import type { Handler, HandlerEntry } from '../src/dispatch.js';
 
 let tb: TestBroker | undefined;
 const clients: RawClient[] = [];
@@ -431,3 +436,131 @@ describe('socket reads', () => {
     }
   });
 });
+
+// -- limits of one connection and one address (the audit's open items, 2026-12-04) --
+
+let nextId = 1;
+/** Sends a request and returns its answer (OK or ERROR with its id). */
+async function request(c: RawClient, frame: Record<string, unknown>): Promise<OkFrame | ErrorFrame> {
+  const requestId = nextId++;
+  c.send({ ...frame, requestId } as unknown as Frame);
+  for (;;) {
+    const f = await c.next();
+    if ((f.type === FrameType.OK || f.type === FrameType.ERROR) && (f as OkFrame).requestId === requestId) return f as OkFrame | ErrorFrame;
+  }
+}
+
+const consume = (queue: string, consumerTag?: string) => ({ type: FrameType.CONSUME, queue, options: consumerTag === undefined ? {} : { consumerTag } });
+const watch = (bucket: string) => ({ type: FrameType.KV_WATCH, bucket, filter: null, options: {} });
+const subscribe = (stream: string) => ({ type: FrameType.STREAM_SUBSCRIBE, stream, options: { offset: 'first' } });
+
+describe('consumers per connection', () => {
+  it('defaults to 4096 and takes 0 as no limit', () => {
+    expect(resolveOptions({}).maxConsumersPerConnection).toBe(4096);
+    expect(resolveOptions({ maxConsumersPerConnection: 0 }).maxConsumersPerConnection).toBe(Infinity);
+    expect(() => resolveOptions({ maxConsumersPerConnection: -1 })).toThrow(/non-negative integer/);
+    expect(resolveOptions({}).maxPendingConnectionsPerAddress).toBe(64);
+  });
+
+  it('refuses the consumer past the limit with RESOURCE_LIMIT; the connection goes on, and a cancel makes room', async () => {
+    tb = await startTestBroker({ maxConsumersPerConnection: 3 });
+    const setup = await connect(tb.url);
+    await setup.declareQueue('q');
+    await setup.close();
+    const c = await open(tb.port);
+    for (const tag of ['a', 'b', 'c']) expect((await request(c, consume('q', tag))).type).toBe(FrameType.OK);
+    const refused = (await request(c, consume('q', 'd'))) as ErrorFrame;
+    expect(refused).toMatchObject({ type: FrameType.ERROR, code: ErrorCodes.RESOURCE_LIMIT, name: 'RESOURCE_LIMIT' });
+    expect(refused.message).toMatch(/limit of 3 consumers/);
+    // The connection is still open and answers other requests.
+    expect((await request(c, { type: FrameType.QUEUE_DECLARE, queue: 'q2', options: {} })).type).toBe(FrameType.OK);
+    expect((await request(c, { type: FrameType.CANCEL, consumerTag: 'b' })).type).toBe(FrameType.OK);
+    expect((await request(c, consume('q', 'd'))).type).toBe(FrameType.OK);
+    expect((await request(c, consume('q2'))).type).toBe(FrameType.ERROR);
+    // Another connection has its own count.
+    const other = await open(tb.port);
+    expect((await request(other, consume('q'))).type).toBe(FrameType.OK);
+  });
+
+  it('counts key-value watches and stream subscriptions with the consumers', async () => {
+    tb = await startTestBroker({ maxConsumersPerConnection: 3 });
+    const setup = await connect(tb.url);
+    await setup.declareQueue('q');
+    await setup.declareQueue('s', { durable: true, arguments: { 'x-queue-type': 'stream' } });
+    await setup.kv('b');
+    await setup.close();
+    const c = await open(tb.port);
+    expect((await request(c, consume('q'))).type).toBe(FrameType.OK);
+    expect((await request(c, watch('b'))).type).toBe(FrameType.OK);
+    expect((await request(c, subscribe('s'))).type).toBe(FrameType.OK);
+    for (const f of [consume('q'), watch('b'), subscribe('s')]) {
+      expect(await request(c, f)).toMatchObject({ type: FrameType.ERROR, code: ErrorCodes.RESOURCE_LIMIT });
+    }
+    // Ending a watch makes room for a stream subscription.
+    expect((await request(c, { type: FrameType.KV_UNWATCH, watchId: 1 })).type).toBe(FrameType.OK);
+    expect((await request(c, subscribe('s'))).type).toBe(FrameType.OK);
+    expect(await request(c, watch('b'))).toMatchObject({ type: FrameType.ERROR, code: ErrorCodes.RESOURCE_LIMIT });
+  });
+});
+
+describe('requests pending per connection', () => {
+  it('stops reading a connection with MAX_PENDING_REQUESTS unanswered, until half are answered', async () => {
+    tb = await startTestBroker();
+    // STATUS answers when the test says so (as a slow disk would).
+    const entry = tb.broker.handlers.get(FrameType.STATUS) as HandlerEntry;
+    const release: Array<() => void> = [];
+    (entry as { handle: Handler }).handle = () => new Promise<unknown>((resolve) => release.push(() => resolve({})));
+    const c = await open(tb.port);
+    const conn = [...tb.broker.openConnections][0] as unknown as { fs: { isPausedFor(reason: string): boolean } };
+    for (let i = 1; i <= MAX_PENDING_REQUESTS; i++) c.send({ type: FrameType.STATUS, requestId: i } as Frame);
+    await waitFor(() => release.length === MAX_PENDING_REQUESTS);
+    expect(conn.fs.isPausedFor('requests')).toBe(true);
+    // Answering half of them lets it read again; every request is answered in the end.
+    for (const r of release.splice(0, MAX_PENDING_REQUESTS / 2 - 1)) r();
+    await waitFor(() => c.frames.length === MAX_PENDING_REQUESTS / 2 - 1);
+    expect(conn.fs.isPausedFor('requests')).toBe(true);
+    release.shift()!();
+    await waitFor(() => c.frames.length === MAX_PENDING_REQUESTS / 2);
+    expect(conn.fs.isPausedFor('requests')).toBe(false);
+    c.send({ type: FrameType.STATUS, requestId: MAX_PENDING_REQUESTS + 1 } as Frame);
+    await waitFor(() => release.length === MAX_PENDING_REQUESTS / 2 + 1);
+    for (const r of release.splice(0)) r();
+    await waitFor(() => c.frames.length === MAX_PENDING_REQUESTS + 1);
+    expect(c.frames.every((f) => f.type === FrameType.OK)).toBe(true);
+  });
+});
+
+describe('connections not logged in yet, per address', () => {
+  /** A socket that sends nothing: it waits in the handshake. */
+  const idle = raw;
+  function logIn(c: RawClient): Promise<Frame> {
+    c.send(openFrame('guest', 'guest'));
+    return c.next();
+  }
+
+  it('refuses one more at once with RESOURCE_LIMIT; logged-in connections do not count', async () => {
+    tb = await startTestBroker({ maxPendingConnectionsPerAddress: 3 });
+    const waiting = [await idle(tb.port), await idle(tb.port), await idle(tb.port)];
+    const fourth = await idle(tb.port);
+    expect(await fourth.next()).toMatchObject({ type: FrameType.ERROR, code: ErrorCodes.RESOURCE_LIMIT, name: 'RESOURCE_LIMIT' });
+    await fourth.closedPromise;
+    // The waiting ones log in: they no longer count, so three more may wait.
+    for (const c of waiting) expect((await logIn(c)).type).toBe(FrameType.OPEN_OK);
+    const again = [await idle(tb.port), await idle(tb.port), await idle(tb.port)];
+    const refused = await idle(tb.port);
+    expect((await refused.next()).type).toBe(FrameType.ERROR);
+    // A closed waiting connection frees its place.
+    again[0]!.close();
+    await again[0]!.closedPromise;
+    await waitFor(() => tb!.broker.openConnections.size === 5);
+    const late = await idle(tb.port);
+    expect((await logIn(late)).type).toBe(FrameType.OPEN_OK);
+    // Every logged-in connection is still up.
+    for (const c of waiting) expect(c.closed).toBe(false);
+  });
+});
+
+/** Polls a condition the broker reaches after a socket event (no timing assertion: only the order matters). */
+async function waitFor(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setImmediate(r));
+}

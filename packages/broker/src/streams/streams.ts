@@ -179,6 +179,11 @@ export class Streams {
     if (subs !== undefined) for (const sub of subs.values()) sub.pump();
   }
 
+  /** The connection's stream subscriptions (active or waiting). */
+  subscriptionCount(sink: StreamSink): number {
+    return this.bySink.get(sink)?.size ?? 0;
+  }
+
   connectionClosed(sink: StreamSink): void {
     const subs = this.bySink.get(sink);
     if (subs === undefined) return;
