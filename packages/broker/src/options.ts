@@ -112,6 +112,11 @@ export interface BrokerOptions {
   httpMetricsOpen?: boolean;
   /** Largest HTTP request body, in bytes. Default 1 MiB. */
   httpBodyLimit?: number;
+  /**
+   * Sockets the HTTP API holds open at once (idle keep-alive ones included); past it new ones are
+   * closed at once, unanswered (Node's server.maxConnections). Default 1024; 0: no limit.
+   */
+  httpMaxConnections?: number;
 }
 
 export type ResolvedOptions = Required<
@@ -136,6 +141,7 @@ export const DEFAULT_PAGING_WINDOW_BYTES = 64 * 1024 * 1024;
 
 export const DEFAULT_MAX_CONSUMERS_PER_CONNECTION = 4096;
 export const DEFAULT_MAX_PENDING_CONNECTIONS_PER_ADDRESS = 64;
+export const DEFAULT_HTTP_MAX_CONNECTIONS = 1024;
 
 /** A count limit: a non-negative integer, 0 meaning none (Infinity). */
 function limitOption(value: number | undefined, fallback: number, name: string): number {
@@ -191,5 +197,6 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     httpConsoleDir: o.httpConsoleDir,
     httpMetricsOpen: o.httpMetricsOpen ?? false,
     httpBodyLimit: o.httpBodyLimit ?? 1024 * 1024,
+    httpMaxConnections: limitOption(o.httpMaxConnections, DEFAULT_HTTP_MAX_CONNECTIONS, 'httpMaxConnections'),
   };
 }

@@ -211,6 +211,11 @@ export function serverCommand(): Command {
         .default(DEFAULT_HTTP_PORT)
         .argParser(httpPortOrOff),
     )
+    .addOption(
+      new Option('--http-max-connections <n>', 'sockets the HTTP API holds open at once; more are closed at once, unanswered (default 1024; 0: no limit)')
+        .env('WARREN_HTTP_MAX_CONNECTIONS')
+        .argParser(int('HTTP max connections')),
+    )
     .addOption(new Option('--http-bind <address>', 'interface the HTTP API listens on (default: --host)').env('WARREN_HTTP_BIND'))
     .addOption(new Option('--http-console-dir <dir>', "serve the web console's files from this folder (default: the @warren/console package, if installed)").env('WARREN_HTTP_CONSOLE_DIR'))
     .addOption(new Option('--http-metrics-open', 'serve /metrics (Prometheus) without credentials; otherwise it needs a monitoring or administrator user').env('WARREN_HTTP_METRICS_OPEN'))
@@ -282,6 +287,7 @@ export function serverCommand(): Command {
         ...(o.httpBind !== undefined ? { httpBind: o.httpBind as string } : {}),
         ...(o.httpConsoleDir !== undefined ? { httpConsoleDir: o.httpConsoleDir as string } : {}),
         ...(o.httpMetricsOpen === true ? { httpMetricsOpen: true } : {}),
+        ...(o.httpMaxConnections !== undefined ? { httpMaxConnections: o.httpMaxConnections as number } : {}),
       };
       // Loaded here, not at the top: the other verbs start faster without the broker.
       const { startBroker } = await import('@warren/broker');
