@@ -503,6 +503,47 @@ describe('consumers per connection', () => {
   });
 });
 
+describe('consumers per connection: places come back', () => {
+  it('a consumer cancelled by its queue\'s deletion, a stream subscription by its stream\'s, a watch by its bucket\'s', async () => {
+    tb = await startTestBroker({ maxConsumersPerConnection: 1 });
+    const admin = await connect(tb.url);
+    const c = await open(tb.port);
+    const full = async (): Promise<void> => {
+      await admin.declareQueue('spare');
+      expect(await request(c, consume('spare'))).toMatchObject({ type: FrameType.ERROR, code: ErrorCodes.RESOURCE_LIMIT });
+    };
+    await admin.declareQueue('q');
+    expect((await request(c, consume('q'))).type).toBe(FrameType.OK);
+    await full();
+    await admin.deleteQueue('q');
+    await c.next(FrameType.CANCELLED);
+    await admin.declareStream('s');
+    expect((await request(c, subscribe('s'))).type).toBe(FrameType.OK);
+    await full();
+    await admin.deleteStream('s');
+    await c.next(FrameType.STREAM_CANCELLED);
+    await admin.kv('b');
+    expect((await request(c, watch('b'))).type).toBe(FrameType.OK);
+    await full();
+    await admin.deleteKv('b');
+    await c.next(FrameType.KV_WATCH_END);
+    expect((await request(c, consume('spare'))).type).toBe(FrameType.OK);
+    await admin.close();
+  });
+
+  it('1,000 consume / cancel rounds on a connection with room for one: never refused', async () => {
+    tb = await startTestBroker({ maxConsumersPerConnection: 1 });
+    const admin = await connect(tb.url);
+    await admin.declareQueue('q');
+    await admin.close();
+    const c = await open(tb.port);
+    for (let i = 0; i < 1000; i++) {
+      expect((await request(c, consume('q', `t${i}`))).type).toBe(FrameType.OK);
+      expect((await request(c, { type: FrameType.CANCEL, consumerTag: `t${i}` })).type).toBe(FrameType.OK);
+    }
+  });
+});
+
 describe('requests pending per connection', () => {
   it('stops reading a connection with MAX_PENDING_REQUESTS unanswered, until half are answered', async () => {
     tb = await startTestBroker();
@@ -557,6 +598,52 @@ describe('connections not logged in yet, per address', () => {
     expect((await logIn(late)).type).toBe(FrameType.OPEN_OK);
     // Every logged-in connection is still up.
     for (const c of waiting) expect(c.closed).toBe(false);
+  });
+
+  it('every way a connection ends before logging in gives its place back', async () => {
+    const pendingOf = (b: TestBroker): Map<string, number> => (b.broker as unknown as { pendingByAddress: Map<string, number> }).pendingByAddress;
+    /** The one place is free: a new connection is accepted (counted), not refused; then it goes. */
+    const placeIsFree = async (b: TestBroker): Promise<void> => {
+      const pending = pendingOf(b);
+      await waitFor(() => pending.size === 0);
+      const c = await idle(b.port);
+      await waitFor(() => pending.size === 1 || c.closed || c.frames.length > 0);
+      expect(c.frames).toEqual([]);
+      c.close();
+      await c.closedPromise;
+      await waitFor(() => pending.size === 0);
+    };
+    const ends = async (b: TestBroker, endings: Array<[string, (c: RawClient) => Promise<unknown>]>): Promise<void> => {
+      for (const [what, end] of endings) {
+        const c = await idle(b.port);
+        await waitFor(() => pendingOf(b).size === 1);
+        await end(c);
+        await placeIsFree(b).catch((err: Error) => {
+          throw new Error(`after ${what}: ${err.message}`);
+        });
+      }
+    };
+    tb = await startTestBroker({ maxPendingConnectionsPerAddress: 1 });
+    await ends(tb, [
+      ['wrong password', (c) => (c.send(openFrame('guest', 'nope')), expectClosedWith(c, ErrorCodes.ACCESS_REFUSED))],
+      ['unsupported version', (c) => (c.send(openFrame('guest', 'guest', PROTOCOL_VERSION + 1)), c.closedPromise)],
+      ['unknown vhost', (c) => (c.send({ ...openFrame('guest', 'guest'), vhost: 'nowhere' } as Frame), expectClosedWith(c, ErrorCodes.ACCESS_REFUSED))],
+      ['a request before OPEN', (c) => (c.send({ type: FrameType.STATUS, requestId: 1 } as Frame), c.closedPromise)],
+      ['bytes that are not a frame', (c) => (c.write(Buffer.alloc(64, 0xff)), c.closedPromise)],
+      ['the client closing while its password is checked', async (c) => {
+        c.send(openFrame('guest', 'nope'));
+        c.close();
+        await c.closedPromise;
+      }],
+      ['a reset socket', async (c) => {
+        c.socket.resetAndDestroy();
+        await c.closedPromise;
+      }],
+      ['logging in', async (c) => expect(await logIn(c)).toMatchObject({ type: FrameType.OPEN_OK })],
+    ]);
+    await tb.stop();
+    tb = await startTestBroker({ maxPendingConnectionsPerAddress: 1, handshakeTimeoutMs: 100 });
+    await ends(tb, [['the handshake timeout', (c) => expectClosedWith(c, ErrorCodes.TIMEOUT)]]);
   });
 });
 
