@@ -26,7 +26,7 @@ import { createRequire } from 'node:module';
 import { ErrorCodes, FrameWriter, WarrenError } from '@warren/protocol';
 import { errors } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
-import type { UserStore } from './auth.js';
+import { sourceOf, type UserStore } from './auth.js';
 import { Access } from './access.js';
 import { AccessAuthorizer } from './authorizer.js';
 import { Connection } from './connection.js';
@@ -360,11 +360,12 @@ export class Broker implements BrokerContext {
       return;
     }
     // One address cannot hold the global limit with sockets that never log in (handshake timeout, 10 s).
-    const address = socket.remoteAddress ?? 'unknown';
+    // IPv6 counts per /64 (sourceOf): a host given a /64 must not get 2^64 places.
+    const address = sourceOf(socket.remoteAddress ?? 'unknown');
     const pending = this.pendingByAddress.get(address) ?? 0;
     const maxPending = this.options.maxPendingConnectionsPerAddress;
     if (pending >= maxPending) {
-      this.logger.warn({ remote: address, max: maxPending }, 'connection refused: too many connections from this address not logged in yet');
+      this.logger.warn({ remote: socket.remoteAddress, source: address, max: maxPending }, 'connection refused: too many connections from this address not logged in yet');
       this.refuse(socket, errors.resourceLimit(`too many connections from this address are not logged in yet (limit ${maxPending})`));
       return;
     }
@@ -411,7 +412,8 @@ export class Broker implements BrokerContext {
     return [...this.connections].map(connectionInfo);
   }
 
-  loginEnded(address: string): void {
+  loginEnded(remoteAddress: string): void {
+    const address = sourceOf(remoteAddress);
     const n = this.pendingByAddress.get(address) ?? 0;
     if (n <= 1) this.pendingByAddress.delete(address);
     else this.pendingByAddress.set(address, n - 1);

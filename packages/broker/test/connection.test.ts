@@ -16,7 +16,7 @@ import {
 import { connect } from '@warren/client';
 import { RawClient } from './helpers.js';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
-import { SCRYPT_CONCURRENCY, UserStore, hashPassword, verifyPassword } from '../src/auth.js';
+import { SCRYPT_CONCURRENCY, UserStore, hashPassword, sourceOf, verifyPassword } from '../src/auth.js';
 import { resolveOptions } from '../src/options.js';
 import { MAX_PENDING_REQUESTS } from '../src/connection.js';
 import type { Handler, HandlerEntry } from '../src/dispatch.js';
@@ -598,6 +598,42 @@ describe('connections not logged in yet, per address', () => {
     expect((await logIn(late)).type).toBe(FrameType.OPEN_OK);
     // Every logged-in connection is still up.
     for (const c of waiting) expect(c.closed).toBe(false);
+  });
+
+  it('counts an IPv4 address as itself, mapped or not, and IPv6 by its /64', () => {
+    expect(sourceOf('10.1.2.3')).toBe('10.1.2.3');
+    expect(sourceOf('::ffff:10.1.2.3')).toBe('10.1.2.3');
+    expect(sourceOf('::FFFF:10.1.2.3')).toBe('10.1.2.3');
+    expect(sourceOf('2001:db8:aa:bb:1:2:3:4')).toBe('2001:db8:aa:bb::/64');
+    expect(sourceOf('2001:db8:aa:bb::9')).toBe('2001:db8:aa:bb::/64');
+    expect(sourceOf('2001:0db8:00aa:00bb:ffff::')).toBe('2001:db8:aa:bb::/64');
+    expect(sourceOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(sourceOf('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(sourceOf('64:ff9b::10.1.2.3')).toBe('64:ff9b:0:0::/64');
+    expect(sourceOf('::1')).toBe('0:0:0:0::/64');
+    expect(sourceOf('::')).toBe('0:0:0:0::/64');
+    expect(sourceOf('unknown')).toBe('unknown');
+  });
+
+  it('sockets from one IPv6 /64 share its places; the same IPv4 address mapped or not too', async () => {
+    tb = await startTestBroker({ maxPendingConnectionsPerAddress: 1 });
+    // Each socket the broker accepts next appears to come from the next of these addresses.
+    const from = ['2001:db8:0:1::a', '2001:db8:0:1::b', '2001:db8:0:2::a', '10.9.8.7', '::ffff:10.9.8.7'];
+    const server = (tb.broker as unknown as { server: import('node:net').Server }).server;
+    server.prependListener('connection', (socket) => Object.defineProperty(socket, 'remoteAddress', { value: from.shift() }));
+    /** Accepted: a connection from that address is open on the broker; refused: the client got ERROR. */
+    const refusedOrAccepted = async (): Promise<'accepted' | 'refused'> => {
+      const address = from[0];
+      const c = await idle(tb!.port);
+      const accepted = (): boolean => [...tb!.broker.openConnections].some((x) => x.remoteAddress === address);
+      await waitFor(() => c.frames.length > 0 || accepted());
+      return accepted() ? 'accepted' : 'refused';
+    };
+    expect(await refusedOrAccepted()).toBe('accepted'); // 2001:db8:0:1::a
+    expect(await refusedOrAccepted()).toBe('refused'); // 2001:db8:0:1::b: same /64
+    expect(await refusedOrAccepted()).toBe('accepted'); // 2001:db8:0:2::a: another /64
+    expect(await refusedOrAccepted()).toBe('accepted'); // 10.9.8.7
+    expect(await refusedOrAccepted()).toBe('refused'); // the same, IPv4-mapped
   });
 
   it('every way a connection ends before logging in gives its place back', async () => {

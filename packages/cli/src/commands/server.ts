@@ -193,7 +193,7 @@ export function serverCommand(): Command {
         .argParser(int('max consumers per connection')),
     )
     .addOption(
-      new Option('--max-pending-connections-per-address <n>', 'connections from one address that have not logged in yet; one more is refused with RESOURCE_LIMIT (default 64; 0: no limit)')
+      new Option('--max-pending-connections-per-address <n>', 'connections from one address (IPv6: one /64) that have not logged in yet; one more is refused with RESOURCE_LIMIT (default 64; 0: no limit)')
         .env('WARREN_MAX_PENDING_CONNECTIONS_PER_ADDRESS')
         .argParser(int('max pending connections per address')),
     )
