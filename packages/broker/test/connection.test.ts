@@ -531,6 +531,22 @@ describe('consumers per connection: places come back', () => {
     await admin.close();
   });
 
+  it('a stream subscription whose start cannot be found (a read error) is refused and leaves nothing behind', async () => {
+    tb = await startTestBroker({ maxConsumersPerConnection: 1 });
+    const admin = await connect(tb.url);
+    await admin.declareStream('s');
+    await admin.publish('', 's', 'one');
+    await admin.close();
+    const streams = tb.broker.vhosts.get('/')!.streams!;
+    const log = (streams as unknown as { open: Map<string, { log: { offsetAtTime(ts: number): Promise<number> } }> }).open.get('s')!.log;
+    log.offsetAtTime = () => Promise.reject(new Error('EIO: the segment could not be read'));
+    const c = await open(tb.port);
+    expect((await request(c, { type: FrameType.STREAM_SUBSCRIBE, stream: 's', options: { timestamp: 1 } })).type).toBe(FrameType.ERROR);
+    const conn = [...tb.broker.openConnections][0]!;
+    expect(streams.subscriptionCount(conn)).toBe(0);
+    expect((await request(c, subscribe('s'))).type).toBe(FrameType.OK);
+  });
+
   it('1,000 consume / cancel rounds on a connection with room for one: never refused', async () => {
     tb = await startTestBroker({ maxConsumersPerConnection: 1 });
     const admin = await connect(tb.url);
