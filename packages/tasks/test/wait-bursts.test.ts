@@ -34,7 +34,7 @@ async function client(namespace: string, options: { maxWaitWatches?: number; clo
   return TaskClient.open(conn, { registry, namespace, ...options });
 }
 
-describe('TaskClient.wait in bursts', () => {
+describe('bursts on one TaskClient connection', () => {
   it('waits for 10 x the connection cap of tasks at once: all SUCCESS, none refused', async () => {
     const producer = await client('burst', { maxWaitWatches: CAP / 2 });
     const w = await Worker.start(await client('burst'), { concurrency: 8 });
@@ -42,6 +42,14 @@ describe('TaskClient.wait in bursts', () => {
     const ids = await Promise.all(Array.from({ length: 10 * CAP }, (_, i) => producer.enqueue('double', i)));
     const records = await Promise.all(ids.map((id) => producer.wait(id)));
     expect(records.map((r) => [r.status, r.result])).toEqual(Array.from({ length: 10 * CAP }, (_, i) => ['SUCCESS', 2 * i]));
+  });
+
+  it('5,000 un-awaited enqueues on one connection: all stored', async () => {
+    const producer = await client('enqueues');
+    const ids = await Promise.all(Array.from({ length: 5000 }, (_, i) => producer.enqueue('double', i)));
+    expect(new Set(ids).size).toBe(5000);
+    expect(await producer.get(ids[4999]!)).toMatchObject({ status: 'PENDING', args: 4999 });
+    expect((await producer.conn.declareQueue(producer.queueName('double'), { passive: true })).messageCount).toBe(5000);
   });
 
   it('a wait that times out in line gives up its place; the line moves on', async () => {
@@ -61,5 +69,26 @@ describe('TaskClient.wait in bursts', () => {
     // The place held by the first wait went back; a new wait gets it.
     await c.revoke(b);
     expect(await c.wait(b)).toMatchObject({ status: 'REVOKED' });
+  });
+});
+
+describe('the defaults', () => {
+  it('waits for 5,000 tasks at once on a broker with the default cap (4096): all SUCCESS', async () => {
+    const dflt = await startTestBroker();
+    try {
+      const conn = await connect(dflt.url);
+      open.push(conn);
+      const producer = await TaskClient.open(conn, { registry, namespace: 'dflt' });
+      const workerConn = await connect(dflt.url);
+      open.push(workerConn);
+      workers.push(await Worker.start(await TaskClient.open(workerConn, { registry, namespace: 'dflt' }), { concurrency: 32 }));
+      const ids = await Promise.all(Array.from({ length: 5000 }, (_, i) => producer.enqueue('double', i)));
+      const records = await Promise.all(ids.map((id) => producer.wait(id)));
+      expect(records.every((r, i) => r.status === 'SUCCESS' && r.result === 2 * i)).toBe(true);
+    } finally {
+      await Promise.all(workers.splice(0).map((w) => w.close({ graceMs: 0 }).catch(() => undefined)));
+      await Promise.all(open.splice(0).map((c) => c.close().catch(() => undefined)));
+      await dflt.stop();
+    }
   });
 });
