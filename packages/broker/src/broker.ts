@@ -75,6 +75,8 @@ export class Broker implements BrokerContext {
   private readonly connections = new Set<Connection>();
   /** Connections not logged in yet, per source address (maxPendingConnectionsPerAddress). */
   private readonly pendingByAddress = new Map<string, number>();
+  /** Sockets of the TLS listener still in the TLS handshake ("address|port" to the source counted for them). */
+  private readonly inTlsHandshake = new Map<string, string>();
   /** The management HTTP API (http/), null when off (options.httpPort null). */
   http: HttpApi | null = null;
   private memoryMonitor: MemoryMonitor | null = null;
@@ -294,6 +296,23 @@ export class Broker implements BrokerContext {
     );
     this.tlsServer = server;
     certs.onReload((options) => server.setSecureContext(options));
+    // A socket in the TLS handshake has not logged in either: it takes a place of its address from
+    // TCP accept (maxPendingConnectionsPerAddress), else one address could hold any number of file
+    // descriptors for a handshake timeout each. The place is given back when the handshake ends
+    // (accept() then counts the connection as any other) or the socket closes before.
+    server.on('connection', (socket: Socket) => {
+      const source = sourceOf(socket.remoteAddress ?? 'unknown');
+      if (!this.takePendingPlace(source)) {
+        this.logger.warn({ remote: socket.remoteAddress, source, max: this.options.maxPendingConnectionsPerAddress }, 'TLS connection refused: too many connections from this address not logged in yet');
+        socket.destroy();
+        return;
+      }
+      const key = `${socket.remoteAddress}|${socket.remotePort}`;
+      this.inTlsHandshake.set(key, source);
+      socket.once('close', () => {
+        if (this.inTlsHandshake.get(key) === source && this.inTlsHandshake.delete(key)) this.givePendingPlace(source);
+      });
+    });
     // A handshake that failed or timed out (a client that does not trust our certificate, plain TCP, a
     // port scanner): no connection yet. Node leaves a timed-out socket open: drop it.
     server.on('tlsClientError', (err, socket) => {
@@ -311,6 +330,9 @@ export class Broker implements BrokerContext {
   }
 
   private acceptTls(socket: TLSSocket): void {
+    const key = `${socket.remoteAddress}|${socket.remotePort}`;
+    const source = this.inTlsHandshake.get(key);
+    if (source !== undefined && this.inTlsHandshake.delete(key)) this.givePendingPlace(source);
     if (this.tls!.verifyPeer && !socket.authorized) {
       const why = socket.authorizationError instanceof Error ? socket.authorizationError.message : String(socket.authorizationError ?? 'no client certificate');
       this.logger.warn({ remote: socket.remoteAddress, reason: why }, 'TLS connection refused: no trusted client certificate');
@@ -362,14 +384,12 @@ export class Broker implements BrokerContext {
     // One address cannot hold the global limit with sockets that never log in (handshake timeout, 10 s).
     // IPv6 counts per /64 (sourceOf): a host given a /64 must not get 2^64 places.
     const address = sourceOf(socket.remoteAddress ?? 'unknown');
-    const pending = this.pendingByAddress.get(address) ?? 0;
-    const maxPending = this.options.maxPendingConnectionsPerAddress;
-    if (pending >= maxPending) {
+    if (!this.takePendingPlace(address)) {
+      const maxPending = this.options.maxPendingConnectionsPerAddress;
       this.logger.warn({ remote: socket.remoteAddress, source: address, max: maxPending }, 'connection refused: too many connections from this address not logged in yet');
       this.refuse(socket, errors.resourceLimit(`too many connections from this address are not logged in yet (limit ${maxPending})`));
       return;
     }
-    this.pendingByAddress.set(address, pending + 1);
     const conn = new Connection(socket, this);
     this.connections.add(conn);
     this.logger.debug({ conn: conn.id, remote: socket.remoteAddress }, 'connection accepted');
@@ -412,11 +432,22 @@ export class Broker implements BrokerContext {
     return [...this.connections].map(connectionInfo);
   }
 
+  /** Counts one more connection of `source` not logged in yet; false (nothing counted) when it has its limit. */
+  private takePendingPlace(source: string): boolean {
+    const pending = this.pendingByAddress.get(source) ?? 0;
+    if (pending >= this.options.maxPendingConnectionsPerAddress) return false;
+    this.pendingByAddress.set(source, pending + 1);
+    return true;
+  }
+
+  private givePendingPlace(source: string): void {
+    const n = this.pendingByAddress.get(source) ?? 0;
+    if (n <= 1) this.pendingByAddress.delete(source);
+    else this.pendingByAddress.set(source, n - 1);
+  }
+
   loginEnded(remoteAddress: string): void {
-    const address = sourceOf(remoteAddress);
-    const n = this.pendingByAddress.get(address) ?? 0;
-    if (n <= 1) this.pendingByAddress.delete(address);
-    else this.pendingByAddress.set(address, n - 1);
+    this.givePendingPlace(sourceOf(remoteAddress));
   }
 
   connectionClosed(session: Session): void {

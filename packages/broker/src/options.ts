@@ -53,7 +53,7 @@ export interface BrokerOptions {
    */
   maxConsumersPerConnection?: number;
   /**
-   * Connections from one source address (IPv6: one /64, auth.ts sourceOf) that have not logged in yet (OPEN_OK not sent); one more is
+   * Connections from one source address (IPv6: one /64, auth.ts sourceOf) that have not logged in yet (OPEN_OK not sent; TLS handshakes included); one more is
    * refused with RESOURCE_LIMIT as soon as it is accepted. Logged-in connections do not count. Default 64; 0: no limit.
    */
   maxPendingConnectionsPerAddress?: number;
