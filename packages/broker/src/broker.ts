@@ -51,6 +51,9 @@ import { startCoarseClock, stopCoarseClock } from './clock.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
+/** Refusals of a flood are logged at most once per this many ms. */
+const REFUSAL_LOG_EVERY_MS = 10_000;
+
 export class Broker implements BrokerContext {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
@@ -75,6 +78,8 @@ export class Broker implements BrokerContext {
   private readonly connections = new Set<Connection>();
   /** Connections not logged in yet, per source address (maxPendingConnectionsPerAddress). */
   private readonly pendingByAddress = new Map<string, number>();
+  /** When a pre-login refusal was last logged, and how many since were not (logPendingRefusal). */
+  private readonly pendingRefusals = { loggedAt: -Infinity, unlogged: 0 };
   /** Sockets of the TLS listener still in the TLS handshake ("address|port" to the source counted for them). */
   private readonly inTlsHandshake = new Map<string, string>();
   /** The management HTTP API (http/), null when off (options.httpPort null). */
@@ -303,7 +308,7 @@ export class Broker implements BrokerContext {
     server.on('connection', (socket: Socket) => {
       const source = sourceOf(socket.remoteAddress ?? 'unknown');
       if (!this.takePendingPlace(source)) {
-        this.logger.warn({ remote: socket.remoteAddress, source, max: this.options.maxPendingConnectionsPerAddress }, 'TLS connection refused: too many connections from this address not logged in yet');
+        this.logPendingRefusal(socket.remoteAddress, source, true);
         socket.destroy();
         return;
       }
@@ -385,9 +390,8 @@ export class Broker implements BrokerContext {
     // IPv6 counts per /64 (sourceOf): a host given a /64 must not get 2^64 places.
     const address = sourceOf(socket.remoteAddress ?? 'unknown');
     if (!this.takePendingPlace(address)) {
-      const maxPending = this.options.maxPendingConnectionsPerAddress;
-      this.logger.warn({ remote: socket.remoteAddress, source: address, max: maxPending }, 'connection refused: too many connections from this address not logged in yet');
-      this.refuse(socket, errors.resourceLimit(`too many connections from this address are not logged in yet (limit ${maxPending})`));
+      this.logPendingRefusal(socket.remoteAddress, address, false);
+      this.refuse(socket, errors.resourceLimit(`too many connections from this address are not logged in yet (limit ${this.options.maxPendingConnectionsPerAddress})`));
       return;
     }
     const conn = new Connection(socket, this);
@@ -430,6 +434,22 @@ export class Broker implements BrokerContext {
   /** The open connections (authenticated or not yet) as management listings show them, TLS side included. */
   connectionList(): Record<string, unknown>[] {
     return [...this.connections].map(connectionInfo);
+  }
+
+  /**
+   * A refusal for maxPendingConnectionsPerAddress, logged at most once per 10 s (with how many were
+   * not logged since): the sockets of a flood are refused at once, and must not flood the log too.
+   */
+  private logPendingRefusal(remote: string | undefined, source: string, tls: boolean): void {
+    const r = this.pendingRefusals;
+    const now = Date.now();
+    if (now - r.loggedAt < REFUSAL_LOG_EVERY_MS) {
+      r.unlogged++;
+      return;
+    }
+    this.logger.warn({ remote, source, tls, max: this.options.maxPendingConnectionsPerAddress, refusedUnlogged: r.unlogged }, 'connection refused: too many connections from this address not logged in yet');
+    r.loggedAt = now;
+    r.unlogged = 0;
   }
 
   /** Counts one more connection of `source` not logged in yet; false (nothing counted) when it has its limit. */

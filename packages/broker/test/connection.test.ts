@@ -14,6 +14,8 @@ import {
   type ReturnFrame,
 } from '@warren/protocol';
 import { connect } from '@warren/client';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { RawClient } from './helpers.js';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
 import { SCRYPT_CONCURRENCY, UserStore, hashPassword, sourceOf, verifyPassword } from '../src/auth.js';
@@ -650,6 +652,26 @@ describe('connections not logged in yet, per address', () => {
     expect(await refusedOrAccepted()).toBe('accepted'); // 2001:db8:0:2::a: another /64
     expect(await refusedOrAccepted()).toBe('accepted'); // 10.9.8.7
     expect(await refusedOrAccepted()).toBe('refused'); // the same, IPv4-mapped
+  });
+
+  it('logs a burst of refusals once, not one line per refused socket', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    tb = await startTestBroker({ maxPendingConnectionsPerAddress: 1, logger: pino({ level: 'warn' }, sink) });
+    await idle(tb.port);
+    for (let i = 0; i < 20; i++) {
+      const c = await idle(tb.port);
+      expect(await c.next()).toMatchObject({ type: FrameType.ERROR, code: ErrorCodes.RESOURCE_LIMIT });
+    }
+    // Well inside the 10 s between lines: the refusals above take milliseconds.
+    const refusals = lines.filter((l) => String(l['msg']).includes('not logged in yet'));
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatchObject({ source: '127.0.0.1', tls: false, max: 1, refusedUnlogged: 0 });
   });
 
   it('every way a connection ends before logging in gives its place back', async () => {
