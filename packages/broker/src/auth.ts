@@ -106,6 +106,24 @@ export function isLoopback(address: string | undefined): boolean {
 }
 
 /**
+ * The source a per-address limit counts a client under: an IPv4 address as itself (also when it
+ * arrives IPv4-mapped, `::ffff:a.b.c.d`), an IPv6 address by its /64 network, since one host or
+ * LAN is routinely given a whole /64 and could otherwise take a new address per connection.
+ * Anything else (no address) as it is.
+ */
+export function sourceOf(address: string): string {
+  const bare = address.split('%')[0]!;
+  if (isIP(bare) !== 6) return address;
+  if (/^::ffff:/i.test(bare) && isIP(bare.slice(7)) === 4) return bare.slice(7);
+  const [head = '', tail] = bare.split('::');
+  const groups = (part: string): string[] => (part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])));
+  const front = groups(head);
+  const back = tail === undefined ? [] : groups(tail);
+  const all = [...front, ...Array<string>(8 - front.length - back.length).fill('0'), ...back];
+  return `${all.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+}
+
+/**
  * Reads a users file: JSON `[{ "username": "...", "passwordHash": "scrypt$..." }]`
  * or lines of `username:scrypt$...`.
  */

@@ -26,7 +26,7 @@ import { createRequire } from 'node:module';
 import { ErrorCodes, FrameWriter, WarrenError } from '@warren/protocol';
 import { errors } from './errors.js';
 import { createLogger, type Logger } from './logger.js';
-import type { UserStore } from './auth.js';
+import { sourceOf, type UserStore } from './auth.js';
 import { Access } from './access.js';
 import { AccessAuthorizer } from './authorizer.js';
 import { Connection } from './connection.js';
@@ -51,6 +51,9 @@ import { startCoarseClock, stopCoarseClock } from './clock.js';
 
 const version = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
+/** Refusals of a flood are logged at most once per this many ms. */
+const REFUSAL_LOG_EVERY_MS = 10_000;
+
 export class Broker implements BrokerContext {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
@@ -73,6 +76,12 @@ export class Broker implements BrokerContext {
   /** The TLS certificate, key and CA (null without TLS); the HTTPS listener serves the same (see onReload). */
   tls: TlsCertificates | null = null;
   private readonly connections = new Set<Connection>();
+  /** Connections not logged in yet, per source address (maxPendingConnectionsPerAddress). */
+  private readonly pendingByAddress = new Map<string, number>();
+  /** When a pre-login refusal was last logged, and how many since were not (logPendingRefusal). */
+  private readonly pendingRefusals = { loggedAt: -Infinity, unlogged: 0 };
+  /** Sockets of the TLS listener still in the TLS handshake ("address|port" to the source counted for them). */
+  private readonly inTlsHandshake = new Map<string, string>();
   /** The management HTTP API (http/), null when off (options.httpPort null). */
   http: HttpApi | null = null;
   private memoryMonitor: MemoryMonitor | null = null;
@@ -255,7 +264,7 @@ export class Broker implements BrokerContext {
       },
       vhosts: this.vhosts,
       logger: this.logger,
-      options: { port: o.httpPort!, bind: o.httpBind, consoleDir: o.httpConsoleDir, metricsOpen: o.httpMetricsOpen, bodyLimit: o.httpBodyLimit },
+      options: { port: o.httpPort!, bind: o.httpBind, consoleDir: o.httpConsoleDir, metricsOpen: o.httpMetricsOpen, bodyLimit: o.httpBodyLimit, maxConnections: o.httpMaxConnections, headersTimeoutMs: o.handshakeTimeoutMs },
     });
     this.http = api;
     try {
@@ -293,6 +302,23 @@ export class Broker implements BrokerContext {
     );
     this.tlsServer = server;
     certs.onReload((options) => server.setSecureContext(options));
+    // A socket in the TLS handshake has not logged in either: it takes a place of its address from
+    // TCP accept (maxPendingConnectionsPerAddress), else one address could hold any number of file
+    // descriptors for a handshake timeout each. The place is given back when the handshake ends
+    // (accept() then counts the connection as any other) or the socket closes before.
+    server.on('connection', (socket: Socket) => {
+      const source = sourceOf(socket.remoteAddress ?? 'unknown');
+      if (!this.takePendingPlace(source)) {
+        this.logPendingRefusal(socket.remoteAddress, source, true);
+        socket.destroy();
+        return;
+      }
+      const key = `${socket.remoteAddress}|${socket.remotePort}`;
+      this.inTlsHandshake.set(key, source);
+      socket.once('close', () => {
+        if (this.inTlsHandshake.get(key) === source && this.inTlsHandshake.delete(key)) this.givePendingPlace(source);
+      });
+    });
     // A handshake that failed or timed out (a client that does not trust our certificate, plain TCP, a
     // port scanner): no connection yet. Node leaves a timed-out socket open: drop it.
     server.on('tlsClientError', (err, socket) => {
@@ -310,6 +336,9 @@ export class Broker implements BrokerContext {
   }
 
   private acceptTls(socket: TLSSocket): void {
+    const key = `${socket.remoteAddress}|${socket.remotePort}`;
+    const source = this.inTlsHandshake.get(key);
+    if (source !== undefined && this.inTlsHandshake.delete(key)) this.givePendingPlace(source);
     if (this.tls!.verifyPeer && !socket.authorized) {
       const why = socket.authorizationError instanceof Error ? socket.authorizationError.message : String(socket.authorizationError ?? 'no client certificate');
       this.logger.warn({ remote: socket.remoteAddress, reason: why }, 'TLS connection refused: no trusted client certificate');
@@ -358,6 +387,14 @@ export class Broker implements BrokerContext {
       this.refuse(socket, errors.resourceLimit(`connection limit of ${this.options.maxConnections} reached`));
       return;
     }
+    // One address cannot hold the global limit with sockets that never log in (handshake timeout, 10 s).
+    // IPv6 counts per /64 (sourceOf): a host given a /64 must not get 2^64 places.
+    const address = sourceOf(socket.remoteAddress ?? 'unknown');
+    if (!this.takePendingPlace(address)) {
+      this.logPendingRefusal(socket.remoteAddress, address, false);
+      this.refuse(socket, errors.resourceLimit(`too many connections from this address are not logged in yet (limit ${this.options.maxPendingConnectionsPerAddress})`));
+      return;
+    }
     const conn = new Connection(socket, this);
     this.connections.add(conn);
     this.logger.debug({ conn: conn.id, remote: socket.remoteAddress }, 'connection accepted');
@@ -398,6 +435,40 @@ export class Broker implements BrokerContext {
   /** The open connections (authenticated or not yet) as management listings show them, TLS side included. */
   connectionList(): Record<string, unknown>[] {
     return [...this.connections].map(connectionInfo);
+  }
+
+  /**
+   * A refusal for maxPendingConnectionsPerAddress, logged at most once per 10 s (with how many were
+   * not logged since): the sockets of a flood are refused at once, and must not flood the log too.
+   */
+  private logPendingRefusal(remote: string | undefined, source: string, tls: boolean): void {
+    const r = this.pendingRefusals;
+    const now = Date.now();
+    if (now - r.loggedAt < REFUSAL_LOG_EVERY_MS) {
+      r.unlogged++;
+      return;
+    }
+    this.logger.warn({ remote, source, tls, max: this.options.maxPendingConnectionsPerAddress, refusedUnlogged: r.unlogged }, 'connection refused: too many connections from this address not logged in yet');
+    r.loggedAt = now;
+    r.unlogged = 0;
+  }
+
+  /** Counts one more connection of `source` not logged in yet; false (nothing counted) when it has its limit. */
+  private takePendingPlace(source: string): boolean {
+    const pending = this.pendingByAddress.get(source) ?? 0;
+    if (pending >= this.options.maxPendingConnectionsPerAddress) return false;
+    this.pendingByAddress.set(source, pending + 1);
+    return true;
+  }
+
+  private givePendingPlace(source: string): void {
+    const n = this.pendingByAddress.get(source) ?? 0;
+    if (n <= 1) this.pendingByAddress.delete(source);
+    else this.pendingByAddress.set(source, n - 1);
+  }
+
+  loginEnded(remoteAddress: string): void {
+    this.givePendingPlace(sourceOf(remoteAddress));
   }
 
   connectionClosed(session: Session): void {

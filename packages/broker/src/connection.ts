@@ -60,6 +60,12 @@ const enum State {
 
 /** Unconfirmed publishes above which we stop reading this publisher's socket. */
 const MAX_OUTSTANDING_PUBLISHES = 16_384;
+/**
+ * Requests waiting for an asynchronous answer (storage, a disk read) above which we stop reading this
+ * connection until half of them are answered: a client that pipelines requests faster than they complete
+ * cannot make the broker hold an unbounded number of them (the bound is this plus one read's frames).
+ */
+export const MAX_PENDING_REQUESTS = 1024;
 /** How long a connection we close waits for the peer's FIN before dropping it. */
 const CLOSE_GRACE_MS = 1000;
 /**
@@ -108,6 +114,8 @@ export class Connection implements DeliverySink, Session {
   /** Counted in its user's connections (access.admit). */
   private admitted = false;
   readonly remoteAddress: string;
+  /** Counted in the broker's connections not logged in yet from this address, until loginEnded. */
+  private loggingIn = true;
   private openedAt = 0;
   /** 'debug' for the CLI's short-lived management connections, else 'info'. */
   private logLevel: 'info' | 'debug' = 'info';
@@ -121,6 +129,8 @@ export class Connection implements DeliverySink, Session {
   readonly mechanisms: readonly string[];
   published = 0;
   delivered = 0;
+  /** Requests whose handler returned a promise not settled yet (MAX_PENDING_REQUESTS). */
+  private pendingRequests = 0;
   /** This connection as publisher flow control holds it (reads paused for 'flow'). */
   private readonly flowHold: Holdable;
 
@@ -128,7 +138,7 @@ export class Connection implements DeliverySink, Session {
     socket: Socket,
     private readonly ctx: BrokerContext,
   ) {
-    this.remoteAddress = socket.remoteAddress ?? 'unknown';
+    this.remoteAddress = socket.remoteAddress ?? 'unknown'; // as the broker counted it (loginEnded)
     this.tls = socket instanceof TLSSocket ? connectionTls(socket) : null;
     this.peerName = socket instanceof TLSSocket ? peerCommonName(socket) : undefined;
     this.mechanisms = this.peerName !== undefined ? MECHANISMS : PLAIN_ONLY;
@@ -256,6 +266,7 @@ export class Connection implements DeliverySink, Session {
     this.heartbeatMs = negotiateHeartbeat(open.heartbeatMs, options.heartbeatMs);
     this.fs.setFrameMax(frameMax);
     this.state = State.Open;
+    this.endLogin();
     this.writer.openOk(PROTOCOL_VERSION, this.ctx.serverProperties, frameMax, this.heartbeatMs, this.id);
     // From here on nothing longer than the client's frameMax is sent (protocol-spec 2, rule 8).
     this.frameMax = frameMax;
@@ -312,11 +323,22 @@ export class Connection implements DeliverySink, Session {
       return;
     }
     if (result instanceof Promise) {
+      if (++this.pendingRequests === MAX_PENDING_REQUESTS) this.fs.pause('requests');
       result.then(
-        (value) => this.answer(requestId, value),
-        (err) => this.requestFailed(requestId, err),
+        (value) => {
+          this.requestSettled();
+          this.answer(requestId, value);
+        },
+        (err) => {
+          this.requestSettled();
+          this.requestFailed(requestId, err);
+        },
       );
     } else this.answer(requestId, result);
+  }
+
+  private requestSettled(): void {
+    if (--this.pendingRequests <= MAX_PENDING_REQUESTS / 2 && this.fs.isPausedFor('requests')) this.fs.resume('requests');
   }
 
   private answer(requestId: number, result: unknown): void {
@@ -537,6 +559,14 @@ export class Connection implements DeliverySink, Session {
     return this.kvSession;
   }
 
+  checkConsumerRoom(): void {
+    const max = this.ctx.options.maxConsumersPerConnection;
+    const n = this.consumers.size + (this.kvSession?.watchCount ?? 0) + (this.vhost.streams?.subscriptionCount(this) ?? 0);
+    if (n >= max) {
+      throw errors.resourceLimit(`this connection has reached its limit of ${max} consumers (queue consumers, stream subscriptions and key-value watches together)`);
+    }
+  }
+
   get unackedCount(): number {
     return this.deliveries.size;
   }
@@ -568,12 +598,19 @@ export class Connection implements DeliverySink, Session {
     this.fail(errors.internal());
   }
 
+  private endLogin(): void {
+    if (!this.loggingIn) return;
+    this.loggingIn = false;
+    this.ctx.loginEnded(this.remoteAddress);
+  }
+
   private onClose(socketError: Error | undefined): void {
     if (socketError !== undefined) this.ctx.logger.debug({ conn: this.id, err: socketError.message }, 'socket error');
     if (this.state === State.Closed) return;
     const wasOpen = this.state === State.Open || this.state === State.Closing;
     this.state = State.Closed;
     clearTimeout(this.handshakeTimer);
+    this.endLogin();
     // Consumers go first so requeued messages are not redelivered to them.
     this.consumers.removeAll();
     this.deliveries.returnAll();

@@ -19,5 +19,10 @@ export interface BrokerContext extends BrokerServices {
   readonly flow: FlowControl;
   /** Which handler answers which frame type. */
   readonly handlers: DispatchTable;
+  /**
+   * A connection from `address` is no longer waiting to log in (logged in, or closed before it did):
+   * it stops counting against maxPendingConnectionsPerAddress. Called once per connection.
+   */
+  loginEnded(address: string): void;
   connectionClosed(session: Session): void;
 }

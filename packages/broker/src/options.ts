@@ -47,6 +47,16 @@ export interface BrokerOptions {
   /** Delay before refusing a bad login, to slow password guessing. Default 1000 ms. */
   authFailureDelayMs?: number;
   maxConnections?: number;
+  /**
+   * Consumers, stream subscriptions and key-value watches one connection may have at once, all
+   * counted together; one more is refused with RESOURCE_LIMIT (the connection stays). Default 4096; 0: no limit.
+   */
+  maxConsumersPerConnection?: number;
+  /**
+   * Connections from one source address (IPv6: one /64, auth.ts sourceOf) that have not logged in yet (OPEN_OK not sent; TLS handshakes included); one more is
+   * refused with RESOURCE_LIMIT as soon as it is accepted. Logged-in connections do not count. Default 64; 0: no limit.
+   */
+  maxPendingConnectionsPerAddress?: number;
   /** Bytes of durable message bodies cached in RAM; beyond it they are read back from disk when delivered. Default 256 MiB. */
   memoryBudget?: number;
   /**
@@ -107,6 +117,11 @@ export interface BrokerOptions {
   httpMetricsOpen?: boolean;
   /** Largest HTTP request body, in bytes. Default 1 MiB. */
   httpBodyLimit?: number;
+  /**
+   * Sockets the HTTP API holds open at once (idle keep-alive ones included); past it new ones are
+   * closed at once, unanswered (Node's server.maxConnections). Default 1024; 0: no limit.
+   */
+  httpMaxConnections?: number;
 }
 
 export type ResolvedOptions = Required<
@@ -129,6 +144,17 @@ export type ResolvedOptions = Required<
 
 export const DEFAULT_PAGING_WINDOW = 65_536;
 export const DEFAULT_PAGING_WINDOW_BYTES = 64 * 1024 * 1024;
+
+export const DEFAULT_MAX_CONSUMERS_PER_CONNECTION = 4096;
+export const DEFAULT_MAX_PENDING_CONNECTIONS_PER_ADDRESS = 64;
+export const DEFAULT_HTTP_MAX_CONNECTIONS = 1024;
+
+/** A count limit: a non-negative integer, 0 meaning none (Infinity). */
+function limitOption(value: number | undefined, fallback: number, name: string): number {
+  const n = value ?? fallback;
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer (0: no limit), got ${n}`);
+  return n === 0 ? Infinity : n;
+}
 
 export function resolveOptions(o: BrokerOptions): ResolvedOptions {
   const frameMax = o.frameMax ?? DEFAULT_FRAME_MAX;
@@ -158,6 +184,8 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     handshakeTimeoutMs: o.handshakeTimeoutMs ?? 10_000,
     authFailureDelayMs: o.authFailureDelayMs ?? 1000,
     maxConnections: o.maxConnections ?? 10_000,
+    maxConsumersPerConnection: limitOption(o.maxConsumersPerConnection, DEFAULT_MAX_CONSUMERS_PER_CONNECTION, 'maxConsumersPerConnection'),
+    maxPendingConnectionsPerAddress: limitOption(o.maxPendingConnectionsPerAddress, DEFAULT_MAX_PENDING_CONNECTIONS_PER_ADDRESS, 'maxPendingConnectionsPerAddress'),
     memoryBudget,
     memoryHighWatermark: o.memoryHighWatermark ?? defaultMemoryLimit(),
     pagingWindow: o.pagingWindow ?? DEFAULT_PAGING_WINDOW,
@@ -176,5 +204,6 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     httpConsoleDir: o.httpConsoleDir,
     httpMetricsOpen: o.httpMetricsOpen ?? false,
     httpBodyLimit: o.httpBodyLimit ?? 1024 * 1024,
+    httpMaxConnections: limitOption(o.httpMaxConnections, DEFAULT_HTTP_MAX_CONNECTIONS, 'httpMaxConnections'),
   };
 }

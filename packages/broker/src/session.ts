@@ -31,6 +31,11 @@ export interface Session extends StoreListener, StreamSink {
   readonly kv: KvSession;
   /** A publish of this session was enqueued on these queues (publisher flow control, flow-control.ts). */
   fed?(queues: ReadonlySet<Queue>): void;
+  /**
+   * Throws RESOURCE_LIMIT when the connection already has as many consumers, stream subscriptions
+   * and key-value watches (together) as BrokerOptions.maxConsumersPerConnection allows.
+   */
+  checkConsumerRoom(): void;
   /** Closes the connection from the server side (ERROR + CLOSE with this code). */
   close(code: number, reason: string): void;
 }

@@ -6,15 +6,22 @@ import {
   PublishFlags,
   encodeFrame,
   type ErrorFrame,
+  type Frame,
   type GetOkFrame,
   type MessageProperties,
   type OkFrame,
   type PublishFrame,
   type ReturnFrame,
 } from '@warren/protocol';
+import { connect } from '@warren/client';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { RawClient } from './helpers.js';
 import { startTestBroker, type TestBroker } from '../../../test-support/broker.js';
-import { SCRYPT_CONCURRENCY, UserStore, hashPassword, verifyPassword } from '../src/auth.js';
+import { SCRYPT_CONCURRENCY, UserStore, hashPassword, sourceOf, verifyPassword } from '../src/auth.js';
+import { resolveOptions } from '../src/options.js';
+import { MAX_PENDING_REQUESTS } from '../src/connection.js';
+import type { Handler, HandlerEntry } from '../src/dispatch.js';
 
 let tb: TestBroker | undefined;
 const clients: RawClient[] = [];
@@ -431,3 +438,290 @@ describe('socket reads', () => {
     }
   });
 });
+
+// -- limits of one connection and one address (the audit's open items, 2026-12-04) --
+
+let nextId = 1;
+/** Sends a request and returns its answer (OK or ERROR with its id). */
+async function request(c: RawClient, frame: Record<string, unknown>): Promise<OkFrame | ErrorFrame> {
+  const requestId = nextId++;
+  c.send({ ...frame, requestId } as unknown as Frame);
+  for (;;) {
+    const f = await c.next();
+    if ((f.type === FrameType.OK || f.type === FrameType.ERROR) && (f as OkFrame).requestId === requestId) return f as OkFrame | ErrorFrame;
+  }
+}
+
+const consume = (queue: string, consumerTag?: string) => ({ type: FrameType.CONSUME, queue, options: consumerTag === undefined ? {} : { consumerTag } });
+const watch = (bucket: string) => ({ type: FrameType.KV_WATCH, bucket, filter: null, options: {} });
+const subscribe = (stream: string) => ({ type: FrameType.STREAM_SUBSCRIBE, stream, options: { offset: 'first' } });
+
+describe('consumers per connection', () => {
+  it('defaults to 4096 and takes 0 as no limit', () => {
+    expect(resolveOptions({}).maxConsumersPerConnection).toBe(4096);
+    expect(resolveOptions({ maxConsumersPerConnection: 0 }).maxConsumersPerConnection).toBe(Infinity);
+    expect(() => resolveOptions({ maxConsumersPerConnection: -1 })).toThrow(/non-negative integer/);
+    expect(resolveOptions({}).maxPendingConnectionsPerAddress).toBe(64);
+  });
+
+  it('refuses the consumer past the limit with RESOURCE_LIMIT; the connection goes on, and a cancel makes room', async () => {
+    tb = await startTestBroker({ maxConsumersPerConnection: 3 });
+    const setup = await connect(tb.url);
+    await setup.declareQueue('q');
+    await setup.close();
+    const c = await open(tb.port);
+    for (const tag of ['a', 'b', 'c']) expect((await request(c, consume('q', tag))).type).toBe(FrameType.OK);
+    const refused = (await request(c, consume('q', 'd'))) as ErrorFrame;
+    expect(refused).toMatchObject({ type: FrameType.ERROR, code: ErrorCodes.RESOURCE_LIMIT, name: 'RESOURCE_LIMIT' });
+    expect(refused.message).toMatch(/limit of 3 consumers/);
+    // The connection is still open and answers other requests.
+    expect((await request(c, { type: FrameType.QUEUE_DECLARE, queue: 'q2', options: {} })).type).toBe(FrameType.OK);
+    expect((await request(c, { type: FrameType.CANCEL, consumerTag: 'b' })).type).toBe(FrameType.OK);
+    expect((await request(c, consume('q', 'd'))).type).toBe(FrameType.OK);
+    expect((await request(c, consume('q2'))).type).toBe(FrameType.ERROR);
+    // Another connection has its own count.
+    const other = await open(tb.port);
+    expect((await request(other, consume('q'))).type).toBe(FrameType.OK);
+  });
+
+  it('counts key-value watches and stream subscriptions with the consumers', async () => {
+    tb = await startTestBroker({ maxConsumersPerConnection: 3 });
+    const setup = await connect(tb.url);
+    await setup.declareQueue('q');
+    await setup.declareQueue('s', { durable: true, arguments: { 'x-queue-type': 'stream' } });
+    await setup.kv('b');
+    await setup.close();
+    const c = await open(tb.port);
+    expect((await request(c, consume('q'))).type).toBe(FrameType.OK);
+    expect((await request(c, watch('b'))).type).toBe(FrameType.OK);
+    expect((await request(c, subscribe('s'))).type).toBe(FrameType.OK);
+    for (const f of [consume('q'), watch('b'), subscribe('s')]) {
+      expect(await request(c, f)).toMatchObject({ type: FrameType.ERROR, code: ErrorCodes.RESOURCE_LIMIT });
+    }
+    // Ending a watch makes room for a stream subscription.
+    expect((await request(c, { type: FrameType.KV_UNWATCH, watchId: 1 })).type).toBe(FrameType.OK);
+    expect((await request(c, subscribe('s'))).type).toBe(FrameType.OK);
+    expect(await request(c, watch('b'))).toMatchObject({ type: FrameType.ERROR, code: ErrorCodes.RESOURCE_LIMIT });
+  });
+});
+
+describe('consumers per connection: places come back', () => {
+  it('a consumer cancelled by its queue\'s deletion, a stream subscription by its stream\'s, a watch by its bucket\'s', async () => {
+    tb = await startTestBroker({ maxConsumersPerConnection: 1 });
+    const admin = await connect(tb.url);
+    const c = await open(tb.port);
+    const full = async (): Promise<void> => {
+      await admin.declareQueue('spare');
+      expect(await request(c, consume('spare'))).toMatchObject({ type: FrameType.ERROR, code: ErrorCodes.RESOURCE_LIMIT });
+    };
+    await admin.declareQueue('q');
+    expect((await request(c, consume('q'))).type).toBe(FrameType.OK);
+    await full();
+    await admin.deleteQueue('q');
+    await c.next(FrameType.CANCELLED);
+    await admin.declareStream('s');
+    expect((await request(c, subscribe('s'))).type).toBe(FrameType.OK);
+    await full();
+    await admin.deleteStream('s');
+    await c.next(FrameType.STREAM_CANCELLED);
+    await admin.kv('b');
+    expect((await request(c, watch('b'))).type).toBe(FrameType.OK);
+    await full();
+    await admin.deleteKv('b');
+    await c.next(FrameType.KV_WATCH_END);
+    expect((await request(c, consume('spare'))).type).toBe(FrameType.OK);
+    await admin.close();
+  });
+
+  it('a stream subscription whose start cannot be found (a read error) is refused and leaves nothing behind', async () => {
+    tb = await startTestBroker({ maxConsumersPerConnection: 1 });
+    const admin = await connect(tb.url);
+    await admin.declareStream('s');
+    await admin.publish('', 's', 'one');
+    await admin.close();
+    const streams = tb.broker.vhosts.get('/')!.streams!;
+    const log = (streams as unknown as { open: Map<string, { log: { offsetAtTime(ts: number): Promise<number> } }> }).open.get('s')!.log;
+    log.offsetAtTime = () => Promise.reject(new Error('EIO: the segment could not be read'));
+    const c = await open(tb.port);
+    expect((await request(c, { type: FrameType.STREAM_SUBSCRIBE, stream: 's', options: { timestamp: 1 } })).type).toBe(FrameType.ERROR);
+    const conn = [...tb.broker.openConnections][0]!;
+    expect(streams.subscriptionCount(conn)).toBe(0);
+    expect((await request(c, subscribe('s'))).type).toBe(FrameType.OK);
+  });
+
+  it('1,000 consume / cancel rounds on a connection with room for one: never refused', async () => {
+    tb = await startTestBroker({ maxConsumersPerConnection: 1 });
+    const admin = await connect(tb.url);
+    await admin.declareQueue('q');
+    await admin.close();
+    const c = await open(tb.port);
+    for (let i = 0; i < 1000; i++) {
+      expect((await request(c, consume('q', `t${i}`))).type).toBe(FrameType.OK);
+      expect((await request(c, { type: FrameType.CANCEL, consumerTag: `t${i}` })).type).toBe(FrameType.OK);
+    }
+  });
+});
+
+describe('requests pending per connection', () => {
+  it('stops reading a connection with MAX_PENDING_REQUESTS unanswered, until half are answered', async () => {
+    tb = await startTestBroker();
+    // STATUS answers when the test says so (as a slow disk would).
+    const entry = tb.broker.handlers.get(FrameType.STATUS) as HandlerEntry;
+    const release: Array<() => void> = [];
+    (entry as { handle: Handler }).handle = () => new Promise<unknown>((resolve) => release.push(() => resolve({})));
+    const c = await open(tb.port);
+    const conn = [...tb.broker.openConnections][0] as unknown as { fs: { isPausedFor(reason: string): boolean } };
+    for (let i = 1; i <= MAX_PENDING_REQUESTS; i++) c.send({ type: FrameType.STATUS, requestId: i } as Frame);
+    await waitFor(() => release.length === MAX_PENDING_REQUESTS);
+    expect(conn.fs.isPausedFor('requests')).toBe(true);
+    // Answering half of them lets it read again; every request is answered in the end.
+    for (const r of release.splice(0, MAX_PENDING_REQUESTS / 2 - 1)) r();
+    await waitFor(() => c.frames.length === MAX_PENDING_REQUESTS / 2 - 1);
+    expect(conn.fs.isPausedFor('requests')).toBe(true);
+    release.shift()!();
+    await waitFor(() => c.frames.length === MAX_PENDING_REQUESTS / 2);
+    expect(conn.fs.isPausedFor('requests')).toBe(false);
+    c.send({ type: FrameType.STATUS, requestId: MAX_PENDING_REQUESTS + 1 } as Frame);
+    await waitFor(() => release.length === MAX_PENDING_REQUESTS / 2 + 1);
+    for (const r of release.splice(0)) r();
+    await waitFor(() => c.frames.length === MAX_PENDING_REQUESTS + 1);
+    expect(c.frames.every((f) => f.type === FrameType.OK)).toBe(true);
+  });
+});
+
+describe('connections not logged in yet, per address', () => {
+  /** A socket that sends nothing: it waits in the handshake. */
+  const idle = raw;
+  function logIn(c: RawClient): Promise<Frame> {
+    c.send(openFrame('guest', 'guest'));
+    return c.next();
+  }
+
+  it('refuses one more at once with RESOURCE_LIMIT; logged-in connections do not count', async () => {
+    tb = await startTestBroker({ maxPendingConnectionsPerAddress: 3 });
+    const waiting = [await idle(tb.port), await idle(tb.port), await idle(tb.port)];
+    const fourth = await idle(tb.port);
+    expect(await fourth.next()).toMatchObject({ type: FrameType.ERROR, code: ErrorCodes.RESOURCE_LIMIT, name: 'RESOURCE_LIMIT' });
+    await fourth.closedPromise;
+    // The waiting ones log in: they no longer count, so three more may wait.
+    for (const c of waiting) expect((await logIn(c)).type).toBe(FrameType.OPEN_OK);
+    const again = [await idle(tb.port), await idle(tb.port), await idle(tb.port)];
+    const refused = await idle(tb.port);
+    expect((await refused.next()).type).toBe(FrameType.ERROR);
+    // A closed waiting connection frees its place.
+    again[0]!.close();
+    await again[0]!.closedPromise;
+    await waitFor(() => tb!.broker.openConnections.size === 5);
+    const late = await idle(tb.port);
+    expect((await logIn(late)).type).toBe(FrameType.OPEN_OK);
+    // Every logged-in connection is still up.
+    for (const c of waiting) expect(c.closed).toBe(false);
+  });
+
+  it('counts an IPv4 address as itself, mapped or not, and IPv6 by its /64', () => {
+    expect(sourceOf('10.1.2.3')).toBe('10.1.2.3');
+    expect(sourceOf('::ffff:10.1.2.3')).toBe('10.1.2.3');
+    expect(sourceOf('::FFFF:10.1.2.3')).toBe('10.1.2.3');
+    expect(sourceOf('2001:db8:aa:bb:1:2:3:4')).toBe('2001:db8:aa:bb::/64');
+    expect(sourceOf('2001:db8:aa:bb::9')).toBe('2001:db8:aa:bb::/64');
+    expect(sourceOf('2001:0db8:00aa:00bb:ffff::')).toBe('2001:db8:aa:bb::/64');
+    expect(sourceOf('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(sourceOf('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    expect(sourceOf('64:ff9b::10.1.2.3')).toBe('64:ff9b:0:0::/64');
+    expect(sourceOf('::1')).toBe('0:0:0:0::/64');
+    expect(sourceOf('::')).toBe('0:0:0:0::/64');
+    expect(sourceOf('unknown')).toBe('unknown');
+  });
+
+  it('sockets from one IPv6 /64 share its places; the same IPv4 address mapped or not too', async () => {
+    tb = await startTestBroker({ maxPendingConnectionsPerAddress: 1 });
+    // Each socket the broker accepts next appears to come from the next of these addresses.
+    const from = ['2001:db8:0:1::a', '2001:db8:0:1::b', '2001:db8:0:2::a', '10.9.8.7', '::ffff:10.9.8.7'];
+    const server = (tb.broker as unknown as { server: import('node:net').Server }).server;
+    server.prependListener('connection', (socket) => Object.defineProperty(socket, 'remoteAddress', { value: from.shift() }));
+    /** Accepted: a connection from that address is open on the broker; refused: the client got ERROR. */
+    const refusedOrAccepted = async (): Promise<'accepted' | 'refused'> => {
+      const address = from[0];
+      const c = await idle(tb!.port);
+      const accepted = (): boolean => [...tb!.broker.openConnections].some((x) => x.remoteAddress === address);
+      await waitFor(() => c.frames.length > 0 || accepted());
+      return accepted() ? 'accepted' : 'refused';
+    };
+    expect(await refusedOrAccepted()).toBe('accepted'); // 2001:db8:0:1::a
+    expect(await refusedOrAccepted()).toBe('refused'); // 2001:db8:0:1::b: same /64
+    expect(await refusedOrAccepted()).toBe('accepted'); // 2001:db8:0:2::a: another /64
+    expect(await refusedOrAccepted()).toBe('accepted'); // 10.9.8.7
+    expect(await refusedOrAccepted()).toBe('refused'); // the same, IPv4-mapped
+  });
+
+  it('logs a burst of refusals once, not one line per refused socket', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    tb = await startTestBroker({ maxPendingConnectionsPerAddress: 1, logger: pino({ level: 'warn' }, sink) });
+    await idle(tb.port);
+    for (let i = 0; i < 20; i++) {
+      const c = await idle(tb.port);
+      expect(await c.next()).toMatchObject({ type: FrameType.ERROR, code: ErrorCodes.RESOURCE_LIMIT });
+    }
+    // Well inside the 10 s between lines: the refusals above take milliseconds.
+    const refusals = lines.filter((l) => String(l['msg']).includes('not logged in yet'));
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatchObject({ source: '127.0.0.1', tls: false, max: 1, refusedUnlogged: 0 });
+  });
+
+  it('every way a connection ends before logging in gives its place back', async () => {
+    const pendingOf = (b: TestBroker): Map<string, number> => (b.broker as unknown as { pendingByAddress: Map<string, number> }).pendingByAddress;
+    /** The one place is free: a new connection is accepted (counted), not refused; then it goes. */
+    const placeIsFree = async (b: TestBroker): Promise<void> => {
+      const pending = pendingOf(b);
+      await waitFor(() => pending.size === 0);
+      const c = await idle(b.port);
+      await waitFor(() => pending.size === 1 || c.closed || c.frames.length > 0);
+      expect(c.frames).toEqual([]);
+      c.close();
+      await c.closedPromise;
+      await waitFor(() => pending.size === 0);
+    };
+    const ends = async (b: TestBroker, endings: Array<[string, (c: RawClient) => Promise<unknown>]>): Promise<void> => {
+      for (const [what, end] of endings) {
+        const c = await idle(b.port);
+        await waitFor(() => pendingOf(b).size === 1);
+        await end(c);
+        await placeIsFree(b).catch((err: Error) => {
+          throw new Error(`after ${what}: ${err.message}`);
+        });
+      }
+    };
+    tb = await startTestBroker({ maxPendingConnectionsPerAddress: 1 });
+    await ends(tb, [
+      ['wrong password', (c) => (c.send(openFrame('guest', 'nope')), expectClosedWith(c, ErrorCodes.ACCESS_REFUSED))],
+      ['unsupported version', (c) => (c.send(openFrame('guest', 'guest', PROTOCOL_VERSION + 1)), c.closedPromise)],
+      ['unknown vhost', (c) => (c.send({ ...openFrame('guest', 'guest'), vhost: 'nowhere' } as Frame), expectClosedWith(c, ErrorCodes.ACCESS_REFUSED))],
+      ['a request before OPEN', (c) => (c.send({ type: FrameType.STATUS, requestId: 1 } as Frame), c.closedPromise)],
+      ['bytes that are not a frame', (c) => (c.write(Buffer.alloc(64, 0xff)), c.closedPromise)],
+      ['the client closing while its password is checked', async (c) => {
+        c.send(openFrame('guest', 'nope'));
+        c.close();
+        await c.closedPromise;
+      }],
+      ['a reset socket', async (c) => {
+        c.socket.resetAndDestroy();
+        await c.closedPromise;
+      }],
+      ['logging in', async (c) => expect(await logIn(c)).toMatchObject({ type: FrameType.OPEN_OK })],
+    ]);
+    await tb.stop();
+    tb = await startTestBroker({ maxPendingConnectionsPerAddress: 1, handshakeTimeoutMs: 100 });
+    await ends(tb, [['the handshake timeout', (c) => expectClosedWith(c, ErrorCodes.TIMEOUT)]]);
+  });
+});
+
+/** Polls a condition the broker reaches after a socket event (no timing assertion: only the order matters). */
+async function waitFor(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setImmediate(r));
+}

@@ -148,6 +148,31 @@ describe('the TLS listener', () => {
     await new Promise<void>((resolve) => socket.on('close', () => resolve()));
   });
 
+  it('a socket in the TLS handshake takes a place of its address (not logged in yet), given back when the handshake ends or fails', async () => {
+    const tb = await start({}, { maxPendingConnectionsPerAddress: 1 });
+    const pending = (tb.broker as unknown as { pendingByAddress: Map<string, number> }).pendingByAddress;
+    const tcp = (port: number) => {
+      const socket = createConnection({ host: '127.0.0.1', port });
+      socket.on('error', () => {});
+      return { socket, closed: new Promise<void>((resolve) => socket.on('close', () => resolve())) };
+    };
+    const handshaking = tcp(tb.broker.tlsPort!);
+    await expect.poll(() => pending.size).toBe(1);
+    // Its address has no place left: a plain connection is refused, another TLS socket dropped.
+    const plain = await RawClient.connect(tb.port);
+    expect(await plain.next()).toMatchObject({ type: FrameType.ERROR, code: ErrorCodes.RESOURCE_LIMIT });
+    await tcp(tb.broker.tlsPort!).closed;
+    // A failed handshake (plain bytes to the TLS port) gives the place back.
+    handshaking.socket.write('not TLS\r\n\r\n');
+    await handshaking.closed;
+    await expect.poll(() => pending.size).toBe(0);
+    // A completed one too, and its connection counts as any other until it logs in.
+    const conn = await open({ url: tlsUrl(tb), tls: trustCa() });
+    await conn.declareQueue('after');
+    expect(pending.size).toBe(0);
+    plain.close();
+  });
+
   it('a bad certificate stops the start, naming the file', async () => {
     const bad = join(pki.dir, 'not-a-cert.pem');
     writeFileSync(bad, 'hello');

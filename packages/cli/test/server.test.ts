@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync, realpathSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@warren/client';
@@ -75,6 +75,30 @@ describe('warren server', () => {
     expect((await server.exited).code).toBe(0);
     const bad = await run(['server', '--http-port', '0', '--port', '0', '--memory-high-watermark', '512XB', '--data-dir', join(tmp, 'never')]);
     expect(bad.stderr).toBe("warren: USAGE: memory high watermark must be a size in bytes, such as 1048576, 512MB (10^6), 512MiB (2^20) or 1GiB, got '512XB'\n");
+    expect(bad.code).toBe(2);
+  });
+
+  it('--max-consumers-per-connection and WARREN_MAX_PENDING_CONNECTIONS_PER_ADDRESS set the per-connection and per-address limits', async () => {
+    const { server, port } = await startServer(['--data-dir', join(tmp, 'limits'), '--max-consumers-per-connection', '1', '--http-max-connections', '8', '--log-level', 'silent'], {
+      WARREN_MAX_PENDING_CONNECTIONS_PER_ADDRESS: '1',
+    });
+    const url = `warren://guest:guest@127.0.0.1:${port}`;
+    const conn = await connect(url);
+    await conn.declareQueue('q');
+    await conn.consume('q', () => {});
+    await expect(conn.consume('q', () => {})).rejects.toMatchObject({ name: 'RESOURCE_LIMIT' });
+    // One socket that never logs in takes this address's only place: the next connection is refused at once.
+    const idle = createConnection({ port, host: '127.0.0.1' });
+    await new Promise((resolve) => idle.once('connect', resolve));
+    let refused: { code: number | null; stderr: string } = { code: 0, stderr: '' };
+    await until(async () => (refused = await run(['status', '--json', '--url', url])).code !== 0, 'a refused connection');
+    expect(refused.stderr).toMatch(/RESOURCE_LIMIT.*not logged in yet \(limit 1\)/);
+    idle.destroy();
+    await conn.close();
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+    const bad = await run(['server', '--http-port', '0', '--port', '0', '--max-consumers-per-connection', '-1', '--data-dir', join(tmp, 'never')]);
+    expect(bad.stderr).toBe("warren: USAGE: max consumers per connection must be a non-negative integer, got '-1'\n");
     expect(bad.code).toBe(2);
   });
 

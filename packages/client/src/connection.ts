@@ -30,6 +30,7 @@ import {
   type ExchangeDeclareOptions,
   type ExchangeInfo,
   type ExchangeType,
+  type Frame,
   type MessageProperties,
   type OpenOkFrame,
   type QueueDeclareOptions,
@@ -52,6 +53,7 @@ import { Vhosts } from './vhosts.js';
 import { Users } from './users.js';
 import { resolveOptions, type ConnectOptions, type ResolvedOptions } from './options.js';
 import { checkFrameSize, checkProperties } from './publish-checks.js';
+import { ANY_REQUEST_ID, headerShapeError } from './request-checks.js';
 import { Publisher, type PublishLimits } from './publisher.js';
 import { recoverTopology, type RecoveryTarget } from './recovery.js';
 import { asArray, asRecord, declareResult, messageCountOf } from './replies.js';
@@ -325,6 +327,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
 
   /** Declares an exchange (idempotent when the attributes match; PRECONDITION_FAILED otherwise). Re-declared after a reconnect. */
   declareExchange(name: string, type: ExchangeType, opts: ExchangeDeclareOptions = {}): Promise<void> {
+    const refused = headerShapeError({ type: FrameType.EXCHANGE_DECLARE, requestId: ANY_REQUEST_ID, exchange: name, exchangeType: type, options: opts }, `declareExchange('${name}')`);
+    if (refused !== undefined) return Promise.reject(refused);
     return this.request(
       (w, requestId) => w.exchangeDeclare(requestId, name, type, opts),
       () => this.topology.exchangeDeclared(name, type, opts),
@@ -345,6 +349,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
    * queue that did not survive gets a new name then ('queueRenamed').
    */
   declareQueue(name = '', opts: QueueDeclareOptions = {}): Promise<QueueDeclareResult> {
+    const refused = headerShapeError({ type: FrameType.QUEUE_DECLARE, requestId: ANY_REQUEST_ID, queue: name, options: opts }, `declareQueue('${name}')`);
+    if (refused !== undefined) return Promise.reject(refused);
     return this.request(
       (w, requestId) => w.queueDeclare(requestId, name, opts),
       (result) => {
@@ -395,6 +401,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     const consumer = new StreamConsumer(stream, opts, this, handler);
     consumer.tag = opts.consumerTag ?? `stag-${this.clientId}-${++this.streamConsumerCount}`;
     if (this.streamConsumers.has(consumer.tag)) throw errors.preconditionFailed(`stream consumer tag "${consumer.tag}" is already in use on this connection`);
+    const refused = headerShapeError({ type: FrameType.STREAM_SUBSCRIBE, requestId: ANY_REQUEST_ID, stream, options: { ...subscribeOptions(opts), consumerTag: consumer.tag } }, `consumeStream('${stream}')`);
+    if (refused !== undefined) throw refused;
     // Registered before STREAM_SUBSCRIBE goes out, so no delivery can miss it.
     this.streamConsumers.add(consumer);
     try {
@@ -496,6 +504,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
   ): Promise<void> {
     const record: BindingRecord = { kind, destination, source, routingKey, arguments: args ?? null };
     const bind = type === FrameType.QUEUE_BIND || type === FrameType.EXCHANGE_BIND;
+    // The four binding frames share one layout: arguments are the header's fifth field.
+    const frame = { type, requestId: ANY_REQUEST_ID, routingKey, arguments: record.arguments, ...(kind === 'queue' ? { queue: destination, exchange: source } : { destination, source }) };
+    const refused = headerShapeError(frame as Frame, `${bind ? 'bind' : 'unbind'}${kind === 'queue' ? 'Queue' : 'Exchange'}('${destination}', '${source}')`);
+    if (refused !== undefined) return Promise.reject(refused);
     return this.request(
       (w, requestId) => sendBinding(w, bind, record, requestId),
       () => (bind ? this.topology.bound(record) : this.topology.unbound(record)),
@@ -690,6 +702,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements Consum
     // The client picks the tag and registers the consumer before sending
     // CONSUME, so deliveries that race the reply still find it.
     const tag = wire.consumerTag ?? `ctag-${this.clientId}-${++this.consumerCount}`;
+    const refused = headerShapeError({ type: FrameType.CONSUME, requestId: ANY_REQUEST_ID, queue, options: { ...wire, consumerTag: tag } }, `consume('${queue}')`);
+    if (refused !== undefined) return Promise.reject(refused);
     if (this.topology.consumers.has(tag)) {
       return Promise.reject(errors.preconditionFailed(`consumer tag "${tag}" is already in use on this connection`));
     }

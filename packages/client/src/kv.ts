@@ -10,6 +10,7 @@ import { ErrorCodes, FrameType, WarrenError, type Frame, type FrameWriter, type 
 
 export type { KvBucketOptions };
 import { remoteError } from './errors.js';
+import { ANY_REQUEST_ID, headerShapeError } from './request-checks.js';
 
 export type KvOp = 'put' | 'del' | 'purge' | 'expired';
 
@@ -353,6 +354,8 @@ export class KvRegistry {
   /** Creates (or opens) a bucket; options left out are not compared with an existing bucket's. */
   async open(name: string, options: KvBucketOptions & { passive?: boolean } = {}): Promise<KvBucket> {
     const o = clean(options as Record<string, unknown>) ?? {};
+    const refused = headerShapeError({ type: FrameType.KV_BUCKET_CREATE, requestId: ANY_REQUEST_ID, bucket: name, options: o }, `kv('${name}')`);
+    if (refused !== undefined) throw refused;
     const info = await this.link.request((w, requestId) => w.kvBucketCreate(requestId, name, o), (r) => r as KvBucketInfo);
     const { passive: _passive, ...kept } = o;
     this.buckets.set(name, kept);

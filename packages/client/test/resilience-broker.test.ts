@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Broker } from '@warren/broker';
-import { ConnectionClosedError, TimeoutError, connect, type Connection, type Message, type QueueRenamedEvent, type StatusEvent } from '../src/index.js';
+import { ConnectionClosedError, TimeoutError, connect, type ConnectedEvent, type Connection, type Message, type QueueRenamedEvent, type StatusEvent } from '../src/index.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { startTestBroker } from '../../../test-support/broker.js';
 import { tempDirPerTest } from '../../../test-support/temp-dir.js';
@@ -74,6 +74,32 @@ describe('resilience against the real broker', () => {
     expect([...tempSeen].sort()).toEqual(all.sort());
     // The audit queue has no consumer: its persistent messages survived the restart on disk.
     expect((await conn.declareQueue('orders.audit', { passive: true })).messageCount).toBe(9);
+  });
+
+  it('a restart with a lower consumer cap: the consumer past it is reported and dropped, not retried in a loop; the others resume', async () => {
+    const port = broker.port;
+    const conn = await open(port);
+    for (const q of ['c1', 'c2', 'c3']) await conn.declareQueue(q, { durable: true });
+    const got: string[] = [];
+    const consumers = await Promise.all(['c1', 'c2', 'c3'].map((q) => conn.consume(q, (m) => void (got.push(`${q}:${m.body.toString()}`), m.ack()))));
+    const reconnected = nextEvent<ConnectedEvent>(conn, 'connected');
+    const reported: Array<[string, unknown]> = [];
+    conn.on('recoveryError', (err, item) => reported.push([err.name, item]));
+    await broker.close();
+    ({ broker } = await startTestBroker({ port, dataDir: tmp.path, maxConsumersPerConnection: 2 }));
+    const status = await reconnected;
+    expect(status.recoveryErrors.map((e) => e.name)).toEqual(['RESOURCE_LIMIT']);
+    expect(reported).toEqual([['RESOURCE_LIMIT', { kind: 'consumer', tag: consumers[2]!.tag, queue: 'c3' }]]);
+    expect(await consumers[2]!.cancelled).toMatchObject({ name: 'RESOURCE_LIMIT' });
+    const id = conn.connectionId;
+    await Promise.all(['c1', 'c2'].map((q) => conn.publish('', q, 'after')));
+    await until(() => got.length === 2);
+    expect(got.sort()).toEqual(['c1:after', 'c2:after']);
+    // The same connection: full until one of its consumers goes.
+    await expect(conn.consume('c3', () => undefined)).rejects.toMatchObject({ name: 'RESOURCE_LIMIT' });
+    await consumers[0]!.cancel();
+    await expect(conn.consume('c3', () => undefined)).resolves.toBeDefined();
+    expect(conn.connectionId).toBe(id);
   });
 
   it('network cut and stall through a proxy: the client reconnects each time, reports why, and its consumer resumes', async () => {

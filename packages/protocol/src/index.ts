@@ -23,7 +23,7 @@ export * from './errors.js';
 export * from './frames.js';
 export { FRAME_SCHEMA, headerOf, parseFrame, hasBody, layoutOf, specKind, type FrameSchema, type FrameLayout, type Field, type FieldKind } from './frame-schema.js';
 export { sendMethodName, type ErrorLike, type FrameSends, type SendArgs } from './frame-sends.js';
-export { isPlainObject, invalidProperty, invalidPropertyOf, propertyExpectation, propertiesShapeProblem, INVALID_PROPERTY } from './properties.js';
+export { isPlainObject, invalidProperty, invalidPropertyOf, propertyExpectation, propertiesShapeProblem, headerShapeProblem, INVALID_PROPERTY } from './properties.js';
 export * from './codec.js';
 export { FrameDecoder, type FrameHandler } from './decoder.js';
 export { FRAME_GUARD_ENV, takeFrameGuardViolations } from './frame-guard.js';

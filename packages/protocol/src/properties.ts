@@ -92,15 +92,30 @@ export function invalidProperty(properties: object): { key: string; expected: st
  * publish (the same bounds as the wire).
  */
 export function propertiesShapeProblem(properties: object): string | undefined {
-  const maxDepth = MAX_NESTING - 1;
-  let values = MAX_HEADER_VALUES - 5;
-  const stack: Array<[object, number]> = [[properties, 1]];
+  return shapeProblem(properties, 2, MAX_HEADER_VALUES - 5);
+}
+
+/**
+ * The same for a whole frame header (the frame's fields in FRAME_SCHEMA order,
+ * as headerOf builds it): the array itself is level 1 and its elements count
+ * as values, so each field's maps are measured at the depth the layout puts
+ * them (QUEUE_DECLARE's arguments at level 3, QUEUE_BIND's at level 2).
+ */
+export function headerShapeProblem(header: readonly unknown[]): string | undefined {
+  return shapeProblem(header, 1, MAX_HEADER_VALUES);
+}
+
+/** `root` at level `rootDepth`, with `budget` values left for it and what it holds. */
+function shapeProblem(root: object, rootDepth: number, budget: number): string | undefined {
+  const levels = MAX_NESTING - rootDepth + 1;
+  let values = budget;
+  const stack: Array<[object, number]> = [[root, rootDepth]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
-    if (depth > maxDepth) return `nest more than ${maxDepth} levels deep (the broker refuses a header nested more than ${MAX_NESTING})`;
+    if (depth > MAX_NESTING) return `nest more than ${levels} levels deep (the broker refuses a header nested more than ${MAX_NESTING})`;
     const children = Array.isArray(v) ? v : Object.values(v);
     values -= children.length;
-    if (values < 0) return `hold more than ${MAX_HEADER_VALUES - 5} values (the broker refuses a header of more than ${MAX_HEADER_VALUES})`;
+    if (values < 0) return `hold more than ${budget} values (the broker refuses a header of more than ${MAX_HEADER_VALUES})`;
     for (const c of children) if (c !== null && typeof c === 'object' && !(c instanceof Uint8Array) && !(c instanceof Date)) stack.push([c, depth + 1]);
   }
   return undefined;

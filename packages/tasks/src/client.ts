@@ -22,6 +22,12 @@ export interface TaskClientOptions {
   random?: () => number;
   /** How long finished tasks' states and results are kept, ms (default 24 h). */
   resultTtlMs?: number;
+  /**
+   * wait() calls that hold a watch at once (default 1024); more wait their turn, in order,
+   * their timeoutMs running meanwhile. Each watch is one of the connection's subscriptions,
+   * which the broker caps (--max-consumers-per-connection, default 4096).
+   */
+  maxWaitWatches?: number;
 }
 
 export interface EnqueueOptions {
@@ -52,6 +58,8 @@ export interface ListFilter {
 
 export const MAX_PRIORITY = 9;
 export const DEFAULT_RESULT_TTL_MS = 24 * 3600_000;
+/** TaskClientOptions.maxWaitWatches: a quarter of the broker's default per-connection cap, leaving room for consumers. */
+export const DEFAULT_MAX_WAIT_WATCHES = 1024;
 /** A revocation marker is kept this long for workers that may still hold the task. */
 const REVOKE_MARK_TTL_MS = 3600_000;
 
@@ -73,6 +81,8 @@ export class TaskClient {
   readonly random: () => number;
   readonly resultTtlMs: number;
   private readonly declared = new Map<string, Promise<unknown>>();
+  /** Places for wait()'s watches (maxWaitWatches). */
+  private readonly waitPlaces: Places;
 
   private constructor(
     readonly conn: Connection,
@@ -86,6 +96,9 @@ export class TaskClient {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.resultTtlMs = options.resultTtlMs ?? DEFAULT_RESULT_TTL_MS;
+    const maxWaitWatches = options.maxWaitWatches ?? DEFAULT_MAX_WAIT_WATCHES;
+    if (!(Number.isSafeInteger(maxWaitWatches) && maxWaitWatches > 0)) throw new TypeError(`maxWaitWatches must be a positive integer, got ${maxWaitWatches}`);
+    this.waitPlaces = new Places(maxWaitWatches);
   }
 
   /** Opens (creating if needed) the namespace's bucket and dead-letter queue on `conn`. */
@@ -228,10 +241,22 @@ export class TaskClient {
    * with NOT_FOUND if the task is unknown or its record expires meanwhile.
    */
   async wait(id: string, options: { timeoutMs?: number } = {}): Promise<TaskRecord> {
-    const watch = await this.watch(id);
+    checkId(id);
+    // One watch per wait: past maxWaitWatches the wait takes its turn rather than have the
+    // broker refuse the watch (RESOURCE_LIMIT) when a burst of tasks is waited for at once.
+    const place = this.waitPlaces.take();
+    let watch: TaskWatch | undefined;
+    let over = false;
     let timer: unknown;
     try {
       const done = (async () => {
+        await place.ready;
+        if (over) throw new TimeoutError(`task ${id}: wait over`);
+        watch = await this.watch(id);
+        if (over) {
+          await watch.close();
+          throw new TimeoutError(`task ${id}: wait over`);
+        }
         let seen = false;
         const first = await this.get(id);
         if (first === null) throw new WarrenError(ErrorCodes.NOT_FOUND, `task ${id} not found`);
@@ -256,8 +281,10 @@ export class TaskClient {
       done.catch(() => undefined);
       return await Promise.race([done, timeout]);
     } finally {
+      over = true;
       if (timer !== undefined) this.clock.clearTimeout(timer);
-      await watch.close();
+      await watch?.close();
+      place.free();
     }
   }
 
@@ -442,6 +469,45 @@ export function messageOf(rec: TaskRecord, attempt = 1): TaskMessage {
 }
 
 /** A task's states as they change; null when its record is deleted or expires. */
+/**
+ * At most `max` places held at once; takers past it wait in line, first come first served.
+ * A freed place passes straight to the next in line.
+ */
+class Places {
+  private used = 0;
+  private readonly line = new Set<() => void>();
+
+  constructor(private readonly max: number) {}
+
+  /** `ready` resolves once the place is ours; free() exactly once: gives it back, or leaves the line. */
+  take(): { ready: Promise<void>; free: () => void } {
+    if (this.used < this.max) {
+      this.used++;
+      return { ready: Promise.resolve(), free: () => this.pass() };
+    }
+    let ours = false;
+    let give!: () => void;
+    const ready = new Promise<void>((resolve) => {
+      give = () => {
+        ours = true;
+        resolve();
+      };
+    });
+    this.line.add(give);
+    return { ready, free: () => (ours ? this.pass() : void this.line.delete(give)) };
+  }
+
+  private pass(): void {
+    const next = this.line.values().next();
+    if (next.done === true) {
+      this.used--;
+      return;
+    }
+    this.line.delete(next.value);
+    next.value();
+  }
+}
+
 export class TaskWatch implements AsyncIterable<TaskRecord | null> {
   constructor(private readonly watch: KvWatch) {}
 

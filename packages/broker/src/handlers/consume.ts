@@ -16,6 +16,7 @@ export function registerConsumeHandlers(table: DispatchTable): void {
     const prefetch = o.prefetch ?? 0;
     if (!Number.isSafeInteger(prefetch) || prefetch < 0) throw errors.invalidArgument('prefetch must be a non-negative integer');
     const queue = notAStream(session.vhost.queueFor(f.queue, session));
+    session.checkConsumerRoom();
     const consumer = session.consumers.add(queue, o.consumerTag, prefetch, o.noAck ?? false, o.exclusive ?? false);
     // Deliveries start after the reply, so the client knows the tag first.
     return new AfterReply({ consumerTag: consumer.tag }, () => queue.drain());

@@ -23,6 +23,7 @@ export function registerKvHandlers(table: DispatchTable): void {
   table.register(FrameType.KV_KEYS, Answer.Reply, 'read', (f, s) => s.kv.keys(f.bucket, f.filter));
   table.register(FrameType.KV_HISTORY, Answer.Reply, 'read', (f, s) => s.kv.history(f.bucket, f.key));
   table.register(FrameType.KV_WATCH, Answer.Reply, 'read', (f, s) => {
+    s.checkConsumerRoom();
     const w = s.kv.watch(f.bucket, f.filter, f.options);
     return new AfterReply(w.result, w.sendInitial);
   });

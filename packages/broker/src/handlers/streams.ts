@@ -19,6 +19,7 @@ function streamsOf(session: Session): Streams {
 
 export function registerStreamHandlers(table: DispatchTable): void {
   table.register(FrameType.STREAM_SUBSCRIBE, Answer.Reply, 'read', async (f, session) => {
+    session.checkConsumerRoom();
     const { result, start } = await streamsOf(session).subscribe(session, f.stream, f.options);
     // Deliveries start after the reply, so the client knows the tag and the offset first.
     return start === null ? result : new AfterReply(result, start);

@@ -20,6 +20,10 @@ export interface HttpOptions {
   metricsOpen: boolean;
   /** Largest request body accepted, in bytes (413 above). */
   bodyLimit: number;
+  /** Sockets open at once (Infinity: no limit); more are closed unanswered. */
+  maxConnections: number;
+  /** How long a client has to send a request's headers (and, over HTTPS, to finish the TLS handshake), in ms. */
+  headersTimeoutMs: number;
 }
 
 export interface HttpContext {

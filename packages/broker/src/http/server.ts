@@ -24,6 +24,12 @@ export type { HttpContext, HttpOptions, RegisterRoutes };
 
 /** 1 MiB. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** A request (headers and body) must be complete within this, in ms. */
+export const REQUEST_TIMEOUT_MS = 60_000;
+/** An idle keep-alive socket is closed after this, in ms. */
+export const KEEP_ALIVE_TIMEOUT_MS = 5000;
+/** Requests one keep-alive socket may carry; the last is answered with `connection: close`. */
+export const MAX_REQUESTS_PER_SOCKET = 1000;
 /** The port of `warren server`'s HTTP API unless --http-port says otherwise. */
 export const DEFAULT_HTTP_PORT = 15680;
 
@@ -70,18 +76,29 @@ export class HttpApi {
     const o = this.ctx.options;
     const tls = this.ctx.broker.tls;
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    // Timeouts are checked every second (Node's default: every 30 s, which would stretch them).
+    const limits = { connectionsCheckingInterval: 1000, headersTimeout: Math.min(o.headersTimeoutMs, REQUEST_TIMEOUT_MS), requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS };
     let server: Server;
     if (tls !== null) {
-      const s = createHttpsServer({ ...tls.options }, onRequest);
+      // The TLS handshake gets the same deadline as the headers (Node's default: 2 minutes).
+      const s = createHttpsServer({ ...tls.options, ...limits, handshakeTimeout: o.headersTimeoutMs }, onRequest);
       this.unsubscribeReload = tls.onReload((options) => s.setSecureContext(options));
       s.on('tlsClientError', (_err, socket) => socket.destroy());
       server = s as unknown as Server;
     } else {
-      server = createHttpServer(onRequest);
+      server = createHttpServer(limits, onRequest);
     }
-    server.keepAliveTimeout = 5000;
-    server.headersTimeout = 20_000;
-    server.requestTimeout = 60_000;
+    // A cap on sockets, not only on each socket's time: past it Node closes new sockets at once.
+    if (Number.isFinite(o.maxConnections)) server.maxConnections = o.maxConnections;
+    server.maxRequestsPerSocket = MAX_REQUESTS_PER_SOCKET;
+    let droppedAt = -Infinity;
+    server.on('drop', (data) => {
+      // At most one line per 10 s: a flood of refused sockets must not flood the log too.
+      const now = Date.now();
+      if (now - droppedAt < 10_000) return;
+      droppedAt = now;
+      this.ctx.logger.warn({ remote: data?.remoteAddress ?? null, max: o.maxConnections }, 'HTTP connection refused: limit reached');
+    });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error & { port?: number }): void => {

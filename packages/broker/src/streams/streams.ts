@@ -179,6 +179,11 @@ export class Streams {
     if (subs !== undefined) for (const sub of subs.values()) sub.pump();
   }
 
+  /** The connection's stream subscriptions (active or waiting). */
+  subscriptionCount(sink: StreamSink): number {
+    return this.bySink.get(sink)?.size ?? 0;
+  }
+
   connectionClosed(sink: StreamSink): void {
     const subs = this.bySink.get(sink);
     if (subs === undefined) return;
@@ -224,7 +229,14 @@ export class Streams {
       s.pendingStart.set(sub, start);
       return { result: { consumerTag: tag, offset: null, active: false }, start: null };
     }
-    const offset = await this.startOffset(s, name, start);
+    let offset: number;
+    try {
+      offset = await this.startOffset(s, name, start);
+    } catch (err) {
+      // The client gets an ERROR, so no subscription: none may stay behind (nor count in its cap).
+      this.detach(sub);
+      throw err;
+    }
     return { result: { consumerTag: tag, offset, active: true }, start: () => sub.start(offset) };
   }
 
@@ -245,7 +257,8 @@ export class Streams {
 
   private detach(sub: StreamSubscription): void {
     const s = this.open.get(sub.stream);
-    this.bySink.get(sub.sink)?.delete(sub.tag);
+    const subs = this.bySink.get(sub.sink);
+    if (subs?.get(sub.tag) === sub) subs.delete(sub.tag); // not a later one that took the tag
     void sub.close();
     if (s === undefined) return;
     s.subscriptions.delete(sub);

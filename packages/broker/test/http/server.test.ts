@@ -5,6 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createConnection, type Socket } from 'node:net';
+import { until } from '../../../../test-support/wait.js';
 import { removeDir, tempDir } from '../../../../test-support/temp-dir.js';
 import { startHttpBroker, type HttpTestBroker } from '../../../../test-support/http-api.js';
 import { startTestBroker } from '../../../../test-support/broker.js';
@@ -123,4 +125,58 @@ describe('management HTTP API: skeleton', () => {
     tb = undefined;
     await expect(fetch(`${base}/api/health`)).rejects.toThrow();
   });
+
+  it('holds at most httpMaxConnections sockets: one more is closed unanswered, and a freed place is taken again', async () => {
+    tb = await startHttpBroker({ httpMaxConnections: 2 });
+    const port = tb.httpPort;
+    // Two sockets in the middle of their headers hold both places.
+    const held = [await socketTo(port), await socketTo(port)];
+    for (const s of held) s.write('GET /api/health HTTP/1.1\r\nhost: 127.0.0.1\r\n');
+    const third = await socketTo(port);
+    third.write('GET /api/health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n');
+    expect(await answerOf(third)).toBe('');
+    held[0]!.destroy();
+    await until(async () => (await answerOf(await request(port))).startsWith('HTTP/1.1 200'), 'a place freed');
+    held[1]!.destroy();
+    const server = (tb.broker.http as unknown as { server: import('node:http').Server }).server;
+    expect(server).toMatchObject({ maxConnections: 2, headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5000, maxRequestsPerSocket: 1000 });
+  });
+
+  it('closes a socket that does not finish its headers within the handshake timeout (slow loris)', async () => {
+    tb = await startHttpBroker({ handshakeTimeoutMs: 200 });
+    const slow = await socketTo(tb.httpPort);
+    slow.write('GET /api/health HTTP/1.1\r\nhost: 127.0.0.1\r\n');
+    // Node answers 408 and closes. Before this change it waited 20 s, checked every 30 s: the guard below (a bound
+    // against that, far above the ~1 s this takes, not a measurement) fails then.
+    let guard: NodeJS.Timeout | undefined;
+    const answer = await Promise.race([answerOf(slow), new Promise<string>((resolve) => (guard = setTimeout(() => resolve('still open after 10 s'), 10_000)))]);
+    clearTimeout(guard);
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+  });
 });
+
+function socketTo(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = createConnection({ port, host: '127.0.0.1' });
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/** A socket that sent a complete request to /api/health (connection: close). */
+async function request(port: number): Promise<Socket> {
+  const s = await socketTo(port);
+  s.write('GET /api/health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n');
+  return s;
+}
+
+/** Everything the server sent on this socket until it closed it. */
+function answerOf(s: Socket): Promise<string> {
+  return new Promise((resolve) => {
+    let data = '';
+    s.on('data', (chunk: Buffer) => (data += chunk.toString('latin1')));
+    s.on('error', () => {});
+    s.once('close', () => resolve(data));
+  });
+}
+

@@ -187,6 +187,16 @@ export function serverCommand(): Command {
         .argParser(size('kv watch backlog')),
     )
     .addOption(new Option('--max-connections <n>', 'refuse connections above this many (default 10000)').env('WARREN_MAX_CONNECTIONS').argParser(int('max connections')))
+    .addOption(
+      new Option('--max-consumers-per-connection <n>', 'consumers, stream subscriptions and key-value watches one connection may have, together; one more is refused with RESOURCE_LIMIT (default 4096; 0: no limit)')
+        .env('WARREN_MAX_CONSUMERS_PER_CONNECTION')
+        .argParser(int('max consumers per connection')),
+    )
+    .addOption(
+      new Option('--max-pending-connections-per-address <n>', 'connections from one address (IPv6: one /64) that have not logged in yet; one more is refused with RESOURCE_LIMIT (default 64; 0: no limit)')
+        .env('WARREN_MAX_PENDING_CONNECTIONS_PER_ADDRESS')
+        .argParser(int('max pending connections per address')),
+    )
     .addOption(new Option('--frame-max <bytes>', 'largest frame (message) accepted (default 16 MiB, at most 256 MiB)').env('WARREN_FRAME_MAX').argParser(size('frame max')))
     .addOption(new Option('--heartbeat <ms>', 'heartbeat interval proposed to clients (default 60000; 0 disables)').env('WARREN_HEARTBEAT_MS').argParser(int('heartbeat')))
     .addOption(new Option('--tls-cert <file>', 'PEM certificate (chain) of the TLS listener; with --tls-key turns TLS on (re-read on SIGHUP)').env('WARREN_TLS_CERT'))
@@ -200,6 +210,11 @@ export function serverCommand(): Command {
         .env('WARREN_HTTP_PORT')
         .default(DEFAULT_HTTP_PORT)
         .argParser(httpPortOrOff),
+    )
+    .addOption(
+      new Option('--http-max-connections <n>', 'sockets the HTTP API holds open at once; more are closed at once, unanswered (default 1024; 0: no limit)')
+        .env('WARREN_HTTP_MAX_CONNECTIONS')
+        .argParser(int('HTTP max connections')),
     )
     .addOption(new Option('--http-bind <address>', 'interface the HTTP API listens on (default: --host)').env('WARREN_HTTP_BIND'))
     .addOption(new Option('--http-console-dir <dir>', "serve the web console's files from this folder (default: the @warren/console package, if installed)").env('WARREN_HTTP_CONSOLE_DIR'))
@@ -264,12 +279,15 @@ export function serverCommand(): Command {
         ...(o.flowControl === false ? { flowControl: false } : {}),
         ...(o.kvWatchBacklog !== undefined ? { kvWatchBacklogBytes: o.kvWatchBacklog } : {}),
         ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
+        ...(o.maxConsumersPerConnection !== undefined ? { maxConsumersPerConnection: o.maxConsumersPerConnection as number } : {}),
+        ...(o.maxPendingConnectionsPerAddress !== undefined ? { maxPendingConnectionsPerAddress: o.maxPendingConnectionsPerAddress as number } : {}),
         ...(o.frameMax !== undefined ? { frameMax: o.frameMax } : {}),
         ...(o.heartbeat !== undefined ? { heartbeatMs: o.heartbeat } : {}),
         ...(o.httpPort !== 'off' ? { httpPort: o.httpPort as number } : {}),
         ...(o.httpBind !== undefined ? { httpBind: o.httpBind as string } : {}),
         ...(o.httpConsoleDir !== undefined ? { httpConsoleDir: o.httpConsoleDir as string } : {}),
         ...(o.httpMetricsOpen === true ? { httpMetricsOpen: true } : {}),
+        ...(o.httpMaxConnections !== undefined ? { httpMaxConnections: o.httpMaxConnections as number } : {}),
       };
       // Loaded here, not at the top: the other verbs start faster without the broker.
       const { startBroker } = await import('@warren/broker');
