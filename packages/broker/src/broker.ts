@@ -264,7 +264,7 @@ export class Broker implements BrokerContext {
       },
       vhosts: this.vhosts,
       logger: this.logger,
-      options: { port: o.httpPort!, bind: o.httpBind, consoleDir: o.httpConsoleDir, metricsOpen: o.httpMetricsOpen, bodyLimit: o.httpBodyLimit, maxConnections: o.httpMaxConnections, headersTimeoutMs: o.handshakeTimeoutMs },
+      options: { port: o.httpPort!, bind: o.httpBind, consoleDir: o.httpConsoleDir, metricsOpen: o.httpMetricsOpen, bodyLimit: o.httpBodyLimit, maxConnections: o.httpMaxConnections, maxConnectionsPerAddress: o.httpMaxConnectionsPerAddress, headersTimeoutMs: o.handshakeTimeoutMs },
     });
     this.http = api;
     try {

@@ -122,6 +122,11 @@ export interface BrokerOptions {
    * closed at once, unanswered (Node's server.maxConnections). Default 1024; 0: no limit.
    */
   httpMaxConnections?: number;
+  /**
+   * Of those, sockets from one source address; past it that address's new ones are closed at once,
+   * so one client cannot take all of httpMaxConnections. Default 64; 0: no limit.
+   */
+  httpMaxConnectionsPerAddress?: number;
 }
 
 export type ResolvedOptions = Required<
@@ -148,6 +153,7 @@ export const DEFAULT_PAGING_WINDOW_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_CONSUMERS_PER_CONNECTION = 4096;
 export const DEFAULT_MAX_PENDING_CONNECTIONS_PER_ADDRESS = 64;
 export const DEFAULT_HTTP_MAX_CONNECTIONS = 1024;
+export const DEFAULT_HTTP_MAX_CONNECTIONS_PER_ADDRESS = 64;
 
 /** A count limit: a non-negative integer, 0 meaning none (Infinity). */
 function limitOption(value: number | undefined, fallback: number, name: string): number {
@@ -205,5 +211,6 @@ export function resolveOptions(o: BrokerOptions): ResolvedOptions {
     httpMetricsOpen: o.httpMetricsOpen ?? false,
     httpBodyLimit: o.httpBodyLimit ?? 1024 * 1024,
     httpMaxConnections: limitOption(o.httpMaxConnections, DEFAULT_HTTP_MAX_CONNECTIONS, 'httpMaxConnections'),
+    httpMaxConnectionsPerAddress: limitOption(o.httpMaxConnectionsPerAddress, DEFAULT_HTTP_MAX_CONNECTIONS_PER_ADDRESS, 'httpMaxConnectionsPerAddress'),
   };
 }

@@ -79,7 +79,7 @@ describe('warren server', () => {
   });
 
   it('--max-consumers-per-connection and WARREN_MAX_PENDING_CONNECTIONS_PER_ADDRESS set the per-connection and per-address limits', async () => {
-    const { server, port } = await startServer(['--data-dir', join(tmp, 'limits'), '--max-consumers-per-connection', '1', '--http-max-connections', '8', '--log-level', 'silent'], {
+    const { server, port } = await startServer(['--data-dir', join(tmp, 'limits'), '--max-consumers-per-connection', '1', '--http-max-connections', '8', '--http-max-connections-per-address', '4', '--log-level', 'silent'], {
       WARREN_MAX_PENDING_CONNECTIONS_PER_ADDRESS: '1',
     });
     const url = `warren://guest:guest@127.0.0.1:${port}`;

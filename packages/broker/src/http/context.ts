@@ -22,6 +22,8 @@ export interface HttpOptions {
   bodyLimit: number;
   /** Sockets open at once (Infinity: no limit); more are closed unanswered. */
   maxConnections: number;
+  /** Of those, sockets from one address (Infinity: no limit); more from it are closed unanswered. */
+  maxConnectionsPerAddress: number;
   /** How long a client has to send a request's headers (and, over HTTPS, to finish the TLS handshake), in ms. */
   headersTimeoutMs: number;
 }

@@ -11,7 +11,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { ErrorCodes, WarrenError } from '@warren/protocol';
 import { errors } from '../errors.js';
 import { ANONYMOUS, authenticate, Unauthenticated, type HttpUser } from './authz.js';
@@ -92,13 +92,34 @@ export class HttpApi {
     if (Number.isFinite(o.maxConnections)) server.maxConnections = o.maxConnections;
     server.maxRequestsPerSocket = MAX_REQUESTS_PER_SOCKET;
     let droppedAt = -Infinity;
-    server.on('drop', (data) => {
+    const dropped = (remote: string | null, why: string, max: number): void => {
       // At most one line per 10 s: a flood of refused sockets must not flood the log too.
       const now = Date.now();
       if (now - droppedAt < 10_000) return;
       droppedAt = now;
-      this.ctx.logger.warn({ remote: data?.remoteAddress ?? null, max: o.maxConnections }, 'HTTP connection refused: limit reached');
-    });
+      this.ctx.logger.warn({ remote, max }, `HTTP connection refused: ${why}`);
+    };
+    server.on('drop', (data) => dropped(data?.remoteAddress ?? null, 'limit reached', o.maxConnections));
+    // And per source address, so that one client cannot take every place (sockets, not requests: a
+    // socket's address is counted from accept to close, whatever it sends).
+    if (Number.isFinite(o.maxConnectionsPerAddress)) {
+      const byAddress = new Map<string, number>();
+      server.on('connection', (socket: Socket) => {
+        const address = socket.remoteAddress ?? 'unknown';
+        const n = byAddress.get(address) ?? 0;
+        if (n >= o.maxConnectionsPerAddress) {
+          dropped(address, 'too many from this address', o.maxConnectionsPerAddress);
+          socket.destroy();
+          return;
+        }
+        byAddress.set(address, n + 1);
+        socket.once('close', () => {
+          const left = (byAddress.get(address) ?? 1) - 1;
+          if (left <= 0) byAddress.delete(address);
+          else byAddress.set(address, left);
+        });
+      });
+    }
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error & { port?: number }): void => {

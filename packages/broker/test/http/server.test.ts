@@ -142,6 +142,19 @@ describe('management HTTP API: skeleton', () => {
     expect(server).toMatchObject({ maxConnections: 2, headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5000, maxRequestsPerSocket: 1000 });
   });
 
+  it('holds at most httpMaxConnectionsPerAddress sockets from one address; other addresses keep their places', async () => {
+    tb = await startHttpBroker({ httpMaxConnectionsPerAddress: 2 });
+    const port = tb.httpPort;
+    const held = [await socketTo(port), await socketTo(port)];
+    for (const s of held) s.write('GET /api/health HTTP/1.1\r\nhost: 127.0.0.1\r\n');
+    expect(await answerOf(await request(port))).toBe('');
+    // Another loopback address (Linux routes all of 127/8 to lo) is served.
+    expect(await answerOf(await request(port, '127.0.0.2'))).toMatch(/^HTTP\/1\.1 200/);
+    held[0]!.destroy();
+    await until(async () => (await answerOf(await request(port))).startsWith('HTTP/1.1 200'), 'a place freed');
+    held[1]!.destroy();
+  });
+
   it('closes a socket that does not finish its headers within the handshake timeout (slow loris)', async () => {
     tb = await startHttpBroker({ handshakeTimeoutMs: 200 });
     const slow = await socketTo(tb.httpPort);
@@ -155,17 +168,17 @@ describe('management HTTP API: skeleton', () => {
   });
 });
 
-function socketTo(port: number): Promise<Socket> {
+function socketTo(port: number, localAddress?: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = createConnection({ port, host: '127.0.0.1' });
+    const s = createConnection({ port, host: '127.0.0.1', ...(localAddress !== undefined ? { localAddress } : {}) });
     s.once('connect', () => resolve(s));
     s.once('error', reject);
   });
 }
 
 /** A socket that sent a complete request to /api/health (connection: close). */
-async function request(port: number): Promise<Socket> {
-  const s = await socketTo(port);
+async function request(port: number, localAddress?: string): Promise<Socket> {
+  const s = await socketTo(port, localAddress);
   s.write('GET /api/health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n');
   return s;
 }

@@ -216,6 +216,11 @@ export function serverCommand(): Command {
         .env('WARREN_HTTP_MAX_CONNECTIONS')
         .argParser(int('HTTP max connections')),
     )
+    .addOption(
+      new Option('--http-max-connections-per-address <n>', 'of those, sockets from one address (raise it behind a reverse proxy); more are closed at once (default 64; 0: no limit)')
+        .env('WARREN_HTTP_MAX_CONNECTIONS_PER_ADDRESS')
+        .argParser(int('HTTP max connections per address')),
+    )
     .addOption(new Option('--http-bind <address>', 'interface the HTTP API listens on (default: --host)').env('WARREN_HTTP_BIND'))
     .addOption(new Option('--http-console-dir <dir>', "serve the web console's files from this folder (default: the @warren/console package, if installed)").env('WARREN_HTTP_CONSOLE_DIR'))
     .addOption(new Option('--http-metrics-open', 'serve /metrics (Prometheus) without credentials; otherwise it needs a monitoring or administrator user').env('WARREN_HTTP_METRICS_OPEN'))
@@ -288,6 +293,7 @@ export function serverCommand(): Command {
         ...(o.httpConsoleDir !== undefined ? { httpConsoleDir: o.httpConsoleDir as string } : {}),
         ...(o.httpMetricsOpen === true ? { httpMetricsOpen: true } : {}),
         ...(o.httpMaxConnections !== undefined ? { httpMaxConnections: o.httpMaxConnections as number } : {}),
+        ...(o.httpMaxConnectionsPerAddress !== undefined ? { httpMaxConnectionsPerAddress: o.httpMaxConnectionsPerAddress as number } : {}),
       };
       // Loaded here, not at the top: the other verbs start faster without the broker.
       const { startBroker } = await import('@warren/broker');
