@@ -78,8 +78,8 @@ export class Broker implements BrokerContext {
   private readonly connections = new Set<Connection>();
   /** Connections not logged in yet, per source address (maxPendingConnectionsPerAddress). */
   private readonly pendingByAddress = new Map<string, number>();
-  /** When a pre-login refusal was last logged, and how many since were not (logPendingRefusal). */
-  private readonly pendingRefusals = { loggedAt: -Infinity, unlogged: 0 };
+  /** Per kind of refusal, when one was last logged and how many since were not (logRefusal). */
+  private readonly refusalsLogged = { pending: { loggedAt: -Infinity, unlogged: 0 }, limit: { loggedAt: -Infinity, unlogged: 0 } };
   /** Sockets of the TLS listener still in the TLS handshake ("address|port" to the source counted for them). */
   private readonly inTlsHandshake = new Map<string, string>();
   /** The management HTTP API (http/), null when off (options.httpPort null). */
@@ -383,7 +383,7 @@ export class Broker implements BrokerContext {
       return;
     }
     if (this.connections.size >= this.options.maxConnections) {
-      this.logger.warn({ remote: socket.remoteAddress, max: this.options.maxConnections }, 'connection refused: limit reached');
+      this.logRefusal('limit', { remote: socket.remoteAddress, max: this.options.maxConnections }, 'connection refused: limit reached');
       this.refuse(socket, errors.resourceLimit(`connection limit of ${this.options.maxConnections} reached`));
       return;
     }
@@ -437,18 +437,23 @@ export class Broker implements BrokerContext {
     return [...this.connections].map(connectionInfo);
   }
 
-  /**
-   * A refusal for maxPendingConnectionsPerAddress, logged at most once per 10 s (with how many were
-   * not logged since): the sockets of a flood are refused at once, and must not flood the log too.
-   */
+  /** A refusal for maxPendingConnectionsPerAddress (see logRefusal). */
   private logPendingRefusal(remote: string | undefined, source: string, tls: boolean): void {
-    const r = this.pendingRefusals;
+    this.logRefusal('pending', { remote, source, tls, max: this.options.maxPendingConnectionsPerAddress }, 'connection refused: too many connections from this address not logged in yet');
+  }
+
+  /**
+   * A refused socket, logged at most once per 10 s per kind (with how many were not logged since):
+   * the sockets of a flood are refused at once, and must not flood the log too.
+   */
+  private logRefusal(kind: 'pending' | 'limit', fields: Record<string, unknown>, msg: string): void {
+    const r = this.refusalsLogged[kind];
     const now = Date.now();
     if (now - r.loggedAt < REFUSAL_LOG_EVERY_MS) {
       r.unlogged++;
       return;
     }
-    this.logger.warn({ remote, source, tls, max: this.options.maxPendingConnectionsPerAddress, refusedUnlogged: r.unlogged }, 'connection refused: too many connections from this address not logged in yet');
+    this.logger.warn({ ...fields, refusedUnlogged: r.unlogged }, msg);
     r.loggedAt = now;
     r.unlogged = 0;
   }

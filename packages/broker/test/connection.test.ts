@@ -674,6 +674,27 @@ describe('connections not logged in yet, per address', () => {
     expect(refusals[0]).toMatchObject({ source: '127.0.0.1', tls: false, max: 1, refusedUnlogged: 0 });
   });
 
+  it('logs a burst of refusals at the global connection limit once, not one line per refused socket', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    tb = await startTestBroker({ maxConnections: 1, logger: pino({ level: 'warn' }, sink) });
+    const first = await idle(tb.port);
+    await waitFor(() => tb!.broker.openConnections.size === 1 || first.closed);
+    for (let i = 0; i < 20; i++) {
+      const c = await idle(tb.port);
+      expect(await c.next()).toMatchObject({ type: FrameType.ERROR, code: ErrorCodes.RESOURCE_LIMIT });
+    }
+    // Well inside the 10 s between lines: the refusals above take milliseconds.
+    const refusals = lines.filter((l) => String(l['msg']).includes('limit reached'));
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatchObject({ max: 1, refusedUnlogged: 0 });
+  });
+
   it('every way a connection ends before logging in gives its place back', async () => {
     const pendingOf = (b: TestBroker): Map<string, number> => (b.broker as unknown as { pendingByAddress: Map<string, number> }).pendingByAddress;
     /** The one place is free: a new connection is accepted (counted), not refused; then it goes. */
