@@ -655,13 +655,7 @@ describe('connections not logged in yet, per address', () => {
   });
 
   it('logs a burst of refusals once, not one line per refused socket', async () => {
-    const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
+    const { lines, sink } = logLines();
     tb = await startTestBroker({ maxPendingConnectionsPerAddress: 1, logger: pino({ level: 'warn' }, sink) });
     await idle(tb.port);
     for (let i = 0; i < 20; i++) {
@@ -675,13 +669,7 @@ describe('connections not logged in yet, per address', () => {
   });
 
   it('logs a burst of refusals at the global connection limit once, not one line per refused socket', async () => {
-    const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
+    const { lines, sink } = logLines();
     tb = await startTestBroker({ maxConnections: 1, logger: pino({ level: 'warn' }, sink) });
     const first = await idle(tb.port);
     await waitFor(() => tb!.broker.openConnections.size === 1 || first.closed);
@@ -745,4 +733,16 @@ describe('connections not logged in yet, per address', () => {
 /** Polls a condition the broker reaches after a socket event (no timing assertion: only the order matters). */
 async function waitFor(cond: () => boolean): Promise<void> {
   while (!cond()) await new Promise((r) => setImmediate(r));
+}
+
+/** A pino destination that keeps each JSON line written to it, parsed. */
+function logLines(): { lines: Array<Record<string, unknown>>; sink: Writable } {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { lines, sink };
 }
